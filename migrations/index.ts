@@ -1,0 +1,5 @@
+// Migrations in the order they run. Listed explicitly: no globs, so the compiled build and the
+// TypeScript sources used by tests run exactly the same set.
+import { CreateCoreSchema1764284400000 } from './1764284400000-CreateCoreSchema';
+
+export const migrations = [CreateCoreSchema1764284400000];

@@ -1,0 +1,34 @@
+// Per-request DataLoaders: related objects of a page load in a constant number of queries.
+import DataLoader from 'dataloader';
+import type { RoleService } from '../iam/role.service';
+import type { Role } from '../iam/role.entity';
+import type { Owner } from '../owners/owner.entity';
+import type { OwnerService } from '../owners/owner.service';
+import type { PolicyService } from '../policies/policy.service';
+import type { RotationPolicy } from '../policies/rotation-policy.entity';
+import { byKey } from '../platform/batch';
+import type { Scope } from '../scopes/scope.entity';
+import type { ScopeService } from '../scopes/scope.service';
+import type { TokenSecretRow } from '../tokens/token-secret.entity';
+import type { TokenService } from '../tokens/token.service';
+
+export interface LoaderSources {
+  owners: OwnerService;
+  roles: RoleService;
+  scopes: ScopeService;
+  policies: PolicyService;
+  tokens: TokenService;
+}
+
+export type Loaders = ReturnType<typeof createLoaders>;
+
+export function createLoaders(s: LoaderSources, tenantId: string) {
+  return {
+    owner: new DataLoader<string, Owner | null>(async (ids) => byKey(ids, await s.owners.byIds(tenantId, ids), (o) => o.id)),
+    ownerRoles: new DataLoader<string, Role[]>((ids) => s.roles.byOwnerIds(tenantId, ids)),
+    ownerScopes: new DataLoader<string, Scope[]>((ids) => s.scopes.byOwnerIds(tenantId, ids)),
+    tokenScopes: new DataLoader<string, Scope[]>((ids) => s.scopes.byTokenIds(tenantId, ids)),
+    tokenSecrets: new DataLoader<string, TokenSecretRow[]>((ids) => s.tokens.secretsByTokenIds(tenantId, ids)),
+    policy: new DataLoader<string, RotationPolicy | null>(async (ids) => byKey(ids, await s.policies.byIds(tenantId, ids), (p) => p.id)),
+  };
+}

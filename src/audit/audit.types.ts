@@ -1,0 +1,29 @@
+import { ArrayMaxSize, IsOptional } from 'class-validator';
+import { Field, ID, InputType, Int, ObjectType } from 'type-graphql';
+import { ConnectionType } from '../platform/graphql-types';
+import { AuditEvent } from './audit-event.entity';
+
+export const AuditEventConnection = ConnectionType(AuditEvent, 'AuditEvent');
+
+@ObjectType()
+export class AuditChainReport {
+  @Field()
+  valid!: boolean;
+
+  @Field(() => Int)
+  checked!: number;
+
+  @Field(() => Int, { nullable: true })
+  firstBrokenSeq!: number | null;
+}
+
+@InputType()
+export class AuditFilter {
+  @Field(() => [String], { nullable: true })
+  @IsOptional()
+  @ArrayMaxSize(50)
+  actions?: string[] | null;
+
+  @Field(() => ID, { nullable: true })
+  targetId?: string | null;
+}

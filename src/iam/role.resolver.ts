@@ -1,0 +1,42 @@
+import { Arg, Authorized, Ctx, ID, Mutation, Query, Resolver } from 'type-graphql';
+import { Owner } from '../owners/owner.entity';
+import type { Context } from '../platform/context';
+import { Permission } from './permissions';
+import { Role } from './role.entity';
+import type { RoleService } from './role.service';
+import { CreateRoleInput, UpdateRoleInput } from './role.types';
+
+@Resolver(() => Role)
+export class RoleResolver {
+  constructor(private readonly service: RoleService) {}
+
+  @Authorized(Permission.ROLE_READ)
+  @Query(() => [Role])
+  roles(@Ctx() ctx: Context): Promise<Role[]> {
+    return this.service.list(ctx.principal);
+  }
+
+  @Authorized(Permission.ROLE_WRITE)
+  @Mutation(() => Role)
+  createRole(@Arg('input', () => CreateRoleInput) input: CreateRoleInput, @Ctx() ctx: Context): Promise<Role> {
+    return this.service.create(ctx.principal, input);
+  }
+
+  @Authorized(Permission.ROLE_WRITE)
+  @Mutation(() => Role, { description: 'Changes a custom role; built-in roles are fixed.' })
+  updateRole(@Arg('id', () => ID) id: string, @Arg('input', () => UpdateRoleInput) input: UpdateRoleInput, @Ctx() ctx: Context): Promise<Role> {
+    return this.service.update(ctx.principal, id, input);
+  }
+
+  @Authorized(Permission.ROLE_WRITE)
+  @Mutation(() => Owner)
+  assignRole(@Arg('ownerId', () => ID) ownerId: string, @Arg('roleId', () => ID) roleId: string, @Ctx() ctx: Context): Promise<Owner> {
+    return this.service.assign(ctx.principal, ownerId, roleId);
+  }
+
+  @Authorized(Permission.ROLE_WRITE)
+  @Mutation(() => Owner)
+  unassignRole(@Arg('ownerId', () => ID) ownerId: string, @Arg('roleId', () => ID) roleId: string, @Ctx() ctx: Context): Promise<Owner> {
+    return this.service.unassign(ctx.principal, ownerId, roleId);
+  }
+}

@@ -1,0 +1,148 @@
+// The one reader of process.env: parses and validates every setting once, at start.
+import { createHash, randomBytes } from 'node:crypto';
+import { linkSync, mkdirSync, readFileSync, unlinkSync, writeFileSync } from 'node:fs';
+import { isAbsolute, join, resolve } from 'node:path';
+
+export type Role = 'all' | 'api' | 'worker';
+export type NodeEnv = 'development' | 'production' | 'test';
+
+export interface Config {
+  nodeEnv: NodeEnv;
+  role: Role;
+  databaseUrl: string;
+  redisUrl: string;
+  redisPrefix: string;
+  host: string;
+  port: number;
+  dataDir: string;
+  tokenPepper: Buffer;
+  encryptionKey: Buffer;
+  /** Short, stable id of the encryption key, stored beside every ciphertext. */
+  encryptionKeyId: string;
+  bootstrapTokenFile: string;
+  bootstrapTenantName: string;
+  logLevel: string;
+  graphql: { maxDepth: number; maxAliases: number; maxCost: number };
+  shutdownTimeoutMs: number;
+}
+
+export class ConfigError extends Error {
+  constructor(readonly problems: string[]) {
+    super(`invalid configuration:\n${problems.map((p) => `  - ${p}`).join('\n')}`);
+    this.name = 'ConfigError';
+  }
+}
+
+type Env = Record<string, string | undefined>;
+
+const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
+
+export function loadConfig(env: Env = process.env): Config {
+  const problems: string[] = [];
+  const read = (name: string, fallback: string): string => {
+    const v = env[name];
+    return v === undefined || v === '' ? fallback : v;
+  };
+  const oneOf = <T extends string>(name: string, allowed: readonly T[], fallback: T): T => {
+    const v = read(name, fallback);
+    if (!(allowed as readonly string[]).includes(v)) {
+      problems.push(`${name}=${JSON.stringify(v)} is not one of ${allowed.join(', ')}`);
+      return fallback;
+    }
+    return v as T;
+  };
+  const int = (name: string, fallback: number, min: number, max: number): number => {
+    const raw = read(name, String(fallback));
+    const n = Number(raw);
+    if (!/^\d+$/.test(raw) || n < min || n > max) {
+      problems.push(`${name}=${JSON.stringify(raw)} must be an integer from ${min} to ${max}`);
+      return fallback;
+    }
+    return n;
+  };
+  const url = (name: string, fallback: string, protocols: string[]): string => {
+    const v = read(name, fallback);
+    try {
+      const u = new URL(v);
+      if (!protocols.includes(u.protocol)) throw new Error('protocol');
+    } catch {
+      problems.push(`${name} must be a ${protocols.join(' or ')}// URL`);
+    }
+    return v;
+  };
+
+  const nodeEnv = oneOf<NodeEnv>('NODE_ENV', ['development', 'production', 'test'], 'development');
+  const role = oneOf<Role>('LATCHKEY_ROLE', ['all', 'api', 'worker'], 'all');
+  const databaseUrl = url('DATABASE_URL', 'postgres://postgres@127.0.0.1:5432/latchkey', ['postgres:', 'postgresql:']);
+  const redisUrl = url('REDIS_URL', 'redis://127.0.0.1:6379', ['redis:', 'rediss:']);
+  const redisPrefix = read('REDIS_PREFIX', 'latchkey');
+  if (!/^[A-Za-z0-9_.-]{1,64}$/.test(redisPrefix)) {
+    problems.push('REDIS_PREFIX must be 1-64 characters of letters, digits, "_", "." or "-"');
+  }
+  const host = read('HOST', '127.0.0.1');
+  const port = int('PORT', 4000, 0, 65535);
+  const logLevel = read('LOG_LEVEL', 'info');
+  if (!LOG_LEVELS.includes(logLevel)) problems.push(`LOG_LEVEL=${JSON.stringify(logLevel)} is not one of ${LOG_LEVELS.join(', ')}`);
+  const dataDir = resolve(read('LATCHKEY_DATA_DIR', '.data'));
+  const inData = (p: string) => (isAbsolute(p) ? p : resolve(p));
+
+  const production = nodeEnv === 'production';
+  const pepperRaw = env.TOKEN_PEPPER;
+  const keyRaw = env.ENCRYPTION_KEY;
+  if (production && !pepperRaw) problems.push('TOKEN_PEPPER is required when NODE_ENV=production');
+  if (production && !keyRaw) problems.push('ENCRYPTION_KEY is required when NODE_ENV=production');
+  if (pepperRaw !== undefined && pepperRaw.length < 32) problems.push('TOKEN_PEPPER must be at least 32 characters');
+  let encryptionKey: Buffer | undefined;
+  if (keyRaw !== undefined) {
+    encryptionKey = Buffer.from(keyRaw, 'base64');
+    if (encryptionKey.length !== 32) problems.push('ENCRYPTION_KEY must be 32 bytes, base64-encoded');
+  }
+
+  const config = {
+    nodeEnv,
+    role,
+    databaseUrl,
+    redisUrl,
+    redisPrefix,
+    host,
+    port,
+    dataDir,
+    bootstrapTokenFile: inData(read('BOOTSTRAP_TOKEN_FILE', join(dataDir, 'bootstrap-token'))),
+    bootstrapTenantName: read('BOOTSTRAP_TENANT_NAME', 'default'),
+    logLevel,
+    graphql: {
+      maxDepth: int('GRAPHQL_MAX_DEPTH', 8, 2, 64),
+      maxAliases: int('GRAPHQL_MAX_ALIASES', 30, 1, 1000),
+      maxCost: int('GRAPHQL_MAX_COST', 5000, 10, 1_000_000),
+    },
+    shutdownTimeoutMs: int('SHUTDOWN_TIMEOUT_MS', 10_000, 100, 120_000),
+  };
+  if (problems.length > 0) throw new ConfigError(problems);
+
+  // Development keeps generated secrets under the data directory, so tokens survive restarts.
+  const tokenPepper = pepperRaw ? Buffer.from(pepperRaw, 'utf8') : devSecret(dataDir, 'token-pepper');
+  encryptionKey ??= devSecret(dataDir, 'encryption-key');
+  const encryptionKeyId = createHash('sha256').update(encryptionKey).digest('hex').slice(0, 8);
+  return { ...config, tokenPepper, encryptionKey, encryptionKeyId };
+}
+
+function devSecret(dataDir: string, name: string): Buffer {
+  const file = join(dataDir, name);
+  mkdirSync(dataDir, { recursive: true, mode: 0o700 });
+  // Write aside, then link into place: link fails if another process won the race, and
+  // nobody ever reads a half-written file.
+  const tmp = `${file}.${process.pid}.tmp`;
+  writeFileSync(tmp, `${randomBytes(32).toString('base64')}\n`, { mode: 0o600 });
+  try {
+    linkSync(tmp, file);
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
+  } finally {
+    unlinkSync(tmp);
+  }
+  const value = Buffer.from(readFileSync(file, 'utf8').trim(), 'base64');
+  if (value.length !== 32) {
+    throw new ConfigError([`${file} does not hold 32 base64-encoded bytes; delete it to generate a new one`]);
+  }
+  return value;
+}

@@ -1,0 +1,80 @@
+// The Postgres DataSource, creating the database when it is missing and running migrations
+// under an advisory lock so that replicas starting together do not race.
+import { Client } from 'pg';
+import { DataSource, type EntityManager } from 'typeorm';
+import { migrations } from '../../migrations';
+import { AuditEvent, AuditHeadRow } from '../audit/audit-event.entity';
+import { Role, RoleBindingRow } from '../iam/role.entity';
+import { Owner, OwnerScopeRow } from '../owners/owner.entity';
+import { RotationPolicy } from '../policies/rotation-policy.entity';
+import { Scope } from '../scopes/scope.entity';
+import { Tenant } from '../tenants/tenant.entity';
+import { TokenRow, TokenScopeRow } from '../tokens/token.entity';
+import { TokenSecretRow } from '../tokens/token-secret.entity';
+
+export const ENTITIES = [
+  Tenant, Owner, OwnerScopeRow, Role, RoleBindingRow, Scope, RotationPolicy,
+  TokenRow, TokenScopeRow, TokenSecretRow, AuditEvent, AuditHeadRow,
+];
+
+export type Tx = EntityManager;
+
+export function createDataSource(databaseUrl: string, poolSize = 10): DataSource {
+  return new DataSource({
+    type: 'postgres',
+    url: databaseUrl,
+    entities: ENTITIES,
+    migrations,
+    migrationsTableName: 'migrations',
+    synchronize: false,
+    logging: false,
+    extra: { max: poolSize, connectionTimeoutMillis: 5_000, application_name: 'latchkey' },
+  });
+}
+
+/** Creates the database named in the URL if it does not exist yet. */
+export async function ensureDatabase(databaseUrl: string): Promise<void> {
+  const url = new URL(databaseUrl);
+  const name = decodeURIComponent(url.pathname.slice(1));
+  url.pathname = '/postgres';
+  const client = new Client({ connectionString: url.toString() });
+  await client.connect();
+  try {
+    const { rowCount } = await client.query('SELECT 1 FROM pg_database WHERE datname = $1', [name]);
+    if (rowCount === 0) {
+      await client.query(`CREATE DATABASE "${name.replaceAll('"', '""')}"`).catch((e: { code?: string }) => {
+        if (e.code !== '42P04') throw e; // another process created it first
+      });
+    }
+  } finally {
+    await client.end();
+  }
+}
+
+const MIGRATION_LOCK = 0x4c41_5443; // "LATC"
+
+/**
+ * Runs pending migrations, then `afterMigrate` (bootstrap), holding one advisory lock so only
+ * one starting process does either at a time.
+ */
+export async function migrate(ds: DataSource, afterMigrate: () => Promise<void>): Promise<string[]> {
+  const runner = ds.createQueryRunner();
+  await runner.connect();
+  try {
+    await runner.query('SELECT pg_advisory_lock($1)', [MIGRATION_LOCK]);
+    const ran = await ds.runMigrations({ transaction: 'each' });
+    await afterMigrate();
+    return ran.map((m) => m.name);
+  } finally {
+    await runner.query('SELECT pg_advisory_unlock($1)', [MIGRATION_LOCK]).catch(() => undefined);
+    await runner.release();
+  }
+}
+
+/** True when err is Postgres' unique violation, optionally of one named constraint/index. */
+export function isUniqueViolation(err: unknown, constraint?: string): boolean {
+  const e = err as { code?: string; constraint?: string; driverError?: { code?: string; constraint?: string } };
+  const code = e.code ?? e.driverError?.code;
+  const name = e.constraint ?? e.driverError?.constraint;
+  return code === '23505' && (constraint === undefined || name === constraint);
+}

@@ -1,0 +1,104 @@
+// One error type for every domain, with a code that maps to GraphQL extensions.code and an
+// HTTP status in one place. Messages are written for the caller and never carry secrets.
+import { GraphQLError, type GraphQLFormattedError } from 'graphql';
+import { ArgumentValidationError, AuthenticationError, AuthorizationError } from 'type-graphql';
+import type { Logger } from 'pino';
+
+export const ErrorCode = {
+  BAD_USER_INPUT: 'BAD_USER_INPUT',
+  UNAUTHENTICATED: 'UNAUTHENTICATED',
+  FORBIDDEN: 'FORBIDDEN',
+  NOT_FOUND: 'NOT_FOUND',
+  CONFLICT: 'CONFLICT',
+  RATE_LIMITED: 'RATE_LIMITED',
+  INTERNAL_SERVER_ERROR: 'INTERNAL_SERVER_ERROR',
+} as const;
+export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
+
+const HTTP_STATUS: Record<ErrorCode, number> = {
+  BAD_USER_INPUT: 400,
+  UNAUTHENTICATED: 401,
+  FORBIDDEN: 403,
+  NOT_FOUND: 404,
+  CONFLICT: 409,
+  RATE_LIMITED: 429,
+  INTERNAL_SERVER_ERROR: 500,
+};
+
+export class DomainError extends Error {
+  constructor(
+    readonly code: ErrorCode,
+    message: string,
+    readonly details: Record<string, unknown> = {},
+  ) {
+    super(message);
+    this.name = 'DomainError';
+  }
+  get httpStatus(): number {
+    return HTTP_STATUS[this.code];
+  }
+}
+
+export const badInput = (message: string, details?: Record<string, unknown>) =>
+  new DomainError(ErrorCode.BAD_USER_INPUT, message, details);
+export const notFound = (what: string, id: string) =>
+  new DomainError(ErrorCode.NOT_FOUND, `${what} ${JSON.stringify(id)} was not found`, { id });
+export const conflict = (message: string, details?: Record<string, unknown>) =>
+  new DomainError(ErrorCode.CONFLICT, message, details);
+export const forbidden = (message: string, details?: Record<string, unknown>) =>
+  new DomainError(ErrorCode.FORBIDDEN, message, details);
+export const unauthenticated = (message = 'a valid Latchkey token is required: Authorization: Bearer <token>') =>
+  new DomainError(ErrorCode.UNAUTHENTICATED, message);
+
+/** The GraphQL error a DomainError becomes, with the HTTP status Apollo should use. */
+export function toGraphQLError(e: DomainError): GraphQLError {
+  return new GraphQLError(e.message, {
+    originalError: e,
+    extensions: { code: e.code, ...e.details, http: { status: e.httpStatus } },
+  });
+}
+
+// Apollo's own request-level codes: all are a problem with what the client sent.
+const CLIENT_CODES = new Set([
+  'GRAPHQL_PARSE_FAILED',
+  'GRAPHQL_VALIDATION_FAILED',
+  'BAD_REQUEST',
+  'OPERATION_RESOLUTION_FAILURE',
+  'PERSISTED_QUERY_NOT_FOUND',
+  'PERSISTED_QUERY_NOT_SUPPORTED',
+]);
+
+/**
+ * Maps whatever a resolver threw to a client-safe error carrying one of the contract's codes.
+ * Anything unexpected is logged with the request id and answered without internals.
+ */
+export function formatError(formatted: GraphQLFormattedError, error: unknown, log: Logger): GraphQLFormattedError {
+  const original = error instanceof GraphQLError ? (error.originalError ?? error) : error;
+  const base = { message: formatted.message, locations: formatted.locations, path: formatted.path };
+  if (original instanceof DomainError) {
+    return { ...base, message: original.message, extensions: { code: original.code, ...original.details } };
+  }
+  if (original instanceof ArgumentValidationError) {
+    const fields = original.extensions.validationErrors?.map((v) => ({
+      field: v.property,
+      problems: Object.values(v.constraints ?? {}),
+    }));
+    return { ...base, message: 'Argument validation failed', extensions: { code: ErrorCode.BAD_USER_INPUT, fields } };
+  }
+  if (original instanceof AuthorizationError) return { ...base, extensions: { code: ErrorCode.FORBIDDEN } };
+  if (original instanceof AuthenticationError) return { ...base, extensions: { code: ErrorCode.UNAUTHENTICATED } };
+  const code = formatted.extensions?.code;
+  if (typeof code === 'string' && CLIENT_CODES.has(code)) {
+    return { ...base, extensions: { code: ErrorCode.BAD_USER_INPUT, reason: code } };
+  }
+  // graphql-js input coercion errors (bad variable values, bad scalar literals) carry no code.
+  if (error instanceof GraphQLError && !error.originalError && (code === undefined || code === ErrorCode.BAD_USER_INPUT)) {
+    return { ...base, extensions: { code: ErrorCode.BAD_USER_INPUT } };
+  }
+  if (error instanceof GraphQLError && error.originalError instanceof GraphQLError && !(error.originalError.originalError)) {
+    // A scalar's parseValue/parseLiteral threw a GraphQLError: a bad input value.
+    return { ...base, extensions: { code: ErrorCode.BAD_USER_INPUT } };
+  }
+  log.error({ err: original, path: formatted.path }, 'unexpected error in GraphQL operation');
+  return { message: 'Internal server error', path: formatted.path, extensions: { code: ErrorCode.INTERNAL_SERVER_ERROR } };
+}

@@ -1,0 +1,89 @@
+// Limits on what one GraphQL operation may ask for: depth, aliases and an estimated cost
+// (fields, multiplied by the page size of the connections around them).
+import {
+  type ASTVisitor,
+  type FieldNode,
+  type FragmentDefinitionNode,
+  getNamedType,
+  GraphQLError,
+  type GraphQLField,
+  type GraphQLNamedType,
+  isObjectType,
+  isInterfaceType,
+  Kind,
+  type SelectionSetNode,
+  type ValidationContext,
+} from 'graphql';
+import { DEFAULT_PAGE, MAX_PAGE } from './pagination';
+
+export interface Limits {
+  maxDepth: number;
+  maxAliases: number;
+  maxCost: number;
+}
+
+interface Measure {
+  depth: number;
+  aliases: number;
+  cost: number;
+}
+
+function pageOf(node: FieldNode): number {
+  const arg = node.arguments?.find((a) => a.name.value === 'first');
+  if (!arg) return DEFAULT_PAGE;
+  if (arg.value.kind === Kind.INT) return Math.min(Number(arg.value.value), MAX_PAGE);
+  return MAX_PAGE; // a variable: assume the largest page it may ask for
+}
+
+export function operationLimits(limits: Limits) {
+  return (context: ValidationContext): ASTVisitor => {
+    const fragments = new Map<string, FragmentDefinitionNode>();
+    for (const d of context.getDocument().definitions) if (d.kind === Kind.FRAGMENT_DEFINITION) fragments.set(d.name.value, d);
+
+    const fieldOf = (type: GraphQLNamedType | undefined, name: string): GraphQLField<unknown, unknown> | undefined =>
+      type && (isObjectType(type) || isInterfaceType(type)) ? type.getFields()[name] : undefined;
+
+    const measure = (set: SelectionSetNode, type: GraphQLNamedType | undefined, seen: Set<string>): Measure => {
+      const m: Measure = { depth: 0, aliases: 0, cost: 0 };
+      const add = (inner: Measure, depthOffset: number) => {
+        m.depth = Math.max(m.depth, inner.depth + depthOffset);
+        m.aliases += inner.aliases;
+        m.cost += inner.cost;
+      };
+      for (const sel of set.selections) {
+        if (sel.kind === Kind.FIELD) {
+          const field = fieldOf(type, sel.name.value);
+          const childType = field ? getNamedType(field.type) : undefined;
+          const inner = sel.selectionSet ? measure(sel.selectionSet, childType, seen) : { depth: 0, aliases: 0, cost: 0 };
+          const multiplier = childType?.name.endsWith('Connection') ? pageOf(sel) : 1;
+          add({ depth: inner.depth, aliases: inner.aliases + (sel.alias ? 1 : 0), cost: 1 + inner.cost * multiplier }, 1);
+        } else if (sel.kind === Kind.INLINE_FRAGMENT) {
+          const on = sel.typeCondition ? context.getSchema().getType(sel.typeCondition.name.value) : type;
+          add(measure(sel.selectionSet, on ?? undefined, seen), 0);
+        } else {
+          const frag = fragments.get(sel.name.value);
+          if (!frag || seen.has(frag.name.value)) continue; // unknown or cyclic: other rules report it
+          const on = context.getSchema().getType(frag.typeCondition.name.value) ?? undefined;
+          add(measure(frag.selectionSet, on, new Set([...seen, frag.name.value])), 0);
+        }
+      }
+      return m;
+    };
+
+    return {
+      OperationDefinition(op) {
+        const root =
+          op.operation === 'query'
+            ? context.getSchema().getQueryType()
+            : op.operation === 'mutation'
+              ? context.getSchema().getMutationType()
+              : context.getSchema().getSubscriptionType();
+        const m = measure(op.selectionSet, root ?? undefined, new Set());
+        const report = (message: string) => context.reportError(new GraphQLError(message, { nodes: [op] }));
+        if (m.depth > limits.maxDepth) report(`the operation is ${m.depth} levels deep; the limit is ${limits.maxDepth}`);
+        if (m.aliases > limits.maxAliases) report(`the operation uses ${m.aliases} aliases; the limit is ${limits.maxAliases}`);
+        if (m.cost > limits.maxCost) report(`the operation's estimated cost is ${m.cost}; the limit is ${limits.maxCost}`);
+      },
+    };
+  };
+}

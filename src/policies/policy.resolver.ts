@@ -1,0 +1,39 @@
+import { Arg, Authorized, Ctx, ID, Mutation, Query, Resolver } from 'type-graphql';
+import { Permission } from '../iam/permissions';
+import type { Context } from '../platform/context';
+import { RotationPolicy } from './rotation-policy.entity';
+import type { PolicyService } from './policy.service';
+import { RotationPolicyInput } from './policy.types';
+
+@Resolver(() => RotationPolicy)
+export class PolicyResolver {
+  constructor(private readonly service: PolicyService) {}
+
+  @Authorized(Permission.POLICY_READ)
+  @Query(() => [RotationPolicy])
+  rotationPolicies(@Ctx() ctx: Context): Promise<RotationPolicy[]> {
+    return this.service.list(ctx.principal);
+  }
+
+  @Authorized(Permission.POLICY_READ)
+  @Query(() => RotationPolicy, { nullable: true })
+  rotationPolicy(@Arg('id', () => ID) id: string, @Ctx() ctx: Context): Promise<RotationPolicy> {
+    return this.service.get(ctx.principal, id);
+  }
+
+  @Authorized(Permission.POLICY_WRITE)
+  @Mutation(() => RotationPolicy)
+  createRotationPolicy(@Arg('input', () => RotationPolicyInput) input: RotationPolicyInput, @Ctx() ctx: Context): Promise<RotationPolicy> {
+    return this.service.create(ctx.principal, input);
+  }
+
+  @Authorized(Permission.POLICY_WRITE)
+  @Mutation(() => RotationPolicy)
+  updateRotationPolicy(
+    @Arg('id', () => ID) id: string,
+    @Arg('input', () => RotationPolicyInput) input: RotationPolicyInput,
+    @Ctx() ctx: Context,
+  ): Promise<RotationPolicy> {
+    return this.service.update(ctx.principal, id, input);
+  }
+}

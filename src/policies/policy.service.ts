@@ -1,0 +1,122 @@
+// Rotation policies: what should happen to the tokens under them, and when.
+import type { DataSource } from 'typeorm';
+import type { AuditService } from '../audit/audit.service';
+import type { Principal } from '../iam/principal';
+import { isUniqueViolation } from '../platform/db';
+import { formatDuration } from '../platform/duration';
+import { badInput, conflict } from '../platform/errors';
+import { requireId, uuidv7 } from '../platform/ids';
+import { TenantScope } from '../platform/tenant-scope';
+import { RotationPolicy } from './rotation-policy.entity';
+import type { RotationPolicyInput } from './policy.types';
+
+const MIN_INTERVAL_S = 60;
+const MAX_GRACE_S = 90 * 86_400;
+
+type PolicyFields = Pick<RotationPolicy, 'name' | 'rotateEvery' | 'gracePeriod' | 'expireAfter' | 'notifyBefore'>;
+
+/** Validates and normalises a policy input: the rules a policy must satisfy to make sense. */
+export function normalisePolicy(input: RotationPolicyInput): PolicyFields {
+  const name = input.name.trim();
+  if (!name) throw badInput('name must not be empty', { argument: 'name' });
+  const rotateEvery = input.rotateEvery ?? null;
+  const expireAfter = input.expireAfter ?? null;
+  const { gracePeriod } = input;
+  if (rotateEvery !== null && rotateEvery < MIN_INTERVAL_S) throw badInput('rotateEvery must be at least PT1M', { argument: 'rotateEvery' });
+  if (expireAfter !== null && expireAfter < MIN_INTERVAL_S) throw badInput('expireAfter must be at least PT1M', { argument: 'expireAfter' });
+  if (gracePeriod > MAX_GRACE_S) throw badInput('gracePeriod must be at most P90D', { argument: 'gracePeriod' });
+  if (rotateEvery !== null && gracePeriod >= rotateEvery) {
+    throw badInput(
+      `gracePeriod (${formatDuration(gracePeriod)}) must be shorter than rotateEvery (${formatDuration(rotateEvery)}): a secret's grace would outlive the next rotation`,
+      { argument: 'gracePeriod' },
+    );
+  }
+  const notifyBefore = [...new Set(input.notifyBefore ?? [])].sort((a, b) => b - a);
+  for (const n of notifyBefore) {
+    if (n <= 0) throw badInput('notifyBefore durations must be longer than zero', { argument: 'notifyBefore' });
+    if (expireAfter !== null && n >= expireAfter) {
+      throw badInput(`notifyBefore ${formatDuration(n)} is not shorter than expireAfter (${formatDuration(expireAfter)})`, { argument: 'notifyBefore' });
+    }
+  }
+  return { name, rotateEvery, gracePeriod, expireAfter, notifyBefore };
+}
+
+/** The fields of a policy as the API and the audit log show them. */
+export function describePolicy(p: PolicyFields): Record<string, unknown> {
+  return {
+    name: p.name,
+    rotateEvery: p.rotateEvery === null ? null : formatDuration(p.rotateEvery),
+    gracePeriod: formatDuration(p.gracePeriod),
+    expireAfter: p.expireAfter === null ? null : formatDuration(p.expireAfter),
+    notifyBefore: p.notifyBefore.map(formatDuration),
+  };
+}
+
+export class PolicyService {
+  constructor(
+    private readonly ds: DataSource,
+    private readonly audit: AuditService,
+  ) {}
+
+  async list(p: Principal): Promise<RotationPolicy[]> {
+    return new TenantScope(this.ds.manager, p.tenantId).select(RotationPolicy, 'rp').orderBy('rp.name', 'ASC').getMany();
+  }
+
+  async get(p: Principal, id: string): Promise<RotationPolicy> {
+    requireId(id);
+    return new TenantScope(this.ds.manager, p.tenantId).get(RotationPolicy, id, 'rotation policy');
+  }
+
+  async create(p: Principal, input: RotationPolicyInput): Promise<RotationPolicy> {
+    const fields = normalisePolicy(input);
+    return this.ds.transaction(async (tx) => {
+      const now = new Date();
+      const policy: RotationPolicy = { id: uuidv7(), tenantId: p.tenantId, ...fields, createdAt: now, updatedAt: now };
+      try {
+        await new TenantScope(tx, p.tenantId).insert(RotationPolicy, [policy]);
+      } catch (e) {
+        if (isUniqueViolation(e)) throw conflict(`rotation policy ${JSON.stringify(fields.name)} already exists`, { name: fields.name });
+        throw e;
+      }
+      await this.audit.append(tx, p.tenantId, {
+        action: 'POLICY_CREATED',
+        actorId: p.ownerId,
+        targetType: 'ROTATION_POLICY',
+        targetId: policy.id,
+        data: describePolicy(policy),
+      });
+      return policy;
+    });
+  }
+
+  async update(p: Principal, id: string, input: RotationPolicyInput): Promise<RotationPolicy> {
+    requireId(id);
+    const fields = normalisePolicy(input);
+    return this.ds.transaction(async (tx) => {
+      const scope = new TenantScope(tx, p.tenantId);
+      const current = await scope.get(RotationPolicy, id, 'rotation policy', true);
+      const before = describePolicy(current);
+      const after = describePolicy(fields);
+      if (JSON.stringify(before) === JSON.stringify(after)) return current;
+      const updated: RotationPolicy = { ...current, ...fields, updatedAt: new Date() };
+      try {
+        await scope.update(RotationPolicy, id, { ...fields, updatedAt: updated.updatedAt });
+      } catch (e) {
+        if (isUniqueViolation(e)) throw conflict(`rotation policy ${JSON.stringify(fields.name)} already exists`, { name: fields.name });
+        throw e;
+      }
+      await this.audit.append(tx, p.tenantId, {
+        action: 'POLICY_UPDATED',
+        actorId: p.ownerId,
+        targetType: 'ROTATION_POLICY',
+        targetId: id,
+        data: { before, after },
+      });
+      return updated;
+    });
+  }
+
+  async byIds(tenantId: string, ids: readonly string[]): Promise<RotationPolicy[]> {
+    return new TenantScope(this.ds.manager, tenantId).findByIds(RotationPolicy, ids);
+  }
+}

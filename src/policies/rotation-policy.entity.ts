@@ -1,0 +1,44 @@
+import { Field, ID, ObjectType } from 'type-graphql';
+import { Column, Entity, PrimaryColumn } from 'typeorm';
+import { DurationScalar } from '../platform/duration';
+
+// Row and API type share a class. Durations are whole seconds in both the row and the
+// resolvers; the Duration scalar speaks ISO-8601 on the wire.
+@ObjectType()
+@Entity('rotation_policies')
+export class RotationPolicy {
+  @Field(() => ID)
+  @PrimaryColumn('uuid')
+  id!: string;
+
+  @Column('uuid', { name: 'tenant_id' })
+  tenantId!: string;
+
+  @Field()
+  @Column('text')
+  name!: string;
+
+  @Field(() => DurationScalar, { nullable: true, description: 'null: no scheduled rotation' })
+  @Column('integer', { name: 'rotate_every_s', nullable: true })
+  rotateEvery!: number | null;
+
+  @Field(() => DurationScalar, { description: 'How long the previous secret stays valid after a rotation.' })
+  @Column('integer', { name: 'grace_period_s' })
+  gracePeriod!: number;
+
+  @Field(() => DurationScalar, { nullable: true, description: 'Lifetime given to tokens issued under this policy; null: no expiry.' })
+  @Column('integer', { name: 'expire_after_s', nullable: true })
+  expireAfter!: number | null;
+
+  @Field(() => [DurationScalar], { description: 'Expiry warnings, for example [P7D, P1D].' })
+  @Column('integer', { name: 'notify_before_s', array: true })
+  notifyBefore!: number[];
+
+  @Field()
+  @Column('timestamptz', { name: 'created_at' })
+  createdAt!: Date;
+
+  @Field()
+  @Column('timestamptz', { name: 'updated_at' })
+  updatedAt!: Date;
+}

@@ -1,0 +1,117 @@
+// The scope catalogue of each tenant, and the rules for who may hand a scope out.
+import type { DataSource } from 'typeorm';
+import type { AuditService } from '../audit/audit.service';
+import { hasPermission, type Principal } from '../iam/principal';
+import { Permission } from '../iam/permissions';
+import { OwnerScopeRow } from '../owners/owner.entity';
+import { isUniqueViolation } from '../platform/db';
+import { badInput, conflict, forbidden } from '../platform/errors';
+import { uuidv7 } from '../platform/ids';
+import { TenantScope } from '../platform/tenant-scope';
+import { groupBy } from '../platform/batch';
+import { TokenScopeRow } from '../tokens/token.entity';
+import { isScopeName, scopeAccess } from './scope-name';
+import { Scope } from './scope.entity';
+import type { CreateScopeInput } from './scope.types';
+
+export class ScopeService {
+  constructor(
+    private readonly ds: DataSource,
+    private readonly audit: AuditService,
+  ) {}
+
+  async list(p: Principal): Promise<Scope[]> {
+    return new TenantScope(this.ds.manager, p.tenantId).select(Scope, 's').orderBy('s.name', 'ASC').getMany();
+  }
+
+  async create(p: Principal, input: CreateScopeInput): Promise<Scope> {
+    const name = input.name.trim();
+    if (!isScopeName(name)) {
+      throw badInput(`scope name ${JSON.stringify(input.name)} must look like <service>:<resource>:<read|write>, for example crm:sales.summary:read`, { argument: 'name' });
+    }
+    return this.ds.transaction(async (tx) => {
+      const scope: Scope = {
+        id: uuidv7(),
+        tenantId: p.tenantId,
+        name,
+        description: input.description ?? null,
+        access: scopeAccess(name),
+        createdAt: new Date(),
+      };
+      try {
+        await new TenantScope(tx, p.tenantId).insert(Scope, [scope]);
+      } catch (e) {
+        if (isUniqueViolation(e)) throw conflict(`scope ${JSON.stringify(name)} already exists`, { name });
+        throw e;
+      }
+      await this.audit.append(tx, p.tenantId, {
+        action: 'SCOPE_CREATED',
+        actorId: p.ownerId,
+        targetType: 'SCOPE',
+        targetId: scope.id,
+        data: { name, description: scope.description },
+      });
+      return scope;
+    });
+  }
+
+  /** Scope rows for names, in the given order without duplicates; unknown names are bad input. */
+  async resolve(scope: TenantScope, names: readonly string[], argument: string): Promise<Scope[]> {
+    const unique = [...new Set(names.map((n) => n.trim()))];
+    if (unique.length === 0) return [];
+    const malformed = unique.filter((n) => !isScopeName(n));
+    if (malformed.length > 0) {
+      throw badInput(`not scope names: ${malformed.map((n) => JSON.stringify(n)).join(', ')}`, { argument });
+    }
+    const rows = await scope.select(Scope, 's').andWhere('s.name IN (:...names)', { names: unique }).getMany();
+    const byName = new Map(rows.map((r) => [r.name, r]));
+    const unknown = unique.filter((n) => !byName.has(n));
+    if (unknown.length > 0) {
+      throw badInput(`unknown scope${unknown.length > 1 ? 's' : ''}: ${unknown.join(', ')}`, { argument, unknownScopes: unknown });
+    }
+    return unique.map((n) => byName.get(n)!);
+  }
+
+  /** The ids of the owner's ceiling. */
+  async ceilingOf(scope: TenantScope, ownerId: string): Promise<Set<string>> {
+    const rows = await scope.select(OwnerScopeRow, 'os').andWhere('os.ownerId = :ownerId', { ownerId }).getMany();
+    return new Set(rows.map((r) => r.scopeId));
+  }
+
+  /**
+   * Refuses to hand out scopes the principal does not hold itself. A TENANT_ADMIN holds the
+   * whole catalogue; everyone else holds its own ceiling.
+   */
+  async assertMayGrant(scope: TenantScope, p: Principal, scopes: Scope[]): Promise<void> {
+    if (scopes.length === 0 || hasPermission(p, Permission.TENANT_ADMIN)) return;
+    const held = await this.ceilingOf(scope, p.ownerId);
+    const missing = scopes.filter((s) => !held.has(s.id)).map((s) => s.name);
+    if (missing.length > 0) {
+      throw forbidden(`you cannot grant scopes you do not hold: ${missing.join(', ')}`, { scopes: missing });
+    }
+  }
+
+  async byOwnerIds(tenantId: string, ownerIds: readonly string[]): Promise<Scope[][]> {
+    const scope = new TenantScope(this.ds.manager, tenantId);
+    const links = await scope.select(OwnerScopeRow, 'os').andWhere('os.ownerId IN (:...ownerIds)', { ownerIds }).getMany();
+    return this.group(scope, ownerIds, links, (l) => l.ownerId);
+  }
+
+  async byTokenIds(tenantId: string, tokenIds: readonly string[]): Promise<Scope[][]> {
+    const scope = new TenantScope(this.ds.manager, tenantId);
+    const links = await scope.select(TokenScopeRow, 'ts').andWhere('ts.tokenId IN (:...tokenIds)', { tokenIds }).getMany();
+    return this.group(scope, tokenIds, links, (l) => l.tokenId);
+  }
+
+  private async group<L extends { scopeId: string }>(
+    scope: TenantScope,
+    keys: readonly string[],
+    links: L[],
+    keyOf: (link: L) => string,
+  ): Promise<Scope[][]> {
+    const scopes = new Map((await scope.findByIds(Scope, [...new Set(links.map((l) => l.scopeId))])).map((s) => [s.id, s]));
+    return groupBy(keys, links, keyOf).map((ls) =>
+      ls.map((l) => scopes.get(l.scopeId)!).sort((a, b) => a.name.localeCompare(b.name)),
+    );
+  }
+}

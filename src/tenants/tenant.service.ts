@@ -1,0 +1,117 @@
+// Tenants: creating one (with its built-in roles, an admin and the admin's first token) and
+// bootstrapping the very first one on an empty database.
+import { chmodSync, mkdirSync, renameSync, writeFileSync } from 'node:fs';
+import { dirname } from 'node:path';
+import type { Logger } from 'pino';
+import type { DataSource } from 'typeorm';
+import type { AuditService } from '../audit/audit.service';
+import type { Principal } from '../iam/principal';
+import { BuiltInRole } from '../iam/permissions';
+import type { RoleService } from '../iam/role.service';
+import { OwnerKind, type Owner } from '../owners/owner.entity';
+import type { OwnerService } from '../owners/owner.service';
+import { isUniqueViolation, type Tx } from '../platform/db';
+import { conflict } from '../platform/errors';
+import { uuidv7 } from '../platform/ids';
+import { tokenHint } from '../tokens/token-format';
+import type { Issued, TokenService } from '../tokens/token.service';
+import { Tenant } from './tenant.entity';
+import type { CreateTenantInput } from './tenant.types';
+
+export interface Provisioned {
+  tenant: Tenant;
+  admin: Owner;
+  adminToken: Issued;
+}
+
+export class TenantService {
+  constructor(
+    private readonly ds: DataSource,
+    private readonly audit: AuditService,
+    private readonly roles: RoleService,
+    private readonly owners: OwnerService,
+    private readonly tokens: TokenService,
+  ) {}
+
+  async get(p: Principal): Promise<Tenant> {
+    return this.ds.getRepository(Tenant).findOneByOrFail({ id: p.tenantId });
+  }
+
+  async create(p: Principal, input: CreateTenantInput): Promise<Provisioned> {
+    return this.ds.transaction(async (tx) => {
+      const created = await this.provision(tx, input, p.ownerId, false);
+      await this.audit.append(tx, p.tenantId, {
+        action: 'TENANT_CREATED',
+        actorId: p.ownerId,
+        targetType: 'TENANT',
+        targetId: created.tenant.id,
+        data: { name: created.tenant.name, adminId: created.admin.id },
+      });
+      return created;
+    });
+  }
+
+  /**
+   * On an empty database: creates the first tenant, its admin (admin + platform-admin roles)
+   * and the admin's first token, written to `file` with mode 0600 before the transaction
+   * commits, so a token that reached the database always reached the file too.
+   */
+  async bootstrap(tenantName: string, file: string, log: Logger): Promise<boolean> {
+    return this.ds.transaction(async (tx) => {
+      const [{ exists }] = await tx.query('SELECT EXISTS (SELECT 1 FROM tenants) AS exists');
+      if (exists) return false;
+      const created = await this.provision(tx, { name: tenantName, adminName: 'admin', adminEmail: null }, null, true);
+      writeSecretFile(file, created.adminToken.secret);
+      log.info(
+        { tenantId: created.tenant.id, adminId: created.admin.id, tokenHint: tokenHint(created.adminToken.secret), file },
+        'bootstrapped the first tenant; the admin token is in the bootstrap token file',
+      );
+      return true;
+    });
+  }
+
+  private async provision(tx: Tx, input: CreateTenantInput, actorId: string | null, platform: boolean): Promise<Provisioned> {
+    const tenant: Tenant = { id: uuidv7(), name: input.name.trim(), createdAt: new Date() };
+    try {
+      await tx.insert(Tenant, tenant);
+    } catch (e) {
+      if (isUniqueViolation(e)) throw conflict(`a tenant named ${JSON.stringify(tenant.name)} already exists`, { name: tenant.name });
+      throw e;
+    }
+    await this.audit.initTenant(tx, tenant.id);
+    const roles = await this.roles.createBuiltIns(tx, tenant.id, platform);
+    const admin = await this.owners.insert(tx, tenant.id, { kind: OwnerKind.USER, name: input.adminName.trim(), email: input.adminEmail ?? null });
+    const bound = platform ? [BuiltInRole.ADMIN, BuiltInRole.PLATFORM_ADMIN] : [BuiltInRole.ADMIN];
+    for (const name of bound) await this.roles.bind(tx, tenant.id, admin.id, roles.get(name)!.id);
+    await this.audit.append(tx, tenant.id, [
+      { action: 'TENANT_CREATED', actorId: null, targetType: 'TENANT', targetId: tenant.id, data: { name: tenant.name, createdBy: actorId } },
+      { action: 'OWNER_CREATED', actorId: null, targetType: 'OWNER', targetId: admin.id, data: { kind: admin.kind, name: admin.name, email: admin.email, allowedScopes: [] } },
+      ...bound.map((name) => ({
+        action: 'ROLE_ASSIGNED',
+        actorId: null,
+        targetType: 'OWNER',
+        targetId: admin.id,
+        data: { roleId: roles.get(name)!.id, role: name },
+      })),
+    ]);
+    const adminToken = await this.tokens.insert(tx, tenant.id, null, {
+      ownerId: admin.id,
+      name: 'initial admin token',
+      description: 'Created with the tenant. Rotate it, or issue another and revoke this one.',
+      labels: {},
+      scopes: [],
+      expiresAt: null,
+      policy: null,
+    });
+    return { tenant, admin, adminToken };
+  }
+}
+
+/** Writes a secret to a file only its owner can read, atomically. */
+function writeSecretFile(file: string, secret: string): void {
+  mkdirSync(dirname(file), { recursive: true, mode: 0o700 });
+  const tmp = `${file}.${process.pid}.tmp`;
+  writeFileSync(tmp, `${secret}\n`, { mode: 0o600 });
+  chmodSync(tmp, 0o600);
+  renameSync(tmp, file);
+}

@@ -1,0 +1,45 @@
+// The token format: lk_ + 43 base62 characters (32 CSPRNG bytes) + 6 base62 characters (CRC32
+// of the 43). The checksum lets verification reject garbage before touching any store, and
+// lets secret scanners recognise a leaked token.
+import { createHmac, randomBytes } from 'node:crypto';
+import { crc32 } from 'node:zlib';
+
+const ALPHABET = '0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz';
+const PREFIX = 'lk_';
+const BODY_LENGTH = 43;
+const CHECK_LENGTH = 6;
+export const TOKEN_LENGTH = PREFIX.length + BODY_LENGTH + CHECK_LENGTH;
+export const TOKEN_PATTERN = /^lk_[0-9A-Za-z]{49}$/;
+
+function base62(value: bigint, width: number): string {
+  let out = '';
+  for (let v = value; v > 0n; v /= 62n) out = ALPHABET[Number(v % 62n)] + out;
+  return out.padStart(width, '0');
+}
+
+function checksum(body: string): string {
+  return base62(BigInt(crc32(body)), CHECK_LENGTH);
+}
+
+/** A new random token. The only place a plaintext secret is created. */
+export function generateToken(): string {
+  const body = base62(BigInt(`0x${randomBytes(32).toString('hex')}`), BODY_LENGTH);
+  return PREFIX + body + checksum(body);
+}
+
+/** Format and checksum, with no I/O: garbage stops here. */
+export function isWellFormed(token: string): boolean {
+  if (token.length !== TOKEN_LENGTH || !TOKEN_PATTERN.test(token)) return false;
+  const body = token.slice(PREFIX.length, PREFIX.length + BODY_LENGTH);
+  return token.slice(PREFIX.length + BODY_LENGTH) === checksum(body);
+}
+
+/** What may be shown of a secret: prefix and last four characters. */
+export function tokenHint(token: string): string {
+  return `${PREFIX}…${token.slice(-4)}`;
+}
+
+/** The keyed hash that is stored and looked up instead of the secret. */
+export function hashToken(pepper: Buffer, token: string): string {
+  return createHmac('sha256', pepper).update(token).digest('hex');
+}

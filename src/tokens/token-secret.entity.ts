@@ -1,0 +1,37 @@
+import { Column, Entity, PrimaryColumn } from 'typeorm';
+
+export type SecretStateValue = 'CURRENT' | 'PREVIOUS' | 'RETIRED' | 'REVOKED';
+
+// Holds a keyed hash, never a secret; it has no GraphQL type of its own (see TokenSecret).
+@Entity('token_secrets')
+export class TokenSecretRow {
+  @PrimaryColumn('uuid')
+  id!: string;
+
+  @Column('uuid', { name: 'tenant_id' })
+  tenantId!: string;
+
+  @Column('uuid', { name: 'token_id' })
+  tokenId!: string;
+
+  @Column('integer')
+  generation!: number;
+
+  @Column('char', { length: 64 })
+  hash!: string;
+
+  @Column('text')
+  hint!: string;
+
+  @Column('text')
+  state!: SecretStateValue;
+
+  @Column('timestamptz', { name: 'created_at' })
+  createdAt!: Date;
+
+  @Column('timestamptz', { name: 'grace_ends_at', nullable: true })
+  graceEndsAt!: Date | null;
+
+  @Column('timestamptz', { name: 'ended_at', nullable: true })
+  endedAt!: Date | null;
+}

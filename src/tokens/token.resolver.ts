@@ -1,0 +1,117 @@
+import { Arg, Authorized, Ctx, FieldResolver, ID, Int, Mutation, Query, Resolver, Root } from 'type-graphql';
+import { Permission } from '../iam/permissions';
+import { Owner } from '../owners/owner.entity';
+import { RotationPolicy } from '../policies/rotation-policy.entity';
+import type { Context } from '../platform/context';
+import { DurationScalar } from '../platform/duration';
+import type { Connection } from '../platform/pagination';
+import { Scope } from '../scopes/scope.entity';
+import type { TokenService } from './token.service';
+import {
+  BulkRevokeResult,
+  IssuedToken,
+  IssueTokenInput,
+  Token,
+  TokenConnection,
+  TokenFilter,
+  TokenSecret,
+  UpdateTokenInput,
+} from './token.types';
+
+@Resolver(() => Token)
+export class TokenResolver {
+  constructor(private readonly service: TokenService) {}
+
+  @Authorized(Permission.TOKEN_READ)
+  @Query(() => Token, { nullable: true })
+  token(@Arg('id', () => ID) id: string, @Ctx() ctx: Context): Promise<Token> {
+    return this.service.get(ctx.principal, id);
+  }
+
+  @Authorized(Permission.TOKEN_READ)
+  @Query(() => TokenConnection)
+  tokens(
+    @Ctx() ctx: Context,
+    @Arg('filter', () => TokenFilter, { nullable: true }) filter?: TokenFilter,
+    @Arg('first', () => Int, { nullable: true }) first?: number,
+    @Arg('after', () => String, { nullable: true }) after?: string,
+  ): Promise<Connection<Token>> {
+    return this.service.list(ctx.principal, filter, first, after);
+  }
+
+  @Authorized(Permission.TOKEN_CREATE)
+  @Mutation(() => IssuedToken)
+  issueToken(@Arg('input', () => IssueTokenInput) input: IssueTokenInput, @Ctx() ctx: Context): Promise<IssuedToken> {
+    return this.service.issue(ctx.principal, input);
+  }
+
+  @Authorized(Permission.TOKEN_ROTATE)
+  @Mutation(() => IssuedToken)
+  rotateToken(
+    @Arg('id', () => ID) id: string,
+    @Ctx() ctx: Context,
+    @Arg('gracePeriod', () => DurationScalar, { nullable: true }) gracePeriod?: number,
+  ): Promise<IssuedToken> {
+    return this.service.rotate(ctx.principal, id, gracePeriod);
+  }
+
+  @Authorized(Permission.TOKEN_REVOKE)
+  @Mutation(() => Token)
+  revokeToken(@Arg('id', () => ID) id: string, @Arg('reason') reason: string, @Ctx() ctx: Context): Promise<Token> {
+    return this.service.revoke(ctx.principal, id, reason);
+  }
+
+  @Authorized(Permission.TOKEN_REVOKE)
+  @Mutation(() => BulkRevokeResult)
+  revokeTokens(@Arg('filter', () => TokenFilter) filter: TokenFilter, @Arg('reason') reason: string, @Ctx() ctx: Context): Promise<BulkRevokeResult> {
+    return this.service.revokeMany(ctx.principal, filter, reason);
+  }
+
+  @Authorized(Permission.TOKEN_REVOKE)
+  @Mutation(() => Token, { description: 'Disable without revoking: verification answers SUSPENDED until resumed.' })
+  suspendToken(@Arg('id', () => ID) id: string, @Arg('reason') reason: string, @Ctx() ctx: Context): Promise<Token> {
+    return this.service.suspend(ctx.principal, id, reason);
+  }
+
+  @Authorized(Permission.TOKEN_REVOKE)
+  @Mutation(() => Token)
+  resumeToken(@Arg('id', () => ID) id: string, @Ctx() ctx: Context): Promise<Token> {
+    return this.service.resume(ctx.principal, id);
+  }
+
+  @Authorized(Permission.TOKEN_CREATE)
+  @Mutation(() => Token)
+  updateToken(@Arg('id', () => ID) id: string, @Arg('input', () => UpdateTokenInput) input: UpdateTokenInput, @Ctx() ctx: Context): Promise<Token> {
+    return this.service.update(ctx.principal, id, input);
+  }
+
+  @Authorized(Permission.TOKEN_ROTATE)
+  @Mutation(() => Token)
+  setTokenPolicy(
+    @Arg('id', () => ID) id: string,
+    @Ctx() ctx: Context,
+    @Arg('rotationPolicyId', () => ID, { nullable: true }) rotationPolicyId?: string,
+  ): Promise<Token> {
+    return this.service.setPolicy(ctx.principal, id, rotationPolicyId);
+  }
+
+  @FieldResolver(() => Owner)
+  async owner(@Root() token: Token, @Ctx() ctx: Context): Promise<Owner> {
+    return (await ctx.loaders.owner.load(token.ownerId))!;
+  }
+
+  @FieldResolver(() => [Scope])
+  scopes(@Root() token: Token, @Ctx() ctx: Context): Promise<Scope[]> {
+    return ctx.loaders.tokenScopes.load(token.id);
+  }
+
+  @FieldResolver(() => [TokenSecret], { description: 'The ten latest generations, newest first.' })
+  secrets(@Root() token: Token, @Ctx() ctx: Context): Promise<TokenSecret[]> {
+    return ctx.loaders.tokenSecrets.load(token.id);
+  }
+
+  @FieldResolver(() => RotationPolicy, { nullable: true })
+  async rotationPolicy(@Root() token: Token, @Ctx() ctx: Context): Promise<RotationPolicy | null> {
+    return token.rotationPolicyId ? ctx.loaders.policy.load(token.rotationPolicyId) : null;
+  }
+}

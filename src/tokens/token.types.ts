@@ -1,0 +1,189 @@
+import { ArrayMaxSize, IsOptional, Length, MaxLength } from 'class-validator';
+import { Field, ID, InputType, Int, ObjectType, registerEnumType } from 'type-graphql';
+import { DateTimeScalar, ConnectionType, JSONObjectScalar, SafeIntScalar } from '../platform/graphql-types';
+import type { TokenStatusValue } from './token.entity';
+import type { SecretStateValue } from './token-secret.entity';
+
+export enum TokenStatus {
+  ACTIVE = 'ACTIVE',
+  SUSPENDED = 'SUSPENDED',
+  EXPIRED = 'EXPIRED',
+  REVOKED = 'REVOKED',
+}
+registerEnumType(TokenStatus, { name: 'TokenStatus' });
+
+export enum SecretState {
+  CURRENT = 'CURRENT',
+  PREVIOUS = 'PREVIOUS',
+  RETIRED = 'RETIRED',
+  REVOKED = 'REVOKED',
+}
+registerEnumType(SecretState, {
+  name: 'SecretState',
+  valuesConfig: {
+    CURRENT: { description: 'The secret that rotation produced last; always valid while the token is ACTIVE.' },
+    PREVIOUS: { description: 'Replaced by a rotation; still valid until graceEndsAt.' },
+    RETIRED: { description: 'Past its grace period; no longer valid.' },
+  },
+});
+
+/** One generation of a token's value, as the API shows it: a hint, never the hash. */
+@ObjectType()
+export class TokenSecret {
+  @Field(() => ID)
+  id!: string;
+
+  @Field({ description: 'Prefix and last four characters, never more, for example lk_…a1b2' })
+  hint!: string;
+
+  @Field(() => SecretState)
+  state!: SecretStateValue;
+
+  @Field(() => Int)
+  generation!: number;
+
+  @Field()
+  createdAt!: Date;
+
+  @Field(() => DateTimeScalar, { nullable: true })
+  graceEndsAt!: Date | null;
+}
+
+/**
+ * The API view of a token. owner, scopes, secrets and rotationPolicy are resolved per field
+ * through DataLoaders.
+ */
+@ObjectType()
+export class Token {
+  @Field(() => ID)
+  id!: string;
+
+  ownerId!: string;
+  rotationPolicyId!: string | null;
+
+  @Field()
+  name!: string;
+
+  @Field(() => String, { nullable: true })
+  description!: string | null;
+
+  @Field(() => JSONObjectScalar)
+  labels!: Record<string, string>;
+
+  @Field(() => TokenStatus)
+  status!: TokenStatusValue;
+
+  @Field(() => Int, { description: '1 at issue, +1 per rotation' })
+  generation!: number;
+
+  @Field(() => DateTimeScalar, { nullable: true })
+  expiresAt!: Date | null;
+
+  @Field(() => DateTimeScalar, { nullable: true })
+  nextRotationAt!: Date | null;
+
+  @Field(() => DateTimeScalar, { nullable: true })
+  lastUsedAt!: Date | null;
+
+  @Field(() => SafeIntScalar)
+  usageCount!: number;
+
+  @Field()
+  createdAt!: Date;
+
+  @Field(() => DateTimeScalar, { nullable: true })
+  revokedAt!: Date | null;
+
+  @Field(() => String, { nullable: true })
+  revokedReason!: string | null;
+
+  @Field(() => String, { nullable: true })
+  suspendedReason!: string | null;
+}
+
+export const TokenConnection = ConnectionType(Token, 'Token');
+
+@ObjectType()
+export class IssuedToken {
+  @Field(() => Token)
+  token!: Token;
+
+  @Field({ description: 'The plaintext secret. Returned once; the server keeps only a keyed hash.' })
+  secret!: string;
+}
+
+@ObjectType()
+export class BulkRevokeResult {
+  @Field(() => Int)
+  count!: number;
+
+  @Field(() => [ID])
+  tokenIds!: string[];
+}
+
+@InputType()
+export class TokenFilter {
+  @Field(() => ID, { nullable: true })
+  ownerId?: string | null;
+
+  @Field(() => [TokenStatus], { nullable: true })
+  status?: TokenStatus[] | null;
+
+  @Field(() => String, { nullable: true, description: 'Tokens carrying this scope (by name).' })
+  scope?: string | null;
+
+  @Field(() => JSONObjectScalar, { nullable: true, description: 'Tokens whose labels contain all of these.' })
+  labels?: Record<string, unknown> | null;
+
+  @Field(() => DateTimeScalar, { nullable: true })
+  expiresBefore?: Date | null;
+
+  @Field(() => String, { nullable: true, description: 'Case-insensitive substring of the name.' })
+  @IsOptional()
+  @MaxLength(200)
+  search?: string | null;
+}
+
+@InputType()
+export class IssueTokenInput {
+  @Field(() => ID)
+  ownerId!: string;
+
+  @Field()
+  @Length(1, 200)
+  name!: string;
+
+  @Field(() => String, { nullable: true })
+  @IsOptional()
+  @MaxLength(1000)
+  description?: string | null;
+
+  @Field(() => [String])
+  @ArrayMaxSize(100)
+  scopes!: string[];
+
+  @Field(() => JSONObjectScalar, { nullable: true })
+  labels?: Record<string, unknown> | null;
+
+  @Field(() => DateTimeScalar, { nullable: true })
+  expiresAt?: Date | null;
+
+  @Field(() => ID, { nullable: true })
+  rotationPolicyId?: string | null;
+}
+
+@InputType({ description: 'Fields left out stay as they are.' })
+export class UpdateTokenInput {
+  @Field(() => String, { nullable: true })
+  @IsOptional()
+  @Length(1, 200)
+  name?: string | null;
+
+  @Field(() => String, { nullable: true })
+  @IsOptional()
+  @MaxLength(1000)
+  description?: string | null;
+
+  @Field(() => JSONObjectScalar, { nullable: true, description: 'Replaces all labels.' })
+  labels?: Record<string, unknown> | null;
+}

@@ -1,0 +1,60 @@
+// The verification decision as a pure function of what is known about a secret and the clock.
+// Failures are checked in the contract's order.
+import { VerifyFailure, type VerifyResult } from './verify.types';
+
+/** What verification needs to know about a secret: never the secret or its hash. */
+export interface SecretRecord {
+  tokenId: string;
+  tenantId: string;
+  ownerId: string;
+  secretState: 'CURRENT' | 'PREVIOUS' | 'RETIRED' | 'REVOKED';
+  graceEndsAt: number | null;
+  tokenStatus: 'ACTIVE' | 'SUSPENDED' | 'EXPIRED' | 'REVOKED';
+  expiresAt: number | null;
+  scopes: string[];
+}
+
+export function failed(failure: VerifyFailure, r?: SecretRecord): VerifyResult {
+  return {
+    valid: false,
+    failure,
+    tokenId: r?.tokenId ?? null,
+    ownerId: r?.ownerId ?? null,
+    tenantId: r?.tenantId ?? null,
+    scopes: [],
+    expiresAt: r?.expiresAt ? new Date(r.expiresAt) : null,
+    rotationPending: false,
+  };
+}
+
+/**
+ * Decides on a secret already looked up. `tenantId` is the verifying caller's tenant: another
+ * tenant's token is NOT_FOUND. Expiry is decided by the clock, never by whether a job ran.
+ */
+export function decide(r: SecretRecord | null, tenantId: string | null, requiredScopes: readonly string[], now: number): VerifyResult {
+  if (!r || (tenantId !== null && r.tenantId !== tenantId)) return failed(VerifyFailure.NOT_FOUND);
+  if (r.tokenStatus === 'REVOKED' || r.secretState === 'REVOKED') return failed(VerifyFailure.REVOKED, r);
+  if (r.tokenStatus === 'SUSPENDED') return failed(VerifyFailure.SUSPENDED, r);
+  if (
+    r.tokenStatus === 'EXPIRED' ||
+    (r.expiresAt !== null && r.expiresAt <= now) ||
+    r.secretState === 'RETIRED' ||
+    (r.secretState === 'PREVIOUS' && (r.graceEndsAt === null || r.graceEndsAt <= now))
+  ) {
+    return failed(VerifyFailure.EXPIRED, r);
+  }
+  const result: VerifyResult = {
+    valid: true,
+    failure: null,
+    tokenId: r.tokenId,
+    ownerId: r.ownerId,
+    tenantId: r.tenantId,
+    scopes: r.scopes,
+    expiresAt: r.expiresAt ? new Date(r.expiresAt) : null,
+    rotationPending: r.secretState === 'PREVIOUS',
+  };
+  if (requiredScopes.some((s) => !r.scopes.includes(s))) {
+    return { ...result, valid: false, failure: VerifyFailure.INSUFFICIENT_SCOPE };
+  }
+  return result;
+}

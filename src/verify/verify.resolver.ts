@@ -1,0 +1,20 @@
+import { Arg, Authorized, Ctx, Query, Resolver } from 'type-graphql';
+import { Permission } from '../iam/permissions';
+import type { Context } from '../platform/context';
+import type { Verifier } from './verifier';
+import { VerifyResult } from './verify.types';
+
+@Resolver()
+export class VerifyResolver {
+  constructor(private readonly service: Verifier) {}
+
+  @Authorized(Permission.TOKEN_VERIFY)
+  @Query(() => VerifyResult)
+  verifyToken(
+    @Arg('secret') secret: string,
+    @Ctx() ctx: Context,
+    @Arg('requiredScopes', () => [String], { nullable: true }) requiredScopes?: string[],
+  ): Promise<VerifyResult> {
+    return this.service.verify(secret, requiredScopes, ctx.principal.tenantId);
+  }
+}

@@ -1,0 +1,40 @@
+import { Field, ID, ObjectType, registerEnumType } from 'type-graphql';
+import { DateTimeScalar } from '../platform/graphql-types';
+
+export enum VerifyFailure {
+  MALFORMED = 'MALFORMED',
+  NOT_FOUND = 'NOT_FOUND',
+  EXPIRED = 'EXPIRED',
+  REVOKED = 'REVOKED',
+  SUSPENDED = 'SUSPENDED',
+  INSUFFICIENT_SCOPE = 'INSUFFICIENT_SCOPE',
+  RATE_LIMITED = 'RATE_LIMITED',
+}
+registerEnumType(VerifyFailure, { name: 'VerifyFailure' });
+
+@ObjectType()
+export class VerifyResult {
+  @Field()
+  valid!: boolean;
+
+  @Field(() => VerifyFailure, { nullable: true })
+  failure!: VerifyFailure | null;
+
+  @Field(() => ID, { nullable: true })
+  tokenId!: string | null;
+
+  @Field(() => ID, { nullable: true })
+  ownerId!: string | null;
+
+  @Field(() => ID, { nullable: true })
+  tenantId!: string | null;
+
+  @Field(() => [String])
+  scopes!: string[];
+
+  @Field(() => DateTimeScalar, { nullable: true })
+  expiresAt!: Date | null;
+
+  @Field({ description: 'True when the presented secret is PREVIOUS: a successor exists and should be picked up.' })
+  rotationPending!: boolean;
+}
