@@ -40,6 +40,7 @@ export async function startApi(c: Container): Promise<Api> {
     csrfPrevention: true,
     includeStacktraceInErrorResponses: false,
     allowBatchedHttpRequests: false,
+    stopOnTerminationSignals: false, // main.ts owns shutdown
     validationRules: [operationLimits(config.graphql)],
     formatError: (formatted, error) => formatError(formatted, error, log),
     plugins: [ApolloServerPluginDrainHttpServer({ httpServer: server }), ...(production ? [ApolloServerPluginLandingPageDisabled()] : [])],

@@ -83,7 +83,8 @@ export function formatError(formatted: GraphQLFormattedError, error: unknown, lo
       field: v.property,
       problems: Object.values(v.constraints ?? {}),
     }));
-    return { ...base, message: 'Argument validation failed', extensions: { code: ErrorCode.BAD_USER_INPUT, fields } };
+    const message = `invalid input: ${(fields ?? []).map((f) => f.problems.join(', ')).join('; ')}`;
+    return { ...base, message, extensions: { code: ErrorCode.BAD_USER_INPUT, fields } };
   }
   if (original instanceof AuthorizationError) return { ...base, extensions: { code: ErrorCode.FORBIDDEN } };
   if (original instanceof AuthenticationError) return { ...base, extensions: { code: ErrorCode.UNAUTHENTICATED } };
@@ -91,14 +92,8 @@ export function formatError(formatted: GraphQLFormattedError, error: unknown, lo
   if (typeof code === 'string' && CLIENT_CODES.has(code)) {
     return { ...base, extensions: { code: ErrorCode.BAD_USER_INPUT, reason: code } };
   }
-  // graphql-js input coercion errors (bad variable values, bad scalar literals) carry no code.
-  if (error instanceof GraphQLError && !error.originalError && (code === undefined || code === ErrorCode.BAD_USER_INPUT)) {
-    return { ...base, extensions: { code: ErrorCode.BAD_USER_INPUT } };
-  }
-  if (error instanceof GraphQLError && error.originalError instanceof GraphQLError && !(error.originalError.originalError)) {
-    // A scalar's parseValue/parseLiteral threw a GraphQLError: a bad input value.
-    return { ...base, extensions: { code: ErrorCode.BAD_USER_INPUT } };
-  }
+  // Apollo marks variables that fail coercion (a scalar's parseValue threw) as BAD_USER_INPUT.
+  if (code === ErrorCode.BAD_USER_INPUT) return { ...base, extensions: { code: ErrorCode.BAD_USER_INPUT } };
   log.error({ err: original, path: formatted.path }, 'unexpected error in GraphQL operation');
   return { message: 'Internal server error', path: formatted.path, extensions: { code: ErrorCode.INTERNAL_SERVER_ERROR } };
 }

@@ -1,0 +1,62 @@
+// A real Latchkey API on a random port, in this test process, and a GraphQL client for it.
+import { inject } from 'vitest';
+import { type Api, startApi } from '../../src/app/api';
+import { type Container, createContainer } from '../../src/app/container';
+import { loadConfig } from '../../src/platform/config';
+import { createLogger } from '../../src/platform/logger';
+
+export interface GqlResponse<T = any> {
+  status: number;
+  data?: T;
+  errors?: Array<{ message: string; path?: string[]; extensions?: { code?: string; [k: string]: unknown } }>;
+}
+
+export class TestApi {
+  constructor(
+    readonly container: Container,
+    readonly api: Api,
+  ) {}
+
+  get url(): string {
+    return this.api.url;
+  }
+
+  async gql<T = any>(token: string | null, query: string, variables?: Record<string, unknown>): Promise<GqlResponse<T>> {
+    const res = await fetch(`${this.url}/graphql`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', ...(token ? { authorization: `Bearer ${token}` } : {}) },
+      body: JSON.stringify({ query, variables }),
+    });
+    const body = (await res.json()) as Omit<GqlResponse<T>, 'status'>;
+    return { status: res.status, ...body };
+  }
+
+  /** The data of an operation that must succeed. */
+  async ok<T = any>(token: string, query: string, variables?: Record<string, unknown>): Promise<T> {
+    const r = await this.gql<T>(token, query, variables);
+    if (r.errors?.length) throw new Error(`GraphQL errors: ${JSON.stringify(r.errors)}`);
+    return r.data as T;
+  }
+
+  /** Runs SQL directly against the test database, for checking what was (not) written. */
+  sql<T = any>(text: string, params: unknown[] = []): Promise<T[]> {
+    return this.container.ds.query(text, params);
+  }
+
+  async close(): Promise<void> {
+    await this.api.stop();
+    await this.container.close();
+  }
+}
+
+export function testEnv(overrides: Record<string, string> = {}): Record<string, string> {
+  return { ...inject('env'), ...overrides };
+}
+
+export async function startTestApi(overrides: Record<string, string> = {}): Promise<TestApi> {
+  const config = loadConfig(testEnv(overrides));
+  const container = await createContainer(config, createLogger('silent'));
+  return new TestApi(container, await startApi(container));
+}
+
+export const bootstrapToken = (): string => inject('bootstrapToken');

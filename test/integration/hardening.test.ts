@@ -1,0 +1,123 @@
+// GraphQL hardening: limits on depth, aliases and cost; CSRF prevention; no mutations over GET;
+// no introspection or suggestions in production; no internals in any error.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startTestApi, type TestApi } from '../helpers/api';
+import { newTenant, type TenantFixture } from '../helpers/fixtures';
+
+let api: TestApi;
+let prod: TestApi;
+let t: TenantFixture;
+
+beforeAll(async () => {
+  api = await startTestApi();
+  prod = await startTestApi({ NODE_ENV: 'production' });
+  t = await newTenant(api);
+});
+afterAll(async () => {
+  await api.close();
+  await prod.close();
+});
+
+const codeOf = (r: { errors?: Array<{ extensions?: { code?: string } }> }) => r.errors?.[0]?.extensions?.code;
+
+describe('operation limits', () => {
+  // The schema has no cycles deeper than six levels today; the limit guards what comes next,
+  // so the depth test lowers it.
+  it('accepts the deepest query the schema allows under the default limits', async () => {
+    const r = await api.gql(t.adminToken, `{ tokens { edges { node { owner { allowedScopes { name } roles { name } } scopes { name } secrets { hint } rotationPolicy { name } } } } }`);
+    expect(r.errors).toBeUndefined();
+  });
+
+  it('counts depth through fragments', async () => {
+    const limitedApi = await startTestApi({ GRAPHQL_MAX_DEPTH: '4' });
+    try {
+      const q = `query { ...A } fragment A on Query { tokens { edges { node { owner { name } } } } }`; // depth 5
+      const r = await limitedApi.gql(t.adminToken, q);
+      expect(codeOf(r)).toBe('BAD_USER_INPUT');
+      expect(r.errors?.[0]?.message).toMatch(/5 levels deep; the limit is 4/);
+      expect((await limitedApi.gql(t.adminToken, `{ tokens { edges { node { name } } } }`)).errors).toBeUndefined();
+    } finally {
+      await limitedApi.close();
+    }
+  });
+
+  it('refuses too many aliases: batched verifyToken calls count one by one', async () => {
+    const calls = (n: number) => `{ ${Array.from({ length: n }, (_, i) => `v${i}: verifyToken(secret: "lk_x") { valid }`).join(' ')} }`;
+    expect((await api.gql(t.adminToken, calls(30))).errors).toBeUndefined();
+    const r = await api.gql(t.adminToken, calls(31));
+    expect(codeOf(r)).toBe('BAD_USER_INPUT');
+    expect(r.errors?.[0]?.message).toMatch(/31 aliases/);
+  });
+
+  it('refuses an operation whose estimated cost is too high', async () => {
+    const q = `{ ${Array.from({ length: 5 }, (_, i) => `t${i}: tokens(first: 100) { edges { node { id name owner { name } scopes { name } secrets { hint } } } }`).join(' ')} }`;
+    const r = await api.gql(t.adminToken, q);
+    expect(codeOf(r)).toBe('BAD_USER_INPUT');
+    expect(r.errors?.[0]?.message).toMatch(/estimated cost/);
+  });
+});
+
+describe('transport', () => {
+  it('refuses mutations over GET', async () => {
+    const url = `${api.url}/graphql?query=${encodeURIComponent('mutation { createScope(input: { name: "get:x:read" }) { id } }')}`;
+    const res = await fetch(url, { headers: { authorization: `Bearer ${t.adminToken}`, 'apollo-require-preflight': 'true' } });
+    expect(res.status).toBe(405);
+    expect((await api.sql(`SELECT count(*)::int AS n FROM scopes WHERE name = 'get:x:read'`))[0].n).toBe(0);
+  });
+
+  it('answers queries over GET', async () => {
+    const url = `${api.url}/graphql?query=${encodeURIComponent('{ viewer { name } }')}`;
+    const res = await fetch(url, { headers: { authorization: `Bearer ${t.adminToken}`, 'apollo-require-preflight': 'true' } });
+    expect(res.status).toBe(200);
+    expect((await res.json()).data.viewer.name).toBe('admin');
+  });
+
+  it('blocks simple (CSRF-able) requests', async () => {
+    const res = await fetch(`${api.url}/graphql?query=${encodeURIComponent('{ viewer { name } }')}`, { headers: { authorization: `Bearer ${t.adminToken}` } });
+    expect(res.status).toBe(400);
+    const form = await fetch(`${api.url}/graphql`, {
+      method: 'POST',
+      headers: { 'content-type': 'text/plain', authorization: `Bearer ${t.adminToken}` },
+      body: JSON.stringify({ query: 'mutation { createScope(input: { name: "csrf:x:read" }) { id } }' }),
+    });
+    expect(form.status).toBeGreaterThanOrEqual(400);
+    expect((await api.sql(`SELECT count(*)::int AS n FROM scopes WHERE name = 'csrf:x:read'`))[0].n).toBe(0);
+  });
+
+  it('answers a request id, and takes the caller’s', async () => {
+    const res = await fetch(`${api.url}/healthz`, { headers: { 'x-request-id': 'trace-123' } });
+    expect(res.headers.get('x-request-id')).toBe('trace-123');
+  });
+});
+
+describe('production', () => {
+  it('turns introspection off', async () => {
+    const r = await prod.gql(t.adminToken, `{ __schema { types { name } } }`);
+    expect(codeOf(r)).toBe('BAD_USER_INPUT');
+    expect((await api.gql(t.adminToken, `{ __schema { queryType { name } } }`)).errors).toBeUndefined();
+  });
+
+  it('does not suggest field names', async () => {
+    const dev = await api.gql(t.adminToken, `{ tokenz { totalCount } }`);
+    expect(dev.errors?.[0]?.message).toMatch(/Did you mean/);
+    const r = await prod.gql(t.adminToken, `{ tokenz { totalCount } }`);
+    expect(codeOf(r)).toBe('BAD_USER_INPUT');
+    expect(r.errors?.[0]?.message).not.toMatch(/Did you mean/);
+  });
+});
+
+describe('errors', () => {
+  it('every error carries a contract code and no internals', async () => {
+    const cases = [
+      `{ owner(id: "00000000-0000-7000-8000-000000000000") { id } }`,
+      `{ owner(id: "nope") { id } }`,
+      `{ tokens(first: 1000) { totalCount } }`,
+      `mutation { createTenant(input: { name: "", adminName: "" }) { tenant { id } } }`,
+    ];
+    for (const q of cases) {
+      const r = await api.gql(t.adminToken, q);
+      expect(['BAD_USER_INPUT', 'UNAUTHENTICATED', 'FORBIDDEN', 'NOT_FOUND', 'CONFLICT', 'INTERNAL_SERVER_ERROR']).toContain(codeOf(r));
+      expect(JSON.stringify(r)).not.toMatch(/stacktrace|\.ts:|\.js:|QueryFailedError|SELECT /);
+    }
+  });
+});

@@ -1,0 +1,83 @@
+// The process as a new user meets it: first start on an empty database, second start, config
+// errors, and shutdown on SIGTERM.
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, readFileSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Client } from 'pg';
+import { afterAll, describe, expect, it } from 'vitest';
+import { spawnLatchkey } from '../helpers/process';
+
+const dbName = `latchkey_proc_${randomBytes(4).toString('hex')}`;
+const databaseUrl = `postgres://postgres@127.0.0.1:5432/${dbName}`;
+const dataDir = mkdtempSync(join(tmpdir(), 'latchkey-proc-'));
+const tokenFile = join(dataDir, 'secrets', 'bootstrap-token');
+
+afterAll(async () => {
+  const pg = new Client({ connectionString: 'postgres://postgres@127.0.0.1:5432/postgres' });
+  await pg.connect();
+  await pg.query(`DROP DATABASE IF EXISTS ${dbName} WITH (FORCE)`);
+  await pg.end();
+});
+
+const graphql = async (url: string, token: string, query: string) =>
+  (await fetch(`${url}/graphql`, { method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` }, body: JSON.stringify({ query }) })).json();
+
+describe('first and second start', () => {
+  it('creates the database, migrates, bootstraps once, and prints only the hint', async () => {
+    const first = await spawnLatchkey({ DATABASE_URL: databaseUrl, BOOTSTRAP_TOKEN_FILE: tokenFile, BOOTSTRAP_TENANT_NAME: 'acme' });
+    expect(first.url).not.toBeNull();
+    const secret = readFileSync(tokenFile, 'utf8').trim();
+    expect(secret).toMatch(/^lk_[0-9A-Za-z]{49}$/);
+    expect(statSync(tokenFile).mode & 0o777).toBe(0o600);
+    const boot = first.logs().find((l) => String(l.msg).startsWith('bootstrapped'));
+    expect(boot?.tokenHint).toBe(`lk_…${secret.slice(-4)}`);
+    expect(first.output()).not.toContain(secret);
+    expect(first.output()).not.toContain(secret.slice(3, 20));
+
+    const r = await graphql(first.url!, secret, '{ viewer { name roles { name permissions } } tenant { name } }');
+    expect(r.data.tenant.name).toBe('acme');
+    const perms = r.data.viewer.roles.flatMap((x: { permissions: string[] }) => x.permissions);
+    expect(perms).toContain('PLATFORM_ADMIN');
+    expect(perms).toContain('TENANT_ADMIN');
+    const stopped = await first.stop();
+    expect(stopped.code).toBe(0);
+    expect(stopped.ms).toBeLessThan(10_000);
+
+    const second = await spawnLatchkey({ DATABASE_URL: databaseUrl, BOOTSTRAP_TOKEN_FILE: tokenFile });
+    expect(second.logs().some((l) => String(l.msg).startsWith('bootstrapped'))).toBe(false);
+    expect(second.logs().some((l) => l.msg === 'ran migrations')).toBe(false);
+    expect(readFileSync(tokenFile, 'utf8').trim()).toBe(secret);
+    const again = await graphql(second.url!, secret, '{ viewer { name } }');
+    expect(again.data.viewer.name).toBe('admin');
+    const pg = new Client({ connectionString: databaseUrl });
+    await pg.connect();
+    expect((await pg.query('SELECT count(*)::int AS n FROM tenants')).rows[0].n).toBe(1);
+    await pg.end();
+    expect((await second.stop()).code).toBe(0);
+  });
+
+  it('drains an in-flight request on SIGTERM and exits within 10 s', async () => {
+    const p = await spawnLatchkey({ DATABASE_URL: databaseUrl, BOOTSTRAP_TOKEN_FILE: tokenFile });
+    const secret = readFileSync(tokenFile, 'utf8').trim();
+    const inflight = graphql(p.url!, secret, '{ verifyAuditChain { valid } }');
+    await new Promise((r) => setTimeout(r, 5));
+    const stopped = await p.stop('SIGTERM');
+    expect(stopped.code).toBe(0);
+    expect(stopped.ms).toBeLessThan(10_000);
+    expect((await inflight).data.verifyAuditChain.valid).toBe(true);
+  });
+});
+
+describe('configuration errors stop the process with the variable named', () => {
+  it.each([
+    [{ PORT: 'abc' }, /PORT/],
+    [{ LATCHKEY_ROLE: 'everything' }, /LATCHKEY_ROLE/],
+    [{ NODE_ENV: 'production', TOKEN_PEPPER: '', ENCRYPTION_KEY: '' }, /TOKEN_PEPPER is required[\s\S]*ENCRYPTION_KEY is required/],
+  ])('%j', async (env, message) => {
+    const p = await spawnLatchkey({ DATABASE_URL: databaseUrl, ...env });
+    const { code } = await p.exited;
+    expect(code).toBe(1);
+    expect(p.output()).toMatch(message);
+  });
+});

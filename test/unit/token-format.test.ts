@@ -1,0 +1,48 @@
+import { describe, expect, it } from 'vitest';
+import { generateToken, hashToken, isWellFormed, TOKEN_LENGTH, tokenHint } from '../../src/tokens/token-format';
+
+describe('token format', () => {
+  it('generates lk_ + 49 base62 characters with a valid checksum', () => {
+    for (let i = 0; i < 200; i++) {
+      const t = generateToken();
+      expect(t).toMatch(/^lk_[0-9A-Za-z]{49}$/);
+      expect(t).toHaveLength(TOKEN_LENGTH);
+      expect(isWellFormed(t)).toBe(true);
+    }
+  });
+
+  it('never repeats', () => {
+    const seen = new Set(Array.from({ length: 10_000 }, generateToken));
+    expect(seen.size).toBe(10_000);
+  });
+
+  it('rejects any single changed character through the checksum', () => {
+    const t = generateToken();
+    for (let i = 3; i < t.length; i++) {
+      const c = t[i] === 'a' ? 'b' : 'a';
+      expect(isWellFormed(t.slice(0, i) + c + t.slice(i + 1))).toBe(false);
+    }
+  });
+
+  it('rejects wrong prefix, length and alphabet', () => {
+    const t = generateToken();
+    expect(isWellFormed(`lx_${t.slice(3)}`)).toBe(false);
+    expect(isWellFormed(t.slice(0, -1))).toBe(false);
+    expect(isWellFormed(`${t}0`)).toBe(false);
+    expect(isWellFormed(`${t.slice(0, 10)}-${t.slice(11)}`)).toBe(false);
+    expect(isWellFormed('')).toBe(false);
+  });
+
+  it('hints show the prefix and last four characters only', () => {
+    const t = generateToken();
+    expect(tokenHint(t)).toBe(`lk_…${t.slice(-4)}`);
+  });
+
+  it('hashes with the pepper: same input same hash, another pepper another hash', () => {
+    const t = generateToken();
+    const a = hashToken(Buffer.from('pepper-a'), t);
+    expect(a).toMatch(/^[0-9a-f]{64}$/);
+    expect(hashToken(Buffer.from('pepper-a'), t)).toBe(a);
+    expect(hashToken(Buffer.from('pepper-b'), t)).not.toBe(a);
+  });
+});
