@@ -7,4 +7,5 @@ COPY scripts ./scripts
 RUN npm ci --no-audit --no-fund && npm prune --omit=dev
 ENV NODE_ENV=production
 EXPOSE 4000
-CMD ["node", "dist/src/main.js"]
+# The same V8 flags as `npm start` (package.json config.nodeFlags).
+CMD ["sh", "-c", "exec node $(node -p \"require('./package.json').config.nodeFlags\") dist/src/main.js"]

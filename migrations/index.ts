@@ -1,5 +1,6 @@
 // Migrations in the order they run. Listed explicitly: no globs, so the compiled build and the
 // TypeScript sources used by tests run exactly the same set.
 import { CreateCoreSchema1764284400000 } from './1764284400000-CreateCoreSchema';
+import { AddGatewayPath1764370800000 } from './1764370800000-AddGatewayPath';
 
-export const migrations = [CreateCoreSchema1764284400000];
+export const migrations = [CreateCoreSchema1764284400000, AddGatewayPath1764370800000];

@@ -10,9 +10,8 @@ import type { Context } from '../platform/context';
 import { DomainError, formatError, toGraphQLError } from '../platform/errors';
 import { operationLimits } from '../platform/graphql-limits';
 import { errorHandler, requestId } from '../platform/http';
-import { createMetrics } from '../platform/metrics';
 import { buildLatchkeySchema, createResolvers } from '../platform/schema';
-import { verifyRoutes } from '../verify/verify.routes';
+import { GatewayRoutes } from '../verify/gateway.routes';
 import type { Container } from './container';
 import { createLoaders } from './loaders';
 
@@ -23,15 +22,18 @@ export interface Api {
 }
 
 export async function startApi(c: Container): Promise<Api> {
-  const { config, log, services } = c;
+  const { config, log, services, metrics } = c;
   const production = config.nodeEnv === 'production';
   const schema = buildLatchkeySchema(createResolvers(services));
-  const metrics = createMetrics();
 
   const app = express();
   app.disable('x-powered-by');
   app.set('trust proxy', false);
-  const server = createServer(app);
+  const gateway = new GatewayRoutes(services.verifier, log);
+  // The gateway path is served before Express: it is what runs on every request a gateway sees.
+  const server = createServer((req, res) => {
+    if (!gateway.handle(req, res)) app(req, res);
+  });
 
   const apollo = new ApolloServer<Context>({
     schema,
@@ -60,13 +62,12 @@ export async function startApi(c: Container): Promise<Api> {
     res.type(metrics.registry.contentType).send(await metrics.registry.metrics());
   });
   app.use(express.json({ limit: '1mb' }));
-  app.use(verifyRoutes(services.verifier, metrics));
   app.use(
     '/graphql',
     expressMiddleware(apollo, {
       context: async ({ req }): Promise<Context> => {
         try {
-          const principal = await services.verifier.authenticate(req.header('authorization'));
+          const principal = await services.verifier.authenticate(req.header('authorization'), req.socket.remoteAddress);
           return { requestId: req.id, principal, loaders: createLoaders(services, principal.tenantId), log: req.log };
         } catch (e) {
           throw e instanceof DomainError ? toGraphQLError(e) : e;

@@ -1,19 +1,25 @@
 // The composition root: builds the DataSource, Redis connections and services once and wires
 // them together. No DI framework; everything is passed in constructors.
+import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import type { DataSource } from 'typeorm';
-import type { Redis } from 'ioredis';
 import { AuditService } from '../audit/audit.service';
+import { CacheInvalidator, ChangePoller } from '../events/change-notifier';
+import { InvalidationBus } from '../events/invalidation-bus';
 import { RoleService } from '../iam/role.service';
 import { OwnerService } from '../owners/owner.service';
 import { PolicyService } from '../policies/policy.service';
 import type { Config } from '../platform/config';
 import { createDataSource, ensureDatabase, migrate } from '../platform/db';
+import { createMetrics, type Metrics } from '../platform/metrics';
 import { closeRedis, createRedis } from '../platform/redis';
 import { ScopeService } from '../scopes/scope.service';
 import { TenantService } from '../tenants/tenant.service';
 import { SecretHasher } from '../tokens/secret-hasher';
 import { TokenService } from '../tokens/token.service';
+import { RateLimiter } from '../verify/rate-limiter';
+import { LocalRecordCache, SharedRecordCache } from '../verify/record-cache';
+import { UsageRecorder } from '../verify/usage';
 import { Verifier } from '../verify/verifier';
 
 export interface Services {
@@ -25,6 +31,9 @@ export interface Services {
   tokens: TokenService;
   tenants: TenantService;
   verifier: Verifier;
+  usage: UsageRecorder;
+  bus: InvalidationBus;
+  poller: ChangePoller;
 }
 
 export interface Container {
@@ -32,21 +41,46 @@ export interface Container {
   log: Logger;
   ds: DataSource;
   redis: Redis;
+  metrics: Metrics;
   services: Services;
   close(): Promise<void>;
 }
 
-export function createServices(config: Config, ds: DataSource): Services {
+function createServices(config: Config, log: Logger, ds: DataSource, redis: Redis, subscriber: Redis, metrics: Metrics): Services {
+  const prefix = config.redisPrefix;
   const hasher = new SecretHasher(config.tokenPepper);
+  const bus = new InvalidationBus(redis, subscriber, prefix, log);
+  const shared = new SharedRecordCache(redis, prefix, config.verify.sharedTtlMs);
+  const changes = new CacheInvalidator(ds, shared, bus, log);
+  const poller = new ChangePoller(ds, changes, bus, log, config.verify.changePollMs, config.verify.staleAfterMs);
   const audit = new AuditService(ds);
-  const roles = new RoleService(ds, audit);
+  const roles = new RoleService(ds, audit, changes);
   const scopes = new ScopeService(ds, audit);
-  const owners = new OwnerService(ds, audit, scopes);
-  const policies = new PolicyService(ds, audit);
-  const tokens = new TokenService(ds, audit, scopes, hasher);
+  const owners = new OwnerService(ds, audit, scopes, changes);
+  const policies = new PolicyService(ds, audit, changes);
+  const tokens = new TokenService(ds, audit, scopes, hasher, changes);
   const tenants = new TenantService(ds, audit, roles, owners, tokens);
-  const verifier = new Verifier(ds, hasher, roles);
-  return { audit, roles, scopes, owners, policies, tokens, tenants, verifier };
+  const usage = new UsageRecorder(ds, metrics, log, config.usageFlushMs);
+  const local = new LocalRecordCache(config.verify, () => poller.trusted());
+  metrics.sources.verifyCacheEntries = () => local.size;
+  metrics.sources.verifyCacheTrusted = () => poller.trusted();
+  const verifier = new Verifier({
+    ds,
+    hasher,
+    roles,
+    audit,
+    local,
+    shared,
+    limiter: new RateLimiter(redis, prefix),
+    usage,
+    bus,
+    redis,
+    redisPrefix: prefix,
+    metrics,
+    log,
+    permissionsTtlMs: config.verify.permissionsTtlMs,
+  });
+  return { audit, roles, scopes, owners, policies, tokens, tenants, verifier, usage, bus, poller };
 }
 
 /** Connects, migrates, bootstraps an empty database and builds the services. */
@@ -54,19 +88,28 @@ export async function createContainer(config: Config, log: Logger): Promise<Cont
   await ensureDatabase(config.databaseUrl);
   const ds = createDataSource(config.databaseUrl);
   await ds.initialize();
-  const services = createServices(config, ds);
+  const redis = createRedis(config.redisUrl, 'command', 'main');
+  const subscriber = createRedis(config.redisUrl, 'subscriber', 'invalidations');
+  const metrics = createMetrics();
+  const services = createServices(config, log, ds, redis, subscriber, metrics);
   const ran = await migrate(ds, async () => {
     await services.tenants.bootstrap(config.bootstrapTenantName, config.bootstrapTokenFile, log);
   });
   if (ran.length > 0) log.info({ migrations: ran }, 'ran migrations');
-  const redis = createRedis(config.redisUrl, 'command', 'main');
+  await services.bus.start();
+  await services.poller.start();
+  services.usage.start();
   return {
     config,
     log,
     ds,
     redis,
+    metrics,
     services,
     async close() {
+      await services.poller.stop();
+      await services.usage.stop();
+      await closeRedis(subscriber);
       await closeRedis(redis);
       await ds.destroy();
     },

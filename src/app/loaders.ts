@@ -10,7 +10,8 @@ import { byKey } from '../platform/batch';
 import type { Scope } from '../scopes/scope.entity';
 import type { ScopeService } from '../scopes/scope.service';
 import type { TokenSecretRow } from '../tokens/token-secret.entity';
-import type { TokenService } from '../tokens/token.service';
+import type { TokenService, UsageSummary } from '../tokens/token.service';
+import type { DailyUsage } from '../tokens/token.types';
 
 export interface LoaderSources {
   owners: OwnerService;
@@ -23,11 +24,20 @@ export interface LoaderSources {
 export type Loaders = ReturnType<typeof createLoaders>;
 
 export function createLoaders(s: LoaderSources, tenantId: string) {
+  const usageByRange = new Map<string, DataLoader<string, DailyUsage[]>>();
   return {
+    /** One loader per date range asked for in the operation. */
+    usage(from: Date, to: Date): DataLoader<string, DailyUsage[]> {
+      const key = `${from.toISOString()}/${to.toISOString()}`;
+      let loader = usageByRange.get(key);
+      if (!loader) usageByRange.set(key, (loader = new DataLoader((ids) => s.tokens.usageByTokenIds(tenantId, ids, from, to))));
+      return loader;
+    },
     owner: new DataLoader<string, Owner | null>(async (ids) => byKey(ids, await s.owners.byIds(tenantId, ids), (o) => o.id)),
     ownerRoles: new DataLoader<string, Role[]>((ids) => s.roles.byOwnerIds(tenantId, ids)),
     ownerScopes: new DataLoader<string, Scope[]>((ids) => s.scopes.byOwnerIds(tenantId, ids)),
     tokenScopes: new DataLoader<string, Scope[]>((ids) => s.scopes.byTokenIds(tenantId, ids)),
+    usageSummary: new DataLoader<string, UsageSummary>((ids) => s.tokens.usageSummaries(tenantId, ids)),
     tokenSecrets: new DataLoader<string, TokenSecretRow[]>((ids) => s.tokens.secretsByTokenIds(tenantId, ids)),
     policy: new DataLoader<string, RotationPolicy | null>(async (ids) => byKey(ids, await s.policies.byIds(tenantId, ids), (p) => p.id)),
   };

@@ -1,6 +1,7 @@
 // Roles, role bindings and the permissions they give. Nobody can grant what they do not hold.
 import type { DataSource } from 'typeorm';
 import type { AuditService } from '../audit/audit.service';
+import type { ChangeNotifier } from '../events/change-notifier';
 import { Owner } from '../owners/owner.entity';
 import { groupBy } from '../platform/batch';
 import { isUniqueViolation, type Tx } from '../platform/db';
@@ -16,6 +17,7 @@ export class RoleService {
   constructor(
     private readonly ds: DataSource,
     private readonly audit: AuditService,
+    private readonly changes: ChangeNotifier,
   ) {}
 
   /** Creates the built-in roles of a new tenant (and platform-admin in the first one). */
@@ -79,7 +81,7 @@ export class RoleService {
 
   async update(p: Principal, id: string, input: UpdateRoleInput): Promise<Role> {
     requireId(id);
-    return this.ds.transaction(async (tx) => {
+    const role = await this.ds.transaction(async (tx) => {
       const scope = new TenantScope(tx, p.tenantId);
       const role = await scope.get(Role, id, 'role', true);
       if (role.builtIn) throw forbidden(`built-in role ${JSON.stringify(role.name)} cannot be changed`);
@@ -100,6 +102,8 @@ export class RoleService {
       });
       return { ...role, ...after };
     });
+    await this.changes.permissionsChanged();
+    return role;
   }
 
   async assign(p: Principal, ownerId: string, roleId: string): Promise<Owner> {
@@ -113,7 +117,7 @@ export class RoleService {
   private async changeBinding(p: Principal, ownerId: string, roleId: string, op: 'assign' | 'unassign'): Promise<Owner> {
     requireId(ownerId, 'ownerId');
     requireId(roleId, 'roleId');
-    return this.ds.transaction(async (tx) => {
+    const owner = await this.ds.transaction(async (tx) => {
       const scope = new TenantScope(tx, p.tenantId);
       const owner = await scope.get(Owner, ownerId, 'owner', true);
       const role = await scope.get(Role, roleId, 'role');
@@ -142,6 +146,8 @@ export class RoleService {
       });
       return owner;
     });
+    await this.changes.permissionsChanged();
+    return owner;
   }
 
   /** A tenant must keep at least one TENANT_ADMIN, or nobody could ever administer it again. */

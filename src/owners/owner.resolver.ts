@@ -41,12 +41,12 @@ export class OwnerResolver {
 
   @Authorized(Permission.OWNER_WRITE)
   @Mutation(() => Owner)
-  async updateOwner(
+  updateOwner(
     @Arg('id', () => ID) id: string,
     @Arg('input', () => UpdateOwnerInput) input: UpdateOwnerInput,
     @Ctx() ctx: Context,
   ): Promise<Owner> {
-    return (await this.service.update(ctx.principal, id, input)).owner;
+    return this.service.update(ctx.principal, id, input);
   }
 
   @FieldResolver(() => [Role])

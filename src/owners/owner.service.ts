@@ -1,6 +1,7 @@
 // Owners (users, teams, service accounts) and their scope ceilings.
 import type { DataSource } from 'typeorm';
 import type { AuditService } from '../audit/audit.service';
+import type { ChangeNotifier } from '../events/change-notifier';
 import { type Principal, requirePermission } from '../iam/principal';
 import { Permission } from '../iam/permissions';
 import { isUniqueViolation, type Tx } from '../platform/db';
@@ -13,7 +14,7 @@ import { TokenScopeRow, TokenRow } from '../tokens/token.entity';
 import { Owner, type OwnerKind, OwnerScopeRow } from './owner.entity';
 import type { CreateOwnerInput, UpdateOwnerInput } from './owner.types';
 
-export interface OwnerChange {
+interface OwnerChange {
   owner: Owner;
   /** Tokens whose scopes were cut because the ceiling shrank. */
   affectedTokenIds: string[];
@@ -24,6 +25,7 @@ export class OwnerService {
     private readonly ds: DataSource,
     private readonly audit: AuditService,
     private readonly scopes: ScopeService,
+    private readonly changes: ChangeNotifier,
   ) {}
 
   /** Inserts an owner without permission checks: for provisioning a tenant. */
@@ -57,9 +59,9 @@ export class OwnerService {
     });
   }
 
-  async update(p: Principal, id: string, input: UpdateOwnerInput): Promise<OwnerChange> {
+  async update(p: Principal, id: string, input: UpdateOwnerInput): Promise<Owner> {
     requireId(id);
-    return this.ds.transaction(async (tx) => {
+    const change = await this.ds.transaction(async (tx): Promise<OwnerChange> => {
       const scope = new TenantScope(tx, p.tenantId);
       const owner = await scope.get(Owner, id, 'owner', true);
       const before: Record<string, unknown> = {};
@@ -114,6 +116,8 @@ export class OwnerService {
       });
       return { owner: next, affectedTokenIds };
     });
+    await this.changes.tokensChanged(change.affectedTokenIds);
+    return change.owner;
   }
 
   /** A ceiling that shrinks takes the scopes off the owner's tokens too: least privilege holds. */

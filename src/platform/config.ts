@@ -23,7 +23,27 @@ export interface Config {
   bootstrapTenantName: string;
   logLevel: string;
   graphql: { maxDepth: number; maxAliases: number; maxCost: number };
+  verify: VerifyConfig;
+  usageFlushMs: number;
   shutdownTimeoutMs: number;
+}
+
+export interface VerifyConfig {
+  /** In-process cache of verification records: entries, bytes, and how long an entry may live. */
+  cacheMaxEntries: number;
+  cacheMaxBytes: number;
+  cacheTtlMs: number;
+  /** Every replica polls Postgres for changed tokens this often... */
+  changePollMs: number;
+  /** ...and stops trusting its in-process cache when no poll has succeeded for this long. */
+  staleAfterMs: number;
+  /** Permissions of callers of Latchkey itself. */
+  permissionsTtlMs: number;
+  /** Unknown secrets are remembered briefly, in a bounded set. */
+  negativeTtlMs: number;
+  negativeMaxEntries: number;
+  /** Redis layer shared by replicas. */
+  sharedTtlMs: number;
 }
 
 export class ConfigError extends Error {
@@ -115,6 +135,18 @@ export function loadConfig(env: Env = process.env): Config {
       maxAliases: int('GRAPHQL_MAX_ALIASES', 30, 1, 1000),
       maxCost: int('GRAPHQL_MAX_COST', 5000, 10, 1_000_000),
     },
+    verify: {
+      cacheMaxEntries: int('VERIFY_CACHE_MAX_ENTRIES', 200_000, 1, 10_000_000),
+      cacheMaxBytes: int('VERIFY_CACHE_MAX_MB', 96, 1, 8_192) * 1024 * 1024,
+      cacheTtlMs: int('VERIFY_CACHE_TTL_MS', 600_000, 0, 3_600_000),
+      changePollMs: int('VERIFY_CHANGE_POLL_MS', 1_000, 50, 10_000),
+      staleAfterMs: int('VERIFY_STALE_AFTER_MS', 3_000, 100, 60_000),
+      permissionsTtlMs: int('PERMISSIONS_CACHE_TTL_MS', 5_000, 0, 60_000),
+      negativeTtlMs: int('VERIFY_NEGATIVE_TTL_MS', 2_000, 0, 60_000),
+      negativeMaxEntries: int('VERIFY_NEGATIVE_MAX_ENTRIES', 50_000, 1, 1_000_000),
+      sharedTtlMs: int('VERIFY_SHARED_TTL_MS', 60_000, 0, 3_600_000),
+    },
+    usageFlushMs: int('USAGE_FLUSH_MS', 15_000, 50, 600_000),
     shutdownTimeoutMs: int('SHUTDOWN_TIMEOUT_MS', 10_000, 100, 120_000),
   };
   if (problems.length > 0) throw new ConfigError(problems);

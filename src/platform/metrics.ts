@@ -1,18 +1,79 @@
 // Prometheus metrics of this process.
-import { Counter, collectDefaultMetrics, Registry } from 'prom-client';
+import { Counter, collectDefaultMetrics, Gauge, Registry } from 'prom-client';
 
 export function createMetrics() {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry, prefix: 'latchkey_' });
+  const registers = [registry];
+  /** Readings taken at scrape time; the composition root points them at their sources. */
+  const sources = { verifyCacheEntries: () => 0, verifyCacheTrusted: () => true };
   return {
     registry,
-    verifications: new Counter({
-      name: 'latchkey_verifications_total',
-      help: 'Token verifications by result (valid or the failure)',
-      labelNames: ['result'] as const,
-      registers: [registry],
+    sources,
+    verificationsOf: hotCounter(registry, 'latchkey_verifications_total', 'Token verifications by result (VALID or the failure)', 'result'),
+    lookupsIn: hotCounter(registry, 'latchkey_verify_lookups_total', 'Where verification found a record: local, local_negative, redis or postgres', 'layer'),
+    invalidations: new Counter({
+      name: 'latchkey_invalidations_total',
+      help: 'Invalidations received, by kind',
+      labelNames: ['kind'] as const,
+      registers,
+    }),
+    rateLimitErrors: new Counter({
+      name: 'latchkey_rate_limit_errors_total',
+      help: 'Rate-limit checks that could not reach Redis (the request was allowed)',
+      registers,
+    }),
+    verifyCacheEntries: new Gauge({
+      name: 'latchkey_verify_cache_entries',
+      help: 'Verification records held in this process',
+      registers,
+      collect() {
+        this.set(sources.verifyCacheEntries());
+      },
+    }),
+    verifyCacheTrusted: new Gauge({
+      name: 'latchkey_verify_cache_trusted',
+      help: '1 while this process has seen every token change (its change polls succeed), else 0 and the in-process cache is bypassed',
+      registers,
+      collect() {
+        this.set(sources.verifyCacheTrusted() ? 1 : 0);
+      },
+    }),
+    usageFlushLag: new Gauge({
+      name: 'latchkey_usage_flush_lag_seconds',
+      help: 'Age of the oldest usage record written by the last flush',
+      registers,
     }),
   };
 }
 
 export type Metrics = ReturnType<typeof createMetrics>;
+
+/**
+ * A counter with one label for the verification path, which counts on every request: it adds to
+ * a plain number and hands the sum to prom-client at scrape time (prom-client hashes and checks
+ * the labels on every increment).
+ */
+function hotCounter(registry: Registry, name: string, help: string, label: string) {
+  const children = new Map<string, { n: number; inc(): void }>();
+  new Counter({
+    name,
+    help,
+    labelNames: [label],
+    registers: [registry],
+    collect() {
+      for (const [value, child] of children) {
+        if (child.n > 0) this.inc({ [label]: value }, child.n);
+        child.n = 0;
+      }
+    },
+  });
+  return (value: string) => {
+    let child = children.get(value);
+    if (!child) {
+      const c = { n: 0, inc: () => void c.n++ };
+      children.set(value, (child = c));
+    }
+    return child;
+  };
+}

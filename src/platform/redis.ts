@@ -8,6 +8,8 @@ export function createRedis(url: string, use: RedisUse, name: string): Redis {
     connectionName: `latchkey:${name}`,
     enableAutoPipelining: use === 'command',
     maxRetriesPerRequest: use === 'command' ? 2 : null,
+    // Request paths must not hang on a Redis that is down: they fall back or fail fast.
+    commandTimeout: use === 'command' ? 1_000 : undefined,
     retryStrategy: (attempt) => Math.min(attempt * 100, 2_000),
   };
   return new Redis(url, options);

@@ -1,4 +1,5 @@
-import { Arg, Authorized, Ctx, ID, Mutation, Query, Resolver } from 'type-graphql';
+import { Arg, Authorized, Ctx, FieldResolver, ID, Mutation, Query, Resolver, Root } from 'type-graphql';
+import { RateLimit, rateLimitOf } from '../verify/rate-limit.types';
 import { Permission } from '../iam/permissions';
 import type { Context } from '../platform/context';
 import { RotationPolicy } from './rotation-policy.entity';
@@ -25,6 +26,11 @@ export class PolicyResolver {
   @Mutation(() => RotationPolicy)
   createRotationPolicy(@Arg('input', () => RotationPolicyInput) input: RotationPolicyInput, @Ctx() ctx: Context): Promise<RotationPolicy> {
     return this.service.create(ctx.principal, input);
+  }
+
+  @FieldResolver(() => RateLimit, { nullable: true, description: 'Applies to tokens under the policy that have no limit of their own.' })
+  rateLimit(@Root() policy: RotationPolicy): RateLimit | null {
+    return rateLimitOf(policy);
   }
 
   @Authorized(Permission.POLICY_WRITE)

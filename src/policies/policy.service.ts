@@ -7,13 +7,16 @@ import { formatDuration } from '../platform/duration';
 import { badInput, conflict } from '../platform/errors';
 import { requireId, uuidv7 } from '../platform/ids';
 import { TenantScope } from '../platform/tenant-scope';
+import type { ChangeNotifier } from '../events/change-notifier';
+import { TokenRow } from '../tokens/token.entity';
+import { validRateLimit } from '../tokens/token.service';
 import { RotationPolicy } from './rotation-policy.entity';
 import type { RotationPolicyInput } from './policy.types';
 
 const MIN_INTERVAL_S = 60;
 const MAX_GRACE_S = 90 * 86_400;
 
-type PolicyFields = Pick<RotationPolicy, 'name' | 'rotateEvery' | 'gracePeriod' | 'expireAfter' | 'notifyBefore'>;
+type PolicyFields = Pick<RotationPolicy, 'name' | 'rotateEvery' | 'gracePeriod' | 'expireAfter' | 'notifyBefore' | 'rateRequests' | 'rateWindow'>;
 
 /** Validates and normalises a policy input: the rules a policy must satisfy to make sense. */
 export function normalisePolicy(input: RotationPolicyInput): PolicyFields {
@@ -38,7 +41,8 @@ export function normalisePolicy(input: RotationPolicyInput): PolicyFields {
       throw badInput(`notifyBefore ${formatDuration(n)} is not shorter than expireAfter (${formatDuration(expireAfter)})`, { argument: 'notifyBefore' });
     }
   }
-  return { name, rotateEvery, gracePeriod, expireAfter, notifyBefore };
+  const rate = input.rateLimit ? validRateLimit(input.rateLimit) : null;
+  return { name, rotateEvery, gracePeriod, expireAfter, notifyBefore, rateRequests: rate?.requests ?? null, rateWindow: rate?.per ?? null };
 }
 
 /** The fields of a policy as the API and the audit log show them. */
@@ -49,6 +53,7 @@ export function describePolicy(p: PolicyFields): Record<string, unknown> {
     gracePeriod: formatDuration(p.gracePeriod),
     expireAfter: p.expireAfter === null ? null : formatDuration(p.expireAfter),
     notifyBefore: p.notifyBefore.map(formatDuration),
+    rateLimit: p.rateRequests && p.rateWindow ? { requests: p.rateRequests, per: formatDuration(p.rateWindow) } : null,
   };
 }
 
@@ -56,6 +61,7 @@ export class PolicyService {
   constructor(
     private readonly ds: DataSource,
     private readonly audit: AuditService,
+    private readonly changes: ChangeNotifier,
   ) {}
 
   async list(p: Principal): Promise<RotationPolicy[]> {
@@ -92,12 +98,12 @@ export class PolicyService {
   async update(p: Principal, id: string, input: RotationPolicyInput): Promise<RotationPolicy> {
     requireId(id);
     const fields = normalisePolicy(input);
-    return this.ds.transaction(async (tx) => {
+    const { policy, tokenIds } = await this.ds.transaction(async (tx) => {
       const scope = new TenantScope(tx, p.tenantId);
       const current = await scope.get(RotationPolicy, id, 'rotation policy', true);
       const before = describePolicy(current);
       const after = describePolicy(fields);
-      if (JSON.stringify(before) === JSON.stringify(after)) return current;
+      if (JSON.stringify(before) === JSON.stringify(after)) return { policy: current, tokenIds: [] };
       const updated: RotationPolicy = { ...current, ...fields, updatedAt: new Date() };
       try {
         await scope.update(RotationPolicy, id, { ...fields, updatedAt: updated.updatedAt });
@@ -112,8 +118,16 @@ export class PolicyService {
         targetId: id,
         data: { before, after },
       });
-      return updated;
+      // The tokens under the policy verify differently now (their rate limit comes from it).
+      const affected = await scope
+        .select(TokenRow, 't')
+        .select('t.id', 'id')
+        .andWhere(`t.rotationPolicyId = :id AND t.status <> 'REVOKED'`, { id })
+        .getRawMany<{ id: string }>();
+      return { policy: updated, tokenIds: affected.map((r) => r.id) };
     });
+    await this.changes.tokensChanged(tokenIds);
+    return policy;
   }
 
   async byIds(tenantId: string, ids: readonly string[]): Promise<RotationPolicy[]> {

@@ -1,6 +1,7 @@
 import { ArrayMaxSize, IsOptional, Length } from 'class-validator';
 import { Field, InputType } from 'type-graphql';
 import { DurationScalar } from '../platform/duration';
+import { RateLimitInput } from '../verify/rate-limit.types';
 
 @InputType()
 export class RotationPolicyInput {
@@ -21,4 +22,7 @@ export class RotationPolicyInput {
   @IsOptional()
   @ArrayMaxSize(10)
   notifyBefore?: number[] | null;
+
+  @Field(() => RateLimitInput, { nullable: true, description: 'Applies to tokens under the policy that have no limit of their own.' })
+  rateLimit?: RateLimitInput | null;
 }

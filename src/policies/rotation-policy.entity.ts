@@ -34,6 +34,12 @@ export class RotationPolicy {
   @Column('integer', { name: 'notify_before_s', array: true })
   notifyBefore!: number[];
 
+  @Column('integer', { name: 'rate_limit', nullable: true })
+  rateRequests!: number | null;
+
+  @Column('integer', { name: 'rate_window_s', nullable: true })
+  rateWindow!: number | null;
+
   @Field()
   @Column('timestamptz', { name: 'created_at' })
   createdAt!: Date;

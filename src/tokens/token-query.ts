@@ -2,6 +2,7 @@
 import type { SelectQueryBuilder } from 'typeorm';
 import { badInput } from '../platform/errors';
 import { requireId } from '../platform/ids';
+import { rateLimitOf } from '../verify/rate-limit.types';
 import { validateLabels } from './labels';
 import { TokenRow } from './token.entity';
 import { type Token, type TokenFilter, TokenStatus } from './token.types';
@@ -24,12 +25,12 @@ export function toToken(row: TokenRow, now = new Date()): Token {
     generation: row.generation,
     expiresAt: row.expiresAt,
     nextRotationAt: row.nextRotationAt,
-    lastUsedAt: row.lastUsedAt,
-    usageCount: row.usageCount,
     createdAt: row.createdAt,
     revokedAt: row.revokedAt,
     revokedReason: row.revokedReason,
     suspendedReason: row.suspendedReason,
+    rateLimit: rateLimitOf(row),
+    allowedCidrs: row.allowedCidrs,
   };
 }
 

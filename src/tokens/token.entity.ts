@@ -40,12 +40,6 @@ export class TokenRow {
   @Column('timestamptz', { name: 'next_rotation_at', nullable: true })
   nextRotationAt!: Date | null;
 
-  @Column('timestamptz', { name: 'last_used_at', nullable: true })
-  lastUsedAt!: Date | null;
-
-  @Column('bigint', { name: 'usage_count', transformer: bigintAsNumber })
-  usageCount!: number;
-
   @Column('timestamptz', { name: 'created_at' })
   createdAt!: Date;
 
@@ -60,6 +54,19 @@ export class TokenRow {
 
   @Column('text', { name: 'revoked_reason', nullable: true })
   revokedReason!: string | null;
+
+  /** Moves with every change verification depends on (a trigger bumps it). */
+  @Column({ type: 'bigint', transformer: bigintAsNumber, insert: false, update: false })
+  version!: number;
+
+  @Column('integer', { name: 'rate_limit', nullable: true })
+  rateRequests!: number | null;
+
+  @Column('integer', { name: 'rate_window_s', nullable: true })
+  rateWindow!: number | null;
+
+  @Column('cidr', { name: 'allowed_cidrs', array: true, nullable: true })
+  allowedCidrs!: string[] | null;
 }
 
 @Entity('token_scopes')

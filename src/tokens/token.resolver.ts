@@ -7,8 +7,11 @@ import { DurationScalar } from '../platform/duration';
 import type { Connection } from '../platform/pagination';
 import { Scope } from '../scopes/scope.entity';
 import type { TokenService } from './token.service';
+import { badInput } from '../platform/errors';
+import { DateTimeScalar, SafeIntScalar } from '../platform/graphql-types';
 import {
   BulkRevokeResult,
+  DailyUsage,
   IssuedToken,
   IssueTokenInput,
   Token,
@@ -37,6 +40,17 @@ export class TokenResolver {
     @Arg('after', () => String, { nullable: true }) after?: string,
   ): Promise<Connection<Token>> {
     return this.service.list(ctx.principal, filter, first, after);
+  }
+
+  @Authorized(Permission.TOKEN_READ)
+  @Query(() => TokenConnection, { description: 'ACTIVE tokens not used (or, never used, not created) within unusedFor: candidates for revocation.' })
+  dormantTokens(
+    @Arg('unusedFor', () => DurationScalar) unusedFor: number,
+    @Ctx() ctx: Context,
+    @Arg('first', () => Int, { nullable: true }) first?: number,
+    @Arg('after', () => String, { nullable: true }) after?: string,
+  ): Promise<Connection<Token>> {
+    return this.service.dormant(ctx.principal, unusedFor, first, after);
   }
 
   @Authorized(Permission.TOKEN_CREATE)
@@ -108,6 +122,34 @@ export class TokenResolver {
   @FieldResolver(() => [TokenSecret], { description: 'The ten latest generations, newest first.' })
   secrets(@Root() token: Token, @Ctx() ctx: Context): Promise<TokenSecret[]> {
     return ctx.loaders.tokenSecrets.load(token.id);
+  }
+
+  @FieldResolver(() => DateTimeScalar, { nullable: true, description: 'Usage is written every USAGE_FLUSH_MS, so this lags by up to that.' })
+  async lastUsedAt(@Root() token: Token, @Ctx() ctx: Context): Promise<Date | null> {
+    return (await ctx.loaders.usageSummary.load(token.id)).lastUsedAt;
+  }
+
+  @FieldResolver(() => SafeIntScalar)
+  async usageCount(@Root() token: Token, @Ctx() ctx: Context): Promise<number> {
+    return (await ctx.loaders.usageSummary.load(token.id)).usageCount;
+  }
+
+  @FieldResolver(() => [String], { description: 'The last client addresses seen, newest first.' })
+  async lastClientIps(@Root() token: Token, @Ctx() ctx: Context): Promise<string[]> {
+    return (await ctx.loaders.usageSummary.load(token.id)).lastClientIps;
+  }
+
+  @FieldResolver(() => [DailyUsage], { description: 'Successful verifications per UTC day from `from` to `to` (at most 366 days).' })
+  usage(
+    @Root() token: Token,
+    @Arg('from', () => DateTimeScalar) from: Date,
+    @Arg('to', () => DateTimeScalar) to: Date,
+    @Ctx() ctx: Context,
+  ): Promise<DailyUsage[]> {
+    if (to < from || to.getTime() - from.getTime() > 366 * 86_400_000) {
+      throw badInput('usage needs from <= to, at most 366 days apart', { argument: 'from' });
+    }
+    return ctx.loaders.usage(from, to).load(token.id);
   }
 
   @FieldResolver(() => RotationPolicy, { nullable: true })

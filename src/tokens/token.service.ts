@@ -17,10 +17,13 @@ import { type Connection, connection, pageSize } from '../platform/pagination';
 import { TenantScope } from '../platform/tenant-scope';
 import { validateLabels } from './labels';
 import type { SecretHasher } from './secret-hasher';
+import type { ChangeNotifier } from '../events/change-notifier';
+import { parseCidrs } from '../verify/ip-binding';
+import type { RateLimitInput } from '../verify/rate-limit.types';
 import { TokenRow, TokenScopeRow } from './token.entity';
 import { TokenSecretRow } from './token-secret.entity';
 import { applyTokenFilter, effectiveStatus, isEmptyFilter, toToken } from './token-query';
-import type { IssueTokenInput, Token, TokenFilter, UpdateTokenInput } from './token.types';
+import { type DailyUsage, type IssueTokenInput, type Token, type TokenFilter, TokenStatus, type UpdateTokenInput } from './token.types';
 
 const MAX_GRACE_S = 90 * 86_400;
 const SECRETS_SHOWN = 10;
@@ -33,6 +36,14 @@ export interface NewToken {
   scopes: Scope[];
   expiresAt: Date | null;
   policy: RotationPolicy | null;
+  rateLimit?: { requests: number; per: number } | null;
+  allowedCidrs?: string[] | null;
+}
+
+export interface UsageSummary {
+  usageCount: number;
+  lastUsedAt: Date | null;
+  lastClientIps: string[];
 }
 
 export interface Issued {
@@ -52,6 +63,7 @@ export class TokenService {
     private readonly audit: AuditService,
     private readonly scopes: ScopeService,
     private readonly hasher: SecretHasher,
+    private readonly changes: ChangeNotifier,
   ) {}
 
   /**
@@ -74,13 +86,15 @@ export class TokenService {
       rotationPolicyId: t.policy?.id ?? null,
       expiresAt,
       nextRotationAt: nextRotationFor(now, expiresAt, t.policy),
-      lastUsedAt: null,
-      usageCount: 0,
       createdAt: now,
       updatedAt: now,
       suspendedReason: null,
       revokedAt: null,
       revokedReason: null,
+      version: 1,
+      rateRequests: t.rateLimit?.requests ?? null,
+      rateWindow: t.rateLimit?.per ?? null,
+      allowedCidrs: t.allowedCidrs ?? null,
     };
     await scope.insert(TokenRow, [row]);
     await scope.insert(TokenScopeRow, t.scopes.map((s) => ({ tokenId: row.id, scopeId: s.id })));
@@ -100,6 +114,8 @@ export class TokenService {
         labels: row.labels,
         expiresAt: row.expiresAt?.toISOString() ?? null,
         rotationPolicyId: row.rotationPolicyId,
+        rateLimit: t.rateLimit ?? null,
+        allowedCidrs: row.allowedCidrs,
         generation: 1,
         hint: minted.hint,
       },
@@ -119,6 +135,8 @@ export class TokenService {
     if (input.expiresAt && input.expiresAt.getTime() <= Date.now()) {
       throw badInput('expiresAt must be in the future', { argument: 'expiresAt' });
     }
+    const rateLimit = input.rateLimit ? validRateLimit(input.rateLimit) : null;
+    const allowedCidrs = input.allowedCidrs ? parseCidrs(input.allowedCidrs) : null;
     return this.ds.transaction(async (tx) => {
       const scope = new TenantScope(tx, p.tenantId);
       await scope.get(Owner, ownerId, 'owner');
@@ -139,6 +157,8 @@ export class TokenService {
         scopes,
         expiresAt: input.expiresAt ?? null,
         policy,
+        rateLimit,
+        allowedCidrs,
       });
     });
   }
@@ -159,7 +179,7 @@ export class TokenService {
 
   async rotate(p: Principal, id: string, gracePeriod: number | null | undefined): Promise<Issued> {
     if (gracePeriod != null && gracePeriod > MAX_GRACE_S) throw badInput('gracePeriod must be at most P90D', { argument: 'gracePeriod' });
-    return this.ds.transaction(async (tx) => {
+    const issued = await this.ds.transaction(async (tx) => {
       const scope = new TenantScope(tx, p.tenantId);
       const row = await this.load(scope, p, id, true);
       const now = new Date();
@@ -181,6 +201,8 @@ export class TokenService {
       });
       return { token: toToken(row, now), secret };
     });
+    await this.changes.tokensChanged([issued.token.id]);
+    return issued;
   }
 
   /**
@@ -214,7 +236,7 @@ export class TokenService {
 
   async revoke(p: Principal, id: string, reason: string): Promise<Token> {
     const why = reasonOf(reason);
-    return this.ds.transaction(async (tx) => {
+    const token = await this.ds.transaction(async (tx) => {
       const row = await this.load(new TenantScope(tx, p.tenantId), p, id, true);
       if (row.status === 'REVOKED') throw conflict(`token ${JSON.stringify(id)} is already revoked`, { id });
       const now = new Date();
@@ -222,12 +244,14 @@ export class TokenService {
       await this.audit.append(tx, p.tenantId, revokedEvent(p.ownerId, row.id, why, false));
       return toToken(Object.assign(row, revokedFields(why, now)), now);
     });
+    await this.changes.tokensChanged([token.id]);
+    return token;
   }
 
   async revokeMany(p: Principal, filter: TokenFilter, reason: string): Promise<{ count: number; tokenIds: string[] }> {
     const why = reasonOf(reason);
     if (isEmptyFilter(filter)) throw badInput('the filter must have at least one condition: revoking every token needs one', { argument: 'filter' });
-    return this.ds.transaction(async (tx) => {
+    const result = await this.ds.transaction(async (tx) => {
       const now = new Date();
       const matches = await this.filtered(new TenantScope(tx, p.tenantId), p, filter, now)
         .andWhere(`t.status <> 'REVOKED'`)
@@ -240,6 +264,8 @@ export class TokenService {
       await this.audit.append(tx, p.tenantId, ids.map((tid) => revokedEvent(p.ownerId, tid, why, true)));
       return { count: ids.length, tokenIds: ids };
     });
+    await this.changes.tokensChanged(result.tokenIds);
+    return result;
   }
 
   /** Marks tokens and all their live secrets REVOKED. */
@@ -268,7 +294,7 @@ export class TokenService {
   }
 
   private async changeStatus(p: Principal, id: string, from: 'ACTIVE' | 'SUSPENDED', to: 'ACTIVE' | 'SUSPENDED', action: string, reason: string | null): Promise<Token> {
-    return this.ds.transaction(async (tx) => {
+    const token = await this.ds.transaction(async (tx) => {
       const scope = new TenantScope(tx, p.tenantId);
       const row = await this.load(scope, p, id, true);
       const now = new Date();
@@ -284,15 +310,19 @@ export class TokenService {
       });
       return toToken(row, now);
     });
+    await this.changes.tokensChanged([token.id]);
+    return token;
   }
 
   async update(p: Principal, id: string, input: UpdateTokenInput): Promise<Token> {
-    return this.ds.transaction(async (tx) => {
+    const rateLimit = input.rateLimit ? validRateLimit(input.rateLimit) : input.rateLimit;
+    const allowedCidrs = input.allowedCidrs ? parseCidrs(input.allowedCidrs) : input.allowedCidrs;
+    const token = await this.ds.transaction(async (tx) => {
       const scope = new TenantScope(tx, p.tenantId);
       const row = await this.load(scope, p, id, true);
       const before: Record<string, unknown> = {};
       const after: Record<string, unknown> = {};
-      const change = <K extends 'name' | 'description' | 'labels'>(key: K, value: TokenRow[K]) => {
+      const change = <K extends 'name' | 'description' | 'labels' | 'rateRequests' | 'rateWindow' | 'allowedCidrs'>(key: K, value: TokenRow[K]) => {
         if (JSON.stringify(value) === JSON.stringify(row[key])) return;
         before[key] = row[key];
         after[key] = value;
@@ -305,9 +335,23 @@ export class TokenService {
       }
       if (input.description != null) change('description', input.description || null);
       if (input.labels != null) change('labels', validateLabels(input.labels));
+      // For the limit and the networks, an explicit null clears.
+      if (rateLimit !== undefined) {
+        change('rateRequests', rateLimit?.requests ?? null);
+        change('rateWindow', rateLimit?.per ?? null);
+      }
+      if (allowedCidrs !== undefined) change('allowedCidrs', allowedCidrs);
       if (Object.keys(after).length === 0) return toToken(row);
       row.updatedAt = new Date();
-      await scope.update(TokenRow, row.id, { name: row.name, description: row.description, labels: row.labels, updatedAt: row.updatedAt });
+      await scope.update(TokenRow, row.id, {
+        name: row.name,
+        description: row.description,
+        labels: row.labels,
+        rateRequests: row.rateRequests,
+        rateWindow: row.rateWindow,
+        allowedCidrs: row.allowedCidrs,
+        updatedAt: row.updatedAt,
+      });
       await this.audit.append(tx, p.tenantId, {
         action: 'TOKEN_UPDATED',
         actorId: p.ownerId,
@@ -317,10 +361,12 @@ export class TokenService {
       });
       return toToken(row);
     });
+    await this.changes.tokensChanged([token.id]);
+    return token;
   }
 
   async setPolicy(p: Principal, id: string, policyId: string | null | undefined): Promise<Token> {
-    return this.ds.transaction(async (tx) => {
+    const token = await this.ds.transaction(async (tx) => {
       const scope = new TenantScope(tx, p.tenantId);
       const row = await this.load(scope, p, id, true);
       const now = new Date();
@@ -348,6 +394,45 @@ export class TokenService {
       });
       return toToken(row, now);
     });
+    await this.changes.tokensChanged([token.id]);
+    return token;
+  }
+
+  /** Active tokens unused (or, never used, created) longer than `unusedFor` seconds ago. */
+  async dormant(p: Principal, unusedFor: number, first: number | null | undefined, after: string | null | undefined): Promise<Connection<Token>> {
+    const limit = pageSize(first);
+    const now = new Date();
+    const qb = this.filtered(new TenantScope(this.ds.manager, p.tenantId), p, { status: [TokenStatus.ACTIVE] }, now)
+      .leftJoin('token_usage', 'u', 'u.tenant_id = t.tenant_id AND u.token_id = t.id')
+      .andWhere(`coalesce(u.last_used_at, t.createdAt) < :cutoff`, { cutoff: new Date(now.getTime() - unusedFor * 1000) });
+    const totalCount = await qb.clone().getCount();
+    if (after) qb.andWhere('t.id > :after', { after: requireId(decodeCursor(after), 'after') });
+    const rows = await qb.orderBy('t.id', 'ASC').limit(limit + 1).getMany();
+    return connection(rows, limit, totalCount, (r) => r.id, (r) => toToken(r, now));
+  }
+
+  /** Counts, last use and last client addresses of each token (what the last flushes wrote). */
+  async usageSummaries(tenantId: string, tokenIds: readonly string[]): Promise<UsageSummary[]> {
+    const rows: Array<{ token_id: string; usage_count: string; last_used_at: Date; last_client_ips: string[] }> = await this.ds.query(
+      `SELECT token_id, usage_count, last_used_at, last_client_ips FROM token_usage WHERE tenant_id = $1 AND token_id = ANY($2)`,
+      [tenantId, tokenIds],
+    );
+    const byId = new Map(rows.map((r) => [r.token_id, r]));
+    return tokenIds.map((id) => {
+      const r = byId.get(id);
+      return r ? { usageCount: Number(r.usage_count), lastUsedAt: r.last_used_at, lastClientIps: r.last_client_ips } : { usageCount: 0, lastUsedAt: null, lastClientIps: [] };
+    });
+  }
+
+  /** Verifications per UTC day between two instants, for each token. */
+  async usageByTokenIds(tenantId: string, tokenIds: readonly string[], from: Date, to: Date): Promise<DailyUsage[][]> {
+    const rows: Array<{ token_id: string; day: string; count: string }> = await this.ds.query(
+      `SELECT token_id, to_char(day, 'YYYY-MM-DD') AS day, count FROM token_usage_daily
+        WHERE tenant_id = $1 AND token_id = ANY($2) AND day BETWEEN ($3::timestamptz AT TIME ZONE 'UTC')::date AND ($4::timestamptz AT TIME ZONE 'UTC')::date
+        ORDER BY day`,
+      [tenantId, tokenIds, from, to],
+    );
+    return groupBy(tokenIds, rows, (r) => r.token_id).map((rs) => rs.map((r) => ({ day: r.day, count: Number(r.count) })));
   }
 
   /** The latest generations of each token's secrets, newest first. */
@@ -387,6 +472,13 @@ export class TokenService {
       throw conflict(`token ${JSON.stringify(row.id)} is ${status.toLowerCase()} and cannot be ${verb}`, { id: row.id, status });
     }
   }
+}
+
+/** A rate limit must make sense: at least one request, over a window from a second to a day. */
+export function validRateLimit(l: RateLimitInput): { requests: number; per: number } {
+  if (!Number.isInteger(l.requests) || l.requests < 1) throw badInput('rateLimit.requests must be at least 1', { argument: 'rateLimit' });
+  if (l.per < 1 || l.per > 86_400) throw badInput('rateLimit.per must be from PT1S to P1D', { argument: 'rateLimit' });
+  return { requests: l.requests, per: l.per };
 }
 
 function revokedFields(reason: string, now: Date) {

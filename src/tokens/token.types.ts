@@ -1,6 +1,7 @@
 import { ArrayMaxSize, IsOptional, Length, MaxLength } from 'class-validator';
 import { Field, ID, InputType, Int, ObjectType, registerEnumType } from 'type-graphql';
 import { DateTimeScalar, ConnectionType, JSONObjectScalar, SafeIntScalar } from '../platform/graphql-types';
+import { RateLimit, RateLimitInput } from '../verify/rate-limit.types';
 import type { TokenStatusValue } from './token.entity';
 import type { SecretStateValue } from './token-secret.entity';
 
@@ -82,12 +83,6 @@ export class Token {
   @Field(() => DateTimeScalar, { nullable: true })
   nextRotationAt!: Date | null;
 
-  @Field(() => DateTimeScalar, { nullable: true })
-  lastUsedAt!: Date | null;
-
-  @Field(() => SafeIntScalar)
-  usageCount!: number;
-
   @Field()
   createdAt!: Date;
 
@@ -99,6 +94,21 @@ export class Token {
 
   @Field(() => String, { nullable: true })
   suspendedReason!: string | null;
+
+  @Field(() => RateLimit, { nullable: true, description: "The token's own limit; without one, its policy's applies." })
+  rateLimit!: RateLimit | null;
+
+  @Field(() => [String], { nullable: true, description: 'Networks the token may be used from; null: anywhere.' })
+  allowedCidrs!: string[] | null;
+}
+
+@ObjectType()
+export class DailyUsage {
+  @Field({ description: 'UTC day, YYYY-MM-DD' })
+  day!: string;
+
+  @Field(() => SafeIntScalar)
+  count!: number;
 }
 
 export const TokenConnection = ConnectionType(Token, 'Token');
@@ -170,6 +180,14 @@ export class IssueTokenInput {
 
   @Field(() => ID, { nullable: true })
   rotationPolicyId?: string | null;
+
+  @Field(() => RateLimitInput, { nullable: true })
+  rateLimit?: RateLimitInput | null;
+
+  @Field(() => [String], { nullable: true, description: 'CIDRs such as 10.0.0.0/8 or 2001:db8::/32; the token verifies only from these.' })
+  @IsOptional()
+  @ArrayMaxSize(50)
+  allowedCidrs?: string[] | null;
 }
 
 @InputType({ description: 'Fields left out stay as they are.' })
@@ -186,4 +204,12 @@ export class UpdateTokenInput {
 
   @Field(() => JSONObjectScalar, { nullable: true, description: 'Replaces all labels.' })
   labels?: Record<string, unknown> | null;
+
+  @Field(() => RateLimitInput, { nullable: true, description: 'null removes the token’s own limit.' })
+  rateLimit?: RateLimitInput | null;
+
+  @Field(() => [String], { nullable: true, description: 'null allows every network again.' })
+  @IsOptional()
+  @ArrayMaxSize(50)
+  allowedCidrs?: string[] | null;
 }

@@ -1,5 +1,6 @@
-// The verification decision as a pure function of what is known about a secret and the clock.
-// Failures are checked in the contract's order.
+// The verification decision as a pure function of what is known about a secret, the caller and
+// the clock. Failures are checked in the contract's order.
+import { NetworkMatcher } from './ip-binding';
 import { VerifyFailure, type VerifyResult } from './verify.types';
 
 /** What verification needs to know about a secret: never the secret or its hash. */
@@ -12,6 +13,11 @@ export interface SecretRecord {
   tokenStatus: 'ACTIVE' | 'SUSPENDED' | 'EXPIRED' | 'REVOKED';
   expiresAt: number | null;
   scopes: string[];
+  /** The token row's version when this was read: a cache fill older than an invalidation is refused. */
+  version: number;
+  createdAt: number;
+  rateLimit: { requests: number; per: number } | null;
+  allowedCidrs: string[] | null;
 }
 
 export function failed(failure: VerifyFailure, r?: SecretRecord): VerifyResult {
@@ -27,11 +33,28 @@ export function failed(failure: VerifyFailure, r?: SecretRecord): VerifyResult {
   };
 }
 
+// Records are shared by the in-process cache, so each one compiles its networks once.
+const matchers = new WeakMap<SecretRecord, NetworkMatcher>();
+
+export function ipAllowed(r: SecretRecord, clientIp: string | null | undefined): boolean {
+  if (!r.allowedCidrs) return true;
+  let m = matchers.get(r);
+  if (!m) matchers.set(r, (m = new NetworkMatcher(r.allowedCidrs)));
+  return m.allows(clientIp);
+}
+
 /**
  * Decides on a secret already looked up. `tenantId` is the verifying caller's tenant: another
  * tenant's token is NOT_FOUND. Expiry is decided by the clock, never by whether a job ran.
+ * Rate limits are not decided here: they need the shared counter.
  */
-export function decide(r: SecretRecord | null, tenantId: string | null, requiredScopes: readonly string[], now: number): VerifyResult {
+export function decide(
+  r: SecretRecord | null,
+  tenantId: string | null,
+  requiredScopes: readonly string[],
+  now: number,
+  clientIp?: string | null,
+): VerifyResult {
   if (!r || (tenantId !== null && r.tenantId !== tenantId)) return failed(VerifyFailure.NOT_FOUND);
   if (r.tokenStatus === 'REVOKED' || r.secretState === 'REVOKED') return failed(VerifyFailure.REVOKED, r);
   if (r.tokenStatus === 'SUSPENDED') return failed(VerifyFailure.SUSPENDED, r);
@@ -43,6 +66,7 @@ export function decide(r: SecretRecord | null, tenantId: string | null, required
   ) {
     return failed(VerifyFailure.EXPIRED, r);
   }
+  if (!ipAllowed(r, clientIp)) return failed(VerifyFailure.IP_NOT_ALLOWED, r);
   const result: VerifyResult = {
     valid: true,
     failure: null,
@@ -53,8 +77,8 @@ export function decide(r: SecretRecord | null, tenantId: string | null, required
     expiresAt: r.expiresAt ? new Date(r.expiresAt) : null,
     rotationPending: r.secretState === 'PREVIOUS',
   };
-  if (requiredScopes.some((s) => !r.scopes.includes(s))) {
-    return { ...result, valid: false, failure: VerifyFailure.INSUFFICIENT_SCOPE };
+  for (const s of requiredScopes) {
+    if (!r.scopes.includes(s)) return { ...result, valid: false, failure: VerifyFailure.INSUFFICIENT_SCOPE };
   }
   return result;
 }

@@ -1,15 +1,54 @@
-// Verification of presented secrets, for gateways (verifyToken, /v1/verify) and for
-// authenticating every caller of Latchkey itself.
+// Verification of presented secrets: for gateways (verifyToken, /v1/verify, /v1/authz,
+// introspection) and for authenticating every caller of Latchkey itself. Checksum first, then
+// the in-process cache, then Redis, then Postgres.
+import type { Redis } from 'ioredis';
+import type { Logger } from 'pino';
 import type { DataSource } from 'typeorm';
+import type { AuditService } from '../audit/audit.service';
+import type { InvalidationBus } from '../events/invalidation-bus';
 import type { Principal } from '../iam/principal';
+import type { Permission } from '../iam/permissions';
 import type { RoleService } from '../iam/role.service';
 import { badInput, unauthenticated } from '../platform/errors';
+import type { Metrics } from '../platform/metrics';
 import type { SecretHasher } from '../tokens/secret-hasher';
 import { isWellFormed } from '../tokens/token-format';
+import type { RateLimiter } from './rate-limiter';
+import type { LocalRecordCache, SharedRecordCache } from './record-cache';
+import type { UsageRecorder } from './usage';
 import { decide, failed, type SecretRecord } from './verdict';
 import { VerifyFailure, type VerifyResult } from './verify.types';
 
 const MAX_REQUIRED_SCOPES = 50;
+
+export type MaybePromise<T> = T | Promise<T>;
+
+/** Continues with f at once for a value, or after the promise for a promise. */
+export function andThen<T, R>(value: MaybePromise<T>, f: (v: T) => MaybePromise<R>): MaybePromise<R> {
+  return value instanceof Promise ? value.then(f) : f(value);
+}
+
+export interface Checked {
+  result: VerifyResult;
+  record: SecretRecord | null;
+}
+
+export interface VerifierParts {
+  ds: DataSource;
+  hasher: SecretHasher;
+  roles: RoleService;
+  audit: AuditService;
+  local: LocalRecordCache;
+  shared: SharedRecordCache;
+  limiter: RateLimiter;
+  usage: UsageRecorder;
+  bus: InvalidationBus;
+  redis: Redis;
+  redisPrefix: string;
+  metrics: Metrics;
+  log: Logger;
+  permissionsTtlMs: number;
+}
 
 interface LookupRow {
   token_id: string;
@@ -19,54 +58,173 @@ interface LookupRow {
   grace_ends_at: Date | null;
   token_status: SecretRecord['tokenStatus'];
   expires_at: Date | null;
+  created_at: Date;
+  version: string;
+  rate_limit: number | null;
+  rate_window_s: number | null;
+  allowed_cidrs: string[] | null;
   scopes: string[];
 }
 
 export class Verifier {
-  constructor(
-    private readonly ds: DataSource,
-    private readonly hasher: SecretHasher,
-    private readonly roles: RoleService,
-  ) {}
+  private readonly permissions = new Map<string, { value: Set<Permission>; until: number }>();
+  private permissionsEpoch = 0;
+  private readonly interned = new Map<string, string>();
 
-  /** Verifies a secret for a caller in `tenantId` (null: any tenant, for internal use). */
-  async verify(secret: string, requiredScopes: readonly string[] | null | undefined, tenantId: string | null): Promise<VerifyResult> {
+  constructor(private readonly p: VerifierParts) {
+    p.bus.listen((msg) => {
+      p.metrics.invalidations.inc({ kind: msg.kind });
+      if (msg.kind === 'tokens') p.local.invalidate(msg.ids);
+      if (msg.kind === 'reset') p.local.clear();
+      if (msg.kind === 'permissions' || msg.kind === 'reset') {
+        this.permissionsEpoch++;
+        this.permissions.clear();
+      }
+    });
+  }
+
+  /**
+   * Verifies a secret for a caller in `tenantId` (null: any tenant, for authentication). A valid
+   * answer counts against the token's rate limit and its usage.
+   */
+  async verify(
+    secret: string,
+    requiredScopes: readonly string[] | null | undefined,
+    tenantId: string | null,
+    clientIp?: string | null,
+  ): Promise<VerifyResult> {
+    return (await this.check(secret, requiredScopes, tenantId, clientIp)).result;
+  }
+
+  /**
+   * The verdict and the record it was decided on (null when none was found). The hot path: when
+   * the record is in memory and no rate limit needs Redis, this returns synchronously, without a
+   * promise; otherwise it returns one.
+   */
+  check(
+    secret: string,
+    requiredScopes: readonly string[] | null | undefined,
+    tenantId: string | null,
+    clientIp?: string | null,
+  ): MaybePromise<Checked> {
     const required = requiredScopes ?? [];
     if (required.length > MAX_REQUIRED_SCOPES) throw badInput(`at most ${MAX_REQUIRED_SCOPES} requiredScopes`, { argument: 'requiredScopes' });
-    if (!isWellFormed(secret)) return failed(VerifyFailure.MALFORMED);
-    const record = await this.lookup(this.hasher.hash(secret));
-    return decide(record, tenantId, required, Date.now());
+    if (!isWellFormed(secret)) return this.counted({ result: failed(VerifyFailure.MALFORMED), record: null });
+    const hash = this.p.hasher.hash(secret);
+    const record = this.cached(hash);
+    if (record === undefined) return this.fill(hash).then((r) => this.conclude(r, tenantId, required, clientIp));
+    return this.conclude(record, tenantId, required, clientIp);
+  }
+
+  private conclude(record: SecretRecord | null, tenantId: string | null, required: readonly string[], clientIp?: string | null): MaybePromise<Checked> {
+    const result = decide(record, tenantId, required, Date.now(), clientIp);
+    if (result.failure === VerifyFailure.IP_NOT_ALLOWED) this.reportRejectedAddress(record!, clientIp);
+    if (!result.valid) return this.counted({ result, record });
+    if (record!.rateLimit) return this.limit(result, record!).then((limited) => this.used({ result: limited, record }, clientIp));
+    return this.used({ result, record }, clientIp);
+  }
+
+  private used(checked: Checked, clientIp?: string | null): Checked {
+    if (checked.result.valid) this.p.usage.record(checked.record!.tokenId, checked.record!.tenantId, clientIp);
+    return this.counted(checked);
+  }
+
+  private counted(checked: Checked): Checked {
+    this.p.metrics.verificationsOf(checked.result.failure ?? 'VALID').inc();
+    return checked;
+  }
+
+  private async limit(result: VerifyResult, record: SecretRecord): Promise<VerifyResult> {
+    try {
+      const rate = await this.p.limiter.hit(record.tokenId, record.rateLimit!);
+      return rate.allowed ? result : { ...result, valid: false, failure: VerifyFailure.RATE_LIMITED, retryAfter: rate.retryAfter };
+    } catch (err) {
+      // Redis is unreachable: verification stays available, without the limit.
+      this.p.metrics.rateLimitErrors.inc();
+      this.p.log.warn({ err, tokenId: record.tokenId }, 'rate limit unavailable; allowing');
+      return result;
+    }
   }
 
   /**
    * Resolves a bearer credential to a principal. Only tokens without API scopes authenticate to
    * Latchkey itself: a token issued for the CRM cannot be replayed against the control plane.
    */
-  async authenticate(authorization: string | undefined): Promise<Principal> {
+  async authenticate(authorization: string | undefined, clientIp?: string | null): Promise<Principal> {
     const secret = bearer(authorization);
     if (!secret) throw unauthenticated();
-    const result = await this.verify(secret, [], null);
-    if (!result.valid) throw unauthenticated(`the bearer token is not valid (${result.failure})`);
-    if (result.scopes.length > 0) {
-      throw unauthenticated('this token carries API scopes, so it cannot call Latchkey itself: use a token issued without scopes');
-    }
-    return {
-      tenantId: result.tenantId!,
-      ownerId: result.ownerId!,
-      tokenId: result.tokenId!,
-      permissions: await this.roles.permissionsOf(result.tenantId!, result.ownerId!),
-    };
+    return this.authenticateSecret(secret, clientIp);
   }
 
-  private async lookup(hash: string): Promise<SecretRecord | null> {
-    const rows: LookupRow[] = await this.ds.query(
+  /** Synchronous when the token and its owner's permissions are in memory, like check(). */
+  authenticateSecret(secret: string, clientIp?: string | null): MaybePromise<Principal> {
+    return andThen(this.check(secret, [], null, clientIp), ({ result }) => {
+      if (!result.valid) {
+        const retry = result.retryAfter ? `; retry in ${result.retryAfter} s` : '';
+        throw unauthenticated(`the bearer token is not valid (${result.failure}${retry})`);
+      }
+      if (result.scopes.length > 0) {
+        throw unauthenticated('this token carries API scopes, so it cannot call Latchkey itself: use a token issued without scopes');
+      }
+      const hit = this.permissions.get(result.ownerId!);
+      if (hit && hit.until > Date.now()) return principalOf(result, hit.value);
+      return this.loadPermissions(result.tenantId!, result.ownerId!).then((permissions) => principalOf(result, permissions));
+    });
+  }
+
+  private async loadPermissions(tenantId: string, ownerId: string): Promise<Set<Permission>> {
+    const now = Date.now();
+    const epoch = this.permissionsEpoch;
+    const value = await this.p.roles.permissionsOf(tenantId, ownerId);
+    if (epoch === this.permissionsEpoch && this.p.permissionsTtlMs > 0) {
+      this.permissions.set(ownerId, { value, until: now + this.p.permissionsTtlMs });
+    }
+    return value;
+  }
+
+  /** The record from this process's memory: null for a remembered unknown, undefined for a miss. */
+  private cached(hash: string): SecretRecord | null | undefined {
+    const local = this.p.local.get(hash, Date.now());
+    if (local !== undefined) this.p.metrics.lookupsIn(local ? 'local' : 'local_negative').inc();
+    return local;
+  }
+
+  /** The record from Redis, else Postgres, filling the layers above. */
+  private async fill(hash: string): Promise<SecretRecord | null> {
+    const now = Date.now();
+    const epoch = this.p.local.beginFill();
+    const shared = await this.p.shared.get(hash).catch((err) => {
+      this.p.log.warn({ err }, 'verification cache in Redis unavailable; reading Postgres');
+      return undefined;
+    });
+    if (shared && shared.until > now) {
+      this.p.metrics.lookupsIn('redis').inc();
+      this.p.local.set(hash, shared.record, epoch, now, shared.until);
+      return shared.record;
+    }
+    this.p.metrics.lookupsIn('postgres').inc();
+    const record = await this.read(hash);
+    this.p.local.set(hash, record, epoch, now);
+    if (record) {
+      this.p.shared.fill(hash, record, now).catch((err) => this.p.log.warn({ err }, 'could not fill the Redis verification cache'));
+    }
+    return record;
+  }
+
+  // By hash across tenants, on purpose: the tenant is decided after, against the caller's.
+  private async read(hash: string): Promise<SecretRecord | null> {
+    const rows: LookupRow[] = await this.p.ds.query(
       `SELECT t.id AS token_id, t.tenant_id, t.owner_id, s.state AS secret_state, s.grace_ends_at,
-              t.status AS token_status, t.expires_at,
-              COALESCE(ARRAY(SELECT sc.name FROM token_scopes ts
-                             JOIN scopes sc ON sc.tenant_id = ts.tenant_id AND sc.id = ts.scope_id
-                             WHERE ts.tenant_id = t.tenant_id AND ts.token_id = t.id ORDER BY sc.name), '{}') AS scopes
+              t.status AS token_status, t.expires_at, t.created_at, t.version,
+              COALESCE(t.rate_limit, p.rate_limit) AS rate_limit,
+              CASE WHEN t.rate_limit IS NOT NULL THEN t.rate_window_s ELSE p.rate_window_s END AS rate_window_s,
+              t.allowed_cidrs::text[] AS allowed_cidrs,
+              ARRAY(SELECT sc.name FROM token_scopes ts
+                     JOIN scopes sc ON sc.tenant_id = ts.tenant_id AND sc.id = ts.scope_id
+                    WHERE ts.tenant_id = t.tenant_id AND ts.token_id = t.id ORDER BY sc.name) AS scopes
          FROM token_secrets s
          JOIN tokens t ON t.tenant_id = s.tenant_id AND t.id = s.token_id
+         LEFT JOIN rotation_policies p ON p.tenant_id = t.tenant_id AND p.id = t.rotation_policy_id
         WHERE s.hash = $1`,
       [hash],
     );
@@ -74,20 +232,63 @@ export class Verifier {
     if (!r) return null;
     return {
       tokenId: r.token_id,
-      tenantId: r.tenant_id,
-      ownerId: r.owner_id,
+      tenantId: this.intern(r.tenant_id),
+      ownerId: this.intern(r.owner_id),
       secretState: r.secret_state,
       graceEndsAt: r.grace_ends_at?.getTime() ?? null,
       tokenStatus: r.token_status,
       expiresAt: r.expires_at?.getTime() ?? null,
-      scopes: r.scopes,
+      scopes: r.scopes.map((x) => this.intern(x)),
+      version: Number(r.version),
+      createdAt: r.created_at.getTime(),
+      rateLimit: r.rate_limit && r.rate_window_s ? { requests: r.rate_limit, per: r.rate_window_s } : null,
+      allowedCidrs: r.allowed_cidrs,
     };
   }
+
+  /**
+   * Cached records repeat the same few tenant, owner and scope strings: one copy of each keeps a
+   * cache of a hundred thousand records small.
+   */
+  private intern(value: string): string {
+    const known = this.interned.get(value);
+    if (known !== undefined) return known;
+    if (this.interned.size >= 50_000) this.interned.clear();
+    this.interned.set(value, value);
+    return value;
+  }
+
+  /** An address outside a token's networks is audited, at most once a minute per token and address. */
+  private reportRejectedAddress(record: SecretRecord, clientIp: string | null | undefined): void {
+    const ip = clientIp ?? 'unknown';
+    const key = `${this.p.redisPrefix}:ipr:${record.tokenId}:${ip}`;
+    void this.p.redis
+      .set(key, '1', 'EX', 60, 'NX')
+      .then(async (first) => {
+        if (first !== 'OK') return;
+        await this.p.ds.transaction((tx) =>
+          this.p.audit.append(tx, record.tenantId, {
+            action: 'TOKEN_ADDRESS_REJECTED',
+            actorId: null,
+            targetType: 'TOKEN',
+            targetId: record.tokenId,
+            data: { clientIp: clientIp ?? null, allowedCidrs: record.allowedCidrs },
+          }),
+        );
+      })
+      .catch((err) => this.p.log.warn({ err, tokenId: record.tokenId }, 'could not audit a rejected address'));
+  }
+}
+
+function principalOf(result: VerifyResult, permissions: Set<Permission>): Principal {
+  return { tenantId: result.tenantId!, ownerId: result.ownerId!, tokenId: result.tokenId!, permissions };
 }
 
 /** The token of an `Authorization: Bearer <token>` header, or null. */
 export function bearer(header: string | undefined): string | null {
   if (!header) return null;
+  // The common spelling without a regular expression: this runs twice per gateway request.
+  if (header.startsWith('Bearer ') && header.indexOf(' ', 7) === -1) return header.length > 7 ? header.slice(7) : null;
   const m = /^Bearer\s+(\S+)\s*$/i.exec(header);
   return m ? m[1]! : null;
 }

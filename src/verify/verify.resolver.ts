@@ -14,7 +14,9 @@ export class VerifyResolver {
     @Arg('secret') secret: string,
     @Ctx() ctx: Context,
     @Arg('requiredScopes', () => [String], { nullable: true }) requiredScopes?: string[],
+    @Arg('clientIp', () => String, { nullable: true, description: "The end user's address, for tokens bound to networks." })
+    clientIp?: string,
   ): Promise<VerifyResult> {
-    return this.service.verify(secret, requiredScopes, ctx.principal.tenantId);
+    return this.service.verify(secret, requiredScopes, ctx.principal.tenantId, clientIp);
   }
 }

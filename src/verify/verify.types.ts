@@ -1,4 +1,4 @@
-import { Field, ID, ObjectType, registerEnumType } from 'type-graphql';
+import { Field, ID, Int, ObjectType, registerEnumType } from 'type-graphql';
 import { DateTimeScalar } from '../platform/graphql-types';
 
 export enum VerifyFailure {
@@ -9,8 +9,12 @@ export enum VerifyFailure {
   SUSPENDED = 'SUSPENDED',
   INSUFFICIENT_SCOPE = 'INSUFFICIENT_SCOPE',
   RATE_LIMITED = 'RATE_LIMITED',
+  IP_NOT_ALLOWED = 'IP_NOT_ALLOWED',
 }
-registerEnumType(VerifyFailure, { name: 'VerifyFailure' });
+registerEnumType(VerifyFailure, {
+  name: 'VerifyFailure',
+  valuesConfig: { IP_NOT_ALLOWED: { description: "The client address is outside the token's allowed networks." } },
+});
 
 @ObjectType()
 export class VerifyResult {
@@ -37,4 +41,7 @@ export class VerifyResult {
 
   @Field({ description: 'True when the presented secret is PREVIOUS: a successor exists and should be picked up.' })
   rotationPending!: boolean;
+
+  @Field(() => Int, { nullable: true, description: 'With RATE_LIMITED: seconds until the window resets.' })
+  retryAfter?: number | null;
 }

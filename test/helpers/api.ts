@@ -60,3 +60,6 @@ export async function startTestApi(overrides: Record<string, string> = {}): Prom
 }
 
 export const bootstrapToken = (): string => inject('bootstrapToken');
+
+/** A response body as JSON, untyped: tests assert on its shape. */
+export const jsonOf = async (res: Response): Promise<any> => res.json();

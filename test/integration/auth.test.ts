@@ -1,7 +1,7 @@
 // Authentication: every operation and REST call except health needs a valid Latchkey token.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { generateToken } from '../../src/tokens/token-format';
-import { startTestApi, type TestApi } from '../helpers/api';
+import { startTestApi, type TestApi, jsonOf } from '../helpers/api';
 import { createScopes, issue, newPrincipal, newTenant, type TenantFixture } from '../helpers/fixtures';
 
 let api: TestApi;
@@ -21,7 +21,7 @@ async function expectUnauthenticated(authorization: string | undefined, message:
     body: JSON.stringify({ query: '{ viewer { id } }' }),
   });
   expect(res.status).toBe(401);
-  const body = await res.json();
+  const body = await jsonOf(res);
   expect(body.errors[0].extensions.code).toBe('UNAUTHENTICATED');
   expect(body.errors[0].message).toMatch(message);
   expect(body.data).toBeUndefined();
@@ -62,7 +62,7 @@ describe('authentication', () => {
     const auditor = await newPrincipal(api, t.adminToken, ['auditor']);
     const forbidden = await post(`Bearer ${auditor.token}`, '{"token":"x"}');
     expect(forbidden.status).toBe(403);
-    expect((await forbidden.json()).error.code).toBe('FORBIDDEN');
+    expect((await jsonOf(forbidden)).error.code).toBe('FORBIDDEN');
     const gateway = await newPrincipal(api, t.adminToken, ['gateway']);
     for (const bad of ['{', '{"token": 1}', '[]', '{"token":"x","requiredScopes":"crm"}']) {
       const r = await post(`Bearer ${gateway.token}`, bad);
@@ -70,14 +70,14 @@ describe('authentication', () => {
     }
     const ok = await post(`Bearer ${gateway.token}`, JSON.stringify({ token: generateToken() }));
     expect(ok.status).toBe(200);
-    expect(await ok.json()).toMatchObject({ valid: false, failure: 'NOT_FOUND', scopes: [], rotationPending: false });
+    expect(await jsonOf(ok)).toMatchObject({ valid: false, failure: 'NOT_FOUND', scopes: [], rotationPending: false });
   });
 
   it('keeps health open and readiness honest', async () => {
     expect((await fetch(`${api.url}/healthz`)).status).toBe(200);
     const ready = await fetch(`${api.url}/readyz`);
     expect(ready.status).toBe(200);
-    expect(await ready.json()).toMatchObject({ checks: { postgres: true, redis: true } });
+    expect(await jsonOf(ready)).toMatchObject({ checks: { postgres: true, redis: true } });
     const metrics = await fetch(`${api.url}/metrics`);
     expect(await metrics.text()).toContain('latchkey_verifications_total');
   });

@@ -1,7 +1,7 @@
 // Bad input gets a clear, typed error and changes nothing: every table and the audit log are
 // compared before and after.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startTestApi, type TestApi } from '../helpers/api';
+import { startTestApi, type TestApi, jsonOf } from '../helpers/api';
 import { createScopes, issue, newTenant, type TenantFixture } from '../helpers/fixtures';
 
 let api: TestApi;
@@ -80,7 +80,7 @@ describe('bad input is refused with a typed error and changes nothing', () => {
       body: JSON.stringify({ query: `mutation($d: String) { createScope(input: { name: "big:x:read", description: $d }) { id } }`, variables: { d: 'x'.repeat(1_100_000) } }),
     });
     expect(res.status).toBe(413);
-    expect((await res.json()).error.code).toBe('BAD_USER_INPUT');
+    expect((await jsonOf(res)).error.code).toBe('BAD_USER_INPUT');
     expect(await state()).toBe(before);
   });
 });

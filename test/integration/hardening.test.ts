@@ -1,7 +1,7 @@
 // GraphQL hardening: limits on depth, aliases and cost; CSRF prevention; no mutations over GET;
 // no introspection or suggestions in production; no internals in any error.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startTestApi, type TestApi } from '../helpers/api';
+import { startTestApi, type TestApi, jsonOf } from '../helpers/api';
 import { newTenant, type TenantFixture } from '../helpers/fixtures';
 
 let api: TestApi;
@@ -69,7 +69,7 @@ describe('transport', () => {
     const url = `${api.url}/graphql?query=${encodeURIComponent('{ viewer { name } }')}`;
     const res = await fetch(url, { headers: { authorization: `Bearer ${t.adminToken}`, 'apollo-require-preflight': 'true' } });
     expect(res.status).toBe(200);
-    expect((await res.json()).data.viewer.name).toBe('admin');
+    expect((await jsonOf(res)).data.viewer.name).toBe('admin');
   });
 
   it('blocks simple (CSRF-able) requests', async () => {

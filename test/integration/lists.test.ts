@@ -31,7 +31,7 @@ describe('pagination', () => {
     let after: string | null = null;
     let pages = 0;
     for (;;) {
-      const { tokens } = await api.ok(t.adminToken, PAGE, { f: { ownerId }, first: 10, after });
+      const { tokens }: { tokens: any } = await api.ok(t.adminToken, PAGE, { f: { ownerId }, first: 10, after });
       expect(tokens.totalCount).toBe(25);
       seen.push(...tokens.edges.map((e: { node: { id: string } }) => e.node.id));
       for (const e of tokens.edges) expect(e.cursor).not.toContain(e.node.id);

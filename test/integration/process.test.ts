@@ -20,7 +20,7 @@ afterAll(async () => {
   await pg.end();
 });
 
-const graphql = async (url: string, token: string, query: string) =>
+const graphql = async (url: string, token: string, query: string): Promise<any> =>
   (await fetch(`${url}/graphql`, { method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` }, body: JSON.stringify({ query }) })).json();
 
 describe('first and second start', () => {

@@ -42,14 +42,17 @@ describe('verifyToken', () => {
   });
 
   it('reports REVOKED before SUSPENDED before EXPIRED before INSUFFICIENT_SCOPE', async () => {
-    const tok = await issue(api, t.adminToken, ownerId, ['crm:deals:read'], { expiresAt: new Date(Date.now() + 1_500).toISOString() });
-    expect(await verify(tok.secret, ['crm:deals:write'])).toMatchObject({ failure: 'INSUFFICIENT_SCOPE', tokenId: tok.id });
+    const soon = () => new Date(Date.now() + 1_500).toISOString();
+    const expiring = await issue(api, t.adminToken, ownerId, ['crm:deals:read'], { expiresAt: soon() });
+    const suspended = await issue(api, t.adminToken, ownerId, ['crm:deals:read'], { expiresAt: soon() });
+    expect(await verify(expiring.secret, ['crm:deals:write'])).toMatchObject({ failure: 'INSUFFICIENT_SCOPE', tokenId: expiring.id });
+    await api.ok(t.adminToken, `mutation($id: ID!) { suspendToken(id: $id, reason: "x") { id } }`, { id: suspended.id });
+    expect(await verify(suspended.secret, ['crm:deals:write'])).toMatchObject({ failure: 'SUSPENDED' });
     await sleep(1_600);
-    expect(await verify(tok.secret, ['crm:deals:write'])).toMatchObject({ failure: 'EXPIRED' });
-    await api.sql(`UPDATE tokens SET status = 'SUSPENDED' WHERE id = $1`, [tok.id]);
-    expect(await verify(tok.secret, ['crm:deals:write'])).toMatchObject({ failure: 'SUSPENDED' });
-    await api.ok(t.adminToken, `mutation($id: ID!) { revokeToken(id: $id, reason: "x") { id } }`, { id: tok.id });
-    expect(await verify(tok.secret, ['crm:deals:write'])).toMatchObject({ failure: 'REVOKED' });
+    expect(await verify(expiring.secret, ['crm:deals:write'])).toMatchObject({ failure: 'EXPIRED' });
+    expect(await verify(suspended.secret, ['crm:deals:write'])).toMatchObject({ failure: 'SUSPENDED' });
+    await api.ok(t.adminToken, `mutation($id: ID!) { revokeToken(id: $id, reason: "x") { id } }`, { id: suspended.id });
+    expect(await verify(suspended.secret, ['crm:deals:write'])).toMatchObject({ failure: 'REVOKED' });
   });
 
   it('ends the grace of a PREVIOUS secret by the clock, to the second, with no job involved', async () => {

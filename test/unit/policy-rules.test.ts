@@ -13,6 +13,8 @@ describe('rotation policy rules', () => {
       gracePeriod: 3600,
       expireAfter: 7_776_000,
       notifyBefore: [604_800, 86_400],
+      rateRequests: null,
+      rateWindow: null,
     });
   });
 

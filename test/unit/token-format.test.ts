@@ -11,6 +11,12 @@ describe('token format', () => {
     }
   });
 
+  it('checksums as the contract says: base62 of the CRC32 of the 43 body characters', () => {
+    // Computed independently (Python zlib.crc32, base62, zero-padded to 6).
+    expect(isWellFormed('lk_0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefg37cCQ0')).toBe(true);
+    expect(isWellFormed('lk_0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefg37cCQ1')).toBe(false);
+  });
+
   it('never repeats', () => {
     const seen = new Set(Array.from({ length: 10_000 }, generateToken));
     expect(seen.size).toBe(10_000);

@@ -11,6 +11,10 @@ const base: SecretRecord = {
   tokenStatus: 'ACTIVE',
   expiresAt: null,
   scopes: ['crm:sales:read'],
+  version: 1,
+  createdAt: now - 1000,
+  rateLimit: null,
+  allowedCidrs: null,
 };
 
 describe('verification decision', () => {

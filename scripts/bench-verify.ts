@@ -1,0 +1,171 @@
+// npm run bench:verify — the gateway path against a bare node:http server, in the same run on the
+// same machine. Seeds 100,000 tokens, then drives /v1/verify (random tokens), /v1/authz and
+// GraphQL verifyToken with autocannon (64 connections, warm-up, then 10 s each).
+import 'reflect-metadata';
+import { spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import autocannon from 'autocannon';
+import { benchEnv, cleanUp, fmt, graphql, machine, pg, sampleRss, startLatchkey } from './bench/harness';
+import { seedTokens } from './bench/seed';
+
+const TOKENS = Number(process.env.BENCH_TOKENS ?? 100_000);
+const DURATION = Number(process.env.BENCH_SECONDS ?? 10);
+const CONNECTIONS = 64;
+
+interface Row {
+  name: string;
+  rps: number;
+  p50: number;
+  p99: number;
+  /** The server's own event-loop delay p99 during the run, when it is Latchkey. */
+  loopP99?: number;
+}
+
+const BARE = `
+const http = require('node:http');
+const server = http.createServer((req, res) => {
+  let body = '';
+  req.on('data', (c) => (body += c));
+  req.on('end', () => {
+    let token = null;
+    try { token = JSON.parse(body).token; } catch {}
+    const out = JSON.stringify({ valid: typeof token === 'string', failure: null, tokenId: null, ownerId: null, tenantId: null, scopes: [], expiresAt: null, rotationPending: false });
+    res.writeHead(200, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(out) });
+    res.end(out);
+  });
+});
+server.listen(0, '127.0.0.1', () => console.log('LISTEN ' + server.address().port));`;
+
+async function startBare(): Promise<{ url: string; stop: () => void }> {
+  const proc = spawn(process.execPath, ['-e', BARE], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const port = await new Promise<string>((resolve) => proc.stdout!.on('data', (d: Buffer) => {
+    const m = /LISTEN (\d+)/.exec(String(d));
+    if (m) resolve(m[1]!);
+  }));
+  return { url: `http://127.0.0.1:${port}`, stop: () => proc.kill() };
+}
+
+function run(opts: autocannon.Options): Promise<autocannon.Result> {
+  return new Promise((resolve, reject) => {
+    autocannon(opts, (err, result) => (err ? reject(err) : resolve(result)));
+  });
+}
+
+/** Latchkey's event-loop delay p99 since the last scrape (prom-client resets it on every scrape), in ms. */
+async function loopDelayP99(url: string): Promise<number> {
+  const text = await (await fetch(`${url}/metrics`)).text();
+  return Number(/^latchkey_nodejs_eventloop_lag_p99_seconds (\S+)$/m.exec(text)?.[1] ?? NaN) * 1000;
+}
+
+async function measure(name: string, opts: Omit<autocannon.Options, 'duration' | 'connections'>, metricsUrl?: string): Promise<Row> {
+  await run({ ...opts, connections: CONNECTIONS, duration: 3 });
+  if (metricsUrl) await loopDelayP99(metricsUrl);
+  console.log(`measuring ${name} for ${DURATION} s`);
+  const r = await run({ ...opts, connections: CONNECTIONS, duration: DURATION });
+  if (r.non2xx > 0 || r.errors > 0) console.warn(`  ${name}: ${r.non2xx} non-2xx answers, ${r.errors} errors`);
+  const loopP99 = metricsUrl ? await loopDelayP99(metricsUrl) : undefined;
+  return { name, rps: r.requests.average, p50: r.latency.p50, p99: r.latency.p99, loopP99 };
+}
+
+async function main(): Promise<void> {
+  const bench = benchEnv('verify');
+  console.log(`bench:verify on ${machine()}`);
+  const latchkey = await startLatchkey(bench.env);
+  try {
+    const rss = sampleRss(latchkey.proc.pid!);
+    const url = latchkey.url!;
+    const admin = readFileSync(bench.env.BOOTSTRAP_TOKEN_FILE!, 'utf8').trim();
+
+    await graphql(url, admin, `mutation { createScope(input: { name: "crm:sales.summary:read" }) { id } }`);
+    const { createOwner } = await graphql(url, admin, `mutation { createOwner(input: { kind: SERVICE, name: "bench", allowedScopes: ["crm:sales.summary:read"] }) { id } }`);
+    const { createOwner: gw } = await graphql(url, admin, `mutation { createOwner(input: { kind: SERVICE, name: "gateway" }) { id } }`);
+    const { roles } = await graphql(url, admin, `{ roles { id name } }`);
+    await graphql(url, admin, `mutation($o: ID!, $r: ID!) { assignRole(ownerId: $o, roleId: $r) { id } }`, {
+      o: gw.id,
+      r: roles.find((r: { name: string }) => r.name === 'gateway').id,
+    });
+    const gateway = (await graphql(url, admin, `mutation($o: ID!) { issueToken(input: { ownerId: $o, name: "gw", scopes: [] }) { secret } }`, { o: gw.id })).issueToken.secret;
+    const { tenant, scopes } = await graphql(url, admin, `{ tenant { id } scopes { id } }`);
+
+    const db = await pg(bench.databaseUrl);
+    const started = Date.now();
+    const { secrets } = await seedTokens(db, {
+      tenantId: tenant.id,
+      ownerId: createOwner.id,
+      scopeIds: scopes.map((s: { id: string }) => s.id),
+      count: TOKENS,
+      pepper: Buffer.from(bench.env.TOKEN_PEPPER!, 'utf8'),
+    });
+    await db.end();
+    console.log(`seeded ${TOKENS.toLocaleString()} tokens in ${((Date.now() - started) / 1000).toFixed(1)} s`);
+
+    const random = () => secrets[Math.floor(Math.random() * secrets.length)]!;
+    const verifyBody = () => JSON.stringify({ token: random(), requiredScopes: ['crm:sales.summary:read'] });
+    const headers = { 'content-type': 'application/json', authorization: `Bearer ${gateway}` };
+
+    // Warm every token once, as a gateway's steady traffic would.
+    let next = 0;
+    await run({
+      url,
+      connections: CONNECTIONS,
+      amount: secrets.length,
+      requests: [{ method: 'POST', path: '/v1/verify', headers, setupRequest: (req) => ({ ...req, body: JSON.stringify({ token: secrets[next++ % secrets.length] }) }) }],
+    });
+
+    const bare = await startBare();
+    const rows: Row[] = [];
+    try {
+      rows.push(await measure('bare node:http', { url: bare.url, requests: [{ method: 'POST', path: '/', headers, setupRequest: (req) => ({ ...req, body: verifyBody() }) }] }));
+    } finally {
+      bare.stop();
+    }
+    rows.push(await measure('POST /v1/verify', { url, requests: [{ method: 'POST', path: '/v1/verify', headers, setupRequest: (req) => ({ ...req, body: verifyBody() }) }] }, url));
+    rows.push(
+      await measure('GET /v1/authz', {
+        url,
+        requests: [
+          {
+            method: 'GET',
+            path: '/v1/authz',
+            setupRequest: (req) => ({
+              ...req,
+              headers: { 'x-latchkey-gateway-token': gateway, authorization: `Bearer ${random()}`, 'x-latchkey-scopes': 'crm:sales.summary:read' },
+            }),
+          },
+        ],
+      }, url),
+    );
+    const query = `query($s: String!) { verifyToken(secret: $s, requiredScopes: ["crm:sales.summary:read"]) { valid failure tokenId scopes } }`;
+    rows.push(
+      await measure('GraphQL verifyToken', {
+        url,
+        requests: [{ method: 'POST', path: '/graphql', headers, setupRequest: (req) => ({ ...req, body: JSON.stringify({ query, variables: { s: random() } }) }) }],
+      }, url),
+    );
+    rss.stop();
+    const metrics = await (await fetch(`${url}/metrics`)).text();
+    const lookups = metrics
+      .split('\n')
+      .filter((l) => /^latchkey_(verify_lookups_total\{|verify_cache_|nodejs_heap_size_used_bytes|nodejs_eventloop_lag_(p99|max)_seconds|nodejs_gc_duration_seconds_(sum|count))/.test(l))
+      .map((l) => l.replace('latchkey_', ''));
+    console.log(`\nverification cache: ${lookups.join(', ')}`);
+
+    const base = rows[0]!.rps;
+    console.log('\n| target | req/s | p50 ms | p99 ms | vs bare | server event-loop delay p99 ms |');
+    console.log('|---|---:|---:|---:|---:|---:|');
+    for (const r of rows) {
+      console.log(`| ${r.name} | ${fmt(r.rps, 0)} | ${r.p50} | ${r.p99} | ${fmt(r.rps / base, 2)} | ${r.loopP99 === undefined ? '' : fmt(r.loopP99, 1)} |`);
+    }
+    console.log(`\npeak RSS of the Latchkey process: ${fmt(rss.peak(), 0)} MB`);
+    const v = rows[1]!;
+    console.log(`targets: /v1/verify >= 0.5 of bare (${fmt(v.rps / base, 2)}), p99 <= 10 ms (${v.p99}), RSS <= 300 MB (${fmt(rss.peak(), 0)})`);
+  } finally {
+    await latchkey.stop();
+    await cleanUp(bench);
+  }
+}
+
+main().catch((err) => {
+  console.error(err);
+  process.exit(1);
+});

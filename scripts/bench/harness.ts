@@ -1,0 +1,166 @@
+// Shared plumbing for the benchmark scripts: a database and Redis prefix of their own, Latchkey
+// started as users start it (the built entry point), RSS sampling and clean-up.
+import { type ChildProcess, spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { createWriteStream, readFileSync } from 'node:fs';
+import { cpus, totalmem } from 'node:os';
+import { join, resolve } from 'node:path';
+import { Client } from 'pg';
+import { Redis } from 'ioredis';
+
+export const ROOT = resolve(__dirname, '..', '..', '..');
+
+export interface BenchEnv {
+  env: Record<string, string>;
+  databaseUrl: string;
+  redisUrl: string;
+  prefix: string;
+  dataDir: string;
+}
+
+export function benchEnv(name: string, extra: Record<string, string> = {}): BenchEnv {
+  const id = `${name}_${randomBytes(3).toString('hex')}`;
+  const databaseUrl = `postgres://postgres@127.0.0.1:5432/latchkey_bench_${id}`;
+  const redisUrl = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
+  const prefix = `lkbench-${id}`;
+  const dataDir = join('/tmp', `latchkey-bench-${id}`);
+  return {
+    databaseUrl,
+    redisUrl,
+    prefix,
+    dataDir,
+    env: {
+      PATH: process.env.PATH ?? '',
+      NODE_ENV: 'production',
+      DATABASE_URL: databaseUrl,
+      REDIS_URL: redisUrl,
+      REDIS_PREFIX: prefix,
+      TOKEN_PEPPER: randomBytes(32).toString('base64'),
+      ENCRYPTION_KEY: randomBytes(32).toString('base64'),
+      LATCHKEY_DATA_DIR: dataDir,
+      BOOTSTRAP_TOKEN_FILE: join(dataDir, 'bootstrap-token'),
+      LOG_LEVEL: 'warn',
+      HOST: '127.0.0.1',
+      PORT: '0',
+      // Settings under test can be passed through, e.g. USAGE_FLUSH_MS=1000 npm run bench:verify
+      ...Object.fromEntries(Object.entries(process.env).filter(([k]) => /^(USAGE_|VERIFY_|PERMISSIONS_|PLANNER_|WORKER_|GRAPHQL_)/.test(k))) as Record<string, string>,
+      ...extra,
+    },
+  };
+}
+
+export interface Started {
+  proc: ChildProcess;
+  url: string | null;
+  stop(): Promise<void>;
+}
+
+/** Starts dist/src/main.js and waits until it listens (or, for workers, until `ready` matches). */
+export async function startLatchkey(env: Record<string, string>, ready = /"msg":"API listening"/): Promise<Started> {
+  // The flags `npm start` uses (package.json config.nodeFlags), or BENCH_NODE_ARGS to try others.
+  const nodeArgs = (process.env.BENCH_NODE_ARGS ?? serverFlags()).split(' ').filter(Boolean);
+  const proc = spawn(process.execPath, [...nodeArgs, join(ROOT, 'dist', 'src', 'main.js')], {
+    env: { ...env, LOG_LEVEL: env.LOG_LEVEL === 'warn' ? 'info' : env.LOG_LEVEL! },
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  let out = '';
+  let url: string | null = null;
+  await new Promise<void>((resolveReady, reject) => {
+    const timer = setTimeout(() => reject(new Error(`Latchkey did not start:\n${out}`)), 60_000);
+    proc.once('exit', (code) => reject(new Error(`Latchkey exited with ${code}:\n${out}`)));
+    proc.stdout!.on('data', (d: Buffer) => {
+      out += d;
+      const m = /"url":"([^"]+)","msg":"API listening"/.exec(out);
+      if (m) url = m[1]!;
+      if (ready.test(out)) {
+        clearTimeout(timer);
+        resolveReady();
+      }
+    });
+  });
+  // Keep the process's log for a look afterwards (BENCH_LOG=path).
+  if (process.env.BENCH_LOG) proc.stdout!.pipe(createWriteStream(process.env.BENCH_LOG));
+  else proc.stdout!.resume();
+  return {
+    proc,
+    url,
+    async stop() {
+      if (proc.exitCode !== null) return;
+      const done = new Promise((r) => proc.once('exit', r));
+      proc.kill('SIGTERM');
+      await done;
+    },
+  };
+}
+
+export function serverFlags(): string {
+  return (JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { config: { nodeFlags: string } }).config.nodeFlags;
+}
+
+/** Resident memory of a process in MB, from /proc. */
+export function rssMb(pid: number, field: 'VmRSS' | 'VmHWM' = 'VmRSS'): number {
+  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+  const kb = Number(new RegExp(`${field}:\\s+(\\d+)`).exec(status)?.[1] ?? 0);
+  return kb / 1024;
+}
+
+/** Samples RSS every 200 ms; returns the peak so far. */
+export function sampleRss(pid: number) {
+  let peak = 0;
+  const timer = setInterval(() => {
+    try {
+      peak = Math.max(peak, rssMb(pid));
+    } catch {
+      clearInterval(timer);
+    }
+  }, 200);
+  timer.unref();
+  return {
+    peak: () => Math.max(peak, (() => {
+      try {
+        return rssMb(pid, 'VmHWM');
+      } catch {
+        return 0;
+      }
+    })()),
+    stop: () => clearInterval(timer),
+  };
+}
+
+export async function pg(databaseUrl: string): Promise<Client> {
+  const c = new Client({ connectionString: databaseUrl });
+  await c.connect();
+  return c;
+}
+
+/** Drops the bench database and the Redis keys under its prefix. */
+export async function cleanUp(b: BenchEnv): Promise<void> {
+  const admin = await pg(b.databaseUrl.replace(/\/[^/]+$/, '/postgres'));
+  await admin.query(`DROP DATABASE IF EXISTS "${new URL(b.databaseUrl).pathname.slice(1)}" WITH (FORCE)`);
+  await admin.end();
+  const redis = new Redis(b.redisUrl);
+  let cursor = '0';
+  do {
+    const [next, keys] = await redis.scan(cursor, 'MATCH', `${b.prefix}*`, 'COUNT', 1000);
+    if (keys.length) await redis.del(...keys);
+    cursor = next;
+  } while (cursor !== '0');
+  await redis.quit();
+}
+
+export function machine(): string {
+  return `${cpus().length} × ${cpus()[0]?.model.trim() ?? 'cpu'}, ${Math.round(totalmem() / 2 ** 30)} GiB, Node ${process.version}`;
+}
+
+export async function graphql(url: string, token: string, query: string, variables?: Record<string, unknown>): Promise<any> {
+  const res = await fetch(`${url}/graphql`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
+    body: JSON.stringify({ query, variables }),
+  });
+  const body = (await res.json()) as { data?: any; errors?: unknown[] };
+  if (body.errors) throw new Error(JSON.stringify(body.errors));
+  return body.data;
+}
+
+export const fmt = (n: number, digits = 1) => n.toLocaleString('en-US', { maximumFractionDigits: digits, minimumFractionDigits: digits });

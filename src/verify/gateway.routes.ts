@@ -1,0 +1,233 @@
+// The gateway path over plain node:http, ahead of Express: POST /v1/verify, forward-auth at
+// /v1/authz (nginx auth_request, Traefik ForwardAuth, Caddy forward_auth) and RFC 7662
+// introspection at /oauth2/introspect. These run on every request a gateway sees, so they parse
+// only what they need and write nothing on the response's path.
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Logger } from 'pino';
+import { Permission } from '../iam/permissions';
+import { type Principal, requirePermission } from '../iam/principal';
+import { badInput, DomainError, ErrorCode } from '../platform/errors';
+import type { SecretRecord } from './verdict';
+import { andThen, bearer, type MaybePromise, type Verifier } from './verifier';
+import { VerifyFailure, type VerifyResult } from './verify.types';
+
+const BODY_LIMIT = 64 * 1024;
+const REALM = 'Bearer realm="latchkey"';
+
+type Handler = (req: IncomingMessage, res: ServerResponse, query: string) => MaybePromise<void>;
+
+function send(res: ServerResponse, status: number, body?: unknown, headers: Record<string, string> = {}): void {
+  if (body === undefined) {
+    res.writeHead(status, headers).end();
+    return;
+  }
+  const text = JSON.stringify(body);
+  res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text), ...headers }).end(text);
+}
+
+/** Reads the body, then continues with `next` in the same turn as the request's last chunk. */
+function withBody(req: IncomingMessage, next: (body: string) => MaybePromise<void>): Promise<void> {
+  return new Promise((resolve, reject) => {
+    let body = '';
+    req.setEncoding('utf8'); // decodes characters split across chunks correctly
+    req.on('data', (c: string) => {
+      body += c;
+      if (body.length > BODY_LIMIT) {
+        reject(new DomainError(ErrorCode.BAD_USER_INPUT, 'the request body is larger than 64 KiB'));
+        req.destroy();
+      }
+    });
+    req.on('end', () => {
+      try {
+        const r = next(body);
+        if (r instanceof Promise) r.then(resolve, reject);
+        else resolve();
+      } catch (err) {
+        reject(err);
+      }
+    });
+    req.on('error', reject);
+  });
+}
+
+const header = (req: IncomingMessage, name: string): string | undefined => {
+  const v = req.headers[name];
+  return Array.isArray(v) ? v[0] : v;
+};
+
+/** The end user's address as the proxy saw it: X-Real-IP, else the last X-Forwarded-For hop. */
+function forwardedIp(req: IncomingMessage): string | null {
+  const real = header(req, 'x-real-ip')?.trim();
+  if (real) return real;
+  const hops = header(req, 'x-forwarded-for')?.split(',').map((s) => s.trim()).filter(Boolean);
+  return hops?.at(-1) ?? null;
+}
+
+function scopesFrom(req: IncomingMessage, query: string): string[] {
+  const fromHeader = header(req, 'x-latchkey-scopes') ?? '';
+  const params = query ? new URLSearchParams(query) : null;
+  const fromQuery = params ? [...params.getAll('scope'), ...params.getAll('scopes')] : [];
+  return [...new Set([fromHeader, ...fromQuery].flatMap((s) => s.split(/[\s,]+/)).filter(Boolean))];
+}
+
+export class GatewayRoutes {
+  private readonly routes: Record<string, Handler>;
+
+  constructor(
+    private readonly verifier: Verifier,
+    private readonly log: Logger,
+  ) {
+    this.routes = {
+      '/v1/verify': (req, res) => this.verify(req, res),
+      '/v1/authz': (req, res, query) => this.authz(req, res, query),
+      '/oauth2/introspect': (req, res) => this.introspect(req, res),
+    };
+  }
+
+  /** Handles the request if it is one of the gateway paths; returns false otherwise. */
+  handle(req: IncomingMessage, res: ServerResponse): boolean {
+    const raw = req.url ?? '/';
+    const q = raw.indexOf('?');
+    const path = q < 0 ? raw : raw.slice(0, q);
+    const route = this.routes[path];
+    if (!route) return false;
+    try {
+      const r = route(req, res, q < 0 ? '' : raw.slice(q + 1));
+      if (r instanceof Promise) r.catch((err) => this.fail(res, err, path));
+    } catch (err) {
+      this.fail(res, err, path);
+    }
+    return true;
+  }
+
+  private gatewayPrincipal(credential: string | null, clientIp: string | null): MaybePromise<Principal> {
+    if (!credential) throw new DomainError(ErrorCode.UNAUTHENTICATED, 'the gateway must present its own Latchkey token');
+    return andThen(this.verifier.authenticateSecret(credential, clientIp), (principal) => {
+      requirePermission(principal, Permission.TOKEN_VERIFY);
+      return principal;
+    });
+  }
+
+  /** POST /v1/verify: 200 with the verdict whatever it is. */
+  private verify(req: IncomingMessage, res: ServerResponse): MaybePromise<void> {
+    if (req.method !== 'POST') return send(res, 405, { error: { code: ErrorCode.BAD_USER_INPUT, message: 'use POST' } }, { allow: 'POST' });
+    const credential = bearer(header(req, 'authorization'));
+    const peer = req.socket.remoteAddress ?? null;
+    return withBody(req, (raw) =>
+      andThen(this.gatewayPrincipal(credential, peer), (gateway) => {
+        const body = parseVerifyBody(raw);
+        return andThen(this.verifier.check(body.token, body.requiredScopes, gateway.tenantId, body.clientIp), ({ result }) => send(res, 200, result));
+      }),
+    );
+  }
+
+  /** GET /v1/authz: forward-auth. 204 with identity headers, or 401/403/429 in RFC 6750 terms. */
+  private authz(req: IncomingMessage, res: ServerResponse, query: string): MaybePromise<void> {
+    const clientIp = forwardedIp(req);
+    const credential = header(req, 'x-latchkey-gateway-token');
+    return andThen(this.gatewayPrincipal(credential ? (bearer(credential) ?? credential.trim()) : null, null), (gateway) => {
+      const token = bearer(header(req, 'authorization')) ?? header(req, 'x-api-key')?.trim();
+      if (!token) return send(res, 401, { error: 'invalid_request', error_description: 'no token' }, { 'www-authenticate': REALM });
+      const required = scopesFrom(req, query);
+      return andThen(this.verifier.check(token, required, gateway.tenantId, clientIp), ({ result }) => this.answerAuthz(res, result, required));
+    });
+  }
+
+  private answerAuthz(res: ServerResponse, result: VerifyResult, required: string[]): void {
+    if (result.valid) {
+      return send(res, 204, undefined, {
+        'x-latchkey-token-id': result.tokenId!,
+        'x-latchkey-owner-id': result.ownerId!,
+        'x-latchkey-tenant-id': result.tenantId!,
+        'x-latchkey-scopes': result.scopes.join(' '),
+        ...(result.rotationPending ? { 'x-latchkey-rotation-pending': 'true' } : {}),
+      });
+    }
+    switch (result.failure) {
+      case VerifyFailure.INSUFFICIENT_SCOPE:
+        return send(res, 403, { error: 'insufficient_scope', scope: required.join(' ') }, {
+          'www-authenticate': `${REALM}, error="insufficient_scope", scope="${required.join(' ')}"`,
+        });
+      case VerifyFailure.RATE_LIMITED:
+        return send(res, 429, { error: 'rate_limited', retry_after: result.retryAfter }, { 'retry-after': String(result.retryAfter ?? 1) });
+      case VerifyFailure.IP_NOT_ALLOWED:
+        return send(res, 403, { error: 'invalid_token', error_description: 'the token may not be used from this address' }, {
+          'www-authenticate': `${REALM}, error="invalid_token", error_description="the token may not be used from this address"`,
+        });
+      default: {
+        const description = `the token is ${String(result.failure).toLowerCase().replace('_', ' ')}`;
+        return send(res, 401, { error: 'invalid_token', error_description: description }, {
+          'www-authenticate': `${REALM}, error="invalid_token", error_description="${description}"`,
+        });
+      }
+    }
+  }
+
+  /** POST /oauth2/introspect (RFC 7662): active and its claims, or just active: false. */
+  private introspect(req: IncomingMessage, res: ServerResponse): MaybePromise<void> {
+    if (req.method !== 'POST') return send(res, 405, { error: 'invalid_request' }, { allow: 'POST' });
+    const auth = header(req, 'authorization');
+    // Bearer, or Basic with the gateway's token as the password (what introspection clients send).
+    const basic = auth && /^Basic\s+(\S+)$/i.exec(auth);
+    const credential = basic ? Buffer.from(basic[1]!, 'base64').toString('utf8').split(':').slice(1).join(':') : bearer(auth);
+    const peer = req.socket.remoteAddress ?? null;
+    const type = header(req, 'content-type') ?? '';
+    return withBody(req, (raw) =>
+      andThen(this.gatewayPrincipal(credential || null, peer), (gateway) => {
+        if (!type.startsWith('application/x-www-form-urlencoded')) throw badInput('the body must be application/x-www-form-urlencoded');
+        const token = new URLSearchParams(raw).get('token');
+        if (!token) return send(res, 400, { error: 'invalid_request', error_description: 'token is required' });
+        return andThen(this.verifier.check(token, [], gateway.tenantId, null), ({ result, record }) =>
+          send(res, 200, result.valid && record ? introspection(result, record) : { active: false }, { 'cache-control': 'no-store', pragma: 'no-cache' }),
+        );
+      }),
+    );
+  }
+
+  private fail(res: ServerResponse, err: unknown, path: string): void {
+    if (res.headersSent) return;
+    if (err instanceof DomainError) {
+      // The gateway's own credential is a configuration problem, not the end user's.
+      if (path === '/v1/authz' && (err.code === ErrorCode.UNAUTHENTICATED || err.code === ErrorCode.FORBIDDEN)) {
+        this.log.warn({ path, reason: err.message }, 'forward-auth called without a valid gateway credential');
+        return send(res, 500, { error: { code: 'GATEWAY_MISCONFIGURED', message: err.message } });
+      }
+      const extra: Record<string, string> = err.code === ErrorCode.UNAUTHENTICATED ? { 'www-authenticate': REALM } : {};
+      return send(res, err.httpStatus, { error: { code: err.code, message: err.message } }, extra);
+    }
+    this.log.error({ err, path }, 'unexpected error on the gateway path');
+    send(res, 500, { error: { code: ErrorCode.INTERNAL_SERVER_ERROR, message: 'internal server error' } });
+  }
+}
+
+const VERIFY_BODY = 'the body must be JSON: { "token": "...", "requiredScopes": ["..."] }';
+
+function parseVerifyBody(raw: string): { token: string; requiredScopes: string[]; clientIp: string | null } {
+  let body: { token?: unknown; requiredScopes?: unknown; clientIp?: unknown };
+  try {
+    body = JSON.parse(raw) as typeof body;
+  } catch {
+    throw badInput(VERIFY_BODY);
+  }
+  if (!body || typeof body !== 'object' || Array.isArray(body) || typeof body.token !== 'string') throw badInput(VERIFY_BODY);
+  const scopes = body.requiredScopes ?? [];
+  if (!Array.isArray(scopes) || !scopes.every((s) => typeof s === 'string')) throw badInput('requiredScopes must be an array of strings');
+  if (body.clientIp !== undefined && body.clientIp !== null && typeof body.clientIp !== 'string') throw badInput('clientIp must be a string');
+  return { token: body.token, requiredScopes: scopes, clientIp: (body.clientIp as string | undefined) ?? null };
+}
+
+/** RFC 7662 claims of a valid token. A PREVIOUS secret expires when its grace ends. */
+function introspection(r: VerifyResult, record: SecretRecord): Record<string, unknown> {
+  const ends = [record.expiresAt, record.secretState === 'PREVIOUS' ? record.graceEndsAt : null].filter((x): x is number => x !== null);
+  return {
+    active: true,
+    scope: r.scopes.join(' '),
+    client_id: r.tokenId,
+    sub: r.ownerId,
+    token_type: 'Bearer',
+    ...(ends.length ? { exp: Math.floor(Math.min(...ends) / 1000) } : {}),
+    iat: Math.floor(record.createdAt / 1000),
+    tenant_id: r.tenantId,
+    rotation_pending: r.rotationPending,
+  };
+}

@@ -1,0 +1,174 @@
+// Where verification records live between Postgres and the hot path: a bounded in-process
+// cache (positive and negative), and Redis shared by every replica. Entries hold what
+// verification needs and never a secret; they are keyed by the secret's keyed hash.
+//
+// A fill must never write a live entry after an invalidation it raced with:
+// - in process, an invalidation marks the token with an epoch, and a fill that began before
+//   that epoch is dropped;
+// - in Redis, an invalidation records the token's new version and deletes its entries in one
+//   script, and a fill writes only if no newer version was recorded.
+import type { Redis } from 'ioredis';
+import { LRUCache } from 'lru-cache';
+import type { VerifyConfig } from '../platform/config';
+import type { SecretRecord } from './verdict';
+
+interface Local {
+  record: SecretRecord;
+  /** Wall-clock ms after which the entry is stale, whatever the LRU thinks. */
+  until: number;
+}
+
+/** The in-process layer. */
+export class LocalRecordCache {
+  private readonly positive: LRUCache<string, Local>;
+  private readonly negative: LRUCache<string, true>;
+  // Nearly every token is cached under one hash: a plain string until there is a second one.
+  private readonly hashesByToken = new Map<string, string | Set<string>>();
+  private readonly invalidatedAt = new Map<string, { epoch: number; at: number }>();
+  private epoch = 0;
+
+  constructor(
+    private readonly cfg: VerifyConfig,
+    /** False while this replica cannot be sure it has seen every change (polls failing). */
+    private readonly trusted: () => boolean,
+  ) {
+    this.positive = new LRUCache<string, Local>({
+      max: cfg.cacheMaxEntries,
+      maxSize: cfg.cacheMaxBytes,
+      // An entry is a few small strings and numbers: its JSON size is a fair measure.
+      sizeCalculation: (v, k) => k.length + 200 + v.record.scopes.reduce((n, s) => n + s.length + 8, 0) + (v.record.allowedCidrs?.length ?? 0) * 48,
+      dispose: (v, hash) => this.forget(v.record.tokenId, hash),
+    });
+    this.negative = new LRUCache<string, true>({ max: cfg.negativeMaxEntries, ttl: Math.max(cfg.negativeTtlMs, 1), ttlAutopurge: false });
+  }
+
+  /** A live record, null for a remembered unknown secret, undefined for a miss. */
+  get(hash: string, now: number): SecretRecord | null | undefined {
+    if (!this.trusted()) return undefined;
+    const hit = this.positive.get(hash);
+    if (hit) {
+      if (hit.until > now) return hit.record;
+      this.positive.delete(hash);
+    }
+    return this.negative.get(hash) ? null : undefined;
+  }
+
+  /** Marks the start of a fill; pass the value to set(). */
+  beginFill(): number {
+    return this.epoch;
+  }
+
+  set(hash: string, record: SecretRecord | null, fillEpoch: number, now: number, notAfter = Infinity): void {
+    if (record === null) {
+      if (this.cfg.negativeTtlMs > 0) this.negative.set(hash, true);
+      return;
+    }
+    if (this.cfg.cacheTtlMs === 0 || !this.trusted()) return;
+    const mark = this.invalidatedAt.get(record.tokenId);
+    if (mark && mark.epoch > fillEpoch) return; // the token changed while this fill was reading
+    this.positive.set(hash, { record, until: Math.min(now + this.cfg.cacheTtlMs, notAfter) });
+    const known = this.hashesByToken.get(record.tokenId);
+    if (known === undefined) this.hashesByToken.set(record.tokenId, hash);
+    else if (typeof known === 'string') {
+      if (known !== hash) this.hashesByToken.set(record.tokenId, new Set([known, hash]));
+    } else known.add(hash);
+  }
+
+  /** Drops every entry of these tokens and refuses fills that began before now. */
+  invalidate(tokenIds: readonly string[]): void {
+    const now = Date.now();
+    this.epoch++;
+    for (const id of tokenIds) {
+      this.invalidatedAt.delete(id); // re-insert at the end: the map stays in time order
+      this.invalidatedAt.set(id, { epoch: this.epoch, at: now });
+      const known = this.hashesByToken.get(id);
+      if (known === undefined) continue;
+      for (const hash of typeof known === 'string' ? [known] : [...known]) this.positive.delete(hash);
+    }
+    // A fill takes milliseconds; marks older than a minute can no longer matter.
+    for (const [id, mark] of this.invalidatedAt) {
+      if (now - mark.at < 60_000) break; // insertion order is time order
+      this.invalidatedAt.delete(id);
+    }
+  }
+
+  /** Forgets everything, for when invalidations may have been missed (the channel reconnected). */
+  clear(): void {
+    this.epoch++;
+    this.positive.clear();
+    this.negative.clear();
+  }
+
+  get size(): number {
+    return this.positive.size;
+  }
+
+  private forget(tokenId: string, hash: string): void {
+    const known = this.hashesByToken.get(tokenId);
+    if (known === hash) this.hashesByToken.delete(tokenId);
+    else if (typeof known === 'object') {
+      known.delete(hash);
+      if (known.size === 0) this.hashesByToken.delete(tokenId);
+    }
+  }
+}
+
+// KEYS: entry, token version. ARGV: version read with the record, value, ttl ms.
+const FILL = `
+local known = tonumber(redis.call('GET', KEYS[2]) or '0')
+if known > tonumber(ARGV[1]) then return 0 end
+redis.call('SET', KEYS[1], ARGV[2], 'PX', ARGV[3])
+return 1`;
+
+// KEYS: token version, then the token's entries. ARGV: new version, version key ttl ms.
+const INVALIDATE = `
+local known = tonumber(redis.call('GET', KEYS[1]) or '0')
+if tonumber(ARGV[1]) > known then
+  redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+else
+  redis.call('PEXPIRE', KEYS[1], ARGV[2])
+end
+for i = 2, #KEYS do redis.call('DEL', KEYS[i]) end
+return 1`;
+
+interface SharedEntry {
+  record: SecretRecord;
+  /** When the entry stops being trusted: layers below never extend it. */
+  until: number;
+}
+
+/** The Redis layer, shared by every replica. */
+export class SharedRecordCache {
+  constructor(
+    private readonly redis: Redis,
+    private readonly prefix: string,
+    private readonly ttlMs: number,
+  ) {}
+
+  private entryKey(hash: string) {
+    return `${this.prefix}:vc:${hash}`;
+  }
+
+  private versionKey(tokenId: string) {
+    return `${this.prefix}:tv:${tokenId}`;
+  }
+
+  async get(hash: string): Promise<SharedEntry | undefined> {
+    if (this.ttlMs === 0) return undefined;
+    const raw = await this.redis.get(this.entryKey(hash));
+    return raw ? (JSON.parse(raw) as SharedEntry) : undefined;
+  }
+
+  async fill(hash: string, record: SecretRecord, now: number): Promise<void> {
+    if (this.ttlMs === 0) return;
+    const value: SharedEntry = { record, until: now + this.ttlMs };
+    await this.redis.eval(FILL, 2, this.entryKey(hash), this.versionKey(record.tokenId), record.version, JSON.stringify(value), this.ttlMs);
+  }
+
+  /** Records the token's new version and deletes its entries, atomically. */
+  async invalidate(tokenId: string, version: number, hashes: readonly string[]): Promise<void> {
+    // The version must outlive any fill that could still be in flight, and every entry.
+    const keepMs = this.ttlMs + 120_000;
+    await this.redis.eval(INVALIDATE, 1 + hashes.length, this.versionKey(tokenId), ...hashes.map((h) => this.entryKey(h)), version, keepMs);
+  }
+}

@@ -1,0 +1,206 @@
+// Token usage: counted in memory on the hot path and written in batches, at most one write per
+// token per flush interval, never on a response's path.
+//
+// Shaped for the garbage collector: a token's counters live as long as the token is in use and are
+// reset, not replaced, by each flush; a flush reads them into a few flat arrays and writes those in
+// chunks, with a turn of the event loop between chunks, so responses never wait behind it.
+import type { Logger } from 'pino';
+import type { DataSource } from 'typeorm';
+import type { Metrics } from '../platform/metrics';
+
+interface Counter {
+  tenantId: string;
+  count: number;
+  /**
+   * Seconds since the recorder started: a small integer, which V8 stores in the object itself.
+   * A millisecond timestamp would be a fresh heap number on every use, promoted and discarded.
+   */
+  lastUsedS: number;
+  /** Newest first, distinct, at most IPS_KEPT; null until an address is seen. */
+  ips: string[] | null;
+  /** Uses per UTC day since the last flush: nearly always one day, so that one is kept inline. */
+  day: string;
+  dayCount: number;
+  otherDays: Map<string, number> | null;
+  /** Flushes in a row that found this counter unused; it is dropped after a few. */
+  idle: number;
+}
+
+/** What one chunk of a flush writes, as columns. */
+interface Columns {
+  ids: string[];
+  tenants: string[];
+  counts: number[];
+  lasts: Date[];
+  ips: string[];
+  dayIds: string[];
+  dayTenants: string[];
+  days: string[];
+  dayCounts: number[];
+}
+
+export const IPS_KEPT = 5;
+const CHUNK = 500;
+const IDLE_FLUSHES_KEPT = 3;
+const emptyColumns = (): Columns => ({ ids: [], tenants: [], counts: [], lasts: [], ips: [], dayIds: [], dayTenants: [], days: [], dayCounts: [] });
+
+const UPSERT_USAGE = `
+  INSERT INTO token_usage (tenant_id, token_id, usage_count, last_used_at, last_client_ips)
+  SELECT u.tenant_id, u.id, u.n, u.last, ARRAY(SELECT jsonb_array_elements_text(u.ips))
+    FROM unnest($1::uuid[], $2::uuid[], $3::bigint[], $4::timestamptz[], $5::jsonb[]) AS u(id, tenant_id, n, last, ips)
+    JOIN tokens t ON t.tenant_id = u.tenant_id AND t.id = u.id
+  ON CONFLICT (tenant_id, token_id) DO UPDATE SET
+    usage_count = token_usage.usage_count + excluded.usage_count,
+    last_used_at = GREATEST(token_usage.last_used_at, excluded.last_used_at),
+    last_client_ips = ARRAY(
+      SELECT ip FROM (
+        SELECT e.ip, e.ord FROM unnest(excluded.last_client_ips) WITH ORDINALITY AS e(ip, ord)
+        UNION ALL
+        SELECT o.ip, o.ord + 1000 FROM unnest(token_usage.last_client_ips) WITH ORDINALITY AS o(ip, ord)
+      ) a GROUP BY ip ORDER BY min(ord) LIMIT ${IPS_KEPT})`;
+
+const UPSERT_DAILY = `
+  INSERT INTO token_usage_daily (tenant_id, token_id, day, count)
+  SELECT u.* FROM unnest($1::uuid[], $2::uuid[], $3::date[], $4::bigint[]) AS u(tenant_id, token_id, day, n)
+    JOIN tokens t ON t.tenant_id = u.tenant_id AND t.id = u.token_id
+  ON CONFLICT (tenant_id, token_id, day) DO UPDATE SET count = token_usage_daily.count + excluded.count`;
+
+export class UsageRecorder {
+  private readonly counters = new Map<string, Counter>();
+  private oldest: number | null = null;
+  private timer: NodeJS.Timeout | null = null;
+  private flushing: Promise<void> | null = null;
+  private today = '';
+  private todayEnds = 0;
+  private readonly base = Date.now() - 1000;
+
+  constructor(
+    private readonly ds: DataSource,
+    private readonly metrics: Metrics,
+    private readonly log: Logger,
+    private readonly intervalMs: number,
+  ) {}
+
+  record(tokenId: string, tenantId: string, clientIp: string | null | undefined, now = Date.now()): void {
+    const c = this.counter(tokenId, tenantId);
+    this.count(c, this.dayOf(now), 1);
+    this.seen(c, now, clientIp);
+    this.oldest ??= now;
+  }
+
+  private counter(tokenId: string, tenantId: string): Counter {
+    let c = this.counters.get(tokenId);
+    if (!c) {
+      c = { tenantId, count: 0, lastUsedS: 0, ips: null, day: '', dayCount: 0, otherDays: null, idle: 0 };
+      this.counters.set(tokenId, c);
+    }
+    return c;
+  }
+
+  private count(c: Counter, day: string, n: number): void {
+    c.count += n;
+    c.idle = 0;
+    if (c.dayCount === 0) c.day = day;
+    if (c.day === day) c.dayCount += n;
+    else {
+      c.otherDays ??= new Map();
+      c.otherDays.set(day, (c.otherDays.get(day) ?? 0) + n);
+    }
+  }
+
+  private seen(c: Counter, at: number, ips: string | readonly string[] | null | undefined): void {
+    const s = Math.floor((at - this.base) / 1000);
+    if (s > c.lastUsedS) c.lastUsedS = s;
+    if (!ips || ips.length === 0) return;
+    if (typeof ips === 'string') {
+      if (c.ips !== null && c.ips[0] === ips) return; // the usual case: the same caller again
+      ips = [ips];
+    }
+    c.ips = [...new Set([...ips, ...(c.ips ?? [])])].slice(0, IPS_KEPT);
+  }
+
+  private dayOf(now: number): string {
+    if (now >= this.todayEnds || now < this.todayEnds - 86_400_000) {
+      this.today = new Date(now).toISOString().slice(0, 10);
+      this.todayEnds = Date.parse(`${this.today}T00:00:00Z`) + 86_400_000;
+    }
+    return this.today;
+  }
+
+  start(): void {
+    this.timer = setInterval(() => void this.flush(), this.intervalMs);
+    this.timer.unref();
+  }
+
+  /** Writes what has accumulated; a flush already running is awaited instead of overlapped. */
+  async flush(): Promise<void> {
+    if (this.flushing) return this.flushing;
+    this.flushing = this.write().finally(() => (this.flushing = null));
+    return this.flushing;
+  }
+
+  async stop(): Promise<void> {
+    if (this.timer) clearInterval(this.timer);
+    await this.flush();
+  }
+
+  /** Moves a counter's uses since the last flush into columns, and resets it. */
+  private take(id: string, c: Counter, cols: Columns): void {
+    cols.ids.push(id);
+    cols.tenants.push(c.tenantId);
+    cols.counts.push(c.count);
+    cols.lasts.push(new Date(this.base + c.lastUsedS * 1000));
+    cols.ips.push(JSON.stringify(c.ips ?? []));
+    for (const [day, n] of [[c.day, c.dayCount] as const, ...(c.otherDays ?? [])]) {
+      cols.dayIds.push(id);
+      cols.dayTenants.push(c.tenantId);
+      cols.days.push(day);
+      cols.dayCounts.push(n);
+    }
+    c.count = 0;
+    c.dayCount = 0;
+    c.otherDays = null;
+  }
+
+  // Walks the counters a chunk at a time, with a turn of the event loop between chunks: uses
+  // that arrive meanwhile count towards the next flush.
+  private async write(): Promise<void> {
+    const oldest = this.oldest;
+    if (oldest === null) return;
+    this.oldest = null;
+    const walk = this.counters.entries();
+    for (;;) {
+      const cols = emptyColumns();
+      for (let next = walk.next(); !next.done; next = walk.next()) {
+        const [id, c] = next.value;
+        if (c.count > 0) this.take(id, c, cols);
+        else if (++c.idle > IDLE_FLUSHES_KEPT) this.counters.delete(id);
+        if (cols.ids.length >= CHUNK) break;
+      }
+      if (cols.ids.length === 0) break;
+      await this.writeChunk(cols, oldest);
+      await new Promise((r) => setImmediate(r));
+    }
+    this.metrics.usageFlushLag.set((Date.now() - oldest) / 1000);
+  }
+
+  private async writeChunk(cols: Columns, oldest: number): Promise<void> {
+    // Rows are locked in id order, so two replicas flushing the same tokens never deadlock.
+    const byId = (ids: string[]) => ids.map((_, i) => i).sort((a, b) => (ids[a]! < ids[b]! ? -1 : 1));
+    const idx = byId(cols.ids);
+    const dayIdx = byId(cols.dayIds);
+    const pick = <T>(xs: T[], order: number[]) => order.map((i) => xs[i]!);
+    try {
+      await this.ds.transaction(async (tx) => {
+        await tx.query(UPSERT_USAGE, [pick(cols.ids, idx), pick(cols.tenants, idx), pick(cols.counts, idx), pick(cols.lasts, idx), pick(cols.ips, idx)]);
+        await tx.query(UPSERT_DAILY, [pick(cols.dayTenants, dayIdx), pick(cols.dayIds, dayIdx), pick(cols.days, dayIdx), pick(cols.dayCounts, dayIdx)]);
+      });
+    } catch (err) {
+      // Put the counts back: the next flush writes them with whatever arrived since.
+      cols.ids.forEach((id, k) => this.seen(this.counter(id, cols.tenants[k]!), cols.lasts[k]!.getTime(), JSON.parse(cols.ips[k]!)));
+      cols.dayIds.forEach((id, k) => this.count(this.counter(id, cols.dayTenants[k]!), cols.days[k]!, cols.dayCounts[k]!));
+      this.oldest = Math.min(this.oldest ?? oldest, oldest);
+      this.log.warn({ err, tokens: cols.ids.length }, 'usage flush failed; will retry');
+    }
+  }
+}

@@ -1,0 +1,298 @@
+// The gateway path over real HTTP: /v1/verify, forward-auth, RFC 7662 introspection, rate
+// limits, IP binding, usage and the verification caches.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { generateToken } from '../../src/tokens/token-format';
+import { jsonOf, startTestApi, type TestApi } from '../helpers/api';
+import { createScopes, issue, newPrincipal, newTenant, type TenantFixture } from '../helpers/fixtures';
+
+let api: TestApi;
+let t: TenantFixture;
+let gateway: string;
+let ownerId: string;
+
+beforeAll(async () => {
+  api = await startTestApi({ USAGE_FLUSH_MS: '200' });
+  t = await newTenant(api);
+  await createScopes(api, t.adminToken, ['crm:sales.summary:read', 'crm:sales.summary:write']);
+  gateway = (await newPrincipal(api, t.adminToken, ['gateway'])).token;
+  ownerId = (await api.ok(t.adminToken, `mutation { createOwner(input: { kind: SERVICE, name: "dash", allowedScopes: ["crm:sales.summary:read", "crm:sales.summary:write"] }) { id } }`)).createOwner.id;
+});
+afterAll(() => api.close());
+
+const verifyRest = (token: string, requiredScopes: string[] = [], extra: Record<string, unknown> = {}) =>
+  fetch(`${api.url}/v1/verify`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${gateway}`, 'content-type': 'application/json' },
+    body: JSON.stringify({ token, requiredScopes, ...extra }),
+  });
+
+const authz = (headers: Record<string, string>, query = '') =>
+  fetch(`${api.url}/v1/authz${query}`, { headers: { 'x-latchkey-gateway-token': gateway, ...headers } });
+
+describe('POST /v1/verify', () => {
+  it('answers 200 with the verdict, valid or not', async () => {
+    const tok = await issue(api, t.adminToken, ownerId, ['crm:sales.summary:read']);
+    const ok = await verifyRest(tok.secret, ['crm:sales.summary:read']);
+    expect(ok.status).toBe(200);
+    expect(await jsonOf(ok)).toEqual({
+      valid: true,
+      failure: null,
+      tokenId: tok.id,
+      ownerId,
+      tenantId: t.tenantId,
+      scopes: ['crm:sales.summary:read'],
+      expiresAt: null,
+      rotationPending: false,
+    });
+    const bad = await verifyRest(tok.secret, ['crm:sales.summary:write']);
+    expect(bad.status).toBe(200);
+    expect((await jsonOf(bad)).failure).toBe('INSUFFICIENT_SCOPE');
+    expect((await jsonOf(await verifyRest('garbage'))).failure).toBe('MALFORMED');
+  });
+
+  it('refuses other methods and oversized bodies', async () => {
+    expect((await fetch(`${api.url}/v1/verify`, { headers: { authorization: `Bearer ${gateway}` } })).status).toBe(405);
+    const big = await fetch(`${api.url}/v1/verify`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${gateway}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ token: 'x'.repeat(100_000) }),
+    }).catch(() => null);
+    if (big) expect(big.status).toBe(400);
+  });
+});
+
+describe('GET /v1/authz (forward-auth)', () => {
+  it('answers 204 with identity headers for a good token, from Authorization or X-Api-Key', async () => {
+    const tok = await issue(api, t.adminToken, ownerId, ['crm:sales.summary:read']);
+    for (const headers of [{ authorization: `Bearer ${tok.secret}` }, { 'x-api-key': tok.secret }] as Array<Record<string, string>>) {
+      const r = await authz({ ...headers, 'x-latchkey-scopes': 'crm:sales.summary:read' });
+      expect(r.status).toBe(204);
+      expect(r.headers.get('x-latchkey-token-id')).toBe(tok.id);
+      expect(r.headers.get('x-latchkey-owner-id')).toBe(ownerId);
+      expect(r.headers.get('x-latchkey-tenant-id')).toBe(t.tenantId);
+      expect(r.headers.get('x-latchkey-scopes')).toBe('crm:sales.summary:read');
+    }
+    const viaQuery = await authz({ authorization: `Bearer ${tok.secret}` }, '?scope=crm:sales.summary:read');
+    expect(viaQuery.status).toBe(204);
+  });
+
+  it('answers 401 with RFC 6750 WWW-Authenticate when the token is missing or invalid', async () => {
+    const missing = await authz({});
+    expect(missing.status).toBe(401);
+    expect(missing.headers.get('www-authenticate')).toBe('Bearer realm="latchkey"');
+    const unknown = await authz({ authorization: `Bearer ${generateToken()}` });
+    expect(unknown.status).toBe(401);
+    expect(unknown.headers.get('www-authenticate')).toMatch(/^Bearer realm="latchkey", error="invalid_token", error_description="the token is not found"$/);
+    const tok = await issue(api, t.adminToken, ownerId, []);
+    await api.ok(t.adminToken, `mutation($id: ID!) { revokeToken(id: $id, reason: "x") { id } }`, { id: tok.id });
+    const revoked = await authz({ authorization: `Bearer ${tok.secret}` });
+    expect(revoked.status).toBe(401);
+    expect(revoked.headers.get('www-authenticate')).toContain('the token is revoked');
+  });
+
+  it('answers 403 insufficient_scope naming the scope', async () => {
+    const tok = await issue(api, t.adminToken, ownerId, ['crm:sales.summary:read']);
+    const r = await authz({ authorization: `Bearer ${tok.secret}`, 'x-latchkey-scopes': 'crm:sales.summary:write' });
+    expect(r.status).toBe(403);
+    expect(r.headers.get('www-authenticate')).toBe('Bearer realm="latchkey", error="insufficient_scope", scope="crm:sales.summary:write"');
+  });
+
+  it('treats a missing or powerless gateway credential as a misconfiguration, not the user’s fault', async () => {
+    const tok = await issue(api, t.adminToken, ownerId, []);
+    const none = await fetch(`${api.url}/v1/authz`, { headers: { authorization: `Bearer ${tok.secret}` } });
+    expect(none.status).toBe(500);
+    const auditor = (await newPrincipal(api, t.adminToken, ['auditor'])).token;
+    const weak = await fetch(`${api.url}/v1/authz`, { headers: { authorization: `Bearer ${tok.secret}`, 'x-latchkey-gateway-token': auditor } });
+    expect(weak.status).toBe(500);
+  });
+});
+
+describe('POST /oauth2/introspect (RFC 7662)', () => {
+  const introspect = (body: string, auth = `Bearer ${gateway}`) =>
+    fetch(`${api.url}/oauth2/introspect`, { method: 'POST', headers: { authorization: auth, 'content-type': 'application/x-www-form-urlencoded' }, body });
+
+  it('describes an active token as the RFC says', async () => {
+    const expiresAt = new Date(Date.now() + 3_600_000);
+    const tok = await issue(api, t.adminToken, ownerId, ['crm:sales.summary:read', 'crm:sales.summary:write'], { expiresAt: expiresAt.toISOString() });
+    const r = await introspect(new URLSearchParams({ token: tok.secret, token_type_hint: 'access_token' }).toString());
+    expect(r.status).toBe(200);
+    expect(r.headers.get('content-type')).toMatch(/^application\/json/);
+    expect(r.headers.get('cache-control')).toBe('no-store');
+    const body = await jsonOf(r);
+    expect(body).toMatchObject({ active: true, scope: 'crm:sales.summary:read crm:sales.summary:write', client_id: tok.id, sub: ownerId, token_type: 'Bearer' });
+    expect(body.exp).toBe(Math.floor(expiresAt.getTime() / 1000));
+    expect(Math.abs(body.iat - Date.now() / 1000)).toBeLessThan(60);
+    expect(Number.isInteger(body.iat)).toBe(true);
+  });
+
+  it('answers only {"active":false} for anything not valid', async () => {
+    const revoked = await issue(api, t.adminToken, ownerId, []);
+    await api.ok(t.adminToken, `mutation($id: ID!) { revokeToken(id: $id, reason: "x") { id } }`, { id: revoked.id });
+    for (const token of ['nonsense', generateToken(), revoked.secret]) {
+      const r = await introspect(new URLSearchParams({ token }).toString());
+      expect(r.status).toBe(200);
+      expect(await jsonOf(r)).toEqual({ active: false });
+    }
+  });
+
+  it('accepts HTTP Basic with the gateway token as the password, and refuses anonymous callers', async () => {
+    const tok = await issue(api, t.adminToken, ownerId, []);
+    const basic = `Basic ${Buffer.from(`gateway:${gateway}`).toString('base64')}`;
+    expect((await jsonOf(await introspect(`token=${tok.secret}`, basic))).active).toBe(true);
+    const anonymous = await fetch(`${api.url}/oauth2/introspect`, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: `token=${tok.secret}` });
+    expect(anonymous.status).toBe(401);
+    expect((await introspect('')).status).toBe(400);
+  });
+});
+
+describe('rate limits', () => {
+  it('200 parallel verifications against a limit of 50: exactly 50 succeed', async () => {
+    const tok = await issue(api, t.adminToken, ownerId, [], { rateLimit: { requests: 50, per: 'PT1M' } });
+    const answers = await Promise.all(Array.from({ length: 200 }, () => verifyRest(tok.secret).then(jsonOf)));
+    expect(answers.filter((a) => a.valid)).toHaveLength(50);
+    const limited = answers.filter((a) => a.failure === 'RATE_LIMITED');
+    expect(limited).toHaveLength(150);
+    for (const a of limited) expect(a.retryAfter).toBeGreaterThan(0);
+    const r = await authz({ authorization: `Bearer ${tok.secret}` });
+    expect(r.status).toBe(429);
+    expect(Number(r.headers.get('retry-after'))).toBeGreaterThan(0);
+  });
+
+  it('counts aliased verifyToken calls one by one', async () => {
+    const tok = await issue(api, t.adminToken, ownerId, [], { rateLimit: { requests: 3, per: 'PT1M' } });
+    const q = `query($s: String!) { ${Array.from({ length: 5 }, (_, i) => `v${i}: verifyToken(secret: $s) { valid failure }`).join(' ')} }`;
+    const data = await api.ok(gateway, q, { s: tok.secret });
+    const results = Object.values(data) as Array<{ valid: boolean; failure: string }>;
+    expect(results.filter((r) => r.valid)).toHaveLength(3);
+    expect(results.filter((r) => r.failure === 'RATE_LIMITED')).toHaveLength(2);
+  });
+
+  it('takes the policy limit when the token has none', async () => {
+    const { createRotationPolicy } = await api.ok(t.adminToken, `mutation { createRotationPolicy(input: { name: "limited", gracePeriod: "PT1H", rateLimit: { requests: 2, per: "PT1M" } }) { id rateLimit { requests per } } }`);
+    expect(createRotationPolicy.rateLimit).toEqual({ requests: 2, per: 'PT1M' });
+    const tok = await issue(api, t.adminToken, ownerId, [], { rotationPolicyId: createRotationPolicy.id });
+    const results = [];
+    for (let i = 0; i < 3; i++) results.push((await jsonOf(await verifyRest(tok.secret))).failure);
+    expect(results).toEqual([null, null, 'RATE_LIMITED']);
+  });
+});
+
+describe('IP binding', () => {
+  it('verifies only from the allowed networks, and audits a refusal', async () => {
+    const tok = await issue(api, t.adminToken, ownerId, [], { allowedCidrs: ['10.0.0.0/8', '2001:db8::/32'] });
+    expect((await jsonOf(await verifyRest(tok.secret, [], { clientIp: '10.1.2.3' }))).valid).toBe(true);
+    expect((await jsonOf(await verifyRest(tok.secret, [], { clientIp: '2001:db8::1' }))).valid).toBe(true);
+    expect((await jsonOf(await verifyRest(tok.secret, [], { clientIp: '192.168.1.1' }))).failure).toBe('IP_NOT_ALLOWED');
+    expect((await jsonOf(await verifyRest(tok.secret))).failure).toBe('IP_NOT_ALLOWED');
+    const fwd = await authz({ authorization: `Bearer ${tok.secret}`, 'x-forwarded-for': '10.9.9.9, 203.0.113.7' });
+    expect(fwd.status).toBe(403);
+    const real = await authz({ authorization: `Bearer ${tok.secret}`, 'x-real-ip': '10.9.9.9' });
+    expect(real.status).toBe(204);
+    await expect.poll(async () => (await api.sql(`SELECT data FROM audit_events WHERE target_id = $1 AND action = 'TOKEN_ADDRESS_REJECTED'`, [tok.id])).length).toBeGreaterThan(0);
+    const [event] = await api.sql(`SELECT data FROM audit_events WHERE target_id = $1 AND action = 'TOKEN_ADDRESS_REJECTED' ORDER BY seq LIMIT 1`, [tok.id]);
+    expect(event.data.clientIp).toBe('192.168.1.1');
+  });
+
+  it('refuses malformed networks', async () => {
+    const r = await api.gql(t.adminToken, `mutation($o: ID!) { issueToken(input: { ownerId: $o, name: "x", scopes: [], allowedCidrs: ["10.0.0.0/33"] }) { secret } }`, { o: ownerId });
+    expect(r.errors?.[0]?.extensions?.code).toBe('BAD_USER_INPUT');
+  });
+});
+
+describe('usage', () => {
+  it('aggregates in memory and flushes counts, last use, addresses and days in batches', async () => {
+    const tok = await issue(api, t.adminToken, ownerId, []);
+    for (let i = 0; i < 7; i++) await verifyRest(tok.secret, [], { clientIp: `10.0.0.${i % 3}` });
+    await api.container.services.usage.flush();
+    const today = new Date().toISOString().slice(0, 10);
+    const { token } = await api.ok(
+      t.adminToken,
+      `query($id: ID!, $from: DateTime!, $to: DateTime!) { token(id: $id) { usageCount lastUsedAt lastClientIps usage(from: $from, to: $to) { day count } } }`,
+      { id: tok.id, from: new Date(Date.now() - 86_400_000).toISOString(), to: new Date().toISOString() },
+    );
+    expect(token.usageCount).toBe(7);
+    expect(Date.now() - Date.parse(token.lastUsedAt)).toBeLessThan(10_000);
+    expect(token.lastClientIps).toEqual(['10.0.0.0', '10.0.0.2', '10.0.0.1']);
+    expect(token.usage).toEqual([{ day: today, count: 7 }]);
+  });
+
+  it('lists dormant tokens', async () => {
+    const used = await issue(api, t.adminToken, ownerId, [], { labels: { dormancy: 'test' } });
+    const idle = await issue(api, t.adminToken, ownerId, [], { labels: { dormancy: 'test' } });
+    await api.sql(`UPDATE tokens SET created_at = now() - interval '100 days' WHERE id = ANY($1)`, [[used.id, idle.id]]);
+    await verifyRest(used.secret);
+    await api.container.services.usage.flush();
+    const { dormantTokens } = await api.ok(t.adminToken, `{ dormantTokens(unusedFor: "P90D", first: 100) { edges { node { id } } } }`);
+    const ids = dormantTokens.edges.map((e: { node: { id: string } }) => e.node.id);
+    expect(ids).toContain(idle.id);
+    expect(ids).not.toContain(used.id);
+  });
+});
+
+describe('caches and invalidation', () => {
+  it('serves repeat verifications from memory and reports the layers in /metrics', async () => {
+    const tok = await issue(api, t.adminToken, ownerId, []);
+    for (let i = 0; i < 5; i++) await verifyRest(tok.secret);
+    const text = await (await fetch(`${api.url}/metrics`)).text();
+    expect(text).toMatch(/latchkey_verify_lookups_total\{layer="local"\} [1-9]/);
+    expect(text).toMatch(/latchkey_verify_lookups_total\{layer="postgres"\} [1-9]/);
+    expect(text).toMatch(/latchkey_verifications_total\{result="VALID"\} [1-9]/);
+    expect(text).toContain('latchkey_usage_flush_lag_seconds');
+    expect(text).toMatch(/latchkey_invalidations_total\{kind="tokens"\} [1-9]/);
+  });
+
+  it('a revocation is seen at once through every layer', async () => {
+    const tok = await issue(api, t.adminToken, ownerId, []);
+    expect((await jsonOf(await verifyRest(tok.secret))).valid).toBe(true);
+    await api.ok(t.adminToken, `mutation($id: ID!) { revokeToken(id: $id, reason: "x") { id } }`, { id: tok.id });
+    expect((await jsonOf(await verifyRest(tok.secret))).failure).toBe('REVOKED');
+  });
+
+  it('a change nobody announced (the writer died after commit) is still seen within seconds', async () => {
+    const tok = await issue(api, t.adminToken, ownerId, []);
+    expect((await jsonOf(await verifyRest(tok.secret))).valid).toBe(true);
+    const started = Date.now();
+    // A revocation written behind the API's back: no pub/sub message, no Redis delete.
+    await api.sql(`UPDATE token_secrets SET state = 'REVOKED', ended_at = now() WHERE token_id = $1`, [tok.id]);
+    await api.sql(`UPDATE tokens SET status = 'REVOKED', revoked_at = now(), updated_at = now() WHERE id = $1`, [tok.id]);
+    await expect.poll(async () => (await jsonOf(await verifyRest(tok.secret))).failure, { timeout: 5_000, interval: 50 }).toBe('REVOKED');
+    expect(Date.now() - started).toBeLessThan(3_000);
+  });
+
+  it('a fill that read the database before a revocation never writes a live entry after it', async () => {
+    const tok = await issue(api, t.adminToken, ownerId, []);
+    const { verifier } = api.container.services;
+    // Hold the fill's database read until the revocation has committed and been announced.
+    const ds = api.container.ds;
+    const original = ds.query.bind(ds);
+    let release!: () => void;
+    const gate = new Promise<void>((r) => (release = r));
+    let readStarted!: () => void;
+    const started = new Promise<void>((r) => (readStarted = r));
+    (ds as { query: typeof ds.query }).query = (async (sql: string, params?: unknown[]) => {
+      if (sql.includes('FROM token_secrets s') && sql.includes('WHERE s.hash = $1')) {
+        const rows = await original(sql, params);
+        readStarted();
+        await gate;
+        return rows;
+      }
+      return original(sql, params);
+    }) as typeof ds.query;
+    try {
+      const inflight = verifier.verify(tok.secret, [], t.tenantId);
+      await started;
+      await api.ok(t.adminToken, `mutation($id: ID!) { revokeToken(id: $id, reason: "race") { id } }`, { id: tok.id });
+      release();
+      // The in-flight answer may be the old one: it was decided on what it read.
+      await inflight;
+    } finally {
+      (ds as { query: typeof ds.query }).query = original;
+    }
+    expect((await verifier.verify(tok.secret, [], t.tenantId)).failure).toBe('REVOKED');
+    const cached = await api.container.redis.keys(`${api.container.config.redisPrefix}:vc:*`);
+    for (const key of cached) {
+      const entry = JSON.parse((await api.container.redis.get(key)) ?? '{}');
+      if (entry.record?.tokenId === tok.id) expect(entry.record.tokenStatus).toBe('REVOKED');
+    }
+  });
+});

@@ -1,0 +1,117 @@
+// nginx from Debian's packages with auth_request in front of a small upstream: Latchkey decides
+// every request, and the upstream never sees a request Latchkey refused.
+import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
+import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startTestApi, type TestApi } from '../helpers/api';
+import { createScopes, issue, newPrincipal, newTenant, type TenantFixture } from '../helpers/fixtures';
+
+let api: TestApi;
+let t: TenantFixture;
+let ownerId: string;
+let nginx: ChildProcess;
+let upstream: Server;
+let base: string;
+const seen: Array<{ url: string; headers: IncomingHttpHeaders }> = [];
+
+async function freePort(): Promise<number> {
+  const s = createServer().listen(0, '127.0.0.1');
+  await new Promise((r) => s.once('listening', r));
+  const { port } = s.address() as AddressInfo;
+  await new Promise((r) => s.close(r));
+  return port;
+}
+
+beforeAll(async () => {
+  api = await startTestApi();
+  t = await newTenant(api);
+  await createScopes(api, t.adminToken, ['crm:sales.summary:read', 'analytics:events:read']);
+  ownerId = (await api.ok(t.adminToken, `mutation { createOwner(input: { kind: SERVICE, name: "widget", allowedScopes: ["crm:sales.summary:read", "analytics:events:read"] }) { id } }`)).createOwner.id;
+  const gateway = await newPrincipal(api, t.adminToken, ['gateway']);
+
+  upstream = createServer((req, res) => {
+    seen.push({ url: req.url ?? '', headers: req.headers });
+    res.end('upstream says hello');
+  }).listen(0, '127.0.0.1');
+  await new Promise((r) => upstream.once('listening', r));
+
+  const prefix = mkdtempSync(join(tmpdir(), 'latchkey-nginx-'));
+  for (const d of ['body', 'proxy', 'fastcgi', 'uwsgi', 'scgi']) mkdirSync(join(prefix, d));
+  const port = await freePort();
+  const template = readFileSync(resolve(__dirname, '..', 'nginx', 'latchkey.conf.template'), 'utf8');
+  const conf = template
+    .replaceAll('{{PREFIX}}', prefix)
+    .replaceAll('{{PORT}}', String(port))
+    .replaceAll('{{LATCHKEY}}', new URL(api.url).host)
+    .replaceAll('{{UPSTREAM}}', `127.0.0.1:${(upstream.address() as AddressInfo).port}`)
+    .replaceAll('{{GATEWAY_TOKEN}}', gateway.token);
+  writeFileSync(join(prefix, 'nginx.conf'), conf, { mode: 0o600 });
+  const bin = execFileSync('sh', ['-c', 'command -v nginx || ls /usr/sbin/nginx']).toString().trim();
+  nginx = spawn(bin, ['-p', prefix, '-c', join(prefix, 'nginx.conf')], { stdio: 'inherit' });
+  base = `http://127.0.0.1:${port}`;
+  for (let i = 0; ; i++) {
+    if ((await fetch(`${base}/nginx-health`).then((r) => r.status, () => 0)) === 200) break;
+    if (i > 100) throw new Error(`nginx did not start; see ${prefix}/error.log`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+});
+
+afterAll(async () => {
+  nginx?.kill('SIGQUIT');
+  upstream?.close();
+  await api?.close();
+});
+
+const get = (path: string, headers: Record<string, string> = {}) => fetch(`${base}${path}`, { headers });
+
+describe('nginx auth_request in front of an upstream', () => {
+  it('lets a good token through, and the upstream sees the identity headers but not the token', async () => {
+    const tok = await issue(api, t.adminToken, ownerId, ['crm:sales.summary:read']);
+    const before = seen.length;
+    const r = await get('/crm/summary?q=1', { authorization: `Bearer ${tok.secret}` });
+    expect(r.status).toBe(200);
+    expect(await r.text()).toBe('upstream says hello');
+    expect(seen.length).toBe(before + 1);
+    const h = seen.at(-1)!.headers;
+    expect(h['x-latchkey-token-id']).toBe(tok.id);
+    expect(h['x-latchkey-owner-id']).toBe(ownerId);
+    expect(h['x-latchkey-tenant-id']).toBe(t.tenantId);
+    expect(h['x-latchkey-scopes']).toBe('crm:sales.summary:read');
+    expect(h.authorization).toBeUndefined();
+    expect(JSON.stringify(h)).not.toContain(tok.secret);
+    const viaApiKey = await get('/crm/summary', { 'x-api-key': tok.secret });
+    expect(viaApiKey.status).toBe(200);
+  });
+
+  it('refuses missing, revoked, expired and under-scoped tokens; the upstream is never called', async () => {
+    const before = seen.length;
+    const missing = await get('/crm/summary');
+    expect(missing.status).toBe(401);
+    expect(missing.headers.get('www-authenticate')).toContain('Bearer realm="latchkey"');
+
+    const revoked = await issue(api, t.adminToken, ownerId, ['crm:sales.summary:read']);
+    expect((await get('/crm/summary', { authorization: `Bearer ${revoked.secret}` })).status).toBe(200);
+    await api.ok(t.adminToken, `mutation($id: ID!) { revokeToken(id: $id, reason: "nginx test") { id } }`, { id: revoked.id });
+    const afterRevoke = seen.length;
+    const r1 = await get('/crm/summary', { authorization: `Bearer ${revoked.secret}` });
+    expect(r1.status).toBe(401);
+    expect(r1.headers.get('www-authenticate')).toContain('error="invalid_token"');
+
+    const expired = await issue(api, t.adminToken, ownerId, ['crm:sales.summary:read'], { expiresAt: new Date(Date.now() + 1_000).toISOString() });
+    await new Promise((r) => setTimeout(r, 1_100));
+    expect((await get('/crm/summary', { authorization: `Bearer ${expired.secret}` })).status).toBe(401);
+
+    const narrow = await issue(api, t.adminToken, ownerId, ['analytics:events:read']);
+    const r2 = await get('/crm/summary', { authorization: `Bearer ${narrow.secret}` });
+    expect(r2.status).toBe(403);
+    expect(r2.headers.get('www-authenticate')).toContain('error="insufficient_scope"');
+
+    expect((await get('/crm/summary', { authorization: 'Bearer lk_garbage' })).status).toBe(401);
+    expect(seen.length).toBe(afterRevoke);
+    expect(seen.length).toBe(before + 1); // only the one good request before the revocation
+  });
+});
