@@ -2,5 +2,6 @@
 // TypeScript sources used by tests run exactly the same set.
 import { CreateCoreSchema1764284400000 } from './1764284400000-CreateCoreSchema';
 import { AddGatewayPath1764370800000 } from './1764370800000-AddGatewayPath';
+import { AddEventsAndWebhooks1764457200000 } from './1764457200000-AddEventsAndWebhooks';
 
-export const migrations = [CreateCoreSchema1764284400000, AddGatewayPath1764370800000];
+export const migrations = [CreateCoreSchema1764284400000, AddGatewayPath1764370800000, AddEventsAndWebhooks1764457200000];

@@ -1,14 +1,14 @@
 // The one entry point: reads config, then runs the API, the workers, or both (LATCHKEY_ROLE).
 import 'reflect-metadata';
 import { type Api, startApi } from './app/api';
-import { createContainer } from './app/container';
-import { ConfigError, loadConfig } from './platform/config';
+import { type Container, createContainer } from './app/container';
+import { startWorkers, type Workers } from './app/worker';
+import { type Config, ConfigError, loadConfig } from './platform/config';
 import { createLogger } from './platform/logger';
 
-async function main(): Promise<void> {
-  let config;
+function configOrExit(): Config {
   try {
-    config = loadConfig();
+    return loadConfig();
   } catch (e) {
     if (e instanceof ConfigError) {
       process.stderr.write(`latchkey: ${e.message}\n`);
@@ -16,11 +16,18 @@ async function main(): Promise<void> {
     }
     throw e;
   }
-  const log = createLogger(config.logLevel, { role: config.role });
-  const container = await createContainer(config, log);
-  const api: Api | null = config.role === 'worker' ? null : await startApi(container);
+}
 
+async function main(): Promise<void> {
+  const config = configOrExit();
+  const log = createLogger(config.logLevel, { role: config.role });
+  let container: Container | null = null;
+  let api: Api | null = null;
+  let workers: Workers | null = null;
   let stopping = false;
+
+  // Signals are handled from the first moment: a SIGTERM during start-up still shuts down cleanly.
+  let started: Promise<void> = Promise.resolve();
   const shutdown = async (signal: string) => {
     if (stopping) return;
     stopping = true;
@@ -31,8 +38,10 @@ async function main(): Promise<void> {
     }, config.shutdownTimeoutMs);
     force.unref();
     try {
+      await started.catch(() => undefined);
       await api?.stop();
-      await container.close();
+      await workers?.stop();
+      await container?.close();
       log.info('stopped');
       process.exit(0);
     } catch (err) {
@@ -42,6 +51,13 @@ async function main(): Promise<void> {
   };
   process.on('SIGTERM', () => void shutdown('SIGTERM'));
   process.on('SIGINT', () => void shutdown('SIGINT'));
+
+  started = (async () => {
+    container = await createContainer(config, log);
+    if (config.role !== 'worker' && !stopping) api = await startApi(container);
+    if (config.role !== 'api' && !stopping) workers = await startWorkers(container);
+  })();
+  await started;
 }
 
 main().catch((err) => {

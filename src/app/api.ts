@@ -12,8 +12,10 @@ import { operationLimits } from '../platform/graphql-limits';
 import { errorHandler, requestId } from '../platform/http';
 import { buildLatchkeySchema, createResolvers } from '../platform/schema';
 import { GatewayRoutes } from '../verify/gateway.routes';
+import { auditRoutes } from '../audit/audit.routes';
 import type { Container } from './container';
 import { createLoaders } from './loaders';
+import { startWebSocket } from './websocket';
 
 export interface Api {
   server: Server;
@@ -35,6 +37,7 @@ export async function startApi(c: Container): Promise<Api> {
     if (!gateway.handle(req, res)) app(req, res);
   });
 
+  const ws = startWebSocket(c, server, schema, log);
   const apollo = new ApolloServer<Context>({
     schema,
     introspection: !production,
@@ -45,7 +48,11 @@ export async function startApi(c: Container): Promise<Api> {
     stopOnTerminationSignals: false, // main.ts owns shutdown
     validationRules: [operationLimits(config.graphql)],
     formatError: (formatted, error) => formatError(formatted, error, log),
-    plugins: [ApolloServerPluginDrainHttpServer({ httpServer: server }), ...(production ? [ApolloServerPluginLandingPageDisabled()] : [])],
+    plugins: [
+      ApolloServerPluginDrainHttpServer({ httpServer: server }),
+      { serverWillStart: async () => ({ drainServer: () => ws.dispose() }) },
+      ...(production ? [ApolloServerPluginLandingPageDisabled()] : []),
+    ],
   });
   await apollo.start();
 
@@ -61,6 +68,7 @@ export async function startApi(c: Container): Promise<Api> {
   app.get('/metrics', async (_req, res) => {
     res.type(metrics.registry.contentType).send(await metrics.registry.metrics());
   });
+  app.use(auditRoutes(c.ds, services.verifier, services.audit, services.signer));
   app.use(express.json({ limit: '1mb' }));
   app.use(
     '/graphql',

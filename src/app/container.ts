@@ -4,6 +4,14 @@ import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import type { DataSource } from 'typeorm';
 import { AuditService } from '../audit/audit.service';
+import { AuditSigner } from '../audit/checkpoints';
+import { AuditHub } from '../events/audit-hub';
+import { EventService } from '../events/event.service';
+import { AuditRelay } from '../events/relay';
+import { bullConnection, Queues } from '../platform/queues';
+import { SecretBox } from '../platform/secret-box';
+import { Outbound } from '../webhooks/outbound';
+import { WebhookService } from '../webhooks/webhook.service';
 import { CacheInvalidator, ChangePoller } from '../events/change-notifier';
 import { InvalidationBus } from '../events/invalidation-bus';
 import { RoleService } from '../iam/role.service';
@@ -24,6 +32,12 @@ import { Verifier } from '../verify/verifier';
 
 export interface Services {
   audit: AuditService;
+  webhooks: WebhookService;
+  events: EventService;
+  hub: AuditHub;
+  relay: AuditRelay;
+  signer: AuditSigner;
+  queues: Queues;
   roles: RoleService;
   scopes: ScopeService;
   owners: OwnerService;
@@ -46,8 +60,11 @@ export interface Container {
   close(): Promise<void>;
 }
 
-function createServices(config: Config, log: Logger, ds: DataSource, redis: Redis, subscriber: Redis, metrics: Metrics): Services {
+function createServices(config: Config, log: Logger, ds: DataSource, redis: Redis, subscriber: Redis, bullRedis: Redis, metrics: Metrics): Services {
   const prefix = config.redisPrefix;
+  const queues = new Queues(bullRedis, prefix);
+  const signer = new AuditSigner(config.audit.signingSeed);
+  const hub = new AuditHub(subscriber, prefix, log);
   const hasher = new SecretHasher(config.tokenPepper);
   const bus = new InvalidationBus(redis, subscriber, prefix, log);
   const shared = new SharedRecordCache(redis, prefix, config.verify.sharedTtlMs);
@@ -60,6 +77,17 @@ function createServices(config: Config, log: Logger, ds: DataSource, redis: Redi
   const policies = new PolicyService(ds, audit, changes);
   const tokens = new TokenService(ds, audit, scopes, hasher, changes);
   const tenants = new TenantService(ds, audit, roles, owners, tokens);
+  const webhooks = new WebhookService(
+    ds,
+    audit,
+    new SecretBox(config.encryptionKey, config.encryptionKeyId),
+    queues,
+    new Outbound(config.webhooks.allow, config.webhooks.timeoutMs),
+    config.webhooks,
+    log,
+  );
+  const relay = new AuditRelay(ds, redis, config.databaseUrl, prefix, signer, scopes, webhooks, { ...config.relay, checkpointEvery: config.audit.checkpointEvery }, log);
+  const events = new EventService(ds, hub, scopes);
   const usage = new UsageRecorder(ds, metrics, log, config.usageFlushMs);
   const local = new LocalRecordCache(config.verify, () => poller.trusted());
   metrics.sources.verifyCacheEntries = () => local.size;
@@ -80,7 +108,7 @@ function createServices(config: Config, log: Logger, ds: DataSource, redis: Redi
     log,
     permissionsTtlMs: config.verify.permissionsTtlMs,
   });
-  return { audit, roles, scopes, owners, policies, tokens, tenants, verifier, usage, bus, poller };
+  return { audit, roles, scopes, owners, policies, tokens, tenants, verifier, usage, bus, poller, webhooks, events, hub, relay, signer, queues };
 }
 
 /** Connects, migrates, bootstraps an empty database and builds the services. */
@@ -89,16 +117,19 @@ export async function createContainer(config: Config, log: Logger): Promise<Cont
   const ds = createDataSource(config.databaseUrl);
   await ds.initialize();
   const redis = createRedis(config.redisUrl, 'command', 'main');
-  const subscriber = createRedis(config.redisUrl, 'subscriber', 'invalidations');
+  const subscriber = createRedis(config.redisUrl, 'subscriber', 'events');
+  const bullRedis = bullConnection(config.redisUrl, 'queues');
   const metrics = createMetrics();
-  const services = createServices(config, log, ds, redis, subscriber, metrics);
+  const services = createServices(config, log, ds, redis, subscriber, bullRedis, metrics);
   const ran = await migrate(ds, async () => {
     await services.tenants.bootstrap(config.bootstrapTenantName, config.bootstrapTokenFile, log);
   });
   if (ran.length > 0) log.info({ migrations: ran }, 'ran migrations');
   await services.bus.start();
+  await services.hub.start();
   await services.poller.start();
   services.usage.start();
+  await services.relay.start();
   return {
     config,
     log,
@@ -107,8 +138,11 @@ export async function createContainer(config: Config, log: Logger): Promise<Cont
     metrics,
     services,
     async close() {
+      await services.relay.stop();
       await services.poller.stop();
       await services.usage.stop();
+      await services.queues.close();
+      await closeRedis(bullRedis);
       await closeRedis(subscriber);
       await closeRedis(redis);
       await ds.destroy();

@@ -23,22 +23,27 @@ export interface LoaderSources {
 
 export type Loaders = ReturnType<typeof createLoaders>;
 
-export function createLoaders(s: LoaderSources, tenantId: string) {
+/**
+ * `cache: false` for subscriptions: their context lives as long as the subscription, and each
+ * event must see the data as it is then (loads still batch within a tick).
+ */
+export function createLoaders(s: LoaderSources, tenantId: string, { cache = true }: { cache?: boolean } = {}) {
+  const options = { cache };
   const usageByRange = new Map<string, DataLoader<string, DailyUsage[]>>();
   return {
     /** One loader per date range asked for in the operation. */
     usage(from: Date, to: Date): DataLoader<string, DailyUsage[]> {
       const key = `${from.toISOString()}/${to.toISOString()}`;
       let loader = usageByRange.get(key);
-      if (!loader) usageByRange.set(key, (loader = new DataLoader((ids) => s.tokens.usageByTokenIds(tenantId, ids, from, to))));
+      if (!loader) usageByRange.set(key, (loader = new DataLoader((ids) => s.tokens.usageByTokenIds(tenantId, ids, from, to), options)));
       return loader;
     },
-    owner: new DataLoader<string, Owner | null>(async (ids) => byKey(ids, await s.owners.byIds(tenantId, ids), (o) => o.id)),
-    ownerRoles: new DataLoader<string, Role[]>((ids) => s.roles.byOwnerIds(tenantId, ids)),
-    ownerScopes: new DataLoader<string, Scope[]>((ids) => s.scopes.byOwnerIds(tenantId, ids)),
-    tokenScopes: new DataLoader<string, Scope[]>((ids) => s.scopes.byTokenIds(tenantId, ids)),
-    usageSummary: new DataLoader<string, UsageSummary>((ids) => s.tokens.usageSummaries(tenantId, ids)),
-    tokenSecrets: new DataLoader<string, TokenSecretRow[]>((ids) => s.tokens.secretsByTokenIds(tenantId, ids)),
-    policy: new DataLoader<string, RotationPolicy | null>(async (ids) => byKey(ids, await s.policies.byIds(tenantId, ids), (p) => p.id)),
+    owner: new DataLoader<string, Owner | null>(async (ids) => byKey(ids, await s.owners.byIds(tenantId, ids), (o) => o.id), options),
+    ownerRoles: new DataLoader<string, Role[]>((ids) => s.roles.byOwnerIds(tenantId, ids), options),
+    ownerScopes: new DataLoader<string, Scope[]>((ids) => s.scopes.byOwnerIds(tenantId, ids), options),
+    tokenScopes: new DataLoader<string, Scope[]>((ids) => s.scopes.byTokenIds(tenantId, ids), options),
+    usageSummary: new DataLoader<string, UsageSummary>((ids) => s.tokens.usageSummaries(tenantId, ids), options),
+    tokenSecrets: new DataLoader<string, TokenSecretRow[]>((ids) => s.tokens.secretsByTokenIds(tenantId, ids), options),
+    policy: new DataLoader<string, RotationPolicy | null>(async (ids) => byKey(ids, await s.policies.byIds(tenantId, ids), (p) => p.id), options),
   };
 }

@@ -7,6 +7,9 @@ import type { Tx } from '../platform/db';
 import { decodeCursor, uuidv7 } from '../platform/ids';
 import { TenantScope } from '../platform/tenant-scope';
 import { ChainChecker, eventHash, GENESIS_HASH } from './audit-chain';
+
+/** The Postgres NOTIFY channel on which committed appends wake the relay. */
+export const AUDIT_NOTIFY_CHANNEL = 'latchkey_audit';
 import { AuditEvent, AuditHeadRow } from './audit-event.entity';
 
 export interface AuditEntry {
@@ -39,6 +42,7 @@ export class AuditService {
   /** Creates the chain head of a new tenant. */
   async initTenant(tx: Tx, tenantId: string): Promise<void> {
     await tx.insert(AuditHeadRow, { tenantId, seq: 0, hash: GENESIS_HASH });
+    await tx.query(`INSERT INTO audit_relay (tenant_id, published_seq) VALUES ($1, 0)`, [tenantId]);
   }
 
   /**
@@ -80,6 +84,8 @@ export class AuditService {
       await tx.createQueryBuilder().insert().into(AuditEvent).values(rows.slice(i, i + 1_000) as never).execute();
     }
     await tx.update(AuditHeadRow, { tenantId }, { seq, hash });
+    // Delivered when (and only if) the transaction commits: the relay publishes at once.
+    await tx.query(`SELECT pg_notify($1, $2)`, [AUDIT_NOTIFY_CHANNEL, tenantId]);
     return rows;
   }
 

@@ -19,6 +19,7 @@ export enum Permission {
   POLICY_READ = 'POLICY_READ',
   POLICY_WRITE = 'POLICY_WRITE',
   AUDIT_READ = 'AUDIT_READ',
+  WEBHOOK_WRITE = 'WEBHOOK_WRITE',
 }
 
 registerEnumType(Permission, {
@@ -29,6 +30,7 @@ registerEnumType(Permission, {
     TENANT_ADMIN: {
       description: 'Administer the tenant: holds every scope of the catalogue and sees the operations view.',
     },
+    WEBHOOK_WRITE: { description: 'Manage webhook endpoints, which receive audit events outside Latchkey.' },
     TOKEN_ALL_OWNERS: {
       description:
         "Extends the TOKEN_* permissions to every owner's tokens in the tenant; without it they cover the principal's own tokens only.",

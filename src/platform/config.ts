@@ -1,5 +1,5 @@
 // The one reader of process.env: parses and validates every setting once, at start.
-import { createHash, randomBytes } from 'node:crypto';
+import { createHash, hkdfSync, randomBytes } from 'node:crypto';
 import { linkSync, mkdirSync, readFileSync, unlinkSync, writeFileSync } from 'node:fs';
 import { isAbsolute, join, resolve } from 'node:path';
 
@@ -25,6 +25,9 @@ export interface Config {
   graphql: { maxDepth: number; maxAliases: number; maxCost: number };
   verify: VerifyConfig;
   usageFlushMs: number;
+  audit: { signingSeed: Buffer; checkpointEvery: number };
+  relay: { pollMs: number; lockTtlMs: number };
+  webhooks: { allow: string[]; timeoutMs: number; attempts: number; backoffMs: number };
   shutdownTimeoutMs: number;
 }
 
@@ -109,6 +112,12 @@ export function loadConfig(env: Env = process.env): Config {
   const production = nodeEnv === 'production';
   const pepperRaw = env.TOKEN_PEPPER;
   const keyRaw = env.ENCRYPTION_KEY;
+  const signingRaw = env.AUDIT_SIGNING_KEY;
+  let signingSeed: Buffer | undefined;
+  if (signingRaw !== undefined && signingRaw !== '') {
+    signingSeed = Buffer.from(signingRaw, 'base64');
+    if (signingSeed.length !== 32) problems.push('AUDIT_SIGNING_KEY must be a 32-byte Ed25519 seed, base64-encoded');
+  }
   if (production && !pepperRaw) problems.push('TOKEN_PEPPER is required when NODE_ENV=production');
   if (production && !keyRaw) problems.push('ENCRYPTION_KEY is required when NODE_ENV=production');
   if (pepperRaw !== undefined && pepperRaw.length < 32) problems.push('TOKEN_PEPPER must be at least 32 characters');
@@ -147,6 +156,16 @@ export function loadConfig(env: Env = process.env): Config {
       sharedTtlMs: int('VERIFY_SHARED_TTL_MS', 60_000, 0, 3_600_000),
     },
     usageFlushMs: int('USAGE_FLUSH_MS', 15_000, 50, 600_000),
+    auditCheckpointEvery: int('AUDIT_CHECKPOINT_EVERY', 1_000, 1, 1_000_000),
+    relay: { pollMs: int('RELAY_POLL_MS', 500, 20, 60_000), lockTtlMs: int('RELAY_LOCK_TTL_MS', 5_000, 500, 120_000) },
+    webhooks: {
+      // Hosts or networks that deliveries may reach although they are private (for example a
+      // receiver on the same host in tests); everything else private, loopback or link-local is refused.
+      allow: read('WEBHOOK_ALLOW', '').split(',').map((x) => x.trim()).filter(Boolean),
+      timeoutMs: int('WEBHOOK_TIMEOUT_MS', 10_000, 100, 120_000),
+      attempts: int('WEBHOOK_ATTEMPTS', 15, 1, 50),
+      backoffMs: int('WEBHOOK_BACKOFF_MS', 5_000, 10, 3_600_000),
+    },
     shutdownTimeoutMs: int('SHUTDOWN_TIMEOUT_MS', 10_000, 100, 120_000),
   };
   if (problems.length > 0) throw new ConfigError(problems);
@@ -155,7 +174,10 @@ export function loadConfig(env: Env = process.env): Config {
   const tokenPepper = pepperRaw ? Buffer.from(pepperRaw, 'utf8') : devSecret(dataDir, 'token-pepper');
   encryptionKey ??= devSecret(dataDir, 'encryption-key');
   const encryptionKeyId = createHash('sha256').update(encryptionKey).digest('hex').slice(0, 8);
-  return { ...config, tokenPepper, encryptionKey, encryptionKeyId };
+  // Without a key of its own, the audit signing key is derived from the encryption key.
+  signingSeed ??= Buffer.from(hkdfSync('sha256', encryptionKey, Buffer.alloc(0), 'latchkey audit checkpoint signing', 32));
+  const { auditCheckpointEvery, ...rest } = config;
+  return { ...rest, tokenPepper, encryptionKey, encryptionKeyId, audit: { signingSeed, checkpointEvery: auditCheckpointEvery } };
 }
 
 function devSecret(dataDir: string, name: string): Buffer {

@@ -2,10 +2,13 @@
 import type { Logger } from 'pino';
 import type { Principal } from '../iam/principal';
 import type { Loaders } from '../app/loaders';
+import type { EventService } from '../events/event.service';
 
 export interface Context {
   requestId: string;
   principal: Principal;
   loaders: Loaders;
   log: Logger;
+  /** Over WebSocket only: the event streams, and the connection's principal as it is now. */
+  events?: { service: EventService; principal: () => Principal };
 }

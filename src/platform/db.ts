@@ -11,10 +11,11 @@ import { Scope } from '../scopes/scope.entity';
 import { Tenant } from '../tenants/tenant.entity';
 import { TokenRow, TokenScopeRow } from '../tokens/token.entity';
 import { TokenSecretRow } from '../tokens/token-secret.entity';
+import { Webhook, WebhookDelivery } from '../webhooks/webhook.entity';
 
 export const ENTITIES = [
   Tenant, Owner, OwnerScopeRow, Role, RoleBindingRow, Scope, RotationPolicy,
-  TokenRow, TokenScopeRow, TokenSecretRow, AuditEvent, AuditHeadRow,
+  TokenRow, TokenScopeRow, TokenSecretRow, AuditEvent, AuditHeadRow, Webhook, WebhookDelivery,
 ];
 
 export type Tx = EntityManager;

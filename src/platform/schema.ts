@@ -4,6 +4,8 @@ import { type GraphQLSchema, lexicographicSortSchema, printSchema } from 'graphq
 import { buildSchemaSync } from 'type-graphql';
 import type { Services } from '../app/container';
 import { AuditResolver } from '../audit/audit.resolver';
+import { EventResolver } from '../events/event.resolver';
+import { WebhookResolver } from '../webhooks/webhook.resolver';
 import { requirePermission } from '../iam/principal';
 import type { Permission } from '../iam/permissions';
 import { RoleResolver } from '../iam/role.resolver';
@@ -27,6 +29,8 @@ export function createResolvers(s: Services): object[] {
     new TenantResolver(s.tenants),
     new TokenResolver(s.tokens),
     new VerifyResolver(s.verifier),
+    new EventResolver(),
+    new WebhookResolver(s.webhooks),
   ];
 }
 
@@ -37,6 +41,16 @@ export function buildLatchkeySchema(resolvers: object[]): GraphQLSchema {
     container: { get: (cls) => byClass.get(cls) },
     scalarsMap: [{ type: Date, scalar: DateTimeScalar }],
     validate: { forbidUnknownValues: false },
+    // Every subscription brings its own stream (`subscribe`), so type-graphql's topic pub/sub is
+    // never used; the option is required all the same.
+    pubSub: {
+      publish: () => {
+        throw new Error('topic pub/sub is not used');
+      },
+      subscribe: () => {
+        throw new Error('topic pub/sub is not used');
+      },
+    },
     // Each resolver declares the permissions it needs; a missing one is a FORBIDDEN naming it.
     authChecker: ({ context }: { context: Context }, needed: Permission[]) => {
       requirePermission(context.principal, ...needed);

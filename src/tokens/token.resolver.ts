@@ -111,12 +111,12 @@ export class TokenResolver {
 
   @FieldResolver(() => Owner)
   async owner(@Root() token: Token, @Ctx() ctx: Context): Promise<Owner> {
-    return (await ctx.loaders.owner.load(token.ownerId))!;
+    return token.preloaded?.owner ?? (await ctx.loaders.owner.load(token.ownerId))!;
   }
 
   @FieldResolver(() => [Scope])
-  scopes(@Root() token: Token, @Ctx() ctx: Context): Promise<Scope[]> {
-    return ctx.loaders.tokenScopes.load(token.id);
+  async scopes(@Root() token: Token, @Ctx() ctx: Context): Promise<Scope[]> {
+    return token.preloaded?.scopes ?? ctx.loaders.tokenScopes.load(token.id);
   }
 
   @FieldResolver(() => [TokenSecret], { description: 'The ten latest generations, newest first.' })

@@ -1,6 +1,8 @@
 import { ArrayMaxSize, IsOptional, Length, MaxLength } from 'class-validator';
 import { Field, ID, InputType, Int, ObjectType, registerEnumType } from 'type-graphql';
 import { DateTimeScalar, ConnectionType, JSONObjectScalar, SafeIntScalar } from '../platform/graphql-types';
+import type { Owner } from '../owners/owner.entity';
+import type { Scope } from '../scopes/scope.entity';
 import { RateLimit, RateLimitInput } from '../verify/rate-limit.types';
 import type { TokenStatusValue } from './token.entity';
 import type { SecretStateValue } from './token-secret.entity';
@@ -61,6 +63,8 @@ export class Token {
 
   ownerId!: string;
   rotationPolicyId!: string | null;
+  /** Related objects already at hand (events carry them), so field resolvers need no query. */
+  preloaded?: { scopes: Scope[]; owner: Owner };
 
   @Field()
   name!: string;

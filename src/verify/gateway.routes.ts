@@ -8,7 +8,7 @@ import { Permission } from '../iam/permissions';
 import { type Principal, requirePermission } from '../iam/principal';
 import { badInput, DomainError, ErrorCode } from '../platform/errors';
 import type { SecretRecord } from './verdict';
-import { andThen, bearer, type MaybePromise, type Verifier } from './verifier';
+import { andThen, bearer, type MaybePromise, validUntil, type Verifier } from './verifier';
 import { VerifyFailure, type VerifyResult } from './verify.types';
 
 const BODY_LIMIT = 64 * 1024;
@@ -218,14 +218,14 @@ function parseVerifyBody(raw: string): { token: string; requiredScopes: string[]
 
 /** RFC 7662 claims of a valid token. A PREVIOUS secret expires when its grace ends. */
 function introspection(r: VerifyResult, record: SecretRecord): Record<string, unknown> {
-  const ends = [record.expiresAt, record.secretState === 'PREVIOUS' ? record.graceEndsAt : null].filter((x): x is number => x !== null);
+  const until = validUntil(record);
   return {
     active: true,
     scope: r.scopes.join(' '),
     client_id: r.tokenId,
     sub: r.ownerId,
     token_type: 'Bearer',
-    ...(ends.length ? { exp: Math.floor(Math.min(...ends) / 1000) } : {}),
+    ...(until !== null ? { exp: Math.floor(until / 1000) } : {}),
     iat: Math.floor(record.createdAt / 1000),
     tenant_id: r.tenantId,
     rotation_pending: r.rotationPending,

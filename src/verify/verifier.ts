@@ -172,6 +172,22 @@ export class Verifier {
     });
   }
 
+  /** The keyed hash of a secret: what a live connection keeps instead of the secret. */
+  hashOf(secret: string): string {
+    return this.p.hasher.hash(secret);
+  }
+
+  /** Re-judges a credential known by its hash (a live connection's): no usage, no rate limit. */
+  async recheck(hash: string): Promise<Checked> {
+    const record = this.cached(hash) ?? (await this.fill(hash));
+    return { result: decide(record, null, [], Date.now()), record };
+  }
+
+  /** The owner's permissions as they are now (the cache is dropped on every role change). */
+  permissionsFor(tenantId: string, ownerId: string): Promise<Set<Permission>> {
+    return this.loadPermissions(tenantId, ownerId);
+  }
+
   private async loadPermissions(tenantId: string, ownerId: string): Promise<Set<Permission>> {
     const now = Date.now();
     const epoch = this.permissionsEpoch;
@@ -282,6 +298,13 @@ export class Verifier {
 
 function principalOf(result: VerifyResult, permissions: Set<Permission>): Principal {
   return { tenantId: result.tenantId!, ownerId: result.ownerId!, tokenId: result.tokenId!, permissions };
+}
+
+/** When a secret stops verifying by the clock alone: the token's expiry, or a PREVIOUS secret's grace. */
+export function validUntil(r: SecretRecord | null): number | null {
+  if (!r) return null;
+  const ends = [r.expiresAt, r.secretState === 'PREVIOUS' ? r.graceEndsAt : null].filter((x): x is number => x !== null);
+  return ends.length ? Math.min(...ends) : null;
 }
 
 /** The token of an `Authorization: Bearer <token>` header, or null. */

@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Client } from 'pg';
 import { Redis } from 'ioredis';
-import type { TestProject } from 'vitest/node';
+import type { TestProject } from 'vitest/node' with { 'resolution-mode': 'import' };
 import { createContainer } from '../../src/app/container';
 import { loadConfig } from '../../src/platform/config';
 import { createLogger } from '../../src/platform/logger';

@@ -1,0 +1,70 @@
+// GraphQL over WebSocket (graphql-ws) on /graphql: subscriptions, authenticated by the
+// connection's `authorization` parameter. A connection whose token stops verifying is closed
+// with 4403 (see LiveConnections).
+import type { Server } from 'node:http';
+import { type GraphQLError, type GraphQLSchema, NoSchemaIntrospectionCustomRule, specifiedRules, validate } from 'graphql';
+import { useServer } from 'graphql-ws/use/ws';
+import { WebSocketServer } from 'ws';
+import type { Logger } from 'pino';
+import { type LiveConnection, LiveConnections } from '../events/live-connections';
+import type { Context } from '../platform/context';
+import { formatError } from '../platform/errors';
+import { operationLimits } from '../platform/graphql-limits';
+import { bearer, validUntil } from '../verify/verifier';
+import type { Container } from './container';
+import { createLoaders } from './loaders';
+
+type Extra = {
+  live?: LiveConnection;
+};
+
+export function startWebSocket(c: Container, server: Server, schema: GraphQLSchema, log: Logger): { dispose(): Promise<void> } {
+  const { services, config } = c;
+  const connections = new LiveConnections(services.verifier, services.bus, log);
+  const wss = new WebSocketServer({ server, path: '/graphql', maxPayload: 1024 * 1024 });
+  const rules = [...specifiedRules, operationLimits(config.graphql), ...(config.nodeEnv === 'production' ? [NoSchemaIntrospectionCustomRule] : [])];
+  const format = (errors: readonly GraphQLError[]) => errors.map((e) => formatError(e.toJSON(), e, log));
+
+  const cleanup = useServer<Record<string, unknown>, Extra>(
+    {
+      schema,
+      validate: (s, document) => validate(s, document, rules),
+      onConnect: async (ctx) => {
+        const secret = bearer(typeof ctx.connectionParams?.authorization === 'string' ? ctx.connectionParams.authorization : undefined);
+        if (!secret) return false; // closes with 4403 Forbidden
+        try {
+          const principal = await services.verifier.authenticateSecret(secret, ctx.extra.request.socket.remoteAddress ?? null);
+          const hash = services.verifier.hashOf(secret);
+          const { record } = await services.verifier.recheck(hash);
+          const live: LiveConnection = { socket: ctx.extra.socket, hash, principal };
+          connections.add(live, validUntil(record));
+          ctx.extra.socket.once('close', () => connections.remove(live));
+          ctx.extra.live = live;
+          return true;
+        } catch {
+          return false;
+        }
+      },
+      context: (ctx): Context => {
+        const live = ctx.extra.live!;
+        return {
+          requestId: `ws:${live.principal.tokenId}`,
+          principal: live.principal,
+          loaders: createLoaders(services, live.principal.tenantId, { cache: false }),
+          log,
+          events: { service: services.events, principal: () => live.principal },
+        };
+      },
+      onError: (_ctx, _id, _payload, errors) => format(errors),
+      onNext: (_ctx, _id, _payload, _args, result) => (result.errors ? { ...result, errors: format(result.errors as GraphQLError[]) } : result),
+    },
+    wss,
+  );
+
+  return {
+    async dispose() {
+      await cleanup.dispose();
+      await new Promise<void>((resolve) => wss.close(() => resolve()));
+    },
+  };
+}

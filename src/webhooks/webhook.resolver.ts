@@ -1,0 +1,77 @@
+import { Arg, Authorized, Ctx, ID, Int, Mutation, Query, Resolver } from 'type-graphql';
+import { Permission } from '../iam/permissions';
+import type { Context } from '../platform/context';
+import type { Connection } from '../platform/pagination';
+import { Webhook, WebhookDelivery, WebhookDeliveryStatus } from './webhook.entity';
+import type { WebhookService } from './webhook.service';
+import { CreatedWebhook, UpdateWebhookInput, WebhookDeliveryConnection } from './webhook.types';
+
+@Resolver(() => Webhook)
+export class WebhookResolver {
+  constructor(private readonly service: WebhookService) {}
+
+  @Authorized(Permission.WEBHOOK_WRITE)
+  @Query(() => [Webhook])
+  webhooks(@Ctx() ctx: Context): Promise<Webhook[]> {
+    return this.service.list(ctx.principal);
+  }
+
+  @Authorized(Permission.WEBHOOK_WRITE)
+  @Query(() => Webhook, { nullable: true })
+  webhook(@Arg('id', () => ID) id: string, @Ctx() ctx: Context): Promise<Webhook> {
+    return this.service.get(ctx.principal, id);
+  }
+
+  @Authorized(Permission.WEBHOOK_WRITE)
+  @Query(() => WebhookDeliveryConnection, { description: 'Deliveries of one endpoint; status DEAD lists the dead letters.' })
+  webhookDeliveries(
+    @Arg('webhookId', () => ID) webhookId: string,
+    @Ctx() ctx: Context,
+    @Arg('status', () => WebhookDeliveryStatus, { nullable: true }) status?: WebhookDeliveryStatus,
+    @Arg('first', () => Int, { nullable: true }) first?: number,
+    @Arg('after', () => String, { nullable: true }) after?: string,
+  ): Promise<Connection<WebhookDelivery>> {
+    return this.service.deliveries(ctx.principal, webhookId, status, first, after);
+  }
+
+  @Authorized(Permission.WEBHOOK_WRITE)
+  @Mutation(() => CreatedWebhook, { description: 'Audit events whose action is in events (or "*") are POSTed to url, signed per Standard Webhooks.' })
+  createWebhook(
+    @Arg('url') url: string,
+    @Arg('events', () => [String]) events: string[],
+    @Ctx() ctx: Context,
+    @Arg('description', () => String, { nullable: true }) description?: string,
+  ): Promise<CreatedWebhook> {
+    return this.service.create(ctx.principal, url, events, description);
+  }
+
+  @Authorized(Permission.WEBHOOK_WRITE)
+  @Mutation(() => Webhook)
+  updateWebhook(@Arg('id', () => ID) id: string, @Arg('input', () => UpdateWebhookInput) input: UpdateWebhookInput, @Ctx() ctx: Context): Promise<Webhook> {
+    return this.service.update(ctx.principal, id, input);
+  }
+
+  @Authorized(Permission.WEBHOOK_WRITE)
+  @Mutation(() => Webhook)
+  disableWebhook(@Arg('id', () => ID) id: string, @Ctx() ctx: Context): Promise<Webhook> {
+    return this.service.update(ctx.principal, id, { enabled: false });
+  }
+
+  @Authorized(Permission.WEBHOOK_WRITE)
+  @Mutation(() => Boolean)
+  deleteWebhook(@Arg('id', () => ID) id: string, @Ctx() ctx: Context): Promise<boolean> {
+    return this.service.remove(ctx.principal, id);
+  }
+
+  @Authorized(Permission.WEBHOOK_WRITE)
+  @Mutation(() => CreatedWebhook, { description: 'A new signing secret; the old one keeps signing beside it for 24 hours.' })
+  rotateWebhookSecret(@Arg('id', () => ID) id: string, @Ctx() ctx: Context): Promise<CreatedWebhook> {
+    return this.service.rotateSecret(ctx.principal, id);
+  }
+
+  @Authorized(Permission.WEBHOOK_WRITE)
+  @Mutation(() => WebhookDelivery, { description: 'Sends a dead-lettered delivery again.' })
+  retryWebhookDelivery(@Arg('id', () => ID) id: string, @Ctx() ctx: Context): Promise<WebhookDelivery> {
+    return this.service.retry(ctx.principal, id);
+  }
+}

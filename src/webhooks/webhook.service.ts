@@ -1,0 +1,354 @@
+// Webhook endpoints of a tenant, and the deliveries of audit events to them: planned by the relay,
+// sent by BullMQ jobs with exponential backoff, dead-lettered with the last response when every
+// attempt failed. An endpoint that keeps failing is disabled, and that is audited.
+import type { Logger } from 'pino';
+import type { DataSource } from 'typeorm';
+import { AuditEvent } from '../audit/audit-event.entity';
+import type { AuditService } from '../audit/audit.service';
+import type { Principal } from '../iam/principal';
+import { badInput } from '../platform/errors';
+import { decodeCursor, requireId, uuidv7 } from '../platform/ids';
+import { type Connection, connection, pageSize } from '../platform/pagination';
+import { type Queues, QueueName } from '../platform/queues';
+import type { SecretBox } from '../platform/secret-box';
+import { TenantScope } from '../platform/tenant-scope';
+import { type Outbound, OutboundRefused } from './outbound';
+import { newWebhookSecret, webhookHeaders } from './signature';
+import { Webhook, WebhookDelivery, WebhookDeliveryStatus, WebhookStatus } from './webhook.entity';
+import type { UpdateWebhookInput } from './webhook.types';
+
+const EVENT_NAME = /^(\*|[A-Z][A-Z_]{1,62})$/;
+const ROTATION_OVERLAP_MS = 24 * 3_600_000;
+const DISABLE_AFTER_SILENCE_MS = 24 * 3_600_000;
+
+export interface WebhookSettings {
+  attempts: number;
+  backoffMs: number;
+}
+
+export interface DeliveryOutcome {
+  status: 'delivered' | 'retrying' | 'dead' | 'skipped';
+  reason?: string;
+}
+
+export class WebhookService {
+  constructor(
+    private readonly ds: DataSource,
+    private readonly audit: AuditService,
+    private readonly box: SecretBox,
+    private readonly queues: Queues,
+    private readonly outbound: Outbound,
+    private readonly settings: WebhookSettings,
+    private readonly log: Logger,
+  ) {}
+
+  async list(p: Principal): Promise<Webhook[]> {
+    return new TenantScope(this.ds.manager, p.tenantId).select(Webhook, 'w').orderBy('w.id', 'ASC').getMany();
+  }
+
+  async get(p: Principal, id: string): Promise<Webhook> {
+    requireId(id);
+    return new TenantScope(this.ds.manager, p.tenantId).get(Webhook, id, 'webhook');
+  }
+
+  async create(p: Principal, url: string, events: string[], description: string | null | undefined): Promise<{ webhook: Webhook; signingSecret: string }> {
+    const target = await this.checkUrl(url);
+    const names = this.checkEvents(events);
+    const id = uuidv7();
+    const signingSecret = newWebhookSecret();
+    const sealed = this.box.seal(signingSecret, id);
+    const now = new Date();
+    const webhook: Webhook = {
+      id,
+      tenantId: p.tenantId,
+      url: target,
+      events: names,
+      description: description ?? null,
+      status: WebhookStatus.ACTIVE,
+      disabledReason: null,
+      secretCiphertext: sealed.ciphertext,
+      secretKeyId: sealed.keyId,
+      previousSecretCiphertext: null,
+      previousSecretKeyId: null,
+      previousSecretUntil: null,
+      lastSuccessAt: null,
+      createdAt: now,
+      updatedAt: now,
+    };
+    await this.ds.transaction(async (tx) => {
+      await new TenantScope(tx, p.tenantId).insert(Webhook, [webhook]);
+      await this.audit.append(tx, p.tenantId, {
+        action: 'WEBHOOK_CREATED',
+        actorId: p.ownerId,
+        targetType: 'WEBHOOK',
+        targetId: id,
+        data: { url: target, events: names, description: webhook.description },
+      });
+    });
+    return { webhook, signingSecret };
+  }
+
+  async update(p: Principal, id: string, input: UpdateWebhookInput): Promise<Webhook> {
+    requireId(id);
+    const url = input.url != null ? await this.checkUrl(input.url) : null;
+    const events = input.events != null ? this.checkEvents(input.events) : null;
+    return this.ds.transaction(async (tx) => {
+      const scope = new TenantScope(tx, p.tenantId);
+      const w = await scope.get(Webhook, id, 'webhook', true);
+      const before: Record<string, unknown> = {};
+      const after: Record<string, unknown> = {};
+      const set = <K extends 'url' | 'events' | 'description' | 'status' | 'disabledReason'>(key: K, value: Webhook[K]) => {
+        if (JSON.stringify(w[key]) === JSON.stringify(value)) return;
+        before[key] = w[key];
+        after[key] = value;
+        w[key] = value;
+      };
+      if (url) set('url', url);
+      if (events) set('events', events);
+      if (input.description != null) set('description', input.description || null);
+      if (input.enabled === true) {
+        set('status', WebhookStatus.ACTIVE);
+        set('disabledReason', null);
+      }
+      if (input.enabled === false) {
+        set('status', WebhookStatus.DISABLED);
+        set('disabledReason', 'disabled by an operator');
+      }
+      if (Object.keys(after).length === 0) return w;
+      w.updatedAt = new Date();
+      await scope.update(Webhook, id, { url: w.url, events: w.events, description: w.description, status: w.status, disabledReason: w.disabledReason, updatedAt: w.updatedAt });
+      await this.audit.append(tx, p.tenantId, {
+        action: input.enabled === false ? 'WEBHOOK_DISABLED' : 'WEBHOOK_UPDATED',
+        actorId: p.ownerId,
+        targetType: 'WEBHOOK',
+        targetId: id,
+        data: { before, after },
+      });
+      return w;
+    });
+  }
+
+  async remove(p: Principal, id: string): Promise<boolean> {
+    requireId(id);
+    await this.ds.transaction(async (tx) => {
+      const w = await new TenantScope(tx, p.tenantId).get(Webhook, id, 'webhook', true);
+      await tx.delete(Webhook, { tenantId: p.tenantId, id });
+      await this.audit.append(tx, p.tenantId, { action: 'WEBHOOK_DELETED', actorId: p.ownerId, targetType: 'WEBHOOK', targetId: id, data: { url: w.url } });
+    });
+    return true;
+  }
+
+  /** A new signing secret; the old one keeps signing beside it for a day, so receivers can switch. */
+  async rotateSecret(p: Principal, id: string): Promise<{ webhook: Webhook; signingSecret: string }> {
+    requireId(id);
+    const signingSecret = newWebhookSecret();
+    const webhook = await this.ds.transaction(async (tx) => {
+      const scope = new TenantScope(tx, p.tenantId);
+      const w = await scope.get(Webhook, id, 'webhook', true);
+      const sealed = this.box.seal(signingSecret, id);
+      Object.assign(w, {
+        previousSecretCiphertext: w.secretCiphertext,
+        previousSecretKeyId: w.secretKeyId,
+        previousSecretUntil: new Date(Date.now() + ROTATION_OVERLAP_MS),
+        secretCiphertext: sealed.ciphertext,
+        secretKeyId: sealed.keyId,
+        updatedAt: new Date(),
+      });
+      await scope.update(Webhook, id, {
+        previousSecretCiphertext: w.previousSecretCiphertext,
+        previousSecretKeyId: w.previousSecretKeyId,
+        previousSecretUntil: w.previousSecretUntil,
+        secretCiphertext: w.secretCiphertext,
+        secretKeyId: w.secretKeyId,
+        updatedAt: w.updatedAt,
+      });
+      await this.audit.append(tx, p.tenantId, {
+        action: 'WEBHOOK_SECRET_ROTATED',
+        actorId: p.ownerId,
+        targetType: 'WEBHOOK',
+        targetId: id,
+        data: { previousSecretUntil: w.previousSecretUntil!.toISOString() },
+      });
+      return w;
+    });
+    return { webhook, signingSecret };
+  }
+
+  async deliveries(
+    p: Principal,
+    webhookId: string,
+    status: WebhookDeliveryStatus | null | undefined,
+    first: number | null | undefined,
+    after: string | null | undefined,
+  ): Promise<Connection<WebhookDelivery>> {
+    requireId(webhookId, 'webhookId');
+    const limit = pageSize(first);
+    const scope = new TenantScope(this.ds.manager, p.tenantId);
+    await scope.get(Webhook, webhookId, 'webhook');
+    const qb = scope.select(WebhookDelivery, 'd').andWhere('d.webhookId = :webhookId', { webhookId });
+    if (status) qb.andWhere('d.status = :status', { status });
+    const totalCount = await qb.clone().getCount();
+    if (after) qb.andWhere('d.id > :after', { after: requireId(decodeCursor(after), 'after') });
+    const rows = await qb.orderBy('d.id', 'ASC').limit(limit + 1).getMany();
+    return connection(rows, limit, totalCount, (d) => d.id);
+  }
+
+  /** Sends a dead-lettered delivery again, from its first attempt. */
+  async retry(p: Principal, deliveryId: string): Promise<WebhookDelivery> {
+    requireId(deliveryId, 'deliveryId');
+    const scope = new TenantScope(this.ds.manager, p.tenantId);
+    const d = await scope.get(WebhookDelivery, deliveryId, 'webhook delivery');
+    if (d.status !== WebhookDeliveryStatus.DEAD) throw badInput(`delivery ${JSON.stringify(deliveryId)} is ${d.status.toLowerCase()}, not dead`);
+    await scope.update(WebhookDelivery, deliveryId, { status: WebhookDeliveryStatus.PENDING, attempts: 0 });
+    await this.enqueue([{ id: d.id, tenantId: d.tenantId }], `r${Date.now()}`);
+    return { ...d, status: WebhookDeliveryStatus.PENDING, attempts: 0 };
+  }
+
+  /**
+   * Plans deliveries of committed events to the tenant's active endpoints (the relay calls this
+   * as it publishes). Idempotent: an event is delivered to an endpoint at most once.
+   */
+  async plan(tenantId: string, events: readonly AuditEvent[]): Promise<void> {
+    if (events.length === 0) return;
+    const hooks = await new TenantScope(this.ds.manager, tenantId).select(Webhook, 'w').andWhere(`w.status = 'ACTIVE'`).getMany();
+    if (hooks.length === 0) return;
+    const rows = events.flatMap((e) =>
+      hooks
+        .filter((h) => h.events.includes('*') || h.events.includes(e.action))
+        .map((h) => ({ id: uuidv7(), webhookId: h.id, eventId: e.id, eventSeq: e.seq, eventAction: e.action })),
+    );
+    if (rows.length === 0) return;
+    const inserted: Array<{ id: string }> = await this.ds.query(
+      `INSERT INTO webhook_deliveries (id, tenant_id, webhook_id, event_id, event_seq, event_action, status, created_at)
+       SELECT u.id, $1, u.webhook_id, u.event_id, u.seq, u.action, 'PENDING', now()
+         FROM unnest($2::uuid[], $3::uuid[], $4::uuid[], $5::bigint[], $6::text[]) AS u(id, webhook_id, event_id, seq, action)
+       ON CONFLICT (webhook_id, event_id) DO NOTHING RETURNING id`,
+      [tenantId, rows.map((r) => r.id), rows.map((r) => r.webhookId), rows.map((r) => r.eventId), rows.map((r) => r.eventSeq), rows.map((r) => r.eventAction)],
+    );
+    await this.enqueue(inserted.map((r) => ({ id: r.id, tenantId })));
+  }
+
+  /** Re-queues deliveries left pending without a job (a relay that died between insert and enqueue). */
+  async sweep(olderThanMs = 60_000): Promise<number> {
+    const stale: Array<{ id: string; tenant_id: string }> = await this.ds.query(
+      `SELECT id, tenant_id FROM webhook_deliveries WHERE status = 'PENDING' AND attempts = 0 AND created_at < now() - make_interval(secs => $1) LIMIT 1000`,
+      [olderThanMs / 1000],
+    );
+    await this.enqueue(stale.map((s) => ({ id: s.id, tenantId: s.tenant_id })));
+    return stale.length;
+  }
+
+  private async enqueue(deliveries: Array<{ id: string; tenantId: string }>, suffix = ''): Promise<void> {
+    for (const d of deliveries) {
+      await this.queues.add(QueueName.WEBHOOKS, `${d.id}${suffix}`, { deliveryId: d.id, tenantId: d.tenantId }, {
+        attempts: this.settings.attempts,
+        backoff: { type: 'exponential', delay: this.settings.backoffMs },
+        removeOnComplete: { count: 1_000 },
+        removeOnFail: { count: 5_000 },
+      });
+    }
+  }
+
+  /** One attempt of one delivery (the BullMQ processor). Throws to be retried. */
+  async attempt(deliveryId: string, tenantId: string, attemptsMade: number): Promise<DeliveryOutcome> {
+    const scope = new TenantScope(this.ds.manager, tenantId);
+    const [d] = await scope.findByIds(WebhookDelivery, [deliveryId]);
+    if (!d || d.status !== WebhookDeliveryStatus.PENDING) return { status: 'skipped', reason: d ? `already ${d.status}` : 'no such delivery' };
+    const [w] = await scope.findByIds(Webhook, [d.webhookId]);
+    if (!w || w.status !== WebhookStatus.ACTIVE) return this.dead(d, null, 'the endpoint is disabled', null);
+    const [e] = await scope.findByIds(AuditEvent, [d.eventId]);
+    if (!e) return this.dead(d, null, 'the event is missing', null);
+    const body = JSON.stringify({ type: e.action, timestamp: e.at.toISOString(), data: eventPayload(e) });
+    const secrets = [this.box.open({ ciphertext: w.secretCiphertext, keyId: w.secretKeyId }, w.id)];
+    if (w.previousSecretCiphertext && w.previousSecretUntil && w.previousSecretUntil > new Date()) {
+      secrets.push(this.box.open({ ciphertext: w.previousSecretCiphertext, keyId: w.previousSecretKeyId! }, w.id));
+    }
+    const headers = webhookHeaders(secrets, `msg_${e.id}`, Math.floor(Date.now() / 1000), body);
+    let status: number | null = null;
+    let response: string | null = null;
+    let error: string | null = null;
+    try {
+      const res = await this.outbound.post(w.url, headers, body);
+      status = res.status;
+      response = res.body;
+      if (status >= 200 && status < 300) {
+        const now = new Date();
+        await scope.update(WebhookDelivery, d.id, { status: WebhookDeliveryStatus.DELIVERED, attempts: d.attempts + 1, lastAttemptAt: now, lastStatus: status, lastError: null, lastResponse: response, deliveredAt: now });
+        await scope.update(Webhook, w.id, { lastSuccessAt: now });
+        return { status: 'delivered' };
+      }
+      error = status >= 300 && status < 400 ? `redirected (${status}); redirects are not followed` : `answered ${status}`;
+    } catch (err) {
+      if (err instanceof OutboundRefused) return this.dead(d, null, `refused: ${err.message}`, null, w);
+      error = (err as Error).message;
+    }
+    if (attemptsMade + 1 >= this.settings.attempts) return this.dead(d, status, error, response, w);
+    await scope.update(WebhookDelivery, d.id, { attempts: d.attempts + 1, lastAttemptAt: new Date(), lastStatus: status, lastError: error, lastResponse: response });
+    throw new Error(`delivery ${d.id}: ${error}`);
+  }
+
+  private async dead(d: WebhookDelivery, status: number | null, error: string | null, response: string | null, w?: Webhook): Promise<DeliveryOutcome> {
+    await this.ds.transaction(async (tx) => {
+      const scope = new TenantScope(tx, d.tenantId);
+      await scope.update(WebhookDelivery, d.id, {
+        status: WebhookDeliveryStatus.DEAD,
+        attempts: d.attempts + 1,
+        lastAttemptAt: new Date(),
+        lastStatus: status,
+        lastError: error,
+        lastResponse: response,
+      });
+      // An endpoint that has not taken a delivery for a day is switched off, and that is audited.
+      if (w && w.status === WebhookStatus.ACTIVE && (!w.lastSuccessAt || Date.now() - w.lastSuccessAt.getTime() > DISABLE_AFTER_SILENCE_MS)) {
+        const reason = `deliveries kept failing (last: ${error ?? 'unknown'})`;
+        await scope.update(Webhook, w.id, { status: WebhookStatus.DISABLED, disabledReason: reason, updatedAt: new Date() });
+        await this.audit.append(tx, d.tenantId, { action: 'WEBHOOK_DISABLED', actorId: null, targetType: 'WEBHOOK', targetId: w.id, data: { reason, deliveryId: d.id } });
+        this.log.warn({ webhookId: w.id, tenantId: d.tenantId }, 'disabled a webhook that kept failing');
+      }
+    });
+    return { status: 'dead', reason: error ?? undefined };
+  }
+
+  private async checkUrl(raw: string): Promise<string> {
+    let url: URL;
+    try {
+      url = new URL(raw.trim());
+    } catch {
+      throw badInput(`${JSON.stringify(raw)} is not a URL`, { argument: 'url' });
+    }
+    if (url.username || url.password) throw badInput('the URL must not carry credentials', { argument: 'url' });
+    try {
+      await this.outbound.vet(url);
+    } catch (err) {
+      throw badInput(`webhook URL refused: ${(err as Error).message}`, { argument: 'url' });
+    }
+    return url.toString();
+  }
+
+  private checkEvents(events: string[]): string[] {
+    const names = [...new Set(events.map((e) => e.trim()))];
+    const bad = names.filter((e) => !EVENT_NAME.test(e));
+    if (names.length === 0 || bad.length > 0) {
+      throw badInput(`events must be audit actions such as TOKEN_EXPIRING, or "*"${bad.length ? `; not: ${bad.join(', ')}` : ''}`, { argument: 'events' });
+    }
+    return names.sort();
+  }
+}
+
+/** The event as receivers get it: every chain field, so they can check it too. */
+export function eventPayload(e: AuditEvent): Record<string, unknown> {
+  return {
+    id: e.id,
+    tenantId: e.tenantId,
+    seq: e.seq,
+    at: e.at.toISOString(),
+    action: e.action,
+    actorId: e.actorId,
+    targetType: e.targetType,
+    targetId: e.targetId,
+    data: e.data,
+    prevHash: e.prevHash,
+    hash: e.hash,
+  };
+}
+
