@@ -16,7 +16,8 @@ for (const [net, bits] of [
   SPECIAL.addSubnet(net, bits, 'ipv4');
 }
 for (const [net, bits] of [
-  ['::', 128], ['::1', 128], ['::ffff:0:0', 96], ['64:ff9b::', 96], ['100::', 64], ['2001:db8::', 32],
+  // IPv4-mapped addresses (::ffff:0:0/96) are judged as the IPv4 address they carry, in allowed().
+  ['::', 128], ['::1', 128], ['64:ff9b::', 96], ['100::', 64], ['2001:db8::', 32],
   ['fc00::', 7], ['fe80::', 10], ['ff00::', 8],
 ] as const) {
   SPECIAL.addSubnet(net, bits, 'ipv6');

@@ -63,3 +63,14 @@ export const bootstrapToken = (): string => inject('bootstrapToken');
 
 /** A response body as JSON, untyped: tests assert on its shape. */
 export const jsonOf = async (res: Response): Promise<any> => res.json();
+
+/** Polls until `read` returns something `done` accepts; for hooks, where expect.poll is not allowed. */
+export async function waitFor<T>(read: () => Promise<T>, done: (v: T) => boolean, ms = 10_000): Promise<T> {
+  const started = Date.now();
+  for (;;) {
+    const v = await read();
+    if (done(v)) return v;
+    if (Date.now() - started > ms) throw new Error(`gave up waiting after ${ms} ms (last value ${JSON.stringify(v)})`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}

@@ -34,6 +34,13 @@ export default async function setup(project: TestProject) {
     LOG_LEVEL: 'silent',
     HOST: '127.0.0.1',
     PORT: '0',
+    // Every process of the run gets these, because any of them may be the relay leader or run a
+    // job: checkpoints often, webhook receivers on this host, short retries, a short relay lock.
+    AUDIT_CHECKPOINT_EVERY: '10',
+    WEBHOOK_ALLOW: '127.0.0.1',
+    WEBHOOK_BACKOFF_MS: '100',
+    WEBHOOK_ATTEMPTS: '8',
+    RELAY_LOCK_TTL_MS: '1500',
   };
   const container = await createContainer(loadConfig(env), createLogger('silent'));
   await container.close();

@@ -1,0 +1,180 @@
+// Webhooks to a local receiver with real BullMQ workers: signatures checked with a reference
+// implementation of Standard Webhooks written here from its published description, retries that
+// keep the event id, dead letters, and the SSRF guards.
+import { createHmac, timingSafeEqual } from 'node:crypto';
+import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startWorkers, type Workers } from '../../src/app/worker';
+import { Outbound, OutboundRefused } from '../../src/webhooks/outbound';
+import { startTestApi, type TestApi } from '../helpers/api';
+import { newTenant, type TenantFixture } from '../helpers/fixtures';
+
+/**
+ * Standard Webhooks, from https://www.standardwebhooks.com/ ("Verifying webhooks"): the signed
+ * content is `${webhook-id}.${webhook-timestamp}.${body}`; the key is the base64 part of the
+ * secret after "whsec_"; the header holds space-separated "v1,<base64 HMAC-SHA256>" entries.
+ */
+function verifyStandardWebhook(secret: string, headers: IncomingHttpHeaders, body: string, toleranceS = 300): boolean {
+  const id = headers['webhook-id'];
+  const timestamp = headers['webhook-timestamp'];
+  const signatures = headers['webhook-signature'];
+  if (typeof id !== 'string' || typeof timestamp !== 'string' || typeof signatures !== 'string') return false;
+  if (Math.abs(Date.now() / 1000 - Number(timestamp)) > toleranceS) return false;
+  const expected = createHmac('sha256', Buffer.from(secret.split('_')[1]!, 'base64')).update(`${id}.${timestamp}.${body}`).digest();
+  return signatures.split(' ').some((entry) => {
+    const [version, sig] = entry.split(',');
+    const given = Buffer.from(sig ?? '', 'base64');
+    return version === 'v1' && given.length === expected.length && timingSafeEqual(given, expected);
+  });
+}
+
+interface Received {
+  headers: IncomingHttpHeaders;
+  body: string;
+  path: string;
+  at: number;
+}
+
+let api: TestApi;
+let workers: Workers;
+let t: TenantFixture;
+let receiver: Server;
+let base: string;
+const received: Received[] = [];
+let failUntil = 0; // the receiver answers 500 while Date.now() < failUntil
+let redirected = 0;
+
+beforeAll(async () => {
+  receiver = createServer((req, res) => {
+    let body = '';
+    req.on('data', (c) => (body += c));
+    req.on('end', () => {
+      if (req.url === '/redirect') {
+        res.writeHead(302, { location: `${base}/elsewhere` }).end();
+        return;
+      }
+      if (req.url === '/elsewhere') redirected++;
+      received.push({ headers: req.headers, body, path: req.url ?? '', at: Date.now() });
+      if (Date.now() < failUntil) res.writeHead(500).end('not now');
+      else res.writeHead(204).end();
+    });
+  }).listen(0, '127.0.0.1');
+  await new Promise((r) => receiver.once('listening', r));
+  base = `http://127.0.0.1:${(receiver.address() as AddressInfo).port}`;
+  api = await startTestApi(); // receivers on 127.0.0.1 allowed, 8 attempts 100 ms apart (global setup)
+  workers = await startWorkers(api.container);
+  t = await newTenant(api);
+});
+
+afterAll(async () => {
+  await workers?.stop();
+  await api?.close();
+  receiver?.close();
+});
+
+const CREATE = `mutation($url: String!, $events: [String!]!) { createWebhook(url: $url, events: $events, description: "test") { signingSecret webhook { id url events status } } }`;
+
+describe('webhook deliveries', () => {
+  it('signs every delivery the Standard Webhooks way', async () => {
+    const { createWebhook } = await api.ok(t.adminToken, CREATE, { url: `${base}/hook/signed`, events: ['SCOPE_CREATED'] });
+    expect(createWebhook.signingSecret).toMatch(/^whsec_/);
+    await api.ok(t.adminToken, `mutation { createScope(input: { name: "hooked:x:read" }) { id } }`);
+    await expect.poll(() => received.filter((r) => r.path === '/hook/signed').length, { timeout: 10_000 }).toBe(1);
+    const hit = received.find((r) => r.path === '/hook/signed')!;
+    expect(verifyStandardWebhook(createWebhook.signingSecret, hit.headers, hit.body)).toBe(true);
+    expect(verifyStandardWebhook(createWebhook.signingSecret, hit.headers, `${hit.body} `)).toBe(false);
+    const payload = JSON.parse(hit.body);
+    expect(payload).toMatchObject({ type: 'SCOPE_CREATED', data: { action: 'SCOPE_CREATED', data: { name: 'hooked:x:read' } } });
+    expect(hit.headers['webhook-id']).toBe(`msg_${payload.data.id}`);
+    expect(JSON.stringify(received)).not.toMatch(/lk_[0-9A-Za-z]{49}/);
+  });
+
+  it('a receiver that fails for a while gets every event once it recovers, with the same ids', async () => {
+    const { createWebhook } = await api.ok(t.adminToken, CREATE, { url: `${base}/hook/flaky`, events: ['TOKEN_ISSUED'] });
+    failUntil = Date.now() + 1_500;
+    const issued: string[] = [];
+    for (let i = 0; i < 5; i++) {
+      const { issueToken } = await api.ok(t.adminToken, `mutation($o: ID!) { issueToken(input: { ownerId: $o, name: "w", scopes: [] }) { token { id } } }`, { o: t.adminId });
+      issued.push(issueToken.token.id);
+    }
+    const flaky = () => received.filter((r) => r.path === '/hook/flaky');
+    const delivered = () => new Set(flaky().filter((r) => r.at >= failUntil).map((r) => JSON.parse(r.body).data.targetId));
+    await expect.poll(() => issued.every((id) => delivered().has(id)), { timeout: 20_000, interval: 200 }).toBe(true);
+    // Each event kept its webhook-id across attempts, and every attempt was signed.
+    const idsByEvent = new Map<string, Set<string>>();
+    for (const r of flaky()) {
+      const e = JSON.parse(r.body).data.id as string;
+      if (!idsByEvent.has(e)) idsByEvent.set(e, new Set());
+      idsByEvent.get(e)!.add(String(r.headers['webhook-id']));
+      expect(verifyStandardWebhook(createWebhook.signingSecret, r.headers, r.body), JSON.stringify(r.headers)).toBe(true);
+    }
+    for (const ids of idsByEvent.values()) expect(ids.size).toBe(1);
+    expect(flaky().length).toBeGreaterThan(5); // there were failed attempts
+    const { webhookDeliveries } = await api.ok(t.adminToken, `query($id: ID!) { webhookDeliveries(webhookId: $id) { totalCount edges { node { status attempts } } } }`, { id: createWebhook.webhook.id });
+    expect(webhookDeliveries.edges.every((e: { node: { status: string } }) => e.node.status === 'DELIVERED')).toBe(true);
+  });
+
+  it('dead-letters what never gets through, keeping the last response, and switches the endpoint off', async () => {
+    const { createWebhook } = await api.ok(t.adminToken, CREATE, { url: `${base}/hook/dead`, events: ['SCOPE_CREATED'] });
+    failUntil = Date.now() + 60_000;
+    await api.ok(t.adminToken, `mutation { createScope(input: { name: "dead:x:read" }) { id } }`);
+    const query = `query($id: ID!) { webhook(id: $id) { status disabledReason } webhookDeliveries(webhookId: $id, status: DEAD) { edges { node { status attempts lastStatus lastResponse lastError } } } }`;
+    await expect.poll(async () => (await api.ok(t.adminToken, query, { id: createWebhook.webhook.id })).webhookDeliveries.edges.length, { timeout: 30_000, interval: 250 }).toBe(1);
+    const r = await api.ok(t.adminToken, query, { id: createWebhook.webhook.id });
+    expect(r.webhookDeliveries.edges[0].node).toMatchObject({ status: 'DEAD', attempts: 8, lastStatus: 500, lastResponse: 'not now' });
+    expect(r.webhook.status).toBe('DISABLED');
+    const [audit] = await api.sql(`SELECT data FROM audit_events WHERE target_id = $1 AND action = 'WEBHOOK_DISABLED'`, [createWebhook.webhook.id]);
+    expect(audit.data.reason).toContain('kept failing');
+    failUntil = 0;
+  }, 40_000);
+
+  it('does not follow redirects', async () => {
+    await api.ok(t.adminToken, CREATE, { url: `${base}/redirect`, events: ['OWNER_CREATED'] });
+    await api.ok(t.adminToken, `mutation { createOwner(input: { kind: SERVICE, name: "redirect-test" }) { id } }`);
+    await new Promise((r) => setTimeout(r, 1_500));
+    expect(redirected).toBe(0);
+  });
+});
+
+describe('SSRF guards', () => {
+  it('refuses loopback and private targets unless allowed in config', async () => {
+    const strict = await startTestApi({ WEBHOOK_ALLOW: '' });
+    try {
+      const tt = await newTenant(strict);
+      for (const url of ['http://127.0.0.1:9/x', 'http://10.0.0.1/x', 'http://169.254.169.254/latest/meta-data', 'http://[::1]/x', 'http://localhost:9/x', 'ftp://example.com/x']) {
+        const r = await strict.gql(tt.adminToken, CREATE, { url, events: ['*'] });
+        expect(r.errors?.[0]?.extensions?.code, url).toBe('BAD_USER_INPUT');
+      }
+      expect((await strict.sql(`SELECT count(*)::int AS n FROM webhooks WHERE tenant_id = $1`, [tt.tenantId]))[0].n).toBe(0);
+    } finally {
+      await strict.close();
+    }
+  });
+
+  it('refuses a name that resolves to a private address, and one with any private address', async () => {
+    const resolve = async (host: string) =>
+      host === 'intranet.example' ? [{ address: '10.1.2.3', family: 4 }] : host === 'mixed.example' ? [{ address: '93.184.216.34', family: 4 }, { address: '192.168.0.7', family: 4 }] : [{ address: '93.184.216.34', family: 4 }];
+    const outbound = new Outbound([], 1_000, resolve);
+    await expect(outbound.vet(new URL('http://intranet.example/hook'))).rejects.toBeInstanceOf(OutboundRefused);
+    await expect(outbound.vet(new URL('http://mixed.example/hook'))).rejects.toBeInstanceOf(OutboundRefused);
+    await expect(outbound.vet(new URL('http://[::ffff:127.0.0.1]/hook'))).rejects.toBeInstanceOf(OutboundRefused);
+    await expect(outbound.vet(new URL('https://public.example/hook'))).resolves.toMatchObject({ address: '93.184.216.34' });
+    const allowing = new Outbound(['10.0.0.0/8'], 1_000, resolve);
+    await expect(allowing.vet(new URL('http://intranet.example/hook'))).resolves.toMatchObject({ address: '10.1.2.3' });
+  });
+
+  it('times out a receiver that never answers', async () => {
+    const silent = createServer(() => undefined).listen(0, '127.0.0.1');
+    await new Promise((r) => silent.once('listening', r));
+    try {
+      const outbound = new Outbound(['127.0.0.1'], 300);
+      const started = Date.now();
+      await expect(outbound.post(`http://127.0.0.1:${(silent.address() as AddressInfo).port}/`, {}, '{}')).rejects.toThrow(/no answer within 300 ms/);
+      expect(Date.now() - started).toBeLessThan(2_000);
+    } finally {
+      silent.closeAllConnections();
+      silent.close();
+    }
+  });
+});
