@@ -1,4 +1,4 @@
-// Bulk seeding for benchmarks: tokens written straight to Postgres (100,000 GraphQL calls would
+// Bulk seeding for benchmarks and the lifecycle's reliability tests: tokens written straight to Postgres (100,000 GraphQL calls would
 // measure the API, not the path under test). Seeded tokens have no audit events.
 import type { Client } from 'pg';
 import { uuidv7 } from '../../src/platform/ids';
@@ -11,7 +11,7 @@ export interface SeedSpec {
   count: number;
   pepper: Buffer;
   /** Extra columns per token, by index. */
-  columns?: (i: number) => Partial<{ expires_at: Date | null; next_rotation_at: Date | null; rotation_policy_id: string | null }>;
+  columns?: (i: number) => Partial<{ expires_at: Date | null; next_rotation_at: Date | null; next_notify_at: Date | null; rotation_policy_id: string | null }>;
 }
 
 /** Inserts `count` tokens with one CURRENT secret each; returns their ids and plaintext secrets. */
@@ -28,9 +28,9 @@ export async function seedTokens(db: Client, spec: SeedSpec, onProgress?: (done:
     });
     await db.query('BEGIN');
     await db.query(
-      `INSERT INTO tokens (id, tenant_id, owner_id, name, labels, status, generation, expires_at, next_rotation_at, rotation_policy_id)
-       SELECT id, $1, $2, 'bench-' || i, '{}', 'ACTIVE', 1, exp, nxt, pol
-         FROM unnest($3::uuid[], $4::int[], $5::timestamptz[], $6::timestamptz[], $7::uuid[]) AS u(id, i, exp, nxt, pol)`,
+      `INSERT INTO tokens (id, tenant_id, owner_id, name, labels, status, generation, expires_at, requested_expires_at, next_rotation_at, next_notify_at, rotation_policy_id)
+       SELECT id, $1, $2, 'seed-' || i, '{}', 'ACTIVE', 1, exp, exp, nxt, ntf, pol
+         FROM unnest($3::uuid[], $4::int[], $5::timestamptz[], $6::timestamptz[], $7::uuid[], $8::timestamptz[]) AS u(id, i, exp, nxt, pol, ntf)`,
       [
         spec.tenantId,
         spec.ownerId,
@@ -39,6 +39,7 @@ export async function seedTokens(db: Client, spec: SeedSpec, onProgress?: (done:
         rows.map((r) => r.extra.expires_at ?? null),
         rows.map((r) => r.extra.next_rotation_at ?? null),
         rows.map((r) => r.extra.rotation_policy_id ?? null),
+        rows.map((r) => r.extra.next_notify_at ?? null),
       ],
     );
     for (const scopeId of spec.scopeIds) {

@@ -13,6 +13,7 @@ import { errorHandler, requestId } from '../platform/http';
 import { buildLatchkeySchema, createResolvers } from '../platform/schema';
 import { GatewayRoutes } from '../verify/gateway.routes';
 import { auditRoutes } from '../audit/audit.routes';
+import { successorRoutes } from '../lifecycle/successor';
 import type { Container } from './container';
 import { createLoaders } from './loaders';
 import { startWebSocket } from './websocket';
@@ -69,6 +70,7 @@ export async function startApi(c: Container): Promise<Api> {
     res.type(metrics.registry.contentType).send(await metrics.registry.metrics());
   });
   app.use(auditRoutes(c.ds, services.verifier, services.audit, services.signer));
+  app.use(successorRoutes(services.successors, log));
   app.use(express.json({ limit: '1mb' }));
   app.use(
     '/graphql',

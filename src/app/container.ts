@@ -9,6 +9,11 @@ import { AuditHub } from '../events/audit-hub';
 import { EventService } from '../events/event.service';
 import { AuditRelay } from '../events/relay';
 import { bullConnection, Queues } from '../platform/queues';
+import { LifecycleActions } from '../lifecycle/lifecycle.jobs';
+import { LifecycleOps } from '../lifecycle/operations';
+import { Planner } from '../lifecycle/planner';
+import { LifecyclePreview } from '../lifecycle/preview';
+import { SuccessorService } from '../lifecycle/successor';
 import { SecretBox } from '../platform/secret-box';
 import { Outbound } from '../webhooks/outbound';
 import { WebhookService } from '../webhooks/webhook.service';
@@ -48,6 +53,11 @@ export interface Services {
   usage: UsageRecorder;
   bus: InvalidationBus;
   poller: ChangePoller;
+  planner: Planner;
+  lifecycle: LifecycleActions;
+  preview: LifecyclePreview;
+  operations: LifecycleOps;
+  successors: SuccessorService;
 }
 
 export interface Container {
@@ -74,13 +84,21 @@ function createServices(config: Config, log: Logger, ds: DataSource, redis: Redi
   const roles = new RoleService(ds, audit, changes);
   const scopes = new ScopeService(ds, audit);
   const owners = new OwnerService(ds, audit, scopes, changes);
-  const policies = new PolicyService(ds, audit, changes);
   const tokens = new TokenService(ds, audit, scopes, hasher, changes);
+  const policies = new PolicyService(ds, audit, changes, tokens);
   const tenants = new TenantService(ds, audit, roles, owners, tokens);
+  const box = new SecretBox(config.encryptionKey, config.encryptionKeyId);
+  const planner = new Planner(ds, redis, queues, { ...config.lifecycle, batch: 1_000, lockTtlMs: Math.max(30_000, config.lifecycle.tickMs * 5) }, log);
+  const lifecycle = new LifecycleActions(ds, audit, tokens, box, changes, log);
+  const preview = new LifecyclePreview(ds, tokens, policies);
+  const operations = new LifecycleOps(ds, redis, queues, planner.lastTickKey);
+  metrics.sources.lifecycleQueues = () => operations.queueStats();
+  metrics.sources.plannerLagSeconds = () => operations.lagSeconds(null);
+  const successors = new SuccessorService(ds, hasher, box, audit, tokens, changes);
   const webhooks = new WebhookService(
     ds,
     audit,
-    new SecretBox(config.encryptionKey, config.encryptionKeyId),
+    box,
     queues,
     new Outbound(config.webhooks.allow, config.webhooks.timeoutMs),
     config.webhooks,
@@ -102,13 +120,37 @@ function createServices(config: Config, log: Logger, ds: DataSource, redis: Redi
     limiter: new RateLimiter(redis, prefix),
     usage,
     bus,
+    changes,
     redis,
     redisPrefix: prefix,
     metrics,
     log,
     permissionsTtlMs: config.verify.permissionsTtlMs,
   });
-  return { audit, roles, scopes, owners, policies, tokens, tenants, verifier, usage, bus, poller, webhooks, events, hub, relay, signer, queues };
+  return {
+    audit,
+    roles,
+    scopes,
+    owners,
+    policies,
+    tokens,
+    tenants,
+    verifier,
+    usage,
+    bus,
+    poller,
+    webhooks,
+    events,
+    hub,
+    relay,
+    signer,
+    queues,
+    planner,
+    lifecycle,
+    preview,
+    operations,
+    successors,
+  };
 }
 
 /** Connects, migrates, bootstraps an empty database and builds the services. */

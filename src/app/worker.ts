@@ -1,30 +1,78 @@
 // The worker process: BullMQ workers for everything that happens in the background.
+import { setTimeout as sleep } from 'node:timers/promises';
 import { type Job, Worker } from 'bullmq';
-import { bullConnection, QueueName, type WebhookDelivery } from '../platform/queues';
+import type { ActionResult } from '../lifecycle/lifecycle.jobs';
+import { Batcher } from '../lifecycle/batcher';
+import { bullConnection, LIFECYCLE_QUEUES, type LifecycleJob, type LifecycleQueue, QueueName, type WebhookDelivery } from '../platform/queues';
 import type { Container } from './container';
 
 export interface Workers {
   stop(): Promise<void>;
 }
 
+const PLANNER_SCHEDULER = 'planner-tick';
+
 export async function startWorkers(c: Container): Promise<Workers> {
-  const { config, services, log } = c;
+  const { config, services, log, metrics } = c;
+  const { lifecycle } = config;
   const connection = bullConnection(config.redisUrl, 'workers');
-  const workers = [
+  const common = { connection, prefix: config.redisPrefix };
+
+  const lifecycleWorker = (kind: LifecycleQueue) => {
+    const batcher = new Batcher<LifecycleJob, ActionResult | Error>((jobs) => services.lifecycle.run(kind, jobs), lifecycle.batch, 5);
+    return new Worker<LifecycleJob, ActionResult>(
+      kind,
+      async (job: Job<LifecycleJob>) => {
+        // A delayed job can be promoted a moment before its instant by this process's clock.
+        const early = job.data.due - Date.now();
+        if (early > 0 && early < 2_000) await sleep(early);
+        const result = await batcher.submit(job.data);
+        if (result instanceof Error) throw result;
+        metrics.lifecycleActions.inc({ kind, result: result.done ? 'done' : 'skipped' });
+        return result;
+      },
+      // A worker killed mid-job leaves its jobs locked; they come back after the lock lapses and
+      // run again, which is safe: every action re-checks its row. So a stall never fails a job.
+      { ...common, concurrency: lifecycle.concurrency, lockDuration: 15_000, stalledInterval: 5_000, maxStalledCount: 1_000 },
+    );
+  };
+
+  const workers: Worker[] = [
     new Worker<WebhookDelivery>(
       QueueName.WEBHOOKS,
       (job: Job<WebhookDelivery>) => services.webhooks.attempt(job.data.deliveryId, job.data.tenantId, job.attemptsMade),
-      { connection, prefix: config.redisPrefix, concurrency: 16 },
+      { ...common, concurrency: 16 },
     ),
+    new Worker(QueueName.PLANNER, () => services.planner.tick(), { ...common, concurrency: 1 }),
+    ...LIFECYCLE_QUEUES.map(lifecycleWorker),
   ];
   for (const w of workers) {
     w.on('error', (err) => log.warn({ err, queue: w.name }, 'worker error'));
     w.on('failed', (job, err) => log.debug({ queue: w.name, jobId: job?.id, err: err.message }, 'job attempt failed'));
   }
+
+  // The planner's tick is a BullMQ job scheduler: one tick at a time cluster-wide. Every worker
+  // process keeps it in place, so it comes back by itself after Redis loses it.
+  const planner = services.queues.get(QueueName.PLANNER);
+  const ensureScheduler = async () => {
+    try {
+      if (!(await planner.getJobScheduler(PLANNER_SCHEDULER))) {
+        await planner.upsertJobScheduler(PLANNER_SCHEDULER, { every: lifecycle.tickMs }, { name: 'tick', data: {} });
+        log.info({ everyMs: lifecycle.tickMs }, 'planner tick scheduled');
+      }
+    } catch (err) {
+      log.warn({ err }, 'could not check the planner schedule');
+    }
+  };
+  await ensureScheduler();
+  const keeper = setInterval(() => void ensureScheduler(), lifecycle.tickMs);
+  keeper.unref();
+
   await Promise.all(workers.map((w) => w.waitUntilReady()));
   log.info({ queues: workers.map((w) => w.name) }, 'workers started');
   return {
     async stop() {
+      clearInterval(keeper);
       await Promise.all(workers.map((w) => w.close()));
       await connection.quit().catch(() => connection.disconnect());
     },

@@ -28,6 +28,7 @@ export interface Config {
   audit: { signingSeed: Buffer; checkpointEvery: number };
   relay: { pollMs: number; lockTtlMs: number };
   webhooks: { allow: string[]; timeoutMs: number; attempts: number; backoffMs: number };
+  lifecycle: LifecycleConfig;
   shutdownTimeoutMs: number;
 }
 
@@ -47,6 +48,18 @@ export interface VerifyConfig {
   negativeMaxEntries: number;
   /** Redis layer shared by replicas. */
   sharedTtlMs: number;
+}
+
+export interface LifecycleConfig {
+  /** The planner ticks this often, cluster-wide... */
+  tickMs: number;
+  /** ...and enqueues what falls due this far ahead: all Redis ever holds. */
+  horizonMs: number;
+  /** Most actions of one kind enqueued per tick, the earliest first. */
+  maxPerTick: number;
+  /** Jobs in progress per worker process and queue, and how many act in one transaction. */
+  concurrency: number;
+  batch: number;
 }
 
 export class ConfigError extends Error {
@@ -165,6 +178,13 @@ export function loadConfig(env: Env = process.env): Config {
       timeoutMs: int('WEBHOOK_TIMEOUT_MS', 10_000, 100, 120_000),
       attempts: int('WEBHOOK_ATTEMPTS', 15, 1, 50),
       backoffMs: int('WEBHOOK_BACKOFF_MS', 5_000, 10, 3_600_000),
+    },
+    lifecycle: {
+      tickMs: int('PLANNER_TICK_MS', 2_000, 100, 60_000),
+      horizonMs: int('PLANNER_HORIZON_MS', 60_000, 1_000, 3_600_000),
+      maxPerTick: int('PLANNER_MAX_PER_TICK', 20_000, 10, 1_000_000),
+      concurrency: int('LIFECYCLE_CONCURRENCY', 100, 1, 1_000),
+      batch: int('LIFECYCLE_BATCH', 100, 1, 1_000),
     },
     shutdownTimeoutMs: int('SHUTDOWN_TIMEOUT_MS', 10_000, 100, 120_000),
   };

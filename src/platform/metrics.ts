@@ -6,7 +6,12 @@ export function createMetrics() {
   collectDefaultMetrics({ register: registry, prefix: 'latchkey_' });
   const registers = [registry];
   /** Readings taken at scrape time; the composition root points them at their sources. */
-  const sources = { verifyCacheEntries: () => 0, verifyCacheTrusted: () => true };
+  const sources = {
+    verifyCacheEntries: () => 0,
+    verifyCacheTrusted: () => true,
+    lifecycleQueues: async (): Promise<Array<{ name: string; waiting: number; delayed: number; active: number; failed: number }>> => [],
+    plannerLagSeconds: async () => 0,
+  };
   return {
     registry,
     sources,
@@ -37,6 +42,31 @@ export function createMetrics() {
       registers,
       collect() {
         this.set(sources.verifyCacheTrusted() ? 1 : 0);
+      },
+    }),
+    lifecycleActions: new Counter({
+      name: 'latchkey_lifecycle_actions_total',
+      help: 'Scheduled actions run by this process, by kind and result (done, or skipped because the token changed since planning)',
+      labelNames: ['kind', 'result'] as const,
+      registers,
+    }),
+    lifecycleJobs: new Gauge({
+      name: 'latchkey_lifecycle_jobs',
+      help: 'Scheduled-action jobs in Redis, cluster-wide, by queue and state',
+      labelNames: ['queue', 'state'] as const,
+      registers,
+      async collect() {
+        for (const q of await sources.lifecycleQueues()) {
+          for (const state of ['waiting', 'delayed', 'active', 'failed'] as const) this.set({ queue: q.name, state }, q[state]);
+        }
+      },
+    }),
+    plannerLag: new Gauge({
+      name: 'latchkey_lifecycle_planner_lag_seconds',
+      help: 'How late the oldest due scheduled action not yet done is, cluster-wide',
+      registers,
+      async collect() {
+        this.set(await sources.plannerLagSeconds());
       },
     }),
     usageFlushLag: new Gauge({

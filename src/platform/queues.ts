@@ -5,6 +5,11 @@ import { Redis } from 'ioredis';
 
 export const QueueName = {
   WEBHOOKS: 'webhooks',
+  PLANNER: 'planner',
+  ROTATE: 'rotate',
+  EXPIRE: 'expire',
+  NOTIFY: 'notify',
+  RETIRE: 'retire',
 } as const;
 export type QueueName = (typeof QueueName)[keyof typeof QueueName];
 
@@ -13,9 +18,45 @@ export interface WebhookDelivery {
   tenantId: string;
 }
 
+/** A scheduled action: what was planned (ids and the due instant), never secret material. */
+export interface LifecycleJob {
+  tenantId: string;
+  tokenId: string;
+  /** retire: the PREVIOUS secret. */
+  secretId?: string;
+  /** rotate: the generation the token had when planned. */
+  generation?: number;
+  /** Epoch milliseconds: the schedule column's value when planned. */
+  due: number;
+}
+
 export interface QueuePayloads {
   webhooks: WebhookDelivery;
+  planner: Record<string, never>;
+  rotate: LifecycleJob;
+  expire: LifecycleJob;
+  notify: LifecycleJob;
+  retire: LifecycleJob;
 }
+
+export type LifecycleQueue = typeof QueueName.ROTATE | typeof QueueName.EXPIRE | typeof QueueName.NOTIFY | typeof QueueName.RETIRE;
+export const LIFECYCLE_QUEUES: readonly LifecycleQueue[] = [QueueName.ROTATE, QueueName.EXPIRE, QueueName.NOTIFY, QueueName.RETIRE];
+
+const lifecycleJob: JobsOptions = {
+  attempts: 8,
+  backoff: { type: 'exponential', delay: 1_000 },
+  removeOnComplete: { count: 10_000, age: 3_600 },
+  removeOnFail: { count: 10_000, age: 7 * 86_400 },
+};
+
+/** Defaults per queue; webhook deliveries set their own (their schedule comes from config). */
+const JOB_OPTIONS: Partial<Record<QueueName, JobsOptions>> = {
+  planner: { removeOnComplete: 100, removeOnFail: 100 },
+  rotate: lifecycleJob,
+  expire: lifecycleJob,
+  notify: lifecycleJob,
+  retire: lifecycleJob,
+};
 
 /** A connection as BullMQ needs it: blocking commands must wait, not give up. */
 export function bullConnection(url: string, name: string): Redis {
@@ -33,7 +74,7 @@ export class Queues {
   get<N extends QueueName>(name: N): Queue<QueuePayloads[N]> {
     let q = this.queues.get(name);
     if (!q) {
-      const opts: QueueOptions = { connection: this.connection, prefix: this.prefix };
+      const opts: QueueOptions = { connection: this.connection, prefix: this.prefix, defaultJobOptions: JOB_OPTIONS[name] };
       q = new Queue(name, opts);
       this.queues.set(name, q);
     }

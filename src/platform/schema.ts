@@ -11,6 +11,7 @@ import type { Permission } from '../iam/permissions';
 import { RoleResolver } from '../iam/role.resolver';
 import { OwnerResolver } from '../owners/owner.resolver';
 import { PolicyResolver } from '../policies/policy.resolver';
+import { LifecycleResolver } from '../lifecycle/lifecycle.resolver';
 import { ScopeResolver } from '../scopes/scope.resolver';
 import { TenantResolver } from '../tenants/tenant.resolver';
 import { TokenResolver } from '../tokens/token.resolver';
@@ -23,7 +24,8 @@ export function createResolvers(s: Services): object[] {
   return [
     new AuditResolver(s.audit),
     new OwnerResolver(s.owners),
-    new PolicyResolver(s.policies),
+    new PolicyResolver(s.policies, s.preview),
+    new LifecycleResolver(s.preview, s.operations),
     new RoleResolver(s.roles),
     new ScopeResolver(s.scopes),
     new TenantResolver(s.tenants),

@@ -3,12 +3,17 @@ import { RateLimit, rateLimitOf } from '../verify/rate-limit.types';
 import { Permission } from '../iam/permissions';
 import type { Context } from '../platform/context';
 import { RotationPolicy } from './rotation-policy.entity';
-import type { PolicyService } from './policy.service';
+import { normalisePolicy, type PolicyService } from './policy.service';
+import type { LifecyclePreview } from '../lifecycle/preview';
+import { DurationScalar } from '../platform/duration';
 import { RotationPolicyInput } from './policy.types';
 
 @Resolver(() => RotationPolicy)
 export class PolicyResolver {
-  constructor(private readonly service: PolicyService) {}
+  constructor(
+    private readonly service: PolicyService,
+    private readonly preview: LifecyclePreview,
+  ) {}
 
   @Authorized(Permission.POLICY_READ)
   @Query(() => [RotationPolicy])
@@ -35,11 +40,16 @@ export class PolicyResolver {
 
   @Authorized(Permission.POLICY_WRITE)
   @Mutation(() => RotationPolicy)
-  updateRotationPolicy(
+  async updateRotationPolicy(
     @Arg('id', () => ID) id: string,
     @Arg('input', () => RotationPolicyInput) input: RotationPolicyInput,
+    @Arg('dryRun', { defaultValue: false, description: 'Change nothing: return the policy as it would be, with its planImpact.' }) dryRun: boolean,
+    @Arg('within', () => DurationScalar, { defaultValue: 30 * 86_400, description: 'The window planImpact looks at.' }) within: number,
     @Ctx() ctx: Context,
   ): Promise<RotationPolicy> {
-    return this.service.update(ctx.principal, id, input);
+    const fields = normalisePolicy(input);
+    const planImpact = await this.preview.policyDiff(ctx.principal, id, fields, within, 100);
+    if (dryRun) return { ...(await this.service.get(ctx.principal, id)), ...fields, planImpact };
+    return { ...(await this.service.update(ctx.principal, id, input)), planImpact };
   }
 }

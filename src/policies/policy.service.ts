@@ -9,14 +9,14 @@ import { requireId, uuidv7 } from '../platform/ids';
 import { TenantScope } from '../platform/tenant-scope';
 import type { ChangeNotifier } from '../events/change-notifier';
 import { TokenRow } from '../tokens/token.entity';
-import { validRateLimit } from '../tokens/token.service';
-import { RotationPolicy } from './rotation-policy.entity';
+import { scheduledTokens, type TokenService, validRateLimit } from '../tokens/token.service';
+import { ReuseAction, RotationPolicy } from './rotation-policy.entity';
 import type { RotationPolicyInput } from './policy.types';
 
 const MIN_INTERVAL_S = 60;
 const MAX_GRACE_S = 90 * 86_400;
 
-type PolicyFields = Pick<RotationPolicy, 'name' | 'rotateEvery' | 'gracePeriod' | 'expireAfter' | 'notifyBefore' | 'rateRequests' | 'rateWindow'>;
+export type PolicyFields = Pick<RotationPolicy, 'name' | 'rotateEvery' | 'gracePeriod' | 'expireAfter' | 'notifyBefore' | 'rateRequests' | 'rateWindow' | 'onReuse'>;
 
 /** Validates and normalises a policy input: the rules a policy must satisfy to make sense. */
 export function normalisePolicy(input: RotationPolicyInput): PolicyFields {
@@ -28,6 +28,11 @@ export function normalisePolicy(input: RotationPolicyInput): PolicyFields {
   if (rotateEvery !== null && rotateEvery < MIN_INTERVAL_S) throw badInput('rotateEvery must be at least PT1M', { argument: 'rotateEvery' });
   if (expireAfter !== null && expireAfter < MIN_INTERVAL_S) throw badInput('expireAfter must be at least PT1M', { argument: 'expireAfter' });
   if (gracePeriod > MAX_GRACE_S) throw badInput('gracePeriod must be at most P90D', { argument: 'gracePeriod' });
+  if (rotateEvery !== null && gracePeriod < MIN_INTERVAL_S) {
+    throw badInput('gracePeriod must be at least PT1M when rotateEvery is set: consumers pick up a scheduled successor with the previous secret during the grace period', {
+      argument: 'gracePeriod',
+    });
+  }
   if (rotateEvery !== null && gracePeriod >= rotateEvery) {
     throw badInput(
       `gracePeriod (${formatDuration(gracePeriod)}) must be shorter than rotateEvery (${formatDuration(rotateEvery)}): a secret's grace would outlive the next rotation`,
@@ -42,7 +47,8 @@ export function normalisePolicy(input: RotationPolicyInput): PolicyFields {
     }
   }
   const rate = input.rateLimit ? validRateLimit(input.rateLimit) : null;
-  return { name, rotateEvery, gracePeriod, expireAfter, notifyBefore, rateRequests: rate?.requests ?? null, rateWindow: rate?.per ?? null };
+  const onReuse = input.onReuse ?? ReuseAction.NOTIFY;
+  return { name, rotateEvery, gracePeriod, expireAfter, notifyBefore, rateRequests: rate?.requests ?? null, rateWindow: rate?.per ?? null, onReuse };
 }
 
 /** The fields of a policy as the API and the audit log show them. */
@@ -54,6 +60,7 @@ export function describePolicy(p: PolicyFields): Record<string, unknown> {
     expireAfter: p.expireAfter === null ? null : formatDuration(p.expireAfter),
     notifyBefore: p.notifyBefore.map(formatDuration),
     rateLimit: p.rateRequests && p.rateWindow ? { requests: p.rateRequests, per: formatDuration(p.rateWindow) } : null,
+    onReuse: p.onReuse,
   };
 }
 
@@ -62,6 +69,7 @@ export class PolicyService {
     private readonly ds: DataSource,
     private readonly audit: AuditService,
     private readonly changes: ChangeNotifier,
+    private readonly tokens: TokenService,
   ) {}
 
   async list(p: Principal): Promise<RotationPolicy[]> {
@@ -104,19 +112,22 @@ export class PolicyService {
       const before = describePolicy(current);
       const after = describePolicy(fields);
       if (JSON.stringify(before) === JSON.stringify(after)) return { policy: current, tokenIds: [] };
-      const updated: RotationPolicy = { ...current, ...fields, updatedAt: new Date() };
+      const now = new Date();
+      const updated: RotationPolicy = { ...current, ...fields, updatedAt: now };
       try {
         await scope.update(RotationPolicy, id, { ...fields, updatedAt: updated.updatedAt });
       } catch (e) {
         if (isUniqueViolation(e)) throw conflict(`rotation policy ${JSON.stringify(fields.name)} already exists`, { name: fields.name });
         throw e;
       }
+      // Its tokens are re-planned in the same transaction: the planner sees the new schedule or the old, never half.
+      const replanned = await this.tokens.replan(tx, p.tenantId, await scheduledTokens(tx, p.tenantId, 't.rotation_policy_id = $2', [id]), updated, now);
       await this.audit.append(tx, p.tenantId, {
         action: 'POLICY_UPDATED',
         actorId: p.ownerId,
         targetType: 'ROTATION_POLICY',
         targetId: id,
-        data: { before, after },
+        data: { before, after, replannedTokens: replanned.length },
       });
       // The tokens under the policy verify differently now (their rate limit comes from it).
       const affected = await scope

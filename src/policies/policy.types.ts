@@ -1,4 +1,5 @@
 import { ArrayMaxSize, IsOptional, Length } from 'class-validator';
+import { ReuseAction } from './rotation-policy.entity';
 import { Field, InputType } from 'type-graphql';
 import { DurationScalar } from '../platform/duration';
 import { RateLimitInput } from '../verify/rate-limit.types';
@@ -25,4 +26,7 @@ export class RotationPolicyInput {
 
   @Field(() => RateLimitInput, { nullable: true, description: 'Applies to tokens under the policy that have no limit of their own.' })
   rateLimit?: RateLimitInput | null;
+
+  @Field(() => ReuseAction, { nullable: true, description: 'Default NOTIFY.' })
+  onReuse?: ReuseAction | null;
 }

@@ -1,6 +1,20 @@
-import { Field, ID, ObjectType } from 'type-graphql';
+import { Field, ID, ObjectType, registerEnumType } from 'type-graphql';
 import { Column, Entity, PrimaryColumn } from 'typeorm';
 import { DurationScalar } from '../platform/duration';
+import { RotationPlanDiff } from '../lifecycle/lifecycle.types';
+
+export enum ReuseAction {
+  NOTIFY = 'NOTIFY',
+  REVOKE = 'REVOKE',
+}
+registerEnumType(ReuseAction, {
+  name: 'ReuseAction',
+  description: 'What happens when an old secret asks for its successor after the successor has been used.',
+  valuesConfig: {
+    NOTIFY: { description: 'Refuse the pickup and audit TOKEN_REUSE_DETECTED.' },
+    REVOKE: { description: 'Also revoke the whole token.' },
+  },
+});
 
 // Row and API type share a class. Durations are whole seconds in both the row and the
 // resolvers; the Duration scalar speaks ISO-8601 on the wire.
@@ -34,6 +48,10 @@ export class RotationPolicy {
   @Column('integer', { name: 'notify_before_s', array: true })
   notifyBefore!: number[];
 
+  @Field(() => ReuseAction)
+  @Column('text', { name: 'on_reuse' })
+  onReuse!: ReuseAction;
+
   @Column('integer', { name: 'rate_limit', nullable: true })
   rateRequests!: number | null;
 
@@ -47,4 +65,10 @@ export class RotationPolicy {
   @Field()
   @Column('timestamptz', { name: 'updated_at' })
   updatedAt!: Date;
+
+  @Field(() => RotationPlanDiff, {
+    nullable: true,
+    description: 'Set only on the result of updateRotationPolicy: how the change moves (or, with dryRun, would move) what the workers do.',
+  })
+  planImpact?: RotationPlanDiff | null;
 }

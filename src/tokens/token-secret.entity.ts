@@ -34,4 +34,18 @@ export class TokenSecretRow {
 
   @Column('timestamptz', { name: 'ended_at', nullable: true })
   endedAt!: Date | null;
+
+  /** A successor made by a scheduled rotation, AES-256-GCM sealed, until picked up or grace ends. */
+  @Column('text', { nullable: true })
+  sealed?: string | null;
+
+  @Column('text', { name: 'sealed_key_id', nullable: true })
+  sealedKeyId?: string | null;
+
+  @Column('timestamptz', { name: 'picked_up_at', nullable: true })
+  pickedUpAt?: Date | null;
+
+  /** First successful verification of a successor: from then on, the old secret's pickup is reuse. */
+  @Column('timestamptz', { name: 'first_used_at', nullable: true })
+  firstUsedAt?: Date | null;
 }

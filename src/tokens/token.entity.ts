@@ -3,8 +3,6 @@ import { bigintAsNumber } from '../platform/column-types';
 
 export type TokenStatusValue = 'ACTIVE' | 'SUSPENDED' | 'EXPIRED' | 'REVOKED';
 
-
-
 @Entity('tokens')
 export class TokenRow {
   @PrimaryColumn('uuid')
@@ -39,6 +37,14 @@ export class TokenRow {
 
   @Column('timestamptz', { name: 'next_rotation_at', nullable: true })
   nextRotationAt!: Date | null;
+
+  /** The expiry asked for at issue, before a policy capped it: a policy change re-caps from here. */
+  @Column('timestamptz', { name: 'requested_expires_at', nullable: true })
+  requestedExpiresAt!: Date | null;
+
+  /** When the next expiry warning is due; null when none is left. */
+  @Column('timestamptz', { name: 'next_notify_at', nullable: true })
+  nextNotifyAt!: Date | null;
 
   @Column('timestamptz', { name: 'created_at' })
   createdAt!: Date;

@@ -5,7 +5,7 @@ import type { AuditEntry, AuditService } from '../audit/audit.service';
 import { type Principal, tokenOwnerRestriction } from '../iam/principal';
 import { Owner } from '../owners/owner.entity';
 import { RotationPolicy } from '../policies/rotation-policy.entity';
-import { expiryFor, graceFor, nextRotationFor } from '../policies/schedule';
+import { expiryFor, graceFor, nextNotifyFor, nextRotationFor, type Schedule, type ScheduleBasis, sameSchedule, scheduleFor } from '../policies/schedule';
 import type { Scope } from '../scopes/scope.entity';
 import type { ScopeService } from '../scopes/scope.service';
 import type { Tx } from '../platform/db';
@@ -86,6 +86,8 @@ export class TokenService {
       rotationPolicyId: t.policy?.id ?? null,
       expiresAt,
       nextRotationAt: nextRotationFor(now, expiresAt, t.policy),
+      requestedExpiresAt: t.expiresAt,
+      nextNotifyAt: nextNotifyFor(expiresAt, t.policy?.notifyBefore ?? [], now),
       createdAt: now,
       updatedAt: now,
       suspendedReason: null,
@@ -207,31 +209,88 @@ export class TokenService {
 
   /**
    * Adds a CURRENT secret and demotes the old one to PREVIOUS (or REVOKED with no grace).
-   * Only the latest PREVIOUS survives: older ones are RETIRED. Updates `row` in place.
+   * Only the latest PREVIOUS survives: older ones are RETIRED. A successor nobody picked up is
+   * dropped. With `seal`, the new secret is also kept sealed for pickup. Updates `row` in place.
    */
-  async addGeneration(tx: Tx, row: TokenRow, now: Date, grace: number, policy: RotationPolicy | null): Promise<{ secret: string; graceEndsAt: Date | null }> {
+  async addGeneration(
+    tx: Tx,
+    row: TokenRow,
+    now: Date,
+    grace: number,
+    policy: RotationPolicy | null,
+    seal?: (secretId: string, secret: string) => { ciphertext: string; keyId: string },
+  ): Promise<{ secret: string; graceEndsAt: Date | null }> {
     const graceEndsAt = grace > 0 ? new Date(now.getTime() + grace * 1000) : null;
-    const secrets = tx.createQueryBuilder().update(TokenSecretRow);
-    await secrets
+    const where = { tenantId: row.tenantId, id: row.id };
+    await tx.query(
+      `UPDATE token_secrets SET sealed = NULL, sealed_key_id = NULL WHERE tenant_id = $1 AND token_id = $2 AND sealed IS NOT NULL`,
+      [row.tenantId, row.id],
+    );
+    await tx
+      .createQueryBuilder()
+      .update(TokenSecretRow)
       .set({ state: 'RETIRED', endedAt: now })
-      .where(`tenant_id = :tenantId AND token_id = :id AND state = 'PREVIOUS'`, { tenantId: row.tenantId, id: row.id })
+      .where(`tenant_id = :tenantId AND token_id = :id AND state = 'PREVIOUS'`, where)
       .execute();
     await tx
       .createQueryBuilder()
       .update(TokenSecretRow)
       .set(graceEndsAt ? { state: 'PREVIOUS', graceEndsAt } : { state: 'REVOKED', endedAt: now })
-      .where(`tenant_id = :tenantId AND token_id = :id AND state = 'CURRENT'`, { tenantId: row.tenantId, id: row.id })
+      .where(`tenant_id = :tenantId AND token_id = :id AND state = 'CURRENT'`, where)
       .execute();
     row.generation += 1;
     row.nextRotationAt = nextRotationFor(now, row.expiresAt, policy);
     row.updatedAt = now;
     const minted = this.hasher.mint();
+    const id = uuidv7();
+    const sealed = seal && graceEndsAt ? seal(id, minted.secret) : null;
     const scope = new TenantScope(tx, row.tenantId);
     await scope.insert(TokenSecretRow, [
-      { id: uuidv7(), tokenId: row.id, generation: row.generation, hash: minted.hash, hint: minted.hint, state: 'CURRENT', createdAt: now, graceEndsAt: null, endedAt: null },
+      {
+        id,
+        tokenId: row.id,
+        generation: row.generation,
+        hash: minted.hash,
+        hint: minted.hint,
+        state: 'CURRENT',
+        createdAt: now,
+        graceEndsAt: null,
+        endedAt: null,
+        sealed: sealed?.ciphertext ?? null,
+        sealedKeyId: sealed?.keyId ?? null,
+      },
     ]);
     await scope.update(TokenRow, row.id, { generation: row.generation, nextRotationAt: row.nextRotationAt, updatedAt: now });
     return { secret: minted.secret, graceEndsAt };
+  }
+
+  /**
+   * Re-plans tokens after their policy changed or was attached: expiry, next rotation and
+   * warnings from `scheduleFor`. Returns the ids whose schedule moved.
+   */
+  async replan(tx: Tx, tenantId: string, bases: ScheduledToken[], policy: RotationPolicy | null, now: Date): Promise<string[]> {
+    // An expired token stays expired, whatever the new policy says.
+    const changed = bases
+      .filter((b) => !b.expiresAt || b.expiresAt > now)
+      .map((b) => ({ b, next: scheduleFor(b, policy, now) }))
+      .filter(({ b, next }) => !sameSchedule(b, next));
+    for (let i = 0; i < changed.length; i += 5_000) {
+      const chunk = changed.slice(i, i + 5_000);
+      await tx.query(
+        `UPDATE tokens t SET expires_at = v.e, next_rotation_at = v.r, next_notify_at = v.n, updated_at = $2
+           FROM unnest($3::uuid[], $4::timestamptz[], $5::timestamptz[], $6::timestamptz[]) AS v(id, e, r, n)
+          WHERE t.tenant_id = $1 AND t.id = v.id`,
+        [
+          tenantId,
+          now,
+          chunk.map((c) => c.b.id),
+          chunk.map((c) => c.next.expiresAt),
+          chunk.map((c) => c.next.nextRotationAt),
+          chunk.map((c) => c.next.nextNotifyAt),
+        ],
+      );
+    }
+    return changed.map((c) => c.b.id);
   }
 
   async revoke(p: Principal, id: string, reason: string): Promise<Token> {
@@ -370,20 +429,15 @@ export class TokenService {
       const scope = new TenantScope(tx, p.tenantId);
       const row = await this.load(scope, p, id, true);
       const now = new Date();
-      if (row.status === 'REVOKED') throw conflict(`token ${JSON.stringify(id)} is revoked`, { id });
+      this.assertState(row, now, ['ACTIVE', 'SUSPENDED'], 'given a policy');
       const policy = policyId ? await scope.get(RotationPolicy, requireId(policyId, 'rotationPolicyId'), 'rotation policy') : null;
       if ((policy?.id ?? null) === row.rotationPolicyId) return toToken(row, now);
       const before = { rotationPolicyId: row.rotationPolicyId, expiresAt: row.expiresAt, nextRotationAt: row.nextRotationAt };
+      const [basis] = await scheduledTokens(tx, row.tenantId, 't.id = $2', [row.id]);
       row.rotationPolicyId = policy?.id ?? null;
-      row.expiresAt = expiryFor(now, row.expiresAt, policy);
-      row.nextRotationAt = nextRotationFor(now, row.expiresAt, policy);
       row.updatedAt = now;
-      await scope.update(TokenRow, row.id, {
-        rotationPolicyId: row.rotationPolicyId,
-        expiresAt: row.expiresAt,
-        nextRotationAt: row.nextRotationAt,
-        updatedAt: now,
-      });
+      await scope.update(TokenRow, row.id, { rotationPolicyId: row.rotationPolicyId, updatedAt: now });
+      if (basis && (await this.replan(tx, row.tenantId, [basis], policy, now)).length > 0) Object.assign(row, scheduleFor(basis, policy, now));
       const after = { rotationPolicyId: row.rotationPolicyId, expiresAt: row.expiresAt, nextRotationAt: row.nextRotationAt };
       await this.audit.append(tx, p.tenantId, {
         action: 'TOKEN_POLICY_SET',
@@ -449,6 +503,37 @@ export class TokenService {
     return groupBy(tokenIds, rows, (r) => r.tokenId);
   }
 
+  /**
+   * Live tokens the principal may see, matching `filter`, with something scheduled by `end`
+   * (`policyId`: only those under that policy), and their PREVIOUS secrets.
+   */
+  async scheduled(
+    p: Principal,
+    filter: TokenFilter | null | undefined,
+    end: Date | null,
+    limit: number,
+    policyId?: string,
+  ): Promise<Array<{ row: TokenRow; previous: TokenSecretRow[] }>> {
+    const scope = new TenantScope(this.ds.manager, p.tenantId);
+    const qb = this.filtered(scope, p, filter, new Date()).andWhere(`t.status IN ('ACTIVE', 'SUSPENDED')`);
+    if (policyId) qb.andWhere('t.rotationPolicyId = :policyId', { policyId });
+    if (end) {
+      qb.andWhere(
+        `(t.nextRotationAt <= :end OR t.expiresAt <= :end OR t.nextNotifyAt <= :end OR EXISTS (
+            SELECT 1 FROM token_secrets s WHERE s.tenant_id = t.tenant_id AND s.token_id = t.id AND s.state = 'PREVIOUS' AND s.grace_ends_at <= :end))`,
+        { end },
+      );
+    }
+    const rows = await qb.orderBy('t.id', 'ASC').limit(limit).getMany();
+    const previous: TokenSecretRow[] = [];
+    for (let i = 0; i < rows.length; i += 5_000) {
+      const ids = rows.slice(i, i + 5_000).map((r) => r.id);
+      previous.push(...(await scope.select(TokenSecretRow, 's').andWhere(`s.state = 'PREVIOUS' AND s.tokenId IN (:...ids)`, { ids }).getMany()));
+    }
+    const byToken = groupBy(rows.map((r) => r.id), previous, (s) => s.tokenId);
+    return rows.map((row, i) => ({ row, previous: byToken[i]! }));
+  }
+
   /** A token the principal may act on; another owner's token is NOT_FOUND for a developer. */
   private async load(scope: TenantScope, p: Principal, id: string, lock = false): Promise<TokenRow> {
     requireId(id);
@@ -482,7 +567,45 @@ export function validRateLimit(l: RateLimitInput): { requests: number; per: numb
 }
 
 function revokedFields(reason: string, now: Date) {
-  return { status: 'REVOKED' as const, revokedAt: now, revokedReason: reason, nextRotationAt: null, updatedAt: now };
+  return { status: 'REVOKED' as const, revokedAt: now, revokedReason: reason, nextRotationAt: null, nextNotifyAt: null, updatedAt: now };
+}
+
+/** A live token with what its schedule is computed from. */
+export interface ScheduledToken extends ScheduleBasis, Schedule {
+  id: string;
+  tenantId: string;
+  status: string;
+  generation: number;
+  ownerId: string;
+}
+
+/**
+ * Live tokens (ACTIVE or SUSPENDED) matching `where` (over `t`, parameters from $2), locked,
+ * with the moment of their last rotation.
+ */
+export async function scheduledTokens(tx: Tx, tenantId: string, where: string, params: unknown[], lock = true): Promise<ScheduledToken[]> {
+  const rows: Array<Record<string, never>> = await tx.query(
+    `SELECT t.id, t.tenant_id, t.owner_id, t.status, t.generation, t.created_at, t.requested_expires_at, t.expires_at,
+            t.next_rotation_at, t.next_notify_at, s.created_at AS rotated_at
+       FROM tokens t
+       JOIN token_secrets s ON s.tenant_id = t.tenant_id AND s.token_id = t.id AND s.state = 'CURRENT'
+      WHERE t.tenant_id = $1 AND t.status IN ('ACTIVE', 'SUSPENDED') AND ${where}
+      ORDER BY t.id${lock ? ' FOR UPDATE OF t' : ''}`,
+    [tenantId, ...params],
+  );
+  return rows.map((r) => ({
+    id: r.id,
+    tenantId: r.tenant_id,
+    ownerId: r.owner_id,
+    status: r.status,
+    generation: r.generation,
+    createdAt: r.created_at,
+    requestedExpiresAt: r.requested_expires_at,
+    rotatedAt: r.rotated_at,
+    expiresAt: r.expires_at,
+    nextRotationAt: r.next_rotation_at,
+    nextNotifyAt: r.next_notify_at,
+  }));
 }
 
 function revokedEvent(actorId: string, tokenId: string, reason: string, bulk: boolean): AuditEntry {

@@ -1,6 +1,7 @@
 // Verification of presented secrets: for gateways (verifyToken, /v1/verify, /v1/authz,
 // introspection) and for authenticating every caller of Latchkey itself. Checksum first, then
 // the in-process cache, then Redis, then Postgres.
+import type { ChangeNotifier } from '../events/change-notifier';
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import type { DataSource } from 'typeorm';
@@ -43,6 +44,7 @@ export interface VerifierParts {
   limiter: RateLimiter;
   usage: UsageRecorder;
   bus: InvalidationBus;
+  changes: ChangeNotifier;
   redis: Redis;
   redisPrefix: string;
   metrics: Metrics;
@@ -64,12 +66,14 @@ interface LookupRow {
   rate_window_s: number | null;
   allowed_cidrs: string[] | null;
   scopes: string[];
+  awaits_first_use: string | null;
 }
 
 export class Verifier {
   private readonly permissions = new Map<string, { value: Set<Permission>; until: number }>();
   private permissionsEpoch = 0;
   private readonly interned = new Map<string, string>();
+  private readonly firstUses = new Set<string>();
 
   constructor(private readonly p: VerifierParts) {
     p.bus.listen((msg) => {
@@ -125,8 +129,30 @@ export class Verifier {
   }
 
   private used(checked: Checked, clientIp?: string | null): Checked {
-    if (checked.result.valid) this.p.usage.record(checked.record!.tokenId, checked.record!.tenantId, clientIp);
+    if (checked.result.valid) {
+      const record = checked.record!;
+      this.p.usage.record(record.tokenId, record.tenantId, clientIp);
+      if (record.awaitsFirstUse) this.firstUse(record);
+    }
     return this.counted(checked);
+  }
+
+  /**
+   * A successor's first use is written once, off the response's path: from then on, the old
+   * secret asking for its successor is reuse.
+   */
+  private firstUse(record: SecretRecord): void {
+    const secretId = record.awaitsFirstUse!;
+    if (this.firstUses.has(secretId)) return;
+    this.firstUses.add(secretId);
+    void this.p.ds
+      .query(`UPDATE token_secrets SET first_used_at = now() WHERE tenant_id = $1 AND id = $2 AND first_used_at IS NULL`, [record.tenantId, secretId])
+      .then(() => this.p.changes.tokensChanged([record.tokenId]))
+      .catch((err) => {
+        this.firstUses.delete(secretId);
+        this.p.log.warn({ err, tokenId: record.tokenId }, 'could not record the first use of a successor');
+      })
+      .finally(() => setTimeout(() => this.firstUses.delete(secretId), 60_000).unref());
   }
 
   private counted(checked: Checked): Checked {
@@ -231,6 +257,8 @@ export class Verifier {
   private async read(hash: string): Promise<SecretRecord | null> {
     const rows: LookupRow[] = await this.p.ds.query(
       `SELECT t.id AS token_id, t.tenant_id, t.owner_id, s.state AS secret_state, s.grace_ends_at,
+              CASE WHEN s.state = 'CURRENT' AND s.first_used_at IS NULL AND (s.sealed IS NOT NULL OR s.picked_up_at IS NOT NULL)
+                   THEN s.id END AS awaits_first_use,
               t.status AS token_status, t.expires_at, t.created_at, t.version,
               COALESCE(t.rate_limit, p.rate_limit) AS rate_limit,
               CASE WHEN t.rate_limit IS NOT NULL THEN t.rate_window_s ELSE p.rate_window_s END AS rate_window_s,
@@ -259,6 +287,7 @@ export class Verifier {
       createdAt: r.created_at.getTime(),
       rateLimit: r.rate_limit && r.rate_window_s ? { requests: r.rate_limit, per: r.rate_window_s } : null,
       allowedCidrs: r.allowed_cidrs,
+      ...(r.awaits_first_use ? { awaitsFirstUse: r.awaits_first_use } : {}),
     };
   }
 

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { normalisePolicy } from '../../src/policies/policy.service';
-import { expiryFor, graceFor, nextRotationFor } from '../../src/policies/schedule';
+import { diffPlans, expandPlan } from '../../src/lifecycle/plan';
+import { expiryFor, graceFor, nextNotifyFor, nextRotationFor, scheduleFor, warningAt } from '../../src/policies/schedule';
 import { DomainError } from '../../src/platform/errors';
 
 const at = new Date('2026-01-01T00:00:00Z');
@@ -15,12 +16,14 @@ describe('rotation policy rules', () => {
       notifyBefore: [604_800, 86_400],
       rateRequests: null,
       rateWindow: null,
+      onReuse: 'NOTIFY',
     });
   });
 
   it.each([
     [{ name: 'x', rotateEvery: 30, gracePeriod: 0 }, 'rotateEvery'],
     [{ name: 'x', rotateEvery: 3600, gracePeriod: 3600 }, 'gracePeriod'],
+    [{ name: 'x', rotateEvery: 3600, gracePeriod: 0 }, 'gracePeriod'],
     [{ name: 'x', gracePeriod: 100 * 86_400 }, 'gracePeriod'],
     [{ name: 'x', gracePeriod: 0, expireAfter: 86_400, notifyBefore: [86_400] }, 'notifyBefore'],
     [{ name: 'x', gracePeriod: 0, notifyBefore: [0] }, 'notifyBefore'],
@@ -52,8 +55,53 @@ describe('rotation policy rules', () => {
   });
 
   it('takes grace from the call, then the policy, then one hour', () => {
-    expect(graceFor(0, { rotateEvery: null, gracePeriod: 60, expireAfter: null })).toBe(0);
-    expect(graceFor(undefined, { rotateEvery: null, gracePeriod: 60, expireAfter: null })).toBe(60);
+    expect(graceFor(0, { gracePeriod: 60 })).toBe(0);
+    expect(graceFor(undefined, { gracePeriod: 60 })).toBe(60);
     expect(graceFor(null, null)).toBe(3600);
+  });
+
+  const h = (n: number) => new Date(at.getTime() + n * 3_600_000);
+
+  it('plans expiry warnings that are still to come, one per threshold', () => {
+    const expiry = h(48);
+    expect(nextNotifyFor(expiry, [86_400, 3_600], at)).toEqual(h(24));
+    expect(nextNotifyFor(expiry, [86_400, 3_600], h(25))).toEqual(h(47));
+    expect(nextNotifyFor(expiry, [86_400, 3_600], h(47.5))).toBeNull();
+    expect(nextNotifyFor(null, [86_400], at)).toBeNull();
+    // When both thresholds passed unseen, one warning says the most urgent.
+    expect(warningAt(expiry, [86_400, 3_600], h(47.5))).toBe(3_600);
+    expect(warningAt(expiry, [86_400, 3_600], h(30))).toBe(86_400);
+    expect(warningAt(expiry, [86_400], h(1))).toBeNull();
+  });
+
+  it('re-plans from issue and last rotation, without repeating warnings already sent', () => {
+    const policy = { rotateEvery: 7_200, gracePeriod: 60, expireAfter: 86_400, notifyBefore: [43_200, 3_600] };
+    const basis = { createdAt: at, requestedExpiresAt: null, rotatedAt: h(1), expiresAt: h(24), nextNotifyAt: h(23) };
+    // The 12 h warning was sent (nextNotifyAt moved on to the 1 h one): same expiry, no resend.
+    expect(scheduleFor(basis, policy, h(13))).toEqual({ expiresAt: h(24), nextRotationAt: h(3), nextNotifyAt: h(23) });
+    // A longer lifetime moves the expiry: warnings start again from now.
+    expect(scheduleFor(basis, { ...policy, expireAfter: 172_800 }, h(13))).toEqual({ expiresAt: h(48), nextRotationAt: h(3), nextNotifyAt: h(36) });
+    // An explicit expiry asked for at issue still caps it; no policy: no rotation, no warnings.
+    expect(scheduleFor({ ...basis, requestedExpiresAt: h(10) }, null, h(2))).toEqual({ expiresAt: h(10), nextRotationAt: null, nextNotifyAt: null });
+  });
+
+  it('expands a plan in order and diffs two of them', () => {
+    const policy = { rotateEvery: 3_600, gracePeriod: 600, expireAfter: null, notifyBefore: [7_200] };
+    const token = { id: 't1', status: 'ACTIVE', generation: 3, expiresAt: h(3), nextRotationAt: h(1), nextNotifyAt: h(1), previous: [{ generation: 2, graceEndsAt: h(0.5) }] };
+    const steps = expandPlan(token, policy, h(10));
+    expect(steps.map((s) => [s.kind, (s.at.getTime() - at.getTime()) / 60_000, s.generation])).toEqual([
+      ['RETIRE', 30, 2],
+      ['ROTATE', 60, 4],
+      ['NOTIFY', 60, null],
+      ['RETIRE', 70, 3],
+      ['ROTATE', 120, 5],
+      ['RETIRE', 130, 4],
+      ['EXPIRE', 180, null],
+    ]);
+    expect(expandPlan({ ...token, status: 'REVOKED' }, policy, h(10))).toEqual([]);
+    const slower = expandPlan({ ...token, nextRotationAt: h(2) }, { ...policy, rotateEvery: 7_200 }, h(10));
+    const { added, removed } = diffPlans(steps, slower);
+    expect(added.map((s) => s.kind)).toEqual(['ROTATE', 'RETIRE']);
+    expect(removed.map((s) => s.kind)).toEqual(['ROTATE', 'RETIRE', 'ROTATE', 'RETIRE']);
   });
 });

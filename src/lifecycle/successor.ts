@@ -1,0 +1,114 @@
+// Picking up a successor: after a scheduled rotation nobody holds the new secret, so it waits,
+// sealed, until a consumer presents the PREVIOUS secret during the grace period. Once the
+// successor has been used, the old secret asking again is reuse (a copy of it is in other hands).
+import { Router } from 'express';
+import type { Logger } from 'pino';
+import type { DataSource } from 'typeorm';
+import type { AuditService } from '../audit/audit.service';
+import type { ChangeNotifier } from '../events/change-notifier';
+import { RotationPolicy } from '../policies/rotation-policy.entity';
+import { sendError } from '../platform/http';
+import type { SecretBox } from '../platform/secret-box';
+import { TenantScope } from '../platform/tenant-scope';
+import type { SecretHasher } from '../tokens/secret-hasher';
+import { TokenRow } from '../tokens/token.entity';
+import { isWellFormed } from '../tokens/token-format';
+import { TokenSecretRow } from '../tokens/token-secret.entity';
+import type { TokenService } from '../tokens/token.service';
+import { bearer } from '../verify/verifier';
+
+export type Pickup =
+  | { ok: true; secret: string; tokenId: string; generation: number; hint: string; expiresAt: Date | null; previousGraceEndsAt: Date }
+  | { ok: false; status: 401 | 409; code: string; message: string; revoked?: boolean };
+
+const invalid = (message: string): Pickup => ({ ok: false, status: 401, code: 'UNAUTHENTICATED', message });
+
+export class SuccessorService {
+  constructor(
+    private readonly ds: DataSource,
+    private readonly hasher: SecretHasher,
+    private readonly box: SecretBox,
+    private readonly audit: AuditService,
+    private readonly tokens: TokenService,
+    private readonly changes: ChangeNotifier,
+  ) {}
+
+  async pickUp(presented: string, clientIp: string | null): Promise<Pickup> {
+    if (!isWellFormed(presented)) return invalid('the bearer token is malformed');
+    const hash = this.hasher.hash(presented);
+    const outcome = await this.ds.transaction(async (tx): Promise<{ pickup: Pickup; changed: string | null }> => {
+      const found = await tx.findOneBy(TokenSecretRow, { hash });
+      if (!found) return { pickup: invalid('the bearer token is not valid'), changed: null };
+      const scope = new TenantScope(tx, found.tenantId);
+      // Token first, then its secrets: the order every writer locks in.
+      const token = await scope.get(TokenRow, found.tokenId, 'token', true);
+      const secrets = await scope.select(TokenSecretRow, 's').andWhere('s.tokenId = :id', { id: token.id }).setLock('pessimistic_write').getMany();
+      const old = secrets.find((s) => s.id === found.id)!;
+      const current = secrets.find((s) => s.state === 'CURRENT');
+      const now = new Date();
+      if (token.status !== 'ACTIVE' || (token.expiresAt && token.expiresAt <= now)) return { pickup: invalid('the token is not active'), changed: null };
+      if (old.state === 'CURRENT') return { pickup: { ok: false, status: 409, code: 'NO_SUCCESSOR', message: 'this is the current secret: there is no successor to pick up' }, changed: null };
+      if (old.state !== 'PREVIOUS' || !old.graceEndsAt || old.graceEndsAt <= now || !current) {
+        return { pickup: invalid('the bearer token is past its grace period'), changed: null };
+      }
+      const event = (action: string, data: Record<string, unknown>) =>
+        this.audit.append(tx, token.tenantId, { action, actorId: null, targetType: 'TOKEN', targetId: token.id, data: { presentedGeneration: old.generation, successorGeneration: current.generation, clientIp, ...data } });
+
+      if (current.firstUsedAt) {
+        const policy = token.rotationPolicyId ? await scope.get(RotationPolicy, token.rotationPolicyId, 'rotation policy') : null;
+        const revoke = policy?.onReuse === 'REVOKE';
+        await event('TOKEN_REUSE_DETECTED', { successorFirstUsedAt: current.firstUsedAt.toISOString(), onReuse: policy?.onReuse ?? 'NOTIFY' });
+        if (revoke) {
+          const reason = 'reuse detected: a superseded secret asked for its successor after the successor was in use';
+          await this.tokens.revokeRows(tx, token.tenantId, [token.id], reason, now);
+          await this.audit.append(tx, token.tenantId, { action: 'TOKEN_REVOKED', actorId: null, targetType: 'TOKEN', targetId: token.id, data: { reason, bulk: false } });
+        }
+        const message = `the successor has been in use since ${current.firstUsedAt.toISOString()}: this pickup is treated as reuse${revoke ? ' and the token is revoked' : ''}`;
+        return { pickup: { ok: false, status: 409, code: 'REUSE_DETECTED', message, revoked: revoke }, changed: revoke ? token.id : null };
+      }
+      if (!current.sealed || !current.sealedKeyId) {
+        const why = current.pickedUpAt ? `the successor was already picked up at ${current.pickedUpAt.toISOString()}` : 'the successor was handed out by a manual rotation';
+        await event('TOKEN_SUCCESSOR_REFUSED', { reason: why });
+        return { pickup: { ok: false, status: 409, code: 'SUCCESSOR_UNAVAILABLE', message: why }, changed: null };
+      }
+      const secret = this.box.open({ ciphertext: current.sealed, keyId: current.sealedKeyId }, current.id);
+      // Handed out once: the ciphertext is deleted as it leaves.
+      await tx.update(TokenSecretRow, { tenantId: token.tenantId, id: current.id }, { sealed: null, sealedKeyId: null, pickedUpAt: now });
+      await event('TOKEN_SUCCESSOR_PICKED_UP', {});
+      return {
+        pickup: { ok: true, secret, tokenId: token.id, generation: current.generation, hint: current.hint, expiresAt: token.expiresAt, previousGraceEndsAt: old.graceEndsAt },
+        changed: token.id,
+      };
+    });
+    if (outcome.changed) await this.changes.tokensChanged([outcome.changed]);
+    return outcome.pickup;
+  }
+}
+
+/** POST /v1/tokens/successor, authenticated by the PREVIOUS secret. */
+export function successorRoutes(service: SuccessorService, log: Logger): Router {
+  const router = Router();
+  router.post('/v1/tokens/successor', async (req, res) => {
+    res.setHeader('cache-control', 'no-store');
+    const presented = bearer(req.header('authorization')) ?? req.header('x-api-key') ?? null;
+    if (!presented) {
+      res.setHeader('WWW-Authenticate', 'Bearer realm="latchkey"');
+      return sendError(res, 401, 'UNAUTHENTICATED', 'present the previous secret as Authorization: Bearer');
+    }
+    const pickup = await service.pickUp(presented, req.header('x-real-ip') ?? req.socket.remoteAddress ?? null);
+    if (pickup.ok) {
+      return res.json({
+        token: pickup.secret,
+        tokenId: pickup.tokenId,
+        generation: pickup.generation,
+        hint: pickup.hint,
+        expiresAt: pickup.expiresAt?.toISOString() ?? null,
+        previousGraceEndsAt: pickup.previousGraceEndsAt.toISOString(),
+      });
+    }
+    if (pickup.status === 401) res.setHeader('WWW-Authenticate', `Bearer realm="latchkey", error="invalid_token", error_description="${pickup.message}"`);
+    log.info({ code: pickup.code }, 'successor pickup refused');
+    res.status(pickup.status).json({ error: { code: pickup.code, message: pickup.message, ...(pickup.revoked !== undefined ? { revoked: pickup.revoked } : {}) } });
+  });
+  return router;
+}

@@ -1,0 +1,368 @@
+// The scheduled lifecycle with real worker processes: exactly once through kill -9, two workers
+// at once and a Redis wipe; clock-based refusal with no worker running; stale jobs; pickup and
+// reuse detection. This file has a database and a Redis logical database of its own, because it
+// wipes Redis and because it must know that no other process plans or acts on its rows.
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { Redis } from 'ioredis';
+import { Client } from 'pg';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { seedTokens } from '../../scripts/bench/seed';
+import { jobIdOf } from '../../src/lifecycle/planner';
+import { startTestApi, type TestApi, testEnv, waitFor } from '../helpers/api';
+import { issue, unique } from '../helpers/fixtures';
+import { type LatchkeyProcess, spawnLatchkey } from '../helpers/process';
+
+let api: TestApi;
+let env: Record<string, string>;
+let admin: string;
+let tenantId: string;
+let ownerId: string;
+let db: Client;
+let redis: Redis;
+let dataDir: string;
+const workers: LatchkeyProcess[] = [];
+
+const HORIZON_MS = 8_000;
+const TICK_MS = 250;
+
+async function startWorker(): Promise<LatchkeyProcess> {
+  const w = await spawnLatchkey({ ...env, LATCHKEY_ROLE: 'worker' }, { waitFor: /"msg":"workers started"/ });
+  workers.push(w);
+  return w;
+}
+
+async function stopWorkers(): Promise<void> {
+  await Promise.all(workers.splice(0).map((w) => w.stop('SIGKILL')));
+}
+
+async function policy(fields: Record<string, unknown>): Promise<string> {
+  const { createRotationPolicy } = await api.ok(admin, `mutation($i: RotationPolicyInput!) { createRotationPolicy(input: $i) { id } }`, {
+    i: { name: unique('policy'), gracePeriod: 'PT1H', ...fields },
+  });
+  return createRotationPolicy.id;
+}
+
+const pepper = () => Buffer.from(env.TOKEN_PEPPER!, 'utf8');
+const count = async (sql: string, params: unknown[]) => Number((await db.query(sql, params)).rows[0].n);
+const auditCounts = async (action: string, ids: string[]) => {
+  const { rows } = await db.query(`SELECT target_id, count(*)::int AS n FROM audit_events WHERE action = $1 AND target_id = ANY($2) GROUP BY target_id`, [action, ids]);
+  return new Map<string, number>(rows.map((r) => [r.target_id, r.n]));
+};
+const verify = async (secret: string) => (await api.ok(admin, `query($t: String!) { verifyToken(secret: $t) { valid failure rotationPending } }`, { t: secret })).verifyToken;
+
+beforeAll(async () => {
+  const base = testEnv();
+  const id = randomBytes(3).toString('hex');
+  dataDir = mkdtempSync(join(tmpdir(), 'latchkey-lifecycle-'));
+  env = {
+    ...base,
+    DATABASE_URL: `${base.DATABASE_URL}_lc${id}`,
+    REDIS_URL: `redis://127.0.0.1:6379/${1 + (randomBytes(1)[0]! % 15)}`,
+    REDIS_PREFIX: `${base.REDIS_PREFIX}-lc${id}`,
+    BOOTSTRAP_TOKEN_FILE: join(dataDir, 'bootstrap-token'),
+    PLANNER_TICK_MS: String(TICK_MS),
+    PLANNER_HORIZON_MS: String(HORIZON_MS),
+    LOG_LEVEL: 'info',
+  };
+  api = await startTestApi(env);
+  admin = readFileSync(env.BOOTSTRAP_TOKEN_FILE!, 'utf8').trim();
+  const { viewer } = await api.ok(admin, `{ viewer { id } }`);
+  ownerId = viewer.id;
+  tenantId = (await api.sql(`SELECT tenant_id FROM owners WHERE id = $1`, [viewer.id]))[0].tenant_id;
+  db = new Client({ connectionString: env.DATABASE_URL });
+  await db.connect();
+  redis = new Redis(env.REDIS_URL!);
+});
+
+afterEach(stopWorkers);
+
+afterAll(async () => {
+  await stopWorkers();
+  await redis?.flushdb();
+  await redis?.quit();
+  await db?.end();
+  await api?.close();
+  const pg = new Client({ connectionString: testEnv().DATABASE_URL });
+  await pg.connect();
+  await pg.query(`DROP DATABASE IF EXISTS "${new URL(env.DATABASE_URL!).pathname.slice(1)}" WITH (FORCE)`);
+  await pg.end();
+  rmSync(dataDir, { recursive: true, force: true });
+});
+
+describe('policies drive schedules', () => {
+  it('sets expiry, rotation and warnings at issue; re-plans on update and on setTokenPolicy; previews and dry-runs', async () => {
+    const policyId = await policy({ rotateEvery: 'P7D', expireAfter: 'P30D', notifyBefore: ['P2D', 'P7D'] });
+    const before = Date.now();
+    const t = await issue(api, admin, ownerId, [], { rotationPolicyId: policyId, expiresAt: new Date(before + 60 * 86_400_000).toISOString() });
+    const [row] = (await db.query(`SELECT expires_at, next_rotation_at, next_notify_at FROM tokens WHERE id = $1`, [t.id])).rows;
+    const days = (d: Date) => (d.getTime() - before) / 86_400_000;
+    // The explicit 60 days are capped by the policy's 30; first warning 7 days before.
+    expect(days(row.expires_at)).toBeCloseTo(30, 2);
+    expect(days(row.next_rotation_at)).toBeCloseTo(7, 2);
+    expect(days(row.next_notify_at)).toBeCloseTo(23, 2);
+
+    const { rotationPlan } = await api.ok(admin, `query($f: TokenFilter) { rotationPlan(within: "P40D", filter: $f) { actions { at kind generation notifyBefore tokenId } truncated } }`, {
+      f: { ownerId, search: null },
+    });
+    const mine = rotationPlan.actions.filter((a: { tokenId: string }) => a.tokenId === t.id);
+    expect(mine.map((a: { kind: string; generation: number | null }) => [a.kind, a.generation])).toEqual([
+      ['ROTATE', 2],
+      ['RETIRE', 1],
+      ['ROTATE', 3],
+      ['RETIRE', 2],
+      ['ROTATE', 4],
+      ['RETIRE', 3],
+      ['NOTIFY', null],
+      ['ROTATE', 5],
+      ['NOTIFY', null],
+      ['RETIRE', 4],
+      ['EXPIRE', null],
+    ]);
+    expect(mine.filter((a: { kind: string }) => a.kind === 'NOTIFY').map((a: { notifyBefore: string }) => a.notifyBefore)).toEqual(['P7D', 'P2D']);
+
+    // A dry run returns the plan difference and changes nothing.
+    const audit = await count(`SELECT count(*) AS n FROM audit_events`, []);
+    const update = `mutation($id: ID!, $i: RotationPolicyInput!, $dry: Boolean) {
+      updateRotationPolicy(id: $id, input: $i, dryRun: $dry, within: "P40D") {
+        rotateEvery planImpact { tokens affectedTokens addedCount removedCount added { kind generation tokenId } removed { kind tokenId } } } }`;
+    const input = { name: unique('policy'), gracePeriod: 'PT1H', rotateEvery: 'P14D', expireAfter: 'P30D', notifyBefore: ['P2D', 'P7D'] };
+    const dry = (await api.ok(admin, update, { id: policyId, i: input, dry: true })).updateRotationPolicy;
+    expect(dry.rotateEvery).toBe('P14D');
+    expect(dry.planImpact).toMatchObject({ tokens: 1, affectedTokens: 1, addedCount: 4, removedCount: 8 });
+    expect(dry.planImpact.added.map((a: { kind: string; generation: number }) => [a.kind, a.generation])).toEqual([
+      ['ROTATE', 2],
+      ['RETIRE', 1],
+      ['ROTATE', 3],
+      ['RETIRE', 2],
+    ]);
+    expect((await db.query(`SELECT rotate_every_s FROM rotation_policies WHERE id = $1`, [policyId])).rows[0].rotate_every_s).toBe(7 * 86_400);
+    expect((await db.query(`SELECT next_rotation_at FROM tokens WHERE id = $1`, [t.id])).rows[0].next_rotation_at).toEqual(row.next_rotation_at);
+    expect(await count(`SELECT count(*) AS n FROM audit_events`, [])).toBe(audit);
+
+    // The real update re-plans its tokens in the same transaction.
+    const real = (await api.ok(admin, update, { id: policyId, i: input, dry: false })).updateRotationPolicy;
+    expect(real.planImpact.addedCount).toBe(4);
+    const replanned = (await db.query(`SELECT next_rotation_at FROM tokens WHERE id = $1`, [t.id])).rows[0];
+    expect(days(replanned.next_rotation_at)).toBeCloseTo(14, 2);
+
+    // Detaching the policy drops the rotation and the warnings; the explicit expiry comes back.
+    await api.ok(admin, `mutation($id: ID!) { setTokenPolicy(id: $id, rotationPolicyId: null) { id } }`, { id: t.id });
+    const detached = (await db.query(`SELECT expires_at, next_rotation_at, next_notify_at FROM tokens WHERE id = $1`, [t.id])).rows[0];
+    expect(days(detached.expires_at)).toBeCloseTo(60, 2);
+    expect(detached.next_rotation_at).toBeNull();
+    expect(detached.next_notify_at).toBeNull();
+  });
+
+  it('refuses a scheduled rotation without a grace period to pick the successor up in, and a bad window', async () => {
+    const r = await api.gql(admin, `mutation { createRotationPolicy(input: { name: "x", rotateEvery: "P1D", gracePeriod: "PT0S" }) { id } }`);
+    expect(r.errors?.[0]?.extensions?.code).toBe('BAD_USER_INPUT');
+    const w = await api.gql(admin, `{ rotationPlan(within: "PT0S") { truncated } }`);
+    expect(w.errors?.[0]?.extensions?.code).toBe('BAD_USER_INPUT');
+  });
+});
+
+describe('workers stopped entirely', () => {
+  it('verification still refuses a token past expiresAt and a PREVIOUS secret past graceEndsAt, to the second', async () => {
+    const expiring = await issue(api, admin, ownerId, [], { expiresAt: new Date(Date.now() + 1_500).toISOString() });
+    const rotated = await issue(api, admin, ownerId, []);
+    const { rotateToken } = await api.ok(admin, `mutation($id: ID!) { rotateToken(id: $id, gracePeriod: "PT2S") { secret } }`, { id: rotated.id });
+    expect(await verify(expiring.secret)).toMatchObject({ valid: true });
+    expect(await verify(rotated.secret)).toMatchObject({ valid: true, rotationPending: true });
+    const [expiry, grace] = [
+      (await db.query(`SELECT expires_at FROM tokens WHERE id = $1`, [expiring.id])).rows[0].expires_at as Date,
+      (await db.query(`SELECT grace_ends_at FROM token_secrets WHERE token_id = $1 AND state = 'PREVIOUS'`, [rotated.id])).rows[0].grace_ends_at as Date,
+    ];
+    await sleep(Math.max(expiry.getTime(), grace.getTime()) - Date.now() + 50);
+    expect(await verify(expiring.secret)).toMatchObject({ valid: false, failure: 'EXPIRED' });
+    expect(await verify(rotated.secret)).toMatchObject({ valid: false, failure: 'EXPIRED' });
+    expect(await verify(rotateToken.secret)).toMatchObject({ valid: true });
+    // Nothing acted: the rows still say ACTIVE and PREVIOUS.
+    expect((await db.query(`SELECT status FROM tokens WHERE id = $1`, [expiring.id])).rows[0].status).toBe('ACTIVE');
+    expect(await count(`SELECT count(*) AS n FROM token_secrets WHERE token_id = $1 AND state = 'PREVIOUS'`, [rotated.id])).toBe(1);
+  });
+});
+
+describe('scheduled rotation and pickup', () => {
+  it('rotates on time, seals the successor for the old secret, refuses a second pickup and detects reuse', async () => {
+    const policyId = await policy({ rotateEvery: 'P1D', onReuse: 'REVOKE' });
+    const t = await issue(api, admin, ownerId, [], { rotationPolicyId: policyId });
+    const due = new Date(Date.now() + 1_000);
+    await db.query(`UPDATE tokens SET next_rotation_at = $2 WHERE id = $1`, [t.id, due]);
+    await startWorker();
+    const rotated = await waitFor(
+      async () => (await db.query(`SELECT generation, next_rotation_at FROM tokens WHERE id = $1`, [t.id])).rows[0],
+      (r) => r.generation === 2,
+      15_000,
+    );
+    // Next rotation a day after this one; the audit says it was scheduled, and holds no secret.
+    expect(rotated.next_rotation_at.getTime() - due.getTime()).toBeGreaterThan(86_000_000);
+    const [event] = (await db.query(`SELECT actor_id, data FROM audit_events WHERE action = 'TOKEN_ROTATED' AND target_id = $1`, [t.id])).rows;
+    expect(event.actor_id).toBeNull();
+    expect(event.data).toMatchObject({ generation: 2, scheduled: true, gracePeriod: 'PT1H' });
+    const sealed = (await db.query(`SELECT sealed, sealed_key_id FROM token_secrets WHERE token_id = $1 AND state = 'CURRENT'`, [t.id])).rows[0];
+    expect(sealed.sealed).toMatch(/^[A-Za-z0-9+/=]+$/);
+    expect(sealed.sealed).not.toContain('lk_');
+    expect(sealed.sealed_key_id).toMatch(/^[0-9a-f]{8}$/);
+    // The job carried ids and the due instant only.
+    const jobs = await redis.keys(`${env.REDIS_PREFIX}:rotate:rotate-${t.id}-*`);
+    const data = JSON.parse((await redis.hget(jobs.find((k) => !k.endsWith(':lock'))!, 'data'))!);
+    expect(Object.keys(data).sort()).toEqual(['due', 'generation', 'tenantId', 'tokenId']);
+
+    expect(await verify(t.secret)).toMatchObject({ valid: true, rotationPending: true });
+    const pickup = () => fetch(`${api.url}/v1/tokens/successor`, { method: 'POST', headers: { authorization: `Bearer ${t.secret}` } });
+    const first = await pickup();
+    expect(first.status).toBe(200);
+    expect(first.headers.get('cache-control')).toBe('no-store');
+    const body: any = await first.json();
+    expect(body).toMatchObject({ tokenId: t.id, generation: 2 });
+    expect(await verify(body.token)).toMatchObject({ valid: true, rotationPending: false });
+    // Handed out once: the ciphertext is gone, a second pickup is refused and audited.
+    expect((await db.query(`SELECT sealed, picked_up_at FROM token_secrets WHERE token_id = $1 AND state = 'CURRENT'`, [t.id])).rows[0]).toMatchObject({ sealed: null });
+    await waitFor(async () => (await db.query(`SELECT first_used_at FROM token_secrets WHERE token_id = $1 AND state = 'CURRENT'`, [t.id])).rows[0].first_used_at, (v) => v !== null);
+    // The successor is in use: the old secret asking again is reuse, and this policy revokes.
+    const reuse = await pickup();
+    expect(reuse.status).toBe(409);
+    expect(((await reuse.json()) as any).error).toMatchObject({ code: 'REUSE_DETECTED', revoked: true });
+    expect((await db.query(`SELECT status FROM tokens WHERE id = $1`, [t.id])).rows[0].status).toBe('REVOKED');
+    expect(await verify(body.token)).toMatchObject({ valid: false, failure: 'REVOKED' });
+    const actions = (await db.query(`SELECT action FROM audit_events WHERE target_id = $1 ORDER BY seq`, [t.id])).rows.map((r) => r.action);
+    expect(actions).toEqual(['TOKEN_ISSUED', 'TOKEN_ROTATED', 'TOKEN_SUCCESSOR_PICKED_UP', 'TOKEN_REUSE_DETECTED', 'TOKEN_REVOKED']);
+  });
+
+  it('refuses a second pickup, and after grace the old secret gets 401', async () => {
+    const policyId = await policy({ rotateEvery: 'P1D' });
+    const t = await issue(api, admin, ownerId, [], { rotationPolicyId: policyId });
+    await db.query(`UPDATE tokens SET next_rotation_at = $2 WHERE id = $1`, [t.id, new Date(Date.now() + 500)]);
+    await startWorker();
+    await waitFor(async () => (await db.query(`SELECT generation FROM tokens WHERE id = $1`, [t.id])).rows[0].generation, (g) => g === 2, 15_000);
+    const pickup = () => fetch(`${api.url}/v1/tokens/successor`, { method: 'POST', headers: { authorization: `Bearer ${t.secret}` } });
+    expect((await pickup()).status).toBe(200);
+    const second = await pickup();
+    expect(second.status).toBe(409);
+    expect(((await second.json()) as any).error.code).toBe('SUCCESSOR_UNAVAILABLE');
+    // Grace ends (moved to the near past): the worker retires the old secret; it gets 401.
+    await db.query(`UPDATE token_secrets SET grace_ends_at = $2 WHERE token_id = $1 AND state = 'PREVIOUS'`, [t.id, new Date(Date.now() + 300)]);
+    await sleep(400);
+    const late = await pickup();
+    expect(late.status).toBe(401);
+    expect(late.headers.get('www-authenticate')).toContain('invalid_token');
+    await waitFor(async () => count(`SELECT count(*) AS n FROM audit_events WHERE action = 'TOKEN_SECRET_RETIRED' AND target_id = $1`, [t.id]), (n) => n === 1, 15_000);
+    expect((await db.query(`SELECT state FROM token_secrets WHERE token_id = $1 AND generation = 1`, [t.id])).rows[0].state).toBe('RETIRED');
+    const garbage = await fetch(`${api.url}/v1/tokens/successor`, { method: 'POST', headers: { authorization: 'Bearer lk_nothing' } });
+    expect(garbage.status).toBe(401);
+  });
+
+  it('a token revoked after its rotation job was enqueued: the job does nothing and says so', async () => {
+    const policyId = await policy({ rotateEvery: 'P1D' });
+    const t = await issue(api, admin, ownerId, [], { rotationPolicyId: policyId });
+    const due = new Date(Date.now() + 2_500);
+    await db.query(`UPDATE tokens SET next_rotation_at = $2 WHERE id = $1`, [t.id, due]);
+    await startWorker();
+    const jobId = jobIdOf('rotate', { tokenId: t.id, tenantId, generation: 1, due: due.getTime() });
+    const queue = api.container.services.queues.get('rotate');
+    await waitFor(() => queue.getJob(jobId), (j) => j !== undefined, 10_000);
+    await api.ok(admin, `mutation($id: ID!) { revokeToken(id: $id, reason: "leaked") { id } }`, { id: t.id });
+    const job = await waitFor(() => queue.getJob(jobId), (j) => j?.finishedOn !== undefined, 15_000);
+    expect(job!.returnvalue).toEqual({ done: false, detail: 'the token is revoked' });
+    expect((await db.query(`SELECT generation FROM tokens WHERE id = $1`, [t.id])).rows[0].generation).toBe(1);
+    expect(await count(`SELECT count(*) AS n FROM audit_events WHERE action = 'TOKEN_ROTATED' AND target_id = $1`, [t.id])).toBe(0);
+  });
+});
+
+describe('exactly once', () => {
+  async function seedRotations(n: number, spreadMs: number, policyId: string) {
+    const start = Date.now() + 1_000;
+    const { ids } = await seedTokens(db, {
+      tenantId,
+      ownerId,
+      scopeIds: [],
+      count: n,
+      pepper: pepper(),
+      columns: (i) => ({ rotation_policy_id: policyId, next_rotation_at: new Date(start + Math.floor((i * spreadMs) / n)) }),
+    });
+    return ids;
+  }
+
+  async function expectRotatedOnce(ids: string[]) {
+    const { rows } = await db.query(`SELECT generation, count(*)::int AS n FROM tokens WHERE id = ANY($1) GROUP BY generation`, [ids]);
+    expect(rows).toEqual([{ generation: 2, n: ids.length }]);
+    expect(await count(`SELECT count(*) AS n FROM token_secrets WHERE token_id = ANY($1) AND state = 'CURRENT'`, [ids])).toBe(ids.length);
+    expect(await count(`SELECT count(*) AS n FROM token_secrets WHERE token_id = ANY($1)`, [ids])).toBe(2 * ids.length);
+    const audits = await auditCounts('TOKEN_ROTATED', ids);
+    expect(audits.size).toBe(ids.length);
+    expect([...audits.values()].every((n) => n === 1)).toBe(true);
+  }
+
+  it('kill -9 of the worker at random moments, 20 times, while 500 rotations fall due', async () => {
+    const ids = await seedRotations(500, 12_000, await policy({ rotateEvery: 'P1D' }));
+    let worker = await startWorker();
+    for (let i = 0; i < 20; i++) {
+      await sleep(100 + Math.floor(Math.random() * 600));
+      worker.proc.kill('SIGKILL');
+      await worker.exited;
+      workers.splice(workers.indexOf(worker), 1);
+      worker = await startWorker();
+    }
+    await waitFor(() => count(`SELECT count(*) AS n FROM tokens WHERE id = ANY($1) AND generation = 1`, [ids]), (n) => n === 0, 60_000);
+    await sleep(1_000);
+    await expectRotatedOnce(ids);
+  }, 180_000);
+
+  it('two worker processes at once run no action twice', async () => {
+    const ids = await seedRotations(300, 3_000, await policy({ rotateEvery: 'P1D' }));
+    await Promise.all([startWorker(), startWorker()]);
+    await waitFor(() => count(`SELECT count(*) AS n FROM tokens WHERE id = ANY($1) AND generation = 1`, [ids]), (n) => n === 0, 30_000);
+    await sleep(1_000);
+    await expectRotatedOnce(ids);
+  }, 60_000);
+
+  it('Redis wiped while 1,000 actions are planned: every one still happens, within the horizon plus a tick', async () => {
+    const policyId = await policy({ rotateEvery: 'P1D', notifyBefore: ['PT1H'] });
+    const due = Date.now() + 6_000;
+    const { ids } = await seedTokens(db, {
+      tenantId,
+      ownerId,
+      scopeIds: [],
+      count: 1_000,
+      pepper: pepper(),
+      columns: (i) =>
+        i % 3 === 0
+          ? { rotation_policy_id: policyId, next_rotation_at: new Date(due + i) }
+          : i % 3 === 1
+            ? { rotation_policy_id: policyId, expires_at: new Date(due + i) }
+            : { rotation_policy_id: policyId, expires_at: new Date(due + 3_600_000 + i), next_notify_at: new Date(due + i) },
+    });
+    await startWorker();
+    const plannedKey = `${env.REDIS_PREFIX}:planner:planned`;
+    await waitFor(() => redis.zcount(plannedKey, due, due + 999), (n) => n === 1_000, 10_000);
+    expect(await count(`SELECT count(*) AS n FROM audit_events WHERE target_id = ANY($1)`, [ids])).toBe(0);
+    await redis.flushdb();
+    const wiped = Date.now();
+    expect(await redis.dbsize()).toBe(0);
+    await waitFor(() => count(`SELECT count(*) AS n FROM audit_events WHERE target_id = ANY($1)`, [ids]), (n) => n === 1_000, 30_000);
+    const allDone = Date.now();
+    // Due 6 s after seeding; the horizon plus a tick (and a second of slack) after the wipe at most.
+    expect(allDone - Math.max(wiped, due)).toBeLessThan(HORIZON_MS + TICK_MS + 1_000);
+    const byAction = (await db.query(`SELECT action, count(*)::int AS n FROM audit_events WHERE target_id = ANY($1) GROUP BY action ORDER BY action`, [ids])).rows;
+    expect(byAction).toEqual([
+      { action: 'TOKEN_EXPIRED', n: 333 },
+      { action: 'TOKEN_EXPIRING', n: 333 },
+      { action: 'TOKEN_ROTATED', n: 334 },
+    ]);
+  }, 60_000);
+});
+
+describe('operations view', () => {
+  it('shows queue depths, planner lag and failed jobs to operators only', async () => {
+    const { lifecycleOperations } = await api.ok(admin, `{ lifecycleOperations { queues { name waiting delayed active failed } plannerLag overdue lastTickAt failedJobs { jobId } } }`);
+    expect(lifecycleOperations.queues.map((q: { name: string }) => q.name)).toEqual(['planner', 'rotate', 'expire', 'notify', 'retire']);
+    expect(lifecycleOperations.plannerLag).toMatch(/^P/);
+    const metrics = await (await fetch(`${api.url}/metrics`)).text();
+    expect(metrics).toMatch(/latchkey_lifecycle_jobs\{queue="rotate",state="delayed"\} \d+/);
+    expect(metrics).toMatch(/latchkey_lifecycle_planner_lag_seconds \d/);
+  });
+});
