@@ -39,4 +39,10 @@ export class RoleResolver {
   unassignRole(@Arg('ownerId', () => ID) ownerId: string, @Arg('roleId', () => ID) roleId: string, @Ctx() ctx: Context): Promise<Owner> {
     return this.service.unassign(ctx.principal, ownerId, roleId);
   }
+
+  @Authorized(Permission.ROLE_WRITE)
+  @Mutation(() => Boolean, { description: 'Deletes a custom role nobody holds; built-in roles stay.' })
+  deleteRole(@Arg('id', () => ID) id: string, @Ctx() ctx: Context): Promise<boolean> {
+    return this.service.delete(ctx.principal, id);
+  }
 }

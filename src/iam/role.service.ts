@@ -106,6 +106,21 @@ export class RoleService {
     return role;
   }
 
+  /** Deletes a custom role that nobody holds. */
+  async delete(p: Principal, id: string): Promise<boolean> {
+    requireId(id);
+    return this.ds.transaction(async (tx) => {
+      const scope = new TenantScope(tx, p.tenantId);
+      const role = await scope.get(Role, id, 'role', true);
+      if (role.builtIn) throw forbidden(`built-in role ${JSON.stringify(role.name)} cannot be deleted`);
+      const [{ n }] = await tx.query(`SELECT count(*)::int AS n FROM role_bindings WHERE tenant_id = $1 AND role_id = $2`, [p.tenantId, id]);
+      if (n > 0) throw conflict(`role ${JSON.stringify(role.name)} is still held by ${n} owner(s)`, { owners: n });
+      await tx.query(`DELETE FROM roles WHERE tenant_id = $1 AND id = $2`, [p.tenantId, id]);
+      await this.audit.append(tx, p.tenantId, { action: 'ROLE_DELETED', actorId: p.ownerId, targetType: 'ROLE', targetId: id, data: { name: role.name, permissions: role.permissions } });
+      return true;
+    });
+  }
+
   async assign(p: Principal, ownerId: string, roleId: string): Promise<Owner> {
     return this.changeBinding(p, ownerId, roleId, 'assign');
   }

@@ -52,4 +52,10 @@ export class PolicyResolver {
     if (dryRun) return { ...(await this.service.get(ctx.principal, id)), ...fields, planImpact };
     return { ...(await this.service.update(ctx.principal, id, input)), planImpact };
   }
+
+  @Authorized(Permission.POLICY_WRITE)
+  @Mutation(() => Boolean, { description: 'Refused while a live token is under the policy.' })
+  deleteRotationPolicy(@Arg('id', () => ID) id: string, @Ctx() ctx: Context): Promise<boolean> {
+    return this.service.delete(ctx.principal, id);
+  }
 }

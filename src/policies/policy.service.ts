@@ -141,6 +141,24 @@ export class PolicyService {
     return policy;
   }
 
+  /** Deletes a policy no live token is under; revoked and expired tokens are detached from it. */
+  async delete(p: Principal, id: string): Promise<boolean> {
+    requireId(id);
+    return this.ds.transaction(async (tx) => {
+      const scope = new TenantScope(tx, p.tenantId);
+      const policy = await scope.get(RotationPolicy, id, 'rotation policy', true);
+      const [{ n }] = await tx.query(
+        `SELECT count(*)::int AS n FROM tokens WHERE tenant_id = $1 AND rotation_policy_id = $2 AND status IN ('ACTIVE', 'SUSPENDED')`,
+        [p.tenantId, id],
+      );
+      if (n > 0) throw conflict(`rotation policy ${JSON.stringify(policy.name)} still governs ${n} live token(s)`, { tokens: n });
+      await tx.query(`UPDATE tokens SET rotation_policy_id = NULL WHERE tenant_id = $1 AND rotation_policy_id = $2`, [p.tenantId, id]);
+      await tx.query(`DELETE FROM rotation_policies WHERE tenant_id = $1 AND id = $2`, [p.tenantId, id]);
+      await this.audit.append(tx, p.tenantId, { action: 'POLICY_DELETED', actorId: p.ownerId, targetType: 'ROTATION_POLICY', targetId: id, data: describePolicy(policy) });
+      return true;
+    });
+  }
+
   async byIds(tenantId: string, ids: readonly string[]): Promise<RotationPolicy[]> {
     return new TenantScope(this.ds.manager, tenantId).findByIds(RotationPolicy, ids);
   }

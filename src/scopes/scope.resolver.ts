@@ -1,9 +1,9 @@
-import { Arg, Authorized, Ctx, Mutation, Query, Resolver } from 'type-graphql';
+import { Arg, Authorized, Ctx, ID, Mutation, Query, Resolver } from 'type-graphql';
 import { Permission } from '../iam/permissions';
 import type { Context } from '../platform/context';
 import { Scope } from './scope.entity';
 import type { ScopeService } from './scope.service';
-import { CreateScopeInput } from './scope.types';
+import { CreateScopeInput, UpdateScopeInput } from './scope.types';
 
 @Resolver(() => Scope)
 export class ScopeResolver {
@@ -19,5 +19,17 @@ export class ScopeResolver {
   @Mutation(() => Scope)
   createScope(@Arg('input', () => CreateScopeInput) input: CreateScopeInput, @Ctx() ctx: Context): Promise<Scope> {
     return this.service.create(ctx.principal, input);
+  }
+
+  @Authorized(Permission.SCOPE_WRITE)
+  @Mutation(() => Scope)
+  updateScope(@Arg('id', () => ID) id: string, @Arg('input', () => UpdateScopeInput) input: UpdateScopeInput, @Ctx() ctx: Context): Promise<Scope> {
+    return this.service.update(ctx.principal, id, input);
+  }
+
+  @Authorized(Permission.SCOPE_WRITE)
+  @Mutation(() => Boolean, { description: 'Refused while an owner ceiling or a live token holds the scope.' })
+  deleteScope(@Arg('id', () => ID) id: string, @Ctx() ctx: Context): Promise<boolean> {
+    return this.service.delete(ctx.principal, id);
   }
 }

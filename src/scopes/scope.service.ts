@@ -6,13 +6,13 @@ import { Permission } from '../iam/permissions';
 import { OwnerScopeRow } from '../owners/owner.entity';
 import { isUniqueViolation } from '../platform/db';
 import { badInput, conflict, forbidden } from '../platform/errors';
-import { uuidv7 } from '../platform/ids';
+import { requireId, uuidv7 } from '../platform/ids';
 import { TenantScope } from '../platform/tenant-scope';
 import { groupBy } from '../platform/batch';
 import { TokenScopeRow } from '../tokens/token.entity';
 import { isScopeName, scopeAccess } from './scope-name';
 import { Scope } from './scope.entity';
-import type { CreateScopeInput } from './scope.types';
+import type { CreateScopeInput, UpdateScopeInput } from './scope.types';
 
 export class ScopeService {
   constructor(
@@ -52,6 +52,50 @@ export class ScopeService {
         data: { name, description: scope.description },
       });
       return scope;
+    });
+  }
+
+  async update(p: Principal, id: string, input: UpdateScopeInput): Promise<Scope> {
+    requireId(id);
+    return this.ds.transaction(async (tx) => {
+      const scope = new TenantScope(tx, p.tenantId);
+      const row = await scope.get(Scope, id, 'scope', true);
+      const description = input.description ?? null;
+      if (description === row.description) return row;
+      await scope.update(Scope, id, { description });
+      await this.audit.append(tx, p.tenantId, {
+        action: 'SCOPE_UPDATED',
+        actorId: p.ownerId,
+        targetType: 'SCOPE',
+        targetId: id,
+        data: { name: row.name, before: { description: row.description }, after: { description } },
+      });
+      return { ...row, description };
+    });
+  }
+
+  /**
+   * Deletes a scope nobody can use any more: refused while an owner's ceiling or a live token
+   * holds it; revoked and expired tokens lose it (their audit events keep it).
+   */
+  async delete(p: Principal, id: string): Promise<boolean> {
+    requireId(id);
+    return this.ds.transaction(async (tx) => {
+      const scope = new TenantScope(tx, p.tenantId);
+      const row = await scope.get(Scope, id, 'scope', true);
+      const [{ owners, tokens }] = await tx.query(
+        `SELECT (SELECT count(*) FROM owner_scopes WHERE tenant_id = $1 AND scope_id = $2)::int AS owners,
+                (SELECT count(*) FROM token_scopes ts JOIN tokens t ON t.tenant_id = ts.tenant_id AND t.id = ts.token_id
+                  WHERE ts.tenant_id = $1 AND ts.scope_id = $2 AND t.status IN ('ACTIVE', 'SUSPENDED'))::int AS tokens`,
+        [p.tenantId, id],
+      );
+      if (owners > 0 || tokens > 0) {
+        throw conflict(`scope ${JSON.stringify(row.name)} is still held by ${owners} owner ceiling(s) and ${tokens} live token(s)`, { owners, tokens });
+      }
+      await tx.query(`DELETE FROM token_scopes WHERE tenant_id = $1 AND scope_id = $2`, [p.tenantId, id]);
+      await tx.query(`DELETE FROM scopes WHERE tenant_id = $1 AND id = $2`, [p.tenantId, id]);
+      await this.audit.append(tx, p.tenantId, { action: 'SCOPE_DELETED', actorId: p.ownerId, targetType: 'SCOPE', targetId: id, data: { name: row.name } });
+      return true;
     });
   }
 

@@ -12,3 +12,11 @@ export class CreateScopeInput {
   @MaxLength(1000)
   description?: string | null;
 }
+
+@InputType()
+export class UpdateScopeInput {
+  @Field(() => String, { nullable: true })
+  @IsOptional()
+  @MaxLength(1000)
+  description?: string | null;
+}
