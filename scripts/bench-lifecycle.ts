@@ -15,7 +15,7 @@ import { seedTokens } from './bench/seed';
 
 const WINDOW_MS = 60_000;
 const LEAD_MS = 15_000; // between the end of seeding and the first due action
-const MAX_PER_TICK = 20_000;
+const MAX_PER_TICK = 5_000;
 
 interface Result {
   tokens: number;
@@ -97,10 +97,10 @@ async function lifecycleRun(tokens: number, due: number): Promise<Result> {
     const deadline = start + WINDOW_MS + 120_000;
     let done = 0;
     while (Date.now() < deadline && (done = await countDone()) < due) {
-      process.stdout.write(`\r  ${done.toLocaleString('en-US')} / ${due.toLocaleString('en-US')} actions done`);
+      if (process.stdout.isTTY) process.stdout.write(`\r  ${done.toLocaleString('en-US')} / ${due.toLocaleString('en-US')} actions done`);
       await new Promise((r) => setTimeout(r, 1_000));
     }
-    console.log(`\r  ${done.toLocaleString('en-US')} / ${due.toLocaleString('en-US')} actions done`);
+    console.log(`${process.stdout.isTTY ? '\r' : ''}  ${done.toLocaleString('en-US')} / ${due.toLocaleString('en-US')} actions done`);
     clearInterval(sampler);
     const workerRss = rss.peak();
     rss.stop();

@@ -11,6 +11,8 @@ export interface Workers {
 }
 
 const PLANNER_SCHEDULER = 'planner-tick';
+/** Due jobs wait this long for company: one transaction for many actions, a little later each. */
+const BATCH_WAIT_MS = 20;
 
 export async function startWorkers(c: Container): Promise<Workers> {
   const { config, services, log, metrics } = c;
@@ -19,7 +21,7 @@ export async function startWorkers(c: Container): Promise<Workers> {
   const common = { connection, prefix: config.redisPrefix };
 
   const lifecycleWorker = (kind: LifecycleQueue) => {
-    const batcher = new Batcher<LifecycleJob, ActionResult | Error>((jobs) => services.lifecycle.run(kind, jobs), lifecycle.batch, 5);
+    const batcher = new Batcher<LifecycleJob, ActionResult | Error>((jobs) => services.lifecycle.run(kind, jobs), lifecycle.batch, BATCH_WAIT_MS);
     return new Worker<LifecycleJob, ActionResult>(
       kind,
       async (job: Job<LifecycleJob>) => {

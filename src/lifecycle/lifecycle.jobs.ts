@@ -21,22 +21,31 @@ export interface ActionResult {
   detail: string;
 }
 
-interface Acted {
-  result: ActionResult;
-  event?: AuditEntry;
+/** A job whose token (and secret) passed the re-check, ready to act on. */
+interface Due {
+  index: number;
+  job: LifecycleJob;
+  row: TokenRow;
+  policy: RotationPolicy | null;
+  secret?: TokenSecretRow;
 }
 
-type Handler = (tx: Tx, job: LifecycleJob, row: TokenRow, policy: RotationPolicy | null, now: Date) => Promise<Acted>;
+interface Kind {
+  /** Why nothing is to be done (the token changed since the job was planned), or null to act. */
+  check(due: Due, now: Date): string | null;
+  /** Acts on every due job of one tenant in a few statements; returns what each did and its event. */
+  apply(tx: Tx, tenantId: string, due: Due[], now: Date): Promise<Array<{ detail: string; event: AuditEntry }>>;
+}
 
-const skip = (detail: string): Acted => ({ result: { done: false, detail } });
 const iso = (ms: number) => new Date(ms).toISOString();
 /** Jobs are delayed until due; a clock a little behind Redis's must not make them look early. */
 const EARLY_TOLERANCE_MS = 1_000;
+const live = (row: TokenRow) => row.status === 'ACTIVE' || row.status === 'SUSPENDED';
 
 export class EarlyJobError extends Error {}
 
 export class LifecycleActions {
-  private readonly handlers: Record<LifecycleQueue, Handler>;
+  private readonly kinds: Record<LifecycleQueue, Kind>;
 
   constructor(
     private readonly ds: DataSource,
@@ -46,7 +55,7 @@ export class LifecycleActions {
     private readonly changes: ChangeNotifier,
     private readonly log: Logger,
   ) {
-    this.handlers = { rotate: this.rotate, expire: this.expire, notify: this.notify, retire: this.retire };
+    this.kinds = { rotate: this.rotate, expire: this.expire, notify: this.notify, retire: this.retire };
   }
 
   /** Runs jobs of one kind; a failing batch is retried job by job, so one bad job fails alone. */
@@ -69,120 +78,141 @@ export class LifecycleActions {
     }
     const { results, changed } = await this.ds.transaction(async (tx) => {
       const ids = [...new Set(jobs.map((j) => j.tokenId))];
-      // Locked in id order, as every batch does: batches never deadlock each other.
+      // Locked in id order, tokens before secrets, as every writer does: no deadlocks.
       const rows = await tx.createQueryBuilder(TokenRow, 't').where('t.id IN (:...ids)', { ids }).orderBy('t.id', 'ASC').setLock('pessimistic_write').getMany();
       const byId = new Map(rows.map((r) => [r.id, r]));
       const policyIds = [...new Set(rows.map((r) => r.rotationPolicyId).filter((id): id is string => id !== null))];
       const policies = new Map((policyIds.length ? await tx.findBy(RotationPolicy, { id: In(policyIds) }) : []).map((p) => [p.id, p]));
-      const events = new Map<string, AuditEntry[]>();
+      const secretIds = jobs.map((j) => j.secretId).filter((id): id is string => !!id);
+      const secrets = new Map(
+        (secretIds.length ? await tx.createQueryBuilder(TokenSecretRow, 's').where('s.id IN (:...secretIds)', { secretIds }).orderBy('s.id', 'ASC').setLock('pessimistic_write').getMany() : []).map((x) => [x.id, x]),
+      );
       const results: ActionResult[] = [];
-      const changed: string[] = [];
-      for (const job of jobs) {
+      const byTenant = new Map<string, Due[]>();
+      const taken = new Set<string>();
+      jobs.forEach((job, index) => {
         const row = byId.get(job.tokenId);
-        if (!row || row.tenantId !== job.tenantId) {
-          results.push({ done: false, detail: 'the token no longer exists' });
-          continue;
-        }
-        const acted = await this.handlers[kind](tx, job, row, row.rotationPolicyId ? (policies.get(row.rotationPolicyId) ?? null) : null, now);
-        results.push(acted.result);
-        if (acted.event) {
-          changed.push(row.id);
-          const list = events.get(row.tenantId) ?? [];
-          list.push(acted.event);
-          events.set(row.tenantId, list);
-        }
+        const secret = job.secretId ? secrets.get(job.secretId) : undefined;
+        let why: string | null;
+        if (!row || row.tenantId !== job.tenantId) why = 'the token no longer exists';
+        else if (job.secretId && (!secret || secret.tokenId !== row.id)) why = 'the secret no longer exists';
+        // Two jobs for the same thing in one batch (a stale one and its re-plan): one acts.
+        else if (taken.has(job.secretId ?? job.tokenId)) why = 'already acted on in this batch';
+        else why = this.kinds[kind].check({ index, job, row, policy: row.rotationPolicyId ? (policies.get(row.rotationPolicyId) ?? null) : null, secret }, now);
+        results.push({ done: false, detail: why ?? '' });
+        if (why !== null) return;
+        taken.add(job.secretId ?? job.tokenId);
+        const list = byTenant.get(row!.tenantId) ?? [];
+        list.push({ index, job, row: row!, policy: row!.rotationPolicyId ? (policies.get(row!.rotationPolicyId) ?? null) : null, secret });
+        byTenant.set(row!.tenantId, list);
+      });
+      const changed: string[] = [];
+      for (const [tenantId, due] of byTenant) {
+        const outcomes = await this.kinds[kind].apply(tx, tenantId, due, now);
+        due.forEach((d, i) => {
+          results[d.index] = { done: true, detail: outcomes[i]!.detail };
+          changed.push(d.row.id);
+        });
+        await this.audit.append(tx, tenantId, outcomes.map((o) => o.event));
       }
-      for (const [tenantId, list] of events) await this.audit.append(tx, tenantId, list);
       return { results, changed };
     });
     await this.changes.tokensChanged(changed);
     return results;
   }
 
-  private rotate: Handler = async (tx, job, row, policy, now) => {
-    if (row.status !== 'ACTIVE') return skip(`the token is ${row.status.toLowerCase()}`);
-    if (row.generation !== job.generation) return skip(`the token was rotated since (generation ${row.generation}, planned at ${job.generation})`);
-    if (row.nextRotationAt?.getTime() !== job.due) return skip('the rotation was re-planned');
-    if (row.expiresAt && row.expiresAt <= now) return skip('the token has expired');
-    const grace = graceFor(null, policy);
-    const { graceEndsAt } = await this.tokens.addGeneration(tx, row, now, grace, policy, (secretId, secret) => this.box.seal(secret, secretId));
-    return {
-      result: { done: true, detail: `rotated to generation ${row.generation}` },
-      event: {
-        action: 'TOKEN_ROTATED',
-        actorId: null,
-        targetType: 'TOKEN',
-        targetId: row.id,
-        data: { generation: row.generation, gracePeriod: formatDuration(grace), previousGraceEndsAt: graceEndsAt?.toISOString() ?? null, scheduled: true, dueAt: iso(job.due) },
-      },
-    };
+  private readonly rotate: Kind = {
+    check: ({ job, row }, now) => {
+      if (row.status !== 'ACTIVE') return `the token is ${row.status.toLowerCase()}`;
+      if (row.generation !== job.generation) return `the token was rotated since (generation ${row.generation}, planned at ${job.generation})`;
+      if (row.nextRotationAt?.getTime() !== job.due) return 'the rotation was re-planned';
+      if (row.expiresAt && row.expiresAt <= now) return 'the token has expired';
+      return null;
+    },
+    apply: async (tx, tenantId, due, now) => {
+      const items = due.map((d) => ({ row: d.row, grace: graceFor(null, d.policy), policy: d.policy }));
+      const rotated = await this.tokens.addGenerations(tx, tenantId, items, now, (secretId, secret) => this.box.seal(secret, secretId));
+      return due.map((d, i) => ({
+        detail: `rotated to generation ${d.row.generation}`,
+        event: {
+          action: 'TOKEN_ROTATED',
+          actorId: null,
+          targetType: 'TOKEN',
+          targetId: d.row.id,
+          data: { generation: d.row.generation, gracePeriod: formatDuration(items[i]!.grace), previousGraceEndsAt: rotated[i]!.graceEndsAt?.toISOString() ?? null, scheduled: true, dueAt: iso(d.job.due) },
+        },
+      }));
+    },
   };
 
-  private expire: Handler = async (tx, job, row, _policy, now) => {
-    if (row.status !== 'ACTIVE' && row.status !== 'SUSPENDED') return skip(`the token is ${row.status.toLowerCase()}`);
-    if (row.expiresAt?.getTime() !== job.due) return skip('the expiry was re-planned');
-    const where = { tenantId: row.tenantId, id: row.id };
-    await tx
-      .createQueryBuilder()
-      .update(TokenRow)
-      .set({ status: 'EXPIRED', nextRotationAt: null, nextNotifyAt: null, updatedAt: now })
-      .where('tenant_id = :tenantId AND id = :id', where)
-      .execute();
-    await tx
-      .createQueryBuilder()
-      .update(TokenSecretRow)
-      .set({ state: 'RETIRED', endedAt: now, sealed: null, sealedKeyId: null })
-      .where(`tenant_id = :tenantId AND token_id = :id AND state IN ('CURRENT', 'PREVIOUS')`, where)
-      .execute();
-    row.status = 'EXPIRED';
-    return {
-      result: { done: true, detail: 'expired' },
-      event: { action: 'TOKEN_EXPIRED', actorId: null, targetType: 'TOKEN', targetId: row.id, data: { expiresAt: iso(job.due) } },
-    };
+  private readonly expire: Kind = {
+    check: ({ job, row }) => {
+      if (!live(row)) return `the token is ${row.status.toLowerCase()}`;
+      if (row.expiresAt?.getTime() !== job.due) return 'the expiry was re-planned';
+      return null;
+    },
+    apply: async (tx, tenantId, due, now) => {
+      const ids = due.map((d) => d.row.id);
+      await tx.query(`UPDATE tokens SET status = 'EXPIRED', next_rotation_at = NULL, next_notify_at = NULL, updated_at = $3 WHERE tenant_id = $1 AND id = ANY($2)`, [tenantId, ids, now]);
+      await tx.query(
+        `UPDATE token_secrets SET state = 'RETIRED', ended_at = $3, sealed = NULL, sealed_key_id = NULL WHERE tenant_id = $1 AND token_id = ANY($2) AND state IN ('CURRENT', 'PREVIOUS')`,
+        [tenantId, ids, now],
+      );
+      return due.map((d) => {
+        d.row.status = 'EXPIRED';
+        return { detail: 'expired', event: { action: 'TOKEN_EXPIRED', actorId: null, targetType: 'TOKEN', targetId: d.row.id, data: { expiresAt: iso(d.job.due) } } };
+      });
+    },
   };
 
-  private notify: Handler = async (tx, job, row, policy, now) => {
-    if (row.status !== 'ACTIVE' && row.status !== 'SUSPENDED') return skip(`the token is ${row.status.toLowerCase()}`);
-    if (row.nextNotifyAt?.getTime() !== job.due || !row.expiresAt) return skip('the warning was re-planned');
-    if (row.expiresAt <= now) return skip('the token has expired');
-    const notifyBefore = policy?.notifyBefore ?? [];
-    const threshold = warningAt(row.expiresAt, notifyBefore, now) ?? Math.round((row.expiresAt.getTime() - job.due) / 1000);
-    row.nextNotifyAt = nextNotifyFor(row.expiresAt, notifyBefore, new Date(now.getTime() + 1));
-    await tx.update(TokenRow, { tenantId: row.tenantId, id: row.id }, { nextNotifyAt: row.nextNotifyAt });
-    return {
-      result: { done: true, detail: `warned ${formatDuration(threshold)} before expiry` },
-      event: {
-        action: 'TOKEN_EXPIRING',
-        actorId: null,
-        targetType: 'TOKEN',
-        targetId: row.id,
-        data: { expiresAt: row.expiresAt.toISOString(), notifyBefore: formatDuration(threshold), nextWarningAt: row.nextNotifyAt?.toISOString() ?? null },
-      },
-    };
+  private readonly notify: Kind = {
+    check: ({ job, row }, now) => {
+      if (!live(row)) return `the token is ${row.status.toLowerCase()}`;
+      if (row.nextNotifyAt?.getTime() !== job.due || !row.expiresAt) return 'the warning was re-planned';
+      if (row.expiresAt <= now) return 'the token has expired';
+      return null;
+    },
+    apply: async (tx, tenantId, due, now) => {
+      const outcomes = due.map(({ job, row, policy }) => {
+        const expiresAt = row.expiresAt!;
+        const notifyBefore = policy?.notifyBefore ?? [];
+        const threshold = warningAt(expiresAt, notifyBefore, now) ?? Math.round((expiresAt.getTime() - job.due) / 1000);
+        row.nextNotifyAt = nextNotifyFor(expiresAt, notifyBefore, new Date(now.getTime() + 1));
+        return {
+          detail: `warned ${formatDuration(threshold)} before expiry`,
+          event: {
+            action: 'TOKEN_EXPIRING',
+            actorId: null,
+            targetType: 'TOKEN',
+            targetId: row.id,
+            data: { expiresAt: expiresAt.toISOString(), notifyBefore: formatDuration(threshold), nextWarningAt: row.nextNotifyAt?.toISOString() ?? null },
+          },
+        };
+      });
+      await tx.query(
+        `UPDATE tokens t SET next_notify_at = v.next FROM unnest($2::uuid[], $3::timestamptz[]) AS v(id, next) WHERE t.tenant_id = $1 AND t.id = v.id`,
+        [tenantId, due.map((d) => d.row.id), due.map((d) => d.row.nextNotifyAt)],
+      );
+      return outcomes;
+    },
   };
 
-  private retire: Handler = async (tx, job, row, _policy, now) => {
-    const secret = await tx
-      .createQueryBuilder(TokenSecretRow, 's')
-      .where('s.tenantId = :tenantId AND s.id = :id', { tenantId: row.tenantId, id: job.secretId })
-      .setLock('pessimistic_write')
-      .getOne();
-    if (!secret || secret.tokenId !== row.id) return skip('the secret no longer exists');
-    if (secret.state !== 'PREVIOUS') return skip(`the secret is ${secret.state.toLowerCase()}`);
-    if (secret.graceEndsAt?.getTime() !== job.due) return skip('the grace period was changed');
-    await tx.update(TokenSecretRow, { tenantId: row.tenantId, id: secret.id }, { state: 'RETIRED', endedAt: now });
-    // The grace period is over: a successor nobody picked up is deleted.
-    await tx.query(`UPDATE token_secrets SET sealed = NULL, sealed_key_id = NULL WHERE tenant_id = $1 AND token_id = $2 AND sealed IS NOT NULL`, [row.tenantId, row.id]);
-    await tx.update(TokenRow, { tenantId: row.tenantId, id: row.id }, { updatedAt: now });
-    return {
-      result: { done: true, detail: `retired generation ${secret.generation}` },
-      event: {
-        action: 'TOKEN_SECRET_RETIRED',
-        actorId: null,
-        targetType: 'TOKEN',
-        targetId: row.id,
-        data: { generation: secret.generation, hint: secret.hint, graceEndsAt: iso(job.due) },
-      },
-    };
+  private readonly retire: Kind = {
+    check: ({ job, secret }) => {
+      if (secret!.state !== 'PREVIOUS') return `the secret is ${secret!.state.toLowerCase()}`;
+      if (secret!.graceEndsAt?.getTime() !== job.due) return 'the grace period was changed';
+      return null;
+    },
+    apply: async (tx, tenantId, due, now) => {
+      const tokenIds = due.map((d) => d.row.id);
+      await tx.query(`UPDATE token_secrets SET state = 'RETIRED', ended_at = $3 WHERE tenant_id = $1 AND id = ANY($2)`, [tenantId, due.map((d) => d.secret!.id), now]);
+      // The grace period is over: a successor nobody picked up is deleted.
+      await tx.query(`UPDATE token_secrets SET sealed = NULL, sealed_key_id = NULL WHERE tenant_id = $1 AND token_id = ANY($2) AND sealed IS NOT NULL`, [tenantId, tokenIds]);
+      await tx.query(`UPDATE tokens SET updated_at = $3 WHERE tenant_id = $1 AND id = ANY($2)`, [tenantId, tokenIds, now]);
+      return due.map(({ job, row, secret }) => ({
+        detail: `retired generation ${secret!.generation}`,
+        event: { action: 'TOKEN_SECRET_RETIRED', actorId: null, targetType: 'TOKEN', targetId: row.id, data: { generation: secret!.generation, hint: secret!.hint, graceEndsAt: iso(job.due) } },
+      }));
+    },
   };
 }

@@ -182,9 +182,9 @@ export function loadConfig(env: Env = process.env): Config {
     lifecycle: {
       tickMs: int('PLANNER_TICK_MS', 2_000, 100, 60_000),
       horizonMs: int('PLANNER_HORIZON_MS', 60_000, 1_000, 3_600_000),
-      maxPerTick: int('PLANNER_MAX_PER_TICK', 20_000, 10, 1_000_000),
-      concurrency: int('LIFECYCLE_CONCURRENCY', 100, 1, 1_000),
-      batch: int('LIFECYCLE_BATCH', 100, 1, 1_000),
+      maxPerTick: int('PLANNER_MAX_PER_TICK', 5_000, 10, 1_000_000),
+      concurrency: int('LIFECYCLE_CONCURRENCY', 200, 1, 1_000),
+      batch: int('LIFECYCLE_BATCH', 200, 1, 1_000),
     },
     shutdownTimeoutMs: int('SHUTDOWN_TIMEOUT_MS', 10_000, 100, 120_000),
   };

@@ -188,7 +188,7 @@ export class TokenService {
       this.assertState(row, now, ['ACTIVE'], 'rotated');
       const policy = row.rotationPolicyId ? await scope.get(RotationPolicy, row.rotationPolicyId, 'rotation policy') : null;
       const grace = graceFor(gracePeriod, policy);
-      const { secret, graceEndsAt } = await this.addGeneration(tx, row, now, grace, policy);
+      const [{ secret, graceEndsAt }] = (await this.addGenerations(tx, p.tenantId, [{ row, grace, policy }], now)) as [{ secret: string; graceEndsAt: Date | null }];
       await this.audit.append(tx, p.tenantId, {
         action: 'TOKEN_ROTATED',
         actorId: p.ownerId,
@@ -208,60 +208,68 @@ export class TokenService {
   }
 
   /**
-   * Adds a CURRENT secret and demotes the old one to PREVIOUS (or REVOKED with no grace).
-   * Only the latest PREVIOUS survives: older ones are RETIRED. A successor nobody picked up is
-   * dropped. With `seal`, the new secret is also kept sealed for pickup. Updates `row` in place.
+   * Rotates tokens of one tenant in a few statements whatever their number: each gets a new
+   * CURRENT secret, its old CURRENT becomes PREVIOUS until its grace ends (REVOKED with no
+   * grace), an older PREVIOUS is RETIRED and a successor nobody picked up is dropped. With
+   * `seal`, each new secret is also kept sealed for pickup. Updates the rows in place and
+   * returns the new secrets in the order of `items`.
    */
-  async addGeneration(
+  async addGenerations(
     tx: Tx,
-    row: TokenRow,
+    tenantId: string,
+    items: Array<{ row: TokenRow; grace: number; policy: Pick<RotationPolicy, 'rotateEvery'> | null }>,
     now: Date,
-    grace: number,
-    policy: RotationPolicy | null,
     seal?: (secretId: string, secret: string) => { ciphertext: string; keyId: string },
-  ): Promise<{ secret: string; graceEndsAt: Date | null }> {
-    const graceEndsAt = grace > 0 ? new Date(now.getTime() + grace * 1000) : null;
-    const where = { tenantId: row.tenantId, id: row.id };
+  ): Promise<Array<{ secret: string; graceEndsAt: Date | null }>> {
+    if (items.length === 0) return [];
+    const ids = items.map((i) => i.row.id);
+    const graceEnds = items.map((i) => (i.grace > 0 ? new Date(now.getTime() + i.grace * 1000) : null));
     await tx.query(
-      `UPDATE token_secrets SET sealed = NULL, sealed_key_id = NULL WHERE tenant_id = $1 AND token_id = $2 AND sealed IS NOT NULL`,
-      [row.tenantId, row.id],
+      `UPDATE token_secrets SET sealed = NULL, sealed_key_id = NULL WHERE tenant_id = $1 AND token_id = ANY($2) AND sealed IS NOT NULL`,
+      [tenantId, ids],
     );
-    await tx
-      .createQueryBuilder()
-      .update(TokenSecretRow)
-      .set({ state: 'RETIRED', endedAt: now })
-      .where(`tenant_id = :tenantId AND token_id = :id AND state = 'PREVIOUS'`, where)
-      .execute();
-    await tx
-      .createQueryBuilder()
-      .update(TokenSecretRow)
-      .set(graceEndsAt ? { state: 'PREVIOUS', graceEndsAt } : { state: 'REVOKED', endedAt: now })
-      .where(`tenant_id = :tenantId AND token_id = :id AND state = 'CURRENT'`, where)
-      .execute();
-    row.generation += 1;
-    row.nextRotationAt = nextRotationFor(now, row.expiresAt, policy);
-    row.updatedAt = now;
-    const minted = this.hasher.mint();
-    const id = uuidv7();
-    const sealed = seal && graceEndsAt ? seal(id, minted.secret) : null;
-    const scope = new TenantScope(tx, row.tenantId);
-    await scope.insert(TokenSecretRow, [
-      {
-        id,
-        tokenId: row.id,
-        generation: row.generation,
-        hash: minted.hash,
-        hint: minted.hint,
-        state: 'CURRENT',
-        createdAt: now,
-        graceEndsAt: null,
-        endedAt: null,
-        sealed: sealed?.ciphertext ?? null,
-        sealedKeyId: sealed?.keyId ?? null,
-      },
-    ]);
-    await scope.update(TokenRow, row.id, { generation: row.generation, nextRotationAt: row.nextRotationAt, updatedAt: now });
-    return { secret: minted.secret, graceEndsAt };
+    await tx.query(`UPDATE token_secrets SET state = 'RETIRED', ended_at = $3 WHERE tenant_id = $1 AND token_id = ANY($2) AND state = 'PREVIOUS'`, [tenantId, ids, now]);
+    await tx.query(
+      `UPDATE token_secrets s
+          SET state = CASE WHEN v.grace_ends_at IS NULL THEN 'REVOKED' ELSE 'PREVIOUS' END,
+              grace_ends_at = v.grace_ends_at,
+              ended_at = CASE WHEN v.grace_ends_at IS NULL THEN $2::timestamptz END
+         FROM unnest($3::uuid[], $4::timestamptz[]) AS v(token_id, grace_ends_at)
+        WHERE s.tenant_id = $1 AND s.token_id = v.token_id AND s.state = 'CURRENT'`,
+      [tenantId, now, ids, graceEnds],
+    );
+    const secrets = items.map(({ row, policy }, i) => {
+      row.generation += 1;
+      row.nextRotationAt = nextRotationFor(now, row.expiresAt, policy);
+      row.updatedAt = now;
+      const minted = this.hasher.mint();
+      const id = uuidv7();
+      const sealed = seal && graceEnds[i] ? seal(id, minted.secret) : null;
+      return { id, row, minted, sealed };
+    });
+    await tx.query(
+      `INSERT INTO token_secrets (id, tenant_id, token_id, generation, hash, hint, state, created_at, sealed, sealed_key_id)
+       SELECT id, $1, token_id, generation, hash, hint, 'CURRENT', $2, sealed, key_id
+         FROM unnest($3::uuid[], $4::uuid[], $5::int[], $6::text[], $7::text[], $8::text[], $9::text[]) AS v(id, token_id, generation, hash, hint, sealed, key_id)`,
+      [
+        tenantId,
+        now,
+        secrets.map((x) => x.id),
+        secrets.map((x) => x.row.id),
+        secrets.map((x) => x.row.generation),
+        secrets.map((x) => x.minted.hash),
+        secrets.map((x) => x.minted.hint),
+        secrets.map((x) => x.sealed?.ciphertext ?? null),
+        secrets.map((x) => x.sealed?.keyId ?? null),
+      ],
+    );
+    await tx.query(
+      `UPDATE tokens t SET generation = v.generation, next_rotation_at = v.next_rotation_at, updated_at = $2
+         FROM unnest($3::uuid[], $4::int[], $5::timestamptz[]) AS v(id, generation, next_rotation_at)
+        WHERE t.tenant_id = $1 AND t.id = v.id`,
+      [tenantId, now, ids, secrets.map((x) => x.row.generation), secrets.map((x) => x.row.nextRotationAt)],
+    );
+    return secrets.map((x, i) => ({ secret: x.minted.secret, graceEndsAt: graceEnds[i]! }));
   }
 
   /**

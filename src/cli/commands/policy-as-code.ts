@@ -1,0 +1,117 @@
+// latchkey plan|apply -f latchkey.yaml
+import { closeSync, openSync, writeSync } from 'node:fs';
+import type { Command } from 'commander';
+import { contextOf, type Ctx } from '../context';
+import { CliError, ExitCode } from '../errors';
+import type { Output } from '../output';
+import { type ApplyState, type Change, type Impact, planChanges, readServer } from '../plan';
+import { loadPolicyFile } from '../policy-file';
+
+const SIGN = { create: '+', update: '~', delete: '-', replace: '-/+' } as const;
+const COLOUR = { create: '32', update: '33', delete: '31', replace: '35' } as const;
+
+const show = (v: unknown) => (v === null || v === undefined ? '(none)' : typeof v === 'string' ? v : JSON.stringify(v));
+const impactLine = (i: Impact) => `rotation plan within ${i.within}: +${i.addedCount} / -${i.removedCount} scheduled action(s) on ${i.affectedTokens} of ${i.tokens} token(s)`;
+
+function describe(out: Output, c: Change): void {
+  out.line(out.paint(COLOUR[c.op], `  ${SIGN[c.op].padEnd(3)} ${c.kind} ${c.name}`));
+  if (c.op === 'update' || c.op === 'replace') for (const f of c.fields) out.line(`        ${f.field}: ${show(f.before)} → ${show(f.after)}`);
+  if (c.impact) out.line(`        ${impactLine(c.impact)}`);
+}
+
+const summary = (changes: Change[]) => {
+  const n = (op: Change['op']) => changes.filter((c) => c.op === op).length;
+  return { create: n('create'), update: n('update'), replace: n('replace'), delete: n('delete') };
+};
+const jsonChange = (c: Change) => ({ op: c.op, kind: c.kind, name: c.name, fields: c.fields, impact: c.impact ?? null });
+
+async function planFor(ctx: Ctx, path: string, prune: boolean): Promise<Change[]> {
+  const file = loadPolicyFile(path);
+  return planChanges(ctx.client, file, await readServer(ctx.client, file), prune);
+}
+
+/** plan and apply exit 1 on every error, as CI gates expect (0: in sync, 2: changes). */
+async function gate(fn: () => Promise<void>): Promise<void> {
+  try {
+    await fn();
+  } catch (err) {
+    if (err instanceof CliError) throw new CliError(err.message, ExitCode.SERVER, err.code);
+    throw err;
+  }
+}
+
+export function policyAsCodeCommands(program: Command): void {
+  program
+    .command('plan')
+    .description('show how the server differs from a policy file; exit 0 in sync, 2 changes, 1 error')
+    .requiredOption('-f, --file <path>', 'the policy file, e.g. latchkey.yaml')
+    .option('--prune', 'also delete what the server has and the file does not')
+    .addHelpText('after', '\nExamples:\n  $ latchkey plan -f latchkey.yaml\n  $ latchkey plan -f latchkey.yaml --output json | jq \'.changes[] | select(.op == "update")\'')
+    .action((o: { file: string; prune?: boolean }, cmd: Command) =>
+      gate(async () => {
+        const ctx = contextOf(cmd);
+        const changes = await planFor(ctx, o.file, !!o.prune);
+        const counts = summary(changes);
+        ctx.out.result({ file: o.file, server: ctx.client.url, inSync: changes.length === 0, summary: counts, changes: changes.map(jsonChange) }, () => {
+          if (changes.length === 0) {
+            ctx.out.line(`${o.file}: no changes; ${ctx.client.url} matches the file`);
+            return;
+          }
+          ctx.out.line(`${o.file} against ${ctx.client.url}: ${counts.create} to create, ${counts.update} to update, ${counts.replace} to replace, ${counts.delete} to delete`);
+          for (const c of changes) describe(ctx.out, c);
+          if (!o.prune) ctx.out.note('(things on the server that the file does not declare are kept; --prune deletes them)');
+        });
+        if (changes.length > 0) process.exitCode = ExitCode.CHANGES;
+      }),
+    );
+
+  program
+    .command('apply')
+    .description('make the server match a policy file, in dependency order; a second apply changes nothing')
+    .requiredOption('-f, --file <path>', 'the policy file, e.g. latchkey.yaml')
+    .option('--prune', 'also delete what the server has and the file does not')
+    .option('--secrets-file <path>', 'append the secrets of tokens it issues here (JSON lines, mode 0600)')
+    .addHelpText('after', '\nExample:\n  $ latchkey apply -f latchkey.yaml --secrets-file ./new-secrets.jsonl')
+    .action((o: { file: string; prune?: boolean; secretsFile?: string }, cmd: Command) =>
+      gate(async () => {
+        const ctx = contextOf(cmd);
+        const changes = await planFor(ctx, o.file, !!o.prune);
+        const issues = changes.some((c) => c.kind === 'token' && (c.op === 'create' || c.op === 'replace'));
+        if (issues && !o.secretsFile && !process.stdout.isTTY) {
+          throw new CliError('this apply issues tokens: pass --secrets-file PATH so their secrets are not written to a log', ExitCode.USAGE);
+        }
+        const st: ApplyState = { client: ctx.client, roleIds: new Map(), policyIds: new Map(), ownerIds: new Map() };
+        const secretsFd = o.secretsFile && issues ? openSync(o.secretsFile, 'a', 0o600) : null;
+        const done: Array<ReturnType<typeof jsonChange> & { tokenId?: string }> = [];
+        const bar = ctx.out.json ? null : ctx.out.progress(changes.length, 'applying');
+        try {
+          for (const c of changes) {
+            let r: Awaited<ReturnType<Change['run']>>;
+            try {
+              r = await c.run(st);
+            } catch (err) {
+              const applied = done.length ? `; ${done.length} change(s) before it were applied` : '';
+              throw new CliError(`${c.op} ${c.kind} ${c.name} failed: ${(err as Error).message}${applied}`, ExitCode.SERVER);
+            }
+            if (r.secret) {
+              if (secretsFd !== null) writeSync(secretsFd, `${JSON.stringify({ token: c.name, tokenId: r.tokenId, secret: r.secret })}\n`);
+              else ctx.out.line(`secret of ${c.name} (shown once): ${r.secret}`);
+            }
+            done.push({ ...jsonChange({ ...c, impact: r.impact ?? c.impact }), ...(r.tokenId ? { tokenId: r.tokenId } : {}) });
+            bar?.tick();
+          }
+        } finally {
+          bar?.done();
+          if (secretsFd !== null) closeSync(secretsFd);
+        }
+        ctx.out.result({ file: o.file, server: ctx.client.url, applied: done, summary: summary(changes) }, () => {
+          if (done.length === 0) ctx.out.line(`${o.file}: nothing to do; ${ctx.client.url} already matches`);
+          for (const c of done) {
+            const verb = { create: 'created', update: 'updated', delete: 'deleted', replace: 'replaced' }[c.op];
+            ctx.out.line(`${verb} ${c.kind} ${c.name}${c.impact ? ` (${impactLine(c.impact)})` : ''}`);
+          }
+          if (secretsFd !== null) ctx.out.note(`secrets of the tokens issued were appended to ${o.secretsFile}`);
+        });
+      }),
+    );
+}

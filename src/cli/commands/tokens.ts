@@ -1,0 +1,215 @@
+// latchkey tokens list|show|issue|rotate|revoke
+import { createInterface } from 'node:readline/promises';
+import type { Command } from 'commander';
+import { usage } from '../errors';
+import {
+  DormantTokensDocument,
+  IssueTokenDocument,
+  OwnersDocument,
+  PoliciesDocument,
+  RevokeTokenDocument,
+  RotateTokenDocument,
+  TokenDocument,
+  type TokenFieldsFragment,
+  type TokenFilter,
+  TokensDocument,
+  type TokenStatus,
+} from '../generated/graphql';
+import { collect, contextOf, type Ctx, labelsOf, UUID } from '../context';
+import { CliError, ExitCode } from '../errors';
+
+const COLUMNS = ['id', 'name', 'owner', 'status', 'generation', 'scopes', 'expiresAt', 'nextRotationAt'];
+const row = (t: TokenFieldsFragment) => ({ ...t, owner: t.owner.name, scopes: t.scopes.map((s) => s.name), policy: t.rotationPolicy?.name ?? null });
+
+/** An owner by id or by name. */
+export async function ownerIdOf(ctx: Ctx, ref: string): Promise<string> {
+  if (UUID.test(ref)) return ref;
+  for await (const o of ctx.client.pages(async (after) => (await ctx.client.request(OwnersDocument, { first: 100, after })).owners)) {
+    if (o.name === ref) return o.id;
+  }
+  throw new CliError(`no owner named ${JSON.stringify(ref)}`, ExitCode.NOT_FOUND);
+}
+
+async function policyIdOf(ctx: Ctx, ref: string): Promise<string> {
+  if (UUID.test(ref)) return ref;
+  const { rotationPolicies } = await ctx.client.request(PoliciesDocument);
+  const p = rotationPolicies.find((x) => x.name.toLowerCase() === ref.toLowerCase());
+  if (!p) throw new CliError(`no rotation policy named ${JSON.stringify(ref)}`, ExitCode.NOT_FOUND);
+  return p.id;
+}
+
+interface FilterOptions {
+  owner?: string;
+  status?: string[];
+  label?: string[];
+  scope?: string;
+  search?: string;
+}
+
+async function filterOf(ctx: Ctx, o: FilterOptions): Promise<TokenFilter> {
+  return {
+    ownerId: o.owner ? await ownerIdOf(ctx, o.owner) : undefined,
+    status: o.status?.map((s) => s.toUpperCase() as TokenStatus),
+    labels: labelsOf(o.label),
+    scope: o.scope,
+    search: o.search,
+  };
+}
+
+async function matching(ctx: Ctx, filter: TokenFilter, limit: number): Promise<TokenFieldsFragment[]> {
+  const out: TokenFieldsFragment[] = [];
+  for await (const t of ctx.client.pages(async (after) => (await ctx.client.request(TokensDocument, { filter, first: Math.min(100, limit - out.length) || 1, after })).tokens)) {
+    out.push(t);
+    if (out.length >= limit) break;
+  }
+  return out;
+}
+
+async function confirm(question: string): Promise<boolean> {
+  if (!process.stdin.isTTY) throw usage('refusing to revoke without confirmation: pass --yes (stdin is not a terminal)');
+  const rl = createInterface({ input: process.stdin, output: process.stderr });
+  try {
+    return /^y(es)?$/i.test((await rl.question(`${question} [y/N] `)).trim());
+  } finally {
+    rl.close();
+  }
+}
+
+export function tokensCommand(program: Command): void {
+  const tokens = program.command('tokens').description('list, show, issue, rotate and revoke tokens');
+
+  tokens
+    .command('list')
+    .description('list tokens, newest last')
+    .option('--owner <id|name>', 'only this owner’s tokens')
+    .option('--status <status>', 'ACTIVE, SUSPENDED, EXPIRED or REVOKED (repeatable)', collect)
+    .option('--label <key=value>', 'only tokens with this label (repeatable)', collect)
+    .option('--scope <scope>', 'only tokens carrying this scope')
+    .option('--search <text>', 'name contains')
+    .option('--limit <n>', 'at most this many', (v) => Number(v), 500)
+    .addHelpText('after', '\nExamples:\n  $ latchkey tokens list --owner homepage-dashboard --status ACTIVE\n  $ latchkey tokens list --label widget=sales --output json')
+    .action(async (o: FilterOptions & { limit: number }, cmd: Command) => {
+      const ctx = contextOf(cmd);
+      const list = await matching(ctx, await filterOf(ctx, o), o.limit);
+      ctx.out.result(list, () => ctx.out.table(list.map(row), COLUMNS));
+    });
+
+  tokens
+    .command('show <id>')
+    .description('one token with its secrets (hints only) and usage')
+    .addHelpText('after', '\nExample:\n  $ latchkey tokens show 01936f3e-7c1a-7000-8000-000000000000')
+    .action(async (id: string, _o: unknown, cmd: Command) => {
+      const ctx = contextOf(cmd);
+      const { token } = await ctx.client.request(TokenDocument, { id });
+      if (!token) throw new CliError(`token ${JSON.stringify(id)} not found`, ExitCode.NOT_FOUND);
+      ctx.out.result(token, () => {
+        const { secrets, ...rest } = token;
+        ctx.out.record(row(rest as TokenFieldsFragment));
+        ctx.out.line();
+        ctx.out.table(secrets, ['generation', 'hint', 'state', 'graceEndsAt', 'createdAt']);
+      });
+    });
+
+  tokens
+    .command('issue')
+    .description('issue a token; its secret is printed once and never again')
+    .requiredOption('--owner <id|name>', 'whose token it is')
+    .requiredOption('--name <name>', 'a name people will recognise')
+    .option('--scope <scope>', 'a scope it carries (repeatable; none: it can call Latchkey itself)', collect)
+    .option('--label <key=value>', 'a label (repeatable)', collect)
+    .option('--policy <id|name>', 'a rotation policy')
+    .option('--expires-at <iso>', 'an expiry (a policy may cap it)')
+    .option('--description <text>')
+    .addHelpText('after', '\nExample:\n  $ latchkey tokens issue --owner homepage-dashboard --name sales-widget --scope crm:sales.summary:read --policy widgets')
+    .action(async (o: { owner: string; name: string; scope?: string[]; label?: string[]; policy?: string; expiresAt?: string; description?: string }, cmd: Command) => {
+      const ctx = contextOf(cmd);
+      const input = {
+        ownerId: await ownerIdOf(ctx, o.owner),
+        name: o.name,
+        scopes: o.scope ?? [],
+        labels: labelsOf(o.label),
+        rotationPolicyId: o.policy ? await policyIdOf(ctx, o.policy) : undefined,
+        expiresAt: o.expiresAt,
+        description: o.description,
+      };
+      const { issueToken } = await ctx.client.request(IssueTokenDocument, { input });
+      ctx.out.result(issueToken, () => {
+        ctx.out.record(row(issueToken.token));
+        ctx.out.line(`secret:  ${issueToken.secret}`);
+        ctx.out.note('The secret is shown once: store it now.');
+      });
+    });
+
+  tokens
+    .command('rotate <id>')
+    .description('rotate now; the old secret keeps working for the grace period')
+    .option('--grace <duration>', 'grace for the old secret, e.g. PT1H (default: the policy’s)')
+    .addHelpText('after', '\nExample:\n  $ latchkey tokens rotate 01936f3e-7c1a-7000-8000-000000000000 --grace PT30M')
+    .action(async (id: string, o: { grace?: string }, cmd: Command) => {
+      const ctx = contextOf(cmd);
+      const { rotateToken } = await ctx.client.request(RotateTokenDocument, { id, gracePeriod: o.grace });
+      ctx.out.result(rotateToken, () => {
+        ctx.out.record(row(rotateToken.token));
+        ctx.out.line(`secret:  ${rotateToken.secret}`);
+        ctx.out.note('The new secret is shown once: store it now.');
+      });
+    });
+
+  tokens
+    .command('revoke [id]')
+    .description('revoke one token by id, or every live token matching a filter')
+    .option('--owner <id|name>', 'tokens of this owner')
+    .option('--label <key=value>', 'tokens with this label (repeatable)', collect)
+    .option('--scope <scope>', 'tokens carrying this scope')
+    .option('--unused-for <duration>', 'tokens not used for this long, e.g. P90D')
+    .option('--reason <text>', 'recorded in the audit log', 'revoked with the latchkey command line')
+    .option('--dry-run', 'list what would be revoked and change nothing')
+    .option('-y, --yes', 'do not ask for confirmation')
+    .addHelpText(
+      'after',
+      '\nExamples:\n  $ latchkey tokens revoke 01936f3e-7c1a-7000-8000-000000000000 --reason leaked\n  $ latchkey tokens revoke --owner homepage-dashboard --dry-run\n  $ latchkey tokens revoke --unused-for P90D --label team=growth --yes',
+    )
+    .action(async (id: string | undefined, o: { owner?: string; label?: string[]; scope?: string; unusedFor?: string; reason: string; dryRun?: boolean; yes?: boolean }, cmd: Command) => {
+      const ctx = contextOf(cmd);
+      const hasFilter = !!(o.owner || o.label?.length || o.scope || o.unusedFor);
+      if (id && hasFilter) throw usage('give a token id or a filter, not both');
+      if (!id && !hasFilter) throw usage('give a token id or a filter (--owner, --label, --scope, --unused-for)');
+      let targets: TokenFieldsFragment[];
+      if (id) {
+        const { token } = await ctx.client.request(TokenDocument, { id });
+        if (!token) throw new CliError(`token ${JSON.stringify(id)} not found`, ExitCode.NOT_FOUND);
+        targets = [token];
+      } else {
+        targets = await matching(ctx, { ...(await filterOf(ctx, { owner: o.owner, label: o.label, scope: o.scope })), status: ['ACTIVE', 'SUSPENDED'] }, 100_000);
+        if (o.unusedFor) {
+          const dormant = new Set<string>();
+          for await (const t of ctx.client.pages(async (after) => (await ctx.client.request(DormantTokensDocument, { unusedFor: o.unusedFor!, first: 100, after })).dormantTokens)) dormant.add(t.id);
+          targets = targets.filter((t) => dormant.has(t.id));
+        }
+      }
+      if (o.dryRun) {
+        ctx.out.result({ dryRun: true, wouldRevoke: targets }, () => {
+          ctx.out.table(targets.map(row), COLUMNS);
+          ctx.out.note(`${targets.length} token(s) would be revoked (dry run: nothing changed)`);
+        });
+        return;
+      }
+      if (targets.length === 0) {
+        ctx.out.result({ revoked: [] }, () => ctx.out.note('no live token matches: nothing to revoke'));
+        return;
+      }
+      if (!o.yes && !(await confirm(`Revoke ${targets.length} token(s)? This cannot be undone.`))) {
+        ctx.out.note('nothing revoked');
+        return;
+      }
+      // The exact tokens listed, one by one: a token issued meanwhile is not swept up unseen.
+      const bar = ctx.out.progress(targets.length, 'revoking');
+      const revoked: TokenFieldsFragment[] = [];
+      for (const t of targets) {
+        revoked.push((await ctx.client.request(RevokeTokenDocument, { id: t.id, reason: o.reason })).revokeToken);
+        bar.tick();
+      }
+      bar.done();
+      ctx.out.result({ revoked }, () => ctx.out.note(`revoked ${revoked.length} token(s)`));
+    });
+}

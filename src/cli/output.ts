@@ -1,0 +1,87 @@
+// How the command line prints: aligned tables for people, JSON with stable field names for
+// scripts (--output json), colour only on a terminal, progress on stderr.
+export type Format = 'table' | 'json';
+
+export class Output {
+  readonly colour: boolean;
+
+  constructor(
+    readonly format: Format,
+    private readonly out: NodeJS.WriteStream = process.stdout,
+    private readonly err: NodeJS.WriteStream = process.stderr,
+  ) {
+    this.colour = out.isTTY === true && !process.env.NO_COLOR;
+  }
+
+  get json(): boolean {
+    return this.format === 'json';
+  }
+
+  /** A result: JSON as is, or what `human` makes of it. */
+  result(value: unknown, human: () => void): void {
+    if (this.json) this.line(JSON.stringify(value, null, 2));
+    else human();
+  }
+
+  line(text = ''): void {
+    this.out.write(`${text}\n`);
+  }
+
+  /** Notes for people, never mixed into the data on stdout. */
+  note(text: string): void {
+    this.err.write(`${text}\n`);
+  }
+
+  table(rows: Array<Record<string, unknown>>, columns: string[]): void {
+    if (rows.length === 0) {
+      this.note('(none)');
+      return;
+    }
+    const cells = rows.map((r) => columns.map((c) => cell(r[c])));
+    const widths = columns.map((c, i) => Math.max(c.length, ...cells.map((row) => row[i]!.length)));
+    this.line(this.paint('1', columns.map((c, i) => c.toUpperCase().padEnd(widths[i]!)).join('  ').trimEnd()));
+    for (const row of cells) this.line(row.map((v, i) => v.padEnd(widths[i]!)).join('  ').trimEnd());
+  }
+
+  /** Key: value lines for one object. */
+  record(fields: Record<string, unknown>): void {
+    const width = Math.max(...Object.keys(fields).map((k) => k.length));
+    for (const [k, v] of Object.entries(fields)) this.line(`${this.paint('1', `${k}:`.padEnd(width + 1))} ${cell(v)}`);
+  }
+
+  paint(code: string, text: string): string {
+    return this.colour ? `\u001b[${code}m${text}\u001b[0m` : text;
+  }
+
+  /** A progress bar on stderr, drawn only on a terminal. */
+  progress(total: number, label: string): { tick(): void; done(): void } {
+    const tty = this.err.isTTY === true;
+    let n = 0;
+    const draw = () => {
+      if (!tty) return;
+      const width = 30;
+      const filled = total === 0 ? width : Math.round((n / total) * width);
+      this.err.write(`\r${label} [${'#'.repeat(filled)}${'.'.repeat(width - filled)}] ${n}/${total}`);
+    };
+    draw();
+    return {
+      tick: () => {
+        n++;
+        draw();
+      },
+      done: () => {
+        if (tty) this.err.write('\n');
+      },
+    };
+  }
+}
+
+function cell(v: unknown): string {
+  if (v === null || v === undefined) return '-';
+  if (Array.isArray(v)) return v.length ? v.map(cell).join(',') : '-';
+  if (typeof v === 'object') {
+    const entries = Object.entries(v as Record<string, unknown>);
+    return entries.length ? entries.map(([k, x]) => `${k}=${cell(x)}`).join(',') : '-';
+  }
+  return String(v);
+}

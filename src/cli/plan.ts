@@ -1,0 +1,378 @@
+// Policy-as-code: the difference between a latchkey.yaml and the server, as a list of changes in
+// dependency order (scopes, policies, roles, owners, tokens; deletions last, in reverse). Each
+// change carries how to apply itself through the API, so `apply` runs exactly what `plan` showed.
+import type { LatchkeyClient } from './client';
+import { CliError, ExitCode } from './errors';
+import {
+  AssignRoleDocument,
+  CreateOwnerDocument,
+  CreatePolicyDocument,
+  CreateRoleDocument,
+  CreateScopeDocument,
+  DeletePolicyDocument,
+  DeleteRoleDocument,
+  DeleteScopeDocument,
+  IssueTokenDocument,
+  type OwnerFieldsFragment,
+  OwnersDocument,
+  PoliciesDocument,
+  type PolicyFieldsFragment,
+  RevokeTokenDocument,
+  RolesDocument,
+  type RolesQuery,
+  type RotationPolicyInput,
+  ScopesDocument,
+  type ScopesQuery,
+  SetTokenPolicyDocument,
+  type TokenFieldsFragment,
+  TokensDocument,
+  UnassignRoleDocument,
+  UpdateOwnerDocument,
+  UpdatePolicyDocument,
+  type UpdatePolicyMutation,
+  UpdateRoleDocument,
+  UpdateScopeDocument,
+  UpdateTokenDocument,
+} from './generated/graphql';
+import { type DesiredPolicy, type DesiredToken, MANAGED_LABEL, type PolicyFile } from './policy-file';
+
+export type Op = 'create' | 'update' | 'delete' | 'replace';
+export type Kind = 'scope' | 'policy' | 'role' | 'owner' | 'token';
+
+export interface FieldChange {
+  field: string;
+  before: unknown;
+  after: unknown;
+}
+
+export interface Impact {
+  within: string;
+  tokens: number;
+  affectedTokens: number;
+  addedCount: number;
+  removedCount: number;
+}
+
+export interface Change {
+  op: Op;
+  kind: Kind;
+  name: string;
+  fields: FieldChange[];
+  /** Policies only: how the change moves scheduled rotations, expiries and warnings. */
+  impact?: Impact;
+  /** Applies the change; returns a new token's secret when it issued one. */
+  run(state: ApplyState): Promise<{ secret?: string; tokenId?: string; impact?: Impact }>;
+}
+
+/** What apply learns as it goes: ids of what it created, by name. */
+export interface ApplyState {
+  client: LatchkeyClient;
+  roleIds: Map<string, string>;
+  policyIds: Map<string, string>;
+  ownerIds: Map<string, string>;
+}
+
+type Role = RolesQuery['roles'][number];
+type Scope = ScopesQuery['scopes'][number];
+
+interface ServerState {
+  scopes: Scope[];
+  policies: PolicyFieldsFragment[];
+  roles: Role[];
+  owners: OwnerFieldsFragment[];
+  /** Live tokens of the owners in the file, and every live token apply manages. */
+  tokens: TokenFieldsFragment[];
+}
+
+const PAGE = 100;
+const key = (s: string) => s.toLowerCase();
+const same = (a: unknown, b: unknown) => JSON.stringify(a) === JSON.stringify(b);
+const IMPACT_WINDOW = 'P30D';
+
+async function all<N>(client: LatchkeyClient, page: (after: string | null) => Promise<{ pageInfo: { hasNextPage: boolean; endCursor: string | null }; edges: Array<{ node: N }> }>): Promise<N[]> {
+  const out: N[] = [];
+  for await (const n of client.pages(page)) out.push(n);
+  return out;
+}
+
+export async function readServer(client: LatchkeyClient, file: PolicyFile): Promise<ServerState> {
+  const [{ scopes }, { rotationPolicies }, { roles }, owners] = await Promise.all([
+    client.request(ScopesDocument),
+    client.request(PoliciesDocument),
+    client.request(RolesDocument),
+    all(client, async (after) => (await client.request(OwnersDocument, { first: PAGE, after })).owners),
+  ]);
+  const live = ['ACTIVE', 'SUSPENDED'] as const;
+  const declared = new Set(file.owners.map((o) => o.name));
+  const tokenLists = await Promise.all([
+    ...owners
+      .filter((o) => declared.has(o.name))
+      .map((o) => all(client, async (after) => (await client.request(TokensDocument, { filter: { ownerId: o.id, status: [...live] }, first: PAGE, after })).tokens)),
+    all(client, async (after) => (await client.request(TokensDocument, { filter: { labels: { [MANAGED_LABEL.key]: MANAGED_LABEL.value }, status: [...live] }, first: PAGE, after })).tokens),
+  ]);
+  const tokens = new Map(tokenLists.flat().map((t) => [t.id, t]));
+  return { scopes, policies: rotationPolicies, roles, owners, tokens: [...tokens.values()] };
+}
+
+function policyInput(p: DesiredPolicy): RotationPolicyInput {
+  return { name: p.name, rotateEvery: p.rotateEvery, gracePeriod: p.gracePeriod, expireAfter: p.expireAfter, notifyBefore: p.notifyBefore, rateLimit: p.rateLimit, onReuse: p.onReuse };
+}
+
+function policyFields(p: PolicyFieldsFragment | DesiredPolicy) {
+  return { rotateEvery: p.rotateEvery, gracePeriod: p.gracePeriod, expireAfter: p.expireAfter, notifyBefore: p.notifyBefore, rateLimit: p.rateLimit, onReuse: p.onReuse };
+}
+
+function diffFields(before: Record<string, unknown>, after: Record<string, unknown>): FieldChange[] {
+  return Object.keys(after)
+    .filter((k) => !same(before[k], after[k]))
+    .map((field) => ({ field, before: before[field] ?? null, after: after[field] ?? null }));
+}
+
+const impactOf = (p: UpdatePolicyMutation['updateRotationPolicy']['planImpact']): Impact | undefined =>
+  p ? { within: p.within, tokens: p.tokens, affectedTokens: p.affectedTokens, addedCount: p.addedCount, removedCount: p.removedCount } : undefined;
+
+/** The changes that make the server match the file, in the order they must be applied. */
+export async function planChanges(client: LatchkeyClient, file: PolicyFile, server: ServerState, prune: boolean): Promise<Change[]> {
+  const changes: Change[] = [];
+  const scopesByName = new Map(server.scopes.map((s) => [s.name, s]));
+  const policiesByName = new Map(server.policies.map((p) => [key(p.name), p]));
+  const rolesByName = new Map(server.roles.map((r) => [key(r.name), r]));
+  const ownersByName = new Map<string, OwnerFieldsFragment>();
+  for (const o of server.owners) {
+    if (ownersByName.has(o.name) && file.owners.some((d) => d.name === o.name)) {
+      throw new CliError(`${file.path}: more than one owner on the server is named ${JSON.stringify(o.name)}; rename one first`, ExitCode.INVALID);
+    }
+    ownersByName.set(o.name, o);
+  }
+
+  // References must name something declared in the file or already on the server.
+  const knownScopes = new Set([...file.scopes.map((s) => s.name), ...scopesByName.keys()]);
+  const knownRoles = new Set([...file.roles.map((r) => key(r.name)), ...rolesByName.keys()]);
+  const knownPolicies = new Set([...file.policies.map((p) => key(p.name)), ...policiesByName.keys()]);
+  file.owners.forEach((o, i) => {
+    o.allowedScopes.forEach((s) => {
+      if (!knownScopes.has(s)) throw unknownRef(file, ['owners', i, 'allowedScopes'], 'scope', s);
+    });
+    o.roles.forEach((r) => {
+      if (!knownRoles.has(key(r))) throw unknownRef(file, ['owners', i, 'roles'], 'role', r);
+    });
+  });
+  file.tokens.forEach((t, i) => {
+    t.scopes.forEach((s) => {
+      if (!knownScopes.has(s)) throw unknownRef(file, ['tokens', i, 'scopes'], 'scope', s);
+    });
+    if (t.policy && !knownPolicies.has(key(t.policy))) throw unknownRef(file, ['tokens', i, 'policy'], 'rotation policy', t.policy);
+  });
+  file.roles.forEach((r, i) => {
+    if (rolesByName.get(key(r.name))?.builtIn) throw new CliError(`${file.where(['roles', i, 'name'])}: ${JSON.stringify(r.name)} is a built-in role; it cannot be declared`, ExitCode.INVALID);
+  });
+
+  for (const s of file.scopes) {
+    const current = scopesByName.get(s.name);
+    if (!current) {
+      changes.push({ op: 'create', kind: 'scope', name: s.name, fields: diffFields({}, { description: s.description }), run: async ({ client: c }) => (await c.request(CreateScopeDocument, { input: { name: s.name, description: s.description } }), {}) });
+    } else if (current.description !== s.description) {
+      changes.push({
+        op: 'update',
+        kind: 'scope',
+        name: s.name,
+        fields: diffFields({ description: current.description }, { description: s.description }),
+        run: async ({ client: c }) => (await c.request(UpdateScopeDocument, { id: current.id, input: { description: s.description } }), {}),
+      });
+    }
+  }
+
+  for (const p of file.policies) {
+    const current = policiesByName.get(key(p.name));
+    if (!current) {
+      changes.push({
+        op: 'create',
+        kind: 'policy',
+        name: p.name,
+        fields: diffFields({}, policyFields(p)),
+        run: async (st) => {
+          st.policyIds.set(key(p.name), (await st.client.request(CreatePolicyDocument, { input: policyInput(p) })).createRotationPolicy.id);
+          return {};
+        },
+      });
+      continue;
+    }
+    const fields = diffFields(policyFields(current), policyFields(p));
+    if (current.name !== p.name) fields.unshift({ field: 'name', before: current.name, after: p.name });
+    if (fields.length === 0) continue;
+    // The lifecycle's dry run: what the change would do to scheduled actions.
+    const dry = await client.request(UpdatePolicyDocument, { id: current.id, input: policyInput(p), dryRun: true, within: IMPACT_WINDOW });
+    changes.push({
+      op: 'update',
+      kind: 'policy',
+      name: p.name,
+      fields,
+      impact: impactOf(dry.updateRotationPolicy.planImpact),
+      run: async ({ client: c }) => ({ impact: impactOf((await c.request(UpdatePolicyDocument, { id: current.id, input: policyInput(p), dryRun: false, within: IMPACT_WINDOW })).updateRotationPolicy.planImpact) }),
+    });
+  }
+
+  for (const r of file.roles) {
+    const current = rolesByName.get(key(r.name));
+    if (!current) {
+      changes.push({
+        op: 'create',
+        kind: 'role',
+        name: r.name,
+        fields: diffFields({}, { description: r.description, permissions: r.permissions }),
+        run: async (st) => {
+          st.roleIds.set(key(r.name), (await st.client.request(CreateRoleDocument, { input: { name: r.name, description: r.description, permissions: r.permissions as never } })).createRole.id);
+          return {};
+        },
+      });
+      continue;
+    }
+    const fields = diffFields({ description: current.description, permissions: [...current.permissions].sort() }, { description: r.description, permissions: r.permissions });
+    if (fields.length > 0) {
+      changes.push({
+        op: 'update',
+        kind: 'role',
+        name: r.name,
+        fields,
+        run: async ({ client: c }) => (await c.request(UpdateRoleDocument, { id: current.id, input: { description: r.description, permissions: r.permissions as never } }), {}),
+      });
+    }
+  }
+
+  const roleId = (st: ApplyState, name: string) => {
+    const id = st.roleIds.get(key(name)) ?? rolesByName.get(key(name))?.id;
+    if (!id) throw new CliError(`role ${JSON.stringify(name)} does not exist`, ExitCode.NOT_FOUND);
+    return id;
+  };
+  for (const o of file.owners) {
+    const current = ownersByName.get(o.name);
+    const wanted = { kind: o.kind, email: o.email, allowedScopes: o.allowedScopes, roles: o.roles };
+    if (!current) {
+      changes.push({
+        op: 'create',
+        kind: 'owner',
+        name: o.name,
+        fields: diffFields({}, wanted),
+        run: async (st) => {
+          const created = (await st.client.request(CreateOwnerDocument, { input: { name: o.name, kind: o.kind, email: o.email, allowedScopes: o.allowedScopes } })).createOwner;
+          st.ownerIds.set(o.name, created.id);
+          for (const r of o.roles) await st.client.request(AssignRoleDocument, { ownerId: created.id, roleId: roleId(st, r) });
+          return {};
+        },
+      });
+      continue;
+    }
+    const before = { kind: current.kind, email: current.email, allowedScopes: current.allowedScopes.map((s) => s.name).sort(), roles: current.roles.map((r) => r.name).sort() };
+    const fields = diffFields(before, wanted);
+    if (fields.some((f) => f.field === 'kind')) {
+      throw new CliError(`${file.where(['owners', file.owners.indexOf(o), 'kind'])}: owner ${JSON.stringify(o.name)} is a ${current.kind}; an owner's kind cannot change`, ExitCode.INVALID);
+    }
+    if (fields.length === 0) continue;
+    changes.push({
+      op: 'update',
+      kind: 'owner',
+      name: o.name,
+      fields,
+      run: async (st) => {
+        if (fields.some((f) => f.field === 'email' || f.field === 'allowedScopes')) {
+          await st.client.request(UpdateOwnerDocument, { id: current.id, input: { email: o.email, allowedScopes: o.allowedScopes } });
+        }
+        const had = new Set(before.roles.map(key));
+        const want = new Set(o.roles.map(key));
+        for (const r of o.roles) if (!had.has(key(r))) await st.client.request(AssignRoleDocument, { ownerId: current.id, roleId: roleId(st, r) });
+        for (const r of current.roles) if (!want.has(key(r.name))) await st.client.request(UnassignRoleDocument, { ownerId: current.id, roleId: r.id });
+        return {};
+      },
+    });
+  }
+
+  const tokensByKey = new Map<string, TokenFieldsFragment[]>();
+  for (const t of server.tokens) {
+    const k = `${t.owner.name}/${t.name}`;
+    tokensByKey.set(k, [...(tokensByKey.get(k) ?? []), t]);
+  }
+  const policyId = (st: ApplyState, name: string | null) => (name ? (st.policyIds.get(key(name)) ?? policiesByName.get(key(name))?.id ?? null) : null);
+  const issue = async (st: ApplyState, t: DesiredToken) => {
+    const ownerId = st.ownerIds.get(t.owner) ?? ownersByName.get(t.owner)?.id;
+    if (!ownerId) throw new CliError(`owner ${JSON.stringify(t.owner)} does not exist`, ExitCode.NOT_FOUND);
+    const issued = (
+      await st.client.request(IssueTokenDocument, {
+        input: { ownerId, name: t.name, description: t.description, scopes: t.scopes, labels: t.labels, rotationPolicyId: policyId(st, t.policy) },
+      })
+    ).issueToken;
+    return { secret: issued.secret, tokenId: issued.token.id };
+  };
+  file.tokens.forEach((t, i) => {
+    const name = `${t.owner}/${t.name}`;
+    const matches = tokensByKey.get(name) ?? [];
+    if (matches.length > 1) throw new CliError(`${file.where(['tokens', i, 'name'])}: ${matches.length} live tokens of ${JSON.stringify(t.owner)} are named ${JSON.stringify(t.name)}; revoke the extra ones first`, ExitCode.INVALID);
+    const wanted = { scopes: t.scopes, policy: t.policy, labels: t.labels, description: t.description };
+    const current = matches[0];
+    if (!current) {
+      changes.push({ op: 'create', kind: 'token', name, fields: diffFields({}, wanted), run: (st) => issue(st, t) });
+      return;
+    }
+    const before = { scopes: current.scopes.map((s) => s.name).sort(), policy: current.rotationPolicy?.name ?? null, labels: sortKeys(current.labels), description: current.description };
+    const fields = diffFields(before, { ...wanted, labels: sortKeys(t.labels) });
+    if (fields.length === 0) return;
+    if (fields.some((f) => f.field === 'scopes')) {
+      // A token's scopes are fixed at issue: least privilege changes by replacing the token.
+      changes.push({
+        op: 'replace',
+        kind: 'token',
+        name,
+        fields,
+        run: async (st) => {
+          const issued = await issue(st, t);
+          await st.client.request(RevokeTokenDocument, { id: current.id, reason: `replaced by ${issued.tokenId} (latchkey apply: scopes changed)` });
+          return issued;
+        },
+      });
+      return;
+    }
+    changes.push({
+      op: 'update',
+      kind: 'token',
+      name,
+      fields,
+      run: async (st) => {
+        if (fields.some((f) => f.field === 'labels' || f.field === 'description')) {
+          await st.client.request(UpdateTokenDocument, { id: current.id, input: { labels: t.labels, description: t.description ?? '' } });
+        }
+        if (fields.some((f) => f.field === 'policy')) await st.client.request(SetTokenPolicyDocument, { id: current.id, policyId: policyId(st, t.policy) });
+        return {};
+      },
+    });
+  });
+
+  if (prune) {
+    const declaredTokens = new Set(file.tokens.map((t) => `${t.owner}/${t.name}`));
+    for (const t of server.tokens) {
+      const name = `${t.owner.name}/${t.name}`;
+      if (t.labels[MANAGED_LABEL.key] === MANAGED_LABEL.value && !declaredTokens.has(name)) {
+        changes.push({ op: 'delete', kind: 'token', name, fields: [], run: async ({ client: c }) => (await c.request(RevokeTokenDocument, { id: t.id, reason: 'no longer declared (latchkey apply --prune)' }), {}) });
+      }
+    }
+    const declaredRoles = new Set(file.roles.map((r) => key(r.name)));
+    for (const r of server.roles) {
+      if (!r.builtIn && !declaredRoles.has(key(r.name))) changes.push({ op: 'delete', kind: 'role', name: r.name, fields: [], run: async ({ client: c }) => (await c.request(DeleteRoleDocument, { id: r.id }), {}) });
+    }
+    const declaredPolicies = new Set(file.policies.map((p) => key(p.name)));
+    for (const p of server.policies) {
+      if (!declaredPolicies.has(key(p.name))) changes.push({ op: 'delete', kind: 'policy', name: p.name, fields: [], run: async ({ client: c }) => (await c.request(DeletePolicyDocument, { id: p.id }), {}) });
+    }
+    const declaredScopes = new Set(file.scopes.map((s) => s.name));
+    for (const s of server.scopes) {
+      if (!declaredScopes.has(s.name)) changes.push({ op: 'delete', kind: 'scope', name: s.name, fields: [], run: async ({ client: c }) => (await c.request(DeleteScopeDocument, { id: s.id }), {}) });
+    }
+  }
+  return changes;
+}
+
+function sortKeys(o: Record<string, unknown>): Record<string, unknown> {
+  return Object.fromEntries(Object.entries(o).sort(([a], [b]) => a.localeCompare(b)));
+}
+
+function unknownRef(file: PolicyFile, path: Array<string | number>, what: string, name: string): CliError {
+  return new CliError(`${file.where(path)}: unknown ${what} ${JSON.stringify(name)}: declare it in the file or create it first`, ExitCode.INVALID);
+}

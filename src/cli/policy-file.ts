@@ -1,0 +1,152 @@
+// Reads a latchkey.yaml: YAML syntax, then the JSON Schema in schema/, then the rules a schema
+// cannot say (unique names, known references, durations). Every error names file:line:column.
+import { readFileSync } from 'node:fs';
+import Ajv from 'ajv';
+import { LineCounter, type Node, parseDocument } from 'yaml';
+import { DurationError, formatDuration, parseDuration } from '../platform/duration';
+import jsonSchema from '../../schema/latchkey.schema.json';
+import { CliError, ExitCode } from './errors';
+
+export interface DesiredScope {
+  name: string;
+  description: string | null;
+}
+export interface DesiredPolicy {
+  name: string;
+  rotateEvery: string | null;
+  gracePeriod: string;
+  expireAfter: string | null;
+  notifyBefore: string[];
+  rateLimit: { requests: number; per: string } | null;
+  onReuse: 'NOTIFY' | 'REVOKE';
+}
+export interface DesiredRole {
+  name: string;
+  description: string | null;
+  permissions: string[];
+}
+export interface DesiredOwner {
+  name: string;
+  kind: 'USER' | 'TEAM' | 'SERVICE';
+  email: string | null;
+  allowedScopes: string[];
+  roles: string[];
+}
+export interface DesiredToken {
+  name: string;
+  owner: string;
+  description: string | null;
+  scopes: string[];
+  policy: string | null;
+  labels: Record<string, string>;
+}
+export interface PolicyFile {
+  path: string;
+  scopes: DesiredScope[];
+  policies: DesiredPolicy[];
+  roles: DesiredRole[];
+  owners: DesiredOwner[];
+  tokens: DesiredToken[];
+  /** Where a value sits in the file, for messages about it later (plan errors). */
+  where(path: Array<string | number>): string;
+}
+
+type Raw = {
+  scopes?: Array<{ name: string; description?: string }>;
+  policies?: Array<{ name: string; rotateEvery?: string; gracePeriod: string; expireAfter?: string; notifyBefore?: string[]; rateLimit?: { requests: number; per: string }; onReuse?: 'NOTIFY' | 'REVOKE' }>;
+  roles?: Array<{ name: string; description?: string; permissions: string[] }>;
+  owners?: Array<{ name: string; kind: 'USER' | 'TEAM' | 'SERVICE'; email?: string; allowedScopes?: string[]; roles?: string[] }>;
+  tokens?: Array<{ name: string; owner: string; description?: string; scopes?: string[]; policy?: string; labels?: Record<string, string> }>;
+};
+
+const ajv = new Ajv({ allErrors: false, strict: false });
+ajv.addFormat('email', /^[^\s@]+@[^\s@]+$/);
+const validate = ajv.compile(jsonSchema);
+
+export const MANAGED_LABEL = { key: 'managed-by', value: 'latchkey' };
+
+export function loadPolicyFile(path: string): PolicyFile {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (err) {
+    throw new CliError(`${path}: cannot read: ${(err as Error).message}`, ExitCode.USAGE);
+  }
+  const lines = new LineCounter();
+  const doc = parseDocument(text, { lineCounter: lines, prettyErrors: false, uniqueKeys: true });
+  const at = (offset: number) => {
+    const { line, col } = lines.linePos(offset);
+    return `${path}:${line}:${col}`;
+  };
+  const syntax = doc.errors[0];
+  if (syntax) throw invalid(`${at(syntax.pos[0])}: ${syntax.message.split('\n')[0]}`);
+  const where = (p: Array<string | number>) => {
+    // The deepest node that exists on the path: a missing property is reported at its parent.
+    for (let n = p.length; n >= 0; n--) {
+      const node = doc.getIn(p.slice(0, n), true) as Node | undefined;
+      if (node && (node as { range?: [number, number, number] }).range) return at((node as { range: [number, number, number] }).range[0]);
+    }
+    return `${path}:1:1`;
+  };
+  const raw = doc.toJS() as Raw | null;
+  if (!validate(raw)) {
+    const e = validate.errors![0]!;
+    const p = e.instancePath.split('/').slice(1).map((s) => (/^\d+$/.test(s) ? Number(s) : s.replace(/~1/g, '/').replace(/~0/g, '~')));
+    const extra = e.keyword === 'additionalProperties' ? ` (${JSON.stringify((e.params as { additionalProperty: string }).additionalProperty)})` : e.keyword === 'enum' ? ` (${(e.params as { allowedValues: unknown[] }).allowedValues.join(', ')})` : '';
+    throw invalid(`${where(p)}: ${e.instancePath || 'the file'} ${e.message}${extra}`);
+  }
+  const file = raw!;
+  const duration = (value: string, p: Array<string | number>) => {
+    try {
+      return formatDuration(parseDuration(value));
+    } catch (err) {
+      if (err instanceof DurationError) throw invalid(`${where(p)}: ${err.message}`);
+      throw err;
+    }
+  };
+  const unique = (section: keyof Raw, key: (x: never) => string) => {
+    const seen = new Set<string>();
+    ((file[section] ?? []) as never[]).forEach((x, i) => {
+      const k = key(x);
+      if (seen.has(k)) throw invalid(`${where([section, i, 'name'])}: ${section} has ${JSON.stringify(k)} twice`);
+      seen.add(k);
+    });
+  };
+  unique('scopes', (s: { name: string }) => s.name);
+  unique('policies', (s: { name: string }) => s.name.toLowerCase());
+  unique('roles', (s: { name: string }) => s.name.toLowerCase());
+  unique('owners', (s: { name: string }) => s.name);
+  unique('tokens', (s: { owner: string; name: string }) => `${s.owner}/${s.name}`);
+  const owners = new Set((file.owners ?? []).map((o) => o.name));
+  (file.tokens ?? []).forEach((t, i) => {
+    if (!owners.has(t.owner)) throw invalid(`${where(['tokens', i, 'owner'])}: owner ${JSON.stringify(t.owner)} is not declared under owners`);
+  });
+  const sorted = (xs: string[] | undefined) => [...new Set(xs ?? [])].sort();
+  return {
+    path,
+    where,
+    scopes: (file.scopes ?? []).map((s) => ({ name: s.name, description: s.description ?? null })),
+    policies: (file.policies ?? []).map((p, i) => ({
+      name: p.name,
+      rotateEvery: p.rotateEvery ? duration(p.rotateEvery, ['policies', i, 'rotateEvery']) : null,
+      gracePeriod: duration(p.gracePeriod, ['policies', i, 'gracePeriod']),
+      expireAfter: p.expireAfter ? duration(p.expireAfter, ['policies', i, 'expireAfter']) : null,
+      // As the server keeps them: longest first, no duplicates.
+      notifyBefore: [...new Set((p.notifyBefore ?? []).map((d, j) => duration(d, ['policies', i, 'notifyBefore', j])))].sort((a, b) => parseDuration(b) - parseDuration(a)),
+      rateLimit: p.rateLimit ? { requests: p.rateLimit.requests, per: duration(p.rateLimit.per, ['policies', i, 'rateLimit', 'per']) } : null,
+      onReuse: p.onReuse ?? 'NOTIFY',
+    })),
+    roles: (file.roles ?? []).map((r) => ({ name: r.name, description: r.description ?? null, permissions: sorted(r.permissions) })),
+    owners: (file.owners ?? []).map((o) => ({ name: o.name, kind: o.kind, email: o.email ?? null, allowedScopes: sorted(o.allowedScopes), roles: sorted(o.roles) })),
+    tokens: (file.tokens ?? []).map((t) => ({
+      name: t.name,
+      owner: t.owner,
+      description: t.description ?? null,
+      scopes: sorted(t.scopes),
+      policy: t.policy ?? null,
+      labels: { ...(t.labels ?? {}), [MANAGED_LABEL.key]: MANAGED_LABEL.value },
+    })),
+  };
+}
+
+const invalid = (message: string) => new CliError(message, ExitCode.INVALID);

@@ -1,0 +1,232 @@
+// The latchkey executable as users run it: a subprocess talking to a real server over HTTP.
+import { execFile } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startTestApi, type TestApi } from '../helpers/api';
+import { issue, newTenant, type TenantFixture } from '../helpers/fixtures';
+
+const BIN = resolve(__dirname, '..', '..', 'bin', 'latchkey.js');
+const EXAMPLE = resolve(__dirname, '..', '..', 'examples', 'latchkey.yaml');
+
+let api: TestApi;
+let tenant: TenantFixture;
+let dir: string;
+
+interface Run {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+/** Runs bin/latchkey.js asynchronously: the server lives in this process's event loop. */
+function latchkey(args: string[], env: Record<string, string | undefined> = {}): Promise<Run> {
+  return new Promise((done) => {
+    execFile(
+      process.execPath,
+      [BIN, ...args],
+      { env: { PATH: process.env.PATH, LATCHKEY_URL: api.url, LATCHKEY_TOKEN: tenant.adminToken, ...env }, timeout: 30_000 },
+      (err, stdout, stderr) => done({ code: err ? ((err as { code?: number }).code ?? 1) : 0, stdout, stderr }),
+    );
+  });
+}
+
+const write = (name: string, text: string) => {
+  const path = join(dir, name);
+  writeFileSync(path, text);
+  return path;
+};
+
+beforeAll(async () => {
+  api = await startTestApi();
+  tenant = await newTenant(api);
+  dir = mkdtempSync(join(tmpdir(), 'latchkey-cli-'));
+});
+
+afterAll(async () => {
+  await api?.close();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+describe('plan and apply', () => {
+  it('plans creations on an empty tenant (exit 2), applies them, then plans nothing (exit 0)', async () => {
+    const plan = await latchkey(['plan', '-f', EXAMPLE]);
+    expect(plan.code, plan.stderr).toBe(2);
+    expect(plan.stdout).toContain('13 to create');
+    for (const line of ['+   scope crm:sales.summary:read', '+   policy dashboard-widgets', '+   role dashboard-operator', '+   owner homepage-dashboard', '+   token homepage-dashboard/send-messages']) {
+      expect(plan.stdout).toContain(line);
+    }
+    // Planning changed nothing.
+    expect((await api.ok(tenant.adminToken, `{ scopes { id } }`)).scopes).toEqual([]);
+
+    const secrets = join(dir, 'secrets.jsonl');
+    const apply = await latchkey(['apply', '-f', EXAMPLE, '--secrets-file', secrets]);
+    expect(apply.code, apply.stderr).toBe(0);
+    expect(apply.stdout).toContain('created token homepage-dashboard/sales-overview');
+    expect(apply.stdout).not.toMatch(/lk_[0-9A-Za-z]{49}/);
+    const issued = readFileSync(secrets, 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+    expect(issued.map((t) => t.token).sort()).toEqual([
+      'homepage-dashboard/send-messages',
+      'homepage-dashboard/ticket-count',
+      'homepage-dashboard/user-events',
+      'homepage-dashboard/sales-overview',
+    ].sort());
+    expect(statSync(secrets).mode & 0o777).toBe(0o600);
+    // The issued secrets work, with their scopes.
+    const verdict = (await api.ok(tenant.adminToken, `query($s: String!) { verifyToken(secret: $s, requiredScopes: ["messaging:messages:write"]) { valid } }`, {
+      s: issued.find((t) => t.token.endsWith('send-messages')).secret,
+    })).verifyToken;
+    expect(verdict.valid).toBe(true);
+    const { rotationPolicies } = await api.ok(tenant.adminToken, `{ rotationPolicies { name rotateEvery onReuse rateLimit { requests per } } }`);
+    expect(rotationPolicies).toContainEqual({ name: 'dashboard-writes', rotateEvery: 'P7D', onReuse: 'REVOKE', rateLimit: { requests: 60, per: 'PT1M' } });
+
+    const again = await latchkey(['plan', '-f', EXAMPLE]);
+    expect(again.code, again.stdout + again.stderr).toBe(0);
+    expect(again.stdout).toContain('no changes');
+    const reapply = await latchkey(['apply', '-f', EXAMPLE]);
+    expect(reapply.code).toBe(0);
+    expect(reapply.stdout).toContain('nothing to do');
+  });
+
+  it('an edited field yields exactly one update, with its rotation-plan impact', async () => {
+    const edited = write('edited.yaml', readFileSync(EXAMPLE, 'utf8').replace('rotateEvery: P30D', 'rotateEvery: P14D'));
+    const plan = await latchkey(['plan', '-f', edited, '--output', 'json']);
+    expect(plan.code).toBe(2);
+    const body = JSON.parse(plan.stdout);
+    expect(body.changes).toHaveLength(1);
+    expect(body.changes[0]).toMatchObject({ op: 'update', kind: 'policy', name: 'dashboard-widgets', fields: [{ field: 'rotateEvery', before: 'P30D', after: 'P14D' }] });
+    expect(body.changes[0].impact).toMatchObject({ within: 'P30D', tokens: 3, affectedTokens: 3 });
+    const human = await latchkey(['plan', '-f', edited]);
+    expect(human.stdout).toContain('rotateEvery: P30D → P14D');
+    expect(human.stdout).toMatch(/rotation plan within P30D: \+\d+ \/ -\d+ scheduled action\(s\) on 3 of 3 token\(s\)/);
+    // Apply it, and the server agrees with the edited file.
+    expect((await latchkey(['apply', '-f', edited])).code).toBe(0);
+    expect((await latchkey(['plan', '-f', edited])).code).toBe(0);
+    expect((await latchkey(['apply', '-f', EXAMPLE])).code).toBe(0);
+  });
+
+  it('prunes only with --prune', async () => {
+    await api.ok(tenant.adminToken, `mutation { createScope(input: { name: "legacy:reports:read" }) { id } }`);
+    expect((await latchkey(['plan', '-f', EXAMPLE])).code).toBe(0);
+    const plan = await latchkey(['plan', '-f', EXAMPLE, '--prune']);
+    expect(plan.code).toBe(2);
+    expect(plan.stdout).toContain('-   scope legacy:reports:read');
+    expect((await latchkey(['apply', '-f', EXAMPLE, '--prune'])).code).toBe(0);
+    expect((await api.ok(tenant.adminToken, `{ scopes { name } }`)).scopes.map((s: { name: string }) => s.name)).not.toContain('legacy:reports:read');
+  });
+
+  it('names the file, line and column of a syntax, schema or reference error, and changes nothing', async () => {
+    const before = (await api.ok(tenant.adminToken, `{ auditEvents(first: 0) { totalCount } }`)).auditEvents.totalCount;
+    const syntax = write('syntax.yaml', 'version: 1\nscopes:\n  - name: crm:a:read\n   description: misindented\n');
+    const s = await latchkey(['plan', '-f', syntax]);
+    expect(s.code).toBe(1);
+    expect(s.stderr).toMatch(new RegExp(`${syntax}:4:\\d+: `));
+    const schema = write('schema.yaml', 'version: 1\nowners:\n  - name: robot\n    kind: ROBOT\n');
+    const k = await latchkey(['apply', '-f', schema]);
+    expect(k.code).toBe(1);
+    expect(k.stderr).toContain(`${schema}:4:11: /owners/0/kind must be equal to one of the allowed values (USER, TEAM, SERVICE)`);
+    const ref = write('ref.yaml', 'version: 1\nowners:\n  - name: svc\n    kind: SERVICE\n    allowedScopes: [nope:nothing:read]\n');
+    const r = await latchkey(['plan', '-f', ref]);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain(`${ref}:5:20: unknown scope "nope:nothing:read"`);
+    const duration = write('duration.yaml', 'version: 1\npolicies:\n  - name: p\n    gracePeriod: P1M\n');
+    expect((await latchkey(['plan', '-f', duration])).stderr).toMatch(new RegExp(`${duration}:4:18: `));
+    expect((await api.ok(tenant.adminToken, `{ auditEvents(first: 0) { totalCount } }`)).auditEvents.totalCount).toBe(before);
+  });
+});
+
+describe('tokens', () => {
+  it('revoke --owner X --dry-run lists exactly X’s live tokens and changes nothing', async () => {
+    const { owners } = await api.ok(tenant.adminToken, `{ owners { edges { node { id name } } } }`);
+    const dashboard = owners.edges.find((e: { node: { name: string } }) => e.node.name === 'homepage-dashboard').node.id;
+    const admin = owners.edges.find((e: { node: { name: string } }) => e.node.name === 'admin').node.id;
+    await issue(api, tenant.adminToken, admin, []); // someone else's: never listed
+    const gone = await issue(api, tenant.adminToken, dashboard, []);
+    await api.ok(tenant.adminToken, `mutation($id: ID!) { revokeToken(id: $id, reason: "test") { id } }`, { id: gone.id });
+    const live = await api.ok(tenant.adminToken, `query($o: ID!) { tokens(filter: { ownerId: $o, status: [ACTIVE, SUSPENDED] }) { edges { node { id } } } }`, { o: dashboard });
+    const before = (await api.ok(tenant.adminToken, `{ auditEvents(first: 0) { totalCount } }`)).auditEvents.totalCount;
+
+    const dry = await latchkey(['tokens', 'revoke', '--owner', 'homepage-dashboard', '--dry-run', '--output', 'json']);
+    expect(dry.code, dry.stderr).toBe(0);
+    const listed = JSON.parse(dry.stdout).wouldRevoke.map((t: { id: string }) => t.id).sort();
+    expect(listed).toEqual(live.tokens.edges.map((e: { node: { id: string } }) => e.node.id).sort());
+    expect(listed).toHaveLength(4);
+    expect((await api.ok(tenant.adminToken, `{ auditEvents(first: 0) { totalCount } }`)).auditEvents.totalCount).toBe(before);
+    const still = await api.ok(tenant.adminToken, `query($o: ID!) { tokens(filter: { ownerId: $o, status: [ACTIVE] }) { totalCount } }`, { o: dashboard });
+    expect(still.tokens.totalCount).toBe(4);
+
+    // Without --yes and without a terminal to ask on, nothing is revoked.
+    const refused = await latchkey(['tokens', 'revoke', '--owner', 'homepage-dashboard']);
+    expect(refused.code).toBe(3);
+    expect(refused.stderr).toContain('--yes');
+  });
+
+  it('lists as JSON for scripts and as a table for people', async () => {
+    const json = await latchkey(['tokens', 'list', '--owner', 'homepage-dashboard', '--status', 'ACTIVE', '--output', 'json']);
+    expect(json.code).toBe(0);
+    const list = JSON.parse(json.stdout);
+    expect(list).toHaveLength(4);
+    expect(Object.keys(list[0]).sort()).toEqual(['createdAt', 'description', 'expiresAt', 'generation', 'id', 'labels', 'lastUsedAt', 'name', 'nextRotationAt', 'owner', 'rotationPolicy', 'scopes', 'status'].sort());
+    const table = await latchkey(['tokens', 'list', '--label', 'widget=messages']);
+    expect(table.stdout.split('\n')[0]).toMatch(/^ID\s+NAME\s+OWNER\s+STATUS/);
+    expect(table.stdout).toContain('send-messages');
+    expect(table.stdout).not.toContain('\u001b['); // no colour when stdout is not a terminal
+  });
+
+  it('issues, rotates and revokes one token', async () => {
+    const issued = JSON.parse((await latchkey(['tokens', 'issue', '--owner', 'dashboard-team', '--name', 'cli-made', '--output', 'json'])).stdout);
+    expect(issued.secret).toMatch(/^lk_[0-9A-Za-z]{49}$/);
+    const rotated = JSON.parse((await latchkey(['tokens', 'rotate', issued.token.id, '--grace', 'PT5M', '--output', 'json'])).stdout);
+    expect(rotated.token.generation).toBe(2);
+    const revoked = await latchkey(['tokens', 'revoke', issued.token.id, '--yes', '--reason', 'done with it']);
+    expect(revoked.code).toBe(0);
+    const missing = await latchkey(['tokens', 'show', '00000000-0000-7000-8000-000000000000']);
+    expect(missing.code).toBe(6);
+  });
+});
+
+describe('connection and errors', () => {
+  it('a wrong token gives the authentication exit code and a clear message, never the token', async () => {
+    const wrong = 'lk_' + 'A'.repeat(49);
+    const r = await latchkey(['tokens', 'list'], { LATCHKEY_TOKEN: wrong });
+    expect(r.code).toBe(4);
+    expect(r.stderr).toContain('not valid');
+    expect(r.stderr).toContain('LATCHKEY_TOKEN');
+    expect(r.stderr + r.stdout).not.toContain(wrong);
+    const none = await latchkey(['tokens', 'list'], { LATCHKEY_TOKEN: undefined });
+    expect(none.code).toBe(4);
+  });
+
+  it('warns about --token on the command line, and tells usage, not-found and unreachable apart', async () => {
+    const flagged = await latchkey(['scopes', 'list', '--token', tenant.adminToken], { LATCHKEY_TOKEN: undefined });
+    expect(flagged.code).toBe(0);
+    expect(flagged.stderr).toContain('set LATCHKEY_TOKEN instead');
+    expect(flagged.stderr + flagged.stdout).not.toContain(tenant.adminToken);
+    expect((await latchkey(['tokens', 'frobnicate'])).code).toBe(3);
+    expect((await latchkey(['tokens', 'revoke'])).code).toBe(3);
+    expect((await latchkey(['policies', 'show', 'no-such-policy'])).code).toBe(6);
+    expect((await latchkey(['scopes', 'list'], { LATCHKEY_URL: 'http://127.0.0.1:9' })).code).toBe(8);
+    const help = await latchkey(['tokens', 'revoke', '--help']);
+    expect(help.code).toBe(0);
+    expect(help.stdout).toContain('--dry-run');
+    expect(help.stdout).toContain('Examples:');
+  });
+
+  it('audit verify checks the chain; audit tail streams events after a seq', async () => {
+    const verify = await latchkey(['audit', 'verify', '--output', 'json']);
+    expect(JSON.parse(verify.stdout)).toMatchObject({ valid: true });
+    const child = execFile(process.execPath, [BIN, 'audit', 'tail', '--after', '0', '--action', 'SCOPE_CREATED', '--output', 'json'], {
+      env: { PATH: process.env.PATH, LATCHKEY_URL: api.url, LATCHKEY_TOKEN: tenant.adminToken },
+    });
+    let out = '';
+    child.stdout!.on('data', (d) => (out += d));
+    await expect.poll(() => out.split('\n').filter(Boolean).length, { timeout: 10_000 }).toBeGreaterThanOrEqual(5);
+    await api.ok(tenant.adminToken, `mutation { createScope(input: { name: "live:tail:read" }) { id } }`);
+    await expect.poll(() => out, { timeout: 10_000 }).toContain('live:tail:read');
+    child.kill();
+    const events = out.split('\n').filter(Boolean).map((l) => JSON.parse(l));
+    expect(events.every((e) => e.action === 'SCOPE_CREATED')).toBe(true);
+    expect(events.map((e) => e.seq)).toEqual([...events.map((e) => e.seq)].sort((a, b) => a - b));
+  });
+});

@@ -1,0 +1,42 @@
+// The command line's committed files: generated documents fresh, the policy-file JSON Schema in
+// step with the API, and the README's example the one the tests apply.
+import { readFileSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { generate } from '@graphql-codegen/cli';
+import { buildSchema, type GraphQLEnumType } from 'graphql';
+import { describe, expect, it } from 'vitest';
+import { codegenConfig } from '../../codegen';
+import { loadPolicyFile } from '../../src/cli/policy-file';
+import { CliError } from '../../src/cli/errors';
+
+const root = resolve(__dirname, '..', '..');
+const read = (p: string) => readFileSync(resolve(root, p), 'utf8');
+
+describe('command line files', () => {
+  it('src/cli/generated/graphql.ts is what codegen makes of the schema and the documents (run `npm run codegen`)', async () => {
+    const outputs = (await generate({ ...codegenConfig, cwd: root, silent: true }, false)) as Array<{ filename: string; content: string }>;
+    expect(outputs).toHaveLength(1);
+    expect(read('src/cli/generated/graphql.ts')).toBe(outputs[0]!.content);
+  }, 60_000);
+
+  it('the policy file schema offers exactly the grantable permissions of the API', () => {
+    const schema = buildSchema(read('schema/schema.graphql'));
+    const api = (schema.getType('Permission') as GraphQLEnumType).getValues().map((v) => v.name).filter((p) => p !== 'PLATFORM_ADMIN');
+    const json = JSON.parse(read('schema/latchkey.schema.json')) as { definitions: { permission: { enum: string[] } } };
+    expect([...json.definitions.permission.enum].sort()).toEqual(api.sort());
+  });
+
+  it('the README shows examples/latchkey.yaml as it is, and it is a valid policy file', () => {
+    const example = read('examples/latchkey.yaml');
+    expect(read('README.md')).toContain(example.split('\n').slice(3).join('\n'));
+    const file = loadPolicyFile(resolve(root, 'examples/latchkey.yaml'));
+    expect(file.tokens.map((t) => t.name)).toEqual(['sales-overview', 'user-events', 'ticket-count', 'send-messages']);
+    expect(file.policies[0]!.notifyBefore).toEqual(['P7D', 'P1D']);
+  });
+
+  it('refuses a file that names the same owner twice, pointing at the second', () => {
+    const path = resolve(root, 'test', 'fixtures', 'duplicate-owner.yaml');
+    expect(() => loadPolicyFile(path)).toThrow(CliError);
+    expect(() => loadPolicyFile(path)).toThrow(`${path}:6:11: owners has "svc" twice`);
+  });
+});
