@@ -71,9 +71,11 @@ async function lifecycleRun(tokens: number, due: number): Promise<Result> {
     await seedTokens(db, { tenantId, ownerId, scopeIds: [], count: tokens, pepper: Buffer.from(bench.env.TOKEN_PEPPER!, 'utf8'), columns: () => ({ rotation_policy_id: policyId }) });
     console.log(`${((Date.now() - t0) / 1000).toFixed(0)} s`);
     // Everything not due has a schedule far away (a rotation in 30 days); `due` tokens get a
-    // rotation, an expiry or a warning spread evenly over the window, a third each.
-    const start = Date.now() + LEAD_MS;
+    // rotation, an expiry or a warning spread evenly over the window, a third each. The window
+    // starts LEAD_MS after these updates begin, which leaves time for them and the worker's start.
     await db.query(`UPDATE tokens SET next_rotation_at = $1`, [far]);
+    await db.query('VACUUM ANALYZE tokens');
+    const start = Date.now() + LEAD_MS;
     await db.query(
       `WITH picked AS (SELECT id, row_number() OVER (ORDER BY id) - 1 AS i FROM tokens WHERE tenant_id = $1 ORDER BY id LIMIT $2),
             at AS (SELECT id, i % 3 AS kind, $3::timestamptz + make_interval(secs => (i * $4::float8 / $2) / 1000) AS due FROM picked)
@@ -85,11 +87,12 @@ async function lifecycleRun(tokens: number, due: number): Promise<Result> {
          FROM at WHERE t.id = at.id`,
       [tenantId, due, new Date(start), WINDOW_MS, far],
     );
-    await db.query('VACUUM ANALYZE tokens');
+    await db.query('ANALYZE tokens');
     const queryMs = await plannerQueryMs(db, new Date(start + WINDOW_MS));
     const redisBase = await redisUsedMb(redis);
 
     const worker = await startLatchkey({ ...bench.env, LATCHKEY_ROLE: 'worker' }, /"msg":"workers started"/);
+    if (Date.now() > start) console.log(`  (the worker was ready ${Date.now() - start} ms after the window opened: raise LEAD_MS)`);
     const rss = sampleRss(worker.proc.pid!);
     let redisPeak = redisBase;
     const sampler = setInterval(() => void redisUsedMb(redis).then((mb) => (redisPeak = Math.max(redisPeak, mb))), 250);

@@ -168,7 +168,8 @@ export async function createContainer(config: Config, log: Logger): Promise<Cont
   });
   if (ran.length > 0) log.info({ migrations: ran }, 'ran migrations');
   await services.bus.start();
-  await services.hub.start();
+  // Only API processes have subscribers to fan events out to.
+  if (config.role !== 'worker') await services.hub.start();
   await services.poller.start();
   services.usage.start();
   await services.relay.start();

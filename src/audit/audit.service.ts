@@ -53,13 +53,11 @@ export class AuditService {
   async append(tx: Tx, tenantId: string, entries: AuditEntry | AuditEntry[]): Promise<AuditEvent[]> {
     const list = Array.isArray(entries) ? entries : [entries];
     if (list.length === 0) return [];
-    const head = await tx
-      .createQueryBuilder(AuditHeadRow, 'h')
-      .setLock('pessimistic_write')
-      .where('h.tenantId = :tenantId', { tenantId })
-      .getOneOrFail();
+    const [head] = (await tx.query(`SELECT seq, hash FROM audit_heads WHERE tenant_id = $1 FOR UPDATE`, [tenantId])) as Array<{ seq: string; hash: string }>;
+    if (!head) throw new Error(`tenant ${tenantId} has no audit chain head`);
     const at = new Date();
-    let { seq, hash } = head;
+    let seq = Number(head.seq);
+    let { hash } = head;
     const rows = list.map((e) => {
       const data = e.data ?? {};
       if (SECRET_SHAPE.test(JSON.stringify(data))) throw new Error(`refusing to audit ${e.action}: data holds a secret`);
@@ -80,10 +78,27 @@ export class AuditService {
       hash = row.hash;
       return row;
     });
-    for (let i = 0; i < rows.length; i += 1_000) {
-      await tx.createQueryBuilder().insert().into(AuditEvent).values(rows.slice(i, i + 1_000) as never).execute();
-    }
-    await tx.update(AuditHeadRow, { tenantId }, { seq, hash });
+    // Column arrays through unnest: one statement, one parameter per column, for any number of events.
+    await tx.query(
+      `INSERT INTO audit_events (id, tenant_id, seq, at, action, actor_id, target_type, target_id, data, prev_hash, hash)
+       SELECT id, $1, seq, $2, action, actor_id, target_type, target_id, data, prev_hash, hash
+         FROM unnest($3::uuid[], $4::bigint[], $5::text[], $6::uuid[], $7::text[], $8::uuid[], $9::jsonb[], $10::text[], $11::text[])
+           AS e(id, seq, action, actor_id, target_type, target_id, data, prev_hash, hash)`,
+      [
+        tenantId,
+        at,
+        rows.map((r) => r.id),
+        rows.map((r) => r.seq),
+        rows.map((r) => r.action),
+        rows.map((r) => r.actorId),
+        rows.map((r) => r.targetType),
+        rows.map((r) => r.targetId),
+        rows.map((r) => JSON.stringify(r.data)),
+        rows.map((r) => r.prevHash),
+        rows.map((r) => r.hash),
+      ],
+    );
+    await tx.query(`UPDATE audit_heads SET seq = $2, hash = $3 WHERE tenant_id = $1`, [tenantId, seq, hash]);
     // Delivered when (and only if) the transaction commits: the relay publishes at once.
     await tx.query(`SELECT pg_notify($1, $2)`, [AUDIT_NOTIFY_CHANNEL, tenantId]);
     return rows;

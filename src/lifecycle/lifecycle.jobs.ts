@@ -11,7 +11,7 @@ import type { Tx } from '../platform/db';
 import { formatDuration } from '../platform/duration';
 import type { LifecycleJob, LifecycleQueue } from '../platform/queues';
 import type { SecretBox } from '../platform/secret-box';
-import { TokenRow } from '../tokens/token.entity';
+import type { TokenRow } from '../tokens/token.entity';
 import { TokenSecretRow } from '../tokens/token-secret.entity';
 import type { TokenService } from '../tokens/token.service';
 
@@ -21,16 +21,33 @@ export interface ActionResult {
   detail: string;
 }
 
+/** The columns an action reads and moves. */
+type LockedRow = Pick<TokenRow, 'id' | 'tenantId' | 'status' | 'generation' | 'rotationPolicyId' | 'expiresAt' | 'nextRotationAt' | 'nextNotifyAt' | 'updatedAt'>;
+
+const lockedRow = (r: Record<string, never>): LockedRow => ({
+  id: r.id,
+  tenantId: r.tenant_id,
+  status: r.status,
+  generation: r.generation,
+  rotationPolicyId: r.rotation_policy_id,
+  expiresAt: r.expires_at,
+  nextRotationAt: r.next_rotation_at,
+  nextNotifyAt: r.next_notify_at,
+  updatedAt: r.updated_at,
+});
+
 /** A job whose token (and secret) passed the re-check, ready to act on. */
 interface Due {
   index: number;
   job: LifecycleJob;
-  row: TokenRow;
+  row: LockedRow;
   policy: RotationPolicy | null;
   secret?: TokenSecretRow;
 }
 
 interface Kind {
+  /** Whether acting changes what verification answers (a warning does not). */
+  invalidates: boolean;
   /** Why nothing is to be done (the token changed since the job was planned), or null to act. */
   check(due: Due, now: Date): string | null;
   /** Acts on every due job of one tenant in a few statements; returns what each did and its event. */
@@ -40,7 +57,7 @@ interface Kind {
 const iso = (ms: number) => new Date(ms).toISOString();
 /** Jobs are delayed until due; a clock a little behind Redis's must not make them look early. */
 const EARLY_TOLERANCE_MS = 1_000;
-const live = (row: TokenRow) => row.status === 'ACTIVE' || row.status === 'SUSPENDED';
+const live = (row: LockedRow) => row.status === 'ACTIVE' || row.status === 'SUSPENDED';
 
 export class EarlyJobError extends Error {}
 
@@ -79,7 +96,13 @@ export class LifecycleActions {
     const { results, changed } = await this.ds.transaction(async (tx) => {
       const ids = [...new Set(jobs.map((j) => j.tokenId))];
       // Locked in id order, tokens before secrets, as every writer does: no deadlocks.
-      const rows = await tx.createQueryBuilder(TokenRow, 't').where('t.id IN (:...ids)', { ids }).orderBy('t.id', 'ASC').setLock('pessimistic_write').getMany();
+      const rows: LockedRow[] = (
+        (await tx.query(
+          `SELECT id, tenant_id, status, generation, rotation_policy_id, expires_at, next_rotation_at, next_notify_at, updated_at
+             FROM tokens WHERE id = ANY($1) ORDER BY id FOR UPDATE`,
+          [ids],
+        )) as Array<Record<string, never>>
+      ).map(lockedRow);
       const byId = new Map(rows.map((r) => [r.id, r]));
       const policyIds = [...new Set(rows.map((r) => r.rotationPolicyId).filter((id): id is string => id !== null))];
       const policies = new Map((policyIds.length ? await tx.findBy(RotationPolicy, { id: In(policyIds) }) : []).map((p) => [p.id, p]));
@@ -111,7 +134,7 @@ export class LifecycleActions {
         const outcomes = await this.kinds[kind].apply(tx, tenantId, due, now);
         due.forEach((d, i) => {
           results[d.index] = { done: true, detail: outcomes[i]!.detail };
-          changed.push(d.row.id);
+          if (this.kinds[kind].invalidates) changed.push(d.row.id);
         });
         await this.audit.append(tx, tenantId, outcomes.map((o) => o.event));
       }
@@ -122,6 +145,7 @@ export class LifecycleActions {
   }
 
   private readonly rotate: Kind = {
+    invalidates: true,
     check: ({ job, row }, now) => {
       if (row.status !== 'ACTIVE') return `the token is ${row.status.toLowerCase()}`;
       if (row.generation !== job.generation) return `the token was rotated since (generation ${row.generation}, planned at ${job.generation})`;
@@ -146,6 +170,7 @@ export class LifecycleActions {
   };
 
   private readonly expire: Kind = {
+    invalidates: true,
     check: ({ job, row }) => {
       if (!live(row)) return `the token is ${row.status.toLowerCase()}`;
       if (row.expiresAt?.getTime() !== job.due) return 'the expiry was re-planned';
@@ -166,6 +191,7 @@ export class LifecycleActions {
   };
 
   private readonly notify: Kind = {
+    invalidates: false,
     check: ({ job, row }, now) => {
       if (!live(row)) return `the token is ${row.status.toLowerCase()}`;
       if (row.nextNotifyAt?.getTime() !== job.due || !row.expiresAt) return 'the warning was re-planned';
@@ -198,6 +224,7 @@ export class LifecycleActions {
   };
 
   private readonly retire: Kind = {
+    invalidates: true,
     check: ({ job, secret }) => {
       if (secret!.state !== 'PREVIOUS') return `the secret is ${secret!.state.toLowerCase()}`;
       if (secret!.graceEndsAt?.getTime() !== job.due) return 'the grace period was changed';

@@ -180,7 +180,7 @@ export function loadConfig(env: Env = process.env): Config {
       backoffMs: int('WEBHOOK_BACKOFF_MS', 5_000, 10, 3_600_000),
     },
     lifecycle: {
-      tickMs: int('PLANNER_TICK_MS', 2_000, 100, 60_000),
+      tickMs: int('PLANNER_TICK_MS', 5_000, 100, 60_000),
       horizonMs: int('PLANNER_HORIZON_MS', 60_000, 1_000, 3_600_000),
       maxPerTick: int('PLANNER_MAX_PER_TICK', 5_000, 10, 1_000_000),
       concurrency: int('LIFECYCLE_CONCURRENCY', 200, 1, 1_000),

@@ -217,7 +217,7 @@ export class TokenService {
   async addGenerations(
     tx: Tx,
     tenantId: string,
-    items: Array<{ row: TokenRow; grace: number; policy: Pick<RotationPolicy, 'rotateEvery'> | null }>,
+    items: Array<{ row: RotatableRow; grace: number; policy: Pick<RotationPolicy, 'rotateEvery'> | null }>,
     now: Date,
     seal?: (secretId: string, secret: string) => { ciphertext: string; keyId: string },
   ): Promise<Array<{ secret: string; graceEndsAt: Date | null }>> {
@@ -577,6 +577,9 @@ export function validRateLimit(l: RateLimitInput): { requests: number; per: numb
 function revokedFields(reason: string, now: Date) {
   return { status: 'REVOKED' as const, revokedAt: now, revokedReason: reason, nextRotationAt: null, nextNotifyAt: null, updatedAt: now };
 }
+
+/** What a rotation reads and moves on a token row. */
+export type RotatableRow = Pick<TokenRow, 'id' | 'generation' | 'expiresAt' | 'nextRotationAt' | 'updatedAt'>;
 
 /** A live token with what its schedule is computed from. */
 export interface ScheduledToken extends ScheduleBasis, Schedule {

@@ -43,6 +43,18 @@ async function policyOf(ctx: Ctx, ref: string): Promise<PolicyFieldsFragment> {
   return p;
 }
 
+/** `list` prints them all; `show <ref>` the one `matches` picks. */
+function listOrShow<T extends Record<string, unknown>>(what: string, load: (ctx: Ctx) => Promise<T[]>, matches: (x: T, ref: string) => boolean, columns: string[]) {
+  return async (c: Command, ref?: string) => {
+    const ctx = contextOf(c);
+    const all = await load(ctx);
+    if (ref === undefined) return ctx.out.result(all, () => ctx.out.table(all, columns));
+    const one = all.find((x) => matches(x, ref));
+    if (!one) throw new CliError(`no ${what} ${JSON.stringify(ref)}`, ExitCode.NOT_FOUND);
+    ctx.out.result(one, () => ctx.out.record(one));
+  };
+}
+
 function owners(program: Command): void {
   const cmd = program.command('owners').description('who tokens belong to: users, teams and services');
   cmd
@@ -98,13 +110,7 @@ function owners(program: Command): void {
 
 function roles(program: Command): void {
   const cmd = program.command('roles').description('sets of permissions in Latchkey itself');
-  const list = async (c: Command, ref?: string) => {
-    const ctx = contextOf(c);
-    const { roles: all } = await ctx.client.request(RolesDocument);
-    const shown = ref ? all.filter((r) => r.id === ref || r.name.toLowerCase() === ref.toLowerCase()) : all;
-    if (ref && shown.length === 0) throw new CliError(`no role ${JSON.stringify(ref)}`, ExitCode.NOT_FOUND);
-    ctx.out.result(ref ? shown[0] : shown, () => (ref ? ctx.out.record(shown[0]!) : ctx.out.table(shown, ['id', 'name', 'builtIn', 'permissions'])));
-  };
+  const list = listOrShow('role', async (ctx) => (await ctx.client.request(RolesDocument)).roles, (r, ref) => r.id === ref || r.name.toLowerCase() === ref.toLowerCase(), ['id', 'name', 'builtIn', 'permissions']);
   cmd.command('list').action((_o: unknown, c: Command) => list(c));
   cmd.command('show <id|name>').action((ref: string, _o: unknown, c: Command) => list(c, ref));
   cmd
@@ -131,13 +137,7 @@ function roles(program: Command): void {
 
 function scopes(program: Command): void {
   const cmd = program.command('scopes').description('the scope catalogue: <service>:<resource>:<read|write>');
-  const list = async (c: Command, ref?: string) => {
-    const ctx = contextOf(c);
-    const { scopes: all } = await ctx.client.request(ScopesDocument);
-    const shown = ref ? all.filter((s) => s.id === ref || s.name === ref) : all;
-    if (ref && shown.length === 0) throw new CliError(`no scope ${JSON.stringify(ref)}`, ExitCode.NOT_FOUND);
-    ctx.out.result(ref ? shown[0] : shown, () => (ref ? ctx.out.record(shown[0]!) : ctx.out.table(shown, ['id', 'name', 'access', 'description'])));
-  };
+  const list = listOrShow('scope', async (ctx) => (await ctx.client.request(ScopesDocument)).scopes, (x, ref) => x.id === ref || x.name === ref, ['id', 'name', 'access', 'description']);
   cmd.command('list').action((_o: unknown, c: Command) => list(c));
   cmd.command('show <id|name>').action((ref: string, _o: unknown, c: Command) => list(c, ref));
   cmd

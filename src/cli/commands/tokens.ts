@@ -65,6 +65,15 @@ async function matching(ctx: Ctx, filter: TokenFilter, limit: number): Promise<T
   return out;
 }
 
+/** A token with its new secret: the one time the secret is shown. */
+function printIssued(ctx: Ctx, issued: { secret: string; token: TokenFieldsFragment }): void {
+  ctx.out.result(issued, () => {
+    ctx.out.record(row(issued.token));
+    ctx.out.line(`secret:  ${issued.secret}`);
+    ctx.out.note('The secret is shown once: store it now.');
+  });
+}
+
 async function confirm(question: string): Promise<boolean> {
   if (!process.stdin.isTTY) throw usage('refusing to revoke without confirmation: pass --yes (stdin is not a terminal)');
   const rl = createInterface({ input: process.stdin, output: process.stderr });
@@ -132,12 +141,7 @@ export function tokensCommand(program: Command): void {
         expiresAt: o.expiresAt,
         description: o.description,
       };
-      const { issueToken } = await ctx.client.request(IssueTokenDocument, { input });
-      ctx.out.result(issueToken, () => {
-        ctx.out.record(row(issueToken.token));
-        ctx.out.line(`secret:  ${issueToken.secret}`);
-        ctx.out.note('The secret is shown once: store it now.');
-      });
+      printIssued(ctx, (await ctx.client.request(IssueTokenDocument, { input })).issueToken);
     });
 
   tokens
@@ -147,12 +151,7 @@ export function tokensCommand(program: Command): void {
     .addHelpText('after', '\nExample:\n  $ latchkey tokens rotate 01936f3e-7c1a-7000-8000-000000000000 --grace PT30M')
     .action(async (id: string, o: { grace?: string }, cmd: Command) => {
       const ctx = contextOf(cmd);
-      const { rotateToken } = await ctx.client.request(RotateTokenDocument, { id, gracePeriod: o.grace });
-      ctx.out.result(rotateToken, () => {
-        ctx.out.record(row(rotateToken.token));
-        ctx.out.line(`secret:  ${rotateToken.secret}`);
-        ctx.out.note('The new secret is shown once: store it now.');
-      });
+      printIssued(ctx, (await ctx.client.request(RotateTokenDocument, { id, gracePeriod: o.grace })).rotateToken);
     });
 
   tokens
