@@ -27,6 +27,7 @@ interface Result {
   redisPeakMb: number;
   redisBaseMb: number;
   plannerQueryMs: number;
+  plannerRows: number;
   workerRssMb: number;
   done: number;
 }
@@ -38,15 +39,17 @@ async function redisUsedMb(redis: Redis): Promise<number> {
   return Number(/used_memory:(\d+)/.exec(info)?.[1] ?? 0) / 2 ** 20;
 }
 
-/** The planner's due queries over the whole table, as a tick runs them (median of 5). */
-async function plannerQueryMs(db: Client, end: Date): Promise<number> {
+/** The planner's due queries over the whole table, as a tick runs them (median of 5), and the rows they return. */
+async function plannerQuery(db: Client, end: Date): Promise<{ ms: number; rows: number }> {
   const times: number[] = [];
+  let rows = 0;
   for (let i = 0; i < 5; i++) {
     const t0 = performance.now();
-    for (const kind of LIFECYCLE_QUEUES) await db.query(DUE_SQL[kind], [end, MAX_PER_TICK]);
+    rows = 0;
+    for (const kind of LIFECYCLE_QUEUES) rows += (await db.query(DUE_SQL[kind], [end, MAX_PER_TICK])).rowCount ?? 0;
     times.push(performance.now() - t0);
   }
-  return times.sort((a, b) => a - b)[2]!;
+  return { ms: times.sort((a, b) => a - b)[2]!, rows };
 }
 
 async function lifecycleRun(tokens: number, due: number): Promise<Result> {
@@ -88,7 +91,7 @@ async function lifecycleRun(tokens: number, due: number): Promise<Result> {
       [tenantId, due, new Date(start), WINDOW_MS, far],
     );
     await db.query('ANALYZE tokens');
-    const queryMs = await plannerQueryMs(db, new Date(start + WINDOW_MS));
+    const planner = await plannerQuery(db, new Date(start + WINDOW_MS));
     const redisBase = await redisUsedMb(redis);
 
     const worker = await startLatchkey({ ...bench.env, LATCHKEY_ROLE: 'worker' }, /"msg":"workers started"/);
@@ -130,7 +133,8 @@ async function lifecycleRun(tokens: number, due: number): Promise<Result> {
       max: lateness.at(-1) ?? NaN,
       redisPeakMb: redisPeak,
       redisBaseMb: redisBase,
-      plannerQueryMs: queryMs,
+      plannerQueryMs: planner.ms,
+      plannerRows: planner.rows,
       workerRssMb: workerRss,
     };
   } finally {
@@ -184,12 +188,13 @@ async function main(): Promise<void> {
   console.log(`bench:lifecycle on ${machine()}`);
   const results: Result[] = [];
   for (const [tokens, due] of runs) results.push(await lifecycleRun(tokens, due));
-  const bare = await bareRun(results[0]!.due);
-  console.log('\n| tokens | due in 60 s | done | actions/s | vs bare BullMQ | lateness p50 s | p99 s | max s | planner query ms | Redis peak MB (base) | worker RSS MB |');
+  // BENCH_BARE=0 skips the baseline (for quick experiments; the ratio column then reads NaN).
+  const bare = process.env.BENCH_BARE === '0' ? { perS: NaN, p99: NaN } : await bareRun(results[0]!.due);
+  console.log('\n| tokens | due in 60 s | done | actions/s | vs bare BullMQ | lateness p50 s | p99 s | max s | planner query: rows, ms | Redis peak MB (base) | worker RSS MB |');
   console.log('|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|');
   for (const r of results) {
     console.log(
-      `| ${r.tokens.toLocaleString('en-US')} | ${r.due.toLocaleString('en-US')} | ${r.done.toLocaleString('en-US')} | ${fmt(r.actionsPerS, 0)} | ${fmt(r.actionsPerS / bare.perS, 2)} | ${fmt(r.p50 / 1000, 2)} | ${fmt(r.p99 / 1000, 2)} | ${fmt(r.max / 1000, 2)} | ${fmt(r.plannerQueryMs, 1)} | ${fmt(r.redisPeakMb, 0)} (${fmt(r.redisBaseMb, 0)}) | ${fmt(r.workerRssMb, 0)} |`,
+      `| ${r.tokens.toLocaleString('en-US')} | ${r.due.toLocaleString('en-US')} | ${r.done.toLocaleString('en-US')} | ${fmt(r.actionsPerS, 0)} | ${fmt(r.actionsPerS / bare.perS, 2)} | ${fmt(r.p50 / 1000, 2)} | ${fmt(r.p99 / 1000, 2)} | ${fmt(r.max / 1000, 2)} | ${r.plannerRows.toLocaleString('en-US')}, ${fmt(r.plannerQueryMs, 1)} | ${fmt(r.redisPeakMb, 0)} (${fmt(r.redisBaseMb, 0)}) | ${fmt(r.workerRssMb, 0)} |`,
     );
   }
   console.log(`bare BullMQ, ${results[0]!.due.toLocaleString('en-US')} delayed no-op jobs due over the same 60 s, one worker: ${fmt(bare.perS, 0)} jobs/s, lateness p99 ${fmt(bare.p99 / 1000, 2)} s`);

@@ -12,7 +12,7 @@ export interface Workers {
 
 const PLANNER_SCHEDULER = 'planner-tick';
 /** Due jobs wait this long for company: one transaction for many actions, a little later each. */
-const BATCH_WAIT_MS = 20;
+const BATCH_WAIT_MS = 50;
 
 export async function startWorkers(c: Container): Promise<Workers> {
   const { config, services, log, metrics } = c;

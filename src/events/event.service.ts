@@ -60,8 +60,13 @@ export class EventService {
       if (filter.ownerId && row.ownerId !== filter.ownerId) return null;
       if (filter.scope && !scopes.some((s) => s.name === filter.scope)) return null;
       if (filter.labels && Object.entries(filter.labels).some(([k, v]) => row.labels[k] !== v)) return null;
-      const expiresAt = p.event.action === 'TOKEN_EXPIRING' && typeof p.event.data.expiresAt === 'string' ? new Date(p.event.data.expiresAt) : row.expiresAt;
-      return { kind, at: p.event.at, token: tokenOf(p.token), expiresAt, seq: p.event.seq };
+      // One object per event for every subscriber it reaches: their executions are shared.
+      let value = lifecycleEvents.get(p);
+      if (!value) {
+        const expiresAt = p.event.action === 'TOKEN_EXPIRING' && typeof p.event.data.expiresAt === 'string' ? new Date(p.event.data.expiresAt) : row.expiresAt;
+        lifecycleEvents.set(p, (value = { kind, at: p.event.at, token: tokenOf(p.token), expiresAt, seq: p.event.seq }));
+      }
+      return value;
     });
   }
 
@@ -163,6 +168,8 @@ export class EventService {
     return queue;
   }
 }
+
+const lifecycleEvents = new WeakMap<PublishedEvent, TokenLifecycleEvent>();
 
 function tokenOf(s: TokenSnapshot): Token {
   return { ...toToken(s.row), preloaded: { scopes: s.scopes, owner: s.owner } };

@@ -44,7 +44,9 @@ export async function ensureDatabase(databaseUrl: string): Promise<void> {
     const { rowCount } = await client.query('SELECT 1 FROM pg_database WHERE datname = $1', [name]);
     if (rowCount === 0) {
       await client.query(`CREATE DATABASE "${name.replaceAll('"', '""')}"`).catch((e: { code?: string }) => {
-        if (e.code !== '42P04') throw e; // another process created it first
+        // Another process created it first: 42P04 once it has committed, 23505 (on
+        // pg_database's name index) while both creations were in flight.
+        if (e.code !== '42P04' && e.code !== '23505') throw e;
       });
     }
   } finally {
