@@ -1,7 +1,10 @@
 // npm run bench:fanout — 1,000 graphql-ws subscribers spread over two API processes, 200 token
 // lifecycle events published through the API; prints delivery latency (event time to receipt),
-// events lost, and the resident memory of each API process.
+// events lost, and the resident memory of each API process. The bare baseline, in the same run:
+// two plain `ws` servers broadcasting the same number of messages to the same number of
+// WebSocket clients, each message sent by an HTTP request (as the events come from mutations).
 import 'reflect-metadata';
+import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { createClient } from 'graphql-ws';
 import WebSocket from 'ws';
@@ -13,8 +16,56 @@ const RATE = Number(process.env.BENCH_EVENT_RATE ?? 20); // events per second
 
 const percentile = (sorted: number[], p: number) => sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? NaN;
 
+const BARE = `
+const http = require('node:http');
+const { WebSocketServer } = require('ws');
+const server = http.createServer((req, res) => {
+  let body = '';
+  req.on('data', (c) => (body += c));
+  req.on('end', () => {
+    for (const c of wss.clients) c.send(JSON.stringify({ type: 'next', id: '1', payload: { data: JSON.parse(body) } }));
+    res.end('ok');
+  });
+});
+const wss = new WebSocketServer({ server });
+server.listen(0, '127.0.0.1', () => console.log('LISTEN ' + server.address().port));`;
+
+/** The same fan-out with nothing in between: plain ws servers broadcasting what they are sent. */
+async function bareRun(): Promise<number[]> {
+  const procs = [0, 1].map(() => spawn(process.execPath, ['-e', BARE], { stdio: ['ignore', 'pipe', 'inherit'], cwd: __dirname }));
+  try {
+    const ports = await Promise.all(
+      procs.map((p) => new Promise<string>((resolve) => p.stdout!.on('data', (d: Buffer) => /LISTEN (\d+)/.test(String(d)) && resolve(/LISTEN (\d+)/.exec(String(d))![1]!)))),
+    );
+    const latencies: number[] = [];
+    const sockets = await Promise.all(
+      Array.from({ length: SUBSCRIBERS }, (_, i) => {
+        const ws = new WebSocket(`ws://127.0.0.1:${ports[i % 2]}`);
+        ws.on('message', (raw) => latencies.push(Date.now() - JSON.parse(String(raw)).payload.data.at));
+        return new Promise<WebSocket>((resolve) => ws.once('open', () => resolve(ws)));
+      }),
+    );
+    const started = Date.now();
+    for (let n = 0; n < EVENTS; n++) {
+      const due = started + (n * 1000) / RATE;
+      if (due > Date.now()) await new Promise((r) => setTimeout(r, due - Date.now()));
+      const at = Date.now();
+      await fetch(`http://127.0.0.1:${ports[n % 2]}/`, { method: 'POST', body: JSON.stringify({ seq: n, at }) });
+      // Like the relay's Redis publish, the other server gets the event too.
+      await fetch(`http://127.0.0.1:${ports[(n + 1) % 2]}/`, { method: 'POST', body: JSON.stringify({ seq: n, at }) });
+    }
+    const deadline = Date.now() + 10_000;
+    while (latencies.length < SUBSCRIBERS * EVENTS && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+    for (const ws of sockets) ws.terminate();
+    return latencies.sort((x, y) => x - y);
+  } finally {
+    for (const p of procs) p.kill();
+  }
+}
+
 async function main(): Promise<void> {
   const bench = benchEnv('fanout');
+  const bare = await bareRun();
   console.log(`bench:fanout on ${machine()}: ${SUBSCRIBERS} subscribers, ${EVENTS} events at ${RATE}/s`);
   const apis = await Promise.all([startLatchkey({ ...bench.env, LATCHKEY_ROLE: 'api' }), startLatchkey({ ...bench.env, LATCHKEY_ROLE: 'api' })]);
   try {
@@ -61,6 +112,8 @@ async function main(): Promise<void> {
     console.log(
       `| ${SUBSCRIBERS} | ${EVENTS} | ${latencies.length} | ${percentile(latencies, 50)} | ${percentile(latencies, 99)} | ${latencies.at(-1)} | ${lost} | ${fmt(rssMb(apis[0]!.proc.pid!, 'VmHWM'), 0)} | ${fmt(rssMb(apis[1]!.proc.pid!, 'VmHWM'), 0)} |`,
     );
+    console.log(`| bare ws broadcast | ${EVENTS} | ${bare.length} | ${percentile(bare, 50)} | ${percentile(bare, 99)} | ${bare.at(-1)} | ${SUBSCRIBERS * EVENTS - bare.length} | | |`);
+    console.log(`Latchkey vs bare: p50 ${fmt(percentile(latencies, 50) / Math.max(1, percentile(bare, 50)), 1)}×, p99 ${fmt(percentile(latencies, 99) / Math.max(1, percentile(bare, 99)), 1)}×`);
     console.log(`targets: p99 <= 250 ms (${percentile(latencies, 99)}), 0 lost (${lost})`);
     await Promise.all(clients.map((c) => c.dispose()));
   } finally {

@@ -16,11 +16,6 @@ export interface Ctx {
   out: Output;
 }
 
-/** The output alone: for commands that need no server (and to report errors). */
-export function outputOf(cmd: Command): Output {
-  return new Output(cmd.optsWithGlobals<GlobalOptions>().output);
-}
-
 export function contextOf(cmd: Command): Ctx {
   const opts = cmd.optsWithGlobals<GlobalOptions>();
   const out = new Output(opts.output);

@@ -59,7 +59,7 @@ const iso = (ms: number) => new Date(ms).toISOString();
 const EARLY_TOLERANCE_MS = 1_000;
 const live = (row: LockedRow) => row.status === 'ACTIVE' || row.status === 'SUSPENDED';
 
-export class EarlyJobError extends Error {}
+class EarlyJobError extends Error {}
 
 export class LifecycleActions {
   private readonly kinds: Record<LifecycleQueue, Kind>;

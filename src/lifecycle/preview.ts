@@ -16,7 +16,7 @@ import { compareSteps, diffPlans, expandPlan, type PlanBasis, type PlannedStep }
 const MAX_WITHIN_S = 366 * 86_400;
 const MAX_TOKENS = 10_000;
 const MAX_POLICY_TOKENS = 200_000;
-export const MAX_ACTIONS = 1_000;
+const MAX_ACTIONS = 1_000;
 
 const basisOf = (row: TokenRow, previous: TokenSecretRow[]): PlanBasis => ({
   id: row.id,
