@@ -43,6 +43,8 @@ async function policyOf(ctx: Ctx, ref: string): Promise<PolicyFieldsFragment> {
   return p;
 }
 
+const examples = (...lines: string[]) => `\nExample${lines.length > 1 ? 's' : ''}:\n${lines.map((l) => `  $ ${l}`).join('\n')}`;
+
 /** `list` prints them all; `show <ref>` the one `matches` picks. */
 function listOrShow<T extends Record<string, unknown>>(what: string, load: (ctx: Ctx) => Promise<T[]>, matches: (x: T, ref: string) => boolean, columns: string[]) {
   return async (c: Command, ref?: string) => {
@@ -60,6 +62,7 @@ function owners(program: Command): void {
   cmd
     .command('list')
     .description('every owner with its ceiling and roles')
+    .addHelpText('after', examples('latchkey owners list', 'latchkey owners list --output json | jq -r ".[].name"'))
     .action(async (_o: unknown, c: Command) => {
       const ctx = contextOf(c);
       const list: OwnerFieldsFragment[] = [];
@@ -68,6 +71,8 @@ function owners(program: Command): void {
     });
   cmd
     .command('show <id|name>')
+    .description('one owner with its ceiling and roles')
+    .addHelpText('after', examples('latchkey owners show homepage-dashboard'))
     .action(async (ref: string, _o: unknown, c: Command) => {
       const ctx = contextOf(c);
       const { owner } = await ctx.client.request(OwnerDocument, { id: await ownerIdOf(ctx, ref) });
@@ -76,6 +81,7 @@ function owners(program: Command): void {
     });
   cmd
     .command('create')
+    .description('a user, team or service that can own tokens')
     .requiredOption('--name <name>')
     .requiredOption('--kind <kind>', 'USER, TEAM or SERVICE')
     .option('--email <email>')
@@ -91,6 +97,7 @@ function owners(program: Command): void {
     });
   cmd
     .command('update <id|name>')
+    .description('rename, change the ceiling, bind or unbind roles')
     .option('--name <name>')
     .option('--email <email>')
     .option('--scope <scope>', 'the whole new ceiling (repeatable); scopes taken away leave its tokens too', collect)
@@ -111,10 +118,11 @@ function owners(program: Command): void {
 function roles(program: Command): void {
   const cmd = program.command('roles').description('sets of permissions in Latchkey itself');
   const list = listOrShow('role', async (ctx) => (await ctx.client.request(RolesDocument)).roles, (r, ref) => r.id === ref || r.name.toLowerCase() === ref.toLowerCase(), ['id', 'name', 'builtIn', 'permissions']);
-  cmd.command('list').action((_o: unknown, c: Command) => list(c));
-  cmd.command('show <id|name>').action((ref: string, _o: unknown, c: Command) => list(c, ref));
+  cmd.command('list').description('built-in and custom roles').addHelpText('after', examples('latchkey roles list')).action((_o: unknown, c: Command) => list(c));
+  cmd.command('show <id|name>').description('one role and its permissions').addHelpText('after', examples('latchkey roles show operator')).action((ref: string, _o: unknown, c: Command) => list(c, ref));
   cmd
     .command('create')
+    .description('a custom role: a set of permissions you hold yourself')
     .requiredOption('--name <name>')
     .requiredOption('--permission <permission>', 'a permission (repeatable)', collect)
     .option('--description <text>')
@@ -126,6 +134,8 @@ function roles(program: Command): void {
     });
   cmd
     .command('update <id|name>')
+    .description('change a custom role; its holders gain and lose permissions at once')
+    .addHelpText('after', examples('latchkey roles update rotator --permission TOKEN_READ --permission TOKEN_ROTATE --permission TOKEN_REVOKE'))
     .option('--permission <permission>', 'the whole new set (repeatable)', collect)
     .option('--description <text>')
     .action(async (ref: string, o: { permission?: string[]; description?: string }, c: Command) => {
@@ -138,10 +148,11 @@ function roles(program: Command): void {
 function scopes(program: Command): void {
   const cmd = program.command('scopes').description('the scope catalogue: <service>:<resource>:<read|write>');
   const list = listOrShow('scope', async (ctx) => (await ctx.client.request(ScopesDocument)).scopes, (x, ref) => x.id === ref || x.name === ref, ['id', 'name', 'access', 'description']);
-  cmd.command('list').action((_o: unknown, c: Command) => list(c));
-  cmd.command('show <id|name>').action((ref: string, _o: unknown, c: Command) => list(c, ref));
+  cmd.command('list').description('the whole catalogue').addHelpText('after', examples('latchkey scopes list --output json')).action((_o: unknown, c: Command) => list(c));
+  cmd.command('show <id|name>').description('one scope').addHelpText('after', examples('latchkey scopes show crm:sales.summary:read')).action((ref: string, _o: unknown, c: Command) => list(c, ref));
   cmd
     .command('create <name>')
+    .description('add a scope to the catalogue')
     .option('--description <text>')
     .addHelpText('after', '\nExample:\n  $ latchkey scopes create crm:sales.summary:read --description "Sales overview widget"')
     .action(async (name: string, o: { description?: string }, c: Command) => {
@@ -151,6 +162,8 @@ function scopes(program: Command): void {
     });
   cmd
     .command('update <name>')
+    .description('change a scope’s description (its name is its meaning: create a new scope instead)')
+    .addHelpText('after', examples('latchkey scopes update crm:sales.summary:read --description "Sales overview widget"'))
     .requiredOption('--description <text>')
     .action(async (ref: string, o: { description: string }, c: Command) => {
       const ctx = contextOf(c);
@@ -180,17 +193,17 @@ function policies(program: Command): void {
       .option('--expire-after <duration>', 'token lifetime from issue, e.g. P90D')
       .option('--notify-before <duration>', 'an expiry warning (repeatable), e.g. P7D', collect)
       .option('--on-reuse <action>', 'NOTIFY or REVOKE');
-  cmd.command('list').action(async (_o: unknown, c: Command) => {
+  cmd.command('list').description('every rotation policy').addHelpText('after', examples('latchkey policies list')).action(async (_o: unknown, c: Command) => {
     const ctx = contextOf(c);
     const { rotationPolicies } = await ctx.client.request(PoliciesDocument);
     ctx.out.result(rotationPolicies, () => ctx.out.table(rotationPolicies.map(policyRow), ['id', 'name', 'rotateEvery', 'gracePeriod', 'expireAfter', 'notifyBefore', 'onReuse', 'rateLimit']));
   });
-  cmd.command('show <id|name>').action(async (ref: string, _o: unknown, c: Command) => {
+  cmd.command('show <id|name>').description('one rotation policy').addHelpText('after', examples('latchkey policies show dashboard-widgets')).action(async (ref: string, _o: unknown, c: Command) => {
     const ctx = contextOf(c);
     const p = await policyOf(ctx, ref);
     ctx.out.result(p, () => ctx.out.record(policyRow(p)));
   });
-  withPolicyOptions(cmd.command('create').requiredOption('--name <name>'))
+  withPolicyOptions(cmd.command('create').description('a rotation policy').requiredOption('--name <name>'))
     .addHelpText('after', '\nExample:\n  $ latchkey policies create --name widgets --rotate-every P30D --grace PT1H --expire-after P90D --notify-before P7D')
     .action(async (o: PolicyOptions, c: Command) => {
       const ctx = contextOf(c);
@@ -199,7 +212,7 @@ function policies(program: Command): void {
       const { createRotationPolicy } = await ctx.client.request(CreatePolicyDocument, { input });
       ctx.out.result(createRotationPolicy, () => ctx.out.record(policyRow(createRotationPolicy)));
     });
-  withPolicyOptions(cmd.command('update <id|name>').option('--name <name>', 'rename'))
+  withPolicyOptions(cmd.command('update <id|name>').description('change a policy; its tokens are re-planned at once').option('--name <name>', 'rename'))
     .option('--dry-run', 'show how scheduled actions would move, change nothing')
     .option('--within <duration>', 'the window the impact looks at', 'P30D')
     .addHelpText('after', '\nExample:\n  $ latchkey policies update widgets --rotate-every P14D --dry-run')
