@@ -88,7 +88,7 @@ function createServices(config: Config, log: Logger, ds: DataSource, redis: Redi
   const policies = new PolicyService(ds, audit, changes, tokens);
   const tenants = new TenantService(ds, audit, roles, owners, tokens);
   const box = new SecretBox(config.encryptionKey, config.encryptionKeyId);
-  const planner = new Planner(ds, redis, queues, { ...config.lifecycle, batch: 1_000, lockTtlMs: Math.max(30_000, config.lifecycle.tickMs * 5) }, log);
+  const planner = new Planner(ds, redis, queues, { ...config.lifecycle, batch: 1_000, lockTtlMs: Math.max(5_000, config.lifecycle.tickMs * 2) }, log);
   const lifecycle = new LifecycleActions(ds, audit, tokens, box, changes, log);
   const preview = new LifecyclePreview(ds, tokens, policies);
   const operations = new LifecycleOps(ds, redis, queues, planner.lastTickKey);

@@ -45,7 +45,8 @@ export async function startWorkers(c: Container): Promise<Workers> {
       (job: Job<WebhookDelivery>) => services.webhooks.attempt(job.data.deliveryId, job.data.tenantId, job.attemptsMade),
       { ...common, concurrency: 16 },
     ),
-    new Worker(QueueName.PLANNER, () => services.planner.tick(), { ...common, concurrency: 1 }),
+    // A tick that died with its process is simply missed: the next one plans the same work.
+    new Worker(QueueName.PLANNER, () => services.planner.tick(), { ...common, concurrency: 1, lockDuration: 10_000, stalledInterval: 5_000 }),
     ...LIFECYCLE_QUEUES.map(lifecycleWorker),
   ];
   for (const w of workers) {

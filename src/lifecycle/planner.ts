@@ -127,6 +127,7 @@ export class Planner {
   private async enqueueNew(kind: LifecycleQueue, due: Due[], end: Date): Promise<number> {
     let enqueued = 0;
     for (let i = 0; i < due.length; i += this.opts.batch) {
+      await this.holdLock();
       const chunk = due.slice(i, i + this.opts.batch);
       const ids = chunk.map((d) => jobIdOf(kind, d));
       const known = await this.redis.zmscore(this.plannedKey, ...ids);
@@ -149,6 +150,11 @@ export class Planner {
       });
     }
     return enqueued;
+  }
+
+  /** A long tick keeps its lock; a tick whose process died loses it within lockTtlMs. */
+  private async holdLock(): Promise<void> {
+    await this.redis.eval(`if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('pexpire', KEYS[1], ARGV[2]) end return 0`, 1, this.lockKey, this.me, this.opts.lockTtlMs);
   }
 
   private async lock(tx: Tx, kind: LifecycleQueue, due: Due[], end: Date): Promise<Due[]> {
