@@ -95,6 +95,8 @@ async function main(): Promise<void> {
       ),
     );
     await new Promise((r) => setTimeout(r, 3_000)); // connections and subscriptions settle
+    const heapUsed = async (u: string) => Number(/^latchkey_nodejs_heap_size_used_bytes (\S+)$/m.exec(await (await fetch(`${u}/metrics`)).text())?.[1] ?? NaN) / 2 ** 20;
+    console.log(`heap used with ${SUBSCRIBERS / 2} subscriptions each: ${(await Promise.all(apis.map((a) => heapUsed(a.url!)))).map((mb) => fmt(mb, 0)).join(' MB, ')} MB`);
 
     const started = Date.now();
     for (let n = 0; n < EVENTS; n++) {
