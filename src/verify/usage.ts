@@ -133,7 +133,11 @@ export class UsageRecorder {
   }
 
   /** Writes what has accumulated; a flush already running is awaited instead of overlapped. */
+  /** Resolves once everything recorded before the call is written. */
   async flush(): Promise<void> {
+    // A flush already under way took its snapshot before some of those uses: wait for it, then
+    // write again (or join a flush that started after this call, which has them all).
+    if (this.flushing) await this.flushing.catch(() => undefined);
     if (this.flushing) return this.flushing;
     this.flushing = this.write().finally(() => (this.flushing = null));
     return this.flushing;
