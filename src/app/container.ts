@@ -90,7 +90,7 @@ function createServices(config: Config, log: Logger, ds: DataSource, redis: Redi
   const box = new SecretBox(config.encryptionKey, config.encryptionKeyId);
   const planner = new Planner(ds, redis, queues, { ...config.lifecycle, batch: 1_000, lockTtlMs: Math.max(5_000, config.lifecycle.tickMs * 2) }, log);
   const lifecycle = new LifecycleActions(ds, audit, tokens, box, changes, log);
-  const preview = new LifecyclePreview(ds, tokens, policies);
+  const preview = new LifecyclePreview(tokens, policies);
   const operations = new LifecycleOps(ds, redis, queues, planner.lastTickKey);
   metrics.sources.lifecycleQueues = () => operations.queueStats();
   metrics.sources.plannerLagSeconds = () => operations.lagSeconds(null);

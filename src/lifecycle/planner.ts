@@ -137,12 +137,13 @@ export class Planner {
         const locked = await this.lock(tx, kind, fresh, end);
         if (locked.length === 0) return 0;
         const now = Date.now();
-        await this.queues.get(kind).addBulk(
+        await this.queues.addBulk(
+          kind,
           locked.map((d) => {
             const data: LifecycleJob = { tenantId: d.tenantId, tokenId: d.tokenId, due: d.due };
             if (d.secretId) data.secretId = d.secretId;
             if (d.generation !== undefined) data.generation = d.generation;
-            return { name: kind, data, opts: { jobId: jobIdOf(kind, d), delay: Math.max(0, d.due - now) } };
+            return { jobId: jobIdOf(kind, d), data, opts: { delay: Math.max(0, d.due - now) } };
           }),
         );
         await this.redis.zadd(this.plannedKey, ...locked.flatMap((d) => [d.due, jobIdOf(kind, d)]));

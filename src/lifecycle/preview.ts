@@ -1,13 +1,12 @@
 // The rotation preview: what the workers will do in a window, and how a policy change would move
 // it, expanded from the schedule columns with the planner's own functions.
-import type { DataSource } from 'typeorm';
 import type { Principal } from '../iam/principal';
 import type { PolicyFields, PolicyService } from '../policies/policy.service';
 import { sameSchedule, scheduleFor } from '../policies/schedule';
 import type { TokenRow } from '../tokens/token.entity';
 import type { TokenSecretRow } from '../tokens/token-secret.entity';
 import { toToken } from '../tokens/token-query';
-import { scheduledTokens, type TokenService } from '../tokens/token.service';
+import type { TokenService } from '../tokens/token.service';
 import type { TokenFilter } from '../tokens/token.types';
 import { badInput } from '../platform/errors';
 import type { PlannedAction, PlannedActionKind, RotationPlan, RotationPlanDiff } from './lifecycle.types';
@@ -30,7 +29,6 @@ const basisOf = (row: TokenRow, previous: TokenSecretRow[]): PlanBasis => ({
 
 export class LifecyclePreview {
   constructor(
-    private readonly ds: DataSource,
     private readonly tokens: TokenService,
     private readonly policies: PolicyService,
   ) {}
@@ -50,19 +48,16 @@ export class LifecyclePreview {
     const end = windowEnd(within);
     const current = await this.policies.get(p, policyId);
     const found = await this.tokens.scheduled(p, null, null, MAX_POLICY_TOKENS, policyId);
-    // What the update would re-plan from: the same rows the update itself reads.
-    const bases = new Map((await scheduledTokens(this.ds.manager, p.tenantId, 't.rotation_policy_id = $2', [policyId], false)).map((b) => [b.id, b]));
     const now = new Date();
     const before: PlannedStep[] = [];
     const after: PlannedStep[] = [];
     let affected = 0;
-    for (const { row, previous } of found) {
+    for (const { row, previous, rotatedAt } of found) {
       const basis = basisOf(row, previous);
       before.push(...expandPlan(basis, current, end));
-      const scheduleBasis = bases.get(row.id);
-      // As the update does: an expired token stays expired.
-      const next = scheduleBasis && (!row.expiresAt || row.expiresAt > now) ? scheduleFor(scheduleBasis, fields, now) : null;
-      if (next && !sameSchedule(next, scheduleBasis!)) affected++;
+      // As the update re-plans (TokenService.replan): an expired token stays expired.
+      const next = !row.expiresAt || row.expiresAt > now ? scheduleFor({ ...row, rotatedAt }, fields, now) : null;
+      if (next && !sameSchedule(next, row)) affected++;
       after.push(...expandPlan(next ? { ...basis, ...next } : basis, fields, end));
     }
     const { added, removed } = diffPlans(before.sort(compareSteps), after.sort(compareSteps));

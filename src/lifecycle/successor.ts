@@ -60,8 +60,7 @@ export class SuccessorService {
         await event('TOKEN_REUSE_DETECTED', { successorFirstUsedAt: current.firstUsedAt.toISOString(), onReuse: policy?.onReuse ?? 'NOTIFY' });
         if (revoke) {
           const reason = 'reuse detected: a superseded secret asked for its successor after the successor was in use';
-          await this.tokens.revokeRows(tx, token.tenantId, [token.id], reason, now);
-          await this.audit.append(tx, token.tenantId, { action: 'TOKEN_REVOKED', actorId: null, targetType: 'TOKEN', targetId: token.id, data: { reason, bulk: false } });
+          await this.tokens.revokeRows(tx, token.tenantId, [token.id], reason, now, null, false);
         }
         const message = `the successor has been in use since ${current.firstUsedAt.toISOString()}: this pickup is treated as reuse${revoke ? ' and the token is revoked' : ''}`;
         return { pickup: { ok: false, status: 409, code: 'REUSE_DETECTED', message, revoked: revoke }, changed: revoke ? token.id : null };

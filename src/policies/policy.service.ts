@@ -8,7 +8,6 @@ import { badInput, conflict } from '../platform/errors';
 import { requireId, uuidv7 } from '../platform/ids';
 import { TenantScope } from '../platform/tenant-scope';
 import type { ChangeNotifier } from '../events/change-notifier';
-import { TokenRow } from '../tokens/token.entity';
 import { scheduledTokens, type TokenService, validRateLimit } from '../tokens/token.service';
 import { ReuseAction, RotationPolicy } from './rotation-policy.entity';
 import type { RotationPolicyInput } from './policy.types';
@@ -121,7 +120,8 @@ export class PolicyService {
         throw e;
       }
       // Its tokens are re-planned in the same transaction: the planner sees the new schedule or the old, never half.
-      const replanned = await this.tokens.replan(tx, p.tenantId, await scheduledTokens(tx, p.tenantId, 't.rotation_policy_id = $2', [id]), updated, now);
+      const live = await scheduledTokens(tx, p.tenantId, 't.rotation_policy_id = $2', [id]);
+      const replanned = await this.tokens.replan(tx, p.tenantId, live, updated, now);
       await this.audit.append(tx, p.tenantId, {
         action: 'POLICY_UPDATED',
         actorId: p.ownerId,
@@ -129,13 +129,8 @@ export class PolicyService {
         targetId: id,
         data: { before, after, replannedTokens: replanned.length },
       });
-      // The tokens under the policy verify differently now (their rate limit comes from it).
-      const affected = await scope
-        .select(TokenRow, 't')
-        .select('t.id', 'id')
-        .andWhere(`t.rotationPolicyId = :id AND t.status <> 'REVOKED'`, { id })
-        .getRawMany<{ id: string }>();
-      return { policy: updated, tokenIds: affected.map((r) => r.id) };
+      // Its live tokens verify differently now (their rate limit comes from it); the others fail anyway.
+      return { policy: updated, tokenIds: live.map((t) => t.id) };
     });
     await this.changes.tokensChanged(tokenIds);
     return policy;

@@ -1,11 +1,11 @@
 // The token core: issue, read, rotate, suspend, resume, revoke (one or in bulk) and update.
 // Every change is one transaction that ends with its audit event.
 import type { DataSource } from 'typeorm';
-import type { AuditEntry, AuditService } from '../audit/audit.service';
+import type { AuditService } from '../audit/audit.service';
 import { type Principal, tokenOwnerRestriction } from '../iam/principal';
 import { Owner } from '../owners/owner.entity';
 import { RotationPolicy } from '../policies/rotation-policy.entity';
-import { expiryFor, graceFor, nextNotifyFor, nextRotationFor, type Schedule, type ScheduleBasis, sameSchedule, scheduleFor } from '../policies/schedule';
+import { graceFor, nextRotationFor, type Schedule, type ScheduleBasis, sameSchedule, scheduleFor } from '../policies/schedule';
 import type { Scope } from '../scopes/scope.entity';
 import type { ScopeService } from '../scopes/scope.service';
 import type { Tx } from '../platform/db';
@@ -73,7 +73,8 @@ export class TokenService {
   async insert(tx: Tx, tenantId: string, actorId: string | null, t: NewToken): Promise<Issued> {
     const scope = new TenantScope(tx, tenantId);
     const now = new Date();
-    const expiresAt = expiryFor(now, t.expiresAt, t.policy);
+    // The same schedule a re-plan computes: expiry from issue, rotation from now, warnings to come.
+    const schedule = scheduleFor({ createdAt: now, requestedExpiresAt: t.expiresAt, rotatedAt: now, expiresAt: null, nextNotifyAt: null }, t.policy, now);
     const row: TokenRow = {
       id: uuidv7(now.getTime()),
       tenantId,
@@ -84,10 +85,8 @@ export class TokenService {
       status: 'ACTIVE',
       generation: 1,
       rotationPolicyId: t.policy?.id ?? null,
-      expiresAt,
-      nextRotationAt: nextRotationFor(now, expiresAt, t.policy),
+      ...schedule,
       requestedExpiresAt: t.expiresAt,
-      nextNotifyAt: nextNotifyFor(expiresAt, t.policy?.notifyBefore ?? [], now),
       createdAt: now,
       updatedAt: now,
       suspendedReason: null,
@@ -307,8 +306,7 @@ export class TokenService {
       const row = await this.load(new TenantScope(tx, p.tenantId), p, id, true);
       if (row.status === 'REVOKED') throw conflict(`token ${JSON.stringify(id)} is already revoked`, { id });
       const now = new Date();
-      await this.revokeRows(tx, p.tenantId, [row.id], why, now);
-      await this.audit.append(tx, p.tenantId, revokedEvent(p.ownerId, row.id, why, false));
+      await this.revokeRows(tx, p.tenantId, [row.id], why, now, p.ownerId, false);
       return toToken(Object.assign(row, revokedFields(why, now)), now);
     });
     await this.changes.tokensChanged([token.id]);
@@ -327,28 +325,36 @@ export class TokenService {
         .getMany();
       const ids = matches.map((t) => t.id);
       if (ids.length === 0) return { count: 0, tokenIds: [] };
-      await this.revokeRows(tx, p.tenantId, ids, why, now);
-      await this.audit.append(tx, p.tenantId, ids.map((tid) => revokedEvent(p.ownerId, tid, why, true)));
+      await this.revokeRows(tx, p.tenantId, ids, why, now, p.ownerId, true);
       return { count: ids.length, tokenIds: ids };
     });
     await this.changes.tokensChanged(result.tokenIds);
     return result;
   }
 
-  /** Marks tokens and all their live secrets REVOKED. */
-  async revokeRows(tx: Tx, tenantId: string, ids: string[], reason: string, now: Date): Promise<void> {
-    await tx
-      .createQueryBuilder()
-      .update(TokenSecretRow)
-      .set({ state: 'REVOKED', endedAt: now })
-      .where(`tenant_id = :tenantId AND token_id IN (:...ids) AND state IN ('CURRENT', 'PREVIOUS')`, { tenantId, ids })
-      .execute();
+  /**
+   * Marks tokens and all their live secrets REVOKED, drops any successor waiting for pickup, and
+   * appends one TOKEN_REVOKED per token (actor null: Latchkey itself decided).
+   */
+  async revokeRows(tx: Tx, tenantId: string, ids: string[], reason: string, now: Date, actorId: string | null, bulk: boolean): Promise<void> {
+    await tx.query(
+      `UPDATE token_secrets SET state = CASE WHEN state IN ('CURRENT', 'PREVIOUS') THEN 'REVOKED' ELSE state END,
+              ended_at = CASE WHEN state IN ('CURRENT', 'PREVIOUS') THEN $3 ELSE ended_at END,
+              sealed = NULL, sealed_key_id = NULL
+        WHERE tenant_id = $1 AND token_id = ANY($2) AND (state IN ('CURRENT', 'PREVIOUS') OR sealed IS NOT NULL)`,
+      [tenantId, ids, now],
+    );
     await tx
       .createQueryBuilder()
       .update(TokenRow)
       .set(revokedFields(reason, now))
-      .where('tenant_id = :tenantId AND id IN (:...ids)', { tenantId, ids })
+      .where('tenant_id = :tenantId AND id = ANY(:ids)', { tenantId, ids })
       .execute();
+    await this.audit.append(
+      tx,
+      tenantId,
+      ids.map((id) => ({ action: 'TOKEN_REVOKED', actorId, targetType: 'TOKEN', targetId: id, data: { reason, bulk } })),
+    );
   }
 
   async suspend(p: Principal, id: string, reason: string): Promise<Token> {
@@ -513,7 +519,8 @@ export class TokenService {
 
   /**
    * Live tokens the principal may see, matching `filter`, with something scheduled by `end`
-   * (`policyId`: only those under that policy), and their PREVIOUS secrets.
+   * (`policyId`: only those under that policy), their PREVIOUS secrets and when their CURRENT
+   * one was made (the last rotation).
    */
   async scheduled(
     p: Principal,
@@ -521,7 +528,7 @@ export class TokenService {
     end: Date | null,
     limit: number,
     policyId?: string,
-  ): Promise<Array<{ row: TokenRow; previous: TokenSecretRow[] }>> {
+  ): Promise<Array<{ row: TokenRow; previous: TokenSecretRow[]; rotatedAt: Date }>> {
     const scope = new TenantScope(this.ds.manager, p.tenantId);
     const qb = this.filtered(scope, p, filter, new Date()).andWhere(`t.status IN ('ACTIVE', 'SUSPENDED')`);
     if (policyId) qb.andWhere('t.rotationPolicyId = :policyId', { policyId });
@@ -533,13 +540,15 @@ export class TokenService {
       );
     }
     const rows = await qb.orderBy('t.id', 'ASC').limit(limit).getMany();
-    const previous: TokenSecretRow[] = [];
-    for (let i = 0; i < rows.length; i += 5_000) {
-      const ids = rows.slice(i, i + 5_000).map((r) => r.id);
-      previous.push(...(await scope.select(TokenSecretRow, 's').andWhere(`s.state = 'PREVIOUS' AND s.tokenId IN (:...ids)`, { ids }).getMany()));
-    }
-    const byToken = groupBy(rows.map((r) => r.id), previous, (s) => s.tokenId);
-    return rows.map((row, i) => ({ row, previous: byToken[i]! }));
+    const secrets = rows.length
+      ? await scope.select(TokenSecretRow, 's').andWhere(`s.state IN ('PREVIOUS', 'CURRENT') AND s.tokenId = ANY(:ids)`, { ids: rows.map((r) => r.id) }).getMany()
+      : [];
+    const byToken = groupBy(rows.map((r) => r.id), secrets, (x) => x.tokenId);
+    return rows.map((row, i) => ({
+      row,
+      previous: byToken[i]!.filter((x) => x.state === 'PREVIOUS'),
+      rotatedAt: byToken[i]!.find((x) => x.state === 'CURRENT')?.createdAt ?? row.createdAt,
+    }));
   }
 
   /** A token the principal may act on; another owner's token is NOT_FOUND for a developer. */
@@ -594,14 +603,14 @@ export interface ScheduledToken extends ScheduleBasis, Schedule {
  * Live tokens (ACTIVE or SUSPENDED) matching `where` (over `t`, parameters from $2), locked,
  * with the moment of their last rotation.
  */
-export async function scheduledTokens(tx: Tx, tenantId: string, where: string, params: unknown[], lock = true): Promise<ScheduledToken[]> {
+export async function scheduledTokens(tx: Tx, tenantId: string, where: string, params: unknown[]): Promise<ScheduledToken[]> {
   const rows: Array<Record<string, never>> = await tx.query(
     `SELECT t.id, t.tenant_id, t.owner_id, t.status, t.generation, t.created_at, t.requested_expires_at, t.expires_at,
             t.next_rotation_at, t.next_notify_at, s.created_at AS rotated_at
        FROM tokens t
        JOIN token_secrets s ON s.tenant_id = t.tenant_id AND s.token_id = t.id AND s.state = 'CURRENT'
       WHERE t.tenant_id = $1 AND t.status IN ('ACTIVE', 'SUSPENDED') AND ${where}
-      ORDER BY t.id${lock ? ' FOR UPDATE OF t' : ''}`,
+      ORDER BY t.id FOR UPDATE OF t`,
     [tenantId, ...params],
   );
   return rows.map((r) => ({
@@ -619,9 +628,6 @@ export async function scheduledTokens(tx: Tx, tenantId: string, where: string, p
   }));
 }
 
-function revokedEvent(actorId: string, tokenId: string, reason: string, bulk: boolean): AuditEntry {
-  return { action: 'TOKEN_REVOKED', actorId, targetType: 'TOKEN', targetId: tokenId, data: { reason, bulk } };
-}
 
 function jsonDates(o: Record<string, unknown>): Record<string, unknown> {
   return Object.fromEntries(Object.entries(o).map(([k, v]) => [k, v instanceof Date ? v.toISOString() : v]));

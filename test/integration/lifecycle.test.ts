@@ -256,6 +256,18 @@ describe('scheduled rotation and pickup', () => {
     expect(garbage.status).toBe(401);
   });
 
+  it('revoking a token deletes a successor still waiting for pickup', async () => {
+    const policyId = await policy({ rotateEvery: 'P1D' });
+    const t = await issue(api, admin, ownerId, [], { rotationPolicyId: policyId });
+    await db.query(`UPDATE tokens SET next_rotation_at = $2 WHERE id = $1`, [t.id, new Date(Date.now() + 500)]);
+    await startWorker();
+    await waitFor(() => count(`SELECT count(*) AS n FROM token_secrets WHERE token_id = $1 AND sealed IS NOT NULL`, [t.id]), (n) => n === 1, 15_000);
+    await api.ok(admin, `mutation($id: ID!) { revokeToken(id: $id, reason: "leaked") { id } }`, { id: t.id });
+    expect(await count(`SELECT count(*) AS n FROM token_secrets WHERE token_id = $1 AND sealed IS NOT NULL`, [t.id])).toBe(0);
+    const pickup = await fetch(`${api.url}/v1/tokens/successor`, { method: 'POST', headers: { authorization: `Bearer ${t.secret}` } });
+    expect(pickup.status).toBe(401);
+  });
+
   it('a token revoked after its rotation job was enqueued: the job does nothing and says so', async () => {
     const policyId = await policy({ rotateEvery: 'P1D' });
     const t = await issue(api, admin, ownerId, [], { rotationPolicyId: policyId });
