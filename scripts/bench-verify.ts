@@ -148,7 +148,7 @@ async function main(): Promise<void> {
       .split('\n')
       .filter((l) => /^latchkey_(verify_lookups_total\{|verify_cache_|nodejs_heap_size_used_bytes|nodejs_eventloop_lag_(p99|max)_seconds|nodejs_gc_duration_seconds_(sum|count))/.test(l))
       .map((l) => l.replace('latchkey_', ''));
-    console.log(`\nverification cache: ${lookups.join(', ')}`);
+    console.log(`\nserver after the run: ${lookups.join(', ')}`);
 
     const base = rows[0]!.rps;
     console.log('\n| target | req/s | p50 ms | p99 ms | vs bare | server event-loop delay p99 ms |');

@@ -81,8 +81,10 @@ export class Queues {
     return q as unknown as Queue<QueuePayloads[N]>;
   }
 
-  async add<N extends QueueName>(name: N, jobId: string, data: QueuePayloads[N], opts: JobsOptions = {}): Promise<void> {
-    await (this.get(name) as Queue).add(name, data, { jobId, ...opts });
+  /** Adds jobs in one round trip; a job id already in the queue is left as it is. */
+  async addBulk<N extends QueueName>(name: N, jobs: Array<{ jobId: string; data: QueuePayloads[N]; opts?: JobsOptions }>): Promise<void> {
+    if (jobs.length === 0) return;
+    await (this.get(name) as Queue).addBulk(jobs.map((j) => ({ name, data: j.data, opts: { jobId: j.jobId, ...j.opts } })));
   }
 
   async close(): Promise<void> {

@@ -239,14 +239,16 @@ export class WebhookService {
   }
 
   private async enqueue(deliveries: Array<{ id: string; tenantId: string }>, suffix = ''): Promise<void> {
-    for (const d of deliveries) {
-      await this.queues.add(QueueName.WEBHOOKS, `${d.id}${suffix}`, { deliveryId: d.id, tenantId: d.tenantId }, {
-        attempts: this.settings.attempts,
-        backoff: { type: 'exponential', delay: this.settings.backoffMs },
-        removeOnComplete: { count: 1_000 },
-        removeOnFail: { count: 5_000 },
-      });
-    }
+    const opts = {
+      attempts: this.settings.attempts,
+      backoff: { type: 'exponential', delay: this.settings.backoffMs },
+      removeOnComplete: { count: 1_000 },
+      removeOnFail: { count: 5_000 },
+    };
+    await this.queues.addBulk(
+      QueueName.WEBHOOKS,
+      deliveries.map((d) => ({ jobId: `${d.id}${suffix}`, data: { deliveryId: d.id, tenantId: d.tenantId }, opts })),
+    );
   }
 
   /** One attempt of one delivery (the BullMQ processor). Throws to be retried. */

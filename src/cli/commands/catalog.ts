@@ -29,11 +29,15 @@ import { ownerIdOf } from './tokens';
 const ownerRow = (o: OwnerFieldsFragment) => ({ ...o, allowedScopes: o.allowedScopes.map((s) => s.name), roles: o.roles.map((r) => r.name) });
 const policyRow = (p: PolicyFieldsFragment) => ({ ...p, rateLimit: p.rateLimit ? `${p.rateLimit.requests}/${p.rateLimit.per}` : null });
 
-async function roleIdOf(ctx: Ctx, ref: string): Promise<string> {
+/** Role ids by id or name, in order: one request whatever their number. */
+async function roleIdsOf(ctx: Ctx, refs: string[]): Promise<string[]> {
+  if (refs.length === 0) return [];
   const { roles } = await ctx.client.request(RolesDocument);
-  const r = roles.find((x) => x.id === ref || x.name.toLowerCase() === ref.toLowerCase());
-  if (!r) throw new CliError(`no role ${JSON.stringify(ref)}`, ExitCode.NOT_FOUND);
-  return r.id;
+  return refs.map((ref) => {
+    const r = roles.find((x) => x.id === ref || x.name.toLowerCase() === ref.toLowerCase());
+    if (!r) throw new CliError(`no role ${JSON.stringify(ref)}`, ExitCode.NOT_FOUND);
+    return r.id;
+  });
 }
 
 async function policyOf(ctx: Ctx, ref: string): Promise<PolicyFieldsFragment> {
@@ -91,7 +95,7 @@ function owners(program: Command): void {
     .action(async (o: { name: string; kind: string; email?: string; scope?: string[]; role?: string[] }, c: Command) => {
       const ctx = contextOf(c);
       const { createOwner } = await ctx.client.request(CreateOwnerDocument, { input: { name: o.name, kind: o.kind.toUpperCase() as OwnerKind, email: o.email, allowedScopes: o.scope ?? [] } });
-      for (const r of o.role ?? []) await ctx.client.request(AssignRoleDocument, { ownerId: createOwner.id, roleId: await roleIdOf(ctx, r) });
+      for (const roleId of await roleIdsOf(ctx, o.role ?? [])) await ctx.client.request(AssignRoleDocument, { ownerId: createOwner.id, roleId });
       const { owner } = await ctx.client.request(OwnerDocument, { id: createOwner.id });
       ctx.out.result(owner, () => ctx.out.record(ownerRow(owner!)));
     });
@@ -108,8 +112,8 @@ function owners(program: Command): void {
       const ctx = contextOf(c);
       const id = await ownerIdOf(ctx, ref);
       if (o.name || o.email || o.scope) await ctx.client.request(UpdateOwnerDocument, { id, input: { name: o.name, email: o.email, allowedScopes: o.scope } });
-      for (const r of o.addRole ?? []) await ctx.client.request(AssignRoleDocument, { ownerId: id, roleId: await roleIdOf(ctx, r) });
-      for (const r of o.removeRole ?? []) await ctx.client.request(UnassignRoleDocument, { ownerId: id, roleId: await roleIdOf(ctx, r) });
+      for (const roleId of await roleIdsOf(ctx, o.addRole ?? [])) await ctx.client.request(AssignRoleDocument, { ownerId: id, roleId });
+      for (const roleId of await roleIdsOf(ctx, o.removeRole ?? [])) await ctx.client.request(UnassignRoleDocument, { ownerId: id, roleId });
       const { owner } = await ctx.client.request(OwnerDocument, { id });
       ctx.out.result(owner, () => ctx.out.record(ownerRow(owner!)));
     });
@@ -140,7 +144,7 @@ function roles(program: Command): void {
     .option('--description <text>')
     .action(async (ref: string, o: { permission?: string[]; description?: string }, c: Command) => {
       const ctx = contextOf(c);
-      const { updateRole } = await ctx.client.request(UpdateRoleDocument, { id: await roleIdOf(ctx, ref), input: { description: o.description, permissions: o.permission as never } });
+      const { updateRole } = await ctx.client.request(UpdateRoleDocument, { id: (await roleIdsOf(ctx, [ref]))[0]!, input: { description: o.description, permissions: o.permission as never } });
       ctx.out.result(updateRole, () => ctx.out.record(updateRole));
     });
 }
