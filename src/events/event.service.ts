@@ -21,6 +21,8 @@ import { tokenSnapshots } from './token-snapshots';
 const REPLAY_BATCH = 500;
 const EXPIRING_LIMIT = 500;
 const EXPIRING_REFRESH_MS = 5_000;
+/** How long one read of the expiring list serves every subscriber with the same view. */
+const EXPIRING_SHARE_MS = 1_000;
 
 /** Who is listening: the principal can change while connected (roles, revocation). */
 export type PrincipalRef = () => Principal;
@@ -33,6 +35,10 @@ export interface LifecycleFilter {
 }
 
 export class EventService {
+  private readonly expiringReads = new Map<string, { at: number; seq: number; rows: Promise<TokenRow[]> }>();
+  /** The last token event this replica saw per tenant: a shared read older than it is stale. */
+  private readonly tokenEventSeq = new Map<string, number>();
+
   constructor(
     private readonly ds: DataSource,
     private readonly hub: AuditHub,
@@ -68,6 +74,25 @@ export class EventService {
       }
       return value;
     });
+  }
+
+  /**
+   * The expiring tokens one audience sees. Every dashboard of a tenant refreshes at once after a
+   * token event: they share one read, made after the last token event this replica saw.
+   */
+  private expiringRows(tenantId: string, restrictedTo: string | null, within: number, now: Date): Promise<TokenRow[]> {
+    const key = `${tenantId}|${restrictedTo ?? '*'}|${within}`;
+    const seq = this.tokenEventSeq.get(tenantId) ?? 0;
+    const hit = this.expiringReads.get(key);
+    if (hit && hit.seq === seq && now.getTime() - hit.at < EXPIRING_SHARE_MS) return hit.rows;
+    const qb = new TenantScope(this.ds.manager, tenantId).select(TokenRow, 't');
+    if (restrictedTo) qb.andWhere('t.ownerId = :self', { self: restrictedTo });
+    applyTokenFilter(qb, { status: [TokenStatus.ACTIVE], expiresBefore: new Date(now.getTime() + within * 1000) }, now);
+    const rows = qb.orderBy('t.expiresAt', 'ASC').addOrderBy('t.id', 'ASC').limit(EXPIRING_LIMIT).getMany();
+    for (const [k, v] of this.expiringReads) if (now.getTime() - v.at >= EXPIRING_SHARE_MS) this.expiringReads.delete(k);
+    this.expiringReads.set(key, { at: now.getTime(), seq, rows });
+    rows.catch(() => this.expiringReads.delete(key));
+    return rows;
   }
 
   private stream<T>(who: PrincipalRef, afterSeq: number | null | undefined, withTokens: boolean, select: (p: PublishedEvent, principal: Principal) => T | null): AsyncQueue<T> {
@@ -133,11 +158,7 @@ export class EventService {
           const principal = who();
           if (!hasPermission(principal, Permission.TOKEN_READ)) return queue.fail(new Error('TOKEN_READ was taken away'));
           const now = new Date();
-          const qb = new TenantScope(this.ds.manager, tenantId).select(TokenRow, 't');
-          const restrictedTo = tokenOwnerRestriction(principal);
-          if (restrictedTo) qb.andWhere('t.ownerId = :self', { self: restrictedTo });
-          applyTokenFilter(qb, { status: [TokenStatus.ACTIVE], expiresBefore: new Date(now.getTime() + within * 1000) }, now);
-          const rows = await qb.orderBy('t.expiresAt', 'ASC').addOrderBy('t.id', 'ASC').limit(EXPIRING_LIMIT).getMany();
+          const rows = await this.expiringRows(tenantId, tokenOwnerRestriction(principal), within, now);
           // A token's version moves with every change that matters to the list.
           const current = new Map(rows.map((r) => [r.id, `${r.version}`]));
           const added = rows.filter((r) => !previous?.has(r.id)).map((r) => r.id);
@@ -157,7 +178,9 @@ export class EventService {
     };
     const timer = setInterval(refresh, EXPIRING_REFRESH_MS);
     const unlisten = this.hub.listen(tenantId, (p) => {
-      if (p.event.targetType === 'TOKEN') soon();
+      if (p.event.targetType !== 'TOKEN') return;
+      this.tokenEventSeq.set(tenantId, p.event.seq);
+      soon();
     });
     const queue: AsyncQueue<ExpiringTokensUpdate> = new AsyncQueue(() => {
       clearInterval(timer);
