@@ -78,8 +78,8 @@ export async function startLatchkey(env: Record<string, string>, ready = /"msg":
       }
     });
   });
-  // Keep the process's log for a look afterwards (BENCH_LOG=path).
-  if (process.env.BENCH_LOG) proc.stdout!.pipe(createWriteStream(process.env.BENCH_LOG));
+  // Keep the process's log for a look afterwards (BENCH_LOG=path: one file per process, path.<pid>).
+  if (process.env.BENCH_LOG) proc.stdout!.pipe(createWriteStream(`${process.env.BENCH_LOG}.${proc.pid}`));
   else proc.stdout!.resume();
   return {
     proc,

@@ -1,8 +1,9 @@
 // Every API replica listens once on Redis for the audit events the relay publishes, and hands
-// each to the local subscribers of its tenant.
+// each to the local subscribers of its tenant: one parsed object per event for all of them, which
+// is what lets their subscriptions share one execution per event (see shared-execution.ts).
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
-import type { PublishedEvent } from './published-event';
+import { type PublishedEvent, revive } from './published-event';
 
 export type HubListener = (event: PublishedEvent) => void;
 
@@ -23,7 +24,7 @@ export class AuditHub {
       if (channel !== this.channel) return;
       let event: PublishedEvent;
       try {
-        event = JSON.parse(raw) as PublishedEvent;
+        event = revive(JSON.parse(raw) as PublishedEvent);
       } catch (err) {
         this.log.warn({ err }, 'ignoring a malformed audit message');
         return;

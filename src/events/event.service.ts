@@ -15,7 +15,7 @@ import { TokenStatus } from '../tokens/token.types';
 import { AsyncQueue } from './async-queue';
 import type { AuditHub } from './audit-hub';
 import { type ExpiringTokensUpdate, LIFECYCLE_ACTIONS, type TokenLifecycleEvent, type TokenLifecycleKind } from './event.types';
-import { type PublishedEvent, revive, type TokenSnapshot } from './published-event';
+import type { PublishedEvent, TokenSnapshot } from './published-event';
 import { tokenSnapshots } from './token-snapshots';
 
 const REPLAY_BATCH = 500;
@@ -132,9 +132,8 @@ export class EventService {
         await fill(Number.MAX_SAFE_INTEGER);
       }
     })().catch((err) => queue.fail(err));
-    const unlisten = this.hub.listen(tenantId, (raw) =>
+    const unlisten = this.hub.listen(tenantId, (p) =>
       step(async () => {
-        const p = revive(raw);
         if (p.event.seq > last + 1) await fill(p.event.seq); // a gap: fetch what was missed
         emit(p);
       }),

@@ -5,6 +5,7 @@
 import { createSourceEventStream, execute, type ExecutionArgs, type ExecutionResult, print } from 'graphql';
 import { tokenOwnerRestriction } from '../iam/principal';
 import type { Context } from '../platform/context';
+import type { Metrics } from '../platform/metrics';
 
 type Result = ExecutionResult | Promise<ExecutionResult>;
 
@@ -18,16 +19,36 @@ export function audienceOf(ctx: Context): string {
   return `${p.tenantId}|${tokenOwnerRestriction(p) ?? '*'}|${[...p.permissions].sort().join(',')}`;
 }
 
-export async function sharedSubscribe(args: ExecutionArgs, audience: string): Promise<AsyncIterableIterator<ExecutionResult> | ExecutionResult> {
+/** The subscription's root field, which names it in the metrics. */
+export function fieldOf(args: ExecutionArgs): string {
+  for (const d of args.document.definitions) {
+    if (d.kind === 'OperationDefinition' && (!args.operationName || d.name?.value === args.operationName)) {
+      const first = d.selectionSet.selections[0];
+      return first?.kind === 'Field' ? first.name.value : 'unknown';
+    }
+  }
+  return 'unknown';
+}
+
+export async function sharedSubscribe(
+  args: ExecutionArgs,
+  audience: string,
+  metrics: Pick<Metrics, 'subscriptionExecutions'>,
+): Promise<AsyncIterableIterator<ExecutionResult> | ExecutionResult> {
   const stream = await createSourceEventStream(args);
   if (!(Symbol.asyncIterator in stream)) return stream as ExecutionResult;
   const key = `${audience}\n${args.operationName ?? ''}\n${JSON.stringify(args.variableValues ?? {})}\n${print(args.document)}`;
+  const executions = metrics.subscriptionExecutions(fieldOf(args));
+  const run = (payload: unknown) => {
+    executions.inc();
+    return execute({ ...args, rootValue: payload });
+  };
   return mapStream(stream as AsyncIterable<unknown>, (payload) => {
-    if (payload === null || typeof payload !== 'object') return execute({ ...args, rootValue: payload });
+    if (payload === null || typeof payload !== 'object') return run(payload);
     let byKey = results.get(payload);
     if (!byKey) results.set(payload, (byKey = new Map()));
     let result = byKey.get(key);
-    if (!result) byKey.set(key, (result = execute({ ...args, rootValue: payload })));
+    if (!result) byKey.set(key, (result = run(payload)));
     return result;
   });
 }

@@ -69,6 +69,8 @@ export function createMetrics() {
         this.set(await sources.plannerLagSeconds());
       },
     }),
+    subscriptionExecutions: hotCounter(registry, 'latchkey_subscription_executions_total', 'Executions of subscription selections, one per event per audience (subscribers with the same view share one)', 'subscription'),
+    subscriptionDeliveries: hotCounter(registry, 'latchkey_subscription_deliveries_total', 'Subscription results sent to WebSocket subscribers', 'subscription'),
     usageFlushLag: new Gauge({
       name: 'latchkey_usage_flush_lag_seconds',
       help: 'Age of the oldest usage record written by the last flush',

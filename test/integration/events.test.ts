@@ -90,6 +90,32 @@ describe('token lifecycle subscriptions across replicas', () => {
     expect(filtered.map((e) => e.tokenLifecycle.token.id)).toHaveLength(2); // other's and own: labelled crm, with the scope
     expect(filtered.every((e) => e.tokenLifecycle.kind === 'ISSUED')).toBe(true);
   });
+
+  it('executes an event once for all subscribers with the same view, and once more for another view', async () => {
+    const t3 = await newTenant(api);
+    const dev = await newPrincipal(api, t3.adminToken, ['developer'], []);
+    const after = await headSeq(t3.adminToken);
+    const admins = Array.from({ length: 5 }, () => client(b, t3.adminToken).subscribe(LIFECYCLE, { after }));
+    const devSub = client(b, dev.token).subscribe(LIFECYCLE, { after });
+    // Everyone is listening live once the first event has reached them all.
+    const first = await issue(api, t3.adminToken, dev.ownerId, []);
+    for (const s of [...admins, devSub]) await s.until((r) => r.some((e) => e.tokenLifecycle.token.id === first.id));
+
+    const counters = async () => {
+      const text = await (await fetch(`${b.url}/metrics`)).text();
+      const read = (name: string) => Number(new RegExp(`^${name}\\{subscription="tokenLifecycle"\\} (\\d+)$`, 'm').exec(text)?.[1] ?? 0);
+      return { executions: read('latchkey_subscription_executions_total'), deliveries: read('latchkey_subscription_deliveries_total') };
+    };
+    const before = await counters();
+    const second = await issue(api, t3.adminToken, dev.ownerId, []);
+    for (const s of [...admins, devSub]) await s.until((r) => r.some((e) => e.tokenLifecycle.token.id === second.id));
+    const now = await counters();
+    expect(now.deliveries - before.deliveries).toBe(6);
+    expect(now.executions - before.executions).toBe(2); // the admins' view, and the developer's
+    const payloads = admins.map((s) => JSON.stringify(s.received.at(-1)));
+    expect(new Set(payloads).size).toBe(1);
+    expect(devSub.received.at(-1)).toEqual(admins[0]!.received.at(-1));
+  });
 });
 
 describe('audit event subscriptions', () => {
