@@ -10,6 +10,7 @@ import type { InvalidationBus } from '../events/invalidation-bus';
 import type { Principal } from '../iam/principal';
 import type { Permission } from '../iam/permissions';
 import type { RoleService } from '../iam/role.service';
+import { preparedQuery } from '../platform/db';
 import { badInput, unauthenticated } from '../platform/errors';
 import type { Metrics } from '../platform/metrics';
 import type { SecretHasher } from '../tokens/secret-hasher';
@@ -255,7 +256,9 @@ export class Verifier {
 
   // By hash across tenants, on purpose: the tenant is decided after, against the caller's.
   private async read(hash: string): Promise<SecretRecord | null> {
-    const rows: LookupRow[] = await this.p.ds.query(
+    const rows = await preparedQuery<LookupRow>(
+      this.p.ds,
+      'latchkey_verify_lookup',
       `SELECT t.id AS token_id, t.tenant_id, t.owner_id, s.state AS secret_state, s.grace_ends_at,
               CASE WHEN s.state = 'CURRENT' AND s.first_used_at IS NULL AND (s.sealed IS NOT NULL OR s.picked_up_at IS NOT NULL)
                    THEN s.id END AS awaits_first_use,

@@ -263,22 +263,22 @@ describe('caches and invalidation', () => {
   it('a fill that read the database before a revocation never writes a live entry after it', async () => {
     const tok = await issue(api, t.adminToken, ownerId, []);
     const { verifier } = api.container.services;
-    // Hold the fill's database read until the revocation has committed and been announced.
-    const ds = api.container.ds;
-    const original = ds.query.bind(ds);
+    // Hold the fill's database read (a prepared statement on the pool) until the revocation has
+    // committed and been announced.
+    const pool = (api.container.ds.driver as unknown as { master: { query: (...args: unknown[]) => Promise<unknown> } }).master;
+    const original = pool.query;
     let release!: () => void;
     const gate = new Promise<void>((r) => (release = r));
     let readStarted!: () => void;
     const started = new Promise<void>((r) => (readStarted = r));
-    (ds as { query: typeof ds.query }).query = (async (sql: string, params?: unknown[]) => {
-      if (sql.includes('FROM token_secrets s') && sql.includes('WHERE s.hash = $1')) {
-        const rows = await original(sql, params);
+    pool.query = async function (this: unknown, ...args: unknown[]) {
+      const result = await original.apply(this, args);
+      if ((args[0] as { name?: string } | undefined)?.name === 'latchkey_verify_lookup') {
         readStarted();
         await gate;
-        return rows;
       }
-      return original(sql, params);
-    }) as typeof ds.query;
+      return result;
+    };
     try {
       const inflight = verifier.verify(tok.secret, [], t.tenantId);
       await started;
@@ -287,7 +287,7 @@ describe('caches and invalidation', () => {
       // The in-flight answer may be the old one: it was decided on what it read.
       await inflight;
     } finally {
-      (ds as { query: typeof ds.query }).query = original;
+      pool.query = original;
     }
     expect((await verifier.verify(tok.secret, [], t.tenantId)).failure).toBe('REVOKED');
     const cached = await api.container.redis.keys(`${api.container.config.redisPrefix}:vc:*`);
