@@ -52,12 +52,12 @@ const UPSERT_USAGE = `
   ON CONFLICT (tenant_id, token_id) DO UPDATE SET
     usage_count = token_usage.usage_count + excluded.usage_count,
     last_used_at = GREATEST(token_usage.last_used_at, excluded.last_used_at),
-    last_client_ips = ARRAY(
+    last_client_ips = CASE WHEN cardinality(excluded.last_client_ips) = 0 THEN token_usage.last_client_ips ELSE ARRAY(
       SELECT ip FROM (
         SELECT e.ip, e.ord FROM unnest(excluded.last_client_ips) WITH ORDINALITY AS e(ip, ord)
         UNION ALL
         SELECT o.ip, o.ord + 1000 FROM unnest(token_usage.last_client_ips) WITH ORDINALITY AS o(ip, ord)
-      ) a GROUP BY ip ORDER BY min(ord) LIMIT ${IPS_KEPT})`;
+      ) a GROUP BY ip ORDER BY min(ord) LIMIT ${IPS_KEPT}) END`;
 
 const UPSERT_DAILY = `
   INSERT INTO token_usage_daily (tenant_id, token_id, day, count)
