@@ -215,6 +215,16 @@ describe('usage', () => {
     expect(Date.now() - Date.parse(token.lastUsedAt)).toBeLessThan(10_000);
     expect(token.lastClientIps).toEqual(['10.0.0.0', '10.0.0.2', '10.0.0.1']);
     expect(token.usage).toEqual([{ day: today, count: 7 }]);
+
+    // Later flushes add to the row: without addresses they keep the list, with one they put it first.
+    const again = async () => (await api.ok(t.adminToken, `query($id: ID!) { token(id: $id) { usageCount lastClientIps } }`, { id: tok.id })).token;
+    await verifyRest(tok.secret);
+    await verifyRest(tok.secret);
+    await api.container.services.usage.flush();
+    expect(await again()).toEqual({ usageCount: 9, lastClientIps: ['10.0.0.0', '10.0.0.2', '10.0.0.1'] });
+    await verifyRest(tok.secret, [], { clientIp: '10.0.0.9' });
+    await api.container.services.usage.flush();
+    expect(await again()).toEqual({ usageCount: 10, lastClientIps: ['10.0.0.9', '10.0.0.0', '10.0.0.2', '10.0.0.1'] });
   });
 
   it('lists dormant tokens', async () => {
