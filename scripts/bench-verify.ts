@@ -1,6 +1,7 @@
 // npm run bench:verify — the gateway path against a bare node:http server, in the same run on the
 // same machine. Seeds 100,000 tokens, then drives /v1/verify (random tokens), /v1/authz and
-// GraphQL verifyToken with autocannon (64 connections, warm-up, then 10 s each).
+// GraphQL verifyToken with autocannon (64 connections, warm-up, then 10 s each), in three rounds
+// that take every target in turn, and prints the median of each figure.
 import 'reflect-metadata';
 import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
@@ -11,6 +12,7 @@ import { seedTokens } from './bench/seed';
 const TOKENS = Number(process.env.BENCH_TOKENS ?? 100_000);
 const DURATION = Number(process.env.BENCH_SECONDS ?? 10);
 const CONNECTIONS = 64;
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
 
 interface Row {
   name: string;
@@ -57,10 +59,10 @@ async function loopDelayP99(url: string): Promise<number> {
   return Number(/^latchkey_nodejs_eventloop_lag_p99_seconds (\S+)$/m.exec(text)?.[1] ?? NaN) * 1000;
 }
 
-async function measure(name: string, opts: Omit<autocannon.Options, 'duration' | 'connections'>, metricsUrl?: string): Promise<Row> {
+async function measure(label: string, name: string, opts: Omit<autocannon.Options, 'duration' | 'connections'>, metricsUrl?: string): Promise<Row> {
   await run({ ...opts, connections: CONNECTIONS, duration: 3 });
   if (metricsUrl) await loopDelayP99(metricsUrl);
-  console.log(`measuring ${name} for ${DURATION} s`);
+  console.log(`measuring ${label} for ${DURATION} s`);
   const r = await run({ ...opts, connections: CONNECTIONS, duration: DURATION });
   if (r.non2xx > 0 || r.errors > 0) console.warn(`  ${name}: ${r.non2xx} non-2xx answers, ${r.errors} errors`);
   const loopP99 = metricsUrl ? await loopDelayP99(metricsUrl) : undefined;
@@ -114,36 +116,55 @@ async function main(): Promise<void> {
     });
 
     console.log(`cold lookups (every token once, from Postgres): ${fmt(cold.requests.average, 0)} req/s, p50 ${cold.latency.p50} ms, p99 ${cold.latency.p99} ms`);
+    const query = `query($s: String!) { verifyToken(secret: $s, requiredScopes: ["crm:sales.summary:read"]) { valid failure tokenId scopes } }`;
     const bare = await startBare();
-    const rows: Row[] = [];
+    const targets: Array<{ name: string; opts: Omit<autocannon.Options, 'duration' | 'connections'>; latchkey: boolean }> = [
+      { name: 'bare node:http', latchkey: false, opts: { url: bare.url, requests: [{ method: 'POST', path: '/', headers, setupRequest: (req) => ({ ...req, body: verifyBody() }) }] } },
+      { name: 'POST /v1/verify', latchkey: true, opts: { url, requests: [{ method: 'POST', path: '/v1/verify', headers, setupRequest: (req) => ({ ...req, body: verifyBody() }) }] } },
+      {
+        name: 'GET /v1/authz',
+        latchkey: true,
+        opts: {
+          url,
+          requests: [
+            {
+              method: 'GET',
+              path: '/v1/authz',
+              setupRequest: (req) => ({
+                ...req,
+                headers: { 'x-latchkey-gateway-token': gateway, authorization: `Bearer ${random()}`, 'x-latchkey-scopes': 'crm:sales.summary:read' },
+              }),
+            },
+          ],
+        },
+      },
+      {
+        name: 'GraphQL verifyToken',
+        latchkey: true,
+        opts: { url, requests: [{ method: 'POST', path: '/graphql', headers, setupRequest: (req) => ({ ...req, body: JSON.stringify({ query, variables: { s: random() } }) }) }] },
+      },
+    ];
+    // Rounds that run every target in turn, so that the bare baseline and Latchkey see the same
+    // spells of a noisy machine; each figure below is the median over the rounds.
+    const rounds: Row[][] = [];
     try {
-      rows.push(await measure('bare node:http', { url: bare.url, requests: [{ method: 'POST', path: '/', headers, setupRequest: (req) => ({ ...req, body: verifyBody() }) }] }));
+      for (let r = 0; r < ROUNDS; r++) {
+        const round: Row[] = [];
+        for (const t of targets) round.push(await measure(`${t.name} (round ${r + 1} of ${ROUNDS})`, t.name, t.opts, t.latchkey ? url : undefined));
+        rounds.push(round);
+      }
     } finally {
       bare.stop();
     }
-    rows.push(await measure('POST /v1/verify', { url, requests: [{ method: 'POST', path: '/v1/verify', headers, setupRequest: (req) => ({ ...req, body: verifyBody() }) }] }, url));
-    rows.push(
-      await measure('GET /v1/authz', {
-        url,
-        requests: [
-          {
-            method: 'GET',
-            path: '/v1/authz',
-            setupRequest: (req) => ({
-              ...req,
-              headers: { 'x-latchkey-gateway-token': gateway, authorization: `Bearer ${random()}`, 'x-latchkey-scopes': 'crm:sales.summary:read' },
-            }),
-          },
-        ],
-      }, url),
-    );
-    const query = `query($s: String!) { verifyToken(secret: $s, requiredScopes: ["crm:sales.summary:read"]) { valid failure tokenId scopes } }`;
-    rows.push(
-      await measure('GraphQL verifyToken', {
-        url,
-        requests: [{ method: 'POST', path: '/graphql', headers, setupRequest: (req) => ({ ...req, body: JSON.stringify({ query, variables: { s: random() } }) }) }],
-      }, url),
-    );
+    const median = (xs: number[]) => {
+      const s = [...xs].sort((a, b) => a - b);
+      return s.length % 2 ? s[(s.length - 1) / 2]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2;
+    };
+    const rows: Row[] = targets.map((t, i) => {
+      const of = (k: 'rps' | 'p50' | 'p99' | 'loopP99') => median(rounds.map((round) => round[i]![k] ?? NaN));
+      return { name: t.name, rps: of('rps'), p50: of('p50'), p99: of('p99'), loopP99: t.latchkey ? of('loopP99') : undefined };
+    });
+    console.log(`\n/v1/verify vs bare, round by round: ${rounds.map((round) => `${fmt(round[1]!.rps / round[0]!.rps, 2)} (p99 ${round[1]!.p99} vs ${round[0]!.p99} ms)`).join(', ')}`);
     rss.stop();
     const metrics = await (await fetch(`${url}/metrics`)).text();
     const lookups = metrics

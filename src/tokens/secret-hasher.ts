@@ -1,5 +1,5 @@
 // Mints secrets and computes the keyed hashes that are stored instead of them.
-import { generateToken, hashToken, tokenHint } from './token-format';
+import { generateToken, keyedHasher, tokenHint } from './token-format';
 
 export interface MintedSecret {
   /** The plaintext: handed to the caller once, never stored, logged or queued. */
@@ -9,7 +9,11 @@ export interface MintedSecret {
 }
 
 export class SecretHasher {
-  constructor(private readonly pepper: Buffer) {}
+  private readonly keyed: (secret: string) => string;
+
+  constructor(pepper: Buffer) {
+    this.keyed = keyedHasher(pepper);
+  }
 
   mint(): MintedSecret {
     const secret = generateToken();
@@ -17,6 +21,6 @@ export class SecretHasher {
   }
 
   hash(secret: string): string {
-    return hashToken(this.pepper, secret);
+    return this.keyed(secret);
   }
 }

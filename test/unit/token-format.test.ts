@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { generateToken, hashToken, isWellFormed, TOKEN_LENGTH, tokenHint } from '../../src/tokens/token-format';
+import { createHmac, randomBytes } from 'node:crypto';
+import { generateToken, hashToken, isWellFormed, keyedHasher, TOKEN_LENGTH, tokenHint } from '../../src/tokens/token-format';
 
 describe('token format', () => {
   it('generates lk_ + 49 base62 characters with a valid checksum', () => {
@@ -50,5 +51,20 @@ describe('token format', () => {
     expect(a).toMatch(/^[0-9a-f]{64}$/);
     expect(hashToken(Buffer.from('pepper-a'), t)).toBe(a);
     expect(hashToken(Buffer.from('pepper-b'), t)).not.toBe(a);
+  });
+
+  it('the verification path\'s keyed hasher is HMAC-SHA256, for any pepper length and input', () => {
+    const inputs = ['', generateToken(), generateToken(), 'lk_not-a-token', 'ü€😀 non-ASCII', 'x'.repeat(341), 'x'.repeat(342), 'é'.repeat(400), randomBytes(700).toString('latin1')];
+    for (const length of [0, 1, 32, 63, 64, 65, 100]) {
+      const pepper = randomBytes(length);
+      const keyed = keyedHasher(pepper);
+      for (const input of inputs) {
+        const reference = createHmac('sha256', pepper).update(input).digest('hex');
+        expect(keyed(input)).toBe(reference);
+        expect(hashToken(pepper, input)).toBe(reference);
+      }
+      // Buffers are reused between calls: a short input after a long one hashes only itself.
+      expect(keyed('a')).toBe(createHmac('sha256', pepper).update('a').digest('hex'));
+    }
   });
 });
