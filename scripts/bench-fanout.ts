@@ -76,6 +76,8 @@ async function main(): Promise<void> {
     const after = auditEvents.totalCount as number;
 
     const latencies: number[] = [];
+    /** Latencies per event: a late event (every subscriber late) points upstream of the fan-out. */
+    const bySeq = new Map<number, number[]>();
     const seen = Array.from({ length: SUBSCRIBERS }, () => new Set<number>());
     const clients = Array.from({ length: SUBSCRIBERS }, (_, i) =>
       createClient({ url: `${apis[i % 2]!.url!.replace('http', 'ws')}/graphql`, webSocketImpl: WebSocket, lazy: false, retryAttempts: 0, connectionParams: { authorization: `Bearer ${admin}` } }),
@@ -87,7 +89,11 @@ async function main(): Promise<void> {
           next: ({ data }) => {
             if (!data) return;
             seen[i]!.add(data.tokenLifecycle.seq);
-            latencies.push(Date.now() - Date.parse(data.tokenLifecycle.at));
+            const ms = Date.now() - Date.parse(data.tokenLifecycle.at);
+            latencies.push(ms);
+            const mine = bySeq.get(data.tokenLifecycle.seq);
+            if (mine) mine.push(ms);
+            else bySeq.set(data.tokenLifecycle.seq, [ms]);
           },
           error: (err) => console.error(`subscriber ${i}:`, err),
           complete: () => undefined,
@@ -116,6 +122,11 @@ async function main(): Promise<void> {
     );
     console.log(`| bare ws broadcast | ${EVENTS} | ${bare.length} | ${percentile(bare, 50)} | ${percentile(bare, 99)} | ${bare.at(-1)} | ${SUBSCRIBERS * EVENTS - bare.length} | | |`);
     console.log(`Latchkey vs bare: p50 ${fmt(percentile(latencies, 50) / Math.max(1, percentile(bare, 50)), 1)}×, p99 ${fmt(percentile(latencies, 99) / Math.max(1, percentile(bare, 99)), 1)}×`);
+    const slowest = [...bySeq]
+      .map(([seq, ms]) => ({ seq, fastest: Math.min(...ms), median: percentile(ms.sort((x, y) => x - y), 50), slowest: Math.max(...ms) }))
+      .sort((x, y) => y.median - x.median)
+      .slice(0, 3);
+    console.log(`slowest events (fastest/median/slowest delivery, ms): ${slowest.map((e) => `seq ${e.seq}: ${e.fastest}/${e.median}/${e.slowest}`).join(', ')}`);
     console.log(`targets: p99 <= 250 ms (${percentile(latencies, 99)}), 0 lost (${lost})`);
     await Promise.all(clients.map((c) => c.dispose()));
   } finally {
