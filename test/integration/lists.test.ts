@@ -88,14 +88,21 @@ describe('DataLoader', () => {
     const deep = `query($o: ID!, $first: Int) { tokens(filter: { ownerId: $o }, first: $first) { edges { node {
       id owner { id name roles { name } allowedScopes { name } } scopes { name } secrets { hint state } rotationPolicy { name } } } } }`;
     const spy = vi.spyOn(Client.prototype, 'query');
+    // Background work of the same process (usage flushes, the relay, change polls) also queries:
+    // it can only add, so the fewest queries seen over three runs is the page's own count.
+    const queriesFor = async (first: number) => {
+      let fewest = Infinity;
+      for (let run = 0; run < 3; run++) {
+        spy.mockClear();
+        const page = await api.ok(t.adminToken, deep, { o: ownerId, first });
+        expect(page.tokens.edges).toHaveLength(Math.min(first, 26));
+        fewest = Math.min(fewest, spy.mock.calls.length);
+      }
+      return fewest;
+    };
     try {
-      spy.mockClear();
-      await api.ok(t.adminToken, deep, { o: ownerId, first: 2 });
-      const small = spy.mock.calls.length;
-      spy.mockClear();
-      const big = await api.ok(t.adminToken, deep, { o: ownerId, first: 26 });
-      expect(big.tokens.edges).toHaveLength(26);
-      expect(spy.mock.calls.length).toBe(small);
+      const small = await queriesFor(2);
+      expect(await queriesFor(26)).toBe(small);
       expect(small).toBeGreaterThan(3);
       expect(small).toBeLessThan(20);
     } finally {
