@@ -59,10 +59,10 @@ async function loopDelayP99(url: string): Promise<number> {
   return Number(/^latchkey_nodejs_eventloop_lag_p99_seconds (\S+)$/m.exec(text)?.[1] ?? NaN) * 1000;
 }
 
-async function measure(label: string, name: string, opts: Omit<autocannon.Options, 'duration' | 'connections'>, metricsUrl?: string): Promise<Row> {
+async function measure(name: string, round: number, opts: Omit<autocannon.Options, 'duration' | 'connections'>, metricsUrl?: string): Promise<Row> {
   await run({ ...opts, connections: CONNECTIONS, duration: 3 });
   if (metricsUrl) await loopDelayP99(metricsUrl);
-  console.log(`measuring ${label} for ${DURATION} s`);
+  console.log(`measuring ${name} (round ${round} of ${ROUNDS}) for ${DURATION} s`);
   const r = await run({ ...opts, connections: CONNECTIONS, duration: DURATION });
   if (r.non2xx > 0 || r.errors > 0) console.warn(`  ${name}: ${r.non2xx} non-2xx answers, ${r.errors} errors`);
   const loopP99 = metricsUrl ? await loopDelayP99(metricsUrl) : undefined;
@@ -150,7 +150,7 @@ async function main(): Promise<void> {
     try {
       for (let r = 0; r < ROUNDS; r++) {
         const round: Row[] = [];
-        for (const t of targets) round.push(await measure(`${t.name} (round ${r + 1} of ${ROUNDS})`, t.name, t.opts, t.latchkey ? url : undefined));
+        for (const t of targets) round.push(await measure(t.name, r + 1, t.opts, t.latchkey ? url : undefined));
         rounds.push(round);
       }
     } finally {

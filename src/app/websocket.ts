@@ -9,7 +9,7 @@ import type { Logger } from 'pino';
 import { type LiveConnection, LiveConnections } from '../events/live-connections';
 import type { Context } from '../platform/context';
 import { formatError } from '../platform/errors';
-import { audienceOf, fieldOf, sharedSubscribe } from '../events/shared-execution';
+import { audienceOf, sharedSubscribe } from '../events/shared-execution';
 import { operationLimits } from '../platform/graphql-limits';
 import { bearer, validUntil } from '../verify/verifier';
 import type { Container } from './container';
@@ -58,10 +58,7 @@ export function startWebSocket(c: Container, server: Server, schema: GraphQLSche
       },
       subscribe: (args) => sharedSubscribe(args, audienceOf(args.contextValue as Context), c.metrics),
       onError: (_ctx, _id, _payload, errors) => format(errors),
-      onNext: (_ctx, _id, _payload, args, result) => {
-        c.metrics.subscriptionDeliveries(fieldOf(args)).inc();
-        return result.errors ? { ...result, errors: format(result.errors as GraphQLError[]) } : result;
-      },
+      onNext: (_ctx, _id, _payload, _args, result) => (result.errors ? { ...result, errors: format(result.errors as GraphQLError[]) } : result),
     },
     wss,
   );

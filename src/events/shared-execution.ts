@@ -20,7 +20,7 @@ export function audienceOf(ctx: Context): string {
 }
 
 /** The subscription's root field, which names it in the metrics. */
-export function fieldOf(args: ExecutionArgs): string {
+function fieldOf(args: ExecutionArgs): string {
   for (const d of args.document.definitions) {
     if (d.kind === 'OperationDefinition' && (!args.operationName || d.name?.value === args.operationName)) {
       const first = d.selectionSet.selections[0];
@@ -33,17 +33,20 @@ export function fieldOf(args: ExecutionArgs): string {
 export async function sharedSubscribe(
   args: ExecutionArgs,
   audience: string,
-  metrics: Pick<Metrics, 'subscriptionExecutions'>,
+  metrics: Pick<Metrics, 'subscriptionExecutions' | 'subscriptionDeliveries'>,
 ): Promise<AsyncIterableIterator<ExecutionResult> | ExecutionResult> {
   const stream = await createSourceEventStream(args);
   if (!(Symbol.asyncIterator in stream)) return stream as ExecutionResult;
   const key = `${audience}\n${args.operationName ?? ''}\n${JSON.stringify(args.variableValues ?? {})}\n${print(args.document)}`;
-  const executions = metrics.subscriptionExecutions(fieldOf(args));
+  const field = fieldOf(args);
+  const executions = metrics.subscriptionExecutions(field);
+  const deliveries = metrics.subscriptionDeliveries(field);
   const run = (payload: unknown) => {
     executions.inc();
     return execute({ ...args, rootValue: payload });
   };
   return mapStream(stream as AsyncIterable<unknown>, (payload) => {
+    deliveries.inc(); // every value of the stream is one message to this subscriber
     if (payload === null || typeof payload !== 'object') return run(payload);
     let byKey = results.get(payload);
     if (!byKey) results.set(payload, (byKey = new Map()));
