@@ -72,6 +72,8 @@ interface LookupRow {
 
 export class Verifier {
   private readonly permissions = new Map<string, { value: Set<Permission>; until: number }>();
+  /** Loads under way, one per owner, so that a busy gateway's requests share one. */
+  private readonly permissionLoads = new Map<string, Promise<Set<Permission>>>();
   private permissionsEpoch = 0;
   private readonly interned = new Map<string, string>();
   private readonly firstUses = new Set<string>();
@@ -84,6 +86,7 @@ export class Verifier {
       if (msg.kind === 'permissions' || msg.kind === 'reset') {
         this.permissionsEpoch++;
         this.permissions.clear();
+        this.permissionLoads.clear(); // a load begun before the change must not serve requests after it
       }
     });
   }
@@ -193,9 +196,7 @@ export class Verifier {
       if (result.scopes.length > 0) {
         throw unauthenticated('this token carries API scopes, so it cannot call Latchkey itself: use a token issued without scopes');
       }
-      const hit = this.permissions.get(result.ownerId!);
-      if (hit && hit.until > Date.now()) return principalOf(result, hit.value);
-      return this.loadPermissions(result.tenantId!, result.ownerId!).then((permissions) => principalOf(result, permissions));
+      return andThen(this.cachedPermissions(result.tenantId!, result.ownerId!), (permissions) => principalOf(result, permissions));
     });
   }
 
@@ -215,14 +216,40 @@ export class Verifier {
     return this.loadPermissions(tenantId, ownerId);
   }
 
-  private async loadPermissions(tenantId: string, ownerId: string): Promise<Set<Permission>> {
+  /**
+   * The owner's permissions from memory while they are fresh. Once half their time is up, the
+   * first request to see them starts a reload in the background: a gateway calling without pause
+   * never waits for one. (Every request after the expiry used to start a query of its own: at
+   * 2,500 requests a second that queue stalled the gateway path for 100–300 ms every 5 s.)
+   */
+  private cachedPermissions(tenantId: string, ownerId: string): MaybePromise<Set<Permission>> {
+    const now = Date.now();
+    const hit = this.permissions.get(ownerId);
+    if (!hit || hit.until <= now) return this.loadPermissions(tenantId, ownerId);
+    if (hit.until - now < this.p.permissionsTtlMs / 2 && !this.permissionLoads.has(ownerId)) {
+      this.loadPermissions(tenantId, ownerId).catch((err) => this.p.log.warn({ err, ownerId }, 'could not reload permissions; the cached ones expire as usual'));
+    }
+    return hit.value;
+  }
+
+  /** Reads the owner's permissions, joining a read already under way. */
+  private loadPermissions(tenantId: string, ownerId: string): Promise<Set<Permission>> {
+    const running = this.permissionLoads.get(ownerId);
+    if (running) return running;
     const now = Date.now();
     const epoch = this.permissionsEpoch;
-    const value = await this.p.roles.permissionsOf(tenantId, ownerId);
-    if (epoch === this.permissionsEpoch && this.p.permissionsTtlMs > 0) {
-      this.permissions.set(ownerId, { value, until: now + this.p.permissionsTtlMs });
-    }
-    return value;
+    const load = this.p.roles.permissionsOf(tenantId, ownerId).then((value) => {
+      if (epoch === this.permissionsEpoch && this.p.permissionsTtlMs > 0) {
+        this.permissions.set(ownerId, { value, until: now + this.p.permissionsTtlMs });
+      }
+      return value;
+    });
+    this.permissionLoads.set(ownerId, load);
+    const done = () => {
+      if (this.permissionLoads.get(ownerId) === load) this.permissionLoads.delete(ownerId);
+    };
+    load.then(done, done);
+    return load;
   }
 
   /** The record from this process's memory: null for a remembered unknown, undefined for a miss. */

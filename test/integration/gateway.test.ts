@@ -3,7 +3,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { generateToken } from '../../src/tokens/token-format';
 import { jsonOf, startTestApi, type TestApi } from '../helpers/api';
-import { createScopes, issue, newPrincipal, newTenant, type TenantFixture } from '../helpers/fixtures';
+import { createScopes, issue, newPrincipal, newTenant, roleId, type TenantFixture } from '../helpers/fixtures';
 
 let api: TestApi;
 let t: TenantFixture;
@@ -304,6 +304,103 @@ describe('caches and invalidation', () => {
     for (const key of cached) {
       const entry = JSON.parse((await api.container.redis.get(key)) ?? '{}');
       if (entry.record?.tokenId === tok.id) expect(entry.record.tokenStatus).toBe('REVOKED');
+    }
+  });
+});
+
+describe("the gateway's own permissions", () => {
+  // A gateway's requests all carry its credential, so all of them need its owner's permissions.
+  let fast: TestApi;
+  let ft: TenantFixture;
+  let gw: { ownerId: string; token: string };
+  let secret: string;
+  const TTL = 2_000;
+
+  beforeAll(async () => {
+    fast = await startTestApi({ PERMISSIONS_CACHE_TTL_MS: String(TTL) });
+    ft = await newTenant(fast);
+    gw = await newPrincipal(fast, ft.adminToken, ['gateway']);
+    secret = (await issue(fast, ft.adminToken, gw.ownerId, [])).secret;
+  });
+  afterAll(() => fast.close());
+
+  const verifyAs = (credential: string) =>
+    fetch(`${fast.url}/v1/verify`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${credential}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ token: secret }),
+    });
+  const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+  /** Counts the reads of the gateway's permissions, and can hold the next one after it has read. */
+  function watchReads() {
+    const roles = fast.container.services.roles;
+    const original = roles.permissionsOf;
+    const w = { reads: 0, hold: null as Promise<void> | null, restore: () => (roles.permissionsOf = original) };
+    roles.permissionsOf = async function (this: unknown, ...args: Parameters<typeof original>) {
+      if (args[1] !== gw.ownerId) return original.apply(this, args);
+      w.reads++;
+      const value = await original.apply(this, args);
+      const hold = w.hold;
+      w.hold = null;
+      if (hold) await hold;
+      return value;
+    } as typeof original;
+    return w;
+  }
+
+  it('are read once for a burst of requests, and reloaded before they expire without a request waiting', async () => {
+    expect((await verifyAs(gw.token)).status).toBe(200);
+    const w = watchReads();
+    try {
+      await sleep(TTL + 100);
+      const burst = await Promise.all(Array.from({ length: 50 }, () => verifyAs(gw.token)));
+      expect(burst.map((r) => r.status)).toEqual(Array(50).fill(200));
+      expect(w.reads).toBe(1);
+
+      // Past half their time: answered from memory while one reload runs, held here until released.
+      await sleep(TTL * 0.6);
+      let release!: () => void;
+      w.hold = new Promise((r) => (release = r));
+      const answers = await Promise.all(Array.from({ length: 20 }, () => verifyAs(gw.token)));
+      expect(answers.map((r) => r.status)).toEqual(Array(20).fill(200));
+      expect(w.reads).toBe(2);
+      release();
+    } finally {
+      w.restore();
+    }
+  });
+
+  it('are read again after a role change, not taken from a read that began before it', async () => {
+    expect((await verifyAs(gw.token)).status).toBe(200);
+    const w = watchReads();
+    let release!: () => void;
+    try {
+      await sleep(TTL + 100);
+      // This request's read sees the gateway role and is held until after the role is gone.
+      w.hold = new Promise((r) => (release = r));
+      const before = verifyAs(gw.token);
+      await expect.poll(() => w.reads).toBe(1);
+      const changed = new Promise<void>((resolve) => {
+        const stop = fast.container.services.bus.listen((msg) => {
+          if (msg.kind !== 'permissions') return;
+          stop();
+          resolve();
+        });
+      });
+      await fast.ok(ft.adminToken, `mutation($o: ID!, $r: ID!) { unassignRole(ownerId: $o, roleId: $r) { id } }`, {
+        o: gw.ownerId,
+        r: await roleId(fast, ft.adminToken, 'gateway'),
+      });
+      await changed;
+      const after = await Promise.race([verifyAs(gw.token), sleep(3_000).then(() => 'waited for the old read' as const)]);
+      expect(after === 'waited for the old read' ? after : after.status).toBe(403);
+      expect(w.reads).toBe(2);
+      release();
+      expect((await before).status).toBe(200); // decided on what it read
+    } finally {
+      release?.();
+      w.restore();
     }
   });
 });
