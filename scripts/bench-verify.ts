@@ -1,13 +1,17 @@
 // npm run bench:verify — the gateway path against a bare node:http server, in the same run on the
 // same machine. Seeds 100,000 tokens, then drives /v1/verify (random tokens), /v1/authz and
 // GraphQL verifyToken with autocannon (64 connections, warm-up, then 10 s each), in three rounds
-// that take every target in turn, and prints the median of each figure.
+// that take every target in turn, and prints the median of each figure. Then, since autocannon's
+// 64 connections always saturate the server, it measures the latency of /v1/verify and of the bare
+// server at a steady load both can carry: half of what /v1/verify sustained. Each bare run waits
+// until Latchkey's usage flush is over, so that the bare server runs alone.
 import 'reflect-metadata';
 import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import autocannon from 'autocannon';
 import { benchEnv, cleanUp, fmt, graphql, machine, pg, sampleRss, startLatchkey } from './bench/harness';
 import { seedTokens } from './bench/seed';
+import { steadyProcess } from './bench/steady';
 
 const TOKENS = Number(process.env.BENCH_TOKENS ?? 100_000);
 const DURATION = Number(process.env.BENCH_SECONDS ?? 10);
@@ -73,6 +77,7 @@ async function main(): Promise<void> {
   const bench = benchEnv('verify');
   console.log(`bench:verify on ${machine()}`);
   const latchkey = await startLatchkey(bench.env);
+  let bare: { url: string; stop: () => void } | undefined;
   try {
     const rss = sampleRss(latchkey.proc.pid!);
     const url = latchkey.url!;
@@ -117,7 +122,7 @@ async function main(): Promise<void> {
 
     console.log(`cold lookups (every token once, from Postgres): ${fmt(cold.requests.average, 0)} req/s, p50 ${cold.latency.p50} ms, p99 ${cold.latency.p99} ms`);
     const query = `query($s: String!) { verifyToken(secret: $s, requiredScopes: ["crm:sales.summary:read"]) { valid failure tokenId scopes } }`;
-    const bare = await startBare();
+    bare = await startBare();
     const targets: Array<{ name: string; opts: Omit<autocannon.Options, 'duration' | 'connections'>; latchkey: boolean }> = [
       { name: 'bare node:http', latchkey: false, opts: { url: bare.url, requests: [{ method: 'POST', path: '/', headers, setupRequest: (req) => ({ ...req, body: verifyBody() }) }] } },
       { name: 'POST /v1/verify', latchkey: true, opts: { url, requests: [{ method: 'POST', path: '/v1/verify', headers, setupRequest: (req) => ({ ...req, body: verifyBody() }) }] } },
@@ -144,17 +149,23 @@ async function main(): Promise<void> {
         opts: { url, requests: [{ method: 'POST', path: '/graphql', headers, setupRequest: (req) => ({ ...req, body: JSON.stringify({ query, variables: { s: random() } }) }) }] },
       },
     ];
+    // Latchkey writes the usage of a run in its next flush, seconds of Postgres work on the same two
+    // cores: the bare server is measured once that is over, so that it runs alone.
+    const flushMs = Number(bench.env.USAGE_FLUSH_MS ?? 15_000);
+    const latchkeyQuiet = async () => {
+      console.log(`waiting ${(flushMs + 5_000) / 1000} s for Latchkey's usage flush, so that the bare server runs alone`);
+      await new Promise((r) => setTimeout(r, flushMs + 5_000));
+    };
     // Rounds that run every target in turn, so that the bare baseline and Latchkey see the same
     // spells of a noisy machine; each figure below is the median over the rounds.
     const rounds: Row[][] = [];
-    try {
-      for (let r = 0; r < ROUNDS; r++) {
-        const round: Row[] = [];
-        for (const t of targets) round.push(await measure(t.name, r + 1, t.opts, t.latchkey ? url : undefined));
-        rounds.push(round);
+    for (let r = 0; r < ROUNDS; r++) {
+      const round: Row[] = [];
+      for (const t of targets) {
+        if (!t.latchkey) await latchkeyQuiet();
+        round.push(await measure(t.name, r + 1, t.opts, t.latchkey ? url : undefined));
       }
-    } finally {
-      bare.stop();
+      rounds.push(round);
     }
     const median = (xs: number[]) => {
       const s = [...xs].sort((a, b) => a - b);
@@ -182,7 +193,36 @@ async function main(): Promise<void> {
     console.log(`\npeak RSS of the Latchkey process: ${fmt(rss.peak(), 0)} MB`);
     const v = rows[1]!;
     console.log(`targets: /v1/verify >= 0.5 of bare (${fmt(v.rps / base, 2)}), p99 <= 10 ms (${v.p99}), RSS <= 300 MB (${fmt(rss.peak(), 0)})`);
+
+    // The same two targets at a steady load, requests evenly spaced, latency counted from when each
+    // was due (so a stall counts for every request it held up).
+    const rate = Number(process.env.BENCH_STEADY_RATE ?? Math.round(v.rps / 2 / 100) * 100);
+    const steadyTargets = [
+      { name: 'bare node:http', url: bare.url, path: '/' },
+      { name: 'POST /v1/verify', url, path: '/v1/verify' },
+    ];
+    const steadyRounds: Array<Array<{ p50: number; p99: number; max: number }>> = [];
+    for (let r = 0; r < ROUNDS; r++) {
+      const round = [];
+      for (const t of steadyTargets) {
+        if (t.url === bare.url) await latchkeyQuiet();
+        console.log(`measuring ${t.name} at a steady ${fmt(rate, 0)} req/s (round ${r + 1} of ${ROUNDS}) for ${DURATION} s`);
+        const s = await steadyProcess({ url: t.url, path: t.path, headers, tokens: secrets, requiredScopes: ['crm:sales.summary:read'], rate, warmUpSeconds: 3, seconds: DURATION, sockets: CONNECTIONS });
+        if (s.failed > 0) console.warn(`  ${t.name}: ${s.failed} failed`);
+        round.push(s);
+      }
+      steadyRounds.push(round);
+    }
+    console.log(`\nat a steady ${fmt(rate, 0)} req/s (half of /v1/verify's req/s above), medians of ${ROUNDS} rounds:`);
+    console.log('| target | p50 ms | p99 ms | max ms |');
+    console.log('|---|---:|---:|---:|');
+    steadyTargets.forEach((t, i) => {
+      const of = (k: 'p50' | 'p99' | 'max') => fmt(median(steadyRounds.map((round) => round[i]![k])), 1);
+      console.log(`| ${t.name} | ${of('p50')} | ${of('p99')} | ${of('max')} |`);
+    });
+    console.log(`round by round, p99 of /v1/verify vs bare: ${steadyRounds.map((round) => `${fmt(round[1]!.p99, 1)} vs ${fmt(round[0]!.p99, 1)} ms`).join(', ')}`);
   } finally {
+    bare?.stop();
     await latchkey.stop();
     await cleanUp(bench);
   }
