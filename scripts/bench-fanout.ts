@@ -9,12 +9,11 @@ import { readFileSync } from 'node:fs';
 import { createClient } from 'graphql-ws';
 import WebSocket from 'ws';
 import { benchEnv, cleanUp, fmt, graphql, machine, rssMb, startLatchkey } from './bench/harness';
+import { percentile } from './bench/stats';
 
 const SUBSCRIBERS = Number(process.env.BENCH_SUBSCRIBERS ?? 1_000);
 const EVENTS = Number(process.env.BENCH_EVENTS ?? 200);
 const RATE = Number(process.env.BENCH_EVENT_RATE ?? 20); // events per second
-
-const percentile = (sorted: number[], p: number) => sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? NaN;
 
 const BARE = `
 const http = require('node:http');
@@ -75,7 +74,6 @@ async function main(): Promise<void> {
     const { auditEvents } = await graphql(url, admin, `{ auditEvents(first: 0) { totalCount } }`);
     const after = auditEvents.totalCount as number;
 
-    const latencies: number[] = [];
     /** Latencies per event: a late event (every subscriber late) points upstream of the fan-out. */
     const bySeq = new Map<number, number[]>();
     const seen = Array.from({ length: SUBSCRIBERS }, () => new Set<number>());
@@ -90,7 +88,6 @@ async function main(): Promise<void> {
             if (!data) return;
             seen[i]!.add(data.tokenLifecycle.seq);
             const ms = Date.now() - Date.parse(data.tokenLifecycle.at);
-            latencies.push(ms);
             const mine = bySeq.get(data.tokenLifecycle.seq);
             if (mine) mine.push(ms);
             else bySeq.set(data.tokenLifecycle.seq, [ms]);
@@ -114,7 +111,7 @@ async function main(): Promise<void> {
     while (Date.now() < deadline && seen.some((s) => s.size < EVENTS)) await new Promise((r) => setTimeout(r, 100));
 
     const lost = seen.reduce((sum, s) => sum + (EVENTS - s.size), 0);
-    latencies.sort((x, y) => x - y);
+    const latencies = [...bySeq.values()].flat().sort((x, y) => x - y);
     console.log('\n| subscribers | events | deliveries | p50 ms | p99 ms | max ms | lost | RSS A MB | RSS B MB |');
     console.log('|---:|---:|---:|---:|---:|---:|---:|---:|---:|');
     console.log(

@@ -12,6 +12,7 @@ import { DUE_SQL } from '../src/lifecycle/planner';
 import { LIFECYCLE_QUEUES } from '../src/platform/queues';
 import { benchEnv, cleanUp, fmt, machine, pg, sampleRss, startLatchkey } from './bench/harness';
 import { seedTokens } from './bench/seed';
+import { percentile } from './bench/stats';
 
 const WINDOW_MS = 60_000;
 const LEAD_MS = 15_000; // between the end of seeding and the first due action
@@ -31,8 +32,6 @@ interface Result {
   workerRssMb: number;
   done: number;
 }
-
-const percentile = (sorted: number[], p: number) => sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? NaN;
 
 async function redisUsedMb(redis: Redis): Promise<number> {
   const info = await redis.info('memory');

@@ -11,7 +11,8 @@ import { readFileSync } from 'node:fs';
 import autocannon from 'autocannon';
 import { benchEnv, cleanUp, fmt, graphql, machine, pg, sampleRss, startLatchkey } from './bench/harness';
 import { seedTokens } from './bench/seed';
-import { steadyProcess } from './bench/steady';
+import { median } from './bench/stats';
+import { steadyProcess, type SteadyResult } from './bench/steady';
 
 const TOKENS = Number(process.env.BENCH_TOKENS ?? 100_000);
 const DURATION = Number(process.env.BENCH_SECONDS ?? 10);
@@ -167,10 +168,6 @@ async function main(): Promise<void> {
       }
       rounds.push(round);
     }
-    const median = (xs: number[]) => {
-      const s = [...xs].sort((a, b) => a - b);
-      return s.length % 2 ? s[(s.length - 1) / 2]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2;
-    };
     const rows: Row[] = targets.map((t, i) => {
       const of = (k: 'rps' | 'p50' | 'p99' | 'loopP99') => median(rounds.map((round) => round[i]![k] ?? NaN));
       return { name: t.name, rps: of('rps'), p50: of('p50'), p99: of('p99'), loopP99: t.latchkey ? of('loopP99') : undefined };
@@ -198,14 +195,14 @@ async function main(): Promise<void> {
     // was due (so a stall counts for every request it held up).
     const rate = Number(process.env.BENCH_STEADY_RATE ?? Math.round(v.rps / 2 / 100) * 100);
     const steadyTargets = [
-      { name: 'bare node:http', url: bare.url, path: '/' },
-      { name: 'POST /v1/verify', url, path: '/v1/verify' },
+      { name: 'bare node:http', latchkey: false, url: bare.url, path: '/' },
+      { name: 'POST /v1/verify', latchkey: true, url, path: '/v1/verify' },
     ];
-    const steadyRounds: Array<Array<{ p50: number; p99: number; max: number }>> = [];
+    const steadyRounds: SteadyResult[][] = [];
     for (let r = 0; r < ROUNDS; r++) {
-      const round = [];
+      const round: SteadyResult[] = [];
       for (const t of steadyTargets) {
-        if (t.url === bare.url) await latchkeyQuiet();
+        if (!t.latchkey) await latchkeyQuiet();
         console.log(`measuring ${t.name} at a steady ${fmt(rate, 0)} req/s (round ${r + 1} of ${ROUNDS}) for ${DURATION} s`);
         const s = await steadyProcess({ url: t.url, path: t.path, headers, tokens: secrets, requiredScopes: ['crm:sales.summary:read'], rate, warmUpSeconds: 3, seconds: DURATION, sockets: CONNECTIONS });
         if (s.failed > 0) console.warn(`  ${t.name}: ${s.failed} failed`);

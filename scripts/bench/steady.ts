@@ -8,6 +8,7 @@
 // holding 100,000 secrets and autocannon's histograms are not counted as the server's.
 import { spawn } from 'node:child_process';
 import { Agent, request } from 'node:http';
+import { percentile } from './stats';
 
 interface SteadyRequest {
   method: string;
@@ -62,8 +63,7 @@ async function steady(url: string, next: () => SteadyRequest, rate: number, seco
   });
 
   const sorted = latencies.sort();
-  const at = (q: number) => sorted[Math.min(total - 1, Math.ceil(q * total) - 1)]!;
-  return { rate, sent: total, failed, p50: at(0.5), p99: at(0.99), max: sorted[total - 1]! };
+  return { rate, sent: total, failed, p50: percentile(sorted, 50), p99: percentile(sorted, 99), max: sorted[total - 1]! };
 }
 
 /** What a steady run in its own process sends: POST `path` with `{ token, requiredScopes }`, a random token each time. */
