@@ -6,6 +6,7 @@
 // chunks, with a turn of the event loop between chunks, so responses never wait behind it.
 import type { Logger } from 'pino';
 import type { DataSource } from 'typeorm';
+import { preparedQuery } from '../platform/db';
 import type { Metrics } from '../platform/metrics';
 
 interface Counter {
@@ -44,7 +45,18 @@ const CHUNK = 500;
 const IDLE_FLUSHES_KEPT = 3;
 const emptyColumns = (): Columns => ({ ids: [], tenants: [], counts: [], lasts: [], ips: [], dayIds: [], dayTenants: [], days: [], dayCounts: [] });
 
-const UPSERT_USAGE = `
+// One statement per chunk, so one round trip and one commit: the per-day counts (a data-modifying
+// CTE, which runs whether or not the outer statement reads it) and the per-token totals. Both
+// insert in the arrays' order (by token id), so replicas flushing the same tokens never deadlock.
+// Tokens deleted since their use are skipped by the joins.
+const UPSERT = `
+  WITH days AS (
+    INSERT INTO token_usage_daily (tenant_id, token_id, day, count)
+    SELECT d.tenant_id, d.token_id, d.day, d.n
+      FROM unnest($6::uuid[], $7::uuid[], $8::date[], $9::bigint[]) AS d(tenant_id, token_id, day, n)
+      JOIN tokens t ON t.tenant_id = d.tenant_id AND t.id = d.token_id
+    ON CONFLICT (tenant_id, token_id, day) DO UPDATE SET count = token_usage_daily.count + excluded.count
+  )
   INSERT INTO token_usage (tenant_id, token_id, usage_count, last_used_at, last_client_ips)
   SELECT u.tenant_id, u.id, u.n, u.last, ARRAY(SELECT jsonb_array_elements_text(u.ips))
     FROM unnest($1::uuid[], $2::uuid[], $3::bigint[], $4::timestamptz[], $5::jsonb[]) AS u(id, tenant_id, n, last, ips)
@@ -58,12 +70,6 @@ const UPSERT_USAGE = `
         UNION ALL
         SELECT o.ip, o.ord + 1000 FROM unnest(token_usage.last_client_ips) WITH ORDINALITY AS o(ip, ord)
       ) a GROUP BY ip ORDER BY min(ord) LIMIT ${IPS_KEPT}) END`;
-
-const UPSERT_DAILY = `
-  INSERT INTO token_usage_daily (tenant_id, token_id, day, count)
-  SELECT u.* FROM unnest($1::uuid[], $2::uuid[], $3::date[], $4::bigint[]) AS u(tenant_id, token_id, day, n)
-    JOIN tokens t ON t.tenant_id = u.tenant_id AND t.id = u.token_id
-  ON CONFLICT (tenant_id, token_id, day) DO UPDATE SET count = token_usage_daily.count + excluded.count`;
 
 export class UsageRecorder {
   private readonly counters = new Map<string, Counter>();
@@ -189,16 +195,16 @@ export class UsageRecorder {
   }
 
   private async writeChunk(cols: Columns, oldest: number): Promise<void> {
-    // Rows are locked in id order, so two replicas flushing the same tokens never deadlock.
+    // Sorted by token id, so that rows are locked in that order (see UPSERT).
     const byId = (ids: string[]) => ids.map((_, i) => i).sort((a, b) => (ids[a]! < ids[b]! ? -1 : 1));
     const idx = byId(cols.ids);
     const dayIdx = byId(cols.dayIds);
     const pick = <T>(xs: T[], order: number[]) => order.map((i) => xs[i]!);
     try {
-      await this.ds.transaction(async (tx) => {
-        await tx.query(UPSERT_USAGE, [pick(cols.ids, idx), pick(cols.tenants, idx), pick(cols.counts, idx), pick(cols.lasts, idx), pick(cols.ips, idx)]);
-        await tx.query(UPSERT_DAILY, [pick(cols.dayTenants, dayIdx), pick(cols.dayIds, dayIdx), pick(cols.days, dayIdx), pick(cols.dayCounts, dayIdx)]);
-      });
+      await preparedQuery(this.ds, 'latchkey_usage_flush', UPSERT, [
+        ...[cols.ids, cols.tenants, cols.counts, cols.lasts, cols.ips].map((xs) => pick<unknown>(xs, idx)),
+        ...[cols.dayTenants, cols.dayIds, cols.days, cols.dayCounts].map((xs) => pick<unknown>(xs, dayIdx)),
+      ]);
     } catch (err) {
       // Put the counts back: the next flush writes them with whatever arrived since.
       cols.ids.forEach((id, k) => this.seen(this.counter(id, cols.tenants[k]!), cols.lasts[k]!.getTime(), JSON.parse(cols.ips[k]!)));

@@ -227,6 +227,30 @@ describe('usage', () => {
     expect(await again()).toEqual({ usageCount: 10, lastClientIps: ['10.0.0.9', '10.0.0.0', '10.0.0.2', '10.0.0.1'] });
   });
 
+  it('counts uses on either side of midnight on their own days, in one flush', async () => {
+    const tok = await issue(api, t.adminToken, ownerId, []);
+    const other = await issue(api, t.adminToken, ownerId, []);
+    const usage = api.container.services.usage;
+    const today = new Date().toISOString().slice(0, 10);
+    const midnight = Date.parse(`${today}T00:00:00Z`);
+    const yesterday = new Date(midnight - 1).toISOString().slice(0, 10);
+    usage.record(tok.id, t.tenantId, null, midnight - 2_000);
+    usage.record(tok.id, t.tenantId, null, midnight - 1_000);
+    usage.record(tok.id, t.tenantId, null, midnight + 1_000);
+    usage.record(other.id, t.tenantId, null, midnight + 2_000);
+    await usage.flush();
+    const read = async (id: string) =>
+      (
+        await api.ok(t.adminToken, `query($id: ID!, $from: DateTime!, $to: DateTime!) { token(id: $id) { usageCount usage(from: $from, to: $to) { day count } } }`, {
+          id,
+          from: new Date(midnight - 2 * 86_400_000).toISOString(),
+          to: new Date().toISOString(),
+        })
+      ).token;
+    expect(await read(tok.id)).toEqual({ usageCount: 3, usage: [{ day: yesterday, count: 2 }, { day: today, count: 1 }] });
+    expect(await read(other.id)).toEqual({ usageCount: 1, usage: [{ day: today, count: 1 }] });
+  });
+
   it('lists dormant tokens', async () => {
     const used = await issue(api, t.adminToken, ownerId, [], { labels: { dormancy: 'test' } });
     const idle = await issue(api, t.adminToken, ownerId, [], { labels: { dormancy: 'test' } });
