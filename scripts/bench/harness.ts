@@ -149,7 +149,22 @@ export async function cleanUp(b: BenchEnv): Promise<void> {
 }
 
 export function machine(): string {
-  return `${cpus().length} × ${cpus()[0]?.model.trim() ?? 'cpu'}, ${Math.round(totalmem() / 2 ** 30)} GiB, Node ${process.version}`;
+  return `${cpus().length} × ${cpus()[0]?.model.trim() ?? 'cpu'}, ${Math.round(totalmem() / 2 ** 30)} GiB, Node ${process.version}${memoryMonitor()}`;
+}
+
+/**
+ * The kernel's memory monitor (DAMON), when it runs: on some virtual machines it takes a core for
+ * tens of milliseconds at every sampling interval, which shows in latency figures.
+ */
+function memoryMonitor(): string {
+  const dir = '/sys/kernel/mm/damon/admin/kdamonds/0';
+  try {
+    if (readFileSync(join(dir, 'state'), 'utf8').trim() !== 'on') return '';
+    const us = Number(readFileSync(join(dir, 'contexts/0/monitoring_attrs/intervals/sample_us'), 'utf8'));
+    return `, kernel memory monitor (DAMON) on, sampling every ${us / 1000} ms`;
+  } catch {
+    return '';
+  }
 }
 
 export async function graphql(url: string, token: string, query: string, variables?: Record<string, unknown>): Promise<any> {
