@@ -75,6 +75,8 @@ export class Verifier {
   /** Loads under way, one per owner, so that a busy gateway's requests share one. */
   private readonly permissionLoads = new Map<string, Promise<Set<Permission>>>();
   private permissionsEpoch = 0;
+  /** Fills under way, one per secret, so that a burst of a secret not yet cached makes one read. */
+  private readonly fills = new Map<string, Promise<SecretRecord | null>>();
   private readonly interned = new Map<string, string>();
   private readonly firstUses = new Set<string>();
 
@@ -83,6 +85,9 @@ export class Verifier {
       p.metrics.invalidations.inc({ kind: msg.kind });
       if (msg.kind === 'tokens') p.local.invalidate(msg.ids);
       if (msg.kind === 'reset') p.local.clear();
+      // A fill begun before a change must not answer requests made after it. (Its own answer is
+      // decided on what it read, and it caches nothing the change made stale.)
+      if (msg.kind === 'tokens' || msg.kind === 'reset') this.fills.clear();
       if (msg.kind === 'permissions' || msg.kind === 'reset') {
         this.permissionsEpoch++;
         this.permissions.clear();
@@ -120,7 +125,7 @@ export class Verifier {
     if (!isWellFormed(secret)) return this.counted({ result: failed(VerifyFailure.MALFORMED), record: null });
     const hash = this.p.hasher.hash(secret);
     const record = this.cached(hash);
-    if (record === undefined) return this.fill(hash).then((r) => this.conclude(r, tenantId, required, clientIp));
+    if (record === undefined) return this.sharedFill(hash).then((r) => this.conclude(r, tenantId, required, clientIp));
     return this.conclude(record, tenantId, required, clientIp);
   }
 
@@ -207,7 +212,7 @@ export class Verifier {
 
   /** Re-judges a credential known by its hash (a live connection's): no usage, no rate limit. */
   async recheck(hash: string): Promise<Checked> {
-    const record = this.cached(hash) ?? (await this.fill(hash));
+    const record = this.cached(hash) ?? (await this.sharedFill(hash));
     return { result: decide(record, null, [], Date.now()), record };
   }
 
@@ -234,22 +239,16 @@ export class Verifier {
 
   /** Reads the owner's permissions, joining a read already under way. */
   private loadPermissions(tenantId: string, ownerId: string): Promise<Set<Permission>> {
-    const running = this.permissionLoads.get(ownerId);
-    if (running) return running;
-    const now = Date.now();
-    const epoch = this.permissionsEpoch;
-    const load = this.p.roles.permissionsOf(tenantId, ownerId).then((value) => {
-      if (epoch === this.permissionsEpoch && this.p.permissionsTtlMs > 0) {
-        this.permissions.set(ownerId, { value, until: now + this.p.permissionsTtlMs });
-      }
-      return value;
+    return joinOrStart(this.permissionLoads, ownerId, () => {
+      const now = Date.now();
+      const epoch = this.permissionsEpoch;
+      return this.p.roles.permissionsOf(tenantId, ownerId).then((value) => {
+        if (epoch === this.permissionsEpoch && this.p.permissionsTtlMs > 0) {
+          this.permissions.set(ownerId, { value, until: now + this.p.permissionsTtlMs });
+        }
+        return value;
+      });
     });
-    this.permissionLoads.set(ownerId, load);
-    const done = () => {
-      if (this.permissionLoads.get(ownerId) === load) this.permissionLoads.delete(ownerId);
-    };
-    load.then(done, done);
-    return load;
   }
 
   /** The record from this process's memory: null for a remembered unknown, undefined for a miss. */
@@ -257,6 +256,11 @@ export class Verifier {
     const local = this.p.local.get(hash, Date.now());
     if (local !== undefined) this.p.metrics.lookupsIn(local ? 'local' : 'local_negative').inc();
     return local;
+  }
+
+  /** Joins the fill of this secret under way, or starts one. */
+  private sharedFill(hash: string): Promise<SecretRecord | null> {
+    return joinOrStart(this.fills, hash, () => this.fill(hash));
   }
 
   /** The record from Redis, else Postgres, filling the layers above. */
@@ -353,6 +357,19 @@ export class Verifier {
       })
       .catch((err) => this.p.log.warn({ err, tokenId: record.tokenId }, 'could not audit a rejected address'));
   }
+}
+
+/** The promise under way for `key`, or a new one from `start`, which leaves the map once settled. */
+function joinOrStart<K, V>(running: Map<K, Promise<V>>, key: K, start: () => Promise<V>): Promise<V> {
+  const current = running.get(key);
+  if (current) return current;
+  const started = start();
+  running.set(key, started);
+  const done = () => {
+    if (running.get(key) === started) running.delete(key);
+  };
+  started.then(done, done);
+  return started;
 }
 
 function principalOf(result: VerifyResult, permissions: Set<Permission>): Principal {

@@ -294,42 +294,70 @@ describe('caches and invalidation', () => {
     expect(Date.now() - started).toBeLessThan(3_000);
   });
 
-  it('a fill that read the database before a revocation never writes a live entry after it', async () => {
+  it('a burst of requests for a secret not cached yet makes one read', async () => {
+    const tok = await issue(api, t.adminToken, ownerId, []);
+    const fills = async () => {
+      const text = await (await fetch(`${api.url}/metrics`)).text();
+      return ['redis', 'postgres'].reduce((n, layer) => n + Number(new RegExp(`^latchkey_verify_lookups_total\\{layer="${layer}"\\} (\\S+)$`, 'm').exec(text)?.[1] ?? 0), 0);
+    };
+    const before = await fills();
+    const answers = await Promise.all(Array.from({ length: 30 }, () => verifyRest(tok.secret).then(jsonOf)));
+    expect(answers.map((a) => a.valid)).toEqual(Array(30).fill(true));
+    expect((await fills()) - before).toBe(1);
+  });
+
+  it('a fill begun before a revocation neither answers a request made after it nor writes a live entry', async () => {
     const tok = await issue(api, t.adminToken, ownerId, []);
     const { verifier } = api.container.services;
-    // Hold the fill's database read (a prepared statement on the pool) until the revocation has
-    // committed and been announced.
+    // Hold the first fill's database read until the revocation has committed, been announced, and
+    // been answered to a request made after it.
+    const held = holdFirstLookup();
+    try {
+      const inflight = verifier.verify(tok.secret, [], t.tenantId);
+      await held.started;
+      await api.ok(t.adminToken, `mutation($id: ID!) { revokeToken(id: $id, reason: "race") { id } }`, { id: tok.id });
+      const after = await Promise.race([verifier.verify(tok.secret, [], t.tenantId), new Promise<'waited'>((r) => setTimeout(() => r('waited'), 3_000))]);
+      expect(after === 'waited' ? after : after.failure).toBe('REVOKED');
+      held.release();
+      // The in-flight answer may be the old one: it was decided on what it read.
+      await inflight;
+    } finally {
+      held.release();
+      held.restore();
+    }
+    expect((await verifier.verify(tok.secret, [], t.tenantId)).failure).toBe('REVOKED');
+    await expectNoLiveEntry(tok.id);
+  });
+
+  /** Holds the first verification lookup from now (a prepared statement on the pool) after it has read, until released. */
+  function holdFirstLookup() {
     const pool = (api.container.ds.driver as unknown as { master: { query: (...args: unknown[]) => Promise<unknown> } }).master;
     const original = pool.query;
     let release!: () => void;
     const gate = new Promise<void>((r) => (release = r));
     let readStarted!: () => void;
     const started = new Promise<void>((r) => (readStarted = r));
+    let held = false;
     pool.query = async function (this: unknown, ...args: unknown[]) {
       const result = await original.apply(this, args);
-      if ((args[0] as { name?: string } | undefined)?.name === 'latchkey_verify_lookup') {
+      if ((args[0] as { name?: string } | undefined)?.name === 'latchkey_verify_lookup' && !held) {
+        held = true;
         readStarted();
         await gate;
       }
       return result;
     };
-    try {
-      const inflight = verifier.verify(tok.secret, [], t.tenantId);
-      await started;
-      await api.ok(t.adminToken, `mutation($id: ID!) { revokeToken(id: $id, reason: "race") { id } }`, { id: tok.id });
-      release();
-      // The in-flight answer may be the old one: it was decided on what it read.
-      await inflight;
-    } finally {
-      pool.query = original;
-    }
-    expect((await verifier.verify(tok.secret, [], t.tenantId)).failure).toBe('REVOKED');
+    return { started, release, restore: () => (pool.query = original) };
+  }
+
+  /** No Redis entry of the token says it is still good. */
+  async function expectNoLiveEntry(tokenId: string): Promise<void> {
     const cached = await api.container.redis.keys(`${api.container.config.redisPrefix}:vc:*`);
     for (const key of cached) {
       const entry = JSON.parse((await api.container.redis.get(key)) ?? '{}');
-      if (entry.record?.tokenId === tok.id) expect(entry.record.tokenStatus).toBe('REVOKED');
+      if (entry.record?.tokenId === tokenId) expect(entry.record.tokenStatus).toBe('REVOKED');
     }
-  });
+  }
 });
 
 describe("the gateway's own permissions", () => {
