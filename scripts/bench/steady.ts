@@ -10,16 +10,7 @@ import { spawn } from 'node:child_process';
 import { Agent, request } from 'node:http';
 import { percentile } from './stats';
 
-interface SteadyRequest {
-  method: string;
-  path: string;
-  headers: Record<string, string>;
-  body?: string;
-}
-
 export interface SteadyResult {
-  rate: number;
-  sent: number;
   /** Answers with a status other than 2xx, and transport errors. */
   failed: number;
   p50: number;
@@ -27,8 +18,9 @@ export interface SteadyResult {
   max: number;
 }
 
-/** Sends `rate` requests a second for `seconds` over the agent's keep-alive connections. */
-async function steady(url: string, next: () => SteadyRequest, rate: number, seconds: number, agent: Agent): Promise<SteadyResult> {
+/** POSTs `rate` requests a second for `seconds` over the agent's keep-alive connections, a fresh body each. */
+async function steady(spec: SteadySpec, body: () => string, seconds: number, agent: Agent): Promise<SteadyResult> {
+  const { url, path, headers, rate } = spec;
   const { hostname, port } = new URL(url);
   const total = Math.round(rate * seconds);
   const latencies = new Float64Array(total);
@@ -45,13 +37,12 @@ async function steady(url: string, next: () => SteadyRequest, rate: number, seco
       if (++done === total) resolve();
     };
     const send = (i: number) => {
-      const r = next();
-      const req = request({ agent, hostname, port, method: r.method, path: r.path, headers: r.headers }, (res) => {
+      const req = request({ agent, hostname, port, method: 'POST', path, headers }, (res) => {
         res.on('end', () => finish(i, res.statusCode! >= 200 && res.statusCode! < 300));
         res.resume();
       });
       req.on('error', () => finish(i, false));
-      req.end(r.body);
+      req.end(body());
     };
     // Timers fire at most every millisecond: each tick sends every request that has fallen due.
     const tick = () => {
@@ -63,7 +54,7 @@ async function steady(url: string, next: () => SteadyRequest, rate: number, seco
   });
 
   const sorted = latencies.sort();
-  return { rate, sent: total, failed, p50: percentile(sorted, 50), p99: percentile(sorted, 99), max: sorted[total - 1]! };
+  return { failed, p50: percentile(sorted, 50), p99: percentile(sorted, 99), max: sorted[total - 1]! };
 }
 
 /** What a steady run in its own process sends: POST `path` with `{ token, requiredScopes }`, a random token each time. */
@@ -95,16 +86,11 @@ async function childMain(): Promise<void> {
   let input = '';
   for await (const chunk of process.stdin) input += chunk;
   const spec = JSON.parse(input) as SteadySpec;
-  const next = (): SteadyRequest => ({
-    method: 'POST',
-    path: spec.path,
-    headers: spec.headers,
-    body: JSON.stringify({ token: spec.tokens[Math.floor(Math.random() * spec.tokens.length)], requiredScopes: spec.requiredScopes }),
-  });
+  const body = () => JSON.stringify({ token: spec.tokens[Math.floor(Math.random() * spec.tokens.length)], requiredScopes: spec.requiredScopes });
   // One agent for both, so the measured run finds its connections open.
   const agent = new Agent({ keepAlive: true, maxSockets: spec.sockets });
-  await steady(spec.url, next, spec.rate, spec.warmUpSeconds, agent);
-  const result = await steady(spec.url, next, spec.rate, spec.seconds, agent);
+  await steady(spec, body, spec.warmUpSeconds, agent);
+  const result = await steady(spec, body, spec.seconds, agent);
   agent.destroy();
   process.stdout.write(JSON.stringify(result));
 }

@@ -64,6 +64,18 @@ export const bootstrapToken = (): string => inject('bootstrapToken');
 /** A response body as JSON, untyped: tests assert on its shape. */
 export const jsonOf = async (res: Response): Promise<any> => res.json();
 
+/** A process's /metrics, read by series: `name{label="value"}` as Prometheus prints it (0 when absent). */
+export async function metricsOf(url: string): Promise<(series: string) => number> {
+  const text = await (await fetch(`${url}/metrics`)).text();
+  const values = new Map<string, number>();
+  for (const line of text.split('\n')) {
+    if (!line || line.startsWith('#')) continue;
+    const at = line.lastIndexOf(' ');
+    values.set(line.slice(0, at), Number(line.slice(at + 1)));
+  }
+  return (series) => values.get(series) ?? 0;
+}
+
 /** Polls until `read` returns something `done` accepts; for hooks, where expect.poll is not allowed. */
 export async function waitFor<T>(read: () => Promise<T>, done: (v: T) => boolean, ms = 10_000): Promise<T> {
   const started = Date.now();

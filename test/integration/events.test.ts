@@ -2,7 +2,7 @@
 // Redis: what happens through A reaches subscribers on B, per tenant and per permission, and a
 // subscriber resuming from a seq gets every event once, in order.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startTestApi, type TestApi } from '../helpers/api';
+import { metricsOf, startTestApi, type TestApi } from '../helpers/api';
 import { createScopes, issue, newPrincipal, newTenant, type TenantFixture } from '../helpers/fixtures';
 import { type LatchkeyProcess, spawnLatchkey } from '../helpers/process';
 import { wsClient, type WsClient } from '../helpers/ws';
@@ -102,9 +102,9 @@ describe('token lifecycle subscriptions across replicas', () => {
     for (const s of [...admins, devSub]) await s.until((r) => r.some((e) => e.tokenLifecycle.token.id === first.id));
 
     const counters = async () => {
-      const text = await (await fetch(`${b.url}/metrics`)).text();
-      const read = (name: string) => Number(new RegExp(`^${name}\\{subscription="tokenLifecycle"\\} (\\d+)$`, 'm').exec(text)?.[1] ?? 0);
-      return { executions: read('latchkey_subscription_executions_total'), deliveries: read('latchkey_subscription_deliveries_total') };
+      const read = await metricsOf(b.url!);
+      const of = (name: string) => read(`${name}{subscription="tokenLifecycle"}`);
+      return { executions: of('latchkey_subscription_executions_total'), deliveries: of('latchkey_subscription_deliveries_total') };
     };
     const before = await counters();
     const second = await issue(api, t3.adminToken, dev.ownerId, []);

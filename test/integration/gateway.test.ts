@@ -1,8 +1,9 @@
 // The gateway path over real HTTP: /v1/verify, forward-auth, RFC 7662 introspection, rate
 // limits, IP binding, usage and the verification caches.
+import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { generateToken } from '../../src/tokens/token-format';
-import { jsonOf, startTestApi, type TestApi } from '../helpers/api';
+import { jsonOf, metricsOf, startTestApi, type TestApi } from '../helpers/api';
 import { createScopes, issue, newPrincipal, newTenant, roleId, type TenantFixture } from '../helpers/fixtures';
 
 let api: TestApi;
@@ -301,8 +302,8 @@ describe('caches and invalidation', () => {
   it('a burst of requests for a secret not cached yet makes one read', async () => {
     const tok = await issue(api, t.adminToken, ownerId, []);
     const fills = async () => {
-      const text = await (await fetch(`${api.url}/metrics`)).text();
-      return ['redis', 'postgres'].reduce((n, layer) => n + Number(new RegExp(`^latchkey_verify_lookups_total\\{layer="${layer}"\\} (\\S+)$`, 'm').exec(text)?.[1] ?? 0), 0);
+      const read = await metricsOf(api.url);
+      return read('latchkey_verify_lookups_total{layer="redis"}') + read('latchkey_verify_lookups_total{layer="postgres"}');
     };
     const before = await fills();
     const answers = await Promise.all(Array.from({ length: 30 }, () => verifyRest(tok.secret).then(jsonOf)));
@@ -320,7 +321,7 @@ describe('caches and invalidation', () => {
       const inflight = verifier.verify(tok.secret, [], t.tenantId);
       await held.started;
       await api.ok(t.adminToken, `mutation($id: ID!) { revokeToken(id: $id, reason: "race") { id } }`, { id: tok.id });
-      const after = await Promise.race([verifier.verify(tok.secret, [], t.tenantId), new Promise<'waited'>((r) => setTimeout(() => r('waited'), 3_000))]);
+      const after = await Promise.race([verifier.verify(tok.secret, [], t.tenantId), sleep(3_000, 'waited' as const)]);
       expect(after === 'waited' ? after : after.failure).toBe('REVOKED');
       held.release();
       // The in-flight answer may be the old one: it was decided on what it read.
@@ -386,7 +387,6 @@ describe("the gateway's own permissions", () => {
       headers: { authorization: `Bearer ${credential}`, 'content-type': 'application/json' },
       body: JSON.stringify({ token: secret }),
     });
-  const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
   /** Counts the reads of the gateway's permissions, and can hold the next one after it has read. */
   function watchReads() {
@@ -449,7 +449,7 @@ describe("the gateway's own permissions", () => {
         r: await roleId(fast, ft.adminToken, 'gateway'),
       });
       await changed;
-      const after = await Promise.race([verifyAs(gw.token), sleep(3_000).then(() => 'waited for the old read' as const)]);
+      const after = await Promise.race([verifyAs(gw.token), sleep(3_000, 'waited for the old read' as const)]);
       expect(after === 'waited for the old read' ? after : after.status).toBe(403);
       expect(w.reads).toBe(2);
       release();
