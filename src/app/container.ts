@@ -106,7 +106,7 @@ function createServices(config: Config, log: Logger, ds: DataSource, redis: Redi
   );
   const relay = new AuditRelay(ds, redis, config.databaseUrl, prefix, signer, scopes, webhooks, { ...config.relay, checkpointEvery: config.audit.checkpointEvery }, log);
   const events = new EventService(ds, hub, scopes);
-  const usage = new UsageRecorder(ds, metrics, log, config.usageFlushMs);
+  const usage = new UsageRecorder(ds, metrics, log, config.usageFlushMs, config.usageDailyFlushMs);
   const local = new LocalRecordCache(config.verify, () => poller.trusted());
   metrics.sources.verifyCacheEntries = () => local.size;
   metrics.sources.verifyCacheTrusted = () => poller.trusted();

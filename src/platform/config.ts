@@ -25,6 +25,7 @@ export interface Config {
   graphql: { maxDepth: number; maxAliases: number; maxCost: number };
   verify: VerifyConfig;
   usageFlushMs: number;
+  usageDailyFlushMs: number;
   audit: { signingSeed: Buffer; checkpointEvery: number };
   relay: { pollMs: number; lockTtlMs: number };
   webhooks: { allow: string[]; timeoutMs: number; attempts: number; backoffMs: number };
@@ -169,6 +170,7 @@ export function loadConfig(env: Env = process.env): Config {
       sharedTtlMs: int('VERIFY_SHARED_TTL_MS', 60_000, 0, 3_600_000),
     },
     usageFlushMs: int('USAGE_FLUSH_MS', 15_000, 50, 600_000),
+    usageDailyFlushMs: int('USAGE_DAILY_FLUSH_MS', 60_000, 50, 3_600_000),
     auditCheckpointEvery: int('AUDIT_CHECKPOINT_EVERY', 1_000, 1, 1_000_000),
     relay: { pollMs: int('RELAY_POLL_MS', 500, 20, 60_000), lockTtlMs: int('RELAY_LOCK_TTL_MS', 5_000, 500, 120_000) },
     webhooks: {

@@ -1,5 +1,7 @@
 // Token usage: counted in memory on the hot path and written in batches, at most one write per
-// token per flush interval, never on a response's path.
+// token per flush interval, never on a response's path. The per-day counts are written less often
+// (every USAGE_DAILY_FLUSH_MS, a minute by default): they feed day-by-day reports, and writing them
+// at every flush doubled the rows each flush updates.
 //
 // Shaped for the garbage collector: a token's counters live as long as the token is in use and are
 // reset, not replaced, by each flush; a flush reads them into a few flat arrays and writes those in
@@ -11,6 +13,7 @@ import type { Metrics } from '../platform/metrics';
 
 interface Counter {
   tenantId: string;
+  /** Uses since the last flush. */
   count: number;
   /**
    * Seconds since the recorder started: a small integer, which V8 stores in the object itself.
@@ -19,7 +22,7 @@ interface Counter {
   lastUsedS: number;
   /** Newest first, distinct, at most IPS_KEPT; null until an address is seen. */
   ips: string[] | null;
-  /** Uses per UTC day since the last flush: nearly always one day, so that one is kept inline. */
+  /** Uses per UTC day since the per-day counts were last written: nearly always one day, so that one is kept inline. */
   day: string;
   dayCount: number;
   otherDays: Map<string, number> | null;
@@ -73,9 +76,12 @@ const UPSERT = `
 
 export class UsageRecorder {
   private readonly counters = new Map<string, Counter>();
+  /** The oldest use whose count is not written yet; null when there is none. */
   private oldest: number | null = null;
+  /** Whether there are per-day counts not written yet. */
+  private daysPending = false;
   private timer: NodeJS.Timeout | null = null;
-  private flushing: Promise<void> | null = null;
+  private flushing: { done: Promise<void>; daily: boolean } | null = null;
   private today = '';
   private todayEnds = 0;
   private readonly base = Date.now() - 1000;
@@ -85,11 +91,14 @@ export class UsageRecorder {
     private readonly metrics: Metrics,
     private readonly log: Logger,
     private readonly intervalMs: number,
+    private readonly dailyIntervalMs = intervalMs,
   ) {}
 
   record(tokenId: string, tenantId: string, clientIp: string | null | undefined, now = Date.now()): void {
     const c = this.counter(tokenId, tenantId);
-    this.count(c, this.dayOf(now), 1);
+    c.count++;
+    c.idle = 0;
+    this.countDay(c, this.dayOf(now), 1);
     this.seen(c, now, clientIp);
     this.oldest ??= now;
   }
@@ -103,9 +112,8 @@ export class UsageRecorder {
     return c;
   }
 
-  private count(c: Counter, day: string, n: number): void {
-    c.count += n;
-    c.idle = 0;
+  private countDay(c: Counter, day: string, n: number): void {
+    this.daysPending = true;
     if (c.dayCount === 0) c.day = day;
     if (c.day === day) c.dayCount += n;
     else {
@@ -134,19 +142,29 @@ export class UsageRecorder {
   }
 
   start(): void {
-    this.timer = setInterval(() => void this.flush(), this.intervalMs);
+    // Every flush writes the totals; every `dailyEvery`-th also writes the per-day counts.
+    const dailyEvery = Math.max(1, Math.round(this.dailyIntervalMs / this.intervalMs));
+    let flushes = 0;
+    this.timer = setInterval(() => void this.flush(++flushes % dailyEvery === 0), this.intervalMs);
     this.timer.unref();
   }
 
-  /** Writes what has accumulated; a flush already running is awaited instead of overlapped. */
-  /** Resolves once everything recorded before the call is written. */
-  async flush(): Promise<void> {
-    // A flush already under way took its snapshot before some of those uses: wait for it, then
-    // write again (or join a flush that started after this call, which has them all).
-    if (this.flushing) await this.flushing.catch(() => undefined);
-    if (this.flushing) return this.flushing;
-    this.flushing = this.write().finally(() => (this.flushing = null));
-    return this.flushing;
+  /**
+   * Resolves once everything recorded before the call is written: the totals, last use and
+   * addresses, and unless `daily` is false the per-day counts. A flush already running is
+   * awaited instead of overlapped.
+   */
+  async flush(daily = true): Promise<void> {
+    // A flush already under way took its snapshot before some of those uses: wait for it. One
+    // that started after this call has them all, and will do if it writes what this call asks for.
+    if (this.flushing) await this.flushing.done.catch(() => undefined);
+    while (this.flushing) {
+      if (this.flushing.daily || !daily) return this.flushing.done;
+      await this.flushing.done.catch(() => undefined);
+    }
+    const done = this.write(daily).finally(() => (this.flushing = null));
+    this.flushing = { done, daily };
+    return done;
   }
 
   async stop(): Promise<void> {
@@ -154,47 +172,51 @@ export class UsageRecorder {
     await this.flush();
   }
 
-  /** Moves a counter's uses since the last flush into columns, and resets it. */
-  private take(id: string, c: Counter, cols: Columns): void {
-    cols.ids.push(id);
-    cols.tenants.push(c.tenantId);
-    cols.counts.push(c.count);
-    cols.lasts.push(new Date(this.base + c.lastUsedS * 1000));
-    cols.ips.push(JSON.stringify(c.ips ?? []));
+  /** Moves a counter's uses since the last flush (and, when `daily`, its per-day counts) into columns, and resets them. */
+  private take(id: string, c: Counter, cols: Columns, daily: boolean): void {
+    if (c.count > 0) {
+      cols.ids.push(id);
+      cols.tenants.push(c.tenantId);
+      cols.counts.push(c.count);
+      cols.lasts.push(new Date(this.base + c.lastUsedS * 1000));
+      cols.ips.push(JSON.stringify(c.ips ?? []));
+      c.count = 0;
+    }
+    if (!daily || c.dayCount === 0) return;
     for (const [day, n] of [[c.day, c.dayCount] as const, ...(c.otherDays ?? [])]) {
       cols.dayIds.push(id);
       cols.dayTenants.push(c.tenantId);
       cols.days.push(day);
       cols.dayCounts.push(n);
     }
-    c.count = 0;
     c.dayCount = 0;
     c.otherDays = null;
   }
 
   // Walks the counters a chunk at a time, with a turn of the event loop between chunks: uses
   // that arrive meanwhile count towards the next flush.
-  private async write(): Promise<void> {
+  private async write(daily: boolean): Promise<void> {
     const oldest = this.oldest;
-    if (oldest === null) return;
+    if (oldest === null && !(daily && this.daysPending)) return;
     this.oldest = null;
+    if (daily) this.daysPending = false;
     const walk = this.counters.entries();
     for (;;) {
       const cols = emptyColumns();
       for (let next = walk.next(); !next.done; next = walk.next()) {
         const [id, c] = next.value;
-        if (c.count > 0) this.take(id, c, cols);
-        else if (++c.idle > IDLE_FLUSHES_KEPT) this.counters.delete(id);
-        if (cols.ids.length >= CHUNK) break;
+        if (c.count > 0 || (daily && c.dayCount > 0)) this.take(id, c, cols, daily);
+        else if (c.dayCount === 0 && ++c.idle > IDLE_FLUSHES_KEPT) this.counters.delete(id);
+        if (cols.ids.length >= CHUNK || cols.dayIds.length >= CHUNK) break;
       }
-      if (cols.ids.length === 0) break;
+      if (cols.ids.length === 0 && cols.dayIds.length === 0) break;
       await this.writeChunk(cols, oldest);
       await new Promise((r) => setImmediate(r));
     }
-    this.metrics.usageFlushLag.set((Date.now() - oldest) / 1000);
+    if (oldest !== null) this.metrics.usageFlushLag.set((Date.now() - oldest) / 1000);
   }
 
-  private async writeChunk(cols: Columns, oldest: number): Promise<void> {
+  private async writeChunk(cols: Columns, oldest: number | null): Promise<void> {
     // Sorted by token id, so that rows are locked in that order (see UPSERT).
     const byId = (ids: string[]) => ids.map((_, i) => i).sort((a, b) => (ids[a]! < ids[b]! ? -1 : 1));
     const idx = byId(cols.ids);
@@ -207,9 +229,13 @@ export class UsageRecorder {
       ]);
     } catch (err) {
       // Put the counts back: the next flush writes them with whatever arrived since.
-      cols.ids.forEach((id, k) => this.seen(this.counter(id, cols.tenants[k]!), cols.lasts[k]!.getTime(), JSON.parse(cols.ips[k]!)));
-      cols.dayIds.forEach((id, k) => this.count(this.counter(id, cols.dayTenants[k]!), cols.days[k]!, cols.dayCounts[k]!));
-      this.oldest = Math.min(this.oldest ?? oldest, oldest);
+      cols.ids.forEach((id, k) => {
+        const c = this.counter(id, cols.tenants[k]!);
+        c.count += cols.counts[k]!;
+        this.seen(c, cols.lasts[k]!.getTime(), JSON.parse(cols.ips[k]!));
+      });
+      cols.dayIds.forEach((id, k) => this.countDay(this.counter(id, cols.dayTenants[k]!), cols.days[k]!, cols.dayCounts[k]!));
+      if (oldest !== null) this.oldest = Math.min(this.oldest ?? oldest, oldest);
       this.log.warn({ err, tokens: cols.ids.length }, 'usage flush failed; will retry');
     }
   }

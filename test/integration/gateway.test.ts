@@ -12,7 +12,8 @@ let gateway: string;
 let ownerId: string;
 
 beforeAll(async () => {
-  api = await startTestApi({ USAGE_FLUSH_MS: '200' });
+  // Totals flush every 200 ms; per-day counts only when a test flushes them (or in an hour).
+  api = await startTestApi({ USAGE_FLUSH_MS: '200', USAGE_DAILY_FLUSH_MS: '3600000' });
   t = await newTenant(api);
   await createScopes(api, t.adminToken, ['crm:sales.summary:read', 'crm:sales.summary:write']);
   gateway = (await newPrincipal(api, t.adminToken, ['gateway'])).token;
@@ -250,6 +251,35 @@ describe('usage', () => {
       ).token;
     expect(await read(tok.id)).toEqual({ usageCount: 3, usage: [{ day: yesterday, count: 2 }, { day: today, count: 1 }] });
     expect(await read(other.id)).toEqual({ usageCount: 1, usage: [{ day: today, count: 1 }] });
+  });
+
+  it('writes the per-day counts less often than the totals, and keeps them until they are written', async () => {
+    const tok = await issue(api, t.adminToken, ownerId, []);
+    const today = new Date().toISOString().slice(0, 10);
+    const read = async () =>
+      (
+        await api.ok(t.adminToken, `query($id: ID!, $from: DateTime!, $to: DateTime!) { token(id: $id) { usageCount usage(from: $from, to: $to) { day count } } }`, {
+          id: tok.id,
+          from: new Date(Date.now() - 86_400_000).toISOString(),
+          to: new Date().toISOString(),
+        })
+      ).token;
+    for (let i = 0; i < 3; i++) await verifyRest(tok.secret);
+    // The 200 ms flushes write the total, and not the day.
+    await expect.poll(read).toEqual({ usageCount: 3, usage: [] });
+    // Flushes that find the token unused (more than the few after which an idle counter is
+    // dropped) must keep its unwritten day. Another token's uses make those flushes run.
+    const other = await issue(api, t.adminToken, ownerId, []);
+    for (let i = 0; i < 10; i++) await Promise.all([verifyRest(other.secret), sleep(150)]);
+    expect(await read()).toEqual({ usageCount: 3, usage: [] });
+    // A flush of everything, asked for while a flush of totals runs and another waits to start,
+    // does not settle for the waiting one: it writes the day, once.
+    const usage = api.container.services.usage;
+    await verifyRest(tok.secret);
+    await Promise.all([usage.flush(false), usage.flush(false), usage.flush()]);
+    expect(await read()).toEqual({ usageCount: 4, usage: [{ day: today, count: 4 }] });
+    await usage.flush();
+    expect(await read()).toEqual({ usageCount: 4, usage: [{ day: today, count: 4 }] });
   });
 
   it('lists dormant tokens', async () => {
