@@ -4,7 +4,7 @@
 // that take every target in turn, and prints the median of each figure. Then, since autocannon's
 // 64 connections always saturate the server, it measures the latency of /v1/verify and of the bare
 // server at a steady load both can carry: half of what /v1/verify sustained. Each bare run waits
-// until Latchkey's usage flush is over, so that the bare server runs alone.
+// until Latchkey has written the usage of the run before, so that the bare server runs alone.
 import 'reflect-metadata';
 import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
@@ -150,12 +150,24 @@ async function main(): Promise<void> {
         opts: { url, requests: [{ method: 'POST', path: '/graphql', headers, setupRequest: (req) => ({ ...req, body: JSON.stringify({ query, variables: { s: random() } }) }) }] },
       },
     ];
-    // Latchkey writes the usage of a run in its next flush, seconds of Postgres work on the same two
-    // cores: the bare server is measured once that is over, so that it runs alone.
-    const flushMs = Number(bench.env.USAGE_FLUSH_MS ?? 15_000);
+    // Latchkey writes the usage of a run in its next flushes (the totals within 15 s, the per-day
+    // counts within a minute), seconds of Postgres work on the same two cores: the bare server is
+    // measured once both are written, so that it runs alone. They are when the totals have grown
+    // since the run ended and the per-day counts add up to them.
+    const usageDb = await pg(bench.databaseUrl);
+    usageDb.on('error', () => undefined); // the clean-up drops the database under it after a failure
+    const written = async () =>
+      (await usageDb.query<{ total: string; days: string }>(
+        `SELECT (SELECT coalesce(sum(usage_count), 0) FROM token_usage) AS total, (SELECT coalesce(sum(count), 0) FROM token_usage_daily) AS days`,
+      )).rows[0]!;
     const latchkeyQuiet = async () => {
-      console.log(`waiting ${(flushMs + 5_000) / 1000} s for Latchkey's usage flush, so that the bare server runs alone`);
-      await new Promise((r) => setTimeout(r, flushMs + 5_000));
+      const started = Date.now();
+      const before = await written();
+      for (let now = before; now.total === before.total || now.days !== now.total; now = await written()) {
+        if (Date.now() - started > 180_000) throw new Error('Latchkey did not write the usage of the last run within 3 minutes');
+        await new Promise((r) => setTimeout(r, 500));
+      }
+      console.log(`waited ${((Date.now() - started) / 1000).toFixed(0)} s for Latchkey to write the usage of the run before, so that the bare server runs alone`);
     };
     // Rounds that run every target in turn, so that the bare baseline and Latchkey see the same
     // spells of a noisy machine; each figure below is the median over the rounds.
@@ -218,6 +230,7 @@ async function main(): Promise<void> {
       console.log(`| ${t.name} | ${of('p50')} | ${of('p99')} | ${of('max')} |`);
     });
     console.log(`round by round, p99 of /v1/verify vs bare: ${steadyRounds.map((round) => `${fmt(round[1]!.p99, 1)} vs ${fmt(round[0]!.p99, 1)} ms`).join(', ')}`);
+    await usageDb.end();
   } finally {
     bare?.stop();
     await latchkey.stop();
