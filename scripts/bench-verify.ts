@@ -152,20 +152,26 @@ async function main(): Promise<void> {
     ];
     // Latchkey writes the usage of a run in its next flushes (the totals within 15 s, the per-day
     // counts within a minute), seconds of Postgres work on the same two cores: the bare server is
-    // measured once both are written, so that it runs alone. They are when the totals have grown
-    // since the run ended and the per-day counts add up to them.
+    // measured once both are written, so that it runs alone. They are when the totals have not
+    // changed for longer than a flush interval (so that every use is in them) and the per-day
+    // counts add up to them.
     const usageDb = await pg(bench.databaseUrl);
     usageDb.on('error', () => undefined); // the clean-up drops the database under it after a failure
     const written = async () =>
       (await usageDb.query<{ total: string; days: string }>(
         `SELECT (SELECT coalesce(sum(usage_count), 0) FROM token_usage) AS total, (SELECT coalesce(sum(count), 0) FROM token_usage_daily) AS days`,
       )).rows[0]!;
+    const stableMs = Number(bench.env.USAGE_FLUSH_MS ?? 15_000) + 5_000;
     const latchkeyQuiet = async () => {
       const started = Date.now();
-      const before = await written();
-      for (let now = before; now.total === before.total || now.days !== now.total; now = await written()) {
+      let last = await written();
+      let changed = Date.now();
+      while (Date.now() - changed < stableMs || last.days !== last.total) {
         if (Date.now() - started > 180_000) throw new Error('Latchkey did not write the usage of the last run within 3 minutes');
         await new Promise((r) => setTimeout(r, 500));
+        const now = await written();
+        if (now.total !== last.total) changed = Date.now();
+        last = now;
       }
       console.log(`waited ${((Date.now() - started) / 1000).toFixed(0)} s for Latchkey to write the usage of the run before, so that the bare server runs alone`);
     };
