@@ -139,7 +139,7 @@ export class TokenResolver {
     return (await ctx.loaders.usageSummary.load(token.id)).lastClientIps;
   }
 
-  @FieldResolver(() => [DailyUsage], { description: 'Successful verifications per UTC day from `from` to `to` (at most 366 days).' })
+  @FieldResolver(() => [DailyUsage], { description: 'Successful verifications per UTC day from `from` to `to` (at most 366 days). Written every USAGE_DAILY_FLUSH_MS, so the current day lags by up to that.' })
   usage(
     @Root() token: Token,
     @Arg('from', () => DateTimeScalar) from: Date,
