@@ -91,7 +91,7 @@ export class UsageRecorder {
     private readonly metrics: Metrics,
     private readonly log: Logger,
     private readonly intervalMs: number,
-    private readonly dailyIntervalMs = intervalMs,
+    private readonly dailyIntervalMs: number,
   ) {}
 
   record(tokenId: string, tenantId: string, clientIp: string | null | undefined, now = Date.now()): void {
@@ -145,7 +145,7 @@ export class UsageRecorder {
     // Every flush writes the totals; every `dailyEvery`-th also writes the per-day counts.
     const dailyEvery = Math.max(1, Math.round(this.dailyIntervalMs / this.intervalMs));
     let flushes = 0;
-    this.timer = setInterval(() => void this.flush(++flushes % dailyEvery === 0), this.intervalMs);
+    this.timer = setInterval(() => void this.flush({ daily: ++flushes % dailyEvery === 0 }), this.intervalMs);
     this.timer.unref();
   }
 
@@ -154,7 +154,7 @@ export class UsageRecorder {
    * addresses, and unless `daily` is false the per-day counts. A flush already running is
    * awaited instead of overlapped.
    */
-  async flush(daily = true): Promise<void> {
+  async flush({ daily = true }: { daily?: boolean } = {}): Promise<void> {
     // A flush already under way took its snapshot before some of those uses: wait for it. One
     // that started after this call has them all, and will do if it writes what this call asks for.
     if (this.flushing) await this.flushing.done.catch(() => undefined);

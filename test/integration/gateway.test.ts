@@ -203,6 +203,16 @@ describe('IP binding', () => {
 });
 
 describe('usage', () => {
+  /** A token's total and its per-day counts from `from` until now. */
+  const usageOf = async (id: string, from: number) =>
+    (
+      await api.ok(t.adminToken, `query($id: ID!, $from: DateTime!, $to: DateTime!) { token(id: $id) { usageCount usage(from: $from, to: $to) { day count } } }`, {
+        id,
+        from: new Date(from).toISOString(),
+        to: new Date().toISOString(),
+      })
+    ).token;
+
   it('aggregates in memory and flushes counts, last use, addresses and days in batches', async () => {
     const tok = await issue(api, t.adminToken, ownerId, []);
     for (let i = 0; i < 7; i++) await verifyRest(tok.secret, [], { clientIp: `10.0.0.${i % 3}` });
@@ -241,14 +251,7 @@ describe('usage', () => {
     usage.record(tok.id, t.tenantId, null, midnight + 1_000);
     usage.record(other.id, t.tenantId, null, midnight + 2_000);
     await usage.flush();
-    const read = async (id: string) =>
-      (
-        await api.ok(t.adminToken, `query($id: ID!, $from: DateTime!, $to: DateTime!) { token(id: $id) { usageCount usage(from: $from, to: $to) { day count } } }`, {
-          id,
-          from: new Date(midnight - 2 * 86_400_000).toISOString(),
-          to: new Date().toISOString(),
-        })
-      ).token;
+    const read = (id: string) => usageOf(id, midnight - 2 * 86_400_000);
     expect(await read(tok.id)).toEqual({ usageCount: 3, usage: [{ day: yesterday, count: 2 }, { day: today, count: 1 }] });
     expect(await read(other.id)).toEqual({ usageCount: 1, usage: [{ day: today, count: 1 }] });
   });
@@ -256,14 +259,7 @@ describe('usage', () => {
   it('writes the per-day counts less often than the totals, and keeps them until they are written', async () => {
     const tok = await issue(api, t.adminToken, ownerId, []);
     const today = new Date().toISOString().slice(0, 10);
-    const read = async () =>
-      (
-        await api.ok(t.adminToken, `query($id: ID!, $from: DateTime!, $to: DateTime!) { token(id: $id) { usageCount usage(from: $from, to: $to) { day count } } }`, {
-          id: tok.id,
-          from: new Date(Date.now() - 86_400_000).toISOString(),
-          to: new Date().toISOString(),
-        })
-      ).token;
+    const read = () => usageOf(tok.id, Date.now() - 86_400_000);
     for (let i = 0; i < 3; i++) await verifyRest(tok.secret);
     // The 200 ms flushes write the total, and not the day.
     await expect.poll(read).toEqual({ usageCount: 3, usage: [] });
@@ -276,7 +272,7 @@ describe('usage', () => {
     // does not settle for the waiting one: it writes the day, once.
     const usage = api.container.services.usage;
     await verifyRest(tok.secret);
-    await Promise.all([usage.flush(false), usage.flush(false), usage.flush()]);
+    await Promise.all([usage.flush({ daily: false }), usage.flush({ daily: false }), usage.flush()]);
     expect(await read()).toEqual({ usageCount: 4, usage: [{ day: today, count: 4 }] });
     await usage.flush();
     expect(await read()).toEqual({ usageCount: 4, usage: [{ day: today, count: 4 }] });
