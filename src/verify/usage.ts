@@ -51,7 +51,9 @@ const emptyColumns = (): Columns => ({ ids: [], tenants: [], counts: [], lasts: 
 // One statement per chunk, so one round trip and one commit: the per-day counts (a data-modifying
 // CTE, which runs whether or not the outer statement reads it) and the per-token totals. Both
 // insert in the arrays' order (by token id), so replicas flushing the same tokens never deadlock.
-// Tokens deleted since their use are skipped by the joins.
+// Tokens deleted since their use are skipped by the joins. The addresses are merged only when they
+// differ from those stored: a replica keeps a token's recent addresses across flushes, so with one
+// replica, or callers that keep their address, the lists are nearly always equal already.
 const UPSERT = `
   WITH days AS (
     INSERT INTO token_usage_daily (tenant_id, token_id, day, count)
@@ -67,12 +69,16 @@ const UPSERT = `
   ON CONFLICT (tenant_id, token_id) DO UPDATE SET
     usage_count = token_usage.usage_count + excluded.usage_count,
     last_used_at = GREATEST(token_usage.last_used_at, excluded.last_used_at),
-    last_client_ips = CASE WHEN cardinality(excluded.last_client_ips) = 0 THEN token_usage.last_client_ips ELSE ARRAY(
-      SELECT ip FROM (
-        SELECT e.ip, e.ord FROM unnest(excluded.last_client_ips) WITH ORDINALITY AS e(ip, ord)
-        UNION ALL
-        SELECT o.ip, o.ord + 1000 FROM unnest(token_usage.last_client_ips) WITH ORDINALITY AS o(ip, ord)
-      ) a GROUP BY ip ORDER BY min(ord) LIMIT ${IPS_KEPT}) END`;
+    last_client_ips = CASE
+      WHEN cardinality(excluded.last_client_ips) = 0 OR excluded.last_client_ips = token_usage.last_client_ips
+        THEN token_usage.last_client_ips
+      ELSE ARRAY(
+        SELECT ip FROM (
+          SELECT e.ip, e.ord FROM unnest(excluded.last_client_ips) WITH ORDINALITY AS e(ip, ord)
+          UNION ALL
+          SELECT o.ip, o.ord + 1000 FROM unnest(token_usage.last_client_ips) WITH ORDINALITY AS o(ip, ord)
+        ) a GROUP BY ip ORDER BY min(ord) LIMIT ${IPS_KEPT})
+    END`;
 
 export class UsageRecorder {
   private readonly counters = new Map<string, Counter>();

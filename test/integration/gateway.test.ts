@@ -237,6 +237,14 @@ describe('usage', () => {
     await verifyRest(tok.secret, [], { clientIp: '10.0.0.9' });
     await api.container.services.usage.flush();
     expect(await again()).toEqual({ usageCount: 10, lastClientIps: ['10.0.0.9', '10.0.0.0', '10.0.0.2', '10.0.0.1'] });
+    // The same list again is kept as it is; a list another replica wrote is merged with this one's.
+    await verifyRest(tok.secret, [], { clientIp: '10.0.0.9' });
+    await api.container.services.usage.flush();
+    expect(await again()).toEqual({ usageCount: 11, lastClientIps: ['10.0.0.9', '10.0.0.0', '10.0.0.2', '10.0.0.1'] });
+    await api.sql(`UPDATE token_usage SET last_client_ips = '{10.7.7.7,10.0.0.2}' WHERE token_id = $1`, [tok.id]);
+    await verifyRest(tok.secret, [], { clientIp: '10.0.0.9' });
+    await api.container.services.usage.flush();
+    expect(await again()).toEqual({ usageCount: 12, lastClientIps: ['10.0.0.9', '10.0.0.0', '10.0.0.2', '10.0.0.1', '10.7.7.7'] });
   });
 
   it('counts uses on either side of midnight on their own days, in one flush', async () => {
