@@ -130,7 +130,9 @@ describe('POST /oauth2/introspect (RFC 7662)', () => {
   it('answers only {"active":false} for anything not valid', async () => {
     const revoked = await issue(api, t.adminToken, ownerId, []);
     await api.ok(t.adminToken, `mutation($id: ID!) { revokeToken(id: $id, reason: "x") { id } }`, { id: revoked.id });
-    for (const token of ['nonsense', generateToken(), revoked.secret]) {
+    // RFC 7662 carries no client address, so a token bound to networks cannot be shown valid.
+    const bound = await issue(api, t.adminToken, ownerId, [], { allowedCidrs: ['0.0.0.0/0', '::/0'] });
+    for (const token of ['nonsense', generateToken(), revoked.secret, bound.secret]) {
       const r = await introspect(new URLSearchParams({ token }).toString());
       expect(r.status).toBe(200);
       expect(await jsonOf(r)).toEqual({ active: false });

@@ -1,5 +1,6 @@
-// nginx from Debian's packages with auth_request in front of a small upstream: Latchkey decides
-// every request, and the upstream never sees a request Latchkey refused.
+// nginx from Debian's packages in front of a small upstream, two ways: forward-auth (auth_request
+// to /v1/authz) and an RFC 7662 introspection gateway (auth_request to an njs handler that calls
+// /oauth2/introspect). Latchkey decides every request, and the upstream never sees one it refused.
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
@@ -13,10 +14,9 @@ import { createScopes, issue, newPrincipal, newTenant, type TenantFixture } from
 let api: TestApi;
 let t: TenantFixture;
 let ownerId: string;
-let nginx: ChildProcess;
 let upstream: Server;
-let base: string;
 const seen: Array<{ url: string; headers: IncomingHttpHeaders }> = [];
+const running: ChildProcess[] = [];
 
 async function freePort(): Promise<number> {
   const s = createServer().listen(0, '127.0.0.1');
@@ -25,6 +25,39 @@ async function freePort(): Promise<number> {
   await new Promise((r) => s.close(r));
   return port;
 }
+
+/** Starts nginx with one of test/nginx's templates filled in; resolves to its base URL. */
+async function startNginx(template: string, gatewayToken: string): Promise<string> {
+  const prefix = mkdtempSync(join(tmpdir(), 'latchkey-nginx-'));
+  for (const d of ['body', 'proxy', 'fastcgi', 'uwsgi', 'scgi']) mkdirSync(join(prefix, d));
+  const port = await freePort();
+  const conf = readFileSync(join(NGINX_DIR, template), 'utf8')
+    .replaceAll('{{PREFIX}}', prefix)
+    .replaceAll('{{PORT}}', String(port))
+    .replaceAll('{{LATCHKEY}}', new URL(api.url).host)
+    .replaceAll('{{UPSTREAM}}', `127.0.0.1:${(upstream.address() as AddressInfo).port}`)
+    .replaceAll('{{INTROSPECT_JS}}', join(NGINX_DIR, 'introspect.js'))
+    .replaceAll('{{GATEWAY_TOKEN}}', gatewayToken);
+  writeFileSync(join(prefix, 'nginx.conf'), conf, { mode: 0o600 });
+  const bin = execFileSync('sh', ['-c', 'command -v nginx || ls /usr/sbin/nginx']).toString().trim();
+  running.push(spawn(bin, ['-p', prefix, '-c', join(prefix, 'nginx.conf')], { stdio: 'inherit' }));
+  const base = `http://127.0.0.1:${port}`;
+  for (let i = 0; ; i++) {
+    if ((await fetch(`${base}/nginx-health`).then((r) => r.status, () => 0)) === 200) return base;
+    if (i > 100) throw new Error(`nginx did not start; see ${prefix}/error.log`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+/** The response's one RFC 6750 challenge (a proxy can easily send two). */
+function challenge(r: Response): string {
+  const value = r.headers.get('www-authenticate') ?? '';
+  expect(value.match(/Bearer /g)).toHaveLength(1);
+  return value;
+}
+
+const NGINX_DIR = resolve(__dirname, '..', 'nginx');
+const gateways: Record<string, string> = {};
 
 beforeAll(async () => {
   api = await startTestApi();
@@ -39,36 +72,19 @@ beforeAll(async () => {
   }).listen(0, '127.0.0.1');
   await new Promise((r) => upstream.once('listening', r));
 
-  const prefix = mkdtempSync(join(tmpdir(), 'latchkey-nginx-'));
-  for (const d of ['body', 'proxy', 'fastcgi', 'uwsgi', 'scgi']) mkdirSync(join(prefix, d));
-  const port = await freePort();
-  const template = readFileSync(resolve(__dirname, '..', 'nginx', 'latchkey.conf.template'), 'utf8');
-  const conf = template
-    .replaceAll('{{PREFIX}}', prefix)
-    .replaceAll('{{PORT}}', String(port))
-    .replaceAll('{{LATCHKEY}}', new URL(api.url).host)
-    .replaceAll('{{UPSTREAM}}', `127.0.0.1:${(upstream.address() as AddressInfo).port}`)
-    .replaceAll('{{GATEWAY_TOKEN}}', gateway.token);
-  writeFileSync(join(prefix, 'nginx.conf'), conf, { mode: 0o600 });
-  const bin = execFileSync('sh', ['-c', 'command -v nginx || ls /usr/sbin/nginx']).toString().trim();
-  nginx = spawn(bin, ['-p', prefix, '-c', join(prefix, 'nginx.conf')], { stdio: 'inherit' });
-  base = `http://127.0.0.1:${port}`;
-  for (let i = 0; ; i++) {
-    if ((await fetch(`${base}/nginx-health`).then((r) => r.status, () => 0)) === 200) break;
-    if (i > 100) throw new Error(`nginx did not start; see ${prefix}/error.log`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
+  gateways['forward-auth (auth_request to /v1/authz)'] = await startNginx('latchkey.conf.template', gateway.token);
+  gateways['RFC 7662 introspection (njs)'] = await startNginx('introspection.conf.template', gateway.token);
 });
 
 afterAll(async () => {
-  nginx?.kill('SIGQUIT');
+  for (const p of running) p.kill('SIGQUIT');
   upstream?.close();
   await api?.close();
 });
 
-const get = (path: string, headers: Record<string, string> = {}) => fetch(`${base}${path}`, { headers });
+describe.each(['forward-auth (auth_request to /v1/authz)', 'RFC 7662 introspection (njs)'])('nginx in front of an upstream: %s', (name) => {
+  const get = (path: string, headers: Record<string, string> = {}) => fetch(`${gateways[name]}${path}`, { headers });
 
-describe('nginx auth_request in front of an upstream', () => {
   it('lets a good token through, and the upstream sees the identity headers but not the token', async () => {
     const tok = await issue(api, t.adminToken, ownerId, ['crm:sales.summary:read']);
     const before = seen.length;
@@ -91,7 +107,7 @@ describe('nginx auth_request in front of an upstream', () => {
     const before = seen.length;
     const missing = await get('/crm/summary');
     expect(missing.status).toBe(401);
-    expect(missing.headers.get('www-authenticate')).toContain('Bearer realm="latchkey"');
+    expect(challenge(missing)).toBe('Bearer realm="latchkey"');
 
     const revoked = await issue(api, t.adminToken, ownerId, ['crm:sales.summary:read']);
     expect((await get('/crm/summary', { authorization: `Bearer ${revoked.secret}` })).status).toBe(200);
@@ -99,7 +115,7 @@ describe('nginx auth_request in front of an upstream', () => {
     const afterRevoke = seen.length;
     const r1 = await get('/crm/summary', { authorization: `Bearer ${revoked.secret}` });
     expect(r1.status).toBe(401);
-    expect(r1.headers.get('www-authenticate')).toContain('error="invalid_token"');
+    expect(challenge(r1)).toMatch(/^Bearer realm="latchkey", error="invalid_token"/);
 
     const expired = await issue(api, t.adminToken, ownerId, ['crm:sales.summary:read'], { expiresAt: new Date(Date.now() + 1_000).toISOString() });
     await new Promise((r) => setTimeout(r, 1_100));
@@ -108,7 +124,7 @@ describe('nginx auth_request in front of an upstream', () => {
     const narrow = await issue(api, t.adminToken, ownerId, ['analytics:events:read']);
     const r2 = await get('/crm/summary', { authorization: `Bearer ${narrow.secret}` });
     expect(r2.status).toBe(403);
-    expect(r2.headers.get('www-authenticate')).toContain('error="insufficient_scope"');
+    expect(challenge(r2)).toMatch(/^Bearer realm="latchkey", error="insufficient_scope", scope="crm:sales.summary:read"$/);
 
     expect((await get('/crm/summary', { authorization: 'Bearer lk_garbage' })).status).toBe(401);
     expect(seen.length).toBe(afterRevoke);
