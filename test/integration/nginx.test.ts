@@ -57,7 +57,11 @@ function challenge(r: Response): string {
 }
 
 const NGINX_DIR = resolve(__dirname, '..', 'nginx');
-const gateways: Record<string, string> = {};
+const GATEWAYS = [
+  { name: 'forward-auth (auth_request to /v1/authz)', template: 'latchkey.conf.template' },
+  { name: 'RFC 7662 introspection (njs)', template: 'introspection.conf.template' },
+];
+const bases = new Map<string, string>(); // template → the base URL of the nginx running it
 
 beforeAll(async () => {
   api = await startTestApi();
@@ -72,8 +76,7 @@ beforeAll(async () => {
   }).listen(0, '127.0.0.1');
   await new Promise((r) => upstream.once('listening', r));
 
-  gateways['forward-auth (auth_request to /v1/authz)'] = await startNginx('latchkey.conf.template', gateway.token);
-  gateways['RFC 7662 introspection (njs)'] = await startNginx('introspection.conf.template', gateway.token);
+  for (const { template } of GATEWAYS) bases.set(template, await startNginx(template, gateway.token));
 });
 
 afterAll(async () => {
@@ -82,8 +85,8 @@ afterAll(async () => {
   await api?.close();
 });
 
-describe.each(['forward-auth (auth_request to /v1/authz)', 'RFC 7662 introspection (njs)'])('nginx in front of an upstream: %s', (name) => {
-  const get = (path: string, headers: Record<string, string> = {}) => fetch(`${gateways[name]}${path}`, { headers });
+describe.each(GATEWAYS)('nginx in front of an upstream: $name', ({ template }) => {
+  const get = (path: string, headers: Record<string, string> = {}) => fetch(`${bases.get(template)}${path}`, { headers });
 
   it('lets a good token through, and the upstream sees the identity headers but not the token', async () => {
     const tok = await issue(api, t.adminToken, ownerId, ['crm:sales.summary:read']);
