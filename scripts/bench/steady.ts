@@ -45,10 +45,6 @@ class Connection {
     this.socket.on('close', close);
   }
 
-  get busy(): boolean {
-    return this.pending !== null;
-  }
-
   send(request: string, done: (ok: boolean) => void): void {
     this.pending = done;
     this.socket.write(request, 'latin1');
@@ -88,7 +84,7 @@ async function steady(spec: SteadySpec, body: () => string, seconds: number, con
   const head = `POST ${path} HTTP/1.1\r\nhost: ${host}\r\n${Object.entries(headers).map(([k, v]) => `${k}: ${v}\r\n`).join('')}`;
   const total = Math.round(rate * seconds);
   const latencies = new Float64Array(total);
-  const idle = connections.filter((c) => !c.closed);
+  const idle = [...connections];
   const waiting: number[] = []; // requests due while every connection was busy, oldest first
   let waitingFrom = 0;
   let sent = 0;
@@ -98,16 +94,16 @@ async function steady(spec: SteadySpec, body: () => string, seconds: number, con
   const interval = 1000 / rate;
 
   await new Promise<void>((resolve) => {
-    const send = (i: number, c: Connection) => {
+    const send = (i: number, taken: Connection) => {
+      // A connection the server closed is replaced, so the run keeps its number of connections.
+      const c = taken.closed ? new Connection(Number(port), hostname) : taken;
       const b = body();
       c.send(`${head}content-length: ${Buffer.byteLength(b)}\r\n\r\n${b}`, (ok) => {
         latencies[i] = performance.now() - (start + i * interval);
         if (!ok) failed++;
         if (++done === total) resolve();
-        // A connection the server closed is replaced, so the run keeps its number of connections.
-        const next = c.closed ? new Connection(Number(port), hostname) : c;
-        if (waitingFrom < waiting.length) send(waiting[waitingFrom++]!, next);
-        else idle.push(next);
+        if (waitingFrom < waiting.length) send(waiting[waitingFrom++]!, c);
+        else idle.push(c);
       });
     };
     // Timers fire at most every millisecond: each tick sends every request that has fallen due.
@@ -115,7 +111,7 @@ async function steady(spec: SteadySpec, body: () => string, seconds: number, con
       const due = Math.min(total, Math.floor((performance.now() - start) / interval) + 1);
       for (; sent < due; sent++) {
         const c = idle.shift();
-        if (c) send(sent, c.closed ? new Connection(Number(port), hostname) : c);
+        if (c) send(sent, c);
         else waiting.push(sent);
       }
       if (sent < total) setTimeout(tick, 1);
