@@ -18,6 +18,13 @@ let upstream: Server;
 const seen: Array<{ url: string; headers: IncomingHttpHeaders }> = [];
 const running: ChildProcess[] = [];
 
+const NGINX_DIR = resolve(__dirname, '..', 'nginx');
+const GATEWAYS = [
+  { name: 'forward-auth (auth_request to /v1/authz)', template: 'latchkey.conf.template' },
+  { name: 'RFC 7662 introspection (njs)', template: 'introspection.conf.template' },
+];
+const bases = new Map<string, string>(); // template → the base URL of the nginx running it
+
 async function freePort(): Promise<number> {
   const s = createServer().listen(0, '127.0.0.1');
   await new Promise((r) => s.once('listening', r));
@@ -55,13 +62,6 @@ function challenge(r: Response): string {
   expect(value.match(/Bearer /g)).toHaveLength(1);
   return value;
 }
-
-const NGINX_DIR = resolve(__dirname, '..', 'nginx');
-const GATEWAYS = [
-  { name: 'forward-auth (auth_request to /v1/authz)', template: 'latchkey.conf.template' },
-  { name: 'RFC 7662 introspection (njs)', template: 'introspection.conf.template' },
-];
-const bases = new Map<string, string>(); // template → the base URL of the nginx running it
 
 beforeAll(async () => {
   api = await startTestApi();
