@@ -354,7 +354,7 @@ describe('exactly once', () => {
     expect(await count(`SELECT count(*) AS n FROM audit_events WHERE target_id = ANY($1)`, [ids])).toBe(0);
     // FLUSHDB is atomic. The running worker writes again at once (its tick lock and heartbeat), so
     // the database's size just after the wipe is not a thing to assert; the plan coming back is.
-    expect(await redis.flushdb()).toBe('OK');
+    await redis.flushdb();
     const wiped = Date.now();
     await waitFor(() => redis.zcount(plannedKey, due, due + 999), (n) => n === 1_000, HORIZON_MS + TICK_MS + 1_000);
     await waitFor(() => count(`SELECT count(*) AS n FROM audit_events WHERE target_id = ANY($1)`, [ids]), (n) => n === 1_000, 30_000);
