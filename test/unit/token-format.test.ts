@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { createHmac, randomBytes } from 'node:crypto';
+import { crc32 } from 'node:zlib';
 import { generateToken, hashToken, isWellFormed, keyedHasher, TOKEN_LENGTH, tokenHint } from '../../src/tokens/token-format';
 
 describe('token format', () => {
@@ -16,6 +17,15 @@ describe('token format', () => {
     // Computed independently (Python zlib.crc32, base62, zero-padded to 6).
     expect(isWellFormed('lk_0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefg37cCQ0')).toBe(true);
     expect(isWellFormed('lk_0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefg37cCQ1')).toBe(false);
+  });
+
+  it('checksums every generated token with the CRC32 zlib computes', () => {
+    const alphabet = '0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz';
+    const base62 = (v: number) => Array.from({ length: 6 }, (_, i) => alphabet[Math.floor(v / 62 ** (5 - i)) % 62]).join('');
+    for (let i = 0; i < 2_000; i++) {
+      const t = generateToken();
+      expect(t.slice(-6)).toBe(base62(crc32(t.slice(3, -6))));
+    }
   });
 
   it('never repeats', () => {
