@@ -12,6 +12,7 @@ import { andThen, bearer, type MaybePromise, validUntil, type Verifier } from '.
 import { VerifyFailure, type VerifyResult } from './verify.types';
 
 const BODY_LIMIT = 64 * 1024;
+const BODY_DISCARD_LIMIT = 16 * BODY_LIMIT;
 const REALM = 'Bearer realm="latchkey"';
 
 type Handler = (req: IncomingMessage, res: ServerResponse, query: string) => MaybePromise<void>;
@@ -28,17 +29,27 @@ function send(res: ServerResponse, status: number, body?: unknown, headers: Reco
 /** Reads the body, then continues with `next` in the same turn as the request's last chunk. */
 function withBody(req: IncomingMessage, next: (body: string) => MaybePromise<void>): Promise<void> {
   return new Promise((resolve, reject) => {
-    let body = '';
-    req.setEncoding('utf8'); // decodes characters split across chunks correctly
-    req.on('data', (c: string) => {
-      body += c;
-      if (body.length > BODY_LIMIT) {
+    // Bytes, decoded once at the end: a character split across chunks decodes whole, and a
+    // gateway's body (one chunk) needs no decoder of its own.
+    let first: Buffer | null = null;
+    let more: Buffer[] | null = null;
+    let size = 0;
+    req.on('data', (c: Buffer) => {
+      size += c.length;
+      if (size <= BODY_LIMIT) {
+        if (first === null) first = c;
+        else (more ??= [first]).push(c);
+      } else if (size - c.length <= BODY_LIMIT) {
+        // Answered with a 400 at once; the rest is read and dropped so that the client sees the
+        // answer rather than a reset connection. A body that goes on and on is cut off.
+        first = more = null;
         reject(new DomainError(ErrorCode.BAD_USER_INPUT, 'the request body is larger than 64 KiB'));
-        req.destroy();
-      }
+      } else if (size > BODY_DISCARD_LIMIT) req.destroy();
     });
     req.on('end', () => {
+      if (size > BODY_LIMIT) return;
       try {
+        const body = more ? Buffer.concat(more).toString('utf8') : (first?.toString('utf8') ?? '');
         const r = next(body);
         if (r instanceof Promise) r.then(resolve, reject);
         else resolve();
