@@ -16,12 +16,6 @@ interface Local {
   record: SecretRecord;
   /** Wall-clock ms after which the entry is stale, whatever the LRU thinks. */
   until: number;
-  /**
-   * From when a request that finds the entry asks for it to be read again in the background:
-   * between half and nine tenths of its life, drawn at random, so that entries filled together
-   * (a warm-up, a restart) are not all due together.
-   */
-  refreshAt: number;
 }
 
 /** The in-process layer. */
@@ -32,7 +26,6 @@ export class LocalRecordCache {
   private readonly hashesByToken = new Map<string, string | Set<string>>();
   private readonly invalidatedAt = new Map<string, { epoch: number; at: number }>();
   private epoch = 0;
-  private refreshDue: (hash: string) => void = () => undefined;
 
   constructor(
     private readonly cfg: VerifyConfig,
@@ -49,28 +42,12 @@ export class LocalRecordCache {
     this.negative = new LRUCache<string, true>({ max: cfg.negativeMaxEntries, ttl: Math.max(cfg.negativeTtlMs, 1), ttlAutopurge: false });
   }
 
-  /**
-   * Who re-reads an entry that is due (the verifier: a fill in the background, which replaces the
-   * entry). Without it, every busy token missed once per TTL, and entries filled together expired
-   * together: ten minutes after a warm-up, a gateway at 6,000 requests a second waited seconds
-   * for a storm of reads.
-   */
-  onRefreshDue(refresh: (hash: string) => void): void {
-    this.refreshDue = refresh;
-  }
-
   /** A live record, null for a remembered unknown secret, undefined for a miss. */
   get(hash: string, now: number): SecretRecord | null | undefined {
     if (!this.trusted()) return undefined;
     const hit = this.positive.get(hash);
     if (hit) {
-      if (hit.until > now) {
-        if (now >= hit.refreshAt) {
-          hit.refreshAt = Infinity; // one re-read per entry; if it fails, the entry expires as before
-          this.refreshDue(hash);
-        }
-        return hit.record;
-      }
+      if (hit.until > now) return hit.record;
       this.positive.delete(hash);
     }
     return this.negative.get(hash) ? null : undefined;
@@ -83,15 +60,13 @@ export class LocalRecordCache {
 
   set(hash: string, record: SecretRecord | null, fillEpoch: number, now: number, notAfter = Infinity): void {
     if (record === null) {
-      this.positive.delete(hash); // a re-read found the secret gone
       if (this.cfg.negativeTtlMs > 0) this.negative.set(hash, true);
       return;
     }
     if (this.cfg.cacheTtlMs === 0 || !this.trusted()) return;
     const mark = this.invalidatedAt.get(record.tokenId);
     if (mark && mark.epoch > fillEpoch) return; // the token changed while this fill was reading
-    const until = Math.min(now + this.cfg.cacheTtlMs, notAfter);
-    this.positive.set(hash, { record, until, refreshAt: now + (until - now) * (0.5 + 0.4 * Math.random()) });
+    this.positive.set(hash, { record, until: Math.min(now + this.cfg.cacheTtlMs, notAfter) });
     const known = this.hashesByToken.get(record.tokenId);
     if (known === undefined) this.hashesByToken.set(record.tokenId, hash);
     else if (typeof known === 'string') {

@@ -81,9 +81,6 @@ export class Verifier {
   private readonly firstUses = new Set<string>();
 
   constructor(private readonly p: VerifierParts) {
-    p.local.onRefreshDue((hash) => {
-      this.sharedFill(hash).catch((err) => p.log.warn({ err }, 'could not re-read a cached verification record; it expires as usual'));
-    });
     p.bus.listen((msg) => {
       p.metrics.invalidations.inc({ kind: msg.kind });
       if (msg.kind === 'tokens') p.local.invalidate(msg.ids);

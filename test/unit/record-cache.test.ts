@@ -75,46 +75,6 @@ describe('in-process record cache', () => {
     expect(c.get('b', now + 60_001)).toBeUndefined();
   });
 
-  it('asks once for a re-read between half and nine tenths of an entry\'s life, answering from it until it expires', () => {
-    const c = new LocalRecordCache(cfg, () => true);
-    const due: string[] = [];
-    c.onRefreshDue((hash) => due.push(hash));
-    c.set('a', record('tok'), c.beginFill(), 0); // lives until 60,000
-    expect(c.get('a', 29_999)).toMatchObject({ tokenId: 'tok' });
-    expect(due).toEqual([]);
-    expect(c.get('a', 54_000)).toMatchObject({ tokenId: 'tok' });
-    expect(due).toEqual(['a']);
-    expect(c.get('a', 59_999)).toMatchObject({ tokenId: 'tok' });
-    expect(due).toEqual(['a']); // not again while the re-read is under way
-    expect(c.get('a', 60_000)).toBeUndefined(); // a re-read that never came back: it expires as before
-    // The re-read's fill replaces the entry, with a life and a due time of its own.
-    c.set('b', record('tok2'), c.beginFill(), 0);
-    c.get('b', 54_000);
-    c.set('b', record('tok2'), c.beginFill(), 55_000);
-    expect(c.get('b', 84_999)).toMatchObject({ tokenId: 'tok2' });
-    expect(due).toEqual(['a', 'b']);
-    expect(c.get('b', 109_000)).toMatchObject({ tokenId: 'tok2' });
-    expect(due).toEqual(['a', 'b', 'b']);
-  });
-
-  it('spreads the re-reads of entries filled together', () => {
-    const c = new LocalRecordCache(cfg, () => true);
-    const due = new Set<string>();
-    c.onRefreshDue((hash) => due.add(hash));
-    for (let i = 0; i < 1000; i++) c.set(`h${i}`, record(`t${i}`), c.beginFill(), 0);
-    for (let i = 0; i < 1000; i++) c.get(`h${i}`, 40_000);
-    // Due times are drawn from 30,000–54,000: about 400 of 1,000 are due at 40,000.
-    expect(due.size).toBeGreaterThan(250);
-    expect(due.size).toBeLessThan(550);
-  });
-
-  it('drops an entry whose re-read finds the secret gone', () => {
-    const c = new LocalRecordCache(cfg, () => true);
-    c.set('a', record('tok'), c.beginFill(), 0);
-    c.set('a', null, c.beginFill(), 1000);
-    expect(c.get('a', 1000)).toBeNull(); // remembered as unknown, no longer as the token
-  });
-
   it('remembers unknown secrets briefly', () => {
     const c = new LocalRecordCache(cfg, () => true);
     c.set('nope', null, c.beginFill(), Date.now());
