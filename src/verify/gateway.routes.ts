@@ -31,26 +31,22 @@ function withBody(req: IncomingMessage, next: (body: string) => MaybePromise<voi
   return new Promise((resolve, reject) => {
     // Bytes, decoded once at the end: a character split across chunks decodes whole, and a
     // gateway's body (one chunk) needs no decoder of its own.
-    let first: Buffer | null = null;
-    let more: Buffer[] | null = null;
+    const chunks: Buffer[] = [];
     let size = 0;
     req.on('data', (c: Buffer) => {
       size += c.length;
-      if (size <= BODY_LIMIT) {
-        if (first === null) first = c;
-        else (more ??= [first]).push(c);
-      } else if (size - c.length <= BODY_LIMIT) {
+      if (size <= BODY_LIMIT) chunks.push(c);
+      else if (size - c.length <= BODY_LIMIT) {
         // Answered with a 400 at once; the rest is read and dropped so that the client sees the
         // answer rather than a reset connection. A body that goes on and on is cut off.
-        first = more = null;
+        chunks.length = 0;
         reject(new DomainError(ErrorCode.BAD_USER_INPUT, 'the request body is larger than 64 KiB'));
       } else if (size > BODY_DISCARD_LIMIT) req.destroy();
     });
     req.on('end', () => {
       if (size > BODY_LIMIT) return;
       try {
-        const body = more ? Buffer.concat(more).toString('utf8') : (first?.toString('utf8') ?? '');
-        const r = next(body);
+        const r = next((chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, size)).toString('utf8'));
         if (r instanceof Promise) r.then(resolve, reject);
         else resolve();
       } catch (err) {
