@@ -15,8 +15,11 @@ function base62(value: bigint, width: number): string {
   return out.padStart(width, '0');
 }
 
-const DIGIT = new Int8Array(128).fill(-1); // base62 value of an ASCII character, -1 for others
-for (let i = 0; i < ALPHABET.length; i++) DIGIT[ALPHABET.charCodeAt(i)] = i;
+const DIGITS = new Int8Array(128).fill(-1); // base62 value of an ASCII character, -1 for others
+for (let i = 0; i < ALPHABET.length; i++) DIGITS[ALPHABET.charCodeAt(i)] = i;
+
+/** The base62 value of a character code, -1 when it is not in the alphabet. */
+const digit = (code: number): number => (code < 128 ? DIGITS[code]! : -1);
 
 const CRC_TABLE = new Int32Array(256); // CRC-32 (IEEE 802.3, as zlib), one byte at a time
 for (let n = 0; n < 256; n++) {
@@ -34,7 +37,7 @@ function bodyCrc(text: string, from: number): number {
   let crc = -1;
   for (let i = from; i < from + BODY_LENGTH; i++) {
     const c = text.charCodeAt(i);
-    if (c > 127 || DIGIT[c]! < 0) return -1;
+    if (digit(c) < 0) return -1;
     crc = CRC_TABLE[(crc ^ c) & 0xff]! ^ (crc >>> 8);
   }
   return (crc ^ -1) >>> 0;
@@ -65,8 +68,7 @@ export function isWellFormed(token: string): boolean {
   // The checksum's six digits read as a number: below 62^6, so equal to the CRC only if every digit is.
   let check = 0;
   for (let i = PREFIX.length + BODY_LENGTH; i < TOKEN_LENGTH; i++) {
-    const c = token.charCodeAt(i);
-    const d = c > 127 ? -1 : DIGIT[c]!;
+    const d = digit(token.charCodeAt(i));
     if (d < 0) return false;
     check = check * 62 + d;
   }
