@@ -171,6 +171,7 @@ export async function createContainer(config: Config, log: Logger): Promise<Cont
   // Only API processes have subscribers to fan events out to.
   if (config.role !== 'worker') await services.hub.start();
   await services.poller.start();
+  services.verifier.start();
   services.usage.start();
   await services.relay.start();
   return {
@@ -183,6 +184,7 @@ export async function createContainer(config: Config, log: Logger): Promise<Cont
     async close() {
       await services.relay.stop();
       await services.poller.stop();
+      await services.verifier.stop();
       await services.usage.stop();
       await services.queues.close();
       await closeRedis(bullRedis);

@@ -17,6 +17,11 @@ export function createMetrics() {
     sources,
     verificationsOf: hotCounter(registry, 'latchkey_verifications_total', 'Token verifications by result (VALID or the failure)', 'result'),
     lookupsIn: hotCounter(registry, 'latchkey_verify_lookups_total', 'Where verification found a record: local, local_negative, redis or postgres', 'layer'),
+    cacheRenewals: new Counter({
+      name: 'latchkey_verify_cache_renewals_total',
+      help: 'In-process verification records read again before they expired, because requests use them',
+      registers,
+    }),
     invalidations: new Counter({
       name: 'latchkey_invalidations_total',
       help: 'Invalidations received, by kind',

@@ -7,6 +7,10 @@
 //   that epoch is dropped;
 // - in Redis, an invalidation records the token's new version and deletes its entries in one
 //   script, and a fill writes only if no newer version was recorded.
+//
+// In-process entries that requests use are read again before they expire, in batches, so that a
+// busy token never waits for a fill and entries filled together (a warm-up, a restart) do not
+// expire together.
 import type { Redis } from 'ioredis';
 import { LRUCache } from 'lru-cache';
 import type { VerifyConfig } from '../platform/config';
@@ -16,6 +20,13 @@ interface Local {
   record: SecretRecord;
   /** Wall-clock ms after which the entry is stale, whatever the LRU thinks. */
   until: number;
+  /**
+   * When the entry is due to be read again, if a request has used it by then: between half and
+   * nine tenths of its life, drawn at random, so that entries filled together (a warm-up, a
+   * restart) are read again over minutes, not all in the same seconds.
+   */
+  renewAt: number;
+  used: boolean;
 }
 
 /** The in-process layer. */
@@ -26,6 +37,12 @@ export class LocalRecordCache {
   private readonly hashesByToken = new Map<string, string | Set<string>>();
   private readonly invalidatedAt = new Map<string, { epoch: number; at: number }>();
   private epoch = 0;
+  /** Fills begun before this epoch were begun before a clear(). */
+  private clearedEpoch = 0;
+  /** Hashes by when they are due to be read again, in slots of `renewEveryMs`. */
+  private readonly dueBySlot = new Map<number, Set<string>>();
+  /** How often the owner of the cache should collect the entries due (takeDue). */
+  readonly renewEveryMs: number;
 
   constructor(
     private readonly cfg: VerifyConfig,
@@ -37,9 +54,14 @@ export class LocalRecordCache {
       maxSize: cfg.cacheMaxBytes,
       // An entry is a few small strings and numbers: its JSON size is a fair measure.
       sizeCalculation: (v, k) => k.length + 200 + v.record.scopes.reduce((n, s) => n + s.length + 8, 0) + (v.record.allowedCidrs?.length ?? 0) * 48,
-      dispose: (v, hash) => this.forget(v.record.tokenId, hash),
+      dispose: (v, hash) => {
+        this.forget(v.record.tokenId, hash);
+        this.unschedule(hash, v.renewAt);
+      },
     });
     this.negative = new LRUCache<string, true>({ max: cfg.negativeMaxEntries, ttl: Math.max(cfg.negativeTtlMs, 1), ttlAutopurge: false });
+    // A tenth of an entry's life is left when it is due at the latest: slots far shorter than that.
+    this.renewEveryMs = cfg.cacheTtlMs === 0 ? 0 : Math.max(10, Math.min(1_000, Math.floor(cfg.cacheTtlMs / 40)));
   }
 
   /** A live record, null for a remembered unknown secret, undefined for a miss. */
@@ -47,7 +69,10 @@ export class LocalRecordCache {
     if (!this.trusted()) return undefined;
     const hit = this.positive.get(hash);
     if (hit) {
-      if (hit.until > now) return hit.record;
+      if (hit.until > now) {
+        hit.used = true;
+        return hit.record;
+      }
       this.positive.delete(hash);
     }
     return this.negative.get(hash) ? null : undefined;
@@ -63,10 +88,11 @@ export class LocalRecordCache {
       if (this.cfg.negativeTtlMs > 0) this.negative.set(hash, true);
       return;
     }
-    if (this.cfg.cacheTtlMs === 0 || !this.trusted()) return;
-    const mark = this.invalidatedAt.get(record.tokenId);
-    if (mark && mark.epoch > fillEpoch) return; // the token changed while this fill was reading
-    this.positive.set(hash, { record, until: Math.min(now + this.cfg.cacheTtlMs, notAfter) });
+    if (!this.accepts(record, fillEpoch)) return;
+    const until = Math.min(now + this.cfg.cacheTtlMs, notAfter);
+    const entry: Local = { record, until, renewAt: this.renewTime(now, until), used: false };
+    this.positive.set(hash, entry);
+    this.schedule(hash, entry.renewAt);
     const known = this.hashesByToken.get(record.tokenId);
     if (known === undefined) this.hashesByToken.set(record.tokenId, hash);
     else if (typeof known === 'string') {
@@ -92,15 +118,78 @@ export class LocalRecordCache {
     }
   }
 
+  /**
+   * The entries due to be read again by `now` that a request used since their fill, once each. An
+   * entry nobody used is left to expire: it is not worth a read.
+   */
+  takeDue(now: number): string[] {
+    const taken: string[] = [];
+    const last = Math.floor(now / this.renewEveryMs);
+    for (const [slot, hashes] of this.dueBySlot) {
+      if (slot > last) continue;
+      this.dueBySlot.delete(slot);
+      for (const hash of hashes) {
+        const entry = this.positive.peek(hash);
+        if (entry?.used && entry.until > now) taken.push(hash);
+      }
+    }
+    return taken;
+  }
+
+  /**
+   * The answer of a re-read begun at `fillEpoch`: it replaces the entry under the rules of any
+   * fill, or drops it when the secret is gone. An entry dropped meanwhile (invalidated, evicted)
+   * stays dropped.
+   */
+  renew(hash: string, record: SecretRecord | null, fillEpoch: number, now: number): void {
+    const entry = this.positive.peek(hash);
+    if (!entry) return;
+    if (!record) this.positive.delete(hash);
+    else if (!sameRecord(entry.record, record)) this.set(hash, record, fillEpoch, now);
+    else if (this.accepts(record, fillEpoch)) {
+      // Unchanged, as nearly always: the entry lives on as it is. (Replacing it with the new read
+      // left a long-lived record behind as garbage for every entry read again.)
+      this.unschedule(hash, entry.renewAt);
+      entry.until = now + this.cfg.cacheTtlMs;
+      entry.renewAt = this.renewTime(now, entry.until);
+      entry.used = false;
+      this.schedule(hash, entry.renewAt);
+    }
+  }
+
   /** Forgets everything, for when invalidations may have been missed (the channel reconnected). */
   clear(): void {
-    this.epoch++;
+    this.clearedEpoch = ++this.epoch;
     this.positive.clear();
     this.negative.clear();
   }
 
   get size(): number {
     return this.positive.size;
+  }
+
+  /** Whether a fill begun at `fillEpoch` may write its record. */
+  private accepts(record: SecretRecord, fillEpoch: number): boolean {
+    if (this.cfg.cacheTtlMs === 0 || !this.trusted() || fillEpoch < this.clearedEpoch) return false;
+    const mark = this.invalidatedAt.get(record.tokenId);
+    return !(mark && mark.epoch > fillEpoch); // else the token changed while this fill was reading
+  }
+
+  private renewTime(now: number, until: number): number {
+    return now + (until - now) * (0.5 + 0.4 * Math.random());
+  }
+
+  private schedule(hash: string, renewAt: number): void {
+    const slot = Math.floor(renewAt / this.renewEveryMs);
+    const due = this.dueBySlot.get(slot);
+    if (due) due.add(hash);
+    else this.dueBySlot.set(slot, new Set([hash]));
+  }
+
+  private unschedule(hash: string, renewAt: number): void {
+    const slot = Math.floor(renewAt / this.renewEveryMs);
+    const due = this.dueBySlot.get(slot);
+    if (due?.delete(hash) && due.size === 0) this.dueBySlot.delete(slot);
   }
 
   private forget(tokenId: string, hash: string): void {
@@ -111,6 +200,15 @@ export class LocalRecordCache {
       if (known.size === 0) this.hashesByToken.delete(tokenId);
     }
   }
+}
+
+/** Whether two records say the same: plain values, arrays and objects of them. */
+export function sameRecord(a: unknown, b: unknown): boolean {
+  if (a === b) return true;
+  if (typeof a !== 'object' || typeof b !== 'object' || a === null || b === null) return false;
+  const keys = Object.keys(a);
+  if (keys.length !== Object.keys(b).length) return false;
+  return keys.every((k) => sameRecord((a as Record<string, unknown>)[k], (b as Record<string, unknown>)[k]));
 }
 
 // KEYS: entry, token version. ARGV: version read with the record, value, ttl ms.

@@ -345,6 +345,35 @@ describe('caches and invalidation', () => {
     expect(text).toContain('latchkey_usage_flush_lag_seconds');
   });
 
+  it('reads busy entries again before they expire, in the background, so that no request waits for a read', async () => {
+    const ttl = 3_000;
+    const short = await startTestApi({ VERIFY_CACHE_TTL_MS: String(ttl) });
+    try {
+      const st = await newTenant(short);
+      const gw = (await newPrincipal(short, st.adminToken, ['gateway'])).token;
+      const owner = (await short.ok(st.adminToken, `mutation { createOwner(input: { kind: SERVICE, name: "busy" }) { id } }`)).createOwner.id;
+      const tok = await issue(short, st.adminToken, owner, []);
+      const call = async () =>
+        jsonOf(await fetch(`${short.url}/v1/verify`, { method: 'POST', headers: { authorization: `Bearer ${gw}` }, body: JSON.stringify({ token: tok.secret }) }));
+      expect((await call()).valid).toBe(true); // fills the entries of the gateway's credential and of the token
+      const before = await metricsOf(short.url);
+      let n = 0;
+      for (const started = Date.now(); Date.now() - started < 2.3 * ttl; n++) {
+        expect((await call()).valid).toBe(true);
+        await sleep(25);
+      }
+      const after = await metricsOf(short.url);
+      const delta = (series: string) => after(series) - before(series);
+      // Over two lifetimes of an entry, both lookups of every request were answered from memory
+      // (without re-reads, each entry was missed once per lifetime), and both entries were read
+      // again at least twice meanwhile.
+      expect(delta('latchkey_verify_lookups_total{layer="local"}')).toBe(2 * n);
+      expect(delta('latchkey_verify_cache_renewals_total')).toBeGreaterThanOrEqual(4);
+    } finally {
+      await short.close();
+    }
+  });
+
   it('a revocation is seen at once through every layer', async () => {
     const tok = await issue(api, t.adminToken, ownerId, []);
     expect((await jsonOf(await verifyRest(tok.secret))).valid).toBe(true);
