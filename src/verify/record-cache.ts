@@ -124,7 +124,7 @@ export class LocalRecordCache {
    */
   takeDue(now: number): string[] {
     const taken: string[] = [];
-    const last = Math.floor(now / this.renewEveryMs);
+    const last = this.slotOf(now);
     for (const [slot, hashes] of this.dueBySlot) {
       if (slot > last) continue;
       this.dueBySlot.delete(slot);
@@ -179,15 +179,19 @@ export class LocalRecordCache {
     return now + (until - now) * (0.5 + 0.4 * Math.random());
   }
 
+  private slotOf(at: number): number {
+    return Math.floor(at / this.renewEveryMs);
+  }
+
   private schedule(hash: string, renewAt: number): void {
-    const slot = Math.floor(renewAt / this.renewEveryMs);
+    const slot = this.slotOf(renewAt);
     const due = this.dueBySlot.get(slot);
     if (due) due.add(hash);
     else this.dueBySlot.set(slot, new Set([hash]));
   }
 
   private unschedule(hash: string, renewAt: number): void {
-    const slot = Math.floor(renewAt / this.renewEveryMs);
+    const slot = this.slotOf(renewAt);
     const due = this.dueBySlot.get(slot);
     if (due?.delete(hash) && due.size === 0) this.dueBySlot.delete(slot);
   }
