@@ -1,7 +1,8 @@
 // Token usage: counted in memory on the hot path and written in batches, at most one write per
-// token per flush interval, never on a response's path. The per-day counts are written less often
-// (every USAGE_DAILY_FLUSH_MS, a minute by default): they feed day-by-day reports, and writing them
-// at every flush doubled the rows each flush updates.
+// token per flush interval, never on a response's path. The per-day counts are written every
+// USAGE_DAILY_FLUSH_MS (a whole number of flushes; a minute by default, as the totals): they feed
+// day-by-day reports, so with a shorter flush interval they are written less often than the
+// totals, since writing both at every flush doubles the rows each flush updates.
 //
 // Shaped for the garbage collector: a token's counters live as long as the token is in use and are
 // reset, not replaced, by each flush; a flush reads them into a few flat arrays and writes those in
