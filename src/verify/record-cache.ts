@@ -11,6 +11,7 @@
 // In-process entries that requests use are read again before they expire, in batches, so that a
 // busy token never waits for a fill and entries filled together (a warm-up, a restart) do not
 // expire together.
+import { isDeepStrictEqual } from 'node:util';
 import type { Redis } from 'ioredis';
 import { LRUCache } from 'lru-cache';
 import type { VerifyConfig } from '../platform/config';
@@ -206,14 +207,8 @@ export class LocalRecordCache {
   }
 }
 
-/** Whether two records say the same: plain values, arrays and objects of them. */
-export function sameRecord(a: unknown, b: unknown): boolean {
-  if (a === b) return true;
-  if (typeof a !== 'object' || typeof b !== 'object' || a === null || b === null) return false;
-  const keys = Object.keys(a);
-  if (keys.length !== Object.keys(b).length) return false;
-  return keys.every((k) => sameRecord((a as Record<string, unknown>)[k], (b as Record<string, unknown>)[k]));
-}
+/** Whether two records say the same. */
+export const sameRecord = (a: SecretRecord, b: SecretRecord): boolean => isDeepStrictEqual(a, b);
 
 // KEYS: entry, token version. ARGV: version read with the record, value, ttl ms.
 const FILL = `
