@@ -91,9 +91,20 @@ export class LocalRecordCache {
     }
     if (!this.accepts(record, fillEpoch)) return;
     const until = Math.min(now + this.cfg.cacheTtlMs, notAfter);
-    const entry: Local = { record, until, renewAt: this.renewTime(now, until), used: false };
-    this.positive.set(hash, entry);
-    this.schedule(hash, entry.renewAt);
+    const renewAt = now + (until - now) * (0.5 + 0.4 * Math.random());
+    const current = this.positive.peek(hash);
+    if (current && sameRecord(current.record, record)) {
+      // The same record again (a re-read, nearly always): the entry lives on with a new life.
+      // Replacing it left a long-lived record behind as garbage for every entry read again.
+      this.unschedule(hash, current.renewAt);
+      current.until = until;
+      current.renewAt = renewAt;
+      current.used = false;
+      this.schedule(hash, renewAt);
+      return;
+    }
+    this.positive.set(hash, { record, until, renewAt, used: false });
+    this.schedule(hash, renewAt);
     const known = this.hashesByToken.get(record.tokenId);
     if (known === undefined) this.hashesByToken.set(record.tokenId, hash);
     else if (typeof known === 'string') {
@@ -138,24 +149,15 @@ export class LocalRecordCache {
   }
 
   /**
-   * The answer of a re-read begun at `fillEpoch`: it replaces the entry under the rules of any
-   * fill, or drops it when the secret is gone. An entry dropped meanwhile (invalidated, evicted)
+   * The answer of a re-read begun at `fillEpoch`: a fill of an entry still cached (it replaces the
+   * entry under the rules of any fill, keeping the entry's object when the record is the same), or
+   * the entry's end when the secret is gone. An entry dropped meanwhile (invalidated, evicted)
    * stays dropped.
    */
   renew(hash: string, record: SecretRecord | null, fillEpoch: number, now: number): void {
-    const entry = this.positive.peek(hash);
-    if (!entry) return;
-    if (!record) this.positive.delete(hash);
-    else if (!sameRecord(entry.record, record)) this.set(hash, record, fillEpoch, now);
-    else if (this.accepts(record, fillEpoch)) {
-      // Unchanged, as nearly always: the entry lives on as it is. (Replacing it with the new read
-      // left a long-lived record behind as garbage for every entry read again.)
-      this.unschedule(hash, entry.renewAt);
-      entry.until = now + this.cfg.cacheTtlMs;
-      entry.renewAt = this.renewTime(now, entry.until);
-      entry.used = false;
-      this.schedule(hash, entry.renewAt);
-    }
+    if (!this.positive.has(hash)) return;
+    if (record) this.set(hash, record, fillEpoch, now);
+    else this.positive.delete(hash);
   }
 
   /** Forgets everything, for when invalidations may have been missed (the channel reconnected). */
@@ -174,10 +176,6 @@ export class LocalRecordCache {
     if (this.cfg.cacheTtlMs === 0 || !this.trusted() || fillEpoch < this.clearedEpoch) return false;
     const mark = this.invalidatedAt.get(record.tokenId);
     return !(mark && mark.epoch > fillEpoch); // else the token changed while this fill was reading
-  }
-
-  private renewTime(now: number, until: number): number {
-    return now + (until - now) * (0.5 + 0.4 * Math.random());
   }
 
   private slotOf(at: number): number {
