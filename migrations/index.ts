@@ -5,5 +5,6 @@ import { AddGatewayPath1764370800000 } from './1764370800000-AddGatewayPath';
 import { AddEventsAndWebhooks1764457200000 } from './1764457200000-AddEventsAndWebhooks';
 import { AddLifecycle1764543600000 } from './1764543600000-AddLifecycle';
 import { UsageFillfactor1764630000000 } from './1764630000000-UsageFillfactor';
+import { AddTokenAuthority1764716400000 } from './1764716400000-AddTokenAuthority';
 
-export const migrations = [CreateCoreSchema1764284400000, AddGatewayPath1764370800000, AddEventsAndWebhooks1764457200000, AddLifecycle1764543600000, UsageFillfactor1764630000000];
+export const migrations = [CreateCoreSchema1764284400000, AddGatewayPath1764370800000, AddEventsAndWebhooks1764457200000, AddLifecycle1764543600000, UsageFillfactor1764630000000, AddTokenAuthority1764716400000];

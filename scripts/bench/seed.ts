@@ -28,8 +28,8 @@ export async function seedTokens(db: Client, spec: SeedSpec, onProgress?: (done:
     });
     await db.query('BEGIN');
     await db.query(
-      `INSERT INTO tokens (id, tenant_id, owner_id, name, labels, status, generation, expires_at, requested_expires_at, next_rotation_at, next_notify_at, rotation_policy_id)
-       SELECT id, $1, $2, 'seed-' || i, '{}', 'ACTIVE', 1, exp, exp, nxt, ntf, pol
+      `INSERT INTO tokens (id, tenant_id, owner_id, name, labels, status, generation, expires_at, requested_expires_at, next_rotation_at, next_notify_at, rotation_policy_id, kind)
+       SELECT id, $1, $2, 'seed-' || i, '{}', 'ACTIVE', 1, exp, exp, nxt, ntf, pol, $9
          FROM unnest($3::uuid[], $4::int[], $5::timestamptz[], $6::timestamptz[], $7::uuid[], $8::timestamptz[]) AS u(id, i, exp, nxt, pol, ntf)`,
       [
         spec.tenantId,
@@ -40,6 +40,7 @@ export async function seedTokens(db: Client, spec: SeedSpec, onProgress?: (done:
         rows.map((r) => r.extra.next_rotation_at ?? null),
         rows.map((r) => r.extra.rotation_policy_id ?? null),
         rows.map((r) => r.extra.next_notify_at ?? null),
+        spec.scopeIds.length > 0 ? 'DATA' : 'CONTROL',
       ],
     );
     for (const scopeId of spec.scopeIds) {

@@ -84,7 +84,7 @@ function createServices(config: Config, log: Logger, ds: DataSource, redis: Redi
   const roles = new RoleService(ds, audit, changes);
   const scopes = new ScopeService(ds, audit);
   const owners = new OwnerService(ds, audit, scopes, changes);
-  const tokens = new TokenService(ds, audit, scopes, hasher, changes);
+  const tokens = new TokenService(ds, audit, scopes, hasher, changes, roles);
   const policies = new PolicyService(ds, audit, changes, tokens);
   const tenants = new TenantService(ds, audit, roles, owners, tokens);
   const box = new SecretBox(config.encryptionKey, config.encryptionKeyId);

@@ -96,6 +96,7 @@ export class TenantService {
     ]);
     const adminToken = await this.tokens.insert(tx, tenant.id, null, {
       ownerId: admin.id,
+      kind: 'CONTROL',
       name: 'initial admin token',
       description: 'Created with the tenant. Rotate it, or issue another and revoke this one.',
       labels: {},

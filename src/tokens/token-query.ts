@@ -22,6 +22,7 @@ export function toToken(row: TokenRow, now = new Date()): Token {
     description: row.description,
     labels: row.labels,
     status: effectiveStatus(row, now),
+    kind: row.kind,
     generation: row.generation,
     expiresAt: row.expiresAt,
     nextRotationAt: row.nextRotationAt,

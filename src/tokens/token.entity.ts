@@ -2,6 +2,7 @@ import { Column, Entity, PrimaryColumn } from 'typeorm';
 import { bigintAsNumber } from '../platform/column-types';
 
 export type TokenStatusValue = 'ACTIVE' | 'SUSPENDED' | 'EXPIRED' | 'REVOKED';
+export type TokenKindValue = 'CONTROL' | 'DATA';
 
 @Entity('tokens')
 export class TokenRow {
@@ -25,6 +26,14 @@ export class TokenRow {
 
   @Column('text')
   status!: TokenStatusValue;
+
+  /** Whether the token may call Latchkey itself; fixed at issue. */
+  @Column({ type: 'text', update: false })
+  kind!: TokenKindValue;
+
+  /** Its networks, rate limit or policy were set by someone other than its owner: the owner alone may only tighten them. */
+  @Column('boolean', { name: 'restrictions_locked' })
+  restrictionsLocked!: boolean;
 
   @Column('integer')
   generation!: number;

@@ -2,6 +2,7 @@
 // Every change is one transaction that ends with its audit event.
 import type { DataSource } from 'typeorm';
 import type { AuditService } from '../audit/audit.service';
+import { Permission } from '../iam/permissions';
 import { type Principal, tokenOwnerRestriction } from '../iam/principal';
 import { Owner } from '../owners/owner.entity';
 import { RotationPolicy } from '../policies/rotation-policy.entity';
@@ -18,18 +19,19 @@ import { TenantScope } from '../platform/tenant-scope';
 import { validateLabels } from './labels';
 import type { SecretHasher } from './secret-hasher';
 import type { ChangeNotifier } from '../events/change-notifier';
-import { parseCidrs } from '../verify/ip-binding';
+import { cidrsWithin, parseCidrs } from '../verify/ip-binding';
 import type { RateLimitInput } from '../verify/rate-limit.types';
-import { TokenRow, TokenScopeRow } from './token.entity';
+import { type TokenKindValue, TokenRow, TokenScopeRow } from './token.entity';
 import { TokenSecretRow } from './token-secret.entity';
 import { applyTokenFilter, effectiveStatus, isEmptyFilter, toToken } from './token-query';
-import { type DailyUsage, type IssueTokenInput, type Token, type TokenFilter, TokenStatus, type UpdateTokenInput } from './token.types';
+import { type DailyUsage, type IssueTokenInput, type Token, type TokenFilter, TokenKind, TokenStatus, type UpdateTokenInput } from './token.types';
 
 const MAX_GRACE_S = 90 * 86_400;
 const SECRETS_SHOWN = 10;
 
 export interface NewToken {
   ownerId: string;
+  kind: TokenKindValue;
   name: string;
   description: string | null;
   labels: Record<string, string>;
@@ -38,6 +40,11 @@ export interface NewToken {
   policy: RotationPolicy | null;
   rateLimit?: { requests: number; per: number } | null;
   allowedCidrs?: string[] | null;
+}
+
+/** The permissions an owner holds (the role model's answer). */
+export interface OwnerAuthority {
+  permissionsOf(tenantId: string, ownerId: string): Promise<Set<Permission>>;
 }
 
 export interface UsageSummary {
@@ -64,6 +71,7 @@ export class TokenService {
     private readonly scopes: ScopeService,
     private readonly hasher: SecretHasher,
     private readonly changes: ChangeNotifier,
+    private readonly authority: OwnerAuthority,
   ) {}
 
   /**
@@ -74,6 +82,7 @@ export class TokenService {
     const scope = new TenantScope(tx, tenantId);
     const now = new Date();
     // The same schedule a re-plan computes: expiry from issue, rotation from now, warnings to come.
+    const restricted = !!(t.allowedCidrs || t.rateLimit || t.policy);
     const schedule = scheduleFor({ createdAt: now, requestedExpiresAt: t.expiresAt, rotatedAt: now, expiresAt: null, nextNotifyAt: null }, t.policy, now);
     const row: TokenRow = {
       id: uuidv7(now.getTime()),
@@ -83,6 +92,8 @@ export class TokenService {
       description: t.description,
       labels: t.labels,
       status: 'ACTIVE',
+      kind: t.kind,
+      restrictionsLocked: restricted && actorId !== t.ownerId,
       generation: 1,
       rotationPolicyId: t.policy?.id ?? null,
       ...schedule,
@@ -111,6 +122,7 @@ export class TokenService {
       data: {
         name: row.name,
         ownerId: row.ownerId,
+        kind: row.kind,
         scopes: t.scopes.map((s) => s.name),
         labels: row.labels,
         expiresAt: row.expiresAt?.toISOString() ?? null,
@@ -132,6 +144,10 @@ export class TokenService {
     }
     const name = input.name.trim();
     if (!name) throw badInput('name must not be empty', { argument: 'name' });
+    const kind = input.kind ?? (input.scopes.length === 0 ? TokenKind.CONTROL : TokenKind.DATA);
+    if (kind === TokenKind.CONTROL && input.scopes.length > 0) {
+      throw badInput('a CONTROL token carries no API scopes: issue a DATA token for the APIs', { argument: 'scopes' });
+    }
     const labels = validateLabels(input.labels, 'labels');
     if (input.expiresAt && input.expiresAt.getTime() <= Date.now()) {
       throw badInput('expiresAt must be in the future', { argument: 'expiresAt' });
@@ -141,6 +157,7 @@ export class TokenService {
     return this.ds.transaction(async (tx) => {
       const scope = new TenantScope(tx, p.tenantId);
       await scope.get(Owner, ownerId, 'owner');
+      if (kind === TokenKind.CONTROL) await this.assertMayHoldControlOf(p, ownerId, 'issue a CONTROL token for');
       const policy = input.rotationPolicyId
         ? await scope.get(RotationPolicy, requireId(input.rotationPolicyId, 'rotationPolicyId'), 'rotation policy')
         : null;
@@ -152,6 +169,7 @@ export class TokenService {
       }
       return this.insert(tx, p.tenantId, p.ownerId, {
         ownerId,
+        kind,
         name,
         description: input.description ?? null,
         labels,
@@ -185,6 +203,7 @@ export class TokenService {
       const row = await this.load(scope, p, id, true);
       const now = new Date();
       this.assertState(row, now, ['ACTIVE'], 'rotated');
+      if (row.kind === 'CONTROL') await this.assertMayHoldControlOf(p, row.ownerId, 'rotate a CONTROL token of');
       const policy = row.rotationPolicyId ? await scope.get(RotationPolicy, row.rotationPolicyId, 'rotation policy') : null;
       const grace = graceFor(gracePeriod, policy);
       const [{ secret, graceEndsAt }] = (await this.addGenerations(tx, p.tenantId, [{ row, grace, policy }], now)) as [{ secret: string; graceEndsAt: Date | null }];
@@ -393,6 +412,7 @@ export class TokenService {
     const token = await this.ds.transaction(async (tx) => {
       const scope = new TenantScope(tx, p.tenantId);
       const row = await this.load(scope, p, id, true);
+      const was: Restrictions = { allowedCidrs: row.allowedCidrs, rateRequests: row.rateRequests, rateWindow: row.rateWindow };
       const before: Record<string, unknown> = {};
       const after: Record<string, unknown> = {};
       const change = <K extends 'name' | 'description' | 'labels' | 'rateRequests' | 'rateWindow' | 'allowedCidrs'>(key: K, value: TokenRow[K]) => {
@@ -415,6 +435,9 @@ export class TokenService {
       }
       if (allowedCidrs !== undefined) change('allowedCidrs', allowedCidrs);
       if (Object.keys(after).length === 0) return toToken(row);
+      const loosened = loosenedRestrictions(was, row);
+      if (loosened.length > 0) this.assertMayLoosen(p, row, loosened);
+      if ('rateRequests' in after || 'allowedCidrs' in after) this.lockIfSetByOther(p, row);
       row.updatedAt = new Date();
       await scope.update(TokenRow, row.id, {
         name: row.name,
@@ -423,6 +446,7 @@ export class TokenService {
         rateRequests: row.rateRequests,
         rateWindow: row.rateWindow,
         allowedCidrs: row.allowedCidrs,
+        restrictionsLocked: row.restrictionsLocked,
         updatedAt: row.updatedAt,
       });
       await this.audit.append(tx, p.tenantId, {
@@ -446,11 +470,13 @@ export class TokenService {
       this.assertState(row, now, ['ACTIVE', 'SUSPENDED'], 'given a policy');
       const policy = policyId ? await scope.get(RotationPolicy, requireId(policyId, 'rotationPolicyId'), 'rotation policy') : null;
       if ((policy?.id ?? null) === row.rotationPolicyId) return toToken(row, now);
+      if (row.rotationPolicyId) this.assertMayLoosen(p, row, [policy ? 'the rotation policy replaced' : 'the rotation policy detached']);
+      if (policy) this.lockIfSetByOther(p, row);
       const before = { rotationPolicyId: row.rotationPolicyId, expiresAt: row.expiresAt, nextRotationAt: row.nextRotationAt };
       const [basis] = await scheduledTokens(tx, row.tenantId, 't.id = $2', [row.id]);
       row.rotationPolicyId = policy?.id ?? null;
       row.updatedAt = now;
-      await scope.update(TokenRow, row.id, { rotationPolicyId: row.rotationPolicyId, updatedAt: now });
+      await scope.update(TokenRow, row.id, { rotationPolicyId: row.rotationPolicyId, restrictionsLocked: row.restrictionsLocked, updatedAt: now });
       if (basis && (await this.replan(tx, row.tenantId, [basis], policy, now)).length > 0) Object.assign(row, scheduleFor(basis, policy, now));
       const after = { rotationPolicyId: row.rotationPolicyId, expiresAt: row.expiresAt, nextRotationAt: row.nextRotationAt };
       await this.audit.append(tx, p.tenantId, {
@@ -551,6 +577,34 @@ export class TokenService {
     }));
   }
 
+  /**
+   * Handing a principal another owner's control-plane secret hands it that owner's power: it must
+   * already hold every permission the owner holds.
+   */
+  private async assertMayHoldControlOf(p: Principal, ownerId: string, verb: string): Promise<void> {
+    if (ownerId === p.ownerId) return;
+    const missing = [...(await this.authority.permissionsOf(p.tenantId, ownerId))].filter((x) => !p.permissions.has(x));
+    if (missing.length > 0) {
+      throw forbidden(`you may not ${verb} owner ${JSON.stringify(ownerId)}: it holds permissions you do not (${missing.sort().join(', ')})`, {
+        missingPermissions: missing,
+      });
+    }
+  }
+
+  /** Restrictions someone else placed on a token are not its owner's to lift, unless it manages every owner's tokens. */
+  private assertMayLoosen(p: Principal, row: TokenRow, what: string[]): void {
+    if (!row.restrictionsLocked || p.permissions.has(Permission.TOKEN_ALL_OWNERS)) return;
+    throw forbidden(`restrictions on token ${JSON.stringify(row.id)} were set by someone with more authority; you may tighten them, not lift them (${what.join(', ')})`, {
+      id: row.id,
+      loosened: what,
+    });
+  }
+
+  /** Restrictions set by anyone but the token's owner lock them against the owner. */
+  private lockIfSetByOther(p: Principal, row: TokenRow): void {
+    if (p.ownerId !== row.ownerId) row.restrictionsLocked = true;
+  }
+
   /** A token the principal may act on; another owner's token is NOT_FOUND for a developer. */
   private async load(scope: TenantScope, p: Principal, id: string, lock = false): Promise<TokenRow> {
     requireId(id);
@@ -581,6 +635,20 @@ export function validRateLimit(l: RateLimitInput): { requests: number; per: numb
   if (!Number.isInteger(l.requests) || l.requests < 1) throw badInput('rateLimit.requests must be at least 1', { argument: 'rateLimit' });
   if (l.per < 1 || l.per > 86_400) throw badInput('rateLimit.per must be from PT1S to P1D', { argument: 'rateLimit' });
   return { requests: l.requests, per: l.per };
+}
+
+/** The restrictions a holder may tighten but, once someone else set them, not lift. */
+export type Restrictions = Pick<TokenRow, 'allowedCidrs' | 'rateRequests' | 'rateWindow'>;
+
+/** Which restrictions a change lifts or widens: networks cleared or widened, a rate limit cleared or raised. */
+export function loosenedRestrictions(was: Restrictions, now: Restrictions): string[] {
+  const out: string[] = [];
+  if (was.allowedCidrs && (!now.allowedCidrs || !cidrsWithin(now.allowedCidrs, was.allowedCidrs))) out.push('allowedCidrs widened');
+  // More requests per second than before, compared without division.
+  if (was.rateRequests && was.rateWindow && (!now.rateRequests || !now.rateWindow || now.rateRequests * was.rateWindow > was.rateRequests * now.rateWindow)) {
+    out.push('rateLimit raised');
+  }
+  return out;
 }
 
 function revokedFields(reason: string, now: Date) {

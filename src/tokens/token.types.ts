@@ -4,7 +4,7 @@ import { DateTimeScalar, ConnectionType, JSONObjectScalar, SafeIntScalar } from 
 import type { Owner } from '../owners/owner.entity';
 import type { Scope } from '../scopes/scope.entity';
 import { RateLimit, RateLimitInput } from '../verify/rate-limit.types';
-import type { TokenStatusValue } from './token.entity';
+import type { TokenKindValue, TokenStatusValue } from './token.entity';
 import type { SecretStateValue } from './token-secret.entity';
 
 export enum TokenStatus {
@@ -14,6 +14,19 @@ export enum TokenStatus {
   REVOKED = 'REVOKED',
 }
 registerEnumType(TokenStatus, { name: 'TokenStatus' });
+
+export enum TokenKind {
+  CONTROL = 'CONTROL',
+  DATA = 'DATA',
+}
+registerEnumType(TokenKind, {
+  name: 'TokenKind',
+  description: 'Whether a token may call Latchkey itself. Fixed at issue: it never changes with the scopes a token has left.',
+  valuesConfig: {
+    CONTROL: { description: "Authenticates to Latchkey with its owner's roles; carries no API scopes." },
+    DATA: { description: 'Reaches the APIs its scopes allow; never authenticates to Latchkey.' },
+  },
+});
 
 export enum SecretState {
   CURRENT = 'CURRENT',
@@ -77,6 +90,9 @@ export class Token {
 
   @Field(() => TokenStatus)
   status!: TokenStatusValue;
+
+  @Field(() => TokenKind)
+  kind!: TokenKindValue;
 
   @Field(() => Int, { description: '1 at issue, +1 per rotation' })
   generation!: number;
@@ -175,6 +191,12 @@ export class IssueTokenInput {
   @Field(() => [String])
   @ArrayMaxSize(100)
   scopes!: string[];
+
+  @Field(() => TokenKind, {
+    nullable: true,
+    description: 'Default: CONTROL when scopes is empty, DATA otherwise. A CONTROL token carries no scopes.',
+  })
+  kind?: TokenKind | null;
 
   @Field(() => JSONObjectScalar, { nullable: true })
   labels?: Record<string, unknown> | null;

@@ -45,3 +45,14 @@ export class NetworkMatcher {
     return this.list.check(address, family === 6 ? 'ipv6' : 'ipv4');
   }
 }
+
+/** Whether every network of `inner` lies within one of `outer` (normalised CIDRs, as parseCidrs gives). */
+export function cidrsWithin(inner: readonly string[], outer: readonly string[]): boolean {
+  const nets = outer.map((c) => ({ prefix: Number(c.split('/')[1]), v6: c.includes(':'), matcher: new NetworkMatcher([c]) }));
+  return inner.every((c) => {
+    const [address, bits] = c.split('/') as [string, string];
+    const v6 = address.includes(':');
+    // A network at least as long as an outer one lies in it exactly when one of its addresses does.
+    return nets.some((n) => n.v6 === v6 && Number(bits) >= n.prefix && n.matcher.allows(address));
+  });
+}

@@ -241,7 +241,7 @@ export class SharedRecordCache {
   ) {}
 
   private entryKey(hash: string) {
-    return `${this.prefix}:vc:${hash}`;
+    return `${this.prefix}:vc2:${hash}`;
   }
 
   private versionKey(tokenId: string) {

@@ -11,6 +11,8 @@ export interface SecretRecord {
   secretState: 'CURRENT' | 'PREVIOUS' | 'RETIRED' | 'REVOKED';
   graceEndsAt: number | null;
   tokenStatus: 'ACTIVE' | 'SUSPENDED' | 'EXPIRED' | 'REVOKED';
+  /** CONTROL tokens authenticate to Latchkey itself; DATA tokens only reach APIs. */
+  kind: 'CONTROL' | 'DATA';
   expiresAt: number | null;
   scopes: string[];
   /** The token row's version when this was read: a cache fill older than an invalidation is refused. */

@@ -63,6 +63,7 @@ interface LookupRow {
   secret_state: SecretRecord['secretState'];
   grace_ends_at: Date | null;
   token_status: SecretRecord['tokenStatus'];
+  kind: SecretRecord['kind'];
   expires_at: Date | null;
   created_at: Date;
   version: string;
@@ -81,7 +82,7 @@ const lookupOf = (hash: string) =>
   `SELECT s.hash, t.id AS token_id, t.tenant_id, t.owner_id, s.state AS secret_state, s.grace_ends_at,
           CASE WHEN s.state = 'CURRENT' AND s.first_used_at IS NULL AND (s.sealed IS NOT NULL OR s.picked_up_at IS NOT NULL)
                THEN s.id END AS awaits_first_use,
-          t.status AS token_status, t.expires_at, t.created_at, t.version,
+          t.status AS token_status, t.kind, t.expires_at, t.created_at, t.version,
           COALESCE(t.rate_limit, p.rate_limit) AS rate_limit,
           CASE WHEN t.rate_limit IS NOT NULL THEN t.rate_window_s ELSE p.rate_window_s END AS rate_window_s,
           t.allowed_cidrs::text[] AS allowed_cidrs,
@@ -227,8 +228,8 @@ export class Verifier {
   }
 
   /**
-   * Resolves a bearer credential to a principal. Only tokens without API scopes authenticate to
-   * Latchkey itself: a token issued for the CRM cannot be replayed against the control plane.
+   * Resolves a bearer credential to a principal. Only CONTROL tokens authenticate to Latchkey
+   * itself: a token issued for the CRM cannot be replayed against the control plane.
    */
   async authenticate(authorization: string | undefined, clientIp?: string | null): Promise<Principal> {
     const secret = bearer(authorization);
@@ -238,13 +239,14 @@ export class Verifier {
 
   /** Synchronous when the token and its owner's permissions are in memory, like check(). */
   authenticateSecret(secret: string, clientIp?: string | null): MaybePromise<Principal> {
-    return andThen(this.check(secret, [], null, clientIp), ({ result }) => {
+    return andThen(this.check(secret, [], null, clientIp), ({ result, record }) => {
       if (!result.valid) {
         const retry = result.retryAfter ? `; retry in ${result.retryAfter} s` : '';
         throw unauthenticated(`the bearer token is not valid (${result.failure}${retry})`);
       }
-      if (result.scopes.length > 0) {
-        throw unauthenticated('this token carries API scopes, so it cannot call Latchkey itself: use a token issued without scopes');
+      // Fixed at issue: a DATA token whose scopes were all taken away is still a DATA token.
+      if (record!.kind !== 'CONTROL') {
+        throw unauthenticated('this is a DATA token, for the APIs its scopes reach; it cannot call Latchkey itself: use a CONTROL token');
       }
       return andThen(this.cachedPermissions(result.tenantId!, result.ownerId!), (permissions) => principalOf(result, permissions));
     });
@@ -370,6 +372,7 @@ export class Verifier {
       secretState: r.secret_state,
       graceEndsAt: r.grace_ends_at?.getTime() ?? null,
       tokenStatus: r.token_status,
+      kind: r.kind,
       expiresAt: r.expires_at?.getTime() ?? null,
       scopes: r.scopes.map((x) => this.intern(x)),
       version: Number(r.version),

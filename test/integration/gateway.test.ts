@@ -450,7 +450,7 @@ describe('caches and invalidation', () => {
 
   /** No Redis entry of the token says it is still good. */
   async function expectNoLiveEntry(tokenId: string): Promise<void> {
-    const cached = await api.container.redis.keys(`${api.container.config.redisPrefix}:vc:*`);
+    const cached = await api.container.redis.keys(`${api.container.config.redisPrefix}:vc2:*`);
     for (const key of cached) {
       const entry = JSON.parse((await api.container.redis.get(key)) ?? '{}');
       if (entry.record?.tokenId === tokenId) expect(entry.record.tokenStatus).toBe('REVOKED');

@@ -21,6 +21,7 @@ const record = (tokenId: string): SecretRecord => ({
   secretState: 'CURRENT',
   graceEndsAt: null,
   tokenStatus: 'ACTIVE',
+  kind: 'CONTROL',
   expiresAt: null,
   scopes: [],
   version: 1,

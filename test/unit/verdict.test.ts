@@ -9,6 +9,7 @@ const base: SecretRecord = {
   secretState: 'CURRENT',
   graceEndsAt: null,
   tokenStatus: 'ACTIVE',
+  kind: 'CONTROL',
   expiresAt: null,
   scopes: ['crm:sales:read'],
   version: 1,

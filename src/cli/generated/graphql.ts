@@ -28,6 +28,8 @@ export type IssueTokenInput = {
   allowedCidrs?: Array<string> | null | undefined;
   description?: string | null | undefined;
   expiresAt?: string | null | undefined;
+  /** Default: CONTROL when scopes is empty, DATA otherwise. A CONTROL token carries no scopes. */
+  kind?: TokenKind | null | undefined;
   labels?: Record<string, unknown> | null | undefined;
   name: string;
   ownerId: string | number;
@@ -125,6 +127,13 @@ export type TokenFilter = {
   search?: string | null | undefined;
   status?: Array<TokenStatus> | null | undefined;
 };
+
+/** Whether a token may call Latchkey itself. Fixed at issue: it never changes with the scopes a token has left. */
+export type TokenKind =
+  /** Authenticates to Latchkey with its owner's roles; carries no API scopes. */
+  | 'CONTROL'
+  /** Reaches the APIs its scopes allow; never authenticates to Latchkey. */
+  | 'DATA';
 
 export type TokenStatus =
   | 'ACTIVE'
