@@ -40,6 +40,9 @@ registerEnumType(Permission, {
 
 export const ALL_PERMISSIONS = Object.values(Permission);
 
+/** Everything a tenant's administrator holds: some owner must always hold all of it. */
+export const TENANT_ADMINISTRATION: readonly Permission[] = ALL_PERMISSIONS.filter((p) => p !== Permission.PLATFORM_ADMIN);
+
 export const BuiltInRole = {
   ADMIN: 'admin',
   OPERATOR: 'operator',
@@ -56,7 +59,7 @@ export const BUILT_IN_ROLES: ReadonlyArray<{ name: string; description: string; 
   {
     name: BuiltInRole.ADMIN,
     description: 'Everything within the tenant.',
-    permissions: ALL_PERMISSIONS.filter((p) => p !== P.PLATFORM_ADMIN),
+    permissions: [...TENANT_ADMINISTRATION],
   },
   {
     name: BuiltInRole.OPERATOR,

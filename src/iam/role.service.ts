@@ -9,7 +9,7 @@ import { conflict, forbidden } from '../platform/errors';
 import { requireId, uuidv7 } from '../platform/ids';
 import { TenantScope } from '../platform/tenant-scope';
 import type { Principal } from './principal';
-import { BUILT_IN_ROLES, BuiltInRole, Permission, PLATFORM_ADMIN_ROLE } from './permissions';
+import { BUILT_IN_ROLES, BuiltInRole, Permission, PLATFORM_ADMIN_ROLE, TENANT_ADMINISTRATION } from './permissions';
 import { Role, RoleBindingRow } from './role.entity';
 import type { CreateRoleInput, UpdateRoleInput } from './role.types';
 
@@ -93,6 +93,7 @@ export class RoleService {
       const after = { description, permissions };
       if (JSON.stringify(before) === JSON.stringify(after)) return role;
       await scope.update(Role, id, { description, permissions, updatedAt: new Date() });
+      if (role.permissions.some((x) => !permissions.includes(x))) await this.assertAdminRemains(tx, p.tenantId);
       await this.audit.append(tx, p.tenantId, {
         action: 'ROLE_UPDATED',
         actorId: p.ownerId,
@@ -150,7 +151,7 @@ export class RoleService {
         await scope.insert(RoleBindingRow, [{ ownerId, roleId, createdAt: new Date() }]);
       } else {
         await tx.delete(RoleBindingRow, { tenantId: p.tenantId, ownerId, roleId });
-        if (role.permissions.includes(Permission.TENANT_ADMIN)) await this.assertAdminRemains(tx, p.tenantId);
+        await this.assertAdminRemains(tx, p.tenantId);
       }
       await this.audit.append(tx, p.tenantId, {
         action: op === 'assign' ? 'ROLE_ASSIGNED' : 'ROLE_UNASSIGNED',
@@ -165,14 +166,27 @@ export class RoleService {
     return owner;
   }
 
-  /** A tenant must keep at least one TENANT_ADMIN, or nobody could ever administer it again. */
+  /**
+   * A tenant must keep at least one owner who holds everything the built-in admin role holds
+   * (through any of its roles), or nobody could ever fully administer it again: TENANT_ADMIN
+   * alone does not let its holder manage roles, owners or tokens.
+   */
   private async assertAdminRemains(tx: Tx, tenantId: string): Promise<void> {
-    const admins = await new TenantScope(tx, tenantId)
-      .select(RoleBindingRow, 'b')
-      .innerJoin(Role, 'r', 'r.id = b.roleId AND r.tenantId = b.tenantId')
-      .andWhere(`'${Permission.TENANT_ADMIN}' = ANY(r.permissions)`)
-      .getCount();
-    if (admins === 0) throw conflict('this would leave the tenant without any TENANT_ADMIN');
+    const rows: unknown[] = await tx.query(
+      `SELECT b.owner_id FROM role_bindings b
+         JOIN roles r ON r.tenant_id = b.tenant_id AND r.id = b.role_id
+        CROSS JOIN LATERAL unnest(r.permissions) AS perm
+        WHERE b.tenant_id = $1
+        GROUP BY b.owner_id
+       HAVING array_agg(perm) @> $2::text[]
+        LIMIT 1`,
+      [tenantId, TENANT_ADMINISTRATION],
+    );
+    if (rows.length === 0) {
+      throw conflict(`this would leave the tenant without an administrator holding every one of ${TENANT_ADMINISTRATION.join(', ')}`, {
+        required: TENANT_ADMINISTRATION,
+      });
+    }
   }
 
   private assertMayGrant(p: Principal, permissions: readonly Permission[]): void {

@@ -1,0 +1,159 @@
+// Privilege escalations that must stay closed: acting on a more powerful owner's control-plane
+// credential, a data-plane token turned into a control-plane one, a holder lifting restrictions
+// set above it, and a tenant losing its last full administrator. Each refusal changes nothing.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startTestApi, type TestApi } from '../helpers/api';
+import { createScopes, issue, newPrincipal, newTenant, type PrincipalFixture, roleId, type TenantFixture } from '../helpers/fixtures';
+
+let api: TestApi;
+let t: TenantFixture;
+let operator: PrincipalFixture;
+let developer: PrincipalFixture;
+
+const ISSUE = `mutation($input: IssueTokenInput!) { issueToken(input: $input) { secret token { id kind } } }`;
+const ROTATE = `mutation($id: ID!) { rotateToken(id: $id, gracePeriod: "PT0S") { secret } }`;
+const ME = `{ viewer { id } }`;
+
+const tokenCount = async () => (await api.sql(`SELECT count(*)::int AS n FROM tokens WHERE tenant_id = $1`, [t.tenantId]))[0].n as number;
+const secretsOf = async (tokenId: string) => (await api.sql(`SELECT id, state FROM token_secrets WHERE token_id = $1 ORDER BY generation`, [tokenId]));
+
+beforeAll(async () => {
+  api = await startTestApi();
+  t = await newTenant(api);
+  await createScopes(api, t.adminToken, ['crm:deals:read', 'crm:deals:write']);
+  operator = await newPrincipal(api, t.adminToken, ['operator']);
+  developer = await newPrincipal(api, t.adminToken, ['developer'], ['crm:deals:read', 'crm:deals:write']);
+});
+afterAll(() => api.close());
+
+describe('acting on another owner’s control-plane credential', () => {
+  it('an operator cannot issue a CONTROL token for the admin, and nothing is written', async () => {
+    const before = await tokenCount();
+    const r = await api.gql(operator.token, ISSUE, { input: { ownerId: t.adminId, name: 'mine now', scopes: [] } });
+    expect(r.errors?.[0]?.extensions?.code).toBe('FORBIDDEN');
+    expect(r.errors?.[0]?.message).toMatch(/TENANT_ADMIN/);
+    expect(await tokenCount()).toBe(before);
+  });
+
+  it('an operator cannot rotate the admin’s token to take its secret, and the admin keeps its access', async () => {
+    const adminTokenId = (await api.ok(t.adminToken, `{ tokens(filter: { ownerId: "${t.adminId}" }) { edges { node { id } } } }`)).tokens.edges[0].node.id;
+    const before = await secretsOf(adminTokenId);
+    const r = await api.gql(operator.token, ROTATE, { id: adminTokenId });
+    expect(r.errors?.[0]?.extensions?.code).toBe('FORBIDDEN');
+    expect(await secretsOf(adminTokenId)).toEqual(before);
+    expect((await api.gql(t.adminToken, ME)).data.viewer.id).toBe(t.adminId);
+  });
+
+  it('an operator may still issue DATA tokens for anyone, and CONTROL tokens for owners it outranks', async () => {
+    const data = await api.ok(operator.token, ISSUE, { input: { ownerId: developer.ownerId, name: 'crm widget', scopes: ['crm:deals:read'] } });
+    expect(data.issueToken.token.kind).toBe('DATA');
+    const weaker = await newPrincipal(api, t.adminToken, ['auditor']);
+    // The operator lacks AUDIT_READ, which the auditor holds: refused.
+    expect((await api.gql(operator.token, ISSUE, { input: { ownerId: weaker.ownerId, name: 'x', scopes: [] } })).errors?.[0]?.extensions?.code).toBe('FORBIDDEN');
+    const gateway = await newPrincipal(api, t.adminToken, ['gateway']);
+    const control = await api.ok(operator.token, ISSUE, { input: { ownerId: gateway.ownerId, name: 'gw', scopes: [] } });
+    expect(control.issueToken.token.kind).toBe('CONTROL');
+    const rotated = await api.gql(operator.token, ROTATE, { id: control.issueToken.token.id });
+    expect(rotated.errors).toBeUndefined();
+  });
+});
+
+describe('token kinds', () => {
+  it('a DATA token left with no scopes by a shrinking ceiling still cannot call Latchkey', async () => {
+    const crm = await issue(api, t.adminToken, developer.ownerId, ['crm:deals:read']);
+    await api.ok(t.adminToken, `mutation($id: ID!) { updateOwner(id: $id, input: { allowedScopes: [] }) { id } }`, { id: developer.ownerId });
+    const scopes = await api.sql(`SELECT count(*)::int AS n FROM token_scopes WHERE token_id = $1`, [crm.id]);
+    expect(scopes[0].n).toBe(0);
+    const r = await api.gql(crm.secret, ME);
+    expect(r.errors?.[0]?.extensions?.code).toBe('UNAUTHENTICATED');
+    expect(r.errors?.[0]?.message).toMatch(/DATA token/);
+    // Its owner's CONTROL token still works.
+    expect((await api.gql(developer.token, ME)).data.viewer.id).toBe(developer.ownerId);
+    await api.ok(t.adminToken, `mutation($id: ID!) { updateOwner(id: $id, input: { allowedScopes: ["crm:deals:read", "crm:deals:write"] }) { id } }`, { id: developer.ownerId });
+  });
+
+  it('a DATA token issued without scopes cannot call Latchkey', async () => {
+    const data = await api.ok(t.adminToken, ISSUE, { input: { ownerId: developer.ownerId, name: 'any route', scopes: [], kind: 'DATA' } });
+    expect(data.issueToken.token.kind).toBe('DATA');
+    expect((await api.gql(data.issueToken.secret, ME)).errors?.[0]?.extensions?.code).toBe('UNAUTHENTICATED');
+  });
+
+  it('a CONTROL token with scopes is refused as bad input, and nothing is written', async () => {
+    const before = await tokenCount();
+    const r = await api.gql(t.adminToken, ISSUE, { input: { ownerId: t.adminId, name: 'x', scopes: ['crm:deals:read'], kind: 'CONTROL' } });
+    expect(r.errors?.[0]?.extensions?.code).toBe('BAD_USER_INPUT');
+    expect(r.errors?.[0]?.extensions?.argument).toBe('scopes');
+    expect(await tokenCount()).toBe(before);
+  });
+});
+
+describe('restrictions set above the holder', () => {
+  const UPDATE = `mutation($id: ID!, $input: UpdateTokenInput!) { updateToken(id: $id, input: $input) { allowedCidrs rateLimit { requests per } } }`;
+  const row = async (id: string) =>
+    (await api.sql(`SELECT allowed_cidrs::text[] AS cidrs, rate_limit, rate_window_s, rotation_policy_id FROM tokens WHERE id = $1`, [id]))[0];
+
+  it('the developer may tighten but not lift networks and a rate limit an admin set; nothing changes on refusal', async () => {
+    const tok = await issue(api, t.adminToken, developer.ownerId, ['crm:deals:read'], {
+      allowedCidrs: ['10.0.0.0/8'],
+      rateLimit: { requests: 100, per: 'PT1M' },
+    });
+    const before = await row(tok.id);
+    for (const input of [{ allowedCidrs: null }, { allowedCidrs: ['0.0.0.0/0'] }, { rateLimit: null }, { rateLimit: { requests: 101, per: 'PT1M' } }, { rateLimit: { requests: 100, per: 'PT30S' } }]) {
+      const r = await api.gql(developer.token, UPDATE, { id: tok.id, input });
+      expect(r.errors?.[0]?.extensions?.code, JSON.stringify(input)).toBe('FORBIDDEN');
+    }
+    expect(await row(tok.id)).toEqual(before);
+    const tighter = await api.ok(developer.token, UPDATE, { id: tok.id, input: { allowedCidrs: ['10.1.0.0/16'], rateLimit: { requests: 10, per: 'PT1M' } } });
+    expect(tighter.updateToken).toEqual({ allowedCidrs: ['10.1.0.0/16'], rateLimit: { requests: 10, per: 'PT1M' } });
+    // Having tightened them, the developer still cannot lift them past what the admin set.
+    expect((await api.gql(developer.token, UPDATE, { id: tok.id, input: { allowedCidrs: null } })).errors?.[0]?.extensions?.code).toBe('FORBIDDEN');
+    // The admin can.
+    expect((await api.ok(t.adminToken, UPDATE, { id: tok.id, input: { allowedCidrs: null, rateLimit: null } })).updateToken).toEqual({ allowedCidrs: null, rateLimit: null });
+  });
+
+  it('the developer may not detach or replace an expiry policy an admin attached', async () => {
+    const policy = (await api.ok(t.adminToken, `mutation { createRotationPolicy(input: { name: "expire-${Date.now()}", gracePeriod: "PT1H", expireAfter: "P30D" }) { id } }`)).createRotationPolicy.id;
+    const other = (await api.ok(t.adminToken, `mutation { createRotationPolicy(input: { name: "lax-${Date.now()}", gracePeriod: "PT1H" }) { id } }`)).createRotationPolicy.id;
+    const tok = await issue(api, t.adminToken, developer.ownerId, ['crm:deals:read'], { rotationPolicyId: policy });
+    const before = await row(tok.id);
+    const SET = `mutation($id: ID!, $p: ID) { setTokenPolicy(id: $id, rotationPolicyId: $p) { id } }`;
+    expect((await api.gql(developer.token, SET, { id: tok.id, p: null })).errors?.[0]?.extensions?.code).toBe('FORBIDDEN');
+    expect((await api.gql(developer.token, SET, { id: tok.id, p: other })).errors?.[0]?.extensions?.code).toBe('FORBIDDEN');
+    expect(await row(tok.id)).toEqual(before);
+  });
+
+  it('restrictions the developer set on its own token remain its own to lift', async () => {
+    const own = await issue(api, developer.token, developer.ownerId, ['crm:deals:read'], { allowedCidrs: ['10.0.0.0/8'] });
+    expect((await api.ok(developer.token, UPDATE, { id: own.id, input: { allowedCidrs: null } })).updateToken.allowedCidrs).toBeNull();
+  });
+});
+
+describe('the last administrator', () => {
+  it('updateRole cannot strip the only full administrator, and nothing changes', async () => {
+    const tenant = await newTenant(api);
+    // The admin also holds a custom role; moving it to that role alone, then emptying the role, is the path the probe took.
+    const custom = (await api.ok(tenant.adminToken, `mutation { createRole(input: { name: "everything", permissions: [TENANT_ADMIN, ROLE_WRITE, ROLE_READ, OWNER_READ, OWNER_WRITE, SCOPE_READ, SCOPE_WRITE, TOKEN_READ, TOKEN_CREATE, TOKEN_ROTATE, TOKEN_REVOKE, TOKEN_VERIFY, TOKEN_ALL_OWNERS, POLICY_READ, POLICY_WRITE, AUDIT_READ, WEBHOOK_WRITE] }) { id } }`)).createRole.id;
+    await api.ok(tenant.adminToken, `mutation($o: ID!, $r: ID!) { assignRole(ownerId: $o, roleId: $r) { id } }`, { o: tenant.adminId, r: custom });
+    const adminRole = await roleId(api, tenant.adminToken, 'admin');
+    await api.ok(tenant.adminToken, `mutation($o: ID!, $r: ID!) { unassignRole(ownerId: $o, roleId: $r) { id } }`, { o: tenant.adminId, r: adminRole });
+    const before = await api.sql(`SELECT permissions FROM roles WHERE id = $1`, [custom]);
+    for (const permissions of [['TENANT_ADMIN'], ['TENANT_ADMIN', 'ROLE_WRITE', 'ROLE_READ']]) {
+      const r = await api.gql(tenant.adminToken, `mutation($id: ID!, $p: [Permission!]) { updateRole(id: $id, input: { permissions: $p }) { id } }`, { id: custom, p: permissions });
+      expect(r.errors?.[0]?.extensions?.code).toBe('CONFLICT');
+    }
+    expect(await api.sql(`SELECT permissions FROM roles WHERE id = $1`, [custom])).toEqual(before);
+  });
+
+  it('unassigning a role that carries part of the only administrator’s powers is refused', async () => {
+    const tenant = await newTenant(api);
+    const tokens = (await api.ok(tenant.adminToken, `mutation { createRole(input: { name: "tokens", permissions: [TOKEN_READ, TOKEN_CREATE] }) { id } }`)).createRole.id;
+    const rest = (await api.ok(tenant.adminToken, `mutation { createRole(input: { name: "rest", permissions: [TENANT_ADMIN, ROLE_WRITE, ROLE_READ, OWNER_READ, OWNER_WRITE, SCOPE_READ, SCOPE_WRITE, TOKEN_ROTATE, TOKEN_REVOKE, TOKEN_VERIFY, TOKEN_ALL_OWNERS, POLICY_READ, POLICY_WRITE, AUDIT_READ, WEBHOOK_WRITE] }) { id } }`)).createRole.id;
+    for (const r of [tokens, rest]) await api.ok(tenant.adminToken, `mutation($o: ID!, $r: ID!) { assignRole(ownerId: $o, roleId: $r) { id } }`, { o: tenant.adminId, r });
+    const adminRole = await roleId(api, tenant.adminToken, 'admin');
+    await api.ok(tenant.adminToken, `mutation($o: ID!, $r: ID!) { unassignRole(ownerId: $o, roleId: $r) { id } }`, { o: tenant.adminId, r: adminRole });
+    const r = await api.gql(tenant.adminToken, `mutation($o: ID!, $r: ID!) { unassignRole(ownerId: $o, roleId: $r) { id } }`, { o: tenant.adminId, r: tokens });
+    expect(r.errors?.[0]?.extensions?.code).toBe('CONFLICT');
+    const bound = await api.sql(`SELECT count(*)::int AS n FROM role_bindings WHERE owner_id = $1 AND role_id = $2`, [tenant.adminId, tokens]);
+    expect(bound[0].n).toBe(1);
+  });
+});
