@@ -32,7 +32,7 @@ export async function startApi(c: Container): Promise<Api> {
   const app = express();
   app.disable('x-powered-by');
   app.set('trust proxy', false);
-  const gateway = new GatewayRoutes(services.verifier, log);
+  const gateway = new GatewayRoutes(services.verifier, log, (reason) => metrics.gatewayMisconfigured.inc({ reason }));
   // The gateway path is served before Express: it is what runs on every request a gateway sees.
   const server = createServer((req, res) => {
     if (!gateway.handle(req, res)) app(req, res);

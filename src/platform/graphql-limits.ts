@@ -28,10 +28,14 @@ interface Measure {
   cost: number;
 }
 
-function pageOf(node: FieldNode): number {
+/** The page a connection field asks for; null for a literal no page can be (a negative one would lower the estimate). */
+function pageOf(node: FieldNode): number | null {
   const arg = node.arguments?.find((a) => a.name.value === 'first');
   if (!arg) return DEFAULT_PAGE;
-  if (arg.value.kind === Kind.INT) return Math.min(Number(arg.value.value), MAX_PAGE);
+  if (arg.value.kind === Kind.INT) {
+    const n = Number(arg.value.value);
+    return n < 0 ? null : Math.min(n, MAX_PAGE);
+  }
   return MAX_PAGE; // a variable: assume the largest page it may ask for
 }
 
@@ -43,7 +47,25 @@ export function operationLimits(limits: Limits) {
     const fieldOf = (type: GraphQLNamedType | undefined, name: string): GraphQLField<unknown, unknown> | undefined =>
       type && (isObjectType(type) || isInterfaceType(type)) ? type.getFields()[name] : undefined;
 
-    const measure = (set: SelectionSetNode, type: GraphQLNamedType | undefined, seen: Set<string>): Measure => {
+    const badPages: FieldNode[] = [];
+    // A fragment measures the same wherever it is spread: measured once, so that fragments spreading
+    // each other cost time linear in the document, not exponential in its nesting.
+    const measured = new Map<string, Measure>();
+    const visiting = new Set<string>();
+    const measureFragment = (frag: FragmentDefinitionNode): Measure => {
+      const name = frag.name.value;
+      const known = measured.get(name);
+      if (known) return known;
+      if (visiting.has(name)) return { depth: 0, aliases: 0, cost: 0 }; // a cycle: NoFragmentCycles reports it
+      visiting.add(name);
+      const on = context.getSchema().getType(frag.typeCondition.name.value) ?? undefined;
+      const m = measure(frag.selectionSet, on);
+      visiting.delete(name);
+      measured.set(name, m);
+      return m;
+    };
+
+    const measure = (set: SelectionSetNode, type: GraphQLNamedType | undefined): Measure => {
       const m: Measure = { depth: 0, aliases: 0, cost: 0 };
       const add = (inner: Measure, depthOffset: number) => {
         m.depth = Math.max(m.depth, inner.depth + depthOffset);
@@ -54,17 +76,19 @@ export function operationLimits(limits: Limits) {
         if (sel.kind === Kind.FIELD) {
           const field = fieldOf(type, sel.name.value);
           const childType = field ? getNamedType(field.type) : undefined;
-          const inner = sel.selectionSet ? measure(sel.selectionSet, childType, seen) : { depth: 0, aliases: 0, cost: 0 };
-          const multiplier = childType?.name.endsWith('Connection') ? pageOf(sel) : 1;
+          const inner = sel.selectionSet ? measure(sel.selectionSet, childType) : { depth: 0, aliases: 0, cost: 0 };
+          let multiplier = childType?.name.endsWith('Connection') ? pageOf(sel) : 1;
+          if (multiplier === null) {
+            badPages.push(sel);
+            multiplier = MAX_PAGE;
+          }
           add({ depth: inner.depth, aliases: inner.aliases + (sel.alias ? 1 : 0), cost: 1 + inner.cost * multiplier }, 1);
         } else if (sel.kind === Kind.INLINE_FRAGMENT) {
           const on = sel.typeCondition ? context.getSchema().getType(sel.typeCondition.name.value) : type;
-          add(measure(sel.selectionSet, on ?? undefined, seen), 0);
+          add(measure(sel.selectionSet, on ?? undefined), 0);
         } else {
           const frag = fragments.get(sel.name.value);
-          if (!frag || seen.has(frag.name.value)) continue; // unknown or cyclic: other rules report it
-          const on = context.getSchema().getType(frag.typeCondition.name.value) ?? undefined;
-          add(measure(frag.selectionSet, on, new Set([...seen, frag.name.value])), 0);
+          if (frag) add(measureFragment(frag), 0); // an unknown one: KnownFragmentNames reports it
         }
       }
       return m;
@@ -78,8 +102,11 @@ export function operationLimits(limits: Limits) {
             : op.operation === 'mutation'
               ? context.getSchema().getMutationType()
               : context.getSchema().getSubscriptionType();
-        const m = measure(op.selectionSet, root ?? undefined, new Set());
+        const m = measure(op.selectionSet, root ?? undefined);
         const report = (message: string) => context.reportError(new GraphQLError(message, { nodes: [op] }));
+        for (const field of badPages.splice(0)) {
+          context.reportError(new GraphQLError(`"first" on ${field.name.value} must be from 0 to ${MAX_PAGE}`, { nodes: [field], extensions: { argument: 'first' } }));
+        }
         if (m.depth > limits.maxDepth) report(`the operation is ${m.depth} levels deep; the limit is ${limits.maxDepth}`);
         if (m.aliases > limits.maxAliases) report(`the operation uses ${m.aliases} aliases; the limit is ${limits.maxAliases}`);
         if (m.cost > limits.maxCost) report(`the operation's estimated cost is ${m.cost}; the limit is ${limits.maxCost}`);

@@ -28,6 +28,12 @@ export function createMetrics() {
       labelNames: ['kind'] as const,
       registers,
     }),
+    gatewayMisconfigured: new Counter({
+      name: 'latchkey_gateway_misconfigured_total',
+      help: 'Forward-auth requests refused because the gateway is misconfigured: no_gateway_credential, no_scopes_declared',
+      labelNames: ['reason'] as const,
+      registers,
+    }),
     rateLimitErrors: new Counter({
       name: 'latchkey_rate_limit_errors_total',
       help: 'Rate-limit checks that could not reach Redis (the request was allowed)',

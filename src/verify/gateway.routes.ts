@@ -70,11 +70,21 @@ function forwardedIp(req: IncomingMessage): string | null {
   return hops?.at(-1) ?? null;
 }
 
-function scopesFrom(req: IncomingMessage, query: string): string[] {
+/** The value a route declares when any valid token of the tenant may pass, whatever its scopes. */
+export const ANY_VALID_TOKEN = 'any';
+
+/**
+ * The scopes the route needs, from X-Latchkey-Scopes and ?scope(s)=. A route that declares none is
+ * a misconfiguration (null), never "anything goes": that must be said with ANY_VALID_TOKEN.
+ */
+function scopesFrom(req: IncomingMessage, query: string): string[] | null {
   const fromHeader = header(req, 'x-latchkey-scopes') ?? '';
   const params = query ? new URLSearchParams(query) : null;
   const fromQuery = params ? [...params.getAll('scope'), ...params.getAll('scopes')] : [];
-  return [...new Set([fromHeader, ...fromQuery].flatMap((s) => s.split(/[\s,]+/)).filter(Boolean))];
+  const declared = [...new Set([fromHeader, ...fromQuery].flatMap((s) => s.split(/[\s,]+/)).filter(Boolean))];
+  if (declared.length === 0) return null;
+  if (declared.includes(ANY_VALID_TOKEN)) return declared.length === 1 ? [] : null;
+  return declared;
 }
 
 export class GatewayRoutes {
@@ -83,6 +93,7 @@ export class GatewayRoutes {
   constructor(
     private readonly verifier: Verifier,
     private readonly log: Logger,
+    private readonly misconfigured: (reason: 'no_gateway_credential' | 'no_scopes_declared') => void,
   ) {
     this.routes = {
       '/v1/verify': (req, res) => this.verify(req, res),
@@ -133,9 +144,14 @@ export class GatewayRoutes {
     const clientIp = forwardedIp(req);
     const credential = header(req, 'x-latchkey-gateway-token');
     return andThen(this.gatewayPrincipal(credential ? (bearer(credential) ?? credential.trim()) : null, null), (gateway) => {
+      const required = scopesFrom(req, query);
+      if (!required) {
+        this.misconfigured('no_scopes_declared');
+        this.log.warn({ path: '/v1/authz', uri: header(req, 'x-original-uri') ?? null }, `forward-auth refused: the route declares no scopes (X-Latchkey-Scopes); say "${ANY_VALID_TOKEN}" alone to admit any valid token`);
+        return send(res, 500, { error: { code: 'GATEWAY_MISCONFIGURED', message: `the route declares no scopes: set X-Latchkey-Scopes to the scopes it needs, or to "${ANY_VALID_TOKEN}" alone` } });
+      }
       const token = bearer(header(req, 'authorization')) ?? header(req, 'x-api-key')?.trim();
       if (!token) return send(res, 401, { error: 'invalid_request', error_description: 'no token' }, { 'www-authenticate': REALM });
-      const required = scopesFrom(req, query);
       return andThen(this.verifier.check(token, required, gateway.tenantId, clientIp), ({ result }) => this.answerAuthz(res, result, required));
     });
   }
@@ -196,6 +212,7 @@ export class GatewayRoutes {
     if (err instanceof DomainError) {
       // The gateway's own credential is a configuration problem, not the end user's.
       if (path === '/v1/authz' && (err.code === ErrorCode.UNAUTHENTICATED || err.code === ErrorCode.FORBIDDEN)) {
+        this.misconfigured('no_gateway_credential');
         this.log.warn({ path, reason: err.message }, 'forward-auth called without a valid gateway credential');
         return send(res, 500, { error: { code: 'GATEWAY_MISCONFIGURED', message: err.message } });
       }

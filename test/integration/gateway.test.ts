@@ -30,8 +30,9 @@ const verifyRest = (token: string, requiredScopes: string[] = [], extra: Record<
     body: JSON.stringify({ token, requiredScopes, ...extra }),
   });
 
+/** Forward-auth as a route that admits any valid token, unless the headers or query declare scopes. */
 const authz = (headers: Record<string, string>, query = '') =>
-  fetch(`${api.url}/v1/authz${query}`, { headers: { 'x-latchkey-gateway-token': gateway, ...headers } });
+  fetch(`${api.url}/v1/authz${query}`, { headers: { 'x-latchkey-gateway-token': gateway, ...(query ? {} : { 'x-latchkey-scopes': 'any' }), ...headers } });
 
 describe('POST /v1/verify', () => {
   it('answers 200 with the verdict, valid or not', async () => {
@@ -125,6 +126,22 @@ describe('GET /v1/authz (forward-auth)', () => {
     const r = await authz({ authorization: `Bearer ${tok.secret}`, 'x-latchkey-scopes': 'crm:sales.summary:write' });
     expect(r.status).toBe(403);
     expect(r.headers.get('www-authenticate')).toBe('Bearer realm="latchkey", error="insufficient_scope", scope="crm:sales.summary:write"');
+  });
+
+  it('refuses a route that declares no scopes instead of admitting any token, and counts it', async () => {
+    const tok = await issue(api, t.adminToken, ownerId, ['crm:sales.summary:read']);
+    const before = (await metricsOf(api.url))('latchkey_gateway_misconfigured_total{reason="no_scopes_declared"}');
+    for (const scopes of ['', ' , ', 'any crm:sales.summary:read']) {
+      const r = await fetch(`${api.url}/v1/authz`, { headers: { 'x-latchkey-gateway-token': gateway, authorization: `Bearer ${tok.secret}`, 'x-latchkey-scopes': scopes } });
+      expect(r.status, JSON.stringify(scopes)).toBe(500);
+      expect((await jsonOf(r)).error.code).toBe('GATEWAY_MISCONFIGURED');
+    }
+    const none = await fetch(`${api.url}/v1/authz`, { headers: { 'x-latchkey-gateway-token': gateway, authorization: `Bearer ${tok.secret}` } });
+    expect(none.status).toBe(500);
+    expect((await metricsOf(api.url))('latchkey_gateway_misconfigured_total{reason="no_scopes_declared"}')).toBe(before + 4);
+    // Said explicitly, any valid token of the tenant passes.
+    expect((await authz({ authorization: `Bearer ${tok.secret}`, 'x-latchkey-scopes': 'any' })).status).toBe(204);
+    expect((await authz({ authorization: `Bearer ${tok.secret}` }, '?scope=any')).status).toBe(204);
   });
 
   it('treats a missing or powerless gateway credential as a misconfiguration, not the user’s fault', async () => {

@@ -55,6 +55,29 @@ describe('operation limits', () => {
     expect(codeOf(r)).toBe('BAD_USER_INPUT');
     expect(r.errors?.[0]?.message).toMatch(/estimated cost/);
   });
+
+  it('measures fragments that spread each other twice per level once each: the estimate is exact and validation finishes', async () => {
+    // F0 costs 1; each Fi spreads F(i-1) twice, so the operation costs 2^40, and a rule that walked
+    // every spread would take days. With an alias on every level it is refused for its aliases too.
+    const levels = 40;
+    const fragments = [`fragment F0 on Query { viewer { id } }`];
+    for (let i = 1; i <= levels; i++) fragments.push(`fragment F${i} on Query { ...F${i - 1} a${i}: viewer { id } ...F${i - 1} }`);
+    const r = await api.gql(t.adminToken, `query { ...F${levels} } ${fragments.join(' ')}`);
+    expect(codeOf(r)).toBe('BAD_USER_INPUT');
+    // viewer { id } is 2; level i adds itself (2) to twice level i-1: cost(i) = 2 * cost(i-1) + 2.
+    let cost = 2;
+    for (let i = 1; i <= levels; i++) cost = 2 * cost + 2;
+    expect(r.errors?.map((e) => e.message)).toContain(`the operation's estimated cost is ${cost}; the limit is 5000`);
+  });
+
+  it('refuses a negative page before execution, so that it cannot lower the estimate', async () => {
+    const expensive = Array.from({ length: 5 }, (_, i) => `t${i}: tokens(first: 100) { edges { node { id name owner { name } scopes { name } secrets { hint } } } }`).join(' ');
+    const r = await api.gql(t.adminToken, `{ decoy: tokens(first: -2000000000) { edges { node { id } } } ${expensive} }`);
+    expect(codeOf(r)).toBe('BAD_USER_INPUT');
+    expect(r.data).toBeUndefined();
+    expect(r.errors?.map((e) => e.message)).toContain('"first" on tokens must be from 0 to 100');
+    expect(r.errors?.map((e) => e.message).some((m) => /estimated cost/.test(m))).toBe(true);
+  });
 });
 
 describe('transport', () => {
