@@ -17,7 +17,9 @@ for (const [net, bits] of [
 }
 for (const [net, bits] of [
   // IPv4-mapped addresses (::ffff:0:0/96) are judged as the IPv4 address they carry, in allowed().
-  ['::', 128], ['::1', 128], ['64:ff9b::', 96], ['100::', 64], ['2001:db8::', 32],
+  // ::/96 holds the unspecified and loopback addresses and the deprecated IPv4-compatible ones;
+  // 2002::/16 (6to4) embeds any IPv4 address, private ones included.
+  ['::', 96], ['64:ff9b::', 96], ['100::', 64], ['2001:db8::', 32], ['2002::', 16],
   ['fc00::', 7], ['fe80::', 10], ['ff00::', 8],
 ] as const) {
   SPECIAL.addSubnet(net, bits, 'ipv6');
@@ -90,6 +92,7 @@ export class Outbound {
         {
           method: 'POST',
           lookup,
+          agent: false, // one connection per delivery: nothing half-written is ever reused
           headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body), 'user-agent': 'Latchkey-Webhooks/1', ...headers },
           timeout: this.timeoutMs,
         },
@@ -99,12 +102,19 @@ export class Outbound {
           res.on('data', (c: string) => {
             if (text.length < 4096) text += c;
           });
-          res.on('end', () => resolve({ status: res.statusCode ?? 0, body: text.slice(0, 1024) }));
+          res.on('end', () => {
+            resolve({ status: res.statusCode ?? 0, body: text.slice(0, 1024) });
+            // A receiver may answer before it has read the body: stop sending the rest.
+            req.destroy();
+          });
           res.on('error', reject);
         },
       );
       req.on('timeout', () => req.destroy(new Error(`no answer within ${this.timeoutMs} ms`)));
       req.on('error', reject);
+      // A write still under way when the receiver closes fails on the socket itself (EPIPE,
+      // ECONNRESET), after the request may have let go of it: without a listener, Node exits.
+      req.on('socket', (socket) => socket.on('error', reject));
       req.end(body);
     });
   }

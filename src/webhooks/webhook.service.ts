@@ -18,6 +18,10 @@ import { Webhook, WebhookDelivery, WebhookDeliveryStatus, WebhookStatus } from '
 import type { UpdateWebhookInput } from './webhook.types';
 
 const EVENT_NAME = /^(\*|[A-Z][A-Z_]{1,62})$/;
+/** An endpoint subscribes to at most this many actions; every action there is, or "*", fits. */
+const MAX_EVENTS = 100;
+const MAX_URL = 2048;
+const MAX_DESCRIPTION = 1000;
 const ROTATION_OVERLAP_MS = 24 * 3_600_000;
 const DISABLE_AFTER_SILENCE_MS = 24 * 3_600_000;
 
@@ -52,8 +56,9 @@ export class WebhookService {
   }
 
   async create(p: Principal, url: string, events: string[], description: string | null | undefined): Promise<{ webhook: Webhook; signingSecret: string }> {
-    const target = await this.checkUrl(url);
     const names = this.checkEvents(events);
+    checkDescription(description);
+    const target = await this.checkUrl(url);
     const id = uuidv7();
     const signingSecret = newWebhookSecret();
     const sealed = this.box.seal(signingSecret, id);
@@ -90,8 +95,9 @@ export class WebhookService {
 
   async update(p: Principal, id: string, input: UpdateWebhookInput): Promise<Webhook> {
     requireId(id);
-    const url = input.url != null ? await this.checkUrl(input.url) : null;
     const events = input.events != null ? this.checkEvents(input.events) : null;
+    checkDescription(input.description);
+    const url = input.url != null ? await this.checkUrl(input.url) : null;
     return this.ds.transaction(async (tx) => {
       const scope = new TenantScope(tx, p.tenantId);
       const w = await scope.get(Webhook, id, 'webhook', true);
@@ -312,6 +318,7 @@ export class WebhookService {
   }
 
   private async checkUrl(raw: string): Promise<string> {
+    if (raw.length > MAX_URL) throw badInput(`the URL must be at most ${MAX_URL} characters`, { argument: 'url' });
     let url: URL;
     try {
       url = new URL(raw.trim());
@@ -328,6 +335,7 @@ export class WebhookService {
   }
 
   private checkEvents(events: string[]): string[] {
+    if (events.length > MAX_EVENTS) throw badInput(`at most ${MAX_EVENTS} events; "*" subscribes to all`, { argument: 'events' });
     const names = [...new Set(events.map((e) => e.trim()))];
     const bad = names.filter((e) => !EVENT_NAME.test(e));
     if (names.length === 0 || bad.length > 0) {
@@ -335,6 +343,10 @@ export class WebhookService {
     }
     return names.sort();
   }
+}
+
+function checkDescription(description: string | null | undefined): void {
+  if (description && description.length > MAX_DESCRIPTION) throw badInput(`description must be at most ${MAX_DESCRIPTION} characters`, { argument: 'description' });
 }
 
 /** The event as receivers get it: every chain field, so they can check it too. */

@@ -3,7 +3,7 @@
 // keep the event id, dead letters, and the SSRF guards.
 import { createHmac, timingSafeEqual } from 'node:crypto';
 import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { type AddressInfo, createServer as netServer } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startWorkers, type Workers } from '../../src/app/worker';
 import { Outbound, OutboundRefused } from '../../src/webhooks/outbound';
@@ -159,9 +159,57 @@ describe('SSRF guards', () => {
     await expect(outbound.vet(new URL('http://intranet.example/hook'))).rejects.toBeInstanceOf(OutboundRefused);
     await expect(outbound.vet(new URL('http://mixed.example/hook'))).rejects.toBeInstanceOf(OutboundRefused);
     await expect(outbound.vet(new URL('http://[::ffff:127.0.0.1]/hook'))).rejects.toBeInstanceOf(OutboundRefused);
+    // IPv4-compatible (::/96) and 6to4 (2002::/16) addresses carry an IPv4 address too.
+    for (const host of ['[::7f00:1]', '[::a00:1]', '[2002:7f00:1::1]', '[2002:c0a8:1::]']) {
+      await expect(outbound.vet(new URL(`http://${host}/hook`)), host).rejects.toBeInstanceOf(OutboundRefused);
+    }
     await expect(outbound.vet(new URL('https://public.example/hook'))).resolves.toMatchObject({ address: '93.184.216.34' });
     const allowing = new Outbound(['10.0.0.0/8'], 1_000, resolve);
     await expect(allowing.vet(new URL('http://intranet.example/hook'))).resolves.toMatchObject({ address: '10.1.2.3' });
+  });
+
+  it('survives a receiver that answers before reading a large body and closes', async () => {
+    // It answers as soon as the request starts, keeps the connection open (no Connection: close)
+    // as far as HTTP goes, then drops it while the body is still being written.
+    const rude = netServer((socket) => {
+      socket.on('error', () => undefined);
+      socket.once('data', () => {
+        socket.write('HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok');
+        socket.destroy();
+      });
+    }).listen(0, '127.0.0.1');
+    await new Promise((r) => rude.once('listening', r));
+    const uncaught: unknown[] = [];
+    const record = (err: unknown) => uncaught.push(err);
+    process.on('uncaughtException', record);
+    try {
+      const outbound = new Outbound(['127.0.0.1'], 5_000);
+      const url = `http://127.0.0.1:${(rude.address() as AddressInfo).port}/`;
+      for (let i = 0; i < 10; i++) {
+        // Delivered or failed, either is fine; what matters is that the process lives on.
+        await outbound.post(url, {}, 'x'.repeat(4 * 1024 * 1024)).catch((err: Error) => err);
+      }
+      await new Promise((r) => setTimeout(r, 200));
+      expect(uncaught).toEqual([]);
+    } finally {
+      process.off('uncaughtException', record);
+      rude.close();
+    }
+  });
+
+  it('refuses oversized subscriptions and descriptions, writing nothing', async () => {
+    const tt = await newTenant(api);
+    const tooMany = Array.from({ length: 101 }, (_, i) => `EVENT_${String.fromCharCode(65 + (i % 26))}${String.fromCharCode(65 + Math.floor(i / 26))}`);
+    for (const [vars, argument] of [
+      [{ url: 'http://127.0.0.1:9/x', events: tooMany }, 'events'],
+      [{ url: `http://127.0.0.1:9/${'x'.repeat(3000)}`, events: ['*'] }, 'url'],
+      [{ url: 'http://127.0.0.1:9/x', events: ['*'], description: 'd'.repeat(1001) }, 'description'],
+    ] as const) {
+      const r = await api.gql(tt.adminToken, `mutation($url: String!, $events: [String!]!, $description: String) { createWebhook(url: $url, events: $events, description: $description) { signingSecret } }`, vars);
+      expect(r.errors?.[0]?.extensions?.code, argument).toBe('BAD_USER_INPUT');
+      expect(r.errors?.[0]?.extensions?.argument).toBe(argument);
+    }
+    expect((await api.sql(`SELECT count(*)::int AS n FROM webhooks WHERE tenant_id = $1`, [tt.tenantId]))[0].n).toBe(0);
   });
 
   it('times out a receiver that never answers', async () => {
