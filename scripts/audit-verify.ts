@@ -2,18 +2,35 @@
 // Checks an audit export offline: the hash chain line by line, the signed checkpoints, and the
 // signed head at the end (which shows a truncated tail). Names the first broken line.
 import { readFileSync } from 'node:fs';
+import { parseArgs } from 'node:util';
 import { checkExport } from '../src/audit/export-check';
 
+const USAGE = 'usage: npm run audit:verify -- FILE [--key BASE64_ED25519_PUBLIC_KEY]   (the key from GET /v1/audit/keys)';
+
 function main(): number {
-  const args = process.argv.slice(2);
-  const keyAt = args.indexOf('--key');
-  const key = keyAt >= 0 ? args[keyAt + 1] : undefined;
-  const file = args.find((a, i) => !a.startsWith('--') && i !== keyAt + 1);
-  if (!file) {
-    console.error('usage: npm run audit:verify -- FILE [--key BASE64_ED25519_PUBLIC_KEY]   (the key from GET /v1/audit/keys)');
+  let file: string | undefined;
+  let key: Buffer | undefined;
+  try {
+    const { values, positionals } = parseArgs({ options: { key: { type: 'string' } }, allowPositionals: true, strict: true });
+    if (positionals.length !== 1) throw new Error('give exactly one export file');
+    file = positionals[0];
+    if (values.key !== undefined) {
+      key = Buffer.from(values.key, 'base64');
+      // An Ed25519 public key is 32 bytes; anything else is a mistyped or truncated key.
+      if (key.length !== 32 || key.toString('base64') !== values.key.trim()) throw new Error('--key must be a base64 Ed25519 public key (32 bytes), as GET /v1/audit/keys gives it');
+    }
+  } catch (err) {
+    console.error(`${(err as Error).message}\n${USAGE}`);
     return 64;
   }
-  const report = checkExport(readFileSync(file, 'utf8'), key ? Buffer.from(key, 'base64') : undefined);
+  let text: string;
+  try {
+    text = readFileSync(file!, 'utf8');
+  } catch (err) {
+    console.error(`${file}: cannot be read (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`);
+    return 66;
+  }
+  const report = checkExport(text, key);
   if (!report.ok) {
     console.error(`${file}: BROKEN at line ${report.brokenLine}: ${report.problem}`);
     return 1;

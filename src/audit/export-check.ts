@@ -51,7 +51,13 @@ export function checkExport(text: string, trustedKey?: Buffer): ExportReport {
       if (rec.type !== 'export' || typeof rec.tenantId !== 'string') return fail(n, 'the first line is not the export header');
       tenantId = rec.tenantId;
       report.keyId = String(rec.keyId ?? '');
-      if (!key) key = publicKeyFromRaw(Buffer.from(String(rec.publicKey ?? ''), 'base64'));
+      if (!key) {
+        try {
+          key = publicKeyFromRaw(Buffer.from(String(rec.publicKey ?? ''), 'base64'));
+        } catch {
+          return fail(n, 'the header holds no usable public key');
+        }
+      }
       continue;
     }
     if (rec.type === 'event') {

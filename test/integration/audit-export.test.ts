@@ -62,6 +62,30 @@ describe('audit export', () => {
     expect(run.out).toMatch(/OK — \d+ events \(seq 1\.\.\d+\), 3 signed checkpoints/);
   });
 
+  it('takes the documented form without --key (checked against the key in the file, and says so)', () => {
+    const r = verifyFile(exported);
+    expect(r.code).toBe(0);
+    expect(r.out).toMatch(/OK — \d+ events/);
+    expect(r.out).toMatch(/checked against the key inside the file/);
+  });
+
+  it('answers a malformed --key or a missing file with a usage error, not a stack trace', () => {
+    for (const key of ['not-base64!', Buffer.alloc(31).toString('base64'), 'AAAA']) {
+      const r = verifyFile(exported, key);
+      expect(r.code, key).toBe(64);
+      expect(r.out).toMatch(/--key must be a base64 Ed25519 public key/);
+      expect(r.out).not.toMatch(/at .*\(node:|OpenSSL|ERR_/);
+    }
+    let missing: { status: number; stderr: string } | null = null;
+    try {
+      execFileSync(process.execPath, [VERIFY, join(dir, 'no-such-export.ndjson')], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+    } catch (e) {
+      missing = e as { status: number; stderr: string };
+    }
+    expect(missing?.status).toBe(66);
+    expect(missing?.stderr).toMatch(/cannot be read \(ENOENT\)/);
+  });
+
   it('names the line where one byte was changed', () => {
     const lines = exported.split('\n');
     const target = lines.findIndex((l) => l.includes('"exp17:x:read"'));
