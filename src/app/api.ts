@@ -1,5 +1,6 @@
 // The API process: GraphQL over HTTP, REST for gateways, health and metrics.
-import { createServer, type Server } from 'node:http';
+import { createHash, timingSafeEqual } from 'node:crypto';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { ApolloServer } from '@apollo/server';
 import { ApolloServerPluginDrainHttpServer } from '@apollo/server/plugin/drainHttpServer';
@@ -12,6 +13,7 @@ import { operationLimits } from '../platform/graphql-limits';
 import { errorHandler, requestId } from '../platform/http';
 import { buildLatchkeySchema, createResolvers } from '../platform/schema';
 import { GatewayRoutes } from '../verify/gateway.routes';
+import { bearer } from '../verify/verifier';
 import { auditRoutes } from '../audit/audit.routes';
 import { successorRoutes } from '../lifecycle/successor';
 import type { Container } from './container';
@@ -21,6 +23,8 @@ import { startWebSocket } from './websocket';
 export interface Api {
   server: Server;
   url: string;
+  /** Where /metrics answers: the main listener, or METRICS_LISTEN. */
+  metricsUrl: string;
   stop(): Promise<void>;
 }
 
@@ -66,9 +70,10 @@ export async function startApi(c: Container): Promise<Api> {
     const failed = Object.entries(checks).filter(([, ok]) => !ok).map(([name]) => name);
     res.status(failed.length ? 503 : 200).json({ status: failed.length ? 'unavailable' : 'ok', failed, checks });
   });
-  app.get('/metrics', async (_req, res) => {
-    res.type(metrics.registry.contentType).send(await metrics.registry.metrics());
-  });
+  const scrape = metricsHandler(c);
+  // With a listener of its own, /metrics is served there only.
+  const metricsServer = config.metrics.listen ? createServer((req, res) => void scrape(req, res)) : null;
+  if (!metricsServer) app.get('/metrics', (req, res) => void scrape(req, res));
   app.use(auditRoutes(c.ds, services.verifier, services.audit, services.signer));
   app.use(successorRoutes(services.successors, log));
   app.use(express.json({ limit: '1mb' }));
@@ -92,14 +97,51 @@ export async function startApi(c: Container): Promise<Api> {
     server.listen(config.port, config.host, () => resolve());
   });
   const { port } = server.address() as AddressInfo;
-  const url = `http://${config.host.includes(':') ? `[${config.host}]` : config.host}:${port}`;
+  const url = urlOf(config.host, port);
   log.info({ url }, 'API listening');
+  let metricsUrl = `${url}/metrics`;
+  if (metricsServer && config.metrics.listen) {
+    const { host, port: wanted } = config.metrics.listen;
+    await new Promise<void>((resolve, reject) => {
+      metricsServer.once('error', reject);
+      metricsServer.listen(wanted, host, () => resolve());
+    });
+    metricsUrl = `${urlOf(host, (metricsServer.address() as AddressInfo).port)}/metrics`;
+    log.info({ url: metricsUrl }, 'metrics listening');
+  }
   return {
     server,
     url,
+    metricsUrl,
     async stop() {
       await apollo.stop(); // drains in-flight requests, then closes the server
+      if (metricsServer) await new Promise((resolve) => metricsServer.close(resolve));
     },
+  };
+}
+
+const urlOf = (host: string, port: number) => `http://${host.includes(':') ? `[${host}]` : host}:${port}`;
+
+/** GET /metrics in Prometheus text, behind METRICS_TOKEN when one is set. */
+function metricsHandler(c: Container) {
+  const { metrics, config } = c;
+  const expected = config.metrics.token ? createHash('sha256').update(config.metrics.token).digest() : null;
+  return async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
+    const path = (req.url ?? '/').split('?')[0];
+    if (path !== '/metrics' || (req.method !== 'GET' && req.method !== 'HEAD')) {
+      res.writeHead(404).end();
+      return;
+    }
+    if (expected) {
+      const given = bearer(req.headers.authorization);
+      // Compared as digests: equal lengths, constant time.
+      if (!given || !timingSafeEqual(createHash('sha256').update(given).digest(), expected)) {
+        res.writeHead(401, { 'www-authenticate': 'Bearer realm="latchkey-metrics"' }).end();
+        return;
+      }
+    }
+    const text = await metrics.registry.metrics();
+    res.writeHead(200, { 'content-type': metrics.registry.contentType }).end(text);
   };
 }
 

@@ -31,6 +31,8 @@ export interface Config {
   webhooks: { allow: string[]; timeoutMs: number; attempts: number; backoffMs: number };
   lifecycle: LifecycleConfig;
   shutdownTimeoutMs: number;
+  /** Where /metrics is served: on the main listener (null), or only on a listener of its own; and the bearer token it takes, if any. */
+  metrics: { listen: { host: string; port: number } | null; token: string | null };
 }
 
 export interface VerifyConfig {
@@ -114,6 +116,17 @@ export function loadConfig(env: Env = process.env): Config {
     }
     return v;
   };
+  const hostPort = (name: string): { host: string; port: number } | null => {
+    const v = read(name, '');
+    if (!v) return null;
+    const m = /^(?:\[([0-9a-fA-F:]+)\]|([^:\s]+)):(\d{1,5})$/.exec(v);
+    const port = m ? Number(m[3]) : -1;
+    if (!m || port > 65535) {
+      problems.push(`${name}=${JSON.stringify(v)} must be HOST:PORT, for example 127.0.0.1:9464 or [::1]:9464`);
+      return null;
+    }
+    return { host: m[1] ?? m[2]!, port };
+  };
 
   const nodeEnv = oneOf<NodeEnv>('NODE_ENV', ['development', 'production', 'test'], 'development');
   const role = oneOf<Role>('LATCHKEY_ROLE', ['all', 'api', 'worker'], 'all');
@@ -196,7 +209,9 @@ export function loadConfig(env: Env = process.env): Config {
       batch: int('LIFECYCLE_BATCH', 200, 1, 1_000),
     },
     shutdownTimeoutMs: int('SHUTDOWN_TIMEOUT_MS', 10_000, 100, 120_000),
+    metrics: { listen: hostPort('METRICS_LISTEN'), token: env.METRICS_TOKEN || null },
   };
+  if (config.metrics.token !== null && config.metrics.token.length < 16) problems.push('METRICS_TOKEN must be at least 16 characters');
   if (problems.length > 0) throw new ConfigError(problems);
 
   // Development keeps generated secrets under the data directory, so tokens survive restarts.

@@ -80,6 +80,35 @@ describe('operation limits', () => {
   });
 });
 
+describe('/metrics', () => {
+  it('takes a bearer token when METRICS_TOKEN is set', async () => {
+    const guarded = await startTestApi({ METRICS_TOKEN: 'scrape-me-please-0123' });
+    try {
+      expect((await fetch(`${guarded.url}/metrics`)).status).toBe(401);
+      expect((await fetch(`${guarded.url}/metrics`, { headers: { authorization: 'Bearer wrong-token-0123456789' } })).status).toBe(401);
+      const ok = await fetch(`${guarded.url}/metrics`, { headers: { authorization: 'Bearer scrape-me-please-0123' } });
+      expect(ok.status).toBe(200);
+      expect(await ok.text()).toContain('latchkey_verifications_total');
+    } finally {
+      await guarded.close();
+    }
+  });
+
+  it('moves to a listener of its own with METRICS_LISTEN, and leaves the public one', async () => {
+    const split = await startTestApi({ METRICS_LISTEN: '127.0.0.1:0' });
+    try {
+      expect((await fetch(`${split.url}/metrics`)).status).toBe(404);
+      expect(split.api.metricsUrl).not.toBe(`${split.url}/metrics`);
+      const ok = await fetch(split.api.metricsUrl);
+      expect(ok.status).toBe(200);
+      expect(await ok.text()).toContain('latchkey_verifications_total');
+      expect((await fetch(split.api.metricsUrl.replace('/metrics', '/graphql'))).status).toBe(404);
+    } finally {
+      await split.close();
+    }
+  });
+});
+
 describe('transport', () => {
   it('refuses mutations over GET', async () => {
     const url = `${api.url}/graphql?query=${encodeURIComponent('mutation { createScope(input: { name: "get:x:read" }) { id } }')}`;

@@ -23,12 +23,12 @@ describe('configuration', () => {
 
   it('names every wrong variable', () => {
     try {
-      loadConfig({ LATCHKEY_DATA_DIR: dataDir(), PORT: 'eighty', LATCHKEY_ROLE: 'boss', DATABASE_URL: 'mysql://x', LOG_LEVEL: 'loud' });
+      loadConfig({ LATCHKEY_DATA_DIR: dataDir(), PORT: 'eighty', LATCHKEY_ROLE: 'boss', DATABASE_URL: 'mysql://x', LOG_LEVEL: 'loud', METRICS_LISTEN: '9464', METRICS_TOKEN: 'short' });
       expect.unreachable();
     } catch (e) {
       expect(e).toBeInstanceOf(ConfigError);
       const text = (e as Error).message;
-      for (const name of ['PORT', 'LATCHKEY_ROLE', 'DATABASE_URL', 'LOG_LEVEL']) expect(text).toContain(name);
+      for (const name of ['PORT', 'LATCHKEY_ROLE', 'DATABASE_URL', 'LOG_LEVEL', 'METRICS_LISTEN', 'METRICS_TOKEN']) expect(text).toContain(name);
     }
   });
 
