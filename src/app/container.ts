@@ -164,8 +164,14 @@ export async function createContainer(config: Config, log: Logger): Promise<Cont
   const metrics = createMetrics();
   const services = createServices(config, log, ds, redis, subscriber, bullRedis, metrics);
   const ran = await migrate(ds, async () => {
-    await services.tenants.bootstrap(config.bootstrapTenantName, config.bootstrapTokenFile, log);
+    await services.tenants.bootstrap(config.bootstrapTenantName, config.bootstrapTokenFile, config.bootstrapTokenTtlS, log);
   });
+  for (const t of await services.tenants.longLivedPlatformTokens(config.bootstrapTokenTtlS)) {
+    log.warn(
+      { tokenId: t.id, tenantId: t.tenantId, ownerId: t.ownerId, createdAt: t.createdAt, expiresAt: t.expiresAt },
+      'a platform admin token is live past BOOTSTRAP_TOKEN_TTL (or never expires): create a named admin, then revoke it (README, "Day one")',
+    );
+  }
   if (ran.length > 0) log.info({ migrations: ran }, 'ran migrations');
   await services.bus.start();
   // Only API processes have subscribers to fan events out to.

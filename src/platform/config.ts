@@ -2,6 +2,7 @@
 import { createHash, hkdfSync, randomBytes } from 'node:crypto';
 import { linkSync, mkdirSync, readFileSync, unlinkSync, writeFileSync } from 'node:fs';
 import { isAbsolute, join, resolve } from 'node:path';
+import { formatDuration, parseDuration } from './duration';
 
 export type Role = 'all' | 'api' | 'worker';
 export type NodeEnv = 'development' | 'production' | 'test';
@@ -21,6 +22,8 @@ export interface Config {
   encryptionKeyId: string;
   bootstrapTokenFile: string;
   bootstrapTenantName: string;
+  /** How long the bootstrap admin token lives; start-up warns about platform admin tokens older than this. */
+  bootstrapTokenTtlS: number;
   logLevel: string;
   graphql: { maxDepth: number; maxAliases: number; maxCost: number };
   verify: VerifyConfig;
@@ -116,6 +119,20 @@ export function loadConfig(env: Env = process.env): Config {
     }
     return v;
   };
+  const duration = (name: string, fallback: string, min: number, max: number): number => {
+    const raw = read(name, fallback);
+    let s = -1;
+    try {
+      s = parseDuration(raw);
+    } catch {
+      // reported below
+    }
+    if (s < min || s > max) {
+      problems.push(`${name}=${JSON.stringify(raw)} must be an ISO 8601 duration from ${formatDuration(min)} to ${formatDuration(max)}`);
+      return parseDuration(fallback);
+    }
+    return s;
+  };
   const hostPort = (name: string): { host: string; port: number } | null => {
     const v = read(name, '');
     if (!v) return null;
@@ -172,6 +189,7 @@ export function loadConfig(env: Env = process.env): Config {
     dataDir,
     bootstrapTokenFile: inData(read('BOOTSTRAP_TOKEN_FILE', join(dataDir, 'bootstrap-token'))),
     bootstrapTenantName: read('BOOTSTRAP_TENANT_NAME', 'default'),
+    bootstrapTokenTtlS: duration('BOOTSTRAP_TOKEN_TTL', 'P1D', 60, 90 * 86_400),
     logLevel,
     graphql: {
       maxDepth: int('GRAPHQL_MAX_DEPTH', 8, 2, 64),

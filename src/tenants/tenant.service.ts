@@ -6,7 +6,7 @@ import type { Logger } from 'pino';
 import type { DataSource } from 'typeorm';
 import type { AuditService } from '../audit/audit.service';
 import type { Principal } from '../iam/principal';
-import { BuiltInRole } from '../iam/permissions';
+import { BuiltInRole, Permission } from '../iam/permissions';
 import type { RoleService } from '../iam/role.service';
 import { OwnerKind, type Owner } from '../owners/owner.entity';
 import type { OwnerService } from '../owners/owner.service';
@@ -56,21 +56,67 @@ export class TenantService {
    * and the admin's first token, written to `file` with mode 0600 before the transaction
    * commits, so a token that reached the database always reached the file too.
    */
-  async bootstrap(tenantName: string, file: string, log: Logger): Promise<boolean> {
+  async bootstrap(tenantName: string, file: string, ttlS: number, log: Logger): Promise<boolean> {
     return this.ds.transaction(async (tx) => {
       const [{ exists }] = await tx.query('SELECT EXISTS (SELECT 1 FROM tenants) AS exists');
       if (exists) return false;
-      const created = await this.provision(tx, { name: tenantName, adminName: 'admin', adminEmail: null }, null, true);
+      const expiresAt = new Date(Date.now() + ttlS * 1000);
+      const created = await this.provision(tx, { name: tenantName, adminName: 'admin', adminEmail: null }, null, true, expiresAt);
       writeSecretFile(file, created.adminToken.secret);
       log.info(
-        { tenantId: created.tenant.id, adminId: created.admin.id, tokenHint: tokenHint(created.adminToken.secret), file },
-        'bootstrapped the first tenant; the admin token is in the bootstrap token file',
+        { tenantId: created.tenant.id, adminId: created.admin.id, tokenHint: tokenHint(created.adminToken.secret), file, expiresAt },
+        'bootstrapped the first tenant; the admin token is in the bootstrap token file and expires at expiresAt: create a named admin before then',
       );
       return true;
     });
   }
 
-  private async provision(tx: Tx, input: CreateTenantInput, actorId: string | null, platform: boolean): Promise<Provisioned> {
+  /**
+   * Live control-plane tokens of the platform admin (the bootstrap owner, the only holder of
+   * PLATFORM_ADMIN) that never expire or have lived longer than `ttlS`: each is a standing key to
+   * every tenant, so start-up warns about each until it is revoked.
+   */
+  async longLivedPlatformTokens(ttlS: number): Promise<Array<{ id: string; tenantId: string; ownerId: string; createdAt: Date; expiresAt: Date | null }>> {
+    const rows: Array<{ id: string; tenant_id: string; owner_id: string; created_at: Date; expires_at: Date | null }> = await this.ds.query(
+      `SELECT t.id, t.tenant_id, t.owner_id, t.created_at, t.expires_at
+         FROM tokens t
+        WHERE t.kind = 'CONTROL' AND t.status = 'ACTIVE' AND (t.expires_at IS NULL OR t.expires_at > now())
+          AND (t.expires_at IS NULL OR t.created_at < now() - make_interval(secs => $1))
+          AND EXISTS (SELECT 1 FROM role_bindings b JOIN roles r ON r.tenant_id = b.tenant_id AND r.id = b.role_id
+                       WHERE b.tenant_id = t.tenant_id AND b.owner_id = t.owner_id AND $2 = ANY(r.permissions))
+        ORDER BY t.id`,
+      [ttlS, Permission.PLATFORM_ADMIN],
+    );
+    return rows.map((r) => ({ id: r.id, tenantId: r.tenant_id, ownerId: r.owner_id, createdAt: r.created_at, expiresAt: r.expires_at }));
+  }
+
+  /**
+   * Break glass: a new short-lived token for the platform admin, for whoever runs Latchkey's own
+   * configuration (database and pepper), after the bootstrap token was retired. Audited.
+   */
+  async issuePlatformAdminToken(ttlS: number, reason: string): Promise<Issued & { tenantId: string }> {
+    return this.ds.transaction(async (tx) => {
+      const [admin]: Array<{ tenant_id: string; owner_id: string }> = await tx.query(
+        `SELECT b.tenant_id, b.owner_id FROM role_bindings b JOIN roles r ON r.tenant_id = b.tenant_id AND r.id = b.role_id
+          WHERE $1 = ANY(r.permissions) ORDER BY b.created_at LIMIT 1`,
+        [Permission.PLATFORM_ADMIN],
+      );
+      if (!admin) throw conflict('no owner holds PLATFORM_ADMIN: the database has not been bootstrapped');
+      const issued = await this.tokens.insert(tx, admin.tenant_id, null, {
+        ownerId: admin.owner_id,
+        kind: 'CONTROL',
+        name: 'platform admin (break glass)',
+        description: reason,
+        labels: {},
+        scopes: [],
+        expiresAt: new Date(Date.now() + ttlS * 1000),
+        policy: null,
+      });
+      return { ...issued, tenantId: admin.tenant_id };
+    });
+  }
+
+  private async provision(tx: Tx, input: CreateTenantInput, actorId: string | null, platform: boolean, expiresAt: Date | null = null): Promise<Provisioned> {
     const tenant: Tenant = { id: uuidv7(), name: input.name.trim(), createdAt: new Date() };
     try {
       await tx.insert(Tenant, tenant);
@@ -101,7 +147,7 @@ export class TenantService {
       description: 'Created with the tenant. Rotate it, or issue another and revoke this one.',
       labels: {},
       scopes: [],
-      expiresAt: null,
+      expiresAt,
       policy: null,
     });
     return { tenant, admin, adminToken };

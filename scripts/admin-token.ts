@@ -1,0 +1,54 @@
+// npm run admin:token -- [--ttl PT1H] [--reason TEXT]
+// Break glass: prints a new, short-lived token of the platform admin (the bootstrap owner, the only
+// one that may create tenants) after its bootstrap token was retired. It needs what the server
+// needs (DATABASE_URL, TOKEN_PEPPER, ...): whoever holds those holds Latchkey anyway. Audited.
+import 'reflect-metadata';
+import { parseArgs } from 'node:util';
+import { createContainer } from '../src/app/container';
+import { ConfigError, loadConfig } from '../src/platform/config';
+import { DurationError, parseDuration } from '../src/platform/duration';
+import { createLogger } from '../src/platform/logger';
+
+const USAGE = 'usage: npm run admin:token -- [--ttl PT1H] [--reason TEXT]   (the token is printed on stdout; at most P1D)';
+
+async function main(): Promise<number> {
+  let ttl = 3_600;
+  let reason = 'break-glass platform admin token';
+  try {
+    const { values } = parseArgs({ options: { ttl: { type: 'string' }, reason: { type: 'string' } }, strict: true });
+    if (values.ttl !== undefined) ttl = parseDuration(values.ttl);
+    if (ttl < 60 || ttl > 86_400) throw new Error('--ttl must be from PT1M to P1D');
+    if (values.reason !== undefined) reason = values.reason.trim().slice(0, 500) || reason;
+  } catch (err) {
+    console.error(`${err instanceof DurationError || err instanceof Error ? err.message : String(err)}\n${USAGE}`);
+    return 64;
+  }
+  let config;
+  try {
+    config = loadConfig({ ...process.env, LATCHKEY_ROLE: 'worker' });
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      console.error(`latchkey: ${err.message}`);
+      return 78;
+    }
+    throw err;
+  }
+  const log = createLogger(config.logLevel === 'info' ? 'warn' : config.logLevel, { role: 'admin-token' });
+  const container = await createContainer(config, log);
+  try {
+    const issued = await container.services.tenants.issuePlatformAdminToken(ttl, reason);
+    log.warn({ tokenId: issued.token.id, tenantId: issued.tenantId, expiresAt: issued.token.expiresAt }, 'issued a break-glass platform admin token');
+    process.stdout.write(`${issued.secret}\n`);
+    return 0;
+  } finally {
+    await container.close();
+  }
+}
+
+main().then(
+  (code) => process.exit(code),
+  (err) => {
+    console.error(`latchkey: ${err instanceof Error ? err.message : String(err)}`);
+    process.exit(1);
+  },
+);

@@ -1,0 +1,69 @@
+// The bootstrap admin: its first token expires, long-lived platform admin tokens are found for the
+// start-up warning, and a break-glass token can be had by whoever runs the server.
+import { execFile } from 'node:child_process';
+import { resolve } from 'node:path';
+import { promisify } from 'node:util';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { bootstrapToken, startTestApi, testEnv, type TestApi } from '../helpers/api';
+import { unique } from '../helpers/fixtures';
+
+const run = promisify(execFile);
+const ADMIN_TOKEN = resolve(__dirname, '..', '..', 'dist', 'scripts', 'admin-token.js');
+
+let api: TestApi;
+let bootstrapTokenId: string;
+
+beforeAll(async () => {
+  api = await startTestApi();
+  const [row] = await api.sql(`SELECT id FROM tokens WHERE name = 'initial admin token' ORDER BY id LIMIT 1`);
+  bootstrapTokenId = row.id;
+});
+afterAll(() => api.close());
+
+describe('the bootstrap admin token', () => {
+  it('expires after BOOTSTRAP_TOKEN_TTL (a day by default)', async () => {
+    const [t] = await api.sql(`SELECT extract(epoch FROM expires_at - created_at)::int AS ttl FROM tokens WHERE id = $1`, [bootstrapTokenId]);
+    expect(t.ttl).toBeGreaterThanOrEqual(86_399);
+    expect(t.ttl).toBeLessThanOrEqual(86_401);
+  });
+
+  it('is reported at start while it is live past that, or never expires', async () => {
+    const found = () => api.container.services.tenants.longLivedPlatformTokens(api.container.config.bootstrapTokenTtlS);
+    expect((await found()).map((t) => t.id)).not.toContain(bootstrapTokenId);
+    const [{ expires_at: was }] = await api.sql(`SELECT expires_at FROM tokens WHERE id = $1`, [bootstrapTokenId]);
+    // As a token bootstrapped before tokens expired: no expiry at all.
+    await api.sql(`UPDATE tokens SET expires_at = NULL WHERE id = $1`, [bootstrapTokenId]);
+    try {
+      expect((await found()).map((t) => t.id)).toContain(bootstrapTokenId);
+    } finally {
+      await api.sql(`UPDATE tokens SET expires_at = $2 WHERE id = $1`, [bootstrapTokenId, was]);
+    }
+  });
+});
+
+describe('npm run admin:token (break glass)', () => {
+  it('prints a platform admin token that expires within the hour, and audits it', async () => {
+    const { stdout } = await run(process.execPath, [ADMIN_TOKEN, '--ttl', 'PT30M', '--reason', 'tenant for the sales team'], { env: { ...process.env, ...testEnv() } });
+    const secret = stdout.trim();
+    expect(secret).toMatch(/^lk_[0-9A-Za-z]{49}$/);
+    const created = await api.ok(secret, `mutation($input: CreateTenantInput!) { createTenant(input: $input) { tenant { id } } }`, { input: { name: unique('glass'), adminName: 'admin' } });
+    expect(created.createTenant.tenant.id).toBeTruthy();
+    const [tok] = await api.sql(
+      `SELECT t.id, extract(epoch FROM t.expires_at - t.created_at)::int AS ttl, t.description FROM tokens t WHERE t.name = 'platform admin (break glass)' ORDER BY t.id DESC LIMIT 1`,
+    );
+    expect(tok.ttl).toBe(1800);
+    expect(tok.description).toBe('tenant for the sales team');
+    const audited = await api.sql(`SELECT actor_id FROM audit_events WHERE target_id = $1 AND action = 'TOKEN_ISSUED'`, [tok.id]);
+    expect(audited).toEqual([{ actor_id: null }]);
+    // The bootstrap token is untouched.
+    expect((await api.gql(bootstrapToken(), `{ viewer { id } }`)).errors).toBeUndefined();
+  });
+
+  it('refuses a lifetime past a day with a usage error, issuing nothing', async () => {
+    const before = (await api.sql(`SELECT count(*)::int AS n FROM tokens WHERE name = 'platform admin (break glass)'`))[0].n;
+    const failed = await run(process.execPath, [ADMIN_TOKEN, '--ttl', 'P2D'], { env: { ...process.env, ...testEnv() } }).catch((e: { code: number; stderr: string }) => e);
+    expect((failed as { code: number }).code).toBe(64);
+    expect((failed as { stderr: string }).stderr).toMatch(/--ttl must be from PT1M to P1D/);
+    expect((await api.sql(`SELECT count(*)::int AS n FROM tokens WHERE name = 'platform admin (break glass)'`))[0].n).toBe(before);
+  });
+});
