@@ -94,6 +94,9 @@ export function formatError(formatted: GraphQLFormattedError, error: unknown, lo
   }
   // Apollo marks variables that fail coercion (a scalar's parseValue threw) as BAD_USER_INPUT.
   if (code === ErrorCode.BAD_USER_INPUT) return { ...base, extensions: { code: ErrorCode.BAD_USER_INPUT } };
+  // A GraphQL error that wraps nothing is about the document or its variables (graphql-ws passes
+  // validation errors on without Apollo's codes): the client's to fix.
+  if (error instanceof GraphQLError && !error.originalError) return { ...base, extensions: { code: ErrorCode.BAD_USER_INPUT } };
   log.error({ err: original, path: formatted.path }, 'unexpected error in GraphQL operation');
   return { message: 'Internal server error', path: formatted.path, extensions: { code: ErrorCode.INTERNAL_SERVER_ERROR } };
 }

@@ -33,7 +33,9 @@ export function encodeCursor(key: string | number): string {
 export function decodeCursor(cursor: string): string {
   const raw = Buffer.from(cursor, 'base64url').toString('utf8');
   if (!raw.startsWith(CURSOR_PREFIX) || raw.length === CURSOR_PREFIX.length) {
-    throw badInput(`cursor ${JSON.stringify(cursor)} is not valid`, { argument: 'after' });
+    // Not echoed in full: a cursor is the caller's to send, and may be anything.
+    const shown = cursor.length > 40 ? `${cursor.slice(0, 40)}…` : cursor;
+    throw badInput(`cursor ${JSON.stringify(shown)} is not valid`, { argument: 'after' });
   }
   return raw.slice(CURSOR_PREFIX.length);
 }

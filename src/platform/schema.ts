@@ -18,6 +18,7 @@ import { TokenResolver } from '../tokens/token.resolver';
 import { VerifyResolver } from '../verify/verify.resolver';
 import type { Context } from './context';
 import { DateTimeScalar } from './graphql-types';
+import { rejectHostileArguments } from './hostile-input';
 
 /** Every resolver of the API, wired to its service. */
 export function createResolvers(s: Services): object[] {
@@ -43,6 +44,7 @@ export function buildLatchkeySchema(resolvers: object[]): GraphQLSchema {
     container: { get: (cls) => byClass.get(cls) },
     scalarsMap: [{ type: Date, scalar: DateTimeScalar }],
     validate: { forbidUnknownValues: false },
+    globalMiddlewares: [rejectHostileArguments],
     // Every subscription brings its own stream (`subscribe`), so type-graphql's topic pub/sub is
     // never used; the option is required all the same.
     pubSub: {

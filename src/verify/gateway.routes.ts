@@ -7,6 +7,7 @@ import type { Logger } from 'pino';
 import { Permission } from '../iam/permissions';
 import { type Principal, requirePermission } from '../iam/principal';
 import { badInput, DomainError, ErrorCode } from '../platform/errors';
+import { isScopeName } from '../scopes/scope-name';
 import type { SecretRecord } from './verdict';
 import { andThen, bearer, type MaybePromise, validUntil, type Verifier } from './verifier';
 import { VerifyFailure, type VerifyResult } from './verify.types';
@@ -145,6 +146,10 @@ export class GatewayRoutes {
     const credential = header(req, 'x-latchkey-gateway-token');
     return andThen(this.gatewayPrincipal(credential ? (bearer(credential) ?? credential.trim()) : null, null), (gateway) => {
       const required = scopesFrom(req, query);
+      // Never echoed: a value that is no scope name could carry anything into a header.
+      if (required?.some((s) => !isScopeName(s))) {
+        return send(res, 400, { error: 'invalid_request', error_description: 'the route declares a value that is not a scope name (service:resource:read|write)' });
+      }
       if (!required) {
         this.misconfigured('no_scopes_declared');
         this.log.warn({ path: '/v1/authz', uri: header(req, 'x-original-uri') ?? null }, `forward-auth refused: the route declares no scopes (X-Latchkey-Scopes); say "${ANY_VALID_TOKEN}" alone to admit any valid token`);

@@ -3,6 +3,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestApi, type TestApi, jsonOf } from '../helpers/api';
 import { createScopes, issue, newTenant, type TenantFixture } from '../helpers/fixtures';
+import { wsClient } from '../helpers/ws';
 
 let api: TestApi;
 let t: TenantFixture;
@@ -58,6 +59,14 @@ const CASES: Array<[string, string, () => Record<string, unknown>, string, RegEx
   ['unknown field', `{ tokens { nonsense } }`, () => ({}), 'BAD_USER_INPUT'],
   ['syntax error', `{ tokens { `, () => ({}), 'BAD_USER_INPUT'],
   ['missing required argument', `mutation { revokeToken(id: "x") { id } }`, () => ({}), 'BAD_USER_INPUT'],
+  // Hostile strings: each is refused naming its argument, never an internal error.
+  ['NUL in an owner name', `mutation($n: String!) { createOwner(input: { kind: USER, name: $n }) { id } }`, () => ({ n: 'a\u0000b' }), 'BAD_USER_INPUT', /input\.name contains a NUL/],
+  ['lone surrogate in a label', `mutation($id: ID!, $l: JSONObject) { updateToken(id: $id, input: { labels: $l }) { id } }`, () => ({ id: tokenId, l: { team: 'x\ud800' } }), 'BAD_USER_INPUT', /input\.labels\.team/],
+  ['lone surrogate in a label key', `mutation($id: ID!, $l: JSONObject) { updateToken(id: $id, input: { labels: $l }) { id } }`, () => ({ id: tokenId, l: { ['k\udc00']: 'v' } }), 'BAD_USER_INPUT', /unpaired surrogate/],
+  ['NUL in a search', `query($s: String) { tokens(filter: { search: $s }) { totalCount } }`, () => ({ s: '\u0000' }), 'BAD_USER_INPUT', /filter\.search/],
+  ['NUL in a description', `mutation($d: String) { createScope(input: { name: "nul:x:read", description: $d }) { id } }`, () => ({ d: 'x\u0000' }), 'BAD_USER_INPUT', /input\.description/],
+  ['a revoke reason quoting a secret', `mutation($id: ID!, $r: String!) { revokeToken(id: $id, reason: $r) { id } }`, () => ({ id: tokenId, r: `leaked: lk_${'a'.repeat(49)}` }), 'BAD_USER_INPUT', /reason contains something shaped like a Latchkey secret/],
+  ['a long garbage cursor', `query($a: String) { tokens(after: $a) { totalCount } }`, () => ({ a: 'z'.repeat(5000) }), 'BAD_USER_INPUT', /^cursor "z{40}…" is not valid$/],
 ];
 
 describe('bad input is refused with a typed error and changes nothing', () => {
@@ -71,6 +80,45 @@ describe('bad input is refused with a typed error and changes nothing', () => {
       expect(await state()).toBe(before);
     });
   }
+
+  it('never echoes a secret it refused', async () => {
+    const secret = `lk_${'b'.repeat(49)}`;
+    const r = await api.gql(t.adminToken, `mutation($id: ID!, $r: String!) { revokeToken(id: $id, reason: $r) { id } }`, { id: tokenId, r: secret });
+    expect(JSON.stringify(r)).not.toContain(secret);
+  });
+
+  it('validation errors over WebSocket are bad input too', async () => {
+    const ws = wsClient(api.url, t.adminToken);
+    try {
+      const s = ws.subscribe(`subscription { auditEvents { nonsense } }`);
+      await expect(s.until(() => false, 5_000)).rejects.toThrow(/subscription failed/);
+      const errors = (Array.isArray(s.errors[0]) ? s.errors[0] : s.errors) as Array<{ extensions?: { code?: string } }>;
+      expect(errors.map((e) => e.extensions?.code)).toEqual(['BAD_USER_INPUT']);
+    } finally {
+      await ws.dispose();
+    }
+  });
+
+  it('an APQ hash that does not match its query is bad input', async () => {
+    const res = await fetch(`${api.url}/graphql`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${t.adminToken}` },
+      body: JSON.stringify({ query: '{ viewer { id } }', extensions: { persistedQuery: { version: 1, sha256Hash: '0'.repeat(64) } } }),
+    });
+    const body = await jsonOf(res);
+    expect(body.errors?.[0]?.extensions?.code).toBe('BAD_USER_INPUT');
+  });
+
+  it('forward-auth answers a scope that is no scope name with 400, echoing nothing', async () => {
+    const gateway = (await api.ok(t.adminToken, `mutation($input: IssueTokenInput!) { issueToken(input: $input) { secret } }`, { input: { ownerId: t.adminId, name: 'gw', scopes: [] } })).issueToken.secret;
+    const tok = await issue(api, t.adminToken, ownerId, ['crm:deals:read']);
+    for (const query of ['?scope=crm:d%C3%A9als:read', '?scope=crm:deals:read%22,error=%22x', '?scope=%E2%9C%93']) {
+      const res = await fetch(`${api.url}/v1/authz${query}`, { headers: { 'x-latchkey-gateway-token': gateway, authorization: `Bearer ${tok.secret}` } });
+      expect(res.status, query).toBe(400);
+      expect(res.headers.get('www-authenticate')).toBeNull();
+      expect(await res.text()).not.toMatch(/d\u00e9als|error=|✓/);
+    }
+  });
 
   it('a body over 1 MiB is refused before it is parsed', async () => {
     const before = await state();
