@@ -158,9 +158,9 @@ export async function createContainer(config: Config, log: Logger): Promise<Cont
   await ensureDatabase(config.databaseUrl);
   const ds = createDataSource(config.databaseUrl);
   await ds.initialize();
-  const redis = createRedis(config.redisUrl, 'command', 'main');
-  const subscriber = createRedis(config.redisUrl, 'subscriber', 'events');
-  const bullRedis = bullConnection(config.redisUrl, 'queues');
+  const redis = createRedis(config.redisUrl, 'command', 'main', log);
+  const subscriber = createRedis(config.redisUrl, 'subscriber', 'events', log);
+  const bullRedis = bullConnection(config.redisUrl, 'queues', log);
   const metrics = createMetrics();
   const services = createServices(config, log, ds, redis, subscriber, bullRedis, metrics);
   const ran = await migrate(ds, async () => {

@@ -17,7 +17,7 @@ const BATCH_WAIT_MS = 50;
 export async function startWorkers(c: Container): Promise<Workers> {
   const { config, services, log, metrics } = c;
   const { lifecycle } = config;
-  const connection = bullConnection(config.redisUrl, 'workers');
+  const connection = bullConnection(config.redisUrl, 'workers', log);
   const common = { connection, prefix: config.redisPrefix };
 
   const lifecycleWorker = (kind: LifecycleQueue) => {

@@ -41,14 +41,21 @@ export class CacheInvalidator implements ChangeNotifier {
   async tokensChanged(tokenIds: readonly string[]): Promise<void> {
     const ids = [...new Set(tokenIds)];
     if (ids.length === 0) return;
+    let failure: unknown = null;
     try {
       for (let i = 0; i < ids.length; i += BATCH) {
         await this.clearShared(await this.load(this.ds, ids.slice(i, i + BATCH)));
       }
+    } catch (err) {
+      failure = err;
+    }
+    try {
+      // Tells this replica in any case; the others through Redis.
       await this.bus.publish({ kind: 'tokens', ids });
     } catch (err) {
-      this.log.error({ err, tokens: ids.length }, 'could not announce a token change; replicas will see it at their next poll');
+      failure ??= err;
     }
+    if (failure) this.log.error({ err: failure, tokens: ids.length }, 'could not announce a token change; replicas will see it at their next poll');
   }
 
   async permissionsChanged(): Promise<void> {
@@ -79,7 +86,10 @@ export class CacheInvalidator implements ChangeNotifier {
 export class ChangePoller {
   private xmin: string | null = null;
   private applied = new Map<string, number>();
+  /** Changes applied here whose Redis entries could not be cleared yet (Redis down): retried every poll. */
+  private readonly unclearedShared = new Map<string, ChangedToken>();
   private lastSuccess = 0;
+  private sharedWarnedAt = 0;
   private timer: NodeJS.Timeout | null = null;
   private running: Promise<void> | null = null;
   // A connection of its own: under load the pool queue could delay a poll past staleAfterMs.
@@ -130,17 +140,35 @@ export class ChangePoller {
           : await this.runner.query(`SELECT id, version::float8 AS version FROM tokens WHERE changed_xid >= $1::xid8`, [this.xmin]);
       const fresh = window.filter((r) => (this.applied.get(r.id) ?? 0) < r.version).map((r) => r.id);
       if (fresh.length > 0) {
-        await this.invalidator.clearShared(await this.invalidator.load(this.runner, fresh));
-        this.bus.deliverLocally({ kind: 'tokens', ids: fresh });
+        for (const row of await this.invalidator.load(this.runner, fresh)) this.unclearedShared.set(row.id, row);
       }
+      // Redis first, so that a fill after the local drop cannot read an entry the change made stale;
+      // but a Redis that is down must not keep this replica from applying the change itself.
+      await this.clearShared();
+      if (fresh.length > 0) this.bus.deliverLocally({ kind: 'tokens', ids: fresh });
       // Only rows still in the window can come back; the rest need no memory.
       this.applied = new Map(window.map((r) => [r.id, r.version]));
       this.xmin = xmin;
       this.lastSuccess = Date.now();
     } catch (err) {
-      this.log.warn({ err }, 'change poll failed; the in-process cache is bypassed until polls succeed again');
+      this.log.warn({ err }, 'change poll failed (Postgres); the in-process cache is bypassed until polls succeed again');
       await this.runner?.release().catch(() => undefined);
       this.runner = null;
+    }
+  }
+
+  private async clearShared(): Promise<void> {
+    if (this.unclearedShared.size === 0) return;
+    const rows = [...this.unclearedShared.values()];
+    try {
+      await this.invalidator.clearShared(rows);
+      for (const r of rows) if (this.unclearedShared.get(r.id) === r) this.unclearedShared.delete(r.id);
+    } catch (err) {
+      const now = Date.now();
+      if (now - this.sharedWarnedAt > 10_000) {
+        this.sharedWarnedAt = now;
+        this.log.warn({ err, tokens: rows.length }, 'could not clear changed tokens from the Redis cache; applied here, retried every poll');
+      }
     }
   }
 }

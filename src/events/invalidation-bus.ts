@@ -3,6 +3,7 @@
 // so a reconnect also tells listeners to forget everything.
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
+import { redisReady } from '../platform/redis';
 
 export type Invalidation =
   | { kind: 'tokens'; ids: string[] }
@@ -51,6 +52,7 @@ export class InvalidationBus {
   /** Tells this process at once and every other replica through Redis. */
   async publish(msg: Invalidation): Promise<void> {
     this.emit(msg);
+    if (!redisReady(this.publisher)) throw new Error('Redis is not connected');
     await this.publisher.publish(this.channel, JSON.stringify(msg));
   }
 

@@ -67,7 +67,7 @@ export function createMetrics() {
       labelNames: ['queue', 'state'] as const,
       registers,
       async collect() {
-        for (const q of await sources.lifecycleQueues()) {
+        for (const q of (await settled(sources.lifecycleQueues())) ?? []) {
           for (const state of ['waiting', 'delayed', 'active', 'failed'] as const) this.set({ queue: q.name, state }, q[state]);
         }
       },
@@ -77,7 +77,8 @@ export function createMetrics() {
       help: 'How late the oldest due scheduled action not yet done is, cluster-wide',
       registers,
       async collect() {
-        this.set(await sources.plannerLagSeconds());
+        const lag = await settled(sources.plannerLagSeconds());
+        if (lag !== undefined) this.set(lag);
       },
     }),
     subscriptionExecutions: hotCounter(registry, 'latchkey_subscription_executions_total', 'Executions of subscription selections, one per event per audience (subscribers with the same view share one)', 'subscription'),
@@ -91,6 +92,14 @@ export function createMetrics() {
 }
 
 export type Metrics = ReturnType<typeof createMetrics>;
+
+/**
+ * A reading from Redis or Postgres, or undefined when it fails or takes over a second: a scrape
+ * must answer while Redis is down (the gauge keeps its last value).
+ */
+function settled<T>(reading: Promise<T>): Promise<T | undefined> {
+  return Promise.race([reading.catch(() => undefined), new Promise<undefined>((r) => setTimeout(() => r(undefined), 1_000).unref())]);
+}
 
 /**
  * A counter with one label for the verification path, which counts on every request: it adds to

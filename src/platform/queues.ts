@@ -1,7 +1,9 @@
 // BullMQ queues: their names and payloads in one place. Payloads carry ids, never secrets; job ids
 // are deterministic and contain no ':'.
 import { type JobsOptions, Queue, type QueueOptions } from 'bullmq';
-import { Redis } from 'ioredis';
+import type { Redis } from 'ioredis';
+import type { Logger } from 'pino';
+import { createRedis } from './redis';
 
 export const QueueName = {
   WEBHOOKS: 'webhooks',
@@ -59,8 +61,8 @@ const JOB_OPTIONS: Partial<Record<QueueName, JobsOptions>> = {
 };
 
 /** A connection as BullMQ needs it: blocking commands must wait, not give up. */
-export function bullConnection(url: string, name: string): Redis {
-  return new Redis(url, { maxRetriesPerRequest: null, connectionName: `latchkey:${name}` });
+export function bullConnection(url: string, name: string, log: Logger): Redis {
+  return createRedis(url, 'worker', name, log);
 }
 
 export class Queues {

@@ -1,5 +1,6 @@
 // Per-token rate limits, counted atomically in Redis so every replica shares one window.
 import type { Redis } from 'ioredis';
+import { redisReady } from '../platform/redis';
 
 // A fixed window that starts at the first hit. KEYS: counter. ARGV: window ms.
 const HIT = `
@@ -22,6 +23,7 @@ export class RateLimiter {
   ) {}
 
   async hit(tokenId: string, limit: { requests: number; per: number }): Promise<RateDecision> {
+    if (!redisReady(this.redis)) throw new Error('Redis is not connected');
     const key = `${this.prefix}:rl:${tokenId}:${limit.requests}:${limit.per}`;
     const [count, ttl] = (await this.redis.eval(HIT, 1, key, limit.per * 1000)) as [number, number];
     return { allowed: count <= limit.requests, retryAfter: Math.max(1, Math.ceil(ttl / 1000)) };

@@ -15,6 +15,7 @@ import { isDeepStrictEqual } from 'node:util';
 import type { Redis } from 'ioredis';
 import { LRUCache } from 'lru-cache';
 import type { VerifyConfig } from '../platform/config';
+import { redisReady } from '../platform/redis';
 import type { SecretRecord } from './verdict';
 
 interface Local {
@@ -249,13 +250,13 @@ export class SharedRecordCache {
   }
 
   async get(hash: string): Promise<SharedEntry | undefined> {
-    if (this.ttlMs === 0) return undefined;
+    if (this.ttlMs === 0 || !redisReady(this.redis)) return undefined;
     const raw = await this.redis.get(this.entryKey(hash));
     return raw ? (JSON.parse(raw) as SharedEntry) : undefined;
   }
 
   async fill(hash: string, record: SecretRecord, now: number): Promise<void> {
-    if (this.ttlMs === 0) return;
+    if (this.ttlMs === 0 || !redisReady(this.redis)) return;
     const value: SharedEntry = { record, until: now + this.ttlMs };
     await this.redis.eval(FILL, 2, this.entryKey(hash), this.versionKey(record.tokenId), record.version, JSON.stringify(value), this.ttlMs);
   }
@@ -263,6 +264,7 @@ export class SharedRecordCache {
   /** Records the token's new version and deletes its entries, atomically. */
   async invalidate(tokenId: string, version: number, hashes: readonly string[]): Promise<void> {
     // The version must outlive any fill that could still be in flight, and every entry.
+    if (!redisReady(this.redis)) throw new Error('Redis is not connected');
     const keepMs = this.ttlMs + 120_000;
     await this.redis.eval(INVALIDATE, 1 + hashes.length, this.versionKey(tokenId), ...hashes.map((h) => this.entryKey(h)), version, keepMs);
   }

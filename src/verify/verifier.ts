@@ -11,6 +11,7 @@ import type { Principal } from '../iam/principal';
 import type { Permission } from '../iam/permissions';
 import type { RoleService } from '../iam/role.service';
 import { preparedQuery } from '../platform/db';
+import { redisReady } from '../platform/redis';
 import { badInput, unauthenticated } from '../platform/errors';
 import type { Metrics } from '../platform/metrics';
 import type { SecretHasher } from '../tokens/secret-hasher';
@@ -110,6 +111,7 @@ export class Verifier {
   private readonly firstUses = new Set<string>();
   private renewTimer: NodeJS.Timeout | null = null;
   private renewing: Promise<void> | null = null;
+  private rateLimitWarnedAt = 0;
 
   constructor(private readonly p: VerifierParts) {
     p.bus.listen((msg) => {
@@ -222,7 +224,11 @@ export class Verifier {
     } catch (err) {
       // Redis is unreachable: verification stays available, without the limit.
       this.p.metrics.rateLimitErrors.inc();
-      this.p.log.warn({ err, tokenId: record.tokenId }, 'rate limit unavailable; allowing');
+      const now = Date.now();
+      if (now - this.rateLimitWarnedAt > 10_000) {
+        this.rateLimitWarnedAt = now;
+        this.p.log.warn({ err, tokenId: record.tokenId }, 'rate limits unavailable (Redis); allowing, and counting in latchkey_rate_limit_errors_total');
+      }
       return result;
     }
   }
@@ -397,6 +403,7 @@ export class Verifier {
 
   /** An address outside a token's networks is audited, at most once a minute per token and address. */
   private reportRejectedAddress(record: SecretRecord, clientIp: string | null | undefined): void {
+    if (!redisReady(this.p.redis)) return; // its once-a-minute guard lives there
     const ip = clientIp ?? 'unknown';
     const key = `${this.p.redisPrefix}:ipr:${record.tokenId}:${ip}`;
     void this.p.redis
