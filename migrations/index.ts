@@ -6,5 +6,6 @@ import { AddEventsAndWebhooks1764457200000 } from './1764457200000-AddEventsAndW
 import { AddLifecycle1764543600000 } from './1764543600000-AddLifecycle';
 import { UsageFillfactor1764630000000 } from './1764630000000-UsageFillfactor';
 import { AddTokenAuthority1764716400000 } from './1764716400000-AddTokenAuthority';
+import { WebhookDeliverySchedule1764802800000 } from './1764802800000-WebhookDeliverySchedule';
 
-export const migrations = [CreateCoreSchema1764284400000, AddGatewayPath1764370800000, AddEventsAndWebhooks1764457200000, AddLifecycle1764543600000, UsageFillfactor1764630000000, AddTokenAuthority1764716400000];
+export const migrations = [CreateCoreSchema1764284400000, AddGatewayPath1764370800000, AddEventsAndWebhooks1764457200000, AddLifecycle1764543600000, UsageFillfactor1764630000000, AddTokenAuthority1764716400000, WebhookDeliverySchedule1764802800000];

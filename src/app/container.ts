@@ -104,7 +104,7 @@ function createServices(config: Config, log: Logger, ds: DataSource, redis: Redi
     config.webhooks,
     log,
   );
-  const relay = new AuditRelay(ds, redis, config.databaseUrl, prefix, signer, scopes, webhooks, { ...config.relay, checkpointEvery: config.audit.checkpointEvery }, log);
+  const relay = new AuditRelay(ds, redis, config.databaseUrl, prefix, signer, scopes, webhooks, { ...config.relay, checkpointEvery: config.audit.checkpointEvery, sweepAfterMs: config.webhooks.sweepAfterMs }, log);
   const events = new EventService(ds, hub, scopes);
   const usage = new UsageRecorder(ds, metrics, log, config.usageFlushMs, config.usageDailyFlushMs);
   const local = new LocalRecordCache(config.verify, () => poller.trusted());

@@ -42,7 +42,7 @@ export async function startWorkers(c: Container): Promise<Workers> {
   const workers: Worker[] = [
     new Worker<WebhookDelivery>(
       QueueName.WEBHOOKS,
-      (job: Job<WebhookDelivery>) => services.webhooks.attempt(job.data.deliveryId, job.data.tenantId, job.attemptsMade),
+      (job: Job<WebhookDelivery>) => services.webhooks.attempt(job.data.deliveryId, job.data.tenantId),
       { ...common, concurrency: 16 },
     ),
     // A tick that died with its process is simply missed: the next one plans the same work.

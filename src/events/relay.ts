@@ -26,6 +26,7 @@ if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('PEXPIRE', KEYS[
 return 0`;
 
 export interface RelayOptions {
+  sweepAfterMs: number;
   pollMs: number;
   lockTtlMs: number;
   checkpointEvery: number;
@@ -42,6 +43,8 @@ export class AuditRelay {
   private again = false;
   private stopped = false;
   private lastSweep = 0;
+  /** How often the leader sweeps for webhook deliveries whose job was lost: half the lateness it looks for, at most 30 s. */
+  private readonly sweepEveryMs: number;
 
   constructor(
     private readonly ds: DataSource,
@@ -54,6 +57,7 @@ export class AuditRelay {
     private readonly opts: RelayOptions,
     private readonly log: Logger,
   ) {
+    this.sweepEveryMs = Math.min(30_000, opts.sweepAfterMs / 2);
     this.lockKey = `${prefix}:relay:leader`;
     this.channel = `${prefix}:audit`;
   }
@@ -99,7 +103,7 @@ export class AuditRelay {
       }
       if (this.leader) {
         await this.drain();
-        if (Date.now() - this.lastSweep > 30_000) {
+        if (Date.now() - this.lastSweep > this.sweepEveryMs) {
           this.lastSweep = Date.now();
           await this.webhooks.sweep();
         }

@@ -31,7 +31,7 @@ export interface Config {
   usageDailyFlushMs: number;
   audit: { signingSeed: Buffer; checkpointEvery: number };
   relay: { pollMs: number; lockTtlMs: number };
-  webhooks: { allow: string[]; timeoutMs: number; attempts: number; backoffMs: number };
+  webhooks: { allow: string[]; timeoutMs: number; attempts: number; backoffMs: number; sweepAfterMs: number };
   lifecycle: LifecycleConfig;
   shutdownTimeoutMs: number;
   /** Where /metrics is served: on the main listener (null), or only on a listener of its own; and the bearer token it takes, if any. */
@@ -218,6 +218,7 @@ export function loadConfig(env: Env = process.env): Config {
       timeoutMs: int('WEBHOOK_TIMEOUT_MS', 10_000, 100, 120_000),
       attempts: int('WEBHOOK_ATTEMPTS', 15, 1, 50),
       backoffMs: int('WEBHOOK_BACKOFF_MS', 5_000, 10, 3_600_000),
+      sweepAfterMs: int('WEBHOOK_SWEEP_AFTER_MS', 60_000, 1_000, 3_600_000),
     },
     lifecycle: {
       tickMs: int('PLANNER_TICK_MS', 5_000, 100, 60_000),

@@ -135,4 +135,12 @@ export class WebhookDelivery {
   @Field(() => DateTimeScalar, { nullable: true })
   @Column('timestamptz', { name: 'delivered_at', nullable: true })
   deliveredAt!: Date | null;
+
+  @Field(() => DateTimeScalar, { nullable: true, description: 'When the next attempt of a PENDING delivery is due.' })
+  @Column('timestamptz', { name: 'next_attempt_at', nullable: true })
+  nextAttemptAt!: Date | null;
+
+  /** The BullMQ job that carries the delivery: a sweep re-adds it under this id, which is a no-op while it exists. */
+  @Column('text', { name: 'job_id', nullable: true })
+  jobId!: string | null;
 }

@@ -28,6 +28,8 @@ const DISABLE_AFTER_SILENCE_MS = 24 * 3_600_000;
 export interface WebhookSettings {
   attempts: number;
   backoffMs: number;
+  /** A pending delivery this late for its attempt is put back in the queue (its job was lost with Redis). */
+  sweepAfterMs: number;
 }
 
 export interface DeliveryOutcome {
@@ -205,9 +207,11 @@ export class WebhookService {
     const scope = new TenantScope(this.ds.manager, p.tenantId);
     const d = await scope.get(WebhookDelivery, deliveryId, 'webhook delivery');
     if (d.status !== WebhookDeliveryStatus.DEAD) throw badInput(`delivery ${JSON.stringify(deliveryId)} is ${d.status.toLowerCase()}, not dead`);
-    await scope.update(WebhookDelivery, deliveryId, { status: WebhookDeliveryStatus.PENDING, attempts: 0 });
-    await this.enqueue([{ id: d.id, tenantId: d.tenantId }], `r${Date.now()}`);
-    return { ...d, status: WebhookDeliveryStatus.PENDING, attempts: 0 };
+    const jobId = `${d.id}r${Date.now()}`;
+    const nextAttemptAt = new Date();
+    await scope.update(WebhookDelivery, deliveryId, { status: WebhookDeliveryStatus.PENDING, attempts: 0, jobId, nextAttemptAt });
+    await this.enqueue([{ id: d.id, tenantId: d.tenantId, jobId }]);
+    return { ...d, status: WebhookDeliveryStatus.PENDING, attempts: 0, jobId, nextAttemptAt };
   }
 
   /**
@@ -225,26 +229,32 @@ export class WebhookService {
     );
     if (rows.length === 0) return;
     const inserted: Array<{ id: string }> = await this.ds.query(
-      `INSERT INTO webhook_deliveries (id, tenant_id, webhook_id, event_id, event_seq, event_action, status, created_at)
-       SELECT u.id, $1, u.webhook_id, u.event_id, u.seq, u.action, 'PENDING', now()
+      `INSERT INTO webhook_deliveries (id, tenant_id, webhook_id, event_id, event_seq, event_action, status, created_at, next_attempt_at, job_id)
+       SELECT u.id, $1, u.webhook_id, u.event_id, u.seq, u.action, 'PENDING', now(), now(), u.id::text
          FROM unnest($2::uuid[], $3::uuid[], $4::uuid[], $5::bigint[], $6::text[]) AS u(id, webhook_id, event_id, seq, action)
        ON CONFLICT (webhook_id, event_id) DO NOTHING RETURNING id`,
       [tenantId, rows.map((r) => r.id), rows.map((r) => r.webhookId), rows.map((r) => r.eventId), rows.map((r) => r.eventSeq), rows.map((r) => r.eventAction)],
     );
-    await this.enqueue(inserted.map((r) => ({ id: r.id, tenantId })));
+    await this.enqueue(inserted.map((r) => ({ id: r.id, tenantId, jobId: r.id })));
   }
 
-  /** Re-queues deliveries left pending without a job (a relay that died between insert and enqueue). */
-  async sweep(olderThanMs = 60_000): Promise<number> {
-    const stale: Array<{ id: string; tenant_id: string }> = await this.ds.query(
-      `SELECT id, tenant_id FROM webhook_deliveries WHERE status = 'PENDING' AND attempts = 0 AND created_at < now() - make_interval(secs => $1) LIMIT 1000`,
-      [olderThanMs / 1000],
+  /**
+   * Puts back in the queue pending deliveries whose attempt is overdue: a relay that died between
+   * insert and enqueue, or jobs in backoff lost with Redis (a flush, a failover). Under the job id
+   * Postgres recorded, so a job that still exists is left alone.
+   */
+  async sweep(): Promise<number> {
+    const stale: Array<{ id: string; tenant_id: string; job_id: string | null }> = await this.ds.query(
+      `SELECT id, tenant_id, job_id FROM webhook_deliveries
+        WHERE status = 'PENDING' AND next_attempt_at < now() - make_interval(secs => $1)
+        ORDER BY next_attempt_at LIMIT 1000`,
+      [this.settings.sweepAfterMs / 1000],
     );
-    await this.enqueue(stale.map((s) => ({ id: s.id, tenantId: s.tenant_id })));
+    await this.enqueue(stale.map((s) => ({ id: s.id, tenantId: s.tenant_id, jobId: s.job_id ?? s.id })));
     return stale.length;
   }
 
-  private async enqueue(deliveries: Array<{ id: string; tenantId: string }>, suffix = ''): Promise<void> {
+  private async enqueue(deliveries: Array<{ id: string; tenantId: string; jobId: string }>): Promise<void> {
     const opts = {
       attempts: this.settings.attempts,
       backoff: { type: 'exponential', delay: this.settings.backoffMs },
@@ -253,12 +263,15 @@ export class WebhookService {
     };
     await this.queues.addBulk(
       QueueName.WEBHOOKS,
-      deliveries.map((d) => ({ jobId: `${d.id}${suffix}`, data: { deliveryId: d.id, tenantId: d.tenantId }, opts })),
+      deliveries.map((d) => ({ jobId: d.jobId, data: { deliveryId: d.id, tenantId: d.tenantId }, opts })),
     );
   }
 
-  /** One attempt of one delivery (the BullMQ processor). Throws to be retried. */
-  async attempt(deliveryId: string, tenantId: string, attemptsMade: number): Promise<DeliveryOutcome> {
+  /**
+   * One attempt of one delivery (the BullMQ processor). Throws to be retried. The count of
+   * attempts is Postgres's: a job put back by the sweep starts BullMQ's count again.
+   */
+  async attempt(deliveryId: string, tenantId: string): Promise<DeliveryOutcome> {
     const scope = new TenantScope(this.ds.manager, tenantId);
     const [d] = await scope.findByIds(WebhookDelivery, [deliveryId]);
     if (!d || d.status !== WebhookDeliveryStatus.PENDING) return { status: 'skipped', reason: d ? `already ${d.status}` : 'no such delivery' };
@@ -281,7 +294,7 @@ export class WebhookService {
       response = res.body;
       if (status >= 200 && status < 300) {
         const now = new Date();
-        await scope.update(WebhookDelivery, d.id, { status: WebhookDeliveryStatus.DELIVERED, attempts: d.attempts + 1, lastAttemptAt: now, lastStatus: status, lastError: null, lastResponse: response, deliveredAt: now });
+        await scope.update(WebhookDelivery, d.id, { status: WebhookDeliveryStatus.DELIVERED, attempts: d.attempts + 1, lastAttemptAt: now, lastStatus: status, lastError: null, lastResponse: response, deliveredAt: now, nextAttemptAt: null });
         await scope.update(Webhook, w.id, { lastSuccessAt: now });
         return { status: 'delivered' };
       }
@@ -290,8 +303,11 @@ export class WebhookService {
       if (err instanceof OutboundRefused) return this.dead(d, null, `refused: ${err.message}`, null, w);
       error = (err as Error).message;
     }
-    if (attemptsMade + 1 >= this.settings.attempts) return this.dead(d, status, error, response, w);
-    await scope.update(WebhookDelivery, d.id, { attempts: d.attempts + 1, lastAttemptAt: new Date(), lastStatus: status, lastError: error, lastResponse: response });
+    const attempts = d.attempts + 1;
+    if (attempts >= this.settings.attempts) return this.dead(d, status, error, response, w);
+    // BullMQ's exponential backoff: the delay doubles from backoffMs with each attempt made.
+    const nextAttemptAt = new Date(Date.now() + this.settings.backoffMs * 2 ** (attempts - 1));
+    await scope.update(WebhookDelivery, d.id, { attempts, lastAttemptAt: new Date(), lastStatus: status, lastError: error, lastResponse: response, nextAttemptAt });
     throw new Error(`delivery ${d.id}: ${error}`);
   }
 
@@ -301,6 +317,7 @@ export class WebhookService {
       await scope.update(WebhookDelivery, d.id, {
         status: WebhookDeliveryStatus.DEAD,
         attempts: d.attempts + 1,
+        nextAttemptAt: null,
         lastAttemptAt: new Date(),
         lastStatus: status,
         lastError: error,
