@@ -10,7 +10,7 @@ import express from 'express';
 import type { Context } from '../platform/context';
 import { DomainError, formatError, toGraphQLError } from '../platform/errors';
 import { operationLimits } from '../platform/graphql-limits';
-import { errorHandler, requestId } from '../platform/http';
+import { ClientAddresses, errorHandler, requestId } from '../platform/http';
 import { buildLatchkeySchema, createResolvers } from '../platform/schema';
 import { GatewayRoutes } from '../verify/gateway.routes';
 import { bearer } from '../verify/verifier';
@@ -42,7 +42,8 @@ export async function startApi(c: Container): Promise<Api> {
     if (!gateway.handle(req, res)) app(req, res);
   });
 
-  const ws = startWebSocket(c, server, schema, log);
+  const addresses = new ClientAddresses(config.trustedProxies);
+  const ws = startWebSocket(c, server, schema, addresses, log);
   const apollo = new ApolloServer<Context>({
     schema,
     introspection: !production,
@@ -74,15 +75,15 @@ export async function startApi(c: Container): Promise<Api> {
   // With a listener of its own, /metrics is served there only.
   const metricsServer = config.metrics.listen ? createServer((req, res) => void scrape(req, res)) : null;
   if (!metricsServer) app.get('/metrics', (req, res) => void scrape(req, res));
-  app.use(auditRoutes(c.ds, services.verifier, services.audit, services.signer));
-  app.use(successorRoutes(services.successors, log));
+  app.use(auditRoutes(c.ds, services.verifier, services.audit, services.signer, addresses));
+  app.use(successorRoutes(services.successors, services.verifier, addresses, log));
   app.use(express.json({ limit: '1mb' }));
   app.use(
     '/graphql',
     expressMiddleware(apollo, {
       context: async ({ req }): Promise<Context> => {
         try {
-          const principal = await services.verifier.authenticate(req.header('authorization'), req.socket.remoteAddress);
+          const principal = await services.verifier.authenticate(req.header('authorization'), addresses.of(req));
           return { requestId: req.id, principal, loaders: createLoaders(services, principal.tenantId), log: req.log };
         } catch (e) {
           throw e instanceof DomainError ? toGraphQLError(e) : e;

@@ -29,6 +29,7 @@ import { closeRedis, createRedis } from '../platform/redis';
 import { ScopeService } from '../scopes/scope.service';
 import { TenantService } from '../tenants/tenant.service';
 import { SecretHasher } from '../tokens/secret-hasher';
+import { MissLimiter } from '../verify/miss-limiter';
 import { TokenService } from '../tokens/token.service';
 import { RateLimiter } from '../verify/rate-limiter';
 import { LocalRecordCache, SharedRecordCache } from '../verify/record-cache';
@@ -126,6 +127,7 @@ function createServices(config: Config, log: Logger, ds: DataSource, redis: Redi
     metrics,
     log,
     permissionsTtlMs: config.verify.permissionsTtlMs,
+    misses: new MissLimiter(config.authMisses.perSecond, config.authMisses.burst),
   });
   return {
     audit,

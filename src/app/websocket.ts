@@ -9,6 +9,7 @@ import type { Logger } from 'pino';
 import { type LiveConnection, LiveConnections } from '../events/live-connections';
 import type { Context } from '../platform/context';
 import { formatError } from '../platform/errors';
+import type { ClientAddresses } from '../platform/http';
 import { audienceOf, sharedSubscribe } from '../events/shared-execution';
 import { operationLimits } from '../platform/graphql-limits';
 import { bearer, validUntil } from '../verify/verifier';
@@ -19,7 +20,7 @@ type Extra = {
   live?: LiveConnection;
 };
 
-export function startWebSocket(c: Container, server: Server, schema: GraphQLSchema, log: Logger): { dispose(): Promise<void> } {
+export function startWebSocket(c: Container, server: Server, schema: GraphQLSchema, addresses: ClientAddresses, log: Logger): { dispose(): Promise<void> } {
   const { services, config } = c;
   const connections = new LiveConnections(services.verifier, services.bus, log);
   const wss = new WebSocketServer({ server, path: '/graphql', maxPayload: 1024 * 1024 });
@@ -34,7 +35,7 @@ export function startWebSocket(c: Container, server: Server, schema: GraphQLSche
         const secret = bearer(typeof ctx.connectionParams?.authorization === 'string' ? ctx.connectionParams.authorization : undefined);
         if (!secret) return false; // closes with 4403 Forbidden
         try {
-          const principal = await services.verifier.authenticateSecret(secret, ctx.extra.request.socket.remoteAddress ?? null);
+          const principal = await services.verifier.authenticateSecret(secret, addresses.of(ctx.extra.request));
           const hash = services.verifier.hashOf(secret);
           const { record } = await services.verifier.recheck(hash);
           const live: LiveConnection = { socket: ctx.extra.socket, hash, principal };

@@ -1,6 +1,7 @@
 // The audit log for SIEMs: GET /v1/audit/export streams NDJSON with every chain field, the signed
 // checkpoints in range, and a head signed at export time; GET /v1/audit/keys serves the public key.
 import { Router } from 'express';
+import type { ClientAddresses } from '../platform/http';
 import type { DataSource } from 'typeorm';
 import { Permission } from '../iam/permissions';
 import { requirePermission } from '../iam/principal';
@@ -21,7 +22,7 @@ function intParam(value: unknown, name: string, fallback: number, max: number): 
   return n;
 }
 
-export function auditRoutes(ds: DataSource, verifier: Verifier, audit: AuditService, signer: AuditSigner): Router {
+export function auditRoutes(ds: DataSource, verifier: Verifier, audit: AuditService, signer: AuditSigner, addresses: ClientAddresses): Router {
   const router = Router();
 
   router.get('/v1/audit/keys', (_req, res) => {
@@ -29,7 +30,7 @@ export function auditRoutes(ds: DataSource, verifier: Verifier, audit: AuditServ
   });
 
   router.get('/v1/audit/export', async (req, res) => {
-    const principal = await verifier.authenticate(req.header('authorization'), req.socket.remoteAddress);
+    const principal = await verifier.authenticate(req.header('authorization'), addresses.of(req));
     requirePermission(principal, Permission.AUDIT_READ);
     const afterSeq = intParam(req.query.afterSeq, 'afterSeq', 0, Number.MAX_SAFE_INTEGER);
     const limit = intParam(req.query.limit, 'limit', 100_000, MAX_LIMIT);

@@ -7,7 +7,8 @@ import type { DataSource } from 'typeorm';
 import type { AuditService } from '../audit/audit.service';
 import type { ChangeNotifier } from '../events/change-notifier';
 import { RotationPolicy } from '../policies/rotation-policy.entity';
-import { sendError } from '../platform/http';
+import { DomainError } from '../platform/errors';
+import { type ClientAddresses, sendError } from '../platform/http';
 import type { SecretBox } from '../platform/secret-box';
 import { TenantScope } from '../platform/tenant-scope';
 import type { SecretHasher } from '../tokens/secret-hasher';
@@ -15,11 +16,13 @@ import { TokenRow } from '../tokens/token.entity';
 import { isWellFormed } from '../tokens/token-format';
 import { TokenSecretRow } from '../tokens/token-secret.entity';
 import type { TokenService } from '../tokens/token.service';
-import { bearer } from '../verify/verifier';
+import { NetworkMatcher } from '../verify/ip-binding';
+import { bearer, type Verifier } from '../verify/verifier';
+import { VerifyFailure } from '../verify/verify.types';
 
 export type Pickup =
   | { ok: true; secret: string; tokenId: string; generation: number; hint: string; expiresAt: Date | null; previousGraceEndsAt: Date }
-  | { ok: false; status: 401 | 409; code: string; message: string; revoked?: boolean };
+  | { ok: false; status: 401 | 403 | 409; code: string; message: string; revoked?: boolean };
 
 const invalid = (message: string): Pickup => ({ ok: false, status: 401, code: 'UNAUTHENTICATED', message });
 
@@ -47,6 +50,9 @@ export class SuccessorService {
       const current = secrets.find((s) => s.state === 'CURRENT');
       const now = new Date();
       if (token.status !== 'ACTIVE' || (token.expiresAt && token.expiresAt <= now)) return { pickup: invalid('the token is not active'), changed: null };
+      if (token.allowedCidrs && !new NetworkMatcher(token.allowedCidrs).allows(clientIp)) {
+        return { pickup: { ok: false, status: 403, code: 'IP_NOT_ALLOWED', message: 'the token may not be used from this address' }, changed: null };
+      }
       if (old.state === 'CURRENT') return { pickup: { ok: false, status: 409, code: 'NO_SUCCESSOR', message: 'this is the current secret: there is no successor to pick up' }, changed: null };
       if (old.state !== 'PREVIOUS' || !old.graceEndsAt || old.graceEndsAt <= now || !current) {
         return { pickup: invalid('the bearer token is past its grace period'), changed: null };
@@ -85,7 +91,7 @@ export class SuccessorService {
 }
 
 /** POST /v1/tokens/successor, authenticated by the PREVIOUS secret. */
-export function successorRoutes(service: SuccessorService, log: Logger): Router {
+export function successorRoutes(service: SuccessorService, verifier: Verifier, addresses: ClientAddresses, log: Logger): Router {
   const router = Router();
   router.post('/v1/tokens/successor', async (req, res) => {
     res.setHeader('cache-control', 'no-store');
@@ -94,7 +100,25 @@ export function successorRoutes(service: SuccessorService, log: Logger): Router 
       res.setHeader('WWW-Authenticate', 'Bearer realm="latchkey"');
       return sendError(res, 401, 'UNAUTHENTICATED', 'present the previous secret as Authorization: Bearer');
     }
-    const pickup = await service.pickUp(presented, req.header('x-real-ip') ?? req.socket.remoteAddress ?? null);
+    const clientIp = addresses.of(req);
+    // Through the verification caches first: an unknown or dead secret costs no transaction, and
+    // an address presenting many unknown ones is limited (429) before it costs any read.
+    let known;
+    try {
+      known = await verifier.check(presented, [], null, clientIp, true);
+    } catch (err) {
+      if (err instanceof DomainError) {
+        const retryAfter = err.details.retryAfter;
+        if (typeof retryAfter === 'number') res.setHeader('Retry-After', String(retryAfter));
+        return sendError(res, err.httpStatus, err.code, err.message);
+      }
+      throw err;
+    }
+    if (!known.record || [VerifyFailure.NOT_FOUND, VerifyFailure.REVOKED, VerifyFailure.SUSPENDED, VerifyFailure.MALFORMED].includes(known.result.failure!)) {
+      res.setHeader('WWW-Authenticate', 'Bearer realm="latchkey", error="invalid_token", error_description="the bearer token is not valid"');
+      return sendError(res, 401, 'UNAUTHENTICATED', 'the bearer token is not valid');
+    }
+    const pickup = await service.pickUp(presented, clientIp);
     if (pickup.ok) {
       return res.json({
         token: pickup.secret,

@@ -1,6 +1,7 @@
 // The one reader of process.env: parses and validates every setting once, at start.
 import { createHash, hkdfSync, randomBytes } from 'node:crypto';
 import { linkSync, mkdirSync, readFileSync, unlinkSync, writeFileSync } from 'node:fs';
+import { isIP } from 'node:net';
 import { isAbsolute, join, resolve } from 'node:path';
 import { formatDuration, parseDuration } from './duration';
 
@@ -34,6 +35,10 @@ export interface Config {
   webhooks: { allow: string[]; timeoutMs: number; attempts: number; backoffMs: number; sweepAfterMs: number };
   lifecycle: LifecycleConfig;
   shutdownTimeoutMs: number;
+  /** Proxies whose X-Forwarded-For / X-Real-IP are believed on the doors clients reach directly. */
+  trustedProxies: string[];
+  /** Unknown or uncached credentials one client address may present per second (and in a burst) before 429. */
+  authMisses: { perSecond: number; burst: number };
   /** Where /metrics is served: on the main listener (null), or only on a listener of its own; and the bearer token it takes, if any. */
   metrics: { listen: { host: string; port: number } | null; token: string | null };
 }
@@ -133,6 +138,18 @@ export function loadConfig(env: Env = process.env): Config {
     }
     return s;
   };
+  const cidrList = (name: string): string[] => {
+    const out: string[] = [];
+    for (const entry of read(name, '').split(',').map((x) => x.trim()).filter(Boolean)) {
+      const [address, bits, extra] = entry.split('/');
+      const family = isIP(address ?? '');
+      const max = family === 6 ? 128 : 32;
+      if (!family || extra !== undefined || (bits !== undefined && (!/^\d+$/.test(bits) || Number(bits) > max))) {
+        problems.push(`${name}: ${JSON.stringify(entry)} is not an IP address or network such as 10.0.0.0/8`);
+      } else out.push(entry);
+    }
+    return out;
+  };
   const hostPort = (name: string): { host: string; port: number } | null => {
     const v = read(name, '');
     if (!v) return null;
@@ -229,6 +246,8 @@ export function loadConfig(env: Env = process.env): Config {
     },
     shutdownTimeoutMs: int('SHUTDOWN_TIMEOUT_MS', 10_000, 100, 120_000),
     metrics: { listen: hostPort('METRICS_LISTEN'), token: env.METRICS_TOKEN || null },
+    trustedProxies: cidrList('TRUSTED_PROXIES'),
+    authMisses: { perSecond: int('AUTH_MISSES_PER_SECOND', 10, 1, 100_000), burst: int('AUTH_MISSES_BURST', 50, 1, 1_000_000) },
   };
   if (config.metrics.token !== null && config.metrics.token.length < 16) problems.push('METRICS_TOKEN must be at least 16 characters');
   if (problems.length > 0) throw new ConfigError(problems);

@@ -34,6 +34,11 @@ export function createMetrics() {
       labelNames: ['reason'] as const,
       registers,
     }),
+    authMissesLimited: new Counter({
+      name: 'latchkey_auth_misses_limited_total',
+      help: 'Credentials refused with 429 before any lookup: their client address presented too many unknown ones',
+      registers,
+    }),
     rateLimitErrors: new Counter({
       name: 'latchkey_rate_limit_errors_total',
       help: 'Rate-limit checks that could not reach Redis (the request was allowed)',

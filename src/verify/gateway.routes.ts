@@ -144,7 +144,8 @@ export class GatewayRoutes {
   private authz(req: IncomingMessage, res: ServerResponse, query: string): MaybePromise<void> {
     const clientIp = forwardedIp(req);
     const credential = header(req, 'x-latchkey-gateway-token');
-    return andThen(this.gatewayPrincipal(credential ? (bearer(credential) ?? credential.trim()) : null, null), (gateway) => {
+    // The gateway's own credential is judged from the gateway's address (the peer).
+    return andThen(this.gatewayPrincipal(credential ? (bearer(credential) ?? credential.trim()) : null, req.socket.remoteAddress ?? null), (gateway) => {
       const required = scopesFrom(req, query);
       // Never echoed: a value that is no scope name could carry anything into a header.
       if (required?.some((s) => !isScopeName(s))) {
@@ -222,6 +223,7 @@ export class GatewayRoutes {
         return send(res, 500, { error: { code: 'GATEWAY_MISCONFIGURED', message: err.message } });
       }
       const extra: Record<string, string> = err.code === ErrorCode.UNAUTHENTICATED ? { 'www-authenticate': REALM } : {};
+      if (typeof err.details.retryAfter === 'number') extra['retry-after'] = String(err.details.retryAfter);
       return send(res, err.httpStatus, { error: { code: err.code, message: err.message } }, extra);
     }
     this.log.error({ err, path }, 'unexpected error on the gateway path');

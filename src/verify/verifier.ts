@@ -12,10 +12,11 @@ import type { Permission } from '../iam/permissions';
 import type { RoleService } from '../iam/role.service';
 import { preparedQuery } from '../platform/db';
 import { redisReady } from '../platform/redis';
-import { badInput, unauthenticated } from '../platform/errors';
+import { badInput, DomainError, ErrorCode, unauthenticated } from '../platform/errors';
 import type { Metrics } from '../platform/metrics';
 import type { SecretHasher } from '../tokens/secret-hasher';
 import { isWellFormed } from '../tokens/token-format';
+import type { MissLimiter } from './miss-limiter';
 import type { RateLimiter } from './rate-limiter';
 import type { LocalRecordCache, SharedRecordCache } from './record-cache';
 import type { UsageRecorder } from './usage';
@@ -54,6 +55,7 @@ export interface VerifierParts {
   metrics: Metrics;
   log: Logger;
   permissionsTtlMs: number;
+  misses: MissLimiter;
 }
 
 interface LookupRow {
@@ -167,13 +169,22 @@ export class Verifier {
     requiredScopes: readonly string[] | null | undefined,
     tenantId: string | null,
     clientIp?: string | null,
+    /** The caller is not authenticated yet: limit the reads its address may cause. */
+    limitMisses = false,
   ): MaybePromise<Checked> {
     const required = requiredScopes ?? [];
     if (required.length > MAX_REQUIRED_SCOPES) throw badInput(`at most ${MAX_REQUIRED_SCOPES} requiredScopes`, { argument: 'requiredScopes' });
     if (!isWellFormed(secret)) return this.counted({ result: failed(VerifyFailure.MALFORMED), record: null });
     const hash = this.p.hasher.hash(secret);
     const record = this.cached(hash);
-    if (record === undefined) return this.sharedFill(hash).then((r) => this.conclude(r, tenantId, required, clientIp));
+    if (record === undefined) {
+      if (limitMisses && !this.p.misses.allow(clientIp)) {
+        this.p.metrics.authMissesLimited.inc();
+        const retryAfter = this.p.misses.retryAfter(clientIp);
+        throw new DomainError(ErrorCode.RATE_LIMITED, `too many unknown credentials from this address; retry in ${retryAfter} s`, { retryAfter });
+      }
+      return this.sharedFill(hash).then((r) => this.conclude(r, tenantId, required, clientIp));
+    }
     return this.conclude(record, tenantId, required, clientIp);
   }
 
@@ -245,7 +256,7 @@ export class Verifier {
 
   /** Synchronous when the token and its owner's permissions are in memory, like check(). */
   authenticateSecret(secret: string, clientIp?: string | null): MaybePromise<Principal> {
-    return andThen(this.check(secret, [], null, clientIp), ({ result, record }) => {
+    return andThen(this.check(secret, [], null, clientIp, true), ({ result, record }) => {
       if (!result.valid) {
         const retry = result.retryAfter ? `; retry in ${result.retryAfter} s` : '';
         throw unauthenticated(`the bearer token is not valid (${result.failure}${retry})`);

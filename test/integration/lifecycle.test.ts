@@ -256,6 +256,22 @@ describe('scheduled rotation and pickup', () => {
     expect(garbage.status).toBe(401);
   });
 
+  it('applies the token’s networks to a pickup, believing no forwarding header from an untrusted peer', async () => {
+    const policyId = await policy({ rotateEvery: 'P1D' });
+    const t = await issue(api, admin, ownerId, [], { rotationPolicyId: policyId, allowedCidrs: ['10.0.0.0/8'] });
+    await db.query(`UPDATE tokens SET next_rotation_at = $2 WHERE id = $1`, [t.id, new Date(Date.now() + 500)]);
+    await startWorker();
+    await waitFor(() => count(`SELECT count(*) AS n FROM token_secrets WHERE token_id = $1 AND sealed IS NOT NULL`, [t.id]), (n) => n === 1, 15_000);
+    for (const headers of [{}, { 'x-real-ip': '10.1.2.3' }, { 'x-forwarded-for': '10.1.2.3' }] as Array<Record<string, string>>) {
+      const r = await fetch(`${api.url}/v1/tokens/successor`, { method: 'POST', headers: { authorization: `Bearer ${t.secret}`, ...headers } });
+      expect(r.status, JSON.stringify(headers)).toBe(403);
+      expect(((await r.json()) as any).error.code).toBe('IP_NOT_ALLOWED');
+    }
+    // Still sealed, still waiting for a holder on an allowed network; nothing recorded that address.
+    expect(await count(`SELECT count(*) AS n FROM token_secrets WHERE token_id = $1 AND sealed IS NOT NULL`, [t.id])).toBe(1);
+    expect(await count(`SELECT count(*) AS n FROM audit_events WHERE target_id = $1 AND action = 'TOKEN_SUCCESSOR_PICKED_UP'`, [t.id])).toBe(0);
+  });
+
   it('revoking a token deletes a successor still waiting for pickup', async () => {
     const policyId = await policy({ rotateEvery: 'P1D' });
     const t = await issue(api, admin, ownerId, [], { rotationPolicyId: policyId });

@@ -1,0 +1,84 @@
+// Whose address a request comes from (forwarding headers believed only from TRUSTED_PROXIES), and
+// how many unknown credentials one address may present before it is refused without a lookup.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { generateToken } from '../../src/tokens/token-format';
+import { metricsOf, startTestApi, type TestApi } from '../helpers/api';
+import { newTenant, type TenantFixture } from '../helpers/fixtures';
+
+let plain: TestApi;
+let proxied: TestApi;
+let t: TenantFixture;
+let bound: string;
+
+const viewer = (api: TestApi, token: string, headers: Record<string, string> = {}) =>
+  fetch(`${api.url}/graphql`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', authorization: `Bearer ${token}`, ...headers },
+    body: JSON.stringify({ query: '{ viewer { id } }' }),
+  }).then(async (r) => ({ status: r.status, body: (await r.json()) as any }));
+
+beforeAll(async () => {
+  plain = await startTestApi();
+  proxied = await startTestApi({ TRUSTED_PROXIES: '127.0.0.1/32, ::1', AUTH_MISSES_BURST: '5', AUTH_MISSES_PER_SECOND: '1' });
+  t = await newTenant(plain);
+  // A control-plane token usable only from 10.0.0.0/8.
+  bound = (await plain.ok(t.adminToken, `mutation($o: ID!) { issueToken(input: { ownerId: $o, name: "bound", scopes: [], allowedCidrs: ["10.0.0.0/8"] }) { secret } }`, { o: t.adminId })).issueToken.secret;
+});
+afterAll(async () => {
+  await plain.close();
+  await proxied.close();
+});
+
+describe('TRUSTED_PROXIES', () => {
+  it('without it, forwarding headers are not believed', async () => {
+    for (const headers of [{ 'x-forwarded-for': '10.1.1.1' }, { 'x-real-ip': '10.1.1.1' }]) {
+      const r = await viewer(plain, bound, headers);
+      expect(r.body.errors?.[0]?.extensions?.code, JSON.stringify(headers)).toBe('UNAUTHENTICATED');
+      expect(r.body.errors?.[0]?.message).toMatch(/IP_NOT_ALLOWED/);
+    }
+  });
+
+  it('from a trusted proxy, the rightmost untrusted hop is the client', async () => {
+    expect((await viewer(proxied, bound, { 'x-forwarded-for': '10.1.1.1' })).body.data?.viewer.id).toBe(t.adminId);
+    expect((await viewer(proxied, bound, { 'x-forwarded-for': '10.1.1.1, 127.0.0.1' })).body.data?.viewer.id).toBe(t.adminId);
+    expect((await viewer(proxied, bound, { 'x-real-ip': '10.1.1.1' })).body.data?.viewer.id).toBe(t.adminId);
+    // A client cannot pass itself off by putting an allowed address further left.
+    expect((await viewer(proxied, bound, { 'x-forwarded-for': '10.1.1.1, 192.0.2.7' })).body.errors?.[0]?.extensions?.code).toBe('UNAUTHENTICATED');
+    expect((await viewer(proxied, bound)).body.errors?.[0]?.extensions?.code).toBe('UNAUTHENTICATED');
+  });
+});
+
+describe('unknown credentials per client address', () => {
+  it('are looked up at most AUTH_MISSES_BURST times in a burst, then refused with 429 before any lookup', async () => {
+    const before = await metricsOf(proxied.url);
+    const from = { 'x-forwarded-for': '198.51.100.9' };
+    const codes: string[] = [];
+    for (let i = 0; i < 12; i++) codes.push((await viewer(proxied, generateToken(), from)).body.errors?.[0]?.extensions?.code);
+    expect(codes.slice(0, 5)).toEqual(Array(5).fill('UNAUTHENTICATED'));
+    expect(codes.slice(6)).toEqual(Array(6).fill('RATE_LIMITED'));
+    const pickup = await fetch(`${proxied.url}/v1/tokens/successor`, { method: 'POST', headers: { authorization: `Bearer ${generateToken()}`, ...from } });
+    expect(pickup.status).toBe(429);
+    expect(Number(pickup.headers.get('retry-after'))).toBeGreaterThanOrEqual(1);
+    const after = await metricsOf(proxied.url);
+    const reads = (m: (s: string) => number) => m('latchkey_verify_lookups_total{layer="postgres"}') + m('latchkey_verify_lookups_total{layer="redis"}');
+    expect(reads(after) - reads(before)).toBeLessThanOrEqual(6);
+    expect(after('latchkey_auth_misses_limited_total') - before('latchkey_auth_misses_limited_total')).toBeGreaterThanOrEqual(7);
+    // Another address is not affected, and a known token from the limited one is still served from memory.
+    expect((await viewer(proxied, generateToken(), { 'x-forwarded-for': '198.51.100.10' })).body.errors?.[0]?.extensions?.code).toBe('UNAUTHENTICATED');
+    await viewer(proxied, t.adminToken); // cached now
+    expect((await viewer(proxied, t.adminToken, from)).body.data?.viewer.id).toBe(t.adminId);
+  });
+
+  it('a random well-formed secret at the successor door is looked up once, then answered from memory', async () => {
+    const secret = generateToken();
+    const before = await metricsOf(plain.url);
+    for (let i = 0; i < 3; i++) {
+      const r = await fetch(`${plain.url}/v1/tokens/successor`, { method: 'POST', headers: { authorization: `Bearer ${secret}` } });
+      expect(r.status).toBe(401);
+      expect(r.headers.get('www-authenticate')).toContain('invalid_token');
+    }
+    const after = await metricsOf(plain.url);
+    expect(after('latchkey_verify_lookups_total{layer="postgres"}') - before('latchkey_verify_lookups_total{layer="postgres"}')).toBe(1);
+    expect(after('latchkey_verify_lookups_total{layer="local_negative"}') - before('latchkey_verify_lookups_total{layer="local_negative"}')).toBe(2);
+  });
+});
