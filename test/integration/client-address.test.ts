@@ -31,7 +31,7 @@ afterAll(async () => {
 
 describe('TRUSTED_PROXIES', () => {
   it('without it, forwarding headers are not believed', async () => {
-    for (const headers of [{ 'x-forwarded-for': '10.1.1.1' }, { 'x-real-ip': '10.1.1.1' }]) {
+    for (const headers of [{ 'x-forwarded-for': '10.1.1.1' }, { 'x-real-ip': '10.1.1.1' }] as Array<Record<string, string>>) {
       const r = await viewer(plain, bound, headers);
       expect(r.body.errors?.[0]?.extensions?.code, JSON.stringify(headers)).toBe('UNAUTHENTICATED');
       expect(r.body.errors?.[0]?.message).toMatch(/IP_NOT_ALLOWED/);
