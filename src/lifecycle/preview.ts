@@ -16,6 +16,7 @@ const MAX_WITHIN_S = 366 * 86_400;
 const MAX_TOKENS = 10_000;
 const MAX_POLICY_TOKENS = 200_000;
 const MAX_ACTIONS = 1_000;
+const HORIZON_START_MS = 3_600_000;
 
 const basisOf = (row: TokenRow, previous: TokenSecretRow[]): PlanBasis => ({
   id: row.id,
@@ -33,12 +34,26 @@ export class LifecyclePreview {
     private readonly policies: PolicyService,
   ) {}
 
+  /**
+   * The first `first` actions due within `within`. The work is bounded by the page asked for, not by
+   * the window: steps are expanded up to a horizon that starts an hour out and doubles until it
+   * holds more than a page (or reaches the window's end), so a year of daily rotations over
+   * thousands of tokens is never expanded to answer for the next few.
+   */
   async rotationPlan(p: Principal, within: number, filter: TokenFilter | null | undefined, first: number): Promise<RotationPlan> {
     const end = windowEnd(within);
     const limit = Math.min(Math.max(first, 1), MAX_ACTIONS);
     const found = await this.tokens.scheduled(p, filter, end, MAX_TOKENS);
     const policies = new Map((await this.policies.byIds(p.tenantId, [...new Set(found.map((f) => f.row.rotationPolicyId).filter((x): x is string => !!x))])).map((x) => [x.id, x]));
-    const steps = found.flatMap(({ row, previous }) => expandPlan(basisOf(row, previous), row.rotationPolicyId ? (policies.get(row.rotationPolicyId) ?? null) : null, end)).sort(compareSteps);
+    const bases = found.map(({ row, previous }) => ({ basis: basisOf(row, previous), policy: row.rotationPolicyId ? (policies.get(row.rotationPolicyId) ?? null) : null }));
+    const now = Date.now();
+    let steps: PlannedStep[] = [];
+    for (let span = HORIZON_START_MS; ; span *= 2) {
+      const horizon = new Date(Math.min(end.getTime(), now + span));
+      steps = bases.flatMap(({ basis, policy }) => expandPlan(basis, policy, horizon));
+      if (steps.length > limit || horizon.getTime() === end.getTime()) break;
+    }
+    steps.sort(compareSteps);
     const rows = new Map(found.map((f) => [f.row.id, f.row]));
     return { within, actions: steps.slice(0, limit).map((s) => actionOf(s, rows)), truncated: steps.length > limit || found.length === MAX_TOKENS };
   }
@@ -49,29 +64,48 @@ export class LifecyclePreview {
     const current = await this.policies.get(p, policyId);
     const found = await this.tokens.scheduled(p, null, null, MAX_POLICY_TOKENS, policyId);
     const now = new Date();
-    const before: PlannedStep[] = [];
-    const after: PlannedStep[] = [];
+    const limit = Math.min(Math.max(first, 1), MAX_ACTIONS);
+    // Token by token, keeping only the earliest page of each side: memory bounded by the page.
+    const added = new EarliestSteps(limit);
+    const removed = new EarliestSteps(limit);
     let affected = 0;
     for (const { row, previous, rotatedAt } of found) {
       const basis = basisOf(row, previous);
-      before.push(...expandPlan(basis, current, end));
       // As the update re-plans (TokenService.replan): an expired token stays expired.
       const next = !row.expiresAt || row.expiresAt > now ? scheduleFor({ ...row, rotatedAt }, fields, now) : null;
       if (next && !sameSchedule(next, row)) affected++;
-      after.push(...expandPlan(next ? { ...basis, ...next } : basis, fields, end));
+      const diff = diffPlans(expandPlan(basis, current, end), expandPlan(next ? { ...basis, ...next } : basis, fields, end));
+      added.add(diff.added);
+      removed.add(diff.removed);
     }
-    const { added, removed } = diffPlans(before.sort(compareSteps), after.sort(compareSteps));
     const rows = new Map(found.map((f) => [f.row.id, f.row]));
-    const limit = Math.min(Math.max(first, 1), MAX_ACTIONS);
     return {
       within,
       tokens: found.length,
       affectedTokens: affected,
-      addedCount: added.length,
-      removedCount: removed.length,
-      added: added.slice(0, limit).map((s) => actionOf(s, rows)),
-      removed: removed.slice(0, limit).map((s) => actionOf(s, rows)),
+      addedCount: added.count,
+      removedCount: removed.count,
+      added: added.earliest().map((s) => actionOf(s, rows)),
+      removed: removed.earliest().map((s) => actionOf(s, rows)),
     };
+  }
+}
+
+/** Counts steps and keeps the earliest `limit` of them, in order. */
+class EarliestSteps {
+  count = 0;
+  private kept: PlannedStep[] = [];
+
+  constructor(private readonly limit: number) {}
+
+  add(steps: PlannedStep[]): void {
+    this.count += steps.length;
+    this.kept.push(...steps);
+    if (this.kept.length > 2 * this.limit) this.kept = this.kept.sort(compareSteps).slice(0, this.limit);
+  }
+
+  earliest(): PlannedStep[] {
+    return this.kept.sort(compareSteps).slice(0, this.limit);
   }
 }
 
