@@ -74,14 +74,14 @@ export interface Container {
 function createServices(config: Config, log: Logger, ds: DataSource, redis: Redis, subscriber: Redis, bullRedis: Redis, metrics: Metrics): Services {
   const prefix = config.redisPrefix;
   const queues = new Queues(bullRedis, prefix);
-  const signer = new AuditSigner(config.audit.signingSeed);
+  const signer = new AuditSigner(config.audit.signingSeed, config.audit.retiredSeeds);
   const hub = new AuditHub(subscriber, prefix, log);
   const hasher = new SecretHasher(config.tokenPepper);
   const bus = new InvalidationBus(redis, subscriber, prefix, log);
   const shared = new SharedRecordCache(redis, prefix, config.verify.sharedTtlMs);
   const changes = new CacheInvalidator(ds, shared, bus, log);
   const poller = new ChangePoller(ds, changes, bus, log, config.verify.changePollMs, config.verify.staleAfterMs);
-  const audit = new AuditService(ds);
+  const audit = new AuditService(ds, signer, config.audit.checkpointEvery);
   const roles = new RoleService(ds, audit, changes);
   const scopes = new ScopeService(ds, audit);
   const owners = new OwnerService(ds, audit, scopes, changes);

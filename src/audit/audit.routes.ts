@@ -38,7 +38,7 @@ export function auditRoutes(ds: DataSource, verifier: Verifier, audit: AuditServ
     res.setHeader('content-type', 'application/x-ndjson');
     res.setHeader('cache-control', 'no-store');
     const write = (line: unknown) => res.write(`${JSON.stringify(line)}\n`);
-    write({ type: 'export', tenantId, afterSeq, exportedAt: new Date().toISOString(), ...signer.publicKeys()[0] });
+    write({ type: 'export', tenantId, afterSeq, exportedAt: new Date().toISOString(), ...signer.publicKeys()[0], keys: signer.publicKeys() });
     const scope = new TenantScope(ds.manager, tenantId);
     let last = { seq: afterSeq, hash: null as string | null };
     let count = 0;

@@ -30,6 +30,13 @@ export interface ChainReport {
   valid: boolean;
   checked: number;
   firstBrokenSeq: number | null;
+  checkpoints: number;
+  problem: string | null;
+}
+
+/** Verifies a checkpoint's signature by key id (active or retired keys). */
+export interface CheckpointVerifier {
+  verify(h: { tenantId: string; seq: number; hash: string }, keyId: string, signature: string): boolean;
 }
 
 // Anything shaped like a Latchkey secret must never be written to the audit log.
@@ -37,7 +44,12 @@ const SECRET_SHAPE = /lk_[0-9A-Za-z]{49}/;
 const CHECK_BATCH = 2_000;
 
 export class AuditService {
-  constructor(private readonly ds: DataSource) {}
+  constructor(
+    private readonly ds: DataSource,
+    private readonly checkpointKeys: CheckpointVerifier,
+    /** The relay signs a checkpoint at every multiple of this seq. */
+    private readonly checkpointEvery: number,
+  ) {}
 
   /** Creates the chain head of a new tenant. */
   async initTenant(tx: Tx, tenantId: string): Promise<void> {
@@ -123,9 +135,22 @@ export class AuditService {
     return connection(rows, limit, totalCount, (r) => r.seq);
   }
 
-  /** Recomputes the tenant's chain from the first event and compares it with the head. */
+  /**
+   * Recomputes the tenant's chain from the first event and compares it with the head and with the
+   * signed checkpoints: each must verify and match the chain at its seq, none may lie past the
+   * chain's end, and the latest one the relay owes (the last multiple of the interval it has
+   * published) must exist. A superuser who rewrites the chain consistently cannot re-sign it; one
+   * who also deletes the checkpoints is caught by the missing one, and offline by a trusted head.
+   */
   async verifyChain(tenantId: string): Promise<ChainReport> {
+    const rows: Array<{ seq: string; hash: string; key_id: string; signature: string }> = await this.ds.query(
+      `SELECT seq, hash, key_id, signature FROM audit_checkpoints WHERE tenant_id = $1 ORDER BY seq`,
+      [tenantId],
+    );
+    const checkpoints = new Map(rows.map((r) => [Number(r.seq), r]));
     const checker = new ChainChecker();
+    let verified = 0;
+    const broken = (seq: number, problem: string): ChainReport => ({ valid: false, checked: checker.checked, firstBrokenSeq: seq, checkpoints: verified, problem });
     for (;;) {
       const batch = await new TenantScope(this.ds.manager, tenantId)
         .select(AuditEvent, 'e')
@@ -134,15 +159,27 @@ export class AuditService {
         .limit(CHECK_BATCH)
         .getMany();
       for (const row of batch) {
-        if (!checker.add(row)) return { valid: false, checked: checker.checked, firstBrokenSeq: checker.firstBrokenSeq };
+        if (!checker.add(row)) return broken(checker.firstBrokenSeq!, `event seq ${checker.firstBrokenSeq} does not match the chain (changed, missing or out of order)`);
+        const c = checkpoints.get(row.seq);
+        if (c) {
+          if (!this.checkpointKeys.verify({ tenantId, seq: row.seq, hash: c.hash }, c.key_id, c.signature)) {
+            return broken(row.seq, `the signed checkpoint at seq ${row.seq} does not verify with key ${c.key_id}`);
+          }
+          if (c.hash !== row.hash) return broken(row.seq, `event seq ${row.seq} differs from its signed checkpoint: the chain was rewritten`);
+          verified++;
+        }
       }
       if (batch.length < CHECK_BATCH) break;
     }
+    const end = checker.lastSeq;
+    const past = rows.find((r) => Number(r.seq) > end);
+    if (past) return broken(end + 1, `a signed checkpoint at seq ${past.seq} lies past the chain's end (seq ${end}): events were removed`);
     // Rows missing at the end show up against the head, which records the last seq and hash.
     const head = await this.ds.getRepository(AuditHeadRow).findOneByOrFail({ tenantId });
-    if (head.seq !== checker.lastSeq || head.hash !== checker.headHash) {
-      return { valid: false, checked: checker.checked, firstBrokenSeq: checker.lastSeq + 1 };
-    }
-    return { valid: true, checked: checker.checked, firstBrokenSeq: null };
+    if (head.seq !== end || head.hash !== checker.headHash) return broken(end + 1, `the chain ends at seq ${end}, its head says seq ${head.seq}`);
+    const [relay]: Array<{ published_seq: string }> = await this.ds.query(`SELECT published_seq FROM audit_relay WHERE tenant_id = $1`, [tenantId]);
+    const owed = Math.floor(Math.min(Number(relay?.published_seq ?? 0), end) / this.checkpointEvery) * this.checkpointEvery;
+    if (owed > 0 && !checkpoints.has(owed)) return broken(owed, `the signed checkpoint at seq ${owed} is missing: checkpoints were deleted`);
+    return { valid: true, checked: checker.checked, firstBrokenSeq: null, checkpoints: verified, problem: null };
   }
 }

@@ -15,6 +15,12 @@ export class AuditChainReport {
 
   @Field(() => Int, { nullable: true })
   firstBrokenSeq!: number | null;
+
+  @Field(() => Int, { description: 'Signed checkpoints whose signature and chain hash were checked.' })
+  checkpoints!: number;
+
+  @Field(() => String, { nullable: true, description: 'What is wrong, when valid is false.' })
+  problem!: string | null;
 }
 
 @InputType()

@@ -35,24 +35,53 @@ export function verifyHead(h: SignedHead, signature: string, publicKey: KeyObjec
   }
 }
 
+export interface PublicKeyEntry {
+  keyId: string;
+  algorithm: 'Ed25519';
+  publicKey: string;
+  /** Verifies checkpoints signed before; signs nothing new. */
+  retired?: true;
+}
+
+function publicRawOf(privateKey: KeyObject): Buffer {
+  return createPublicKey(privateKey).export({ format: 'der', type: 'spki' }).subarray(SPKI_PREFIX.length);
+}
+
+const privateKeyOf = (seed: Buffer) => createPrivateKey({ key: Buffer.concat([PKCS8_PREFIX, seed]), format: 'der', type: 'pkcs8' });
+
 export class AuditSigner {
   private readonly privateKey: KeyObject;
   readonly publicRaw: Buffer;
   readonly keyId: string;
+  private readonly entries: PublicKeyEntry[];
+  private readonly verifiers = new Map<string, KeyObject>();
 
-  constructor(seed: Buffer) {
-    this.privateKey = createPrivateKey({ key: Buffer.concat([PKCS8_PREFIX, seed]), format: 'der', type: 'pkcs8' });
-    const spki = createPublicKey(this.privateKey).export({ format: 'der', type: 'spki' });
-    this.publicRaw = spki.subarray(SPKI_PREFIX.length);
+  constructor(seed: Buffer, retiredSeeds: readonly Buffer[] = []) {
+    this.privateKey = privateKeyOf(seed);
+    this.publicRaw = publicRawOf(this.privateKey);
     this.keyId = keyIdOf(this.publicRaw);
+    this.entries = [{ keyId: this.keyId, algorithm: 'Ed25519', publicKey: this.publicRaw.toString('base64') }];
+    this.verifiers.set(this.keyId, publicKeyFromRaw(this.publicRaw));
+    for (const retired of retiredSeeds) {
+      const raw = publicRawOf(privateKeyOf(retired));
+      const keyId = keyIdOf(raw);
+      this.entries.push({ keyId, algorithm: 'Ed25519', publicKey: raw.toString('base64'), retired: true });
+      this.verifiers.set(keyId, publicKeyFromRaw(raw));
+    }
   }
 
   sign(h: SignedHead): string {
     return sign(null, signedBytes(h), this.privateKey).toString('base64');
   }
 
-  /** What /v1/audit/keys serves. */
-  publicKeys() {
-    return [{ keyId: this.keyId, algorithm: 'Ed25519', publicKey: this.publicRaw.toString('base64') }];
+  /** Whether `signature` over `h` verifies with the key `keyId` (active or retired). */
+  verify(h: SignedHead, keyId: string, signature: string): boolean {
+    const key = this.verifiers.get(keyId);
+    return !!key && verifyHead(h, signature, key);
+  }
+
+  /** What /v1/audit/keys serves: the active key first, then retired ones. */
+  publicKeys(): PublicKeyEntry[] {
+    return this.entries;
   }
 }

@@ -30,7 +30,11 @@ export interface Config {
   verify: VerifyConfig;
   usageFlushMs: number;
   usageDailyFlushMs: number;
-  audit: { signingSeed: Buffer; checkpointEvery: number };
+  /**
+   * signingSeed signs checkpoints; retiredSeeds only verify the ones signed before (the key that
+   * older versions derived from ENCRYPTION_KEY).
+   */
+  audit: { signingSeed: Buffer; retiredSeeds: Buffer[]; checkpointEvery: number };
   relay: { pollMs: number; lockTtlMs: number };
   webhooks: { allow: string[]; timeoutMs: number; attempts: number; backoffMs: number; sweepAfterMs: number };
   lifecycle: LifecycleConfig;
@@ -188,6 +192,7 @@ export function loadConfig(env: Env = process.env): Config {
   }
   if (production && !pepperRaw) problems.push('TOKEN_PEPPER is required when NODE_ENV=production');
   if (production && !keyRaw) problems.push('ENCRYPTION_KEY is required when NODE_ENV=production');
+  if (production && !signingRaw) problems.push('AUDIT_SIGNING_KEY is required when NODE_ENV=production (a 32-byte Ed25519 seed, base64: openssl rand -base64 32)');
   if (pepperRaw !== undefined && pepperRaw.length < 32) problems.push('TOKEN_PEPPER must be at least 32 characters');
   let encryptionKey: Buffer | undefined;
   if (keyRaw !== undefined) {
@@ -256,10 +261,13 @@ export function loadConfig(env: Env = process.env): Config {
   const tokenPepper = pepperRaw ? Buffer.from(pepperRaw, 'utf8') : devSecret(dataDir, 'token-pepper');
   encryptionKey ??= devSecret(dataDir, 'encryption-key');
   const encryptionKeyId = createHash('sha256').update(encryptionKey).digest('hex').slice(0, 8);
-  // Without a key of its own, the audit signing key is derived from the encryption key.
-  signingSeed ??= Buffer.from(hkdfSync('sha256', encryptionKey, Buffer.alloc(0), 'latchkey audit checkpoint signing', 32));
+  // The signing key is a secret of its own. Checkpoints signed before it existed were signed with a
+  // key derived from the encryption key: that one still verifies them, and signs nothing.
+  signingSeed ??= devSecret(dataDir, 'audit-signing-key');
+  const derived = Buffer.from(hkdfSync('sha256', encryptionKey, Buffer.alloc(0), 'latchkey audit checkpoint signing', 32));
+  const retiredSeeds = derived.equals(signingSeed) ? [] : [derived];
   const { auditCheckpointEvery, ...rest } = config;
-  return { ...rest, tokenPepper, encryptionKey, encryptionKeyId, audit: { signingSeed, checkpointEvery: auditCheckpointEvery } };
+  return { ...rest, tokenPepper, encryptionKey, encryptionKeyId, audit: { signingSeed, retiredSeeds, checkpointEvery: auditCheckpointEvery } };
 }
 
 function devSecret(dataDir: string, name: string): Buffer {

@@ -29,6 +29,7 @@ export default async function setup(project: TestProject) {
     REDIS_PREFIX: `lktest-${runId}`,
     TOKEN_PEPPER: randomBytes(32).toString('base64'),
     ENCRYPTION_KEY: randomBytes(32).toString('base64'),
+    AUDIT_SIGNING_KEY: randomBytes(32).toString('base64'),
     LATCHKEY_DATA_DIR: dataDir,
     BOOTSTRAP_TOKEN_FILE: join(dataDir, 'bootstrap-token'),
     LOG_LEVEL: 'silent',

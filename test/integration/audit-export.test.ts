@@ -5,7 +5,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { checkExport } from '../../src/audit/export-check';
+import { checkExport, keyRing } from '../../src/audit/export-check';
 import { jsonOf, startTestApi, type TestApi, waitFor } from '../helpers/api';
 import { newPrincipal, newTenant, type TenantFixture } from '../helpers/fixtures';
 
@@ -55,7 +55,7 @@ describe('audit export', () => {
   });
 
   it('verifies offline with the published key', () => {
-    const report = checkExport(exported, Buffer.from(publicKey, 'base64'));
+    const report = checkExport(exported, keyRing([Buffer.from(publicKey, 'base64')]));
     expect(report).toMatchObject({ ok: true, brokenLine: null, firstSeq: 1, checkpoints: 3, selfKeyed: false });
     const run = verifyFile(exported, publicKey);
     expect(run.code).toBe(0);
@@ -66,7 +66,7 @@ describe('audit export', () => {
     const r = verifyFile(exported);
     expect(r.code).toBe(0);
     expect(r.out).toMatch(/OK — \d+ events/);
-    expect(r.out).toMatch(/checked against the key inside the file/);
+    expect(r.out).toMatch(/checked against the keys inside the file/);
   });
 
   it('answers a malformed --key or a missing file with a usage error, not a stack trace', () => {
@@ -103,7 +103,7 @@ describe('audit export', () => {
     expect(run.out).toMatch(/cut short/);
     // Dropping events but keeping the head line does not pass either.
     const withoutEvents = [...lines.slice(0, -4), lines.at(-1)].join('\n');
-    expect(checkExport(withoutEvents, Buffer.from(publicKey, 'base64')).problem).toMatch(/events were removed/);
+    expect(checkExport(withoutEvents, keyRing([Buffer.from(publicKey, 'base64')])).problem).toMatch(/events were removed/);
   });
 
   it('refuses a forged signature and a foreign key', () => {
@@ -111,14 +111,14 @@ describe('audit export', () => {
     const head = JSON.parse(lines.at(-1)!);
     head.signature = Buffer.alloc(64).toString('base64');
     const forged = [...lines.slice(0, -1), JSON.stringify(head)].join('\n');
-    expect(checkExport(forged, Buffer.from(publicKey, 'base64')).problem).toMatch(/signature/);
+    expect(checkExport(forged, keyRing([Buffer.from(publicKey, 'base64')])).problem).toMatch(/signature/);
     const otherKey = Buffer.alloc(32, 7);
-    expect(checkExport(exported, otherKey).ok).toBe(false);
+    expect(checkExport(exported, keyRing([otherKey])).ok).toBe(false);
   });
 
   it('exports from a seq on, with a limit, needs AUDIT_READ, and is itself audited', async () => {
     const part = await (await fetch(`${api.url}/v1/audit/export?afterSeq=12&limit=5`, { headers: { authorization: `Bearer ${t.adminToken}` } })).text();
-    const report = checkExport(part, Buffer.from(publicKey, 'base64'));
+    const report = checkExport(part, keyRing([Buffer.from(publicKey, 'base64')]));
     expect(report).toMatchObject({ ok: true, firstSeq: 13, lastSeq: 17, events: 5 });
     const dev = await newPrincipal(api, t.adminToken, ['developer']);
     expect((await fetch(`${api.url}/v1/audit/export`, { headers: { authorization: `Bearer ${dev.token}` } })).status).toBe(403);

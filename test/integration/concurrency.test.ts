@@ -3,6 +3,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestApi, type TestApi } from '../helpers/api';
 import { issue, newTenant, type TenantFixture } from '../helpers/fixtures';
+import { asSuperuserWithoutGuards } from '../helpers/tamper';
 
 let api: TestApi;
 let t: TenantFixture;
@@ -71,18 +72,32 @@ describe('the audit log is append-only and tamper-evident', () => {
     await expect(api.sql(`TRUNCATE audit_events`)).rejects.toThrow(/append-only/);
   });
 
-  it('names the first changed seq when a row is altered behind the trigger', async () => {
-    const victim = await newTenant(api);
-    for (let i = 0; i < 5; i++) await api.ok(victim.adminToken, `mutation($n: String!) { createScope(input: { name: $n }) { id } }`, { n: `x${i}:y:read` });
+  it('guards the head and the checkpoints too, and session_replication_role = replica does not switch the guards off', async () => {
+    await api.ok(t.adminToken, `mutation { createScope(input: { name: "guard:x:read" }) { id } }`);
     const qr = api.container.ds.createQueryRunner();
     await qr.connect();
     try {
-      await qr.query(`SET session_replication_role = replica`); // triggers off for this session only
-      await qr.query(`UPDATE audit_events SET data = '{"name":"forged"}' WHERE tenant_id = $1 AND seq = 7`, [victim.tenantId]);
-      await qr.query(`SET session_replication_role = origin`);
+      for (const replica of [false, true]) {
+        if (replica) await qr.query(`SET session_replication_role = replica`);
+        await expect(qr.query(`UPDATE audit_events SET action = 'X_Y' WHERE tenant_id = $1`, [t.tenantId])).rejects.toThrow(/append-only/);
+        await expect(qr.query(`UPDATE audit_heads SET seq = seq - 1 WHERE tenant_id = $1`, [t.tenantId])).rejects.toThrow(/only forward/);
+        await expect(qr.query(`DELETE FROM audit_heads WHERE tenant_id = $1`, [t.tenantId])).rejects.toThrow(/refused/);
+        await expect(qr.query(`TRUNCATE audit_checkpoints`)).rejects.toThrow(/append-only/);
+      }
     } finally {
+      await qr.query(`SET session_replication_role = origin`).catch(() => undefined);
       await qr.release();
     }
+    const { verifyAuditChain } = await api.ok(t.adminToken, `{ verifyAuditChain { valid } }`);
+    expect(verifyAuditChain.valid).toBe(true);
+  });
+
+  it('names the first changed seq when a row is altered behind the trigger', async () => {
+    const victim = await newTenant(api);
+    for (let i = 0; i < 5; i++) await api.ok(victim.adminToken, `mutation($n: String!) { createScope(input: { name: $n }) { id } }`, { n: `x${i}:y:read` });
+    await asSuperuserWithoutGuards(api, async (q) => {
+      await q(`UPDATE audit_events SET data = '{"name":"forged"}' WHERE tenant_id = $1 AND seq = 7`, [victim.tenantId]);
+    });
     const { verifyAuditChain } = await api.ok(victim.adminToken, `{ verifyAuditChain { valid checked firstBrokenSeq } }`);
     expect(verifyAuditChain).toEqual({ valid: false, checked: 7, firstBrokenSeq: 7 });
   });
@@ -91,15 +106,9 @@ describe('the audit log is append-only and tamper-evident', () => {
     const victim = await newTenant(api);
     await api.ok(victim.adminToken, `mutation { createScope(input: { name: "a:b:read" }) { id } }`);
     const [{ s }] = await api.sql(`SELECT max(seq)::int AS s FROM audit_events WHERE tenant_id = $1`, [victim.tenantId]);
-    const qr = api.container.ds.createQueryRunner();
-    await qr.connect();
-    try {
-      await qr.query(`SET session_replication_role = replica`);
-      await qr.query(`DELETE FROM audit_events WHERE tenant_id = $1 AND seq = $2`, [victim.tenantId, s]);
-      await qr.query(`SET session_replication_role = origin`);
-    } finally {
-      await qr.release();
-    }
+    await asSuperuserWithoutGuards(api, async (q) => {
+      await q(`DELETE FROM audit_events WHERE tenant_id = $1 AND seq = $2`, [victim.tenantId, s]);
+    });
     const { verifyAuditChain } = await api.ok(victim.adminToken, `{ verifyAuditChain { valid firstBrokenSeq } }`);
     expect(verifyAuditChain).toEqual({ valid: false, firstBrokenSeq: s });
   });

@@ -51,13 +51,15 @@ it('delivers events whose retries were waiting in Redis when it was flushed', as
   }
   const pending = () =>
     api.sql(`SELECT attempts, next_attempt_at FROM webhook_deliveries WHERE webhook_id = $1 AND status = 'PENDING'`, [createWebhook.webhook.id]);
-  // Every delivery has failed once and waits in backoff.
-  await expect.poll(async () => (await pending()).filter((d) => d.attempts >= 1).length, { timeout: 10_000, interval: 100 }).toBe(3);
+  // Every delivery has failed once and waits in backoff (a relay running late may also deliver the
+  // tenant's first token, issued just before the webhook: hence at least three).
+  await expect.poll(async () => (await pending()).filter((d) => d.attempts >= 1).length, { timeout: 10_000, interval: 100 }).toBeGreaterThanOrEqual(3);
   await redis.flushAll();
   failing = false;
   await expect.poll(() => issued.every((id) => delivered.includes(id)), { timeout: 20_000, interval: 200 }).toBe(true);
   const rows = await api.sql(`SELECT status, attempts, next_attempt_at FROM webhook_deliveries WHERE webhook_id = $1`, [createWebhook.webhook.id]);
-  expect(rows.map((r) => r.status)).toEqual(['DELIVERED', 'DELIVERED', 'DELIVERED']);
+  expect(rows.length).toBeGreaterThanOrEqual(3);
+  expect(rows.every((r) => r.status === 'DELIVERED')).toBe(true);
   expect(rows.every((r) => r.attempts >= 2 && r.next_attempt_at === null)).toBe(true);
   // Each event reached the receiver once after it recovered.
   expect(delivered.filter((id) => issued.includes(id))).toHaveLength(3);

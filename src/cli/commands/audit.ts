@@ -30,7 +30,13 @@ export function auditCommands(program: Command): void {
     .action(async (_o: unknown, cmd: Command) => {
       const { client, out } = contextOf(cmd);
       const { verifyAuditChain: r } = await client.request(VerifyAuditChainDocument);
-      out.result(r, () => out.line(r.valid ? `the chain is intact: ${r.checked} event(s) checked` : `the chain is BROKEN at seq ${r.firstBrokenSeq} (${r.checked} event(s) checked)`));
+      out.result(r, () =>
+        out.line(
+          r.valid
+            ? `the chain is intact: ${r.checked} event(s) and ${r.checkpoints} signed checkpoint(s) checked`
+            : `the chain is BROKEN at seq ${r.firstBrokenSeq}: ${r.problem} (${r.checked} event(s) checked)`,
+        ),
+      );
       if (!r.valid) process.exitCode = ExitCode.SERVER;
     });
 }
