@@ -117,9 +117,18 @@ export function loadPolicyFile(path: string): PolicyFile {
   unique('roles', (s: { name: string }) => s.name.toLowerCase());
   unique('owners', (s: { name: string }) => s.name);
   unique('tokens', (s: { owner: string; name: string }) => `${s.owner}/${s.name}`);
-  const owners = new Set((file.owners ?? []).map((o) => o.name));
+  const owners = new Map((file.owners ?? []).map((o, i) => [o.name, { ceiling: new Set(o.allowedScopes ?? []), at: where(['owners', i, o.allowedScopes ? 'allowedScopes' : 'name']) }]));
   (file.tokens ?? []).forEach((t, i) => {
-    if (!owners.has(t.owner)) throw invalid(`${where(['tokens', i, 'owner'])}: owner ${JSON.stringify(t.owner)} is not declared under owners`);
+    const owner = owners.get(t.owner);
+    if (!owner) throw invalid(`${where(['tokens', i, 'owner'])}: owner ${JSON.stringify(t.owner)} is not declared under owners`);
+    // A ceiling that does not hold a token's scope would take it off the token (or refuse it).
+    (t.scopes ?? []).forEach((scope, j) => {
+      if (!owner.ceiling.has(scope)) {
+        throw invalid(
+          `${where(['tokens', i, 'scopes', j])}: scope ${JSON.stringify(scope)} is outside the ceiling of owner ${JSON.stringify(t.owner)} (declared at ${owner.at})`,
+        );
+      }
+    });
   });
   const sorted = (xs: string[] | undefined) => [...new Set(xs ?? [])].sort();
   return {

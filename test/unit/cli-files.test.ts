@@ -39,4 +39,12 @@ describe('command line files', () => {
     expect(() => loadPolicyFile(path)).toThrow(CliError);
     expect(() => loadPolicyFile(path)).toThrow(`${path}:6:11: owners has "svc" twice`);
   });
+
+  it('refuses a token scope outside its owner’s ceiling in the same file, pointing at both', () => {
+    const path = resolve(root, 'test', 'fixtures', 'scope-outside-ceiling.yaml');
+    expect(() => loadPolicyFile(path)).toThrow(CliError);
+    expect(() => loadPolicyFile(path)).toThrow(
+      `${path}:12:30: scope "crm:deals:write" is outside the ceiling of owner "widget" (declared at ${path}:8:20)`,
+    );
+  });
 });
