@@ -6,6 +6,7 @@ import type { MigrationInterface, QueryRunner } from 'typeorm';
 // offline against a trusted head, are what detects that.
 // - audit_checkpoints: append-only.
 // - audit_heads: never deleted; moved only forward, onto an event that exists with that hash.
+// - audit_relay: what was published (and so which checkpoints are owed) never goes back.
 export class ProtectAuditHeadsAndCheckpoints1764889200000 implements MigrationInterface {
   name = 'ProtectAuditHeadsAndCheckpoints1764889200000';
 
@@ -34,7 +35,19 @@ export class ProtectAuditHeadsAndCheckpoints1764889200000 implements MigrationIn
     await q.query(`
       CREATE TRIGGER audit_heads_no_truncate BEFORE TRUNCATE ON audit_heads
       FOR EACH STATEMENT EXECUTE FUNCTION audit_heads_forward_only()`);
+    await q.query(`
+      CREATE FUNCTION audit_relay_forward_only() RETURNS trigger LANGUAGE plpgsql AS $$
+      BEGIN
+        IF TG_OP <> 'UPDATE' OR NEW.tenant_id <> OLD.tenant_id OR NEW.published_seq < OLD.published_seq THEN
+          RAISE EXCEPTION 'audit_relay moves only forward: % refused', TG_OP USING ERRCODE = 'insufficient_privilege';
+        END IF;
+        RETURN NEW;
+      END $$`);
+    await q.query(`
+      CREATE TRIGGER audit_relay_forward BEFORE UPDATE OR DELETE ON audit_relay
+      FOR EACH ROW EXECUTE FUNCTION audit_relay_forward_only()`);
     for (const [table, trigger] of [
+      ['audit_relay', 'audit_relay_forward'],
       ['audit_events', 'audit_events_no_update_delete'],
       ['audit_events', 'audit_events_no_truncate'],
       ['audit_checkpoints', 'audit_checkpoints_no_update_delete'],
@@ -49,6 +62,8 @@ export class ProtectAuditHeadsAndCheckpoints1764889200000 implements MigrationIn
   async down(q: QueryRunner): Promise<void> {
     await q.query(`ALTER TABLE audit_events ENABLE TRIGGER audit_events_no_update_delete`);
     await q.query(`ALTER TABLE audit_events ENABLE TRIGGER audit_events_no_truncate`);
+    await q.query(`DROP TRIGGER audit_relay_forward ON audit_relay`);
+    await q.query(`DROP FUNCTION audit_relay_forward_only()`);
     await q.query(`DROP TRIGGER audit_heads_no_truncate ON audit_heads`);
     await q.query(`DROP TRIGGER audit_heads_forward ON audit_heads`);
     await q.query(`DROP FUNCTION audit_heads_forward_only()`);

@@ -6,6 +6,7 @@ const GUARDS: Array<[string, string]> = [
   ['audit_events', 'audit_events_no_update_delete'],
   ['audit_checkpoints', 'audit_checkpoints_no_update_delete'],
   ['audit_heads', 'audit_heads_forward'],
+  ['audit_relay', 'audit_relay_forward'],
 ];
 
 export async function asSuperuserWithoutGuards(api: TestApi, change: (q: (sql: string, params?: unknown[]) => Promise<any>) => Promise<void>): Promise<void> {

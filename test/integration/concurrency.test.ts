@@ -83,6 +83,7 @@ describe('the audit log is append-only and tamper-evident', () => {
         await expect(qr.query(`UPDATE audit_heads SET seq = seq - 1 WHERE tenant_id = $1`, [t.tenantId])).rejects.toThrow(/only forward/);
         await expect(qr.query(`DELETE FROM audit_heads WHERE tenant_id = $1`, [t.tenantId])).rejects.toThrow(/refused/);
         await expect(qr.query(`TRUNCATE audit_checkpoints`)).rejects.toThrow(/append-only/);
+        await expect(qr.query(`UPDATE audit_relay SET published_seq = 0 WHERE tenant_id = $1`, [t.tenantId])).rejects.toThrow(/only forward/);
       }
     } finally {
       await qr.query(`SET session_replication_role = origin`).catch(() => undefined);
