@@ -121,7 +121,6 @@ function createServices(config: Config, log: Logger, ds: DataSource, redis: Redi
     limiter: new RateLimiter(redis, prefix),
     usage,
     bus,
-    changes,
     redis,
     redisPrefix: prefix,
     metrics,

@@ -1,6 +1,9 @@
 // Picking up a successor: after a scheduled rotation nobody holds the new secret, so it waits,
-// sealed, until a consumer presents the PREVIOUS secret during the grace period. Once the
-// successor has been used, the old secret asking again is reuse (a copy of it is in other hands).
+// sealed, until the consumers present the PREVIOUS secret during the grace period. Every holder of
+// the previous secret gets the same successor, as often as it asks, until the grace ends: a fleet
+// of replicas sharing one token all move over, and a retried pickup whose answer was lost is
+// answered again. Reuse is a superseded secret presented after its grace: a copy in hands that
+// never moved over.
 import { Router } from 'express';
 import type { Logger } from 'pino';
 import type { DataSource } from 'typeorm';
@@ -54,35 +57,38 @@ export class SuccessorService {
         return { pickup: { ok: false, status: 403, code: 'IP_NOT_ALLOWED', message: 'the token may not be used from this address' }, changed: null };
       }
       if (old.state === 'CURRENT') return { pickup: { ok: false, status: 409, code: 'NO_SUCCESSOR', message: 'this is the current secret: there is no successor to pick up' }, changed: null };
-      if (old.state !== 'PREVIOUS' || !old.graceEndsAt || old.graceEndsAt <= now || !current) {
-        return { pickup: invalid('the bearer token is past its grace period'), changed: null };
-      }
       const event = (action: string, data: Record<string, unknown>) =>
-        this.audit.append(tx, token.tenantId, { action, actorId: null, targetType: 'TOKEN', targetId: token.id, data: { presentedGeneration: old.generation, successorGeneration: current.generation, clientIp, ...data } });
-
-      if (current.firstUsedAt) {
+        this.audit.append(tx, token.tenantId, {
+          action,
+          actorId: null,
+          targetType: 'TOKEN',
+          targetId: token.id,
+          data: { presentedGeneration: old.generation, successorGeneration: current?.generation ?? null, clientIp, ...data },
+        });
+      if (old.state !== 'PREVIOUS' || !old.graceEndsAt || old.graceEndsAt <= now || !current) {
+        // Whoever still holds a superseded secret after its grace never moved over: a copy elsewhere.
         const policy = token.rotationPolicyId ? await scope.get(RotationPolicy, token.rotationPolicyId, 'rotation policy') : null;
         const revoke = policy?.onReuse === 'REVOKE';
-        await event('TOKEN_REUSE_DETECTED', { successorFirstUsedAt: current.firstUsedAt.toISOString(), onReuse: policy?.onReuse ?? 'NOTIFY' });
+        await event('TOKEN_REUSE_DETECTED', { reason: 'a superseded secret was presented after its grace period', onReuse: policy?.onReuse ?? 'NOTIFY' });
         if (revoke) {
-          const reason = 'reuse detected: a superseded secret asked for its successor after the successor was in use';
-          await this.tokens.revokeRows(tx, token.tenantId, [token.id], reason, now, null, false);
+          await this.tokens.revokeRows(tx, token.tenantId, [token.id], 'reuse detected: a superseded secret was presented after its grace period', now, null, false);
         }
-        const message = `the successor has been in use since ${current.firstUsedAt.toISOString()}: this pickup is treated as reuse${revoke ? ' and the token is revoked' : ''}`;
-        return { pickup: { ok: false, status: 409, code: 'REUSE_DETECTED', message, revoked: revoke }, changed: revoke ? token.id : null };
+        const message = `the bearer token is past its grace period${revoke ? '; this is treated as reuse and the token is revoked' : ''}`;
+        return { pickup: { ok: false, status: 401, code: 'UNAUTHENTICATED', message, revoked: revoke }, changed: revoke ? token.id : null };
       }
       if (!current.sealed || !current.sealedKeyId) {
-        const why = current.pickedUpAt ? `the successor was already picked up at ${current.pickedUpAt.toISOString()}` : 'the successor was handed out by a manual rotation';
+        const why = 'the successor was handed out by a manual rotation';
         await event('TOKEN_SUCCESSOR_REFUSED', { reason: why });
         return { pickup: { ok: false, status: 409, code: 'SUCCESSOR_UNAVAILABLE', message: why }, changed: null };
       }
+      // Kept sealed until the grace ends (the retire job deletes it then): every holder, and every
+      // retry, gets the same successor.
       const secret = this.box.open({ ciphertext: current.sealed, keyId: current.sealedKeyId }, current.id);
-      // Handed out once: the ciphertext is deleted as it leaves.
-      await tx.update(TokenSecretRow, { tenantId: token.tenantId, id: current.id }, { sealed: null, sealedKeyId: null, pickedUpAt: now });
-      await event('TOKEN_SUCCESSOR_PICKED_UP', {});
+      if (!current.pickedUpAt) await tx.update(TokenSecretRow, { tenantId: token.tenantId, id: current.id }, { pickedUpAt: now });
+      await event('TOKEN_SUCCESSOR_PICKED_UP', { firstPickup: !current.pickedUpAt });
       return {
         pickup: { ok: true, secret, tokenId: token.id, generation: current.generation, hint: current.hint, expiresAt: token.expiresAt, previousGraceEndsAt: old.graceEndsAt },
-        changed: token.id,
+        changed: null,
       };
     });
     if (outcome.changed) await this.changes.tokensChanged([outcome.changed]);

@@ -9,9 +9,9 @@ export enum ReuseAction {
 }
 registerEnumType(ReuseAction, {
   name: 'ReuseAction',
-  description: 'What happens when an old secret asks for its successor after the successor has been used.',
+  description: 'What happens when a superseded secret asks for its successor after its grace period ended: a copy that never moved over.',
   valuesConfig: {
-    NOTIFY: { description: 'Refuse the pickup and audit TOKEN_REUSE_DETECTED.' },
+    NOTIFY: { description: 'Refuse the pickup (401) and audit TOKEN_REUSE_DETECTED.' },
     REVOKE: { description: 'Also revoke the whole token.' },
   },
 });

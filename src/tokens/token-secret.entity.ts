@@ -44,8 +44,4 @@ export class TokenSecretRow {
 
   @Column('timestamptz', { name: 'picked_up_at', nullable: true })
   pickedUpAt?: Date | null;
-
-  /** First successful verification of a successor: from then on, the old secret's pickup is reuse. */
-  @Column('timestamptz', { name: 'first_used_at', nullable: true })
-  firstUsedAt?: Date | null;
 }

@@ -20,8 +20,6 @@ export interface SecretRecord {
   createdAt: number;
   rateLimit: { requests: number; per: number } | null;
   allowedCidrs: string[] | null;
-  /** Set on a successor made by a scheduled rotation until it is first used (reuse detection). */
-  awaitsFirstUse?: string;
 }
 
 export function failed(failure: VerifyFailure, r?: SecretRecord): VerifyResult {

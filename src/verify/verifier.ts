@@ -1,7 +1,6 @@
 // Verification of presented secrets: for gateways (verifyToken, /v1/verify, /v1/authz,
 // introspection) and for authenticating every caller of Latchkey itself. Checksum first, then
 // the in-process cache, then Redis, then Postgres.
-import type { ChangeNotifier } from '../events/change-notifier';
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import type { DataSource } from 'typeorm';
@@ -49,7 +48,6 @@ export interface VerifierParts {
   limiter: RateLimiter;
   usage: UsageRecorder;
   bus: InvalidationBus;
-  changes: ChangeNotifier;
   redis: Redis;
   redisPrefix: string;
   metrics: Metrics;
@@ -74,7 +72,6 @@ interface LookupRow {
   rate_window_s: number | null;
   allowed_cidrs: string[] | null;
   scopes: string[];
-  awaits_first_use: string | null;
 }
 
 /**
@@ -83,8 +80,6 @@ interface LookupRow {
  */
 const lookupOf = (hash: string) =>
   `SELECT s.hash, t.id AS token_id, t.tenant_id, t.owner_id, s.state AS secret_state, s.grace_ends_at,
-          CASE WHEN s.state = 'CURRENT' AND s.first_used_at IS NULL AND (s.sealed IS NOT NULL OR s.picked_up_at IS NOT NULL)
-               THEN s.id END AS awaits_first_use,
           t.status AS token_status, t.kind, t.expires_at, t.created_at, t.version,
           COALESCE(t.rate_limit, p.rate_limit) AS rate_limit,
           CASE WHEN t.rate_limit IS NOT NULL THEN t.rate_window_s ELSE p.rate_window_s END AS rate_window_s,
@@ -110,7 +105,6 @@ export class Verifier {
   /** Fills under way, one per secret, so that a burst of a secret not yet cached makes one read. */
   private readonly fills = new Map<string, Promise<SecretRecord | null>>();
   private readonly interned = new Map<string, string>();
-  private readonly firstUses = new Set<string>();
   private renewTimer: NodeJS.Timeout | null = null;
   private renewing: Promise<void> | null = null;
   private rateLimitWarnedAt = 0;
@@ -197,30 +191,8 @@ export class Verifier {
   }
 
   private used(checked: Checked, clientIp?: string | null): Checked {
-    if (checked.result.valid) {
-      const record = checked.record!;
-      this.p.usage.record(record.tokenId, record.tenantId, clientIp);
-      if (record.awaitsFirstUse) this.firstUse(record);
-    }
+    if (checked.result.valid) this.p.usage.record(checked.record!.tokenId, checked.record!.tenantId, clientIp);
     return this.counted(checked);
-  }
-
-  /**
-   * A successor's first use is written once, off the response's path: from then on, the old
-   * secret asking for its successor is reuse.
-   */
-  private firstUse(record: SecretRecord): void {
-    const secretId = record.awaitsFirstUse!;
-    if (this.firstUses.has(secretId)) return;
-    this.firstUses.add(secretId);
-    void this.p.ds
-      .query(`UPDATE token_secrets SET first_used_at = now() WHERE tenant_id = $1 AND id = $2 AND first_used_at IS NULL`, [record.tenantId, secretId])
-      .then(() => this.p.changes.tokensChanged([record.tokenId]))
-      .catch((err) => {
-        this.firstUses.delete(secretId);
-        this.p.log.warn({ err, tokenId: record.tokenId }, 'could not record the first use of a successor');
-      })
-      .finally(() => setTimeout(() => this.firstUses.delete(secretId), 60_000).unref());
   }
 
   private counted(checked: Checked): Checked {
@@ -396,7 +368,6 @@ export class Verifier {
       createdAt: r.created_at.getTime(),
       rateLimit: r.rate_limit && r.rate_window_s ? { requests: r.rate_limit, per: r.rate_window_s } : null,
       allowedCidrs: r.allowed_cidrs,
-      ...(r.awaits_first_use ? { awaitsFirstUse: r.awaits_first_use } : {}),
     };
   }
 

@@ -84,9 +84,9 @@ export type RateLimitInput = {
   requests: number;
 };
 
-/** What happens when an old secret asks for its successor after the successor has been used. */
+/** What happens when a superseded secret asks for its successor after its grace period ended: a copy that never moved over. */
 export type ReuseAction =
-  /** Refuse the pickup and audit TOKEN_REUSE_DETECTED. */
+  /** Refuse the pickup (401) and audit TOKEN_REUSE_DETECTED. */
   | 'NOTIFY'
   /** Also revoke the whole token. */
   | 'REVOKE';
