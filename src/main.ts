@@ -5,6 +5,7 @@ import { type Container, createContainer } from './app/container';
 import { startWorkers, type Workers } from './app/worker';
 import { type Config, ConfigError, loadConfig } from './platform/config';
 import { createLogger } from './platform/logger';
+import { StartupError } from './platform/startup';
 
 function configOrExit(): Config {
   try {
@@ -61,6 +62,8 @@ async function main(): Promise<void> {
 }
 
 main().catch((err) => {
-  process.stderr.write(`latchkey: failed to start: ${err instanceof Error ? err.stack : String(err)}\n`);
+  // A service not answering is the operator's to fix: its message says which setting; no stack.
+  const text = err instanceof StartupError ? err.message : err instanceof Error ? err.stack : String(err);
+  process.stderr.write(`latchkey: failed to start: ${text}\n`);
   process.exit(1);
 });

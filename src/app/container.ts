@@ -26,6 +26,7 @@ import type { Config } from '../platform/config';
 import { createDataSource, ensureDatabase, migrate } from '../platform/db';
 import { createMetrics, type Metrics } from '../platform/metrics';
 import { closeRedis, createRedis } from '../platform/redis';
+import { untilReachable } from '../platform/startup';
 import { ScopeService } from '../scopes/scope.service';
 import { TenantService } from '../tenants/tenant.service';
 import { SecretHasher } from '../tokens/secret-hasher';
@@ -156,10 +157,17 @@ function createServices(config: Config, log: Logger, ds: DataSource, redis: Redi
 
 /** Connects, migrates, bootstraps an empty database and builds the services. */
 export async function createContainer(config: Config, log: Logger): Promise<Container> {
-  await ensureDatabase(config.databaseUrl);
+  await untilReachable('Postgres', 'DATABASE_URL', () => ensureDatabase(config.databaseUrl), config.startupTimeoutMs, log);
   const ds = createDataSource(config.databaseUrl);
   await ds.initialize();
   const redis = createRedis(config.redisUrl, 'command', 'main', log);
+  try {
+    await untilReachable('Redis', 'REDIS_URL', () => redis.ping(), config.startupTimeoutMs, log);
+  } catch (err) {
+    redis.disconnect();
+    await ds.destroy();
+    throw err;
+  }
   const subscriber = createRedis(config.redisUrl, 'subscriber', 'events', log);
   const bullRedis = bullConnection(config.redisUrl, 'queues', log);
   const metrics = createMetrics();

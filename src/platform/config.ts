@@ -39,6 +39,8 @@ export interface Config {
   webhooks: { allow: string[]; timeoutMs: number; attempts: number; backoffMs: number; sweepAfterMs: number };
   lifecycle: LifecycleConfig;
   shutdownTimeoutMs: number;
+  /** How long start-up waits for Postgres and Redis to answer before it gives up. */
+  startupTimeoutMs: number;
   /** Proxies whose X-Forwarded-For / X-Real-IP are believed on the doors clients reach directly. */
   trustedProxies: string[];
   /** Unknown or uncached credentials one client address may present per second (and in a burst) before 429. */
@@ -250,6 +252,7 @@ export function loadConfig(env: Env = process.env): Config {
       batch: int('LIFECYCLE_BATCH', 200, 1, 1_000),
     },
     shutdownTimeoutMs: int('SHUTDOWN_TIMEOUT_MS', 10_000, 100, 120_000),
+    startupTimeoutMs: int('STARTUP_TIMEOUT_MS', 30_000, 0, 600_000),
     metrics: { listen: hostPort('METRICS_LISTEN'), token: env.METRICS_TOKEN || null },
     trustedProxies: cidrList('TRUSTED_PROXIES'),
     authMisses: { perSecond: int('AUTH_MISSES_PER_SECOND', 10, 1, 100_000), burst: int('AUTH_MISSES_BURST', 50, 1, 1_000_000) },

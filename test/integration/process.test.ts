@@ -80,4 +80,22 @@ describe('configuration errors stop the process with the variable named', () => 
     expect(code).toBe(1);
     expect(p.output()).toMatch(message);
   });
+
+  it('names the setting and exits when Postgres or Redis does not answer at start, after a bounded, logged retry', async () => {
+    for (const [setting, overrides] of [
+      ['REDIS_URL', { REDIS_URL: 'redis://127.0.0.1:1' }],
+      ['DATABASE_URL', { DATABASE_URL: 'postgres://postgres@127.0.0.1:1/latchkey' }],
+    ] as const) {
+      const started = Date.now();
+      const p = await spawnLatchkey({ ...overrides, STARTUP_TIMEOUT_MS: '1500' });
+      const { code } = await p.exited;
+      expect(code, setting).toBe(1);
+      expect(Date.now() - started).toBeLessThan(15_000);
+      expect(p.output()).toMatch(new RegExp(`failed to start: (Redis|Postgres) is not answering at ${setting}`));
+      expect(p.output()).not.toMatch(/Unhandled error event|\n\s+at /);
+      const retries = p.logs().filter((l) => l.setting === setting && l.msg === `${setting === 'REDIS_URL' ? 'Redis' : 'Postgres'} is not answering yet; retrying`);
+      expect(retries.length).toBeGreaterThanOrEqual(1);
+      expect(p.logs().some((l) => l.setting === setting && l.level === 50)).toBe(true);
+    }
+  });
 });
