@@ -1,0 +1,88 @@
+// Docker does not run here, so the image is checked by what it is made of: the build stage is
+// compiled in a scratch directory holding exactly what its COPY lines copy, and the final stage's
+// files are assembled from that the same way, then run (the server's modules load, the CLI answers).
+import { execFileSync } from 'node:child_process';
+import { cpSync, existsSync, mkdtempSync, readFileSync, rmSync, symlinkSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { parse } from 'yaml';
+
+const root = resolve(__dirname, '..', '..');
+const dockerfile = readFileSync(join(root, 'Dockerfile'), 'utf8');
+const scratch = mkdtempSync(join(tmpdir(), 'latchkey-image-'));
+afterAll(() => rmSync(scratch, { recursive: true, force: true }));
+
+interface Stage {
+  from: string;
+  name: string | null;
+  copies: Array<{ from: string | null; sources: string[]; dest: string }>;
+  user: string | null;
+}
+
+function stages(text: string): Stage[] {
+  const out: Stage[] = [];
+  for (const raw of text.split('\n')) {
+    const line = raw.trim();
+    const from = /^FROM\s+(\S+)(?:\s+AS\s+(\S+))?$/i.exec(line);
+    if (from) out.push({ from: from[1]!, name: from[2] ?? null, copies: [], user: null });
+    const copy = /^COPY\s+(?:--from=(\S+)\s+)?(.+)$/i.exec(line);
+    if (copy) {
+      const parts = copy[2]!.split(/\s+/);
+      out.at(-1)!.copies.push({ from: copy[1] ?? null, sources: parts.slice(0, -1), dest: parts.at(-1)! });
+    }
+    const user = /^USER\s+(\S+)$/i.exec(line);
+    if (user) out.at(-1)!.user = user[1]!;
+  }
+  return out;
+}
+
+/** Copies what a stage's COPY lines copy, from the context or from an earlier stage's directory. */
+function assemble(stage: Stage, into: string, built: Map<string, string>): void {
+  for (const c of stage.copies) {
+    const base = c.from ? built.get(c.from)! : root;
+    for (const source of c.sources) {
+      const from = c.from ? join(base, source.replace(/^\/app\/?/, '')) : join(base, source);
+      const to = c.dest.endsWith('/') || c.sources.length > 1 ? join(into, c.dest.replace(/^\.\/?/, ''), source.split('/').at(-1)!) : join(into, c.dest.replace(/^\.\/?/, ''));
+      cpSync(from, to, { recursive: true });
+    }
+  }
+}
+
+describe('the Docker image', () => {
+  const [build, run] = stages(dockerfile);
+
+  it('has a build stage and a final stage that runs as an unprivileged user', () => {
+    expect(build!.name).toBe('build');
+    expect(run!.from).toBe(build!.from);
+    expect(run!.user).toBe('node');
+    expect(run!.copies.some((c) => c.from === 'build' && c.sources.includes('/app/dist'))).toBe(true);
+  });
+
+  it('compiles from exactly what the build stage copies, and the final stage holds a working server and CLI', () => {
+    const buildDir = join(scratch, 'build');
+    const runDir = join(scratch, 'run');
+    assemble(build!, buildDir, new Map());
+    // Dependencies as npm ci would install them (taken from this checkout's install).
+    symlinkSync(join(root, 'node_modules'), join(buildDir, 'node_modules'));
+    execFileSync(process.execPath, [join(root, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', 'tsconfig.build.json'], { cwd: buildDir, stdio: 'pipe' });
+    expect(existsSync(join(buildDir, 'dist', 'src', 'main.js'))).toBe(true);
+
+    assemble(run!, runDir, new Map([['build', buildDir]]));
+    symlinkSync(join(root, 'node_modules'), join(runDir, 'node_modules'));
+    for (const f of ['package.json', 'dist/src/main.js', 'dist/schema/latchkey.schema.json', 'bin/latchkey.js']) expect(existsSync(join(runDir, f)), f).toBe(true);
+    // The server's modules load (start-up itself is tested elsewhere), and the CLI answers.
+    execFileSync(process.execPath, ['-e', "require('reflect-metadata'); require('./dist/src/app/container'); require('./dist/src/app/api')"], { cwd: runDir, stdio: 'pipe' });
+    const help = execFileSync(process.execPath, [join(runDir, 'bin', 'latchkey.js'), '--help'], { cwd: runDir, encoding: 'utf8' });
+    expect(help).toMatch(/Usage: latchkey/);
+    // The command the image runs reads its flags from package.json.
+    expect(JSON.parse(readFileSync(join(runDir, 'package.json'), 'utf8')).config.nodeFlags).toMatch(/--no-memory-reducer/);
+  }, 120_000);
+
+  it('docker-compose runs it as the host user, with the data directory bind-mounted', () => {
+    const compose = parse(readFileSync(join(root, 'docker-compose.yml'), 'utf8'));
+    expect(compose.services.latchkey.user).toMatch(/LATCHKEY_UID/);
+    expect(compose.services.latchkey.volumes).toContain('./.data:/data');
+    expect(compose.services.latchkey.environment.LATCHKEY_DATA_DIR).toBe('/data');
+  });
+});
