@@ -6,6 +6,7 @@ import { type Connection, connection, pageSize } from '../platform/pagination';
 import type { Tx } from '../platform/db';
 import { decodeCursor, uuidv7 } from '../platform/ids';
 import { TenantScope } from '../platform/tenant-scope';
+import type { AuditAction } from './actions';
 import { ChainChecker, eventHash, GENESIS_HASH } from './audit-chain';
 
 /** The Postgres NOTIFY channel on which committed appends wake the relay. */
@@ -13,7 +14,7 @@ export const AUDIT_NOTIFY_CHANNEL = 'latchkey_audit';
 import { AuditEvent, AuditHeadRow } from './audit-event.entity';
 
 export interface AuditEntry {
-  action: string;
+  action: AuditAction;
   /** null when the system acted (a scheduled job). */
   actorId: string | null;
   targetType: string;

@@ -207,7 +207,7 @@ export class LifecycleActions {
         return {
           detail: `warned ${formatDuration(threshold)} before expiry`,
           event: {
-            action: 'TOKEN_EXPIRING',
+            action: 'TOKEN_EXPIRING' as const,
             actorId: null,
             targetType: 'TOKEN',
             targetId: row.id,

@@ -7,6 +7,7 @@
 import { Router } from 'express';
 import type { Logger } from 'pino';
 import type { DataSource } from 'typeorm';
+import type { AuditAction } from '../audit/actions';
 import type { AuditService } from '../audit/audit.service';
 import type { ChangeNotifier } from '../events/change-notifier';
 import { RotationPolicy } from '../policies/rotation-policy.entity';
@@ -57,7 +58,7 @@ export class SuccessorService {
         return { pickup: { ok: false, status: 403, code: 'IP_NOT_ALLOWED', message: 'the token may not be used from this address' }, changed: null };
       }
       if (old.state === 'CURRENT') return { pickup: { ok: false, status: 409, code: 'NO_SUCCESSOR', message: 'this is the current secret: there is no successor to pick up' }, changed: null };
-      const event = (action: string, data: Record<string, unknown>) =>
+      const event = (action: AuditAction, data: Record<string, unknown>) =>
         this.audit.append(tx, token.tenantId, {
           action,
           actorId: null,

@@ -133,7 +133,7 @@ export class TenantService {
       { action: 'TENANT_CREATED', actorId: null, targetType: 'TENANT', targetId: tenant.id, data: { name: tenant.name, createdBy: actorId } },
       { action: 'OWNER_CREATED', actorId: null, targetType: 'OWNER', targetId: admin.id, data: { kind: admin.kind, name: admin.name, email: admin.email, allowedScopes: [] } },
       ...bound.map((name) => ({
-        action: 'ROLE_ASSIGNED',
+        action: 'ROLE_ASSIGNED' as const,
         actorId: null,
         targetType: 'OWNER',
         targetId: admin.id,

@@ -385,7 +385,7 @@ export class TokenService {
     return this.changeStatus(p, id, 'SUSPENDED', 'ACTIVE', 'TOKEN_RESUMED', null);
   }
 
-  private async changeStatus(p: Principal, id: string, from: 'ACTIVE' | 'SUSPENDED', to: 'ACTIVE' | 'SUSPENDED', action: string, reason: string | null): Promise<Token> {
+  private async changeStatus(p: Principal, id: string, from: 'ACTIVE' | 'SUSPENDED', to: 'ACTIVE' | 'SUSPENDED', action: 'TOKEN_SUSPENDED' | 'TOKEN_RESUMED', reason: string | null): Promise<Token> {
     const token = await this.ds.transaction(async (tx) => {
       const scope = new TenantScope(tx, p.tenantId);
       const row = await this.load(scope, p, id, true);

@@ -1,3 +1,4 @@
+import { AuditEvent } from '../audit/audit-event.entity';
 import { Arg, Authorized, Ctx, ID, Int, Mutation, Query, Resolver } from 'type-graphql';
 import { Permission } from '../iam/permissions';
 import type { Context } from '../platform/context';
@@ -67,6 +68,14 @@ export class WebhookResolver {
   @Mutation(() => CreatedWebhook, { description: 'A new signing secret; the old one keeps signing beside it for 24 hours.' })
   rotateWebhookSecret(@Arg('id', () => ID) id: string, @Ctx() ctx: Context): Promise<CreatedWebhook> {
     return this.service.rotateSecret(ctx.principal, id);
+  }
+
+  @Authorized(Permission.WEBHOOK_WRITE)
+  @Mutation(() => AuditEvent, {
+    description: 'Sends a WEBHOOK_TESTED event to this endpoint only, signed and retried like any other; its delivery shows in webhookDeliveries.',
+  })
+  testWebhook(@Arg('id', () => ID) id: string, @Ctx() ctx: Context): Promise<AuditEvent> {
+    return this.service.test(ctx.principal, id);
   }
 
   @Authorized(Permission.WEBHOOK_WRITE)

@@ -4,9 +4,10 @@
 import type { Logger } from 'pino';
 import type { DataSource } from 'typeorm';
 import { AuditEvent } from '../audit/audit-event.entity';
+import { isAuditAction } from '../audit/actions';
 import type { AuditService } from '../audit/audit.service';
 import type { Principal } from '../iam/principal';
-import { badInput } from '../platform/errors';
+import { badInput, conflict } from '../platform/errors';
 import { decodeCursor, requireId, uuidv7 } from '../platform/ids';
 import { type Connection, connection, pageSize } from '../platform/pagination';
 import { type Queues, QueueName } from '../platform/queues';
@@ -17,7 +18,6 @@ import { newWebhookSecret, webhookHeaders } from './signature';
 import { Webhook, WebhookDelivery, WebhookDeliveryStatus, WebhookStatus } from './webhook.entity';
 import type { UpdateWebhookInput } from './webhook.types';
 
-const EVENT_NAME = /^(\*|[A-Z][A-Z_]{1,62})$/;
 /** An endpoint subscribes to at most this many actions; every action there is, or "*", fits. */
 const MAX_EVENTS = 100;
 const MAX_URL = 2048;
@@ -146,6 +146,20 @@ export class WebhookService {
     return true;
   }
 
+  /**
+   * Sends a WEBHOOK_TESTED event to this endpoint alone, as any event is sent (signed, retried,
+   * listed in its deliveries): a receiver can be checked before anything real happens.
+   */
+  async test(p: Principal, id: string): Promise<AuditEvent> {
+    requireId(id);
+    return this.ds.transaction(async (tx) => {
+      const w = await new TenantScope(tx, p.tenantId).get(Webhook, id, 'webhook');
+      if (w.status !== WebhookStatus.ACTIVE) throw conflict(`webhook ${JSON.stringify(id)} is disabled: enable it to test it`, { id });
+      const [event] = await this.audit.append(tx, p.tenantId, { action: 'WEBHOOK_TESTED', actorId: p.ownerId, targetType: 'WEBHOOK', targetId: id, data: { url: w.url } });
+      return event!;
+    });
+  }
+
   /** A new signing secret; the old one keeps signing beside it for a day, so receivers can switch. */
   async rotateSecret(p: Principal, id: string): Promise<{ webhook: Webhook; signingSecret: string }> {
     requireId(id);
@@ -224,7 +238,8 @@ export class WebhookService {
     if (hooks.length === 0) return;
     const rows = events.flatMap((e) =>
       hooks
-        .filter((h) => h.events.includes('*') || h.events.includes(e.action))
+        // A test event goes to the endpoint it tests, and to no other.
+        .filter((h) => (e.action === 'WEBHOOK_TESTED' ? h.id === e.targetId : h.events.includes('*') || h.events.includes(e.action)))
         .map((h) => ({ id: uuidv7(), webhookId: h.id, eventId: e.id, eventSeq: e.seq, eventAction: e.action })),
     );
     if (rows.length === 0) return;
@@ -346,7 +361,9 @@ export class WebhookService {
     try {
       await this.outbound.vet(url);
     } catch (err) {
-      throw badInput(`webhook URL refused: ${(err as Error).message}`, { argument: 'url' });
+      if (err instanceof OutboundRefused) throw badInput(`webhook URL refused: ${err.message}`, { argument: 'url' });
+      // A name that does not resolve yet (a receiver still being set up) is accepted: every
+      // delivery resolves it again and refuses private, loopback and reserved addresses then.
     }
     return url.toString();
   }
@@ -354,9 +371,11 @@ export class WebhookService {
   private checkEvents(events: string[]): string[] {
     if (events.length > MAX_EVENTS) throw badInput(`at most ${MAX_EVENTS} events; "*" subscribes to all`, { argument: 'events' });
     const names = [...new Set(events.map((e) => e.trim()))];
-    const bad = names.filter((e) => !EVENT_NAME.test(e));
+    // A name that is no audit action would make a webhook that never fires.
+    const bad = names.filter((e) => e !== '*' && !isAuditAction(e));
     if (names.length === 0 || bad.length > 0) {
-      throw badInput(`events must be audit actions such as TOKEN_EXPIRING, or "*"${bad.length ? `; not: ${bad.join(', ')}` : ''}`, { argument: 'events' });
+      const shown = bad.slice(0, 5).map((b) => JSON.stringify(b.slice(0, 64))).join(', ');
+      throw badInput(`events must be audit actions such as TOKEN_EXPIRING, or "*"${bad.length ? `; unknown: ${shown}${bad.length > 5 ? ', …' : ''}` : ''}`, { argument: 'events' });
     }
     return names.sort();
   }

@@ -6,7 +6,10 @@ import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
 import { type AddressInfo, createServer as netServer } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startWorkers, type Workers } from '../../src/app/worker';
+import { Permission } from '../../src/iam/permissions';
+import { SecretBox } from '../../src/platform/secret-box';
 import { Outbound, OutboundRefused } from '../../src/webhooks/outbound';
+import { WebhookService } from '../../src/webhooks/webhook.service';
 import { startTestApi, type TestApi } from '../helpers/api';
 import { newTenant, type TenantFixture } from '../helpers/fixtures';
 
@@ -73,6 +76,8 @@ afterAll(async () => {
   receiver?.close();
 });
 
+const r0 = (rows: Array<{ n: number }>) => rows[0]!.n;
+
 const CREATE = `mutation($url: String!, $events: [String!]!) { createWebhook(url: $url, events: $events, description: "test") { signingSecret webhook { id url events status } } }`;
 
 describe('webhook deliveries', () => {
@@ -129,6 +134,18 @@ describe('webhook deliveries', () => {
     failUntil = 0;
   }, 40_000);
 
+  it('sends a test event to the endpoint tested and no other, signed like any event', async () => {
+    const { createWebhook } = await api.ok(t.adminToken, CREATE, { url: `${base}/hook/test-me`, events: ['*'] });
+    await api.ok(t.adminToken, CREATE, { url: `${base}/hook/bystander`, events: ['*'] });
+    const { testWebhook } = await api.ok(t.adminToken, `mutation($id: ID!) { testWebhook(id: $id) { id action targetId } }`, { id: createWebhook.webhook.id });
+    expect(testWebhook).toMatchObject({ action: 'WEBHOOK_TESTED', targetId: createWebhook.webhook.id });
+    await expect.poll(() => received.some((r) => r.path === '/hook/test-me' && JSON.parse(r.body).type === 'WEBHOOK_TESTED'), { timeout: 10_000, interval: 100 }).toBe(true);
+    const test = received.find((r) => r.path === '/hook/test-me' && JSON.parse(r.body).type === 'WEBHOOK_TESTED')!;
+    expect(verifyStandardWebhook(createWebhook.signingSecret, test.headers, test.body)).toBe(true);
+    await new Promise((r) => setTimeout(r, 500));
+    expect(received.some((r) => r.path === '/hook/bystander' && JSON.parse(r.body).type === 'WEBHOOK_TESTED')).toBe(false);
+  });
+
   it('does not follow redirects', async () => {
     await api.ok(t.adminToken, CREATE, { url: `${base}/redirect`, events: ['OWNER_CREATED'] });
     await api.ok(t.adminToken, `mutation { createOwner(input: { kind: SERVICE, name: "redirect-test" }) { id } }`);
@@ -150,6 +167,34 @@ describe('SSRF guards', () => {
     } finally {
       await strict.close();
     }
+  });
+
+  it('refuses event names that are no audit action, writing nothing; accepts a host that does not resolve yet', async () => {
+    const tt = await newTenant(api);
+    for (const events of [['TOKEN_EXPIRNG'], ['TOKEN_ISSUED', 'NOT_AN_EVENT'], []]) {
+      const r = await api.gql(tt.adminToken, CREATE, { url: `${base}/hook/x`, events });
+      expect(r.errors?.[0]?.extensions?.code, JSON.stringify(events)).toBe('BAD_USER_INPUT');
+      expect(r.errors?.[0]?.extensions?.argument).toBe('events');
+    }
+    expect(r0(await api.sql(`SELECT count(*)::int AS n FROM webhooks WHERE tenant_id = $1`, [tt.tenantId]))).toBe(0);
+    // A name that does not resolve yet is accepted (every delivery resolves it again). Resolved by a
+    // resolver of the test's own: tests send no DNS query off this machine.
+    const c = api.container;
+    const notYet = Object.assign(new Error('getaddrinfo ENOTFOUND'), { code: 'ENOTFOUND' });
+    const service = new WebhookService(
+      c.ds,
+      c.services.audit,
+      new SecretBox(c.config.encryptionKey, c.config.encryptionKeyId),
+      c.services.queues,
+      new Outbound([], 1_000, async () => Promise.reject(notYet)),
+      c.config.webhooks,
+      c.log,
+    );
+    const principal = { tenantId: tt.tenantId, ownerId: tt.adminId, tokenId: tt.adminId, permissions: new Set([Permission.WEBHOOK_WRITE]) };
+    const { webhook } = await service.create(principal, 'https://receiver-not-yet.example/hook', ['TOKEN_ISSUED'], null);
+    expect(webhook.url).toBe('https://receiver-not-yet.example/hook');
+    // A private literal is still refused at creation.
+    expect((await api.gql(tt.adminToken, CREATE, { url: 'http://10.1.2.3/hook', events: ['*'] })).errors?.[0]?.extensions?.code).toBe('BAD_USER_INPUT');
   });
 
   it('refuses a name that resolves to a private address, and one with any private address', async () => {
