@@ -36,7 +36,7 @@ export async function startApi(c: Container): Promise<Api> {
   const app = express();
   app.disable('x-powered-by');
   app.set('trust proxy', false);
-  const gateway = new GatewayRoutes(services.verifier, log, (reason) => metrics.gatewayMisconfigured.inc({ reason }));
+  const gateway = new GatewayRoutes(services.verifier, log, (reason) => metrics.gatewayMisconfigured.inc({ reason }), metrics.requestSeconds);
   // The gateway path is served before Express: it is what runs on every request a gateway sees.
   const server = createServer((req, res) => {
     if (!gateway.handle(req, res)) app(req, res);
@@ -57,6 +57,17 @@ export async function startApi(c: Container): Promise<Api> {
     plugins: [
       ApolloServerPluginDrainHttpServer({ httpServer: server }),
       { serverWillStart: async () => ({ drainServer: () => ws.dispose() }) },
+      {
+        // Time to answer by operation type (a document that never resolved to one: graphql_invalid).
+        async requestDidStart() {
+          const started = performance.now();
+          return {
+            async willSendResponse({ operation }) {
+              metrics.requestSeconds(`graphql_${operation?.operation ?? 'invalid'}`).observe((performance.now() - started) / 1000);
+            },
+          };
+        },
+      },
       ...(production ? [ApolloServerPluginLandingPageDisabled()] : []),
     ],
   });

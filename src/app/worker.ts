@@ -42,7 +42,16 @@ export async function startWorkers(c: Container): Promise<Workers> {
   const workers: Worker[] = [
     new Worker<WebhookDelivery>(
       QueueName.WEBHOOKS,
-      (job: Job<WebhookDelivery>) => services.webhooks.attempt(job.data.deliveryId, job.data.tenantId),
+      async (job: Job<WebhookDelivery>) => {
+        try {
+          const outcome = await services.webhooks.attempt(job.data.deliveryId, job.data.tenantId);
+          metrics.webhookDeliveries.inc({ outcome: outcome.status });
+          return outcome;
+        } catch (err) {
+          metrics.webhookDeliveries.inc({ outcome: 'failed' });
+          throw err;
+        }
+      },
       { ...common, concurrency: 16 },
     ),
     // A tick that died with its process is simply missed: the next one plans the same work.

@@ -112,7 +112,7 @@ export function successorRoutes(service: SuccessorService, verifier: Verifier, a
     // an address presenting many unknown ones is limited (429) before it costs any read.
     let known;
     try {
-      known = await verifier.check(presented, [], null, clientIp, true);
+      known = await verifier.check(presented, [], null, clientIp, 'authentication');
     } catch (err) {
       if (err instanceof DomainError) {
         const retryAfter = err.details.retryAfter;

@@ -15,7 +15,16 @@ export function createMetrics() {
   return {
     registry,
     sources,
-    verificationsOf: hotCounter(registry, 'latchkey_verifications_total', 'Token verifications by result (VALID or the failure)', 'result'),
+    verificationsOf: hotCounter(registry, 'latchkey_verifications_total', 'Token verifications by result (VALID or the failure): gateways\' and authentications together', 'result'),
+    gatewayVerificationsOf: hotCounter(registry, 'latchkey_gateway_verifications_total', 'Verifications of end users\' tokens for gateways, by result', 'result'),
+    authenticationsOf: hotCounter(registry, 'latchkey_authentications_total', 'Credentials presented to Latchkey itself (the API, gateways\' own tokens, successor pickups), by result', 'result'),
+    requestSeconds: hotHistogram(registry, 'latchkey_request_duration_seconds', 'Time to answer, by door: verify, authz, introspect, graphql_query, graphql_mutation', 'door'),
+    webhookDeliveries: new Counter({
+      name: 'latchkey_webhook_deliveries_total',
+      help: 'Webhook delivery attempts by outcome: delivered, failed (to be retried), dead (given up), skipped',
+      labelNames: ['outcome'] as const,
+      registers,
+    }),
     lookupsIn: hotCounter(registry, 'latchkey_verify_lookups_total', 'Where verification found a record: local, local_negative, redis or postgres', 'layer'),
     cacheRenewals: new Counter({
       name: 'latchkey_verify_cache_renewals_total',
@@ -104,6 +113,56 @@ export type Metrics = ReturnType<typeof createMetrics>;
  */
 function settled<T>(reading: Promise<T>): Promise<T | undefined> {
   return Promise.race([reading.catch(() => undefined), new Promise<undefined>((r) => setTimeout(() => r(undefined), 1_000).unref())]);
+}
+
+const SECONDS_BUCKETS = [0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
+
+/**
+ * A histogram with one label for the verification path, which observes every request: a bucket
+ * count in plain numbers, handed to prom-client as a histogram at scrape time.
+ */
+function hotHistogram(registry: Registry, name: string, help: string, label: string) {
+  const children = new Map<string, { counts: number[]; sum: number; count: number; observe(seconds: number): void }>();
+  registry.registerMetric({
+    name,
+    help,
+    type: 'histogram',
+    aggregator: 'sum',
+    get: async () => ({
+      name,
+      help,
+      type: 'histogram' as never,
+      aggregator: 'sum' as const,
+      values: [...children].flatMap(([value, c]) => {
+        let cumulative = 0;
+        return [
+          ...SECONDS_BUCKETS.map((le, i) => ({ metricName: `${name}_bucket`, labels: { [label]: value, le }, value: (cumulative += c.counts[i]!) })),
+          { metricName: `${name}_bucket`, labels: { [label]: value, le: '+Inf' }, value: c.count },
+          { metricName: `${name}_sum`, labels: { [label]: value }, value: c.sum },
+          { metricName: `${name}_count`, labels: { [label]: value }, value: c.count },
+        ];
+      }),
+    }),
+    reset: () => children.clear(),
+  } as never);
+  return (value: string) => {
+    let child = children.get(value);
+    if (!child) {
+      const c = {
+        counts: SECONDS_BUCKETS.map(() => 0),
+        sum: 0,
+        count: 0,
+        observe(seconds: number) {
+          const i = SECONDS_BUCKETS.findIndex((le) => seconds <= le);
+          if (i >= 0) c.counts[i]!++;
+          c.sum += seconds;
+          c.count++;
+        },
+      };
+      children.set(value, (child = c));
+    }
+    return child;
+  };
 }
 
 /**

@@ -95,13 +95,17 @@ export class GatewayRoutes {
     private readonly verifier: Verifier,
     private readonly log: Logger,
     private readonly misconfigured: (reason: 'no_gateway_credential' | 'no_scopes_declared') => void,
+    door: (name: string) => { observe(seconds: number): void },
   ) {
     this.routes = {
       '/v1/verify': (req, res) => this.verify(req, res),
       '/v1/authz': (req, res, query) => this.authz(req, res, query),
       '/oauth2/introspect': (req, res) => this.introspect(req, res),
     };
+    this.doors = { '/v1/verify': door('verify'), '/v1/authz': door('authz'), '/oauth2/introspect': door('introspect') };
   }
+
+  private readonly doors: Record<string, { observe(seconds: number): void }>;
 
   /** Handles the request if it is one of the gateway paths; returns false otherwise. */
   handle(req: IncomingMessage, res: ServerResponse): boolean {
@@ -110,11 +114,20 @@ export class GatewayRoutes {
     const path = q < 0 ? raw : raw.slice(0, q);
     const route = this.routes[path];
     if (!route) return false;
+    const started = performance.now();
+    const door = this.doors[path]!;
+    const done = () => door.observe((performance.now() - started) / 1000);
     try {
       const r = route(req, res, q < 0 ? '' : raw.slice(q + 1));
-      if (r instanceof Promise) r.catch((err) => this.fail(res, err, path));
+      if (r instanceof Promise) {
+        r.then(done, (err) => {
+          this.fail(res, err, path);
+          done();
+        });
+      } else done();
     } catch (err) {
       this.fail(res, err, path);
+      done();
     }
     return true;
   }

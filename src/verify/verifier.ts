@@ -28,6 +28,9 @@ const RENEW_BATCH = 250;
 
 export type MaybePromise<T> = T | Promise<T>;
 
+/** Why a secret is checked: for a gateway, or to authenticate a caller of Latchkey itself. */
+export type Purpose = 'gateway' | 'authentication';
+
 /** Continues with f at once for a value, or after the promise for a promise. */
 export function andThen<T, R>(value: MaybePromise<T>, f: (v: T) => MaybePromise<R>): MaybePromise<R> {
   return value instanceof Promise ? value.then(f) : f(value);
@@ -163,40 +166,45 @@ export class Verifier {
     requiredScopes: readonly string[] | null | undefined,
     tenantId: string | null,
     clientIp?: string | null,
-    /** The caller is not authenticated yet: limit the reads its address may cause. */
-    limitMisses = false,
+    /**
+     * `gateway`: a gateway asks about its user's token. `authentication`: the caller presents its
+     * own credential and is not authenticated yet, so the reads its address may cause are limited.
+     */
+    purpose: Purpose = 'gateway',
   ): MaybePromise<Checked> {
     const required = requiredScopes ?? [];
     if (required.length > MAX_REQUIRED_SCOPES) throw badInput(`at most ${MAX_REQUIRED_SCOPES} requiredScopes`, { argument: 'requiredScopes' });
-    if (!isWellFormed(secret)) return this.counted({ result: failed(VerifyFailure.MALFORMED), record: null });
+    if (!isWellFormed(secret)) return this.counted({ result: failed(VerifyFailure.MALFORMED), record: null }, purpose);
     const hash = this.p.hasher.hash(secret);
     const record = this.cached(hash);
     if (record === undefined) {
-      if (limitMisses && !this.p.misses.allow(clientIp)) {
+      if (purpose === 'authentication' && !this.p.misses.allow(clientIp)) {
         this.p.metrics.authMissesLimited.inc();
         const retryAfter = this.p.misses.retryAfter(clientIp);
         throw new DomainError(ErrorCode.RATE_LIMITED, `too many unknown credentials from this address; retry in ${retryAfter} s`, { retryAfter });
       }
-      return this.sharedFill(hash).then((r) => this.conclude(r, tenantId, required, clientIp));
+      return this.sharedFill(hash).then((r) => this.conclude(r, tenantId, required, clientIp, purpose));
     }
-    return this.conclude(record, tenantId, required, clientIp);
+    return this.conclude(record, tenantId, required, clientIp, purpose);
   }
 
-  private conclude(record: SecretRecord | null, tenantId: string | null, required: readonly string[], clientIp?: string | null): MaybePromise<Checked> {
+  private conclude(record: SecretRecord | null, tenantId: string | null, required: readonly string[], clientIp: string | null | undefined, purpose: Purpose): MaybePromise<Checked> {
     const result = decide(record, tenantId, required, Date.now(), clientIp);
     if (result.failure === VerifyFailure.IP_NOT_ALLOWED) this.reportRejectedAddress(record!, clientIp);
-    if (!result.valid) return this.counted({ result, record });
-    if (record!.rateLimit) return this.limit(result, record!).then((limited) => this.used({ result: limited, record }, clientIp));
-    return this.used({ result, record }, clientIp);
+    if (!result.valid) return this.counted({ result, record }, purpose);
+    if (record!.rateLimit) return this.limit(result, record!).then((limited) => this.used({ result: limited, record }, clientIp, purpose));
+    return this.used({ result, record }, clientIp, purpose);
   }
 
-  private used(checked: Checked, clientIp?: string | null): Checked {
+  private used(checked: Checked, clientIp: string | null | undefined, purpose: Purpose): Checked {
     if (checked.result.valid) this.p.usage.record(checked.record!.tokenId, checked.record!.tenantId, clientIp);
-    return this.counted(checked);
+    return this.counted(checked, purpose);
   }
 
-  private counted(checked: Checked): Checked {
-    this.p.metrics.verificationsOf(checked.result.failure ?? 'VALID').inc();
+  private counted(checked: Checked, purpose: Purpose): Checked {
+    const result = checked.result.failure ?? 'VALID';
+    this.p.metrics.verificationsOf(result).inc();
+    (purpose === 'gateway' ? this.p.metrics.gatewayVerificationsOf : this.p.metrics.authenticationsOf)(result).inc();
     return checked;
   }
 
@@ -228,7 +236,7 @@ export class Verifier {
 
   /** Synchronous when the token and its owner's permissions are in memory, like check(). */
   authenticateSecret(secret: string, clientIp?: string | null): MaybePromise<Principal> {
-    return andThen(this.check(secret, [], null, clientIp, true), ({ result, record }) => {
+    return andThen(this.check(secret, [], null, clientIp, 'authentication'), ({ result, record }) => {
       if (!result.valid) {
         const retry = result.retryAfter ? `; retry in ${result.retryAfter} s` : '';
         throw unauthenticated(`the bearer token is not valid (${result.failure}${retry})`);

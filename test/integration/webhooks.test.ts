@@ -10,7 +10,7 @@ import { Permission } from '../../src/iam/permissions';
 import { SecretBox } from '../../src/platform/secret-box';
 import { Outbound, OutboundRefused } from '../../src/webhooks/outbound';
 import { WebhookService } from '../../src/webhooks/webhook.service';
-import { startTestApi, type TestApi } from '../helpers/api';
+import { metricsOf, startTestApi, type TestApi } from '../helpers/api';
 import { newTenant, type TenantFixture } from '../helpers/fixtures';
 
 /**
@@ -116,6 +116,9 @@ describe('webhook deliveries', () => {
     }
     for (const ids of idsByEvent.values()) expect(ids.size).toBe(1);
     expect(flaky().length).toBeGreaterThan(5); // there were failed attempts
+    const m = await metricsOf(api.url);
+    expect(m('latchkey_webhook_deliveries_total{outcome="failed"}')).toBeGreaterThan(0);
+    expect(m('latchkey_webhook_deliveries_total{outcome="delivered"}')).toBeGreaterThanOrEqual(5);
     const { webhookDeliveries } = await api.ok(t.adminToken, `query($id: ID!) { webhookDeliveries(webhookId: $id) { totalCount edges { node { status attempts } } } }`, { id: createWebhook.webhook.id });
     expect(webhookDeliveries.edges.every((e: { node: { status: string } }) => e.node.status === 'DELIVERED')).toBe(true);
   });
