@@ -3,7 +3,7 @@ import 'reflect-metadata';
 import { writeFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import type { Services } from '../src/app/container';
-import { buildLatchkeySchema, createResolvers, printLatchkeySchema } from '../src/platform/schema';
+import { buildLatchkeySchema, createResolvers, printLatchkeySchema } from '../src/app/schema';
 
 const target = resolve(__dirname, '..', '..', 'schema', 'schema.graphql');
 // Emitting resolves nothing, so the resolvers get no services.

@@ -13,17 +13,19 @@ import { LifecycleActions } from '../lifecycle/lifecycle.jobs';
 import { LifecycleOps } from '../lifecycle/operations';
 import { Planner } from '../lifecycle/planner';
 import { LifecyclePreview } from '../lifecycle/preview';
-import { SuccessorService } from '../lifecycle/successor';
+import { SuccessorService } from '../tokens/successor';
 import { SecretBox } from '../platform/secret-box';
 import { Outbound } from '../webhooks/outbound';
+import { WebhookDeliveries } from '../webhooks/webhook.jobs';
 import { WebhookService } from '../webhooks/webhook.service';
-import { CacheInvalidator, ChangePoller } from '../events/change-notifier';
-import { InvalidationBus } from '../events/invalidation-bus';
+import { CacheInvalidator, ChangePoller } from '../verify/cache-invalidation';
+import { InvalidationBus } from '../verify/invalidation-bus';
 import { RoleService } from '../iam/role.service';
 import { OwnerService } from '../owners/owner.service';
 import { PolicyService } from '../policies/policy.service';
 import type { Config } from '../platform/config';
 import { createDataSource, ensureDatabase, migrate } from '../platform/db';
+import { DATABASE_SCHEMA } from './entities';
 import { createMetrics, type Metrics } from '../platform/metrics';
 import { closeRedis, createRedis } from '../platform/redis';
 import { untilReachable } from '../platform/startup';
@@ -31,7 +33,11 @@ import { ScopeService } from '../scopes/scope.service';
 import { TenantService } from '../tenants/tenant.service';
 import { SecretHasher } from '../tokens/secret-hasher';
 import { MissLimiter } from '../verify/miss-limiter';
+import { PermissionCache } from '../verify/permission-cache';
+import { RecordLoader } from '../verify/record-loader';
 import { TokenService } from '../tokens/token.service';
+import { TokenRotation } from '../tokens/token-rotation';
+import { TokenUsage } from '../tokens/token-usage';
 import { RateLimiter } from '../verify/rate-limiter';
 import { LocalRecordCache, SharedRecordCache } from '../verify/record-cache';
 import { UsageRecorder } from '../verify/usage';
@@ -40,6 +46,7 @@ import { Verifier } from '../verify/verifier';
 export interface Services {
   audit: AuditService;
   webhooks: WebhookService;
+  deliveries: WebhookDeliveries;
   events: EventService;
   hub: AuditHub;
   relay: AuditRelay;
@@ -50,6 +57,8 @@ export interface Services {
   owners: OwnerService;
   policies: PolicyService;
   tokens: TokenService;
+  rotation: TokenRotation;
+  tokenUsage: TokenUsage;
   tenants: TenantService;
   verifier: Verifier;
   usage: UsageRecorder;
@@ -87,25 +96,21 @@ function createServices(config: Config, log: Logger, ds: DataSource, redis: Redi
   const scopes = new ScopeService(ds, audit);
   const owners = new OwnerService(ds, audit, scopes, changes);
   const tokens = new TokenService(ds, audit, scopes, hasher, changes, roles);
-  const policies = new PolicyService(ds, audit, changes, tokens);
+  const rotation = new TokenRotation(ds, audit, hasher, changes, roles);
+  const tokenUsage = new TokenUsage(ds);
+  const policies = new PolicyService(ds, audit, changes);
   const tenants = new TenantService(ds, audit, roles, owners, tokens);
   const box = new SecretBox(config.encryptionKey, config.encryptionKeyId);
   const planner = new Planner(ds, redis, queues, { ...config.lifecycle, batch: 1_000, lockTtlMs: Math.max(5_000, config.lifecycle.tickMs * 2) }, log);
-  const lifecycle = new LifecycleActions(ds, audit, tokens, box, changes, log);
-  const preview = new LifecyclePreview(tokens, policies);
+  const lifecycle = new LifecycleActions(ds, audit, hasher, box, changes, log);
+  const preview = new LifecyclePreview(rotation, policies);
   const operations = new LifecycleOps(ds, redis, queues, planner.lastTickKey);
   metrics.sources.lifecycleQueues = () => operations.queueStats();
   metrics.sources.plannerLagSeconds = () => operations.lagSeconds(null);
   const successors = new SuccessorService(ds, hasher, box, audit, tokens, changes);
-  const webhooks = new WebhookService(
-    ds,
-    audit,
-    box,
-    queues,
-    new Outbound(config.webhooks.allow, config.webhooks.timeoutMs),
-    config.webhooks,
-    log,
-  );
+  const outbound = new Outbound(config.webhooks.allow, config.webhooks.timeoutMs);
+  const webhooks = new WebhookService(ds, audit, box, queues, outbound, config.webhooks);
+  const deliveries = new WebhookDeliveries(ds, audit, box, outbound, config.webhooks, log);
   const relay = new AuditRelay(ds, redis, config.databaseUrl, prefix, signer, scopes, webhooks, { ...config.relay, checkpointEvery: config.audit.checkpointEvery, sweepAfterMs: config.webhooks.sweepAfterMs }, log);
   const events = new EventService(ds, hub, scopes);
   const usage = new UsageRecorder(ds, metrics, log, config.usageFlushMs, config.usageDailyFlushMs);
@@ -115,7 +120,8 @@ function createServices(config: Config, log: Logger, ds: DataSource, redis: Redi
   const verifier = new Verifier({
     ds,
     hasher,
-    roles,
+    permissions: new PermissionCache(roles, config.verify.permissionsTtlMs, log),
+    records: new RecordLoader(ds),
     audit,
     local,
     shared,
@@ -126,7 +132,6 @@ function createServices(config: Config, log: Logger, ds: DataSource, redis: Redi
     redisPrefix: prefix,
     metrics,
     log,
-    permissionsTtlMs: config.verify.permissionsTtlMs,
     misses: new MissLimiter(config.authMisses.perSecond, config.authMisses.burst),
   });
   return {
@@ -136,12 +141,15 @@ function createServices(config: Config, log: Logger, ds: DataSource, redis: Redi
     owners,
     policies,
     tokens,
+    rotation,
+    tokenUsage,
     tenants,
     verifier,
     usage,
     bus,
     poller,
     webhooks,
+    deliveries,
     events,
     hub,
     relay,
@@ -158,7 +166,7 @@ function createServices(config: Config, log: Logger, ds: DataSource, redis: Redi
 /** Connects, migrates, bootstraps an empty database and builds the services. */
 export async function createContainer(config: Config, log: Logger): Promise<Container> {
   await untilReachable('Postgres', 'DATABASE_URL', () => ensureDatabase(config.databaseUrl), config.startupTimeoutMs, log);
-  const ds = createDataSource(config.databaseUrl);
+  const ds = createDataSource(config.databaseUrl, DATABASE_SCHEMA);
   await ds.initialize();
   const redis = createRedis(config.redisUrl, 'command', 'main', log);
   try {

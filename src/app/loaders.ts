@@ -10,7 +10,7 @@ import { byKey } from '../platform/batch';
 import type { Scope } from '../scopes/scope.entity';
 import type { ScopeService } from '../scopes/scope.service';
 import type { TokenSecretRow } from '../tokens/token-secret.entity';
-import type { TokenService, UsageSummary } from '../tokens/token.service';
+import type { TokenUsage, UsageSummary } from '../tokens/token-usage';
 import type { DailyUsage } from '../tokens/token.types';
 
 export interface LoaderSources {
@@ -18,7 +18,7 @@ export interface LoaderSources {
   roles: RoleService;
   scopes: ScopeService;
   policies: PolicyService;
-  tokens: TokenService;
+  tokenUsage: TokenUsage;
 }
 
 export type Loaders = ReturnType<typeof createLoaders>;
@@ -35,15 +35,15 @@ export function createLoaders(s: LoaderSources, tenantId: string, { cache = true
     usage(from: Date, to: Date): DataLoader<string, DailyUsage[]> {
       const key = `${from.toISOString()}/${to.toISOString()}`;
       let loader = usageByRange.get(key);
-      if (!loader) usageByRange.set(key, (loader = new DataLoader((ids) => s.tokens.usageByTokenIds(tenantId, ids, from, to), options)));
+      if (!loader) usageByRange.set(key, (loader = new DataLoader((ids) => s.tokenUsage.usageByTokenIds(tenantId, ids, from, to), options)));
       return loader;
     },
     owner: new DataLoader<string, Owner | null>(async (ids) => byKey(ids, await s.owners.byIds(tenantId, ids), (o) => o.id), options),
     ownerRoles: new DataLoader<string, Role[]>((ids) => s.roles.byOwnerIds(tenantId, ids), options),
     ownerScopes: new DataLoader<string, Scope[]>((ids) => s.scopes.byOwnerIds(tenantId, ids), options),
     tokenScopes: new DataLoader<string, Scope[]>((ids) => s.scopes.byTokenIds(tenantId, ids), options),
-    usageSummary: new DataLoader<string, UsageSummary>((ids) => s.tokens.usageSummaries(tenantId, ids), options),
-    tokenSecrets: new DataLoader<string, TokenSecretRow[]>((ids) => s.tokens.secretsByTokenIds(tenantId, ids), options),
+    usageSummary: new DataLoader<string, UsageSummary>((ids) => s.tokenUsage.usageSummaries(tenantId, ids), options),
+    tokenSecrets: new DataLoader<string, TokenSecretRow[]>((ids) => s.tokenUsage.secretsByTokenIds(tenantId, ids), options),
     policy: new DataLoader<string, RotationPolicy | null>(async (ids) => byKey(ids, await s.policies.byIds(tenantId, ids), (p) => p.id), options),
   };
 }

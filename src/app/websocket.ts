@@ -7,12 +7,13 @@ import { useServer } from 'graphql-ws/use/ws';
 import { WebSocketServer } from 'ws';
 import type { Logger } from 'pino';
 import { type LiveConnection, LiveConnections } from '../events/live-connections';
-import type { Context } from '../platform/context';
+import type { Context } from './context';
 import { formatError } from '../platform/errors';
 import type { ClientAddresses } from '../platform/http';
 import { audienceOf, sharedSubscribe } from '../events/shared-execution';
 import { operationLimits } from '../platform/graphql-limits';
-import { bearer, validUntil } from '../verify/verifier';
+import { bearer } from '../platform/http';
+import { validUntil } from '../verify/verdict';
 import type { Container } from './container';
 import { createLoaders } from './loaders';
 

@@ -44,7 +44,7 @@ export async function startWorkers(c: Container): Promise<Workers> {
       QueueName.WEBHOOKS,
       async (job: Job<WebhookDelivery>) => {
         try {
-          const outcome = await services.webhooks.attempt(job.data.deliveryId, job.data.tenantId);
+          const outcome = await services.deliveries.attempt(job.data.deliveryId, job.data.tenantId);
           metrics.webhookDeliveries.inc({ outcome: outcome.status });
           return outcome;
         } catch (err) {

@@ -1,6 +1,6 @@
 import { Arg, Authorized, Ctx, Int, Query, Resolver } from 'type-graphql';
 import { Permission } from '../iam/permissions';
-import type { Context } from '../platform/context';
+import type { Context } from '../app/context';
 import type { Connection } from '../platform/pagination';
 import { AuditEvent } from './audit-event.entity';
 import type { AuditService, ChainReport } from './audit.service';

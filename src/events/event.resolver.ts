@@ -2,7 +2,7 @@ import { Arg, Authorized, ID, Int, Resolver, Root, Subscription } from 'type-gra
 import { AuditEvent } from '../audit/audit-event.entity';
 import { requirePermission } from '../iam/principal';
 import { Permission } from '../iam/permissions';
-import type { Context } from '../platform/context';
+import type { Context } from '../app/context';
 import { DurationScalar } from '../platform/duration';
 import { badInput } from '../platform/errors';
 import { JSONObjectScalar } from '../platform/graphql-types';

@@ -4,9 +4,10 @@
 // timer fires at the expiry. Permission changes refresh what each connection may see.
 import type { Logger } from 'pino';
 import type { WebSocket } from 'ws';
-import type { InvalidationBus } from './invalidation-bus';
+import type { InvalidationBus } from '../verify/invalidation-bus';
 import type { Principal } from '../iam/principal';
-import { validUntil, type Verifier } from '../verify/verifier';
+import { validUntil } from '../verify/verdict';
+import type { Verifier } from '../verify/verifier';
 
 export interface LiveConnection {
   socket: WebSocket;

@@ -4,7 +4,7 @@
 // dashboards watching, that is where the time went.
 import { createSourceEventStream, execute, type ExecutionArgs, type ExecutionResult, print } from 'graphql';
 import { tokenOwnerRestriction } from '../iam/principal';
-import type { Context } from '../platform/context';
+import type { Context } from '../app/context';
 import type { Metrics } from '../platform/metrics';
 
 type Result = ExecutionResult | Promise<ExecutionResult>;

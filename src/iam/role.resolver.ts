@@ -1,6 +1,6 @@
 import { Arg, Authorized, Ctx, ID, Mutation, Query, Resolver } from 'type-graphql';
 import { Owner } from '../owners/owner.entity';
-import type { Context } from '../platform/context';
+import type { Context } from '../app/context';
 import { Permission } from './permissions';
 import { Role } from './role.entity';
 import type { RoleService } from './role.service';

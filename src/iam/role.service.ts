@@ -1,7 +1,7 @@
 // Roles, role bindings and the permissions they give. Nobody can grant what they do not hold.
 import type { DataSource } from 'typeorm';
 import type { AuditService } from '../audit/audit.service';
-import type { ChangeNotifier } from '../events/change-notifier';
+import type { ChangeNotifier } from '../platform/change-notifier';
 import { Owner } from '../owners/owner.entity';
 import { groupBy } from '../platform/batch';
 import { isUniqueViolation, type Tx } from '../platform/db';

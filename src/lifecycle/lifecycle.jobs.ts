@@ -4,7 +4,7 @@
 import type { Logger } from 'pino';
 import { type DataSource, In } from 'typeorm';
 import type { AuditEntry, AuditService } from '../audit/audit.service';
-import type { ChangeNotifier } from '../events/change-notifier';
+import type { ChangeNotifier } from '../platform/change-notifier';
 import { RotationPolicy } from '../policies/rotation-policy.entity';
 import { graceFor, nextNotifyFor, warningAt } from '../policies/schedule';
 import type { Tx } from '../platform/db';
@@ -13,7 +13,8 @@ import type { LifecycleJob, LifecycleQueue } from '../platform/queues';
 import type { SecretBox } from '../platform/secret-box';
 import type { TokenRow } from '../tokens/token.entity';
 import { TokenSecretRow } from '../tokens/token-secret.entity';
-import type { TokenService } from '../tokens/token.service';
+import type { SecretHasher } from '../tokens/secret-hasher';
+import { addGenerations, expireTokenRows, retireSecrets, setNextWarnings } from '../tokens/token-transitions';
 
 export interface ActionResult {
   done: boolean;
@@ -67,7 +68,7 @@ export class LifecycleActions {
   constructor(
     private readonly ds: DataSource,
     private readonly audit: AuditService,
-    private readonly tokens: TokenService,
+    private readonly hasher: SecretHasher,
     private readonly box: SecretBox,
     private readonly changes: ChangeNotifier,
     private readonly log: Logger,
@@ -155,7 +156,7 @@ export class LifecycleActions {
     },
     apply: async (tx, tenantId, due, now) => {
       const items = due.map((d) => ({ row: d.row, grace: graceFor(null, d.policy), policy: d.policy }));
-      const rotated = await this.tokens.addGenerations(tx, tenantId, items, now, (secretId, secret) => this.box.seal(secret, secretId));
+      const rotated = await addGenerations(tx, this.hasher, tenantId, items, now, (secretId, secret) => this.box.seal(secret, secretId));
       return due.map((d, i) => ({
         detail: `rotated to generation ${d.row.generation}`,
         event: {
@@ -178,11 +179,7 @@ export class LifecycleActions {
     },
     apply: async (tx, tenantId, due, now) => {
       const ids = due.map((d) => d.row.id);
-      await tx.query(`UPDATE tokens SET status = 'EXPIRED', next_rotation_at = NULL, next_notify_at = NULL, updated_at = $3 WHERE tenant_id = $1 AND id = ANY($2)`, [tenantId, ids, now]);
-      await tx.query(
-        `UPDATE token_secrets SET state = 'RETIRED', ended_at = $3, sealed = NULL, sealed_key_id = NULL WHERE tenant_id = $1 AND token_id = ANY($2) AND state IN ('CURRENT', 'PREVIOUS')`,
-        [tenantId, ids, now],
-      );
+      await expireTokenRows(tx, tenantId, ids, now);
       return due.map((d) => {
         d.row.status = 'EXPIRED';
         return { detail: 'expired', event: { action: 'TOKEN_EXPIRED', actorId: null, targetType: 'TOKEN', targetId: d.row.id, data: { expiresAt: iso(d.job.due) } } };
@@ -215,10 +212,7 @@ export class LifecycleActions {
           },
         };
       });
-      await tx.query(
-        `UPDATE tokens t SET next_notify_at = v.next FROM unnest($2::uuid[], $3::timestamptz[]) AS v(id, next) WHERE t.tenant_id = $1 AND t.id = v.id`,
-        [tenantId, due.map((d) => d.row.id), due.map((d) => d.row.nextNotifyAt)],
-      );
+      await setNextWarnings(tx, tenantId, due.map((d) => d.row.id), due.map((d) => d.row.nextNotifyAt));
       return outcomes;
     },
   };
@@ -232,10 +226,8 @@ export class LifecycleActions {
     },
     apply: async (tx, tenantId, due, now) => {
       const tokenIds = due.map((d) => d.row.id);
-      await tx.query(`UPDATE token_secrets SET state = 'RETIRED', ended_at = $3 WHERE tenant_id = $1 AND id = ANY($2)`, [tenantId, due.map((d) => d.secret!.id), now]);
-      // The grace period is over: a successor nobody picked up is deleted.
-      await tx.query(`UPDATE token_secrets SET sealed = NULL, sealed_key_id = NULL WHERE tenant_id = $1 AND token_id = ANY($2) AND sealed IS NOT NULL`, [tenantId, tokenIds]);
-      await tx.query(`UPDATE tokens SET updated_at = $3 WHERE tenant_id = $1 AND id = ANY($2)`, [tenantId, tokenIds, now]);
+      // The grace period is over: a successor nobody picked up is deleted with it.
+      await retireSecrets(tx, tenantId, due.map((d) => d.secret!.id), tokenIds, now);
       return due.map(({ job, row, secret }) => ({
         detail: `retired generation ${secret!.generation}`,
         event: { action: 'TOKEN_SECRET_RETIRED', actorId: null, targetType: 'TOKEN', targetId: row.id, data: { generation: secret!.generation, hint: secret!.hint, graceEndsAt: iso(job.due) } },

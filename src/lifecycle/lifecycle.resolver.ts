@@ -1,6 +1,6 @@
 import { Arg, Authorized, Ctx, Int, Query, Resolver } from 'type-graphql';
 import { Permission } from '../iam/permissions';
-import type { Context } from '../platform/context';
+import type { Context } from '../app/context';
 import { DurationScalar } from '../platform/duration';
 import { TokenFilter } from '../tokens/token.types';
 import { LifecycleOperations, RotationPlan } from './lifecycle.types';

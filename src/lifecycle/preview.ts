@@ -6,7 +6,7 @@ import { sameSchedule, scheduleFor } from '../policies/schedule';
 import type { TokenRow } from '../tokens/token.entity';
 import type { TokenSecretRow } from '../tokens/token-secret.entity';
 import { toToken } from '../tokens/token-query';
-import type { TokenService } from '../tokens/token.service';
+import type { TokenRotation } from '../tokens/token-rotation';
 import type { TokenFilter } from '../tokens/token.types';
 import { badInput } from '../platform/errors';
 import type { PlannedAction, PlannedActionKind, RotationPlan, RotationPlanDiff } from './lifecycle.types';
@@ -30,7 +30,7 @@ const basisOf = (row: TokenRow, previous: TokenSecretRow[]): PlanBasis => ({
 
 export class LifecyclePreview {
   constructor(
-    private readonly tokens: TokenService,
+    private readonly tokens: TokenRotation,
     private readonly policies: PolicyService,
   ) {}
 

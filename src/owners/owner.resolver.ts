@@ -1,7 +1,7 @@
 import { Arg, Authorized, Ctx, FieldResolver, ID, Int, Mutation, Query, Resolver, Root } from 'type-graphql';
 import { Role } from '../iam/role.entity';
 import { Permission } from '../iam/permissions';
-import type { Context } from '../platform/context';
+import type { Context } from '../app/context';
 import type { Connection } from '../platform/pagination';
 import { Scope } from '../scopes/scope.entity';
 import { Owner } from './owner.entity';

@@ -1,7 +1,7 @@
 // Owners (users, teams, service accounts) and their scope ceilings.
 import type { DataSource } from 'typeorm';
 import type { AuditService } from '../audit/audit.service';
-import type { ChangeNotifier } from '../events/change-notifier';
+import type { ChangeNotifier } from '../platform/change-notifier';
 import { type Principal, requirePermission } from '../iam/principal';
 import { Permission } from '../iam/permissions';
 import { isUniqueViolation, type Tx } from '../platform/db';

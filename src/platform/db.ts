@@ -1,31 +1,22 @@
 // The Postgres DataSource, creating the database when it is missing and running migrations
 // under an advisory lock so that replicas starting together do not race.
 import { Client, type Pool, type QueryResultRow } from 'pg';
-import { DataSource, type EntityManager } from 'typeorm';
+import { DataSource, type DataSourceOptions, type EntityManager } from 'typeorm';
 import type { PostgresDriver } from 'typeorm/driver/postgres/PostgresDriver';
-import { migrations } from '../../migrations';
-import { AuditEvent, AuditHeadRow } from '../audit/audit-event.entity';
-import { Role, RoleBindingRow } from '../iam/role.entity';
-import { Owner, OwnerScopeRow } from '../owners/owner.entity';
-import { RotationPolicy } from '../policies/rotation-policy.entity';
-import { Scope } from '../scopes/scope.entity';
-import { Tenant } from '../tenants/tenant.entity';
-import { TokenRow, TokenScopeRow } from '../tokens/token.entity';
-import { TokenSecretRow } from '../tokens/token-secret.entity';
-import { Webhook, WebhookDelivery } from '../webhooks/webhook.entity';
-
-export const ENTITIES = [
-  Tenant, Owner, OwnerScopeRow, Role, RoleBindingRow, Scope, RotationPolicy,
-  TokenRow, TokenScopeRow, TokenSecretRow, AuditEvent, AuditHeadRow, Webhook, WebhookDelivery,
-];
 
 export type Tx = EntityManager;
 
-export function createDataSource(databaseUrl: string, poolSize = 10): DataSource {
+/** What a DataSource is made of: the entity classes and the migrations, both listed by the caller (app/entities.ts). */
+export interface Schema {
+  entities: NonNullable<DataSourceOptions['entities']>;
+  migrations: NonNullable<DataSourceOptions['migrations']>;
+}
+
+export function createDataSource(databaseUrl: string, { entities, migrations }: Schema, poolSize = 10): DataSource {
   return new DataSource({
     type: 'postgres',
     url: databaseUrl,
-    entities: ENTITIES,
+    entities,
     migrations,
     migrationsTableName: 'migrations',
     synchronize: false,

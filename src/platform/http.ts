@@ -81,3 +81,12 @@ export class ClientAddresses {
 function unmapped(ip: string | null): string | null {
   return ip && ip.toLowerCase().startsWith('::ffff:') && isIP(ip.slice(7)) === 4 ? ip.slice(7) : ip;
 }
+
+/** The token of an `Authorization: Bearer <token>` header, or null. */
+export function bearer(header: string | undefined): string | null {
+  if (!header) return null;
+  // The common spelling without a regular expression: this runs twice per gateway request.
+  if (header.startsWith('Bearer ') && header.indexOf(' ', 7) === -1) return header.length > 7 ? header.slice(7) : null;
+  const m = /^Bearer\s+(\S+)\s*$/i.exec(header);
+  return m ? m[1]! : null;
+}

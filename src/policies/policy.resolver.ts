@@ -1,7 +1,7 @@
 import { Arg, Authorized, Ctx, FieldResolver, ID, Mutation, Query, Resolver, Root } from 'type-graphql';
-import { RateLimit, rateLimitOf } from '../verify/rate-limit.types';
+import { RateLimit, rateLimitOf } from '../tokens/rate-limit.types';
 import { Permission } from '../iam/permissions';
-import type { Context } from '../platform/context';
+import type { Context } from '../app/context';
 import { RotationPolicy } from './rotation-policy.entity';
 import { normalisePolicy, type PolicyService } from './policy.service';
 import type { LifecyclePreview } from '../lifecycle/preview';

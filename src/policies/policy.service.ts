@@ -7,8 +7,9 @@ import { formatDuration } from '../platform/duration';
 import { badInput, conflict } from '../platform/errors';
 import { requireId, uuidv7 } from '../platform/ids';
 import { TenantScope } from '../platform/tenant-scope';
-import type { ChangeNotifier } from '../events/change-notifier';
-import { scheduledTokens, type TokenService, validRateLimit } from '../tokens/token.service';
+import type { ChangeNotifier } from '../platform/change-notifier';
+import { validRateLimit } from '../tokens/token-authority';
+import { replanSchedules, scheduledTokens } from '../tokens/token-transitions';
 import { ReuseAction, RotationPolicy } from './rotation-policy.entity';
 import type { RotationPolicyInput } from './policy.types';
 
@@ -68,7 +69,6 @@ export class PolicyService {
     private readonly ds: DataSource,
     private readonly audit: AuditService,
     private readonly changes: ChangeNotifier,
-    private readonly tokens: TokenService,
   ) {}
 
   async list(p: Principal): Promise<RotationPolicy[]> {
@@ -121,7 +121,7 @@ export class PolicyService {
       }
       // Its tokens are re-planned in the same transaction: the planner sees the new schedule or the old, never half.
       const live = await scheduledTokens(tx, p.tenantId, 't.rotation_policy_id = $2', [id]);
-      const replanned = await this.tokens.replan(tx, p.tenantId, live, updated, now);
+      const replanned = await replanSchedules(tx, p.tenantId, live, updated, now);
       await this.audit.append(tx, p.tenantId, {
         action: 'POLICY_UPDATED',
         actorId: p.ownerId,

@@ -2,7 +2,7 @@ import { ArrayMaxSize, IsOptional, Length } from 'class-validator';
 import { ReuseAction } from './rotation-policy.entity';
 import { Field, InputType } from 'type-graphql';
 import { DurationScalar } from '../platform/duration';
-import { RateLimitInput } from '../verify/rate-limit.types';
+import { RateLimitInput } from '../tokens/rate-limit.types';
 
 @InputType()
 export class RotationPolicyInput {

@@ -1,6 +1,6 @@
 import { Arg, Authorized, Ctx, ID, Mutation, Query, Resolver } from 'type-graphql';
 import { Permission } from '../iam/permissions';
-import type { Context } from '../platform/context';
+import type { Context } from '../app/context';
 import { Scope } from './scope.entity';
 import type { ScopeService } from './scope.service';
 import { CreateScopeInput, UpdateScopeInput } from './scope.types';

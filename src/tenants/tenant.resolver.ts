@@ -1,6 +1,6 @@
 import { Arg, Authorized, Ctx, Mutation, Query, Resolver } from 'type-graphql';
 import { Permission } from '../iam/permissions';
-import type { Context } from '../platform/context';
+import type { Context } from '../app/context';
 import { Tenant } from './tenant.entity';
 import type { TenantService } from './tenant.service';
 import { CreatedTenant, CreateTenantInput } from './tenant.types';

@@ -2,10 +2,11 @@ import { Arg, Authorized, Ctx, FieldResolver, ID, Int, Mutation, Query, Resolver
 import { Permission } from '../iam/permissions';
 import { Owner } from '../owners/owner.entity';
 import { RotationPolicy } from '../policies/rotation-policy.entity';
-import type { Context } from '../platform/context';
+import type { Context } from '../app/context';
 import { DurationScalar } from '../platform/duration';
 import type { Connection } from '../platform/pagination';
 import { Scope } from '../scopes/scope.entity';
+import type { TokenRotation } from './token-rotation';
 import type { TokenService } from './token.service';
 import { badInput } from '../platform/errors';
 import { DateTimeScalar, SafeIntScalar } from '../platform/graphql-types';
@@ -23,7 +24,10 @@ import {
 
 @Resolver(() => Token)
 export class TokenResolver {
-  constructor(private readonly service: TokenService) {}
+  constructor(
+    private readonly service: TokenService,
+    private readonly rotation: TokenRotation,
+  ) {}
 
   @Authorized(Permission.TOKEN_READ)
   @Query(() => Token, { nullable: true })
@@ -66,7 +70,7 @@ export class TokenResolver {
     @Ctx() ctx: Context,
     @Arg('gracePeriod', () => DurationScalar, { nullable: true }) gracePeriod?: number,
   ): Promise<IssuedToken> {
-    return this.service.rotate(ctx.principal, id, gracePeriod);
+    return this.rotation.rotate(ctx.principal, id, gracePeriod);
   }
 
   @Authorized(Permission.TOKEN_REVOKE)

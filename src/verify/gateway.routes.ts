@@ -8,8 +8,10 @@ import { Permission } from '../iam/permissions';
 import { type Principal, requirePermission } from '../iam/principal';
 import { badInput, DomainError, ErrorCode } from '../platform/errors';
 import { isScopeName } from '../scopes/scope-name';
-import type { SecretRecord } from './verdict';
-import { andThen, bearer, type MaybePromise, validUntil, type Verifier } from './verifier';
+import { bearer } from '../platform/http';
+import { andThen, type MaybePromise } from '../platform/maybe-promise';
+import { type SecretRecord, validUntil } from './verdict';
+import type { Verifier } from './verifier';
 import { VerifyFailure, type VerifyResult } from './verify.types';
 
 const BODY_LIMIT = 64 * 1024;

@@ -1,6 +1,6 @@
 // The verification decision as a pure function of what is known about a secret, the caller and
 // the clock. Failures are checked in the contract's order.
-import { NetworkMatcher } from './ip-binding';
+import { NetworkMatcher } from '../tokens/networks';
 import { VerifyFailure, type VerifyResult } from './verify.types';
 
 /** What verification needs to know about a secret: never the secret or its hash. */
@@ -84,3 +84,10 @@ export function decide(
   }
   return result;
 }
+/** When a secret stops verifying by the clock alone: the token's expiry, or a PREVIOUS secret's grace. */
+export function validUntil(r: SecretRecord | null): number | null {
+  if (!r) return null;
+  const ends = [r.expiresAt, r.secretState === 'PREVIOUS' ? r.graceEndsAt : null].filter((x): x is number => x !== null);
+  return ends.length ? Math.min(...ends) : null;
+}
+

@@ -5,19 +5,21 @@ import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import type { DataSource } from 'typeorm';
 import type { AuditService } from '../audit/audit.service';
-import type { InvalidationBus } from '../events/invalidation-bus';
+import type { InvalidationBus } from './invalidation-bus';
 import type { Principal } from '../iam/principal';
 import type { Permission } from '../iam/permissions';
-import type { RoleService } from '../iam/role.service';
-import { preparedQuery } from '../platform/db';
+import { bearer } from '../platform/http';
+import { andThen, joinOrStart, type MaybePromise } from '../platform/maybe-promise';
 import { redisReady } from '../platform/redis';
 import { badInput, DomainError, ErrorCode, unauthenticated } from '../platform/errors';
 import type { Metrics } from '../platform/metrics';
 import type { SecretHasher } from '../tokens/secret-hasher';
 import { isWellFormed } from '../tokens/token-format';
 import type { MissLimiter } from './miss-limiter';
+import type { PermissionCache } from './permission-cache';
 import type { RateLimiter } from './rate-limiter';
 import type { LocalRecordCache, SharedRecordCache } from './record-cache';
+import type { RecordLoader } from './record-loader';
 import type { UsageRecorder } from './usage';
 import { decide, failed, type SecretRecord } from './verdict';
 import { VerifyFailure, type VerifyResult } from './verify.types';
@@ -26,15 +28,8 @@ const MAX_REQUIRED_SCOPES = 50;
 /** Cached records read again per query: enough to make a re-read far cheaper than a fill, few enough to parse in a millisecond or two. */
 const RENEW_BATCH = 250;
 
-export type MaybePromise<T> = T | Promise<T>;
-
 /** Why a secret is checked: for a gateway, or to authenticate a caller of Latchkey itself. */
 export type Purpose = 'gateway' | 'authentication';
-
-/** Continues with f at once for a value, or after the promise for a promise. */
-export function andThen<T, R>(value: MaybePromise<T>, f: (v: T) => MaybePromise<R>): MaybePromise<R> {
-  return value instanceof Promise ? value.then(f) : f(value);
-}
 
 export interface Checked {
   result: VerifyResult;
@@ -44,7 +39,8 @@ export interface Checked {
 export interface VerifierParts {
   ds: DataSource;
   hasher: SecretHasher;
-  roles: RoleService;
+  permissions: PermissionCache;
+  records: RecordLoader;
   audit: AuditService;
   local: LocalRecordCache;
   shared: SharedRecordCache;
@@ -55,59 +51,12 @@ export interface VerifierParts {
   redisPrefix: string;
   metrics: Metrics;
   log: Logger;
-  permissionsTtlMs: number;
   misses: MissLimiter;
 }
 
-interface LookupRow {
-  hash: string;
-  token_id: string;
-  tenant_id: string;
-  owner_id: string;
-  secret_state: SecretRecord['secretState'];
-  grace_ends_at: Date | null;
-  token_status: SecretRecord['tokenStatus'];
-  kind: SecretRecord['kind'];
-  expires_at: Date | null;
-  created_at: Date;
-  version: string;
-  rate_limit: number | null;
-  rate_window_s: number | null;
-  allowed_cidrs: string[] | null;
-  scopes: string[];
-}
-
-/**
- * The verification record of the secret whose keyed hash is `hash` (an SQL expression). By hash
- * across tenants, on purpose: the tenant is decided after, against the caller's.
- */
-const lookupOf = (hash: string) =>
-  `SELECT s.hash, t.id AS token_id, t.tenant_id, t.owner_id, s.state AS secret_state, s.grace_ends_at,
-          t.status AS token_status, t.kind, t.expires_at, t.created_at, t.version,
-          COALESCE(t.rate_limit, p.rate_limit) AS rate_limit,
-          CASE WHEN t.rate_limit IS NOT NULL THEN t.rate_window_s ELSE p.rate_window_s END AS rate_window_s,
-          t.allowed_cidrs::text[] AS allowed_cidrs,
-          ARRAY(SELECT sc.name FROM token_scopes ts
-                 JOIN scopes sc ON sc.tenant_id = ts.tenant_id AND sc.id = ts.scope_id
-                WHERE ts.tenant_id = t.tenant_id AND ts.token_id = t.id ORDER BY sc.name) AS scopes
-     FROM token_secrets s
-     JOIN tokens t ON t.tenant_id = s.tenant_id AND t.id = s.token_id
-     LEFT JOIN rotation_policies p ON p.tenant_id = t.tenant_id AND p.id = t.rotation_policy_id
-    WHERE s.hash = ${hash}`;
-const LOOKUP_ONE = lookupOf('$1');
-// One index lookup per hash. The array is of the column's type (char(64)): compared with text, the
-// hash index is not used. LIMIT keeps the planner from joining the subquery into the outer query,
-// where it chose to scan every secret (70 ms for 250 hashes of 100,000).
-const LOOKUP_MANY = `SELECT x.* FROM unnest($1::bpchar[]) AS h(hash) CROSS JOIN LATERAL (${lookupOf('h.hash')} LIMIT 1) x`;
-
 export class Verifier {
-  private readonly permissions = new Map<string, { value: Set<Permission>; until: number }>();
-  /** Loads under way, one per owner, so that a busy gateway's requests share one. */
-  private readonly permissionLoads = new Map<string, Promise<Set<Permission>>>();
-  private permissionsEpoch = 0;
   /** Fills under way, one per secret, so that a burst of a secret not yet cached makes one read. */
   private readonly fills = new Map<string, Promise<SecretRecord | null>>();
-  private readonly interned = new Map<string, string>();
   private renewTimer: NodeJS.Timeout | null = null;
   private renewing: Promise<void> | null = null;
   private rateLimitWarnedAt = 0;
@@ -120,11 +69,7 @@ export class Verifier {
       // A fill begun before a change must not answer requests made after it. (Its own answer is
       // decided on what it read, and it caches nothing the change made stale.)
       if (msg.kind === 'tokens' || msg.kind === 'reset') this.fills.clear();
-      if (msg.kind === 'permissions' || msg.kind === 'reset') {
-        this.permissionsEpoch++;
-        this.permissions.clear();
-        this.permissionLoads.clear(); // a load begun before the change must not serve requests after it
-      }
+      if (msg.kind === 'permissions' || msg.kind === 'reset') p.permissions.invalidate();
     });
   }
 
@@ -245,7 +190,7 @@ export class Verifier {
       if (record!.kind !== 'CONTROL') {
         throw unauthenticated('this is a DATA token, for the APIs its scopes reach; it cannot call Latchkey itself: use a CONTROL token');
       }
-      return andThen(this.cachedPermissions(result.tenantId!, result.ownerId!), (permissions) => principalOf(result, permissions));
+      return andThen(this.p.permissions.cached(result.tenantId!, result.ownerId!), (permissions) => principalOf(result, permissions));
     });
   }
 
@@ -262,37 +207,7 @@ export class Verifier {
 
   /** The owner's permissions as they are now (the cache is dropped on every role change). */
   permissionsFor(tenantId: string, ownerId: string): Promise<Set<Permission>> {
-    return this.loadPermissions(tenantId, ownerId);
-  }
-
-  /**
-   * The owner's permissions from memory while they are fresh. Once half their time is up, the
-   * first request to see them starts a reload in the background: a gateway calling without pause
-   * never waits for one. (Every request after the expiry used to start a query of its own: at
-   * 2,500 requests a second that queue stalled the gateway path for 100–300 ms every 5 s.)
-   */
-  private cachedPermissions(tenantId: string, ownerId: string): MaybePromise<Set<Permission>> {
-    const now = Date.now();
-    const hit = this.permissions.get(ownerId);
-    if (!hit || hit.until <= now) return this.loadPermissions(tenantId, ownerId);
-    if (hit.until - now < this.p.permissionsTtlMs / 2 && !this.permissionLoads.has(ownerId)) {
-      this.loadPermissions(tenantId, ownerId).catch((err) => this.p.log.warn({ err, ownerId }, 'could not reload permissions; the cached ones expire as usual'));
-    }
-    return hit.value;
-  }
-
-  /** Reads the owner's permissions, joining a read already under way. */
-  private loadPermissions(tenantId: string, ownerId: string): Promise<Set<Permission>> {
-    return joinOrStart(this.permissionLoads, ownerId, () => {
-      const now = Date.now();
-      const epoch = this.permissionsEpoch;
-      return this.p.roles.permissionsOf(tenantId, ownerId).then((value) => {
-        if (epoch === this.permissionsEpoch && this.p.permissionsTtlMs > 0) {
-          this.permissions.set(ownerId, { value, until: now + this.p.permissionsTtlMs });
-        }
-        return value;
-      });
-    });
+    return this.p.permissions.load(tenantId, ownerId);
   }
 
   /** The record from this process's memory: null for a remembered unknown, undefined for a miss. */
@@ -321,7 +236,7 @@ export class Verifier {
       return shared.record;
     }
     this.p.metrics.lookupsIn('postgres').inc();
-    const record = await this.readOne(hash);
+    const record = await this.p.records.readOne(hash);
     this.p.local.set(hash, record, epoch, now);
     if (record) {
       this.p.shared.fill(hash, record, now).catch((err) => this.p.log.warn({ err }, 'could not fill the Redis verification cache'));
@@ -341,7 +256,7 @@ export class Verifier {
       const epoch = this.p.local.beginFill();
       const now = Date.now();
       try {
-        const records = await this.readMany(batch);
+        const records = await this.p.records.readMany(batch);
         for (const hash of batch) this.p.local.renew(hash, records.get(hash) ?? null, epoch, now);
         this.p.metrics.cacheRenewals.inc(batch.length);
       } catch (err) {
@@ -349,46 +264,6 @@ export class Verifier {
         return;
       }
     }
-  }
-
-  private async readOne(hash: string): Promise<SecretRecord | null> {
-    const rows = await preparedQuery<LookupRow>(this.p.ds, 'latchkey_verify_lookup', LOOKUP_ONE, [hash]);
-    return rows[0] ? this.recordOf(rows[0]) : null;
-  }
-
-  private async readMany(hashes: string[]): Promise<Map<string, SecretRecord>> {
-    const rows = await preparedQuery<LookupRow>(this.p.ds, 'latchkey_verify_lookup_many', LOOKUP_MANY, [hashes]);
-    return new Map(rows.map((r) => [r.hash, this.recordOf(r)]));
-  }
-
-  private recordOf(r: LookupRow): SecretRecord {
-    return {
-      tokenId: r.token_id,
-      tenantId: this.intern(r.tenant_id),
-      ownerId: this.intern(r.owner_id),
-      secretState: r.secret_state,
-      graceEndsAt: r.grace_ends_at?.getTime() ?? null,
-      tokenStatus: r.token_status,
-      kind: r.kind,
-      expiresAt: r.expires_at?.getTime() ?? null,
-      scopes: r.scopes.map((x) => this.intern(x)),
-      version: Number(r.version),
-      createdAt: r.created_at.getTime(),
-      rateLimit: r.rate_limit && r.rate_window_s ? { requests: r.rate_limit, per: r.rate_window_s } : null,
-      allowedCidrs: r.allowed_cidrs,
-    };
-  }
-
-  /**
-   * Cached records repeat the same few tenant, owner and scope strings: one copy of each keeps a
-   * cache of a hundred thousand records small.
-   */
-  private intern(value: string): string {
-    const known = this.interned.get(value);
-    if (known !== undefined) return known;
-    if (this.interned.size >= 50_000) this.interned.clear();
-    this.interned.set(value, value);
-    return value;
   }
 
   /** An address outside a token's networks is audited, at most once a minute per token and address. */
@@ -414,35 +289,6 @@ export class Verifier {
   }
 }
 
-/** The promise under way for `key`, or a new one from `start`, which leaves the map once settled. */
-function joinOrStart<K, V>(running: Map<K, Promise<V>>, key: K, start: () => Promise<V>): Promise<V> {
-  const current = running.get(key);
-  if (current) return current;
-  const started = start();
-  running.set(key, started);
-  const done = () => {
-    if (running.get(key) === started) running.delete(key);
-  };
-  started.then(done, done);
-  return started;
-}
-
 function principalOf(result: VerifyResult, permissions: Set<Permission>): Principal {
   return { tenantId: result.tenantId!, ownerId: result.ownerId!, tokenId: result.tokenId!, permissions };
-}
-
-/** When a secret stops verifying by the clock alone: the token's expiry, or a PREVIOUS secret's grace. */
-export function validUntil(r: SecretRecord | null): number | null {
-  if (!r) return null;
-  const ends = [r.expiresAt, r.secretState === 'PREVIOUS' ? r.graceEndsAt : null].filter((x): x is number => x !== null);
-  return ends.length ? Math.min(...ends) : null;
-}
-
-/** The token of an `Authorization: Bearer <token>` header, or null. */
-export function bearer(header: string | undefined): string | null {
-  if (!header) return null;
-  // The common spelling without a regular expression: this runs twice per gateway request.
-  if (header.startsWith('Bearer ') && header.indexOf(' ', 7) === -1) return header.length > 7 ? header.slice(7) : null;
-  const m = /^Bearer\s+(\S+)\s*$/i.exec(header);
-  return m ? m[1]! : null;
 }

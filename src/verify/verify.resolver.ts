@@ -1,6 +1,6 @@
 import { Arg, Authorized, Ctx, Query, Resolver } from 'type-graphql';
 import { Permission } from '../iam/permissions';
-import type { Context } from '../platform/context';
+import type { Context } from '../app/context';
 import type { Verifier } from './verifier';
 import { VerifyResult } from './verify.types';
 

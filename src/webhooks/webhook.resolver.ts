@@ -1,7 +1,7 @@
 import { AuditEvent } from '../audit/audit-event.entity';
 import { Arg, Authorized, Ctx, ID, Int, Mutation, Query, Resolver } from 'type-graphql';
 import { Permission } from '../iam/permissions';
-import type { Context } from '../platform/context';
+import type { Context } from '../app/context';
 import type { Connection } from '../platform/pagination';
 import { Webhook, WebhookDelivery, WebhookDeliveryStatus } from './webhook.entity';
 import type { WebhookService } from './webhook.service';

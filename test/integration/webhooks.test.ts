@@ -191,7 +191,6 @@ describe('SSRF guards', () => {
       c.services.queues,
       new Outbound([], 1_000, async () => Promise.reject(notYet)),
       c.config.webhooks,
-      c.log,
     );
     const principal = { tenantId: tt.tenantId, ownerId: tt.adminId, tokenId: tt.adminId, permissions: new Set([Permission.WEBHOOK_WRITE]) };
     const { webhook } = await service.create(principal, 'https://receiver-not-yet.example/hook', ['TOKEN_ISSUED'], null);

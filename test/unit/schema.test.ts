@@ -4,7 +4,7 @@ import { resolve } from 'node:path';
 import { buildSchema, findBreakingChanges } from 'graphql';
 import { describe, expect, it } from 'vitest';
 import type { Services } from '../../src/app/container';
-import { buildLatchkeySchema, createResolvers, printLatchkeySchema } from '../../src/platform/schema';
+import { buildLatchkeySchema, createResolvers, printLatchkeySchema } from '../../src/app/schema';
 
 const root = resolve(__dirname, '..', '..');
 const read = (p: string) => readFileSync(resolve(root, p), 'utf8');

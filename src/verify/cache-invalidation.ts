@@ -5,13 +5,10 @@
 //   tokens changed by transactions it may not have seen and applies what is new (ChangePoller).
 import type { Logger } from 'pino';
 import type { DataSource, QueryRunner } from 'typeorm';
-import type { SharedRecordCache } from '../verify/record-cache';
+import type { ChangeNotifier } from '../platform/change-notifier';
+import type { SharedRecordCache } from './record-cache';
 import type { InvalidationBus } from './invalidation-bus';
 
-export interface ChangeNotifier {
-  tokensChanged(tokenIds: readonly string[]): Promise<void>;
-  permissionsChanged(): Promise<void>;
-}
 
 interface ChangedToken {
   id: string;

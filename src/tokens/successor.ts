@@ -4,31 +4,28 @@
 // of replicas sharing one token all move over, and a retried pickup whose answer was lost is
 // answered again. Reuse is a superseded secret presented after its grace: a copy in hands that
 // never moved over.
-import { Router } from 'express';
-import type { Logger } from 'pino';
 import type { DataSource } from 'typeorm';
 import type { AuditAction } from '../audit/actions';
 import type { AuditService } from '../audit/audit.service';
-import type { ChangeNotifier } from '../events/change-notifier';
+import type { ChangeNotifier } from '../platform/change-notifier';
 import { RotationPolicy } from '../policies/rotation-policy.entity';
-import { DomainError } from '../platform/errors';
-import { type ClientAddresses, sendError } from '../platform/http';
 import type { SecretBox } from '../platform/secret-box';
 import { TenantScope } from '../platform/tenant-scope';
-import type { SecretHasher } from '../tokens/secret-hasher';
-import { TokenRow } from '../tokens/token.entity';
-import { isWellFormed } from '../tokens/token-format';
-import { TokenSecretRow } from '../tokens/token-secret.entity';
-import type { TokenService } from '../tokens/token.service';
-import { NetworkMatcher } from '../verify/ip-binding';
-import { bearer, type Verifier } from '../verify/verifier';
-import { VerifyFailure } from '../verify/verify.types';
+import type { SecretHasher } from './secret-hasher';
+import { TokenRow } from './token.entity';
+import { isWellFormed } from './token-format';
+import { TokenSecretRow } from './token-secret.entity';
+import type { TokenService } from './token.service';
+import { NetworkMatcher } from './networks';
+
+/** Why a pickup was refused; the route says it in HTTP. */
+export type PickupRefusal = 'INVALID' | 'IP_NOT_ALLOWED' | 'NO_SUCCESSOR' | 'SUCCESSOR_UNAVAILABLE';
 
 export type Pickup =
   | { ok: true; secret: string; tokenId: string; generation: number; hint: string; expiresAt: Date | null; previousGraceEndsAt: Date }
-  | { ok: false; status: 401 | 403 | 409; code: string; message: string; revoked?: boolean };
+  | { ok: false; refusal: PickupRefusal; message: string; revoked?: boolean };
 
-const invalid = (message: string): Pickup => ({ ok: false, status: 401, code: 'UNAUTHENTICATED', message });
+const invalid = (message: string): Pickup => ({ ok: false, refusal: 'INVALID', message });
 
 export class SuccessorService {
   constructor(
@@ -55,9 +52,9 @@ export class SuccessorService {
       const now = new Date();
       if (token.status !== 'ACTIVE' || (token.expiresAt && token.expiresAt <= now)) return { pickup: invalid('the token is not active'), changed: null };
       if (token.allowedCidrs && !new NetworkMatcher(token.allowedCidrs).allows(clientIp)) {
-        return { pickup: { ok: false, status: 403, code: 'IP_NOT_ALLOWED', message: 'the token may not be used from this address' }, changed: null };
+        return { pickup: { ok: false, refusal: 'IP_NOT_ALLOWED', message: 'the token may not be used from this address' }, changed: null };
       }
-      if (old.state === 'CURRENT') return { pickup: { ok: false, status: 409, code: 'NO_SUCCESSOR', message: 'this is the current secret: there is no successor to pick up' }, changed: null };
+      if (old.state === 'CURRENT') return { pickup: { ok: false, refusal: 'NO_SUCCESSOR', message: 'this is the current secret: there is no successor to pick up' }, changed: null };
       const event = (action: AuditAction, data: Record<string, unknown>) =>
         this.audit.append(tx, token.tenantId, {
           action,
@@ -75,12 +72,12 @@ export class SuccessorService {
           await this.tokens.revokeRows(tx, token.tenantId, [token.id], 'reuse detected: a superseded secret was presented after its grace period', now, null, false);
         }
         const message = `the bearer token is past its grace period${revoke ? '; this is treated as reuse and the token is revoked' : ''}`;
-        return { pickup: { ok: false, status: 401, code: 'UNAUTHENTICATED', message, revoked: revoke }, changed: revoke ? token.id : null };
+        return { pickup: { ok: false, refusal: 'INVALID', message, revoked: revoke }, changed: revoke ? token.id : null };
       }
       if (!current.sealed || !current.sealedKeyId) {
         const why = 'the successor was handed out by a manual rotation';
         await event('TOKEN_SUCCESSOR_REFUSED', { reason: why });
-        return { pickup: { ok: false, status: 409, code: 'SUCCESSOR_UNAVAILABLE', message: why }, changed: null };
+        return { pickup: { ok: false, refusal: 'SUCCESSOR_UNAVAILABLE', message: why }, changed: null };
       }
       // Kept sealed until the grace ends (the retire job deletes it then): every holder, and every
       // retry, gets the same successor.
@@ -95,50 +92,4 @@ export class SuccessorService {
     if (outcome.changed) await this.changes.tokensChanged([outcome.changed]);
     return outcome.pickup;
   }
-}
-
-/** POST /v1/tokens/successor, authenticated by the PREVIOUS secret. */
-export function successorRoutes(service: SuccessorService, verifier: Verifier, addresses: ClientAddresses, log: Logger): Router {
-  const router = Router();
-  router.post('/v1/tokens/successor', async (req, res) => {
-    res.setHeader('cache-control', 'no-store');
-    const presented = bearer(req.header('authorization')) ?? req.header('x-api-key') ?? null;
-    if (!presented) {
-      res.setHeader('WWW-Authenticate', 'Bearer realm="latchkey"');
-      return sendError(res, 401, 'UNAUTHENTICATED', 'present the previous secret as Authorization: Bearer');
-    }
-    const clientIp = addresses.of(req);
-    // Through the verification caches first: an unknown or dead secret costs no transaction, and
-    // an address presenting many unknown ones is limited (429) before it costs any read.
-    let known;
-    try {
-      known = await verifier.check(presented, [], null, clientIp, 'authentication');
-    } catch (err) {
-      if (err instanceof DomainError) {
-        const retryAfter = err.details.retryAfter;
-        if (typeof retryAfter === 'number') res.setHeader('Retry-After', String(retryAfter));
-        return sendError(res, err.httpStatus, err.code, err.message);
-      }
-      throw err;
-    }
-    if (!known.record || [VerifyFailure.NOT_FOUND, VerifyFailure.REVOKED, VerifyFailure.SUSPENDED, VerifyFailure.MALFORMED].includes(known.result.failure!)) {
-      res.setHeader('WWW-Authenticate', 'Bearer realm="latchkey", error="invalid_token", error_description="the bearer token is not valid"');
-      return sendError(res, 401, 'UNAUTHENTICATED', 'the bearer token is not valid');
-    }
-    const pickup = await service.pickUp(presented, clientIp);
-    if (pickup.ok) {
-      return res.json({
-        token: pickup.secret,
-        tokenId: pickup.tokenId,
-        generation: pickup.generation,
-        hint: pickup.hint,
-        expiresAt: pickup.expiresAt?.toISOString() ?? null,
-        previousGraceEndsAt: pickup.previousGraceEndsAt.toISOString(),
-      });
-    }
-    if (pickup.status === 401) res.setHeader('WWW-Authenticate', `Bearer realm="latchkey", error="invalid_token", error_description="${pickup.message}"`);
-    log.info({ code: pickup.code }, 'successor pickup refused');
-    res.status(pickup.status).json({ error: { code: pickup.code, message: pickup.message, ...(pickup.revoked !== undefined ? { revoked: pickup.revoked } : {}) } });
-  });
-  return router;
 }

@@ -1,7 +1,7 @@
 // What every GraphQL resolver receives: who is calling, per-request loaders and a logger.
 import type { Logger } from 'pino';
 import type { Principal } from '../iam/principal';
-import type { Loaders } from '../app/loaders';
+import type { Loaders } from './loaders';
 import type { EventService } from '../events/event.service';
 
 export interface Context {

@@ -2,7 +2,7 @@
 // `npm run schema` can emit it anywhere.
 import { type GraphQLSchema, lexicographicSortSchema, printSchema } from 'graphql';
 import { buildSchemaSync } from 'type-graphql';
-import type { Services } from '../app/container';
+import type { Services } from './container';
 import { AuditResolver } from '../audit/audit.resolver';
 import { EventResolver } from '../events/event.resolver';
 import { WebhookResolver } from '../webhooks/webhook.resolver';
@@ -17,8 +17,8 @@ import { TenantResolver } from '../tenants/tenant.resolver';
 import { TokenResolver } from '../tokens/token.resolver';
 import { VerifyResolver } from '../verify/verify.resolver';
 import type { Context } from './context';
-import { DateTimeScalar } from './graphql-types';
-import { rejectHostileArguments } from './hostile-input';
+import { DateTimeScalar } from '../platform/graphql-types';
+import { rejectHostileArguments } from '../platform/hostile-input';
 
 /** Every resolver of the API, wired to its service. */
 export function createResolvers(s: Services): object[] {
@@ -30,7 +30,7 @@ export function createResolvers(s: Services): object[] {
     new RoleResolver(s.roles),
     new ScopeResolver(s.scopes),
     new TenantResolver(s.tenants),
-    new TokenResolver(s.tokens),
+    new TokenResolver(s.tokens, s.rotation),
     new VerifyResolver(s.verifier),
     new EventResolver(),
     new WebhookResolver(s.webhooks),

@@ -1,0 +1,116 @@
+// The BullMQ processor of webhook deliveries: one attempt of one delivery, signed as Standard
+// Webhooks, retried with exponential backoff, dead-lettered with the last response when every
+// attempt failed. An endpoint that keeps failing is disabled, and that is audited.
+import type { Logger } from 'pino';
+import type { DataSource } from 'typeorm';
+import { AuditEvent } from '../audit/audit-event.entity';
+import type { AuditService } from '../audit/audit.service';
+import type { SecretBox } from '../platform/secret-box';
+import { TenantScope } from '../platform/tenant-scope';
+import { type Outbound, OutboundRefused } from './outbound';
+import { webhookHeaders } from './signature';
+import { Webhook, WebhookDelivery, WebhookDeliveryStatus, WebhookStatus } from './webhook.entity';
+import type { WebhookSettings } from './webhook.service';
+
+const DISABLE_AFTER_SILENCE_MS = 24 * 3_600_000;
+
+export interface DeliveryOutcome {
+  status: 'delivered' | 'retrying' | 'dead' | 'skipped';
+  reason?: string;
+}
+
+export class WebhookDeliveries {
+  constructor(
+    private readonly ds: DataSource,
+    private readonly audit: AuditService,
+    private readonly box: SecretBox,
+    private readonly outbound: Outbound,
+    private readonly settings: WebhookSettings,
+    private readonly log: Logger,
+  ) {}
+
+  /**
+   * One attempt of one delivery (the BullMQ processor). Throws to be retried. The count of
+   * attempts is Postgres's: a job put back by the sweep starts BullMQ's count again.
+   */
+  async attempt(deliveryId: string, tenantId: string): Promise<DeliveryOutcome> {
+    const scope = new TenantScope(this.ds.manager, tenantId);
+    const [d] = await scope.findByIds(WebhookDelivery, [deliveryId]);
+    if (!d || d.status !== WebhookDeliveryStatus.PENDING) return { status: 'skipped', reason: d ? `already ${d.status}` : 'no such delivery' };
+    const [w] = await scope.findByIds(Webhook, [d.webhookId]);
+    if (!w || w.status !== WebhookStatus.ACTIVE) return this.dead(d, null, 'the endpoint is disabled', null);
+    const [e] = await scope.findByIds(AuditEvent, [d.eventId]);
+    if (!e) return this.dead(d, null, 'the event is missing', null);
+    const body = JSON.stringify({ type: e.action, timestamp: e.at.toISOString(), data: eventPayload(e) });
+    const secrets = [this.box.open({ ciphertext: w.secretCiphertext, keyId: w.secretKeyId }, w.id)];
+    if (w.previousSecretCiphertext && w.previousSecretUntil && w.previousSecretUntil > new Date()) {
+      secrets.push(this.box.open({ ciphertext: w.previousSecretCiphertext, keyId: w.previousSecretKeyId! }, w.id));
+    }
+    const headers = webhookHeaders(secrets, `msg_${e.id}`, Math.floor(Date.now() / 1000), body);
+    let status: number | null = null;
+    let response: string | null = null;
+    let error: string | null = null;
+    try {
+      const res = await this.outbound.post(w.url, headers, body);
+      status = res.status;
+      response = res.body;
+      if (status >= 200 && status < 300) {
+        const now = new Date();
+        await scope.update(WebhookDelivery, d.id, { status: WebhookDeliveryStatus.DELIVERED, attempts: d.attempts + 1, lastAttemptAt: now, lastStatus: status, lastError: null, lastResponse: response, deliveredAt: now, nextAttemptAt: null });
+        await scope.update(Webhook, w.id, { lastSuccessAt: now });
+        return { status: 'delivered' };
+      }
+      error = status >= 300 && status < 400 ? `redirected (${status}); redirects are not followed` : `answered ${status}`;
+    } catch (err) {
+      if (err instanceof OutboundRefused) return this.dead(d, null, `refused: ${err.message}`, null, w);
+      error = (err as Error).message;
+    }
+    const attempts = d.attempts + 1;
+    if (attempts >= this.settings.attempts) return this.dead(d, status, error, response, w);
+    // BullMQ's exponential backoff: the delay doubles from backoffMs with each attempt made.
+    const nextAttemptAt = new Date(Date.now() + this.settings.backoffMs * 2 ** (attempts - 1));
+    await scope.update(WebhookDelivery, d.id, { attempts, lastAttemptAt: new Date(), lastStatus: status, lastError: error, lastResponse: response, nextAttemptAt });
+    throw new Error(`delivery ${d.id}: ${error}`);
+  }
+
+  private async dead(d: WebhookDelivery, status: number | null, error: string | null, response: string | null, w?: Webhook): Promise<DeliveryOutcome> {
+    await this.ds.transaction(async (tx) => {
+      const scope = new TenantScope(tx, d.tenantId);
+      await scope.update(WebhookDelivery, d.id, {
+        status: WebhookDeliveryStatus.DEAD,
+        attempts: d.attempts + 1,
+        nextAttemptAt: null,
+        lastAttemptAt: new Date(),
+        lastStatus: status,
+        lastError: error,
+        lastResponse: response,
+      });
+      // An endpoint that has not taken a delivery for a day is switched off, and that is audited.
+      if (w && w.status === WebhookStatus.ACTIVE && (!w.lastSuccessAt || Date.now() - w.lastSuccessAt.getTime() > DISABLE_AFTER_SILENCE_MS)) {
+        const reason = `deliveries kept failing (last: ${error ?? 'unknown'})`;
+        await scope.update(Webhook, w.id, { status: WebhookStatus.DISABLED, disabledReason: reason, updatedAt: new Date() });
+        await this.audit.append(tx, d.tenantId, { action: 'WEBHOOK_DISABLED', actorId: null, targetType: 'WEBHOOK', targetId: w.id, data: { reason, deliveryId: d.id } });
+        this.log.warn({ webhookId: w.id, tenantId: d.tenantId }, 'disabled a webhook that kept failing');
+      }
+    });
+    return { status: 'dead', reason: error ?? undefined };
+  }
+}
+
+/** The event as receivers get it: every chain field, so they can check it too. */
+export function eventPayload(e: AuditEvent): Record<string, unknown> {
+  return {
+    id: e.id,
+    tenantId: e.tenantId,
+    seq: e.seq,
+    at: e.at.toISOString(),
+    action: e.action,
+    actorId: e.actorId,
+    targetType: e.targetType,
+    targetId: e.targetId,
+    data: e.data,
+    prevHash: e.prevHash,
+    hash: e.hash,
+  };
+}
+
