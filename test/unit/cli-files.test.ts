@@ -1,5 +1,5 @@
 // The command line's committed files: generated documents fresh, the policy-file JSON Schema in
-// step with the API, and the README's example the one the tests apply.
+// step with the API, and the documented example (docs/policy-as-code.md) the one the tests apply.
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { generate } from '@graphql-codegen/cli';
@@ -26,9 +26,9 @@ describe('command line files', () => {
     expect([...json.definitions.permission.enum].sort()).toEqual(api.sort());
   });
 
-  it('the README shows examples/latchkey.yaml as it is, and it is a valid policy file', () => {
+  it('the policy-as-code guide shows examples/latchkey.yaml as it is, and it is a valid policy file', () => {
     const example = read('examples/latchkey.yaml');
-    expect(read('README.md')).toContain(example.split('\n').slice(3).join('\n'));
+    expect(read('docs/policy-as-code.md')).toContain(example.split('\n').slice(3).join('\n'));
     const file = loadPolicyFile(resolve(root, 'examples/latchkey.yaml'));
     expect(file.tokens.map((t) => t.name)).toEqual(['sales-overview', 'user-events', 'ticket-count', 'send-messages']);
     expect(file.policies[0]!.notifyBefore).toEqual(['P7D', 'P1D']);
