@@ -9,8 +9,8 @@ import { toToken } from '../tokens/token-query';
 import type { TokenRotation } from '../tokens/token-rotation';
 import type { TokenFilter } from '../tokens/token.types';
 import { badInput } from '../platform/errors';
-import type { PlannedAction, PlannedActionKind, RotationPlan, RotationPlanDiff } from './lifecycle.types';
-import { compareSteps, diffPlans, expandPlan, type PlanBasis, type PlannedStep } from './plan';
+import type { PlannedAction, RotationPlan, RotationPlanDiff } from './lifecycle.types';
+import { compareSteps, diffPlans, expandPlan, type PlanBasis, type PlannedStep } from './expand-steps';
 
 const MAX_WITHIN_S = 366 * 86_400;
 const MAX_TOKENS = 10_000;
@@ -115,5 +115,5 @@ function windowEnd(within: number): Date {
 }
 
 function actionOf(s: PlannedStep, rows: Map<string, TokenRow>): PlannedAction {
-  return { at: s.at, kind: s.kind as PlannedActionKind, tokenId: s.tokenId, token: toToken(rows.get(s.tokenId)!), generation: s.generation, notifyBefore: s.notifyBefore };
+  return { at: s.at, kind: s.kind, tokenId: s.tokenId, token: toToken(rows.get(s.tokenId)!), generation: s.generation, notifyBefore: s.notifyBefore };
 }

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { normalisePolicy } from '../../src/policies/policy.service';
-import { diffPlans, expandPlan } from '../../src/lifecycle/plan';
+import { diffPlans, expandPlan } from '../../src/lifecycle/expand-steps';
 import { expiryFor, graceFor, nextNotifyFor, nextRotationFor, scheduleFor, warningAt } from '../../src/policies/schedule';
 import { DomainError } from '../../src/platform/errors';
 

@@ -1,8 +1,10 @@
 // What will happen to a token in a window, expanded from its schedule columns with the same
 // functions the workers use after each action: the rotation preview and policy dry runs.
 import { graceFor, nextNotifyFor, nextRotationFor, type Policy } from '../policies/schedule';
+import { PlannedActionKind } from './lifecycle.types';
 
-export type ActionKind = 'ROTATE' | 'EXPIRE' | 'NOTIFY' | 'RETIRE';
+/** The four kinds of scheduled action: one enum, the API's, for the preview and the workers' steps alike. */
+export type ActionKind = PlannedActionKind;
 
 export interface PlannedStep {
   at: Date;
@@ -40,23 +42,23 @@ export function expandPlan(t: PlanBasis, policy: Policy | null, end: Date): Plan
   };
   const live = t.status === 'ACTIVE' || t.status === 'SUSPENDED';
   if (!live) return steps;
-  for (const p of t.previous) push(p.graceEndsAt, 'RETIRE', p.generation);
+  for (const p of t.previous) push(p.graceEndsAt, PlannedActionKind.RETIRE, p.generation);
   // Rotations run for ACTIVE tokens only; a suspended token's rotation waits for its resumption.
   if (t.status === 'ACTIVE') {
     const grace = graceFor(null, policy);
     let generation = t.generation;
     for (let at = t.nextRotationAt; at && at <= end && steps.length < MAX_STEPS_PER_TOKEN; at = nextRotationFor(at, t.expiresAt, policy)) {
       generation += 1;
-      push(at, 'ROTATE', generation);
-      if (grace > 0) push(new Date(at.getTime() + grace * 1000), 'RETIRE', generation - 1);
+      push(at, PlannedActionKind.ROTATE, generation);
+      if (grace > 0) push(new Date(at.getTime() + grace * 1000), PlannedActionKind.RETIRE, generation - 1);
     }
   }
   if (t.expiresAt) {
     const notifyBefore = policy?.notifyBefore ?? [];
     for (let at = t.nextNotifyAt; at && at <= end; at = nextNotifyFor(t.expiresAt, notifyBefore, new Date(at.getTime() + 1))) {
-      push(at, 'NOTIFY', null, (t.expiresAt.getTime() - at.getTime()) / 1000);
+      push(at, PlannedActionKind.NOTIFY, null, (t.expiresAt.getTime() - at.getTime()) / 1000);
     }
-    push(t.expiresAt, 'EXPIRE');
+    push(t.expiresAt, PlannedActionKind.EXPIRE);
   }
   // Nothing happens to a token after it expires.
   return steps.filter((s) => !t.expiresAt || s.at <= t.expiresAt).sort(compareSteps);
