@@ -37,6 +37,7 @@ export function benchEnv(name: string, extra: Record<string, string> = {}): Benc
       REDIS_PREFIX: prefix,
       TOKEN_PEPPER: randomBytes(32).toString('base64'),
       ENCRYPTION_KEY: randomBytes(32).toString('base64'),
+      AUDIT_SIGNING_KEY: randomBytes(32).toString('base64'),
       LATCHKEY_DATA_DIR: dataDir,
       BOOTSTRAP_TOKEN_FILE: join(dataDir, 'bootstrap-token'),
       LOG_LEVEL: 'warn',

@@ -14,18 +14,11 @@ import {
   DeleteScopeDocument,
   IssueTokenDocument,
   type OwnerFieldsFragment,
-  OwnersDocument,
-  PoliciesDocument,
   type PolicyFieldsFragment,
   RevokeTokenDocument,
-  RolesDocument,
-  type RolesQuery,
   type RotationPolicyInput,
-  ScopesDocument,
-  type ScopesQuery,
   SetTokenPolicyDocument,
   type TokenFieldsFragment,
-  TokensDocument,
   UnassignRoleDocument,
   UpdateOwnerDocument,
   UpdatePolicyDocument,
@@ -35,6 +28,7 @@ import {
   UpdateTokenDocument,
 } from './generated/graphql';
 import { type DesiredPolicy, type DesiredToken, MANAGED_LABEL, type PolicyFile } from './policy-file';
+import type { Role, Scope, ServerState } from './server-state';
 
 export type Op = 'create' | 'update' | 'delete' | 'replace';
 export type Kind = 'scope' | 'policy' | 'role' | 'owner' | 'token';
@@ -72,47 +66,9 @@ export interface ApplyState {
   ownerIds: Map<string, string>;
 }
 
-type Role = RolesQuery['roles'][number];
-type Scope = ScopesQuery['scopes'][number];
-
-interface ServerState {
-  scopes: Scope[];
-  policies: PolicyFieldsFragment[];
-  roles: Role[];
-  owners: OwnerFieldsFragment[];
-  /** Live tokens of the owners in the file, and every live token apply manages. */
-  tokens: TokenFieldsFragment[];
-}
-
-const PAGE = 100;
 const key = (s: string) => s.toLowerCase();
 const same = (a: unknown, b: unknown) => JSON.stringify(a) === JSON.stringify(b);
 const IMPACT_WINDOW = 'P30D';
-
-async function all<N>(client: LatchkeyClient, page: (after: string | null) => Promise<{ pageInfo: { hasNextPage: boolean; endCursor: string | null }; edges: Array<{ node: N }> }>): Promise<N[]> {
-  const out: N[] = [];
-  for await (const n of client.pages(page)) out.push(n);
-  return out;
-}
-
-export async function readServer(client: LatchkeyClient, file: PolicyFile): Promise<ServerState> {
-  const [{ scopes }, { rotationPolicies }, { roles }, owners] = await Promise.all([
-    client.request(ScopesDocument),
-    client.request(PoliciesDocument),
-    client.request(RolesDocument),
-    all(client, async (after) => (await client.request(OwnersDocument, { first: PAGE, after })).owners),
-  ]);
-  const live = ['ACTIVE', 'SUSPENDED'] as const;
-  const declared = new Set(file.owners.map((o) => o.name));
-  const tokenLists = await Promise.all([
-    ...owners
-      .filter((o) => declared.has(o.name))
-      .map((o) => all(client, async (after) => (await client.request(TokensDocument, { filter: { ownerId: o.id, status: [...live] }, first: PAGE, after })).tokens)),
-    all(client, async (after) => (await client.request(TokensDocument, { filter: { labels: { [MANAGED_LABEL.key]: MANAGED_LABEL.value }, status: [...live] }, first: PAGE, after })).tokens),
-  ]);
-  const tokens = new Map(tokenLists.flat().map((t) => [t.id, t]));
-  return { scopes, policies: rotationPolicies, roles, owners, tokens: [...tokens.values()] };
-}
 
 function policyInput(p: DesiredPolicy): RotationPolicyInput {
   return { name: p.name, rotateEvery: p.rotateEvery, gracePeriod: p.gracePeriod, expireAfter: p.expireAfter, notifyBefore: p.notifyBefore, rateLimit: p.rateLimit, onReuse: p.onReuse };
@@ -132,23 +88,52 @@ const impactOf = (p: UpdatePolicyMutation['updateRotationPolicy']['planImpact'])
   p ? { within: p.within, tokens: p.tokens, affectedTokens: p.affectedTokens, addedCount: p.addedCount, removedCount: p.removedCount } : undefined;
 
 /** The changes that make the server match the file, in the order they must be applied. */
+/** What the server holds, by the names the file uses. */
+interface ServerIndex {
+  scopes: Map<string, Scope>;
+  policies: Map<string, PolicyFieldsFragment>;
+  roles: Map<string, Role>;
+  owners: Map<string, OwnerFieldsFragment>;
+}
+
+/**
+ * The changes that make the server match the file, in dependency order (scopes, policies, roles,
+ * owners, tokens; deletions last, in reverse), one function per kind.
+ */
 export async function planChanges(client: LatchkeyClient, file: PolicyFile, server: ServerState, prune: boolean): Promise<Change[]> {
-  const changes: Change[] = [];
-  const scopesByName = new Map(server.scopes.map((s) => [s.name, s]));
-  const policiesByName = new Map(server.policies.map((p) => [key(p.name), p]));
-  const rolesByName = new Map(server.roles.map((r) => [key(r.name), r]));
-  const ownersByName = new Map<string, OwnerFieldsFragment>();
+  const idx = indexServer(file, server);
+  checkReferences(file, idx);
+  return [
+    ...scopeChanges(file, idx),
+    ...(await policyChanges(client, file, idx)),
+    ...roleChanges(file, idx),
+    ...ownerChanges(file, idx),
+    ...tokenChanges(file, server, idx),
+    ...(prune ? pruneChanges(file, server) : []),
+  ];
+}
+
+function indexServer(file: PolicyFile, server: ServerState): ServerIndex {
+  const owners = new Map<string, OwnerFieldsFragment>();
   for (const o of server.owners) {
-    if (ownersByName.has(o.name) && file.owners.some((d) => d.name === o.name)) {
+    if (owners.has(o.name) && file.owners.some((d) => d.name === o.name)) {
       throw new CliError(`${file.path}: more than one owner on the server is named ${JSON.stringify(o.name)}; rename one first`, ExitCode.INVALID);
     }
-    ownersByName.set(o.name, o);
+    owners.set(o.name, o);
   }
+  return {
+    scopes: new Map(server.scopes.map((s) => [s.name, s])),
+    policies: new Map(server.policies.map((p) => [key(p.name), p])),
+    roles: new Map(server.roles.map((r) => [key(r.name), r])),
+    owners,
+  };
+}
 
+function checkReferences(file: PolicyFile, idx: ServerIndex): void {
   // References must name something declared in the file or already on the server.
-  const knownScopes = new Set([...file.scopes.map((s) => s.name), ...scopesByName.keys()]);
-  const knownRoles = new Set([...file.roles.map((r) => key(r.name)), ...rolesByName.keys()]);
-  const knownPolicies = new Set([...file.policies.map((p) => key(p.name)), ...policiesByName.keys()]);
+  const knownScopes = new Set([...file.scopes.map((s) => s.name), ...idx.scopes.keys()]);
+  const knownRoles = new Set([...file.roles.map((r) => key(r.name)), ...idx.roles.keys()]);
+  const knownPolicies = new Set([...file.policies.map((p) => key(p.name)), ...idx.policies.keys()]);
   file.owners.forEach((o, i) => {
     o.allowedScopes.forEach((s) => {
       if (!knownScopes.has(s)) throw unknownRef(file, ['owners', i, 'allowedScopes'], 'scope', s);
@@ -164,11 +149,14 @@ export async function planChanges(client: LatchkeyClient, file: PolicyFile, serv
     if (t.policy && !knownPolicies.has(key(t.policy))) throw unknownRef(file, ['tokens', i, 'policy'], 'rotation policy', t.policy);
   });
   file.roles.forEach((r, i) => {
-    if (rolesByName.get(key(r.name))?.builtIn) throw new CliError(`${file.where(['roles', i, 'name'])}: ${JSON.stringify(r.name)} is a built-in role; it cannot be declared`, ExitCode.INVALID);
+    if (idx.roles.get(key(r.name))?.builtIn) throw new CliError(`${file.where(['roles', i, 'name'])}: ${JSON.stringify(r.name)} is a built-in role; it cannot be declared`, ExitCode.INVALID);
   });
+}
 
+function scopeChanges(file: PolicyFile, idx: ServerIndex): Change[] {
+  const changes: Change[] = [];
   for (const s of file.scopes) {
-    const current = scopesByName.get(s.name);
+    const current = idx.scopes.get(s.name);
     if (!current) {
       changes.push({ op: 'create', kind: 'scope', name: s.name, fields: diffFields({}, { description: s.description }), run: async ({ client: c }) => (await c.request(CreateScopeDocument, { input: { name: s.name, description: s.description } }), {}) });
     } else if (current.description !== s.description) {
@@ -181,9 +169,13 @@ export async function planChanges(client: LatchkeyClient, file: PolicyFile, serv
       });
     }
   }
+  return changes;
+}
 
+async function policyChanges(client: LatchkeyClient, file: PolicyFile, idx: ServerIndex): Promise<Change[]> {
+  const changes: Change[] = [];
   for (const p of file.policies) {
-    const current = policiesByName.get(key(p.name));
+    const current = idx.policies.get(key(p.name));
     if (!current) {
       changes.push({
         op: 'create',
@@ -211,9 +203,13 @@ export async function planChanges(client: LatchkeyClient, file: PolicyFile, serv
       run: async ({ client: c }) => ({ impact: impactOf((await c.request(UpdatePolicyDocument, { id: current.id, input: policyInput(p), dryRun: false, within: IMPACT_WINDOW })).updateRotationPolicy.planImpact) }),
     });
   }
+  return changes;
+}
 
+function roleChanges(file: PolicyFile, idx: ServerIndex): Change[] {
+  const changes: Change[] = [];
   for (const r of file.roles) {
-    const current = rolesByName.get(key(r.name));
+    const current = idx.roles.get(key(r.name));
     if (!current) {
       changes.push({
         op: 'create',
@@ -238,14 +234,18 @@ export async function planChanges(client: LatchkeyClient, file: PolicyFile, serv
       });
     }
   }
+  return changes;
+}
 
+function ownerChanges(file: PolicyFile, idx: ServerIndex): Change[] {
+  const changes: Change[] = [];
   const roleId = (st: ApplyState, name: string) => {
-    const id = st.roleIds.get(key(name)) ?? rolesByName.get(key(name))?.id;
+    const id = st.roleIds.get(key(name)) ?? idx.roles.get(key(name))?.id;
     if (!id) throw new CliError(`role ${JSON.stringify(name)} does not exist`, ExitCode.NOT_FOUND);
     return id;
   };
   for (const o of file.owners) {
-    const current = ownersByName.get(o.name);
+    const current = idx.owners.get(o.name);
     const wanted = { kind: o.kind, email: o.email, allowedScopes: o.allowedScopes, roles: o.roles };
     if (!current) {
       changes.push({
@@ -285,15 +285,19 @@ export async function planChanges(client: LatchkeyClient, file: PolicyFile, serv
       },
     });
   }
+  return changes;
+}
 
+function tokenChanges(file: PolicyFile, server: ServerState, idx: ServerIndex): Change[] {
+  const changes: Change[] = [];
   const tokensByKey = new Map<string, TokenFieldsFragment[]>();
   for (const t of server.tokens) {
     const k = `${t.owner.name}/${t.name}`;
     tokensByKey.set(k, [...(tokensByKey.get(k) ?? []), t]);
   }
-  const policyId = (st: ApplyState, name: string | null) => (name ? (st.policyIds.get(key(name)) ?? policiesByName.get(key(name))?.id ?? null) : null);
+  const policyId = (st: ApplyState, name: string | null) => (name ? (st.policyIds.get(key(name)) ?? idx.policies.get(key(name))?.id ?? null) : null);
   const issue = async (st: ApplyState, t: DesiredToken) => {
-    const ownerId = st.ownerIds.get(t.owner) ?? ownersByName.get(t.owner)?.id;
+    const ownerId = st.ownerIds.get(t.owner) ?? idx.owners.get(t.owner)?.id;
     if (!ownerId) throw new CliError(`owner ${JSON.stringify(t.owner)} does not exist`, ExitCode.NOT_FOUND);
     const issued = (
       await st.client.request(IssueTokenDocument, {
@@ -344,27 +348,29 @@ export async function planChanges(client: LatchkeyClient, file: PolicyFile, serv
       },
     });
   });
+  return changes;
+}
 
-  if (prune) {
-    const declaredTokens = new Set(file.tokens.map((t) => `${t.owner}/${t.name}`));
-    for (const t of server.tokens) {
-      const name = `${t.owner.name}/${t.name}`;
-      if (t.labels[MANAGED_LABEL.key] === MANAGED_LABEL.value && !declaredTokens.has(name)) {
-        changes.push({ op: 'delete', kind: 'token', name, fields: [], run: async ({ client: c }) => (await c.request(RevokeTokenDocument, { id: t.id, reason: 'no longer declared (latchkey apply --prune)' }), {}) });
-      }
+function pruneChanges(file: PolicyFile, server: ServerState): Change[] {
+  const changes: Change[] = [];
+  const declaredTokens = new Set(file.tokens.map((t) => `${t.owner}/${t.name}`));
+  for (const t of server.tokens) {
+    const name = `${t.owner.name}/${t.name}`;
+    if (t.labels[MANAGED_LABEL.key] === MANAGED_LABEL.value && !declaredTokens.has(name)) {
+      changes.push({ op: 'delete', kind: 'token', name, fields: [], run: async ({ client: c }) => (await c.request(RevokeTokenDocument, { id: t.id, reason: 'no longer declared (latchkey apply --prune)' }), {}) });
     }
-    const declaredRoles = new Set(file.roles.map((r) => key(r.name)));
-    for (const r of server.roles) {
-      if (!r.builtIn && !declaredRoles.has(key(r.name))) changes.push({ op: 'delete', kind: 'role', name: r.name, fields: [], run: async ({ client: c }) => (await c.request(DeleteRoleDocument, { id: r.id }), {}) });
-    }
-    const declaredPolicies = new Set(file.policies.map((p) => key(p.name)));
-    for (const p of server.policies) {
-      if (!declaredPolicies.has(key(p.name))) changes.push({ op: 'delete', kind: 'policy', name: p.name, fields: [], run: async ({ client: c }) => (await c.request(DeletePolicyDocument, { id: p.id }), {}) });
-    }
-    const declaredScopes = new Set(file.scopes.map((s) => s.name));
-    for (const s of server.scopes) {
-      if (!declaredScopes.has(s.name)) changes.push({ op: 'delete', kind: 'scope', name: s.name, fields: [], run: async ({ client: c }) => (await c.request(DeleteScopeDocument, { id: s.id }), {}) });
-    }
+  }
+  const declaredRoles = new Set(file.roles.map((r) => key(r.name)));
+  for (const r of server.roles) {
+    if (!r.builtIn && !declaredRoles.has(key(r.name))) changes.push({ op: 'delete', kind: 'role', name: r.name, fields: [], run: async ({ client: c }) => (await c.request(DeleteRoleDocument, { id: r.id }), {}) });
+  }
+  const declaredPolicies = new Set(file.policies.map((p) => key(p.name)));
+  for (const p of server.policies) {
+    if (!declaredPolicies.has(key(p.name))) changes.push({ op: 'delete', kind: 'policy', name: p.name, fields: [], run: async ({ client: c }) => (await c.request(DeletePolicyDocument, { id: p.id }), {}) });
+  }
+  const declaredScopes = new Set(file.scopes.map((s) => s.name));
+  for (const s of server.scopes) {
+    if (!declaredScopes.has(s.name)) changes.push({ op: 'delete', kind: 'scope', name: s.name, fields: [], run: async ({ client: c }) => (await c.request(DeleteScopeDocument, { id: s.id }), {}) });
   }
   return changes;
 }

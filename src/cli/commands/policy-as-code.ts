@@ -4,7 +4,8 @@ import type { Command } from 'commander';
 import { contextOf, type Ctx } from '../context';
 import { CliError, ExitCode } from '../errors';
 import type { Output } from '../output';
-import { type ApplyState, type Change, type Impact, planChanges, readServer } from '../file-diff';
+import { type ApplyState, type Change, type Impact, planChanges } from '../file-diff';
+import { readServer } from '../server-state';
 import { loadPolicyFile } from '../policy-file';
 
 const SIGN = { create: '+', update: '~', delete: '-', replace: '-/+' } as const;
