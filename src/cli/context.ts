@@ -1,6 +1,7 @@
 // What every command gets: a client for the server named by --url/LATCHKEY_URL, authenticated
 // by LATCHKEY_TOKEN (or --token, with a warning), and the output format.
-import type { Command } from 'commander';
+import { type Command, InvalidArgumentError } from 'commander';
+import { DurationError, parseDuration } from '../platform/duration';
 import { LatchkeyClient } from './client';
 import { CliError, ExitCode, usage } from './errors';
 import { type Format, Output } from './output';
@@ -28,7 +29,7 @@ export function contextOf(cmd: Command): Ctx {
   }
   if (opts.token) out.note('warning: --token puts the token in your shell history and the process list; set LATCHKEY_TOKEN instead');
   const token = opts.token ?? process.env.LATCHKEY_TOKEN;
-  if (!token) throw new CliError('no token: set LATCHKEY_TOKEN to a Latchkey token (issued without scopes)', ExitCode.AUTH);
+  if (!token) throw new CliError('no token: set LATCHKEY_TOKEN to a Latchkey CONTROL token', ExitCode.AUTH);
   return { client: new LatchkeyClient(url, token), out };
 }
 
@@ -48,3 +49,27 @@ export function labelsOf(pairs: string[] | undefined): Record<string, string> | 
 }
 
 export const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+const HUMAN_DURATION = /^(\d+)\s*(s|m|h|d|w)$/i;
+
+/**
+ * A duration as people write it (45s, 90m, 1h, 30d, 2w) or in ISO 8601 (PT1H, P30D), as the ISO 8601
+ * the API takes. Anything else is a usage error that says what is accepted.
+ */
+export function durationArg(value: string): string {
+  const v = value.trim();
+  const human = HUMAN_DURATION.exec(v);
+  if (human) {
+    const n = Number(human[1]);
+    const unit = human[2]!.toLowerCase();
+    if (unit === 'd' || unit === 'w') return `P${unit === 'w' ? n * 7 : n}D`;
+    return `PT${n}${unit.toUpperCase()}`;
+  }
+  try {
+    parseDuration(v.toUpperCase());
+    return v.toUpperCase();
+  } catch (err) {
+    if (!(err instanceof DurationError)) throw err;
+    throw new InvalidArgumentError(`${JSON.stringify(value)} is not a duration: write 90m, 1h, 30d or 2w, or ISO 8601 such as PT1H or P30D`);
+  }
+}

@@ -1,4 +1,6 @@
 // The latchkey command line: automation for a Latchkey server over its GraphQL API only.
+import { readFileSync } from 'node:fs';
+import { resolve } from 'node:path';
 import { Command, CommanderError, Option } from 'commander';
 import { auditCommands } from './commands/audit';
 import { catalogCommands } from './commands/catalog';
@@ -6,9 +8,22 @@ import { policyAsCodeCommands } from './commands/policy-as-code';
 import { tokensCommand } from './commands/tokens';
 import { CliError, ExitCode } from './errors';
 
+/** The version in package.json (two folders up from dist/src/cli, or from src/cli). */
+function packageVersion(): string {
+  for (const up of ['../../../package.json', '../../package.json']) {
+    try {
+      return (JSON.parse(readFileSync(resolve(__dirname, up), 'utf8')) as { name: string; version: string }).version;
+    } catch {
+      // try the next
+    }
+  }
+  return 'unknown';
+}
+
 export function buildProgram(): Command {
   const program = new Command('latchkey')
     .description('Manage tokens, owners, roles, scopes and rotation policies on a Latchkey server.')
+    .version(packageVersion(), '-V, --version', 'print the version of this command line')
     .option('--url <url>', 'the server (default: $LATCHKEY_URL or http://127.0.0.1:4000)')
     .option('--token <token>', 'prefer $LATCHKEY_TOKEN: a flag shows up in shell history and the process list')
     .addOption(new Option('-o, --output <format>', 'table for people, json for scripts').choices(['table', 'json']).default('table'))
@@ -18,7 +33,7 @@ export function buildProgram(): Command {
       `
 Environment:
   LATCHKEY_URL     the server, e.g. https://latchkey.internal
-  LATCHKEY_TOKEN   a Latchkey token issued without scopes (never printed)
+  LATCHKEY_TOKEN   a Latchkey CONTROL token (never printed)
 
 Exit codes:
   0 ok   1 server error (plan/apply: any error)   2 plan: changes pending   3 usage

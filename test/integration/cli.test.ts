@@ -184,6 +184,31 @@ describe('tokens', () => {
     const missing = await latchkey(['tokens', 'show', '00000000-0000-7000-8000-000000000000']);
     expect(missing.code).toBe(6);
   });
+
+  it('takes human durations, suspends, resumes and restricts a token', async () => {
+    const issued = JSON.parse((await latchkey(['tokens', 'issue', '--owner', 'dashboard-team', '--name', 'cli-human', '--output', 'json'])).stdout);
+    const rotated = JSON.parse((await latchkey(['tokens', 'rotate', issued.token.id, '--grace', '90m', '--output', 'json'])).stdout);
+    const [grace] = await api.sql(`SELECT extract(epoch FROM grace_ends_at - created_at)::int AS s FROM token_secrets WHERE token_id = $1 AND state = 'PREVIOUS'`, [issued.token.id]);
+    expect(grace.s).toBeGreaterThanOrEqual(5_399);
+    expect(rotated.token.generation).toBe(2);
+    const bad = await latchkey(['tokens', 'rotate', issued.token.id, '--grace', '90 minutes']);
+    expect(bad.code).toBe(3);
+    expect(bad.stderr).toMatch(/is not a duration: write 90m, 1h, 30d or 2w, or ISO 8601/);
+    for (const empty of ['P', 'PT']) expect((await latchkey(['tokens', 'rotate', issued.token.id, '--grace', empty])).code).toBe(3);
+    expect(JSON.parse((await latchkey(['tokens', 'suspend', issued.token.id, '--reason', 'checking', '--output', 'json'])).stdout).status).toBe('SUSPENDED');
+    expect(JSON.parse((await latchkey(['tokens', 'resume', issued.token.id, '--output', 'json'])).stdout).status).toBe('ACTIVE');
+    const restricted = JSON.parse((await latchkey(['tokens', 'restrict', issued.token.id, '--cidr', '10.0.0.0/8', '--rate-limit', '100/1m', '--output', 'json'])).stdout);
+    expect(restricted).toMatchObject({ allowedCidrs: ['10.0.0.0/8'], rateLimit: { requests: 100, per: 'PT1M' } });
+    const opened = JSON.parse((await latchkey(['tokens', 'restrict', issued.token.id, '--any-network', '--no-rate-limit', '--output', 'json'])).stdout);
+    expect(opened).toMatchObject({ allowedCidrs: null, rateLimit: null });
+    expect((await latchkey(['tokens', 'restrict', issued.token.id])).code).toBe(3);
+  });
+
+  it('prints its version', async () => {
+    const r = await latchkey(['--version']);
+    expect(r.code).toBe(0);
+    expect(r.stdout.trim()).toBe(JSON.parse(readFileSync(resolve(__dirname, '..', '..', 'package.json'), 'utf8')).version);
+  });
 });
 
 describe('connection and errors', () => {

@@ -1,6 +1,6 @@
 // latchkey owners|roles|scopes|policies list|show|create|update
 import type { Command } from 'commander';
-import { collect, contextOf, type Ctx } from '../context';
+import { collect, contextOf, type Ctx, durationArg } from '../context';
 import { CliError, ExitCode, usage } from '../errors';
 import {
   AssignRoleDocument,
@@ -192,10 +192,10 @@ function policies(program: Command): void {
   const cmd = program.command('policies').description('rotation policies: rotation, grace, expiry and warnings');
   const withPolicyOptions = (c: Command) =>
     c
-      .option('--rotate-every <duration>', 'scheduled rotation, e.g. P30D')
-      .option('--grace <duration>', 'how long the previous secret keeps working, e.g. PT1H')
-      .option('--expire-after <duration>', 'token lifetime from issue, e.g. P90D')
-      .option('--notify-before <duration>', 'an expiry warning (repeatable), e.g. P7D', collect)
+      .option('--rotate-every <duration>', 'scheduled rotation, e.g. 30d or P30D', durationArg)
+      .option('--grace <duration>', 'how long the previous secret keeps working, e.g. 1h or PT1H', durationArg)
+      .option('--expire-after <duration>', 'token lifetime from issue, e.g. 90d or P90D', durationArg)
+      .option('--notify-before <duration>', 'an expiry warning (repeatable), e.g. 7d or P7D', (v: string, prev: string[] = []) => collect(durationArg(v), prev))
       .option('--on-reuse <action>', 'NOTIFY or REVOKE');
   cmd.command('list').description('every rotation policy').addHelpText('after', examples('latchkey policies list')).action(async (_o: unknown, c: Command) => {
     const ctx = contextOf(c);
@@ -218,7 +218,7 @@ function policies(program: Command): void {
     });
   withPolicyOptions(cmd.command('update <id|name>').description('change a policy; its tokens are re-planned at once').option('--name <name>', 'rename'))
     .option('--dry-run', 'show how scheduled actions would move, change nothing')
-    .option('--within <duration>', 'the window the impact looks at', 'P30D')
+    .option('--within <duration>', 'the window the impact looks at, e.g. 30d', durationArg, 'P30D')
     .addHelpText('after', '\nExample:\n  $ latchkey policies update widgets --rotate-every P14D --dry-run')
     .action(async (ref: string, o: PolicyOptions & { dryRun?: boolean; within: string }, c: Command) => {
       const ctx = contextOf(c);

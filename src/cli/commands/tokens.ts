@@ -9,17 +9,27 @@ import {
   PoliciesDocument,
   RevokeTokenDocument,
   RotateTokenDocument,
+  ResumeTokenDocument,
+  SuspendTokenDocument,
   TokenDocument,
+  UpdateTokenDocument,
   type TokenFieldsFragment,
   type TokenFilter,
   TokensDocument,
   type TokenStatus,
 } from '../generated/graphql';
-import { collect, contextOf, type Ctx, labelsOf, UUID } from '../context';
+import { collect, contextOf, type Ctx, durationArg, labelsOf, UUID } from '../context';
 import { CliError, ExitCode } from '../errors';
 
 const COLUMNS = ['id', 'name', 'owner', 'status', 'generation', 'scopes', 'expiresAt', 'nextRotationAt'];
 const row = (t: TokenFieldsFragment) => ({ ...t, owner: t.owner.name, scopes: t.scopes.map((s) => s.name), policy: t.rotationPolicy?.name ?? null });
+
+/** `100/1m`: at most 100 per minute. */
+function rateLimitArg(value: string): { requests: number; per: string } {
+  const m = /^(\d+)\/(.+)$/.exec(value.trim());
+  if (!m || Number(m[1]) < 1) throw usage(`--rate-limit ${JSON.stringify(value)} must look like 100/1m (requests/window)`);
+  return { requests: Number(m[1]), per: durationArg(m[2]!) };
+}
 
 /** An owner by id or by name. */
 export async function ownerIdOf(ctx: Ctx, ref: string): Promise<string> {
@@ -147,11 +157,52 @@ export function tokensCommand(program: Command): void {
   tokens
     .command('rotate <id>')
     .description('rotate now; the old secret keeps working for the grace period')
-    .option('--grace <duration>', 'grace for the old secret, e.g. PT1H (default: the policy’s)')
+    .option('--grace <duration>', 'grace for the old secret, e.g. 1h or PT1H (default: the policy’s)', durationArg)
     .addHelpText('after', '\nExample:\n  $ latchkey tokens rotate 01936f3e-7c1a-7000-8000-000000000000 --grace PT30M')
     .action(async (id: string, o: { grace?: string }, cmd: Command) => {
       const ctx = contextOf(cmd);
       printIssued(ctx, (await ctx.client.request(RotateTokenDocument, { id, gracePeriod: o.grace })).rotateToken);
+    });
+
+  tokens
+    .command('suspend <id>')
+    .description('disable without revoking: verification answers SUSPENDED until resumed')
+    .requiredOption('--reason <text>', 'recorded in the audit log')
+    .addHelpText('after', '\nExample:\n  $ latchkey tokens suspend 01936f3e-7c1a-7000-8000-000000000000 --reason "investigating"')
+    .action(async (id: string, o: { reason: string }, cmd: Command) => {
+      const ctx = contextOf(cmd);
+      const t = (await ctx.client.request(SuspendTokenDocument, { id, reason: o.reason })).suspendToken;
+      ctx.out.result(t, () => ctx.out.record(row(t)));
+    });
+
+  tokens
+    .command('resume <id>')
+    .description('enable a suspended token again')
+    .action(async (id: string, _o: unknown, cmd: Command) => {
+      const ctx = contextOf(cmd);
+      const t = (await ctx.client.request(ResumeTokenDocument, { id })).resumeToken;
+      ctx.out.result(t, () => ctx.out.record(row(t)));
+    });
+
+  tokens
+    .command('restrict <id>')
+    .description("set or clear the networks a token verifies from and its rate limit")
+    .option('--cidr <network>', 'a network it may be used from (repeatable; replaces the list)', collect)
+    .option('--any-network', 'allow every network again')
+    .option('--rate-limit <n/duration>', 'at most n verifications per window, e.g. 100/1m')
+    .option('--no-rate-limit', "remove the token's own limit (its policy's applies)")
+    .addHelpText('after', '\nExamples:\n  $ latchkey tokens restrict 01936f3e-… --cidr 10.0.0.0/8 --cidr 192.0.2.0/24 --rate-limit 100/1m\n  $ latchkey tokens restrict 01936f3e-… --any-network')
+    .action(async (id: string, o: { cidr?: string[]; anyNetwork?: boolean; rateLimit?: string | false }, cmd: Command) => {
+      if (o.cidr && o.anyNetwork) throw usage('give --cidr or --any-network, not both');
+      const input: { allowedCidrs?: string[] | null; rateLimit?: { requests: number; per: string } | null } = {};
+      if (o.cidr) input.allowedCidrs = o.cidr;
+      if (o.anyNetwork) input.allowedCidrs = null;
+      if (o.rateLimit === false) input.rateLimit = null;
+      else if (typeof o.rateLimit === 'string') input.rateLimit = rateLimitArg(o.rateLimit);
+      if (Object.keys(input).length === 0) throw usage('nothing to change: give --cidr, --any-network, --rate-limit or --no-rate-limit');
+      const ctx = contextOf(cmd);
+      const t = (await ctx.client.request(UpdateTokenDocument, { id, input })).updateToken;
+      ctx.out.result(t, () => ctx.out.record(row(t)));
     });
 
   tokens
@@ -160,7 +211,7 @@ export function tokensCommand(program: Command): void {
     .option('--owner <id|name>', 'tokens of this owner')
     .option('--label <key=value>', 'tokens with this label (repeatable)', collect)
     .option('--scope <scope>', 'tokens carrying this scope')
-    .option('--unused-for <duration>', 'tokens not used for this long, e.g. P90D')
+    .option('--unused-for <duration>', 'tokens not used for this long, e.g. 90d or P90D', durationArg)
     .option('--reason <text>', 'recorded in the audit log', 'revoked with the latchkey command line')
     .option('--dry-run', 'list what would be revoked and change nothing')
     .option('-y, --yes', 'do not ask for confirmation')
