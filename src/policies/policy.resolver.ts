@@ -1,6 +1,7 @@
 import { Arg, Authorized, Ctx, FieldResolver, ID, Mutation, Query, Resolver, Root } from 'type-graphql';
 import { RateLimit, rateLimitOf } from '../tokens/rate-limit.types';
 import { Permission } from '../iam/permissions';
+import { requirePermission } from '../iam/principal';
 import type { Context } from '../app/context';
 import { RotationPolicy } from './rotation-policy.entity';
 import { normalisePolicy, type PolicyService } from './policy.service';
@@ -38,8 +39,9 @@ export class PolicyResolver {
     return rateLimitOf(policy);
   }
 
-  @Authorized(Permission.POLICY_WRITE)
-  @Mutation(() => RotationPolicy)
+  // A dry run changes nothing, so reading policies is enough for it (a plan in a pull request).
+  @Authorized(Permission.POLICY_READ)
+  @Mutation(() => RotationPolicy, { description: 'Needs POLICY_WRITE, or POLICY_READ for a dry run.' })
   async updateRotationPolicy(
     @Arg('id', () => ID) id: string,
     @Arg('input', () => RotationPolicyInput) input: RotationPolicyInput,
@@ -47,6 +49,7 @@ export class PolicyResolver {
     @Arg('within', () => DurationScalar, { defaultValue: 30 * 86_400, description: 'The window planImpact looks at.' }) within: number,
     @Ctx() ctx: Context,
   ): Promise<RotationPolicy> {
+    if (!dryRun) requirePermission(ctx.principal, Permission.POLICY_WRITE);
     const fields = normalisePolicy(input);
     const planImpact = await this.preview.policyDiff(ctx.principal, id, fields, within, 100);
     if (dryRun) return { ...(await this.service.get(ctx.principal, id)), ...fields, planImpact };

@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestApi, type TestApi } from '../helpers/api';
-import { issue, newTenant, type TenantFixture } from '../helpers/fixtures';
+import { issue, newPrincipal, newTenant, type TenantFixture } from '../helpers/fixtures';
 
 const BIN = resolve(__dirname, '..', '..', 'bin', 'latchkey.js');
 const EXAMPLE = resolve(__dirname, '..', '..', 'examples', 'latchkey.yaml');
@@ -97,6 +97,12 @@ describe('plan and apply', () => {
     expect(body.changes).toHaveLength(1);
     expect(body.changes[0]).toMatchObject({ op: 'update', kind: 'policy', name: 'dashboard-widgets', fields: [{ field: 'rotateEvery', before: 'P30D', after: 'P14D' }] });
     expect(body.changes[0].impact).toMatchObject({ within: 'P30D', tokens: 3, affectedTokens: 3 });
+    // A read-only token (the auditor's, as a pull-request job would hold) plans the same, impact included.
+    const auditor = await newPrincipal(api, tenant.adminToken, ['auditor']);
+    const readOnly = await latchkey(['plan', '-f', edited, '--output', 'json'], { LATCHKEY_TOKEN: auditor.token });
+    expect(readOnly.code, readOnly.stderr).toBe(2);
+    expect(JSON.parse(readOnly.stdout).changes[0].impact).toMatchObject({ within: 'P30D', tokens: 3, affectedTokens: 3 });
+    expect((await latchkey(['apply', '-f', edited], { LATCHKEY_TOKEN: auditor.token })).code).toBe(1);
     const human = await latchkey(['plan', '-f', edited]);
     expect(human.stdout).toContain('rotateEvery: P30D → P14D');
     expect(human.stdout).toMatch(/rotation plan within P30D: \+\d+ \/ -\d+ scheduled action\(s\) on 3 of 3 token\(s\)/);
@@ -104,6 +110,25 @@ describe('plan and apply', () => {
     expect((await latchkey(['apply', '-f', edited])).code).toBe(0);
     expect((await latchkey(['plan', '-f', edited])).code).toBe(0);
     expect((await latchkey(['apply', '-f', EXAMPLE])).code).toBe(0);
+  });
+
+  it('declares a token’s networks and rate limit in the file: issued with them, updated in place when they change', async () => {
+    const base = readFileSync(EXAMPLE, 'utf8').replace(
+      '    labels: { widget: sales-overview }',
+      '    labels: { widget: sales-overview }\n    allowedCidrs: [10.0.0.0/8]\n    rateLimit: { requests: 60, per: PT1M }',
+    );
+    const restricted = write('restricted.yaml', base);
+    const plan = JSON.parse((await latchkey(['plan', '-f', restricted, '--output', 'json'])).stdout);
+    expect(plan.changes).toHaveLength(1);
+    expect(plan.changes[0]).toMatchObject({ op: 'update', kind: 'token', name: 'homepage-dashboard/sales-overview' });
+    expect(plan.changes[0].fields.map((f: { field: string }) => f.field).sort()).toEqual(['allowedCidrs', 'rateLimit']);
+    expect((await latchkey(['apply', '-f', restricted])).code).toBe(0);
+    expect((await latchkey(['plan', '-f', restricted])).code).toBe(0);
+    const [row] = await api.sql(`SELECT allowed_cidrs::text[] AS cidrs, rate_limit, rate_window_s FROM tokens WHERE name = 'sales-overview' AND status = 'ACTIVE' AND tenant_id = $1`, [tenant.tenantId]);
+    expect(row).toEqual({ cidrs: ['10.0.0.0/8'], rate_limit: 60, rate_window_s: 60 });
+    // Back to the example: the restrictions are lifted (by the admin, who set them).
+    expect((await latchkey(['apply', '-f', EXAMPLE])).code).toBe(0);
+    expect((await latchkey(['plan', '-f', EXAMPLE])).code).toBe(0);
   });
 
   it('prunes only with --prune', async () => {
@@ -167,7 +192,7 @@ describe('tokens', () => {
     expect(json.code).toBe(0);
     const list = JSON.parse(json.stdout);
     expect(list).toHaveLength(4);
-    expect(Object.keys(list[0]).sort()).toEqual(['createdAt', 'description', 'expiresAt', 'generation', 'id', 'labels', 'lastUsedAt', 'name', 'nextRotationAt', 'owner', 'rotationPolicy', 'scopes', 'status'].sort());
+    expect(Object.keys(list[0]).sort()).toEqual(['allowedCidrs', 'createdAt', 'description', 'expiresAt', 'generation', 'id', 'kind', 'labels', 'lastUsedAt', 'name', 'nextRotationAt', 'owner', 'rateLimit', 'rotationPolicy', 'scopes', 'status'].sort());
     const table = await latchkey(['tokens', 'list', '--label', 'widget=messages']);
     expect(table.stdout.split('\n')[0]).toMatch(/^ID\s+NAME\s+OWNER\s+STATUS/);
     expect(table.stdout).toContain('send-messages');
