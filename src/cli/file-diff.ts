@@ -301,7 +301,16 @@ function tokenChanges(file: PolicyFile, server: ServerState, idx: ServerIndex): 
     if (!ownerId) throw new CliError(`owner ${JSON.stringify(t.owner)} does not exist`, ExitCode.NOT_FOUND);
     const issued = (
       await st.client.request(IssueTokenDocument, {
-        input: { ownerId, name: t.name, description: t.description, scopes: t.scopes, labels: t.labels, rotationPolicyId: policyId(st, t.policy) },
+        input: {
+          ownerId,
+          name: t.name,
+          description: t.description,
+          scopes: t.scopes,
+          labels: t.labels,
+          rotationPolicyId: policyId(st, t.policy),
+          allowedCidrs: t.allowedCidrs,
+          rateLimit: t.rateLimit,
+        },
       })
     ).issueToken;
     return { secret: issued.secret, tokenId: issued.token.id };
@@ -310,13 +319,20 @@ function tokenChanges(file: PolicyFile, server: ServerState, idx: ServerIndex): 
     const name = `${t.owner}/${t.name}`;
     const matches = tokensByKey.get(name) ?? [];
     if (matches.length > 1) throw new CliError(`${file.where(['tokens', i, 'name'])}: ${matches.length} live tokens of ${JSON.stringify(t.owner)} are named ${JSON.stringify(t.name)}; revoke the extra ones first`, ExitCode.INVALID);
-    const wanted = { scopes: t.scopes, policy: t.policy, labels: t.labels, description: t.description };
+    const wanted = { scopes: t.scopes, policy: t.policy, labels: t.labels, description: t.description, allowedCidrs: t.allowedCidrs, rateLimit: t.rateLimit };
     const current = matches[0];
     if (!current) {
       changes.push({ op: 'create', kind: 'token', name, fields: diffFields({}, wanted), run: (st) => issue(st, t) });
       return;
     }
-    const before = { scopes: current.scopes.map((s) => s.name).sort(), policy: current.rotationPolicy?.name ?? null, labels: sortKeys(current.labels), description: current.description };
+    const before = {
+      scopes: current.scopes.map((s) => s.name).sort(),
+      policy: current.rotationPolicy?.name ?? null,
+      labels: sortKeys(current.labels),
+      description: current.description,
+      allowedCidrs: current.allowedCidrs ? [...current.allowedCidrs].sort() : null,
+      rateLimit: current.rateLimit ? { requests: current.rateLimit.requests, per: current.rateLimit.per } : null,
+    };
     const fields = diffFields(before, { ...wanted, labels: sortKeys(t.labels) });
     if (fields.length === 0) return;
     if (fields.some((f) => f.field === 'scopes')) {
@@ -340,8 +356,11 @@ function tokenChanges(file: PolicyFile, server: ServerState, idx: ServerIndex): 
       name,
       fields,
       run: async (st) => {
-        if (fields.some((f) => f.field === 'labels' || f.field === 'description')) {
-          await st.client.request(UpdateTokenDocument, { id: current.id, input: { labels: t.labels, description: t.description ?? '' } });
+        if (fields.some((f) => ['labels', 'description', 'allowedCidrs', 'rateLimit'].includes(f.field))) {
+          await st.client.request(UpdateTokenDocument, {
+            id: current.id,
+            input: { labels: t.labels, description: t.description ?? '', allowedCidrs: t.allowedCidrs, rateLimit: t.rateLimit },
+          });
         }
         if (fields.some((f) => f.field === 'policy')) await st.client.request(SetTokenPolicyDocument, { id: current.id, policyId: policyId(st, t.policy) });
         return {};

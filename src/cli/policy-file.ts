@@ -5,6 +5,8 @@ import Ajv from 'ajv';
 import { LineCounter, type Node, parseDocument } from 'yaml';
 import { DurationError, formatDuration, parseDuration } from '../platform/duration';
 import jsonSchema from '../../schema/latchkey.schema.json';
+import { DomainError } from '../platform/errors';
+import { parseCidrs } from '../tokens/networks';
 import { CliError, ExitCode } from './errors';
 
 export interface DesiredScope {
@@ -39,6 +41,9 @@ export interface DesiredToken {
   scopes: string[];
   policy: string | null;
   labels: Record<string, string>;
+  /** Normalised as the server keeps them (10.1.2.3 is 10.1.2.3/32), sorted; null: anywhere. */
+  allowedCidrs: string[] | null;
+  rateLimit: { requests: number; per: string } | null;
 }
 export interface PolicyFile {
   path: string;
@@ -56,7 +61,16 @@ type Raw = {
   policies?: Array<{ name: string; rotateEvery?: string; gracePeriod: string; expireAfter?: string; notifyBefore?: string[]; rateLimit?: { requests: number; per: string }; onReuse?: 'NOTIFY' | 'REVOKE' }>;
   roles?: Array<{ name: string; description?: string; permissions: string[] }>;
   owners?: Array<{ name: string; kind: 'USER' | 'TEAM' | 'SERVICE'; email?: string; allowedScopes?: string[]; roles?: string[] }>;
-  tokens?: Array<{ name: string; owner: string; description?: string; scopes?: string[]; policy?: string; labels?: Record<string, string> }>;
+  tokens?: Array<{
+    name: string;
+    owner: string;
+    description?: string;
+    scopes?: string[];
+    policy?: string;
+    labels?: Record<string, string>;
+    allowedCidrs?: string[];
+    rateLimit?: { requests: number; per: string };
+  }>;
 };
 
 const ajv = new Ajv({ allErrors: false, strict: false });
@@ -104,6 +118,14 @@ export function loadPolicyFile(path: string): PolicyFile {
       throw err;
     }
   };
+  const networks = (cidrs: string[], p: Array<string | number>): string[] => {
+    try {
+      return parseCidrs(cidrs).sort();
+    } catch (err) {
+      if (err instanceof DomainError) throw invalid(`${where(p)}: ${err.message}`);
+      throw err;
+    }
+  };
   const unique = (section: keyof Raw, key: (x: never) => string) => {
     const seen = new Set<string>();
     ((file[section] ?? []) as never[]).forEach((x, i) => {
@@ -147,13 +169,15 @@ export function loadPolicyFile(path: string): PolicyFile {
     })),
     roles: (file.roles ?? []).map((r) => ({ name: r.name, description: r.description ?? null, permissions: sorted(r.permissions) })),
     owners: (file.owners ?? []).map((o) => ({ name: o.name, kind: o.kind, email: o.email ?? null, allowedScopes: sorted(o.allowedScopes), roles: sorted(o.roles) })),
-    tokens: (file.tokens ?? []).map((t) => ({
+    tokens: (file.tokens ?? []).map((t, i) => ({
       name: t.name,
       owner: t.owner,
       description: t.description ?? null,
       scopes: sorted(t.scopes),
       policy: t.policy ?? null,
       labels: { ...(t.labels ?? {}), [MANAGED_LABEL.key]: MANAGED_LABEL.value },
+      allowedCidrs: t.allowedCidrs ? networks(t.allowedCidrs, ['tokens', i, 'allowedCidrs']) : null,
+      rateLimit: t.rateLimit ? { requests: t.rateLimit.requests, per: duration(t.rateLimit.per, ['tokens', i, 'rateLimit', 'per']) } : null,
     })),
   };
 }

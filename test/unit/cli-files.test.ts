@@ -47,4 +47,30 @@ describe('command line files', () => {
       `${path}:12:30: scope "crm:deals:write" is outside the ceiling of owner "widget" (declared at ${path}:8:20)`,
     );
   });
+
+  it('the policy file schema describes every property and refuses P and PT as durations, as the CLI does', () => {
+    const schema = JSON.parse(read('schema/latchkey.schema.json'));
+    expect(schema.$id).toMatch(/^https:\/\//);
+    const missing: string[] = [];
+    const walk = (node: any, path: string) => {
+      for (const [k, v] of Object.entries<any>(node?.properties ?? {})) {
+        if (!v.description) missing.push(`${path}.${k}`);
+        walk(v, `${path}.${k}`);
+      }
+      if (node?.items) walk(node.items, `${path}[]`);
+    };
+    walk(schema, '');
+    expect(missing).toEqual([]);
+    const pattern = new RegExp(schema.definitions.duration.pattern);
+    for (const ok of ['P30D', 'PT1H', 'P1DT6H', 'P2W']) expect(pattern.test(ok), ok).toBe(true);
+    for (const bad of ['P', 'PT', 'P1DT', '30d']) expect(pattern.test(bad), bad).toBe(false);
+  });
+
+  it('reads a token’s networks and rate limit, normalised as the server keeps them', () => {
+    const path = resolve(root, 'test', 'fixtures', 'token-restrictions.yaml');
+    const file = loadPolicyFile(path);
+    expect(file.tokens[0]).toMatchObject({ allowedCidrs: ['10.0.0.0/8', '192.0.2.7/32'], rateLimit: { requests: 60, per: 'PT1M' } });
+    const bad = resolve(root, 'test', 'fixtures', 'token-bad-cidr.yaml');
+    expect(() => loadPolicyFile(bad)).toThrow(/token-bad-cidr.yaml:\d+:\d+: "10.0.0.0\/33" is not an IP network/);
+  });
 });
