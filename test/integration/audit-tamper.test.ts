@@ -24,6 +24,7 @@ async function victim(): Promise<TenantFixture> {
   const t = await newTenant(api);
   for (let i = 0; i < 25; i++) await api.ok(t.adminToken, `mutation($n: String!) { createScope(input: { name: $n }) { id } }`, { n: `v${i}:x:read` });
   await waitFor(async () => (await api.sql(`SELECT count(*)::int AS n FROM audit_checkpoints WHERE tenant_id = $1`, [t.tenantId]))[0].n, (n) => n >= 2);
+  await relayCaughtUp(t);
   return t;
 }
 
@@ -39,6 +40,13 @@ async function rewriteFrom(tenantId: string, seq: number, q: (sql: string, param
   }
   await q(`UPDATE audit_heads SET hash = $2 WHERE tenant_id = $1`, [tenantId, prev]);
 }
+
+/** Waits until the relay has published (and so signed the checkpoints of) everything the tenant appended. */
+const relayCaughtUp = (t: TenantFixture) =>
+  waitFor(
+    async () => (await api.sql(`SELECT h.seq = r.published_seq AS done FROM audit_heads h JOIN audit_relay r USING (tenant_id) WHERE h.tenant_id = $1`, [t.tenantId]))[0]?.done,
+    (done) => done === true,
+  );
 
 const check = async (t: TenantFixture) => (await api.ok(t.adminToken, `{ verifyAuditChain { valid firstBrokenSeq checkpoints problem } }`)).verifyAuditChain;
 
@@ -93,6 +101,9 @@ it('offline, a fresh export of a rewritten chain verifies alone but not against 
   const [, headSeq, headHash] = /head: (\d+):([0-9a-f]{64})/.exec(first.out)!;
   // Untouched, a later export extends the earlier one.
   expect(run(await exportNow(), '--after', earlier).code).toBe(0);
+  // Every export appends its own event: let the relay sign what it owes before the forger acts, so
+  // that no checkpoint of the genuine chain lands after the rewrite.
+  await relayCaughtUp(t);
   await asSuperuserWithoutGuards(api, async (q) => {
     await rewriteFrom(t.tenantId, 5, q);
     await q(`DELETE FROM audit_checkpoints WHERE tenant_id = $1`, [t.tenantId]);
