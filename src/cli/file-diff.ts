@@ -301,16 +301,7 @@ function tokenChanges(file: PolicyFile, server: ServerState, idx: ServerIndex): 
     if (!ownerId) throw new CliError(`owner ${JSON.stringify(t.owner)} does not exist`, ExitCode.NOT_FOUND);
     const issued = (
       await st.client.request(IssueTokenDocument, {
-        input: {
-          ownerId,
-          name: t.name,
-          description: t.description,
-          scopes: t.scopes,
-          labels: t.labels,
-          rotationPolicyId: policyId(st, t.policy),
-          allowedCidrs: t.allowedCidrs,
-          rateLimit: t.rateLimit,
-        },
+        input: { ownerId, name: t.name, description: t.description, scopes: t.scopes, labels: t.labels, rotationPolicyId: policyId(st, t.policy), allowedCidrs: t.allowedCidrs, rateLimit: t.rateLimit },
       })
     ).issueToken;
     return { secret: issued.secret, tokenId: issued.token.id };
@@ -357,10 +348,7 @@ function tokenChanges(file: PolicyFile, server: ServerState, idx: ServerIndex): 
       fields,
       run: async (st) => {
         if (fields.some((f) => ['labels', 'description', 'allowedCidrs', 'rateLimit'].includes(f.field))) {
-          await st.client.request(UpdateTokenDocument, {
-            id: current.id,
-            input: { labels: t.labels, description: t.description ?? '', allowedCidrs: t.allowedCidrs, rateLimit: t.rateLimit },
-          });
+          await st.client.request(UpdateTokenDocument, { id: current.id, input: { labels: t.labels, description: t.description ?? '', allowedCidrs: t.allowedCidrs, rateLimit: t.rateLimit } });
         }
         if (fields.some((f) => f.field === 'policy')) await st.client.request(SetTokenPolicyDocument, { id: current.id, policyId: policyId(st, t.policy) });
         return {};
