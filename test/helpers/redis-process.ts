@@ -7,6 +7,7 @@ import { Redis } from 'ioredis';
 
 export interface RedisProcess {
   url: string;
+  /** Starts the server unless it is running. */
   start(): Promise<void>;
   /** Kills the server (SIGKILL: no goodbye to clients) and waits until it is gone. */
   kill(): Promise<void>;
@@ -40,6 +41,8 @@ export async function startRedisProcess(): Promise<RedisProcess> {
   const proc: RedisProcess = {
     url,
     async start() {
+      // Already running: a second server on the same port would fail, and leave this one orphaned.
+      if (child && child.exitCode === null && child.signalCode === null) return;
       child = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: 'ignore' });
       for (let i = 0; i < 100 && !(await ping()); i++) await new Promise((r) => setTimeout(r, 50));
     },
