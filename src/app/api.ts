@@ -11,6 +11,7 @@ import type { Context } from './context';
 import { DomainError, formatError, toGraphQLError } from '../platform/errors';
 import { operationLimits } from '../platform/graphql-limits';
 import { bearer, ClientAddresses, errorHandler, requestId } from '../platform/http';
+import { withinMs } from '../platform/maybe-promise';
 import { buildLatchkeySchema, createResolvers } from './schema';
 import { GatewayRoutes } from '../verify/gateway.routes';
 import { auditRoutes } from '../audit/audit.routes';
@@ -157,8 +158,7 @@ function metricsHandler(c: Container) {
 }
 
 async function readiness(c: Container): Promise<Record<'postgres' | 'redis', boolean>> {
-  const within = <T>(p: Promise<T>) =>
-    Promise.race([p.then(() => true), new Promise<boolean>((r) => setTimeout(() => r(false), 1_000).unref())]).catch(() => false);
+  const within = async (p: Promise<unknown>) => (await withinMs(p.then(() => true), 1_000)) ?? false;
   const [postgres, redis] = await Promise.all([within(c.ds.query('SELECT 1')), within(c.redis.ping())]);
   return { postgres, redis };
 }

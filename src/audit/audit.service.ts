@@ -4,6 +4,7 @@ import type { DataSource } from 'typeorm';
 import type { Principal } from '../iam/principal';
 import { type Connection, connection, pageSize } from '../platform/pagination';
 import type { Tx } from '../platform/db';
+import { SECRET_SHAPE } from '../platform/hostile-input';
 import { decodeCursor, uuidv7 } from '../platform/ids';
 import { TenantScope } from '../platform/tenant-scope';
 import type { AuditAction } from './actions';
@@ -40,8 +41,6 @@ export interface CheckpointVerifier {
   verify(h: { tenantId: string; seq: number; hash: string }, keyId: string, signature: string): boolean;
 }
 
-// Anything shaped like a Latchkey secret must never be written to the audit log.
-const SECRET_SHAPE = /lk_[0-9A-Za-z]{49}/;
 const CHECK_BATCH = 2_000;
 
 export class AuditService {

@@ -6,7 +6,8 @@ import type { MiddlewareFn } from 'type-graphql';
 import { badInput } from './errors';
 
 const NOT_TEXT = /\u0000|[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/;
-const SECRET_SHAPE = /lk_[0-9A-Za-z]{49}/;
+/** Anything shaped like a Latchkey secret: never in an argument meant for text, never in the audit log. */
+export const SECRET_SHAPE = /lk_[0-9A-Za-z]{49}/;
 /** Arguments whose purpose is to carry a secret. */
 const SECRET_ARGUMENTS = new Set(['secret']);
 

@@ -20,3 +20,17 @@ export function createLogger(level: string, base: Record<string, unknown> = {}):
     },
   });
 }
+
+/**
+ * For a warning that a failing dependency would otherwise repeat on every request: true at most
+ * once per `ms`.
+ */
+export function throttled(ms = 10_000): () => boolean {
+  let last = 0;
+  return () => {
+    const now = Date.now();
+    if (now - last < ms) return false;
+    last = now;
+    return true;
+  };
+}

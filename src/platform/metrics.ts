@@ -1,5 +1,6 @@
 // Prometheus metrics of this process.
 import { Counter, collectDefaultMetrics, Gauge, Registry } from 'prom-client';
+import { withinMs } from './maybe-promise';
 
 export function createMetrics() {
   const registry = new Registry();
@@ -81,7 +82,7 @@ export function createMetrics() {
       labelNames: ['queue', 'state'] as const,
       registers,
       async collect() {
-        for (const q of (await settled(sources.lifecycleQueues())) ?? []) {
+        for (const q of (await withinMs(sources.lifecycleQueues(), 1_000)) ?? []) {
           for (const state of ['waiting', 'delayed', 'active', 'failed'] as const) this.set({ queue: q.name, state }, q[state]);
         }
       },
@@ -91,7 +92,8 @@ export function createMetrics() {
       help: 'How late the oldest due scheduled action not yet done is, cluster-wide',
       registers,
       async collect() {
-        const lag = await settled(sources.plannerLagSeconds());
+        // A scrape must answer while Redis is down: the gauge keeps its last value.
+        const lag = await withinMs(sources.plannerLagSeconds(), 1_000);
         if (lag !== undefined) this.set(lag);
       },
     }),
@@ -107,13 +109,6 @@ export function createMetrics() {
 
 export type Metrics = ReturnType<typeof createMetrics>;
 
-/**
- * A reading from Redis or Postgres, or undefined when it fails or takes over a second: a scrape
- * must answer while Redis is down (the gauge keeps its last value).
- */
-function settled<T>(reading: Promise<T>): Promise<T | undefined> {
-  return Promise.race([reading.catch(() => undefined), new Promise<undefined>((r) => setTimeout(() => r(undefined), 1_000).unref())]);
-}
 
 const SECONDS_BUCKETS = [0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
 

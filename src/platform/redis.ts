@@ -1,6 +1,7 @@
 // Redis connections. Request paths fail fast; BullMQ workers wait (maxRetriesPerRequest: null).
 import { Redis, type RedisOptions } from 'ioredis';
 import type { Logger } from 'pino';
+import { throttled } from './logger';
 
 export type RedisUse = 'command' | 'worker' | 'subscriber';
 
@@ -16,11 +17,9 @@ export function createRedis(url: string, use: RedisUse, name: string, log: Logge
   const redis = new Redis(url, options);
   // ioredis prints every failed reconnect on stderr when nobody listens: one structured line
   // every 10 s instead, naming the setting to check.
-  let warnedAt = 0;
+  const warnNow = throttled();
   redis.on('error', (err: Error) => {
-    const now = Date.now();
-    if (now - warnedAt < 10_000) return;
-    warnedAt = now;
+    if (!warnNow()) return;
     log.warn({ err: { message: err.message, code: (err as NodeJS.ErrnoException).code }, setting: 'REDIS_URL', connection: name }, 'Redis is not answering; retrying');
   });
   return redis;

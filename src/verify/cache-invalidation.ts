@@ -6,6 +6,7 @@
 import type { Logger } from 'pino';
 import type { DataSource, QueryRunner } from 'typeorm';
 import type { ChangeNotifier } from '../platform/change-notifier';
+import { throttled } from '../platform/logger';
 import type { SharedRecordCache } from './record-cache';
 import type { InvalidationBus } from './invalidation-bus';
 
@@ -86,7 +87,7 @@ export class ChangePoller {
   /** Changes applied here whose Redis entries could not be cleared yet (Redis down): retried every poll. */
   private readonly unclearedShared = new Map<string, ChangedToken>();
   private lastSuccess = 0;
-  private sharedWarnedAt = 0;
+  private readonly warnNow = throttled();
   private timer: NodeJS.Timeout | null = null;
   private running: Promise<void> | null = null;
   // A connection of its own: under load the pool queue could delay a poll past staleAfterMs.
@@ -161,9 +162,7 @@ export class ChangePoller {
       await this.invalidator.clearShared(rows);
       for (const r of rows) if (this.unclearedShared.get(r.id) === r) this.unclearedShared.delete(r.id);
     } catch (err) {
-      const now = Date.now();
-      if (now - this.sharedWarnedAt > 10_000) {
-        this.sharedWarnedAt = now;
+      if (this.warnNow()) {
         this.log.warn({ err, tokens: rows.length }, 'could not clear changed tokens from the Redis cache; applied here, retried every poll');
       }
     }

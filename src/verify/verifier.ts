@@ -9,6 +9,7 @@ import type { InvalidationBus } from './invalidation-bus';
 import type { Principal } from '../iam/principal';
 import type { Permission } from '../iam/permissions';
 import { bearer } from '../platform/http';
+import { throttled } from '../platform/logger';
 import { andThen, joinOrStart, type MaybePromise } from '../platform/maybe-promise';
 import { redisReady } from '../platform/redis';
 import { badInput, DomainError, ErrorCode, unauthenticated } from '../platform/errors';
@@ -59,7 +60,7 @@ export class Verifier {
   private readonly fills = new Map<string, Promise<SecretRecord | null>>();
   private renewTimer: NodeJS.Timeout | null = null;
   private renewing: Promise<void> | null = null;
-  private rateLimitWarnedAt = 0;
+  private readonly warnRateLimits = throttled();
 
   constructor(private readonly p: VerifierParts) {
     p.bus.listen((msg) => {
@@ -160,9 +161,7 @@ export class Verifier {
     } catch (err) {
       // Redis is unreachable: verification stays available, without the limit.
       this.p.metrics.rateLimitErrors.inc();
-      const now = Date.now();
-      if (now - this.rateLimitWarnedAt > 10_000) {
-        this.rateLimitWarnedAt = now;
+      if (this.warnRateLimits()) {
         this.p.log.warn({ err, tokenId: record.tokenId }, 'rate limits unavailable (Redis); allowing, and counting in latchkey_rate_limit_errors_total');
       }
       return result;
