@@ -8,7 +8,7 @@ import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { createClient } from 'graphql-ws';
 import WebSocket from 'ws';
-import { benchEnv, cleanUp, fmt, graphql, machine, rssMb, startLatchkey } from './bench/harness';
+import { benchEnv, cleanUp, fmt, graphql, machine, rssMb, startLatchkey, writeResult } from './bench/harness';
 import { percentile } from './bench/stats';
 
 const SUBSCRIBERS = Number(process.env.BENCH_SUBSCRIBERS ?? 1_000);
@@ -125,6 +125,16 @@ async function main(): Promise<void> {
       .slice(0, 3);
     console.log(`slowest events (fastest/median/slowest delivery, ms): ${slowest.map((e) => `seq ${e.seq}: ${e.fastest}/${e.median}/${e.slowest}`).join(', ')}`);
     console.log(`targets: p99 <= 250 ms (${percentile(latencies, 99)}), 0 lost (${lost})`);
+    writeResult('fanout', {
+      subscribers: SUBSCRIBERS,
+      events: EVENTS,
+      rate: RATE,
+      deliveries: latencies.length,
+      latencyMs: { p50: percentile(latencies, 50), p99: percentile(latencies, 99), max: latencies.at(-1) },
+      lost,
+      bare: { deliveries: bare.length, p50: percentile(bare, 50), p99: percentile(bare, 99), max: bare.at(-1) },
+      rssMb: apis.map((a) => rssMb(a.proc.pid!, 'VmHWM')),
+    });
     await Promise.all(clients.map((c) => c.dispose()));
   } finally {
     await Promise.all(apis.map((a) => a.stop()));

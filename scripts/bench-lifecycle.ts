@@ -10,7 +10,7 @@ import { Redis } from 'ioredis';
 import type { Client } from 'pg';
 import { DUE_SQL } from '../src/lifecycle/planner';
 import { LIFECYCLE_QUEUES } from '../src/platform/queues';
-import { benchEnv, cleanUp, fmt, machine, pg, sampleRss, startLatchkey } from './bench/harness';
+import { benchEnv, cleanUp, fmt, machine, pg, sampleRss, startLatchkey, writeResult } from './bench/harness';
 import { seedTokens } from './bench/seed';
 import { percentile } from './bench/stats';
 
@@ -198,6 +198,7 @@ async function main(): Promise<void> {
   }
   console.log(`bare BullMQ, ${results[0]!.due.toLocaleString('en-US')} delayed no-op jobs due over the same 60 s, one worker: ${fmt(bare.perS, 0)} jobs/s, lateness p99 ${fmt(bare.p99 / 1000, 2)} s`);
   const first = results[0]!;
+  writeResult('lifecycle', { runs: results.map((r) => ({ ...r, vsBare: r.actionsPerS / bare.perS })), bare });
   console.log(`targets (run 1): every action done (${first.done === first.due ? 'yes' : 'NO'}), p99 lateness <= 5 s (${fmt(first.p99 / 1000, 2)}), >= 1,000 actions/s (${fmt(first.actionsPerS, 0)})`);
 }
 

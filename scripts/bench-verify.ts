@@ -9,7 +9,7 @@ import 'reflect-metadata';
 import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import autocannon from 'autocannon';
-import { benchEnv, cleanUp, fmt, graphql, machine, pg, sampleRss, startLatchkey } from './bench/harness';
+import { benchEnv, cleanUp, fmt, graphql, machine, pg, sampleRss, startLatchkey, writeResult } from './bench/harness';
 import { seedTokens } from './bench/seed';
 import { median } from './bench/stats';
 import { steadyProcess, type SteadyResult } from './bench/steady';
@@ -241,6 +241,17 @@ async function main(): Promise<void> {
       console.log(`| ${t.name} | ${of('p50')} | ${of('p99')} | ${of('max')} |`);
     });
     console.log(`round by round, p99 of /v1/verify vs bare: ${steadyRounds.map((round) => `${fmt(round[1]!.p99, 1)} vs ${fmt(round[0]!.p99, 1)} ms`).join(', ')}`);
+    writeResult('verify', {
+      rounds: ROUNDS,
+      secondsPerRound: DURATION,
+      connections: CONNECTIONS,
+      saturated: rows,
+      peakRssMb: rss.peak(),
+      steady: {
+        rate,
+        rows: steadyTargets.map((t, i) => ({ name: t.name, ...Object.fromEntries((['p50', 'p99', 'max'] as const).map((k) => [k, median(steadyRounds.map((round) => round[i]![k]))])) })),
+      },
+    });
     await usageDb.end();
   } finally {
     bare?.stop();

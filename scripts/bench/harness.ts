@@ -1,14 +1,15 @@
 // Shared plumbing for the benchmark scripts: a database and Redis prefix of their own, Latchkey
 // started as users start it (the built entry point), RSS sampling and clean-up.
-import { type ChildProcess, spawn } from 'node:child_process';
+import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { createWriteStream, readFileSync } from 'node:fs';
+import { createWriteStream, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { cpus, totalmem } from 'node:os';
 import { join, resolve } from 'node:path';
 import { Client } from 'pg';
 import { Redis } from 'ioredis';
 
-export const ROOT = resolve(__dirname, '..', '..', '..');
+/** The repository: two folders up from scripts/bench, three from dist/scripts/bench. */
+export const ROOT = existsSync(resolve(__dirname, '..', '..', 'package.json')) ? resolve(__dirname, '..', '..') : resolve(__dirname, '..', '..', '..');
 
 export interface BenchEnv {
   env: Record<string, string>;
@@ -147,6 +148,30 @@ export async function cleanUp(b: BenchEnv): Promise<void> {
     cursor = next;
   } while (cursor !== '0');
   await redis.quit();
+}
+
+/**
+ * Writes the run's figures to bench-results/NAME.json (or BENCH_RESULTS_DIR) with the machine and
+ * commit, so a run's record is a file rather than an edit of the docs. Returns the path.
+ */
+export function writeResult(name: string, figures: Record<string, unknown>): string {
+  const dir = process.env.BENCH_RESULTS_DIR ?? join(ROOT, 'bench-results');
+  mkdirSync(dir, { recursive: true });
+  const path = join(dir, `${name}.json`);
+  const result = { bench: name, at: new Date().toISOString(), machine: machine(), commit: commit(), figures };
+  writeFileSync(path, JSON.stringify(result, null, 2) + '\n');
+  console.log(`figures written to ${path}`);
+  return path;
+}
+
+function commit(): string | null {
+  try {
+    const head = execFileSync('git', ['rev-parse', 'HEAD'], { cwd: ROOT, encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim();
+    const dirty = execFileSync('git', ['status', '--porcelain', '--untracked-files=no'], { cwd: ROOT, encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim();
+    return dirty ? `${head}+changes` : head;
+  } catch {
+    return null;
+  }
 }
 
 export function machine(): string {
