@@ -100,7 +100,7 @@ function createServices(config: Config, log: Logger, ds: DataSource, redis: Redi
   const tokenUsage = new TokenUsage(ds);
   const policies = new PolicyService(ds, audit, changes);
   const tenants = new TenantService(ds, audit, roles, owners, tokens);
-  const box = new SecretBox(config.encryptionKey, config.encryptionKeyId);
+  const box = new SecretBox(config.keyring.keys, config.keyring.activeKeyId);
   const planner = new Planner(ds, redis, queues, { ...config.lifecycle, batch: 1_000, lockTtlMs: Math.max(5_000, config.lifecycle.tickMs * 2) }, log);
   const lifecycle = new LifecycleActions(ds, audit, hasher, box, changes, log);
   const preview = new LifecyclePreview(rotation, policies);

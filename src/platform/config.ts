@@ -18,9 +18,11 @@ export interface Config {
   port: number;
   dataDir: string;
   tokenPepper: Buffer;
-  encryptionKey: Buffer;
-  /** Short, stable id of the encryption key, stored beside every ciphertext. */
-  encryptionKeyId: string;
+  /**
+   * Key-encryption keys by id (ENCRYPTION_KEYS, plus ENCRYPTION_KEY under the id of its hash) and
+   * the one that seals from now on. Every ciphertext records the id of the key that sealed it.
+   */
+  keyring: KeyringConfig;
   bootstrapTokenFile: string;
   bootstrapTenantName: string;
   /** How long the bootstrap admin token lives; start-up warns about platform admin tokens older than this. */
@@ -47,6 +49,11 @@ export interface Config {
   authMisses: { perSecond: number; burst: number };
   /** Where /metrics is served: on the main listener (null), or only on a listener of its own; and the bearer token it takes, if any. */
   metrics: { listen: { host: string; port: number } | null; token: string | null };
+}
+
+export interface KeyringConfig {
+  keys: ReadonlyMap<string, Buffer>;
+  activeKeyId: string;
 }
 
 export interface VerifyConfig {
@@ -193,7 +200,7 @@ export function loadConfig(env: Env = process.env): Config {
     if (signingSeed.length !== 32) problems.push('AUDIT_SIGNING_KEY must be a 32-byte Ed25519 seed, base64-encoded');
   }
   if (production && !pepperRaw) problems.push('TOKEN_PEPPER is required when NODE_ENV=production');
-  if (production && !keyRaw) problems.push('ENCRYPTION_KEY is required when NODE_ENV=production');
+  if (production && !keyRaw && !env.ENCRYPTION_KEYS) problems.push('ENCRYPTION_KEYS (or ENCRYPTION_KEY) is required when NODE_ENV=production');
   if (production && !signingRaw) problems.push('AUDIT_SIGNING_KEY is required when NODE_ENV=production (a 32-byte Ed25519 seed, base64: openssl rand -base64 32)');
   if (pepperRaw !== undefined && pepperRaw.length < 32) problems.push('TOKEN_PEPPER must be at least 32 characters');
   let encryptionKey: Buffer | undefined;
@@ -201,6 +208,7 @@ export function loadConfig(env: Env = process.env): Config {
     encryptionKey = Buffer.from(keyRaw, 'base64');
     if (encryptionKey.length !== 32) problems.push('ENCRYPTION_KEY must be 32 bytes, base64-encoded');
   }
+  const ring = keyringEntries(env.ENCRYPTION_KEYS, problems);
 
   const config = {
     nodeEnv,
@@ -262,15 +270,46 @@ export function loadConfig(env: Env = process.env): Config {
 
   // Development keeps generated secrets under the data directory, so tokens survive restarts.
   const tokenPepper = pepperRaw ? Buffer.from(pepperRaw, 'utf8') : devSecret(dataDir, 'token-pepper');
-  encryptionKey ??= devSecret(dataDir, 'encryption-key');
-  const encryptionKeyId = createHash('sha256').update(encryptionKey).digest('hex').slice(0, 8);
+  if (ring.size === 0) encryptionKey ??= devSecret(dataDir, 'encryption-key');
+  const keyring = buildKeyring(ring, encryptionKey, env.ENCRYPTION_ACTIVE_KEY);
   // The signing key is a secret of its own. Checkpoints signed before it existed were signed with a
   // key derived from the encryption key: that one still verifies them, and signs nothing.
   signingSeed ??= devSecret(dataDir, 'audit-signing-key');
-  const derived = Buffer.from(hkdfSync('sha256', encryptionKey, Buffer.alloc(0), 'latchkey audit checkpoint signing', 32));
-  const retiredSeeds = derived.equals(signingSeed) ? [] : [derived];
+  const derived = [...keyring.keys.values()].map((key) => Buffer.from(hkdfSync('sha256', key, Buffer.alloc(0), 'latchkey audit checkpoint signing', 32)));
+  const retiredSeeds = derived.filter((seed) => !seed.equals(signingSeed!));
   const { auditCheckpointEvery, ...rest } = config;
-  return { ...rest, tokenPepper, encryptionKey, encryptionKeyId, audit: { signingSeed, retiredSeeds, checkpointEvery: auditCheckpointEvery } };
+  return { ...rest, tokenPepper, keyring, audit: { signingSeed, retiredSeeds, checkpointEvery: auditCheckpointEvery } };
+}
+
+const KEY_ID = /^[A-Za-z0-9._-]{1,64}$/;
+
+/** ENCRYPTION_KEYS: `id:base64,id:base64`, each a 32-byte key. */
+function keyringEntries(raw: string | undefined, problems: string[]): Map<string, Buffer> {
+  const keys = new Map<string, Buffer>();
+  for (const entry of (raw ?? '').split(',').map((e) => e.trim()).filter(Boolean)) {
+    const at = entry.indexOf(':');
+    const id = entry.slice(0, at);
+    const key = Buffer.from(entry.slice(at + 1), 'base64');
+    if (at < 1 || !KEY_ID.test(id)) problems.push(`ENCRYPTION_KEYS: each entry is id:base64-key, with an id of letters, digits, '.', '_' or '-' (got an entry of ${entry.length} characters)`);
+    else if (key.length !== 32) problems.push(`ENCRYPTION_KEYS: key ${id} must be 32 bytes, base64-encoded`);
+    else if (keys.has(id)) problems.push(`ENCRYPTION_KEYS: key id ${id} appears twice`);
+    else keys.set(id, key);
+  }
+  return keys;
+}
+
+/**
+ * The ring: ENCRYPTION_KEYS, plus a single ENCRYPTION_KEY under the id it has always had (the
+ * first 8 hex digits of its SHA-256), so what it sealed still opens. The active key is
+ * ENCRYPTION_ACTIVE_KEY, else the first of ENCRYPTION_KEYS, else ENCRYPTION_KEY.
+ */
+function buildKeyring(ring: Map<string, Buffer>, single: Buffer | undefined, active: string | undefined): KeyringConfig {
+  const keys = new Map(ring);
+  const singleId = single ? createHash('sha256').update(single).digest('hex').slice(0, 8) : undefined;
+  if (single && singleId && !keys.has(singleId)) keys.set(singleId, single);
+  const activeKeyId = active || ring.keys().next().value || singleId!;
+  if (!keys.has(activeKeyId)) throw new ConfigError([`ENCRYPTION_ACTIVE_KEY names key ${activeKeyId}, which ENCRYPTION_KEYS does not hold`]);
+  return { keys, activeKeyId };
 }
 
 function devSecret(dataDir: string, name: string): Buffer {

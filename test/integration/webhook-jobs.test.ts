@@ -44,7 +44,7 @@ function deliveries(opts: { attempts?: number; allow?: string[] } = {}): Webhook
   return new WebhookDeliveries(
     ds,
     services.audit,
-    new SecretBox(config.encryptionKey, config.encryptionKeyId),
+    new SecretBox(config.keyring.keys, config.keyring.activeKeyId),
     new Outbound(opts.allow ?? ['127.0.0.1'], 2_000),
     { attempts: opts.attempts ?? 3, backoffMs: 60_000, sweepAfterMs: 60_000 },
     pino({ level: 'silent' }),

@@ -187,7 +187,7 @@ describe('SSRF guards', () => {
     const service = new WebhookService(
       c.ds,
       c.services.audit,
-      new SecretBox(c.config.encryptionKey, c.config.encryptionKeyId),
+      new SecretBox(c.config.keyring.keys, c.config.keyring.activeKeyId),
       c.services.queues,
       new Outbound([], 1_000, async () => Promise.reject(notYet)),
       c.config.webhooks,

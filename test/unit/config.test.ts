@@ -33,7 +33,7 @@ describe('configuration', () => {
   });
 
   it('refuses production without TOKEN_PEPPER and ENCRYPTION_KEY', () => {
-    expect(() => loadConfig({ NODE_ENV: 'production', LATCHKEY_DATA_DIR: dataDir() })).toThrow(/TOKEN_PEPPER is required[\s\S]*ENCRYPTION_KEY is required/);
+    expect(() => loadConfig({ NODE_ENV: 'production', LATCHKEY_DATA_DIR: dataDir() })).toThrow(/TOKEN_PEPPER is required[\s\S]*ENCRYPTION_KEYS \(or ENCRYPTION_KEY\) is required/);
   });
 
   it('refuses a short pepper and a key that is not 32 bytes', () => {
@@ -46,7 +46,49 @@ describe('configuration', () => {
     const a = loadConfig({ LATCHKEY_DATA_DIR: dir });
     const b = loadConfig({ LATCHKEY_DATA_DIR: dir });
     expect(a.tokenPepper.equals(b.tokenPepper)).toBe(true);
-    expect(a.encryptionKey.equals(b.encryptionKey)).toBe(true);
+    expect(a.keyring.activeKeyId).toBe(b.keyring.activeKeyId);
+    expect(a.keyring.keys.get(a.keyring.activeKeyId)!.equals(b.keyring.keys.get(b.keyring.activeKeyId)!)).toBe(true);
     expect(statSync(join(dir, 'token-pepper')).mode & 0o777).toBe(0o600);
+  });
+
+  describe('the key ring', () => {
+    const key = (n: number) => Buffer.alloc(32, n).toString('base64');
+
+    it('takes ENCRYPTION_KEYS by id, the first active unless ENCRYPTION_ACTIVE_KEY says otherwise', () => {
+      const a = loadConfig({ ENCRYPTION_KEYS: `k2:${key(2)}, k1:${key(1)}`, LATCHKEY_DATA_DIR: dataDir() });
+      expect([...a.keyring.keys.keys()]).toEqual(['k2', 'k1']);
+      expect(a.keyring.activeKeyId).toBe('k2');
+      const b = loadConfig({ ENCRYPTION_KEYS: `k2:${key(2)},k1:${key(1)}`, ENCRYPTION_ACTIVE_KEY: 'k1', LATCHKEY_DATA_DIR: dataDir() });
+      expect(b.keyring.activeKeyId).toBe('k1');
+      expect(b.keyring.keys.get('k1')!.equals(Buffer.alloc(32, 1))).toBe(true);
+    });
+
+    it('keeps a single ENCRYPTION_KEY under the id it always had, beside the ring', () => {
+      const single = loadConfig({ ENCRYPTION_KEY: key(7), LATCHKEY_DATA_DIR: dataDir() });
+      const legacyId = single.keyring.activeKeyId;
+      expect(legacyId).toMatch(/^[0-9a-f]{8}$/);
+      const both = loadConfig({ ENCRYPTION_KEY: key(7), ENCRYPTION_KEYS: `new:${key(8)}`, LATCHKEY_DATA_DIR: dataDir() });
+      expect(both.keyring.activeKeyId).toBe('new');
+      expect(both.keyring.keys.get(legacyId)!.equals(Buffer.alloc(32, 7))).toBe(true);
+    });
+
+    it('names what is wrong with a ring entry, and an active key the ring does not hold', () => {
+      const dir = dataDir();
+      expect(() => loadConfig({ ENCRYPTION_KEYS: `k1:${Buffer.alloc(16).toString('base64')}`, LATCHKEY_DATA_DIR: dir })).toThrow(/key k1 must be 32 bytes/);
+      expect(() => loadConfig({ ENCRYPTION_KEYS: key(1), LATCHKEY_DATA_DIR: dir })).toThrow(/each entry is id:base64-key/);
+      expect(() => loadConfig({ ENCRYPTION_KEYS: `k1:${key(1)},k1:${key(2)}`, LATCHKEY_DATA_DIR: dir })).toThrow(/k1 appears twice/);
+      expect(() => loadConfig({ ENCRYPTION_KEYS: `k1:${key(1)}`, ENCRYPTION_ACTIVE_KEY: 'k9', LATCHKEY_DATA_DIR: dir })).toThrow(/names key k9, which ENCRYPTION_KEYS does not hold/);
+    });
+
+    it('never prints a key in its errors', () => {
+      try {
+        loadConfig({ ENCRYPTION_KEYS: `${key(3)},k2:${key(3).slice(4)}`, LATCHKEY_DATA_DIR: dataDir() });
+      } catch (err) {
+        expect(String(err)).toMatch(/id:base64-key[\s\S]*key k2 must be 32 bytes/);
+        expect(String(err)).not.toContain(key(3).slice(4, 24));
+        return;
+      }
+      throw new Error('expected a ConfigError');
+    });
   });
 });
