@@ -8,5 +8,6 @@ import { UsageFillfactor1764630000000 } from './1764630000000-UsageFillfactor';
 import { AddTokenAuthority1764716400000 } from './1764716400000-AddTokenAuthority';
 import { WebhookDeliverySchedule1764802800000 } from './1764802800000-WebhookDeliverySchedule';
 import { ProtectAuditHeadsAndCheckpoints1764889200000 } from './1764889200000-ProtectAuditHeadsAndCheckpoints';
+import { AddManagedCredentials1764975600000 } from './1764975600000-AddManagedCredentials';
 
-export const migrations = [CreateCoreSchema1764284400000, AddGatewayPath1764370800000, AddEventsAndWebhooks1764457200000, AddLifecycle1764543600000, UsageFillfactor1764630000000, AddTokenAuthority1764716400000, WebhookDeliverySchedule1764802800000, ProtectAuditHeadsAndCheckpoints1764889200000];
+export const migrations = [CreateCoreSchema1764284400000, AddGatewayPath1764370800000, AddEventsAndWebhooks1764457200000, AddLifecycle1764543600000, UsageFillfactor1764630000000, AddTokenAuthority1764716400000, WebhookDeliverySchedule1764802800000, ProtectAuditHeadsAndCheckpoints1764889200000, AddManagedCredentials1764975600000];

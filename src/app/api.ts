@@ -16,6 +16,7 @@ import { buildLatchkeySchema, createResolvers } from './schema';
 import { GatewayRoutes } from '../verify/gateway.routes';
 import { auditRoutes } from '../audit/audit.routes';
 import { successorRoutes } from '../verify/successor.routes';
+import { credentialRoutes } from '../verify/credential.routes';
 import type { Container } from './container';
 import { createLoaders } from './loaders';
 import { startWebSocket } from './websocket';
@@ -88,14 +89,16 @@ export async function startApi(c: Container): Promise<Api> {
   if (!metricsServer) app.get('/metrics', (req, res) => void scrape(req, res));
   app.use(auditRoutes(c.ds, services.verifier, services.audit, services.signer, addresses));
   app.use(successorRoutes(services.successors, services.verifier, addresses, log));
+  app.use(credentialRoutes(services.reveals, services.verifier, addresses, metrics, log));
   app.use(express.json({ limit: '1mb' }));
   app.use(
     '/graphql',
     expressMiddleware(apollo, {
       context: async ({ req }): Promise<Context> => {
         try {
-          const principal = await services.verifier.authenticate(req.header('authorization'), addresses.of(req));
-          return { requestId: req.id, principal, loaders: createLoaders(services, principal.tenantId), log: req.log };
+          const clientIp = addresses.of(req);
+          const principal = await services.verifier.authenticate(req.header('authorization'), clientIp);
+          return { requestId: req.id, principal, loaders: createLoaders(services, principal.tenantId), log: req.log, clientIp };
         } catch (e) {
           throw e instanceof DomainError ? toGraphQLError(e) : e;
         }

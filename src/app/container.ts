@@ -5,6 +5,12 @@ import type { Logger } from 'pino';
 import type { DataSource } from 'typeorm';
 import { AuditService } from '../audit/audit.service';
 import { AuditSigner } from '../audit/checkpoints';
+import { AuditGroupCommit } from '../audit/group-commit';
+import { CredentialReveals } from '../credentials/credential-reveal';
+import { CredentialService } from '../credentials/credential.service';
+import { CredentialJobs } from '../credentials/credential.jobs';
+import { DataKeys } from '../credentials/data-keys';
+import { LocalKeyProvider } from '../platform/keyring';
 import { AuditHub } from '../events/audit-hub';
 import { EventService } from '../events/event.service';
 import { AuditRelay } from '../events/relay';
@@ -45,6 +51,10 @@ import { Verifier } from '../verify/verifier';
 
 export interface Services {
   audit: AuditService;
+  dataKeys: DataKeys;
+  credentials: CredentialService;
+  reveals: CredentialReveals;
+  credentialJobs: CredentialJobs;
   webhooks: WebhookService;
   deliveries: WebhookDeliveries;
   events: EventService;
@@ -101,6 +111,10 @@ function createServices(config: Config, log: Logger, ds: DataSource, redis: Redi
   const policies = new PolicyService(ds, audit, changes);
   const tenants = new TenantService(ds, audit, roles, owners, tokens);
   const box = new SecretBox(config.keyring.keys, config.keyring.activeKeyId);
+  const dataKeys = new DataKeys(ds, new LocalKeyProvider(box), audit, log);
+  const credentials = new CredentialService(ds, audit, dataKeys);
+  const reveals = new CredentialReveals(ds, dataKeys, new AuditGroupCommit(ds, audit));
+  const credentialJobs = new CredentialJobs(ds, audit, log);
   const planner = new Planner(ds, redis, queues, { ...config.lifecycle, batch: 1_000, lockTtlMs: Math.max(5_000, config.lifecycle.tickMs * 2) }, log);
   const lifecycle = new LifecycleActions(ds, audit, hasher, box, changes, log);
   const preview = new LifecyclePreview(rotation, policies);
@@ -136,6 +150,10 @@ function createServices(config: Config, log: Logger, ds: DataSource, redis: Redi
   });
   return {
     audit,
+    dataKeys,
+    credentials,
+    reveals,
+    credentialJobs,
     roles,
     scopes,
     owners,
@@ -190,6 +208,14 @@ export async function createContainer(config: Config, log: Logger): Promise<Cont
     );
   }
   if (ran.length > 0) log.info({ migrations: ran }, 'ran migrations');
+  try {
+    await services.dataKeys.checkRing();
+  } catch (err) {
+    await services.queues.close();
+    await Promise.all([closeRedis(bullRedis), closeRedis(subscriber), closeRedis(redis)]);
+    await ds.destroy();
+    throw err;
+  }
   await services.bus.start();
   // Only API processes have subscribers to fan events out to.
   if (config.role !== 'worker') await services.hub.start();

@@ -9,6 +9,8 @@ export interface Context {
   principal: Principal;
   loaders: Loaders;
   log: Logger;
+  /** The caller's address as the trusted proxies report it (HTTP only). */
+  clientIp?: string | null;
   /** Over WebSocket only: the event streams, and the connection's principal as it is now. */
   events?: { service: EventService; principal: () => Principal };
 }

@@ -6,6 +6,7 @@ import type { Services } from './container';
 import { AuditResolver } from '../audit/audit.resolver';
 import { EventResolver } from '../events/event.resolver';
 import { WebhookResolver } from '../webhooks/webhook.resolver';
+import { CredentialResolver } from '../credentials/credential.resolver';
 import { requirePermission } from '../iam/principal';
 import type { Permission } from '../iam/permissions';
 import { RoleResolver } from '../iam/role.resolver';
@@ -34,6 +35,7 @@ export function createResolvers(s: Services): object[] {
     new VerifyResolver(s.verifier),
     new EventResolver(),
     new WebhookResolver(s.webhooks),
+    new CredentialResolver(s.credentials, s.reveals),
   ];
 }
 

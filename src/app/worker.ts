@@ -54,8 +54,16 @@ export async function startWorkers(c: Container): Promise<Workers> {
       },
       { ...common, concurrency: 16 },
     ),
-    // A tick that died with its process is simply missed: the next one plans the same work.
-    new Worker(QueueName.PLANNER, () => services.planner.tick(), { ...common, concurrency: 1, lockDuration: 10_000, stalledInterval: 5_000 }),
+    // A tick that died with its process is simply missed: the next one plans the same work. The
+    // credentials' clock (grace ends, vendor expiries) runs on the same tick.
+    new Worker(
+      QueueName.PLANNER,
+      async () => {
+        const planned = await services.planner.tick();
+        return { planned, credentials: await services.credentialJobs.sweep() };
+      },
+      { ...common, concurrency: 1, lockDuration: 10_000, stalledInterval: 5_000 },
+    ),
     ...LIFECYCLE_QUEUES.map(lifecycleWorker),
   ];
   for (const w of workers) {
@@ -79,6 +87,10 @@ export async function startWorkers(c: Container): Promise<Workers> {
   await ensureScheduler();
   const keeper = setInterval(() => void ensureScheduler(), lifecycle.tickMs);
   keeper.unref();
+
+  // Data keys still wrapped by a key other than the ring's active one move under it, in the
+  // background: reads go on meanwhile, since the old key stays in the ring.
+  void services.dataKeys.rewrap().catch((err) => log.error({ err }, 'could not re-wrap data keys; the next worker start tries again'));
 
   await Promise.all(workers.map((w) => w.waitUntilReady()));
   log.info({ queues: workers.map((w) => w.name) }, 'workers started');

@@ -20,6 +20,8 @@ export enum Permission {
   POLICY_WRITE = 'POLICY_WRITE',
   AUDIT_READ = 'AUDIT_READ',
   WEBHOOK_WRITE = 'WEBHOOK_WRITE',
+  CREDENTIAL_READ = 'CREDENTIAL_READ',
+  CREDENTIAL_WRITE = 'CREDENTIAL_WRITE',
 }
 
 registerEnumType(Permission, {
@@ -31,6 +33,10 @@ registerEnumType(Permission, {
       description: 'Administer the tenant: holds every scope of the catalogue and sees the operations view.',
     },
     WEBHOOK_WRITE: { description: 'Manage webhook endpoints, which receive audit events outside Latchkey.' },
+    CREDENTIAL_READ: { description: "Read managed credentials' metadata, versions and history; never their values." },
+    CREDENTIAL_WRITE: {
+      description: 'Create managed credentials, add versions and grant owners the right to read values. Reading a value always takes a grant.',
+    },
     TOKEN_ALL_OWNERS: {
       description:
         "Extends the TOKEN_* permissions to every owner's tokens in the tenant; without it they cover the principal's own tokens only.",
@@ -72,7 +78,7 @@ export const BUILT_IN_ROLES: ReadonlyArray<{ name: string; description: string; 
   {
     name: BuiltInRole.AUDITOR,
     description: 'Reads everything, including the audit log; changes nothing.',
-    permissions: [P.OWNER_READ, P.ROLE_READ, P.SCOPE_READ, P.TOKEN_READ, P.TOKEN_ALL_OWNERS, P.POLICY_READ, P.AUDIT_READ],
+    permissions: [P.OWNER_READ, P.ROLE_READ, P.SCOPE_READ, P.TOKEN_READ, P.TOKEN_ALL_OWNERS, P.POLICY_READ, P.AUDIT_READ, P.CREDENTIAL_READ],
   },
   {
     name: BuiltInRole.DEVELOPER,

@@ -46,6 +46,10 @@ export type OwnerKind =
 /** What a principal may do in the control plane itself (not on the APIs its tokens reach). */
 export type Permission =
   | 'AUDIT_READ'
+  /** Read managed credentials' metadata, versions and history; never their values. */
+  | 'CREDENTIAL_READ'
+  /** Create managed credentials, add versions and grant owners the right to read values. Reading a value always takes a grant. */
+  | 'CREDENTIAL_WRITE'
   | 'OWNER_READ'
   | 'OWNER_WRITE'
   /** Create tenants; held only by the bootstrap admin of the first tenant. */

@@ -1,0 +1,158 @@
+// A managed credential (a value someone else issued, kept sealed), its versions and its grants.
+// Row and API type share a class; the sealed value carries no @Field and never leaves but through
+// a reveal.
+import { Field, ID, Int, ObjectType, registerEnumType } from 'type-graphql';
+import { Column, Entity, PrimaryColumn } from 'typeorm';
+import { DateTimeScalar, JSONObjectScalar } from '../platform/graphql-types';
+
+export enum CredentialVersionState {
+  CURRENT = 'CURRENT',
+  PENDING = 'PENDING',
+  PREVIOUS = 'PREVIOUS',
+  RETIRED = 'RETIRED',
+}
+registerEnumType(CredentialVersionState, {
+  name: 'CredentialVersionState',
+  description: 'Where a version stands. Exactly one version of a credential is CURRENT.',
+  valuesConfig: {
+    CURRENT: { description: 'The value handed out.' },
+    PENDING: { description: 'Being rotated in: sealed, not handed out until the rotation finishes.' },
+    PREVIOUS: { description: 'Replaced, still accepted by the vendor until graceEndsAt; readable by version until then.' },
+    RETIRED: { description: 'Its value is destroyed; what is known about it stays.' },
+  },
+});
+
+@ObjectType({ description: 'A secret value issued by someone else (a CRM API key), kept sealed, handed out to granted owners, every read audited.' })
+@Entity('credentials')
+export class Credential {
+  @Field(() => ID)
+  @PrimaryColumn('uuid')
+  id!: string;
+
+  @Column('uuid', { name: 'tenant_id' })
+  tenantId!: string;
+
+  @Field({ description: 'Unique in the tenant: lower-case letters, digits, ".", "_" and "-" (crm-sales-readonly).' })
+  @Column('text')
+  name!: string;
+
+  @Field(() => String, { nullable: true, description: 'The system that issued it (salesforce, mixpanel).' })
+  @Column('text', { nullable: true })
+  service!: string | null;
+
+  @Field(() => String, { nullable: true })
+  @Column('text', { nullable: true })
+  description!: string | null;
+
+  @Field(() => ID, { description: 'The owner answerable for it.' })
+  @Column('uuid', { name: 'owner_id' })
+  ownerId!: string;
+
+  @Field(() => JSONObjectScalar)
+  @Column('jsonb')
+  labels!: Record<string, string>;
+
+  @Field(() => DateTimeScalar)
+  @Column('timestamptz', { name: 'created_at' })
+  createdAt!: Date;
+
+  @Field(() => DateTimeScalar)
+  @Column('timestamptz', { name: 'updated_at' })
+  updatedAt!: Date;
+}
+
+@ObjectType({ description: 'One value of a credential over time. The value itself is read only through revealCredential or GET /v1/credentials/{name}.' })
+@Entity('credential_versions')
+export class CredentialVersion {
+  @Field(() => ID)
+  @PrimaryColumn('uuid')
+  id!: string;
+
+  @Column('uuid', { name: 'tenant_id' })
+  tenantId!: string;
+
+  @Column('uuid', { name: 'credential_id' })
+  credentialId!: string;
+
+  @Field(() => Int)
+  @Column('integer')
+  version!: number;
+
+  @Field(() => CredentialVersionState)
+  @Column('text')
+  state!: CredentialVersionState;
+
+  @Column('text', { nullable: true })
+  ciphertext!: string | null;
+
+  @Column('uuid', { name: 'data_key_id', nullable: true })
+  dataKeyId!: string | null;
+
+  @Field(() => DateTimeScalar, { nullable: true, description: "The vendor's own expiry of this value, when it has one." })
+  @Column('timestamptz', { name: 'expires_at', nullable: true })
+  expiresAt!: Date | null;
+
+  @Field(() => DateTimeScalar, { nullable: true, description: 'For a PREVIOUS version: when it is retired.' })
+  @Column('timestamptz', { name: 'grace_ends_at', nullable: true })
+  graceEndsAt!: Date | null;
+
+  @Field(() => ID, { nullable: true, description: 'Who added it (null: a rotator).' })
+  @Column('uuid', { name: 'created_by', nullable: true })
+  createdBy!: string | null;
+
+  @Field(() => DateTimeScalar)
+  @Column('timestamptz', { name: 'created_at' })
+  createdAt!: Date;
+
+  @Field(() => DateTimeScalar, { nullable: true })
+  @Column('timestamptz', { name: 'retired_at', nullable: true })
+  retiredAt!: Date | null;
+
+  /** When the jobs next say something about its expiry. */
+  @Column('timestamptz', { name: 'next_notify_at', nullable: true })
+  nextNotifyAt!: Date | null;
+}
+
+@ObjectType({ description: 'An owner allowed to read the values of a credential.' })
+@Entity('credential_grants')
+export class CredentialGrant {
+  @Column('uuid', { name: 'tenant_id' })
+  tenantId!: string;
+
+  @PrimaryColumn('uuid', { name: 'credential_id' })
+  credentialId!: string;
+
+  @Field(() => ID)
+  @PrimaryColumn('uuid', { name: 'owner_id' })
+  ownerId!: string;
+
+  @Field(() => ID, { nullable: true })
+  @Column('uuid', { name: 'granted_by', nullable: true })
+  grantedBy!: string | null;
+
+  @Field(() => DateTimeScalar)
+  @Column('timestamptz', { name: 'created_at' })
+  createdAt!: Date;
+}
+
+/** A tenant's data key, wrapped by a key of the ring. */
+@Entity('tenant_data_keys')
+export class TenantDataKey {
+  @PrimaryColumn('uuid')
+  id!: string;
+
+  @Column('uuid', { name: 'tenant_id' })
+  tenantId!: string;
+
+  @Column('text', { name: 'key_id' })
+  keyId!: string;
+
+  @Column('text', { name: 'wrapped_key' })
+  wrappedKey!: string;
+
+  @Column('timestamptz', { name: 'created_at' })
+  createdAt!: Date;
+
+  @Column('timestamptz', { name: 'rewrapped_at', nullable: true })
+  rewrappedAt!: Date | null;
+}

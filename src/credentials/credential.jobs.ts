@@ -1,0 +1,101 @@
+// What happens to credentials on the clock, run by the workers at every planner tick: PREVIOUS
+// versions whose grace ended are retired (their ciphertext destroyed), and versions carrying the
+// vendor's expiry are warned about at the notify offsets (the credential's policy's, else a week
+// and a day before) and reported when they expire. Rows are taken in batches, locked and skipped
+// when another worker holds them, each batch audited in its transaction: exactly once.
+import type { Logger } from 'pino';
+import type { DataSource } from 'typeorm';
+import type { AuditEntry, AuditService } from '../audit/audit.service';
+import type { Tx } from '../platform/db';
+
+/** Warnings before a vendor's expiry when the credential has no policy saying otherwise. */
+export const DEFAULT_NOTIFY_BEFORE_S = [7 * 86_400, 86_400];
+const BATCH = 500;
+
+/** The next instant to say something about an expiry after `now`: a warning offset, or the expiry itself. */
+export function nextNotifyAt(expiresAt: Date, offsetsS: readonly number[], now = Date.now()): Date {
+  const due = offsetsS.map((s) => expiresAt.getTime() - s * 1000).filter((t) => t > now);
+  return new Date(due.length > 0 ? Math.min(...due) : expiresAt.getTime());
+}
+
+/** For a new version: now when a warning is already due (its offset passed, the expiry has not), else the next instant. */
+export function firstNotifyAt(expiresAt: Date, offsetsS: readonly number[], now = Date.now()): Date {
+  const warned = offsetsS.some((s) => expiresAt.getTime() - s * 1000 <= now);
+  return warned && expiresAt.getTime() > now ? new Date(now) : nextNotifyAt(expiresAt, offsetsS, now);
+}
+
+export interface SweepReport {
+  retired: number;
+  expiring: number;
+  expired: number;
+}
+
+export class CredentialJobs {
+  constructor(
+    private readonly ds: DataSource,
+    private readonly audit: AuditService,
+    private readonly log: Logger,
+  ) {}
+
+  async sweep(): Promise<SweepReport> {
+    const report: SweepReport = { retired: 0, expiring: 0, expired: 0 };
+    while (await this.batch((tx) => this.retireBatch(tx, report)));
+    while (await this.batch((tx) => this.notifyBatch(tx, report)));
+    if (report.retired + report.expiring + report.expired > 0) this.log.info(report, 'credential lifecycle sweep');
+    return report;
+  }
+
+  private batch(work: (tx: Tx) => Promise<number>): Promise<boolean> {
+    return this.ds.transaction(async (tx) => (await work(tx)) === BATCH);
+  }
+
+  private async retireBatch(tx: Tx, report: SweepReport): Promise<number> {
+    const rows: Array<{ tenant_id: string; credential_id: string; version: number; name: string }> = await tx.query(
+      `WITH due AS (
+         SELECT id FROM credential_versions WHERE state = 'PREVIOUS' AND grace_ends_at <= now() ORDER BY grace_ends_at LIMIT ${BATCH} FOR UPDATE SKIP LOCKED
+       ), retired AS (
+         UPDATE credential_versions v SET state = 'RETIRED', ciphertext = NULL, data_key_id = NULL, retired_at = now(), next_notify_at = NULL
+           FROM due WHERE v.id = due.id RETURNING v.tenant_id, v.credential_id, v.version
+       )
+       SELECT r.tenant_id, r.credential_id, r.version, c.name FROM retired r JOIN credentials c ON c.id = r.credential_id`,
+    );
+    await this.appendByTenant(tx, rows, (r) => ({ action: 'CREDENTIAL_VERSION_RETIRED', actorId: null, targetType: 'CREDENTIAL', targetId: r.credential_id, data: { name: r.name, version: r.version } }));
+    report.retired += rows.length;
+    return rows.length;
+  }
+
+  private async notifyBatch(tx: Tx, report: SweepReport): Promise<number> {
+    const rows: Array<{ id: string; tenant_id: string; credential_id: string; version: number; name: string; expires_at: Date; offsets: number[] | null }> = await tx.query(
+      `SELECT v.id, v.tenant_id, v.credential_id, v.version, c.name, v.expires_at, p.notify_before_s AS offsets
+         FROM credential_versions v
+         JOIN credentials c ON c.id = v.credential_id
+         LEFT JOIN rotation_policies p ON p.tenant_id = c.tenant_id AND p.id = c.rotation_policy_id
+        WHERE v.state IN ('CURRENT', 'PREVIOUS') AND v.next_notify_at IS NOT NULL AND v.next_notify_at <= now()
+        ORDER BY v.next_notify_at LIMIT ${BATCH} FOR UPDATE OF v SKIP LOCKED`,
+    );
+    const now = Date.now();
+    const expired = rows.map((r) => r.expires_at.getTime() <= now);
+    const next = rows.map((r, i) => (expired[i] ? null : nextNotifyAt(r.expires_at, r.offsets?.length ? r.offsets : DEFAULT_NOTIFY_BEFORE_S, now)));
+    const said = new Map(rows.map((r, i) => [r.id, expired[i]!]));
+    report.expired += expired.filter(Boolean).length;
+    report.expiring += expired.filter((e) => !e).length;
+    await this.appendByTenant(tx, rows, (r) => ({
+      action: said.get(r.id) ? 'CREDENTIAL_EXPIRED' : 'CREDENTIAL_EXPIRING',
+      actorId: null,
+      targetType: 'CREDENTIAL',
+      targetId: r.credential_id,
+      data: { name: r.name, version: r.version, expiresAt: r.expires_at.toISOString(), ...(said.get(r.id) ? {} : { expiresInSeconds: Math.round((r.expires_at.getTime() - now) / 1000) }) },
+    }));
+    if (rows.length > 0) {
+      await tx.query(`UPDATE credential_versions v SET next_notify_at = n.at FROM unnest($1::uuid[], $2::timestamptz[]) AS n(id, at) WHERE v.id = n.id`, [rows.map((r) => r.id), next]);
+    }
+    return rows.length;
+  }
+
+  private async appendByTenant<R extends { tenant_id: string }>(tx: Tx, rows: R[], entry: (r: R) => AuditEntry): Promise<void> {
+    const byTenant = new Map<string, AuditEntry[]>();
+    for (const r of rows) byTenant.set(r.tenant_id, [...(byTenant.get(r.tenant_id) ?? []), entry(r)]);
+    // Tenants in a fixed order, so two sweeps never wait on each other's chain heads crosswise.
+    for (const tenantId of [...byTenant.keys()].sort()) await this.audit.append(tx, tenantId, byTenant.get(tenantId)!);
+  }
+}

@@ -1,0 +1,80 @@
+import { Arg, Authorized, Ctx, FieldResolver, ID, Int, Mutation, Query, Resolver, Root } from 'type-graphql';
+import type { Context } from '../app/context';
+import { Permission } from '../iam/permissions';
+import type { Connection } from '../platform/pagination';
+import { Credential, CredentialGrant, CredentialVersion } from './credential.entity';
+import type { CredentialReveals } from './credential-reveal';
+import type { CredentialService } from './credential.service';
+import { AddCredentialVersionInput, CreateCredentialInput, CredentialConnection, RevealedCredential } from './credential.types';
+
+@Resolver(() => Credential)
+export class CredentialResolver {
+  constructor(
+    private readonly service: CredentialService,
+    private readonly reveals: CredentialReveals,
+  ) {}
+
+  @Authorized(Permission.CREDENTIAL_READ)
+  @Query(() => CredentialConnection, { description: 'Managed credentials, by name. Never their values.' })
+  credentials(
+    @Ctx() ctx: Context,
+    @Arg('first', () => Int, { nullable: true }) first?: number,
+    @Arg('after', () => String, { nullable: true }) after?: string,
+  ): Promise<Connection<Credential>> {
+    return this.service.list(ctx.principal, first, after);
+  }
+
+  @Authorized(Permission.CREDENTIAL_READ)
+  @Query(() => Credential, { nullable: true })
+  credential(@Arg('name') name: string, @Ctx() ctx: Context): Promise<Credential | null> {
+    return this.service.byName(ctx.principal, name);
+  }
+
+  @FieldResolver(() => [CredentialVersion], { description: 'Newest first.' })
+  versions(@Root() c: Credential): Promise<CredentialVersion[]> {
+    return this.service.versions(c.tenantId, c.id);
+  }
+
+  @FieldResolver(() => [CredentialGrant], { description: 'Owners allowed to read the values.' })
+  readers(@Root() c: Credential): Promise<CredentialGrant[]> {
+    return this.service.grants(c.tenantId, c.id);
+  }
+
+  @Authorized(Permission.CREDENTIAL_WRITE)
+  @Mutation(() => Credential)
+  createCredential(@Arg('input', () => CreateCredentialInput) input: CreateCredentialInput, @Ctx() ctx: Context): Promise<Credential> {
+    return this.service.create(ctx.principal, input);
+  }
+
+  @Authorized(Permission.CREDENTIAL_WRITE)
+  @Mutation(() => CredentialVersion)
+  addCredentialVersion(@Arg('input', () => AddCredentialVersionInput) input: AddCredentialVersionInput, @Ctx() ctx: Context): Promise<CredentialVersion> {
+    return this.service.addVersion(ctx.principal, input);
+  }
+
+  @Authorized(Permission.CREDENTIAL_WRITE)
+  @Mutation(() => CredentialGrant, { description: 'Lets an owner read the values. Granting yourself is allowed, and audited as such.' })
+  grantCredential(@Arg('name') name: string, @Arg('ownerId', () => ID) ownerId: string, @Ctx() ctx: Context): Promise<CredentialGrant> {
+    return this.service.grant(ctx.principal, name, ownerId);
+  }
+
+  @Authorized(Permission.CREDENTIAL_WRITE)
+  @Mutation(() => Boolean, { description: "Withdraws an owner's right to read the values; false when it had none." })
+  revokeCredentialAccess(@Arg('name') name: string, @Arg('ownerId', () => ID) ownerId: string, @Ctx() ctx: Context): Promise<boolean> {
+    return this.service.revokeAccess(ctx.principal, name, ownerId);
+  }
+
+  @Mutation(() => RevealedCredential, {
+    description: "A credential's value, for an owner granted to read it (no permission is enough alone). Audited before it is returned.",
+  })
+  async revealCredential(
+    @Arg('name') name: string,
+    @Ctx() ctx: Context,
+    @Arg('version', () => Int, { nullable: true, description: 'A PREVIOUS version, readable until its grace ends; CURRENT when left out.' }) version?: number,
+  ): Promise<RevealedCredential> {
+    const p = ctx.principal;
+    const r = await this.reveals.reveal({ tenantId: p.tenantId, ownerId: p.ownerId, tokenId: p.tokenId, name, version, clientIp: ctx.clientIp ?? null, door: 'graphql' });
+    if (!r.modified) throw new Error('unreachable: a reveal without If-None-Match always returns the value');
+    return { name: r.name, version: r.version, value: r.value, expiresAt: r.expiresAt };
+  }
+}

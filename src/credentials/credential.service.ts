@@ -1,0 +1,239 @@
+// Managed credentials: create, list, add versions, grant and withdraw the right to read values.
+// Every change locks the credential's row first, so concurrent writers of one credential queue up
+// and "exactly one CURRENT" (also a unique index) never sees a moment without or with two.
+// Reading values is credential-reveal.ts; retiring versions and expiry warnings, credential.jobs.ts.
+import type { DataSource } from 'typeorm';
+import type { AuditService } from '../audit/audit.service';
+import { type Principal, requirePermission } from '../iam/principal';
+import { Permission } from '../iam/permissions';
+import type { Tx } from '../platform/db';
+import { isUniqueViolation } from '../platform/db';
+import { badInput, conflict, notFound } from '../platform/errors';
+import { decodeCursor, requireId, uuidv7 } from '../platform/ids';
+import { type Connection, connection, pageSize } from '../platform/pagination';
+import { TenantScope } from '../platform/tenant-scope';
+import { Owner } from '../owners/owner.entity';
+import { validateLabels } from '../tokens/labels';
+import { DEFAULT_NOTIFY_BEFORE_S, firstNotifyAt } from './credential.jobs';
+import { Credential, CredentialGrant, CredentialVersion, CredentialVersionState } from './credential.entity';
+import type { DataKeys } from './data-keys';
+
+export const MAX_VALUE_BYTES = 64 * 1024;
+export const MAX_GRACE_S = 90 * 86_400;
+const NAME = /^[a-z0-9][a-z0-9._-]{0,127}$/;
+
+export interface CreateCredential {
+  name: string;
+  service?: string | null;
+  description?: string | null;
+  ownerId?: string | null;
+  labels?: Record<string, unknown> | null;
+  value: string;
+  expiresAt?: Date | null;
+}
+
+export interface NewVersion {
+  name: string;
+  value: string;
+  expiresAt?: Date | null;
+  /** Seconds the replaced version stays readable (PREVIOUS) before it is retired; 0 retires it at once. */
+  gracePeriod: number;
+}
+
+/** The additional data a version's ciphertext is bound to: copied onto another row, it does not open. */
+export const versionContext = (tenantId: string, credentialId: string, version: number) => `latchkey:credential:${tenantId}:${credentialId}:${version}`;
+
+export function checkName(name: string, argument = 'name'): string {
+  if (!NAME.test(name)) throw badInput(`a credential name is 1-128 lower-case letters, digits, ".", "_" or "-", starting with a letter or digit`, { argument });
+  return name;
+}
+
+function checkValue(value: string): void {
+  const bytes = Buffer.byteLength(value, 'utf8');
+  if (bytes === 0) throw badInput('the value is empty', { argument: 'value' });
+  if (bytes > MAX_VALUE_BYTES) throw badInput(`the value is ${bytes} bytes; at most ${MAX_VALUE_BYTES} (64 KiB)`, { argument: 'value' });
+}
+
+function checkText(value: string | null | undefined, argument: string, max: number): string | null {
+  if (value === null || value === undefined) return null;
+  if (value.length > max) throw badInput(`${argument} is at most ${max} characters`, { argument });
+  return value;
+}
+
+export class CredentialService {
+  constructor(
+    private readonly ds: DataSource,
+    private readonly audit: AuditService,
+    private readonly keys: DataKeys,
+  ) {}
+
+  async list(p: Principal, first: number | null | undefined, after: string | null | undefined): Promise<Connection<Credential>> {
+    requirePermission(p, Permission.CREDENTIAL_READ);
+    const limit = pageSize(first);
+    const qb = new TenantScope(this.ds.manager, p.tenantId).select(Credential, 'c');
+    const totalCount = await qb.clone().getCount();
+    if (after) qb.andWhere('c.name > :after', { after: decodeCursor(after) });
+    const rows = await qb.orderBy('c.name', 'ASC').limit(limit + 1).getMany();
+    return connection(rows, limit, totalCount, (c) => c.name);
+  }
+
+  async byName(p: Principal, name: string): Promise<Credential | null> {
+    requirePermission(p, Permission.CREDENTIAL_READ);
+    if (!NAME.test(name)) return null;
+    return new TenantScope(this.ds.manager, p.tenantId).select(Credential, 'c').andWhere('c.name = :name', { name }).getOne();
+  }
+
+  /** Versions, newest first (loaded per credential by the resolver; never the value). */
+  versions(tenantId: string, credentialId: string): Promise<CredentialVersion[]> {
+    return new TenantScope(this.ds.manager, tenantId).select(CredentialVersion, 'v').andWhere('v.credentialId = :credentialId', { credentialId }).orderBy('v.version', 'DESC').getMany();
+  }
+
+  grants(tenantId: string, credentialId: string): Promise<CredentialGrant[]> {
+    return new TenantScope(this.ds.manager, tenantId).select(CredentialGrant, 'g').andWhere('g.credentialId = :credentialId', { credentialId }).orderBy('g.createdAt', 'ASC').getMany();
+  }
+
+  async create(p: Principal, input: CreateCredential): Promise<Credential> {
+    requirePermission(p, Permission.CREDENTIAL_WRITE);
+    checkName(input.name);
+    checkValue(input.value);
+    const labels = validateLabels(input.labels);
+    const service = checkText(input.service, 'service', 200);
+    const description = checkText(input.description, 'description', 1000);
+    const ownerId = input.ownerId ? requireId(input.ownerId, 'ownerId') : p.ownerId;
+    const now = new Date();
+    const credential: Credential = { id: uuidv7(), tenantId: p.tenantId, name: input.name, service, description, ownerId, labels, createdAt: now, updatedAt: now };
+    try {
+      return await this.ds.transaction(async (tx) => {
+        const scope = new TenantScope(tx, p.tenantId);
+        await scope.get(Owner, ownerId, 'owner');
+        await scope.insert(Credential, [credential]);
+        const version = await this.insertVersion(tx, credential, 1, input.value, input.expiresAt ?? null, p.ownerId);
+        await this.audit.append(tx, p.tenantId, {
+          action: 'CREDENTIAL_CREATED',
+          actorId: p.ownerId,
+          targetType: 'CREDENTIAL',
+          targetId: credential.id,
+          data: { name: credential.name, service, ownerId, version: version.version, expiresAt: version.expiresAt?.toISOString() ?? null },
+        });
+        return credential;
+      });
+    } catch (err) {
+      if (isUniqueViolation(err)) throw conflict(`a credential named ${input.name} already exists`, { argument: 'name' });
+      throw err;
+    }
+  }
+
+  /**
+   * A new CURRENT version (a person pasted the vendor's new value). The version it replaces
+   * stays readable as PREVIOUS until the grace ends (then the jobs retire it); one already
+   * PREVIOUS is retired now. Returns the new version.
+   */
+  async addVersion(p: Principal, input: NewVersion): Promise<CredentialVersion> {
+    requirePermission(p, Permission.CREDENTIAL_WRITE);
+    checkName(input.name);
+    checkValue(input.value);
+    if (input.gracePeriod < 0 || input.gracePeriod > MAX_GRACE_S) throw badInput(`gracePeriod is at most P90D`, { argument: 'gracePeriod' });
+    return this.ds.transaction(async (tx) => {
+      const credential = await this.locked(tx, p.tenantId, input.name);
+      const rows = await tx.query(`SELECT max(version) AS v FROM credential_versions WHERE credential_id = $1`, [credential.id]);
+      const next = Number(rows[0].v) + 1;
+      const graceEndsAt = new Date(Date.now() + input.gracePeriod * 1000);
+      // The replaced version is retired at once when there is no grace; what was PREVIOUS is, always.
+      const retired = await this.retire(tx, credential, input.gracePeriod === 0 ? `state IN ('PREVIOUS', 'CURRENT')` : `state = 'PREVIOUS'`);
+      const [[replaced]] = input.gracePeriod === 0 ? [[null]] : await tx.query(`UPDATE credential_versions SET state = 'PREVIOUS', grace_ends_at = $2 WHERE credential_id = $1 AND state = 'CURRENT' RETURNING version`, [credential.id, graceEndsAt]);
+      const version = await this.insertVersion(tx, credential, next, input.value, input.expiresAt ?? null, p.ownerId);
+      await tx.query(`UPDATE credentials SET updated_at = now() WHERE id = $1`, [credential.id]);
+      await this.audit.append(tx, p.tenantId, [
+        ...retired.map((v) => ({ action: 'CREDENTIAL_VERSION_RETIRED' as const, actorId: p.ownerId, targetType: 'CREDENTIAL', targetId: credential.id, data: { name: credential.name, version: v } })),
+        {
+          action: 'CREDENTIAL_VERSION_ADDED',
+          actorId: p.ownerId,
+          targetType: 'CREDENTIAL',
+          targetId: credential.id,
+          data: {
+            name: credential.name,
+            version: next,
+            previousVersion: replaced?.version ?? null,
+            previousGraceEndsAt: replaced ? graceEndsAt.toISOString() : null,
+            expiresAt: version.expiresAt?.toISOString() ?? null,
+          },
+        },
+      ]);
+      return version;
+    });
+  }
+
+  /** Lets an owner read the credential's values. Granting oneself is allowed to CREDENTIAL_WRITE and audited as such. */
+  async grant(p: Principal, name: string, ownerId: string): Promise<CredentialGrant> {
+    requirePermission(p, Permission.CREDENTIAL_WRITE);
+    requireId(ownerId, 'ownerId');
+    return this.ds.transaction(async (tx) => {
+      const credential = await this.locked(tx, p.tenantId, checkName(name));
+      await new TenantScope(tx, p.tenantId).get(Owner, ownerId, 'owner');
+      const grant: CredentialGrant = { tenantId: p.tenantId, credentialId: credential.id, ownerId, grantedBy: p.ownerId, createdAt: new Date() };
+      const inserted = await tx.query(
+        `INSERT INTO credential_grants (tenant_id, credential_id, owner_id, granted_by, created_at) VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING RETURNING owner_id`,
+        [grant.tenantId, grant.credentialId, grant.ownerId, grant.grantedBy, grant.createdAt],
+      );
+      if (inserted.length === 0) return (await new TenantScope(tx, p.tenantId).select(CredentialGrant, 'g').andWhere('g.credentialId = :c AND g.ownerId = :o', { c: credential.id, o: ownerId }).getOne())!;
+      await this.audit.append(tx, p.tenantId, {
+        action: 'CREDENTIAL_GRANTED',
+        actorId: p.ownerId,
+        targetType: 'CREDENTIAL',
+        targetId: credential.id,
+        data: { name: credential.name, ownerId, self: ownerId === p.ownerId },
+      });
+      return grant;
+    });
+  }
+
+  /** Withdraws an owner's right to read values; true when it had one. */
+  async revokeAccess(p: Principal, name: string, ownerId: string): Promise<boolean> {
+    requirePermission(p, Permission.CREDENTIAL_WRITE);
+    requireId(ownerId, 'ownerId');
+    return this.ds.transaction(async (tx) => {
+      const credential = await this.locked(tx, p.tenantId, checkName(name));
+      const [, count] = await tx.query(`DELETE FROM credential_grants WHERE tenant_id = $1 AND credential_id = $2 AND owner_id = $3`, [p.tenantId, credential.id, ownerId]);
+      if (!count) return false;
+      await this.audit.append(tx, p.tenantId, { action: 'CREDENTIAL_ACCESS_REVOKED', actorId: p.ownerId, targetType: 'CREDENTIAL', targetId: credential.id, data: { name: credential.name, ownerId } });
+      return true;
+    });
+  }
+
+  private async locked(tx: Tx, tenantId: string, name: string): Promise<Credential> {
+    const credential = await new TenantScope(tx, tenantId).select(Credential, 'c').andWhere('c.name = :name', { name }).setLock('pessimistic_write').getOne();
+    if (!credential) throw notFound('credential', name);
+    return credential;
+  }
+
+  /** Retires the versions matching `where` (ciphertext destroyed); returns their numbers. */
+  private async retire(tx: Tx, credential: Credential, where: string): Promise<number[]> {
+    // TypeORM answers an UPDATE with [rows, count].
+    const [rows]: [Array<{ version: number }>, number] = await tx.query(
+      `UPDATE credential_versions SET state = 'RETIRED', ciphertext = NULL, data_key_id = NULL, retired_at = now(), next_notify_at = NULL WHERE credential_id = $1 AND ${where} RETURNING version`,
+      [credential.id],
+    );
+    return rows.map((r) => r.version);
+  }
+
+  private async insertVersion(tx: Tx, credential: Credential, version: number, value: string, expiresAt: Date | null, createdBy: string | null): Promise<CredentialVersion> {
+    const key = await this.keys.forTenant(tx, credential.tenantId);
+    const row: CredentialVersion = {
+      id: uuidv7(),
+      tenantId: credential.tenantId,
+      credentialId: credential.id,
+      version,
+      state: CredentialVersionState.CURRENT,
+      ciphertext: this.keys.seal(key, value, versionContext(credential.tenantId, credential.id, version)),
+      dataKeyId: key.id,
+      expiresAt,
+      graceEndsAt: null,
+      createdBy,
+      createdAt: new Date(),
+      retiredAt: null,
+      nextNotifyAt: expiresAt ? firstNotifyAt(expiresAt, DEFAULT_NOTIFY_BEFORE_S) : null,
+    };
+    await new TenantScope(tx, credential.tenantId).insert(CredentialVersion, [row]);
+    return row;
+  }
+}
