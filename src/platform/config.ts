@@ -204,7 +204,7 @@ export function loadConfig(env: Env = process.env): Config {
   if (production && !signingRaw) problems.push('AUDIT_SIGNING_KEY is required when NODE_ENV=production (a 32-byte Ed25519 seed, base64: openssl rand -base64 32)');
   if (pepperRaw !== undefined && pepperRaw.length < 32) problems.push('TOKEN_PEPPER must be at least 32 characters');
   let encryptionKey: Buffer | undefined;
-  if (keyRaw !== undefined) {
+  if (keyRaw) {
     encryptionKey = Buffer.from(keyRaw, 'base64');
     if (encryptionKey.length !== 32) problems.push('ENCRYPTION_KEY must be 32 bytes, base64-encoded');
   }
