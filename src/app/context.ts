@@ -12,5 +12,5 @@ export interface Context {
   /** The caller's address as the trusted proxies report it (HTTP only). */
   clientIp?: string | null;
   /** Over WebSocket only: the event streams, and the connection's principal as it is now. */
-  events?: { service: EventService; principal: () => Principal };
+  events?: { service: EventService; principal: () => Principal; grantedCredentials(p: Principal): Promise<Set<string>> };
 }

@@ -55,7 +55,7 @@ export function startWebSocket(c: Container, server: Server, schema: GraphQLSche
           principal: live.principal,
           loaders: createLoaders(services, live.principal.tenantId, { cache: false }),
           log,
-          events: { service: services.events, principal: () => live.principal },
+          events: { service: services.events, principal: () => live.principal, grantedCredentials: (p) => services.credentials.grantedNames(p.tenantId, p.ownerId) },
         };
       },
       subscribe: (args) => sharedSubscribe(args, audienceOf(args.contextValue as Context), c.metrics),

@@ -2,6 +2,7 @@
 // by LATCHKEY_TOKEN (or --token, with a warning), and the output format.
 import { type Command, InvalidArgumentError } from 'commander';
 import { DurationError, parseDuration } from '../platform/duration';
+import { CredentialsClient } from '../client/credentials';
 import { LatchkeyClient } from './client';
 import { CliError, ExitCode, usage } from './errors';
 import { type Format, Output } from './output';
@@ -15,6 +16,8 @@ export interface GlobalOptions {
 export interface Ctx {
   client: LatchkeyClient;
   out: Output;
+  /** Reads credential values over REST with the same token (its owner must be granted). */
+  credentials: CredentialsClient;
 }
 
 export function contextOf(cmd: Command): Ctx {
@@ -30,7 +33,7 @@ export function contextOf(cmd: Command): Ctx {
   if (opts.token) out.note('warning: --token puts the token in your shell history and the process list; set LATCHKEY_TOKEN instead');
   const token = opts.token ?? process.env.LATCHKEY_TOKEN;
   if (!token) throw new CliError('no token: set LATCHKEY_TOKEN to a Latchkey CONTROL token', ExitCode.AUTH);
-  return { client: new LatchkeyClient(url, token), out };
+  return { client: new LatchkeyClient(url, token), out, credentials: new CredentialsClient({ url, token, maxAgeMs: 0 }) };
 }
 
 /** Repeatable option values collect into a list. */

@@ -4,6 +4,7 @@ import { resolve } from 'node:path';
 import { Command, CommanderError, Option } from 'commander';
 import { auditCommands } from './commands/audit';
 import { catalogCommands } from './commands/catalog';
+import { credentialCommands } from './commands/credentials';
 import { policyAsCodeCommands } from './commands/policy-as-code';
 import { tokensCommand } from './commands/tokens';
 import { CliError, ExitCode } from './errors';
@@ -22,7 +23,7 @@ function packageVersion(): string {
 
 export function buildProgram(): Command {
   const program = new Command('latchkey')
-    .description('Manage tokens, owners, roles, scopes and rotation policies on a Latchkey server.')
+    .description('Manage tokens, managed credentials, owners, roles, scopes and rotation policies on a Latchkey server.')
     .version(packageVersion(), '-V, --version', 'print the version of this command line')
     .option('--url <url>', 'the server (default: $LATCHKEY_URL or http://127.0.0.1:4000)')
     .option('--token <token>', 'prefer $LATCHKEY_TOKEN: a flag shows up in shell history and the process list')
@@ -48,6 +49,7 @@ Examples:
   tokensCommand(program);
   catalogCommands(program);
   auditCommands(program);
+  credentialCommands(program);
   policyAsCodeCommands(program);
   program.commands.forEach(function exitOverride(c: Command) {
     c.exitOverride();

@@ -1,5 +1,8 @@
 import { Arg, Authorized, Ctx, FieldResolver, ID, Int, Mutation, Query, Resolver, Root } from 'type-graphql';
 import type { Context } from '../app/context';
+import type { AuditEvent } from '../audit/audit-event.entity';
+import type { AuditService } from '../audit/audit.service';
+import { AuditEventConnection } from '../audit/audit.types';
 import { Permission } from '../iam/permissions';
 import type { Connection } from '../platform/pagination';
 import { Credential, CredentialGrant, CredentialVersion } from './credential.entity';
@@ -12,6 +15,7 @@ export class CredentialResolver {
   constructor(
     private readonly service: CredentialService,
     private readonly reveals: CredentialReveals,
+    private readonly audit: AuditService,
   ) {}
 
   @Authorized(Permission.CREDENTIAL_READ)
@@ -33,6 +37,16 @@ export class CredentialResolver {
   @FieldResolver(() => [CredentialVersion], { description: 'Newest first.' })
   versions(@Root() c: Credential): Promise<CredentialVersion[]> {
     return this.service.versions(c.tenantId, c.id);
+  }
+
+  @FieldResolver(() => AuditEventConnection, { description: 'Its audit events, oldest first: versions, grants, reveals (who, which version, from where).' })
+  history(
+    @Root() c: Credential,
+    @Ctx() ctx: Context,
+    @Arg('first', () => Int, { nullable: true }) first?: number,
+    @Arg('after', () => String, { nullable: true }) after?: string,
+  ): Promise<Connection<AuditEvent>> {
+    return this.audit.list(ctx.principal, { targetId: c.id }, first, after);
   }
 
   @FieldResolver(() => [CredentialGrant], { description: 'Owners allowed to read the values.' })

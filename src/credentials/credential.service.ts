@@ -92,6 +92,15 @@ export class CredentialService {
     return new TenantScope(this.ds.manager, tenantId).select(CredentialGrant, 'g').andWhere('g.credentialId = :credentialId', { credentialId }).orderBy('g.createdAt', 'ASC').getMany();
   }
 
+  /** Names of the credentials an owner is granted to read. */
+  async grantedNames(tenantId: string, ownerId: string): Promise<Set<string>> {
+    const rows: Array<{ name: string }> = await this.ds.query(
+      `SELECT c.name FROM credential_grants g JOIN credentials c ON c.id = g.credential_id WHERE g.tenant_id = $1 AND g.owner_id = $2`,
+      [tenantId, ownerId],
+    );
+    return new Set(rows.map((r) => r.name));
+  }
+
   async create(p: Principal, input: CreateCredential): Promise<Credential> {
     requirePermission(p, Permission.CREDENTIAL_WRITE);
     checkName(input.name);

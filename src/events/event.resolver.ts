@@ -4,9 +4,9 @@ import { requirePermission } from '../iam/principal';
 import { Permission } from '../iam/permissions';
 import type { Context } from '../app/context';
 import { DurationScalar } from '../platform/duration';
-import { badInput } from '../platform/errors';
+import { badInput, forbidden } from '../platform/errors';
 import { JSONObjectScalar } from '../platform/graphql-types';
-import { ExpiringTokensUpdate, TokenLifecycleEvent, TokenLifecycleKind } from './event.types';
+import { CredentialChange, ExpiringTokensUpdate, TokenLifecycleEvent, TokenLifecycleKind } from './event.types';
 
 interface SubscribeData<A> {
   args: A;
@@ -34,6 +34,30 @@ export class EventResolver {
     @Arg('actions', () => [String], { nullable: true }) _actions?: string[],
   ): AuditEvent {
     return event;
+  }
+
+  @Subscription(() => CredentialChange, {
+    name: 'credentialChanged',
+    description:
+      'New versions, retirements and vendor expiries of the named credentials, live; with afterSeq, first what happened since. Open to CREDENTIAL_READ, or to owners granted on every credential named.',
+    subscribe: async ({ args, context }: SubscribeData<{ names?: string[] | null; afterSeq?: number | null }>) => {
+      const p = context.principal;
+      let granted: Set<string> | null = null;
+      if (!p.permissions.has(Permission.CREDENTIAL_READ)) {
+        if (!args.names?.length) throw forbidden('name the credentials to follow, or hold CREDENTIAL_READ', { argument: 'names' });
+        granted = await context.events!.grantedCredentials(p);
+        const missing = args.names.filter((n) => !granted!.has(n));
+        if (missing.length) throw forbidden(`no grant to read credential ${missing[0]} (or no such credential in this tenant)`, { argument: 'names' });
+      }
+      return context.events!.service.credentialChanges(context.events!.principal, args.names, granted, args.afterSeq);
+    },
+  })
+  credentialChanged(
+    @Root() change: CredentialChange,
+    @Arg('names', () => [String], { nullable: true }) _names?: string[],
+    @Arg('afterSeq', () => Int, { nullable: true }) _afterSeq?: number,
+  ): CredentialChange {
+    return change;
   }
 
   @Authorized(Permission.TOKEN_READ)

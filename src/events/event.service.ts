@@ -14,7 +14,7 @@ import type { Token } from '../tokens/token.types';
 import { TokenStatus } from '../tokens/token.types';
 import { AsyncQueue } from './async-queue';
 import type { AuditHub } from './audit-hub';
-import { type ExpiringTokensUpdate, LIFECYCLE_ACTIONS, type TokenLifecycleEvent, type TokenLifecycleKind } from './event.types';
+import { CREDENTIAL_CHANGE_ACTIONS, type CredentialChange, type ExpiringTokensUpdate, LIFECYCLE_ACTIONS, type TokenLifecycleEvent, type TokenLifecycleKind } from './event.types';
 import type { PublishedEvent, TokenSnapshot } from './published-event';
 import { tokenSnapshots } from './token-snapshots';
 
@@ -51,6 +51,22 @@ export class EventService {
     return this.stream(who, afterSeq, false, (p, principal) =>
       hasPermission(principal, Permission.AUDIT_READ) && (!wanted || wanted.has(p.event.action)) ? p.event : null,
     );
+  }
+
+  /**
+   * Changes of the named credentials (all, when none are named) that their consumers act on. A
+   * principal that may not read credentials' metadata sees those it holds a grant on (`granted`,
+   * read when subscribing).
+   */
+  credentialChanges(who: PrincipalRef, names: string[] | null | undefined, granted: ReadonlySet<string> | null, afterSeq: number | null | undefined): AsyncQueue<CredentialChange> {
+    const wanted = names?.length ? new Set(names) : null;
+    return this.stream(who, afterSeq, false, (p, principal) => {
+      const kind = CREDENTIAL_CHANGE_ACTIONS[p.event.action];
+      const name = p.event.data.name;
+      if (!kind || typeof name !== 'string' || (wanted && !wanted.has(name))) return null;
+      if (!hasPermission(principal, Permission.CREDENTIAL_READ) && !granted?.has(name)) return null;
+      return { kind, name, version: Number(p.event.data.version), at: p.event.at, seq: p.event.seq };
+    });
   }
 
   /** Token lifecycle events, filtered, each carrying the audit seq it came from. */

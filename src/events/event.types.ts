@@ -55,3 +55,40 @@ export class ExpiringTokensUpdate {
   @Field()
   at!: Date;
 }
+
+export enum CredentialChangeKind {
+  VERSION_ADDED = 'VERSION_ADDED',
+  VERSION_RETIRED = 'VERSION_RETIRED',
+  EXPIRING = 'EXPIRING',
+  EXPIRED = 'EXPIRED',
+}
+registerEnumType(CredentialChangeKind, {
+  name: 'CredentialChangeKind',
+  valuesConfig: { VERSION_ADDED: { description: 'A new CURRENT version: fetch the value again (its ETag changed).' } },
+});
+
+/** The audit actions each credential change comes from. */
+export const CREDENTIAL_CHANGE_ACTIONS: Record<string, CredentialChangeKind> = {
+  CREDENTIAL_VERSION_ADDED: CredentialChangeKind.VERSION_ADDED,
+  CREDENTIAL_VERSION_RETIRED: CredentialChangeKind.VERSION_RETIRED,
+  CREDENTIAL_EXPIRING: CredentialChangeKind.EXPIRING,
+  CREDENTIAL_EXPIRED: CredentialChangeKind.EXPIRED,
+};
+
+@ObjectType({ description: 'Something a consumer of a credential must act on. Never the value.' })
+export class CredentialChange {
+  @Field(() => CredentialChangeKind)
+  kind!: CredentialChangeKind;
+
+  @Field()
+  name!: string;
+
+  @Field(() => Int, { description: 'The version added, retired, expiring or expired.' })
+  version!: number;
+
+  @Field()
+  at!: Date;
+
+  @Field(() => Int, { description: 'The audit seq it came from: resume with credentialChanged(afterSeq:).' })
+  seq!: number;
+}

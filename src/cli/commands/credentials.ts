@@ -1,0 +1,234 @@
+// latchkey credentials list|show|create|put|history|grant|revoke-access|get, and latchkey run.
+// Values are read from stdin (never from an argument: it would land in shell history and the
+// process list) and printed only by `get`, alone on stdout, for scripts.
+import { type ChildProcess, spawn } from 'node:child_process';
+import { constants as osConstants } from 'node:os';
+import type { Command } from 'commander';
+import { CredentialError, type CredentialsClient } from '../../client/credentials';
+import { collect, contextOf, type Ctx, durationArg, labelsOf } from '../context';
+import { CliError, ExitCode, usage } from '../errors';
+import {
+  AddCredentialVersionDocument,
+  CreateCredentialDocument,
+  CredentialByNameDocument,
+  type CredentialFieldsFragment,
+  CredentialHistoryDocument,
+  CredentialsDocument,
+  GrantCredentialDocument,
+  RevokeCredentialAccessDocument,
+} from '../generated/graphql';
+import { ownerIdOf } from './tokens';
+
+const current = (c: CredentialFieldsFragment) => c.versions.find((v) => v.state === 'CURRENT');
+const row = (c: CredentialFieldsFragment) => ({ name: c.name, service: c.service, version: current(c)?.version, expiresAt: current(c)?.expiresAt, readers: c.readers.length, updatedAt: c.updatedAt });
+
+/** The value piped on stdin (one trailing newline dropped, as `echo` adds one). */
+async function valueFromStdin(): Promise<string> {
+  if (process.stdin.isTTY) throw usage('pipe the value on stdin, e.g.  printf %s "$CRM_KEY" | latchkey credentials create crm-sales-readonly');
+  const chunks: Buffer[] = [];
+  for await (const chunk of process.stdin) chunks.push(chunk as Buffer);
+  const value = Buffer.concat(chunks).toString('utf8').replace(/\r?\n$/, '');
+  if (!value) throw usage('stdin was empty: pipe the value in');
+  return value;
+}
+
+async function byName(ctx: Ctx, name: string): Promise<CredentialFieldsFragment> {
+  const { credential } = await ctx.client.request(CredentialByNameDocument, { name });
+  if (!credential) throw new CliError(`no credential named ${JSON.stringify(name)}`, ExitCode.NOT_FOUND);
+  return credential;
+}
+
+/** A REST read's refusal as the exit code the rest of the CLI uses. */
+async function read(credentials: CredentialsClient, name: string) {
+  try {
+    return await credentials.get(name);
+  } catch (err) {
+    if (!(err instanceof CredentialError)) throw new CliError(`cannot reach Latchkey: ${(err as Error).message}`, ExitCode.UNAVAILABLE);
+    const code = { 401: ExitCode.AUTH, 403: ExitCode.FORBIDDEN, 404: ExitCode.NOT_FOUND, 400: ExitCode.INVALID }[err.status] ?? ExitCode.SERVER;
+    throw new CliError(err.message, code, err.code);
+  }
+}
+
+export function credentialCommands(program: Command): void {
+  const credentials = program.command('credentials').description("managed credentials: other systems' tokens, kept sealed and handed out audited");
+
+  credentials
+    .command('list')
+    .description('credentials by name, with their current version (never values)')
+    .action(async (_o: unknown, cmd: Command) => {
+      const ctx = contextOf(cmd);
+      const list: CredentialFieldsFragment[] = [];
+      for await (const c of ctx.client.pages(async (after) => (await ctx.client.request(CredentialsDocument, { first: 100, after })).credentials)) list.push(c);
+      ctx.out.result(list, () => ctx.out.table(list.map(row), ['name', 'service', 'version', 'expiresAt', 'readers', 'updatedAt']));
+    });
+
+  credentials
+    .command('show <name>')
+    .description('one credential: metadata, versions and who may read it (never the value)')
+    .action(async (name: string, _o: unknown, cmd: Command) => {
+      const ctx = contextOf(cmd);
+      const c = await byName(ctx, name);
+      ctx.out.result(c, () => {
+        const { versions, readers, ...rest } = c;
+        ctx.out.record(rest);
+        ctx.out.line();
+        ctx.out.table(versions, ['version', 'state', 'expiresAt', 'graceEndsAt', 'createdAt', 'retiredAt']);
+        ctx.out.line();
+        ctx.out.table(readers, ['ownerId', 'grantedBy', 'createdAt']);
+      });
+    });
+
+  credentials
+    .command('create <name>')
+    .description('store a credential; its value is read from stdin')
+    .option('--service <service>', 'the system that issued it (salesforce, mixpanel)')
+    .option('--description <text>', 'what it is for')
+    .option('--owner <id|name>', 'the answerable owner (default: you)')
+    .option('--label <key=value>', 'a label (repeatable)', collect)
+    .option('--expires-at <iso>', "the vendor's expiry of this value")
+    .addHelpText('after', '\nExample:\n  $ printf %s "$CRM_KEY" | latchkey credentials create crm-sales-readonly --service salesforce')
+    .action(async (name: string, o: { service?: string; description?: string; owner?: string; label?: string[]; expiresAt?: string }, cmd: Command) => {
+      const ctx = contextOf(cmd);
+      const value = await valueFromStdin();
+      const { createCredential } = await ctx.client.request(CreateCredentialDocument, {
+        input: { name, value, service: o.service, description: o.description, ownerId: o.owner ? await ownerIdOf(ctx, o.owner) : undefined, labels: labelsOf(o.label), expiresAt: o.expiresAt },
+      });
+      ctx.out.result(createCredential, () => ctx.out.record(row(createCredential)));
+    });
+
+  credentials
+    .command('put <name>')
+    .description('add a version by hand (the vendor issued a new value); the value is read from stdin')
+    .option('--grace <duration>', 'how long the replaced value stays readable (e.g. 1h, P1D; 0s retires it at once)', durationArg, 'PT1H')
+    .option('--expires-at <iso>', "the vendor's expiry of the new value")
+    .addHelpText('after', '\nExample:\n  $ printf %s "$NEW_KEY" | latchkey credentials put crm-sales-readonly --grace 1d')
+    .action(async (name: string, o: { grace: string; expiresAt?: string }, cmd: Command) => {
+      const ctx = contextOf(cmd);
+      const value = await valueFromStdin();
+      const { addCredentialVersion: v } = await ctx.client.request(AddCredentialVersionDocument, { input: { name, value, gracePeriod: o.grace, expiresAt: o.expiresAt } });
+      ctx.out.result(v, () => ctx.out.line(`${name}: version ${v.version} is CURRENT`));
+    });
+
+  credentials
+    .command('history <name>')
+    .description('what happened to a credential: versions, grants and every reveal (who, which version, from where)')
+    .option('--limit <n>', 'at most this many events', (v) => Number(v), 100)
+    .action(async (name: string, o: { limit: number }, cmd: Command) => {
+      const ctx = contextOf(cmd);
+      const events: Array<{ seq: number; at: string; action: string; actorId?: string | null; data: Record<string, unknown> }> = [];
+      for await (const e of ctx.client.pages(async (after) => {
+        const { credential } = await ctx.client.request(CredentialHistoryDocument, { name, first: 100, after });
+        if (!credential) throw new CliError(`no credential named ${JSON.stringify(name)}`, ExitCode.NOT_FOUND);
+        return credential.history;
+      })) {
+        events.push(e);
+        if (events.length >= o.limit) break;
+      }
+      ctx.out.result(events, () =>
+        ctx.out.table(
+          events.map((e) => ({ seq: e.seq, at: e.at, action: e.action, by: e.actorId, version: e.data.version, from: e.data.clientIp })),
+          ['seq', 'at', 'action', 'by', 'version', 'from'],
+        ),
+      );
+    });
+
+  const access = (command: string, description: string, change: (ctx: Ctx, name: string, ownerId: string) => Promise<unknown>, done: string) =>
+    credentials
+      .command(`${command} <name>`)
+      .description(description)
+      .requiredOption('--owner <id|name>', 'the owner (a service such as homepage-dashboard-backend)')
+      .action(async (name: string, o: { owner: string }, cmd: Command) => {
+        const ctx = contextOf(cmd);
+        const result = await change(ctx, name, await ownerIdOf(ctx, o.owner));
+        ctx.out.result(result, () => ctx.out.line(`${name}: ${done} ${o.owner}`));
+      });
+  access('grant', 'let an owner read the values (audited)', (ctx, name, ownerId) => ctx.client.request(GrantCredentialDocument, { name, ownerId }), 'readable by');
+  access('revoke-access', "withdraw an owner's right to read the values", (ctx, name, ownerId) => ctx.client.request(RevokeCredentialAccessDocument, { name, ownerId }), 'no longer readable by');
+
+  credentials
+    .command('get <name>')
+    .description('print the current value alone, for scripts (the read is audited)')
+    .addHelpText('after', '\nExample:\n  $ CRM_TOKEN="$(latchkey credentials get crm-sales-readonly)"')
+    .action(async (name: string, _o: unknown, cmd: Command) => {
+      const ctx = contextOf(cmd);
+      const c = await read(ctx.credentials, name);
+      ctx.out.result(c, () => process.stdout.write(c.value));
+    });
+
+  program
+    .command('run')
+    .description('run a command with credentials in its environment, restarting it (or signalling it) when one rotates')
+    .requiredOption('--env <VAR=credential>', 'an environment variable and the credential it holds (repeatable)', collect)
+    .option('--signal <signal>', 'send this signal on a rotation instead of restarting (e.g. SIGHUP)')
+    .option('--interval <duration>', 'how often to revalidate the values (ETag; not a reveal)', durationArg, 'PT30S')
+    .argument('<command...>', 'the command, after --')
+    .addHelpText('after', '\nExample:\n  $ latchkey run --env CRM_TOKEN=crm-sales-readonly -- node server.js')
+    .action(async (command: string[], o: { env: string[]; signal?: string; interval: string }, cmd: Command) => {
+      const ctx = contextOf(cmd);
+      const pairs = o.env.map((e) => {
+        const i = e.indexOf('=');
+        if (i <= 0 || !/^[A-Za-z_][A-Za-z0-9_]*$/.test(e.slice(0, i))) throw usage(`--env ${JSON.stringify(e)} must look like VAR=credential-name`);
+        return [e.slice(0, i), e.slice(i + 1)] as const;
+      });
+      const intervalS = Number(/^PT(\d+)S$/.exec(o.interval)?.[1] ?? NaN);
+      await runWithCredentials(ctx, pairs, command, o.signal as NodeJS.Signals | undefined, Number.isFinite(intervalS) ? intervalS * 1000 : 30_000);
+    });
+}
+
+/**
+ * Starts the command with the values in its environment; on a new version restarts it (SIGTERM,
+ * then start again with the new values) or, with --signal, signals it (a process that re-reads its
+ * credentials itself, e.g. with `latchkey credentials get`). Exits as the command exits.
+ */
+async function runWithCredentials(ctx: Ctx, pairs: ReadonlyArray<readonly [string, string]>, command: string[], signal: NodeJS.Signals | undefined, intervalMs: number): Promise<void> {
+  const versions = new Map<string, number>();
+  const environment = async () => {
+    const env: Record<string, string> = {};
+    for (const [variable, name] of pairs) {
+      const c = await read(ctx.credentials, name);
+      versions.set(name, c.version);
+      env[variable] = c.value;
+    }
+    return env;
+  };
+  let child!: ChildProcess;
+  let exit!: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+  const start = async () => {
+    child = spawn(command[0]!, command.slice(1), { stdio: 'inherit', env: { ...process.env, ...(await environment()) } });
+    exit = new Promise((resolve) => child.once('exit', (code, sig) => resolve({ code, signal: sig })));
+  };
+  let restart: Promise<void> | null = null;
+  const check = async () => {
+    if (restart) return;
+    const latest = await Promise.all(pairs.map(([, name]) => read(ctx.credentials, name)));
+    if (latest.every((c) => versions.get(c.name) === c.version)) return;
+    ctx.out.note(`latchkey run: a credential has a new version; ${signal ? `sending ${signal}` : 'restarting the command'}`);
+    if (signal) {
+      latest.forEach((c) => versions.set(c.name, c.version));
+      child.kill(signal);
+      return;
+    }
+    restart = (async () => {
+      child.kill('SIGTERM');
+      await exit;
+      await start();
+    })();
+    await restart;
+    restart = null;
+  };
+  await start();
+  const timer = setInterval(() => void check().catch((err) => ctx.out.note(`latchkey run: ${(err as Error).message}`)), intervalMs);
+  const forward = (s: NodeJS.Signals) => child.kill(s);
+  process.on('SIGINT', forward).on('SIGTERM', forward);
+  for (;;) {
+    const ended = await exit;
+    if (restart) {
+      await restart;
+      continue;
+    }
+    clearInterval(timer);
+    process.off('SIGINT', forward).off('SIGTERM', forward);
+    process.exitCode = ended.code ?? (ended.signal ? 128 + (osConstants.signals[ended.signal] ?? 0) : 1);
+    return;
+  }
+}

@@ -1,0 +1,137 @@
+// Managed credentials from the command line (the real binary over HTTP) and from the Node client:
+// values in on stdin and out alone on stdout, names for owners, history with every reveal,
+// `latchkey run` restarting its command with the new value, and a consumer following a rotation
+// (credentialChanged, ETag revalidation, one retry when the vendor refuses the old value).
+import { execFile, spawn } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { CredentialsClient } from '../../src/client/credentials';
+import { startTestApi, type TestApi } from '../helpers/api';
+import { issue, newTenant, type TenantFixture } from '../helpers/fixtures';
+
+const BIN = resolve(__dirname, '..', '..', 'bin', 'latchkey.js');
+let api: TestApi;
+let t: TenantFixture;
+let dir: string;
+/** homepage-dashboard-backend with a CONTROL token (it follows changes over WebSocket). */
+let backend: { id: string; token: string };
+
+function latchkey(args: string[], opts: { input?: string; token?: string } = {}): Promise<{ code: number; stdout: string; stderr: string }> {
+  return new Promise((done) => {
+    const child = execFile(
+      process.execPath,
+      [BIN, ...args],
+      { env: { PATH: process.env.PATH, LATCHKEY_URL: api.url, LATCHKEY_TOKEN: opts.token ?? t.adminToken }, timeout: 30_000 },
+      (err, stdout, stderr) => done({ code: err ? ((err as { code?: number }).code ?? 1) : 0, stdout, stderr }),
+    );
+    child.stdin!.end(opts.input ?? '');
+  });
+}
+
+beforeAll(async () => {
+  api = await startTestApi();
+  t = await newTenant(api);
+  dir = mkdtempSync(join(tmpdir(), 'latchkey-credentials-'));
+  const { createOwner } = await api.ok(t.adminToken, `mutation { createOwner(input: { kind: SERVICE, name: "homepage-dashboard-backend" }) { id } }`);
+  backend = { id: createOwner.id, token: (await issue(api, t.adminToken, createOwner.id, [])).secret };
+});
+
+afterAll(async () => {
+  await api?.close();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+describe('latchkey credentials', () => {
+  it('creates from stdin, grants by owner name, and prints the value alone for the granted consumer', async () => {
+    const created = await latchkey(['credentials', 'create', 'crm-sales-readonly', '--service', 'salesforce'], { input: 'crm-key-one\n' });
+    expect(created.code, created.stderr).toBe(0);
+    expect(created.stdout).toMatch(/name:\s+crm-sales-readonly/);
+
+    const denied = await latchkey(['credentials', 'get', 'crm-sales-readonly'], { token: backend.token });
+    expect(denied.code).toBe(5);
+    expect(denied.stdout).toBe('');
+
+    const granted = await latchkey(['credentials', 'grant', 'crm-sales-readonly', '--owner', 'homepage-dashboard-backend']);
+    expect(granted.code, granted.stderr).toBe(0);
+    const got = await latchkey(['credentials', 'get', 'crm-sales-readonly'], { token: backend.token });
+    expect(got.code, got.stderr).toBe(0);
+    expect(got.stdout).toBe('crm-key-one');
+
+    const history = await latchkey(['credentials', 'history', 'crm-sales-readonly', '-o', 'json']);
+    const actions = JSON.parse(history.stdout).map((e: { action: string }) => e.action);
+    expect(actions).toEqual(['CREDENTIAL_CREATED', 'CREDENTIAL_REVEAL_REFUSED', 'CREDENTIAL_GRANTED', 'CREDENTIAL_REVEALED']);
+    const list = JSON.parse((await latchkey(['credentials', 'list', '-o', 'json'])).stdout);
+    expect(list.map((c: { name: string }) => c.name)).toEqual(['crm-sales-readonly']);
+    expect(JSON.stringify(list)).not.toContain('crm-key-one');
+  });
+
+  it('refuses an empty stdin as a usage error and an unknown credential as not found, writing nothing', async () => {
+    const empty = await latchkey(['credentials', 'create', 'empty-one'], { input: '' });
+    expect(empty.code).toBe(3);
+    expect(empty.stderr).toMatch(/stdin was empty/);
+    expect(await api.sql(`SELECT 1 FROM credentials WHERE tenant_id = $1 AND name = 'empty-one'`, [t.tenantId])).toEqual([]);
+    const unknown = await latchkey(['credentials', 'put', 'no-such-credential'], { input: 'x' });
+    expect(unknown.code).toBe(6);
+  });
+
+  it('latchkey run restarts its command with the new value when the credential rotates', async () => {
+    await latchkey(['credentials', 'create', 'analytics-token'], { input: 'analytics-v1' });
+    await latchkey(['credentials', 'grant', 'analytics-token', '--owner', 'homepage-dashboard-backend']);
+    const seen = join(dir, 'seen');
+    const script = `require('fs').appendFileSync(${JSON.stringify(seen)}, process.env.ANALYTICS_TOKEN + '\\n'); setInterval(() => {}, 1000);`;
+    const run = spawn(process.execPath, [BIN, 'run', '--env', 'ANALYTICS_TOKEN=analytics-token', '--interval', '1s', '--', process.execPath, '-e', script], {
+      env: { PATH: process.env.PATH, LATCHKEY_URL: api.url, LATCHKEY_TOKEN: backend.token },
+      stdio: ['ignore', 'ignore', 'pipe'],
+    });
+    const lines = () => {
+      try {
+        return readFileSync(seen, 'utf8').trim().split('\n');
+      } catch {
+        return [];
+      }
+    };
+    await expect.poll(lines, { timeout: 10_000 }).toEqual(['analytics-v1']);
+    await latchkey(['credentials', 'put', 'analytics-token', '--grace', '1h'], { input: 'analytics-v2' });
+    await expect.poll(lines, { timeout: 10_000 }).toEqual(['analytics-v1', 'analytics-v2']);
+    const exited = new Promise<number | null>((r) => run.once('exit', (code) => r(code)));
+    run.kill('SIGTERM');
+    expect(await exited).toBe(143);
+  });
+});
+
+describe('the Node client', () => {
+  it('follows a rotation: the change arrives, the copy is dropped, and a call the vendor refuses is retried once with the new value', async () => {
+    await latchkey(['credentials', 'create', 'helpdesk-token'], { input: 'helpdesk-v1' });
+    await latchkey(['credentials', 'grant', 'helpdesk-token', '--owner', 'homepage-dashboard-backend']);
+    const client = new CredentialsClient({ url: api.url, token: backend.token, maxAgeMs: 60_000 });
+    expect((await client.get('helpdesk-token')).value).toBe('helpdesk-v1');
+    const reveals = async () => Number((await api.sql(`SELECT count(*) AS n FROM audit_events WHERE tenant_id = $1 AND action = 'CREDENTIAL_REVEALED' AND data->>'name' = 'helpdesk-token'`, [t.tenantId]))[0].n);
+    expect(await reveals()).toBe(1);
+    expect((await client.get('helpdesk-token')).value).toBe('helpdesk-v1'); // from memory
+    expect(await reveals()).toBe(1);
+
+    const changes: string[] = [];
+    const stop = client.follow(['helpdesk-token'], (c) => changes.push(`${c.kind} ${c.name} ${c.version}`));
+    try {
+      await new Promise((r) => setTimeout(r, 500)); // subscribed
+      await latchkey(['credentials', 'put', 'helpdesk-token', '--grace', '1h'], { input: 'helpdesk-v2' });
+      await expect.poll(() => changes, { timeout: 10_000 }).toEqual(['VERSION_ADDED helpdesk-token 2']);
+      expect((await client.get('helpdesk-token')).value).toBe('helpdesk-v2');
+    } finally {
+      stop();
+    }
+
+    // A vendor that accepts only v3, which the client has not seen yet: one refusal, one retry.
+    await latchkey(['credentials', 'put', 'helpdesk-token', '--grace', '1h'], { input: 'helpdesk-v3' });
+    const tried: string[] = [];
+    const vendor = async (value: string) => {
+      tried.push(value);
+      if (value !== 'helpdesk-v3') throw Object.assign(new Error('401 from the helpdesk'), { status: 401 });
+      return 'ok';
+    };
+    expect(await client.withCredential('helpdesk-token', vendor, (err) => (err as { status?: number }).status === 401)).toBe('ok');
+    expect(tried).toEqual(['helpdesk-v2', 'helpdesk-v3']);
+  });
+});
