@@ -1,0 +1,104 @@
+// A canary value through everything a credential goes through (created, revealed over REST and
+// GraphQL, revalidated, replaced, retired by the workers, its events delivered to a webhook),
+// served by a real Latchkey process logging at debug; then grepped for across a dump of the whole
+// database, every key and value this process left in Redis, its logs and every webhook body.
+import { execFileSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { Redis } from 'ioredis';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startTestApi, type TestApi, testEnv } from '../helpers/api';
+import { newTenant, type TenantFixture } from '../helpers/fixtures';
+import { type LatchkeyProcess, spawnLatchkey } from '../helpers/process';
+
+const CANARY = `canary-${randomBytes(8).toString('hex')}`;
+const PREFIX = `lktest-canary-${randomBytes(3).toString('hex')}`;
+let api: TestApi;
+let server: LatchkeyProcess;
+let t: TenantFixture;
+let receiver: Server;
+const bodies: string[] = [];
+
+const gql = async (query: string, variables?: Record<string, unknown>) => {
+  const res = await fetch(`${server.url}/graphql`, { method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${t.adminToken}` }, body: JSON.stringify({ query, variables }) });
+  const body = (await res.json()) as { data?: any; errors?: unknown[] };
+  if (body.errors) throw new Error(JSON.stringify(body.errors));
+  return body.data;
+};
+
+async function redisContents(): Promise<string> {
+  const redis = new Redis(testEnv().REDIS_URL!);
+  const parts: string[] = [];
+  let cursor = '0';
+  do {
+    const [next, keys] = await redis.scan(cursor, 'MATCH', `${PREFIX}*`, 'COUNT', 1000);
+    for (const key of keys) {
+      parts.push(key);
+      const type = await redis.type(key);
+      if (type === 'string') parts.push((await redis.get(key)) ?? '');
+      else if (type === 'hash') parts.push(JSON.stringify(await redis.hgetall(key)));
+      else if (type === 'list') parts.push(JSON.stringify(await redis.lrange(key, 0, -1)));
+      else if (type === 'set') parts.push(JSON.stringify(await redis.smembers(key)));
+      else if (type === 'zset') parts.push(JSON.stringify(await redis.zrange(key, 0, -1)));
+      else if (type === 'stream') parts.push(JSON.stringify(await redis.xrange(key, '-', '+')));
+    }
+    cursor = next;
+  } while (cursor !== '0');
+  await redis.quit();
+  return parts.join('\n');
+}
+
+beforeAll(async () => {
+  receiver = createServer((req, res) => {
+    let body = '';
+    req.on('data', (c) => (body += c));
+    req.on('end', () => {
+      bodies.push(body);
+      res.writeHead(204).end();
+    });
+  }).listen(0, '127.0.0.1');
+  await new Promise((r) => receiver.once('listening', r));
+  api = await startTestApi();
+  t = await newTenant(api);
+  server = await spawnLatchkey({ LOG_LEVEL: 'debug', REDIS_PREFIX: PREFIX, PLANNER_TICK_MS: '200' });
+});
+
+afterAll(async () => {
+  await server?.stop();
+  await api?.close();
+  receiver?.close();
+});
+
+describe('a credential value', () => {
+  it('appears nowhere but in the answers that hand it out', async () => {
+    await gql(`mutation($u: String!) { createWebhook(url: $u, events: ["*"]) { webhook { id } } }`, { u: `http://127.0.0.1:${(receiver.address() as AddressInfo).port}/hook` });
+    await gql(`mutation($v: String!) { createCredential(input: { name: "crm-canary", value: $v }) { id } }`, { v: CANARY });
+    await gql(`mutation($o: ID!) { grantCredential(name: "crm-canary", ownerId: $o) { ownerId } }`, { o: t.adminId });
+    expect((await gql(`mutation { revealCredential(name: "crm-canary") { value } }`)).revealCredential.value).toBe(CANARY);
+    const rest = await fetch(`${server.url}/v1/credentials/crm-canary`, { headers: { authorization: `Bearer ${t.adminToken}` } });
+    expect(((await rest.json()) as { value: string }).value).toBe(CANARY);
+    const etag = rest.headers.get('etag')!;
+    expect((await fetch(`${server.url}/v1/credentials/crm-canary`, { headers: { authorization: `Bearer ${t.adminToken}`, 'if-none-match': etag } })).status).toBe(304);
+    // Refusals with the value in the input: an oversized one, and one under a bad name.
+    await expect(gql(`mutation($v: String!) { createCredential(input: { name: "Bad Name", value: $v }) { id } }`, { v: CANARY })).rejects.toThrow(/BAD_USER_INPUT/);
+    await gql(`mutation($v: String!) { addCredentialVersion(input: { name: "crm-canary", value: $v, gracePeriod: "PT1S" }) { version } }`, { v: `${CANARY}-2` });
+    await gql(`mutation($v: String!) { addCredentialVersion(input: { name: "crm-canary", value: $v, gracePeriod: "PT1S" }) { version } }`, { v: 'unrelated-third-value' });
+    // The workers retire version 2 when its second of grace is over, and deliver every event.
+    await expect
+      .poll(async () => (await api.sql(`SELECT count(*)::int AS n FROM credential_versions v JOIN credentials c ON c.id = v.credential_id WHERE c.tenant_id = $1 AND v.state = 'RETIRED'`, [t.tenantId]))[0].n, { timeout: 15_000 })
+      .toBe(2);
+    await expect.poll(() => bodies.filter((b) => b.includes('CREDENTIAL_VERSION_RETIRED')).length, { timeout: 15_000 }).toBe(2);
+    expect(bodies.some((b) => b.includes('CREDENTIAL_REVEALED'))).toBe(true);
+
+    const dump = execFileSync('pg_dump', ['--data-only', testEnv().DATABASE_URL!], { encoding: 'utf8', maxBuffer: 512 * 1024 * 1024 });
+    expect(dump).toContain('crm-canary'); // the dump holds the credential's rows...
+    expect(dump).not.toContain(CANARY); // ...never its values
+    const redis = await redisContents();
+    expect(redis.length).toBeGreaterThan(0);
+    expect(redis).not.toContain(CANARY);
+    expect(server.logs().length).toBeGreaterThan(3);
+    expect(server.output()).not.toContain(CANARY);
+    expect(bodies.join('\n')).not.toContain(CANARY);
+  });
+});
