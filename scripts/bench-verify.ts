@@ -6,10 +6,9 @@
 // server at a steady load both can carry: half of what /v1/verify sustained. Each bare run waits
 // until Latchkey has written the usage of the run before, so that the bare server runs alone.
 import 'reflect-metadata';
-import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import autocannon from 'autocannon';
-import { benchEnv, cleanUp, fmt, graphql, machine, pg, sampleRss, startLatchkey, writeResult } from './bench/harness';
+import { benchEnv, cleanUp, fmt, graphql, machine, pg, sampleRss, startBare, startLatchkey, writeResult } from './bench/harness';
 import { seedTokens } from './bench/seed';
 import { median } from './bench/stats';
 import { steadyProcess, type SteadyResult } from './bench/steady';
@@ -47,14 +46,6 @@ const server = http.createServer((req, res) => {
 });
 server.listen(0, '127.0.0.1', () => console.log('LISTEN ' + server.address().port));`;
 
-async function startBare(): Promise<{ url: string; stop: () => void }> {
-  const proc = spawn(process.execPath, ['-e', BARE], { stdio: ['ignore', 'pipe', 'inherit'] });
-  const port = await new Promise<string>((resolve) => proc.stdout!.on('data', (d: Buffer) => {
-    const m = /LISTEN (\d+)/.exec(String(d));
-    if (m) resolve(m[1]!);
-  }));
-  return { url: `http://127.0.0.1:${port}`, stop: () => proc.kill() };
-}
 
 function run(opts: autocannon.Options): Promise<autocannon.Result> {
   return new Promise((resolve, reject) => {
@@ -127,7 +118,7 @@ async function main(): Promise<void> {
 
     console.log(`cold lookups (every token once, from Postgres): ${fmt(cold.requests.average, 0)} req/s, p50 ${cold.latency.p50} ms, p99 ${cold.latency.p99} ms`);
     const query = `query($s: String!) { verifyToken(secret: $s, requiredScopes: ["crm:sales.summary:read"]) { valid failure tokenId scopes } }`;
-    bare = await startBare();
+    bare = await startBare(BARE);
     const targets: Array<{ name: string; opts: Omit<autocannon.Options, 'duration' | 'connections'>; latchkey: boolean }> = [
       { name: 'bare node:http', latchkey: false, opts: { url: bare.url, requests: [{ method: 'POST', path: '/', headers, setupRequest: (req) => ({ ...req, body: verifyBody() }) }] } },
       { name: 'POST /v1/verify', latchkey: true, opts: { url, requests: [{ method: 'POST', path: '/v1/verify', headers, setupRequest: (req) => ({ ...req, body: verifyBody() }) }] } },

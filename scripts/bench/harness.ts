@@ -150,6 +150,18 @@ export async function cleanUp(b: BenchEnv): Promise<void> {
   await redis.quit();
 }
 
+/** A bare node:http server of `script` (which prints `LISTEN <port>`) in a process of its own: the baseline. */
+export async function startBare(script: string): Promise<{ url: string; stop: () => void }> {
+  const proc = spawn(process.execPath, ['-e', script], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const port = await new Promise<string>((resolvePort) =>
+    proc.stdout!.on('data', (d: Buffer) => {
+      const m = /LISTEN (\d+)/.exec(String(d));
+      if (m) resolvePort(m[1]!);
+    }),
+  );
+  return { url: `http://127.0.0.1:${port}`, stop: () => proc.kill() };
+}
+
 /**
  * Writes the run's figures to bench-results/NAME.json (or BENCH_RESULTS_DIR) with the machine and
  * commit, so a run's record is a file rather than an edit of the docs. Returns the path.

@@ -36,7 +36,7 @@ export interface Config {
    * signingSeed signs checkpoints; retiredSeeds only verify the ones signed before (the key that
    * older versions derived from ENCRYPTION_KEY).
    */
-  audit: { signingSeed: Buffer; retiredSeeds: Buffer[]; checkpointEvery: number };
+  audit: { signingSeed: Buffer; retiredSeeds: Buffer[]; checkpointEvery: number; groupCommitMax: number };
   relay: { pollMs: number; lockTtlMs: number };
   webhooks: { allow: string[]; timeoutMs: number; attempts: number; backoffMs: number; sweepAfterMs: number };
   lifecycle: LifecycleConfig;
@@ -242,6 +242,7 @@ export function loadConfig(env: Env = process.env): Config {
     usageFlushMs: int('USAGE_FLUSH_MS', USAGE_FLUSH_MS_DEFAULT, 50, 600_000),
     usageDailyFlushMs: int('USAGE_DAILY_FLUSH_MS', 60_000, 50, 3_600_000),
     auditCheckpointEvery: int('AUDIT_CHECKPOINT_EVERY', 1_000, 1, 1_000_000),
+    auditGroupCommitMax: int('AUDIT_GROUP_COMMIT_MAX', 1_000, 1, 10_000),
     relay: { pollMs: int('RELAY_POLL_MS', 500, 20, 60_000), lockTtlMs: int('RELAY_LOCK_TTL_MS', 5_000, 500, 120_000) },
     webhooks: {
       // Hosts or networks that deliveries may reach although they are private (for example a
@@ -277,8 +278,8 @@ export function loadConfig(env: Env = process.env): Config {
   signingSeed ??= devSecret(dataDir, 'audit-signing-key');
   const derived = [...keyring.keys.values()].map((key) => Buffer.from(hkdfSync('sha256', key, Buffer.alloc(0), 'latchkey audit checkpoint signing', 32)));
   const retiredSeeds = derived.filter((seed) => !seed.equals(signingSeed!));
-  const { auditCheckpointEvery, ...rest } = config;
-  return { ...rest, tokenPepper, keyring, audit: { signingSeed, retiredSeeds, checkpointEvery: auditCheckpointEvery } };
+  const { auditCheckpointEvery, auditGroupCommitMax, ...rest } = config;
+  return { ...rest, tokenPepper, keyring, audit: { signingSeed, retiredSeeds, checkpointEvery: auditCheckpointEvery, groupCommitMax: auditGroupCommitMax } };
 }
 
 const KEY_ID = /^[A-Za-z0-9._-]{1,64}$/;

@@ -73,7 +73,7 @@ describe('configuration errors stop the process with the variable named', () => 
   it.each([
     [{ PORT: 'abc' }, /PORT/],
     [{ LATCHKEY_ROLE: 'everything' }, /LATCHKEY_ROLE/],
-    [{ NODE_ENV: 'production', TOKEN_PEPPER: '', ENCRYPTION_KEY: '' }, /TOKEN_PEPPER is required[\s\S]*ENCRYPTION_KEY is required/],
+    [{ NODE_ENV: 'production', TOKEN_PEPPER: '', ENCRYPTION_KEY: '' }, /TOKEN_PEPPER is required[\s\S]*ENCRYPTION_KEYS \(or ENCRYPTION_KEY\) is required/],
   ])('%j', async (env, message) => {
     const p = await spawnLatchkey({ DATABASE_URL: databaseUrl, ...env });
     const { code } = await p.exited;

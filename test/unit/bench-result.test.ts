@@ -24,7 +24,7 @@ describe('bench results', () => {
   });
 
   it('every bench script records its figures', () => {
-    for (const script of ['bench-verify', 'bench-fanout', 'bench-lifecycle']) {
+    for (const script of ['bench-verify', 'bench-fanout', 'bench-lifecycle', 'bench-credentials']) {
       const source = readFileSync(join(__dirname, '..', '..', 'scripts', `${script}.ts`), 'utf8');
       expect(source, script).toMatch(/writeResult\('[a-z]+', /);
     }
