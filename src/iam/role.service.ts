@@ -200,13 +200,14 @@ export class RoleService {
   }
 
   /** The union of the permissions of every role bound to the owner. */
-  async permissionsOf(tenantId: string, ownerId: string): Promise<Set<Permission>> {
-    const [roles] = await this.byOwnerIds(tenantId, [ownerId]);
+  /** Inside a transaction, pass it: a second connection taken while one is held starves the pool under load. */
+  async permissionsOf(tenantId: string, ownerId: string, tx: Tx = this.ds.manager): Promise<Set<Permission>> {
+    const [roles] = await this.byOwnerIds(tenantId, [ownerId], tx);
     return new Set(roles!.flatMap((r) => r.permissions));
   }
 
-  async byOwnerIds(tenantId: string, ownerIds: readonly string[]): Promise<Role[][]> {
-    const scope = new TenantScope(this.ds.manager, tenantId);
+  async byOwnerIds(tenantId: string, ownerIds: readonly string[], tx: Tx = this.ds.manager): Promise<Role[][]> {
+    const scope = new TenantScope(tx, tenantId);
     const bindings = await scope.select(RoleBindingRow, 'b').andWhere('b.ownerId IN (:...ownerIds)', { ownerIds }).getMany();
     const roles = new Map((await scope.findByIds(Role, [...new Set(bindings.map((b) => b.roleId))])).map((r) => [r.id, r]));
     return groupBy(ownerIds, bindings, (b) => b.ownerId).map((bs) =>

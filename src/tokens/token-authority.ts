@@ -1,5 +1,6 @@
 // Who may act on a token beyond the role check: handing out another owner's control-plane secret
 // needs that owner's power, and restrictions set by someone else are the holder's to tighten only.
+import type { Tx } from '../platform/db';
 import { Permission } from '../iam/permissions';
 import type { Principal } from '../iam/principal';
 import { badInput, forbidden } from '../platform/errors';
@@ -9,16 +10,16 @@ import type { TokenRow } from './token.entity';
 
 /** The permissions an owner holds (the role model's answer). */
 export interface OwnerAuthority {
-  permissionsOf(tenantId: string, ownerId: string): Promise<Set<Permission>>;
+  permissionsOf(tenantId: string, ownerId: string, tx: Tx): Promise<Set<Permission>>;
 }
 
 /**
  * Handing a principal another owner's control-plane secret hands it that owner's power: it must
  * already hold every permission the owner holds.
  */
-export async function assertMayHoldControlOf(authority: OwnerAuthority, p: Principal, ownerId: string, verb: string): Promise<void> {
+export async function assertMayHoldControlOf(authority: OwnerAuthority, tx: Tx, p: Principal, ownerId: string, verb: string): Promise<void> {
   if (ownerId === p.ownerId) return;
-  const missing = [...(await authority.permissionsOf(p.tenantId, ownerId))].filter((x) => !p.permissions.has(x));
+  const missing = [...(await authority.permissionsOf(p.tenantId, ownerId, tx))].filter((x) => !p.permissions.has(x));
   if (missing.length > 0) {
     throw forbidden(`you may not ${verb} owner ${JSON.stringify(ownerId)}: it holds permissions you do not (${missing.sort().join(', ')})`, {
       missingPermissions: missing,

@@ -39,7 +39,7 @@ export class TokenRotation {
       const row = await loadToken(scope, p, id, true);
       const now = new Date();
       assertTokenState(row, now, ['ACTIVE'], 'rotated');
-      if (row.kind === 'CONTROL') await assertMayHoldControlOf(this.authority, p, row.ownerId, 'rotate a CONTROL token of');
+      if (row.kind === 'CONTROL') await assertMayHoldControlOf(this.authority, tx, p, row.ownerId, 'rotate a CONTROL token of');
       const policy = row.rotationPolicyId ? await scope.get(RotationPolicy, row.rotationPolicyId, 'rotation policy') : null;
       const grace = graceFor(gracePeriod, policy);
       const [{ secret, graceEndsAt }] = (await addGenerations(tx, this.hasher, p.tenantId, [{ row, grace, policy }], now)) as [{ secret: string; graceEndsAt: Date | null }];

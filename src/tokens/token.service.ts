@@ -143,7 +143,7 @@ export class TokenService {
     return this.ds.transaction(async (tx) => {
       const scope = new TenantScope(tx, p.tenantId);
       await scope.get(Owner, ownerId, 'owner');
-      if (kind === TokenKind.CONTROL) await assertMayHoldControlOf(this.authority, p, ownerId, 'issue a CONTROL token for');
+      if (kind === TokenKind.CONTROL) await assertMayHoldControlOf(this.authority, tx, p, ownerId, 'issue a CONTROL token for');
       const policy = input.rotationPolicyId
         ? await scope.get(RotationPolicy, requireId(input.rotationPolicyId, 'rotationPolicyId'), 'rotation policy')
         : null;

@@ -15,6 +15,22 @@ beforeAll(async () => {
 afterAll(() => api.close());
 
 describe('concurrency', () => {
+  it('issues a burst of CONTROL tokens for another owner without starving the connection pool', async () => {
+    // Each issue checks the owner's permissions inside its transaction; read on a second
+    // connection, 10 transactions holding the 10 pooled connections waited for an 11th until
+    // time-out, and the burst ended in internal errors at a few tokens a second.
+    const { createOwner } = await api.ok(t.adminToken, `mutation { createOwner(input: { kind: SERVICE, name: "burst" }) { id } }`);
+    const started = Date.now();
+    const results = await Promise.all(
+      Array.from({ length: 40 }, (_, i) =>
+        api.gql(t.adminToken, `mutation($o: ID!, $n: String!) { issueToken(input: { ownerId: $o, name: $n, scopes: [] }) { token { id kind } } }`, { o: createOwner.id, n: `burst-${i}` }),
+      ),
+    );
+    expect(results.filter((r) => r.errors).map((r) => r.errors![0]!.message)).toEqual([]);
+    expect(new Set(results.map((r) => r.data.issueToken.token.kind))).toEqual(new Set(['CONTROL']));
+    expect(Date.now() - started).toBeLessThan(5_000); // the pool's connection time-out
+  });
+
   it('10 rotations of one token at once: each gets its own generation, never two CURRENT secrets', async () => {
     const tok = await issue(api, t.adminToken, t.adminId, []);
     const results = await Promise.all(
