@@ -16,7 +16,7 @@ import { buildLatchkeySchema, createResolvers } from './schema';
 import { GatewayRoutes } from '../verify/gateway.routes';
 import { auditRoutes } from '../audit/audit.routes';
 import { successorRoutes } from '../verify/successor.routes';
-import { credentialRoutes } from '../verify/credential.routes';
+import { CredentialRoutes } from '../verify/credential.routes';
 import type { Container } from './container';
 import { createLoaders } from './loaders';
 import { startWebSocket } from './websocket';
@@ -38,12 +38,14 @@ export async function startApi(c: Container): Promise<Api> {
   app.disable('x-powered-by');
   app.set('trust proxy', false);
   const gateway = new GatewayRoutes(services.verifier, log, (reason) => metrics.gatewayMisconfigured.inc({ reason }), metrics.requestSeconds);
-  // The gateway path is served before Express: it is what runs on every request a gateway sees.
+  const addresses = new ClientAddresses(config.trustedProxies);
+  const credentials = new CredentialRoutes(services.reveals, services.verifier, addresses, metrics.requestSeconds('credentials'), log);
+  // The gateway path and credential reads are served before Express: they are what runs on every
+  // request a gateway sees, and on every revalidation of a consumer.
   const server = createServer((req, res) => {
-    if (!gateway.handle(req, res)) app(req, res);
+    if (!gateway.handle(req, res) && !credentials.handle(req, res)) app(req, res);
   });
 
-  const addresses = new ClientAddresses(config.trustedProxies);
   const ws = startWebSocket(c, server, schema, addresses, log);
   const apollo = new ApolloServer<Context>({
     schema,
@@ -89,7 +91,6 @@ export async function startApi(c: Container): Promise<Api> {
   if (!metricsServer) app.get('/metrics', (req, res) => void scrape(req, res));
   app.use(auditRoutes(c.ds, services.verifier, services.audit, services.signer, addresses));
   app.use(successorRoutes(services.successors, services.verifier, addresses, log));
-  app.use(credentialRoutes(services.reveals, services.verifier, addresses, metrics, log));
   app.use(express.json({ limit: '1mb' }));
   app.use(
     '/graphql',

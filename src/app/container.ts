@@ -112,8 +112,8 @@ function createServices(config: Config, log: Logger, ds: DataSource, redis: Redi
   const tenants = new TenantService(ds, audit, roles, owners, tokens);
   const box = new SecretBox(config.keyring.keys, config.keyring.activeKeyId);
   const dataKeys = new DataKeys(ds, new LocalKeyProvider(box), audit, log);
-  const credentials = new CredentialService(ds, audit, dataKeys);
   const reveals = new CredentialReveals(ds, dataKeys, new AuditGroupCommit(ds, audit, config.audit.groupCommitMax));
+  const credentials = new CredentialService(ds, audit, dataKeys, () => reveals.forget());
   const credentialJobs = new CredentialJobs(ds, audit, log);
   const planner = new Planner(ds, redis, queues, { ...config.lifecycle, batch: 1_000, lockTtlMs: Math.max(5_000, config.lifecycle.tickMs * 2) }, log);
   const lifecycle = new LifecycleActions(ds, audit, hasher, box, changes, log);

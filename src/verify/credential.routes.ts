@@ -1,66 +1,76 @@
 // GET /v1/credentials/{name}: a consumer (the dashboard's backend) reads a credential's value with
 // its own Latchkey token, CONTROL or DATA: what it may read is what its owner was granted, not
-// what its token's kind or scopes say. The token goes through the verification caches first, so a
-// stranger's guesses cost no database read. Every answer is no-store; each version has an ETag.
-import { Router } from 'express';
+// what its token's kind or scopes say. Served before Express, like the gateway paths, because
+// consumers revalidate often: the token goes through the verification caches (a stranger's
+// guesses cost no database read), and every answer is no-store with an ETag per version.
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Logger } from 'pino';
 import type { CredentialReveals } from '../credentials/credential-reveal';
 import { DomainError } from '../platform/errors';
-import { bearer, type ClientAddresses, sendError } from '../platform/http';
-import type { Metrics } from '../platform/metrics';
+import { bearer, type ClientAddresses } from '../platform/http';
 import type { Verifier } from './verifier';
 
-export function credentialRoutes(reveals: CredentialReveals, verifier: Verifier, addresses: ClientAddresses, metrics: Metrics, log: Logger): Router {
-  const router = Router();
-  const door = metrics.requestSeconds('credentials');
-  router.get('/v1/credentials/:name', async (req, res) => {
+const PREFIX = '/v1/credentials/';
+
+function send(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
+  const text = JSON.stringify(body);
+  res.writeHead(status, { 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(text), 'cache-control': 'no-store', ...headers });
+  res.end(text);
+}
+
+const error = (res: ServerResponse, status: number, code: string, message: string, headers: Record<string, string> = {}) => send(res, status, { error: { code, message } }, headers);
+
+export class CredentialRoutes {
+  constructor(
+    private readonly reveals: CredentialReveals,
+    private readonly verifier: Verifier,
+    private readonly addresses: ClientAddresses,
+    private readonly door: { observe(seconds: number): void },
+    private readonly log: Logger,
+  ) {}
+
+  /** Handles GET /v1/credentials/{name}; returns false for any other request. */
+  handle(req: IncomingMessage, res: ServerResponse): boolean {
+    const raw = req.url ?? '/';
+    if (!raw.startsWith(PREFIX) || req.method !== 'GET') return false;
     const started = performance.now();
-    res.setHeader('cache-control', 'no-store');
+    void this.serve(req, res, raw).finally(() => this.door.observe((performance.now() - started) / 1000));
+    return true;
+  }
+
+  private async serve(req: IncomingMessage, res: ServerResponse, raw: string): Promise<void> {
     try {
-      const presented = bearer(req.header('authorization'));
-      if (!presented) {
-        res.setHeader('WWW-Authenticate', 'Bearer realm="latchkey"');
-        return sendError(res, 401, 'UNAUTHENTICATED', 'present your Latchkey token as Authorization: Bearer');
-      }
-      const clientIp = addresses.of(req);
-      const { result, record } = await verifier.check(presented, [], null, clientIp, 'authentication');
+      const url = new URL(raw, 'http://latchkey');
+      const name = decodeURIComponent(url.pathname.slice(PREFIX.length));
+      const presented = bearer(req.headers.authorization);
+      if (!presented) return error(res, 401, 'UNAUTHENTICATED', 'present your Latchkey token as Authorization: Bearer', { 'www-authenticate': 'Bearer realm="latchkey"' });
+      const clientIp = this.addresses.of(req);
+      const { result, record } = await this.verifier.check(presented, [], null, clientIp, 'authentication');
       if (!result.valid || !record) {
-        res.setHeader('WWW-Authenticate', 'Bearer realm="latchkey", error="invalid_token"');
-        return sendError(res, 401, 'UNAUTHENTICATED', `the bearer token is not valid (${result.failure})`);
+        return error(res, 401, 'UNAUTHENTICATED', `the bearer token is not valid (${result.failure})`, { 'www-authenticate': 'Bearer realm="latchkey", error="invalid_token"' });
       }
-      const version = req.query.version === undefined ? null : Number(req.query.version);
-      if (version !== null && !(Number.isSafeInteger(version) && version > 0)) return sendError(res, 400, 'BAD_USER_INPUT', 'version must be a positive whole number');
-      const revealed = await reveals.reveal({
-        tenantId: record.tenantId,
-        ownerId: record.ownerId,
-        tokenId: record.tokenId,
-        name: req.params.name!,
-        version,
-        clientIp,
-        door: 'rest',
-        ifNoneMatch: req.header('if-none-match') ?? null,
-      });
-      res.setHeader('etag', revealed.etag);
-      if (!revealed.modified) return res.status(304).end();
-      res.json({
-        name: revealed.name,
-        version: revealed.version,
-        value: revealed.value,
-        expiresAt: revealed.expiresAt?.toISOString() ?? null,
-        graceEndsAt: revealed.graceEndsAt?.toISOString() ?? null,
-        nextRotationAt: null,
-      });
+      const v = url.searchParams.get('version');
+      const version = v === null ? null : Number(v);
+      if (version !== null && !(Number.isSafeInteger(version) && version > 0)) return error(res, 400, 'BAD_USER_INPUT', 'version must be a positive whole number');
+      const ifNoneMatch = req.headers['if-none-match'] ?? null;
+      const revealed = await this.reveals.reveal({ tenantId: record.tenantId, ownerId: record.ownerId, tokenId: record.tokenId, name, version, clientIp, door: 'rest', ifNoneMatch });
+      if (!revealed.modified) {
+        res.writeHead(304, { etag: revealed.etag, 'cache-control': 'no-store' });
+        return void res.end();
+      }
+      send(
+        res,
+        200,
+        { name: revealed.name, version: revealed.version, value: revealed.value, expiresAt: revealed.expiresAt?.toISOString() ?? null, graceEndsAt: revealed.graceEndsAt?.toISOString() ?? null, nextRotationAt: revealed.nextRotationAt?.toISOString() ?? null },
+        { etag: revealed.etag },
+      );
     } catch (err) {
-      if (!(err instanceof DomainError)) {
-        log.error({ err: { message: (err as Error).message, type: (err as Error).name } }, 'credential read failed');
-        return sendError(res, 503, 'UNAVAILABLE', 'the credential could not be read; nothing was handed out');
+      if (err instanceof DomainError) {
+        const retryAfter = err.details.retryAfter;
+        return error(res, err.httpStatus, err.code, err.message, typeof retryAfter === 'number' ? { 'retry-after': String(retryAfter) } : {});
       }
-      const retryAfter = err.details.retryAfter;
-      if (typeof retryAfter === 'number') res.setHeader('Retry-After', String(retryAfter));
-      sendError(res, err.httpStatus, err.code, err.message);
-    } finally {
-      door.observe((performance.now() - started) / 1000);
+      this.log.error({ err: { message: (err as Error).message, type: (err as Error).name } }, 'credential read failed');
+      error(res, 503, 'UNAVAILABLE', 'the credential could not be read; nothing was handed out');
     }
-  });
-  return router;
+  }
 }
