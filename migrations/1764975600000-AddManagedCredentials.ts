@@ -45,6 +45,12 @@ export class AddManagedCredentials1764975600000 implements MigrationInterface {
         owner_id uuid NOT NULL,
         labels jsonb NOT NULL DEFAULT '{}',
         rotation_policy_id uuid,
+        rotator jsonb,
+        rotator_secret_ciphertext text,
+        rotator_secret_key_id text,
+        rotate_every_s integer CHECK (rotate_every_s > 0),
+        grace_period_s integer NOT NULL DEFAULT 3600 CHECK (grace_period_s >= 0),
+        next_rotation_at timestamptz,
         created_at timestamptz NOT NULL,
         updated_at timestamptz NOT NULL,
         UNIQUE (tenant_id, id),
@@ -68,6 +74,7 @@ export class AddManagedCredentials1764975600000 implements MigrationInterface {
         created_at timestamptz NOT NULL,
         retired_at timestamptz,
         next_notify_at timestamptz,
+        rotation_id uuid,
         UNIQUE (tenant_id, id),
         UNIQUE (credential_id, version),
         CHECK ((state = 'RETIRED') = (ciphertext IS NULL)),
@@ -80,6 +87,30 @@ export class AddManagedCredentials1764975600000 implements MigrationInterface {
     await q.query(`CREATE UNIQUE INDEX credential_versions_one_pending ON credential_versions (credential_id) WHERE state = 'PENDING'`);
     await q.query(`CREATE INDEX credential_versions_grace_idx ON credential_versions (grace_ends_at) WHERE state = 'PREVIOUS'`);
     await q.query(`CREATE INDEX credential_versions_notify_idx ON credential_versions (next_notify_at) WHERE state IN ('CURRENT', 'PREVIOUS') AND next_notify_at IS NOT NULL`);
+
+    await q.query(`CREATE INDEX credentials_due_rotation_idx ON credentials (next_rotation_at) WHERE rotator IS NOT NULL AND next_rotation_at IS NOT NULL`);
+
+    // A rotation walks the rotator's steps (create, set, test, finish), one job per step; at most
+    // one runs per credential. It ends DONE, FAILED (CURRENT untouched, the PENDING value kept
+    // sealed) or ABANDONED (stuck past its deadline; the PENDING value destroyed).
+    await q.query(`
+      CREATE TABLE credential_rotations (
+        id uuid PRIMARY KEY,
+        tenant_id uuid NOT NULL,
+        credential_id uuid NOT NULL,
+        state text NOT NULL CHECK (state IN ('RUNNING', 'DONE', 'FAILED', 'ABANDONED')),
+        step text NOT NULL CHECK (step IN ('create', 'set', 'test', 'finish')),
+        pending_version integer,
+        started_by uuid,
+        started_at timestamptz NOT NULL,
+        updated_at timestamptz NOT NULL,
+        deadline timestamptz NOT NULL,
+        ended_at timestamptz,
+        failure text CHECK (length(failure) <= 1000),
+        UNIQUE (tenant_id, id),
+        FOREIGN KEY (tenant_id, credential_id) REFERENCES credentials (tenant_id, id) ON DELETE CASCADE
+      )`);
+    await q.query(`CREATE UNIQUE INDEX credential_rotations_one_running ON credential_rotations (credential_id) WHERE state = 'RUNNING'`);
 
     await q.query(`
       CREATE TABLE credential_grants (
@@ -96,7 +127,7 @@ export class AddManagedCredentials1764975600000 implements MigrationInterface {
   }
 
   async down(q: QueryRunner): Promise<void> {
-    await q.query(`DROP TABLE credential_grants, credential_versions, credentials, tenant_data_keys`);
+    await q.query(`DROP TABLE credential_grants, credential_rotations, credential_versions, credentials, tenant_data_keys`);
     await q.query(`UPDATE roles SET permissions = array_remove(array_remove(permissions, 'CREDENTIAL_READ'), 'CREDENTIAL_WRITE')`);
     await q.query(`ALTER TABLE roles DROP CONSTRAINT roles_permissions_check`);
     await q.query(`ALTER TABLE roles ADD CONSTRAINT roles_permissions_check CHECK (permissions <@ ARRAY[${list(PERMISSIONS)}]::text[])`);

@@ -52,6 +52,26 @@ export class Credential {
   @Column('jsonb')
   labels!: Record<string, string>;
 
+  /** Who rotates it (see rotators.ts); null: by hand only. */
+  @Column('jsonb', { nullable: true })
+  rotator!: RotatorConfig | null;
+
+  @Column('text', { name: 'rotator_secret_ciphertext', nullable: true })
+  rotatorSecretCiphertext!: string | null;
+
+  @Column('text', { name: 'rotator_secret_key_id', nullable: true })
+  rotatorSecretKeyId!: string | null;
+
+  @Column('integer', { name: 'rotate_every_s', nullable: true })
+  rotateEveryS!: number | null;
+
+  @Column('integer', { name: 'grace_period_s' })
+  gracePeriodS!: number;
+
+  @Field(() => DateTimeScalar, { nullable: true, description: 'When its rotator next rotates it.' })
+  @Column('timestamptz', { name: 'next_rotation_at', nullable: true })
+  nextRotationAt!: Date | null;
+
   @Field(() => DateTimeScalar)
   @Column('timestamptz', { name: 'created_at' })
   createdAt!: Date;
@@ -108,6 +128,10 @@ export class CredentialVersion {
   @Column('timestamptz', { name: 'retired_at', nullable: true })
   retiredAt!: Date | null;
 
+  /** The rotation that created it, if a rotator did. */
+  @Column('uuid', { name: 'rotation_id', nullable: true })
+  rotationId!: string | null;
+
   /** When the jobs next say something about its expiry. */
   @Column('timestamptz', { name: 'next_notify_at', nullable: true })
   nextNotifyAt!: Date | null;
@@ -133,6 +157,71 @@ export class CredentialGrant {
   @Field(() => DateTimeScalar)
   @Column('timestamptz', { name: 'created_at' })
   createdAt!: Date;
+}
+
+export type RotatorConfig =
+  | { kind: 'WEBHOOK'; url: string }
+  | { kind: 'POSTGRES'; connection: string; roles: [string, string] }
+  | { kind: 'REDIS'; connection: string };
+
+export enum RotationState {
+  RUNNING = 'RUNNING',
+  DONE = 'DONE',
+  FAILED = 'FAILED',
+  ABANDONED = 'ABANDONED',
+}
+registerEnumType(RotationState, { name: 'CredentialRotationState' });
+
+export const ROTATION_STEPS = ['create', 'set', 'test', 'finish'] as const;
+export type RotationStep = (typeof ROTATION_STEPS)[number];
+
+@ObjectType({ description: "One run of a credential's rotator through its steps: create, set, test, finish." })
+@Entity('credential_rotations')
+export class CredentialRotation {
+  @Field(() => ID)
+  @PrimaryColumn('uuid')
+  id!: string;
+
+  @Column('uuid', { name: 'tenant_id' })
+  tenantId!: string;
+
+  @Column('uuid', { name: 'credential_id' })
+  credentialId!: string;
+
+  @Field(() => RotationState)
+  @Column('text')
+  state!: RotationState;
+
+  @Field(() => String, { description: 'The step running, or where it ended: create, set, test or finish.' })
+  @Column('text')
+  step!: RotationStep;
+
+  @Field(() => Int, { nullable: true, description: 'The PENDING version it created.' })
+  @Column('integer', { name: 'pending_version', nullable: true })
+  pendingVersion!: number | null;
+
+  @Field(() => ID, { nullable: true })
+  @Column('uuid', { name: 'started_by', nullable: true })
+  startedBy!: string | null;
+
+  @Field(() => DateTimeScalar)
+  @Column('timestamptz', { name: 'started_at' })
+  startedAt!: Date;
+
+  @Column('timestamptz', { name: 'updated_at' })
+  updatedAt!: Date;
+
+  @Field(() => DateTimeScalar, { description: 'Abandoned if not finished by then.' })
+  @Column('timestamptz')
+  deadline!: Date;
+
+  @Field(() => DateTimeScalar, { nullable: true })
+  @Column('timestamptz', { name: 'ended_at', nullable: true })
+  endedAt!: Date | null;
+
+  @Field(() => String, { nullable: true, description: 'Why it failed: the step and what the rotator answered (a status, never a value).' })
+  @Column('text', { nullable: true })
+  failure!: string | null;
 }
 
 /** A tenant's data key, wrapped by a key of the ring. */

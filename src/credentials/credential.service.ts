@@ -65,7 +65,16 @@ export class CredentialService {
     private readonly ds: DataSource,
     private readonly audit: AuditService,
     private readonly keys: DataKeys,
+    /** Runs after every committed change (the reveal path forgets what it remembered). */
+    private readonly changed: () => void = () => undefined,
   ) {}
+
+  /** Runs `work` in a transaction, then tells the reveal path. */
+  private async change<T>(work: (tx: Tx) => Promise<T>): Promise<T> {
+    const result = await this.ds.transaction(work);
+    this.changed();
+    return result;
+  }
 
   async list(p: Principal, first: number | null | undefined, after: string | null | undefined): Promise<Connection<Credential>> {
     requirePermission(p, Permission.CREDENTIAL_READ);
@@ -110,9 +119,12 @@ export class CredentialService {
     const description = checkText(input.description, 'description', 1000);
     const ownerId = input.ownerId ? requireId(input.ownerId, 'ownerId') : p.ownerId;
     const now = new Date();
-    const credential: Credential = { id: uuidv7(), tenantId: p.tenantId, name: input.name, service, description, ownerId, labels, createdAt: now, updatedAt: now };
+    const credential: Credential = {
+      ...{ id: uuidv7(), tenantId: p.tenantId, name: input.name, service, description, ownerId, labels, createdAt: now, updatedAt: now },
+      ...{ rotator: null, rotatorSecretCiphertext: null, rotatorSecretKeyId: null, rotateEveryS: null, gracePeriodS: 3_600, nextRotationAt: null },
+    };
     try {
-      return await this.ds.transaction(async (tx) => {
+      return await this.change(async (tx) => {
         const scope = new TenantScope(tx, p.tenantId);
         await scope.get(Owner, ownerId, 'owner');
         await scope.insert(Credential, [credential]);
@@ -142,41 +154,54 @@ export class CredentialService {
     checkName(input.name);
     checkValue(input.value);
     if (input.gracePeriod < 0 || input.gracePeriod > MAX_GRACE_S) throw badInput(`gracePeriod is at most P90D`, { argument: 'gracePeriod' });
-    return this.ds.transaction(async (tx) => {
+    return this.change(async (tx) => {
       const credential = await this.locked(tx, p.tenantId, input.name);
-      const rows = await tx.query(`SELECT max(version) AS v FROM credential_versions WHERE credential_id = $1`, [credential.id]);
-      const next = Number(rows[0].v) + 1;
-      const graceEndsAt = new Date(Date.now() + input.gracePeriod * 1000);
-      // The replaced version is retired at once when there is no grace; what was PREVIOUS is, always.
-      const retired = await this.retire(tx, credential, input.gracePeriod === 0 ? `state IN ('PREVIOUS', 'CURRENT')` : `state = 'PREVIOUS'`);
-      const [[replaced]] = input.gracePeriod === 0 ? [[null]] : await tx.query(`UPDATE credential_versions SET state = 'PREVIOUS', grace_ends_at = $2 WHERE credential_id = $1 AND state = 'CURRENT' RETURNING version`, [credential.id, graceEndsAt]);
-      const version = await this.insertVersion(tx, credential, next, input.value, input.expiresAt ?? null, p.ownerId);
-      await tx.query(`UPDATE credentials SET updated_at = now() WHERE id = $1`, [credential.id]);
-      await this.audit.append(tx, p.tenantId, [
-        ...retired.map((v) => ({ action: 'CREDENTIAL_VERSION_RETIRED' as const, actorId: p.ownerId, targetType: 'CREDENTIAL', targetId: credential.id, data: { name: credential.name, version: v } })),
-        {
-          action: 'CREDENTIAL_VERSION_ADDED',
-          actorId: p.ownerId,
-          targetType: 'CREDENTIAL',
-          targetId: credential.id,
-          data: {
-            name: credential.name,
-            version: next,
-            previousVersion: replaced?.version ?? null,
-            previousGraceEndsAt: replaced ? graceEndsAt.toISOString() : null,
-            expiresAt: version.expiresAt?.toISOString() ?? null,
-          },
-        },
-      ]);
-      return version;
+      const next = await this.nextVersion(tx, credential.id);
+      return this.replaceCurrent(tx, credential, input.gracePeriod, p.ownerId, () => this.insertVersion(tx, credential, next, input.value, input.expiresAt ?? null, p.ownerId));
     });
+  }
+
+  async nextVersion(tx: Tx, credentialId: string): Promise<number> {
+    const rows = await tx.query(`SELECT max(version) AS v FROM credential_versions WHERE credential_id = $1`, [credentialId]);
+    return Number(rows[0].v) + 1;
+  }
+
+  /**
+   * The one way a version becomes CURRENT (by hand, or at a rotation's finish), the credential's
+   * row locked by the caller: what was PREVIOUS is retired, the CURRENT one becomes PREVIOUS for
+   * `graceS` (retired at once when 0), then `makeCurrent` puts the new one in place. Audited.
+   */
+  async replaceCurrent(tx: Tx, credential: Credential, graceS: number, actorId: string | null, makeCurrent: () => Promise<CredentialVersion>, extra: Record<string, unknown> = {}): Promise<CredentialVersion> {
+    const graceEndsAt = new Date(Date.now() + graceS * 1000);
+    const retired = await this.retire(tx, credential, graceS === 0 ? `state IN ('PREVIOUS', 'CURRENT')` : `state = 'PREVIOUS'`);
+    const [[replaced]] = graceS === 0 ? [[null]] : await tx.query(`UPDATE credential_versions SET state = 'PREVIOUS', grace_ends_at = $2 WHERE credential_id = $1 AND state = 'CURRENT' RETURNING version`, [credential.id, graceEndsAt]);
+    const version = await makeCurrent();
+    await tx.query(`UPDATE credentials SET updated_at = now() WHERE id = $1`, [credential.id]);
+    await this.audit.append(tx, credential.tenantId, [
+      ...retired.map((v) => ({ action: 'CREDENTIAL_VERSION_RETIRED' as const, actorId, targetType: 'CREDENTIAL', targetId: credential.id, data: { name: credential.name, version: v } })),
+      {
+        action: 'CREDENTIAL_VERSION_ADDED',
+        actorId,
+        targetType: 'CREDENTIAL',
+        targetId: credential.id,
+        data: {
+          name: credential.name,
+          version: version.version,
+          previousVersion: replaced?.version ?? null,
+          previousGraceEndsAt: replaced ? graceEndsAt.toISOString() : null,
+          expiresAt: version.expiresAt?.toISOString() ?? null,
+          ...extra,
+        },
+      },
+    ]);
+    return version;
   }
 
   /** Lets an owner read the credential's values. Granting oneself is allowed to CREDENTIAL_WRITE and audited as such. */
   async grant(p: Principal, name: string, ownerId: string): Promise<CredentialGrant> {
     requirePermission(p, Permission.CREDENTIAL_WRITE);
     requireId(ownerId, 'ownerId');
-    return this.ds.transaction(async (tx) => {
+    return this.change(async (tx) => {
       const credential = await this.locked(tx, p.tenantId, checkName(name));
       await new TenantScope(tx, p.tenantId).get(Owner, ownerId, 'owner');
       const grant: CredentialGrant = { tenantId: p.tenantId, credentialId: credential.id, ownerId, grantedBy: p.ownerId, createdAt: new Date() };
@@ -200,7 +225,7 @@ export class CredentialService {
   async revokeAccess(p: Principal, name: string, ownerId: string): Promise<boolean> {
     requirePermission(p, Permission.CREDENTIAL_WRITE);
     requireId(ownerId, 'ownerId');
-    return this.ds.transaction(async (tx) => {
+    return this.change(async (tx) => {
       const credential = await this.locked(tx, p.tenantId, checkName(name));
       const [, count] = await tx.query(`DELETE FROM credential_grants WHERE tenant_id = $1 AND credential_id = $2 AND owner_id = $3`, [p.tenantId, credential.id, ownerId]);
       if (!count) return false;
@@ -209,7 +234,7 @@ export class CredentialService {
     });
   }
 
-  private async locked(tx: Tx, tenantId: string, name: string): Promise<Credential> {
+  async locked(tx: Tx, tenantId: string, name: string): Promise<Credential> {
     const credential = await new TenantScope(tx, tenantId).select(Credential, 'c').andWhere('c.name = :name', { name }).setLock('pessimistic_write').getOne();
     if (!credential) throw notFound('credential', name);
     return credential;
@@ -225,14 +250,23 @@ export class CredentialService {
     return rows.map((r) => r.version);
   }
 
-  private async insertVersion(tx: Tx, credential: Credential, version: number, value: string, expiresAt: Date | null, createdBy: string | null): Promise<CredentialVersion> {
+  async insertVersion(
+    tx: Tx,
+    credential: Credential,
+    version: number,
+    value: string,
+    expiresAt: Date | null,
+    createdBy: string | null,
+    state: CredentialVersionState.CURRENT | CredentialVersionState.PENDING = CredentialVersionState.CURRENT,
+    rotationId: string | null = null,
+  ): Promise<CredentialVersion> {
     const key = await this.keys.forTenant(tx, credential.tenantId);
     const row: CredentialVersion = {
       id: uuidv7(),
       tenantId: credential.tenantId,
       credentialId: credential.id,
       version,
-      state: CredentialVersionState.CURRENT,
+      state,
       ciphertext: this.keys.seal(key, value, versionContext(credential.tenantId, credential.id, version)),
       dataKeyId: key.id,
       expiresAt,
@@ -241,6 +275,7 @@ export class CredentialService {
       createdAt: new Date(),
       retiredAt: null,
       nextNotifyAt: expiresAt ? firstNotifyAt(expiresAt, DEFAULT_NOTIFY_BEFORE_S) : null,
+      rotationId,
     };
     await new TenantScope(tx, credential.tenantId).insert(CredentialVersion, [row]);
     return row;
