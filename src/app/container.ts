@@ -9,6 +9,7 @@ import { AuditGroupCommit } from '../audit/group-commit';
 import { CredentialReveals } from '../credentials/credential-reveal';
 import { CredentialService } from '../credentials/credential.service';
 import { CredentialJobs } from '../credentials/credential.jobs';
+import { CredentialRotations } from '../credentials/credential-rotations';
 import { DataKeys } from '../credentials/data-keys';
 import { LocalKeyProvider } from '../platform/keyring';
 import { AuditHub } from '../events/audit-hub';
@@ -55,6 +56,7 @@ export interface Services {
   credentials: CredentialService;
   reveals: CredentialReveals;
   credentialJobs: CredentialJobs;
+  rotations: CredentialRotations;
   webhooks: WebhookService;
   deliveries: WebhookDeliveries;
   events: EventService;
@@ -114,7 +116,6 @@ function createServices(config: Config, log: Logger, ds: DataSource, redis: Redi
   const dataKeys = new DataKeys(ds, new LocalKeyProvider(box), audit, log);
   const reveals = new CredentialReveals(ds, dataKeys, new AuditGroupCommit(ds, audit, config.audit.groupCommitMax));
   const credentials = new CredentialService(ds, audit, dataKeys, () => reveals.forget());
-  const credentialJobs = new CredentialJobs(ds, audit, log);
   const planner = new Planner(ds, redis, queues, { ...config.lifecycle, batch: 1_000, lockTtlMs: Math.max(5_000, config.lifecycle.tickMs * 2) }, log);
   const lifecycle = new LifecycleActions(ds, audit, hasher, box, changes, log);
   const preview = new LifecyclePreview(rotation, policies);
@@ -124,6 +125,8 @@ function createServices(config: Config, log: Logger, ds: DataSource, redis: Redi
   const successors = new SuccessorService(ds, hasher, box, audit, tokens, changes);
   const outbound = new Outbound(config.webhooks.allow, config.webhooks.timeoutMs);
   const webhooks = new WebhookService(ds, audit, box, queues, outbound, config.webhooks);
+  const rotations = new CredentialRotations(ds, audit, credentials, dataKeys, box, queues, outbound, config.rotators, metrics, log);
+  const credentialJobs = new CredentialJobs(ds, audit, log, (tenantId, credentialId, version) => rotations.refuseRetired(tenantId, credentialId, version));
   const deliveries = new WebhookDeliveries(ds, audit, box, outbound, config.webhooks, log);
   const relay = new AuditRelay(ds, redis, config.databaseUrl, prefix, signer, scopes, webhooks, { ...config.relay, checkpointEvery: config.audit.checkpointEvery, sweepAfterMs: config.webhooks.sweepAfterMs }, log);
   const events = new EventService(ds, hub, scopes);
@@ -154,6 +157,7 @@ function createServices(config: Config, log: Logger, ds: DataSource, redis: Redi
     credentials,
     reveals,
     credentialJobs,
+    rotations,
     roles,
     scopes,
     owners,

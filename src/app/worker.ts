@@ -3,7 +3,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { type Job, Worker } from 'bullmq';
 import type { ActionResult } from '../lifecycle/lifecycle.jobs';
 import { Batcher } from '../lifecycle/batcher';
-import { bullConnection, LIFECYCLE_QUEUES, type LifecycleJob, type LifecycleQueue, QueueName, type WebhookDelivery } from '../platform/queues';
+import { bullConnection, LIFECYCLE_QUEUES, type LifecycleJob, type LifecycleQueue, QueueName, type RotationStepJob, type WebhookDelivery } from '../platform/queues';
 import type { Container } from './container';
 
 export interface Workers {
@@ -60,11 +60,25 @@ export async function startWorkers(c: Container): Promise<Workers> {
       QueueName.PLANNER,
       async () => {
         const planned = await services.planner.tick();
-        return { planned, credentials: await services.credentialJobs.sweep() };
+        return { planned, credentials: await services.credentialJobs.sweep(), rotations: await services.rotations.sweep() };
       },
       { ...common, concurrency: 1, lockDuration: 10_000, stalledInterval: 5_000 },
     ),
     ...LIFECYCLE_QUEUES.map(lifecycleWorker),
+    // One step of a credential rotation. The last attempt's failure fails the rotation (CURRENT
+    // untouched); a worker killed mid-step leaves the job to come back, and the step runs again.
+    new Worker<RotationStepJob>(
+      QueueName.CREDENTIAL_ROTATION,
+      async (job: Job<RotationStepJob>) => {
+        try {
+          return await services.rotations.runStep(job.data);
+        } catch (err) {
+          if (job.attemptsMade + 1 >= (job.opts.attempts ?? 1)) await services.rotations.fail(job.data, err);
+          throw err;
+        }
+      },
+      { ...common, concurrency: 8, lockDuration: 30_000, stalledInterval: 5_000, maxStalledCount: 1_000 },
+    ),
   ];
   for (const w of workers) {
     w.on('error', (err) => log.warn({ err, queue: w.name }, 'worker error'));

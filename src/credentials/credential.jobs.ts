@@ -11,6 +11,8 @@ import type { Tx } from '../platform/db';
 /** Warnings before a vendor's expiry when the credential has no policy saying otherwise. */
 export const DEFAULT_NOTIFY_BEFORE_S = [7 * 86_400, 86_400];
 const BATCH = 500;
+/** Credentials whose replaced values only need destroying here (no system to tell first). */
+const NOT_BUILT_IN = `(c.rotator IS NULL OR c.rotator->>'kind' = 'WEBHOOK')`;
 
 /** The next instant to say something about an expiry after `now`: a warning offset, or the expiry itself. */
 export function nextNotifyAt(expiresAt: Date, offsetsS: readonly number[], now = Date.now()): Date {
@@ -35,11 +37,14 @@ export class CredentialJobs {
     private readonly ds: DataSource,
     private readonly audit: AuditService,
     private readonly log: Logger,
+    /** Before a built-in rotator's version is destroyed: make the system refuse its value (rotations). */
+    private readonly refuseRetired: (tenantId: string, credentialId: string, version: number) => Promise<void> = async () => undefined,
   ) {}
 
   async sweep(): Promise<SweepReport> {
     const report: SweepReport = { retired: 0, expiring: 0, expired: 0 };
     while (await this.batch((tx) => this.retireBatch(tx, report)));
+    await this.retireBuiltIn(report);
     while (await this.batch((tx) => this.notifyBatch(tx, report)));
     if (report.retired + report.expiring + report.expired > 0) this.log.info(report, 'credential lifecycle sweep');
     return report;
@@ -52,7 +57,9 @@ export class CredentialJobs {
   private async retireBatch(tx: Tx, report: SweepReport): Promise<number> {
     const rows: Array<{ tenant_id: string; credential_id: string; version: number; name: string }> = await tx.query(
       `WITH due AS (
-         SELECT id FROM credential_versions WHERE state = 'PREVIOUS' AND grace_ends_at <= now() ORDER BY grace_ends_at LIMIT ${BATCH} FOR UPDATE SKIP LOCKED
+         SELECT v.id FROM credential_versions v JOIN credentials c ON c.id = v.credential_id
+          WHERE v.state = 'PREVIOUS' AND v.grace_ends_at <= now() AND ${NOT_BUILT_IN}
+          ORDER BY v.grace_ends_at LIMIT ${BATCH} FOR UPDATE OF v SKIP LOCKED
        ), retired AS (
          UPDATE credential_versions v SET state = 'RETIRED', ciphertext = NULL, data_key_id = NULL, retired_at = now(), next_notify_at = NULL
            FROM due WHERE v.id = due.id RETURNING v.tenant_id, v.credential_id, v.version
@@ -62,6 +69,35 @@ export class CredentialJobs {
     await this.appendByTenant(tx, rows, (r) => ({ action: 'CREDENTIAL_VERSION_RETIRED', actorId: null, targetType: 'CREDENTIAL', targetId: r.credential_id, data: { name: r.name, version: r.version } }));
     report.retired += rows.length;
     return rows.length;
+  }
+
+  /**
+   * Versions of credentials a built-in rotator keeps: the system is told to refuse the value
+   * first; one that could not be told keeps its version until the next tick tries again.
+   */
+  private async retireBuiltIn(report: SweepReport): Promise<void> {
+    const due: Array<{ tenant_id: string; credential_id: string; version: number; name: string }> = await this.ds.query(
+      `SELECT v.tenant_id, v.credential_id, v.version, c.name FROM credential_versions v JOIN credentials c ON c.id = v.credential_id
+        WHERE v.state = 'PREVIOUS' AND v.grace_ends_at <= now() AND NOT ${NOT_BUILT_IN} ORDER BY v.grace_ends_at LIMIT 100`,
+    );
+    for (const r of due) {
+      try {
+        await this.refuseRetired(r.tenant_id, r.credential_id, r.version);
+      } catch (err) {
+        this.log.warn({ err: { message: (err as Error).message }, credentialId: r.credential_id, version: r.version }, 'could not retire a replaced value in its system; retrying at the next tick');
+        continue;
+      }
+      await this.ds.transaction(async (tx) => {
+        const [rows] = await tx.query(
+          `UPDATE credential_versions SET state = 'RETIRED', ciphertext = NULL, data_key_id = NULL, retired_at = now(), next_notify_at = NULL
+            WHERE credential_id = $1 AND version = $2 AND state = 'PREVIOUS' RETURNING version`,
+          [r.credential_id, r.version],
+        );
+        if (rows.length === 0) return;
+        await this.audit.append(tx, r.tenant_id, { action: 'CREDENTIAL_VERSION_RETIRED', actorId: null, targetType: 'CREDENTIAL', targetId: r.credential_id, data: { name: r.name, version: r.version } });
+        report.retired++;
+      });
+    }
   }
 
   private async notifyBatch(tx: Tx, report: SweepReport): Promise<number> {

@@ -5,10 +5,13 @@ import type { AuditService } from '../audit/audit.service';
 import { AuditEventConnection } from '../audit/audit.types';
 import { Permission } from '../iam/permissions';
 import type { Connection } from '../platform/pagination';
-import { Credential, CredentialGrant, CredentialVersion } from './credential.entity';
+import { Credential, CredentialGrant, CredentialRotation, CredentialVersion } from './credential.entity';
 import type { CredentialReveals } from './credential-reveal';
 import type { CredentialService } from './credential.service';
-import { AddCredentialVersionInput, CreateCredentialInput, CredentialConnection, RevealedCredential } from './credential.types';
+import { AddCredentialVersionInput, CreateCredentialInput, CredentialConnection, CredentialRotatorSet, RevealedCredential, SetCredentialRotatorInput } from './credential.types';
+import type { CredentialRotations } from './credential-rotations';
+import { JSONObjectScalar } from '../platform/graphql-types';
+import { TenantScope } from '../platform/tenant-scope';
 
 @Resolver(() => Credential)
 export class CredentialResolver {
@@ -16,7 +19,30 @@ export class CredentialResolver {
     private readonly service: CredentialService,
     private readonly reveals: CredentialReveals,
     private readonly audit: AuditService,
+    private readonly rotationService: CredentialRotations,
   ) {}
+
+  @FieldResolver(() => JSONObjectScalar, { nullable: true, description: 'Who rotates it (kind, url or connection and roles); null: by hand only.' })
+  rotator(@Root() c: Credential): Record<string, unknown> | null {
+    return c.rotator;
+  }
+
+  @FieldResolver(() => [CredentialRotation], { description: 'Its rotations, newest first (at most 20).' })
+  rotations(@Root() c: Credential, @Ctx() ctx: Context): Promise<CredentialRotation[]> {
+    return new TenantScope(this.service.manager, ctx.principal.tenantId).select(CredentialRotation, 'r').andWhere('r.credentialId = :id', { id: c.id }).orderBy('r.id', 'DESC').limit(20).getMany();
+  }
+
+  @Authorized(Permission.CREDENTIAL_WRITE)
+  @Mutation(() => CredentialRotatorSet, { description: 'Sets who rotates the credential (a webhook you run, or a built-in Postgres or Redis rotator) and how often.' })
+  setCredentialRotator(@Arg('name') name: string, @Arg('input', () => SetCredentialRotatorInput) input: SetCredentialRotatorInput, @Ctx() ctx: Context): Promise<CredentialRotatorSet> {
+    return this.rotationService.configure(ctx.principal, name, input);
+  }
+
+  @Authorized(Permission.CREDENTIAL_WRITE)
+  @Mutation(() => CredentialRotation, { description: 'Starts a rotation now; its steps run in the workers. Follow it with credential { rotations } or credentialChanged.' })
+  rotateCredential(@Arg('name') name: string, @Ctx() ctx: Context): Promise<CredentialRotation> {
+    return this.rotationService.rotateNow(ctx.principal, name);
+  }
 
   @Authorized(Permission.CREDENTIAL_READ)
   @Query(() => CredentialConnection, { description: 'Managed credentials, by name. Never their values.' })

@@ -69,6 +69,15 @@ export class CredentialService {
     private readonly changed: () => void = () => undefined,
   ) {}
 
+  get manager() {
+    return this.ds.manager;
+  }
+
+  /** Tells the reveal path that something changed outside this service's own methods (a rotation finished). */
+  notifyChanged(): void {
+    this.changed();
+  }
+
   /** Runs `work` in a transaction, then tells the reveal path. */
   private async change<T>(work: (tx: Tx) => Promise<T>): Promise<T> {
     const result = await this.ds.transaction(work);

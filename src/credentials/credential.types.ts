@@ -1,7 +1,21 @@
-import { Field, InputType, Int, ObjectType } from 'type-graphql';
+import { Field, InputType, Int, ObjectType, registerEnumType } from 'type-graphql';
 import { DurationScalar } from '../platform/duration';
 import { ConnectionType, DateTimeScalar, JSONObjectScalar } from '../platform/graphql-types';
 import { Credential } from './credential.entity';
+
+export enum RotatorKind {
+  WEBHOOK = 'WEBHOOK',
+  POSTGRES = 'POSTGRES',
+  REDIS = 'REDIS',
+}
+registerEnumType(RotatorKind, {
+  name: 'RotatorKind',
+  valuesConfig: {
+    WEBHOOK: { description: 'An HTTPS endpoint you run, called for each step (create, set, test, finish), signed as Standard Webhooks.' },
+    POSTGRES: { description: 'Two login roles used in turn; the value is a postgres:// URL.' },
+    REDIS: { description: 'An ACL user holding the old and the new password through the grace; the value is a redis:// URL.' },
+  },
+});
 
 @InputType({ description: 'A credential and its first value. The value is sealed at once and never shown again but through a reveal.' })
 export class CreateCredentialInput {
@@ -58,3 +72,33 @@ export class RevealedCredential {
 }
 
 export const CredentialConnection = ConnectionType(Credential, 'Credential');
+
+@InputType({ description: "Who rotates a credential, and how often." })
+export class SetCredentialRotatorInput {
+  @Field(() => RotatorKind)
+  kind!: RotatorKind;
+
+  @Field(() => String, { nullable: true, description: 'WEBHOOK: the endpoint (https; the webhook address rules apply).' })
+  url?: string | null;
+
+  @Field(() => String, { nullable: true, description: 'POSTGRES, REDIS: the name of the managed credential holding the privileged connection URL.' })
+  connection?: string | null;
+
+  @Field(() => [String], { nullable: true, description: 'POSTGRES: the two login roles used in turn.' })
+  roles?: string[] | null;
+
+  @Field(() => DurationScalar, { nullable: true, description: 'Rotate on this schedule; left out: only when asked (rotateCredential).' })
+  rotateEvery?: number | null;
+
+  @Field(() => DurationScalar, { description: 'How long the replaced value stays readable and accepted; shorter than rotateEvery.' })
+  gracePeriod!: number;
+}
+
+@ObjectType()
+export class CredentialRotatorSet {
+  @Field(() => Credential)
+  credential!: Credential;
+
+  @Field(() => String, { nullable: true, description: "WEBHOOK: whsec_… to verify Latchkey's calls with. Shown once." })
+  signingSecret!: string | null;
+}

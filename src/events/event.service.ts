@@ -65,7 +65,8 @@ export class EventService {
       const name = p.event.data.name;
       if (!kind || typeof name !== 'string' || (wanted && !wanted.has(name))) return null;
       if (!hasPermission(principal, Permission.CREDENTIAL_READ) && !granted?.has(name)) return null;
-      return { kind, name, version: Number(p.event.data.version), at: p.event.at, seq: p.event.seq };
+      const version = p.event.data.version ?? p.event.data.pendingVersion;
+      return { kind, name, version: typeof version === 'number' ? version : null, at: p.event.at, seq: p.event.seq };
     });
   }
 

@@ -61,6 +61,7 @@ export enum CredentialChangeKind {
   VERSION_RETIRED = 'VERSION_RETIRED',
   EXPIRING = 'EXPIRING',
   EXPIRED = 'EXPIRED',
+  ROTATION_FAILED = 'ROTATION_FAILED',
 }
 registerEnumType(CredentialChangeKind, {
   name: 'CredentialChangeKind',
@@ -73,6 +74,7 @@ export const CREDENTIAL_CHANGE_ACTIONS: Record<string, CredentialChangeKind> = {
   CREDENTIAL_VERSION_RETIRED: CredentialChangeKind.VERSION_RETIRED,
   CREDENTIAL_EXPIRING: CredentialChangeKind.EXPIRING,
   CREDENTIAL_EXPIRED: CredentialChangeKind.EXPIRED,
+  CREDENTIAL_ROTATION_FAILED: CredentialChangeKind.ROTATION_FAILED,
 };
 
 @ObjectType({ description: 'Something a consumer of a credential must act on. Never the value.' })
@@ -83,8 +85,8 @@ export class CredentialChange {
   @Field()
   name!: string;
 
-  @Field(() => Int, { description: 'The version added, retired, expiring or expired.' })
-  version!: number;
+  @Field(() => Int, { nullable: true, description: 'The version added, retired, expiring or expired (for a failed rotation, the PENDING one it made, if any).' })
+  version!: number | null;
 
   @Field()
   at!: Date;

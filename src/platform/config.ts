@@ -40,6 +40,8 @@ export interface Config {
   relay: { pollMs: number; lockTtlMs: number };
   webhooks: { allow: string[]; timeoutMs: number; attempts: number; backoffMs: number; sweepAfterMs: number };
   lifecycle: LifecycleConfig;
+  /** Credential rotators: attempts of each step, the first retry's delay, and how long a rotation may run before it is abandoned. */
+  rotators: { attempts: number; backoffMs: number; timeoutMs: number };
   shutdownTimeoutMs: number;
   /** How long start-up waits for Postgres and Redis to answer before it gives up. */
   startupTimeoutMs: number;
@@ -259,6 +261,11 @@ export function loadConfig(env: Env = process.env): Config {
       maxPerTick: int('PLANNER_MAX_PER_TICK', 5_000, 10, 1_000_000),
       concurrency: int('LIFECYCLE_CONCURRENCY', 200, 1, 1_000),
       batch: int('LIFECYCLE_BATCH', 200, 1, 1_000),
+    },
+    rotators: {
+      attempts: int('ROTATOR_ATTEMPTS', 5, 1, 50),
+      backoffMs: int('ROTATOR_BACKOFF_MS', 2_000, 10, 3_600_000),
+      timeoutMs: int('ROTATION_TIMEOUT_MS', 3_600_000, 1_000, 7 * 86_400_000),
     },
     shutdownTimeoutMs: int('SHUTDOWN_TIMEOUT_MS', 10_000, 100, 120_000),
     startupTimeoutMs: int('STARTUP_TIMEOUT_MS', 30_000, 0, 600_000),

@@ -19,10 +19,16 @@ export function createMetrics() {
     verificationsOf: hotCounter(registry, 'latchkey_verifications_total', 'Token verifications by result (VALID or the failure): gateways\' and authentications together', 'result'),
     gatewayVerificationsOf: hotCounter(registry, 'latchkey_gateway_verifications_total', 'Verifications of end users\' tokens for gateways, by result', 'result'),
     authenticationsOf: hotCounter(registry, 'latchkey_authentications_total', 'Credentials presented to Latchkey itself (the API, gateways\' own tokens, successor pickups), by result', 'result'),
-    requestSeconds: hotHistogram(registry, 'latchkey_request_duration_seconds', 'Time to answer, by door: verify, authz, introspect, graphql_query, graphql_mutation', 'door'),
+    requestSeconds: hotHistogram(registry, 'latchkey_request_duration_seconds', 'Time to answer, by door: verify, authz, introspect, credentials, graphql_query, graphql_mutation', 'door'),
     webhookDeliveries: new Counter({
       name: 'latchkey_webhook_deliveries_total',
       help: 'Webhook delivery attempts by outcome: delivered, failed (to be retried), dead (given up), skipped',
+      labelNames: ['outcome'] as const,
+      registers,
+    }),
+    credentialRotations: new Counter({
+      name: 'latchkey_credential_rotations_total',
+      help: 'Credential rotations by how they ended: done, failed (a step ran out of attempts), abandoned (past the deadline)',
       labelNames: ['outcome'] as const,
       registers,
     }),

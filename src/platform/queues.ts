@@ -12,6 +12,7 @@ export const QueueName = {
   EXPIRE: 'expire',
   NOTIFY: 'notify',
   RETIRE: 'retire',
+  CREDENTIAL_ROTATION: 'credential-rotation',
 } as const;
 export type QueueName = (typeof QueueName)[keyof typeof QueueName];
 
@@ -32,6 +33,13 @@ export interface LifecycleJob {
   due: number;
 }
 
+/** One step of a credential rotation: ids and the step's name, never a value. */
+export interface RotationStepJob {
+  tenantId: string;
+  rotationId: string;
+  step: 'create' | 'set' | 'test' | 'finish';
+}
+
 export interface QueuePayloads {
   webhooks: WebhookDelivery;
   planner: Record<string, never>;
@@ -39,6 +47,7 @@ export interface QueuePayloads {
   expire: LifecycleJob;
   notify: LifecycleJob;
   retire: LifecycleJob;
+  'credential-rotation': RotationStepJob;
 }
 
 export type LifecycleQueue = typeof QueueName.ROTATE | typeof QueueName.EXPIRE | typeof QueueName.NOTIFY | typeof QueueName.RETIRE;

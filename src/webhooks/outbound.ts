@@ -2,6 +2,7 @@
 // loopback, link-local and other special addresses (unless allowed in config), after resolving
 // the name, and connecting to exactly the address that was checked (no DNS rebinding). Redirects
 // are never followed, and every request times out.
+import { badInput } from '../platform/errors';
 import { lookup as dnsLookup, type LookupAddress } from 'node:dns';
 import http from 'node:http';
 import https from 'node:https';
@@ -118,4 +119,28 @@ export class Outbound {
       req.end(body);
     });
   }
+}
+
+const MAX_URL = 2048;
+
+/**
+ * A URL an endpoint may be created with (a webhook, a rotator): http(s), no credentials in it,
+ * not a private, loopback or reserved address. A name that does not resolve yet (a receiver
+ * still being set up) is accepted: every call resolves it again and refuses such addresses then.
+ */
+export async function checkTargetUrl(outbound: Outbound, raw: string, what: string, argument = 'url'): Promise<string> {
+  if (raw.length > MAX_URL) throw badInput(`the URL must be at most ${MAX_URL} characters`, { argument });
+  let url: URL;
+  try {
+    url = new URL(raw.trim());
+  } catch {
+    throw badInput(`${JSON.stringify(raw.slice(0, 200))} is not a URL`, { argument });
+  }
+  if (url.username || url.password) throw badInput('the URL must not carry credentials', { argument });
+  try {
+    await outbound.vet(url);
+  } catch (err) {
+    if (err instanceof OutboundRefused) throw badInput(`${what} refused: ${err.message}`, { argument });
+  }
+  return url.toString();
 }

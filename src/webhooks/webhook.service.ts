@@ -12,14 +12,13 @@ import { type Connection, connection, pageSize } from '../platform/pagination';
 import { type Queues, QueueName } from '../platform/queues';
 import type { SecretBox } from '../platform/secret-box';
 import { TenantScope } from '../platform/tenant-scope';
-import { type Outbound, OutboundRefused } from './outbound';
+import { checkTargetUrl, type Outbound } from './outbound';
 import { newWebhookSecret } from './signature';
 import { Webhook, WebhookDelivery, WebhookDeliveryStatus, WebhookStatus } from './webhook.entity';
 import type { UpdateWebhookInput } from './webhook.types';
 
 /** An endpoint subscribes to at most this many actions; every action there is, or "*", fits. */
 const MAX_EVENTS = 100;
-const MAX_URL = 2048;
 const MAX_DESCRIPTION = 1000;
 const ROTATION_OVERLAP_MS = 24 * 3_600_000;
 
@@ -274,23 +273,8 @@ export class WebhookService {
     );
   }
 
-  private async checkUrl(raw: string): Promise<string> {
-    if (raw.length > MAX_URL) throw badInput(`the URL must be at most ${MAX_URL} characters`, { argument: 'url' });
-    let url: URL;
-    try {
-      url = new URL(raw.trim());
-    } catch {
-      throw badInput(`${JSON.stringify(raw)} is not a URL`, { argument: 'url' });
-    }
-    if (url.username || url.password) throw badInput('the URL must not carry credentials', { argument: 'url' });
-    try {
-      await this.outbound.vet(url);
-    } catch (err) {
-      if (err instanceof OutboundRefused) throw badInput(`webhook URL refused: ${err.message}`, { argument: 'url' });
-      // A name that does not resolve yet (a receiver still being set up) is accepted: every
-      // delivery resolves it again and refuses private, loopback and reserved addresses then.
-    }
-    return url.toString();
+  private checkUrl(raw: string): Promise<string> {
+    return checkTargetUrl(this.outbound, raw, 'webhook URL');
   }
 
   private checkEvents(events: string[]): string[] {

@@ -1,0 +1,358 @@
+// Rotations of managed credentials through their rotators: one BullMQ job per step (create, set,
+// test, finish), each step idempotent under the rotation's id, retried with backoff. The value a
+// rotator makes is sealed as a PENDING version the moment it exists; only `finish` makes it
+// CURRENT (through CredentialService.replaceCurrent, as a version added by hand). A step whose
+// attempts run out fails the rotation: CURRENT untouched, PENDING kept sealed, and
+// CREDENTIAL_ROTATION_FAILED audited with the step and what the rotator answered (never a value).
+// The clock's side (scheduled starts, abandoning stuck rotations, retiring values the system
+// must refuse) is sweep(), run at every planner tick.
+import type { Logger } from 'pino';
+import type { DataSource } from 'typeorm';
+import type { AuditService } from '../audit/audit.service';
+import { type Principal, requirePermission } from '../iam/principal';
+import { Permission } from '../iam/permissions';
+import type { Tx } from '../platform/db';
+import { isUniqueViolation } from '../platform/db';
+import { badInput, conflict } from '../platform/errors';
+import { uuidv7 } from '../platform/ids';
+import type { Metrics } from '../platform/metrics';
+import { type Queues, QueueName, type RotationStepJob } from '../platform/queues';
+import type { SecretBox } from '../platform/secret-box';
+import { TenantScope } from '../platform/tenant-scope';
+import { checkTargetUrl, type Outbound } from '../webhooks/outbound';
+import { newWebhookSecret } from '../webhooks/signature';
+import { Credential, CredentialRotation, CredentialVersion, CredentialVersionState, ROTATION_STEPS, type RotationStep, RotationState, type RotatorConfig } from './credential.entity';
+import { type CredentialService, MAX_GRACE_S, checkName, versionContext } from './credential.service';
+import type { DataKeys } from './data-keys';
+import { PostgresRotator, RedisRotator, type Rotator, RotatorError, WebhookRotator } from './rotators';
+
+export interface RotatorInput {
+  kind: 'WEBHOOK' | 'POSTGRES' | 'REDIS';
+  url?: string | null;
+  /** Built-in rotators: the managed credential holding the privileged connection URL. */
+  connection?: string | null;
+  /** POSTGRES: the two login roles used in turn. */
+  roles?: string[] | null;
+  /** Seconds between scheduled rotations; none: only when asked. */
+  rotateEvery?: number | null;
+  /** Seconds the replaced value stays readable (and, for built-in rotators, accepted). */
+  gracePeriod: number;
+}
+
+export interface RotationSettings {
+  attempts: number;
+  backoffMs: number;
+  timeoutMs: number;
+}
+
+const ROLE = /^[a-z_][a-z0-9_]{0,62}$/;
+const STALE_STEP_MS = 30_000;
+
+export class CredentialRotations {
+  constructor(
+    private readonly ds: DataSource,
+    private readonly audit: AuditService,
+    private readonly credentials: CredentialService,
+    private readonly keys: DataKeys,
+    private readonly box: SecretBox,
+    private readonly queues: Queues,
+    private readonly outbound: Outbound,
+    private readonly settings: RotationSettings,
+    private readonly metrics: Metrics,
+    private readonly log: Logger,
+  ) {}
+
+  /** Sets who rotates the credential and how often. A WEBHOOK rotator's signing secret is returned once. */
+  async configure(p: Principal, name: string, input: RotatorInput): Promise<{ credential: Credential; signingSecret: string | null }> {
+    requirePermission(p, Permission.CREDENTIAL_WRITE);
+    checkName(name);
+    const rotator = await this.rotatorConfig(input);
+    if (input.gracePeriod < 0 || input.gracePeriod > MAX_GRACE_S) throw badInput('gracePeriod is at most P90D', { argument: 'gracePeriod' });
+    if (rotator.kind !== 'WEBHOOK' && input.gracePeriod === 0) {
+      throw badInput(`a ${rotator.kind} rotator needs a grace of at least PT1S: it is when the replaced value is removed from ${rotator.kind === 'POSTGRES' ? 'Postgres' : 'Redis'}`, { argument: 'gracePeriod' });
+    }
+    if (input.rotateEvery != null && input.gracePeriod >= input.rotateEvery) {
+      throw badInput('gracePeriod must be shorter than rotateEvery: a value would still be in its grace when the next rotation starts', { argument: 'gracePeriod' });
+    }
+    const signingSecret = rotator.kind === 'WEBHOOK' ? newWebhookSecret() : null;
+    const credential = await this.ds.transaction(async (tx) => {
+      const c = await this.credentials.locked(tx, p.tenantId, name);
+      if (rotator.kind !== 'WEBHOOK') {
+        if (rotator.connection === name) throw badInput('a credential cannot be its own privileged connection', { argument: 'connection' });
+        const [conn] = await tx.query(`SELECT 1 FROM credentials WHERE tenant_id = $1 AND name = $2`, [p.tenantId, rotator.connection]);
+        if (!conn) throw badInput(`no credential named ${rotator.connection} holds the privileged connection`, { argument: 'connection' });
+      }
+      const sealed = signingSecret ? this.box.seal(signingSecret, `rotator:${c.id}`) : null;
+      const nextRotationAt = input.rotateEvery ? new Date(Date.now() + input.rotateEvery * 1000) : null;
+      await tx.query(
+        `UPDATE credentials SET rotator = $2, rotator_secret_ciphertext = $3, rotator_secret_key_id = $4, rotate_every_s = $5, grace_period_s = $6, next_rotation_at = $7, updated_at = now() WHERE id = $1`,
+        [c.id, rotator, sealed?.ciphertext ?? null, sealed?.keyId ?? null, input.rotateEvery ?? null, input.gracePeriod, nextRotationAt],
+      );
+      await this.audit.append(tx, p.tenantId, {
+        action: 'CREDENTIAL_ROTATOR_SET',
+        actorId: p.ownerId,
+        targetType: 'CREDENTIAL',
+        targetId: c.id,
+        data: { name, rotator, rotateEverySeconds: input.rotateEvery ?? null, gracePeriodSeconds: input.gracePeriod },
+      });
+      return { ...c, rotator, rotateEveryS: input.rotateEvery ?? null, gracePeriodS: input.gracePeriod, nextRotationAt };
+    });
+    return { credential, signingSecret };
+  }
+
+  private async rotatorConfig(input: RotatorInput): Promise<RotatorConfig> {
+    switch (input.kind) {
+      case 'WEBHOOK':
+        if (!input.url) throw badInput('a WEBHOOK rotator needs a url', { argument: 'url' });
+        return { kind: 'WEBHOOK', url: await checkTargetUrl(this.outbound, input.url, 'rotator URL') };
+      case 'POSTGRES':
+      case 'REDIS': {
+        if (!input.connection) throw badInput(`a ${input.kind} rotator needs the name of the credential holding its privileged connection`, { argument: 'connection' });
+        checkName(input.connection, 'connection');
+        if (input.kind === 'REDIS') return { kind: 'REDIS', connection: input.connection };
+        const roles = input.roles ?? [];
+        if (roles.length !== 2 || roles[0] === roles[1] || !roles.every((r) => ROLE.test(r))) {
+          throw badInput('a POSTGRES rotator alternates two distinct login roles (lower-case identifiers)', { argument: 'roles' });
+        }
+        return { kind: 'POSTGRES', connection: input.connection, roles: [roles[0]!, roles[1]!] };
+      }
+      default:
+        throw badInput(`unknown rotator kind ${JSON.stringify(String(input.kind).slice(0, 40))}`, { argument: 'kind' });
+    }
+  }
+
+  /** Starts a rotation now (by hand), refused while one runs or, for built-in rotators, while a replaced value is in its grace. */
+  async rotateNow(p: Principal, name: string): Promise<CredentialRotation> {
+    requirePermission(p, Permission.CREDENTIAL_WRITE);
+    checkName(name);
+    const rotation = await this.ds.transaction(async (tx) => this.start(tx, await this.credentials.locked(tx, p.tenantId, name), p.ownerId));
+    await this.enqueue(rotation, 'create');
+    return rotation;
+  }
+
+  private async start(tx: Tx, c: Credential, actorId: string | null): Promise<CredentialRotation> {
+    if (!c.rotator) throw conflict(`credential ${c.name} has no rotator: set one, or add a version by hand`, { argument: 'name' });
+    if (c.rotator.kind !== 'WEBHOOK') {
+      const [previous] = await tx.query(`SELECT version FROM credential_versions WHERE credential_id = $1 AND state = 'PREVIOUS'`, [c.id]);
+      if (previous) throw conflict(`version ${previous.version} of ${c.name} is still in its grace; the ${c.rotator.kind} rotator starts after it is retired`, { argument: 'name' });
+    }
+    const now = new Date();
+    const rotation: CredentialRotation = {
+      id: uuidv7(),
+      tenantId: c.tenantId,
+      credentialId: c.id,
+      state: RotationState.RUNNING,
+      step: 'create',
+      pendingVersion: null,
+      startedBy: actorId,
+      startedAt: now,
+      updatedAt: now,
+      deadline: new Date(now.getTime() + this.settings.timeoutMs),
+      endedAt: null,
+      failure: null,
+    };
+    try {
+      await tx.query('SAVEPOINT start_rotation');
+      await new TenantScope(tx, c.tenantId).insert(CredentialRotation, [rotation]);
+    } catch (err) {
+      if (!isUniqueViolation(err)) throw err;
+      await tx.query('ROLLBACK TO SAVEPOINT start_rotation');
+      throw conflict(`a rotation of ${c.name} is already running`, { argument: 'name' });
+    }
+    // A failed rotation kept its PENDING value sealed for inspection; a new rotation replaces it.
+    await tx.query(`UPDATE credential_versions SET state = 'RETIRED', ciphertext = NULL, data_key_id = NULL, retired_at = now() WHERE credential_id = $1 AND state = 'PENDING'`, [c.id]);
+    if (c.rotateEveryS) await tx.query(`UPDATE credentials SET next_rotation_at = $2 WHERE id = $1`, [c.id, new Date(now.getTime() + c.rotateEveryS * 1000)]);
+    await this.audit.append(tx, c.tenantId, { action: 'CREDENTIAL_ROTATION_STARTED', actorId, targetType: 'CREDENTIAL', targetId: c.id, data: { name: c.name, rotationId: rotation.id, rotator: c.rotator.kind } });
+    return rotation;
+  }
+
+  private async enqueue(r: { id: string; tenantId: string }, step: RotationStep, delay = 0): Promise<void> {
+    await this.queues.get(QueueName.CREDENTIAL_ROTATION).add(
+      'step',
+      { tenantId: r.tenantId, rotationId: r.id, step },
+      { jobId: `rotation-${r.id}-${step}`, delay, attempts: this.settings.attempts, backoff: { type: 'exponential', delay: this.settings.backoffMs }, removeOnComplete: { count: 10_000 }, removeOnFail: { count: 10_000 } },
+    );
+  }
+
+  /** One step (the BullMQ processor). A stale job (its rotation moved on or ended) does nothing. Throws to be retried. */
+  async runStep(job: RotationStepJob): Promise<'done' | 'skipped'> {
+    const scope = new TenantScope(this.ds.manager, job.tenantId);
+    const [rotation] = await scope.findByIds(CredentialRotation, [job.rotationId]);
+    if (!rotation || rotation.state !== RotationState.RUNNING || rotation.step !== job.step) return 'skipped';
+    const [c] = await scope.findByIds(Credential, [rotation.credentialId]);
+    const rotator = this.rotatorOf(c!);
+    const ctx = await this.context(c!, rotation);
+    switch (job.step) {
+      case 'create': {
+        // Idempotent: a PENDING version of this rotation means create already ran.
+        if (ctx.pending === undefined) {
+          const value = await rotator.create(ctx);
+          await this.ds.transaction(async (tx) => {
+            const locked = await this.credentials.locked(tx, c!.tenantId, c!.name);
+            const version = await this.credentials.nextVersion(tx, locked.id);
+            await this.credentials.insertVersion(tx, locked, version, value, null, null, CredentialVersionState.PENDING, rotation.id);
+            await tx.query(`UPDATE credential_rotations SET pending_version = $2 WHERE id = $1`, [rotation.id, version]);
+          });
+        }
+        break;
+      }
+      case 'set':
+        await rotator.set(ctx);
+        break;
+      case 'test':
+        await rotator.test(ctx);
+        break;
+      case 'finish':
+        await rotator.finish(ctx);
+        await this.finish(c!, rotation);
+        this.metrics.credentialRotations.inc({ outcome: 'done' });
+        return 'done';
+    }
+    const next = ROTATION_STEPS[ROTATION_STEPS.indexOf(job.step) + 1]!;
+    const [, moved] = await this.ds.query(`UPDATE credential_rotations SET step = $2, updated_at = now() WHERE id = $1 AND state = 'RUNNING' AND step = $3`, [rotation.id, next, job.step]);
+    if (moved) await this.enqueue(rotation, next);
+    return 'done';
+  }
+
+  /** The PENDING version becomes CURRENT, as a version added by hand would; the rotation is DONE. */
+  private async finish(c: Credential, rotation: CredentialRotation): Promise<void> {
+    await this.ds.transaction(async (tx) => {
+      const locked = await this.credentials.locked(tx, c.tenantId, c.name);
+      const [state] = await tx.query(`SELECT state FROM credential_rotations WHERE id = $1 FOR UPDATE`, [rotation.id]);
+      if (state?.state !== 'RUNNING') return;
+      await this.credentials.replaceCurrent(
+        tx,
+        locked,
+        locked.gracePeriodS,
+        null,
+        async () => {
+          const [[row]] = await tx.query(`UPDATE credential_versions SET state = 'CURRENT' WHERE credential_id = $1 AND state = 'PENDING' AND rotation_id = $2 RETURNING *`, [locked.id, rotation.id]);
+          return { ...row, expiresAt: row.expires_at } as CredentialVersion;
+        },
+        { rotationId: rotation.id },
+      );
+      await tx.query(`UPDATE credential_rotations SET state = 'DONE', ended_at = now(), updated_at = now() WHERE id = $1`, [rotation.id]);
+      await this.audit.append(tx, c.tenantId, { action: 'CREDENTIAL_ROTATED', actorId: null, targetType: 'CREDENTIAL', targetId: c.id, data: { name: c.name, rotationId: rotation.id, version: rotation.pendingVersion } });
+    });
+    this.credentials.notifyChanged();
+  }
+
+  /** A step's last attempt failed: the rotation fails, CURRENT untouched, the PENDING value kept sealed. */
+  async fail(job: RotationStepJob, err: unknown): Promise<void> {
+    const reason = (err instanceof RotatorError ? err.message : `${job.step}: ${(err as Error).message ?? 'failed'}`).slice(0, 500);
+    const failed = await this.ds.transaction(async (tx) => {
+      const [[row]] = await tx.query(
+        `UPDATE credential_rotations r SET state = 'FAILED', failure = $2, ended_at = now(), updated_at = now() FROM credentials c
+          WHERE r.id = $1 AND r.state = 'RUNNING' AND c.id = r.credential_id RETURNING r.credential_id, r.pending_version, c.name`,
+        [job.rotationId, reason],
+      );
+      if (!row) return false;
+      await this.audit.append(tx, job.tenantId, {
+        action: 'CREDENTIAL_ROTATION_FAILED',
+        actorId: null,
+        targetType: 'CREDENTIAL',
+        targetId: row.credential_id,
+        data: { name: row.name, rotationId: job.rotationId, step: job.step, reason, pendingVersion: row.pending_version },
+      });
+      return true;
+    });
+    if (failed) {
+      this.metrics.credentialRotations.inc({ outcome: 'failed' });
+      this.log.warn({ rotationId: job.rotationId, tenantId: job.tenantId, step: job.step, reason }, 'credential rotation failed');
+    }
+  }
+
+  /**
+   * The clock: abandons rotations past their deadline (the PENDING value destroyed, CURRENT
+   * untouched), puts back the job of a running step nobody is working on (lost with Redis), and
+   * starts scheduled rotations that are due.
+   */
+  async sweep(): Promise<{ abandoned: number; started: number; resumed: number }> {
+    const abandoned: Array<{ id: string; tenant_id: string; credential_id: string; name: string; step: string }> = await this.ds.transaction(async (tx) => {
+      const rows = await tx.query(
+        `WITH gone AS (
+           UPDATE credential_rotations SET state = 'ABANDONED', ended_at = now(), updated_at = now(), failure = 'abandoned at step ' || step || ' past its deadline'
+            WHERE state = 'RUNNING' AND deadline <= now() RETURNING id, tenant_id, credential_id, step
+         ), destroyed AS (
+           UPDATE credential_versions v SET state = 'RETIRED', ciphertext = NULL, data_key_id = NULL, retired_at = now()
+             FROM gone WHERE v.rotation_id = gone.id AND v.state = 'PENDING' RETURNING v.id
+         )
+         SELECT gone.*, c.name FROM gone JOIN credentials c ON c.id = gone.credential_id ORDER BY gone.tenant_id`,
+      );
+      for (const r of rows) {
+        await this.audit.append(tx, r.tenant_id, { action: 'CREDENTIAL_ROTATION_ABANDONED', actorId: null, targetType: 'CREDENTIAL', targetId: r.credential_id, data: { name: r.name, rotationId: r.id, step: r.step } });
+      }
+      return rows;
+    });
+    if (abandoned.length) this.metrics.credentialRotations.inc({ outcome: 'abandoned' }, abandoned.length);
+
+    const stale: Array<{ id: string; tenant_id: string; step: RotationStep }> = await this.ds.query(
+      `SELECT id, tenant_id, step FROM credential_rotations WHERE state = 'RUNNING' AND updated_at < now() - $1 * interval '1 millisecond'`,
+      [STALE_STEP_MS + this.settings.backoffMs * 2 ** this.settings.attempts],
+    );
+    let resumed = 0;
+    for (const r of stale) {
+      const job = await this.queues.get(QueueName.CREDENTIAL_ROTATION).getJob(`rotation-${r.id}-${r.step}`);
+      if (!job) {
+        await this.enqueue({ id: r.id, tenantId: r.tenant_id }, r.step);
+        resumed++;
+      }
+    }
+
+    const due: Array<{ id: string; tenant_id: string; name: string }> = await this.ds.query(
+      `SELECT c.id, c.tenant_id, c.name FROM credentials c WHERE c.rotator IS NOT NULL AND c.next_rotation_at <= now()
+          AND NOT EXISTS (SELECT 1 FROM credential_rotations r WHERE r.credential_id = c.id AND r.state = 'RUNNING') ORDER BY c.next_rotation_at LIMIT 100`,
+    );
+    let started = 0;
+    for (const d of due) {
+      try {
+        const rotation = await this.ds.transaction(async (tx) => this.start(tx, await this.credentials.locked(tx, d.tenant_id, d.name), null));
+        await this.enqueue(rotation, 'create');
+        started++;
+      } catch (err) {
+        // In its grace, or started elsewhere a moment ago: the next tick looks again.
+        this.log.debug({ err: (err as Error).message, credentialId: d.id }, 'scheduled rotation not started');
+      }
+    }
+    return { abandoned: abandoned.length, started, resumed };
+  }
+
+  /** Before a built-in rotator's replaced version is destroyed at the end of its grace: the system is told to refuse it. */
+  async refuseRetired(tenantId: string, credentialId: string, version: number): Promise<void> {
+    const [c] = await new TenantScope(this.ds.manager, tenantId).findByIds(Credential, [credentialId]);
+    if (!c?.rotator || c.rotator.kind === 'WEBHOOK') return;
+    const old = await this.valueOf(c, `version = $3`, [version]);
+    const current = await this.valueOf(c, `state = 'CURRENT'`);
+    if (old === undefined || current === undefined) return;
+    await this.rotatorOf(c).retire(old, current, await this.connectionOf(c));
+  }
+
+  private rotatorOf(c: Credential): Rotator {
+    const r = c.rotator!;
+    if (r.kind === 'WEBHOOK') return new WebhookRotator(this.outbound, r.url, this.box.open({ ciphertext: c.rotatorSecretCiphertext!, keyId: c.rotatorSecretKeyId! }, `rotator:${c.id}`));
+    if (r.kind === 'POSTGRES') return new PostgresRotator(r.roles);
+    return new RedisRotator();
+  }
+
+  private async context(c: Credential, rotation: CredentialRotation) {
+    const current = await this.valueOf(c, `state = 'CURRENT'`);
+    const pending = await this.valueOf(c, `state = 'PENDING' AND rotation_id = $3`, [rotation.id]);
+    const [{ v }] = await this.ds.query(`SELECT coalesce(max(version), 0) + 1 AS v FROM credential_versions WHERE credential_id = $1`, [c.id]);
+    return { rotationId: rotation.id, name: c.name, current: current!, pending, pendingVersion: rotation.pendingVersion ?? Number(v), connection: await this.connectionOf(c) };
+  }
+
+  private async connectionOf(c: Credential): Promise<string | undefined> {
+    if (!c.rotator || c.rotator.kind === 'WEBHOOK') return undefined;
+    const [conn] = await new TenantScope(this.ds.manager, c.tenantId).select(Credential, 'c').andWhere('c.name = :name', { name: c.rotator.connection }).getMany();
+    const value = conn ? await this.valueOf(conn, `state = 'CURRENT'`) : undefined;
+    if (!value) throw new RotatorError(`the privileged connection ${c.rotator.connection} has no readable value`);
+    return value;
+  }
+
+  /** A version's value, opened in memory for the rotator; undefined when there is none. */
+  private async valueOf(c: Credential, where: string, params: unknown[] = []): Promise<string | undefined> {
+    const [v] = await this.ds.query(`SELECT version, ciphertext, data_key_id FROM credential_versions WHERE tenant_id = $1 AND credential_id = $2 AND ${where}`, [c.tenantId, c.id, ...params]);
+    if (!v?.ciphertext) return undefined;
+    return this.keys.open(c.tenantId, v.data_key_id, v.ciphertext, versionContext(c.tenantId, c.id, v.version));
+  }
+}
