@@ -77,7 +77,7 @@ export async function startWorkers(c: Container): Promise<Workers> {
           throw err;
         }
       },
-      { ...common, concurrency: 8, lockDuration: 30_000, stalledInterval: 5_000, maxStalledCount: 1_000 },
+      { ...common, concurrency: 8, lockDuration: 10_000, stalledInterval: 5_000, maxStalledCount: 1_000 },
     ),
   ];
   for (const w of workers) {
