@@ -7,9 +7,12 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { startWorkers, type Workers } from '../../src/app/worker';
 import { CredentialsClient } from '../../src/client/credentials';
 import { startTestApi, type TestApi } from '../helpers/api';
-import { issue, newTenant, type TenantFixture } from '../helpers/fixtures';
+import { issue, newTenant, type TenantFixture, unique } from '../helpers/fixtures';
 
 const BIN = resolve(__dirname, '..', '..', 'bin', 'latchkey.js');
 let api: TestApi;
@@ -17,6 +20,7 @@ let t: TenantFixture;
 let dir: string;
 /** homepage-dashboard-backend with a CONTROL token (it follows changes over WebSocket). */
 let backend: { id: string; token: string };
+let workers: Workers;
 
 function latchkey(args: string[], opts: { input?: string; token?: string } = {}): Promise<{ code: number; stdout: string; stderr: string }> {
   return new Promise((done) => {
@@ -31,7 +35,8 @@ function latchkey(args: string[], opts: { input?: string; token?: string } = {})
 }
 
 beforeAll(async () => {
-  api = await startTestApi();
+  api = await startTestApi({ REDIS_PREFIX: unique('lktest-credentials-cli'), ROTATOR_BACKOFF_MS: '50' });
+  workers = await startWorkers(api.container);
   t = await newTenant(api);
   dir = mkdtempSync(join(tmpdir(), 'latchkey-credentials-'));
   const { createOwner } = await api.ok(t.adminToken, `mutation { createOwner(input: { kind: SERVICE, name: "homepage-dashboard-backend" }) { id } }`);
@@ -39,6 +44,7 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
+  await workers?.stop();
   await api?.close();
   rmSync(dir, { recursive: true, force: true });
 });
@@ -98,6 +104,35 @@ describe('latchkey credentials', () => {
     const exited = new Promise<number | null>((r) => run.once('exit', (code) => r(code)));
     run.kill('SIGTERM');
     expect(await exited).toBe(143);
+  });
+});
+
+describe('latchkey credentials rotator and rotate', () => {
+  it('sets a webhook rotator (its signing secret shown once) and rotates, waiting for the end', async () => {
+    const rotator = createServer((req, res) => {
+      let body = '';
+      req.on('data', (c) => (body += c));
+      req.on('end', () => {
+        if (JSON.parse(body).step === 'create') res.writeHead(200, { 'content-type': 'application/json' }).end('{"value":"messaging-v2"}');
+        else res.writeHead(204).end();
+      });
+    }).listen(0, '127.0.0.1');
+    await new Promise((r) => rotator.once('listening', r));
+    try {
+      await latchkey(['credentials', 'create', 'messaging-token'], { input: 'messaging-v1' });
+      await latchkey(['credentials', 'grant', 'messaging-token', '--owner', 'homepage-dashboard-backend']);
+      const both = await latchkey(['credentials', 'rotator', 'messaging-token', '--webhook', 'http://127.0.0.1:1/x', '--redis', 'other']);
+      expect(both.code).toBe(3);
+      const set = await latchkey(['credentials', 'rotator', 'messaging-token', '--webhook', `http://127.0.0.1:${(rotator.address() as AddressInfo).port}/rotate`, '--every', '30d', '--grace', '1d']);
+      expect(set.code, set.stderr).toBe(0);
+      expect(set.stdout).toMatch(/signing secret: whsec_/);
+      const rotated = await latchkey(['credentials', 'rotate', 'messaging-token', '--wait']);
+      expect(rotated.code, rotated.stderr).toBe(0);
+      expect(rotated.stdout).toMatch(/rotation .* done at finish/);
+      expect((await latchkey(['credentials', 'get', 'messaging-token'], { token: backend.token })).stdout).toBe('messaging-v2');
+    } finally {
+      rotator.close();
+    }
   });
 });
 

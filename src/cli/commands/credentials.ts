@@ -13,8 +13,12 @@ import {
   CredentialByNameDocument,
   type CredentialFieldsFragment,
   CredentialHistoryDocument,
+  CredentialRotationsDocument,
   CredentialsDocument,
   GrantCredentialDocument,
+  RotateCredentialDocument,
+  type RotatorKind,
+  SetCredentialRotatorDocument,
   RevokeCredentialAccessDocument,
 } from '../generated/graphql';
 import { ownerIdOf } from './tokens';
@@ -144,6 +148,52 @@ export function credentialCommands(program: Command): void {
       });
   access('grant', 'let an owner read the values (audited)', (ctx, name, ownerId) => ctx.client.request(GrantCredentialDocument, { name, ownerId }), 'readable by');
   access('revoke-access', "withdraw an owner's right to read the values", (ctx, name, ownerId) => ctx.client.request(RevokeCredentialAccessDocument, { name, ownerId }), 'no longer readable by');
+
+  credentials
+    .command('rotator <name>')
+    .description('set who rotates the credential: a webhook you run, or the built-in Postgres or Redis rotator')
+    .option('--webhook <url>', 'an HTTPS endpoint answering the create, set, test and finish steps')
+    .option('--postgres <connection>', 'the credential holding a privileged postgres:// URL (with --roles)')
+    .option('--roles <a,b>', 'Postgres: the two login roles used in turn')
+    .option('--redis <connection>', 'the credential holding a privileged redis:// URL')
+    .option('--every <duration>', 'rotate on this schedule (e.g. 30d); left out: only with `credentials rotate`', durationArg)
+    .option('--grace <duration>', 'how long the replaced value stays readable and accepted', durationArg, 'PT1H')
+    .addHelpText('after', '\nExamples:\n  $ latchkey credentials rotator crm-sales-readonly --webhook https://rotators.internal/crm --every 30d --grace 1d\n  $ latchkey credentials rotator reports-db --postgres reports-db-admin --roles reports_a,reports_b --every 7d --grace 1h')
+    .action(async (name: string, o: { webhook?: string; postgres?: string; roles?: string; redis?: string; every?: string; grace: string }, cmd: Command) => {
+      const ctx = contextOf(cmd);
+      const kinds = [o.webhook, o.postgres, o.redis].filter(Boolean).length;
+      if (kinds !== 1) throw usage('name one rotator: --webhook URL, --postgres CONNECTION --roles A,B or --redis CONNECTION');
+      const input = o.webhook
+        ? { kind: 'WEBHOOK' as RotatorKind, url: o.webhook }
+        : o.postgres
+          ? { kind: 'POSTGRES' as RotatorKind, connection: o.postgres, roles: (o.roles ?? '').split(',').map((r) => r.trim()).filter(Boolean) }
+          : { kind: 'REDIS' as RotatorKind, connection: o.redis };
+      const { setCredentialRotator: r } = await ctx.client.request(SetCredentialRotatorDocument, { name, input: { ...input, rotateEvery: o.every, gracePeriod: o.grace } });
+      ctx.out.result(r, () => {
+        ctx.out.line(`${name}: rotator set${r.credential.nextRotationAt ? `; next rotation ${r.credential.nextRotationAt}` : ''}`);
+        if (r.signingSecret) {
+          ctx.out.line(`signing secret: ${r.signingSecret}`);
+          ctx.out.note("Give it to the rotator to verify Latchkey's calls (Standard Webhooks); it is shown once.");
+        }
+      });
+    });
+
+  credentials
+    .command('rotate <name>')
+    .description('start a rotation now through its rotator; with --wait, until it ends')
+    .option('--wait', 'wait until the rotation is done, failed or abandoned (exit 1 unless done)')
+    .action(async (name: string, o: { wait?: boolean }, cmd: Command) => {
+      const ctx = contextOf(cmd);
+      const { rotateCredential: started } = await ctx.client.request(RotateCredentialDocument, { name });
+      let r: { id: string; state: string; step: string; failure?: string | null } = started;
+      while (o.wait && r.state === 'RUNNING') {
+        await new Promise((resolve) => setTimeout(resolve, 500));
+        const { credential } = await ctx.client.request(CredentialRotationsDocument, { name });
+        r = credential?.rotations.find((x) => x.id === started.id) ?? r;
+      }
+      ctx.out.result(r, () => ctx.out.line(`${name}: rotation ${r.id} ${r.state.toLowerCase()} at ${r.step}${r.failure ? ` (${r.failure})` : ''}`));
+      if (o.wait && r.state !== 'DONE') process.exitCode = ExitCode.SERVER;
+    });
 
   credentials
     .command('get <name>')
