@@ -10,9 +10,10 @@ export interface TenantFixture {
 
 export const unique = (prefix: string) => `${prefix}-${randomBytes(4).toString('hex')}`;
 
-export async function newTenant(api: TestApi): Promise<TenantFixture> {
+/** A tenant made by the platform admin (the run's bootstrap token unless another is given). */
+export async function newTenant(api: TestApi, platformAdmin: string = bootstrapToken()): Promise<TenantFixture> {
   const data = await api.ok(
-    bootstrapToken(),
+    platformAdmin,
     `mutation($input: CreateTenantInput!) { createTenant(input: $input) { tenant { id } admin { id } adminToken { secret } } }`,
     { input: { name: unique('tenant'), adminName: 'admin' } },
   );

@@ -10,10 +10,12 @@ import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestApi, type TestApi, testEnv } from '../helpers/api';
 import { newTenant, type TenantFixture } from '../helpers/fixtures';
+import { ownDatabase } from '../helpers/own-database';
 import { type LatchkeyProcess, spawnLatchkey } from '../helpers/process';
 
 const CANARY = `canary-${randomBytes(8).toString('hex')}`;
-const PREFIX = `lktest-canary-${randomBytes(3).toString('hex')}`;
+const db = ownDatabase('canary');
+const PREFIX = db.env.REDIS_PREFIX!;
 let api: TestApi;
 let server: LatchkeyProcess;
 let t: TenantFixture;
@@ -59,15 +61,16 @@ beforeAll(async () => {
     });
   }).listen(0, '127.0.0.1');
   await new Promise((r) => receiver.once('listening', r));
-  api = await startTestApi();
-  t = await newTenant(api);
-  server = await spawnLatchkey({ LOG_LEVEL: 'debug', REDIS_PREFIX: PREFIX, PLANNER_TICK_MS: '200' });
+  api = await startTestApi(db.env);
+  t = await newTenant(api, db.bootstrapToken());
+  server = await spawnLatchkey({ ...db.env, LOG_LEVEL: 'debug', PLANNER_TICK_MS: '200' });
 });
 
 afterAll(async () => {
   await server?.stop();
   await api?.close();
   receiver?.close();
+  await db.drop();
 });
 
 describe('a credential value', () => {
@@ -91,7 +94,7 @@ describe('a credential value', () => {
     await expect.poll(() => bodies.filter((b) => b.includes('CREDENTIAL_VERSION_RETIRED')).length, { timeout: 15_000 }).toBe(2);
     expect(bodies.some((b) => b.includes('CREDENTIAL_REVEALED'))).toBe(true);
 
-    const dump = execFileSync('pg_dump', ['--data-only', testEnv().DATABASE_URL!], { encoding: 'utf8', maxBuffer: 512 * 1024 * 1024 });
+    const dump = execFileSync('pg_dump', ['--data-only', db.env.DATABASE_URL!], { encoding: 'utf8', maxBuffer: 512 * 1024 * 1024 });
     expect(dump).toContain('crm-canary'); // the dump holds the credential's rows...
     expect(dump).not.toContain(CANARY); // ...never its values
     const redis = await redisContents();

@@ -12,7 +12,8 @@ import type { AddressInfo } from 'node:net';
 import { startWorkers, type Workers } from '../../src/app/worker';
 import { CredentialsClient } from '../../src/client/credentials';
 import { startTestApi, type TestApi } from '../helpers/api';
-import { issue, newTenant, type TenantFixture, unique } from '../helpers/fixtures';
+import { issue, newTenant, type TenantFixture } from '../helpers/fixtures';
+import { ownDatabase } from '../helpers/own-database';
 
 const BIN = resolve(__dirname, '..', '..', 'bin', 'latchkey.js');
 let api: TestApi;
@@ -21,6 +22,8 @@ let dir: string;
 /** homepage-dashboard-backend with a CONTROL token (it follows changes over WebSocket). */
 let backend: { id: string; token: string };
 let workers: Workers;
+/** Of its own: the events credentialChanged follows are published by this file's relay only. */
+const db = ownDatabase('credentials_cli');
 
 function latchkey(args: string[], opts: { input?: string; token?: string } = {}): Promise<{ code: number; stdout: string; stderr: string }> {
   return new Promise((done) => {
@@ -35,9 +38,9 @@ function latchkey(args: string[], opts: { input?: string; token?: string } = {})
 }
 
 beforeAll(async () => {
-  api = await startTestApi({ REDIS_PREFIX: unique('lktest-credentials-cli'), ROTATOR_BACKOFF_MS: '50' });
+  api = await startTestApi({ ...db.env, ROTATOR_BACKOFF_MS: '50' });
   workers = await startWorkers(api.container);
-  t = await newTenant(api);
+  t = await newTenant(api, db.bootstrapToken());
   dir = mkdtempSync(join(tmpdir(), 'latchkey-credentials-'));
   const { createOwner } = await api.ok(t.adminToken, `mutation { createOwner(input: { kind: SERVICE, name: "homepage-dashboard-backend" }) { id } }`);
   backend = { id: createOwner.id, token: (await issue(api, t.adminToken, createOwner.id, [])).secret };
@@ -46,6 +49,7 @@ beforeAll(async () => {
 afterAll(async () => {
   await workers?.stop();
   await api?.close();
+  await db.drop();
   rmSync(dir, { recursive: true, force: true });
 });
 

@@ -2,15 +2,12 @@
 // the workers' re-wrap moves every data key under it (audited), the old key then dropped from the
 // ring, and start-up refusing a ring that lacks, or misnames, a key that wraps data keys.
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, readFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { Client } from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createContainer } from '../../src/app/container';
 import { loadConfig } from '../../src/platform/config';
 import { createLogger } from '../../src/platform/logger';
 import { startTestApi, type TestApi, testEnv } from '../helpers/api';
+import { ownDatabase } from '../helpers/own-database';
 
 const key = () => randomBytes(32).toString('base64');
 const NEW_KEY = key();
@@ -29,17 +26,12 @@ const stop = async () => {
 };
 const reveal = async (a: TestApi) => (await a.ok(admin, `mutation($n: String!) { revealCredential(name: $n) { value } }`, { n: NAME })).revealCredential.value;
 
+const db = ownDatabase('keyring');
+
 beforeAll(async () => {
-  const id = randomBytes(3).toString('hex');
-  const dataDir = mkdtempSync(join(tmpdir(), 'latchkey-keyring-'));
-  base = testEnv({
-    DATABASE_URL: testEnv().DATABASE_URL!.replace(/latchkey_test_\w+$/, `latchkey_test_keyring_${id}`),
-    REDIS_PREFIX: `lktest-keyring-${id}`,
-    LATCHKEY_DATA_DIR: dataDir,
-    BOOTSTRAP_TOKEN_FILE: join(dataDir, 'bootstrap-token'),
-  });
+  base = testEnv(db.env);
   const a = await start({});
-  const bootstrap = readFileSync(base.BOOTSTRAP_TOKEN_FILE!, 'utf8').trim();
+  const bootstrap = db.bootstrapToken();
   const { createTenant } = await a.ok(bootstrap, `mutation { createTenant(input: { name: "keyring", adminName: "admin" }) { admin { id } adminToken { secret } } }`);
   admin = createTenant.adminToken.secret;
   await a.ok(admin, `mutation { createCredential(input: { name: "${NAME}", value: "mixpanel-secret" }) { id } }`);
@@ -50,13 +42,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await stop();
-  const url = new URL(base.DATABASE_URL!);
-  const name = url.pathname.slice(1);
-  url.pathname = '/postgres';
-  const pg = new Client({ connectionString: url.toString() });
-  await pg.connect();
-  await pg.query(`DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`);
-  await pg.end();
+  await db.drop();
 });
 
 describe('the key ring', () => {

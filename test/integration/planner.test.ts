@@ -1,17 +1,20 @@
 // The lifecycle planner on its own, against real Postgres and Redis: which rows it enqueues, under
-// which job ids, what a second tick or a second planner does, and what a wiped Redis does. No
-// worker runs here (a Redis prefix of this file's own), so every job it enqueues stays in view.
+// which job ids, what a second tick or a second planner does, and what a wiped Redis does. A
+// database and Redis prefix of this file's own: no other file's tokens fall due here, and no
+// worker takes the jobs, so every job it enqueues stays in view.
 import pino from 'pino';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { jobIdOf, Planner, type PlannerOptions } from '../../src/lifecycle/planner';
 import { QueueName } from '../../src/platform/queues';
 import { startTestApi, type TestApi } from '../helpers/api';
-import { issue, newTenant, unique } from '../helpers/fixtures';
+import { issue, newTenant } from '../helpers/fixtures';
+import { ownDatabase } from '../helpers/own-database';
 
 let api: TestApi;
 let admin: string;
 let adminId: string;
 let tenantId: string;
+const db = ownDatabase('planner');
 
 const HORIZON_MS = 60_000;
 const planner = (opts: Partial<PlannerOptions> = {}) =>
@@ -32,19 +35,20 @@ async function expiringIn(ms: number): Promise<{ id: string; due: number }> {
 const expireJob = (id: string, due: number) => api.container.services.queues.get(QueueName.EXPIRE).getJob(jobIdOf('expire', { tokenId: id, tenantId, due }));
 
 beforeAll(async () => {
-  api = await startTestApi({ REDIS_PREFIX: unique('lktest-planner') });
-  ({ adminToken: admin, adminId, tenantId } = await newTenant(api));
+  api = await startTestApi(db.env);
+  ({ adminToken: admin, adminId, tenantId } = await newTenant(api, db.bootstrapToken()));
 });
 
 beforeEach(async () => {
-  // Each test sees only its own due rows: nothing else in this database expires soon.
-  await api.sql(`UPDATE tokens SET expires_at = NULL WHERE tenant_id = $1`, [tenantId]);
+  // Each test sees only its own due rows.
+  await api.sql(`UPDATE tokens SET expires_at = NULL`);
   await api.container.services.queues.get(QueueName.EXPIRE).obliterate({ force: true });
   await api.container.redis.del(`${api.container.services.queues.prefix}:planner:planned`);
 });
 
 afterAll(async () => {
   await api?.close();
+  await db.drop();
 });
 
 describe('the lifecycle planner', () => {
