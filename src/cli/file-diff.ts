@@ -29,9 +29,10 @@ import {
 } from './generated/graphql';
 import { type DesiredPolicy, type DesiredToken, MANAGED_LABEL, type PolicyFile } from './policy-file';
 import type { Role, Scope, ServerState } from './server-state';
+import { credentialChanges } from './credential-diff';
 
 export type Op = 'create' | 'update' | 'delete' | 'replace';
-export type Kind = 'scope' | 'policy' | 'role' | 'owner' | 'token';
+export type Kind = 'scope' | 'policy' | 'role' | 'owner' | 'token' | 'credential';
 
 export interface FieldChange {
   field: string;
@@ -52,6 +53,8 @@ export interface Change {
   kind: Kind;
   name: string;
   fields: FieldChange[];
+  /** Applying it prints a secret once (a token issued, a webhook rotator's signing secret). */
+  issuesSecret?: boolean;
   /** Policies only: how the change moves scheduled rotations, expiries and warnings. */
   impact?: Impact;
   /** Applies the change; returns a new token's secret when it issued one. */
@@ -87,7 +90,6 @@ function diffFields(before: Record<string, unknown>, after: Record<string, unkno
 const impactOf = (p: UpdatePolicyMutation['updateRotationPolicy']['planImpact']): Impact | undefined =>
   p ? { within: p.within, tokens: p.tokens, affectedTokens: p.affectedTokens, addedCount: p.addedCount, removedCount: p.removedCount } : undefined;
 
-/** The changes that make the server match the file, in the order they must be applied. */
 /** What the server holds, by the names the file uses. */
 interface ServerIndex {
   scopes: Map<string, Scope>;
@@ -98,7 +100,7 @@ interface ServerIndex {
 
 /**
  * The changes that make the server match the file, in dependency order (scopes, policies, roles,
- * owners, tokens; deletions last, in reverse), one function per kind.
+ * owners, tokens, credentials; deletions last, in reverse), one function per kind.
  */
 export async function planChanges(client: LatchkeyClient, file: PolicyFile, server: ServerState, prune: boolean): Promise<Change[]> {
   const idx = indexServer(file, server);
@@ -109,6 +111,7 @@ export async function planChanges(client: LatchkeyClient, file: PolicyFile, serv
     ...roleChanges(file, idx),
     ...ownerChanges(file, idx),
     ...tokenChanges(file, server, idx),
+    ...credentialChanges(file, server),
     ...(prune ? pruneChanges(file, server) : []),
   ];
 }
@@ -313,7 +316,7 @@ function tokenChanges(file: PolicyFile, server: ServerState, idx: ServerIndex): 
     const wanted = { scopes: t.scopes, policy: t.policy, labels: t.labels, description: t.description, allowedCidrs: t.allowedCidrs, rateLimit: t.rateLimit };
     const current = matches[0];
     if (!current) {
-      changes.push({ op: 'create', kind: 'token', name, fields: diffFields({}, wanted), run: (st) => issue(st, t) });
+      changes.push({ op: 'create', kind: 'token', name, fields: diffFields({}, wanted), issuesSecret: true, run: (st) => issue(st, t) });
       return;
     }
     const before = {
@@ -333,6 +336,7 @@ function tokenChanges(file: PolicyFile, server: ServerState, idx: ServerIndex): 
         kind: 'token',
         name,
         fields,
+        issuesSecret: true,
         run: async (st) => {
           const issued = await issue(st, t);
           await st.client.request(RevokeTokenDocument, { id: current.id, reason: `replaced by ${issued.tokenId} (latchkey apply: scopes changed)` });

@@ -45,6 +45,21 @@ export interface DesiredToken {
   allowedCidrs: string[] | null;
   rateLimit: { requests: number; per: string } | null;
 }
+export type DesiredRotator = ({ kind: 'WEBHOOK'; url: string } | { kind: 'POSTGRES'; connection: string; roles: string[] } | { kind: 'REDIS'; connection: string }) & {
+  rotateEvery: string | null;
+  gracePeriod: string;
+};
+export interface DesiredCredential {
+  name: string;
+  service: string | null;
+  description: string | null;
+  /** null: left as it is. */
+  owner: string | null;
+  labels: Record<string, string>;
+  readers: string[];
+  /** null: left as it is. */
+  rotator: DesiredRotator | null;
+}
 export interface PolicyFile {
   path: string;
   scopes: DesiredScope[];
@@ -52,6 +67,7 @@ export interface PolicyFile {
   roles: DesiredRole[];
   owners: DesiredOwner[];
   tokens: DesiredToken[];
+  credentials: DesiredCredential[];
   /** Where a value sits in the file, for messages about it later (plan errors). */
   where(path: Array<string | number>): string;
 }
@@ -70,6 +86,15 @@ type Raw = {
     labels?: Record<string, string>;
     allowedCidrs?: string[];
     rateLimit?: { requests: number; per: string };
+  }>;
+  credentials?: Array<{
+    name: string;
+    service?: string;
+    description?: string;
+    owner?: string;
+    labels?: Record<string, string>;
+    readers?: string[];
+    rotator?: { webhook?: string; postgres?: string; roles?: string[]; redis?: string; every?: string; grace: string };
   }>;
 };
 
@@ -152,7 +177,18 @@ export function loadPolicyFile(path: string): PolicyFile {
       }
     });
   });
+  unique('credentials', (s: { name: string }) => s.name);
   const sorted = (xs: string[] | undefined) => [...new Set(xs ?? [])].sort();
+  const rotatorOf = (r: NonNullable<NonNullable<Raw['credentials']>[number]['rotator']>, i: number): DesiredRotator => {
+    const at = ['credentials', i, 'rotator'];
+    const kinds = [r.webhook, r.postgres, r.redis].filter((k) => k !== undefined).length;
+    if (kinds !== 1) throw invalid(`${where(at)}: a rotator is exactly one of webhook, postgres or redis`);
+    const timing = { rotateEvery: r.every ? duration(r.every, [...at, 'every']) : null, gracePeriod: duration(r.grace, [...at, 'grace']) };
+    if (r.postgres !== undefined && r.roles?.length !== 2) throw invalid(`${where(at)}: a postgres rotator names its two roles`);
+    if (r.webhook !== undefined) return { kind: 'WEBHOOK', url: r.webhook, ...timing };
+    if (r.postgres !== undefined) return { kind: 'POSTGRES', connection: r.postgres, roles: r.roles!, ...timing };
+    return { kind: 'REDIS', connection: r.redis!, ...timing };
+  };
   return {
     path,
     where,
@@ -178,6 +214,15 @@ export function loadPolicyFile(path: string): PolicyFile {
       labels: { ...(t.labels ?? {}), [MANAGED_LABEL.key]: MANAGED_LABEL.value },
       allowedCidrs: t.allowedCidrs ? networks(t.allowedCidrs, ['tokens', i, 'allowedCidrs']) : null,
       rateLimit: t.rateLimit ? { requests: t.rateLimit.requests, per: duration(t.rateLimit.per, ['tokens', i, 'rateLimit', 'per']) } : null,
+    })),
+    credentials: (file.credentials ?? []).map((c, i) => ({
+      name: c.name,
+      service: c.service ?? null,
+      description: c.description ?? null,
+      owner: c.owner ?? null,
+      labels: c.labels ?? {},
+      readers: sorted(c.readers),
+      rotator: c.rotator ? rotatorOf(c.rotator, i) : null,
     })),
   };
 }

@@ -1,7 +1,9 @@
-// What `plan` compares the file with: the server's scopes, policies, roles, owners and the live
-// tokens that concern the file, read page by page through the API.
+// What `plan` compares the file with: the server's scopes, policies, roles, owners, the live
+// tokens that concern the file and the credentials, read page by page through the API.
 import type { LatchkeyClient } from './client';
 import {
+  type CredentialFieldsFragment,
+  CredentialsDocument,
   OwnersDocument,
   type OwnerFieldsFragment,
   PoliciesDocument,
@@ -27,6 +29,8 @@ export interface ServerState {
   owners: OwnerFieldsFragment[];
   /** Live tokens of the owners in the file, and every live token apply manages. */
   tokens: TokenFieldsFragment[];
+  /** Every credential, when the file declares any (reading them takes CREDENTIAL_READ). */
+  credentials: CredentialFieldsFragment[];
 }
 
 async function all<N>(client: LatchkeyClient, page: (after: string | null) => Promise<{ pageInfo: { hasNextPage: boolean; endCursor: string | null }; edges: Array<{ node: N }> }>): Promise<N[]> {
@@ -51,6 +55,7 @@ export async function readServer(client: LatchkeyClient, file: PolicyFile): Prom
     all(client, async (after) => (await client.request(TokensDocument, { filter: { labels: { [MANAGED_LABEL.key]: MANAGED_LABEL.value }, status: [...live] }, first: PAGE, after })).tokens),
   ]);
   const tokens = new Map(tokenLists.flat().map((t) => [t.id, t]));
-  return { scopes, policies: rotationPolicies, roles, owners, tokens: [...tokens.values()] };
+  const credentials = file.credentials.length ? await all(client, async (after) => (await client.request(CredentialsDocument, { first: PAGE, after })).credentials) : [];
+  return { scopes, policies: rotationPolicies, roles, owners, tokens: [...tokens.values()], credentials };
 }
 

@@ -3,6 +3,7 @@
 // a reveal.
 import { Field, ID, Int, ObjectType, registerEnumType } from 'type-graphql';
 import { Column, Entity, PrimaryColumn } from 'typeorm';
+import { DurationScalar } from '../platform/duration';
 import { DateTimeScalar, JSONObjectScalar } from '../platform/graphql-types';
 
 export enum CredentialVersionState {
@@ -62,9 +63,11 @@ export class Credential {
   @Column('text', { name: 'rotator_secret_key_id', nullable: true })
   rotatorSecretKeyId!: string | null;
 
+  @Field(() => DurationScalar, { name: 'rotateEvery', nullable: true, description: 'How often its rotator rotates it; null: only when asked.' })
   @Column('integer', { name: 'rotate_every_s', nullable: true })
   rotateEveryS!: number | null;
 
+  @Field(() => DurationScalar, { name: 'gracePeriod', description: 'How long a value its rotator replaced stays readable (and accepted).' })
   @Column('integer', { name: 'grace_period_s' })
   gracePeriodS!: number;
 

@@ -8,7 +8,7 @@ import type { Connection } from '../platform/pagination';
 import { Credential, CredentialGrant, CredentialRotation, CredentialVersion } from './credential.entity';
 import type { CredentialReveals } from './credential-reveal';
 import type { CredentialService } from './credential.service';
-import { AddCredentialVersionInput, CreateCredentialInput, CredentialConnection, CredentialRotatorSet, RevealedCredential, SetCredentialRotatorInput } from './credential.types';
+import { AddCredentialVersionInput, CreateCredentialInput, CredentialConnection, CredentialRotatorSet, RevealedCredential, SetCredentialRotatorInput, UpdateCredentialInput } from './credential.types';
 import type { CredentialRotations } from './credential-rotations';
 import { JSONObjectScalar } from '../platform/graphql-types';
 import { TenantScope } from '../platform/tenant-scope';
@@ -84,6 +84,12 @@ export class CredentialResolver {
   @Mutation(() => Credential)
   createCredential(@Arg('input', () => CreateCredentialInput) input: CreateCredentialInput, @Ctx() ctx: Context): Promise<Credential> {
     return this.service.create(ctx.principal, input);
+  }
+
+  @Authorized(Permission.CREDENTIAL_WRITE)
+  @Mutation(() => Credential)
+  updateCredential(@Arg('name') name: string, @Arg('input', () => UpdateCredentialInput) input: UpdateCredentialInput, @Ctx() ctx: Context): Promise<Credential> {
+    return this.service.update(ctx.principal, name, input);
   }
 
   @Authorized(Permission.CREDENTIAL_WRITE)

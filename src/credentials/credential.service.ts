@@ -153,6 +153,26 @@ export class CredentialService {
     }
   }
 
+  /** Changes what is known about a credential (never its value); fields left undefined stay. */
+  async update(p: Principal, name: string, input: { service?: string | null; description?: string | null; labels?: Record<string, unknown> | null; ownerId?: string | null }): Promise<Credential> {
+    requirePermission(p, Permission.CREDENTIAL_WRITE);
+    checkName(name);
+    const fields: Partial<Credential> = {};
+    if (input.service !== undefined) fields.service = checkText(input.service, 'service', 200);
+    if (input.description !== undefined) fields.description = checkText(input.description, 'description', 1000);
+    if (input.labels !== undefined) fields.labels = validateLabels(input.labels);
+    if (input.ownerId) fields.ownerId = requireId(input.ownerId, 'ownerId');
+    return this.change(async (tx) => {
+      const c = await this.locked(tx, p.tenantId, name);
+      if (fields.ownerId) await new TenantScope(tx, p.tenantId).get(Owner, fields.ownerId, 'owner');
+      const changed = Object.fromEntries(Object.entries(fields).filter(([k, v]) => JSON.stringify(c[k as keyof Credential]) !== JSON.stringify(v)));
+      if (Object.keys(changed).length === 0) return c;
+      await new TenantScope(tx, p.tenantId).update(Credential, c.id, { ...changed, updatedAt: new Date() });
+      await this.audit.append(tx, p.tenantId, { action: 'CREDENTIAL_UPDATED', actorId: p.ownerId, targetType: 'CREDENTIAL', targetId: c.id, data: { name, ...changed } });
+      return { ...c, ...changed };
+    });
+  }
+
   /**
    * A new CURRENT version (a person pasted the vendor's new value). The version it replaces
    * stays readable as PREVIOUS until the grace ends (then the jobs retire it); one already

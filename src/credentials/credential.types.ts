@@ -102,3 +102,18 @@ export class CredentialRotatorSet {
   @Field(() => String, { nullable: true, description: "WEBHOOK: whsec_… to verify Latchkey's calls with. Shown once." })
   signingSecret!: string | null;
 }
+
+@InputType({ description: 'What is known about a credential, never its value. Fields left out stay as they are.' })
+export class UpdateCredentialInput {
+  @Field(() => String, { nullable: true })
+  service?: string | null;
+
+  @Field(() => String, { nullable: true })
+  description?: string | null;
+
+  @Field(() => JSONObjectScalar, { nullable: true, description: 'Replaces all labels.' })
+  labels?: Record<string, unknown> | null;
+
+  @Field(() => String, { nullable: true, description: 'The answerable owner.' })
+  ownerId?: string | null;
+}

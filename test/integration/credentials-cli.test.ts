@@ -3,7 +3,7 @@
 // `latchkey run` restarting its command with the new value, and a consumer following a rotation
 // (credentialChanged, ETag revalidation, one retry when the vendor refuses the old value).
 import { execFile, spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -137,6 +137,57 @@ describe('latchkey credentials rotator and rotate', () => {
     } finally {
       rotator.close();
     }
+  });
+});
+
+describe('credentials in latchkey.yaml', () => {
+  const file = (name: string, text: string) => {
+    const path = join(dir, name);
+    writeFileSync(path, text);
+    return path;
+  };
+
+  it('manages metadata, readers and the rotator, never values; a credential not created yet is refused at its line', async () => {
+    const missing = await latchkey(['plan', '-f', file('missing.yaml', 'version: 1\ncredentials:\n  - name: not-created-yet\n')]);
+    expect(missing.code).toBe(1); // plan and apply exit 1 on every error
+    expect(missing.stderr).toMatch(/missing\.yaml:3:\d+: credential "not-created-yet" does not exist; values never go in the file/);
+    const withValue = await latchkey(['plan', '-f', file('value.yaml', 'version: 1\ncredentials:\n  - name: crm-sales-readonly\n    value: hunter2\n')]);
+    expect(withValue.code).toBe(1);
+    expect(withValue.stderr).toMatch(/"value"/);
+
+    await latchkey(['credentials', 'create', 'analytics-readonly'], { input: 'analytics-secret' });
+    const desired = file(
+      'credentials.yaml',
+      [
+        'version: 1',
+        'credentials:',
+        '  - name: analytics-readonly',
+        '    service: mixpanel',
+        '    readers: [homepage-dashboard-backend]',
+        '    rotator:',
+        `      webhook: http://127.0.0.1:9/rotate`,
+        '      every: P30D',
+        '      grace: P1D',
+        '',
+      ].join('\n'),
+    );
+    const plan = await latchkey(['plan', '-f', desired]);
+    expect(plan.code, plan.stderr).toBe(2);
+    expect(plan.stdout).toContain('credential analytics-readonly');
+    expect(plan.stdout).not.toContain('analytics-secret');
+    const secrets = join(dir, 'rotator-secrets.jsonl');
+    const apply = await latchkey(['apply', '-f', desired, '--secrets-file', secrets]);
+    expect(apply.code, apply.stderr).toBe(0);
+    expect(JSON.parse(readFileSync(secrets, 'utf8').trim())).toMatchObject({ credentialRotator: 'analytics-readonly', signingSecret: expect.stringMatching(/^whsec_/) });
+    const show = JSON.parse((await latchkey(['credentials', 'show', 'analytics-readonly', '-o', 'json'])).stdout);
+    expect(show).toMatchObject({ service: 'mixpanel', rotator: { kind: 'WEBHOOK', url: 'http://127.0.0.1:9/rotate' }, rotateEvery: 'P30D', gracePeriod: 'P1D' });
+    expect(show.readers.map((r: { ownerId: string }) => r.ownerId)).toEqual([backend.id]);
+    expect((await latchkey(['plan', '-f', desired])).code).toBe(0);
+
+    // Readers not listed are withdrawn.
+    const fewer = file('fewer.yaml', 'version: 1\ncredentials:\n  - name: analytics-readonly\n    service: mixpanel\n    readers: []\n');
+    expect((await latchkey(['apply', '-f', fewer])).code).toBe(0);
+    expect((await latchkey(['credentials', 'get', 'analytics-readonly'], { token: backend.token })).code).toBe(5);
   });
 });
 

@@ -71,15 +71,15 @@ export function policyAsCodeCommands(program: Command): void {
     .description('make the server match a policy file, in dependency order; a second apply changes nothing')
     .requiredOption('-f, --file <path>', 'the policy file, e.g. latchkey.yaml')
     .option('--prune', 'also delete what the server has and the file does not')
-    .option('--secrets-file <path>', 'append the secrets of tokens it issues here (JSON lines, mode 0600)')
+    .option('--secrets-file <path>', 'append the secrets of tokens it issues (and webhook rotators it sets) here (JSON lines, mode 0600)')
     .addHelpText('after', '\nExample:\n  $ latchkey apply -f latchkey.yaml --secrets-file ./new-secrets.jsonl')
     .action((o: { file: string; prune?: boolean; secretsFile?: string }, cmd: Command) =>
       gate(async () => {
         const ctx = contextOf(cmd);
         const changes = await planFor(ctx, o.file, !!o.prune);
-        const issues = changes.some((c) => c.kind === 'token' && (c.op === 'create' || c.op === 'replace'));
+        const issues = changes.some((c) => c.issuesSecret);
         if (issues && !o.secretsFile && !process.stdout.isTTY) {
-          throw new CliError('this apply issues tokens: pass --secrets-file PATH so their secrets are not written to a log', ExitCode.USAGE);
+          throw new CliError('this apply issues tokens or rotator signing secrets: pass --secrets-file PATH so they are not written to a log', ExitCode.USAGE);
         }
         const st: ApplyState = { client: ctx.client, roleIds: new Map(), policyIds: new Map(), ownerIds: new Map() };
         const secretsFd = o.secretsFile && issues ? openSync(o.secretsFile, 'a', 0o600) : null;
@@ -95,7 +95,8 @@ export function policyAsCodeCommands(program: Command): void {
               throw new CliError(`${c.op} ${c.kind} ${c.name} failed: ${(err as Error).message}${applied}`, ExitCode.SERVER);
             }
             if (r.secret) {
-              if (secretsFd !== null) writeSync(secretsFd, `${JSON.stringify({ token: c.name, tokenId: r.tokenId, secret: r.secret })}\n`);
+              const record = c.kind === 'token' ? { token: c.name, tokenId: r.tokenId, secret: r.secret } : { credentialRotator: c.name, signingSecret: r.secret };
+              if (secretsFd !== null) writeSync(secretsFd, `${JSON.stringify(record)}\n`);
               else ctx.out.line(`secret of ${c.name} (shown once): ${r.secret}`);
             }
             done.push({ ...jsonChange({ ...c, impact: r.impact ?? c.impact }), ...(r.tokenId ? { tokenId: r.tokenId } : {}) });
@@ -111,7 +112,7 @@ export function policyAsCodeCommands(program: Command): void {
             const verb = { create: 'created', update: 'updated', delete: 'deleted', replace: 'replaced' }[c.op];
             ctx.out.line(`${verb} ${c.kind} ${c.name}${c.impact ? ` (${impactLine(c.impact)})` : ''}`);
           }
-          if (secretsFd !== null) ctx.out.note(`secrets of the tokens issued were appended to ${o.secretsFile}`);
+          if (secretsFd !== null) ctx.out.note(`the secrets it issued were appended to ${o.secretsFile}`);
         });
       }),
     );
