@@ -14,7 +14,7 @@ import type { Token } from '../tokens/token.types';
 import { TokenStatus } from '../tokens/token.types';
 import { AsyncQueue } from './async-queue';
 import type { AuditHub } from './audit-hub';
-import { CREDENTIAL_CHANGE_ACTIONS, type CredentialChange, type ExpiringTokensUpdate, LIFECYCLE_ACTIONS, type TokenLifecycleEvent, type TokenLifecycleKind } from './event.types';
+import { CREDENTIAL_CHANGE_ACTIONS, type CredentialChange, type ExpiringCredential, type ExpiringTokensUpdate, LIFECYCLE_ACTIONS, type TokenLifecycleEvent, type TokenLifecycleKind } from './event.types';
 import type { PublishedEvent, TokenSnapshot } from './published-event';
 import { tokenSnapshots } from './token-snapshots';
 
@@ -162,9 +162,21 @@ export class EventService {
    * The "expiring soon" list, live: first the whole list, then the list again with what was added
    * and removed whenever a token changes or time moves tokens into the window.
    */
+  /** Credential versions handed out (CURRENT, or PREVIOUS in its grace) whose vendor expiry falls within `within` seconds. */
+  private async expiringCredentials(tenantId: string, within: number, now: Date): Promise<ExpiringCredential[]> {
+    const rows: Array<{ name: string; version: number; state: string; expires_at: Date }> = await this.ds.query(
+      `SELECT c.name, v.version, v.state, v.expires_at FROM credential_versions v JOIN credentials c ON c.id = v.credential_id
+        WHERE v.tenant_id = $1 AND v.state IN ('CURRENT', 'PREVIOUS') AND v.expires_at IS NOT NULL AND v.expires_at <= $2
+        ORDER BY v.expires_at, c.name LIMIT ${EXPIRING_LIMIT}`,
+      [tenantId, new Date(now.getTime() + within * 1000)],
+    );
+    return rows.map((r) => ({ name: r.name, version: r.version, state: r.state, expiresAt: r.expires_at }));
+  }
+
   expiringTokens(who: PrincipalRef, within: number): AsyncQueue<ExpiringTokensUpdate> {
     const { tenantId } = who();
     let previous: Map<string, string> | null = null;
+    let previousCredentials = '';
     let pending: NodeJS.Timeout | null = null;
     let running = Promise.resolve();
     const refresh = () => {
@@ -175,13 +187,17 @@ export class EventService {
           if (!hasPermission(principal, Permission.TOKEN_READ)) return queue.fail(new Error('TOKEN_READ was taken away'));
           const now = new Date();
           const rows = await this.expiringRows(tenantId, tokenOwnerRestriction(principal), within, now);
+          const credentials = hasPermission(principal, Permission.CREDENTIAL_READ) ? await this.expiringCredentials(tenantId, within, now) : [];
+          const credentialKey = JSON.stringify(credentials);
           // A token's version moves with every change that matters to the list.
           const current = new Map(rows.map((r) => [r.id, `${r.version}`]));
           const added = rows.filter((r) => !previous?.has(r.id)).map((r) => r.id);
           const removed = previous ? [...previous.keys()].filter((id) => !current.has(id)) : [];
-          const changed = previous === null || added.length > 0 || removed.length > 0 || rows.some((r) => previous!.get(r.id) !== `${r.version}`);
-          if (changed) queue.push({ initial: previous === null, tokens: rows.map((r) => toToken(r, now)), added: previous ? added : rows.map((r) => r.id), removed, at: now });
+          const changed =
+            previous === null || added.length > 0 || removed.length > 0 || rows.some((r) => previous!.get(r.id) !== `${r.version}`) || credentialKey !== previousCredentials;
+          if (changed) queue.push({ initial: previous === null, tokens: rows.map((r) => toToken(r, now)), credentials, added: previous ? added : rows.map((r) => r.id), removed, at: now });
           previous = current;
+          previousCredentials = credentialKey;
         })
         .catch((err) => queue.fail(err));
     };
@@ -194,6 +210,7 @@ export class EventService {
     };
     const timer = setInterval(refresh, EXPIRING_REFRESH_MS);
     const unlisten = this.hub.listen(tenantId, (p) => {
+      if (p.event.targetType === 'CREDENTIAL') return soon();
       if (p.event.targetType !== 'TOKEN') return;
       this.tokenEventSeq.set(tenantId, p.event.seq);
       soon();

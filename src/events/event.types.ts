@@ -38,6 +38,21 @@ export class TokenLifecycleEvent {
   seq!: number;
 }
 
+@ObjectType({ description: "A managed credential's version whose vendor expiry falls within the window." })
+export class ExpiringCredential {
+  @Field()
+  name!: string;
+
+  @Field(() => Int)
+  version!: number;
+
+  @Field({ description: 'CURRENT or PREVIOUS.' })
+  state!: string;
+
+  @Field(() => DateTimeScalar)
+  expiresAt!: Date;
+}
+
 @ObjectType({ description: 'The expiring-soon list: the whole list each time, and what changed since the last message.' })
 export class ExpiringTokensUpdate {
   @Field({ description: 'True for the first message of a subscription.' })
@@ -45,6 +60,11 @@ export class ExpiringTokensUpdate {
 
   @Field(() => [Token], { description: 'Active tokens expiring within the window, soonest first (at most 500).' })
   tokens!: Token[];
+
+  @Field(() => [ExpiringCredential], {
+    description: 'Managed credentials whose vendor expiry falls within the window, soonest first (at most 500), for principals with CREDENTIAL_READ; otherwise empty.',
+  })
+  credentials!: ExpiringCredential[];
 
   @Field(() => [ID])
   added!: string[];

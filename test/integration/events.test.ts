@@ -197,4 +197,23 @@ describe('expiringTokens', () => {
     const [, , third] = await sub.until((r) => r.length >= 3);
     expect(third.expiringTokens).toMatchObject({ added: [], removed: [soon.id] });
   });
+
+  it('lists managed credentials whose vendor expiry falls within the window, beside the tokens', async () => {
+    const t = await newTenant(api);
+    const soon = new Date(Date.now() + 3_600_000).toISOString();
+    await api.ok(t.adminToken, `mutation($e: DateTime) { createCredential(input: { name: "crm-key", value: "v1", expiresAt: $e }) { id } }`, { e: soon });
+    await api.ok(t.adminToken, `mutation($e: DateTime) { createCredential(input: { name: "far-key", value: "v1", expiresAt: $e }) { id } }`, { e: new Date(Date.now() + 30 * 86_400_000).toISOString() });
+    const sub = client(b, t.adminToken).subscribe(`subscription { expiringTokens(within: "P1D") { initial tokens { id } credentials { name version state expiresAt } } }`);
+    const [first] = await sub.until((r) => r.length >= 1);
+    expect(first.expiringTokens).toMatchObject({ initial: true, tokens: [], credentials: [{ name: 'crm-key', version: 1, state: 'CURRENT', expiresAt: soon }] });
+    // A new version that does not expire soon: the list changes, the old one is there in its grace.
+    await api.ok(t.adminToken, `mutation { addCredentialVersion(input: { name: "crm-key", value: "v2", gracePeriod: "PT1H" }) { version } }`);
+    const [, second] = await sub.until((r) => r.length >= 2);
+    expect(second.expiringTokens.credentials).toEqual([{ name: 'crm-key', version: 1, state: 'PREVIOUS', expiresAt: soon }]);
+    // Without CREDENTIAL_READ the list is empty.
+    const dev = await newPrincipal(api, t.adminToken, ['developer']);
+    const devSub = client(b, dev.token).subscribe(`subscription { expiringTokens(within: "P1D") { credentials { name } } }`);
+    const [devFirst] = await devSub.until((r) => r.length >= 1);
+    expect(devFirst.expiringTokens.credentials).toEqual([]);
+  });
 });
