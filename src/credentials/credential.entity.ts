@@ -53,6 +53,10 @@ export class Credential {
   @Column('jsonb')
   labels!: Record<string, string>;
 
+  @Field(() => ID, { nullable: true, description: "A rotation policy whose notifyBefore offsets time the warnings about the vendor's expiry (a week and a day before, without one)." })
+  @Column('uuid', { name: 'rotation_policy_id', nullable: true })
+  rotationPolicyId!: string | null;
+
   /** Who rotates it (see rotators.ts); null: by hand only. */
   @Column('jsonb', { nullable: true })
   rotator!: RotatorConfig | null;

@@ -14,7 +14,11 @@ import { type Connection, connection, pageSize } from '../platform/pagination';
 import { TenantScope } from '../platform/tenant-scope';
 import { Owner } from '../owners/owner.entity';
 import { validateLabels } from '../tokens/labels';
-import { DEFAULT_NOTIFY_BEFORE_S, firstNotifyAt } from './credential.jobs';
+import { DEFAULT_NOTIFY_BEFORE_S, firstNotifyAt, nextNotifyAt } from './credential.jobs';
+import { RotationPolicy } from '../policies/rotation-policy.entity';
+
+/** A policy's notifyBefore, or the defaults when it has none. */
+const offsetsOf = (notifyBefore: number[]) => (notifyBefore.length ? notifyBefore : DEFAULT_NOTIFY_BEFORE_S);
 import { Credential, CredentialGrant, CredentialVersion, CredentialVersionState } from './credential.entity';
 import type { DataKeys } from './data-keys';
 
@@ -130,7 +134,7 @@ export class CredentialService {
     const now = new Date();
     const credential: Credential = {
       ...{ id: uuidv7(), tenantId: p.tenantId, name: input.name, service, description, ownerId, labels, createdAt: now, updatedAt: now },
-      ...{ rotator: null, rotatorSecretCiphertext: null, rotatorSecretKeyId: null, rotateEveryS: null, gracePeriodS: 3_600, nextRotationAt: null },
+      ...{ rotationPolicyId: null, rotator: null, rotatorSecretCiphertext: null, rotatorSecretKeyId: null, rotateEveryS: null, gracePeriodS: 3_600, nextRotationAt: null },
     };
     try {
       return await this.change(async (tx) => {
@@ -154,7 +158,11 @@ export class CredentialService {
   }
 
   /** Changes what is known about a credential (never its value); fields left undefined stay. */
-  async update(p: Principal, name: string, input: { service?: string | null; description?: string | null; labels?: Record<string, unknown> | null; ownerId?: string | null }): Promise<Credential> {
+  async update(
+    p: Principal,
+    name: string,
+    input: { service?: string | null; description?: string | null; labels?: Record<string, unknown> | null; ownerId?: string | null; rotationPolicyId?: string | null },
+  ): Promise<Credential> {
     requirePermission(p, Permission.CREDENTIAL_WRITE);
     checkName(name);
     const fields: Partial<Credential> = {};
@@ -162,9 +170,19 @@ export class CredentialService {
     if (input.description !== undefined) fields.description = checkText(input.description, 'description', 1000);
     if (input.labels !== undefined) fields.labels = validateLabels(input.labels);
     if (input.ownerId) fields.ownerId = requireId(input.ownerId, 'ownerId');
+    if (input.rotationPolicyId) fields.rotationPolicyId = requireId(input.rotationPolicyId, 'rotationPolicyId');
     return this.change(async (tx) => {
       const c = await this.locked(tx, p.tenantId, name);
       if (fields.ownerId) await new TenantScope(tx, p.tenantId).get(Owner, fields.ownerId, 'owner');
+      if (fields.rotationPolicyId && fields.rotationPolicyId !== c.rotationPolicyId) {
+        // The warnings still to come follow the new policy's offsets.
+        const policy = await new TenantScope(tx, p.tenantId).get(RotationPolicy, fields.rotationPolicyId, 'rotation policy');
+        const versions: Array<{ id: string; expires_at: Date }> = await tx.query(
+          `SELECT id, expires_at FROM credential_versions WHERE credential_id = $1 AND state IN ('CURRENT', 'PREVIOUS') AND expires_at > now()`,
+          [c.id],
+        );
+        for (const v of versions) await tx.query(`UPDATE credential_versions SET next_notify_at = $2 WHERE id = $1`, [v.id, nextNotifyAt(v.expires_at, offsetsOf(policy.notifyBefore))]);
+      }
       const changed = Object.fromEntries(Object.entries(fields).filter(([k, v]) => JSON.stringify(c[k as keyof Credential]) !== JSON.stringify(v)));
       if (Object.keys(changed).length === 0) return c;
       await new TenantScope(tx, p.tenantId).update(Credential, c.id, { ...changed, updatedAt: new Date() });
@@ -279,6 +297,12 @@ export class CredentialService {
     return rows.map((r) => r.version);
   }
 
+  private async notifyOffsets(tx: Tx, c: Credential): Promise<readonly number[]> {
+    if (!c.rotationPolicyId) return DEFAULT_NOTIFY_BEFORE_S;
+    const [policy] = await new TenantScope(tx, c.tenantId).findByIds(RotationPolicy, [c.rotationPolicyId]);
+    return offsetsOf(policy?.notifyBefore ?? []);
+  }
+
   async insertVersion(
     tx: Tx,
     credential: Credential,
@@ -303,7 +327,7 @@ export class CredentialService {
       createdBy,
       createdAt: new Date(),
       retiredAt: null,
-      nextNotifyAt: expiresAt ? firstNotifyAt(expiresAt, DEFAULT_NOTIFY_BEFORE_S) : null,
+      nextNotifyAt: expiresAt ? firstNotifyAt(expiresAt, await this.notifyOffsets(tx, credential)) : null,
       rotationId,
     };
     await new TenantScope(tx, credential.tenantId).insert(CredentialVersion, [row]);

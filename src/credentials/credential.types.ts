@@ -116,4 +116,7 @@ export class UpdateCredentialInput {
 
   @Field(() => String, { nullable: true, description: 'The answerable owner.' })
   ownerId?: string | null;
+
+  @Field(() => String, { nullable: true, description: "A rotation policy whose notifyBefore offsets time the warnings about vendor expiries." })
+  rotationPolicyId?: string | null;
 }

@@ -209,4 +209,19 @@ describe('managed credentials', () => {
     await jobs.sweep();
     expect((await events('CREDENTIAL_EXPIRED', c.id)).map((e: { data: { version: number } }) => e.data.version)).toEqual([2]);
   });
+
+  it("times expiry warnings by a rotation policy's notifyBefore when the credential has one", async () => {
+    const { createRotationPolicy } = await api.ok(t.adminToken, `mutation { createRotationPolicy(input: { name: "${unique('warn')}", gracePeriod: "PT1H", notifyBefore: ["PT2H"] }) { id } }`);
+    // The policy is set before a version with an expiry exists: no worker's sweep can warn early.
+    const c = await newCredential('policy-timed');
+    await api.ok(t.adminToken, `mutation($n: String!, $p: String) { updateCredential(name: $n, input: { rotationPolicyId: $p }) { rotationPolicyId } }`, { n: c.name, p: createRotationPolicy.id });
+    const expiresAt = Date.now() + 3 * 3_600_000;
+    await api.ok(t.adminToken, ADD, { i: { name: c.name, value: 'with-expiry', gracePeriod: 'PT0S', expiresAt: new Date(expiresAt).toISOString() } });
+    const [v2] = await api.sql(`SELECT next_notify_at FROM credential_versions WHERE credential_id = $1 AND version = 2`, [c.id]);
+    // Two hours before (without a policy: at once, a day before having passed).
+    expect(Math.abs(v2.next_notify_at.getTime() - (expiresAt - 2 * 3_600_000))).toBeLessThan(2_000);
+    await api.container.services.credentialJobs.sweep();
+    expect(await events('CREDENTIAL_EXPIRING', c.id)).toHaveLength(0);
+    expect((await events('CREDENTIAL_UPDATED', c.id))[0].data).toMatchObject({ rotationPolicyId: createRotationPolicy.id });
+  });
 });

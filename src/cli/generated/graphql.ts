@@ -215,6 +215,8 @@ export type UpdateCredentialInput = {
   labels?: Record<string, unknown> | null | undefined;
   /** The answerable owner. */
   ownerId?: string | null | undefined;
+  /** A rotation policy whose notifyBefore offsets time the warnings about vendor expiries. */
+  rotationPolicyId?: string | null | undefined;
   service?: string | null | undefined;
 };
 
