@@ -13,7 +13,7 @@ import { decodeCursor, requireId, uuidv7 } from '../platform/ids';
 import { type Connection, connection, pageSize } from '../platform/pagination';
 import { TenantScope } from '../platform/tenant-scope';
 import { Owner } from '../owners/owner.entity';
-import { validateLabels } from '../tokens/labels';
+import { validateLabels } from '../platform/labels';
 import { DEFAULT_NOTIFY_BEFORE_S, firstNotifyAt, nextNotifyAt } from './credential.jobs';
 import { RotationPolicy } from '../policies/rotation-policy.entity';
 

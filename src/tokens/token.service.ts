@@ -15,7 +15,7 @@ import { badInput, conflict, forbidden } from '../platform/errors';
 import { decodeCursor, requireId, uuidv7 } from '../platform/ids';
 import { type Connection, connection, pageSize } from '../platform/pagination';
 import { TenantScope } from '../platform/tenant-scope';
-import { validateLabels } from './labels';
+import { validateLabels } from '../platform/labels';
 import { parseCidrs } from './networks';
 import type { SecretHasher } from './secret-hasher';
 import { assertTokenState, filteredTokens, loadToken } from './token-access';

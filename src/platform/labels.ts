@@ -1,5 +1,5 @@
-// Token labels: a small string-to-string map for grouping and filtering (team=crm, widget=sales).
-import { badInput } from '../platform/errors';
+// Labels: a small string-to-string map for grouping and filtering (team=crm, widget=sales) on tokens and credentials.
+import { badInput } from './errors';
 
 const KEY = /^[a-z0-9]([a-z0-9._/-]{0,61}[a-z0-9])?$/;
 const MAX_LABELS = 32;
