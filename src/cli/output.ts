@@ -38,8 +38,9 @@ export class Output {
       return;
     }
     const cells = rows.map((r) => columns.map((c) => cell(r[c])));
-    const widths = columns.map((c, i) => Math.max(c.length, ...cells.map((row) => row[i]!.length)));
-    this.line(this.paint('1', columns.map((c, i) => c.toUpperCase().padEnd(widths[i]!)).join('  ').trimEnd()));
+    const headers = columns.map(header);
+    const widths = columns.map((_, i) => Math.max(headers[i]!.length, ...cells.map((row) => row[i]!.length)));
+    this.line(this.paint('1', headers.map((h, i) => h.padEnd(widths[i]!)).join('  ').trimEnd()));
     for (const row of cells) this.line(row.map((v, i) => v.padEnd(widths[i]!)).join('  ').trimEnd());
   }
 
@@ -75,6 +76,9 @@ export class Output {
     };
   }
 }
+
+/** A column's heading as people read it: nextRotationAt is NEXT ROTATION AT. */
+export const header = (column: string) => column.replace(/([a-z0-9])([A-Z])/g, '$1 $2').toUpperCase();
 
 function cell(v: unknown): string {
   if (v === null || v === undefined) return '-';
