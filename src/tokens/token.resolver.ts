@@ -42,8 +42,9 @@ export class TokenResolver {
     @Arg('filter', () => TokenFilter, { nullable: true }) filter?: TokenFilter,
     @Arg('first', () => Int, { nullable: true }) first?: number,
     @Arg('after', () => String, { nullable: true }) after?: string,
+    @Arg('newestFirst', () => Boolean, { nullable: true, description: 'Newest first; oldest first when false or left out.' }) newestFirst?: boolean,
   ): Promise<Connection<Token>> {
-    return this.service.list(ctx.principal, filter, first, after);
+    return this.service.list(ctx.principal, filter, first, after, newestFirst ?? false);
   }
 
   @Authorized(Permission.TOKEN_READ)

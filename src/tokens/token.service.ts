@@ -172,13 +172,14 @@ export class TokenService {
     return toToken(await loadToken(new TenantScope(this.ds.manager, p.tenantId), p, id));
   }
 
-  async list(p: Principal, filter: TokenFilter | null | undefined, first: number | null | undefined, after: string | null | undefined): Promise<Connection<Token>> {
+  /** Oldest first (ids are UUIDv7: creation order), or newest first. */
+  async list(p: Principal, filter: TokenFilter | null | undefined, first: number | null | undefined, after: string | null | undefined, newestFirst = false): Promise<Connection<Token>> {
     const limit = pageSize(first);
     const now = new Date();
     const qb = filteredTokens(new TenantScope(this.ds.manager, p.tenantId), p, filter, now);
     const totalCount = await qb.clone().getCount();
-    if (after) qb.andWhere('t.id > :after', { after: requireId(decodeCursor(after), 'after') });
-    const rows = await qb.orderBy('t.id', 'ASC').limit(limit + 1).getMany();
+    if (after) qb.andWhere(newestFirst ? 't.id < :after' : 't.id > :after', { after: requireId(decodeCursor(after), 'after') });
+    const rows = await qb.orderBy('t.id', newestFirst ? 'DESC' : 'ASC').limit(limit + 1).getMany();
     return connection(rows, limit, totalCount, (r) => r.id, (r) => toToken(r, now));
   }
 

@@ -197,6 +197,12 @@ describe('tokens', () => {
     expect(table.stdout.split('\n')[0]).toMatch(/^ID\s+NAME\s+OWNER\s+STATUS/);
     expect(table.stdout).toContain('send-messages');
     expect(table.stdout).not.toContain('\u001b['); // no colour when stdout is not a terminal
+    // Newest first, and a note (on stderr) when the limit cut the list.
+    const ids = list.map((t: { id: string }) => t.id);
+    expect(ids).toEqual([...ids].sort().reverse());
+    const cut = await latchkey(['tokens', 'list', '--owner', 'homepage-dashboard', '--status', 'ACTIVE', '--limit', '2']);
+    expect(cut.stderr).toContain('showing 2 of 4, newest first');
+    expect(cut.stdout.split('\n')[1]).toContain(ids[0]);
   });
 
   it('issues, rotates and revokes one token', async () => {

@@ -4,7 +4,7 @@ import { header, Output } from '../../src/cli/output';
 
 class Capture extends Writable {
   text = '';
-  _write(chunk: Buffer, _enc: string, done: () => void): void {
+  override _write(chunk: Buffer, _enc: string, done: () => void): void {
     this.text += chunk;
     done();
   }

@@ -66,13 +66,20 @@ async function filterOf(ctx: Ctx, o: FilterOptions): Promise<TokenFilter> {
   };
 }
 
-async function matching(ctx: Ctx, filter: TokenFilter, limit: number): Promise<TokenFieldsFragment[]> {
+/** Up to `limit` tokens matching the filter, and how many match in all. */
+async function matching(ctx: Ctx, filter: TokenFilter, limit: number, newestFirst = false): Promise<{ tokens: TokenFieldsFragment[]; total: number }> {
   const out: TokenFieldsFragment[] = [];
-  for await (const t of ctx.client.pages(async (after) => (await ctx.client.request(TokensDocument, { filter, first: Math.min(100, limit - out.length) || 1, after })).tokens)) {
+  let total = 0;
+  const page = async (after: string | null) => {
+    const { tokens } = await ctx.client.request(TokensDocument, { filter, first: Math.min(100, limit - out.length) || 1, after, newestFirst });
+    total = tokens.totalCount;
+    return tokens;
+  };
+  for await (const t of ctx.client.pages(page)) {
     out.push(t);
     if (out.length >= limit) break;
   }
-  return out;
+  return { tokens: out, total };
 }
 
 /** A token with its new secret: the one time the secret is shown. */
@@ -99,7 +106,7 @@ export function tokensCommand(program: Command): void {
 
   tokens
     .command('list')
-    .description('list tokens, newest last')
+    .description('list tokens, newest first')
     .option('--owner <id|name>', 'only this owner’s tokens')
     .option('--status <status>', 'ACTIVE, SUSPENDED, EXPIRED or REVOKED (repeatable)', collect)
     .option('--label <key=value>', 'only tokens with this label (repeatable)', collect)
@@ -109,8 +116,11 @@ export function tokensCommand(program: Command): void {
     .addHelpText('after', '\nExamples:\n  $ latchkey tokens list --owner homepage-dashboard --status ACTIVE\n  $ latchkey tokens list --label widget=sales --output json')
     .action(async (o: FilterOptions & { limit: number }, cmd: Command) => {
       const ctx = contextOf(cmd);
-      const list = await matching(ctx, await filterOf(ctx, o), o.limit);
-      ctx.out.result(list, () => ctx.out.table(list.map(row), COLUMNS));
+      const { tokens: list, total } = await matching(ctx, await filterOf(ctx, o), o.limit, true);
+      ctx.out.result(list, () => {
+        ctx.out.table(list.map(row), COLUMNS);
+        if (list.length < total) ctx.out.note(`showing ${list.length} of ${total}, newest first (--limit to see more)`);
+      });
     });
 
   tokens
@@ -230,7 +240,7 @@ export function tokensCommand(program: Command): void {
         if (!token) throw new CliError(`token ${JSON.stringify(id)} not found`, ExitCode.NOT_FOUND);
         targets = [token];
       } else {
-        targets = await matching(ctx, { ...(await filterOf(ctx, { owner: o.owner, label: o.label, scope: o.scope })), status: ['ACTIVE', 'SUSPENDED'] }, 100_000);
+        targets = (await matching(ctx, { ...(await filterOf(ctx, { owner: o.owner, label: o.label, scope: o.scope })), status: ['ACTIVE', 'SUSPENDED'] }, 100_000)).tokens;
         if (o.unusedFor) {
           const dormant = new Set<string>();
           for await (const t of ctx.client.pages(async (after) => (await ctx.client.request(DormantTokensDocument, { unusedFor: o.unusedFor!, first: 100, after })).dormantTokens)) dormant.add(t.id);
