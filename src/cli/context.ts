@@ -1,5 +1,6 @@
 // What every command gets: a client for the server named by --url/LATCHKEY_URL, authenticated
 // by LATCHKEY_TOKEN (or --token, with a warning), and the output format.
+import { createInterface } from 'node:readline/promises';
 import { type Command, InvalidArgumentError } from 'commander';
 import { DurationError, parseDuration } from '../platform/duration';
 import { CredentialsClient } from '../client/credentials';
@@ -34,6 +35,17 @@ export function contextOf(cmd: Command): Ctx {
   const token = opts.token ?? process.env.LATCHKEY_TOKEN;
   if (!token) throw new CliError('no token: set LATCHKEY_TOKEN to a Latchkey CONTROL token', ExitCode.AUTH);
   return { client: new LatchkeyClient(url, token), out, credentials: new CredentialsClient({ url, token, maxAgeMs: 0 }) };
+}
+
+/** Asks on a terminal; refuses (usage, exit 3) when stdin is not one: scripts pass --yes. */
+export async function confirm(question: string, verb: string): Promise<boolean> {
+  if (!process.stdin.isTTY) throw usage(`refusing to ${verb} without confirmation: pass --yes (stdin is not a terminal)`);
+  const rl = createInterface({ input: process.stdin, output: process.stderr });
+  try {
+    return /^y(es)?$/i.test((await rl.question(`${question} [y/N] `)).trim());
+  } finally {
+    rl.close();
+  }
 }
 
 /** Repeatable option values collect into a list. */

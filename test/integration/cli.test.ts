@@ -60,8 +60,14 @@ describe('plan and apply', () => {
     // Planning changed nothing.
     expect((await api.ok(tenant.adminToken, `{ scopes { id } }`)).scopes).toEqual([]);
 
+    // Without a terminal to ask on, apply changes nothing unless told --yes.
+    const unasked = await latchkey(['apply', '-f', EXAMPLE]);
+    expect(unasked.code).toBe(1);
+    expect(unasked.stderr).toContain('pass --yes');
+    expect((await api.ok(tenant.adminToken, `{ scopes { id } }`)).scopes).toEqual([]);
+
     const secrets = join(dir, 'secrets.jsonl');
-    const apply = await latchkey(['apply', '-f', EXAMPLE, '--secrets-file', secrets]);
+    const apply = await latchkey(['apply', '--yes', '-f', EXAMPLE, '--secrets-file', secrets]);
     expect(apply.code, apply.stderr).toBe(0);
     expect(apply.stdout).toContain('created token homepage-dashboard/sales-overview');
     expect(apply.stdout).not.toMatch(/lk_[0-9A-Za-z]{49}/);
@@ -84,7 +90,7 @@ describe('plan and apply', () => {
     const again = await latchkey(['plan', '-f', EXAMPLE]);
     expect(again.code, again.stdout + again.stderr).toBe(0);
     expect(again.stdout).toContain('no changes');
-    const reapply = await latchkey(['apply', '-f', EXAMPLE]);
+    const reapply = await latchkey(['apply', '--yes', '-f', EXAMPLE]);
     expect(reapply.code).toBe(0);
     expect(reapply.stdout).toContain('nothing to do');
   });
@@ -102,14 +108,14 @@ describe('plan and apply', () => {
     const readOnly = await latchkey(['plan', '-f', edited, '--output', 'json'], { LATCHKEY_TOKEN: auditor.token });
     expect(readOnly.code, readOnly.stderr).toBe(2);
     expect(JSON.parse(readOnly.stdout).changes[0].impact).toMatchObject({ within: 'P30D', tokens: 3, affectedTokens: 3 });
-    expect((await latchkey(['apply', '-f', edited], { LATCHKEY_TOKEN: auditor.token })).code).toBe(1);
+    expect((await latchkey(['apply', '--yes', '-f', edited], { LATCHKEY_TOKEN: auditor.token })).code).toBe(1);
     const human = await latchkey(['plan', '-f', edited]);
     expect(human.stdout).toContain('rotateEvery: P30D → P14D');
     expect(human.stdout).toMatch(/rotation plan within P30D: \+\d+ \/ -\d+ scheduled action\(s\) on 3 of 3 token\(s\)/);
     // Apply it, and the server agrees with the edited file.
-    expect((await latchkey(['apply', '-f', edited])).code).toBe(0);
+    expect((await latchkey(['apply', '--yes', '-f', edited])).code).toBe(0);
     expect((await latchkey(['plan', '-f', edited])).code).toBe(0);
-    expect((await latchkey(['apply', '-f', EXAMPLE])).code).toBe(0);
+    expect((await latchkey(['apply', '--yes', '-f', EXAMPLE])).code).toBe(0);
   });
 
   it('declares a token’s networks and rate limit in the file: issued with them, updated in place when they change', async () => {
@@ -122,12 +128,12 @@ describe('plan and apply', () => {
     expect(plan.changes).toHaveLength(1);
     expect(plan.changes[0]).toMatchObject({ op: 'update', kind: 'token', name: 'homepage-dashboard/sales-overview' });
     expect(plan.changes[0].fields.map((f: { field: string }) => f.field).sort()).toEqual(['allowedCidrs', 'rateLimit']);
-    expect((await latchkey(['apply', '-f', restricted])).code).toBe(0);
+    expect((await latchkey(['apply', '--yes', '-f', restricted])).code).toBe(0);
     expect((await latchkey(['plan', '-f', restricted])).code).toBe(0);
     const [row] = await api.sql(`SELECT allowed_cidrs::text[] AS cidrs, rate_limit, rate_window_s FROM tokens WHERE name = 'sales-overview' AND status = 'ACTIVE' AND tenant_id = $1`, [tenant.tenantId]);
     expect(row).toEqual({ cidrs: ['10.0.0.0/8'], rate_limit: 60, rate_window_s: 60 });
     // Back to the example: the restrictions are lifted (by the admin, who set them).
-    expect((await latchkey(['apply', '-f', EXAMPLE])).code).toBe(0);
+    expect((await latchkey(['apply', '--yes', '-f', EXAMPLE])).code).toBe(0);
     expect((await latchkey(['plan', '-f', EXAMPLE])).code).toBe(0);
   });
 
@@ -137,7 +143,7 @@ describe('plan and apply', () => {
     const plan = await latchkey(['plan', '-f', EXAMPLE, '--prune']);
     expect(plan.code).toBe(2);
     expect(plan.stdout).toContain('-   scope legacy:reports:read');
-    expect((await latchkey(['apply', '-f', EXAMPLE, '--prune'])).code).toBe(0);
+    expect((await latchkey(['apply', '--yes', '-f', EXAMPLE, '--prune'])).code).toBe(0);
     expect((await api.ok(tenant.adminToken, `{ scopes { name } }`)).scopes.map((s: { name: string }) => s.name)).not.toContain('legacy:reports:read');
   });
 
@@ -148,7 +154,7 @@ describe('plan and apply', () => {
     expect(s.code).toBe(1);
     expect(s.stderr).toMatch(new RegExp(`${syntax}:4:\\d+: `));
     const schema = write('schema.yaml', 'version: 1\nowners:\n  - name: robot\n    kind: ROBOT\n');
-    const k = await latchkey(['apply', '-f', schema]);
+    const k = await latchkey(['apply', '--yes', '-f', schema]);
     expect(k.code).toBe(1);
     expect(k.stderr).toContain(`${schema}:4:11: /owners/0/kind must be equal to one of the allowed values (USER, TEAM, SERVICE)`);
     const ref = write('ref.yaml', 'version: 1\nowners:\n  - name: svc\n    kind: SERVICE\n    allowedScopes: [nope:nothing:read]\n');

@@ -176,7 +176,7 @@ describe('credentials in latchkey.yaml', () => {
     expect(plan.stdout).toContain('credential analytics-readonly');
     expect(plan.stdout).not.toContain('analytics-secret');
     const secrets = join(dir, 'rotator-secrets.jsonl');
-    const apply = await latchkey(['apply', '-f', desired, '--secrets-file', secrets]);
+    const apply = await latchkey(['apply', '--yes', '-f', desired, '--secrets-file', secrets]);
     expect(apply.code, apply.stderr).toBe(0);
     expect(JSON.parse(readFileSync(secrets, 'utf8').trim())).toMatchObject({ credentialRotator: 'analytics-readonly', signingSecret: expect.stringMatching(/^whsec_/) });
     const show = JSON.parse((await latchkey(['credentials', 'show', 'analytics-readonly', '-o', 'json'])).stdout);
@@ -186,7 +186,7 @@ describe('credentials in latchkey.yaml', () => {
 
     // Readers not listed are withdrawn.
     const fewer = file('fewer.yaml', 'version: 1\ncredentials:\n  - name: analytics-readonly\n    service: mixpanel\n    readers: []\n');
-    expect((await latchkey(['apply', '-f', fewer])).code).toBe(0);
+    expect((await latchkey(['apply', '--yes', '-f', fewer])).code).toBe(0);
     expect((await latchkey(['credentials', 'get', 'analytics-readonly'], { token: backend.token })).code).toBe(5);
   });
 });

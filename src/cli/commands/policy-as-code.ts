@@ -1,8 +1,8 @@
 // latchkey plan|apply -f latchkey.yaml
 import { closeSync, openSync, writeSync } from 'node:fs';
 import type { Command } from 'commander';
-import { contextOf, type Ctx } from '../context';
-import { CliError, ExitCode } from '../errors';
+import { confirm, contextOf, type Ctx } from '../context';
+import { CliError, ExitCode, usage } from '../errors';
 import type { Output } from '../output';
 import { type ApplyState, type Change, type Impact, planChanges } from '../file-diff';
 import { readServer } from '../server-state';
@@ -72,11 +72,20 @@ export function policyAsCodeCommands(program: Command): void {
     .requiredOption('-f, --file <path>', 'the policy file, e.g. latchkey.yaml')
     .option('--prune', 'also delete what the server has and the file does not')
     .option('--secrets-file <path>', 'append the secrets of tokens it issues (and webhook rotators it sets) here (JSON lines, mode 0600)')
-    .addHelpText('after', '\nExample:\n  $ latchkey apply -f latchkey.yaml --secrets-file ./new-secrets.jsonl')
-    .action((o: { file: string; prune?: boolean; secretsFile?: string }, cmd: Command) =>
+    .option('-y, --yes', 'apply without asking (scripts); on a terminal apply shows the plan and asks first')
+    .addHelpText('after', '\nExamples:\n  $ latchkey apply -f latchkey.yaml\n  $ latchkey apply -f latchkey.yaml --yes --secrets-file ./new-secrets.jsonl   (in CI)')
+    .action((o: { file: string; prune?: boolean; secretsFile?: string; yes?: boolean }, cmd: Command) =>
       gate(async () => {
         const ctx = contextOf(cmd);
         const changes = await planFor(ctx, o.file, !!o.prune);
+        if (changes.length > 0 && !o.yes) {
+          if (!process.stdin.isTTY) throw usage('refusing to apply without confirmation: pass --yes (stdin is not a terminal); `latchkey plan` shows what it would do');
+          for (const c of changes) describe(ctx.out, c);
+          if (!(await confirm(`Apply these ${changes.length} change(s) to ${ctx.client.url}?`, 'apply'))) {
+            ctx.out.note('nothing changed');
+            return;
+          }
+        }
         const issues = changes.some((c) => c.issuesSecret);
         if (issues && !o.secretsFile && !process.stdout.isTTY) {
           throw new CliError('this apply issues tokens or rotator signing secrets: pass --secrets-file PATH so they are not written to a log', ExitCode.USAGE);

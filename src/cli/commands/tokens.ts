@@ -1,5 +1,4 @@
 // latchkey tokens list|show|issue|rotate|revoke
-import { createInterface } from 'node:readline/promises';
 import type { Command } from 'commander';
 import { usage } from '../errors';
 import {
@@ -18,7 +17,7 @@ import {
   TokensDocument,
   type TokenStatus,
 } from '../generated/graphql';
-import { collect, contextOf, type Ctx, durationArg, labelsOf, UUID } from '../context';
+import { collect, confirm, contextOf, type Ctx, durationArg, labelsOf, UUID } from '../context';
 import { CliError, ExitCode } from '../errors';
 
 const COLUMNS = ['id', 'name', 'owner', 'status', 'generation', 'scopes', 'expiresAt', 'nextRotationAt'];
@@ -89,16 +88,6 @@ function printIssued(ctx: Ctx, issued: { secret: string; token: TokenFieldsFragm
     ctx.out.line(`secret:  ${issued.secret}`);
     ctx.out.note('The secret is shown once: store it now.');
   });
-}
-
-async function confirm(question: string): Promise<boolean> {
-  if (!process.stdin.isTTY) throw usage('refusing to revoke without confirmation: pass --yes (stdin is not a terminal)');
-  const rl = createInterface({ input: process.stdin, output: process.stderr });
-  try {
-    return /^y(es)?$/i.test((await rl.question(`${question} [y/N] `)).trim());
-  } finally {
-    rl.close();
-  }
 }
 
 export function tokensCommand(program: Command): void {
@@ -258,7 +247,7 @@ export function tokensCommand(program: Command): void {
         ctx.out.result({ revoked: [] }, () => ctx.out.note('no live token matches: nothing to revoke'));
         return;
       }
-      if (!o.yes && !(await confirm(`Revoke ${targets.length} token(s)? This cannot be undone.`))) {
+      if (!o.yes && !(await confirm(`Revoke ${targets.length} token(s)? This cannot be undone.`, 'revoke'))) {
         ctx.out.note('nothing revoked');
         return;
       }
