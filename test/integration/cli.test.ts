@@ -291,4 +291,16 @@ describe('connection and errors', () => {
     expect(events.every((e) => e.action === 'SCOPE_CREATED')).toBe(true);
     expect(events.map((e) => e.seq)).toEqual([...events.map((e) => e.seq)].sort((a, b) => a - b));
   });
+
+  it('audit tail with no --after starts with the latest events, names beside ids, and follows', async () => {
+    const [{ n }] = await api.sql(`SELECT max(seq)::int AS n FROM audit_events WHERE tenant_id = (SELECT tenant_id FROM owners WHERE id = $1)`, [tenant.adminId]);
+    const child = execFile(process.execPath, [BIN, 'audit', 'tail', '--last', '3'], { env: { PATH: process.env.PATH, LATCHKEY_URL: api.url, LATCHKEY_TOKEN: tenant.adminToken } });
+    let out = '';
+    child.stdout!.on('data', (d) => (out += d));
+    await expect.poll(() => out.split('\n').filter(Boolean).length, { timeout: 10_000 }).toBe(3);
+    expect(out.split('\n').filter(Boolean).map((l) => Number(l.trim().split(/\s+/)[0]))).toEqual([n - 2, n - 1, n]);
+    await api.ok(tenant.adminToken, `mutation { createScope(input: { name: "live:named:read" }) { id } }`);
+    await expect.poll(() => out, { timeout: 10_000 }).toMatch(/SCOPE_CREATED\s+scope live:named:read \([0-9a-f-]{36}\)  by admin \([0-9a-f-]{36}\)/);
+    child.kill();
+  });
 });
