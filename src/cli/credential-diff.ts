@@ -4,12 +4,11 @@
 // pruned: destroying values is not something a file should do by omission.
 import { CliError, ExitCode } from './errors';
 import type { Change, FieldChange } from './file-diff';
+import { same, sortKeys } from './diff-values';
 import { type CredentialFieldsFragment, GrantCredentialDocument, RevokeCredentialAccessDocument, SetCredentialRotatorDocument, UpdateCredentialDocument } from './generated/graphql';
 import type { DesiredCredential, DesiredRotator, PolicyFile } from './policy-file';
 import type { ServerState } from './server-state';
 
-const same = (a: unknown, b: unknown) => JSON.stringify(a) === JSON.stringify(b);
-const sortKeys = (o: Record<string, unknown>) => Object.fromEntries(Object.entries(o).sort(([a], [b]) => a.localeCompare(b)));
 
 /** A rotator as the server shows it, in the file's terms. */
 function serverRotator(c: CredentialFieldsFragment): DesiredRotator | null {

@@ -30,6 +30,7 @@ import {
 import { type DesiredPolicy, type DesiredToken, MANAGED_LABEL, type PolicyFile } from './policy-file';
 import type { Role, Scope, ServerState } from './server-state';
 import { credentialChanges } from './credential-diff';
+import { retiring, same, sortKeys } from './diff-values';
 
 export type Op = 'create' | 'update' | 'delete' | 'replace';
 export type Kind = 'scope' | 'policy' | 'role' | 'owner' | 'token' | 'credential';
@@ -67,10 +68,11 @@ export interface ApplyState {
   roleIds: Map<string, string>;
   policyIds: Map<string, string>;
   ownerIds: Map<string, string>;
+  /** Seconds a replaced token keeps working after its successor is issued; 0 revokes it at once. */
+  overlapS: number;
 }
 
 const key = (s: string) => s.toLowerCase();
-const same = (a: unknown, b: unknown) => JSON.stringify(a) === JSON.stringify(b);
 const IMPACT_WINDOW = 'P30D';
 
 function policyInput(p: DesiredPolicy): RotationPolicyInput {
@@ -339,7 +341,9 @@ function tokenChanges(file: PolicyFile, server: ServerState, idx: ServerIndex): 
         issuesSecret: true,
         run: async (st) => {
           const issued = await issue(st, t);
-          await st.client.request(RevokeTokenDocument, { id: current.id, reason: `replaced by ${issued.tokenId} (latchkey apply: scopes changed)` });
+          // The old one works through the overlap, renamed and unmanaged: the file's name means the new one.
+          if (st.overlapS > 0) await st.client.request(UpdateTokenDocument, { id: current.id, input: retiring(current, st.overlapS) });
+          else await st.client.request(RevokeTokenDocument, { id: current.id, reason: `replaced by ${issued.tokenId} (latchkey apply: scopes changed)` });
           return issued;
         },
       });
@@ -384,10 +388,6 @@ function pruneChanges(file: PolicyFile, server: ServerState): Change[] {
     if (!declaredScopes.has(s.name)) changes.push({ op: 'delete', kind: 'scope', name: s.name, fields: [], run: async ({ client: c }) => (await c.request(DeleteScopeDocument, { id: s.id }), {}) });
   }
   return changes;
-}
-
-function sortKeys(o: Record<string, unknown>): Record<string, unknown> {
-  return Object.fromEntries(Object.entries(o).sort(([a], [b]) => a.localeCompare(b)));
 }
 
 function unknownRef(file: PolicyFile, path: Array<string | number>, what: string, name: string): CliError {

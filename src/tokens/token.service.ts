@@ -183,6 +183,26 @@ export class TokenService {
     return connection(rows, limit, totalCount, (r) => r.id, (r) => toToken(r, now));
   }
 
+  /**
+   * An earlier expiry (never a later one: that would lift a limit someone set): the token, its
+   * rotation and its warnings are scheduled again from it. Used to retire a replaced token after
+   * an overlap instead of revoking it at once.
+   */
+  private async bringExpiryForward(tx: Tx, row: TokenRow, expiresAt: Date, before: Record<string, unknown>, after: Record<string, unknown>): Promise<void> {
+    const now = new Date();
+    if (expiresAt.getTime() <= now.getTime()) throw badInput('expiresAt must be in the future', { argument: 'expiresAt' });
+    if (row.expiresAt && expiresAt.getTime() >= row.expiresAt.getTime()) {
+      throw badInput(`expiresAt can only be brought forward: the token already expires at ${row.expiresAt.toISOString()}`, { argument: 'expiresAt' });
+    }
+    const policy = row.rotationPolicyId ? await new TenantScope(tx, row.tenantId).get(RotationPolicy, row.rotationPolicyId, 'rotation policy') : null;
+    const [basis] = await scheduledTokens(tx, row.tenantId, 't.id = $2', [row.id]);
+    const schedule = scheduleFor({ ...basis!, requestedExpiresAt: expiresAt }, policy, now);
+    before.expiresAt = row.expiresAt?.toISOString() ?? null;
+    after.expiresAt = schedule.expiresAt?.toISOString() ?? null;
+    row.requestedExpiresAt = expiresAt;
+    Object.assign(row, schedule);
+  }
+
   async revoke(p: Principal, id: string, reason: string): Promise<Token> {
     const why = reasonOf(reason);
     const token = await this.ds.transaction(async (tx) => {
@@ -286,6 +306,7 @@ export class TokenService {
         change('rateWindow', rateLimit?.per ?? null);
       }
       if (allowedCidrs !== undefined) change('allowedCidrs', allowedCidrs);
+      if (input.expiresAt != null) await this.bringExpiryForward(tx, row, input.expiresAt, before, after);
       if (Object.keys(after).length === 0) return toToken(row);
       const loosened = loosenedRestrictions(was, row);
       if (loosened.length > 0) assertMayLoosen(p, row, loosened);
@@ -299,6 +320,10 @@ export class TokenService {
         rateWindow: row.rateWindow,
         allowedCidrs: row.allowedCidrs,
         restrictionsLocked: row.restrictionsLocked,
+        requestedExpiresAt: row.requestedExpiresAt,
+        expiresAt: row.expiresAt,
+        nextRotationAt: row.nextRotationAt,
+        nextNotifyAt: row.nextNotifyAt,
         updatedAt: row.updatedAt,
       });
       await this.audit.append(tx, p.tenantId, {

@@ -238,4 +238,7 @@ export class UpdateTokenInput {
   @IsOptional()
   @ArrayMaxSize(50)
   allowedCidrs?: string[] | null;
+
+  @Field(() => DateTimeScalar, { nullable: true, description: 'An earlier expiry (never a later one), e.g. to retire a replaced token after an overlap.' })
+  expiresAt?: Date | null;
 }

@@ -118,6 +118,27 @@ describe('plan and apply', () => {
     expect((await latchkey(['apply', '--yes', '-f', EXAMPLE])).code).toBe(0);
   });
 
+  it('replaces a token whose scopes changed, marked in plan, keeping the old one working through the overlap', async () => {
+    const widened = write('widened.yaml', readFileSync(EXAMPLE, 'utf8').replace('    scopes: [crm:sales.summary:read]', '    scopes: [crm:sales.summary:read, analytics:user-events:read]'));
+    const plan = await latchkey(['plan', '-f', widened]);
+    expect(plan.code).toBe(2);
+    expect(plan.stdout).toContain('-/+ token homepage-dashboard/sales-overview (forces replacement)');
+    expect(plan.stdout).toContain('# forces replacement: scopes are fixed at issue');
+    const [old] = await api.sql(`SELECT t.id FROM tokens t JOIN owners o ON o.id = t.owner_id WHERE o.tenant_id = $1 AND o.name = 'homepage-dashboard' AND t.name = 'sales-overview' AND t.status = 'ACTIVE'`, [tenant.tenantId]);
+    const applied = await latchkey(['apply', '--yes', '-f', widened, '--overlap', '2h', '--secrets-file', join(dir, 'widened.jsonl')]);
+    expect(applied.code, applied.stderr).toBe(0);
+    const [was] = await api.sql(`SELECT status, expires_at, name, labels FROM tokens WHERE id = $1`, [old.id]);
+    expect(was.status).toBe('ACTIVE'); // still working: its consumers have two hours to take the new secret
+    expect(was.name).toMatch(/^sales-overview \(replaced, until /);
+    expect(was.labels['managed-by']).toBeUndefined(); // the file's name now means the new token
+    expect((await latchkey(['plan', '-f', widened])).code).toBe(0);
+    expect(Math.abs(was.expires_at.getTime() - (Date.now() + 2 * 3_600_000))).toBeLessThan(60_000);
+    // Put back as it was: --overlap 0s revokes the replaced token at once; the original is revoked by hand.
+    expect((await latchkey(['apply', '--yes', '-f', EXAMPLE, '--overlap', '0s', '--secrets-file', join(dir, 'restored.jsonl')])).code).toBe(0);
+    expect((await api.sql(`SELECT status FROM tokens WHERE id = $1`, [old.id]))[0].status).toBe('ACTIVE'); // still in its overlap
+    await api.ok(tenant.adminToken, `mutation($id: ID!) { revokeToken(id: $id, reason: "test clean-up") { id } }`, { id: old.id });
+  });
+
   it('declares a token’s networks and rate limit in the file: issued with them, updated in place when they change', async () => {
     const base = readFileSync(EXAMPLE, 'utf8').replace(
       '    labels: { widget: sales-overview }',

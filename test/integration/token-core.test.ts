@@ -99,6 +99,24 @@ describe('token core', () => {
     expect((await api.ok(t.adminToken, VERIFY, { s: r2.secret })).verifyToken).toMatchObject({ valid: true, rotationPending: true });
   });
 
+  it('brings an expiry forward, never back, and schedules the token from it', async () => {
+    const tok = await issue(api, t.adminToken, ownerId, [], { expiresAt: new Date(Date.now() + 86_400_000).toISOString() });
+    const UPDATE = `mutation($id: ID!, $e: DateTime) { updateToken(id: $id, input: { expiresAt: $e }) { expiresAt } }`;
+    const row = async () => (await api.sql(`SELECT expires_at, next_notify_at, version FROM tokens WHERE id = $1`, [tok.id]))[0];
+    const before = await row();
+    for (const e of [new Date(Date.now() + 2 * 86_400_000), new Date(Date.now() - 1_000)]) {
+      const r = await api.gql(t.adminToken, UPDATE, { id: tok.id, e: e.toISOString() });
+      expect(r.errors?.[0]?.extensions?.code).toBe('BAD_USER_INPUT');
+    }
+    expect(await row()).toEqual(before);
+    const sooner = new Date(Date.now() + 3_600_000);
+    const { updateToken } = await api.ok(t.adminToken, UPDATE, { id: tok.id, e: sooner.toISOString() });
+    expect(Date.parse(updateToken.expiresAt)).toBe(sooner.getTime());
+    expect((await row()).expires_at.getTime()).toBe(sooner.getTime());
+    const [event] = await api.sql(`SELECT data FROM audit_events WHERE action = 'TOKEN_UPDATED' AND target_id = $1`, [tok.id]);
+    expect(event.data.after).toEqual({ expiresAt: sooner.toISOString() });
+  });
+
   it('suspends and resumes', async () => {
     const tok = await issue(api, t.adminToken, ownerId, []);
     await api.ok(t.adminToken, `mutation($id: ID!) { suspendToken(id: $id, reason: "investigating") { status } }`, { id: tok.id });

@@ -1,7 +1,8 @@
 // latchkey plan|apply -f latchkey.yaml
 import { closeSync, openSync, writeSync } from 'node:fs';
 import type { Command } from 'commander';
-import { confirm, contextOf, type Ctx } from '../context';
+import { parseDuration } from '../../platform/duration';
+import { confirm, contextOf, type Ctx, durationArg } from '../context';
 import { CliError, ExitCode, usage } from '../errors';
 import type { Output } from '../output';
 import { type ApplyState, type Change, type Impact, planChanges } from '../file-diff';
@@ -15,8 +16,11 @@ const show = (v: unknown) => (v === null || v === undefined ? '(none)' : typeof 
 const impactLine = (i: Impact) => `rotation plan within ${i.within}: +${i.addedCount} / -${i.removedCount} scheduled action(s) on ${i.affectedTokens} of ${i.tokens} token(s)`;
 
 function describe(out: Output, c: Change): void {
-  out.line(out.paint(COLOUR[c.op], `  ${SIGN[c.op].padEnd(3)} ${c.kind} ${c.name}`));
-  if (c.op === 'update' || c.op === 'replace') for (const f of c.fields) out.line(`        ${f.field}: ${show(f.before)} → ${show(f.after)}`);
+  out.line(out.paint(COLOUR[c.op], `  ${SIGN[c.op].padEnd(3)} ${c.kind} ${c.name}${c.op === 'replace' ? ' (forces replacement)' : ''}`));
+  if (c.op === 'update' || c.op === 'replace') {
+    for (const f of c.fields) out.line(`        ${f.field}: ${show(f.before)} → ${show(f.after)}${c.op === 'replace' && f.field === 'scopes' ? '   # forces replacement: scopes are fixed at issue' : ''}`);
+  }
+  if (c.op === 'replace') out.line('        a new token is issued; the old one keeps working until --overlap (default 1h) has passed, then expires');
   if (c.impact) out.line(`        ${impactLine(c.impact)}`);
 }
 
@@ -73,8 +77,9 @@ export function policyAsCodeCommands(program: Command): void {
     .option('--prune', 'also delete what the server has and the file does not')
     .option('--secrets-file <path>', 'append the secrets of tokens it issues (and webhook rotators it sets) here (JSON lines, mode 0600)')
     .option('-y, --yes', 'apply without asking (scripts); on a terminal apply shows the plan and asks first')
+    .option('--overlap <duration>', 'how long a replaced token keeps working after its successor is issued (0s: revoked at once)', durationArg, 'PT1H')
     .addHelpText('after', '\nExamples:\n  $ latchkey apply -f latchkey.yaml\n  $ latchkey apply -f latchkey.yaml --yes --secrets-file ./new-secrets.jsonl   (in CI)')
-    .action((o: { file: string; prune?: boolean; secretsFile?: string; yes?: boolean }, cmd: Command) =>
+    .action((o: { file: string; prune?: boolean; secretsFile?: string; yes?: boolean; overlap: string }, cmd: Command) =>
       gate(async () => {
         const ctx = contextOf(cmd);
         const changes = await planFor(ctx, o.file, !!o.prune);
@@ -90,7 +95,7 @@ export function policyAsCodeCommands(program: Command): void {
         if (issues && !o.secretsFile && !process.stdout.isTTY) {
           throw new CliError('this apply issues tokens or rotator signing secrets: pass --secrets-file PATH so they are not written to a log', ExitCode.USAGE);
         }
-        const st: ApplyState = { client: ctx.client, roleIds: new Map(), policyIds: new Map(), ownerIds: new Map() };
+        const st: ApplyState = { client: ctx.client, roleIds: new Map(), policyIds: new Map(), ownerIds: new Map(), overlapS: parseDuration(o.overlap) };
         const secretsFd = o.secretsFile && issues ? openSync(o.secretsFile, 'a', 0o600) : null;
         const done: Array<ReturnType<typeof jsonChange> & { tokenId?: string }> = [];
         const bar = ctx.out.json ? null : ctx.out.progress(changes.length, 'applying');

@@ -244,6 +244,8 @@ export type UpdateTokenInput = {
   /** null allows every network again. */
   allowedCidrs?: Array<string> | null | undefined;
   description?: string | null | undefined;
+  /** An earlier expiry (never a later one), e.g. to retire a replaced token after an overlap. */
+  expiresAt?: string | null | undefined;
   /** Replaces all labels. */
   labels?: Record<string, unknown> | null | undefined;
   name?: string | null | undefined;
