@@ -232,6 +232,20 @@ describe('tokens', () => {
     expect(cut.stdout.split('\n')[1]).toContain(ids[0]);
   });
 
+  it('a developer names its own owner and its tokens by name, with no OWNER_READ', async () => {
+    const dev = await newPrincipal(api, tenant.adminToken, ['developer']);
+    const [{ name }] = await api.sql(`SELECT name FROM owners WHERE id = $1`, [dev.ownerId]);
+    const issued = await latchkey(['tokens', 'issue', '--owner', name, '--name', 'my-notebook', '--output', 'json'], { LATCHKEY_TOKEN: dev.token });
+    expect(issued.code, issued.stderr).toBe(0);
+    const list = await latchkey(['tokens', 'list', '--owner', name, '--output', 'json'], { LATCHKEY_TOKEN: dev.token });
+    expect(list.code, list.stderr).toBe(0);
+    expect(JSON.parse(list.stdout).map((x: { name: string }) => x.name)).toContain('my-notebook');
+    const show = await latchkey(['tokens', 'show', 'my-notebook', '--output', 'json'], { LATCHKEY_TOKEN: dev.token });
+    expect(show.code, show.stderr).toBe(0);
+    expect(JSON.parse(show.stdout)).toMatchObject({ name: 'my-notebook', owner: { name } });
+    expect((await latchkey(['tokens', 'show', 'no-such-token'], { LATCHKEY_TOKEN: dev.token })).code).toBe(6);
+  });
+
   it('issues, rotates and revokes one token', async () => {
     const issued = JSON.parse((await latchkey(['tokens', 'issue', '--owner', 'dashboard-team', '--name', 'cli-made', '--output', 'json'])).stdout);
     expect(issued.secret).toMatch(/^lk_[0-9A-Za-z]{49}$/);

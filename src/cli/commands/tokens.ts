@@ -16,6 +16,7 @@ import {
   type TokenFilter,
   TokensDocument,
   type TokenStatus,
+  ViewerDocument,
 } from '../generated/graphql';
 import { collect, confirm, contextOf, type Ctx, durationArg, labelsOf, UUID } from '../context';
 import { CliError, ExitCode } from '../errors';
@@ -33,10 +34,22 @@ function rateLimitArg(value: string): { requests: number; per: string } {
 /** An owner by id or by name. */
 export async function ownerIdOf(ctx: Ctx, ref: string): Promise<string> {
   if (UUID.test(ref)) return ref;
+  // One's own name needs no OWNER_READ (a developer has none).
+  const { viewer } = await ctx.client.request(ViewerDocument);
+  if (viewer.name === ref) return viewer.id;
   for await (const o of ctx.client.pages(async (after) => (await ctx.client.request(OwnersDocument, { first: 100, after })).owners)) {
     if (o.name === ref) return o.id;
   }
   throw new CliError(`no owner named ${JSON.stringify(ref)}`, ExitCode.NOT_FOUND);
+}
+
+/** A live token by its exact name; refused when none or several match (say which owner's, by id). */
+async function tokenIdByName(ctx: Ctx, name: string): Promise<string> {
+  const { tokens } = await matching(ctx, { search: name, status: ['ACTIVE', 'SUSPENDED'] }, 1_000);
+  const exact = tokens.filter((t) => t.name === name);
+  if (exact.length === 1) return exact[0]!.id;
+  if (exact.length === 0) throw new CliError(`no live token named ${JSON.stringify(name)}`, ExitCode.NOT_FOUND);
+  throw new CliError(`${exact.length} live tokens are named ${JSON.stringify(name)} (owners ${exact.map((t) => t.owner.name).join(', ')}): give the id`, ExitCode.USAGE);
 }
 
 async function policyIdOf(ctx: Ctx, ref: string): Promise<string> {
@@ -113,11 +126,12 @@ export function tokensCommand(program: Command): void {
     });
 
   tokens
-    .command('show <id>')
-    .description('one token with its secrets (hints only) and usage')
-    .addHelpText('after', '\nExample:\n  $ latchkey tokens show 01936f3e-7c1a-7000-8000-000000000000')
-    .action(async (id: string, _o: unknown, cmd: Command) => {
+    .command('show <id|name>')
+    .description('one token with its secrets (hints only) and usage; by name among the live tokens you may see')
+    .addHelpText('after', '\nExamples:\n  $ latchkey tokens show 01936f3e-7c1a-7000-8000-000000000000\n  $ latchkey tokens show sales-overview')
+    .action(async (ref: string, _o: unknown, cmd: Command) => {
       const ctx = contextOf(cmd);
+      const id = UUID.test(ref) ? ref : await tokenIdByName(ctx, ref);
       const { token } = await ctx.client.request(TokenDocument, { id });
       if (!token) throw new CliError(`token ${JSON.stringify(id)} not found`, ExitCode.NOT_FOUND);
       ctx.out.result(token, () => {
