@@ -7,6 +7,7 @@ import { catalogCommands } from './commands/catalog';
 import { credentialCommands } from './commands/credentials';
 import { policyAsCodeCommands } from './commands/policy-as-code';
 import { tokensCommand } from './commands/tokens';
+import { webhookCommands } from './commands/webhooks';
 import { CliError, ExitCode } from './errors';
 
 /** The version in package.json (two folders up from dist/src/cli, or from src/cli). */
@@ -50,6 +51,7 @@ Examples:
   catalogCommands(program);
   auditCommands(program);
   credentialCommands(program);
+  webhookCommands(program);
   policyAsCodeCommands(program);
   program.commands.forEach(function exitOverride(c: Command) {
     c.exitOverride();

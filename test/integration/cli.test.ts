@@ -246,6 +246,24 @@ describe('tokens', () => {
     expect((await latchkey(['tokens', 'show', 'no-such-token'], { LATCHKEY_TOKEN: dev.token })).code).toBe(6);
   });
 
+  it('manages webhooks: create (secret once), list, disable and enable, test, deliveries, rotate the secret, delete', async () => {
+    const created = await latchkey(['webhooks', 'create', 'http://127.0.0.1:9/hook', '--event', 'TOKEN_EXPIRING', '--event', 'CREDENTIAL_ROTATION_FAILED', '--output', 'json']);
+    expect(created.code, created.stderr).toBe(0);
+    const { webhook, signingSecret } = JSON.parse(created.stdout);
+    expect(signingSecret).toMatch(/^whsec_/);
+    expect((await latchkey(['webhooks', 'create', 'http://127.0.0.1:9/hook'])).code).toBe(3);
+    expect(JSON.parse((await latchkey(['webhooks', 'list', '-o', 'json'])).stdout).map((w: { id: string }) => w.id)).toContain(webhook.id);
+    expect((await latchkey(['webhooks', 'disable', webhook.id])).stdout).toContain('disabled');
+    expect((await latchkey(['webhooks', 'enable', webhook.id])).stdout).toContain('active');
+    const tested = await latchkey(['webhooks', 'test', webhook.id]);
+    expect(tested.code, tested.stderr).toBe(0);
+    await expect.poll(async () => JSON.parse((await latchkey(['webhooks', 'deliveries', webhook.id, '-o', 'json'])).stdout).map((d: { eventAction: string }) => d.eventAction), { timeout: 10_000 }).toEqual(['WEBHOOK_TESTED']);
+    expect((await latchkey(['webhooks', 'rotate-secret', webhook.id])).stdout).toMatch(/signing secret: whsec_/);
+    expect((await latchkey(['webhooks', 'delete', webhook.id])).code).toBe(3); // no terminal to ask on
+    expect((await latchkey(['webhooks', 'delete', webhook.id, '--yes'])).code).toBe(0);
+    expect(JSON.parse((await latchkey(['webhooks', 'list', '-o', 'json'])).stdout).map((w: { id: string }) => w.id)).not.toContain(webhook.id);
+  });
+
   it('issues, rotates and revokes one token', async () => {
     const issued = JSON.parse((await latchkey(['tokens', 'issue', '--owner', 'dashboard-team', '--name', 'cli-made', '--output', 'json'])).stdout);
     expect(issued.secret).toMatch(/^lk_[0-9A-Za-z]{49}$/);
