@@ -8,6 +8,7 @@ import { credentialCommands } from './commands/credentials';
 import { policyAsCodeCommands } from './commands/policy-as-code';
 import { tokensCommand } from './commands/tokens';
 import { webhookCommands } from './commands/webhooks';
+import { completionCommand } from './commands/completion';
 import { CliError, ExitCode } from './errors';
 
 /** The version in package.json (two folders up from dist/src/cli, or from src/cli). */
@@ -52,6 +53,7 @@ Examples:
   auditCommands(program);
   credentialCommands(program);
   webhookCommands(program);
+  completionCommand(program);
   policyAsCodeCommands(program);
   program.commands.forEach(function exitOverride(c: Command) {
     c.exitOverride();
