@@ -139,6 +139,34 @@ describe('plan and apply', () => {
     await api.ok(tenant.adminToken, `mutation($id: ID!) { revokeToken(id: $id, reason: "test clean-up") { id } }`, { id: old.id });
   });
 
+  it('saves a plan and applies exactly it, refusing when the file or the server moved since', async () => {
+    const edited = write('saved.yaml', readFileSync(EXAMPLE, 'utf8').replace('rotateEvery: P30D', 'rotateEvery: P21D'));
+    const planFile = join(dir, 'reviewed.plan');
+    const plan = await latchkey(['plan', '-f', edited, '--out', planFile]);
+    expect(plan.code).toBe(2);
+    expect(JSON.parse(readFileSync(planFile, 'utf8'))).toMatchObject({ kind: 'latchkey-plan', file: edited, changes: [{ op: 'update', kind: 'policy' }] });
+    // The server moves (a scope is added by someone else): the saved plan is refused, nothing applied.
+    await api.ok(tenant.adminToken, `mutation { createScope(input: { name: "moved:since:read" }) { id } }`);
+    const stale = await latchkey(['apply', planFile]);
+    expect(stale.code).toBe(1);
+    expect(stale.stderr).toContain('the server changed since');
+    expect((await api.ok(tenant.adminToken, `{ rotationPolicies { name rotateEvery } }`)).rotationPolicies.find((p: { name: string }) => p.name === 'dashboard-widgets').rotateEvery).toBe('P30D');
+    // Planned again, the plan applies (a saved plan asks nothing: it was reviewed).
+    expect((await latchkey(['plan', '-f', edited, '--out', planFile])).code).toBe(2);
+    const applied = await latchkey(['apply', planFile]);
+    expect(applied.code, applied.stderr).toBe(0);
+    expect((await latchkey(['plan', '-f', edited])).code).toBe(0);
+    // A file edited after its plan was saved is refused too.
+    expect((await latchkey(['plan', '-f', edited, '--out', planFile])).code).toBe(0);
+    write('saved.yaml', readFileSync(EXAMPLE, 'utf8'));
+    const changedFile = await latchkey(['apply', planFile]);
+    expect(changedFile.code).toBe(1);
+    expect(changedFile.stderr).toContain('changed since');
+    expect((await latchkey(['apply', planFile, '-f', EXAMPLE])).code).toBe(1);
+    expect((await latchkey(['apply', '--yes', '-f', EXAMPLE])).code).toBe(0);
+    await api.ok(tenant.adminToken, `mutation($id: ID!) { deleteScope(id: $id) }`, { id: (await api.ok(tenant.adminToken, `{ scopes { id name } }`)).scopes.find((x: { name: string }) => x.name === 'moved:since:read').id });
+  });
+
   it('declares a token’s networks and rate limit in the file: issued with them, updated in place when they change', async () => {
     const base = readFileSync(EXAMPLE, 'utf8').replace(
       '    labels: { widget: sales-overview }',

@@ -7,6 +7,7 @@ import { CliError, ExitCode, usage } from '../errors';
 import type { Output } from '../output';
 import { type ApplyState, type Change, type Impact, planChanges } from '../file-diff';
 import { readServer } from '../server-state';
+import { fileSha, readPlan, serverDigest, writePlan } from '../saved-plan';
 import { loadPolicyFile } from '../policy-file';
 
 const SIGN = { create: '+', update: '~', delete: '-', replace: '-/+' } as const;
@@ -30,9 +31,10 @@ const summary = (changes: Change[]) => {
 };
 const jsonChange = (c: Change) => ({ op: c.op, kind: c.kind, name: c.name, fields: c.fields, impact: c.impact ?? null });
 
-async function planFor(ctx: Ctx, path: string, prune: boolean): Promise<Change[]> {
+async function planFor(ctx: Ctx, path: string, prune: boolean): Promise<{ changes: Change[]; digest: string }> {
   const file = loadPolicyFile(path);
-  return planChanges(ctx.client, file, await readServer(ctx.client, file), prune);
+  const server = await readServer(ctx.client, file);
+  return { changes: await planChanges(ctx.client, file, server, prune), digest: serverDigest(server) };
 }
 
 /** plan and apply exit 1 on every error, as CI gates expect (0: in sync, 2: changes). */
@@ -51,11 +53,16 @@ export function policyAsCodeCommands(program: Command): void {
     .description('show how the server differs from a policy file; exit 0 in sync, 2 changes, 1 error')
     .requiredOption('-f, --file <path>', 'the policy file, e.g. latchkey.yaml')
     .option('--prune', 'also delete what the server has and the file does not')
-    .addHelpText('after', '\nExamples:\n  $ latchkey plan -f latchkey.yaml\n  $ latchkey plan -f latchkey.yaml --output json | jq \'.changes[] | select(.op == "update")\'')
-    .action((o: { file: string; prune?: boolean }, cmd: Command) =>
+    .option('--out <plan-file>', 'save the plan, to apply exactly it later with `latchkey apply PLAN-FILE`')
+    .addHelpText('after', '\nExamples:\n  $ latchkey plan -f latchkey.yaml\n  $ latchkey plan -f latchkey.yaml --out reviewed.plan && latchkey apply reviewed.plan\n  $ latchkey plan -f latchkey.yaml --output json | jq \'.changes[] | select(.op == "update")\'')
+    .action((o: { file: string; prune?: boolean; out?: string }, cmd: Command) =>
       gate(async () => {
         const ctx = contextOf(cmd);
-        const changes = await planFor(ctx, o.file, !!o.prune);
+        const { changes, digest } = await planFor(ctx, o.file, !!o.prune);
+        if (o.out) {
+          writePlan(o.out, { kind: 'latchkey-plan', version: 1, file: o.file, fileSha256: fileSha(o.file), server: ctx.client.url, serverDigest: digest, prune: !!o.prune, createdAt: new Date().toISOString(), changes: changes.map(jsonChange) });
+          ctx.out.note(`plan saved to ${o.out}: \`latchkey apply ${o.out}\` applies it, unless the file or the server changes first`);
+        }
         const counts = summary(changes);
         ctx.out.result({ file: o.file, server: ctx.client.url, inSync: changes.length === 0, summary: counts, changes: changes.map(jsonChange) }, () => {
           if (changes.length === 0) {
@@ -71,19 +78,26 @@ export function policyAsCodeCommands(program: Command): void {
     );
 
   program
-    .command('apply')
-    .description('make the server match a policy file, in dependency order; a second apply changes nothing')
-    .requiredOption('-f, --file <path>', 'the policy file, e.g. latchkey.yaml')
+    .command('apply [plan-file]')
+    .description('make the server match a policy file (or apply a saved plan), in dependency order; a second apply changes nothing')
+    .option('-f, --file <path>', 'the policy file, e.g. latchkey.yaml')
     .option('--prune', 'also delete what the server has and the file does not')
     .option('--secrets-file <path>', 'append the secrets of tokens it issues (and webhook rotators it sets) here (JSON lines, mode 0600)')
     .option('-y, --yes', 'apply without asking (scripts); on a terminal apply shows the plan and asks first')
     .option('--overlap <duration>', 'how long a replaced token keeps working after its successor is issued (0s: revoked at once)', durationArg, 'PT1H')
     .addHelpText('after', '\nExamples:\n  $ latchkey apply -f latchkey.yaml\n  $ latchkey apply -f latchkey.yaml --yes --secrets-file ./new-secrets.jsonl   (in CI)')
-    .action((o: { file: string; prune?: boolean; secretsFile?: string; yes?: boolean; overlap: string }, cmd: Command) =>
+    .action((planFile: string | undefined, o: { file?: string; prune?: boolean; secretsFile?: string; yes?: boolean; overlap: string }, cmd: Command) =>
       gate(async () => {
         const ctx = contextOf(cmd);
-        const changes = await planFor(ctx, o.file, !!o.prune);
-        if (changes.length > 0 && !o.yes) {
+        if (!planFile === !o.file) throw usage('apply takes a policy file (-f latchkey.yaml) or a saved plan (apply PLAN-FILE), not both');
+        const saved = planFile ? readPlan(planFile) : null;
+        if (saved && saved.server !== ctx.client.url) throw usage(`${planFile} was made against ${saved.server}, not ${ctx.client.url}`);
+        if (saved && fileSha(saved.file) !== saved.fileSha256) throw usage(`${saved.file} changed since ${planFile} was made: plan again`);
+        const path = saved?.file ?? o.file!;
+        const { changes, digest } = await planFor(ctx, path, saved ? saved.prune : !!o.prune);
+        if (saved && digest !== saved.serverDigest) throw usage(`the server changed since ${planFile} was made: plan again and review it`);
+        // A saved plan was reviewed when it was made: it is applied without asking again.
+        if (changes.length > 0 && !o.yes && !saved) {
           if (!process.stdin.isTTY) throw usage('refusing to apply without confirmation: pass --yes (stdin is not a terminal); `latchkey plan` shows what it would do');
           for (const c of changes) describe(ctx.out, c);
           if (!(await confirm(`Apply these ${changes.length} change(s) to ${ctx.client.url}?`, 'apply'))) {
@@ -120,8 +134,8 @@ export function policyAsCodeCommands(program: Command): void {
           bar?.done();
           if (secretsFd !== null) closeSync(secretsFd);
         }
-        ctx.out.result({ file: o.file, server: ctx.client.url, applied: done, summary: summary(changes) }, () => {
-          if (done.length === 0) ctx.out.line(`${o.file}: nothing to do; ${ctx.client.url} already matches`);
+        ctx.out.result({ file: path, server: ctx.client.url, applied: done, summary: summary(changes) }, () => {
+          if (done.length === 0) ctx.out.line(`${path}: nothing to do; ${ctx.client.url} already matches`);
           for (const c of done) {
             const verb = { create: 'created', update: 'updated', delete: 'deleted', replace: 'replaced' }[c.op];
             ctx.out.line(`${verb} ${c.kind} ${c.name}${c.impact ? ` (${impactLine(c.impact)})` : ''}`);
