@@ -21,7 +21,7 @@ import type { SecretBox } from '../platform/secret-box';
 import { TenantScope } from '../platform/tenant-scope';
 import { checkTargetUrl, type Outbound } from '../webhooks/outbound';
 import { newWebhookSecret } from '../webhooks/signature';
-import { Credential, CredentialRotation, CredentialVersion, CredentialVersionState, ROTATION_STEPS, type RotationStep, RotationState, type RotatorConfig } from './credential.entity';
+import { Credential, CredentialRotation, RETIRE_VERSION, CredentialVersion, CredentialVersionState, ROTATION_STEPS, type RotationStep, RotationState, type RotatorConfig } from './credential.entity';
 import { type CredentialService, MAX_GRACE_S, checkName, versionContext } from './credential.service';
 import type { DataKeys } from './data-keys';
 import { PostgresRotator, RedisRotator, type Rotator, RotatorError, WebhookRotator } from './rotators';
@@ -160,7 +160,7 @@ export class CredentialRotations {
       throw conflict(`a rotation of ${c.name} is already running`, { argument: 'name' });
     }
     // A failed rotation kept its PENDING value sealed for inspection; a new rotation replaces it.
-    await tx.query(`UPDATE credential_versions SET state = 'RETIRED', ciphertext = NULL, data_key_id = NULL, retired_at = now() WHERE credential_id = $1 AND state = 'PENDING'`, [c.id]);
+    await tx.query(`UPDATE credential_versions SET ${RETIRE_VERSION} WHERE credential_id = $1 AND state = 'PENDING'`, [c.id]);
     if (c.rotateEveryS) await tx.query(`UPDATE credentials SET next_rotation_at = $2 WHERE id = $1`, [c.id, new Date(now.getTime() + c.rotateEveryS * 1000)]);
     await this.audit.append(tx, c.tenantId, { action: 'CREDENTIAL_ROTATION_STARTED', actorId, targetType: 'CREDENTIAL', targetId: c.id, data: { name: c.name, rotationId: rotation.id, rotator: c.rotator.kind } });
     return rotation;
@@ -274,7 +274,7 @@ export class CredentialRotations {
            UPDATE credential_rotations SET state = 'ABANDONED', ended_at = now(), updated_at = now(), failure = 'abandoned at step ' || step || ' past its deadline'
             WHERE state = 'RUNNING' AND deadline <= now() RETURNING id, tenant_id, credential_id, step
          ), destroyed AS (
-           UPDATE credential_versions v SET state = 'RETIRED', ciphertext = NULL, data_key_id = NULL, retired_at = now()
+           UPDATE credential_versions v SET ${RETIRE_VERSION}
              FROM gone WHERE v.rotation_id = gone.id AND v.state = 'PENDING' RETURNING v.id
          )
          SELECT gone.*, c.name FROM gone JOIN credentials c ON c.id = gone.credential_id ORDER BY gone.tenant_id`,
@@ -337,8 +337,9 @@ export class CredentialRotations {
   private async context(c: Credential, rotation: CredentialRotation) {
     const current = await this.valueOf(c, `state = 'CURRENT'`);
     const pending = await this.valueOf(c, `state = 'PENDING' AND rotation_id = $3`, [rotation.id]);
-    const [{ v }] = await this.ds.query(`SELECT coalesce(max(version), 0) + 1 AS v FROM credential_versions WHERE credential_id = $1`, [c.id]);
-    return { rotationId: rotation.id, name: c.name, current: current!, pending, pendingVersion: rotation.pendingVersion ?? Number(v), connection: await this.connectionOf(c) };
+    // Before create, the version it is about to make.
+    const pendingVersion = rotation.pendingVersion ?? (await this.credentials.nextVersion(this.ds.manager, c.id));
+    return { rotationId: rotation.id, name: c.name, current: current!, pending, pendingVersion, connection: await this.connectionOf(c) };
   }
 
   private async connectionOf(c: Credential): Promise<string | undefined> {

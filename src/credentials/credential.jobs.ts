@@ -7,6 +7,7 @@ import type { Logger } from 'pino';
 import type { DataSource } from 'typeorm';
 import type { AuditEntry, AuditService } from '../audit/audit.service';
 import type { Tx } from '../platform/db';
+import { RETIRE_VERSION } from './credential.entity';
 
 /** Warnings before a vendor's expiry when the credential has no policy saying otherwise. */
 export const DEFAULT_NOTIFY_BEFORE_S = [7 * 86_400, 86_400];
@@ -61,7 +62,7 @@ export class CredentialJobs {
           WHERE v.state = 'PREVIOUS' AND v.grace_ends_at <= now() AND ${NOT_BUILT_IN}
           ORDER BY v.grace_ends_at LIMIT ${BATCH} FOR UPDATE OF v SKIP LOCKED
        ), retired AS (
-         UPDATE credential_versions v SET state = 'RETIRED', ciphertext = NULL, data_key_id = NULL, retired_at = now(), next_notify_at = NULL
+         UPDATE credential_versions v SET ${RETIRE_VERSION}
            FROM due WHERE v.id = due.id RETURNING v.tenant_id, v.credential_id, v.version
        )
        SELECT r.tenant_id, r.credential_id, r.version, c.name FROM retired r JOIN credentials c ON c.id = r.credential_id`,
@@ -89,7 +90,7 @@ export class CredentialJobs {
       }
       await this.ds.transaction(async (tx) => {
         const [rows] = await tx.query(
-          `UPDATE credential_versions SET state = 'RETIRED', ciphertext = NULL, data_key_id = NULL, retired_at = now(), next_notify_at = NULL
+          `UPDATE credential_versions SET ${RETIRE_VERSION}
             WHERE credential_id = $1 AND version = $2 AND state = 'PREVIOUS' RETURNING version`,
           [r.credential_id, r.version],
         );

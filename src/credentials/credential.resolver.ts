@@ -11,7 +11,6 @@ import type { CredentialService } from './credential.service';
 import { AddCredentialVersionInput, CreateCredentialInput, CredentialConnection, CredentialRotatorSet, RevealedCredential, SetCredentialRotatorInput, UpdateCredentialInput } from './credential.types';
 import type { CredentialRotations } from './credential-rotations';
 import { JSONObjectScalar } from '../platform/graphql-types';
-import { TenantScope } from '../platform/tenant-scope';
 
 @Resolver(() => Credential)
 export class CredentialResolver {
@@ -28,8 +27,8 @@ export class CredentialResolver {
   }
 
   @FieldResolver(() => [CredentialRotation], { description: 'Its rotations, newest first (at most 20).' })
-  rotations(@Root() c: Credential, @Ctx() ctx: Context): Promise<CredentialRotation[]> {
-    return new TenantScope(this.service.manager, ctx.principal.tenantId).select(CredentialRotation, 'r').andWhere('r.credentialId = :id', { id: c.id }).orderBy('r.id', 'DESC').limit(20).getMany();
+  rotations(@Root() c: Credential): Promise<CredentialRotation[]> {
+    return this.service.rotations(c.tenantId, c.id);
   }
 
   @Authorized(Permission.CREDENTIAL_WRITE)

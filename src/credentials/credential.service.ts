@@ -19,7 +19,7 @@ import { RotationPolicy } from '../policies/rotation-policy.entity';
 
 /** A policy's notifyBefore, or the defaults when it has none. */
 const offsetsOf = (notifyBefore: number[]) => (notifyBefore.length ? notifyBefore : DEFAULT_NOTIFY_BEFORE_S);
-import { Credential, CredentialGrant, CredentialVersion, CredentialVersionState } from './credential.entity';
+import { Credential, CredentialGrant, CredentialRotation, CredentialVersion, CredentialVersionState, RETIRE_VERSION } from './credential.entity';
 import type { DataKeys } from './data-keys';
 
 export const MAX_VALUE_BYTES = 64 * 1024;
@@ -73,10 +73,6 @@ export class CredentialService {
     private readonly changed: () => void = () => undefined,
   ) {}
 
-  get manager() {
-    return this.ds.manager;
-  }
-
   /** Tells the reveal path that something changed outside this service's own methods (a rotation finished). */
   notifyChanged(): void {
     this.changed();
@@ -108,6 +104,11 @@ export class CredentialService {
   /** Versions, newest first (loaded per credential by the resolver; never the value). */
   versions(tenantId: string, credentialId: string): Promise<CredentialVersion[]> {
     return new TenantScope(this.ds.manager, tenantId).select(CredentialVersion, 'v').andWhere('v.credentialId = :credentialId', { credentialId }).orderBy('v.version', 'DESC').getMany();
+  }
+
+  /** Its rotations, newest first (at most 20). */
+  rotations(tenantId: string, credentialId: string): Promise<CredentialRotation[]> {
+    return new TenantScope(this.ds.manager, tenantId).select(CredentialRotation, 'r').andWhere('r.credentialId = :credentialId', { credentialId }).orderBy('r.id', 'DESC').limit(20).getMany();
   }
 
   grants(tenantId: string, credentialId: string): Promise<CredentialGrant[]> {
@@ -291,7 +292,7 @@ export class CredentialService {
   private async retire(tx: Tx, credential: Credential, where: string): Promise<number[]> {
     // TypeORM answers an UPDATE with [rows, count].
     const [rows]: [Array<{ version: number }>, number] = await tx.query(
-      `UPDATE credential_versions SET state = 'RETIRED', ciphertext = NULL, data_key_id = NULL, retired_at = now(), next_notify_at = NULL WHERE credential_id = $1 AND ${where} RETURNING version`,
+      `UPDATE credential_versions SET ${RETIRE_VERSION} WHERE credential_id = $1 AND ${where} RETURNING version`,
       [credential.id],
     );
     return rows.map((r) => r.version);
