@@ -5,32 +5,17 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestApi, type TestApi } from '../helpers/api';
+import { BIN, cliRunner } from '../helpers/cli';
 import { issue, newPrincipal, newTenant, type TenantFixture } from '../helpers/fixtures';
 
-const BIN = resolve(__dirname, '..', '..', 'bin', 'latchkey.js');
 const EXAMPLE = resolve(__dirname, '..', '..', 'examples', 'latchkey.yaml');
 
 let api: TestApi;
 let tenant: TenantFixture;
 let dir: string;
 
-interface Run {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
-
-/** Runs bin/latchkey.js asynchronously: the server lives in this process's event loop. */
-function latchkey(args: string[], env: Record<string, string | undefined> = {}): Promise<Run> {
-  return new Promise((done) => {
-    execFile(
-      process.execPath,
-      [BIN, ...args],
-      { env: { PATH: process.env.PATH, LATCHKEY_URL: api.url, LATCHKEY_TOKEN: tenant.adminToken, ...env }, timeout: 30_000 },
-      (err, stdout, stderr) => done({ code: err ? ((err as { code?: number }).code ?? 1) : 0, stdout, stderr }),
-    );
-  });
-}
+const run = cliRunner(() => api.url, () => tenant.adminToken);
+const latchkey = (args: string[], env: Record<string, string | undefined> = {}) => run(args, { env });
 
 const write = (name: string, text: string) => {
   const path = join(dir, name);

@@ -2,20 +2,20 @@
 // values in on stdin and out alone on stdout, names for owners, history with every reveal,
 // `latchkey run` restarting its command with the new value, and a consumer following a rotation
 // (credentialChanged, ETag revalidation, one retry when the vendor refuses the old value).
-import { execFile, spawn } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { startWorkers, type Workers } from '../../src/app/worker';
 import { CredentialsClient } from '../../src/client/credentials';
 import { startTestApi, type TestApi } from '../helpers/api';
+import { BIN, cliRunner } from '../helpers/cli';
 import { issue, newTenant, type TenantFixture } from '../helpers/fixtures';
 import { ownDatabase } from '../helpers/own-database';
 
-const BIN = resolve(__dirname, '..', '..', 'bin', 'latchkey.js');
 let api: TestApi;
 let t: TenantFixture;
 let dir: string;
@@ -25,17 +25,7 @@ let workers: Workers;
 /** Of its own: the events credentialChanged follows are published by this file's relay only. */
 const db = ownDatabase('credentials_cli');
 
-function latchkey(args: string[], opts: { input?: string; token?: string } = {}): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((done) => {
-    const child = execFile(
-      process.execPath,
-      [BIN, ...args],
-      { env: { PATH: process.env.PATH, LATCHKEY_URL: api.url, LATCHKEY_TOKEN: opts.token ?? t.adminToken }, timeout: 30_000 },
-      (err, stdout, stderr) => done({ code: err ? ((err as { code?: number }).code ?? 1) : 0, stdout, stderr }),
-    );
-    child.stdin!.end(opts.input ?? '');
-  });
-}
+const latchkey = cliRunner(() => api.url, () => t.adminToken);
 
 beforeAll(async () => {
   api = await startTestApi({ ...db.env, ROTATOR_BACKOFF_MS: '50' });
