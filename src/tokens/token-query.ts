@@ -25,6 +25,7 @@ export function toToken(row: TokenRow, now = new Date()): Token {
     kind: row.kind,
     generation: row.generation,
     expiresAt: row.expiresAt,
+    requestedExpiresAt: row.requestedExpiresAt,
     nextRotationAt: row.nextRotationAt,
     createdAt: row.createdAt,
     revokedAt: row.revokedAt,

@@ -184,19 +184,23 @@ export class TokenService {
   }
 
   /**
-   * An earlier expiry (never a later one: that would lift a limit someone set): the token, its
-   * rotation and its warnings are scheduled again from it. Used to retire a replaced token after
-   * an overlap instead of revoking it at once.
+   * A new requested expiry. The token never stops working later than it does now (that would
+   * lift a limit someone set), but a request the policy's lifetime already cuts short may change.
+   * The token, its rotation and its warnings are scheduled again from it. Used to retire a
+   * replaced token after an overlap instead of revoking it at once.
    */
-  private async bringExpiryForward(tx: Tx, row: TokenRow, expiresAt: Date, before: Record<string, unknown>, after: Record<string, unknown>): Promise<void> {
+  private async setRequestedExpiry(tx: Tx, row: TokenRow, expiresAt: Date, before: Record<string, unknown>, after: Record<string, unknown>): Promise<void> {
     const now = new Date();
     if (expiresAt.getTime() <= now.getTime()) throw badInput('expiresAt must be in the future', { argument: 'expiresAt' });
-    if (row.expiresAt && expiresAt.getTime() >= row.expiresAt.getTime()) {
-      throw badInput(`expiresAt can only be brought forward: the token already expires at ${row.expiresAt.toISOString()}`, { argument: 'expiresAt' });
-    }
+    if (row.requestedExpiresAt?.getTime() === expiresAt.getTime()) return;
     const policy = row.rotationPolicyId ? await new TenantScope(tx, row.tenantId).get(RotationPolicy, row.rotationPolicyId, 'rotation policy') : null;
     const [basis] = await scheduledTokens(tx, row.tenantId, 't.id = $2', [row.id]);
     const schedule = scheduleFor({ ...basis!, requestedExpiresAt: expiresAt }, policy, now);
+    if (row.expiresAt && schedule.expiresAt!.getTime() > row.expiresAt.getTime()) {
+      throw badInput(`expiresAt can only be brought forward: the token already expires at ${row.expiresAt.toISOString()}`, { argument: 'expiresAt' });
+    }
+    before.requestedExpiresAt = row.requestedExpiresAt?.toISOString() ?? null;
+    after.requestedExpiresAt = expiresAt.toISOString();
     before.expiresAt = row.expiresAt?.toISOString() ?? null;
     after.expiresAt = schedule.expiresAt?.toISOString() ?? null;
     row.requestedExpiresAt = expiresAt;
@@ -306,7 +310,7 @@ export class TokenService {
         change('rateWindow', rateLimit?.per ?? null);
       }
       if (allowedCidrs !== undefined) change('allowedCidrs', allowedCidrs);
-      if (input.expiresAt != null) await this.bringExpiryForward(tx, row, input.expiresAt, before, after);
+      if (input.expiresAt != null) await this.setRequestedExpiry(tx, row, input.expiresAt, before, after);
       if (Object.keys(after).length === 0) return toToken(row);
       const loosened = loosenedRestrictions(was, row);
       if (loosened.length > 0) assertMayLoosen(p, row, loosened);

@@ -97,8 +97,11 @@ export class Token {
   @Field(() => Int, { description: '1 at issue, +1 per rotation' })
   generation!: number;
 
-  @Field(() => DateTimeScalar, { nullable: true })
+  @Field(() => DateTimeScalar, { nullable: true, description: 'When the token stops working: the earlier of requestedExpiresAt and its policy\'s lifetime.' })
   expiresAt!: Date | null;
+
+  @Field(() => DateTimeScalar, { nullable: true, description: 'The expiry asked for at issue or set since (null: none asked for; the policy may still set one).' })
+  requestedExpiresAt!: Date | null;
 
   @Field(() => DateTimeScalar, { nullable: true })
   nextRotationAt!: Date | null;
@@ -239,6 +242,6 @@ export class UpdateTokenInput {
   @ArrayMaxSize(50)
   allowedCidrs?: string[] | null;
 
-  @Field(() => DateTimeScalar, { nullable: true, description: 'An earlier expiry (never a later one), e.g. to retire a replaced token after an overlap.' })
+  @Field(() => DateTimeScalar, { nullable: true, description: 'The requested expiry. Refused when the token would then stop working later than it does now; e.g. to retire a replaced token after an overlap.' })
   expiresAt?: Date | null;
 }

@@ -114,7 +114,20 @@ describe('token core', () => {
     expect(Date.parse(updateToken.expiresAt)).toBe(sooner.getTime());
     expect((await row()).expires_at.getTime()).toBe(sooner.getTime());
     const [event] = await api.sql(`SELECT data FROM audit_events WHERE action = 'TOKEN_UPDATED' AND target_id = $1`, [tok.id]);
-    expect(event.data.after).toEqual({ expiresAt: sooner.toISOString() });
+    expect(event.data.after).toEqual({ requestedExpiresAt: sooner.toISOString(), expiresAt: sooner.toISOString() });
+  });
+
+  it("changes a requested expiry the policy's lifetime cuts short without moving the expiry", async () => {
+    const { createRotationPolicy } = await api.ok(t.adminToken, `mutation { createRotationPolicy(input: { name: "one-day-life", gracePeriod: "PT1M", expireAfter: "P1D" }) { id } }`);
+    const tok = await issue(api, t.adminToken, ownerId, [], { expiresAt: new Date(Date.now() + 10 * 86_400_000).toISOString(), rotationPolicyId: createRotationPolicy.id });
+    const UPDATE = `mutation($id: ID!, $e: DateTime) { updateToken(id: $id, input: { expiresAt: $e }) { expiresAt requestedExpiresAt } }`;
+    const read = `query($id: ID!) { token(id: $id) { expiresAt requestedExpiresAt } }`;
+    const before = (await api.ok(t.adminToken, read, { id: tok.id })).token;
+    expect(Date.parse(before.requestedExpiresAt) - Date.parse(before.expiresAt)).toBeGreaterThan(8 * 86_400_000);
+    // Later than asked, still past the policy's day: allowed, nothing stops working later.
+    const later = new Date(Date.now() + 20 * 86_400_000).toISOString();
+    const { updateToken } = await api.ok(t.adminToken, UPDATE, { id: tok.id, e: later });
+    expect(updateToken).toEqual({ expiresAt: before.expiresAt, requestedExpiresAt: later });
   });
 
   it('suspends and resumes', async () => {
