@@ -6,9 +6,11 @@ import type { Owner } from '../owners/owner.entity';
 import type { OwnerService } from '../owners/owner.service';
 import type { PolicyService } from '../policies/policy.service';
 import type { RotationPolicy } from '../policies/rotation-policy.entity';
+import type { PolicyUsage } from '../policies/policy.types';
 import { byKey } from '../platform/batch';
 import type { Scope } from '../scopes/scope.entity';
 import type { ScopeService } from '../scopes/scope.service';
+import type { ScopeUsage } from '../scopes/scope.types';
 import type { TokenSecretRow } from '../tokens/token-secret.entity';
 import type { TokenUsage, UsageSummary } from '../tokens/token-usage';
 import type { DailyUsage } from '../tokens/token.types';
@@ -45,5 +47,7 @@ export function createLoaders(s: LoaderSources, tenantId: string, { cache = true
     usageSummary: new DataLoader<string, UsageSummary>((ids) => s.tokenUsage.usageSummaries(tenantId, ids), options),
     tokenSecrets: new DataLoader<string, TokenSecretRow[]>((ids) => s.tokenUsage.secretsByTokenIds(tenantId, ids), options),
     policy: new DataLoader<string, RotationPolicy | null>(async (ids) => byKey(ids, await s.policies.byIds(tenantId, ids), (p) => p.id), options),
+    policyUsage: new DataLoader<string, PolicyUsage>((ids) => s.policies.usage(tenantId, ids), options),
+    scopeUsage: new DataLoader<string, ScopeUsage>((ids) => s.scopes.usage(tenantId, ids), options),
   };
 }

@@ -3,12 +3,11 @@
 // plan says so at the file's line instead of failing half-way through apply. Credentials are not
 // pruned: destroying values is not something a file should do by omission.
 import { CliError, ExitCode } from './errors';
-import type { Change, FieldChange } from './file-diff';
-import { same, sortKeys } from './diff-values';
+import type { Change } from './file-diff';
+import { diffFields, sortKeys } from './diff-values';
 import { type CredentialFieldsFragment, GrantCredentialDocument, RevokeCredentialAccessDocument, SetCredentialRotatorDocument, UpdateCredentialDocument } from './generated/graphql';
 import type { DesiredCredential, DesiredRotator, PolicyFile } from './policy-file';
 import type { ServerState } from './server-state';
-
 
 /** A rotator as the server shows it, in the file's terms. */
 function serverRotator(c: CredentialFieldsFragment): DesiredRotator | null {
@@ -50,9 +49,7 @@ export function credentialChanges(file: PolicyFile, server: ServerState): Change
       before.rotator = rotatorBefore;
       after.rotator = d.rotator;
     }
-    const fields: FieldChange[] = Object.keys(after)
-      .filter((k) => !same(before[k], after[k]))
-      .map((field) => ({ field, before: before[field] ?? null, after: after[field] ?? null }));
+    const fields = diffFields(before, after);
     if (fields.length === 0) return;
     const has = (f: string) => fields.some((x) => x.field === f);
     changes.push({

@@ -1,6 +1,7 @@
 // Policy-as-code: the difference between a latchkey.yaml and the server, as a list of changes in
-// dependency order (scopes, policies, roles, owners, tokens; deletions last, in reverse). Each
-// change carries how to apply itself through the API, so `apply` runs exactly what `plan` showed.
+// dependency order (scopes, policies, roles, owners, tokens, webhooks, credentials; deletions
+// last, in reverse). Each change carries how to apply itself through the API, so `apply` runs
+// exactly what `plan` showed.
 import type { LatchkeyClient } from './client';
 import { CliError, ExitCode } from './errors';
 import {
@@ -9,37 +10,27 @@ import {
   CreatePolicyDocument,
   CreateRoleDocument,
   CreateScopeDocument,
-  DeletePolicyDocument,
-  DeleteRoleDocument,
-  DeleteScopeDocument,
-  IssueTokenDocument,
   type OwnerFieldsFragment,
   type PolicyFieldsFragment,
-  RevokeTokenDocument,
   type RotationPolicyInput,
-  SetTokenPolicyDocument,
-  type TokenFieldsFragment,
   UnassignRoleDocument,
   UpdateOwnerDocument,
   UpdatePolicyDocument,
   type UpdatePolicyMutation,
   UpdateRoleDocument,
   UpdateScopeDocument,
-  UpdateTokenDocument,
 } from './generated/graphql';
-import { type DesiredPolicy, type DesiredToken, MANAGED_LABEL, type PolicyFile } from './policy-file';
+import type { DesiredPolicy, PolicyFile } from './policy-file';
 import type { Role, Scope, ServerState } from './server-state';
 import { credentialChanges } from './credential-diff';
-import { retiring, same, sortKeys } from './diff-values';
+import { diffFields, type FieldChange, key } from './diff-values';
+import { pruneChanges } from './prune-diff';
+import { tokenChanges } from './token-diff';
+import { webhookChanges } from './webhook-diff';
 
 export type Op = 'create' | 'update' | 'delete' | 'replace';
-export type Kind = 'scope' | 'policy' | 'role' | 'owner' | 'token' | 'credential';
-
-export interface FieldChange {
-  field: string;
-  before: unknown;
-  after: unknown;
-}
+export type Kind = 'scope' | 'policy' | 'role' | 'owner' | 'token' | 'webhook' | 'credential';
+export type { FieldChange } from './diff-values';
 
 export interface Impact {
   within: string;
@@ -54,12 +45,12 @@ export interface Change {
   kind: Kind;
   name: string;
   fields: FieldChange[];
-  /** Applying it prints a secret once (a token issued, a webhook rotator's signing secret). */
+  /** Applying it prints a secret once (a token issued, a webhook's or webhook rotator's signing secret). */
   issuesSecret?: boolean;
   /** Policies only: how the change moves scheduled rotations, expiries and warnings. */
   impact?: Impact;
   /** Applies the change; returns a new token's secret when it issued one. */
-  run(state: ApplyState): Promise<{ secret?: string; tokenId?: string; impact?: Impact }>;
+  run(state: ApplyState): Promise<{ secret?: string; tokenId?: string; webhookId?: string; impact?: Impact }>;
 }
 
 /** What apply learns as it goes: ids of what it created, by name. */
@@ -72,7 +63,6 @@ export interface ApplyState {
   overlapS: number;
 }
 
-const key = (s: string) => s.toLowerCase();
 const IMPACT_WINDOW = 'P30D';
 
 function policyInput(p: DesiredPolicy): RotationPolicyInput {
@@ -83,17 +73,11 @@ function policyFields(p: PolicyFieldsFragment | DesiredPolicy) {
   return { rotateEvery: p.rotateEvery, gracePeriod: p.gracePeriod, expireAfter: p.expireAfter, notifyBefore: p.notifyBefore, rateLimit: p.rateLimit, onReuse: p.onReuse };
 }
 
-function diffFields(before: Record<string, unknown>, after: Record<string, unknown>): FieldChange[] {
-  return Object.keys(after)
-    .filter((k) => !same(before[k], after[k]))
-    .map((field) => ({ field, before: before[field] ?? null, after: after[field] ?? null }));
-}
-
 const impactOf = (p: UpdatePolicyMutation['updateRotationPolicy']['planImpact']): Impact | undefined =>
   p ? { within: p.within, tokens: p.tokens, affectedTokens: p.affectedTokens, addedCount: p.addedCount, removedCount: p.removedCount } : undefined;
 
 /** What the server holds, by the names the file uses. */
-interface ServerIndex {
+export interface ServerIndex {
   scopes: Map<string, Scope>;
   policies: Map<string, PolicyFieldsFragment>;
   roles: Map<string, Role>;
@@ -102,19 +86,21 @@ interface ServerIndex {
 
 /**
  * The changes that make the server match the file, in dependency order (scopes, policies, roles,
- * owners, tokens, credentials; deletions last, in reverse), one function per kind.
+ * owners, tokens, webhooks, credentials; deletions last, in reverse), one function per kind.
  */
-export async function planChanges(client: LatchkeyClient, file: PolicyFile, server: ServerState, prune: boolean): Promise<Change[]> {
+export async function planChanges(client: LatchkeyClient, file: PolicyFile, server: ServerState, { prune, overlapS }: { prune: boolean; overlapS: number }): Promise<Change[]> {
   const idx = indexServer(file, server);
   checkReferences(file, idx);
+  const tokens = tokenChanges(file, server, idx);
   return [
     ...scopeChanges(file, idx),
     ...(await policyChanges(client, file, idx)),
     ...roleChanges(file, idx),
     ...ownerChanges(file, idx),
-    ...tokenChanges(file, server, idx),
+    ...tokens,
+    ...webhookChanges(file, server),
     ...credentialChanges(file, server),
-    ...(prune ? pruneChanges(file, server) : []),
+    ...(prune ? await pruneChanges(client, file, server, tokens, overlapS) : []),
   ];
 }
 
@@ -289,103 +275,6 @@ function ownerChanges(file: PolicyFile, idx: ServerIndex): Change[] {
         return {};
       },
     });
-  }
-  return changes;
-}
-
-function tokenChanges(file: PolicyFile, server: ServerState, idx: ServerIndex): Change[] {
-  const changes: Change[] = [];
-  const tokensByKey = new Map<string, TokenFieldsFragment[]>();
-  for (const t of server.tokens) {
-    const k = `${t.owner.name}/${t.name}`;
-    tokensByKey.set(k, [...(tokensByKey.get(k) ?? []), t]);
-  }
-  const policyId = (st: ApplyState, name: string | null) => (name ? (st.policyIds.get(key(name)) ?? idx.policies.get(key(name))?.id ?? null) : null);
-  const issue = async (st: ApplyState, t: DesiredToken) => {
-    const ownerId = st.ownerIds.get(t.owner) ?? idx.owners.get(t.owner)?.id;
-    if (!ownerId) throw new CliError(`owner ${JSON.stringify(t.owner)} does not exist`, ExitCode.NOT_FOUND);
-    const issued = (
-      await st.client.request(IssueTokenDocument, {
-        input: { ownerId, name: t.name, description: t.description, scopes: t.scopes, labels: t.labels, rotationPolicyId: policyId(st, t.policy), allowedCidrs: t.allowedCidrs, rateLimit: t.rateLimit },
-      })
-    ).issueToken;
-    return { secret: issued.secret, tokenId: issued.token.id };
-  };
-  file.tokens.forEach((t, i) => {
-    const name = `${t.owner}/${t.name}`;
-    const matches = tokensByKey.get(name) ?? [];
-    if (matches.length > 1) throw new CliError(`${file.where(['tokens', i, 'name'])}: ${matches.length} live tokens of ${JSON.stringify(t.owner)} are named ${JSON.stringify(t.name)}; revoke the extra ones first`, ExitCode.INVALID);
-    const wanted = { scopes: t.scopes, policy: t.policy, labels: t.labels, description: t.description, allowedCidrs: t.allowedCidrs, rateLimit: t.rateLimit };
-    const current = matches[0];
-    if (!current) {
-      changes.push({ op: 'create', kind: 'token', name, fields: diffFields({}, wanted), issuesSecret: true, run: (st) => issue(st, t) });
-      return;
-    }
-    const before = {
-      scopes: current.scopes.map((s) => s.name).sort(),
-      policy: current.rotationPolicy?.name ?? null,
-      labels: sortKeys(current.labels),
-      description: current.description,
-      allowedCidrs: current.allowedCidrs ? [...current.allowedCidrs].sort() : null,
-      rateLimit: current.rateLimit ? { requests: current.rateLimit.requests, per: current.rateLimit.per } : null,
-    };
-    const fields = diffFields(before, { ...wanted, labels: sortKeys(t.labels) });
-    if (fields.length === 0) return;
-    if (fields.some((f) => f.field === 'scopes')) {
-      // A token's scopes are fixed at issue: least privilege changes by replacing the token.
-      changes.push({
-        op: 'replace',
-        kind: 'token',
-        name,
-        fields,
-        issuesSecret: true,
-        run: async (st) => {
-          const issued = await issue(st, t);
-          // The old one works through the overlap, renamed and unmanaged: the file's name means the new one.
-          if (st.overlapS > 0) await st.client.request(UpdateTokenDocument, { id: current.id, input: retiring(current, st.overlapS) });
-          else await st.client.request(RevokeTokenDocument, { id: current.id, reason: `replaced by ${issued.tokenId} (latchkey apply: scopes changed)` });
-          return issued;
-        },
-      });
-      return;
-    }
-    changes.push({
-      op: 'update',
-      kind: 'token',
-      name,
-      fields,
-      run: async (st) => {
-        if (fields.some((f) => ['labels', 'description', 'allowedCidrs', 'rateLimit'].includes(f.field))) {
-          await st.client.request(UpdateTokenDocument, { id: current.id, input: { labels: t.labels, description: t.description ?? '', allowedCidrs: t.allowedCidrs, rateLimit: t.rateLimit } });
-        }
-        if (fields.some((f) => f.field === 'policy')) await st.client.request(SetTokenPolicyDocument, { id: current.id, policyId: policyId(st, t.policy) });
-        return {};
-      },
-    });
-  });
-  return changes;
-}
-
-function pruneChanges(file: PolicyFile, server: ServerState): Change[] {
-  const changes: Change[] = [];
-  const declaredTokens = new Set(file.tokens.map((t) => `${t.owner}/${t.name}`));
-  for (const t of server.tokens) {
-    const name = `${t.owner.name}/${t.name}`;
-    if (t.labels[MANAGED_LABEL.key] === MANAGED_LABEL.value && !declaredTokens.has(name)) {
-      changes.push({ op: 'delete', kind: 'token', name, fields: [], run: async ({ client: c }) => (await c.request(RevokeTokenDocument, { id: t.id, reason: 'no longer declared (latchkey apply --prune)' }), {}) });
-    }
-  }
-  const declaredRoles = new Set(file.roles.map((r) => key(r.name)));
-  for (const r of server.roles) {
-    if (!r.builtIn && !declaredRoles.has(key(r.name))) changes.push({ op: 'delete', kind: 'role', name: r.name, fields: [], run: async ({ client: c }) => (await c.request(DeleteRoleDocument, { id: r.id }), {}) });
-  }
-  const declaredPolicies = new Set(file.policies.map((p) => key(p.name)));
-  for (const p of server.policies) {
-    if (!declaredPolicies.has(key(p.name))) changes.push({ op: 'delete', kind: 'policy', name: p.name, fields: [], run: async ({ client: c }) => (await c.request(DeletePolicyDocument, { id: p.id }), {}) });
-  }
-  const declaredScopes = new Set(file.scopes.map((s) => s.name));
-  for (const s of server.scopes) {
-    if (!declaredScopes.has(s.name)) changes.push({ op: 'delete', kind: 'scope', name: s.name, fields: [], run: async ({ client: c }) => (await c.request(DeleteScopeDocument, { id: s.id }), {}) });
   }
   return changes;
 }

@@ -44,6 +44,16 @@ export interface DesiredToken {
   /** Normalised as the server keeps them (10.1.2.3 is 10.1.2.3/32), sorted; null: anywhere. */
   allowedCidrs: string[] | null;
   rateLimit: { requests: number; per: string } | null;
+  /** ISO 8601 in UTC; null: left as it is (an expiry is never lifted by leaving it out). */
+  expiresAt: string | null;
+}
+export interface DesiredWebhook {
+  /** As the server keeps it (new URL(…).toString()): the webhook's identity in the file. */
+  url: string;
+  events: string[];
+  description: string | null;
+  /** null: left as it is (an endpoint disabled after failing stays so until enabled). */
+  enabled: boolean | null;
 }
 export type DesiredRotator = ({ kind: 'WEBHOOK'; url: string } | { kind: 'POSTGRES'; connection: string; roles: string[] } | { kind: 'REDIS'; connection: string }) & {
   rotateEvery: string | null;
@@ -68,6 +78,9 @@ export interface PolicyFile {
   owners: DesiredOwner[];
   tokens: DesiredToken[];
   credentials: DesiredCredential[];
+  webhooks: DesiredWebhook[];
+  /** The file has a webhooks section: only then does --prune delete endpoints it does not list. */
+  managesWebhooks: boolean;
   /** Where a value sits in the file, for messages about it later (plan errors). */
   where(path: Array<string | number>): string;
 }
@@ -86,7 +99,9 @@ type Raw = {
     labels?: Record<string, string>;
     allowedCidrs?: string[];
     rateLimit?: { requests: number; per: string };
+    expiresAt?: string;
   }>;
+  webhooks?: Array<{ url: string; events: string[]; description?: string; enabled?: boolean }>;
   credentials?: Array<{
     name: string;
     service?: string;
@@ -151,6 +166,18 @@ export function loadPolicyFile(path: string): PolicyFile {
       throw err;
     }
   };
+  const instant = (value: string, p: Array<string | number>) => {
+    const at = new Date(/T/.test(value) ? value : `${value}T00:00:00Z`);
+    if (Number.isNaN(at.getTime())) throw invalid(`${where(p)}: ${JSON.stringify(value)} is not a date (2027-03-31 or 2027-03-31T12:00:00Z)`);
+    return at.toISOString();
+  };
+  const url = (value: string, p: Array<string | number>) => {
+    try {
+      return new URL(value.trim()).toString();
+    } catch {
+      throw invalid(`${where(p)}: ${JSON.stringify(value)} is not a URL`);
+    }
+  };
   const unique = (section: keyof Raw, key: (x: never) => string) => {
     const seen = new Set<string>();
     ((file[section] ?? []) as never[]).forEach((x, i) => {
@@ -178,6 +205,11 @@ export function loadPolicyFile(path: string): PolicyFile {
     });
   });
   unique('credentials', (s: { name: string }) => s.name);
+  (file.webhooks ?? []).reduce((seen, w, i) => {
+    const u = url(w.url, ['webhooks', i, 'url']);
+    if (seen.has(u)) throw invalid(`${where(['webhooks', i, 'url'])}: webhooks has ${JSON.stringify(u)} twice`);
+    return seen.add(u);
+  }, new Set<string>());
   const sorted = (xs: string[] | undefined) => [...new Set(xs ?? [])].sort();
   const rotatorOf = (r: NonNullable<NonNullable<Raw['credentials']>[number]['rotator']>, i: number): DesiredRotator => {
     const at = ['credentials', i, 'rotator'];
@@ -185,7 +217,7 @@ export function loadPolicyFile(path: string): PolicyFile {
     if (kinds !== 1) throw invalid(`${where(at)}: a rotator is exactly one of webhook, postgres or redis`);
     const timing = { rotateEvery: r.every ? duration(r.every, [...at, 'every']) : null, gracePeriod: duration(r.grace, [...at, 'grace']) };
     if (r.postgres !== undefined && r.roles?.length !== 2) throw invalid(`${where(at)}: a postgres rotator names its two roles`);
-    if (r.webhook !== undefined) return { kind: 'WEBHOOK', url: r.webhook, ...timing };
+    if (r.webhook !== undefined) return { kind: 'WEBHOOK', url: url(r.webhook, [...at, 'webhook']), ...timing };
     if (r.postgres !== undefined) return { kind: 'POSTGRES', connection: r.postgres, roles: r.roles!, ...timing };
     return { kind: 'REDIS', connection: r.redis!, ...timing };
   };
@@ -214,7 +246,10 @@ export function loadPolicyFile(path: string): PolicyFile {
       labels: { ...(t.labels ?? {}), [MANAGED_LABEL.key]: MANAGED_LABEL.value },
       allowedCidrs: t.allowedCidrs ? networks(t.allowedCidrs, ['tokens', i, 'allowedCidrs']) : null,
       rateLimit: t.rateLimit ? { requests: t.rateLimit.requests, per: duration(t.rateLimit.per, ['tokens', i, 'rateLimit', 'per']) } : null,
+      expiresAt: t.expiresAt ? instant(t.expiresAt, ['tokens', i, 'expiresAt']) : null,
     })),
+    webhooks: (file.webhooks ?? []).map((w, i) => ({ url: url(w.url, ['webhooks', i, 'url']), events: sorted(w.events), description: w.description ?? null, enabled: w.enabled ?? null })),
+    managesWebhooks: file.webhooks !== undefined,
     credentials: (file.credentials ?? []).map((c, i) => ({
       name: c.name,
       service: c.service ?? null,

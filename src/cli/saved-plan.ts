@@ -15,6 +15,8 @@ export interface SavedPlan {
   server: string;
   serverDigest: string;
   prune: boolean;
+  /** --overlap for replaced tokens (saved plans made before it existed: the default, PT1H). */
+  overlap?: string;
   createdAt: string;
   /** What plan showed, for people reviewing the file; apply plans again and compares. */
   changes: unknown[];
@@ -28,7 +30,7 @@ export const fileSha = (path: string) => sha256(readFileSync(path));
 export function serverDigest(state: ServerState): string {
   const tokens = state.tokens.map(({ lastUsedAt: _used, ...t }) => t).sort((a, b) => a.id.localeCompare(b.id));
   const byId = <T extends { id: string }>(xs: T[]) => [...xs].sort((a, b) => a.id.localeCompare(b.id));
-  return sha256(JSON.stringify({ ...state, tokens, scopes: byId(state.scopes), policies: byId(state.policies), roles: byId(state.roles), owners: byId(state.owners), credentials: byId(state.credentials) }));
+  return sha256(JSON.stringify({ ...state, tokens, scopes: byId(state.scopes), policies: byId(state.policies), roles: byId(state.roles), owners: byId(state.owners), credentials: byId(state.credentials), webhooks: byId(state.webhooks) }));
 }
 
 export function writePlan(path: string, plan: SavedPlan): void {

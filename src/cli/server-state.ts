@@ -1,5 +1,5 @@
 // What `plan` compares the file with: the server's scopes, policies, roles, owners, the live
-// tokens that concern the file and the credentials, read page by page through the API.
+// tokens that concern the file, the credentials and the webhooks, read page by page through the API.
 import type { LatchkeyClient } from './client';
 import {
   type CredentialFieldsFragment,
@@ -14,6 +14,8 @@ import {
   type ScopesQuery,
   type TokenFieldsFragment,
   TokensDocument,
+  type WebhookFieldsFragment,
+  WebhooksDocument,
 } from './generated/graphql';
 import { MANAGED_LABEL, type PolicyFile } from './policy-file';
 
@@ -31,6 +33,8 @@ export interface ServerState {
   tokens: TokenFieldsFragment[];
   /** Every credential, when the file declares any (reading them takes CREDENTIAL_READ). */
   credentials: CredentialFieldsFragment[];
+  /** Every webhook endpoint, when the file has a webhooks section (reading them takes WEBHOOK_READ). */
+  webhooks: WebhookFieldsFragment[];
 }
 
 async function all<N>(client: LatchkeyClient, page: (after: string | null) => Promise<{ pageInfo: { hasNextPage: boolean; endCursor: string | null }; edges: Array<{ node: N }> }>): Promise<N[]> {
@@ -56,6 +60,7 @@ export async function readServer(client: LatchkeyClient, file: PolicyFile): Prom
   ]);
   const tokens = new Map(tokenLists.flat().map((t) => [t.id, t]));
   const credentials = file.credentials.length ? await all(client, async (after) => (await client.request(CredentialsDocument, { first: PAGE, after })).credentials) : [];
-  return { scopes, policies: rotationPolicies, roles, owners, tokens: [...tokens.values()], credentials };
+  const webhooks = file.managesWebhooks ? (await client.request(WebhooksDocument)).webhooks : [];
+  return { scopes, policies: rotationPolicies, roles, owners, tokens: [...tokens.values()], credentials, webhooks };
 }
 

@@ -19,6 +19,7 @@ export enum Permission {
   POLICY_READ = 'POLICY_READ',
   POLICY_WRITE = 'POLICY_WRITE',
   AUDIT_READ = 'AUDIT_READ',
+  WEBHOOK_READ = 'WEBHOOK_READ',
   WEBHOOK_WRITE = 'WEBHOOK_WRITE',
   CREDENTIAL_READ = 'CREDENTIAL_READ',
   CREDENTIAL_WRITE = 'CREDENTIAL_WRITE',
@@ -32,6 +33,7 @@ registerEnumType(Permission, {
     TENANT_ADMIN: {
       description: 'Administer the tenant: holds every scope of the catalogue and sees the operations view.',
     },
+    WEBHOOK_READ: { description: 'Read webhook endpoints and their deliveries (never their signing secrets).' },
     WEBHOOK_WRITE: { description: 'Manage webhook endpoints, which receive audit events outside Latchkey.' },
     CREDENTIAL_READ: { description: "Read managed credentials' metadata, versions and history; never their values." },
     CREDENTIAL_WRITE: {
@@ -78,7 +80,7 @@ export const BUILT_IN_ROLES: ReadonlyArray<{ name: string; description: string; 
   {
     name: BuiltInRole.AUDITOR,
     description: 'Reads everything, including the audit log; changes nothing.',
-    permissions: [P.OWNER_READ, P.ROLE_READ, P.SCOPE_READ, P.TOKEN_READ, P.TOKEN_ALL_OWNERS, P.POLICY_READ, P.AUDIT_READ, P.CREDENTIAL_READ],
+    permissions: [P.OWNER_READ, P.ROLE_READ, P.SCOPE_READ, P.TOKEN_READ, P.TOKEN_ALL_OWNERS, P.POLICY_READ, P.AUDIT_READ, P.CREDENTIAL_READ, P.WEBHOOK_READ],
   },
   {
     name: BuiltInRole.DEVELOPER,

@@ -7,7 +7,7 @@ import { RotationPolicy } from './rotation-policy.entity';
 import { normalisePolicy, type PolicyService } from './policy.service';
 import type { LifecyclePreview } from '../lifecycle/preview';
 import { DurationScalar } from '../platform/duration';
-import { RotationPolicyInput } from './policy.types';
+import { PolicyUsage, RotationPolicyInput } from './policy.types';
 
 @Resolver(() => RotationPolicy)
 export class PolicyResolver {
@@ -34,6 +34,13 @@ export class PolicyResolver {
     return this.service.create(ctx.principal, input);
   }
 
+  // Counting every owner's tokens takes seeing every owner's tokens.
+  @Authorized(Permission.TOKEN_READ, Permission.TOKEN_ALL_OWNERS)
+  @FieldResolver(() => PolicyUsage, { description: 'What holds the policy (what deleteRotationPolicy is refused over).' })
+  usage(@Root() policy: RotationPolicy, @Ctx() ctx: Context): Promise<PolicyUsage> {
+    return ctx.loaders.policyUsage.load(policy.id);
+  }
+
   @FieldResolver(() => RateLimit, { nullable: true, description: 'Applies to tokens under the policy that have no limit of their own.' })
   rateLimit(@Root() policy: RotationPolicy): RateLimit | null {
     return rateLimitOf(policy);
@@ -57,7 +64,7 @@ export class PolicyResolver {
   }
 
   @Authorized(Permission.POLICY_WRITE)
-  @Mutation(() => Boolean, { description: 'Refused while a live token is under the policy.' })
+  @Mutation(() => Boolean, { description: 'Refused while a live token is under the policy or a credential is timed by it (see usage).' })
   deleteRotationPolicy(@Arg('id', () => ID) id: string, @Ctx() ctx: Context): Promise<boolean> {
     return this.service.delete(ctx.principal, id);
   }

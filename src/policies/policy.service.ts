@@ -1,5 +1,5 @@
 // Rotation policies: what should happen to the tokens under them, and when.
-import type { DataSource } from 'typeorm';
+import type { DataSource, EntityManager } from 'typeorm';
 import type { AuditService } from '../audit/audit.service';
 import type { Principal } from '../iam/principal';
 import { isUniqueViolation } from '../platform/db';
@@ -11,7 +11,7 @@ import type { ChangeNotifier } from '../platform/change-notifier';
 import { validRateLimit } from '../tokens/token-authority';
 import { replanSchedules, scheduledTokens } from '../tokens/token-transitions';
 import { ReuseAction, RotationPolicy } from './rotation-policy.entity';
-import type { RotationPolicyInput } from './policy.types';
+import type { PolicyUsage, RotationPolicyInput } from './policy.types';
 
 const MIN_INTERVAL_S = 60;
 const MAX_GRACE_S = 90 * 86_400;
@@ -136,17 +136,16 @@ export class PolicyService {
     return policy;
   }
 
-  /** Deletes a policy no live token is under; revoked and expired tokens are detached from it. */
+  /** Deletes a policy no live token is under and no credential is timed by; revoked and expired tokens are detached from it. */
   async delete(p: Principal, id: string): Promise<boolean> {
     requireId(id);
     return this.ds.transaction(async (tx) => {
       const scope = new TenantScope(tx, p.tenantId);
       const policy = await scope.get(RotationPolicy, id, 'rotation policy', true);
-      const [{ n }] = await tx.query(
-        `SELECT count(*)::int AS n FROM tokens WHERE tenant_id = $1 AND rotation_policy_id = $2 AND status IN ('ACTIVE', 'SUSPENDED')`,
-        [p.tenantId, id],
-      );
-      if (n > 0) throw conflict(`rotation policy ${JSON.stringify(policy.name)} still governs ${n} live token(s)`, { tokens: n });
+      const [{ liveTokens, credentials }] = await policyUsage(tx, p.tenantId, [id]);
+      if (liveTokens > 0 || credentials > 0) {
+        throw conflict(`rotation policy ${JSON.stringify(policy.name)} still governs ${liveTokens} live token(s) and times the warnings of ${credentials} credential(s)`, { tokens: liveTokens, credentials });
+      }
       await tx.query(`UPDATE tokens SET rotation_policy_id = NULL WHERE tenant_id = $1 AND rotation_policy_id = $2`, [p.tenantId, id]);
       await tx.query(`DELETE FROM rotation_policies WHERE tenant_id = $1 AND id = $2`, [p.tenantId, id]);
       await this.audit.append(tx, p.tenantId, { action: 'POLICY_DELETED', actorId: p.ownerId, targetType: 'ROTATION_POLICY', targetId: id, data: describePolicy(policy) });
@@ -154,7 +153,21 @@ export class PolicyService {
     });
   }
 
+  /** What holds each policy: what delete refuses over, in the order of ids. */
+  usage(tenantId: string, ids: readonly string[]): Promise<PolicyUsage[]> {
+    return policyUsage(this.ds.manager, tenantId, ids);
+  }
+
   async byIds(tenantId: string, ids: readonly string[]): Promise<RotationPolicy[]> {
     return new TenantScope(this.ds.manager, tenantId).findByIds(RotationPolicy, ids);
   }
+}
+
+async function policyUsage(m: EntityManager, tenantId: string, ids: readonly string[]): Promise<PolicyUsage[]> {
+  return m.query(
+    `SELECT (SELECT count(*) FROM tokens t WHERE t.tenant_id = $1 AND t.rotation_policy_id = p.id AND t.status IN ('ACTIVE', 'SUSPENDED'))::int AS "liveTokens",
+            (SELECT count(*) FROM credentials c WHERE c.tenant_id = $1 AND c.rotation_policy_id = p.id)::int AS credentials
+       FROM unnest($2::uuid[]) WITH ORDINALITY AS p(id, n) ORDER BY p.n`,
+    [tenantId, ids],
+  );
 }

@@ -1,6 +1,6 @@
 import { ArrayMaxSize, IsOptional, Length } from 'class-validator';
 import { ReuseAction } from './rotation-policy.entity';
-import { Field, InputType } from 'type-graphql';
+import { Field, InputType, Int, ObjectType } from 'type-graphql';
 import { DurationScalar } from '../platform/duration';
 import { RateLimitInput } from '../tokens/rate-limit.types';
 
@@ -29,4 +29,13 @@ export class RotationPolicyInput {
 
   @Field(() => ReuseAction, { nullable: true, description: 'Default NOTIFY.' })
   onReuse?: ReuseAction | null;
+}
+
+@ObjectType({ description: 'What holds a rotation policy: deleteRotationPolicy is refused while either is above zero.' })
+export class PolicyUsage {
+  @Field(() => Int, { description: 'Active and suspended tokens under it.' })
+  liveTokens!: number;
+
+  @Field(() => Int, { description: 'Managed credentials whose expiry warnings it times.' })
+  credentials!: number;
 }

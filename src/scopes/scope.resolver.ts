@@ -1,9 +1,9 @@
-import { Arg, Authorized, Ctx, ID, Mutation, Query, Resolver } from 'type-graphql';
+import { Arg, Authorized, Ctx, FieldResolver, ID, Mutation, Query, Resolver, Root } from 'type-graphql';
 import { Permission } from '../iam/permissions';
 import type { Context } from '../app/context';
 import { Scope } from './scope.entity';
 import type { ScopeService } from './scope.service';
-import { CreateScopeInput, UpdateScopeInput } from './scope.types';
+import { CreateScopeInput, ScopeUsage, UpdateScopeInput } from './scope.types';
 
 @Resolver(() => Scope)
 export class ScopeResolver {
@@ -13,6 +13,13 @@ export class ScopeResolver {
   @Query(() => [Scope])
   scopes(@Ctx() ctx: Context): Promise<Scope[]> {
     return this.service.list(ctx.principal);
+  }
+
+  // Counting every owner's tokens takes seeing every owner's tokens.
+  @Authorized(Permission.TOKEN_READ, Permission.TOKEN_ALL_OWNERS)
+  @FieldResolver(() => ScopeUsage, { description: 'What holds the scope (what deleteScope is refused over).' })
+  usage(@Root() scope: Scope, @Ctx() ctx: Context): Promise<ScopeUsage> {
+    return ctx.loaders.scopeUsage.load(scope.id);
   }
 
   @Authorized(Permission.SCOPE_WRITE)
@@ -28,7 +35,7 @@ export class ScopeResolver {
   }
 
   @Authorized(Permission.SCOPE_WRITE)
-  @Mutation(() => Boolean, { description: 'Refused while an owner ceiling or a live token holds the scope.' })
+  @Mutation(() => Boolean, { description: 'Refused while an owner ceiling or a live token holds the scope (see usage).' })
   deleteScope(@Arg('id', () => ID) id: string, @Ctx() ctx: Context): Promise<boolean> {
     return this.service.delete(ctx.principal, id);
   }

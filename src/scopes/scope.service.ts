@@ -1,5 +1,5 @@
 // The scope catalogue of each tenant, and the rules for who may hand a scope out.
-import type { DataSource } from 'typeorm';
+import type { DataSource, EntityManager } from 'typeorm';
 import type { AuditService } from '../audit/audit.service';
 import { hasPermission, type Principal } from '../iam/principal';
 import { Permission } from '../iam/permissions';
@@ -12,7 +12,7 @@ import { groupBy } from '../platform/batch';
 import { TokenScopeRow } from '../tokens/token.entity';
 import { isScopeName, scopeAccess } from './scope-name';
 import { Scope } from './scope.entity';
-import type { CreateScopeInput, UpdateScopeInput } from './scope.types';
+import type { CreateScopeInput, ScopeUsage, UpdateScopeInput } from './scope.types';
 
 export class ScopeService {
   constructor(
@@ -74,6 +74,11 @@ export class ScopeService {
     });
   }
 
+  /** What holds each scope: what delete refuses over, in the order of ids. */
+  usage(tenantId: string, ids: readonly string[]): Promise<ScopeUsage[]> {
+    return scopeUsage(this.ds.manager, tenantId, ids);
+  }
+
   /**
    * Deletes a scope nobody can use any more: refused while an owner's ceiling or a live token
    * holds it; revoked and expired tokens lose it (their audit events keep it).
@@ -83,12 +88,7 @@ export class ScopeService {
     return this.ds.transaction(async (tx) => {
       const scope = new TenantScope(tx, p.tenantId);
       const row = await scope.get(Scope, id, 'scope', true);
-      const [{ owners, tokens }] = await tx.query(
-        `SELECT (SELECT count(*) FROM owner_scopes WHERE tenant_id = $1 AND scope_id = $2)::int AS owners,
-                (SELECT count(*) FROM token_scopes ts JOIN tokens t ON t.tenant_id = ts.tenant_id AND t.id = ts.token_id
-                  WHERE ts.tenant_id = $1 AND ts.scope_id = $2 AND t.status IN ('ACTIVE', 'SUSPENDED'))::int AS tokens`,
-        [p.tenantId, id],
-      );
+      const [{ ownerCeilings: owners, liveTokens: tokens }] = await scopeUsage(tx, p.tenantId, [id]);
       if (owners > 0 || tokens > 0) {
         throw conflict(`scope ${JSON.stringify(row.name)} is still held by ${owners} owner ceiling(s) and ${tokens} live token(s)`, { owners, tokens });
       }
@@ -158,4 +158,14 @@ export class ScopeService {
       ls.map((l) => scopes.get(l.scopeId)!).sort((a, b) => a.name.localeCompare(b.name)),
     );
   }
+}
+
+async function scopeUsage(m: EntityManager, tenantId: string, ids: readonly string[]): Promise<ScopeUsage[]> {
+  return m.query(
+    `SELECT (SELECT count(*) FROM owner_scopes os WHERE os.tenant_id = $1 AND os.scope_id = s.id)::int AS "ownerCeilings",
+            (SELECT count(*) FROM token_scopes ts JOIN tokens t ON t.tenant_id = ts.tenant_id AND t.id = ts.token_id
+              WHERE ts.tenant_id = $1 AND ts.scope_id = s.id AND t.status IN ('ACTIVE', 'SUSPENDED'))::int AS "liveTokens"
+       FROM unnest($2::uuid[]) WITH ORDINALITY AS s(id, n) ORDER BY s.n`,
+    [tenantId, ids],
+  );
 }

@@ -1,5 +1,5 @@
 import { IsOptional, MaxLength } from 'class-validator';
-import { Field, InputType } from 'type-graphql';
+import { Field, InputType, Int, ObjectType } from 'type-graphql';
 
 @InputType()
 export class CreateScopeInput {
@@ -19,4 +19,13 @@ export class UpdateScopeInput {
   @IsOptional()
   @MaxLength(1000)
   description?: string | null;
+}
+
+@ObjectType({ description: 'What holds a scope: deleteScope is refused while either is above zero.' })
+export class ScopeUsage {
+  @Field(() => Int, { description: "Owners whose ceiling holds it." })
+  ownerCeilings!: number;
+
+  @Field(() => Int, { description: 'Active and suspended tokens that carry it.' })
+  liveTokens!: number;
 }

@@ -11,19 +11,19 @@ import { CreatedWebhook, UpdateWebhookInput, WebhookDeliveryConnection } from '.
 export class WebhookResolver {
   constructor(private readonly service: WebhookService) {}
 
-  @Authorized(Permission.WEBHOOK_WRITE)
+  @Authorized(Permission.WEBHOOK_READ)
   @Query(() => [Webhook])
   webhooks(@Ctx() ctx: Context): Promise<Webhook[]> {
     return this.service.list(ctx.principal);
   }
 
-  @Authorized(Permission.WEBHOOK_WRITE)
+  @Authorized(Permission.WEBHOOK_READ)
   @Query(() => Webhook, { nullable: true })
   webhook(@Arg('id', () => ID) id: string, @Ctx() ctx: Context): Promise<Webhook> {
     return this.service.get(ctx.principal, id);
   }
 
-  @Authorized(Permission.WEBHOOK_WRITE)
+  @Authorized(Permission.WEBHOOK_READ)
   @Query(() => WebhookDeliveryConnection, { description: 'Deliveries of one endpoint; status DEAD lists the dead letters.' })
   webhookDeliveries(
     @Arg('webhookId', () => ID) webhookId: string,

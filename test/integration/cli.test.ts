@@ -232,7 +232,7 @@ describe('tokens', () => {
     expect(json.code).toBe(0);
     const list = JSON.parse(json.stdout);
     expect(list).toHaveLength(4);
-    expect(Object.keys(list[0]).sort()).toEqual(['allowedCidrs', 'createdAt', 'description', 'expiresAt', 'generation', 'id', 'kind', 'labels', 'lastUsedAt', 'name', 'nextRotationAt', 'owner', 'rateLimit', 'rotationPolicy', 'scopes', 'status'].sort());
+    expect(Object.keys(list[0]).sort()).toEqual(['allowedCidrs', 'createdAt', 'description', 'expiresAt', 'generation', 'id', 'kind', 'labels', 'lastUsedAt', 'name', 'nextRotationAt', 'owner', 'rateLimit', 'requestedExpiresAt', 'rotationPolicy', 'scopes', 'status'].sort());
     const table = await latchkey(['tokens', 'list', '--label', 'widget=messages']);
     expect(table.stdout.split('\n')[0]).toMatch(/^ID\s+NAME\s+OWNER\s+STATUS/);
     expect(table.stdout).toContain('send-messages');

@@ -133,6 +133,9 @@ const QUERIES: Record<string, { query: string; allowed: Role[] }> = {
   auditEvents: { query: `{ auditEvents { totalCount } }`, allowed: ['admin', 'auditor'] },
   verifyAuditChain: { query: `{ verifyAuditChain { valid } }`, allowed: ['admin', 'auditor'] },
   viewer: { query: `{ viewer { id } tenant { id } }`, allowed: ROLES },
+  webhooks: { query: `{ webhooks { id } }`, allowed: ['admin', 'auditor'] },
+  policyUsage: { query: `{ rotationPolicies { usage { liveTokens credentials } } }`, allowed: ['admin', 'operator', 'auditor'] },
+  scopeUsage: { query: `{ scopes { usage { ownerCeilings liveTokens } } }`, allowed: ['admin', 'operator', 'auditor'] },
 };
 
 const auditCount = async () => (await api.sql(`SELECT count(*)::int AS n FROM audit_events WHERE tenant_id = $1`, [t.tenantId]))[0].n;

@@ -132,7 +132,7 @@ describe('the last administrator', () => {
   it('updateRole cannot strip the only full administrator, and nothing changes', async () => {
     const tenant = await newTenant(api);
     // The admin also holds a custom role; moving it to that role alone, then emptying the role, is the path the probe took.
-    const custom = (await api.ok(tenant.adminToken, `mutation { createRole(input: { name: "everything", permissions: [TENANT_ADMIN, ROLE_WRITE, ROLE_READ, OWNER_READ, OWNER_WRITE, SCOPE_READ, SCOPE_WRITE, TOKEN_READ, TOKEN_CREATE, TOKEN_ROTATE, TOKEN_REVOKE, TOKEN_VERIFY, TOKEN_ALL_OWNERS, POLICY_READ, POLICY_WRITE, AUDIT_READ, WEBHOOK_WRITE, CREDENTIAL_READ, CREDENTIAL_WRITE] }) { id } }`)).createRole.id;
+    const custom = (await api.ok(tenant.adminToken, `mutation { createRole(input: { name: "everything", permissions: [TENANT_ADMIN, ROLE_WRITE, ROLE_READ, OWNER_READ, OWNER_WRITE, SCOPE_READ, SCOPE_WRITE, TOKEN_READ, TOKEN_CREATE, TOKEN_ROTATE, TOKEN_REVOKE, TOKEN_VERIFY, TOKEN_ALL_OWNERS, POLICY_READ, POLICY_WRITE, AUDIT_READ, WEBHOOK_READ, WEBHOOK_WRITE, CREDENTIAL_READ, CREDENTIAL_WRITE] }) { id } }`)).createRole.id;
     await api.ok(tenant.adminToken, `mutation($o: ID!, $r: ID!) { assignRole(ownerId: $o, roleId: $r) { id } }`, { o: tenant.adminId, r: custom });
     const adminRole = await roleId(api, tenant.adminToken, 'admin');
     await api.ok(tenant.adminToken, `mutation($o: ID!, $r: ID!) { unassignRole(ownerId: $o, roleId: $r) { id } }`, { o: tenant.adminId, r: adminRole });
@@ -147,7 +147,7 @@ describe('the last administrator', () => {
   it('unassigning a role that carries part of the only administrator’s powers is refused', async () => {
     const tenant = await newTenant(api);
     const tokens = (await api.ok(tenant.adminToken, `mutation { createRole(input: { name: "tokens", permissions: [TOKEN_READ, TOKEN_CREATE] }) { id } }`)).createRole.id;
-    const rest = (await api.ok(tenant.adminToken, `mutation { createRole(input: { name: "rest", permissions: [TENANT_ADMIN, ROLE_WRITE, ROLE_READ, OWNER_READ, OWNER_WRITE, SCOPE_READ, SCOPE_WRITE, TOKEN_ROTATE, TOKEN_REVOKE, TOKEN_VERIFY, TOKEN_ALL_OWNERS, POLICY_READ, POLICY_WRITE, AUDIT_READ, WEBHOOK_WRITE, CREDENTIAL_READ, CREDENTIAL_WRITE] }) { id } }`)).createRole.id;
+    const rest = (await api.ok(tenant.adminToken, `mutation { createRole(input: { name: "rest", permissions: [TENANT_ADMIN, ROLE_WRITE, ROLE_READ, OWNER_READ, OWNER_WRITE, SCOPE_READ, SCOPE_WRITE, TOKEN_ROTATE, TOKEN_REVOKE, TOKEN_VERIFY, TOKEN_ALL_OWNERS, POLICY_READ, POLICY_WRITE, AUDIT_READ, WEBHOOK_READ, WEBHOOK_WRITE, CREDENTIAL_READ, CREDENTIAL_WRITE] }) { id } }`)).createRole.id;
     for (const r of [tokens, rest]) await api.ok(tenant.adminToken, `mutation($o: ID!, $r: ID!) { assignRole(ownerId: $o, roleId: $r) { id } }`, { o: tenant.adminId, r });
     const adminRole = await roleId(api, tenant.adminToken, 'admin');
     await api.ok(tenant.adminToken, `mutation($o: ID!, $r: ID!) { unassignRole(ownerId: $o, roleId: $r) { id } }`, { o: tenant.adminId, r: adminRole });

@@ -1,5 +1,6 @@
 // The command line's committed files: generated documents fresh, the policy-file JSON Schema in
 // step with the API, and the documented example (docs/policy-as-code.md) the one the tests apply.
+import { AUDIT_ACTIONS } from '../../src/audit/actions';
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { generate } from '@graphql-codegen/cli';
@@ -24,6 +25,11 @@ describe('command line files', () => {
     const api = (schema.getType('Permission') as GraphQLEnumType).getValues().map((v) => v.name).filter((p) => p !== 'PLATFORM_ADMIN');
     const json = JSON.parse(read('schema/latchkey.schema.json')) as { definitions: { permission: { enum: string[] } } };
     expect([...json.definitions.permission.enum].sort()).toEqual(api.sort());
+  });
+
+  it('the policy file schema offers exactly the audit actions a webhook can subscribe to, and "*"', () => {
+    const json = JSON.parse(read('schema/latchkey.schema.json')) as { definitions: { webhookEvent: { enum: string[] } } };
+    expect(json.definitions.webhookEvent.enum).toEqual(['*', ...AUDIT_ACTIONS]);
   });
 
   it('the policy-as-code guide shows examples/latchkey.yaml as it is, and it is a valid policy file', () => {

@@ -31,11 +31,13 @@ const summary = (changes: Change[]) => {
 };
 const jsonChange = (c: Change) => ({ op: c.op, kind: c.kind, name: c.name, fields: c.fields, impact: c.impact ?? null });
 
-async function planFor(ctx: Ctx, path: string, prune: boolean): Promise<{ changes: Change[]; digest: string }> {
+async function planFor(ctx: Ctx, path: string, opts: { prune: boolean; overlapS: number }): Promise<{ changes: Change[]; digest: string }> {
   const file = loadPolicyFile(path);
   const server = await readServer(ctx.client, file);
-  return { changes: await planChanges(ctx.client, file, server, prune), digest: serverDigest(server) };
+  return { changes: await planChanges(ctx.client, file, server, opts), digest: serverDigest(server) };
 }
+
+const OVERLAP = ['--overlap <duration>', 'how long a replaced token keeps working after its successor is issued (0s: revoked at once)', durationArg, 'PT1H'] as const;
 
 /** plan and apply exit 1 on every error, as CI gates expect (0: in sync, 2: changes). */
 async function gate(fn: () => Promise<void>): Promise<void> {
@@ -54,13 +56,14 @@ export function policyAsCodeCommands(program: Command): void {
     .requiredOption('-f, --file <path>', 'the policy file, e.g. latchkey.yaml')
     .option('--prune', 'also delete what the server has and the file does not')
     .option('--out <plan-file>', 'save the plan, to apply exactly it later with `latchkey apply PLAN-FILE`')
+    .option(...OVERLAP)
     .addHelpText('after', '\nExamples:\n  $ latchkey plan -f latchkey.yaml\n  $ latchkey plan -f latchkey.yaml --out reviewed.plan && latchkey apply reviewed.plan\n  $ latchkey plan -f latchkey.yaml --output json | jq \'.changes[] | select(.op == "update")\'')
-    .action((o: { file: string; prune?: boolean; out?: string }, cmd: Command) =>
+    .action((o: { file: string; prune?: boolean; out?: string; overlap: string }, cmd: Command) =>
       gate(async () => {
         const ctx = contextOf(cmd);
-        const { changes, digest } = await planFor(ctx, o.file, !!o.prune);
+        const { changes, digest } = await planFor(ctx, o.file, { prune: !!o.prune, overlapS: parseDuration(o.overlap) });
         if (o.out) {
-          writePlan(o.out, { kind: 'latchkey-plan', version: 1, file: o.file, fileSha256: fileSha(o.file), server: ctx.client.url, serverDigest: digest, prune: !!o.prune, createdAt: new Date().toISOString(), changes: changes.map(jsonChange) });
+          writePlan(o.out, { kind: 'latchkey-plan', version: 1, file: o.file, fileSha256: fileSha(o.file), server: ctx.client.url, serverDigest: digest, prune: !!o.prune, overlap: o.overlap, createdAt: new Date().toISOString(), changes: changes.map(jsonChange) });
           ctx.out.note(`plan saved to ${o.out}: \`latchkey apply ${o.out}\` applies it, unless the file or the server changes first`);
         }
         const counts = summary(changes);
@@ -82,9 +85,9 @@ export function policyAsCodeCommands(program: Command): void {
     .description('make the server match a policy file (or apply a saved plan), in dependency order; a second apply changes nothing')
     .option('-f, --file <path>', 'the policy file, e.g. latchkey.yaml')
     .option('--prune', 'also delete what the server has and the file does not')
-    .option('--secrets-file <path>', 'append the secrets of tokens it issues (and webhook rotators it sets) here (JSON lines, mode 0600)')
+    .option('--secrets-file <path>', 'append the secrets of tokens it issues (and webhooks and webhook rotators it sets up) here (JSON lines, mode 0600)')
     .option('-y, --yes', 'apply without asking (scripts); on a terminal apply shows the plan and asks first')
-    .option('--overlap <duration>', 'how long a replaced token keeps working after its successor is issued (0s: revoked at once)', durationArg, 'PT1H')
+    .option(...OVERLAP)
     .addHelpText('after', '\nExamples:\n  $ latchkey apply -f latchkey.yaml\n  $ latchkey apply -f latchkey.yaml --yes --secrets-file ./new-secrets.jsonl   (in CI)')
     .action((planFile: string | undefined, o: { file?: string; prune?: boolean; secretsFile?: string; yes?: boolean; overlap: string }, cmd: Command) =>
       gate(async () => {
@@ -94,7 +97,9 @@ export function policyAsCodeCommands(program: Command): void {
         if (saved && saved.server !== ctx.client.url) throw usage(`${planFile} was made against ${saved.server}, not ${ctx.client.url}`);
         if (saved && fileSha(saved.file) !== saved.fileSha256) throw usage(`${saved.file} changed since ${planFile} was made: plan again`);
         const path = saved?.file ?? o.file!;
-        const { changes, digest } = await planFor(ctx, path, saved ? saved.prune : !!o.prune);
+        // A saved plan is applied with the options it was made with.
+        const overlapS = parseDuration(saved?.overlap ?? o.overlap);
+        const { changes, digest } = await planFor(ctx, path, { prune: saved ? saved.prune : !!o.prune, overlapS });
         if (saved && digest !== saved.serverDigest) throw usage(`the server changed since ${planFile} was made: plan again and review it`);
         // A saved plan was reviewed when it was made: it is applied without asking again.
         if (changes.length > 0 && !o.yes && !saved) {
@@ -107,9 +112,9 @@ export function policyAsCodeCommands(program: Command): void {
         }
         const issues = changes.some((c) => c.issuesSecret);
         if (issues && !o.secretsFile && !process.stdout.isTTY) {
-          throw new CliError('this apply issues tokens or rotator signing secrets: pass --secrets-file PATH so they are not written to a log', ExitCode.USAGE);
+          throw new CliError('this apply issues tokens or webhook signing secrets: pass --secrets-file PATH so they are not written to a log', ExitCode.USAGE);
         }
-        const st: ApplyState = { client: ctx.client, roleIds: new Map(), policyIds: new Map(), ownerIds: new Map(), overlapS: parseDuration(o.overlap) };
+        const st: ApplyState = { client: ctx.client, roleIds: new Map(), policyIds: new Map(), ownerIds: new Map(), overlapS };
         const secretsFd = o.secretsFile && issues ? openSync(o.secretsFile, 'a', 0o600) : null;
         const done: Array<ReturnType<typeof jsonChange> & { tokenId?: string }> = [];
         const bar = ctx.out.json ? null : ctx.out.progress(changes.length, 'applying');
@@ -123,7 +128,12 @@ export function policyAsCodeCommands(program: Command): void {
               throw new CliError(`${c.op} ${c.kind} ${c.name} failed: ${(err as Error).message}${applied}`, ExitCode.SERVER);
             }
             if (r.secret) {
-              const record = c.kind === 'token' ? { token: c.name, tokenId: r.tokenId, secret: r.secret } : { credentialRotator: c.name, signingSecret: r.secret };
+              const record =
+                c.kind === 'token'
+                  ? { token: c.name, tokenId: r.tokenId, secret: r.secret }
+                  : c.kind === 'webhook'
+                    ? { webhook: c.name, webhookId: r.webhookId, signingSecret: r.secret }
+                    : { credentialRotator: c.name, signingSecret: r.secret };
               if (secretsFd !== null) writeSync(secretsFd, `${JSON.stringify(record)}\n`);
               else ctx.out.line(`secret of ${c.name} (shown once): ${r.secret}`);
             }
