@@ -16,12 +16,15 @@ const COLOUR = { create: '32', update: '33', delete: '31', replace: '35' } as co
 const show = (v: unknown) => (v === null || v === undefined ? '(none)' : typeof v === 'string' ? v : JSON.stringify(v));
 const impactLine = (i: Impact) => `rotation plan within ${i.within}: +${i.addedCount} / -${i.removedCount} scheduled action(s) on ${i.affectedTokens} of ${i.tokens} token(s)`;
 
-function describe(out: Output, c: Change): void {
+/** One change as plan shows it; `overlap` is the --overlap the plan is made with. */
+function describe(out: Output, c: Change, overlap: string): void {
   out.line(out.paint(COLOUR[c.op], `  ${SIGN[c.op].padEnd(3)} ${c.kind} ${c.name}${c.op === 'replace' ? ' (forces replacement)' : ''}`));
   if (c.op === 'update' || c.op === 'replace') {
-    for (const f of c.fields) out.line(`        ${f.field}: ${show(f.before)} → ${show(f.after)}${c.op === 'replace' && f.field === 'scopes' ? '   # forces replacement: scopes are fixed at issue' : ''}`);
+    for (const f of c.fields) out.line(`        ${f.field}: ${show(f.before)} → ${show(f.after)}${f.forcesReplacement ? `   # forces replacement: ${f.forcesReplacement}` : ''}`);
   }
-  if (c.op === 'replace') out.line('        a new token is issued; the old one keeps working until --overlap (default 1h) has passed, then expires');
+  if (c.op === 'replace') {
+    out.line(`        a new token is issued; ${parseDuration(overlap) > 0 ? `the old one keeps working for ${overlap} (--overlap), then expires` : 'the old one is revoked at once (--overlap 0s)'}`);
+  }
   if (c.impact) out.line(`        ${impactLine(c.impact)}`);
 }
 
@@ -73,7 +76,7 @@ export function policyAsCodeCommands(program: Command): void {
             return;
           }
           ctx.out.line(`${o.file} against ${ctx.client.url}: ${counts.create} to create, ${counts.update} to update, ${counts.replace} to replace, ${counts.delete} to delete`);
-          for (const c of changes) describe(ctx.out, c);
+          for (const c of changes) describe(ctx.out, c, o.overlap);
           if (!o.prune) ctx.out.note('(things on the server that the file does not declare are kept; --prune deletes them)');
         });
         if (changes.length > 0) process.exitCode = ExitCode.CHANGES;
@@ -98,13 +101,14 @@ export function policyAsCodeCommands(program: Command): void {
         if (saved && fileSha(saved.file) !== saved.fileSha256) throw usage(`${saved.file} changed since ${planFile} was made: plan again`);
         const path = saved?.file ?? o.file!;
         // A saved plan is applied with the options it was made with.
-        const overlapS = parseDuration(saved?.overlap ?? o.overlap);
+        const overlap = saved?.overlap ?? o.overlap;
+        const overlapS = parseDuration(overlap);
         const { changes, digest } = await planFor(ctx, path, { prune: saved ? saved.prune : !!o.prune, overlapS });
         if (saved && digest !== saved.serverDigest) throw usage(`the server changed since ${planFile} was made: plan again and review it`);
         // A saved plan was reviewed when it was made: it is applied without asking again.
         if (changes.length > 0 && !o.yes && !saved) {
           if (!process.stdin.isTTY) throw usage('refusing to apply without confirmation: pass --yes (stdin is not a terminal); `latchkey plan` shows what it would do');
-          for (const c of changes) describe(ctx.out, c);
+          for (const c of changes) describe(ctx.out, c, overlap);
           if (!(await confirm(`Apply these ${changes.length} change(s) to ${ctx.client.url}?`, 'apply'))) {
             ctx.out.note('nothing changed');
             return;
