@@ -168,7 +168,10 @@ export function loadPolicyFile(path: string): PolicyFile {
   };
   const instant = (value: string, p: Array<string | number>) => {
     const at = new Date(/T/.test(value) ? value : `${value}T00:00:00Z`);
-    if (Number.isNaN(at.getTime())) throw invalid(`${where(p)}: ${JSON.stringify(value)} is not a date (2027-03-31 or 2027-03-31T12:00:00Z)`);
+    // Date rolls 2027-02-30 over into March: the calendar date written must exist as written.
+    const [y, m, d] = value.slice(0, 10).split('-').map(Number);
+    const day = new Date(Date.UTC(y!, m! - 1, d));
+    if (Number.isNaN(at.getTime()) || day.getUTCMonth() !== m! - 1 || day.getUTCDate() !== d) throw invalid(`${where(p)}: ${JSON.stringify(value)} is not a date (2027-03-31 or 2027-03-31T12:00:00Z)`);
     return at.toISOString();
   };
   const url = (value: string, p: Array<string | number>) => {

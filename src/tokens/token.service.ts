@@ -197,7 +197,7 @@ export class TokenService {
     const [basis] = await scheduledTokens(tx, row.tenantId, 't.id = $2', [row.id]);
     const schedule = scheduleFor({ ...basis!, requestedExpiresAt: expiresAt }, policy, now);
     if (row.expiresAt && schedule.expiresAt!.getTime() > row.expiresAt.getTime()) {
-      throw badInput(`expiresAt can only be brought forward: the token already expires at ${row.expiresAt.toISOString()}`, { argument: 'expiresAt' });
+      throw badInput(`expiresAt would make the token work past ${row.expiresAt.toISOString()}, when it expires now: an expiry never moves later (issue a new token instead)`, { argument: 'expiresAt' });
     }
     before.requestedExpiresAt = row.requestedExpiresAt?.toISOString() ?? null;
     after.requestedExpiresAt = expiresAt.toISOString();

@@ -110,12 +110,16 @@ tokens:
     expect((await tokens()).get('capped')).toMatchObject({ id: capped.id, expiresAt: capped.expiresAt, requestedExpiresAt: midnight(day(70)) });
     expect((await latchkey(['plan', '-f', file(day(50), day(70))])).code).toBe(0);
 
-    // A date that has passed: an error at its line, nothing changed.
+    // A date that has passed, or one that does not exist: an error at its line, nothing changed.
     const before = await auditCount();
     const past = file('2020-01-01', day(70));
     const refused = await latchkey(['apply', '--yes', '-f', past]);
     expect(refused.code).toBe(1);
     expect(refused.stderr).toContain(`${past}:17:16: expiresAt 2020-01-01T00:00:00.000Z has passed`);
+    const noSuchDay = file('2027-02-30', day(70));
+    const notADate = await latchkey(['plan', '-f', noSuchDay]);
+    expect(notADate.code).toBe(1);
+    expect(notADate.stderr).toContain(`${noSuchDay}:17:16: "2027-02-30" is not a date`);
     expect(await auditCount()).toBe(before);
     expect((await tokens()).get('free')).toEqual(replaced);
   });

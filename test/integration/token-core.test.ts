@@ -108,6 +108,8 @@ describe('token core', () => {
       const r = await api.gql(t.adminToken, UPDATE, { id: tok.id, e: e.toISOString() });
       expect(r.errors?.[0]?.extensions?.code).toBe('BAD_USER_INPUT');
     }
+    const later = await api.gql(t.adminToken, UPDATE, { id: tok.id, e: new Date(Date.now() + 2 * 86_400_000).toISOString() });
+    expect(later.errors?.[0]?.message).toContain(`would make the token work past ${before.expires_at.toISOString()}`);
     expect(await row()).toEqual(before);
     const sooner = new Date(Date.now() + 3_600_000);
     const { updateToken } = await api.ok(t.adminToken, UPDATE, { id: tok.id, e: sooner.toISOString() });
