@@ -1,12 +1,11 @@
 // latchkey.yaml beyond the basics, through the real binary: token expiries, webhooks, what
 // --prune predicts it could not delete, and apply asking on a terminal.
-import { execFile } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestApi, type TestApi } from '../helpers/api';
-import { BIN, cliRunner } from '../helpers/cli';
+import { cliRunner } from '../helpers/cli';
 import { issue, newPrincipal, newTenant, roleId, type TenantFixture } from '../helpers/fixtures';
 
 let api: TestApi;
@@ -309,17 +308,11 @@ tokens:
 });
 
 describe('apply on a terminal', () => {
-  /** apply under a pseudo-terminal (util-linux script), answering the prompt with `answer`. */
-  const onTerminal = (file: string, answer: string) =>
-    new Promise<{ code: number; out: string }>((done) => {
-      const child = execFile(
-        'script',
-        ['-qec', `${process.execPath} ${BIN} apply -f ${file}`, '/dev/null'],
-        { env: { PATH: process.env.PATH, LATCHKEY_URL: api.url, LATCHKEY_TOKEN: tenant.adminToken, TERM: 'dumb' }, timeout: 30_000 },
-        (err, stdout) => done({ code: err ? ((err as { code?: number }).code ?? 1) : 0, out: stdout }),
-      );
-      child.stdin!.end(`${answer}\n`);
-    });
+  /** apply on a terminal, answering its question with `answer`. */
+  const onTerminal = async (file: string, answer: string) => {
+    const r = await run(['apply', '-f', file], { terminal: true, input: `${answer}\n` });
+    return { code: r.code, out: r.stdout };
+  };
   const scopes = async () => (await api.ok(tenant.adminToken, `{ scopes { name } }`)).scopes.map((s: { name: string }) => s.name);
 
   it('shows the plan and asks; anything but yes changes nothing', async () => {
