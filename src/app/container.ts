@@ -39,7 +39,7 @@ import { untilReachable } from '../platform/startup';
 import { ScopeService } from '../scopes/scope.service';
 import { TenantService } from '../tenants/tenant.service';
 import { SecretHasher } from '../tokens/secret-hasher';
-import { MissLimiter } from '../verify/miss-limiter';
+import { KeyedBuckets } from '../platform/keyed-buckets';
 import { PermissionCache } from '../verify/permission-cache';
 import { RecordLoader } from '../verify/record-loader';
 import { TokenService } from '../tokens/token.service';
@@ -107,8 +107,8 @@ function createServices(config: Config, log: Logger, ds: DataSource, redis: Redi
   const roles = new RoleService(ds, audit, changes);
   const scopes = new ScopeService(ds, audit);
   const owners = new OwnerService(ds, audit, scopes, changes);
-  const tokens = new TokenService(ds, audit, scopes, hasher, changes, roles);
-  const rotation = new TokenRotation(ds, audit, hasher, changes, roles);
+  const tokens = new TokenService(ds, audit, scopes, hasher, changes);
+  const rotation = new TokenRotation(ds, audit, hasher, changes);
   const tokenUsage = new TokenUsage(ds);
   const policies = new PolicyService(ds, audit, changes);
   const tenants = new TenantService(ds, audit, roles, owners, tokens);
@@ -149,7 +149,7 @@ function createServices(config: Config, log: Logger, ds: DataSource, redis: Redi
     redisPrefix: prefix,
     metrics,
     log,
-    misses: new MissLimiter(config.authMisses.perSecond, config.authMisses.burst),
+    misses: new KeyedBuckets(config.authMisses.perSecond, config.authMisses.burst),
   });
   return {
     audit,

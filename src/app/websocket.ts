@@ -1,14 +1,15 @@
 // GraphQL over WebSocket (graphql-ws) on /graphql: subscriptions, authenticated by the
 // connection's `authorization` parameter. A connection whose token stops verifying is closed
-// with 4403 (see LiveConnections).
+// with 4403 (see LiveConnections); a connect refused for too many unknown credentials from its
+// address, with 4429.
 import type { Server } from 'node:http';
 import { type GraphQLError, type GraphQLSchema, NoSchemaIntrospectionCustomRule, specifiedRules, validate } from 'graphql';
 import { useServer } from 'graphql-ws/use/ws';
 import { WebSocketServer } from 'ws';
 import type { Logger } from 'pino';
-import { type LiveConnection, LiveConnections } from '../events/live-connections';
+import { CLOSE_RATE_LIMITED, type LiveConnection, LiveConnections } from '../events/live-connections';
 import type { Context } from './context';
-import { formatError } from '../platform/errors';
+import { DomainError, ErrorCode, formatError } from '../platform/errors';
 import type { ClientAddresses } from '../platform/http';
 import { audienceOf, sharedSubscribe } from '../events/shared-execution';
 import { operationLimits } from '../platform/graphql-limits';
@@ -39,12 +40,17 @@ export function startWebSocket(c: Container, server: Server, schema: GraphQLSche
           const principal = await services.verifier.authenticateSecret(secret, addresses.of(ctx.extra.request));
           const hash = services.verifier.hashOf(secret);
           const { record } = await services.verifier.recheck(hash);
-          const live: LiveConnection = { socket: ctx.extra.socket, hash, principal };
+          const live: LiveConnection = { socket: ctx.extra.socket, hash, principal, clientIp: addresses.of(ctx.extra.request) };
           connections.add(live, validUntil(record));
           ctx.extra.socket.once('close', () => connections.remove(live));
           ctx.extra.live = live;
           return true;
-        } catch {
+        } catch (err) {
+          // Too many unknown credentials from this address: retryable, and said so (4429 and the wait),
+          // where a refused credential is 4403 for good.
+          if (err instanceof DomainError && err.code === ErrorCode.RATE_LIMITED) {
+            ctx.extra.socket.close(CLOSE_RATE_LIMITED, `rate limited; retry in ${Number(err.details.retryAfter ?? 1)} s`);
+          }
           return false;
         }
       },
@@ -53,6 +59,7 @@ export function startWebSocket(c: Container, server: Server, schema: GraphQLSche
         return {
           requestId: `ws:${live.principal.tokenId}`,
           principal: live.principal,
+          clientIp: live.clientIp,
           loaders: createLoaders(services, live.principal.tenantId, { cache: false }),
           log,
           events: { service: services.events, principal: () => live.principal, grantedCredentials: (p) => services.credentials.grantedNames(p.tenantId, p.ownerId) },

@@ -8,7 +8,7 @@ import { type Principal, requirePermission } from '../iam/principal';
 import { Permission } from '../iam/permissions';
 import type { Tx } from '../platform/db';
 import { isUniqueViolation } from '../platform/db';
-import { badInput, conflict, notFound } from '../platform/errors';
+import { badInput, conflict, forbidden, notFound } from '../platform/errors';
 import { decodeCursor, requireId, uuidv7 } from '../platform/ids';
 import { type Connection, connection, pageSize } from '../platform/pagination';
 import { TenantScope } from '../platform/tenant-scope';
@@ -245,12 +245,17 @@ export class CredentialService {
     return version;
   }
 
-  /** Lets an owner read the credential's values. Granting oneself is allowed to CREDENTIAL_WRITE and audited as such. */
+  /**
+   * Lets an owner read the credential's values. Nobody gives what it does not hold: granting on a
+   * credential the caller cannot read itself (oneself included) takes CREDENTIAL_ADMIN, or a
+   * writer would grant itself, or an owner whose token it holds, and read everything.
+   */
   async grant(p: Principal, name: string, ownerId: string): Promise<CredentialGrant> {
     requirePermission(p, Permission.CREDENTIAL_WRITE);
     requireId(ownerId, 'ownerId');
     return this.change(async (tx) => {
       const credential = await this.locked(tx, p.tenantId, checkName(name));
+      await this.assertMayPassOn(tx, p, credential, 'grant others on');
       await new TenantScope(tx, p.tenantId).get(Owner, ownerId, 'owner');
       const grant: CredentialGrant = { tenantId: p.tenantId, credentialId: credential.id, ownerId, grantedBy: p.ownerId, createdAt: new Date() };
       const inserted = await tx.query(
@@ -279,6 +284,24 @@ export class CredentialService {
       if (!count) return false;
       await this.audit.append(tx, p.tenantId, { action: 'CREDENTIAL_ACCESS_REVOKED', actorId: p.ownerId, targetType: 'CREDENTIAL', targetId: credential.id, data: { name: credential.name, ownerId } });
       return true;
+    });
+  }
+
+  /** Whether the owner is granted to read the credential. */
+  async isGranted(tx: Tx, tenantId: string, credentialId: string, ownerId: string): Promise<boolean> {
+    const [row] = await tx.query(`SELECT 1 FROM credential_grants WHERE tenant_id = $1 AND credential_id = $2 AND owner_id = $3`, [tenantId, credentialId, ownerId]);
+    return !!row;
+  }
+
+  /**
+   * Writing is not reading: what would send a credential's value somewhere (a grant, a rotator)
+   * is for its readers, or for CREDENTIAL_ADMIN. `verb` says what was refused.
+   */
+  async assertMayPassOn(tx: Tx, p: Principal, credential: Credential, verb: string): Promise<void> {
+    if (p.permissions.has(Permission.CREDENTIAL_ADMIN) || (await this.isGranted(tx, p.tenantId, credential.id, p.ownerId))) return;
+    throw forbidden(`you may not ${verb} credential ${credential.name}: you are not granted to read it, and CREDENTIAL_ADMIN is needed`, {
+      argument: 'name',
+      missingPermissions: [Permission.CREDENTIAL_ADMIN],
     });
   }
 

@@ -14,10 +14,14 @@ export interface LiveConnection {
   /** The keyed hash of the credential, never the credential. */
   hash: string;
   principal: Principal;
+  /** The client's address at connect, as the trusted proxies report it. */
+  clientIp: string | null;
   expiryTimer?: NodeJS.Timeout;
 }
 
 export const CLOSE_FORBIDDEN = 4403;
+/** A connect refused for now (a 429): the client may retry after the wait given in the reason. */
+export const CLOSE_RATE_LIMITED = 4429;
 const MAX_TIMER_MS = 2 ** 31 - 1;
 
 export class LiveConnections {

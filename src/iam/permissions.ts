@@ -23,6 +23,7 @@ export enum Permission {
   WEBHOOK_WRITE = 'WEBHOOK_WRITE',
   CREDENTIAL_READ = 'CREDENTIAL_READ',
   CREDENTIAL_WRITE = 'CREDENTIAL_WRITE',
+  CREDENTIAL_ADMIN = 'CREDENTIAL_ADMIN',
 }
 
 registerEnumType(Permission, {
@@ -37,7 +38,12 @@ registerEnumType(Permission, {
     WEBHOOK_WRITE: { description: 'Manage webhook endpoints, which receive audit events outside Latchkey.' },
     CREDENTIAL_READ: { description: "Read managed credentials' metadata, versions and history; never their values." },
     CREDENTIAL_WRITE: {
-      description: 'Create managed credentials, add versions and grant owners the right to read values. Reading a value always takes a grant.',
+      description:
+        'Create managed credentials, add versions and grant other owners the right to read values. Reading a value always takes a grant; writing never implies reading.',
+    },
+    CREDENTIAL_ADMIN: {
+      description:
+        "Grant oneself on a credential, and set the rotator of a credential one cannot read (where a value could be sent). Held by the built-in admin only.",
     },
     TOKEN_ALL_OWNERS: {
       description:

@@ -11,7 +11,7 @@ import type { RoleService } from '../iam/role.service';
 import { OwnerKind, type Owner } from '../owners/owner.entity';
 import type { OwnerService } from '../owners/owner.service';
 import { isUniqueViolation, type Tx } from '../platform/db';
-import { conflict } from '../platform/errors';
+import { conflict, notFound } from '../platform/errors';
 import { uuidv7 } from '../platform/ids';
 import { tokenHint } from '../tokens/token-format';
 import type { Issued, TokenService } from '../tokens/token.service';
@@ -91,28 +91,39 @@ export class TenantService {
   }
 
   /**
-   * Break glass: a new short-lived token for the platform admin, for whoever runs Latchkey's own
-   * configuration (database and pepper), after the bootstrap token was retired. Audited.
+   * Break glass: a new short-lived token for whoever runs Latchkey's own configuration (database
+   * and pepper): the platform admin's, or with `tenantName` that tenant's first administrator (an
+   * owner of the built-in admin role), for a tenant whose admins lost their tokens. Audited.
    */
-  async issuePlatformAdminToken(ttlS: number, reason: string): Promise<Issued & { tenantId: string }> {
+  async issueBreakGlassToken(ttlS: number, reason: string, tenantName: string | null = null): Promise<Issued & { tenantId: string; ownerId: string }> {
     return this.ds.transaction(async (tx) => {
-      const [admin]: Array<{ tenant_id: string; owner_id: string }> = await tx.query(
-        `SELECT b.tenant_id, b.owner_id FROM role_bindings b JOIN roles r ON r.tenant_id = b.tenant_id AND r.id = b.role_id
-          WHERE $1 = ANY(r.permissions) ORDER BY b.created_at LIMIT 1`,
-        [Permission.PLATFORM_ADMIN],
-      );
-      if (!admin) throw conflict('no owner holds PLATFORM_ADMIN: the database has not been bootstrapped');
+      const [admin]: Array<{ tenant_id: string; owner_id: string }> = tenantName
+        ? await tx.query(
+            `SELECT b.tenant_id, b.owner_id FROM tenants t JOIN roles r ON r.tenant_id = t.id AND r.built_in AND r.name = $2
+               JOIN role_bindings b ON b.tenant_id = t.id AND b.role_id = r.id WHERE t.name = $1 ORDER BY b.created_at LIMIT 1`,
+            [tenantName, BuiltInRole.ADMIN],
+          )
+        : await tx.query(
+            `SELECT b.tenant_id, b.owner_id FROM role_bindings b JOIN roles r ON r.tenant_id = b.tenant_id AND r.id = b.role_id
+              WHERE $1 = ANY(r.permissions) ORDER BY b.created_at LIMIT 1`,
+            [Permission.PLATFORM_ADMIN],
+          );
+      if (!admin) {
+        throw tenantName
+          ? notFound('tenant with an owner of the admin role', tenantName)
+          : conflict('no owner holds PLATFORM_ADMIN: the database has not been bootstrapped');
+      }
       const issued = await this.tokens.insert(tx, admin.tenant_id, null, {
         ownerId: admin.owner_id,
         kind: 'CONTROL',
-        name: 'platform admin (break glass)',
+        name: tenantName ? 'tenant admin (break glass)' : 'platform admin (break glass)',
         description: reason,
         labels: {},
         scopes: [],
         expiresAt: new Date(Date.now() + ttlS * 1000),
         policy: null,
       });
-      return { ...issued, tenantId: admin.tenant_id };
+      return { ...issued, tenantId: admin.tenant_id, ownerId: admin.owner_id };
     });
   }
 

@@ -1,6 +1,8 @@
-// Who may act on a token beyond the role check: handing out another owner's control-plane secret
-// needs that owner's power, and restrictions set by someone else are the holder's to tighten only.
+// Who may act on a token beyond the role check: another owner's control-plane token is managed
+// only by someone holding that owner's power, and restrictions set by someone else are the
+// holder's to tighten only.
 import type { Tx } from '../platform/db';
+import { assertHoldsPowerOf } from '../iam/owner-power';
 import { Permission } from '../iam/permissions';
 import type { Principal } from '../iam/principal';
 import { badInput, forbidden } from '../platform/errors';
@@ -8,23 +10,15 @@ import { cidrsWithin } from './networks';
 import type { RateLimitInput } from './rate-limit.types';
 import type { TokenRow } from './token.entity';
 
-/** The permissions an owner holds (the role model's answer). */
-export interface OwnerAuthority {
-  permissionsOf(tenantId: string, ownerId: string, tx: Tx): Promise<Set<Permission>>;
-}
-
 /**
- * Handing a principal another owner's control-plane secret hands it that owner's power: it must
- * already hold every permission the owner holds.
+ * A CONTROL token of another owner is that owner's power in the caller's hands: issuing, rotating,
+ * suspending, restricting or revoking one is refused unless the caller already holds everything
+ * the owner holds (iam/owner-power.ts). DATA tokens carry only their scopes and reach no door of
+ * Latchkey's own, so managing them stays with TOKEN_ALL_OWNERS.
  */
-export async function assertMayHoldControlOf(authority: OwnerAuthority, tx: Tx, p: Principal, ownerId: string, verb: string): Promise<void> {
-  if (ownerId === p.ownerId) return;
-  const missing = [...(await authority.permissionsOf(p.tenantId, ownerId, tx))].filter((x) => !p.permissions.has(x));
-  if (missing.length > 0) {
-    throw forbidden(`you may not ${verb} owner ${JSON.stringify(ownerId)}: it holds permissions you do not (${missing.sort().join(', ')})`, {
-      missingPermissions: missing,
-    });
-  }
+export async function assertMayManageControl(tx: Tx, p: Principal, rows: ReadonlyArray<Pick<TokenRow, 'kind' | 'ownerId'>>, verb: string): Promise<void> {
+  const owners = rows.filter((r) => r.kind === 'CONTROL').map((r) => r.ownerId);
+  if (owners.length > 0) await assertHoldsPowerOf(tx, p, owners, verb);
 }
 
 /** Restrictions someone else placed on a token are not its owner's to lift, unless it manages every owner's tokens. */

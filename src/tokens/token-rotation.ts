@@ -13,7 +13,7 @@ import { RotationPolicy } from '../policies/rotation-policy.entity';
 import { graceFor } from '../policies/schedule';
 import type { SecretHasher } from './secret-hasher';
 import { assertTokenState, filteredTokens, loadToken } from './token-access';
-import { assertMayHoldControlOf, type OwnerAuthority } from './token-authority';
+import { assertMayManageControl } from './token-authority';
 import type { TokenRow } from './token.entity';
 import { toToken } from './token-query';
 import { TokenSecretRow } from './token-secret.entity';
@@ -29,7 +29,6 @@ export class TokenRotation {
     private readonly audit: AuditService,
     private readonly hasher: SecretHasher,
     private readonly changes: ChangeNotifier,
-    private readonly authority: OwnerAuthority,
   ) {}
 
   async rotate(p: Principal, id: string, gracePeriod: number | null | undefined): Promise<Issued> {
@@ -39,7 +38,7 @@ export class TokenRotation {
       const row = await loadToken(scope, p, id, true);
       const now = new Date();
       assertTokenState(row, now, ['ACTIVE'], 'rotated');
-      if (row.kind === 'CONTROL') await assertMayHoldControlOf(this.authority, tx, p, row.ownerId, 'rotate a CONTROL token of');
+      await assertMayManageControl(tx, p, [row], 'rotate a CONTROL token of');
       const policy = row.rotationPolicyId ? await scope.get(RotationPolicy, row.rotationPolicyId, 'rotation policy') : null;
       const grace = graceFor(gracePeriod, policy);
       const [{ secret, graceEndsAt }] = (await addGenerations(tx, this.hasher, p.tenantId, [{ row, grace, policy }], now)) as [{ secret: string; graceEndsAt: Date | null }];

@@ -19,7 +19,7 @@ import { validateLabels } from '../platform/labels';
 import { parseCidrs } from './networks';
 import type { SecretHasher } from './secret-hasher';
 import { assertTokenState, filteredTokens, loadToken } from './token-access';
-import { assertMayHoldControlOf, assertMayLoosen, lockIfSetByOther, loosenedRestrictions, type OwnerAuthority, type Restrictions, validRateLimit } from './token-authority';
+import { assertMayLoosen, assertMayManageControl, lockIfSetByOther, loosenedRestrictions, type Restrictions, validRateLimit } from './token-authority';
 import { type TokenKindValue, TokenRow, TokenScopeRow } from './token.entity';
 import { TokenSecretRow } from './token-secret.entity';
 import { isEmptyFilter, toToken } from './token-query';
@@ -57,7 +57,6 @@ export class TokenService {
     private readonly scopes: ScopeService,
     private readonly hasher: SecretHasher,
     private readonly changes: ChangeNotifier,
-    private readonly authority: OwnerAuthority,
   ) {}
 
   /**
@@ -143,7 +142,7 @@ export class TokenService {
     return this.ds.transaction(async (tx) => {
       const scope = new TenantScope(tx, p.tenantId);
       await scope.get(Owner, ownerId, 'owner');
-      if (kind === TokenKind.CONTROL) await assertMayHoldControlOf(this.authority, tx, p, ownerId, 'issue a CONTROL token for');
+      await assertMayManageControl(tx, p, [{ kind, ownerId }], 'issue a CONTROL token for');
       const policy = input.rotationPolicyId
         ? await scope.get(RotationPolicy, requireId(input.rotationPolicyId, 'rotationPolicyId'), 'rotation policy')
         : null;
@@ -212,6 +211,7 @@ export class TokenService {
     const token = await this.ds.transaction(async (tx) => {
       const row = await loadToken(new TenantScope(tx, p.tenantId), p, id, true);
       if (row.status === 'REVOKED') throw conflict(`token ${JSON.stringify(id)} is already revoked`, { id });
+      await assertMayManageControl(tx, p, [row], 'revoke a CONTROL token of');
       const now = new Date();
       await this.revokeRows(tx, p.tenantId, [row.id], why, now, p.ownerId, false);
       return toToken(Object.assign(row, revokedFields(why, now)), now);
@@ -232,6 +232,7 @@ export class TokenService {
         .getMany();
       const ids = matches.map((t) => t.id);
       if (ids.length === 0) return { count: 0, tokenIds: [] };
+      await assertMayManageControl(tx, p, matches, 'revoke CONTROL tokens of');
       await this.revokeRows(tx, p.tenantId, ids, why, now, p.ownerId, true);
       return { count: ids.length, tokenIds: ids };
     });
@@ -267,6 +268,7 @@ export class TokenService {
       const row = await loadToken(scope, p, id, true);
       const now = new Date();
       assertTokenState(row, now, [from], to === 'SUSPENDED' ? 'suspended' : 'resumed');
+      await assertMayManageControl(tx, p, [row], `${to === 'SUSPENDED' ? 'suspend' : 'resume'} a CONTROL token of`);
       Object.assign(row, { status: to, suspendedReason: reason, updatedAt: now });
       await scope.update(TokenRow, row.id, { status: to, suspendedReason: reason, updatedAt: now });
       await this.audit.append(tx, p.tenantId, {
@@ -312,6 +314,7 @@ export class TokenService {
       if (allowedCidrs !== undefined) change('allowedCidrs', allowedCidrs);
       if (input.expiresAt != null) await this.setRequestedExpiry(tx, row, input.expiresAt, before, after);
       if (Object.keys(after).length === 0) return toToken(row);
+      await assertMayManageControl(tx, p, [row], 'change a CONTROL token of');
       const loosened = loosenedRestrictions(was, row);
       if (loosened.length > 0) assertMayLoosen(p, row, loosened);
       if ('rateRequests' in after || 'allowedCidrs' in after) lockIfSetByOther(p, row);
@@ -351,6 +354,7 @@ export class TokenService {
       assertTokenState(row, now, ['ACTIVE', 'SUSPENDED'], 'given a policy');
       const policy = policyId ? await scope.get(RotationPolicy, requireId(policyId, 'rotationPolicyId'), 'rotation policy') : null;
       if ((policy?.id ?? null) === row.rotationPolicyId) return toToken(row, now);
+      await assertMayManageControl(tx, p, [row], 'change a CONTROL token of');
       if (row.rotationPolicyId) assertMayLoosen(p, row, [policy ? 'the rotation policy replaced' : 'the rotation policy detached']);
       if (policy) lockIfSetByOther(p, row);
       const before = { rotationPolicyId: row.rotationPolicyId, expiresAt: row.expiresAt, nextRotationAt: row.nextRotationAt };

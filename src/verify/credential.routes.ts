@@ -1,6 +1,6 @@
 // GET /v1/credentials/{name}: a consumer (the dashboard's backend) reads a credential's value with
-// its own Latchkey token, CONTROL or DATA: what it may read is what its owner was granted, not
-// what its token's kind or scopes say. Served before Express, like the gateway paths, because
+// a CONTROL token of its own: what it may read is what its owner was granted. DATA tokens never
+// read credentials. Served before Express, like the gateway paths, because
 // consumers revalidate often: the token goes through the verification caches (a stranger's
 // guesses cost no database read), and every answer is no-store with an ETag per version.
 import type { IncomingMessage, ServerResponse } from 'node:http';
@@ -48,6 +48,13 @@ export class CredentialRoutes {
       const { result, record } = await this.verifier.check(presented, [], null, clientIp, 'authentication');
       if (!result.valid || !record) {
         return error(res, 401, 'UNAUTHENTICATED', `the bearer token is not valid (${result.failure})`, { 'www-authenticate': 'Bearer realm="latchkey", error="invalid_token"' });
+      }
+      // A DATA token is for the APIs its scopes reach: leaked with the dashboard's traffic, it must
+      // not also open the vault.
+      if (record.kind !== 'CONTROL') {
+        return error(res, 401, 'UNAUTHENTICATED', 'this is a DATA token; credentials are read with a CONTROL token of the granted owner', {
+          'www-authenticate': 'Bearer realm="latchkey", error="invalid_token"',
+        });
       }
       const v = url.searchParams.get('version');
       const version = v === null ? null : Number(v);

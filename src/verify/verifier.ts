@@ -16,7 +16,7 @@ import { badInput, DomainError, ErrorCode, unauthenticated } from '../platform/e
 import type { Metrics } from '../platform/metrics';
 import type { SecretHasher } from '../tokens/secret-hasher';
 import { isWellFormed } from '../tokens/token-format';
-import type { MissLimiter } from './miss-limiter';
+import type { KeyedBuckets } from '../platform/keyed-buckets';
 import type { PermissionCache } from './permission-cache';
 import type { RateLimiter } from './rate-limiter';
 import type { LocalRecordCache, SharedRecordCache } from './record-cache';
@@ -52,7 +52,8 @@ export interface VerifierParts {
   redisPrefix: string;
   metrics: Metrics;
   log: Logger;
-  misses: MissLimiter;
+  /** Unknown credentials each client address may present (only those found to exist are free). */
+  misses: KeyedBuckets;
 }
 
 export class Verifier {
@@ -124,12 +125,17 @@ export class Verifier {
     const hash = this.p.hasher.hash(secret);
     const record = this.cached(hash);
     if (record === undefined) {
-      if (purpose === 'authentication' && !this.p.misses.allow(clientIp)) {
+      // Only credentials that turn out not to exist spend the address's budget: a gateway or a NAT
+      // presenting many valid tokens after a restart is never refused for being cold.
+      if (purpose === 'authentication' && !this.p.misses.has(clientIp)) {
         this.p.metrics.authMissesLimited.inc();
         const retryAfter = this.p.misses.retryAfter(clientIp);
         throw new DomainError(ErrorCode.RATE_LIMITED, `too many unknown credentials from this address; retry in ${retryAfter} s`, { retryAfter });
       }
-      return this.sharedFill(hash).then((r) => this.conclude(r, tenantId, required, clientIp, purpose));
+      return this.sharedFill(hash).then((r) => {
+        if (r === null && purpose === 'authentication') this.p.misses.take(clientIp);
+        return this.conclude(r, tenantId, required, clientIp, purpose);
+      });
     }
     return this.conclude(record, tenantId, required, clientIp, purpose);
   }

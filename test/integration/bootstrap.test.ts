@@ -66,4 +66,29 @@ describe('npm run admin:token (break glass)', () => {
     expect((failed as { stderr: string }).stderr).toMatch(/--ttl must be from PT1M to P1D/);
     expect((await api.sql(`SELECT count(*)::int AS n FROM tokens WHERE name = 'platform admin (break glass)'`))[0].n).toBe(before);
   });
+
+  it('with --tenant, gives a tenant that lost every admin token a short-lived token of its administrator, audited in its chain', async () => {
+    const name = unique('locked-out');
+    const made = await api.ok(bootstrapToken(), `mutation($input: CreateTenantInput!) { createTenant(input: $input) { tenant { id } admin { id } adminToken { secret token { id } } } }`, {
+      input: { name, adminName: 'admin' },
+    });
+    const { tenant, admin, adminToken } = made.createTenant;
+    await api.ok(adminToken.secret, `mutation($id: ID!) { revokeToken(id: $id, reason: "lost") { id } }`, { id: adminToken.token.id });
+    const { stdout } = await run(process.execPath, [ADMIN_TOKEN, '--tenant', name, '--ttl', 'PT15M', '--reason', 'admins locked out'], { env: { ...process.env, ...testEnv() } });
+    const secret = stdout.trim();
+    expect((await api.ok(secret, `{ viewer { id } }`)).viewer.id).toBe(admin.id);
+    const [tok] = await api.sql(`SELECT id, tenant_id, name, extract(epoch FROM expires_at - created_at)::int AS ttl FROM tokens WHERE tenant_id = $1 AND status = 'ACTIVE'`, [tenant.id]);
+    expect(tok).toMatchObject({ tenant_id: tenant.id, name: 'tenant admin (break glass)', ttl: 900 });
+    expect(await api.sql(`SELECT actor_id, data->>'name' AS name FROM audit_events WHERE tenant_id = $1 AND target_id = $2 AND action = 'TOKEN_ISSUED'`, [tenant.id, tok.id])).toEqual([
+      { actor_id: null, name: 'tenant admin (break glass)' },
+    ]);
+  });
+
+  it('with an unknown --tenant, says so and issues nothing', async () => {
+    const before = (await api.sql(`SELECT count(*)::int AS n FROM tokens`))[0].n;
+    const failed = await run(process.execPath, [ADMIN_TOKEN, '--tenant', 'no-such-tenant'], { env: { ...process.env, ...testEnv() } }).catch((e: { code: number; stderr: string }) => e);
+    expect((failed as { code: number }).code).toBe(66);
+    expect((failed as { stderr: string }).stderr).toMatch(/no-such-tenant/);
+    expect((await api.sql(`SELECT count(*)::int AS n FROM tokens`))[0].n).toBe(before);
+  });
 });

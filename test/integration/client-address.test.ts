@@ -1,6 +1,7 @@
 // Whose address a request comes from (forwarding headers believed only from TRUSTED_PROXIES), and
 // how many unknown credentials one address may present before it is refused without a lookup.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import WebSocket from 'ws';
 import { generateToken } from '../../src/tokens/token-format';
 import { metricsOf, startTestApi, type TestApi } from '../helpers/api';
 import { newTenant, type TenantFixture } from '../helpers/fixtures';
@@ -80,5 +81,34 @@ describe('unknown credentials per client address', () => {
     const after = await metricsOf(plain.url);
     expect(after('latchkey_verify_lookups_total{layer="postgres"}') - before('latchkey_verify_lookups_total{layer="postgres"}')).toBe(1);
     expect(after('latchkey_verify_lookups_total{layer="local_negative"}') - before('latchkey_verify_lookups_total{layer="local_negative"}')).toBe(2);
+  });
+
+  it('never refuse a valid token for being cold: only credentials found not to exist spend the budget', async () => {
+    // Twenty valid tokens this replica has never seen, presented at once from one address (a
+    // gateway after a restart, a dashboard fleet behind one NAT): four times the burst of 5.
+    const issued = await Promise.all(
+      Array.from({ length: 20 }, (_, i) =>
+        plain.ok(t.adminToken, `mutation($o: ID!, $n: String!) { issueToken(input: { ownerId: $o, name: $n, kind: CONTROL, scopes: [] }) { secret } }`, { o: t.adminId, n: `cold-${i}` }),
+      ),
+    );
+    const from = { 'x-forwarded-for': '198.51.100.20' };
+    const answers = await Promise.all(issued.map((x) => viewer(proxied, x.issueToken.secret, from)));
+    expect(answers.map((a) => a.body.data?.viewer?.id ?? a.body.errors?.[0]?.extensions?.code)).toEqual(Array(20).fill(t.adminId));
+    // Unknown ones from the same address still spend it.
+    const codes: string[] = [];
+    for (let i = 0; i < 8; i++) codes.push((await viewer(proxied, generateToken(), from)).body.errors?.[0]?.extensions?.code);
+    expect(codes.slice(0, 5)).toEqual(Array(5).fill('UNAUTHENTICATED'));
+    expect(codes.at(-1)).toBe('RATE_LIMITED');
+  });
+
+  it('a WebSocket connect refused for the address budget closes with 4429 and the wait, not 4403', async () => {
+    const from = { 'x-forwarded-for': '198.51.100.30' };
+    for (let i = 0; i < 8; i++) await viewer(proxied, generateToken(), from);
+    const ws = new WebSocket(`${proxied.url.replace('http', 'ws')}/graphql`, 'graphql-transport-ws', { headers: from });
+    const closed = new Promise<{ code: number; reason: string }>((resolve) => ws.on('close', (code, reason) => resolve({ code, reason: String(reason) })));
+    ws.on('open', () => ws.send(JSON.stringify({ type: 'connection_init', payload: { authorization: `Bearer ${generateToken()}` } })));
+    const { code, reason } = await closed;
+    expect(code).toBe(4429);
+    expect(reason).toMatch(/retry in \d+ s/);
   });
 });

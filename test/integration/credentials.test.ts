@@ -7,8 +7,8 @@ import { createScopes, issue, newPrincipal, newTenant, type TenantFixture, uniqu
 
 let api: TestApi;
 let t: TenantFixture;
-/** homepage-dashboard-backend: a SERVICE owner holding a DATA token, granted to read. */
-let backend: { ownerId: string; token: string };
+/** homepage-dashboard-backend: a SERVICE owner granted to read, with a CONTROL token (`token`) and a DATA token for the CRM (`data`). */
+let backend: { ownerId: string; token: string; data: string };
 
 const CREATE = `mutation($i: CreateCredentialInput!) { createCredential(input: $i) { id name service ownerId versions { version state expiresAt } } }`;
 const ADD = `mutation($i: AddCredentialVersionInput!) { addCredentialVersion(input: $i) { version state } }`;
@@ -36,7 +36,11 @@ beforeAll(async () => {
   const { createOwner } = await api.ok(t.adminToken, `mutation($i: CreateOwnerInput!) { createOwner(input: $i) { id } }`, {
     i: { kind: 'SERVICE', name: 'homepage-dashboard-backend', allowedScopes: ['crm:accounts:read'] },
   });
-  backend = { ownerId: createOwner.id, token: (await issue(api, t.adminToken, createOwner.id, ['crm:accounts:read'])).secret };
+  backend = {
+    ownerId: createOwner.id,
+    token: (await issue(api, t.adminToken, createOwner.id, [])).secret,
+    data: (await issue(api, t.adminToken, createOwner.id, ['crm:accounts:read'])).secret,
+  };
 });
 
 afterAll(async () => {
@@ -63,6 +67,19 @@ describe('managed credentials', () => {
     expect(again.status).toBe(304);
     expect(await again.text()).toBe('');
     expect(await events('CREDENTIAL_REVEALED', c.id)).toHaveLength(1);
+  });
+
+  it('refuses a DATA token of the granted owner with 401, writing nothing: credentials are read with CONTROL tokens', async () => {
+    const c = await newCredential('crm-key-v1');
+    const before = await counts();
+    const res = await get(c.name, backend.data);
+    expect(res.status).toBe(401);
+    expect(res.headers.get('www-authenticate')).toContain('invalid_token');
+    const body = await jsonOf(res);
+    expect(body.error).toEqual({ code: 'UNAUTHENTICATED', message: 'this is a DATA token; credentials are read with a CONTROL token of the granted owner' });
+    expect(JSON.stringify(body)).not.toContain('crm-key-v1');
+    expect((await api.gql(backend.data, REVEAL, { n: c.name })).errors?.[0]?.extensions?.code).toBe('UNAUTHENTICATED');
+    expect(await counts()).toEqual(before);
   });
 
   it('never shows a value in metadata: versions have no value field', async () => {

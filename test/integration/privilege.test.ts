@@ -58,6 +58,94 @@ describe('acting on another owner’s control-plane credential', () => {
   });
 });
 
+describe('an owner’s power is its permissions and its credential grants', () => {
+  const GRANT = `mutation($n: String!, $o: ID!) { grantCredential(name: $n, ownerId: $o) { ownerId } }`;
+  const REVEAL = `mutation($n: String!) { revealCredential(name: $n) { value } }`;
+  const credential = async (name: string, value: string) =>
+    api.ok(t.adminToken, `mutation($n: String!, $v: String!) { createCredential(input: { name: $n, value: $v }) { id } }`, { n: name, v: value });
+  const grants = async (name: string) =>
+    (await api.sql(`SELECT g.owner_id FROM credential_grants g JOIN credentials c ON c.id = g.credential_id WHERE c.tenant_id = $1 AND c.name = $2 ORDER BY 1`, [t.tenantId, name])).map((r) => r.owner_id);
+
+  it('an operator cannot mint or rotate a CONTROL token of a granted service that holds no roles, and reads nothing', async () => {
+    await credential('crm-key-power', 'crm-canary-value-1');
+    const service = await newPrincipal(api, t.adminToken, []);
+    await api.ok(t.adminToken, GRANT, { n: 'crm-key-power', o: service.ownerId });
+    const before = await tokenCount();
+    const issued = await api.gql(operator.token, ISSUE, { input: { ownerId: service.ownerId, name: 'takeover', scopes: [] } });
+    expect(issued.errors?.[0]?.extensions?.code).toBe('FORBIDDEN');
+    expect(issued.errors?.[0]?.message).toMatch(/grants on 1 credential/);
+    expect(await tokenCount()).toBe(before);
+    const serviceTokenId = (await api.ok(t.adminToken, `{ tokens(filter: { ownerId: "${service.ownerId}" }) { edges { node { id } } } }`)).tokens.edges[0].node.id;
+    const secrets = await secretsOf(serviceTokenId);
+    expect((await api.gql(operator.token, ROTATE, { id: serviceTokenId })).errors?.[0]?.extensions?.code).toBe('FORBIDDEN');
+    expect(await secretsOf(serviceTokenId)).toEqual(secrets);
+    expect(await grants('crm-key-power')).toEqual([service.ownerId]);
+    // The service itself still reads what it was granted; the admin (CREDENTIAL_ADMIN) may mint for it.
+    expect((await api.ok(service.token, REVEAL, { n: 'crm-key-power' })).revealCredential.value).toBe('crm-canary-value-1');
+    expect((await api.ok(t.adminToken, ISSUE, { input: { ownerId: service.ownerId, name: 'by the admin', scopes: [] } })).issueToken.token.kind).toBe('CONTROL');
+  });
+
+  it('an operator cannot suspend, restrict, re-police, revoke or bulk-revoke the admin’s only CONTROL token; nothing changes', async () => {
+    const tenant = await newTenant(api);
+    const op = await newPrincipal(api, tenant.adminToken, ['operator']);
+    const adminTokenId = (await api.ok(tenant.adminToken, `{ tokens(filter: { ownerId: "${tenant.adminId}" }) { edges { node { id } } } }`)).tokens.edges[0].node.id;
+    const policy = (await api.ok(op.token, `mutation { createRotationPolicy(input: { name: "short", gracePeriod: "PT1M", expireAfter: "PT2M" }) { id } }`)).createRotationPolicy.id;
+    const state = async () => (await api.sql(`SELECT status, allowed_cidrs::text[] AS cidrs, rotation_policy_id, revoked_at, version FROM tokens WHERE id = $1`, [adminTokenId]))[0];
+    const events = async () => (await api.sql(`SELECT count(*)::int AS n FROM audit_events WHERE tenant_id = $1`, [tenant.tenantId]))[0].n;
+    const [before, eventsBefore] = [await state(), await events()];
+    const attempts = [
+      [`mutation($id: ID!) { suspendToken(id: $id, reason: "x") { id } }`, { id: adminTokenId }],
+      [`mutation($id: ID!) { updateToken(id: $id, input: { allowedCidrs: ["10.0.0.0/8"] }) { id } }`, { id: adminTokenId }],
+      [`mutation($id: ID!, $p: ID) { setTokenPolicy(id: $id, rotationPolicyId: $p) { id } }`, { id: adminTokenId, p: policy }],
+      [`mutation($id: ID!) { revokeToken(id: $id, reason: "x") { id } }`, { id: adminTokenId }],
+      [`mutation($o: ID!) { revokeTokens(filter: { ownerId: $o }, reason: "x") { count } }`, { o: tenant.adminId }],
+    ] as const;
+    for (const [query, variables] of attempts) {
+      const r = await api.gql(op.token, query, variables);
+      expect(r.errors?.[0]?.extensions?.code, query).toBe('FORBIDDEN');
+    }
+    expect(await state()).toEqual(before);
+    expect(await events()).toBe(eventsBefore);
+    expect((await api.gql(tenant.adminToken, ME)).data.viewer.id).toBe(tenant.adminId);
+    // A DATA token of the admin is still the operator's to manage; so is a gateway's CONTROL token.
+    const data = await issue(api, tenant.adminToken, tenant.adminId, [], { kind: 'DATA' });
+    expect((await api.ok(op.token, `mutation($id: ID!) { suspendToken(id: $id, reason: "x") { status } }`, { id: data.id })).suspendToken.status).toBe('SUSPENDED');
+    const gateway = await newPrincipal(api, tenant.adminToken, ['gateway']);
+    expect((await api.ok(op.token, `mutation($o: ID!) { revokeTokens(filter: { ownerId: $o }, reason: "retired") { count } }`, { o: gateway.ownerId })).revokeTokens.count).toBe(1);
+  });
+});
+
+describe('writing a credential is not reading it', () => {
+  let writer: PrincipalFixture;
+  const GRANT = `mutation($n: String!, $o: ID!) { grantCredential(name: $n, ownerId: $o) { ownerId } }`;
+  const count = async () => (await api.sql(`SELECT count(*)::int AS n FROM credential_grants WHERE tenant_id = $1`, [t.tenantId]))[0].n;
+
+  beforeAll(async () => {
+    const role = (await api.ok(t.adminToken, `mutation { createRole(input: { name: "credential-writer", permissions: [CREDENTIAL_READ, CREDENTIAL_WRITE, TOKEN_CREATE, TOKEN_ALL_OWNERS, OWNER_READ] }) { name } }`)).createRole.name;
+    writer = await newPrincipal(api, t.adminToken, [role]);
+    await api.ok(t.adminToken, `mutation { createCredential(input: { name: "pg-admin-w", value: "postgres://admin:pw@db.example/x" }) { id } }`);
+  });
+
+  it('CREDENTIAL_WRITE cannot grant itself, nor an owner whose token it mints, on a credential it cannot read', async () => {
+    const before = await count();
+    const self = await api.gql(writer.token, GRANT, { n: 'pg-admin-w', o: writer.ownerId });
+    expect(self.errors?.[0]?.extensions?.code).toBe('FORBIDDEN');
+    expect(self.errors?.[0]?.extensions?.missingPermissions).toEqual(['CREDENTIAL_ADMIN']);
+    // Mint a service's CONTROL token first (it holds nothing yet), then grant it: refused too.
+    const service = await newPrincipal(api, t.adminToken, []);
+    await api.ok(writer.token, ISSUE, { input: { ownerId: service.ownerId, name: 'proxy', scopes: [] } });
+    expect((await api.gql(writer.token, GRANT, { n: 'pg-admin-w', o: service.ownerId })).errors?.[0]?.extensions?.code).toBe('FORBIDDEN');
+    expect(await count()).toBe(before);
+  });
+
+  it('a writer granted on the credential may pass it on; the admin (CREDENTIAL_ADMIN) may grant anyone, itself included', async () => {
+    await api.ok(t.adminToken, GRANT, { n: 'pg-admin-w', o: writer.ownerId });
+    const other = await newPrincipal(api, t.adminToken, []);
+    expect((await api.ok(writer.token, GRANT, { n: 'pg-admin-w', o: other.ownerId })).grantCredential.ownerId).toBe(other.ownerId);
+    expect((await api.ok(t.adminToken, GRANT, { n: 'pg-admin-w', o: t.adminId })).grantCredential.ownerId).toBe(t.adminId);
+  });
+});
+
 describe('token kinds', () => {
   it('a DATA token left with no scopes by a shrinking ceiling still cannot call Latchkey', async () => {
     const crm = await issue(api, t.adminToken, developer.ownerId, ['crm:deals:read']);
@@ -132,7 +220,7 @@ describe('the last administrator', () => {
   it('updateRole cannot strip the only full administrator, and nothing changes', async () => {
     const tenant = await newTenant(api);
     // The admin also holds a custom role; moving it to that role alone, then emptying the role, is the path the probe took.
-    const custom = (await api.ok(tenant.adminToken, `mutation { createRole(input: { name: "everything", permissions: [TENANT_ADMIN, ROLE_WRITE, ROLE_READ, OWNER_READ, OWNER_WRITE, SCOPE_READ, SCOPE_WRITE, TOKEN_READ, TOKEN_CREATE, TOKEN_ROTATE, TOKEN_REVOKE, TOKEN_VERIFY, TOKEN_ALL_OWNERS, POLICY_READ, POLICY_WRITE, AUDIT_READ, WEBHOOK_READ, WEBHOOK_WRITE, CREDENTIAL_READ, CREDENTIAL_WRITE] }) { id } }`)).createRole.id;
+    const custom = (await api.ok(tenant.adminToken, `mutation { createRole(input: { name: "everything", permissions: [TENANT_ADMIN, ROLE_WRITE, ROLE_READ, OWNER_READ, OWNER_WRITE, SCOPE_READ, SCOPE_WRITE, TOKEN_READ, TOKEN_CREATE, TOKEN_ROTATE, TOKEN_REVOKE, TOKEN_VERIFY, TOKEN_ALL_OWNERS, POLICY_READ, POLICY_WRITE, AUDIT_READ, WEBHOOK_READ, WEBHOOK_WRITE, CREDENTIAL_READ, CREDENTIAL_WRITE, CREDENTIAL_ADMIN] }) { id } }`)).createRole.id;
     await api.ok(tenant.adminToken, `mutation($o: ID!, $r: ID!) { assignRole(ownerId: $o, roleId: $r) { id } }`, { o: tenant.adminId, r: custom });
     const adminRole = await roleId(api, tenant.adminToken, 'admin');
     await api.ok(tenant.adminToken, `mutation($o: ID!, $r: ID!) { unassignRole(ownerId: $o, roleId: $r) { id } }`, { o: tenant.adminId, r: adminRole });
@@ -147,7 +235,7 @@ describe('the last administrator', () => {
   it('unassigning a role that carries part of the only administrator’s powers is refused', async () => {
     const tenant = await newTenant(api);
     const tokens = (await api.ok(tenant.adminToken, `mutation { createRole(input: { name: "tokens", permissions: [TOKEN_READ, TOKEN_CREATE] }) { id } }`)).createRole.id;
-    const rest = (await api.ok(tenant.adminToken, `mutation { createRole(input: { name: "rest", permissions: [TENANT_ADMIN, ROLE_WRITE, ROLE_READ, OWNER_READ, OWNER_WRITE, SCOPE_READ, SCOPE_WRITE, TOKEN_ROTATE, TOKEN_REVOKE, TOKEN_VERIFY, TOKEN_ALL_OWNERS, POLICY_READ, POLICY_WRITE, AUDIT_READ, WEBHOOK_READ, WEBHOOK_WRITE, CREDENTIAL_READ, CREDENTIAL_WRITE] }) { id } }`)).createRole.id;
+    const rest = (await api.ok(tenant.adminToken, `mutation { createRole(input: { name: "rest", permissions: [TENANT_ADMIN, ROLE_WRITE, ROLE_READ, OWNER_READ, OWNER_WRITE, SCOPE_READ, SCOPE_WRITE, TOKEN_ROTATE, TOKEN_REVOKE, TOKEN_VERIFY, TOKEN_ALL_OWNERS, POLICY_READ, POLICY_WRITE, AUDIT_READ, WEBHOOK_READ, WEBHOOK_WRITE, CREDENTIAL_READ, CREDENTIAL_WRITE, CREDENTIAL_ADMIN] }) { id } }`)).createRole.id;
     for (const r of [tokens, rest]) await api.ok(tenant.adminToken, `mutation($o: ID!, $r: ID!) { assignRole(ownerId: $o, roleId: $r) { id } }`, { o: tenant.adminId, r });
     const adminRole = await roleId(api, tenant.adminToken, 'admin');
     await api.ok(tenant.adminToken, `mutation($o: ID!, $r: ID!) { unassignRole(ownerId: $o, roleId: $r) { id } }`, { o: tenant.adminId, r: adminRole });

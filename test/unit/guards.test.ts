@@ -6,7 +6,7 @@ import { findHostileText } from '../../src/platform/hostile-input';
 import { ClientAddresses } from '../../src/platform/http';
 import { cidrsWithin } from '../../src/tokens/networks';
 import { loosenedRestrictions } from '../../src/tokens/token-authority';
-import { MissLimiter } from '../../src/verify/miss-limiter';
+import { KeyedBuckets } from '../../src/platform/keyed-buckets';
 
 describe('cidrsWithin', () => {
   it('holds a network inside one of the outer ones, of the same family', () => {
@@ -54,9 +54,19 @@ describe('ClientAddresses', () => {
   });
 });
 
-describe('MissLimiter', () => {
-  it('gives each address a burst, refilled over time, independently', () => {
-    const m = new MissLimiter(2, 3);
+describe('KeyedBuckets', () => {
+  it('spends only on take, into a debt of at most one burst that is repaid first', () => {
+    const m = new KeyedBuckets(1, 2);
+    const t = 1_000_000;
+    expect(m.has('a', t)).toBe(true);
+    for (let i = 0; i < 10; i++) m.take('a', t);
+    expect(m.has('a', t)).toBe(false);
+    expect(m.has('a', t + 2_000)).toBe(false);
+    expect(m.has('a', t + 3_000)).toBe(true);
+  });
+
+  it('gives each key a burst, refilled over time, independently', () => {
+    const m = new KeyedBuckets(2, 3);
     const t = 1_000_000;
     expect([m.allow('a', t), m.allow('a', t), m.allow('a', t), m.allow('a', t)]).toEqual([true, true, true, false]);
     expect(m.allow('b', t)).toBe(true);
