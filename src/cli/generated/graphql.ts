@@ -86,9 +86,11 @@ export type OwnerKind =
 /** What a principal may do in the control plane itself (not on the APIs its tokens reach). */
 export type Permission =
   | 'AUDIT_READ'
+  /** Grant oneself on a credential, and set the rotator of a credential one cannot read (where a value could be sent). Held by the built-in admin only. */
+  | 'CREDENTIAL_ADMIN'
   /** Read managed credentials' metadata, versions and history; never their values. */
   | 'CREDENTIAL_READ'
-  /** Create managed credentials, add versions and grant owners the right to read values. Reading a value always takes a grant. */
+  /** Create managed credentials, add versions and grant other owners the right to read values. Reading a value always takes a grant; writing never implies reading. */
   | 'CREDENTIAL_WRITE'
   | 'OWNER_READ'
   | 'OWNER_WRITE'
