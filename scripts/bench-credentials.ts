@@ -121,6 +121,25 @@ async function main(): Promise<void> {
     console.log(`measuring token issuance for ${DURATION} s`);
     const issued = await issue();
 
+    // Refused reads: a name that does not exist against one not granted, alternated, sequential, a
+    // fresh token every 5 reads (within the refusal burst), so each token's first refusal (the one
+    // written at once) is in both samples alike. Their costs must not tell the two apart.
+    const { createOwner: prober } = await q(`mutation { createOwner(input: { kind: SERVICE, name: "prober" }) { id } }`);
+    const probes: string[] = [];
+    for (let n = 0; n < 100; n++) probes.push((await q(`mutation($o: ID!) { issueToken(input: { ownerId: $o, name: "probe", scopes: [] }) { secret } }`, { o: prober.id })).issueToken.secret);
+    const refusedMs = { missing: [] as number[], forbidden: [] as number[] };
+    for (let n = 0; n < 1_000; n++) {
+      // Tokens take turns at which kind their first (written) refusal is.
+      const missing = (n + Math.floor(n / 10)) % 2 === 0;
+      const t0 = performance.now();
+      const res = await fetch(`${latchkey.url}/v1/credentials/${missing ? `no-such-${n}` : names[n % names.length]}`, { headers: { authorization: `Bearer ${probes[Math.floor(n / 10)]}` } });
+      await res.arrayBuffer();
+      if (res.status !== 403) throw new Error(`a refused read answered ${res.status}`);
+      (missing ? refusedMs.missing : refusedMs.forbidden).push(performance.now() - t0);
+    }
+    const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+    const refused = { missingP50: median(refusedMs.missing), forbiddenP50: median(refusedMs.forbidden) };
+
     // The same reveals with one transaction per event: the baseline of the group commit.
     await latchkey.stop();
     latchkey = await startLatchkey({ ...bench.env, AUDIT_GROUP_COMMIT_MAX: '1' });
@@ -140,6 +159,7 @@ async function main(): Promise<void> {
     line('bare node:http 304s', bareRevalidated, '-');
     console.log(`\nreveals: group commit ${fmt(grouped.rps / single.rps, 2)}× one transaction per event; revalidations ${fmt(revalidated.rps / bareRevalidated.rps, 2)} of bare`);
     console.log(`issued tokens in one tenant: ${fmt(issued, 0)}/s`);
+    console.log(`refused reads, p50: missing name ${fmt(refused.missingP50, 2)} ms, not granted ${fmt(refused.forbiddenP50, 2)} ms (ratio ${fmt(refused.forbiddenP50 / refused.missingP50, 2)}; target: about 1)`);
     console.log(`audit chain after the run: ${chain.valid ? 'valid' : `BROKEN (${chain.problem})`}, ${chain.checked.toLocaleString('en-US')} events checked`);
     console.log(
       `targets: reveals >= 1,000/s (${fmt(grouped.rps, 0)}), every reveal audited (${groupedAudited >= grouped.answers && groupedAudited <= grouped.answers + CONNECTIONS ? 'yes' : 'NO'}: ${groupedAudited.toLocaleString('en-US')} events for ${grouped.answers.toLocaleString('en-US')} answers counted, at most ${CONNECTIONS} more in flight when the load stopped), p99 <= 50 ms (${grouped.p99}), revalidations >= 0.5 of bare (${fmt(revalidated.rps / bareRevalidated.rps, 2)}), none audited (${revalidationsAudited})`,
@@ -154,6 +174,7 @@ async function main(): Promise<void> {
       revalidations: { ...revalidated, audited: revalidationsAudited },
       bareRevalidations: bareRevalidated,
       issuedTokensPerSecond: issued,
+      refusedReads: refused,
       chainValid: chain.valid,
     });
   } finally {

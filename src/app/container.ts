@@ -7,6 +7,7 @@ import { AuditService } from '../audit/audit.service';
 import { AuditSigner } from '../audit/checkpoints';
 import { AuditGroupCommit } from '../audit/group-commit';
 import { CredentialReveals } from '../credentials/credential-reveal';
+import { RevealRefusals } from '../credentials/reveal-refusals';
 import { CredentialService } from '../credentials/credential.service';
 import { CredentialJobs } from '../credentials/credential.jobs';
 import { CredentialRotations } from '../credentials/credential-rotations';
@@ -55,6 +56,7 @@ export interface Services {
   dataKeys: DataKeys;
   credentials: CredentialService;
   reveals: CredentialReveals;
+  revealRefusals: RevealRefusals;
   credentialJobs: CredentialJobs;
   rotations: CredentialRotations;
   webhooks: WebhookService;
@@ -114,7 +116,9 @@ function createServices(config: Config, log: Logger, ds: DataSource, redis: Redi
   const tenants = new TenantService(ds, audit, roles, owners, tokens);
   const box = new SecretBox(config.keyring.keys, config.keyring.activeKeyId);
   const dataKeys = new DataKeys(ds, new LocalKeyProvider(box), audit, log);
-  const reveals = new CredentialReveals(ds, dataKeys, new AuditGroupCommit(ds, audit, config.audit.groupCommitMax));
+  const auditGroup = new AuditGroupCommit(ds, audit, config.audit.groupCommitMax);
+  const revealRefusals = new RevealRefusals(auditGroup, config.revealRefusals);
+  const reveals = new CredentialReveals(ds, dataKeys, auditGroup, revealRefusals);
   const credentials = new CredentialService(ds, audit, dataKeys, () => reveals.forget());
   const planner = new Planner(ds, redis, queues, { ...config.lifecycle, batch: 1_000, lockTtlMs: Math.max(5_000, config.lifecycle.tickMs * 2) }, log);
   const lifecycle = new LifecycleActions(ds, audit, hasher, box, changes, log);
@@ -156,6 +160,7 @@ function createServices(config: Config, log: Logger, ds: DataSource, redis: Redi
     dataKeys,
     credentials,
     reveals,
+    revealRefusals,
     credentialJobs,
     rotations,
     roles,
@@ -239,6 +244,7 @@ export async function createContainer(config: Config, log: Logger): Promise<Cont
       await services.poller.stop();
       await services.verifier.stop();
       await services.usage.stop();
+      await services.revealRefusals.stop();
       await services.queues.close();
       await closeRedis(bullRedis);
       await closeRedis(subscriber);

@@ -5,13 +5,15 @@
 // still matches returns no value and is not a reveal. Revalidations are answered from a memory of
 // the last second's lookups (ETags only, never a value or ciphertext), cleared by every change
 // this process makes: another replica's change reaches them within a second, and a value is
-// never handed out but after a fresh read of the grant.
+// never handed out but after a fresh read of the grant. Refusals are priced and audited in
+// reveal-refusals.ts.
 import type { DataSource } from 'typeorm';
 import type { AuditGroupCommit } from '../audit/group-commit';
 import { preparedQuery } from '../platform/db';
-import { forbidden, notFound } from '../platform/errors';
+import { notFound } from '../platform/errors';
 import { checkName, versionContext } from './credential.service';
 import type { DataKeys } from './data-keys';
+import type { RevealRefusals } from './reveal-refusals';
 
 export interface RevealRequest {
   tenantId: string;
@@ -74,6 +76,7 @@ export class CredentialReveals {
     private readonly ds: DataSource,
     private readonly keys: DataKeys,
     private readonly group: AuditGroupCommit,
+    private readonly refusals: RevealRefusals,
   ) {}
 
   /** Forgets every remembered lookup: called on each change of a credential, version or grant. */
@@ -89,18 +92,9 @@ export class CredentialReveals {
       if (seen && Date.now() - seen.at < REMEMBER_MS && matches(r.ifNoneMatch, seen.etag)) return { modified: false, name: r.name, version: seen.version, etag: seen.etag };
     }
     const [found] = await preparedQuery<Found & Record<string, unknown>>(this.ds, 'latchkey_credential_reveal', FIND, [r.tenantId, r.name, r.ownerId, r.version ?? null]);
-    // A credential that does not exist and one not granted to the caller look the same.
-    const refusal = forbidden(`no grant to read credential ${r.name} (or no such credential in this tenant)`, { argument: 'name' });
-    if (!found) throw refusal;
-    if (!found.granted) {
-      await this.group.append(r.tenantId, {
-        action: 'CREDENTIAL_REVEAL_REFUSED',
-        actorId: r.ownerId,
-        targetType: 'CREDENTIAL',
-        targetId: found.credential_id,
-        data: { name: r.name, tokenId: r.tokenId, clientIp: r.clientIp, door: r.door, reason: 'NOT_GRANTED' },
-      });
-      throw refusal;
+    // A credential that does not exist and one not granted to the caller look, and cost, the same.
+    if (!found?.granted) {
+      throw await this.refusals.refuse({ ...r, credentialId: found?.credential_id ?? null, reason: found ? 'NOT_GRANTED' : 'NO_SUCH_CREDENTIAL' });
     }
     const readable = found.version_id !== null && (found.state === 'CURRENT' || (found.state === 'PREVIOUS' && found.grace_ends_at! > new Date()));
     if (!readable) {

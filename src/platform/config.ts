@@ -49,6 +49,8 @@ export interface Config {
   trustedProxies: string[];
   /** Unknown or uncached credentials one client address may present per second (and in a burst) before 429. */
   authMisses: { perSecond: number; burst: number };
+  /** Refused credential reads one token may cause in a burst, and per minute after, before 429. */
+  revealRefusals: { burst: number; perMinute: number };
   /** Where /metrics is served: on the main listener (null), or only on a listener of its own; and the bearer token it takes, if any. */
   metrics: { listen: { host: string; port: number } | null; token: string | null };
 }
@@ -272,6 +274,7 @@ export function loadConfig(env: Env = process.env): Config {
     metrics: { listen: hostPort('METRICS_LISTEN'), token: env.METRICS_TOKEN || null },
     trustedProxies: cidrList('TRUSTED_PROXIES'),
     authMisses: { perSecond: int('AUTH_MISSES_PER_SECOND', 10, 1, 100_000), burst: int('AUTH_MISSES_BURST', 50, 1, 1_000_000) },
+    revealRefusals: { burst: int('REVEAL_REFUSALS_BURST', 10, 1, 10_000), perMinute: int('REVEAL_REFUSALS_PER_MINUTE', 10, 1, 60_000) },
   };
   if (config.metrics.token !== null && config.metrics.token.length < 16) problems.push('METRICS_TOKEN must be at least 16 characters');
   if (problems.length > 0) throw new ConfigError(problems);

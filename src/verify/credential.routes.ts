@@ -9,6 +9,7 @@ import type { CredentialReveals } from '../credentials/credential-reveal';
 import { DomainError } from '../platform/errors';
 import { bearer, type ClientAddresses } from '../platform/http';
 import type { Verifier } from './verifier';
+import { VerifyFailure } from './verify.types';
 
 const PREFIX = '/v1/credentials/';
 
@@ -46,6 +47,10 @@ export class CredentialRoutes {
       if (!presented) return error(res, 401, 'UNAUTHENTICATED', 'present your Latchkey token as Authorization: Bearer', { 'www-authenticate': 'Bearer realm="latchkey"' });
       const clientIp = this.addresses.of(req);
       const { result, record } = await this.verifier.check(presented, [], null, clientIp, 'authentication');
+      if (result.failure === VerifyFailure.RATE_LIMITED) {
+        const retryAfter = String(result.retryAfter ?? 1);
+        return error(res, 429, 'RATE_LIMITED', `this token is over its rate limit; retry in ${retryAfter} s`, { 'retry-after': retryAfter });
+      }
       if (!result.valid || !record) {
         return error(res, 401, 'UNAUTHENTICATED', `the bearer token is not valid (${result.failure})`, { 'www-authenticate': 'Bearer realm="latchkey", error="invalid_token"' });
       }

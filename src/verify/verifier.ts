@@ -187,10 +187,11 @@ export class Verifier {
   /** Synchronous when the token and its owner's permissions are in memory, like check(). */
   authenticateSecret(secret: string, clientIp?: string | null): MaybePromise<Principal> {
     return andThen(this.check(secret, [], null, clientIp, 'authentication'), ({ result, record }) => {
-      if (!result.valid) {
-        const retry = result.retryAfter ? `; retry in ${result.retryAfter} s` : '';
-        throw unauthenticated(`the bearer token is not valid (${result.failure}${retry})`);
+      // Over its own rate limit the token is still good: 429 with the wait, not 401.
+      if (result.failure === VerifyFailure.RATE_LIMITED) {
+        throw new DomainError(ErrorCode.RATE_LIMITED, `this token is over its rate limit; retry in ${result.retryAfter ?? 1} s`, { retryAfter: result.retryAfter ?? 1 });
       }
+      if (!result.valid) throw unauthenticated(`the bearer token is not valid (${result.failure})`);
       // Fixed at issue: a DATA token whose scopes were all taken away is still a DATA token.
       if (record!.kind !== 'CONTROL') {
         throw unauthenticated('this is a DATA token, for the APIs its scopes reach; it cannot call Latchkey itself: use a CONTROL token');

@@ -242,3 +242,60 @@ describe('managed credentials', () => {
     expect((await events('CREDENTIAL_UPDATED', c.id))[0].data).toMatchObject({ rotationPolicyId: createRotationPolicy.id });
   });
 });
+
+describe('refused reads cost the prober, not the audit log', () => {
+  it('a token refused again and again gets 429 with Retry-After past its burst, and one event a minute (plus one with the count)', async () => {
+    const own = await startTestApi({ REVEAL_REFUSALS_BURST: '5', REVEAL_REFUSALS_PER_MINUTE: '5' });
+    const c = await newCredential();
+    const prober = await newPrincipal(own, t.adminToken, ['gateway']);
+    const before = (await own.sql(`SELECT count(*)::int AS n FROM audit_events WHERE tenant_id = $1 AND action = 'CREDENTIAL_REVEAL_REFUSED'`, [t.tenantId]))[0].n;
+    const statuses: number[] = [];
+    let retryAfter: string | null = null;
+    for (let i = 0; i < 40; i++) {
+      const res = await fetch(`${own.url}/v1/credentials/${i % 2 ? c.name : `missing-${i}`}`, { headers: { authorization: `Bearer ${prober.token}` } });
+      statuses.push(res.status);
+      if (res.status === 429) retryAfter = res.headers.get('retry-after');
+      await res.arrayBuffer();
+    }
+    expect(statuses.slice(0, 5)).toEqual(Array(5).fill(403));
+    expect(statuses.slice(5)).toEqual(Array(35).fill(429));
+    expect(Number(retryAfter)).toBeGreaterThanOrEqual(1);
+    const refused = async () =>
+      own.sql(`SELECT target_type, data FROM audit_events WHERE tenant_id = $1 AND action = 'CREDENTIAL_REVEAL_REFUSED' AND actor_id = $2 ORDER BY seq`, [t.tenantId, prober.ownerId]);
+    // The first refusal was written before it was answered; the repeats wait for their minute (or shutdown).
+    expect(await refused()).toEqual([{ target_type: 'TOKEN', data: expect.objectContaining({ name: 'missing-0', reason: 'NO_SUCH_CREDENTIAL', door: 'rest' }) }]);
+    await own.close();
+    const events = await api.sql(`SELECT target_type, data FROM audit_events WHERE tenant_id = $1 AND action = 'CREDENTIAL_REVEAL_REFUSED' AND actor_id = $2 ORDER BY seq`, [t.tenantId, prober.ownerId]);
+    expect(events).toHaveLength(2);
+    expect(events[1].data).toMatchObject({ repeats: 39, reasons: { NOT_GRANTED: 20, NO_SUCH_CREDENTIAL: 19 }, doors: ['rest'] });
+    expect(events[1].data.names).toContain(c.name);
+    const after = (await api.sql(`SELECT count(*)::int AS n FROM audit_events WHERE tenant_id = $1 AND action = 'CREDENTIAL_REVEAL_REFUSED'`, [t.tenantId]))[0].n;
+    expect(after - before).toBe(2);
+  });
+
+  it('a missing name and one not granted get the same answer and the same audit path', async () => {
+    const c = await newCredential();
+    const a = await newPrincipal(api, t.adminToken, ['gateway']);
+    const b = await newPrincipal(api, t.adminToken, ['gateway']);
+    const notGranted = await get(c.name, a.token);
+    const missing = await get('no-such-credential-here', b.token);
+    expect([notGranted.status, missing.status]).toEqual([403, 403]);
+    expect((await jsonOf(notGranted)).error.message).toBe(`no grant to read credential ${c.name} (or no such credential in this tenant)`);
+    expect((await jsonOf(missing)).error.message).toBe('no grant to read credential no-such-credential-here (or no such credential in this tenant)');
+    const first = async (ownerId: string) =>
+      (await api.sql(`SELECT data->>'reason' AS reason FROM audit_events WHERE tenant_id = $1 AND action = 'CREDENTIAL_REVEAL_REFUSED' AND actor_id = $2`, [t.tenantId, ownerId])).map((r) => r.reason);
+    expect(await first(a.ownerId)).toEqual(['NOT_GRANTED']);
+    expect(await first(b.ownerId)).toEqual(['NO_SUCH_CREDENTIAL']);
+  });
+
+  it('a token over its own rate limit gets 429 with Retry-After at the credential door and over GraphQL, not 401', async () => {
+    const c = await newCredential();
+    const limited = (await issue(api, t.adminToken, backend.ownerId, [], { rateLimit: { requests: 1, per: 'PT1M' } })).secret;
+    expect((await get(c.name, limited)).status).toBe(200);
+    const res = await get(c.name, limited);
+    expect(res.status).toBe(429);
+    expect(Number(res.headers.get('retry-after'))).toBeGreaterThanOrEqual(1);
+    const r = await api.gql(limited, `{ viewer { id } }`);
+    expect(r.errors?.[0]?.extensions).toMatchObject({ code: 'RATE_LIMITED', retryAfter: expect.any(Number) });
+  });
+});
