@@ -74,7 +74,9 @@ export class EventResolver {
     @Root() event: TokenLifecycleEvent,
     @Arg('kinds', () => [TokenLifecycleKind], { nullable: true }) _kinds?: TokenLifecycleKind[],
     @Arg('ownerId', () => ID, { nullable: true }) _ownerId?: string,
-    @Arg('labels', () => JSONObjectScalar, { nullable: true, description: 'Only tokens whose labels contain all of these.' }) _labels?: Record<string, unknown>,
+    // A JSON scalar has nothing for class-validator to check, and an inline literal is an object
+    // without a prototype, on which class-validator throws: the resolver checks it instead.
+    @Arg('labels', () => JSONObjectScalar, { nullable: true, validate: false, description: 'Only tokens whose labels contain all of these.' }) _labels?: Record<string, unknown>,
     @Arg('scope', () => String, { nullable: true, description: 'Only tokens carrying this scope.' }) _scope?: string,
     @Arg('afterSeq', () => Int, { nullable: true }) _afterSeq?: number,
   ): TokenLifecycleEvent {

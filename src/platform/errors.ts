@@ -79,11 +79,13 @@ export function formatError(formatted: GraphQLFormattedError, error: unknown, lo
     return { ...base, message: original.message, extensions: { code: original.code, ...original.details } };
   }
   if (original instanceof ArgumentValidationError) {
-    const fields = original.extensions.validationErrors?.map((v) => ({
+    // class-validator may throw instead of answering with a list (an object without a prototype).
+    const errors = Array.isArray(original.extensions.validationErrors) ? original.extensions.validationErrors : [];
+    const fields = errors.map((v) => ({
       field: v.property,
       problems: Object.values(v.constraints ?? {}),
     }));
-    const message = `invalid input: ${(fields ?? []).map((f) => f.problems.join(', ')).join('; ')}`;
+    const message = fields.length ? `invalid input: ${fields.map((f) => f.problems.join(', ')).join('; ')}` : 'invalid input';
     return { ...base, message, extensions: { code: ErrorCode.BAD_USER_INPUT, fields } };
   }
   if (original instanceof AuthorizationError) return { ...base, extensions: { code: ErrorCode.FORBIDDEN } };

@@ -91,6 +91,16 @@ describe('token lifecycle subscriptions across replicas', () => {
     expect(filtered.every((e) => e.tokenLifecycle.kind === 'ISSUED')).toBe(true);
   });
 
+  it('takes labels written inline in the document as well as in variables', async () => {
+    const after = await headSeq(t1.adminToken);
+    const sub = client(b, t1.adminToken).subscribe(`subscription { tokenLifecycle(afterSeq: ${after}, labels: { widget: "inline" }) { kind token { id } } }`);
+    await issue(api, t1.adminToken, t1.adminId, [], { labels: { widget: 'other' } });
+    const wanted = await issue(api, t1.adminToken, t1.adminId, [], { labels: { widget: 'inline' } });
+    const received = await sub.until((r) => r.length >= 1);
+    expect(received).toEqual([{ tokenLifecycle: { kind: 'ISSUED', token: { id: wanted.id } } }]);
+    expect(sub.errors).toEqual([]);
+  });
+
   it('executes an event once for all subscribers with the same view, and once more for another view', async () => {
     const t3 = await newTenant(api);
     const dev = await newPrincipal(api, t3.adminToken, ['developer'], []);
