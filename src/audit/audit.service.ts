@@ -39,6 +39,9 @@ export interface ChainReport {
   firstBrokenSeq: number | null;
   checkpoints: number;
   problem: string | null;
+  /** When valid: the seq of the latest signed checkpoint (0: none yet), and how many events follow it. */
+  signedThrough: number | null;
+  unsignedTail: number | null;
 }
 
 /** Verifies a checkpoint's signature by key id (active or retired keys). */
@@ -151,6 +154,9 @@ export class AuditService {
    * chain's end, and the latest one the relay owes (the last multiple of the interval it has
    * published) must exist. A superuser who rewrites the chain consistently cannot re-sign it; one
    * who also deletes the checkpoints is caught by the missing one, and offline by a trusted head.
+   * Events after the latest checkpoint are reported as the unsigned tail: a superuser who cuts
+   * them and winds back the head and the relay leaves no trace in the database itself, only
+   * against an export or a head kept elsewhere.
    */
   async verifyChain(tenantId: string): Promise<ChainReport> {
     const rows: Array<{ seq: string; hash: string; key_id: string; signature: string }> = await this.ds.query(
@@ -160,7 +166,7 @@ export class AuditService {
     const checkpoints = new Map(rows.map((r) => [Number(r.seq), r]));
     const checker = new ChainChecker();
     let verified = 0;
-    const broken = (seq: number, problem: string): ChainReport => ({ valid: false, checked: checker.checked, firstBrokenSeq: seq, checkpoints: verified, problem });
+    const broken = (seq: number, problem: string): ChainReport => ({ valid: false, checked: checker.checked, firstBrokenSeq: seq, checkpoints: verified, problem, signedThrough: null, unsignedTail: null });
     for (;;) {
       const batch = await new TenantScope(this.ds.manager, tenantId)
         .select(AuditEvent, 'e')
@@ -188,8 +194,11 @@ export class AuditService {
     const head = await this.ds.getRepository(AuditHeadRow).findOneByOrFail({ tenantId });
     if (head.seq !== end || head.hash !== checker.headHash) return broken(end + 1, `the chain ends at seq ${end}, its head says seq ${head.seq}`);
     const [relay]: Array<{ published_seq: string }> = await this.ds.query(`SELECT published_seq FROM audit_relay WHERE tenant_id = $1`, [tenantId]);
-    const owed = Math.floor(Math.min(Number(relay?.published_seq ?? 0), end) / this.checkpointEvery) * this.checkpointEvery;
+    const published = Number(relay?.published_seq ?? 0);
+    if (published > end) return broken(end + 1, `the relay published events up to seq ${published}, past the chain's end (seq ${end}): events were removed`);
+    const owed = Math.floor(published / this.checkpointEvery) * this.checkpointEvery;
     if (owed > 0 && !checkpoints.has(owed)) return broken(owed, `the signed checkpoint at seq ${owed} is missing: checkpoints were deleted`);
-    return { valid: true, checked: checker.checked, firstBrokenSeq: null, checkpoints: verified, problem: null };
+    const signedThrough = Math.max(0, ...rows.map((r) => Number(r.seq)));
+    return { valid: true, checked: checker.checked, firstBrokenSeq: null, checkpoints: verified, problem: null, signedThrough, unsignedTail: end - signedThrough };
   }
 }

@@ -21,6 +21,16 @@ export class AuditChainReport {
 
   @Field(() => String, { nullable: true, description: 'What is wrong, when valid is false.' })
   problem!: string | null;
+
+  @Field(() => Int, { nullable: true, description: 'When valid: the seq of the latest signed checkpoint (0 when there is none yet).' })
+  signedThrough!: number | null;
+
+  @Field(() => Int, {
+    nullable: true,
+    description:
+      'When valid: events after the latest signed checkpoint. A database superuser could cut them (winding back the head and the relay) without a trace in the database: compare with an export or a head kept elsewhere (audit:verify --trusted-head).',
+  })
+  unsignedTail!: number | null;
 }
 
 @InputType()

@@ -48,11 +48,21 @@ const relayCaughtUp = (t: TenantFixture) =>
     (done) => done === true,
   );
 
-const check = async (t: TenantFixture) => (await api.ok(t.adminToken, `{ verifyAuditChain { valid firstBrokenSeq checkpoints problem } }`)).verifyAuditChain;
+const check = async (t: TenantFixture) => (await api.ok(t.adminToken, `{ verifyAuditChain { valid firstBrokenSeq checkpoints problem signedThrough unsignedTail } }`)).verifyAuditChain;
 
-it('a clean chain verifies with its checkpoints', async () => {
+it('a clean chain verifies with its checkpoints, and says how many events follow the last one', async () => {
   const t = await victim();
-  expect(await check(t)).toEqual({ valid: true, firstBrokenSeq: null, checkpoints: 2, problem: null });
+  const [{ head }] = await api.sql(`SELECT seq::int AS head FROM audit_heads WHERE tenant_id = $1`, [t.tenantId]);
+  expect(await check(t)).toEqual({ valid: true, firstBrokenSeq: null, checkpoints: 2, problem: null, signedThrough: 20, unsignedTail: head - 20 });
+});
+
+it('a cut tail after the last checkpoint, with the head moved back, is caught by what the relay published', async () => {
+  const t = await victim();
+  await asSuperuserWithoutGuards(api, async (q) => {
+    await q(`DELETE FROM audit_events WHERE tenant_id = $1 AND seq > 22`, [t.tenantId]);
+    await q(`UPDATE audit_heads h SET seq = 22, hash = e.hash FROM audit_events e WHERE h.tenant_id = $1 AND e.tenant_id = $1 AND e.seq = 22`, [t.tenantId]);
+  });
+  expect(await check(t)).toMatchObject({ valid: false, firstBrokenSeq: 23, problem: expect.stringMatching(/relay published events up to seq 2\d, past the chain's end \(seq 22\)/) });
 });
 
 it('a consistent rewrite is caught by the checkpoint it contradicts', async () => {

@@ -41,13 +41,13 @@ export function auditCommands(program: Command): void {
     .action(async (_o: unknown, cmd: Command) => {
       const { client, out } = contextOf(cmd);
       const { verifyAuditChain: r } = await client.request(VerifyAuditChainDocument);
-      out.result(r, () =>
-        out.line(
-          r.valid
-            ? `the chain is intact: ${r.checked} event(s) and ${r.checkpoints} signed checkpoint(s) checked`
-            : `the chain is BROKEN at seq ${r.firstBrokenSeq}: ${r.problem} (${r.checked} event(s) checked)`,
-        ),
-      );
+      out.result(r, () => {
+        if (!r.valid) return out.line(`the chain is BROKEN at seq ${r.firstBrokenSeq}: ${r.problem} (${r.checked} event(s) checked)`);
+        out.line(`the chain is intact: ${r.checked} event(s) and ${r.checkpoints} signed checkpoint(s) checked`);
+        if (r.unsignedTail) {
+          out.line(`${r.unsignedTail} event(s) after the last signed checkpoint (seq ${r.signedThrough}): a cut there shows only against an export you kept (npm run audit:verify -- --trusted-head)`);
+        }
+      });
       if (!r.valid) process.exitCode = ExitCode.SERVER;
     });
 }
