@@ -19,6 +19,15 @@ function send(res: ServerResponse, status: number, body: unknown, headers: Recor
   res.end(text);
 }
 
+/** The path segment decoded, or null when it is not percent-encoded UTF-8 (`%C0%AF`). */
+function decodedName(segment: string): string | null {
+  try {
+    return decodeURIComponent(segment);
+  } catch {
+    return null;
+  }
+}
+
 const error = (res: ServerResponse, status: number, code: string, message: string, headers: Record<string, string> = {}) => send(res, status, { error: { code, message } }, headers);
 
 export class CredentialRoutes {
@@ -42,7 +51,8 @@ export class CredentialRoutes {
   private async serve(req: IncomingMessage, res: ServerResponse, raw: string): Promise<void> {
     try {
       const url = new URL(raw, 'http://latchkey');
-      const name = decodeURIComponent(url.pathname.slice(PREFIX.length));
+      const name = decodedName(url.pathname.slice(PREFIX.length));
+      if (name === null) return error(res, 400, 'BAD_USER_INPUT', 'the credential name in the path is not valid percent-encoded UTF-8');
       const presented = bearer(req.headers.authorization);
       if (!presented) return error(res, 401, 'UNAUTHENTICATED', 'present your Latchkey token as Authorization: Bearer', { 'www-authenticate': 'Bearer realm="latchkey"' });
       const clientIp = this.addresses.of(req);

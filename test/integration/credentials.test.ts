@@ -4,6 +4,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { jsonOf, startTestApi, type TestApi } from '../helpers/api';
 import { createScopes, issue, newPrincipal, newTenant, type TenantFixture, unique } from '../helpers/fixtures';
+import { wsClient } from '../helpers/ws';
 
 let api: TestApi;
 let t: TenantFixture;
@@ -297,5 +298,26 @@ describe('refused reads cost the prober, not the audit log', () => {
     expect(Number(res.headers.get('retry-after'))).toBeGreaterThanOrEqual(1);
     const r = await api.gql(limited, `{ viewer { id } }`);
     expect(r.errors?.[0]?.extensions).toMatchObject({ code: 'RATE_LIMITED', retryAfter: expect.any(Number) });
+  });
+});
+
+describe('the credential doors, odd requests', () => {
+  it('answers 400, not 503, to a path that is not percent-encoded UTF-8', async () => {
+    const res = await fetch(`${api.url}/v1/credentials/%C0%AF`, { headers: { authorization: `Bearer ${backend.token}` } });
+    expect(res.status).toBe(400);
+    expect((await jsonOf(res)).error.code).toBe('BAD_USER_INPUT');
+  });
+
+  it('records the client address of a reveal made over WebSocket', async () => {
+    const c = await newCredential('crm-key-ws');
+    const ws = wsClient(api.url, backend.token);
+    try {
+      const sub = ws.subscribe(`mutation($n: String!) { revealCredential(name: $n) { version } }`, { n: c.name });
+      await sub.until((r) => r.length === 1);
+    } finally {
+      await ws.dispose();
+    }
+    const [revealed] = await events('CREDENTIAL_REVEALED', c.id);
+    expect(revealed.data).toMatchObject({ door: 'graphql', clientIp: '127.0.0.1' });
   });
 });
