@@ -1,5 +1,7 @@
 // Per-request DataLoaders: related objects of a page load in a constant number of queries.
 import DataLoader from 'dataloader';
+import type { CredentialGrant, CredentialVersion } from '../credentials/credential.entity';
+import type { CredentialService } from '../credentials/credential.service';
 import type { RoleService } from '../iam/role.service';
 import type { Role } from '../iam/role.entity';
 import type { Owner } from '../owners/owner.entity';
@@ -21,6 +23,7 @@ export interface LoaderSources {
   scopes: ScopeService;
   policies: PolicyService;
   tokenUsage: TokenUsage;
+  credentials: CredentialService;
 }
 
 export type Loaders = ReturnType<typeof createLoaders>;
@@ -49,5 +52,7 @@ export function createLoaders(s: LoaderSources, tenantId: string, { cache = true
     policy: new DataLoader<string, RotationPolicy | null>(async (ids) => byKey(ids, await s.policies.byIds(tenantId, ids), (p) => p.id), options),
     policyUsage: new DataLoader<string, PolicyUsage>((ids) => s.policies.usage(tenantId, ids), options),
     scopeUsage: new DataLoader<string, ScopeUsage>((ids) => s.scopes.usage(tenantId, ids), options),
+    credentialReaders: new DataLoader<string, CredentialGrant[]>((ids) => s.credentials.grantsByCredentialIds(tenantId, ids), options),
+    currentCredentialVersion: new DataLoader<string, CredentialVersion | null>((ids) => s.credentials.currentVersions(tenantId, ids), options),
   };
 }

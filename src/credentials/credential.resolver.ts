@@ -1,4 +1,5 @@
-import { Arg, Authorized, Ctx, FieldResolver, ID, Int, Mutation, Query, Resolver, Root } from 'type-graphql';
+import { Arg, Authorized, Ctx, Extensions, FieldResolver, ID, Int, Mutation, Query, Resolver, Root } from 'type-graphql';
+import { QUOTAS } from '../platform/quotas';
 import type { Context } from '../app/context';
 import type { AuditEvent } from '../audit/audit-event.entity';
 import type { AuditService } from '../audit/audit.service';
@@ -8,7 +9,17 @@ import type { Connection } from '../platform/pagination';
 import { Credential, CredentialGrant, CredentialRotation, CredentialVersion } from './credential.entity';
 import type { CredentialReveals } from './credential-reveal';
 import type { CredentialService } from './credential.service';
-import { AddCredentialVersionInput, CreateCredentialInput, CredentialConnection, CredentialRotatorSet, RevealedCredential, SetCredentialRotatorInput, UpdateCredentialInput } from './credential.types';
+import {
+  AddCredentialVersionInput,
+  CreateCredentialInput,
+  CredentialConnection,
+  CredentialRotatorSet,
+  CredentialVersionConnection,
+  RevealedCredential,
+  ROTATIONS_SHOWN,
+  SetCredentialRotatorInput,
+  UpdateCredentialInput,
+} from './credential.types';
 import type { CredentialRotations } from './credential-rotations';
 import { JSONObjectScalar } from '../platform/graphql-types';
 
@@ -26,7 +37,8 @@ export class CredentialResolver {
     return c.rotator;
   }
 
-  @FieldResolver(() => [CredentialRotation], { description: 'Its rotations, newest first (at most 20).' })
+  @FieldResolver(() => [CredentialRotation], { description: `Its rotations, newest first (at most ${ROTATIONS_SHOWN}).` })
+  @Extensions({ maxItems: ROTATIONS_SHOWN })
   rotations(@Root() c: Credential): Promise<CredentialRotation[]> {
     return this.service.rotations(c.tenantId, c.id);
   }
@@ -59,9 +71,18 @@ export class CredentialResolver {
     return this.service.byName(ctx.principal, name);
   }
 
-  @FieldResolver(() => [CredentialVersion], { description: 'Newest first.' })
-  versions(@Root() c: Credential): Promise<CredentialVersion[]> {
-    return this.service.versions(c.tenantId, c.id);
+  @FieldResolver(() => CredentialVersion, { nullable: true, description: 'The version handed out now (null only before the first one exists).' })
+  currentVersion(@Root() c: Credential, @Ctx() ctx: Context): Promise<CredentialVersion | null> {
+    return ctx.loaders.currentCredentialVersion.load(c.id);
+  }
+
+  @FieldResolver(() => CredentialVersionConnection, { description: 'Newest first, a page at a time.' })
+  versions(
+    @Root() c: Credential,
+    @Arg('first', () => Int, { nullable: true }) first?: number,
+    @Arg('after', () => String, { nullable: true }) after?: string,
+  ): Promise<Connection<CredentialVersion>> {
+    return this.service.versions(c.tenantId, c.id, first, after);
   }
 
   @FieldResolver(() => AuditEventConnection, { description: 'Its audit events, oldest first: versions, grants, reveals (who, which version, from where).' })
@@ -74,9 +95,10 @@ export class CredentialResolver {
     return this.audit.list(ctx.principal, { targetId: c.id }, first, after);
   }
 
-  @FieldResolver(() => [CredentialGrant], { description: 'Owners allowed to read the values.' })
-  readers(@Root() c: Credential): Promise<CredentialGrant[]> {
-    return this.service.grants(c.tenantId, c.id);
+  @FieldResolver(() => [CredentialGrant], { description: `Owners allowed to read the values (at most ${QUOTAS.readersPerCredential}).` })
+  @Extensions({ maxItems: QUOTAS.readersPerCredential })
+  readers(@Root() c: Credential, @Ctx() ctx: Context): Promise<CredentialGrant[]> {
+    return ctx.loaders.credentialReaders.load(c.id);
   }
 
   @Authorized(Permission.CREDENTIAL_WRITE)

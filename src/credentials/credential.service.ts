@@ -11,6 +11,8 @@ import { isUniqueViolation } from '../platform/db';
 import { badInput, conflict, forbidden, notFound } from '../platform/errors';
 import { decodeCursor, requireId, uuidv7 } from '../platform/ids';
 import { type Connection, connection, pageSize } from '../platform/pagination';
+import { byKey, groupBy } from '../platform/batch';
+import { assertBelowQuota, QUOTAS } from '../platform/quotas';
 import { TenantScope } from '../platform/tenant-scope';
 import { Owner } from '../owners/owner.entity';
 import { validateLabels } from '../platform/labels';
@@ -20,6 +22,7 @@ import { RotationPolicy } from '../policies/rotation-policy.entity';
 /** A policy's notifyBefore, or the defaults when it has none. */
 const offsetsOf = (notifyBefore: number[]) => (notifyBefore.length ? notifyBefore : DEFAULT_NOTIFY_BEFORE_S);
 import { Credential, CredentialGrant, CredentialRotation, CredentialVersion, CredentialVersionState, RETIRE_VERSION } from './credential.entity';
+import { ROTATIONS_SHOWN } from './credential.types';
 import type { DataKeys } from './data-keys';
 
 export const MAX_VALUE_BYTES = 64 * 1024;
@@ -101,18 +104,35 @@ export class CredentialService {
     return new TenantScope(this.ds.manager, p.tenantId).select(Credential, 'c').andWhere('c.name = :name', { name }).getOne();
   }
 
-  /** Versions, newest first (loaded per credential by the resolver; never the value). */
-  versions(tenantId: string, credentialId: string): Promise<CredentialVersion[]> {
-    return new TenantScope(this.ds.manager, tenantId).select(CredentialVersion, 'v').andWhere('v.credentialId = :credentialId', { credentialId }).orderBy('v.version', 'DESC').getMany();
+  /** A page of versions, newest first (never the value): a rotated credential gains one a rotation. */
+  async versions(tenantId: string, credentialId: string, first: number | null | undefined, after: string | null | undefined): Promise<Connection<CredentialVersion>> {
+    const limit = pageSize(first);
+    const qb = new TenantScope(this.ds.manager, tenantId).select(CredentialVersion, 'v').andWhere('v.credentialId = :credentialId', { credentialId });
+    const totalCount = await qb.clone().getCount();
+    if (after) {
+      const below = Number(decodeCursor(after));
+      if (!Number.isSafeInteger(below)) throw badInput('after is not a cursor of this list', { argument: 'after' });
+      qb.andWhere('v.version < :below', { below });
+    }
+    const rows = await qb.orderBy('v.version', 'DESC').limit(limit + 1).getMany();
+    return connection(rows, limit, totalCount, (v) => v.version);
   }
 
-  /** Its rotations, newest first (at most 20). */
+  /** Its rotations, newest first. */
   rotations(tenantId: string, credentialId: string): Promise<CredentialRotation[]> {
-    return new TenantScope(this.ds.manager, tenantId).select(CredentialRotation, 'r').andWhere('r.credentialId = :credentialId', { credentialId }).orderBy('r.id', 'DESC').limit(20).getMany();
+    return new TenantScope(this.ds.manager, tenantId).select(CredentialRotation, 'r').andWhere('r.credentialId = :credentialId', { credentialId }).orderBy('r.id', 'DESC').limit(ROTATIONS_SHOWN).getMany();
   }
 
-  grants(tenantId: string, credentialId: string): Promise<CredentialGrant[]> {
-    return new TenantScope(this.ds.manager, tenantId).select(CredentialGrant, 'g').andWhere('g.credentialId = :credentialId', { credentialId }).orderBy('g.createdAt', 'ASC').getMany();
+  /** The readers of each credential (at most QUOTAS.readersPerCredential), in the order they were granted. */
+  async grantsByCredentialIds(tenantId: string, credentialIds: readonly string[]): Promise<CredentialGrant[][]> {
+    const rows = await new TenantScope(this.ds.manager, tenantId).select(CredentialGrant, 'g').andWhere('g.credentialId IN (:...credentialIds)', { credentialIds }).orderBy('g.createdAt', 'ASC').getMany();
+    return groupBy(credentialIds, rows, (g) => g.credentialId);
+  }
+
+  /** The CURRENT version of each credential (null before its first). */
+  async currentVersions(tenantId: string, credentialIds: readonly string[]): Promise<Array<CredentialVersion | null>> {
+    const rows = await new TenantScope(this.ds.manager, tenantId).select(CredentialVersion, 'v').andWhere(`v.credentialId IN (:...credentialIds) AND v.state = 'CURRENT'`, { credentialIds }).getMany();
+    return byKey(credentialIds, rows, (v) => v.credentialId);
   }
 
   /** Names of the credentials an owner is granted to read. */
@@ -257,6 +277,7 @@ export class CredentialService {
       const credential = await this.locked(tx, p.tenantId, checkName(name));
       await this.assertMayPassOn(tx, p, credential, 'grant others on');
       await new TenantScope(tx, p.tenantId).get(Owner, ownerId, 'owner');
+      await assertBelowQuota(tx, `readers of credential ${credential.name}`, QUOTAS.readersPerCredential, 'credential_grants WHERE credential_id = $1 AND owner_id <> $2', [credential.id, ownerId]);
       const grant: CredentialGrant = { tenantId: p.tenantId, credentialId: credential.id, ownerId, grantedBy: p.ownerId, createdAt: new Date() };
       const inserted = await tx.query(
         `INSERT INTO credential_grants (tenant_id, credential_id, owner_id, granted_by, created_at) VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING RETURNING owner_id`,

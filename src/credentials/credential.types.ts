@@ -1,7 +1,7 @@
 import { Field, InputType, Int, ObjectType, registerEnumType } from 'type-graphql';
 import { DurationScalar } from '../platform/duration';
 import { ConnectionType, DateTimeScalar, JSONObjectScalar } from '../platform/graphql-types';
-import { Credential } from './credential.entity';
+import { Credential, CredentialVersion } from './credential.entity';
 
 export enum RotatorKind {
   WEBHOOK = 'WEBHOOK',
@@ -72,6 +72,10 @@ export class RevealedCredential {
 }
 
 export const CredentialConnection = ConnectionType(Credential, 'Credential');
+export const CredentialVersionConnection = ConnectionType(CredentialVersion, 'CredentialVersion');
+
+/** Rotations a credential lists, newest first. */
+export const ROTATIONS_SHOWN = 20;
 
 @InputType({ description: "Who rotates a credential, and how often." })
 export class SetCredentialRotatorInput {

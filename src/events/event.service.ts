@@ -14,12 +14,11 @@ import type { Token } from '../tokens/token.types';
 import { TokenStatus } from '../tokens/token.types';
 import { AsyncQueue } from './async-queue';
 import type { AuditHub } from './audit-hub';
-import { CREDENTIAL_CHANGE_ACTIONS, type CredentialChange, type ExpiringCredential, type ExpiringTokensUpdate, LIFECYCLE_ACTIONS, type TokenLifecycleEvent, type TokenLifecycleKind } from './event.types';
+import { CREDENTIAL_CHANGE_ACTIONS, type CredentialChange, EXPIRING_LIMIT, type ExpiringCredential, type ExpiringTokensUpdate, LIFECYCLE_ACTIONS, type TokenLifecycleEvent, type TokenLifecycleKind } from './event.types';
 import type { PublishedEvent, TokenSnapshot } from './published-event';
 import { tokenSnapshots } from './token-snapshots';
 
 const REPLAY_BATCH = 500;
-const EXPIRING_LIMIT = 500;
 const EXPIRING_REFRESH_MS = 5_000;
 /** How long one read of the expiring list serves every subscriber with the same view. */
 const EXPIRING_SHARE_MS = 1_000;

@@ -1,6 +1,9 @@
-import { Field, ID, Int, ObjectType, registerEnumType } from 'type-graphql';
+import { Extensions, Field, ID, Int, ObjectType, registerEnumType } from 'type-graphql';
 import { DateTimeScalar } from '../platform/graphql-types';
 import { Token } from '../tokens/token.types';
+
+/** Most tokens, and credentials, an expiring-soon message lists. */
+export const EXPIRING_LIMIT = 500;
 
 export enum TokenLifecycleKind {
   ISSUED = 'ISSUED',
@@ -59,8 +62,10 @@ export class ExpiringTokensUpdate {
   initial!: boolean;
 
   @Field(() => [Token], { description: 'Active tokens expiring within the window, soonest first (at most 500).' })
+  @Extensions({ maxItems: EXPIRING_LIMIT })
   tokens!: Token[];
 
+  @Extensions({ maxItems: EXPIRING_LIMIT })
   @Field(() => [ExpiringCredential], {
     description: 'Managed credentials whose vendor expiry falls within the window, soonest first (at most 500), for principals with CREDENTIAL_READ; otherwise empty.',
   })

@@ -1,4 +1,5 @@
-import { Arg, Authorized, Ctx, ID, Mutation, Query, Resolver } from 'type-graphql';
+import { Arg, Authorized, Ctx, Extensions, ID, Mutation, Query, Resolver } from 'type-graphql';
+import { QUOTAS } from '../platform/quotas';
 import { Owner } from '../owners/owner.entity';
 import type { Context } from '../app/context';
 import { Permission } from './permissions';
@@ -12,6 +13,7 @@ export class RoleResolver {
 
   @Authorized(Permission.ROLE_READ)
   @Query(() => [Role])
+  @Extensions({ maxItems: QUOTAS.roles })
   roles(@Ctx() ctx: Context): Promise<Role[]> {
     return this.service.list(ctx.principal);
   }

@@ -7,6 +7,7 @@ import { groupBy } from '../platform/batch';
 import { isUniqueViolation, type Tx } from '../platform/db';
 import { conflict, forbidden } from '../platform/errors';
 import { requireId, uuidv7 } from '../platform/ids';
+import { assertBelowQuota, QUOTAS } from '../platform/quotas';
 import { TenantScope } from '../platform/tenant-scope';
 import type { Principal } from './principal';
 import { BUILT_IN_ROLES, BuiltInRole, Permission, PLATFORM_ADMIN_ROLE, TENANT_ADMINISTRATION } from './permissions';
@@ -51,6 +52,7 @@ export class RoleService {
     const permissions = [...new Set(input.permissions)].sort();
     this.assertMayGrant(p, permissions);
     return this.ds.transaction(async (tx) => {
+      await assertBelowQuota(tx, 'roles', QUOTAS.roles, 'roles WHERE tenant_id = $1', [p.tenantId]);
       const now = new Date();
       const role: Role = {
         id: uuidv7(),

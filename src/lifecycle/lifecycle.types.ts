@@ -1,7 +1,12 @@
-import { Field, ID, Int, ObjectType, registerEnumType } from 'type-graphql';
+import { Extensions, Field, ID, Int, ObjectType, registerEnumType } from 'type-graphql';
 import { DurationScalar } from '../platform/duration';
 import { DateTimeScalar } from '../platform/graphql-types';
 import { Token } from '../tokens/token.types';
+
+/** Most actions a rotation plan or a policy's impact lists. */
+export const MAX_PLANNED_ACTIONS = 1_000;
+/** Most failed jobs the operations view lists. */
+export const FAILED_JOBS_SHOWN = 100;
 
 export enum PlannedActionKind {
   ROTATE = 'ROTATE',
@@ -46,6 +51,7 @@ export class RotationPlan {
   within!: number;
 
   @Field(() => [PlannedAction], { description: 'In the order they will happen.' })
+  @Extensions({ maxItems: MAX_PLANNED_ACTIONS })
   actions!: PlannedAction[];
 
   @Field({ description: 'True when more actions fall in the window than `first` allowed.' })
@@ -70,9 +76,11 @@ export class RotationPlanDiff {
   removedCount!: number;
 
   @Field(() => [PlannedAction], { description: 'The first added actions, in order.' })
+  @Extensions({ maxItems: MAX_PLANNED_ACTIONS })
   added!: PlannedAction[];
 
   @Field(() => [PlannedAction], { description: 'The first removed actions, in order.' })
+  @Extensions({ maxItems: MAX_PLANNED_ACTIONS })
   removed!: PlannedAction[];
 }
 
@@ -121,6 +129,7 @@ export class FailedJob {
 @ObjectType({ description: 'The health of the scheduled lifecycle.' })
 export class LifecycleOperations {
   @Field(() => [QueueStats], { description: 'Cluster-wide: the queues are shared by every tenant.' })
+  @Extensions({ maxItems: 20 })
   queues!: QueueStats[];
 
   @Field(() => DurationScalar, { description: "How late the oldest due action of this tenant is (zero when nothing is overdue)." })
@@ -136,5 +145,6 @@ export class LifecycleOperations {
   lastTickAt!: Date | null;
 
   @Field(() => [FailedJob], { description: "This tenant's jobs that used all their attempts (newest first)." })
+  @Extensions({ maxItems: FAILED_JOBS_SHOWN })
   failedJobs!: FailedJob[];
 }

@@ -4,9 +4,8 @@ import type { Redis } from 'ioredis';
 import type { DataSource } from 'typeorm';
 import { LIFECYCLE_QUEUES, QueueName, type LifecycleJob, type Queues } from '../platform/queues';
 import { DUE_WORK, dueCondition } from './planner';
-import type { FailedJob, LifecycleOperations, QueueStats } from './lifecycle.types';
+import { FAILED_JOBS_SHOWN, type FailedJob, type LifecycleOperations, type QueueStats } from './lifecycle.types';
 
-const FAILED_SHOWN = 100;
 
 export class LifecycleOps {
   constructor(
@@ -47,7 +46,7 @@ export class LifecycleOps {
       .flat()
       .filter((j) => (j.data as LifecycleJob).tenantId === tenantId)
       .sort((a, b) => (b.finishedOn ?? 0) - (a.finishedOn ?? 0))
-      .slice(0, FAILED_SHOWN)
+      .slice(0, FAILED_JOBS_SHOWN)
       .map((j) => ({
         queue: j.queueName,
         jobId: j.id!,

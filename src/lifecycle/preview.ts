@@ -9,13 +9,12 @@ import { toToken } from '../tokens/token-query';
 import type { TokenRotation } from '../tokens/token-rotation';
 import type { TokenFilter } from '../tokens/token.types';
 import { badInput } from '../platform/errors';
-import type { PlannedAction, RotationPlan, RotationPlanDiff } from './lifecycle.types';
+import { MAX_PLANNED_ACTIONS, type PlannedAction, type RotationPlan, type RotationPlanDiff } from './lifecycle.types';
 import { compareSteps, diffPlans, expandPlan, type PlanBasis, type PlannedStep } from './expand-steps';
 
 const MAX_WITHIN_S = 366 * 86_400;
 const MAX_TOKENS = 10_000;
 const MAX_POLICY_TOKENS = 200_000;
-const MAX_ACTIONS = 1_000;
 const HORIZON_START_MS = 3_600_000;
 
 const basisOf = (row: TokenRow, previous: TokenSecretRow[]): PlanBasis => ({
@@ -42,7 +41,7 @@ export class LifecyclePreview {
    */
   async rotationPlan(p: Principal, within: number, filter: TokenFilter | null | undefined, first: number): Promise<RotationPlan> {
     const end = windowEnd(within);
-    const limit = Math.min(Math.max(first, 1), MAX_ACTIONS);
+    const limit = Math.min(Math.max(first, 1), MAX_PLANNED_ACTIONS);
     const found = await this.tokens.scheduled(p, filter, end, MAX_TOKENS);
     const policies = new Map((await this.policies.byIds(p.tenantId, [...new Set(found.map((f) => f.row.rotationPolicyId).filter((x): x is string => !!x))])).map((x) => [x.id, x]));
     const bases = found.map(({ row, previous }) => ({ basis: basisOf(row, previous), policy: row.rotationPolicyId ? (policies.get(row.rotationPolicyId) ?? null) : null }));
@@ -64,7 +63,7 @@ export class LifecyclePreview {
     const current = await this.policies.get(p, policyId);
     const found = await this.tokens.scheduled(p, null, null, MAX_POLICY_TOKENS, policyId);
     const now = new Date();
-    const limit = Math.min(Math.max(first, 1), MAX_ACTIONS);
+    const limit = Math.min(Math.max(first, 1), MAX_PLANNED_ACTIONS);
     // Token by token, keeping only the earliest page of each side: memory bounded by the page.
     const added = new EarliestSteps(limit);
     const removed = new EarliestSteps(limit);

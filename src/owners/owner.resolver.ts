@@ -1,4 +1,6 @@
-import { Arg, Authorized, Ctx, FieldResolver, ID, Int, Mutation, Query, Resolver, Root } from 'type-graphql';
+import { Arg, Authorized, Ctx, Extensions, FieldResolver, ID, Int, Mutation, Query, Resolver, Root } from 'type-graphql';
+import { QUOTAS } from '../platform/quotas';
+import { MAX_CEILING } from './owner.types';
 import { Role } from '../iam/role.entity';
 import { Permission } from '../iam/permissions';
 import type { Context } from '../app/context';
@@ -50,11 +52,13 @@ export class OwnerResolver {
   }
 
   @FieldResolver(() => [Role])
+  @Extensions({ maxItems: QUOTAS.roles })
   roles(@Root() owner: Owner, @Ctx() ctx: Context): Promise<Role[]> {
     return ctx.loaders.ownerRoles.load(owner.id);
   }
 
   @FieldResolver(() => [Scope], { description: 'The ceiling of scopes that tokens of this owner may carry.' })
+  @Extensions({ maxItems: MAX_CEILING })
   allowedScopes(@Root() owner: Owner, @Ctx() ctx: Context): Promise<Scope[]> {
     return ctx.loaders.ownerScopes.load(owner.id);
   }

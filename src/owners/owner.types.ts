@@ -3,6 +3,9 @@ import { Field, InputType } from 'type-graphql';
 import { ConnectionType } from '../platform/graphql-types';
 import { Owner, OwnerKind } from './owner.entity';
 
+/** Most scopes in one owner's ceiling. */
+export const MAX_CEILING = 500;
+
 export const OwnerConnection = ConnectionType(Owner, 'Owner');
 
 @InputType()
@@ -22,7 +25,7 @@ export class CreateOwnerInput {
 
   @Field(() => [String], { nullable: true, description: 'Scope names: the ceiling for this owner’s tokens.' })
   @IsOptional()
-  @ArrayMaxSize(500)
+  @ArrayMaxSize(MAX_CEILING)
   allowedScopes?: string[] | null;
 }
 
@@ -43,6 +46,6 @@ export class UpdateOwnerInput {
     description: 'Replaces the ceiling. Scopes taken away are removed from the owner’s tokens too.',
   })
   @IsOptional()
-  @ArrayMaxSize(500)
+  @ArrayMaxSize(MAX_CEILING)
   allowedScopes?: string[] | null;
 }

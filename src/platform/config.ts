@@ -230,7 +230,7 @@ export function loadConfig(env: Env = process.env): Config {
     graphql: {
       maxDepth: int('GRAPHQL_MAX_DEPTH', 8, 2, 64),
       maxAliases: int('GRAPHQL_MAX_ALIASES', 30, 1, 1000),
-      maxCost: int('GRAPHQL_MAX_COST', 5000, 10, 1_000_000),
+      maxCost: int('GRAPHQL_MAX_COST', 50_000, 10, 10_000_000),
     },
     verify: {
       cacheMaxEntries: int('VERIFY_CACHE_MAX_ENTRIES', 200_000, 1, 10_000_000),

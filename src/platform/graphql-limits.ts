@@ -1,15 +1,18 @@
 // Limits on what one GraphQL operation may ask for: depth, aliases and an estimated cost
-// (fields, multiplied by the page size of the connections around them).
+// (fields, multiplied by the page size of the connections and lists around them: every object
+// list declares the most it returns, and test/unit/schema.test.ts holds that it does).
 import {
   type ASTVisitor,
   type FieldNode,
   type FragmentDefinitionNode,
   getNamedType,
+  getNullableType,
   GraphQLError,
   type GraphQLField,
   type GraphQLNamedType,
   isObjectType,
   isInterfaceType,
+  isListType,
   Kind,
   type SelectionSetNode,
   type ValidationContext,
@@ -29,14 +32,35 @@ interface Measure {
 }
 
 /** The page a connection field asks for; null for a literal no page can be (a negative one would lower the estimate). */
-function pageOf(node: FieldNode): number | null {
+function pageOf(node: FieldNode, fallback = DEFAULT_PAGE, max = MAX_PAGE): number | null {
   const arg = node.arguments?.find((a) => a.name.value === 'first');
-  if (!arg) return DEFAULT_PAGE;
+  if (!arg) return fallback;
   if (arg.value.kind === Kind.INT) {
     const n = Number(arg.value.value);
-    return n < 0 ? null : Math.min(n, MAX_PAGE);
+    return n < 0 ? null : Math.min(n, max);
   }
-  return MAX_PAGE; // a variable: assume the largest page it may ask for
+  return max; // a variable: assume the largest page it may ask for
+}
+
+/** The most items an object list field declares it returns (`@Extensions({ maxItems })`). */
+export const maxItemsOf = (field: GraphQLField<unknown, unknown>): number | undefined => {
+  const n = (field.extensions as { maxItems?: unknown } | undefined)?.maxItems;
+  return typeof n === 'number' ? n : undefined;
+};
+
+/**
+ * How many times a field's selection runs: a connection's page, or as many items as an object
+ * list can hold (its `first`, or the bound it declares); one for anything else. Null: a page no
+ * list can have.
+ */
+function multiplierOf(parent: GraphQLNamedType | undefined, field: GraphQLField<unknown, unknown> | undefined, node: FieldNode, child: GraphQLNamedType | undefined): number | null {
+  if (!field || !child) return 1;
+  if (child.name.endsWith('Connection')) return pageOf(node);
+  if (parent?.name.endsWith('Connection')) return 1; // its edges: the connection's page already counted them
+  if (!isListType(getNullableType(field.type)) || !(isObjectType(child) || isInterfaceType(child))) return 1;
+  const max = maxItemsOf(field) ?? MAX_PAGE;
+  const first = field.args.find((a) => a.name === 'first');
+  return first ? pageOf(node, typeof first.defaultValue === 'number' ? first.defaultValue : Math.min(DEFAULT_PAGE, max), max) : max;
 }
 
 export function operationLimits(limits: Limits) {
@@ -77,7 +101,7 @@ export function operationLimits(limits: Limits) {
           const field = fieldOf(type, sel.name.value);
           const childType = field ? getNamedType(field.type) : undefined;
           const inner = sel.selectionSet ? measure(sel.selectionSet, childType) : { depth: 0, aliases: 0, cost: 0 };
-          let multiplier = childType?.name.endsWith('Connection') ? pageOf(sel) : 1;
+          let multiplier = multiplierOf(type, field, sel, childType);
           if (multiplier === null) {
             badPages.push(sel);
             multiplier = MAX_PAGE;

@@ -1,4 +1,5 @@
-import { Arg, Authorized, Ctx, FieldResolver, ID, Mutation, Query, Resolver, Root } from 'type-graphql';
+import { Arg, Authorized, Ctx, Extensions, FieldResolver, ID, Mutation, Query, Resolver, Root } from 'type-graphql';
+import { QUOTAS } from '../platform/quotas';
 import { RateLimit, rateLimitOf } from '../tokens/rate-limit.types';
 import { Permission } from '../iam/permissions';
 import { requirePermission } from '../iam/principal';
@@ -18,6 +19,7 @@ export class PolicyResolver {
 
   @Authorized(Permission.POLICY_READ)
   @Query(() => [RotationPolicy])
+  @Extensions({ maxItems: QUOTAS.rotationPolicies })
   rotationPolicies(@Ctx() ctx: Context): Promise<RotationPolicy[]> {
     return this.service.list(ctx.principal);
   }

@@ -6,6 +6,7 @@ import { isUniqueViolation } from '../platform/db';
 import { formatDuration } from '../platform/duration';
 import { badInput, conflict } from '../platform/errors';
 import { requireId, uuidv7 } from '../platform/ids';
+import { assertBelowQuota, QUOTAS } from '../platform/quotas';
 import { TenantScope } from '../platform/tenant-scope';
 import type { ChangeNotifier } from '../platform/change-notifier';
 import { validRateLimit } from '../tokens/token-authority';
@@ -83,6 +84,7 @@ export class PolicyService {
   async create(p: Principal, input: RotationPolicyInput): Promise<RotationPolicy> {
     const fields = normalisePolicy(input);
     return this.ds.transaction(async (tx) => {
+      await assertBelowQuota(tx, 'rotation policies', QUOTAS.rotationPolicies, 'rotation_policies WHERE tenant_id = $1', [p.tenantId]);
       const now = new Date();
       const policy: RotationPolicy = { id: uuidv7(), tenantId: p.tenantId, ...fields, createdAt: now, updatedAt: now };
       try {

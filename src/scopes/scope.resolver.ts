@@ -1,4 +1,5 @@
-import { Arg, Authorized, Ctx, FieldResolver, ID, Mutation, Query, Resolver, Root } from 'type-graphql';
+import { Arg, Authorized, Ctx, Extensions, FieldResolver, ID, Mutation, Query, Resolver, Root } from 'type-graphql';
+import { QUOTAS } from '../platform/quotas';
 import { Permission } from '../iam/permissions';
 import type { Context } from '../app/context';
 import { Scope } from './scope.entity';
@@ -11,6 +12,7 @@ export class ScopeResolver {
 
   @Authorized(Permission.SCOPE_READ)
   @Query(() => [Scope])
+  @Extensions({ maxItems: QUOTAS.scopes })
   scopes(@Ctx() ctx: Context): Promise<Scope[]> {
     return this.service.list(ctx.principal);
   }

@@ -7,6 +7,7 @@ import { OwnerScopeRow } from '../owners/owner.entity';
 import { isUniqueViolation } from '../platform/db';
 import { badInput, conflict, forbidden } from '../platform/errors';
 import { requireId, uuidv7 } from '../platform/ids';
+import { assertBelowQuota, QUOTAS } from '../platform/quotas';
 import { TenantScope } from '../platform/tenant-scope';
 import { groupBy } from '../platform/batch';
 import { TokenScopeRow } from '../tokens/token.entity';
@@ -30,6 +31,7 @@ export class ScopeService {
       throw badInput(`scope name ${JSON.stringify(input.name)} must look like <service>:<resource>:<read|write>, for example crm:sales.summary:read`, { argument: 'name' });
     }
     return this.ds.transaction(async (tx) => {
+      await assertBelowQuota(tx, 'scopes in the catalogue', QUOTAS.scopes, 'scopes WHERE tenant_id = $1', [p.tenantId]);
       const scope: Scope = {
         id: uuidv7(),
         tenantId: p.tenantId,

@@ -6,7 +6,10 @@ import { TenantScope } from '../platform/tenant-scope';
 import { TokenSecretRow } from './token-secret.entity';
 import type { DailyUsage } from './token.types';
 
-const SECRETS_SHOWN = 10;
+/** Generations a token shows, newest first. */
+export const SECRETS_SHOWN = 10;
+/** Days one usage query may span (both ends included). */
+export const USAGE_MAX_DAYS = 367;
 
 export interface UsageSummary {
   usageCount: number;

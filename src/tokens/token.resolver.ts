@@ -1,4 +1,5 @@
-import { Arg, Authorized, Ctx, FieldResolver, ID, Int, Mutation, Query, Resolver, Root } from 'type-graphql';
+import { Arg, Authorized, Ctx, Extensions, FieldResolver, ID, Int, Mutation, Query, Resolver, Root } from 'type-graphql';
+import { SECRETS_SHOWN, USAGE_MAX_DAYS } from './token-usage';
 import { Permission } from '../iam/permissions';
 import { Owner } from '../owners/owner.entity';
 import { RotationPolicy } from '../policies/rotation-policy.entity';
@@ -15,6 +16,7 @@ import {
   DailyUsage,
   IssuedToken,
   IssueTokenInput,
+  MAX_TOKEN_SCOPES,
   Token,
   TokenConnection,
   TokenFilter,
@@ -120,11 +122,13 @@ export class TokenResolver {
   }
 
   @FieldResolver(() => [Scope])
+  @Extensions({ maxItems: MAX_TOKEN_SCOPES })
   async scopes(@Root() token: Token, @Ctx() ctx: Context): Promise<Scope[]> {
     return token.preloaded?.scopes ?? ctx.loaders.tokenScopes.load(token.id);
   }
 
   @FieldResolver(() => [TokenSecret], { description: 'The ten latest generations, newest first.' })
+  @Extensions({ maxItems: SECRETS_SHOWN })
   secrets(@Root() token: Token, @Ctx() ctx: Context): Promise<TokenSecret[]> {
     return ctx.loaders.tokenSecrets.load(token.id);
   }
@@ -145,14 +149,15 @@ export class TokenResolver {
   }
 
   @FieldResolver(() => [DailyUsage], { description: 'Successful verifications per UTC day from `from` to `to` (at most 366 days). Written every USAGE_DAILY_FLUSH_MS, so the current day lags by up to that.' })
+  @Extensions({ maxItems: USAGE_MAX_DAYS })
   usage(
     @Root() token: Token,
     @Arg('from', () => DateTimeScalar) from: Date,
     @Arg('to', () => DateTimeScalar) to: Date,
     @Ctx() ctx: Context,
   ): Promise<DailyUsage[]> {
-    if (to < from || to.getTime() - from.getTime() > 366 * 86_400_000) {
-      throw badInput('usage needs from <= to, at most 366 days apart', { argument: 'from' });
+    if (to < from || to.getTime() - from.getTime() > (USAGE_MAX_DAYS - 1) * 86_400_000) {
+      throw badInput(`usage needs from <= to, at most ${USAGE_MAX_DAYS - 1} days apart`, { argument: 'from' });
     }
     return ctx.loaders.usage(from, to).load(token.id);
   }

@@ -7,6 +7,9 @@ import { RateLimit, RateLimitInput } from './rate-limit.types';
 import type { TokenKindValue, TokenStatusValue } from './token.entity';
 import type { SecretStateValue } from './token-secret.entity';
 
+/** Most scopes one token carries. */
+export const MAX_TOKEN_SCOPES = 100;
+
 export enum TokenStatus {
   ACTIVE = 'ACTIVE',
   SUSPENDED = 'SUSPENDED',
@@ -192,7 +195,7 @@ export class IssueTokenInput {
   description?: string | null;
 
   @Field(() => [String])
-  @ArrayMaxSize(100)
+  @ArrayMaxSize(MAX_TOKEN_SCOPES)
   scopes!: string[];
 
   @Field(() => TokenKind, {

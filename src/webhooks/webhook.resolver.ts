@@ -1,5 +1,6 @@
 import { AuditEvent } from '../audit/audit-event.entity';
-import { Arg, Authorized, Ctx, ID, Int, Mutation, Query, Resolver } from 'type-graphql';
+import { Arg, Authorized, Ctx, Extensions, ID, Int, Mutation, Query, Resolver } from 'type-graphql';
+import { QUOTAS } from '../platform/quotas';
 import { Permission } from '../iam/permissions';
 import type { Context } from '../app/context';
 import type { Connection } from '../platform/pagination';
@@ -13,6 +14,7 @@ export class WebhookResolver {
 
   @Authorized(Permission.WEBHOOK_READ)
   @Query(() => [Webhook])
+  @Extensions({ maxItems: QUOTAS.webhooks })
   webhooks(@Ctx() ctx: Context): Promise<Webhook[]> {
     return this.service.list(ctx.principal);
   }

@@ -11,6 +11,7 @@ import { decodeCursor, requireId, uuidv7 } from '../platform/ids';
 import { type Connection, connection, pageSize } from '../platform/pagination';
 import { type Queues, QueueName } from '../platform/queues';
 import type { SecretBox } from '../platform/secret-box';
+import { assertBelowQuota, QUOTAS } from '../platform/quotas';
 import { TenantScope } from '../platform/tenant-scope';
 import { checkTargetUrl, type Outbound } from './outbound';
 import { newWebhookSecret } from './signature';
@@ -74,6 +75,7 @@ export class WebhookService {
       updatedAt: now,
     };
     await this.ds.transaction(async (tx) => {
+      await assertBelowQuota(tx, 'webhook endpoints', QUOTAS.webhooks, 'webhooks WHERE tenant_id = $1', [p.tenantId]);
       await new TenantScope(tx, p.tenantId).insert(Webhook, [webhook]);
       await this.audit.append(tx, p.tenantId, {
         action: 'WEBHOOK_CREATED',

@@ -29,9 +29,13 @@ const calls: Array<{ step: string; rotationId: string; headers: IncomingHttpHead
 const CREATE = `mutation($n: String!, $v: String!) { createCredential(input: { name: $n, value: $v }) { id } }`;
 const SET = `mutation($n: String!, $i: SetCredentialRotatorInput!) { setCredentialRotator(name: $n, input: $i) { signingSecret credential { nextRotationAt } } }`;
 const ROTATE = `mutation($n: String!) { rotateCredential(name: $n) { id state step } }`;
-const STATE = `query($n: String!) { credential(name: $n) { rotations { id state step failure pendingVersion } versions { version state } } }`;
+const STATE = `query($n: String!) { credential(name: $n) { rotations { id state step failure pendingVersion } versions { edges { node { version state } } } } }`;
 
-const latest = async (name: string) => (await api.ok(t.adminToken, STATE, { n: name })).credential;
+/** The credential with its newest versions as a list. */
+const latest = async (name: string) => {
+  const { credential } = await api.ok(t.adminToken, STATE, { n: name });
+  return { ...credential, versions: credential.versions.edges.map((e: { node: unknown }) => e.node) };
+};
 const until = async (name: string, state: string) => {
   await expect.poll(async () => (await latest(name)).rotations[0]?.state, { timeout: 20_000, interval: 100 }).toBe(state);
   return latest(name);

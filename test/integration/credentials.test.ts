@@ -11,7 +11,7 @@ let t: TenantFixture;
 /** homepage-dashboard-backend: a SERVICE owner granted to read, with a CONTROL token (`token`) and a DATA token for the CRM (`data`). */
 let backend: { ownerId: string; token: string; data: string };
 
-const CREATE = `mutation($i: CreateCredentialInput!) { createCredential(input: $i) { id name service ownerId versions { version state expiresAt } } }`;
+const CREATE = `mutation($i: CreateCredentialInput!) { createCredential(input: $i) { id name service ownerId currentVersion { version state expiresAt } } }`;
 const ADD = `mutation($i: AddCredentialVersionInput!) { addCredentialVersion(input: $i) { version state } }`;
 const GRANT = `mutation($n: String!, $o: ID!) { grantCredential(name: $n, ownerId: $o) { ownerId grantedBy } }`;
 const REVEAL = `mutation($n: String!, $v: Int) { revealCredential(name: $n, version: $v) { name version value expiresAt } }`;
@@ -85,10 +85,10 @@ describe('managed credentials', () => {
 
   it('never shows a value in metadata: versions have no value field', async () => {
     const c = await newCredential();
-    const r = await api.gql(t.adminToken, `query($n: String!) { credential(name: $n) { versions { value } } }`, { n: c.name });
+    const r = await api.gql(t.adminToken, `query($n: String!) { credential(name: $n) { versions { edges { node { value } } } } }`, { n: c.name });
     expect(r.errors?.[0]?.message).toMatch(/Cannot query field "value"/);
-    const { credential } = await api.ok(t.adminToken, `query($n: String!) { credential(name: $n) { name service versions { version state } readers { ownerId } } }`, { n: c.name });
-    expect(credential).toEqual({ name: c.name, service: 'salesforce', versions: [{ version: 1, state: 'CURRENT' }], readers: [{ ownerId: backend.ownerId }] });
+    const { credential } = await api.ok(t.adminToken, `query($n: String!) { credential(name: $n) { name service versions { totalCount edges { node { version state } } } readers { ownerId } } }`, { n: c.name });
+    expect(credential).toEqual({ name: c.name, service: 'salesforce', versions: { totalCount: 1, edges: [{ node: { version: 1, state: 'CURRENT' } }] }, readers: [{ ownerId: backend.ownerId }] });
   });
 
   it('refuses a reader without a grant alike for a missing credential, auditing the refusal; an admin must grant itself first', async () => {

@@ -67,7 +67,7 @@ describe('operation limits', () => {
     // viewer { id } is 2; level i adds itself (2) to twice level i-1: cost(i) = 2 * cost(i-1) + 2.
     let cost = 2;
     for (let i = 1; i <= levels; i++) cost = 2 * cost + 2;
-    expect(r.errors?.map((e) => e.message)).toContain(`the operation's estimated cost is ${cost}; the limit is 5000`);
+    expect(r.errors?.map((e) => e.message)).toContain(`the operation's estimated cost is ${cost}; the limit is 50000`);
   });
 
   it('refuses a negative page before execution, so that it cannot lower the estimate', async () => {
@@ -171,5 +171,33 @@ describe('errors', () => {
       expect(['BAD_USER_INPUT', 'UNAUTHENTICATED', 'FORBIDDEN', 'NOT_FOUND', 'CONFLICT', 'INTERNAL_SERVER_ERROR']).toContain(codeOf(r));
       expect(JSON.stringify(r)).not.toMatch(/stacktrace|\.ts:|\.js:|QueryFailedError|SELECT /);
     }
+  });
+});
+
+describe('lists are bounded and priced by their bound', () => {
+  it('a credential with many versions answers a page of them; asking for all of them across aliases is refused before execution', async () => {
+    const name = `many-versions-${Date.now()}`;
+    await api.ok(t.adminToken, `mutation($n: String!) { createCredential(input: { name: $n, value: "v1" }) { id } }`, { n: name });
+    for (let v = 2; v <= 130; v++) await api.ok(t.adminToken, `mutation($n: String!, $v: String!) { addCredentialVersion(input: { name: $n, value: $v, gracePeriod: "PT0S" }) { version } }`, { n: name, v: `v${v}` });
+    const { credential } = await api.ok(t.adminToken, `query($n: String!) { credential(name: $n) { currentVersion { version } versions { totalCount pageInfo { hasNextPage } edges { node { version } } } } }`, { n: name });
+    expect(credential.currentVersion).toEqual({ version: 130 });
+    expect(credential.versions.totalCount).toBe(130);
+    expect(credential.versions.edges).toHaveLength(20);
+    expect(credential.versions.edges[0].node.version).toBe(130);
+    expect(credential.versions.pageInfo.hasNextPage).toBe(true);
+    const greedy = `{ ${Array.from({ length: 5 }, (_, i) => `c${i}: credentials(first: 100) { edges { node { versions(first: 100) { edges { node { version state createdAt } } } } } }`).join(' ')} }`;
+    const r = await api.gql(t.adminToken, greedy);
+    expect(codeOf(r)).toBe('BAD_USER_INPUT');
+    expect(r.errors?.[0]?.message).toMatch(/estimated cost/);
+  });
+
+  it('a tenant holds at most 100 roles: the next one is refused with CONFLICT and nothing is written', async () => {
+    const tenant = await newTenant(api);
+    const [{ n }] = await api.sql(`SELECT count(*)::int AS n FROM roles WHERE tenant_id = $1`, [tenant.tenantId]);
+    for (let i = n; i < 100; i++) await api.ok(tenant.adminToken, `mutation($n: String!) { createRole(input: { name: $n, permissions: [TOKEN_READ] }) { id } }`, { n: `role-${i}` });
+    const r = await api.gql(tenant.adminToken, `mutation { createRole(input: { name: "one-too-many", permissions: [TOKEN_READ] }) { id } }`);
+    expect(codeOf(r)).toBe('CONFLICT');
+    expect(r.errors?.[0]?.message).toMatch(/at most 100/);
+    expect((await api.sql(`SELECT count(*)::int AS n FROM roles WHERE tenant_id = $1`, [tenant.tenantId]))[0].n).toBe(100);
   });
 });

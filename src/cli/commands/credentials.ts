@@ -23,8 +23,7 @@ import {
 } from '../generated/graphql';
 import { ownerIdOf } from './tokens';
 
-const current = (c: CredentialFieldsFragment) => c.versions.find((v) => v.state === 'CURRENT');
-const row = (c: CredentialFieldsFragment) => ({ name: c.name, service: c.service, version: current(c)?.version, expiresAt: current(c)?.expiresAt, readers: c.readers.length, updatedAt: c.updatedAt });
+const row = (c: CredentialFieldsFragment) => ({ name: c.name, service: c.service, version: c.currentVersion?.version, expiresAt: c.currentVersion?.expiresAt, readers: c.readers.length, updatedAt: c.updatedAt });
 
 /** The value piped on stdin (one trailing newline dropped, as `echo` adds one). */
 async function valueFromStdin(): Promise<string> {
@@ -36,10 +35,12 @@ async function valueFromStdin(): Promise<string> {
   return value;
 }
 
-async function byName(ctx: Ctx, name: string): Promise<CredentialFieldsFragment> {
+/** A credential with its newest versions as a list (`versionCount` says how many there are in all). */
+async function byName(ctx: Ctx, name: string) {
   const { credential } = await ctx.client.request(CredentialByNameDocument, { name });
   if (!credential) throw new CliError(`no credential named ${JSON.stringify(name)}`, ExitCode.NOT_FOUND);
-  return credential;
+  const { versions, ...rest } = credential;
+  return { ...rest, versions: versions.edges.map((e) => e.node), versionCount: versions.totalCount };
 }
 
 /** A REST read's refusal as the exit code the rest of the CLI uses. */
@@ -73,7 +74,7 @@ export function credentialCommands(program: Command): void {
       const ctx = contextOf(cmd);
       const c = await byName(ctx, name);
       ctx.out.result(c, () => {
-        const { versions, readers, ...rest } = c;
+        const { versions, readers, currentVersion, ...rest } = c;
         ctx.out.record(rest);
         ctx.out.line();
         ctx.out.table(versions, ['version', 'state', 'expiresAt', 'graceEndsAt', 'createdAt', 'retiredAt']);
