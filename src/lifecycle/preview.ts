@@ -9,6 +9,7 @@ import { toToken } from '../tokens/token-query';
 import type { TokenRotation } from '../tokens/token-rotation';
 import type { TokenFilter } from '../tokens/token.types';
 import { badInput } from '../platform/errors';
+import { TimeSlice } from '../platform/time-slice';
 import { MAX_PLANNED_ACTIONS, type PlannedAction, type RotationPlan, type RotationPlanDiff } from './lifecycle.types';
 import { compareSteps, diffPlans, expandPlan, type PlanBasis, type PlannedStep } from './expand-steps';
 
@@ -46,10 +47,15 @@ export class LifecyclePreview {
     const policies = new Map((await this.policies.byIds(p.tenantId, [...new Set(found.map((f) => f.row.rotationPolicyId).filter((x): x is string => !!x))])).map((x) => [x.id, x]));
     const bases = found.map(({ row, previous }) => ({ basis: basisOf(row, previous), policy: row.rotationPolicyId ? (policies.get(row.rotationPolicyId) ?? null) : null }));
     const now = Date.now();
+    const slice = new TimeSlice();
     let steps: PlannedStep[] = [];
     for (let span = HORIZON_START_MS; ; span *= 2) {
       const horizon = new Date(Math.min(end.getTime(), now + span));
-      steps = bases.flatMap(({ basis, policy }) => expandPlan(basis, policy, horizon));
+      steps = [];
+      for (const { basis, policy } of bases) {
+        steps.push(...expandPlan(basis, policy, horizon));
+        await slice.yield();
+      }
       if (steps.length > limit || horizon.getTime() === end.getTime()) break;
     }
     steps.sort(compareSteps);
@@ -68,7 +74,9 @@ export class LifecyclePreview {
     const added = new EarliestSteps(limit);
     const removed = new EarliestSteps(limit);
     let affected = 0;
+    const slice = new TimeSlice();
     for (const { row, previous, rotatedAt } of found) {
+      await slice.yield();
       const basis = basisOf(row, previous);
       // As the update re-plans (TokenService.replan): an expired token stays expired.
       const next = !row.expiresAt || row.expiresAt > now ? scheduleFor({ ...row, rotatedAt }, fields, now) : null;

@@ -61,3 +61,26 @@ it('pages in time order across tokens, retirements included', async () => {
   expect(actions.slice(0, 3).map((a) => a.tokenId)).toEqual(ids.slice(0, 3));
   expect(actions.every((a) => a.kind === 'ROTATE' && a.generation === 2)).toBe(true);
 });
+
+it('eight dry runs of a policy change over those tokens at once leave the event loop free: /healthz keeps answering', async () => {
+  const policyId = (await api.ok(t.adminToken, `{ rotationPolicies { id name } }`)).rotationPolicies.find((x: { name: string }) => x.name === 'daily').id;
+  const auditor = (await api.ok(t.adminToken, `mutation($o: ID!) { issueToken(input: { ownerId: $o, name: "dry runs", scopes: [] }) { secret } }`, { o: t.adminId })).issueToken.secret;
+  let running = true;
+  const health: number[] = [];
+  const probe = (async () => {
+    while (running) {
+      const t0 = performance.now();
+      await (await fetch(`${api.url}/healthz`)).arrayBuffer();
+      health.push(performance.now() - t0);
+      await new Promise((r) => setTimeout(r, 20));
+    }
+  })();
+  const dryRun = `mutation($id: ID!) { updateRotationPolicy(id: $id, input: { name: "daily", rotateEvery: "PT12H", gracePeriod: "PT1H" }, dryRun: true) { planImpact { tokens affectedTokens addedCount } } }`;
+  const runs = await Promise.all(Array.from({ length: 8 }, () => api.ok(auditor, dryRun, { id: policyId })));
+  running = false;
+  await probe;
+  expect(runs.every((r) => r.updateRotationPolicy.planImpact.tokens === 2_010 && r.updateRotationPolicy.planImpact.affectedTokens === 2_010)).toBe(true);
+  expect(health.length).toBeGreaterThan(5);
+  // Held for seconds before; the target (p99 under 100 ms) is measured by the benchmark, this bound only catches a held loop.
+  expect(Math.max(...health)).toBeLessThan(500);
+});
