@@ -4,17 +4,21 @@
 // pruned: destroying values is not something a file should do by omission.
 import { CliError, ExitCode } from './errors';
 import type { Change } from './file-diff';
+import { urlDigest } from '../platform/capability-url';
 import { diffFields, sortKeys } from './diff-values';
 import { type CredentialFieldsFragment, GrantCredentialDocument, RevokeCredentialAccessDocument, SetCredentialRotatorDocument, UpdateCredentialDocument } from './generated/graphql';
 import type { DesiredCredential, DesiredRotator, PolicyFile } from './policy-file';
 import type { ServerState } from './server-state';
 
-/** A rotator as the server shows it, in the file's terms. */
-function serverRotator(c: CredentialFieldsFragment): DesiredRotator | null {
-  const r = c.rotator as { kind: string; url?: string; connection?: string; roles?: string[] } | null;
+/**
+ * A rotator as the server shows it, in the file's terms. A reader without CREDENTIAL_WRITE sees a
+ * webhook rotator's URL masked: when its digest is the file's URL's, it is that URL.
+ */
+function serverRotator(c: CredentialFieldsFragment, desired: DesiredRotator | null): DesiredRotator | null {
+  const r = c.rotator as { kind: string; url?: string; urlDigest?: string; connection?: string; roles?: string[] } | null;
   if (!r) return null;
   const timing = { rotateEvery: c.rotateEvery ?? null, gracePeriod: c.gracePeriod };
-  if (r.kind === 'WEBHOOK') return { kind: 'WEBHOOK', url: r.url!, ...timing };
+  if (r.kind === 'WEBHOOK') return { kind: 'WEBHOOK', url: desired?.kind === 'WEBHOOK' && urlDigest(desired.url) === r.urlDigest ? desired.url : r.url!, ...timing };
   if (r.kind === 'POSTGRES') return { kind: 'POSTGRES', connection: r.connection!, roles: r.roles!, ...timing };
   return { kind: 'REDIS', connection: r.connection!, ...timing };
 }
@@ -44,7 +48,7 @@ export function credentialChanges(file: PolicyFile, server: ServerState): Change
     const readersBefore = current.readers.map((r) => ownerName.get(r.ownerId) ?? r.ownerId).sort();
     before.readers = readersBefore;
     after.readers = d.readers;
-    const rotatorBefore = serverRotator(current);
+    const rotatorBefore = serverRotator(current, d.rotator);
     if (d.rotator) {
       before.rotator = rotatorBefore;
       after.rotator = d.rotator;

@@ -3,6 +3,7 @@
 // file has a webhooks section at all: a file written before webhooks could be declared keeps them.
 import { CliError, ExitCode } from './errors';
 import type { Change } from './file-diff';
+import { urlDigest } from '../platform/capability-url';
 import { diffFields } from './diff-values';
 import { CreateWebhookDocument, DeleteWebhookDocument, UpdateWebhookDocument, type WebhookFieldsFragment } from './generated/graphql';
 import type { PolicyFile } from './policy-file';
@@ -11,7 +12,9 @@ import type { ServerState } from './server-state';
 export function webhookChanges(file: PolicyFile, server: ServerState): Change[] {
   const changes: Change[] = [];
   file.webhooks.forEach((w, i) => {
-    const matches = server.webhooks.filter((h) => h.url === w.url);
+    // A reader without WEBHOOK_WRITE sees URLs masked: the digest says which endpoint is this one.
+    const digest = urlDigest(w.url);
+    const matches = server.webhooks.filter((h) => h.urlDigest === digest);
     if (matches.length > 1) throw new CliError(`${file.where(['webhooks', i, 'url'])}: ${matches.length} webhooks on the server send to ${w.url}; delete the extra ones first`, ExitCode.INVALID);
     const current = matches[0];
     if (!current) {
@@ -47,8 +50,8 @@ export function webhookChanges(file: PolicyFile, server: ServerState): Change[] 
 /** Endpoints a file with a webhooks section does not list. */
 export function webhookDeletions(file: PolicyFile, server: ServerState): Change[] {
   if (!file.managesWebhooks) return [];
-  const declared = new Set(file.webhooks.map((w) => w.url));
+  const declared = new Set(file.webhooks.map((w) => urlDigest(w.url)));
   return server.webhooks
-    .filter((h: WebhookFieldsFragment) => !declared.has(h.url))
+    .filter((h: WebhookFieldsFragment) => !declared.has(h.urlDigest))
     .map((h) => ({ op: 'delete', kind: 'webhook', name: h.url, fields: [], run: async ({ client }) => (await client.request(DeleteWebhookDocument, { id: h.id }), {}) }));
 }

@@ -21,7 +21,7 @@ import type { SecretBox } from '../platform/secret-box';
 import { TenantScope } from '../platform/tenant-scope';
 import { checkTargetUrl, type Outbound } from '../webhooks/outbound';
 import { newWebhookSecret } from '../webhooks/signature';
-import { Credential, CredentialRotation, RETIRE_VERSION, CredentialVersion, CredentialVersionState, ROTATION_STEPS, type RotationStep, RotationState, type RotatorConfig } from './credential.entity';
+import { Credential, CredentialRotation, RETIRE_VERSION, CredentialVersion, CredentialVersionState, ROTATION_STEPS, type RotationStep, RotationState, type RotatorConfig, shownRotator } from './credential.entity';
 import { type CredentialService, MAX_GRACE_S, checkName, versionContext } from './credential.service';
 import type { DataKeys } from './data-keys';
 import { PostgresRotator, RedisRotator, type Rotator, RotatorError, WebhookRotator } from './rotators';
@@ -93,7 +93,7 @@ export class CredentialRotations {
         actorId: p.ownerId,
         targetType: 'CREDENTIAL',
         targetId: c.id,
-        data: { name, rotator, rotateEverySeconds: input.rotateEvery ?? null, gracePeriodSeconds: input.gracePeriod },
+        data: { name, rotator: shownRotator(rotator, false), rotateEverySeconds: input.rotateEvery ?? null, gracePeriodSeconds: input.gracePeriod },
       });
       return { ...c, rotator, rotateEveryS: input.rotateEvery ?? null, gracePeriodS: input.gracePeriod, nextRotationAt };
     });

@@ -5,6 +5,7 @@ import { Field, ID, Int, ObjectType, registerEnumType } from 'type-graphql';
 import { Column, Entity, PrimaryColumn } from 'typeorm';
 import { DurationScalar } from '../platform/duration';
 import { DateTimeScalar, JSONObjectScalar } from '../platform/graphql-types';
+import { maskUrl, urlDigest } from '../platform/capability-url';
 
 export enum CredentialVersionState {
   CURRENT = 'CURRENT',
@@ -170,6 +171,14 @@ export class CredentialGrant {
   @Field(() => DateTimeScalar)
   @Column('timestamptz', { name: 'created_at' })
   createdAt!: Date;
+}
+
+/**
+ * A rotator as readers see it: a WEBHOOK rotator's URL may carry a token, so it is masked unless
+ * `full` (the reader may change it), and always comes with its digest.
+ */
+export function shownRotator(r: RotatorConfig, full: boolean): Record<string, unknown> {
+  return r.kind === 'WEBHOOK' ? { ...r, url: full ? r.url : maskUrl(r.url), urlDigest: urlDigest(r.url) } : { ...r };
 }
 
 export type RotatorConfig =

@@ -1,5 +1,6 @@
 import { Arg, Authorized, Ctx, Extensions, FieldResolver, ID, Int, Mutation, Query, Resolver, Root } from 'type-graphql';
 import { QUOTAS } from '../platform/quotas';
+import { shownRotator } from './credential.entity';
 import type { Context } from '../app/context';
 import type { AuditEvent } from '../audit/audit-event.entity';
 import type { AuditService } from '../audit/audit.service';
@@ -33,8 +34,8 @@ export class CredentialResolver {
   ) {}
 
   @FieldResolver(() => JSONObjectScalar, { nullable: true, description: 'Who rotates it (kind, url or connection and roles); null: by hand only.' })
-  rotator(@Root() c: Credential): Record<string, unknown> | null {
-    return c.rotator;
+  rotator(@Root() c: Credential, @Ctx() ctx: Context): Record<string, unknown> | null {
+    return c.rotator && shownRotator(c.rotator, ctx.principal.permissions.has(Permission.CREDENTIAL_WRITE));
   }
 
   @FieldResolver(() => [CredentialRotation], { description: `Its rotations, newest first (at most ${ROTATIONS_SHOWN}).` })

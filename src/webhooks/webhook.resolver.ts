@@ -1,5 +1,6 @@
 import { AuditEvent } from '../audit/audit-event.entity';
-import { Arg, Authorized, Ctx, Extensions, ID, Int, Mutation, Query, Resolver } from 'type-graphql';
+import { Arg, Authorized, Ctx, Extensions, FieldResolver, ID, Int, Mutation, Query, Resolver, Root } from 'type-graphql';
+import { maskUrl, urlDigest } from '../platform/capability-url';
 import { QUOTAS } from '../platform/quotas';
 import { Permission } from '../iam/permissions';
 import type { Context } from '../app/context';
@@ -11,6 +12,16 @@ import { CreatedWebhook, UpdateWebhookInput, WebhookDeliveryConnection } from '.
 @Resolver(() => Webhook)
 export class WebhookResolver {
   constructor(private readonly service: WebhookService) {}
+
+  @FieldResolver(() => String, { description: 'Where deliveries go; masked past its first path segment for readers without WEBHOOK_WRITE (it may carry a token).' })
+  url(@Root() w: Webhook, @Ctx() ctx: Context): string {
+    return ctx.principal.permissions.has(Permission.WEBHOOK_WRITE) ? w.url : maskUrl(w.url);
+  }
+
+  @FieldResolver(() => String, { description: 'SHA-256 of the whole URL, hex: whether the endpoint sends to a URL you hold, without showing it.' })
+  urlDigest(@Root() w: Webhook): string {
+    return urlDigest(w.url);
+  }
 
   @Authorized(Permission.WEBHOOK_READ)
   @Query(() => [Webhook])

@@ -11,6 +11,7 @@ import { decodeCursor, requireId, uuidv7 } from '../platform/ids';
 import { type Connection, connection, pageSize } from '../platform/pagination';
 import { type Queues, QueueName } from '../platform/queues';
 import type { SecretBox } from '../platform/secret-box';
+import { maskUrl, urlDigest } from '../platform/capability-url';
 import { assertBelowQuota, QUOTAS } from '../platform/quotas';
 import { TenantScope } from '../platform/tenant-scope';
 import { checkTargetUrl, type Outbound } from './outbound';
@@ -82,7 +83,7 @@ export class WebhookService {
         actorId: p.ownerId,
         targetType: 'WEBHOOK',
         targetId: id,
-        data: { url: target, events: names, description: webhook.description },
+        data: { url: maskUrl(target), urlDigest: urlDigest(target), events: names, description: webhook.description },
       });
     });
     return { webhook, signingSecret };
@@ -134,7 +135,7 @@ export class WebhookService {
     await this.ds.transaction(async (tx) => {
       const w = await new TenantScope(tx, p.tenantId).get(Webhook, id, 'webhook', true);
       await tx.delete(Webhook, { tenantId: p.tenantId, id });
-      await this.audit.append(tx, p.tenantId, { action: 'WEBHOOK_DELETED', actorId: p.ownerId, targetType: 'WEBHOOK', targetId: id, data: { url: w.url } });
+      await this.audit.append(tx, p.tenantId, { action: 'WEBHOOK_DELETED', actorId: p.ownerId, targetType: 'WEBHOOK', targetId: id, data: { url: maskUrl(w.url), urlDigest: urlDigest(w.url) } });
     });
     return true;
   }
@@ -148,7 +149,7 @@ export class WebhookService {
     return this.ds.transaction(async (tx) => {
       const w = await new TenantScope(tx, p.tenantId).get(Webhook, id, 'webhook');
       if (w.status !== WebhookStatus.ACTIVE) throw conflict(`webhook ${JSON.stringify(id)} is disabled: enable it to test it`, { id });
-      const [event] = await this.audit.append(tx, p.tenantId, { action: 'WEBHOOK_TESTED', actorId: p.ownerId, targetType: 'WEBHOOK', targetId: id, data: { url: w.url } });
+      const [event] = await this.audit.append(tx, p.tenantId, { action: 'WEBHOOK_TESTED', actorId: p.ownerId, targetType: 'WEBHOOK', targetId: id, data: { url: maskUrl(w.url), urlDigest: urlDigest(w.url) } });
       return event!;
     });
   }
