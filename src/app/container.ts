@@ -50,10 +50,15 @@ import { RateLimiter } from '../verify/rate-limiter';
 import { LocalRecordCache, SharedRecordCache } from '../verify/record-cache';
 import { UsageRecorder } from '../verify/usage';
 import { Verifier } from '../verify/verifier';
+import { Resealer } from '../platform/resealer';
+import { WEBHOOK_SEALED_COLUMNS } from '../webhooks/webhook.entity';
+import { CREDENTIAL_SEALED_COLUMNS } from '../credentials/credential.entity';
+import { TOKEN_SEALED_COLUMNS } from '../tokens/token-secret.entity';
 
 export interface Services {
   audit: AuditService;
   dataKeys: DataKeys;
+  resealer: Resealer;
   credentials: CredentialService;
   reveals: CredentialReveals;
   revealRefusals: RevealRefusals;
@@ -116,6 +121,7 @@ function createServices(config: Config, log: Logger, ds: DataSource, redis: Redi
   const tenants = new TenantService(ds, audit, roles, owners, tokens);
   const box = new SecretBox(config.keyring.keys, config.keyring.activeKeyId);
   const dataKeys = new DataKeys(ds, new LocalKeyProvider(box), audit, log);
+  const resealer = new Resealer(ds, box, [...WEBHOOK_SEALED_COLUMNS, ...CREDENTIAL_SEALED_COLUMNS, ...TOKEN_SEALED_COLUMNS], log);
   const auditGroup = new AuditGroupCommit(ds, audit, config.audit.groupCommitMax);
   const revealRefusals = new RevealRefusals(auditGroup, config.revealRefusals);
   const reveals = new CredentialReveals(ds, dataKeys, auditGroup, revealRefusals);
@@ -158,6 +164,7 @@ function createServices(config: Config, log: Logger, ds: DataSource, redis: Redi
   return {
     audit,
     dataKeys,
+    resealer,
     credentials,
     reveals,
     revealRefusals,
@@ -219,6 +226,9 @@ export async function createContainer(config: Config, log: Logger): Promise<Cont
   if (ran.length > 0) log.info({ migrations: ran }, 'ran migrations');
   try {
     await services.dataKeys.checkRing();
+    for (const u of await services.resealer.unreadable()) {
+      log.error(u, `${u.rows} row(s) of ${u.table}.${u.column} are sealed under key ${u.keyId}, which ENCRYPTION_KEYS does not hold: put it back in the ring (what they seal cannot be opened meanwhile)`);
+    }
   } catch (err) {
     await services.queues.close();
     await Promise.all([closeRedis(bullRedis), closeRedis(subscriber), closeRedis(redis)]);

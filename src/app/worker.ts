@@ -102,9 +102,11 @@ export async function startWorkers(c: Container): Promise<Workers> {
   const keeper = setInterval(() => void ensureScheduler(), lifecycle.tickMs);
   keeper.unref();
 
-  // Data keys still wrapped by a key other than the ring's active one move under it, in the
-  // background: reads go on meanwhile, since the old key stays in the ring.
+  // Data keys still wrapped by a key other than the ring's active one move under it, and so does
+  // every secret sealed directly under the ring, in the background: reads go on meanwhile, since
+  // the old key stays in the ring.
   void services.dataKeys.rewrap().catch((err) => log.error({ err }, 'could not re-wrap data keys; the next worker start tries again'));
+  void services.resealer.reseal().catch((err) => log.error({ err }, 'could not re-seal secrets under the active key; the next worker start tries again'));
 
   await Promise.all(workers.map((w) => w.waitUntilReady()));
   log.info({ queues: workers.map((w) => w.name) }, 'workers started');

@@ -6,6 +6,7 @@ import { Column, Entity, PrimaryColumn } from 'typeorm';
 import { DurationScalar } from '../platform/duration';
 import { DateTimeScalar, JSONObjectScalar } from '../platform/graphql-types';
 import { maskUrl, urlDigest } from '../platform/capability-url';
+import type { SealedColumn } from '../platform/resealer';
 
 export enum CredentialVersionState {
   CURRENT = 'CURRENT',
@@ -267,3 +268,6 @@ export class TenantDataKey {
   @Column('timestamptz', { name: 'rewrapped_at', nullable: true })
   rewrappedAt!: Date | null;
 }
+
+/** A webhook rotator's signing secret, sealed under the key ring (not a data key) with `rotator:<id>`. */
+export const CREDENTIAL_SEALED_COLUMNS: SealedColumn[] = [{ table: 'credentials', ciphertext: 'rotator_secret_ciphertext', keyId: 'rotator_secret_key_id', contextPrefix: 'rotator:' }];

@@ -21,6 +21,11 @@ export class SecretBox {
     return this.keys.has(keyId);
   }
 
+  /** The ids of every key in the ring. */
+  keyIds(): string[] {
+    return [...this.keys.keys()];
+  }
+
   /** Seals a value; `context` (a row id, say) is bound in, so a ciphertext cannot be moved to another row. */
   seal(plaintext: string, context: string): Sealed {
     return { ciphertext: sealWith(this.keys.get(this.keyId)!, plaintext, context), keyId: this.keyId };

@@ -1,4 +1,5 @@
 import { Column, Entity, PrimaryColumn } from 'typeorm';
+import type { SealedColumn } from '../platform/resealer';
 
 export type SecretStateValue = 'CURRENT' | 'PREVIOUS' | 'RETIRED' | 'REVOKED';
 
@@ -45,3 +46,6 @@ export class TokenSecretRow {
   @Column('timestamptz', { name: 'picked_up_at', nullable: true })
   pickedUpAt?: Date | null;
 }
+
+/** A successor waiting for pickup, sealed under the key ring with its own id. */
+export const TOKEN_SEALED_COLUMNS: SealedColumn[] = [{ table: 'token_secrets', ciphertext: 'sealed', keyId: 'sealed_key_id', contextPrefix: '' }];

@@ -2,6 +2,7 @@ import { Field, ID, Int, ObjectType, registerEnumType } from 'type-graphql';
 import { Column, Entity, PrimaryColumn } from 'typeorm';
 import { bigintAsNumber } from '../platform/column-types';
 import { DateTimeScalar } from '../platform/graphql-types';
+import type { SealedColumn } from '../platform/resealer';
 
 export enum WebhookStatus {
   ACTIVE = 'ACTIVE',
@@ -144,3 +145,9 @@ export class WebhookDelivery {
   @Column('text', { name: 'job_id', nullable: true })
   jobId!: string | null;
 }
+
+/** The signing secrets, sealed under the key ring with the endpoint's id. */
+export const WEBHOOK_SEALED_COLUMNS: SealedColumn[] = [
+  { table: 'webhooks', ciphertext: 'secret_ciphertext', keyId: 'secret_key_id', contextPrefix: '' },
+  { table: 'webhooks', ciphertext: 'previous_secret_ciphertext', keyId: 'previous_secret_key_id', contextPrefix: '' },
+];

@@ -42,15 +42,13 @@ export class WebhookDeliveries {
     const [e] = await scope.findByIds(AuditEvent, [d.eventId]);
     if (!e) return this.dead(d, null, 'the event is missing', null);
     const body = JSON.stringify({ type: e.action, timestamp: e.at.toISOString(), data: eventPayload(e) });
-    const secrets = [this.box.open({ ciphertext: w.secretCiphertext, keyId: w.secretKeyId }, w.id)];
-    if (w.previousSecretCiphertext && w.previousSecretUntil && w.previousSecretUntil > new Date()) {
-      secrets.push(this.box.open({ ciphertext: w.previousSecretCiphertext, keyId: w.previousSecretKeyId! }, w.id));
-    }
-    const headers = webhookHeaders(secrets, `msg_${e.id}`, Math.floor(Date.now() / 1000), body);
     let status: number | null = null;
     let response: string | null = null;
     let error: string | null = null;
     try {
+      // A secret the ring cannot open (its key dropped) fails this attempt visibly, like a receiver
+      // error, and the next attempt tries again: putting the key back lets the delivery through.
+      const headers = webhookHeaders(this.secretsOf(w), `msg_${e.id}`, Math.floor(Date.now() / 1000), body);
       const res = await this.outbound.post(w.url, headers, body);
       status = res.status;
       response = res.body;
@@ -71,6 +69,20 @@ export class WebhookDeliveries {
     const nextAttemptAt = new Date(Date.now() + this.settings.backoffMs * 2 ** (attempts - 1));
     await scope.update(WebhookDelivery, d.id, { attempts, lastAttemptAt: new Date(), lastStatus: status, lastError: error, lastResponse: response, nextAttemptAt });
     throw new Error(`delivery ${d.id}: ${error}`);
+  }
+
+  private secretsOf(w: Webhook): string[] {
+    const open = (ciphertext: string, keyId: string) => {
+      try {
+        return this.box.open({ ciphertext, keyId }, w.id);
+      } catch {
+        const why = this.box.holds(keyId) ? `key ${keyId} of the ring does not open it` : `it is sealed under key ${keyId}, which the key ring does not hold`;
+        throw new Error(`the endpoint's signing secret cannot be opened: ${why}`);
+      }
+    };
+    const secrets = [open(w.secretCiphertext, w.secretKeyId)];
+    if (w.previousSecretCiphertext && w.previousSecretUntil && w.previousSecretUntil > new Date()) secrets.push(open(w.previousSecretCiphertext, w.previousSecretKeyId!));
+    return secrets;
   }
 
   private async dead(d: WebhookDelivery, status: number | null, error: string | null, response: string | null, w?: Webhook): Promise<DeliveryOutcome> {

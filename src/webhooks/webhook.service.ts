@@ -259,6 +259,12 @@ export class WebhookService {
         ORDER BY next_attempt_at LIMIT 1000`,
       [this.settings.sweepAfterMs / 1000],
     );
+    // A job that used its attempts while the row stayed PENDING would block its id for good.
+    const queue = this.queues.get(QueueName.WEBHOOKS);
+    for (const s of stale) {
+      const job = await queue.getJob(s.job_id ?? s.id);
+      if (job && (await job.isFailed())) await job.remove();
+    }
     await this.enqueue(stale.map((s) => ({ id: s.id, tenantId: s.tenant_id, jobId: s.job_id ?? s.id })));
     return stale.length;
   }
