@@ -10,6 +10,7 @@ import type { CredentialReveals } from './credential-reveal';
 import type { CredentialService } from './credential.service';
 import { AddCredentialVersionInput, CreateCredentialInput, CredentialConnection, CredentialRotatorSet, RevealedCredential, SetCredentialRotatorInput, UpdateCredentialInput } from './credential.types';
 import type { CredentialRotations } from './credential-rotations';
+import type { RotatorConfiguration } from './rotator-configuration';
 import { JSONObjectScalar } from '../platform/graphql-types';
 
 @Resolver(() => Credential)
@@ -19,6 +20,7 @@ export class CredentialResolver {
     private readonly reveals: CredentialReveals,
     private readonly audit: AuditService,
     private readonly rotationService: CredentialRotations,
+    private readonly rotatorConfiguration: RotatorConfiguration,
   ) {}
 
   @FieldResolver(() => JSONObjectScalar, { nullable: true, description: 'Who rotates it (kind, url or connection and roles); null: by hand only.' })
@@ -34,7 +36,7 @@ export class CredentialResolver {
   @Authorized(Permission.CREDENTIAL_WRITE)
   @Mutation(() => CredentialRotatorSet, { description: 'Sets who rotates the credential (a webhook you run, or a built-in Postgres or Redis rotator) and how often.' })
   setCredentialRotator(@Arg('name') name: string, @Arg('input', () => SetCredentialRotatorInput) input: SetCredentialRotatorInput, @Ctx() ctx: Context): Promise<CredentialRotatorSet> {
-    return this.rotationService.configure(ctx.principal, name, input);
+    return this.rotatorConfiguration.configure(ctx.principal, name, input);
   }
 
   @Authorized(Permission.CREDENTIAL_WRITE)

@@ -1,7 +1,8 @@
 // Rotators with real BullMQ workers: a webhook rotator run over HTTP that fails at each step in
-// turn, concurrent starts, a rotation abandoned past its deadline, bad settings refused; and the
-// built-in rotators against a Postgres that checks passwords and a Redis of the test's own: the
-// new value connects, the old one keeps working through the grace and is refused after it.
+// turn, concurrent starts, a rotation abandoned past its deadline, a 64 KiB value, bad settings
+// refused; and the built-in rotators against a Postgres that checks passwords and a Redis of the
+// test's own (which ROTATOR_ALLOW lists by port): the new value connects, the old one keeps
+// working through the grace and is refused after it.
 import { createHmac } from 'node:crypto';
 import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -21,6 +22,8 @@ let rotator: Server;
 let base: string;
 let pg: PgProcess;
 let redisServer: RedisProcess;
+/** The value the rotator's `create` answers with, unless a test says otherwise. */
+let createAnswer: (() => string) | null = null;
 /** The step the rotator answers 500 to, and how long it takes to answer `set`. */
 let failAt: string | null = null;
 let setDelayMs = 0;
@@ -55,17 +58,18 @@ beforeAll(async () => {
       calls.push({ step: msg.step, rotationId: msg.rotationId, headers: req.headers, body });
       if (msg.step === 'set' && setDelayMs) await new Promise((r) => setTimeout(r, setDelayMs));
       if (msg.step === failAt) return res.writeHead(500).end('rotator says no');
-      if (msg.step === 'create') return res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ value: `vendor-value-${++n}` }));
+      if (msg.step === 'create') return res.writeHead(200, { 'content-type': 'application/json' }).end(createAnswer?.() ?? JSON.stringify({ value: `vendor-value-${++n}` }));
       res.writeHead(204).end();
     });
   }).listen(0, '127.0.0.1');
   await new Promise((r) => rotator.once('listening', r));
   base = `http://127.0.0.1:${(rotator.address() as AddressInfo).port}`;
-  api = await startTestApi({ REDIS_PREFIX: unique('lktest-rotators'), ROTATOR_ATTEMPTS: '2', ROTATOR_BACKOFF_MS: '50', PLANNER_TICK_MS: '200' });
-  workers = await startWorkers(api.container);
-  t = await newTenant(api);
   [pg, redisServer] = await Promise.all([startPgProcess(), startRedisProcess()]);
   await redisServer.start();
+  const allow = `127.0.0.1:${pg.port},127.0.0.1:${new URL(redisServer.url).port}`;
+  api = await startTestApi({ REDIS_PREFIX: unique('lktest-rotators'), ROTATOR_ATTEMPTS: '2', ROTATOR_BACKOFF_MS: '50', PLANNER_TICK_MS: '200', ROTATOR_ALLOW: allow });
+  workers = await startWorkers(api.container);
+  t = await newTenant(api);
 });
 
 afterAll(async () => {
@@ -138,6 +142,26 @@ describe('the webhook rotator', () => {
       expect(done.versions.filter((v: { state: string }) => v.state === 'CURRENT')).toHaveLength(1);
     } finally {
       setDelayMs = 0;
+    }
+  });
+
+  it('takes a value of the documented 64 KiB from create, however the answer escapes it, and refuses a larger one', async () => {
+    const name = await credential('small');
+    await api.ok(t.adminToken, SET, { n: name, i: { kind: 'WEBHOOK', url: `${base}/rotate`, gracePeriod: 'PT1H' } });
+    // 32,768 × "é": 64 KiB of UTF-8, written as \u00e9 escapes (as Python's json.dumps does): 192 KiB of answer.
+    const value = 'é'.repeat(32_768);
+    createAnswer = () => `{"value": "${'\\u00e9'.repeat(32_768)}"}`;
+    try {
+      await api.ok(t.adminToken, ROTATE, { n: name });
+      await until(name, 'DONE');
+      const revealed = await reveal(name);
+      expect(Buffer.byteLength(revealed.value)).toBe(65_536);
+      expect(revealed.value).toBe(value);
+      createAnswer = () => JSON.stringify({ value: `${value}x` });
+      await api.ok(t.adminToken, ROTATE, { n: name });
+      expect((await until(name, 'FAILED')).rotations[0].failure).toBe('create: the answer holds no "value" of 1 byte to 64 KiB');
+    } finally {
+      createAnswer = null;
     }
   });
 

@@ -9,6 +9,7 @@ import { DeadlineExceeded } from '../../src/outbound/deadline';
 import { categoryOf } from '../../src/outbound/failure';
 import { endpointOf, PlatformEndpoints } from '../../src/outbound/platform-endpoints';
 import { TenantSlots } from '../../src/outbound/tenant-slots';
+import { loadConfig } from '../../src/platform/config';
 
 const names: Record<string, string[]> = {
   'db.internal': ['10.0.5.7'],
@@ -113,5 +114,15 @@ describe('fair shares', () => {
     expect([slots.take('a'), slots.take('a'), slots.take('a'), slots.take('b')]).toEqual([true, true, false, true]);
     slots.give('a');
     expect(slots.take('a')).toBe(true);
+  });
+});
+
+describe('configuration', () => {
+  it('reads ROTATOR_ALLOW entries and the deadline (WEBHOOK_TIMEOUT_MS being its former name), naming a bad entry', () => {
+    const c = loadConfig({ LATCHKEY_DATA_DIR: '/tmp/lk-outbound-config', ROTATOR_ALLOW: 'db.internal:5432, 10.0.0.0/8,[::1]:6380,127.0.0.1' });
+    expect(c.rotators.allow).toEqual(['db.internal:5432', '10.0.0.0/8', '[::1]:6380', '127.0.0.1']);
+    expect(c.outbound).toEqual({ deadlineMs: 10_000 });
+    expect(loadConfig({ LATCHKEY_DATA_DIR: '/tmp/lk-outbound-config', WEBHOOK_TIMEOUT_MS: '2500' }).outbound.deadlineMs).toBe(2_500);
+    expect(() => loadConfig({ LATCHKEY_DATA_DIR: '/tmp/lk-outbound-config', ROTATOR_ALLOW: '10.0.0.0/33,db:99999' })).toThrow(/ROTATOR_ALLOW: "10.0.0.0\/33"[\s\S]*ROTATOR_ALLOW: "db:99999"/);
   });
 });
