@@ -4,9 +4,10 @@
 // CURRENT (through CredentialService.replaceCurrent, as a version added by hand). A step whose
 // attempts run out fails the rotation: CURRENT untouched, PENDING kept sealed, and
 // CREDENTIAL_ROTATION_FAILED audited with the step and a category or what the rotator answered
-// (never a value, never a driver's words). The clock's side (scheduled starts, abandoning stuck
-// rotations, retiring values the system must refuse) is sweep(), run at every planner tick.
-// Setting a rotator is rotator-configuration.ts.
+// (never a value, never a driver's words). A step that opens a built-in rotator's privileged
+// connection appends CREDENTIAL_USED to that connection's history first. The clock's side
+// (scheduled starts, abandoning stuck rotations, retiring values the system must refuse) is
+// sweep(), run at every planner tick. Setting a rotator is rotator-configuration.ts.
 import type { Logger } from 'pino';
 import type { DataSource } from 'typeorm';
 import type { AuditService } from '../audit/audit.service';
@@ -122,7 +123,7 @@ export class CredentialRotations {
         break;
       }
       case 'set':
-        await rotator.set(ctx, this.connectionFor(c!, 'set'));
+        await rotator.set(ctx, this.connectionFor(c!, 'set', rotation.id));
         break;
       case 'test':
         await rotator.test(ctx);
@@ -253,7 +254,9 @@ export class CredentialRotations {
     const old = await this.credentials.openValue(c, { version });
     const current = await this.credentials.openValue(c, { state: 'CURRENT' });
     if (old === undefined || current === undefined) return;
-    await this.rotatorOf(c).retire(old, current, this.connectionFor(c, 'retire'));
+    // The rotation that replaced the retired value, named in the connection's history.
+    const [made] = await this.ds.query(`SELECT rotation_id FROM credential_versions WHERE credential_id = $1 AND state = 'CURRENT'`, [c.id]);
+    await this.rotatorOf(c).retire(old, current, this.connectionFor(c, 'retire', made?.rotation_id ?? null));
   }
 
   private rotatorOf(c: Credential): Rotator {
@@ -271,12 +274,18 @@ export class CredentialRotations {
     return { rotationId: rotation.id, name: c.name, current: current!, pending, pendingVersion };
   }
 
-  /** Opens a built-in rotator's privileged connection for one step that needs it. */
-  private connectionFor(c: Credential, step: RotatorStep): OpenConnection {
+  /**
+   * Opens a built-in rotator's privileged connection for one step: its use is appended to the
+   * connection's history (CREDENTIAL_USED) before its value is opened, as a reveal would be.
+   */
+  private connectionFor(c: Credential, step: RotatorStep, rotationId: string | null): OpenConnection {
     return async () => {
       const name = c.rotator?.kind === 'WEBHOOK' ? null : c.rotator?.connection;
       const [conn] = name ? await new TenantScope(this.ds.manager, c.tenantId).select(Credential, 'c').andWhere('c.name = :name', { name }).getMany() : [];
       if (!conn) throw new RotatorError(step, 'the privileged connection is gone');
+      await this.ds.transaction((tx) =>
+        this.audit.append(tx, c.tenantId, { action: 'CREDENTIAL_USED', actorId: null, targetType: 'CREDENTIAL', targetId: conn.id, data: { name: conn.name, credential: c.name, step, rotationId } }),
+      );
       const value = await this.credentials.openValue(conn, { state: 'CURRENT' });
       if (!value) throw new RotatorError(step, 'the privileged connection has no readable value');
       return value;

@@ -34,7 +34,9 @@ export class CredentialResolver {
   }
 
   @Authorized(Permission.CREDENTIAL_WRITE)
-  @Mutation(() => CredentialRotatorSet, { description: 'Sets who rotates the credential (a webhook you run, or a built-in Postgres or Redis rotator) and how often.' })
+  @Mutation(() => CredentialRotatorSet, {
+    description: 'Sets who rotates the credential (a webhook you run, or a built-in Postgres or Redis rotator) and how often. A built-in rotator takes a grant on its connection.',
+  })
   setCredentialRotator(@Arg('name') name: string, @Arg('input', () => SetCredentialRotatorInput) input: SetCredentialRotatorInput, @Ctx() ctx: Context): Promise<CredentialRotatorSet> {
     return this.rotatorConfiguration.configure(ctx.principal, name, input);
   }

@@ -1,11 +1,13 @@
-// Setting a credential's rotator (setCredentialRotator). Every address known here (a built-in
-// rotator's connection value and rotated value, a webhook rotator's URL) is checked against the
-// address rules now; every connection checks again when it is made.
+// Setting a credential's rotator (setCredentialRotator). A built-in rotator's privileged connection
+// is a credential the caller must be granted on: using it is reading it, so a writer who could not
+// read it could otherwise reset any role's password through it and read the new one. Every address
+// known here (the connection's value, the rotated value, a webhook rotator's URL) is checked against
+// the address rules now; every connection checks again when it is made.
 import type { DataSource } from 'typeorm';
 import type { AuditService } from '../audit/audit.service';
 import { type Principal, requirePermission } from '../iam/principal';
 import { Permission } from '../iam/permissions';
-import { badInput } from '../platform/errors';
+import { badInput, forbidden } from '../platform/errors';
 import type { SecretBox } from '../platform/secret-box';
 import { TenantScope } from '../platform/tenant-scope';
 import { OutboundRefused } from '../outbound/address-rules';
@@ -95,14 +97,19 @@ export class RotatorConfiguration {
     }
   }
 
-  /** A built-in rotator: its connection exists, and both the connection's value and the rotated value pass the address rules. */
+  /**
+   * A built-in rotator: the caller is granted on the connection (a missing one is refused alike),
+   * and both the connection's value and the rotated value pass the address rules.
+   */
   private async checkBuiltIn(p: Principal, name: string, rotator: Exclude<RotatorConfig, { kind: 'WEBHOOK' }>): Promise<void> {
     if (rotator.connection === name) throw badInput('a credential cannot be its own privileged connection', { argument: 'connection' });
+    if (!(await this.credentials.grantedNames(p.tenantId, p.ownerId)).has(rotator.connection)) {
+      throw forbidden(`a privileged connection must be a credential you are granted to read: you are not granted on ${rotator.connection}, or it does not exist`, { argument: 'connection' });
+    }
     const scope = new TenantScope(this.ds.manager, p.tenantId);
     const [conn] = await scope.select(Credential, 'c').andWhere('c.name = :name', { name: rotator.connection }).getMany();
-    if (!conn) throw badInput(`no credential named ${rotator.connection} holds the privileged connection`, { argument: 'connection' });
     const [rotated] = await scope.select(Credential, 'c').andWhere('c.name = :name', { name }).getMany();
-    if (!rotated) return; // the transaction says it is not found
+    if (!conn || !rotated) return; // gone meanwhile: the transaction says so
     await this.checkValue(rotator.kind, conn, `the privileged connection ${rotator.connection}`, 'connection');
     const value = await this.checkValue(rotator.kind, rotated, `the value of ${name}`, 'name');
     if (rotator.kind === 'REDIS' && value !== undefined && !parseRedisUrl(value).username) {

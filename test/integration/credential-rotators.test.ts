@@ -2,7 +2,8 @@
 // turn, concurrent starts, a rotation abandoned past its deadline, a 64 KiB value, bad settings
 // refused; and the built-in rotators against a Postgres that checks passwords and a Redis of the
 // test's own (which ROTATOR_ALLOW lists by port): the new value connects, the old one keeps
-// working through the grace and is refused after it.
+// working through the grace and is refused after it, every use of the privileged connection is in
+// its history, and setting one takes a grant on that connection.
 import { createHmac } from 'node:crypto';
 import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -11,7 +12,7 @@ import { Client } from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startWorkers, type Workers } from '../../src/app/worker';
 import { startTestApi, type TestApi } from '../helpers/api';
-import { newTenant, type TenantFixture, unique } from '../helpers/fixtures';
+import { newPrincipal, newTenant, type TenantFixture, unique } from '../helpers/fixtures';
 import { type PgProcess, startPgProcess } from '../helpers/pg-process';
 import { type RedisProcess, startRedisProcess } from '../helpers/redis-process';
 
@@ -193,7 +194,6 @@ describe('the webhook rotator', () => {
       { kind: 'WEBHOOK', url: 'http://10.1.2.3/rotate', gracePeriod: 'PT1H' },
       { kind: 'WEBHOOK', gracePeriod: 'PT1H' },
       { kind: 'WEBHOOK', url: `${base}/rotate`, gracePeriod: 'P2D', rotateEvery: 'P1D' },
-      { kind: 'POSTGRES', connection: 'no-such-connection', roles: ['app_a', 'app_b'], gracePeriod: 'PT1H' },
       { kind: 'POSTGRES', connection: name, roles: ['app_a', 'app_a'], gracePeriod: 'PT1H' },
       { kind: 'REDIS', connection: name, gracePeriod: 'PT1H' },
       { kind: 'REDIS', connection: 'x', gracePeriod: 'PT0S' },
@@ -204,12 +204,20 @@ describe('the webhook rotator', () => {
       expect(r.errors?.[0]?.extensions?.code, JSON.stringify(i)).toBe('BAD_USER_INPUT');
     }
     expect((await api.gql(t.adminToken, SET, { n: name, i: { kind: 'LAMBDA', gracePeriod: 'PT1H' } })).errors?.[0]?.extensions?.code).toBe('BAD_USER_INPUT');
+    // A connection that does not exist is refused as one the caller is not granted on.
+    const missing = await api.gql(t.adminToken, SET, { n: name, i: { kind: 'POSTGRES', connection: 'no-such-connection', roles: ['app_a', 'app_b'], gracePeriod: 'PT1H' } });
+    expect(missing.errors?.[0]?.extensions).toMatchObject({ code: 'FORBIDDEN', argument: 'connection' });
     expect((await api.gql(t.adminToken, ROTATE, { n: name })).errors?.[0]?.extensions?.code).toBe('CONFLICT');
     expect(await api.sql(`SELECT rotator, updated_at FROM credentials WHERE tenant_id = $1 AND name = $2`, [t.tenantId, name])).toEqual(before);
   });
 });
 
 describe('the built-in rotators', () => {
+  /** The CREDENTIAL_USED events in a connection's history, oldest first. */
+  const used = async (connection: string) =>
+    (await api.sql(`SELECT data FROM audit_events WHERE action = 'CREDENTIAL_USED' AND target_id = (SELECT id FROM credentials WHERE tenant_id = $1 AND name = $2) ORDER BY seq`, [t.tenantId, connection])).map(
+      (e) => e.data as { name: string; credential: string; step: string; rotationId: string | null },
+    );
   const pgAs = async (url: string) => {
     const c = new Client({ connectionString: url, connectionTimeoutMillis: 3_000 });
     try {
@@ -256,6 +264,10 @@ describe('the built-in rotators', () => {
     await expect.poll(async () => (await latest(name)).versions.find((v: { version: number }) => v.version === 1).state, { timeout: 15_000 }).toBe('RETIRED');
     expect(await pgAs(first)).toMatch(/password authentication failed for user "app_a"/);
     expect(await pgAs(next)).toBe('ok');
+    // Each step that opened the privileged connection is in its history: set, and retire at the grace's
+    // end (more than once if a worker of another test file, whose rules refuse this Postgres, tried first).
+    await expect.poll(async () => [...new Set((await used(connection)).map((e) => e.step))], { timeout: 5_000 }).toEqual(['set', 'retire']);
+    for (const e of await used(connection)) expect(e).toMatchObject({ name: connection, credential: name, rotationId: expect.any(String) });
     // The next rotation goes back to app_a, with a password nobody had.
     await api.ok(t.adminToken, ROTATE, { n: name });
     await until(name, 'DONE');
@@ -282,5 +294,29 @@ describe('the built-in rotators', () => {
     await expect.poll(async () => (await latest(name)).versions.find((v: { version: number }) => v.version === 1).state, { timeout: 15_000 }).toBe('RETIRED');
     expect(await redisAs(first)).toMatch(/WRONGPASS/);
     expect(await redisAs(next)).toBe('PONG');
+    await expect.poll(async () => [...new Set((await used(connection)).map((e) => e.step))], { timeout: 5_000 }).toEqual(['set', 'retire']);
+  });
+
+  it('takes a grant on the privileged connection: a writer who cannot read it cannot use it, and nothing changes', async () => {
+    const connection = await credential(pg.adminUrl);
+    await api.ok(t.adminToken, `mutation { createRole(input: { name: "credential-writer", permissions: [CREDENTIAL_WRITE] }) { id } }`);
+    const writer = await newPrincipal(api, t.adminToken, ['credential-writer']);
+    const reveal = `mutation($n: String!) { revealCredential(name: $n) { value } }`;
+    expect((await api.gql(writer.token, reveal, { n: connection })).errors?.[0]?.extensions?.code).toBe('FORBIDDEN');
+    // The writer's own credential, naming a role it wants a password for.
+    const name = unique('mine').toLowerCase();
+    await api.ok(writer.token, `mutation($n: String!, $v: String!) { createCredential(input: { name: $n, value: $v }) { id } }`, { n: name, v: `postgres://victim_a:x@127.0.0.1:${pg.port}/postgres` });
+    const before = await api.sql(`SELECT rotator, updated_at FROM credentials WHERE tenant_id = $1 AND name = $2`, [t.tenantId, name]);
+    for (const conn of [connection, 'no-such-connection']) {
+      const r = await api.gql(writer.token, SET, { n: name, i: { kind: 'POSTGRES', connection: conn, roles: ['victim_a', 'victim_b'], gracePeriod: 'PT1M' } });
+      expect(r.errors?.[0]?.extensions, conn).toMatchObject({ code: 'FORBIDDEN', argument: 'connection' });
+      expect(r.errors?.[0]?.message).not.toContain('postgres://');
+    }
+    expect(await api.sql(`SELECT rotator, updated_at FROM credentials WHERE tenant_id = $1 AND name = $2`, [t.tenantId, name])).toEqual(before);
+    expect(await api.sql(`SELECT 1 FROM audit_events WHERE action = 'CREDENTIAL_ROTATOR_SET' AND data->>'name' = $1`, [name])).toEqual([]);
+    // Granted on it, the same writer may.
+    await api.ok(t.adminToken, `mutation($n: String!, $o: ID!) { grantCredential(name: $n, ownerId: $o) { ownerId } }`, { n: connection, o: writer.ownerId });
+    const granted = await api.gql(writer.token, SET, { n: name, i: { kind: 'POSTGRES', connection, roles: ['victim_a', 'victim_b'], gracePeriod: 'PT1M' } });
+    expect(granted.errors).toBeUndefined();
   });
 });
