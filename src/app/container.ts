@@ -130,7 +130,7 @@ function createServices(config: Config, log: Logger, ds: DataSource, redis: Redi
   const webhooks = new WebhookService(ds, audit, box, queues, outbound.http, config.webhooks);
   const rotations = new CredentialRotations(ds, audit, credentials, box, queues, outbound, config.rotators, metrics, log);
   const rotatorConfiguration = new RotatorConfiguration(ds, audit, credentials, box, outbound);
-  const credentialJobs = new CredentialJobs(ds, audit, log, (tenantId, credentialId, version) => rotations.refuseRetired(tenantId, credentialId, version));
+  const credentialJobs = new CredentialJobs(ds, audit, log, (tenantId, credentialId, version) => rotations.refuseRetired(tenantId, credentialId, version), config.outbound.tenantSlots);
   const deliveries = new WebhookDeliveries(ds, audit, box, outbound.http, config.webhooks, log);
   const relay = new AuditRelay(ds, redis, config.databaseUrl, prefix, signer, scopes, webhooks, { ...config.relay, checkpointEvery: config.audit.checkpointEvery, sweepAfterMs: config.webhooks.sweepAfterMs }, log);
   const events = new EventService(ds, hub, scopes);

@@ -40,9 +40,10 @@ export interface Config {
   relay: { pollMs: number; lockTtlMs: number };
   webhooks: { allow: string[]; attempts: number; backoffMs: number; sweepAfterMs: number };
   /**
-   * Every outbound connection (webhook deliveries, rotators): one deadline for the whole exchange.
+   * Every outbound connection (webhook deliveries, rotators): one deadline for the whole exchange,
+   * and the most slots of a worker process's queue one tenant's calls may hold at once.
    */
-  outbound: { deadlineMs: number };
+  outbound: { deadlineMs: number; tenantSlots: number };
   lifecycle: LifecycleConfig;
   /**
    * Credential rotators: attempts of each step, the first retry's delay, how long a rotation may
@@ -291,6 +292,7 @@ export function loadConfig(env: Env = process.env): Config {
     outbound: {
       // WEBHOOK_TIMEOUT_MS, its former name (an idle timeout then), is still read.
       deadlineMs: int('OUTBOUND_DEADLINE_MS', Number(read('WEBHOOK_TIMEOUT_MS', '10000')) || 10_000, 100, 120_000),
+      tenantSlots: int('OUTBOUND_TENANT_SLOTS', 4, 1, 1_000),
     },
     shutdownTimeoutMs: int('SHUTDOWN_TIMEOUT_MS', 10_000, 100, 120_000),
     startupTimeoutMs: int('STARTUP_TIMEOUT_MS', 30_000, 0, 600_000),
