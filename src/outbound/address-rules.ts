@@ -29,7 +29,9 @@ function parseAllow(entries: readonly string[]): Allowed {
     const list = new BlockList();
     const a = normalize(address);
     const family: Family = familyOf(a);
-    list.addSubnet(a, bits ?? (family === 'ipv6' ? 128 : 32), family);
+    // An IPv4-mapped network (::ffff:10.0.0.0/104) is the IPv4 network it maps (10.0.0.0/8).
+    const mapped = family === 'ipv4' && isIP(address) === 6;
+    list.addSubnet(a, bits === null ? (family === 'ipv6' ? 128 : 32) : mapped ? Math.max(0, bits - 96) : bits, family);
     allowed.nets.push({ list, port });
   };
   for (const entry of entries) {

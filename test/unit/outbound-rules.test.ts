@@ -47,6 +47,7 @@ describe('the address rules', () => {
     await expect(rules(['127.0.0.1:6380']).vet('127.0.0.1', 6380)).resolves.toMatchObject({ address: '127.0.0.1' });
     await refused(rules(['127.0.0.1:6380']), '127.0.0.1', 6381);
     await expect(rules(['[::1]:6380']).vet('[::1]', 6380)).resolves.toMatchObject({ address: '::1' });
+    await expect(rules(['::ffff:10.0.0.0/104']).vet('db.internal', 5432)).resolves.toMatchObject({ address: '10.0.5.7' });
   });
 
   it('refuse metadata endpoints whatever the allow list says', async () => {
