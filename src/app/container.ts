@@ -11,6 +11,7 @@ import { RevealRefusals } from '../credentials/reveal-refusals';
 import { CredentialService } from '../credentials/credential.service';
 import { CredentialJobs } from '../credentials/credential.jobs';
 import { CredentialRotations } from '../credentials/credential-rotations';
+import { RotatorConfiguration } from '../credentials/rotator-configuration';
 import { DataKeys } from '../credentials/data-keys';
 import { LocalKeyProvider } from '../platform/keyring';
 import { AuditHub } from '../events/audit-hub';
@@ -23,7 +24,7 @@ import { Planner } from '../lifecycle/planner';
 import { LifecyclePreview } from '../lifecycle/preview';
 import { SuccessorService } from '../tokens/successor';
 import { SecretBox } from '../platform/secret-box';
-import { Outbound } from '../webhooks/outbound';
+import { createOutbound, type Outbound } from '../outbound/outbound';
 import { WebhookDeliveries } from '../webhooks/webhook.jobs';
 import { WebhookService } from '../webhooks/webhook.service';
 import { CacheInvalidator, ChangePoller } from '../verify/cache-invalidation';
@@ -64,6 +65,8 @@ export interface Services {
   revealRefusals: RevealRefusals;
   credentialJobs: CredentialJobs;
   rotations: CredentialRotations;
+  rotatorConfiguration: RotatorConfiguration;
+  outbound: Outbound;
   webhooks: WebhookService;
   deliveries: WebhookDeliveries;
   events: EventService;
@@ -133,11 +136,12 @@ function createServices(config: Config, log: Logger, ds: DataSource, redis: Redi
   metrics.sources.lifecycleQueues = () => operations.queueStats();
   metrics.sources.plannerLagSeconds = () => operations.lagSeconds(null);
   const successors = new SuccessorService(ds, hasher, box, audit, tokens, changes);
-  const outbound = new Outbound(config.webhooks.allow, config.webhooks.timeoutMs);
-  const webhooks = new WebhookService(ds, audit, box, queues, outbound, config.webhooks);
-  const rotations = new CredentialRotations(ds, audit, credentials, dataKeys, box, queues, outbound, config.rotators, metrics, log);
-  const credentialJobs = new CredentialJobs(ds, audit, log, (tenantId, credentialId, version) => rotations.refuseRetired(tenantId, credentialId, version));
-  const deliveries = new WebhookDeliveries(ds, audit, box, outbound, config.webhooks, log);
+  const outbound = createOutbound({ webhookAllow: config.webhooks.allow, rotatorAllow: config.rotators.allow, deadlineMs: config.outbound.deadlineMs, platformUrls: [config.databaseUrl, config.redisUrl] });
+  const webhooks = new WebhookService(ds, audit, box, queues, outbound.http, config.webhooks);
+  const rotations = new CredentialRotations(ds, audit, credentials, box, queues, outbound, config.rotators, metrics, log);
+  const rotatorConfiguration = new RotatorConfiguration(ds, audit, credentials, box, outbound);
+  const credentialJobs = new CredentialJobs(ds, audit, log, (tenantId, credentialId, version) => rotations.refuseRetired(tenantId, credentialId, version), config.outbound.tenantSlots);
+  const deliveries = new WebhookDeliveries(ds, audit, box, outbound.http, config.webhooks, log);
   const relay = new AuditRelay(ds, redis, config.databaseUrl, prefix, signer, scopes, webhooks, { ...config.relay, checkpointEvery: config.audit.checkpointEvery, sweepAfterMs: config.webhooks.sweepAfterMs }, log);
   const events = new EventService(ds, hub, scopes);
   const usage = new UsageRecorder(ds, metrics, log, config.usageFlushMs, config.usageDailyFlushMs);
@@ -170,6 +174,8 @@ function createServices(config: Config, log: Logger, ds: DataSource, redis: Redi
     revealRefusals,
     credentialJobs,
     rotations,
+    rotatorConfiguration,
+    outbound,
     roles,
     scopes,
     owners,

@@ -35,7 +35,7 @@ export function createResolvers(s: Services): object[] {
     new VerifyResolver(s.verifier),
     new EventResolver(),
     new WebhookResolver(s.webhooks),
-    new CredentialResolver(s.credentials, s.reveals, s.audit, s.rotations),
+    new CredentialResolver(s.credentials, s.reveals, s.audit, s.rotations, s.rotatorConfiguration),
   ];
 }
 

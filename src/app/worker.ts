@@ -3,6 +3,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { type Job, Worker } from 'bullmq';
 import type { ActionResult } from '../lifecycle/lifecycle.jobs';
 import { Batcher } from '../lifecycle/batcher';
+import { fairly, TenantSlots } from '../outbound/tenant-slots';
 import { bullConnection, LIFECYCLE_QUEUES, type LifecycleJob, type LifecycleQueue, QueueName, type RotationStepJob, type WebhookDelivery } from '../platform/queues';
 import type { Container } from './container';
 
@@ -39,10 +40,12 @@ export async function startWorkers(c: Container): Promise<Workers> {
     );
   };
 
+  // Outbound calls: one tenant's stuck endpoints hold at most its share of each queue's slots.
+  const slots = () => new TenantSlots(config.outbound.tenantSlots);
   const workers: Worker[] = [
     new Worker<WebhookDelivery>(
       QueueName.WEBHOOKS,
-      async (job: Job<WebhookDelivery>) => {
+      fairly(slots(), async (job: Job<WebhookDelivery>) => {
         try {
           const outcome = await services.deliveries.attempt(job.data.deliveryId, job.data.tenantId);
           metrics.webhookDeliveries.inc({ outcome: outcome.status });
@@ -51,7 +54,7 @@ export async function startWorkers(c: Container): Promise<Workers> {
           metrics.webhookDeliveries.inc({ outcome: 'failed' });
           throw err;
         }
-      },
+      }),
       { ...common, concurrency: 16 },
     ),
     // A tick that died with its process is simply missed: the next one plans the same work. The
@@ -69,14 +72,14 @@ export async function startWorkers(c: Container): Promise<Workers> {
     // untouched); a worker killed mid-step leaves the job to come back, and the step runs again.
     new Worker<RotationStepJob>(
       QueueName.CREDENTIAL_ROTATION,
-      async (job: Job<RotationStepJob>) => {
+      fairly(slots(), async (job: Job<RotationStepJob>) => {
         try {
           return await services.rotations.runStep(job.data);
         } catch (err) {
           if (job.attemptsMade + 1 >= (job.opts.attempts ?? 1)) await services.rotations.fail(job.data, err);
           throw err;
         }
-      },
+      }),
       { ...common, concurrency: 8, lockDuration: 10_000, stalledInterval: 5_000, maxStalledCount: 1_000 },
     ),
   ];

@@ -3,9 +3,11 @@
 // rotator makes is sealed as a PENDING version the moment it exists; only `finish` makes it
 // CURRENT (through CredentialService.replaceCurrent, as a version added by hand). A step whose
 // attempts run out fails the rotation: CURRENT untouched, PENDING kept sealed, and
-// CREDENTIAL_ROTATION_FAILED audited with the step and what the rotator answered (never a value).
-// The clock's side (scheduled starts, abandoning stuck rotations, retiring values the system
-// must refuse) is sweep(), run at every planner tick.
+// CREDENTIAL_ROTATION_FAILED audited with the step and a category or what the rotator answered
+// (never a value, never a driver's words). A step that opens a built-in rotator's privileged
+// connection appends CREDENTIAL_USED to that connection's history first. The clock's side
+// (scheduled starts, abandoning stuck rotations, retiring values the system must refuse) is
+// sweep(), run at every planner tick. Setting a rotator is rotator-configuration.ts.
 import type { Logger } from 'pino';
 import type { DataSource } from 'typeorm';
 import type { AuditService } from '../audit/audit.service';
@@ -13,31 +15,16 @@ import { type Principal, requirePermission } from '../iam/principal';
 import { Permission } from '../iam/permissions';
 import type { Tx } from '../platform/db';
 import { isUniqueViolation } from '../platform/db';
-import { badInput, conflict } from '../platform/errors';
+import { conflict } from '../platform/errors';
 import { uuidv7 } from '../platform/ids';
 import type { Metrics } from '../platform/metrics';
 import { type Queues, QueueName, type RotationStepJob } from '../platform/queues';
 import type { SecretBox } from '../platform/secret-box';
 import { TenantScope } from '../platform/tenant-scope';
-import { checkTargetUrl, type Outbound } from '../webhooks/outbound';
-import { newWebhookSecret } from '../webhooks/signature';
-import { Credential, CredentialRotation, RETIRE_VERSION, CredentialVersion, CredentialVersionState, ROTATION_STEPS, type RotationStep, RotationState, type RotatorConfig, shownRotator } from './credential.entity';
-import { type CredentialService, MAX_GRACE_S, checkName, versionContext } from './credential.service';
-import type { DataKeys } from './data-keys';
-import { PostgresRotator, RedisRotator, type Rotator, RotatorError, WebhookRotator } from './rotators';
-
-export interface RotatorInput {
-  kind: 'WEBHOOK' | 'POSTGRES' | 'REDIS';
-  url?: string | null;
-  /** Built-in rotators: the managed credential holding the privileged connection URL. */
-  connection?: string | null;
-  /** POSTGRES: the two login roles used in turn. */
-  roles?: string[] | null;
-  /** Seconds between scheduled rotations; none: only when asked. */
-  rotateEvery?: number | null;
-  /** Seconds the replaced value stays readable (and, for built-in rotators, accepted). */
-  gracePeriod: number;
-}
+import type { Outbound } from '../outbound/outbound';
+import { Credential, CredentialRotation, RETIRE_VERSION, CredentialVersion, CredentialVersionState, ROTATION_STEPS, type RotationStep, RotationState } from './credential.entity';
+import { type CredentialService, checkName } from './credential.service';
+import { type OpenConnection, PostgresRotator, RedisRotator, type RotationContext, type Rotator, RotatorError, type RotatorStep, WebhookRotator } from './rotators';
 
 export interface RotationSettings {
   attempts: number;
@@ -45,7 +32,6 @@ export interface RotationSettings {
   timeoutMs: number;
 }
 
-const ROLE = /^[a-z_][a-z0-9_]{0,62}$/;
 const STALE_STEP_MS = 30_000;
 
 export class CredentialRotations {
@@ -53,7 +39,6 @@ export class CredentialRotations {
     private readonly ds: DataSource,
     private readonly audit: AuditService,
     private readonly credentials: CredentialService,
-    private readonly keys: DataKeys,
     private readonly box: SecretBox,
     private readonly queues: Queues,
     private readonly outbound: Outbound,
@@ -61,65 +46,6 @@ export class CredentialRotations {
     private readonly metrics: Metrics,
     private readonly log: Logger,
   ) {}
-
-  /** Sets who rotates the credential and how often. A WEBHOOK rotator's signing secret is returned once. */
-  async configure(p: Principal, name: string, input: RotatorInput): Promise<{ credential: Credential; signingSecret: string | null }> {
-    requirePermission(p, Permission.CREDENTIAL_WRITE);
-    checkName(name);
-    const rotator = await this.rotatorConfig(input);
-    if (input.gracePeriod < 0 || input.gracePeriod > MAX_GRACE_S) throw badInput('gracePeriod is at most P90D', { argument: 'gracePeriod' });
-    if (rotator.kind !== 'WEBHOOK' && input.gracePeriod === 0) {
-      throw badInput(`a ${rotator.kind} rotator needs a grace of at least PT1S: it is when the replaced value is removed from ${rotator.kind === 'POSTGRES' ? 'Postgres' : 'Redis'}`, { argument: 'gracePeriod' });
-    }
-    if (input.rotateEvery != null && input.gracePeriod >= input.rotateEvery) {
-      throw badInput('gracePeriod must be shorter than rotateEvery: a value would still be in its grace when the next rotation starts', { argument: 'gracePeriod' });
-    }
-    const signingSecret = rotator.kind === 'WEBHOOK' ? newWebhookSecret() : null;
-    const credential = await this.ds.transaction(async (tx) => {
-      const c = await this.credentials.locked(tx, p.tenantId, name);
-      if (rotator.kind !== 'WEBHOOK') {
-        if (rotator.connection === name) throw badInput('a credential cannot be its own privileged connection', { argument: 'connection' });
-        const [conn] = await tx.query(`SELECT 1 FROM credentials WHERE tenant_id = $1 AND name = $2`, [p.tenantId, rotator.connection]);
-        if (!conn) throw badInput(`no credential named ${rotator.connection} holds the privileged connection`, { argument: 'connection' });
-      }
-      const sealed = signingSecret ? this.box.seal(signingSecret, `rotator:${c.id}`) : null;
-      const nextRotationAt = input.rotateEvery ? new Date(Date.now() + input.rotateEvery * 1000) : null;
-      await tx.query(
-        `UPDATE credentials SET rotator = $2, rotator_secret_ciphertext = $3, rotator_secret_key_id = $4, rotate_every_s = $5, grace_period_s = $6, next_rotation_at = $7, updated_at = now() WHERE id = $1`,
-        [c.id, rotator, sealed?.ciphertext ?? null, sealed?.keyId ?? null, input.rotateEvery ?? null, input.gracePeriod, nextRotationAt],
-      );
-      await this.audit.append(tx, p.tenantId, {
-        action: 'CREDENTIAL_ROTATOR_SET',
-        actorId: p.ownerId,
-        targetType: 'CREDENTIAL',
-        targetId: c.id,
-        data: { name, rotator: shownRotator(rotator, false), rotateEverySeconds: input.rotateEvery ?? null, gracePeriodSeconds: input.gracePeriod },
-      });
-      return { ...c, rotator, rotateEveryS: input.rotateEvery ?? null, gracePeriodS: input.gracePeriod, nextRotationAt };
-    });
-    return { credential, signingSecret };
-  }
-
-  private async rotatorConfig(input: RotatorInput): Promise<RotatorConfig> {
-    switch (input.kind) {
-      case 'WEBHOOK':
-        if (!input.url) throw badInput('a WEBHOOK rotator needs a url', { argument: 'url' });
-        return { kind: 'WEBHOOK', url: await checkTargetUrl(this.outbound, input.url, 'rotator URL') };
-      case 'POSTGRES':
-      case 'REDIS': {
-        if (!input.connection) throw badInput(`a ${input.kind} rotator needs the name of the credential holding its privileged connection`, { argument: 'connection' });
-        checkName(input.connection, 'connection');
-        if (input.kind === 'REDIS') return { kind: 'REDIS', connection: input.connection };
-        const roles = input.roles ?? [];
-        if (roles.length !== 2 || roles[0] === roles[1] || !roles.every((r) => ROLE.test(r))) {
-          throw badInput('a POSTGRES rotator alternates two distinct login roles (lower-case identifiers)', { argument: 'roles' });
-        }
-        return { kind: 'POSTGRES', connection: input.connection, roles: [roles[0]!, roles[1]!] };
-      }
-      default:
-        throw badInput(`unknown rotator kind ${JSON.stringify(String(input.kind).slice(0, 40))}`, { argument: 'kind' });
-    }
-  }
 
   /** Starts a rotation now (by hand), refused while one runs or, for built-in rotators, while a replaced value is in its grace. */
   async rotateNow(p: Principal, name: string): Promise<CredentialRotation> {
@@ -197,7 +123,7 @@ export class CredentialRotations {
         break;
       }
       case 'set':
-        await rotator.set(ctx);
+        await rotator.set(ctx, this.connectionFor(c!, 'set', rotation.id));
         break;
       case 'test':
         await rotator.test(ctx);
@@ -239,7 +165,11 @@ export class CredentialRotations {
 
   /** A step's last attempt failed: the rotation fails, CURRENT untouched, the PENDING value kept sealed. */
   async fail(job: RotationStepJob, err: unknown): Promise<void> {
-    const reason = (err instanceof RotatorError ? err.message : `${job.step}: ${(err as Error).message ?? 'failed'}`).slice(0, 500);
+    // What the tenant sees (audit, failure, logs): the step and a category. The driver's own words
+    // (no URL or value is ever in them) go to the debug log, to help an operator of Latchkey.
+    const reason = (err instanceof RotatorError ? err.message : `${job.step}: failed`).slice(0, 500);
+    const cause = err instanceof RotatorError ? err.cause : err;
+    if (cause) this.log.debug({ rotationId: job.rotationId, step: job.step, cause: { name: (cause as Error).name, code: (cause as { code?: unknown }).code, message: (cause as Error).message } }, 'rotation step failure, as the driver said it');
     const failed = await this.ds.transaction(async (tx) => {
       const [[row]] = await tx.query(
         `UPDATE credential_rotations r SET state = 'FAILED', failure = $2, ended_at = now(), updated_at = now() FROM credentials c
@@ -321,39 +251,44 @@ export class CredentialRotations {
   async refuseRetired(tenantId: string, credentialId: string, version: number): Promise<void> {
     const [c] = await new TenantScope(this.ds.manager, tenantId).findByIds(Credential, [credentialId]);
     if (!c?.rotator || c.rotator.kind === 'WEBHOOK') return;
-    const old = await this.valueOf(c, `version = $3`, [version]);
-    const current = await this.valueOf(c, `state = 'CURRENT'`);
+    const old = await this.credentials.openValue(c, { version });
+    const current = await this.credentials.openValue(c, { state: 'CURRENT' });
     if (old === undefined || current === undefined) return;
-    await this.rotatorOf(c).retire(old, current, await this.connectionOf(c));
+    // The rotation that replaced the retired value, named in the connection's history.
+    const [made] = await this.ds.query(`SELECT rotation_id FROM credential_versions WHERE credential_id = $1 AND state = 'CURRENT'`, [c.id]);
+    await this.rotatorOf(c).retire(old, current, this.connectionFor(c, 'retire', made?.rotation_id ?? null));
   }
 
   private rotatorOf(c: Credential): Rotator {
     const r = c.rotator!;
-    if (r.kind === 'WEBHOOK') return new WebhookRotator(this.outbound, r.url, this.box.open({ ciphertext: c.rotatorSecretCiphertext!, keyId: c.rotatorSecretKeyId! }, `rotator:${c.id}`));
-    if (r.kind === 'POSTGRES') return new PostgresRotator(r.roles);
-    return new RedisRotator();
+    if (r.kind === 'WEBHOOK') return new WebhookRotator(this.outbound.http, r.url, this.box.open({ ciphertext: c.rotatorSecretCiphertext!, keyId: c.rotatorSecretKeyId! }, `rotator:${c.id}`));
+    if (r.kind === 'POSTGRES') return new PostgresRotator(this.outbound.databases, r.roles);
+    return new RedisRotator(this.outbound.databases);
   }
 
-  private async context(c: Credential, rotation: CredentialRotation) {
-    const current = await this.valueOf(c, `state = 'CURRENT'`);
-    const pending = await this.valueOf(c, `state = 'PENDING' AND rotation_id = $3`, [rotation.id]);
+  private async context(c: Credential, rotation: CredentialRotation): Promise<RotationContext> {
+    const current = await this.credentials.openValue(c, { state: 'CURRENT' });
+    const pending = await this.credentials.openValue(c, { state: 'PENDING', rotationId: rotation.id });
     // Before create, the version it is about to make.
     const pendingVersion = rotation.pendingVersion ?? (await this.credentials.nextVersion(this.ds.manager, c.id));
-    return { rotationId: rotation.id, name: c.name, current: current!, pending, pendingVersion, connection: await this.connectionOf(c) };
+    return { rotationId: rotation.id, name: c.name, current: current!, pending, pendingVersion };
   }
 
-  private async connectionOf(c: Credential): Promise<string | undefined> {
-    if (!c.rotator || c.rotator.kind === 'WEBHOOK') return undefined;
-    const [conn] = await new TenantScope(this.ds.manager, c.tenantId).select(Credential, 'c').andWhere('c.name = :name', { name: c.rotator.connection }).getMany();
-    const value = conn ? await this.valueOf(conn, `state = 'CURRENT'`) : undefined;
-    if (!value) throw new RotatorError(`the privileged connection ${c.rotator.connection} has no readable value`);
-    return value;
-  }
-
-  /** A version's value, opened in memory for the rotator; undefined when there is none. */
-  private async valueOf(c: Credential, where: string, params: unknown[] = []): Promise<string | undefined> {
-    const [v] = await this.ds.query(`SELECT version, ciphertext, data_key_id FROM credential_versions WHERE tenant_id = $1 AND credential_id = $2 AND ${where}`, [c.tenantId, c.id, ...params]);
-    if (!v?.ciphertext) return undefined;
-    return this.keys.open(c.tenantId, v.data_key_id, v.ciphertext, versionContext(c.tenantId, c.id, v.version));
+  /**
+   * Opens a built-in rotator's privileged connection for one step: its use is appended to the
+   * connection's history (CREDENTIAL_USED) before its value is opened, as a reveal would be.
+   */
+  private connectionFor(c: Credential, step: RotatorStep, rotationId: string | null): OpenConnection {
+    return async () => {
+      const name = c.rotator?.kind === 'WEBHOOK' ? null : c.rotator?.connection;
+      const [conn] = name ? await new TenantScope(this.ds.manager, c.tenantId).select(Credential, 'c').andWhere('c.name = :name', { name }).getMany() : [];
+      if (!conn) throw new RotatorError(step, 'the privileged connection is gone');
+      await this.ds.transaction((tx) =>
+        this.audit.append(tx, c.tenantId, { action: 'CREDENTIAL_USED', actorId: null, targetType: 'CREDENTIAL', targetId: conn.id, data: { name: conn.name, credential: c.name, step, rotationId } }),
+      );
+      const value = await this.credentials.openValue(conn, { state: 'CURRENT' });
+      if (!value) throw new RotatorError(step, 'the privileged connection has no readable value');
+      return value;
+    };
   }
 }

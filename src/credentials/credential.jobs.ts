@@ -40,6 +40,8 @@ export class CredentialJobs {
     private readonly log: Logger,
     /** Before a built-in rotator's version is destroyed: make the system refuse its value (rotations). */
     private readonly refuseRetired: (tenantId: string, credentialId: string, version: number) => Promise<void> = async () => undefined,
+    /** Most replaced values of one tenant told to a system outside per tick (OUTBOUND_TENANT_SLOTS). */
+    private readonly perTenant = 4,
   ) {}
 
   async sweep(): Promise<SweepReport> {
@@ -74,31 +76,41 @@ export class CredentialJobs {
 
   /**
    * Versions of credentials a built-in rotator keeps: the system is told to refuse the value
-   * first; one that could not be told keeps its version until the next tick tries again.
+   * first; one that could not be told keeps its version until the next tick tries again. The calls
+   * run side by side, each under the outbound deadline, at most `perTenant` of one tenant's a tick:
+   * one tenant's unreachable servers hold the tick no longer than one deadline.
    */
   private async retireBuiltIn(report: SweepReport): Promise<void> {
     const due: Array<{ tenant_id: string; credential_id: string; version: number; name: string }> = await this.ds.query(
       `SELECT v.tenant_id, v.credential_id, v.version, c.name FROM credential_versions v JOIN credentials c ON c.id = v.credential_id
         WHERE v.state = 'PREVIOUS' AND v.grace_ends_at <= now() AND NOT ${NOT_BUILT_IN} ORDER BY v.grace_ends_at LIMIT 100`,
     );
-    for (const r of due) {
-      try {
-        await this.refuseRetired(r.tenant_id, r.credential_id, r.version);
-      } catch (err) {
-        this.log.warn({ err: { message: (err as Error).message }, credentialId: r.credential_id, version: r.version }, 'could not retire a replaced value in its system; retrying at the next tick');
-        continue;
-      }
-      await this.ds.transaction(async (tx) => {
-        const [rows] = await tx.query(
-          `UPDATE credential_versions SET ${RETIRE_VERSION}
-            WHERE credential_id = $1 AND version = $2 AND state = 'PREVIOUS' RETURNING version`,
-          [r.credential_id, r.version],
-        );
-        if (rows.length === 0) return;
-        await this.audit.append(tx, r.tenant_id, { action: 'CREDENTIAL_VERSION_RETIRED', actorId: null, targetType: 'CREDENTIAL', targetId: r.credential_id, data: { name: r.name, version: r.version } });
-        report.retired++;
-      });
+    const taken = new Map<string, number>();
+    const fair = due.filter((r) => {
+      const n = taken.get(r.tenant_id) ?? 0;
+      taken.set(r.tenant_id, n + 1);
+      return n < this.perTenant;
+    });
+    await Promise.all(fair.map((r) => this.retireOne(r, report)));
+  }
+
+  private async retireOne(r: { tenant_id: string; credential_id: string; version: number; name: string }, report: SweepReport): Promise<void> {
+    try {
+      await this.refuseRetired(r.tenant_id, r.credential_id, r.version);
+    } catch (err) {
+      this.log.warn({ err: { message: (err as Error).message }, credentialId: r.credential_id, version: r.version }, 'could not retire a replaced value in its system; retrying at the next tick');
+      return;
     }
+    await this.ds.transaction(async (tx) => {
+      const [rows] = await tx.query(
+        `UPDATE credential_versions SET ${RETIRE_VERSION}
+          WHERE credential_id = $1 AND version = $2 AND state = 'PREVIOUS' RETURNING version`,
+        [r.credential_id, r.version],
+      );
+      if (rows.length === 0) return;
+      await this.audit.append(tx, r.tenant_id, { action: 'CREDENTIAL_VERSION_RETIRED', actorId: null, targetType: 'CREDENTIAL', targetId: r.credential_id, data: { name: r.name, version: r.version } });
+      report.retired++;
+    });
   }
 
   private async notifyBatch(tx: Tx, report: SweepReport): Promise<number> {

@@ -22,6 +22,7 @@ import {
   UpdateCredentialInput,
 } from './credential.types';
 import type { CredentialRotations } from './credential-rotations';
+import type { RotatorConfiguration } from './rotator-configuration';
 import { JSONObjectScalar } from '../platform/graphql-types';
 
 @Resolver(() => Credential)
@@ -31,6 +32,7 @@ export class CredentialResolver {
     private readonly reveals: CredentialReveals,
     private readonly audit: AuditService,
     private readonly rotationService: CredentialRotations,
+    private readonly rotatorConfiguration: RotatorConfiguration,
   ) {}
 
   @FieldResolver(() => JSONObjectScalar, { nullable: true, description: 'Who rotates it (kind, url or connection and roles); null: by hand only.' })
@@ -45,9 +47,11 @@ export class CredentialResolver {
   }
 
   @Authorized(Permission.CREDENTIAL_WRITE)
-  @Mutation(() => CredentialRotatorSet, { description: 'Sets who rotates the credential (a webhook you run, or a built-in Postgres or Redis rotator) and how often.' })
+  @Mutation(() => CredentialRotatorSet, {
+    description: 'Sets who rotates the credential (a webhook you run, or a built-in Postgres or Redis rotator) and how often. A built-in rotator takes a grant on its connection.',
+  })
   setCredentialRotator(@Arg('name') name: string, @Arg('input', () => SetCredentialRotatorInput) input: SetCredentialRotatorInput, @Ctx() ctx: Context): Promise<CredentialRotatorSet> {
-    return this.rotationService.configure(ctx.principal, name, input);
+    return this.rotatorConfiguration.configure(ctx.principal, name, input);
   }
 
   @Authorized(Permission.CREDENTIAL_WRITE)

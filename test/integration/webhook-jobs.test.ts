@@ -6,7 +6,7 @@ import type { AddressInfo } from 'node:net';
 import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SecretBox } from '../../src/platform/secret-box';
-import { Outbound } from '../../src/webhooks/outbound';
+import { createOutbound } from '../../src/outbound/outbound';
 import { WebhookDeliveries } from '../../src/webhooks/webhook.jobs';
 import { startTestApi, type TestApi, waitFor } from '../helpers/api';
 import { newTenant, type TenantFixture, unique } from '../helpers/fixtures';
@@ -39,13 +39,14 @@ afterAll(async () => {
   receiver?.close();
 });
 
-function deliveries(opts: { attempts?: number; allow?: string[] } = {}): WebhookDeliveries {
+function deliveries(opts: { attempts?: number; allow?: string[]; platformUrls?: string[] } = {}): WebhookDeliveries {
   const { config, ds, services } = api.container;
+  const outbound = createOutbound({ webhookAllow: opts.allow ?? ['127.0.0.1'], rotatorAllow: [], deadlineMs: 2_000, platformUrls: opts.platformUrls ?? [config.databaseUrl, config.redisUrl] });
   return new WebhookDeliveries(
     ds,
     services.audit,
     new SecretBox(config.keyring.keys, config.keyring.activeKeyId),
-    new Outbound(opts.allow ?? ['127.0.0.1'], 2_000),
+    outbound.http,
     { attempts: opts.attempts ?? 3, backoffMs: 60_000, sweepAfterMs: 60_000 },
     pino({ level: 'silent' }),
   );
@@ -116,6 +117,26 @@ describe('webhook delivery attempts', () => {
     expect(outcome.reason).toMatch(/^refused: /);
     expect(hits.length).toBe(before);
     expect(await delivery(deliveryId)).toMatchObject({ status: 'DEAD', attempts: 1 });
+  });
+
+  it('dead-letters at once a delivery to Latchkey’s own Postgres or Redis, though the allow list lists its address, without connecting', async () => {
+    // The receiver stands in for the platform's Redis: its port is what REDIS_URL names here.
+    const { deliveryId } = await pendingDelivery('/ok');
+    const before = hits.length;
+    const outcome = await deliveries({ platformUrls: [`redis://localhost:${new URL(base).port}`] }).attempt(deliveryId, t.tenantId);
+    expect(outcome).toMatchObject({ status: 'dead', reason: expect.stringMatching(/^refused: /) });
+    expect(hits.length).toBe(before);
+  });
+
+  it('records a failure as a category, not the network’s words: a closed port reads "unreachable"', async () => {
+    const { webhookId, deliveryId } = await pendingDelivery('/ok');
+    const closed = createServer().listen(0, '127.0.0.1');
+    await new Promise((r) => closed.once('listening', r));
+    const port = (closed.address() as AddressInfo).port;
+    await new Promise((r) => closed.close(r));
+    await api.sql(`UPDATE webhooks SET url = $2 WHERE id = $1`, [webhookId, `http://127.0.0.1:${port}/ok`]);
+    await expect(deliveries().attempt(deliveryId, t.tenantId)).rejects.toThrow(/unreachable/);
+    expect(await delivery(deliveryId)).toMatchObject({ status: 'PENDING', attempts: 1, last_error: 'unreachable' });
   });
 
   it('dead-letters the deliveries of a disabled endpoint, and skips a delivery of another tenant', async () => {

@@ -1,6 +1,6 @@
 // Webhooks to a local receiver with real BullMQ workers: signatures checked with a reference
 // implementation of Standard Webhooks written here from its published description, retries that
-// keep the event id, dead letters, and the SSRF guards.
+// keep the event id, dead letters, and the SSRF guards: the address rules, DNS pinned, the total deadline.
 import { createHmac, timingSafeEqual } from 'node:crypto';
 import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
 import { type AddressInfo, createServer as netServer } from 'node:net';
@@ -8,7 +8,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startWorkers, type Workers } from '../../src/app/worker';
 import { Permission } from '../../src/iam/permissions';
 import { SecretBox } from '../../src/platform/secret-box';
-import { Outbound, OutboundRefused } from '../../src/webhooks/outbound';
+import { OutboundRefused } from '../../src/outbound/address-rules';
+import type { Resolve } from '../../src/outbound/addresses';
+import { createOutbound } from '../../src/outbound/outbound';
 import { WebhookService } from '../../src/webhooks/webhook.service';
 import { metricsOf, startTestApi, type TestApi } from '../helpers/api';
 import { newTenant, type TenantFixture } from '../helpers/fixtures';
@@ -77,6 +79,9 @@ afterAll(async () => {
 });
 
 const r0 = (rows: Array<{ n: number }>) => rows[0]!.n;
+/** Outbound HTTP as deliveries use it, with the allow list, deadline, resolver and platform endpoints given. */
+const httpOf = (allow: string[], deadlineMs: number, resolve?: Resolve, platformUrls: string[] = []) =>
+  createOutbound({ webhookAllow: allow, rotatorAllow: [], deadlineMs, platformUrls }, resolve).http;
 
 const CREATE = `mutation($url: String!, $events: [String!]!) { createWebhook(url: $url, events: $events, description: "test") { signingSecret webhook { id url events status } } }`;
 
@@ -189,7 +194,7 @@ describe('SSRF guards', () => {
       c.services.audit,
       new SecretBox(c.config.keyring.keys, c.config.keyring.activeKeyId),
       c.services.queues,
-      new Outbound([], 1_000, async () => Promise.reject(notYet)),
+      httpOf([], 1_000, async () => Promise.reject(notYet)),
       c.config.webhooks,
     );
     const principal = { tenantId: tt.tenantId, ownerId: tt.adminId, tokenId: tt.adminId, permissions: new Set([Permission.WEBHOOK_WRITE]) };
@@ -202,7 +207,7 @@ describe('SSRF guards', () => {
   it('refuses a name that resolves to a private address, and one with any private address', async () => {
     const resolve = async (host: string) =>
       host === 'intranet.example' ? [{ address: '10.1.2.3', family: 4 }] : host === 'mixed.example' ? [{ address: '93.184.216.34', family: 4 }, { address: '192.168.0.7', family: 4 }] : [{ address: '93.184.216.34', family: 4 }];
-    const outbound = new Outbound([], 1_000, resolve);
+    const outbound = httpOf([], 1_000, resolve);
     await expect(outbound.vet(new URL('http://intranet.example/hook'))).rejects.toBeInstanceOf(OutboundRefused);
     await expect(outbound.vet(new URL('http://mixed.example/hook'))).rejects.toBeInstanceOf(OutboundRefused);
     await expect(outbound.vet(new URL('http://[::ffff:127.0.0.1]/hook'))).rejects.toBeInstanceOf(OutboundRefused);
@@ -211,7 +216,7 @@ describe('SSRF guards', () => {
       await expect(outbound.vet(new URL(`http://${host}/hook`)), host).rejects.toBeInstanceOf(OutboundRefused);
     }
     await expect(outbound.vet(new URL('https://public.example/hook'))).resolves.toMatchObject({ address: '93.184.216.34' });
-    const allowing = new Outbound(['10.0.0.0/8'], 1_000, resolve);
+    const allowing = httpOf(['10.0.0.0/8'], 1_000, resolve);
     await expect(allowing.vet(new URL('http://intranet.example/hook'))).resolves.toMatchObject({ address: '10.1.2.3' });
   });
 
@@ -230,11 +235,11 @@ describe('SSRF guards', () => {
     const record = (err: unknown) => uncaught.push(err);
     process.on('uncaughtException', record);
     try {
-      const outbound = new Outbound(['127.0.0.1'], 5_000);
+      const outbound = httpOf(['127.0.0.1'], 5_000);
       const url = `http://127.0.0.1:${(rude.address() as AddressInfo).port}/`;
       for (let i = 0; i < 10; i++) {
         // Delivered or failed, either is fine; what matters is that the process lives on.
-        await outbound.post(url, {}, 'x'.repeat(4 * 1024 * 1024)).catch((err: Error) => err);
+        await outbound.post(url, {}, 'x'.repeat(4 * 1024 * 1024), 1024).catch((err: Error) => err);
       }
       await new Promise((r) => setTimeout(r, 200));
       expect(uncaught).toEqual([]);
@@ -259,17 +264,51 @@ describe('SSRF guards', () => {
     expect((await api.sql(`SELECT count(*)::int AS n FROM webhooks WHERE tenant_id = $1`, [tt.tenantId]))[0].n).toBe(0);
   });
 
-  it('times out a receiver that never answers', async () => {
-    const silent = createServer(() => undefined).listen(0, '127.0.0.1');
-    await new Promise((r) => silent.once('listening', r));
+  it('cuts off a receiver that trickles its answer at the total deadline, however steadily it trickles', async () => {
+    // A byte every 100 ms: no idle timeout would ever fire.
+    const trickle = netServer((socket) => {
+      socket.on('error', () => undefined);
+      socket.once('data', () => {
+        const answer = Buffer.from(`HTTP/1.1 200 OK\r\ncontent-length: 1000\r\n\r\n${'x'.repeat(1000)}`);
+        let i = 0;
+        const timer = setInterval(() => (socket.destroyed ? clearInterval(timer) : socket.write(answer.subarray(i, ++i))), 100);
+        socket.on('close', () => clearInterval(timer));
+      });
+    }).listen(0, '127.0.0.1');
+    await new Promise((r) => trickle.once('listening', r));
     try {
-      const outbound = new Outbound(['127.0.0.1'], 300);
       const started = Date.now();
-      await expect(outbound.post(`http://127.0.0.1:${(silent.address() as AddressInfo).port}/`, {}, '{}')).rejects.toThrow(/no answer within 300 ms/);
-      expect(Date.now() - started).toBeLessThan(2_000);
+      await expect(httpOf(['127.0.0.1'], 1_000).post(`http://127.0.0.1:${(trickle.address() as AddressInfo).port}/`, {}, '{}', 1024)).rejects.toThrow('no complete answer within 1000 ms');
+      expect(Date.now() - started).toBeLessThan(1_500);
     } finally {
-      silent.closeAllConnections();
-      silent.close();
+      trickle.close();
+    }
+  });
+
+  it('connects to the address the rules passed, not to what a second lookup would say', async () => {
+    // receiver.test resolves only through the resolver given here: the request cannot have looked it up again.
+    const resolve = async (host: string) => (host === 'receiver.test' ? [{ address: '127.0.0.1', family: 4 }] : Promise.reject(new Error('not here')));
+    const res = await httpOf(['127.0.0.1'], 2_000, resolve).post(`http://receiver.test:${new URL(base).port}/hook/pinned`, {}, '{}', 1024);
+    expect(res.status).toBe(204);
+    expect(received.some((r) => r.path === '/hook/pinned' && r.headers.host === `receiver.test:${new URL(base).port}`)).toBe(true);
+  });
+
+  it('refuses Latchkey’s own Postgres and Redis at every call, whatever the allow list says, without connecting', async () => {
+    let accepted = 0;
+    const platform = netServer((socket) => {
+      accepted++;
+      socket.destroy();
+    }).listen(0, '127.0.0.1');
+    await new Promise((r) => platform.once('listening', r));
+    const port = (platform.address() as AddressInfo).port;
+    try {
+      const outbound = httpOf(['127.0.0.1', '::1', 'localhost'], 1_000, undefined, [`postgres://postgres@localhost:${port}/latchkey`]);
+      for (const host of ['127.0.0.1', 'localhost', '[::1]', '[::ffff:127.0.0.1]', '0.0.0.0', '127.0.0.2']) {
+        await expect(outbound.post(`http://${host}:${port}/`, {}, '{}', 1024), host).rejects.toBeInstanceOf(OutboundRefused);
+      }
+      expect(accepted).toBe(0);
+    } finally {
+      platform.close();
     }
   });
 });

@@ -174,7 +174,7 @@ export type SecretState =
 
 /** Who rotates a credential, and how often. */
 export type SetCredentialRotatorInput = {
-  /** POSTGRES, REDIS: the name of the managed credential holding the privileged connection URL. */
+  /** POSTGRES, REDIS: the name of the managed credential holding the privileged connection URL; the caller must be granted to read it. */
   connection?: string | null | undefined;
   /** How long the replaced value stays readable and accepted; shorter than rotateEvery. */
   gracePeriod: string;
