@@ -134,3 +134,37 @@ describe.each(GATEWAYS)('nginx in front of an upstream: $name', ({ template }) =
     expect(seen.length).toBe(before + 1); // only the one good request before the revocation
   });
 });
+
+describe.each(GATEWAYS)('nginx tells of a pending rotation: $name', ({ template }) => {
+  it('a secret in its grace after a rotation goes through, and the client and the upstream both learn it should switch', async () => {
+    const tok = await issue(api, t.adminToken, ownerId, ['crm:sales.summary:read']);
+    const fresh = (await api.ok(t.adminToken, `mutation($id: ID!) { rotateToken(id: $id, gracePeriod: "PT1H") { secret } }`, { id: tok.id })).rotateToken.secret;
+    const old = await fetch(`${bases.get(template)}/crm/summary`, { headers: { authorization: `Bearer ${tok.secret}` } });
+    expect(old.status).toBe(200);
+    expect(old.headers.get('x-latchkey-rotation-pending')).toBe('true');
+    expect(seen.at(-1)!.headers['x-latchkey-rotation-pending']).toBe('true');
+    const current = await fetch(`${bases.get(template)}/crm/summary`, { headers: { authorization: `Bearer ${fresh}` } });
+    expect(current.status).toBe(200);
+    expect(current.headers.get('x-latchkey-rotation-pending')).toBeNull();
+    expect(seen.at(-1)!.headers['x-latchkey-rotation-pending']).toBeUndefined();
+  });
+});
+
+describe('nginx forward-auth and rate limits', () => {
+  it('answers a rate-limited token 429 with Retry-After, as the README says, and the upstream is not called', async () => {
+    const tok = await issue(api, t.adminToken, ownerId, ['crm:sales.summary:read'], { rateLimit: { requests: 1, per: 'PT1M' } });
+    const base = bases.get('latchkey.conf.template')!;
+    expect((await fetch(`${base}/crm/summary`, { headers: { authorization: `Bearer ${tok.secret}` } })).status).toBe(200);
+    const before = seen.length;
+    const limited = await fetch(`${base}/crm/summary`, { headers: { authorization: `Bearer ${tok.secret}` } });
+    expect(limited.status).toBe(429);
+    expect(Number(limited.headers.get('retry-after'))).toBeGreaterThanOrEqual(1);
+    expect(seen.length).toBe(before);
+    // An under-scoped token is still a plain 403 with its challenge.
+    const narrow = await issue(api, t.adminToken, ownerId, ['analytics:events:read']);
+    const r = await fetch(`${base}/crm/summary`, { headers: { authorization: `Bearer ${narrow.secret}` } });
+    expect(r.status).toBe(403);
+    expect(r.headers.get('retry-after')).toBeNull();
+    expect(challenge(r)).toMatch(/insufficient_scope/);
+  });
+});

@@ -39,6 +39,7 @@ function check(r) {
       r.headersOut['X-Latchkey-Owner-Id'] = claims.sub;
       r.headersOut['X-Latchkey-Tenant-Id'] = claims.tenant_id;
       r.headersOut['X-Latchkey-Scopes'] = claims.scope;
+      if (claims.rotation_pending === true) r.headersOut['X-Latchkey-Rotation-Pending'] = 'true';
       r.return(204);
     })
     .catch((e) => {
