@@ -3,10 +3,9 @@
 // is trusted from 127.0.0.1, every other role must present its password (SCRAM).
 import { execFileSync, spawnSync } from 'node:child_process';
 import { chownSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
-import { once } from 'node:events';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { freePort } from './infra';
 
 export interface PgProcess {
   /** The superuser's URL (trusted). */
@@ -20,13 +19,6 @@ const bin = (name: string) => {
   return join('/usr/lib/postgresql', version, 'bin', name);
 };
 
-async function freePort(): Promise<number> {
-  const server = createServer().listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  const { port } = server.address() as { port: number };
-  await new Promise((r) => server.close(r));
-  return port;
-}
 
 /** Runs a Postgres binary as the postgres user (initdb refuses root). */
 function asPostgres(args: string[]): void {

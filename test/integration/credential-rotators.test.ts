@@ -11,6 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startWorkers, type Workers } from '../../src/app/worker';
 import { startTestApi, type TestApi } from '../helpers/api';
 import { newTenant, type TenantFixture, unique } from '../helpers/fixtures';
+import { ownRedisPrefix } from '../helpers/own-database';
 import { type PgProcess, startPgProcess } from '../helpers/pg-process';
 import { type RedisProcess, startRedisProcess } from '../helpers/redis-process';
 
@@ -61,7 +62,7 @@ beforeAll(async () => {
   }).listen(0, '127.0.0.1');
   await new Promise((r) => rotator.once('listening', r));
   base = `http://127.0.0.1:${(rotator.address() as AddressInfo).port}`;
-  api = await startTestApi({ REDIS_PREFIX: unique('lktest-rotators'), ROTATOR_ATTEMPTS: '2', ROTATOR_BACKOFF_MS: '50', PLANNER_TICK_MS: '200' });
+  api = await startTestApi({ REDIS_PREFIX: ownRedisPrefix('rotators'), ROTATOR_ATTEMPTS: '2', ROTATOR_BACKOFF_MS: '50', PLANNER_TICK_MS: '200' });
   workers = await startWorkers(api.container);
   t = await newTenant(api);
   [pg, redisServer] = await Promise.all([startPgProcess(), startRedisProcess()]);
