@@ -7,6 +7,7 @@ import { CredentialsClient } from '../client/credentials';
 import { LatchkeyClient } from './client';
 import { CliError, ExitCode, usage } from './errors';
 import { type Format, Output } from './output';
+import { visible } from './terminal-text';
 
 export interface GlobalOptions {
   url?: string;
@@ -42,7 +43,7 @@ export async function confirm(question: string, verb: string): Promise<boolean> 
   if (!process.stdin.isTTY) throw usage(`refusing to ${verb} without confirmation: pass --yes (stdin is not a terminal)`);
   const rl = createInterface({ input: process.stdin, output: process.stderr });
   try {
-    return /^y(es)?$/i.test((await rl.question(`${question} [y/N] `)).trim());
+    return /^y(es)?$/i.test((await rl.question(`${visible(question)} [y/N] `)).trim());
   } finally {
     rl.close();
   }

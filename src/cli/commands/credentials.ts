@@ -21,6 +21,7 @@ import {
   SetCredentialRotatorDocument,
   RevokeCredentialAccessDocument,
 } from '../generated/graphql';
+import { visible } from '../terminal-text';
 import { ownerIdOf } from './tokens';
 
 const current = (c: CredentialFieldsFragment) => c.versions.find((v) => v.state === 'CURRENT');
@@ -202,7 +203,8 @@ export function credentialCommands(program: Command): void {
     .action(async (name: string, _o: unknown, cmd: Command) => {
       const ctx = contextOf(cmd);
       const c = await read(ctx.credentials, name);
-      ctx.out.result(c, () => process.stdout.write(c.value));
+      // Alone and as it is for a script; on a terminal, shown without obeying what it may contain.
+      ctx.out.result(c, () => process.stdout.write(process.stdout.isTTY ? visible(c.value, { keepNewlines: true }) : c.value));
     });
 
   program
