@@ -89,3 +89,10 @@ export function durationArg(value: string): string {
     throw new InvalidArgumentError(`${JSON.stringify(value)} is not a duration: write 90m, 1h, 30d or 2w, or ISO 8601 such as PT1H or P30D`);
   }
 }
+
+/** A whole number of at least 1 (for --limit); anything else is a usage error that says so. */
+export function countArg(value: string): number {
+  const v = value.trim();
+  if (!/^\d+$/.test(v) || Number(v) < 1) throw new InvalidArgumentError(`${JSON.stringify(value)} is not a whole number of at least 1`);
+  return Number(v);
+}

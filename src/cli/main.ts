@@ -6,6 +6,7 @@ import { auditCommands } from './commands/audit';
 import { catalogCommands } from './commands/catalog';
 import { credentialCommands } from './commands/credentials';
 import { policyAsCodeCommands } from './commands/policy-as-code';
+import { runCommand } from './commands/run';
 import { tokensCommand } from './commands/tokens';
 import { webhookCommands } from './commands/webhooks';
 import { completionCommand } from './commands/completion';
@@ -56,6 +57,7 @@ Examples:
   catalogCommands(program);
   auditCommands(program);
   credentialCommands(program);
+  runCommand(program);
   webhookCommands(program);
   completionCommand(program);
   policyAsCodeCommands(program);
