@@ -14,6 +14,7 @@ import {
   UpdateTokenDocument,
   type TokenFieldsFragment,
   type TokenFilter,
+  type TokenKind,
   TokensDocument,
   type TokenStatus,
   ViewerDocument,
@@ -36,6 +37,12 @@ function rateLimitArg(value: string): { requests: number; per: string } {
   } catch {
     throw refuse();
   }
+}
+
+function kindArg(value: string): TokenKind {
+  const kind = value.toUpperCase();
+  if (kind !== 'CONTROL' && kind !== 'DATA') throw new InvalidArgumentError(`${JSON.stringify(value)} is not a token kind: CONTROL or DATA`);
+  return kind;
 }
 
 /** A token by id, or by its exact name among the live tokens the caller may see. */
@@ -160,15 +167,17 @@ export function tokensCommand(program: Command): void {
     .option('--scope <scope>', 'a scope it carries (repeatable; none: it can call Latchkey itself)', collect)
     .option('--label <key=value>', 'a label (repeatable)', collect)
     .option('--policy <id|name>', 'a rotation policy')
+    .option('--kind <kind>', 'CONTROL (calls Latchkey itself, reads granted credentials) or DATA (reaches the APIs its scopes allow); default: CONTROL without --scope, DATA with', kindArg)
     .option('--expires-at <date>', 'an expiry: 2027-03-31 (midnight UTC) or 2027-03-31T18:00:00+02:00 (a policy may cap it)', instantArg)
     .option('--description <text>')
     .addHelpText('after', '\nExample:\n  $ latchkey tokens issue --owner homepage-dashboard --name sales-widget --scope crm:sales.summary:read --policy widgets')
-    .action(async (o: { owner: string; name: string; scope?: string[]; label?: string[]; policy?: string; expiresAt?: string; description?: string }, cmd: Command) => {
+    .action(async (o: { owner: string; name: string; scope?: string[]; label?: string[]; policy?: string; kind?: TokenKind; expiresAt?: string; description?: string }, cmd: Command) => {
       const ctx = contextOf(cmd);
       const input = {
         ownerId: await ownerIdOf(ctx, o.owner),
         name: o.name,
         scopes: o.scope ?? [],
+        kind: o.kind,
         labels: labelsOf(o.label),
         rotationPolicyId: o.policy ? await policyIdOf(ctx, o.policy) : undefined,
         expiresAt: o.expiresAt,
