@@ -128,6 +128,17 @@ describe('the command line shows them escaped, wherever they come from', () => {
     expect(history.stdout).toContain(SHOWN);
   });
 
+  it('credentials get prints a value as it is to a script, and escaped to a terminal', async () => {
+    await api.ok(t.adminToken, `mutation($v: String!) { createCredential(input: { name: "term-value", value: $v }) { id } }`, { v: HOSTILE });
+    await api.ok(t.adminToken, `mutation($o: ID!) { grantCredential(name: "term-value", ownerId: $o) { ownerId } }`, { o: t.adminId });
+    const piped = await latchkey(['credentials', 'get', 'term-value']);
+    expect(piped.stdout).toBe(HOSTILE);
+    const shown = await latchkey(['credentials', 'get', 'term-value'], { terminal: true });
+    expect(shown.code, shown.stdout).toBe(0);
+    expect(shown.stdout).not.toMatch(/\u001b/);
+    expect(shown.stdout).toContain(SHOWN);
+  });
+
   it('an error quoting what was typed or stored is escaped', async () => {
     const missing = await latchkey(['scopes', 'show', 'x\u202e\u009b2J']);
     expect(missing.code).toBe(6);
