@@ -7,6 +7,7 @@ import { CredentialsClient } from '../client/credentials';
 import { LatchkeyClient } from './client';
 import { CliError, ExitCode, usage } from './errors';
 import { type Format, Output } from './output';
+import { visible } from './terminal-text';
 
 export interface GlobalOptions {
   url?: string;
@@ -42,7 +43,7 @@ export async function confirm(question: string, verb: string): Promise<boolean> 
   if (!process.stdin.isTTY) throw usage(`refusing to ${verb} without confirmation: pass --yes (stdin is not a terminal)`);
   const rl = createInterface({ input: process.stdin, output: process.stderr });
   try {
-    return /^y(es)?$/i.test((await rl.question(`${question} [y/N] `)).trim());
+    return /^y(es)?$/i.test((await rl.question(`${visible(question)} [y/N] `)).trim());
   } finally {
     rl.close();
   }
@@ -87,4 +88,11 @@ export function durationArg(value: string): string {
     if (!(err instanceof DurationError)) throw err;
     throw new InvalidArgumentError(`${JSON.stringify(value)} is not a duration: write 90m, 1h, 30d or 2w, or ISO 8601 such as PT1H or P30D`);
   }
+}
+
+/** A whole number of at least 1 (for --limit); anything else is a usage error that says so. */
+export function countArg(value: string): number {
+  const v = value.trim();
+  if (!/^\d+$/.test(v) || Number(v) < 1) throw new InvalidArgumentError(`${JSON.stringify(value)} is not a whole number of at least 1`);
+  return Number(v);
 }

@@ -18,7 +18,8 @@ export enum ExitCode {
 export class CliError extends Error {
   constructor(
     message: string,
-    readonly exitCode: ExitCode,
+    /** One of ExitCode, or what a shell answers for a command `latchkey run` cannot start (126, 127). */
+    readonly exitCode: ExitCode | number,
     readonly code?: string,
   ) {
     super(message);

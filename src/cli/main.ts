@@ -6,10 +6,14 @@ import { auditCommands } from './commands/audit';
 import { catalogCommands } from './commands/catalog';
 import { credentialCommands } from './commands/credentials';
 import { policyAsCodeCommands } from './commands/policy-as-code';
+import { runCommand } from './commands/run';
 import { tokensCommand } from './commands/tokens';
 import { webhookCommands } from './commands/webhooks';
 import { completionCommand } from './commands/completion';
 import { CliError, ExitCode } from './errors';
+import { visible } from './terminal-text';
+
+const lines = (text: string) => visible(text, { keepNewlines: true });
 
 /** The version in package.json (two folders up from dist/src/cli, or from src/cli). */
 function packageVersion(): string {
@@ -30,6 +34,7 @@ export function buildProgram(): Command {
     .option('--url <url>', 'the server (default: $LATCHKEY_URL or http://127.0.0.1:4000)')
     .option('--token <token>', 'prefer $LATCHKEY_TOKEN: a flag shows up in shell history and the process list')
     .addOption(new Option('-o, --output <format>', 'table for people, json for scripts').choices(['table', 'json']).default('table'))
+    .configureOutput({ writeOut: (s) => process.stdout.write(lines(s)), writeErr: (s) => process.stderr.write(lines(s)) })
     .showHelpAfterError()
     .addHelpText(
       'after',
@@ -52,6 +57,7 @@ Examples:
   catalogCommands(program);
   auditCommands(program);
   credentialCommands(program);
+  runCommand(program);
   webhookCommands(program);
   completionCommand(program);
   policyAsCodeCommands(program);
@@ -73,10 +79,10 @@ export async function run(argv: string[]): Promise<number> {
       return err.exitCode === 0 ? ExitCode.OK : ExitCode.USAGE;
     }
     if (err instanceof CliError) {
-      process.stderr.write(`latchkey: ${err.message}\n`);
+      process.stderr.write(`latchkey: ${lines(err.message)}\n`);
       return err.exitCode;
     }
-    process.stderr.write(`latchkey: unexpected error: ${err instanceof Error ? err.stack : String(err)}\n`);
+    process.stderr.write(`latchkey: unexpected error: ${lines(err instanceof Error ? String(err.stack) : String(err))}\n`);
     return ExitCode.SERVER;
   }
 }

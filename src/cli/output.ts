@@ -1,6 +1,17 @@
 // How the command line prints: aligned tables for people, JSON with stable field names for
-// scripts (--output json), colour only on a terminal, progress on stderr.
+// scripts (--output json), colour only on a terminal, progress on stderr. Every text it writes
+// goes through visible(): nothing it prints can command the terminal but its own colours.
+import { visible } from './terminal-text';
+
 export type Format = 'table' | 'json';
+
+/** Text to be shown in a colour (an SGR code), when colour is on. */
+export class Painted {
+  constructor(
+    readonly code: string,
+    readonly text: string,
+  ) {}
+}
 
 export class Output {
   readonly colour: boolean;
@@ -19,17 +30,18 @@ export class Output {
 
   /** A result: JSON as is, or what `human` makes of it. */
   result(value: unknown, human: () => void): void {
-    if (this.json) this.line(JSON.stringify(value, null, 2));
+    if (this.json) this.out.write(`${visible(JSON.stringify(value, null, 2), { keepNewlines: true })}\n`);
     else human();
   }
 
-  line(text = ''): void {
-    this.out.write(`${text}\n`);
+  /** One line of text and painted pieces; a newline inside it is shown, not obeyed. */
+  line(...parts: Array<string | Painted>): void {
+    this.out.write(`${parts.map((p) => (p instanceof Painted ? (this.colour ? `\u001b[${p.code}m${visible(p.text)}\u001b[0m` : visible(p.text)) : visible(p))).join('')}\n`);
   }
 
   /** Notes for people, never mixed into the data on stdout. */
   note(text: string): void {
-    this.err.write(`${text}\n`);
+    this.err.write(`${visible(text)}\n`);
   }
 
   table(rows: Array<Record<string, unknown>>, columns: string[]): void {
@@ -47,11 +59,11 @@ export class Output {
   /** Key: value lines for one object. */
   record(fields: Record<string, unknown>): void {
     const width = Math.max(...Object.keys(fields).map((k) => k.length));
-    for (const [k, v] of Object.entries(fields)) this.line(`${this.paint('1', `${k}:`.padEnd(width + 1))} ${cell(v)}`);
+    for (const [k, v] of Object.entries(fields)) this.line(this.paint('1', `${k}:`.padEnd(width + 1)), ` ${cell(v)}`);
   }
 
-  paint(code: string, text: string): string {
-    return this.colour ? `\u001b[${code}m${text}\u001b[0m` : text;
+  paint(code: string, text: string): Painted {
+    return new Painted(code, text);
   }
 
   /** A progress bar on stderr, drawn only on a terminal. */
@@ -85,7 +97,7 @@ function cell(v: unknown): string {
   if (Array.isArray(v)) return v.length ? v.map(cell).join(',') : '-';
   if (typeof v === 'object') {
     const entries = Object.entries(v as Record<string, unknown>);
-    return entries.length ? entries.map(([k, x]) => `${k}=${cell(x)}`).join(',') : '-';
+    return entries.length ? entries.map(([k, x]) => `${visible(k)}=${cell(x)}`).join(',') : '-';
   }
-  return String(v);
+  return visible(String(v));
 }

@@ -1,13 +1,14 @@
 // Reads a latchkey.yaml: YAML syntax, then the JSON Schema in schema/, then the rules a schema
-// cannot say (unique names, known references, durations). Every error names file:line:column.
-import { readFileSync } from 'node:fs';
-import Ajv from 'ajv';
+// cannot say (unique names, known references, durations). Every error names file:line:column, and
+// each stage reports all of its errors at once.
 import { LineCounter, type Node, parseDocument } from 'yaml';
 import { DurationError, formatDuration, parseDuration } from '../platform/duration';
-import jsonSchema from '../../schema/latchkey.schema.json';
 import { DomainError } from '../platform/errors';
 import { parseCidrs } from '../tokens/networks';
 import { CliError, ExitCode } from './errors';
+import { parseInstant } from './instant';
+import { readLimited } from './local-files';
+import { controlProblems, schemaProblems } from './policy-file-checks';
 
 export interface DesiredScope {
   name: string;
@@ -72,6 +73,8 @@ export interface DesiredCredential {
 }
 export interface PolicyFile {
   path: string;
+  /** The text it was parsed from: what a saved plan carries. */
+  text: string;
   scopes: DesiredScope[];
   policies: DesiredPolicy[];
   roles: DesiredRole[];
@@ -113,27 +116,24 @@ type Raw = {
   }>;
 };
 
-const ajv = new Ajv({ allErrors: false, strict: false });
-ajv.addFormat('email', /^[^\s@]+@[^\s@]+$/);
-const validate = ajv.compile(jsonSchema);
-
 export const MANAGED_LABEL = { key: 'managed-by', value: 'latchkey' };
 
+/** A policy file larger than this is refused before it is parsed. */
+export const POLICY_FILE_LIMIT_MB = 5;
+
 export function loadPolicyFile(path: string): PolicyFile {
-  let text: string;
-  try {
-    text = readFileSync(path, 'utf8');
-  } catch (err) {
-    throw new CliError(`${path}: cannot read: ${(err as Error).message}`, ExitCode.USAGE);
-  }
+  return parsePolicyFile(readLimited(path, POLICY_FILE_LIMIT_MB, 'a policy file'), path);
+}
+
+/** A policy file's text (`path` names it in messages); every problem of a stage is reported at once. */
+export function parsePolicyFile(text: string, path: string): PolicyFile {
   const lines = new LineCounter();
   const doc = parseDocument(text, { lineCounter: lines, prettyErrors: false, uniqueKeys: true });
   const at = (offset: number) => {
     const { line, col } = lines.linePos(offset);
     return `${path}:${line}:${col}`;
   };
-  const syntax = doc.errors[0];
-  if (syntax) throw invalid(`${at(syntax.pos[0])}: ${syntax.message.split('\n')[0]}`);
+  if (doc.errors.length) throw invalid(doc.errors.map((e) => `${at(e.pos[0])}: ${e.message.split('\n')[0]}`));
   const where = (p: Array<string | number>) => {
     // The deepest node that exists on the path: a missing property is reported at its parent.
     for (let n = p.length; n >= 0; n--) {
@@ -142,50 +142,53 @@ export function loadPolicyFile(path: string): PolicyFile {
     }
     return `${path}:1:1`;
   };
-  const raw = doc.toJS() as Raw | null;
-  if (!validate(raw)) {
-    const e = validate.errors![0]!;
-    const p = e.instancePath.split('/').slice(1).map((s) => (/^\d+$/.test(s) ? Number(s) : s.replace(/~1/g, '/').replace(/~0/g, '~')));
-    const extra = e.keyword === 'additionalProperties' ? ` (${JSON.stringify((e.params as { additionalProperty: string }).additionalProperty)})` : e.keyword === 'enum' ? ` (${(e.params as { allowedValues: unknown[] }).allowedValues.join(', ')})` : '';
-    throw invalid(`${where(p)}: ${e.instancePath || 'the file'} ${e.message}${extra}`);
+  let raw: Raw | null;
+  try {
+    raw = doc.toJS({ maxAliasCount: 100 }) as Raw | null;
+  } catch (err) {
+    throw invalid([`${path}: ${(err as Error).message}`]);
   }
+  const shape = schemaProblems(raw, where);
+  if (shape.length) throw invalid(shape);
+  const problems = controlProblems(raw, where);
   const file = raw!;
+  const fail = (p: Array<string | number>, message: string) => void problems.push(`${where(p)}: ${message}`);
   const duration = (value: string, p: Array<string | number>) => {
     try {
       return formatDuration(parseDuration(value));
     } catch (err) {
-      if (err instanceof DurationError) throw invalid(`${where(p)}: ${err.message}`);
-      throw err;
+      if (!(err instanceof DurationError)) throw err;
+      fail(p, err.message);
+      return value;
     }
   };
   const networks = (cidrs: string[], p: Array<string | number>): string[] => {
     try {
       return parseCidrs(cidrs).sort();
     } catch (err) {
-      if (err instanceof DomainError) throw invalid(`${where(p)}: ${err.message}`);
-      throw err;
+      if (!(err instanceof DomainError)) throw err;
+      fail(p, err.message);
+      return cidrs;
     }
   };
   const instant = (value: string, p: Array<string | number>) => {
-    const at = new Date(/T/.test(value) ? value : `${value}T00:00:00Z`);
-    // Date rolls 2027-02-30 over into March: the calendar date written must exist as written.
-    const [y, m, d] = value.slice(0, 10).split('-').map(Number);
-    const day = new Date(Date.UTC(y!, m! - 1, d));
-    if (Number.isNaN(at.getTime()) || day.getUTCMonth() !== m! - 1 || day.getUTCDate() !== d) throw invalid(`${where(p)}: ${JSON.stringify(value)} is not a date (2027-03-31 or 2027-03-31T12:00:00Z)`);
-    return at.toISOString();
+    const parsed = parseInstant(value);
+    if (parsed === null) fail(p, `${JSON.stringify(value)} is not a date (2027-03-31 or 2027-03-31T12:00:00Z)`);
+    return parsed ?? value;
   };
   const url = (value: string, p: Array<string | number>) => {
     try {
       return new URL(value.trim()).toString();
     } catch {
-      throw invalid(`${where(p)}: ${JSON.stringify(value)} is not a URL`);
+      fail(p, `${JSON.stringify(value)} is not a URL`);
+      return value;
     }
   };
   const unique = (section: keyof Raw, key: (x: never) => string) => {
     const seen = new Set<string>();
     ((file[section] ?? []) as never[]).forEach((x, i) => {
       const k = key(x);
-      if (seen.has(k)) throw invalid(`${where([section, i, 'name'])}: ${section} has ${JSON.stringify(k)} twice`);
+      if (seen.has(k)) fail([section, i, 'name'], `${section} has ${JSON.stringify(k)} twice`);
       seen.add(k);
     });
   };
@@ -194,38 +197,34 @@ export function loadPolicyFile(path: string): PolicyFile {
   unique('roles', (s: { name: string }) => s.name.toLowerCase());
   unique('owners', (s: { name: string }) => s.name);
   unique('tokens', (s: { owner: string; name: string }) => `${s.owner}/${s.name}`);
+  unique('credentials', (s: { name: string }) => s.name);
   const owners = new Map((file.owners ?? []).map((o, i) => [o.name, { ceiling: new Set(o.allowedScopes ?? []), at: where(['owners', i, o.allowedScopes ? 'allowedScopes' : 'name']) }]));
   (file.tokens ?? []).forEach((t, i) => {
     const owner = owners.get(t.owner);
-    if (!owner) throw invalid(`${where(['tokens', i, 'owner'])}: owner ${JSON.stringify(t.owner)} is not declared under owners`);
+    if (!owner) return fail(['tokens', i, 'owner'], `owner ${JSON.stringify(t.owner)} is not declared under owners`);
     // A ceiling that does not hold a token's scope would take it off the token (or refuse it).
     (t.scopes ?? []).forEach((scope, j) => {
-      if (!owner.ceiling.has(scope)) {
-        throw invalid(
-          `${where(['tokens', i, 'scopes', j])}: scope ${JSON.stringify(scope)} is outside the ceiling of owner ${JSON.stringify(t.owner)} (declared at ${owner.at})`,
-        );
-      }
+      if (!owner.ceiling.has(scope)) fail(['tokens', i, 'scopes', j], `scope ${JSON.stringify(scope)} is outside the ceiling of owner ${JSON.stringify(t.owner)} (declared at ${owner.at})`);
     });
   });
-  unique('credentials', (s: { name: string }) => s.name);
   (file.webhooks ?? []).reduce((seen, w, i) => {
     const u = url(w.url, ['webhooks', i, 'url']);
-    if (seen.has(u)) throw invalid(`${where(['webhooks', i, 'url'])}: webhooks has ${JSON.stringify(u)} twice`);
+    if (seen.has(u)) fail(['webhooks', i, 'url'], `webhooks has ${JSON.stringify(u)} twice`);
     return seen.add(u);
   }, new Set<string>());
   const sorted = (xs: string[] | undefined) => [...new Set(xs ?? [])].sort();
   const rotatorOf = (r: NonNullable<NonNullable<Raw['credentials']>[number]['rotator']>, i: number): DesiredRotator => {
-    const at = ['credentials', i, 'rotator'];
-    const kinds = [r.webhook, r.postgres, r.redis].filter((k) => k !== undefined).length;
-    if (kinds !== 1) throw invalid(`${where(at)}: a rotator is exactly one of webhook, postgres or redis`);
-    const timing = { rotateEvery: r.every ? duration(r.every, [...at, 'every']) : null, gracePeriod: duration(r.grace, [...at, 'grace']) };
-    if (r.postgres !== undefined && r.roles?.length !== 2) throw invalid(`${where(at)}: a postgres rotator names its two roles`);
-    if (r.webhook !== undefined) return { kind: 'WEBHOOK', url: url(r.webhook, [...at, 'webhook']), ...timing };
-    if (r.postgres !== undefined) return { kind: 'POSTGRES', connection: r.postgres, roles: r.roles!, ...timing };
-    return { kind: 'REDIS', connection: r.redis!, ...timing };
+    const p = ['credentials', i, 'rotator'];
+    if ([r.webhook, r.postgres, r.redis].filter((k) => k !== undefined).length !== 1) fail(p, 'a rotator is exactly one of webhook, postgres or redis');
+    if (r.postgres !== undefined && r.roles?.length !== 2) fail(p, 'a postgres rotator names its two roles');
+    const timing = { rotateEvery: r.every ? duration(r.every, [...p, 'every']) : null, gracePeriod: duration(r.grace, [...p, 'grace']) };
+    if (r.webhook !== undefined) return { kind: 'WEBHOOK', url: url(r.webhook, [...p, 'webhook']), ...timing };
+    if (r.postgres !== undefined) return { kind: 'POSTGRES', connection: r.postgres, roles: r.roles ?? [], ...timing };
+    return { kind: 'REDIS', connection: r.redis ?? '', ...timing };
   };
-  return {
+  const parsed: PolicyFile = {
     path,
+    text,
     where,
     scopes: (file.scopes ?? []).map((s) => ({ name: s.name, description: s.description ?? null })),
     policies: (file.policies ?? []).map((p, i) => ({
@@ -234,7 +233,7 @@ export function loadPolicyFile(path: string): PolicyFile {
       gracePeriod: duration(p.gracePeriod, ['policies', i, 'gracePeriod']),
       expireAfter: p.expireAfter ? duration(p.expireAfter, ['policies', i, 'expireAfter']) : null,
       // As the server keeps them: longest first, no duplicates.
-      notifyBefore: [...new Set((p.notifyBefore ?? []).map((d, j) => duration(d, ['policies', i, 'notifyBefore', j])))].sort((a, b) => parseDuration(b) - parseDuration(a)),
+      notifyBefore: [...new Set((p.notifyBefore ?? []).map((d, j) => duration(d, ['policies', i, 'notifyBefore', j])))].sort((a, b) => seconds(b) - seconds(a)),
       rateLimit: p.rateLimit ? { requests: p.rateLimit.requests, per: duration(p.rateLimit.per, ['policies', i, 'rateLimit', 'per']) } : null,
       onReuse: p.onReuse ?? 'NOTIFY',
     })),
@@ -263,6 +262,26 @@ export function loadPolicyFile(path: string): PolicyFile {
       rotator: c.rotator ? rotatorOf(c.rotator, i) : null,
     })),
   };
+  if (problems.length) throw invalid(problems);
+  return parsed;
 }
 
-const invalid = (message: string) => new CliError(message, ExitCode.INVALID);
+/** A duration the file wrote, in seconds (0 for one already reported as wrong). */
+const seconds = (d: string) => {
+  try {
+    return parseDuration(d);
+  } catch {
+    return 0;
+  }
+};
+
+/** Problems in the order of the file: one line each, `file:line:column: what`. */
+function invalid(problems: string[]): CliError {
+  const position = (p: string) => (/:(\d+):(\d+): /.exec(p) ?? [0, 0, 0]).slice(1).map(Number);
+  const ordered = [...new Set(problems)].sort((a, b) => {
+    const [la, ca] = position(a);
+    const [lb, cb] = position(b);
+    return la! - lb! || ca! - cb!;
+  });
+  return new CliError(ordered.join('\n'), ExitCode.INVALID);
+}

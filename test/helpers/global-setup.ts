@@ -1,32 +1,41 @@
-// Once per test run: a database of its own (dropped afterwards), a Redis prefix of its own,
-// migrations applied and the first tenant bootstrapped. Two runs on one machine never collide.
+// Once per test run: a database of its own on DATABASE_URL's server, a Redis prefix of its own on
+// REDIS_URL, migrations applied and the first tenant bootstrapped. Everything the run creates is
+// named with its prefix, and the teardown removes all of it: two runs on one machine never collide.
 import 'reflect-metadata';
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Client } from 'pg';
-import { Redis } from 'ioredis';
 import type { TestProject } from 'vitest/node' with { 'resolution-mode': 'import' };
 import { createContainer } from '../../src/app/container';
 import { loadConfig } from '../../src/platform/config';
 import { createLogger } from '../../src/platform/logger';
+import { databaseUrl, deleteRedisKeys, dropDatabases, machine } from './infra';
 
 declare module 'vitest' {
   export interface ProvidedContext {
     env: Record<string, string>;
     bootstrapToken: string;
+    /** What every database and Redis key of the run is named with (see own-database.ts). */
+    run: RunNames;
   }
 }
 
+export interface RunNames {
+  databasePrefix: string;
+  redisPrefix: string;
+}
+
 export default async function setup(project: TestProject) {
+  // Fixed length, so that no run's prefix is the beginning of another's.
   const runId = `${Date.now().toString(36)}${randomBytes(3).toString('hex')}`;
+  const run: RunNames = { databasePrefix: `lktest_${runId}`, redisPrefix: `lktest-${runId}` };
   const dataDir = mkdtempSync(join(tmpdir(), 'latchkey-test-'));
   const env: Record<string, string> = {
     NODE_ENV: 'test',
-    DATABASE_URL: `postgres://postgres@127.0.0.1:5432/latchkey_test_${runId}`,
-    REDIS_URL: process.env.REDIS_URL ?? 'redis://127.0.0.1:6379',
-    REDIS_PREFIX: `lktest-${runId}`,
+    DATABASE_URL: databaseUrl(machine.databaseUrl, run.databasePrefix),
+    REDIS_URL: machine.redisUrl,
+    REDIS_PREFIX: run.redisPrefix,
     TOKEN_PEPPER: randomBytes(32).toString('base64'),
     ENCRYPTION_KEY: randomBytes(32).toString('base64'),
     AUDIT_SIGNING_KEY: randomBytes(32).toString('base64'),
@@ -46,24 +55,12 @@ export default async function setup(project: TestProject) {
   const container = await createContainer(loadConfig(env), createLogger('silent'));
   await container.close();
   project.provide('env', env);
+  project.provide('run', run);
   project.provide('bootstrapToken', readFileSync(env.BOOTSTRAP_TOKEN_FILE!, 'utf8').trim());
 
   return async () => {
-    const url = new URL(env.DATABASE_URL!);
-    const db = url.pathname.slice(1);
-    url.pathname = '/postgres';
-    const pg = new Client({ connectionString: url.toString() });
-    await pg.connect();
-    await pg.query(`DROP DATABASE IF EXISTS "${db}" WITH (FORCE)`);
-    await pg.end();
-    const redis = new Redis(env.REDIS_URL!);
-    let cursor = '0';
-    do {
-      const [next, keys] = await redis.scan(cursor, 'MATCH', `${env.REDIS_PREFIX}*`, 'COUNT', 1000);
-      if (keys.length) await redis.del(...keys);
-      cursor = next;
-    } while (cursor !== '0');
-    await redis.quit();
+    await dropDatabases(machine.databaseUrl, run.databasePrefix);
+    await deleteRedisKeys(machine.redisUrl, run.redisPrefix);
     rmSync(dataDir, { recursive: true, force: true });
   };
 }

@@ -2,8 +2,8 @@
 // flush without disturbing the other test files (which share the machine's Redis).
 import { type ChildProcess, spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { createServer } from 'node:net';
 import { Redis } from 'ioredis';
+import { freePort } from './infra';
 
 export interface RedisProcess {
   url: string;
@@ -14,13 +14,6 @@ export interface RedisProcess {
   flushAll(): Promise<void>;
 }
 
-async function freePort(): Promise<number> {
-  const server = createServer().listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  const { port } = server.address() as { port: number };
-  await new Promise((r) => server.close(r));
-  return port;
-}
 
 export async function startRedisProcess(): Promise<RedisProcess> {
   const port = await freePort();

@@ -13,6 +13,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startWorkers, type Workers } from '../../src/app/worker';
 import { startTestApi, type TestApi } from '../helpers/api';
 import { newPrincipal, newTenant, type TenantFixture, unique } from '../helpers/fixtures';
+import { ownRedisPrefix } from '../helpers/own-database';
 import { type PgProcess, startPgProcess } from '../helpers/pg-process';
 import { type RedisProcess, startRedisProcess } from '../helpers/redis-process';
 
@@ -72,7 +73,7 @@ beforeAll(async () => {
   [pg, redisServer] = await Promise.all([startPgProcess(), startRedisProcess()]);
   await redisServer.start();
   const allow = `127.0.0.1:${pg.port},127.0.0.1:${new URL(redisServer.url).port}`;
-  api = await startTestApi({ REDIS_PREFIX: unique('lktest-rotators'), ROTATOR_ATTEMPTS: '2', ROTATOR_BACKOFF_MS: '50', PLANNER_TICK_MS: '200', ROTATOR_ALLOW: allow });
+  api = await startTestApi({ REDIS_PREFIX: ownRedisPrefix('rotators'), ROTATOR_ATTEMPTS: '2', ROTATOR_BACKOFF_MS: '50', PLANNER_TICK_MS: '200', ROTATOR_ALLOW: allow });
   workers = await startWorkers(api.container);
   t = await newTenant(api);
 });

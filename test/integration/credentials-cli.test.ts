@@ -101,6 +101,57 @@ describe('latchkey credentials', () => {
   });
 });
 
+describe('latchkey run and the command it runs', () => {
+  const granted = async (name: string, value: string) => {
+    await latchkey(['credentials', 'create', name], { input: value });
+    await latchkey(['credentials', 'grant', name, '--owner', 'homepage-dashboard-backend']);
+  };
+
+  it('gives the command the variables it asked for and not LATCHKEY_TOKEN; a missing command is exit 127, said plainly', async () => {
+    await granted('run-env', 'env-v1');
+    const script = 'console.log(JSON.stringify({ token: process.env.LATCHKEY_TOKEN ?? null, value: process.env.RUN_VALUE }))';
+    const r = await latchkey(['run', '--env', 'RUN_VALUE=run-env', '--', process.execPath, '-e', script], { token: backend.token });
+    expect(r.code, r.stderr).toBe(0);
+    expect(JSON.parse(r.stdout)).toEqual({ token: null, value: 'env-v1' });
+
+    const missing = await latchkey(['run', '--env', 'RUN_VALUE=run-env', '--', 'no-such-command-anywhere'], { token: backend.token });
+    expect(missing.code).toBe(127);
+    expect(missing.stderr).toBe('latchkey: cannot run "no-such-command-anywhere": no such command\n');
+  });
+
+  it('stops the command at the next revalidation once its access is withdrawn', async () => {
+    await granted('run-withdrawn', 'withdrawn-v1');
+    const beats = join(dir, 'beats');
+    const script = `setInterval(() => require('fs').appendFileSync(${JSON.stringify(beats)}, '.'), 100);`;
+    const run = spawn(process.execPath, [BIN, 'run', '--env', 'V=run-withdrawn', '--interval', '1s', '--', process.execPath, '-e', script], {
+      env: { PATH: process.env.PATH, LATCHKEY_URL: api.url, LATCHKEY_TOKEN: backend.token },
+      stdio: ['ignore', 'ignore', 'pipe'],
+    });
+    let stderr = '';
+    run.stderr!.on('data', (d) => (stderr += d));
+    const exited = new Promise<number | null>((r) => run.once('exit', (code) => r(code)));
+    const size = () => {
+      try {
+        return readFileSync(beats, 'utf8').length;
+      } catch {
+        return 0;
+      }
+    };
+    try {
+      await expect.poll(size, { timeout: 10_000 }).toBeGreaterThan(0);
+      await latchkey(['credentials', 'revoke-access', 'run-withdrawn', '--owner', 'homepage-dashboard-backend']);
+      const code = await Promise.race([exited, new Promise((r) => setTimeout(() => r('still running'), 8_000))]);
+      expect(code, stderr).toBe(5);
+      expect(stderr).toMatch(/credential run-withdrawn: .*: the command was stopped, as it must no longer hold the value/);
+      const after = size();
+      await new Promise((r) => setTimeout(r, 500));
+      expect(size()).toBe(after); // the command is gone too
+    } finally {
+      run.kill('SIGKILL');
+    }
+  });
+});
+
 describe('latchkey credentials rotator and rotate', () => {
   it('sets a webhook rotator (its signing secret shown once) and rotates, waiting for the end', async () => {
     const rotator = createServer((req, res) => {

@@ -1,11 +1,7 @@
 // The scheduled lifecycle with real worker processes: exactly once through kill -9, two workers
 // at once and a Redis wipe; clock-based refusal with no worker running; stale jobs; pickup and
-// reuse detection. This file has a database and a Redis logical database of its own, because it
-// wipes Redis and because it must know that no other process plans or acts on its rows.
-import { randomBytes } from 'node:crypto';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+// reuse detection. This file has a database and a Redis prefix of its own, because it wipes what
+// its Latchkey keeps in Redis and because it must know that no other process plans or acts on its rows.
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Redis } from 'ioredis';
 import { Client } from 'pg';
@@ -14,6 +10,8 @@ import { seedTokens } from '../../scripts/bench/seed';
 import { jobIdOf } from '../../src/lifecycle/planner';
 import { startTestApi, type TestApi, testEnv, waitFor } from '../helpers/api';
 import { issue, unique } from '../helpers/fixtures';
+import { deleteRedisKeys } from '../helpers/infra';
+import { ownDatabase } from '../helpers/own-database';
 import { type LatchkeyProcess, spawnLatchkey } from '../helpers/process';
 
 let api: TestApi;
@@ -23,7 +21,7 @@ let tenantId: string;
 let ownerId: string;
 let db: Client;
 let redis: Redis;
-let dataDir: string;
+const own = ownDatabase('lifecycle');
 const workers: LatchkeyProcess[] = [];
 
 const HORIZON_MS = 8_000;
@@ -55,21 +53,15 @@ const auditCounts = async (action: string, ids: string[]) => {
 const verify = async (secret: string) => (await api.ok(admin, `query($t: String!) { verifyToken(secret: $t) { valid failure rotationPending } }`, { t: secret })).verifyToken;
 
 beforeAll(async () => {
-  const base = testEnv();
-  const id = randomBytes(3).toString('hex');
-  dataDir = mkdtempSync(join(tmpdir(), 'latchkey-lifecycle-'));
   env = {
-    ...base,
-    DATABASE_URL: `${base.DATABASE_URL}_lc${id}`,
-    REDIS_URL: `redis://127.0.0.1:6379/${1 + (randomBytes(1)[0]! % 15)}`,
-    REDIS_PREFIX: `${base.REDIS_PREFIX}-lc${id}`,
-    BOOTSTRAP_TOKEN_FILE: join(dataDir, 'bootstrap-token'),
+    ...testEnv(),
+    ...own.env,
     PLANNER_TICK_MS: String(TICK_MS),
     PLANNER_HORIZON_MS: String(HORIZON_MS),
     LOG_LEVEL: 'info',
   };
   api = await startTestApi(env);
-  admin = readFileSync(env.BOOTSTRAP_TOKEN_FILE!, 'utf8').trim();
+  admin = own.bootstrapToken();
   const { viewer } = await api.ok(admin, `{ viewer { id } }`);
   ownerId = viewer.id;
   tenantId = (await api.sql(`SELECT tenant_id FROM owners WHERE id = $1`, [viewer.id]))[0].tenant_id;
@@ -82,15 +74,10 @@ afterEach(stopWorkers);
 
 afterAll(async () => {
   await stopWorkers();
-  await redis?.flushdb();
   await redis?.quit();
   await db?.end();
   await api?.close();
-  const pg = new Client({ connectionString: testEnv().DATABASE_URL });
-  await pg.connect();
-  await pg.query(`DROP DATABASE IF EXISTS "${new URL(env.DATABASE_URL!).pathname.slice(1)}" WITH (FORCE)`);
-  await pg.end();
-  rmSync(dataDir, { recursive: true, force: true });
+  await own.drop();
 });
 
 describe('policies drive schedules', () => {
@@ -415,9 +402,10 @@ describe('exactly once', () => {
     const plannedKey = `${env.REDIS_PREFIX}:planner:planned`;
     await waitFor(() => redis.zcount(plannedKey, due, due + 999), (n) => n === 1_000, 10_000);
     expect(await count(`SELECT count(*) AS n FROM audit_events WHERE target_id = ANY($1)`, [ids])).toBe(0);
-    // FLUSHDB is atomic. The running worker writes again at once (its tick lock and heartbeat), so
-    // the database's size just after the wipe is not a thing to assert; the plan coming back is.
-    await redis.flushdb();
+    // Everything this Latchkey keeps in Redis is gone (its keys, not the shared Redis's). The running
+    // worker writes again at once (its tick lock and heartbeat), so what is left just after the
+    // wipe is not a thing to assert; the plan coming back is.
+    await deleteRedisKeys(env.REDIS_URL!, env.REDIS_PREFIX!);
     const wiped = Date.now();
     await waitFor(() => redis.zcount(plannedKey, due, due + 999), (n) => n === 1_000, HORIZON_MS + TICK_MS + 1_000);
     await waitFor(() => count(`SELECT count(*) AS n FROM audit_events WHERE target_id = ANY($1)`, [ids]), (n) => n === 1_000, 30_000);

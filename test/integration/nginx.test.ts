@@ -10,6 +10,7 @@ import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestApi, type TestApi } from '../helpers/api';
 import { createScopes, issue, newPrincipal, newTenant, type TenantFixture } from '../helpers/fixtures';
+import { freePort } from '../helpers/infra';
 
 let api: TestApi;
 let t: TenantFixture;
@@ -24,14 +25,6 @@ const GATEWAYS = [
   { name: 'RFC 7662 introspection (njs)', template: 'introspection.conf.template' },
 ];
 const bases = new Map<string, string>(); // template → the base URL of the nginx running it
-
-async function freePort(): Promise<number> {
-  const s = createServer().listen(0, '127.0.0.1');
-  await new Promise((r) => s.once('listening', r));
-  const { port } = s.address() as AddressInfo;
-  await new Promise((r) => s.close(r));
-  return port;
-}
 
 /** Starts nginx with one of test/nginx's templates filled in; resolves to its base URL. */
 async function startNginx(template: string, gatewayToken: string): Promise<string> {

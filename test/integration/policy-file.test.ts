@@ -307,6 +307,38 @@ tokens:
   });
 });
 
+describe('errors in the file: all of them at once, in words', () => {
+  it('lists every schema error at its line, describing patterns instead of quoting them, and changes nothing', async () => {
+    tenant = await newTenant(api);
+    const before = await auditCount();
+    const file = write('many.yaml', 'scopes:\n  - name: CRM Sales\npolicies:\n  - name: p\n    gracePeriod: 1 hour\nowners:\n  - name: robot\n    kind: ROBOT\n    colour: blue\n');
+    const r = await latchkey(['apply', '--yes', '-f', file]);
+    expect(r.code).toBe(1);
+    expect(r.stderr.trim().split('\n')).toEqual([
+      `latchkey: ${file}:3:11: /scopes/0/name "CRM Sales" is not a scope name, <service>:<resource>:<read|write> in lower case, such as crm:sales.summary:read`,
+      `${file}:6:18: /policies/0/gracePeriod "1 hour" is not an ISO 8601 duration in weeks, days, hours, minutes or seconds, such as PT1H, P30D or P1DT6H`,
+      `${file}:8:5: /owners/0 must NOT have additional properties ("colour")`,
+      `${file}:9:11: /owners/0/kind must be equal to one of the allowed values (USER, TEAM, SERVICE)`,
+    ]);
+    expect(r.stderr).not.toMatch(/\^|\(\?|\\d/);
+    expect(await auditCount()).toBe(before);
+  });
+
+  it('lists every error the schema cannot see, in the order of the file', async () => {
+    const file = write(
+      'rules.yaml',
+      'owners:\n  - name: svc\n    kind: SERVICE\n    allowedScopes: [a:b:read]\n  - name: svc\n    kind: SERVICE\ntokens:\n  - name: t\n    owner: svc\n    scopes: [a:c:read]\n    allowedCidrs: [10.0.0.0/33]\n    expiresAt: 2027-02-30\n  - name: u\n    owner: nobody\n',
+    );
+    const r = await latchkey(['plan', '-f', file]);
+    expect(r.code).toBe(1);
+    const lines = r.stderr.trim().split('\n');
+    expect(lines.map((l) => /:(\d+):\d+: /.exec(l)?.[1])).toEqual(['6', '11', '12', '13', '15']);
+    for (const what of ['owners has "svc" twice', 'scope "a:c:read" is outside the ceiling of owner "svc"', '"10.0.0.0/33" is not an IP network', '"2027-02-30" is not a date', 'owner "nobody" is not declared under owners']) {
+      expect(r.stderr).toContain(what);
+    }
+  });
+});
+
 describe('apply on a terminal', () => {
   /** apply on a terminal, answering its question with `answer`. */
   const onTerminal = async (file: string, answer: string) => {

@@ -1,31 +1,26 @@
 // The process as a new user meets it: first start on an empty database, second start, config
 // errors, and shutdown on SIGTERM.
-import { randomBytes } from 'node:crypto';
-import { mkdtempSync, readFileSync, statSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { Client } from 'pg';
 import { afterAll, describe, expect, it } from 'vitest';
+import { ownDatabase } from '../helpers/own-database';
 import { spawnLatchkey } from '../helpers/process';
 
-const dbName = `latchkey_proc_${randomBytes(4).toString('hex')}`;
-const databaseUrl = `postgres://postgres@127.0.0.1:5432/${dbName}`;
-const dataDir = mkdtempSync(join(tmpdir(), 'latchkey-proc-'));
-const tokenFile = join(dataDir, 'secrets', 'bootstrap-token');
+// A database nobody has created yet (the first start creates it), and queues of its own.
+const db = ownDatabase('proc');
+const databaseUrl = db.env.DATABASE_URL!;
+const own = { DATABASE_URL: databaseUrl, REDIS_PREFIX: db.env.REDIS_PREFIX! };
+const tokenFile = join(db.env.LATCHKEY_DATA_DIR!, 'secrets', 'bootstrap-token');
 
-afterAll(async () => {
-  const pg = new Client({ connectionString: 'postgres://postgres@127.0.0.1:5432/postgres' });
-  await pg.connect();
-  await pg.query(`DROP DATABASE IF EXISTS ${dbName} WITH (FORCE)`);
-  await pg.end();
-});
+afterAll(() => db.drop());
 
 const graphql = async (url: string, token: string, query: string): Promise<any> =>
   (await fetch(`${url}/graphql`, { method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` }, body: JSON.stringify({ query }) })).json();
 
 describe('first and second start', () => {
   it('creates the database, migrates, bootstraps once, and prints only the hint', async () => {
-    const first = await spawnLatchkey({ DATABASE_URL: databaseUrl, BOOTSTRAP_TOKEN_FILE: tokenFile, BOOTSTRAP_TENANT_NAME: 'acme' });
+    const first = await spawnLatchkey({ ...own, BOOTSTRAP_TOKEN_FILE: tokenFile, BOOTSTRAP_TENANT_NAME: 'acme' });
     expect(first.url).not.toBeNull();
     const secret = readFileSync(tokenFile, 'utf8').trim();
     expect(secret).toMatch(/^lk_[0-9A-Za-z]{49}$/);
@@ -44,7 +39,7 @@ describe('first and second start', () => {
     expect(stopped.code).toBe(0);
     expect(stopped.ms).toBeLessThan(10_000);
 
-    const second = await spawnLatchkey({ DATABASE_URL: databaseUrl, BOOTSTRAP_TOKEN_FILE: tokenFile });
+    const second = await spawnLatchkey({ ...own, BOOTSTRAP_TOKEN_FILE: tokenFile });
     expect(second.logs().some((l) => String(l.msg).startsWith('bootstrapped'))).toBe(false);
     expect(second.logs().some((l) => l.msg === 'ran migrations')).toBe(false);
     expect(readFileSync(tokenFile, 'utf8').trim()).toBe(secret);
@@ -58,7 +53,7 @@ describe('first and second start', () => {
   });
 
   it('drains an in-flight request on SIGTERM and exits within 10 s', async () => {
-    const p = await spawnLatchkey({ DATABASE_URL: databaseUrl, BOOTSTRAP_TOKEN_FILE: tokenFile });
+    const p = await spawnLatchkey({ ...own, BOOTSTRAP_TOKEN_FILE: tokenFile });
     const secret = readFileSync(tokenFile, 'utf8').trim();
     const inflight = graphql(p.url!, secret, '{ verifyAuditChain { valid } }');
     await new Promise((r) => setTimeout(r, 5));
@@ -75,7 +70,7 @@ describe('configuration errors stop the process with the variable named', () => 
     [{ LATCHKEY_ROLE: 'everything' }, /LATCHKEY_ROLE/],
     [{ NODE_ENV: 'production', TOKEN_PEPPER: '', ENCRYPTION_KEY: '' }, /TOKEN_PEPPER is required[\s\S]*ENCRYPTION_KEYS \(or ENCRYPTION_KEY\) is required/],
   ])('%j', async (env, message) => {
-    const p = await spawnLatchkey({ DATABASE_URL: databaseUrl, ...env });
+    const p = await spawnLatchkey({ ...own, ...env });
     const { code } = await p.exited;
     expect(code).toBe(1);
     expect(p.output()).toMatch(message);

@@ -6,9 +6,10 @@ import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestApi, type TestApi } from '../helpers/api';
 import { newTenant, type TenantFixture, unique } from '../helpers/fixtures';
+import { ownRedisPrefix } from '../helpers/own-database';
 import { type LatchkeyProcess, spawnLatchkey } from '../helpers/process';
 
-const PREFIX = unique('lktest-rotation-kill');
+const PREFIX = ownRedisPrefix('rotation-kill');
 let api: TestApi;
 let t: TenantFixture;
 let rotator: Server;

@@ -9,7 +9,8 @@ import { SecretBox } from '../../src/platform/secret-box';
 import { createOutbound } from '../../src/outbound/outbound';
 import { WebhookDeliveries } from '../../src/webhooks/webhook.jobs';
 import { startTestApi, type TestApi, waitFor } from '../helpers/api';
-import { newTenant, type TenantFixture, unique } from '../helpers/fixtures';
+import { newTenant, type TenantFixture } from '../helpers/fixtures';
+import { ownRedisPrefix } from '../helpers/own-database';
 
 let api: TestApi;
 let t: TenantFixture;
@@ -30,7 +31,7 @@ beforeAll(async () => {
   }).listen(0, '127.0.0.1');
   await new Promise((r) => receiver.once('listening', r));
   base = `http://127.0.0.1:${(receiver.address() as AddressInfo).port}`;
-  api = await startTestApi({ REDIS_PREFIX: unique('lktest-webhook-jobs') });
+  api = await startTestApi({ REDIS_PREFIX: ownRedisPrefix('webhook-jobs') });
   t = await newTenant(api);
 });
 

@@ -7,7 +7,8 @@ import { generate } from '@graphql-codegen/cli';
 import { buildSchema, type GraphQLEnumType } from 'graphql';
 import { describe, expect, it } from 'vitest';
 import { codegenConfig } from '../../codegen';
-import { loadPolicyFile } from '../../src/cli/policy-file';
+import { loadPolicyFile, parsePolicyFile } from '../../src/cli/policy-file';
+import { PATTERN_WORDS } from '../../src/cli/policy-file-checks';
 import { CliError } from '../../src/cli/errors';
 
 const root = resolve(__dirname, '..', '..');
@@ -78,5 +79,23 @@ describe('command line files', () => {
     expect(file.tokens[0]).toMatchObject({ allowedCidrs: ['10.0.0.0/8', '192.0.2.7/32'], rateLimit: { requests: 60, per: 'PT1M' } });
     const bad = resolve(root, 'test', 'fixtures', 'token-bad-cidr.yaml');
     expect(() => loadPolicyFile(bad)).toThrow(/token-bad-cidr.yaml:\d+:\d+: "10.0.0.0\/33" is not an IP network/);
+  });
+
+  it('has words for every pattern in the policy file schema, so no error quotes a regex', () => {
+    const patterns: string[] = [];
+    const walk = (node: unknown, at: string) => {
+      if (!node || typeof node !== 'object') return;
+      for (const [k, v] of Object.entries(node)) {
+        if (k === 'pattern') patterns.push(`${at}/pattern`);
+        else walk(v, `${at}/${k}`);
+      }
+    };
+    walk(JSON.parse(read('schema/latchkey.schema.json')), '#');
+    expect(patterns.sort()).toEqual(Object.keys(PATTERN_WORDS).sort());
+  });
+
+  it('refuses, at its line, text the server would refuse because it commands a terminal', () => {
+    const text = 'version: 1\nscopes:\n  - name: a:b:read\n    description: "x\\e[2J"\n';
+    expect(() => parsePolicyFile(text, 'f.yaml')).toThrow('f.yaml:4:18: /scopes/0/description contains the control character U+001B, which the server refuses');
   });
 });

@@ -1,6 +1,7 @@
 import { Writable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
 import { header, Output } from '../../src/cli/output';
+import { visible } from '../../src/cli/terminal-text';
 
 class Capture extends Writable {
   text = '';
@@ -17,5 +18,34 @@ describe('tables for people', () => {
     const out = new Capture();
     new Output('table', out as unknown as NodeJS.WriteStream, out as unknown as NodeJS.WriteStream).table([{ name: 'crm', expiresAt: null }], ['name', 'expiresAt']);
     expect(out.text).toBe('NAME  EXPIRES AT\ncrm   -\n');
+  });
+});
+
+describe('text that would command a terminal', () => {
+  const capture = (colour: boolean) => {
+    const out = new Capture();
+    const stream = Object.assign(out, { isTTY: colour }) as unknown as NodeJS.WriteStream;
+    return { out, o: new Output('table', stream, stream) };
+  };
+
+  it('is written out as \\uXXXX, a JSON escape too; newlines are kept only where asked', () => {
+    expect(visible('a\u001b[2Jb\r\u009b\u202e\u2028\u2066')).toBe('a\\u001b[2Jb\\u000d\\u009b\\u202e\\u2028\\u2066');
+    expect(visible('one\ntwo')).toBe('one\\u000atwo');
+    expect(visible('one\ntwo\u001b', { keepNewlines: true })).toBe('one\ntwo\\u001b');
+    expect(JSON.parse(visible(JSON.stringify({ n: 'x\u009by\u202e' })))).toEqual({ n: 'x\u009by\u202e' });
+  });
+
+  it('reaches no table, record, line or note raw, while the colours that are ours still do', () => {
+    const { out, o } = capture(true);
+    o.table([{ name: 'x\u001b[1Ay', labels: { ['k\u202e']: 'v\n' } }], ['name', 'labels']);
+    o.record({ name: 'x\u001b[1Ay' });
+    o.line('plain ', o.paint('1', 'bold\u001b[0m'), ' x\ny');
+    o.note('note\r');
+    const painted = out.text.match(/\u001b\[[0-9;]*m/g) ?? [];
+    expect(out.text.replace(/\u001b\[[0-9;]*m/g, '')).not.toMatch(/[\u0000-\u0009\u000b-\u001f\u007f-\u009f\u202a-\u202e]/);
+    expect(painted.length).toBeGreaterThan(0);
+    expect(out.text).toContain('x\\u001b[1Ay');
+    expect(out.text).toContain('k\\u202e=v\\u000a');
+    expect(out.text).toContain('\u001b[1mbold\\u001b[0m\u001b[0m x\\u000ay');
   });
 });

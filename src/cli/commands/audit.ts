@@ -31,7 +31,7 @@ export function auditCommands(program: Command): void {
         if (out.json) return out.line(JSON.stringify(e));
         const target = typeof e.data?.name === 'string' ? `${e.data.name} (${e.targetId})` : (owners.has(e.targetId) ? `${owners.get(e.targetId)} (${e.targetId})` : e.targetId);
         const actor = e.actorId ? `  by ${owners.get(e.actorId) ?? '?'} (${e.actorId})` : '  by Latchkey';
-        out.line(`${String(e.seq).padStart(8)}  ${e.at}  ${out.paint('1', e.action.padEnd(26))} ${e.targetType.toLowerCase()} ${target}${actor}`);
+        out.line(`${String(e.seq).padStart(8)}  ${e.at}  `, out.paint('1', e.action.padEnd(26)), ` ${e.targetType.toLowerCase()} ${target}${actor}`);
       });
     });
   audit

@@ -1,11 +1,10 @@
-// latchkey credentials list|show|create|put|history|grant|revoke-access|get, and latchkey run.
+// latchkey credentials list|show|create|put|history|grant|revoke-access|rotator|rotate|get.
 // Values are read from stdin (never from an argument: it would land in shell history and the
 // process list) and printed only by `get`, alone on stdout, for scripts.
-import { type ChildProcess, spawn } from 'node:child_process';
-import { constants as osConstants } from 'node:os';
 import type { Command } from 'commander';
 import { CredentialError, type CredentialsClient } from '../../client/credentials';
-import { collect, contextOf, type Ctx, durationArg, labelsOf } from '../context';
+import { collect, contextOf, countArg, type Ctx, durationArg, labelsOf } from '../context';
+import { instantArg } from '../instant';
 import { CliError, ExitCode, usage } from '../errors';
 import {
   AddCredentialVersionDocument,
@@ -21,6 +20,7 @@ import {
   SetCredentialRotatorDocument,
   RevokeCredentialAccessDocument,
 } from '../generated/graphql';
+import { visible } from '../terminal-text';
 import { ownerIdOf } from './tokens';
 
 const row = (c: CredentialFieldsFragment) => ({ name: c.name, service: c.service, version: c.currentVersion?.version, expiresAt: c.currentVersion?.expiresAt, readers: c.readers.length, updatedAt: c.updatedAt });
@@ -44,7 +44,7 @@ async function byName(ctx: Ctx, name: string) {
 }
 
 /** A REST read's refusal as the exit code the rest of the CLI uses. */
-async function read(credentials: CredentialsClient, name: string) {
+export async function read(credentials: CredentialsClient, name: string) {
   try {
     return await credentials.get(name);
   } catch (err) {
@@ -90,7 +90,7 @@ export function credentialCommands(program: Command): void {
     .option('--description <text>', 'what it is for')
     .option('--owner <id|name>', 'the answerable owner (default: you)')
     .option('--label <key=value>', 'a label (repeatable)', collect)
-    .option('--expires-at <iso>', "the vendor's expiry of this value")
+    .option('--expires-at <date>', "the vendor's expiry of this value: 2027-03-31 (midnight UTC) or 2027-03-31T18:00:00+02:00", instantArg)
     .addHelpText('after', '\nExample:\n  $ printf %s "$CRM_KEY" | latchkey credentials create crm-sales-readonly --service salesforce')
     .action(async (name: string, o: { service?: string; description?: string; owner?: string; label?: string[]; expiresAt?: string }, cmd: Command) => {
       const ctx = contextOf(cmd);
@@ -105,7 +105,7 @@ export function credentialCommands(program: Command): void {
     .command('put <name>')
     .description('add a version by hand (the vendor issued a new value); the value is read from stdin')
     .option('--grace <duration>', 'how long the replaced value stays readable (e.g. 1h, P1D; 0s retires it at once)', durationArg, 'PT1H')
-    .option('--expires-at <iso>', "the vendor's expiry of the new value")
+    .option('--expires-at <date>', "the vendor's expiry of the new value: 2027-03-31 or 2027-03-31T18:00:00+02:00", instantArg)
     .addHelpText('after', '\nExample:\n  $ printf %s "$NEW_KEY" | latchkey credentials put crm-sales-readonly --grace 1d')
     .action(async (name: string, o: { grace: string; expiresAt?: string }, cmd: Command) => {
       const ctx = contextOf(cmd);
@@ -117,7 +117,7 @@ export function credentialCommands(program: Command): void {
   credentials
     .command('history <name>')
     .description('what happened to a credential: versions, grants and every reveal (who, which version, from where)')
-    .option('--limit <n>', 'at most this many events', (v) => Number(v), 100)
+    .option('--limit <n>', 'at most this many events', countArg, 100)
     .action(async (name: string, o: { limit: number }, cmd: Command) => {
       const ctx = contextOf(cmd);
       const events: Array<{ seq: number; at: string; action: string; actorId?: string | null; data: Record<string, unknown> }> = [];
@@ -203,83 +203,7 @@ export function credentialCommands(program: Command): void {
     .action(async (name: string, _o: unknown, cmd: Command) => {
       const ctx = contextOf(cmd);
       const c = await read(ctx.credentials, name);
-      ctx.out.result(c, () => process.stdout.write(c.value));
+      // Alone and as it is for a script; on a terminal, shown without obeying what it may contain.
+      ctx.out.result(c, () => process.stdout.write(process.stdout.isTTY ? visible(c.value, { keepNewlines: true }) : c.value));
     });
-
-  program
-    .command('run')
-    .description('run a command with credentials in its environment, restarting it (or signalling it) when one rotates')
-    .requiredOption('--env <VAR=credential>', 'an environment variable and the credential it holds (repeatable)', collect)
-    .option('--signal <signal>', 'send this signal on a rotation instead of restarting (e.g. SIGHUP)')
-    .option('--interval <duration>', 'how often to revalidate the values (ETag; not a reveal)', durationArg, 'PT30S')
-    .argument('<command...>', 'the command, after --')
-    .addHelpText('after', '\nExample:\n  $ latchkey run --env CRM_TOKEN=crm-sales-readonly -- node server.js')
-    .action(async (command: string[], o: { env: string[]; signal?: string; interval: string }, cmd: Command) => {
-      const ctx = contextOf(cmd);
-      const pairs = o.env.map((e) => {
-        const i = e.indexOf('=');
-        if (i <= 0 || !/^[A-Za-z_][A-Za-z0-9_]*$/.test(e.slice(0, i))) throw usage(`--env ${JSON.stringify(e)} must look like VAR=credential-name`);
-        return [e.slice(0, i), e.slice(i + 1)] as const;
-      });
-      const intervalS = Number(/^PT(\d+)S$/.exec(o.interval)?.[1] ?? NaN);
-      await runWithCredentials(ctx, pairs, command, o.signal as NodeJS.Signals | undefined, Number.isFinite(intervalS) ? intervalS * 1000 : 30_000);
-    });
-}
-
-/**
- * Starts the command with the values in its environment; on a new version restarts it (SIGTERM,
- * then start again with the new values) or, with --signal, signals it (a process that re-reads its
- * credentials itself, e.g. with `latchkey credentials get`). Exits as the command exits.
- */
-async function runWithCredentials(ctx: Ctx, pairs: ReadonlyArray<readonly [string, string]>, command: string[], signal: NodeJS.Signals | undefined, intervalMs: number): Promise<void> {
-  const versions = new Map<string, number>();
-  const environment = async () => {
-    const env: Record<string, string> = {};
-    for (const [variable, name] of pairs) {
-      const c = await read(ctx.credentials, name);
-      versions.set(name, c.version);
-      env[variable] = c.value;
-    }
-    return env;
-  };
-  let child!: ChildProcess;
-  let exit!: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
-  const start = async () => {
-    child = spawn(command[0]!, command.slice(1), { stdio: 'inherit', env: { ...process.env, ...(await environment()) } });
-    exit = new Promise((resolve) => child.once('exit', (code, sig) => resolve({ code, signal: sig })));
-  };
-  let restart: Promise<void> | null = null;
-  const check = async () => {
-    if (restart) return;
-    const latest = await Promise.all(pairs.map(([, name]) => read(ctx.credentials, name)));
-    if (latest.every((c) => versions.get(c.name) === c.version)) return;
-    ctx.out.note(`latchkey run: a credential has a new version; ${signal ? `sending ${signal}` : 'restarting the command'}`);
-    if (signal) {
-      latest.forEach((c) => versions.set(c.name, c.version));
-      child.kill(signal);
-      return;
-    }
-    restart = (async () => {
-      child.kill('SIGTERM');
-      await exit;
-      await start();
-    })();
-    await restart;
-    restart = null;
-  };
-  await start();
-  const timer = setInterval(() => void check().catch((err) => ctx.out.note(`latchkey run: ${(err as Error).message}`)), intervalMs);
-  const forward = (s: NodeJS.Signals) => child.kill(s);
-  process.on('SIGINT', forward).on('SIGTERM', forward);
-  for (;;) {
-    const ended = await exit;
-    if (restart) {
-      await restart;
-      continue;
-    }
-    clearInterval(timer);
-    process.off('SIGINT', forward).off('SIGTERM', forward);
-    process.exitCode = ended.code ?? (ended.signal ? 128 + (osConstants.signals[ended.signal] ?? 0) : 1);
-    return;
-  }
 }

@@ -1,14 +1,15 @@
 // latchkey plan|apply -f latchkey.yaml
-import { closeSync, openSync, writeSync } from 'node:fs';
+import { closeSync, writeSync } from 'node:fs';
 import type { Command } from 'commander';
 import { parseDuration } from '../../platform/duration';
 import { confirm, contextOf, type Ctx, durationArg } from '../context';
 import { CliError, ExitCode, usage } from '../errors';
 import type { Output } from '../output';
 import { type ApplyState, type Change, type Impact, planChanges } from '../file-diff';
+import { openPrivateAppend } from '../local-files';
 import { readServer } from '../server-state';
-import { fileSha, readPlan, serverDigest, writePlan } from '../saved-plan';
-import { loadPolicyFile } from '../policy-file';
+import { firstDifference, jsonChange, readPlan, serverDigest, writePlan } from '../saved-plan';
+import { loadPolicyFile, parsePolicyFile, type PolicyFile } from '../policy-file';
 
 const SIGN = { create: '+', update: '~', delete: '-', replace: '-/+' } as const;
 const COLOUR = { create: '32', update: '33', delete: '31', replace: '35' } as const;
@@ -32,10 +33,8 @@ const summary = (changes: Change[]) => {
   const n = (op: Change['op']) => changes.filter((c) => c.op === op).length;
   return { create: n('create'), update: n('update'), replace: n('replace'), delete: n('delete') };
 };
-const jsonChange = (c: Change) => ({ op: c.op, kind: c.kind, name: c.name, fields: c.fields, impact: c.impact ?? null });
 
-async function planFor(ctx: Ctx, path: string, opts: { prune: boolean; overlapS: number }): Promise<{ changes: Change[]; digest: string }> {
-  const file = loadPolicyFile(path);
+async function planFor(ctx: Ctx, file: PolicyFile, opts: { prune: boolean; overlapS: number }): Promise<{ changes: Change[]; digest: string }> {
   const server = await readServer(ctx.client, file);
   return { changes: await planChanges(ctx.client, file, server, opts), digest: serverDigest(server) };
 }
@@ -58,19 +57,21 @@ export function policyAsCodeCommands(program: Command): void {
     .description('show how the server differs from a policy file; exit 0 in sync, 2 changes, 1 error')
     .requiredOption('-f, --file <path>', 'the policy file, e.g. latchkey.yaml')
     .option('--prune', 'also delete what the server has and the file does not')
-    .option('--out <plan-file>', 'save the plan, to apply exactly it later with `latchkey apply PLAN-FILE`')
+    .option('--out <plan-file>', 'save the plan (with the file’s content), to apply exactly it later with `latchkey apply PLAN-FILE`')
     .option(...OVERLAP)
     .addHelpText('after', '\nExamples:\n  $ latchkey plan -f latchkey.yaml\n  $ latchkey plan -f latchkey.yaml --out reviewed.plan && latchkey apply reviewed.plan\n  $ latchkey plan -f latchkey.yaml --output json | jq \'.changes[] | select(.op == "update")\'')
     .action((o: { file: string; prune?: boolean; out?: string; overlap: string }, cmd: Command) =>
       gate(async () => {
         const ctx = contextOf(cmd);
-        const { changes, digest } = await planFor(ctx, o.file, { prune: !!o.prune, overlapS: parseDuration(o.overlap) });
+        const file = loadPolicyFile(o.file);
+        const { changes, digest } = await planFor(ctx, file, { prune: !!o.prune, overlapS: parseDuration(o.overlap) });
+        const json = changes.map((c) => jsonChange(c, o.overlap));
         if (o.out) {
-          writePlan(o.out, { kind: 'latchkey-plan', version: 1, file: o.file, fileSha256: fileSha(o.file), server: ctx.client.url, serverDigest: digest, prune: !!o.prune, overlap: o.overlap, createdAt: new Date().toISOString(), changes: changes.map(jsonChange) });
-          ctx.out.note(`plan saved to ${o.out}: \`latchkey apply ${o.out}\` applies it, unless the file or the server changes first`);
+          const written = writePlan(o.out, { kind: 'latchkey-plan', version: 2, file: { path: o.file, content: file.text }, server: ctx.client.url, serverDigest: digest, prune: !!o.prune, overlap: o.overlap, createdAt: new Date().toISOString(), changes: json });
+          ctx.out.note(`plan saved to ${o.out} (${written}): \`latchkey apply ${o.out}\` applies exactly it, unless the server changes first`);
         }
         const counts = summary(changes);
-        ctx.out.result({ file: o.file, server: ctx.client.url, inSync: changes.length === 0, summary: counts, changes: changes.map(jsonChange) }, () => {
+        ctx.out.result({ file: o.file, server: ctx.client.url, inSync: changes.length === 0, summary: counts, changes: json }, () => {
           if (changes.length === 0) {
             ctx.out.line(`${o.file}: no changes; ${ctx.client.url} matches the file`);
             return;
@@ -91,71 +92,95 @@ export function policyAsCodeCommands(program: Command): void {
     .option('--secrets-file <path>', 'append the secrets of tokens it issues (and webhooks and webhook rotators it sets up) here (JSON lines, mode 0600)')
     .option('-y, --yes', 'apply without asking (scripts); on a terminal apply shows the plan and asks first')
     .option(...OVERLAP)
-    .addHelpText('after', '\nExamples:\n  $ latchkey apply -f latchkey.yaml\n  $ latchkey apply -f latchkey.yaml --yes --secrets-file ./new-secrets.jsonl   (in CI)')
-    .action((planFile: string | undefined, o: { file?: string; prune?: boolean; secretsFile?: string; yes?: boolean; overlap: string }, cmd: Command) =>
+    .option('--digest <sha256:…>', 'with a saved plan: refuse it unless its digest is this one (the one plan --out printed)')
+    .addHelpText('after', '\nExamples:\n  $ latchkey apply -f latchkey.yaml\n  $ latchkey apply -f latchkey.yaml --yes --secrets-file ./new-secrets.jsonl   (in CI)\n  $ latchkey apply reviewed.plan --digest sha256:… --secrets-file ./new-secrets.jsonl   (a plan saved with plan --out)')
+    .action((planFile: string | undefined, o: { file?: string; prune?: boolean; secretsFile?: string; yes?: boolean; overlap: string; digest?: string }, cmd: Command) =>
       gate(async () => {
         const ctx = contextOf(cmd);
         if (!planFile === !o.file) throw usage('apply takes a policy file (-f latchkey.yaml) or a saved plan (apply PLAN-FILE), not both');
-        const saved = planFile ? readPlan(planFile) : null;
-        if (saved && saved.server !== ctx.client.url) throw usage(`${planFile} was made against ${saved.server}, not ${ctx.client.url}`);
-        if (saved && fileSha(saved.file) !== saved.fileSha256) throw usage(`${saved.file} changed since ${planFile} was made: plan again`);
-        const path = saved?.file ?? o.file!;
-        // A saved plan is applied with the options it was made with.
-        const overlap = saved?.overlap ?? o.overlap;
-        const overlapS = parseDuration(overlap);
-        const { changes, digest } = await planFor(ctx, path, { prune: saved ? saved.prune : !!o.prune, overlapS });
-        if (saved && digest !== saved.serverDigest) throw usage(`the server changed since ${planFile} was made: plan again and review it`);
-        // A saved plan was reviewed when it was made: it is applied without asking again.
-        if (changes.length > 0 && !o.yes && !saved) {
-          if (!process.stdin.isTTY) throw usage('refusing to apply without confirmation: pass --yes (stdin is not a terminal); `latchkey plan` shows what it would do');
-          for (const c of changes) describe(ctx.out, c, overlap);
-          if (!(await confirm(`Apply these ${changes.length} change(s) to ${ctx.client.url}?`, 'apply'))) {
-            ctx.out.note('nothing changed');
-            return;
-          }
-        }
-        const issues = changes.some((c) => c.issuesSecret);
-        if (issues && !o.secretsFile && !process.stdout.isTTY) {
-          throw new CliError('this apply issues tokens or webhook signing secrets: pass --secrets-file PATH so they are not written to a log', ExitCode.USAGE);
-        }
-        const st: ApplyState = { client: ctx.client, roleIds: new Map(), policyIds: new Map(), ownerIds: new Map(), overlapS };
-        const secretsFd = o.secretsFile && issues ? openSync(o.secretsFile, 'a', 0o600) : null;
-        const done: Array<ReturnType<typeof jsonChange> & { tokenId?: string }> = [];
-        const bar = ctx.out.json ? null : ctx.out.progress(changes.length, 'applying');
-        try {
-          for (const c of changes) {
-            let r: Awaited<ReturnType<Change['run']>>;
-            try {
-              r = await c.run(st);
-            } catch (err) {
-              const applied = done.length ? `; ${done.length} change(s) before it were applied` : '';
-              throw new CliError(`${c.op} ${c.kind} ${c.name} failed: ${(err as Error).message}${applied}`, ExitCode.SERVER);
+        if (planFile && (o.prune || cmd.getOptionValueSource('overlap') === 'cli')) throw usage(`${planFile} is applied with the --prune and --overlap it was made with: plan again to change them`);
+        if (o.digest && !planFile) throw usage('--digest is for a saved plan (apply PLAN-FILE --digest …)');
+        let changes: Change[];
+        let overlap = o.overlap;
+        if (planFile) {
+          ({ changes, overlap } = await replan(ctx, planFile, o.digest));
+        } else {
+          changes = (await planFor(ctx, loadPolicyFile(o.file!), { prune: !!o.prune, overlapS: parseDuration(overlap) })).changes;
+          if (changes.length > 0 && !o.yes) {
+            if (!process.stdin.isTTY) throw usage('refusing to apply without confirmation: pass --yes (stdin is not a terminal); `latchkey plan` shows what it would do');
+            for (const c of changes) describe(ctx.out, c, overlap);
+            if (!(await confirm(`Apply these ${changes.length} change(s) to ${ctx.client.url}?`, 'apply'))) {
+              ctx.out.note('nothing changed');
+              return;
             }
-            if (r.secret) {
-              const record =
-                c.kind === 'token'
-                  ? { token: c.name, tokenId: r.tokenId, secret: r.secret }
-                  : c.kind === 'webhook'
-                    ? { webhook: c.name, webhookId: r.webhookId, signingSecret: r.secret }
-                    : { credentialRotator: c.name, signingSecret: r.secret };
-              if (secretsFd !== null) writeSync(secretsFd, `${JSON.stringify(record)}\n`);
-              else ctx.out.line(`secret of ${c.name} (shown once): ${r.secret}`);
-            }
-            done.push({ ...jsonChange({ ...c, impact: r.impact ?? c.impact }), ...(r.tokenId ? { tokenId: r.tokenId } : {}) });
-            bar?.tick();
           }
-        } finally {
-          bar?.done();
-          if (secretsFd !== null) closeSync(secretsFd);
         }
-        ctx.out.result({ file: path, server: ctx.client.url, applied: done, summary: summary(changes) }, () => {
-          if (done.length === 0) ctx.out.line(`${path}: nothing to do; ${ctx.client.url} already matches`);
-          for (const c of done) {
-            const verb = { create: 'created', update: 'updated', delete: 'deleted', replace: 'replaced' }[c.op];
-            ctx.out.line(`${verb} ${c.kind} ${c.name}${c.impact ? ` (${impactLine(c.impact)})` : ''}`);
-          }
-          if (secretsFd !== null) ctx.out.note(`the secrets it issued were appended to ${o.secretsFile}`);
-        });
+        await applyChanges(ctx, planFile ?? o.file!, changes, overlap, o.secretsFile);
       }),
     );
+}
+
+/**
+ * A saved plan's changes, planned again from what it carries: refused unless the server is as it
+ * was and the changes are exactly those saved (so an edited prune, overlap or file changes nothing).
+ * A saved plan was reviewed when it was made: it is applied without asking again, once its digest is shown.
+ */
+async function replan(ctx: Ctx, planFile: string, expected: string | undefined): Promise<{ changes: Change[]; overlap: string }> {
+  const { plan, digest } = readPlan(planFile);
+  if (expected && expected !== digest) throw usage(`${planFile} is ${digest}, not the ${expected} that was reviewed`);
+  if (plan.server !== ctx.client.url) throw usage(`${planFile} was made against ${plan.server}, not ${ctx.client.url}`);
+  const file = parsePolicyFile(plan.file.content, plan.file.path);
+  const { changes, digest: now } = await planFor(ctx, file, { prune: plan.prune, overlapS: parseDuration(plan.overlap) });
+  if (now !== plan.serverDigest) throw usage(`the server changed since ${planFile} was made: plan again and review it`);
+  const differs = firstDifference(plan.changes, changes.map((c) => jsonChange(c, plan.overlap)));
+  if (differs) throw usage(`${planFile} does not hold the changes its own inputs give (${differs}): it was edited after plan wrote it; plan again and review it`);
+  ctx.out.note(`applying ${planFile} (${digest}): ${changes.length} change(s) to ${ctx.client.url}, made from ${plan.file.path} on ${plan.createdAt}`);
+  return { changes, overlap: plan.overlap };
+}
+
+/** Runs the changes in order, writing the secrets they issue to the secrets file, and says what it did. */
+async function applyChanges(ctx: Ctx, source: string, changes: Change[], overlap: string, secretsFile: string | undefined): Promise<void> {
+  const issues = changes.some((c) => c.issuesSecret);
+  if (issues && !secretsFile && !process.stdout.isTTY) {
+    throw new CliError('this apply issues tokens or webhook signing secrets: pass --secrets-file PATH so they are not written to a log', ExitCode.USAGE);
+  }
+  const st: ApplyState = { client: ctx.client, roleIds: new Map(), policyIds: new Map(), ownerIds: new Map(), overlapS: parseDuration(overlap) };
+  const secrets = secretsFile && issues ? openPrivateAppend(secretsFile) : null;
+  if (secrets?.tightened) ctx.out.note(secrets.tightened);
+  const done: Array<ReturnType<typeof jsonChange> & { tokenId?: string }> = [];
+  const bar = ctx.out.json ? null : ctx.out.progress(changes.length, 'applying');
+  try {
+    for (const c of changes) {
+      let r: Awaited<ReturnType<Change['run']>>;
+      try {
+        r = await c.run(st);
+      } catch (err) {
+        const applied = done.length ? `; ${done.length} change(s) before it were applied` : '';
+        throw new CliError(`${c.op} ${c.kind} ${c.name} failed: ${(err as Error).message}${applied}`, ExitCode.SERVER);
+      }
+      if (r.secret) {
+        const record =
+          c.kind === 'token'
+            ? { token: c.name, tokenId: r.tokenId, secret: r.secret }
+            : c.kind === 'webhook'
+              ? { webhook: c.name, webhookId: r.webhookId, signingSecret: r.secret }
+              : { credentialRotator: c.name, signingSecret: r.secret };
+        if (secrets) writeSync(secrets.fd, `${JSON.stringify(record)}\n`);
+        else ctx.out.line(`secret of ${c.name} (shown once): ${r.secret}`);
+      }
+      done.push({ ...jsonChange({ ...c, impact: r.impact ?? c.impact }, overlap), ...(r.tokenId ? { tokenId: r.tokenId } : {}) });
+      bar?.tick();
+    }
+  } finally {
+    bar?.done();
+    if (secrets) closeSync(secrets.fd);
+  }
+  ctx.out.result({ file: source, server: ctx.client.url, applied: done, summary: summary(changes) }, () => {
+    if (done.length === 0) ctx.out.line(`${source}: nothing to do; ${ctx.client.url} already matches`);
+    for (const c of done) {
+      const verb = { create: 'created', update: 'updated', delete: 'deleted', replace: 'replaced' }[c.op];
+      ctx.out.line(`${verb} ${c.kind} ${c.name}${c.impact ? ` (${impactLine(c.impact)})` : ''}`);
+    }
+    if (secrets) ctx.out.note(`the secrets it issued were appended to ${secretsFile}`);
+  });
 }

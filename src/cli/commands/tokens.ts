@@ -14,22 +14,39 @@ import {
   UpdateTokenDocument,
   type TokenFieldsFragment,
   type TokenFilter,
+  type TokenKind,
   TokensDocument,
   type TokenStatus,
   ViewerDocument,
 } from '../generated/graphql';
-import { collect, confirm, contextOf, type Ctx, durationArg, labelsOf, UUID } from '../context';
+import { InvalidArgumentError } from 'commander';
+import { collect, confirm, contextOf, countArg, type Ctx, durationArg, labelsOf, UUID } from '../context';
 import { CliError, ExitCode } from '../errors';
+import { instantArg } from '../instant';
 
 const COLUMNS = ['id', 'name', 'owner', 'status', 'generation', 'scopes', 'expiresAt', 'nextRotationAt'];
 const row = (t: TokenFieldsFragment) => ({ ...t, owner: t.owner.name, scopes: t.scopes.map((s) => s.name), policy: t.rotationPolicy?.name ?? null });
 
-/** `100/1m`: at most 100 per minute. */
+/** `100/1m`: at most 100 per minute. Anything else is a usage error saying what is accepted. */
 function rateLimitArg(value: string): { requests: number; per: string } {
   const m = /^(\d+)\/(.+)$/.exec(value.trim());
-  if (!m || Number(m[1]) < 1) throw usage(`--rate-limit ${JSON.stringify(value)} must look like 100/1m (requests/window)`);
-  return { requests: Number(m[1]), per: durationArg(m[2]!) };
+  const refuse = () => new InvalidArgumentError(`${JSON.stringify(value)} is not a rate limit: write requests/window, such as 100/1m, 10/30s or 1000/PT1H`);
+  if (!m || Number(m[1]) < 1) throw refuse();
+  try {
+    return { requests: Number(m[1]), per: durationArg(m[2]!) };
+  } catch {
+    throw refuse();
+  }
 }
+
+function kindArg(value: string): TokenKind {
+  const kind = value.toUpperCase();
+  if (kind !== 'CONTROL' && kind !== 'DATA') throw new InvalidArgumentError(`${JSON.stringify(value)} is not a token kind: CONTROL or DATA`);
+  return kind;
+}
+
+/** A token by id, or by its exact name among the live tokens the caller may see. */
+const tokenRef = (ctx: Ctx, ref: string) => (UUID.test(ref) ? ref : tokenIdByName(ctx, ref));
 
 /** An owner by id or by name. */
 export async function ownerIdOf(ctx: Ctx, ref: string): Promise<string> {
@@ -114,7 +131,7 @@ export function tokensCommand(program: Command): void {
     .option('--label <key=value>', 'only tokens with this label (repeatable)', collect)
     .option('--scope <scope>', 'only tokens carrying this scope')
     .option('--search <text>', 'name contains')
-    .option('--limit <n>', 'at most this many', (v) => Number(v), 500)
+    .option('--limit <n>', 'at most this many', countArg, 500)
     .addHelpText('after', '\nExamples:\n  $ latchkey tokens list --owner homepage-dashboard --status ACTIVE\n  $ latchkey tokens list --label widget=sales --output json')
     .action(async (o: FilterOptions & { limit: number }, cmd: Command) => {
       const ctx = contextOf(cmd);
@@ -131,7 +148,7 @@ export function tokensCommand(program: Command): void {
     .addHelpText('after', '\nExamples:\n  $ latchkey tokens show 01936f3e-7c1a-7000-8000-000000000000\n  $ latchkey tokens show sales-overview')
     .action(async (ref: string, _o: unknown, cmd: Command) => {
       const ctx = contextOf(cmd);
-      const id = UUID.test(ref) ? ref : await tokenIdByName(ctx, ref);
+      const id = await tokenRef(ctx, ref);
       const { token } = await ctx.client.request(TokenDocument, { id });
       if (!token) throw new CliError(`token ${JSON.stringify(id)} not found`, ExitCode.NOT_FOUND);
       ctx.out.result(token, () => {
@@ -150,15 +167,17 @@ export function tokensCommand(program: Command): void {
     .option('--scope <scope>', 'a scope it carries (repeatable; none: it can call Latchkey itself)', collect)
     .option('--label <key=value>', 'a label (repeatable)', collect)
     .option('--policy <id|name>', 'a rotation policy')
-    .option('--expires-at <iso>', 'an expiry (a policy may cap it)')
+    .option('--kind <kind>', 'CONTROL (calls Latchkey itself, reads granted credentials) or DATA (reaches the APIs its scopes allow); default: CONTROL without --scope, DATA with', kindArg)
+    .option('--expires-at <date>', 'an expiry: 2027-03-31 (midnight UTC) or 2027-03-31T18:00:00+02:00 (a policy may cap it)', instantArg)
     .option('--description <text>')
     .addHelpText('after', '\nExample:\n  $ latchkey tokens issue --owner homepage-dashboard --name sales-widget --scope crm:sales.summary:read --policy widgets')
-    .action(async (o: { owner: string; name: string; scope?: string[]; label?: string[]; policy?: string; expiresAt?: string; description?: string }, cmd: Command) => {
+    .action(async (o: { owner: string; name: string; scope?: string[]; label?: string[]; policy?: string; kind?: TokenKind; expiresAt?: string; description?: string }, cmd: Command) => {
       const ctx = contextOf(cmd);
       const input = {
         ownerId: await ownerIdOf(ctx, o.owner),
         name: o.name,
         scopes: o.scope ?? [],
+        kind: o.kind,
         labels: labelsOf(o.label),
         rotationPolicyId: o.policy ? await policyIdOf(ctx, o.policy) : undefined,
         expiresAt: o.expiresAt,
@@ -168,59 +187,59 @@ export function tokensCommand(program: Command): void {
     });
 
   tokens
-    .command('rotate <id>')
+    .command('rotate <id|name>')
     .description('rotate now; the old secret keeps working for the grace period')
     .option('--grace <duration>', 'grace for the old secret, e.g. 1h or PT1H (default: the policy’s)', durationArg)
-    .addHelpText('after', '\nExample:\n  $ latchkey tokens rotate 01936f3e-7c1a-7000-8000-000000000000 --grace PT30M')
-    .action(async (id: string, o: { grace?: string }, cmd: Command) => {
+    .addHelpText('after', '\nExamples:\n  $ latchkey tokens rotate 01936f3e-7c1a-7000-8000-000000000000 --grace PT30M\n  $ latchkey tokens rotate sales-widget --grace 30m')
+    .action(async (ref: string, o: { grace?: string }, cmd: Command) => {
       const ctx = contextOf(cmd);
-      printIssued(ctx, (await ctx.client.request(RotateTokenDocument, { id, gracePeriod: o.grace })).rotateToken);
+      printIssued(ctx, (await ctx.client.request(RotateTokenDocument, { id: await tokenRef(ctx, ref), gracePeriod: o.grace })).rotateToken);
     });
 
   tokens
-    .command('suspend <id>')
+    .command('suspend <id|name>')
     .description('disable without revoking: verification answers SUSPENDED until resumed')
     .requiredOption('--reason <text>', 'recorded in the audit log')
-    .addHelpText('after', '\nExample:\n  $ latchkey tokens suspend 01936f3e-7c1a-7000-8000-000000000000 --reason "investigating"')
-    .action(async (id: string, o: { reason: string }, cmd: Command) => {
+    .addHelpText('after', '\nExample:\n  $ latchkey tokens suspend sales-widget --reason "investigating"')
+    .action(async (ref: string, o: { reason: string }, cmd: Command) => {
       const ctx = contextOf(cmd);
-      const t = (await ctx.client.request(SuspendTokenDocument, { id, reason: o.reason })).suspendToken;
+      const t = (await ctx.client.request(SuspendTokenDocument, { id: await tokenRef(ctx, ref), reason: o.reason })).suspendToken;
       ctx.out.result(t, () => ctx.out.record(row(t)));
     });
 
   tokens
-    .command('resume <id>')
+    .command('resume <id|name>')
     .description('enable a suspended token again')
-    .action(async (id: string, _o: unknown, cmd: Command) => {
+    .action(async (ref: string, _o: unknown, cmd: Command) => {
       const ctx = contextOf(cmd);
-      const t = (await ctx.client.request(ResumeTokenDocument, { id })).resumeToken;
+      const t = (await ctx.client.request(ResumeTokenDocument, { id: await tokenRef(ctx, ref) })).resumeToken;
       ctx.out.result(t, () => ctx.out.record(row(t)));
     });
 
   tokens
-    .command('restrict <id>')
+    .command('restrict <id|name>')
     .description("set or clear the networks a token verifies from and its rate limit")
     .option('--cidr <network>', 'a network it may be used from (repeatable; replaces the list)', collect)
     .option('--any-network', 'allow every network again')
-    .option('--rate-limit <n/duration>', 'at most n verifications per window, e.g. 100/1m')
+    .option('--rate-limit <n/window>', 'at most n verifications per window, e.g. 100/1m', rateLimitArg)
     .option('--no-rate-limit', "remove the token's own limit (its policy's applies)")
     .addHelpText('after', '\nExamples:\n  $ latchkey tokens restrict 01936f3e-… --cidr 10.0.0.0/8 --cidr 192.0.2.0/24 --rate-limit 100/1m\n  $ latchkey tokens restrict 01936f3e-… --any-network')
-    .action(async (id: string, o: { cidr?: string[]; anyNetwork?: boolean; rateLimit?: string | false }, cmd: Command) => {
+    .action(async (ref: string, o: { cidr?: string[]; anyNetwork?: boolean; rateLimit?: { requests: number; per: string } | false }, cmd: Command) => {
       if (o.cidr && o.anyNetwork) throw usage('give --cidr or --any-network, not both');
       const input: { allowedCidrs?: string[] | null; rateLimit?: { requests: number; per: string } | null } = {};
       if (o.cidr) input.allowedCidrs = o.cidr;
       if (o.anyNetwork) input.allowedCidrs = null;
       if (o.rateLimit === false) input.rateLimit = null;
-      else if (typeof o.rateLimit === 'string') input.rateLimit = rateLimitArg(o.rateLimit);
+      else if (o.rateLimit) input.rateLimit = o.rateLimit;
       if (Object.keys(input).length === 0) throw usage('nothing to change: give --cidr, --any-network, --rate-limit or --no-rate-limit');
       const ctx = contextOf(cmd);
-      const t = (await ctx.client.request(UpdateTokenDocument, { id, input })).updateToken;
+      const t = (await ctx.client.request(UpdateTokenDocument, { id: await tokenRef(ctx, ref), input })).updateToken;
       ctx.out.result(t, () => ctx.out.record(row(t)));
     });
 
   tokens
-    .command('revoke [id]')
-    .description('revoke one token by id, or every live token matching a filter')
+    .command('revoke [id|name]')
+    .description('revoke one token by id or name, or every live token matching a filter')
     .option('--owner <id|name>', 'tokens of this owner')
     .option('--label <key=value>', 'tokens with this label (repeatable)', collect)
     .option('--scope <scope>', 'tokens carrying this scope')
@@ -232,13 +251,14 @@ export function tokensCommand(program: Command): void {
       'after',
       '\nExamples:\n  $ latchkey tokens revoke 01936f3e-7c1a-7000-8000-000000000000 --reason leaked\n  $ latchkey tokens revoke --owner homepage-dashboard --dry-run\n  $ latchkey tokens revoke --unused-for P90D --label team=growth --yes',
     )
-    .action(async (id: string | undefined, o: { owner?: string; label?: string[]; scope?: string; unusedFor?: string; reason: string; dryRun?: boolean; yes?: boolean }, cmd: Command) => {
+    .action(async (ref: string | undefined, o: { owner?: string; label?: string[]; scope?: string; unusedFor?: string; reason: string; dryRun?: boolean; yes?: boolean }, cmd: Command) => {
       const ctx = contextOf(cmd);
       const hasFilter = !!(o.owner || o.label?.length || o.scope || o.unusedFor);
-      if (id && hasFilter) throw usage('give a token id or a filter, not both');
-      if (!id && !hasFilter) throw usage('give a token id or a filter (--owner, --label, --scope, --unused-for)');
+      if (ref && hasFilter) throw usage('give a token (id or name) or a filter, not both');
+      if (!ref && !hasFilter) throw usage('give a token (id or name) or a filter (--owner, --label, --scope, --unused-for)');
       let targets: TokenFieldsFragment[];
-      if (id) {
+      if (ref) {
+        const id = await tokenRef(ctx, ref);
         const { token } = await ctx.client.request(TokenDocument, { id });
         if (!token) throw new CliError(`token ${JSON.stringify(id)} not found`, ExitCode.NOT_FOUND);
         targets = [token];

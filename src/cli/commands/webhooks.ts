@@ -1,6 +1,6 @@
 // latchkey webhooks list|create|disable|enable|delete|test|rotate-secret|deliveries
 import type { Command } from 'commander';
-import { collect, confirm, contextOf } from '../context';
+import { collect, confirm, contextOf, countArg } from '../context';
 import {
   CreateWebhookDocument,
   DeleteWebhookDocument,
@@ -91,7 +91,7 @@ export function webhookCommands(program: Command): void {
     .command('deliveries <id>')
     .description("an endpoint's deliveries; --status DEAD lists the dead letters")
     .option('--status <status>', 'PENDING, DELIVERED or DEAD')
-    .option('--limit <n>', 'at most this many', (v) => Number(v), 100)
+    .option('--limit <n>', 'at most this many', countArg, 100)
     .action(async (id: string, o: { status?: string; limit: number }, cmd: Command) => {
       const ctx = contextOf(cmd);
       const status = o.status?.toUpperCase() as WebhookDeliveryStatus | undefined;
