@@ -48,7 +48,7 @@ export async function readServer(client: LatchkeyClient, file: PolicyFile): Prom
     client.request(ScopesDocument),
     client.request(PoliciesDocument),
     client.request(RolesDocument),
-    all(client, async (after) => (await client.request(OwnersDocument, { after })).owners),
+    all(client, async (after) => (await client.request(OwnersDocument, { first: PAGE, after })).owners),
   ]);
   const live = ['ACTIVE', 'SUSPENDED'] as const;
   const declared = new Set(file.owners.map((o) => o.name));

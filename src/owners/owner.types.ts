@@ -3,8 +3,8 @@ import { Field, InputType } from 'type-graphql';
 import { ConnectionType } from '../platform/graphql-types';
 import { Owner, OwnerKind } from './owner.entity';
 
-/** Most scopes in one owner's ceiling. */
-export const MAX_CEILING = 500;
+/** Most scopes in one owner's ceiling: a page, as every list the API returns whole. */
+export const MAX_CEILING = 100;
 
 export const OwnerConnection = ConnectionType(Owner, 'Owner');
 

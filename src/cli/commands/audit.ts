@@ -25,7 +25,7 @@ export function auditCommands(program: Command): void {
       const afterSeq = o.after ?? Math.max(0, (await client.request(AuditCountDocument)).auditEvents.totalCount - o.last);
       // Names beside ids, for people: who acted, and what the event names (a credential, a token).
       const owners = new Map<string, string>();
-      if (!out.json) for await (const ow of client.pages(async (after) => (await client.request(OwnersDocument, { after })).owners)) owners.set(ow.id, ow.name);
+      if (!out.json) for await (const ow of client.pages(async (after) => (await client.request(OwnersDocument, { first: 100, after })).owners)) owners.set(ow.id, ow.name);
       await client.subscribe(AuditTailDocument, { afterSeq, actions: o.action }, ({ auditEvents: e }) => {
         // One JSON object per line: a stream that jq and log shippers read as it comes.
         if (out.json) return out.line(JSON.stringify(e));

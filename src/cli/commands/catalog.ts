@@ -70,7 +70,7 @@ function owners(program: Command): void {
     .action(async (_o: unknown, c: Command) => {
       const ctx = contextOf(c);
       const list: OwnerFieldsFragment[] = [];
-      for await (const o of ctx.client.pages(async (after) => (await ctx.client.request(OwnersDocument, { after })).owners)) list.push(o);
+      for await (const o of ctx.client.pages(async (after) => (await ctx.client.request(OwnersDocument, { first: 100, after })).owners)) list.push(o);
       ctx.out.result(list, () => ctx.out.table(list.map(ownerRow), ['id', 'kind', 'name', 'email', 'allowedScopes', 'roles']));
     });
   cmd
