@@ -12,7 +12,7 @@ import type { SecretBox } from '../platform/secret-box';
 import { TenantScope } from '../platform/tenant-scope';
 import { OutboundRefused } from '../outbound/address-rules';
 import { checkTargetUrl } from '../outbound/check-target';
-import { parseRedisUrl } from '../outbound/connection-urls';
+import { parseRedisUrl, serverOf } from '../outbound/connection-urls';
 import type { Outbound } from '../outbound/outbound';
 import { newWebhookSecret } from '../webhooks/signature';
 import { Credential, type RotatorConfig, shownRotator } from './credential.entity';
@@ -112,8 +112,11 @@ export class RotatorConfiguration {
     const [conn] = await scope.select(Credential, 'c').andWhere('c.name = :name', { name: rotator.connection }).getMany();
     const [rotated] = await scope.select(Credential, 'c').andWhere('c.name = :name', { name }).getMany();
     if (!conn || !rotated) return; // gone meanwhile: the transaction says so
-    await this.checkValue(rotator.kind, conn, `the privileged connection ${rotator.connection}`, 'connection');
+    const connValue = await this.checkValue(rotator.kind, conn, `the privileged connection ${rotator.connection}`, 'connection');
     const value = await this.checkValue(rotator.kind, rotated, `the value of ${name}`, 'name');
+    if (connValue !== undefined && value !== undefined && serverOf(rotator.kind, connValue) !== serverOf(rotator.kind, value)) {
+      throw badInput(`the value of ${name} points at another server than its privileged connection ${rotator.connection}: a built-in rotator sets passwords where its connection is`, { argument: 'connection' });
+    }
     if (rotator.kind === 'REDIS' && value !== undefined && !parseRedisUrl(value).username) {
       throw badInput(`the value of ${name} names no Redis user: the REDIS rotator sets the passwords of the ACL user it names`, { argument: 'name' });
     }

@@ -12,7 +12,7 @@
 import { randomBytes } from 'node:crypto';
 import type { RotationStep } from './credential.entity';
 import { OutboundRefused } from '../outbound/address-rules';
-import { parsePostgresUrl, parseRedisUrl } from '../outbound/connection-urls';
+import { parsePostgresUrl, parseRedisUrl, serverOf } from '../outbound/connection-urls';
 import type { DatabaseOutbound } from '../outbound/database-outbound';
 import { categoryOf } from '../outbound/failure';
 import type { HttpOutbound } from '../outbound/http-outbound';
@@ -52,6 +52,24 @@ export class RotatorError extends Error {
   ) {
     super(`${step}: ${reason}`, options);
   }
+}
+
+/**
+ * The privileged connection's value, refused unless `values` point at the same server: a value
+ * rewritten to another host (by someone who may write but not read it) must not receive a new
+ * password, nor a connection rewritten elsewhere the statement that sets one.
+ */
+async function onSameServer(step: RotatorStep, kind: 'POSTGRES' | 'REDIS', connection: OpenConnection, ...values: string[]): Promise<string> {
+  const conn = await connection();
+  let same: boolean;
+  try {
+    const server = serverOf(kind, conn);
+    same = values.every((v) => serverOf(kind, v) === server);
+  } catch {
+    same = false;
+  }
+  if (!same) throw new RotatorError(step, 'refused: the value points at another server than its privileged connection');
+  return conn;
 }
 
 /** Runs a step's work, saying any failure as a RotatorError of that step. */
@@ -158,8 +176,9 @@ export class PostgresRotator implements Rotator {
 
   async set(ctx: RotationContext, connection: OpenConnection): Promise<void> {
     const url = pgUrl('set', ctx.pending!);
+    const conn = await onSameServer('set', 'POSTGRES', connection, ctx.current, ctx.pending!);
     await step('set', async () =>
-      this.databases.postgres(await connection(), async (c) => {
+      this.databases.postgres(conn, async (c) => {
         await c.query(`ALTER ROLE ${c.escapeIdentifier(decodeURIComponent(url.username))} WITH LOGIN PASSWORD ${c.escapeLiteral(decodeURIComponent(url.password))}`);
       }),
     );
@@ -174,8 +193,9 @@ export class PostgresRotator implements Rotator {
   async retire(old: string, current: string, connection: OpenConnection): Promise<void> {
     const role = decodeURIComponent(pgUrl('retire', old).username);
     if (role === decodeURIComponent(pgUrl('retire', current).username)) return;
+    const conn = await onSameServer('retire', 'POSTGRES', connection, old, current);
     await step('retire', async () =>
-      this.databases.postgres(await connection(), async (c) => {
+      this.databases.postgres(conn, async (c) => {
         await c.query(`ALTER ROLE ${c.escapeIdentifier(role)} WITH PASSWORD ${c.escapeLiteral(password())}`);
       }),
     );
@@ -193,8 +213,9 @@ export class RedisRotator implements Rotator {
 
   async set(ctx: RotationContext, connection: OpenConnection): Promise<void> {
     const url = redisUrl('set', ctx.pending!);
+    const conn = await onSameServer('set', 'REDIS', connection, ctx.current, ctx.pending!);
     await step('set', async () =>
-      this.databases.redis(await connection(), (r) => r.call('ACL', 'SETUSER', decodeURIComponent(url.username), 'on', `>${decodeURIComponent(url.password)}`)),
+      this.databases.redis(conn, (r) => r.call('ACL', 'SETUSER', decodeURIComponent(url.username), 'on', `>${decodeURIComponent(url.password)}`)),
     );
   }
 
@@ -208,8 +229,9 @@ export class RedisRotator implements Rotator {
     // Only the current password from now on: the same command however often it runs.
     const now = redisUrl('retire', current);
     if (redisUrl('retire', old).password === now.password) return;
+    const conn = await onSameServer('retire', 'REDIS', connection, old, current);
     await step('retire', async () =>
-      this.databases.redis(await connection(), (r) => r.call('ACL', 'SETUSER', decodeURIComponent(now.username), 'resetpass', `>${decodeURIComponent(now.password)}`)),
+      this.databases.redis(conn, (r) => r.call('ACL', 'SETUSER', decodeURIComponent(now.username), 'resetpass', `>${decodeURIComponent(now.password)}`)),
     );
   }
 }

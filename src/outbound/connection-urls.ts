@@ -106,3 +106,12 @@ export function parseRedisUrl(value: string): RedisTarget {
     tls: url.protocol === 'rediss:' ? { rejectUnauthorized: true, ...servername(url) } : false,
   };
 }
+
+/**
+ * The server a connection URL points at (`host:port`, lower case): a built-in rotator works only
+ * where its privileged connection is, so a rewritten value cannot send a new password elsewhere.
+ */
+export function serverOf(kind: 'POSTGRES' | 'REDIS', value: string): string {
+  const t = kind === 'POSTGRES' ? parsePostgresUrl(value) : parseRedisUrl(value);
+  return `${t.host.toLowerCase()}:${t.port}`;
+}

@@ -6,7 +6,7 @@
 // its history, and setting one takes a grant on that connection.
 import { createHmac } from 'node:crypto';
 import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { type AddressInfo, createServer as tcpServer, type Server as TcpServer } from 'node:net';
 import { Redis } from 'ioredis';
 import { Client } from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -24,6 +24,10 @@ let rotator: Server;
 let base: string;
 let pg: PgProcess;
 let redisServer: RedisProcess;
+/** A server that is not the rotators' database, allowed by ROTATOR_ALLOW: it counts who connects to it. */
+let elsewhere: TcpServer;
+let elsewherePort: number;
+let elsewhereConnections = 0;
 /** The value the rotator's `create` answers with, unless a test says otherwise. */
 let createAnswer: (() => string) | null = null;
 /** The step the rotator answers 500 to, and how long it takes to answer `set`. */
@@ -72,13 +76,20 @@ beforeAll(async () => {
   base = `http://127.0.0.1:${(rotator.address() as AddressInfo).port}`;
   [pg, redisServer] = await Promise.all([startPgProcess(), startRedisProcess()]);
   await redisServer.start();
-  const allow = `127.0.0.1:${pg.port},127.0.0.1:${new URL(redisServer.url).port}`;
+  elsewhere = tcpServer((socket) => {
+    elsewhereConnections++;
+    socket.destroy();
+  }).listen(0, '127.0.0.1');
+  await new Promise((r) => elsewhere.once('listening', r));
+  elsewherePort = (elsewhere.address() as AddressInfo).port;
+  const allow = `127.0.0.1:${pg.port},127.0.0.1:${new URL(redisServer.url).port},127.0.0.1:${elsewherePort}`;
   api = await startTestApi({ REDIS_PREFIX: ownRedisPrefix('rotators'), ROTATOR_ATTEMPTS: '2', ROTATOR_BACKOFF_MS: '50', PLANNER_TICK_MS: '200', ROTATOR_ALLOW: allow });
   workers = await startWorkers(api.container);
   t = await newTenant(api);
 });
 
 afterAll(async () => {
+  elsewhere?.close();
   await workers?.stop();
   await api?.close();
   rotator?.close();
@@ -300,6 +311,36 @@ describe('the built-in rotators', () => {
     expect(await redisAs(first)).toMatch(/WRONGPASS/);
     expect(await redisAs(next)).toBe('PONG');
     await expect.poll(async () => [...new Set((await used(connection)).map((e) => e.step))], { timeout: 5_000 }).toEqual(['set', 'retire']);
+  });
+
+  it('a writer who cannot read them rewrites the rotated value, or the connection, to another server: the rotation fails at set and nothing reaches that server', async () => {
+    const admin = new Client(pg.adminUrl);
+    await admin.connect();
+    await admin.query(`CREATE ROLE pin_a LOGIN PASSWORD 'pin-first'; CREATE ROLE pin_b LOGIN PASSWORD 'pin-unknown'`);
+    await admin.end();
+    await api.ok(t.adminToken, `mutation { createRole(input: { name: "value-writer", permissions: [CREDENTIAL_WRITE] }) { id } }`);
+    const writer = await newPrincipal(api, t.adminToken, ['value-writer']);
+    const ADD = `mutation($n: String!, $v: String!) { addCredentialVersion(input: { name: $n, value: $v, gracePeriod: "PT0S" }) { version } }`;
+    for (const rewrite of ['value', 'connection'] as const) {
+      const connection = await credential(pg.adminUrl);
+      const name = await credential(`postgres://pin_a:pin-first@127.0.0.1:${pg.port}/postgres`);
+      await api.ok(t.adminToken, SET, { n: name, i: { kind: 'POSTGRES', connection, roles: ['pin_a', 'pin_b'], gracePeriod: 'PT1M' } });
+      const before = elsewhereConnections;
+      const target = rewrite === 'value' ? name : connection;
+      const user = rewrite === 'value' ? 'pin_a' : 'postgres';
+      await api.ok(writer.token, ADD, { n: target, v: `postgres://${user}:x@127.0.0.1:${elsewherePort}/postgres` });
+      await api.ok(writer.token, ROTATE, { n: name });
+      const failed = await until(name, 'FAILED');
+      expect(failed.rotations[0].failure, rewrite).toBe('set: refused: the value points at another server than its privileged connection');
+      expect(elsewhereConnections, rewrite).toBe(before);
+      // The role in the real database kept its password.
+      expect(await pgAs(`postgres://pin_a:pin-first@127.0.0.1:${pg.port}/postgres`)).toBe('ok');
+    }
+    // And set up that way from the start, the rotator is refused when it is set.
+    const name = await credential(`postgres://pin_a:pin-first@127.0.0.1:${elsewherePort}/postgres`);
+    const r = await api.gql(t.adminToken, SET, { n: name, i: { kind: 'POSTGRES', connection: await credential(pg.adminUrl), roles: ['pin_a', 'pin_b'], gracePeriod: 'PT1M' } });
+    expect(r.errors?.[0]?.extensions).toMatchObject({ code: 'BAD_USER_INPUT', argument: 'connection' });
+    expect(r.errors?.[0]?.message).toMatch(/points at another server than its privileged connection/);
   });
 
   it('takes a grant on the privileged connection: a writer who cannot read it cannot use it, and nothing changes', async () => {
