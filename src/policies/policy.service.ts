@@ -13,6 +13,7 @@ import { validRateLimit } from '../tokens/token-authority';
 import { replanSchedules, scheduledTokens } from '../tokens/token-transitions';
 import { ReuseAction, RotationPolicy } from './rotation-policy.entity';
 import type { PolicyUsage, RotationPolicyInput } from './policy.types';
+import { assertHoldsPowerOf } from '../iam/owner-power';
 
 const MIN_INTERVAL_S = 60;
 const MAX_GRACE_S = 90 * 86_400;
@@ -113,6 +114,13 @@ export class PolicyService {
       const before = describePolicy(current);
       const after = describePolicy(fields);
       if (JSON.stringify(before) === JSON.stringify(after)) return { policy: current, tokenIds: [] };
+      // A policy is a restriction on every token under it: changing it changes CONTROL tokens of
+      // their owners, which takes what changing them one by one takes (iam/owner-power.ts).
+      const owners: Array<{ owner_id: string }> = await tx.query(
+        `SELECT DISTINCT owner_id FROM tokens WHERE tenant_id = $1 AND rotation_policy_id = $2 AND kind = 'CONTROL' AND status <> 'REVOKED'`,
+        [p.tenantId, id],
+      );
+      await assertHoldsPowerOf(tx, p, owners.map((o) => o.owner_id), 'change the policy that governs a CONTROL token of');
       const now = new Date();
       const updated: RotationPolicy = { ...current, ...fields, updatedAt: now };
       try {

@@ -107,6 +107,13 @@ describe('an owner’s power is its permissions and its credential grants', () =
     expect(await state()).toEqual(before);
     expect(await events()).toBe(eventsBefore);
     expect((await api.gql(tenant.adminToken, ME)).data.viewer.id).toBe(tenant.adminId);
+    // Nor through a policy the admin put its token under.
+    await api.ok(tenant.adminToken, `mutation($id: ID!, $p: ID) { setTokenPolicy(id: $id, rotationPolicyId: $p) { id } }`, { id: adminTokenId, p: policy });
+    const governed = await state();
+    const tighten = await api.gql(op.token, `mutation($id: ID!) { updateRotationPolicy(id: $id, input: { name: "short", gracePeriod: "PT1M", expireAfter: "PT1M", rateLimit: { requests: 1, per: "PT24H" } }) { id } }`, { id: policy });
+    expect(tighten.errors?.[0]?.extensions?.code).toBe('FORBIDDEN');
+    expect(await state()).toEqual(governed);
+    expect((await api.gql(tenant.adminToken, ME)).data.viewer.id).toBe(tenant.adminId);
     // A DATA token of the admin is still the operator's to manage; so is a gateway's CONTROL token.
     const data = await issue(api, tenant.adminToken, tenant.adminId, [], { kind: 'DATA' });
     expect((await api.ok(op.token, `mutation($id: ID!) { suspendToken(id: $id, reason: "x") { status } }`, { id: data.id })).suspendToken.status).toBe('SUSPENDED');
