@@ -37,7 +37,8 @@ export class CredentialResolver {
 
   @FieldResolver(() => JSONObjectScalar, { nullable: true, description: 'Who rotates it (kind, url or connection and roles); null: by hand only.' })
   rotator(@Root() c: Credential, @Ctx() ctx: Context): Record<string, unknown> | null {
-    return c.rotator && shownRotator(c.rotator, ctx.principal.permissions.has(Permission.CREDENTIAL_WRITE));
+    // Whole only for who may point it anywhere (CREDENTIAL_ADMIN); a writer may not change a rotator it cannot read.
+    return c.rotator && shownRotator(c.rotator, ctx.principal.permissions.has(Permission.CREDENTIAL_ADMIN));
   }
 
   @FieldResolver(() => [CredentialRotation], { description: `Its rotations, newest first (at most ${ROTATIONS_SHOWN}).` })

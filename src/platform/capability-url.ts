@@ -3,7 +3,7 @@
 // it see it masked, and the audit log keeps only the masked form and a digest.
 import { createHash } from 'node:crypto';
 
-/** The origin and first path segment; the rest of the path and any query become "…". */
+/** The origin alone: any path, query or fragment becomes "/…" (a single segment can be the whole token). */
 export function maskUrl(raw: string): string {
   let url: URL;
   try {
@@ -11,9 +11,7 @@ export function maskUrl(raw: string): string {
   } catch {
     return '…';
   }
-  const [first, ...rest] = url.pathname.split('/').filter(Boolean);
-  const path = first ? `/${first}${rest.length ? '/…' : ''}` : '';
-  return `${url.origin}${path}${url.search || url.hash ? '?…' : ''}`;
+  return `${url.origin}${url.pathname.replace(/^\/+/, '') || url.search || url.hash ? '/…' : ''}`;
 }
 
 /** SHA-256 of the whole URL, hex: tells whether an endpoint sends to a URL one holds, without showing it. */

@@ -13,7 +13,7 @@ import { CreatedWebhook, UpdateWebhookInput, WebhookDeliveryConnection } from '.
 export class WebhookResolver {
   constructor(private readonly service: WebhookService) {}
 
-  @FieldResolver(() => String, { description: 'Where deliveries go; masked past its first path segment for readers without WEBHOOK_WRITE (it may carry a token).' })
+  @FieldResolver(() => String, { description: 'Where deliveries go; its origin alone for readers without WEBHOOK_WRITE (a path or query may carry a token).' })
   url(@Root() w: Webhook, @Ctx() ctx: Context): string {
     return ctx.principal.permissions.has(Permission.WEBHOOK_WRITE) ? w.url : maskUrl(w.url);
   }

@@ -118,6 +118,10 @@ export class WebhookService {
         set('disabledReason', 'disabled by an operator');
       }
       if (Object.keys(after).length === 0) return w;
+      // The audit log keeps URLs masked, with their digests: a URL may carry a token.
+      for (const side of [before, after]) {
+        if (typeof side.url === 'string') Object.assign(side, { url: maskUrl(side.url), urlDigest: urlDigest(side.url) });
+      }
       w.updatedAt = new Date();
       await scope.update(Webhook, id, { url: w.url, events: w.events, description: w.description, status: w.status, disabledReason: w.disabledReason, updatedAt: w.updatedAt });
       await this.audit.append(tx, p.tenantId, {

@@ -2,11 +2,13 @@ import { describe, expect, it } from 'vitest';
 import { maskUrl, urlDigest } from '../../src/platform/capability-url';
 
 describe('maskUrl', () => {
-  it('keeps the origin and the first path segment, and hides the rest of the path and the query', () => {
-    expect(maskUrl('https://hooks.slack.com/services/T0000/B0000/XXXXXXXXXXXXXXXX')).toBe('https://hooks.slack.com/services/…');
-    expect(maskUrl('https://rotate.example.com/crm?token=abc123')).toBe('https://rotate.example.com/crm?…');
+  it('keeps the origin alone, whatever the path, query or fragment holds', () => {
+    expect(maskUrl('https://hooks.slack.com/services/T0000/B0000/XXXXXXXXXXXXXXXX')).toBe('https://hooks.slack.com/…');
+    expect(maskUrl('https://rotate.example.com/crm?token=abc123')).toBe('https://rotate.example.com/…');
+    for (const raw of ['http://h/T0KENPATHSECRET123', 'http://h/;T0KEN', 'http://h//T0KEN/y', 'http://h/%2FT0KEN/y', 'http://h/?k=T0KEN', 'http://h/#T0KEN']) {
+      expect(maskUrl(raw), raw).toBe('http://h/…');
+    }
     expect(maskUrl('https://receiver.example.com/')).toBe('https://receiver.example.com');
-    expect(maskUrl('http://127.0.0.1:8080/hook')).toBe('http://127.0.0.1:8080/hook');
     expect(maskUrl('not a url')).toBe('…');
   });
 
