@@ -70,6 +70,21 @@ export class AuditService {
    * head serialises appends per tenant, and a rolled-back transaction takes its seq numbers
    * with it: no gaps, one chain.
    */
+  /**
+   * Appends the entry unless the same action on the same target (with the same values of `same`
+   * in its data) was appended in the last `windowS` seconds: for events a caller could otherwise
+   * make the chain grow by at will. Returns whether it appended.
+   */
+  async appendUnlessRecent(tx: Tx, tenantId: string, entry: AuditEntry, windowS: number, same: Record<string, string | null> = {}): Promise<boolean> {
+    const [recent] = await tx.query(
+      `SELECT 1 FROM audit_events WHERE tenant_id = $1 AND target_id = $2 AND action = $3 AND at > now() - make_interval(secs => $4) AND data @> $5::jsonb LIMIT 1`,
+      [tenantId, entry.targetId, entry.action, windowS, JSON.stringify(same)],
+    );
+    if (recent) return false;
+    await this.append(tx, tenantId, entry);
+    return true;
+  }
+
   async append(tx: Tx, tenantId: string, entries: AuditEntry | AuditEntry[]): Promise<AuditEvent[]> {
     const list = Array.isArray(entries) ? entries : [entries];
     if (list.length === 0) return [];

@@ -55,19 +55,22 @@ export class SuccessorService {
         return { pickup: { ok: false, refusal: 'IP_NOT_ALLOWED', message: 'the token may not be used from this address' }, changed: null };
       }
       if (old.state === 'CURRENT') return { pickup: { ok: false, refusal: 'NO_SUCCESSOR', message: 'this is the current secret: there is no successor to pick up' }, changed: null };
-      const event = (action: AuditAction, data: Record<string, unknown>) =>
-        this.audit.append(tx, token.tenantId, {
-          action,
-          actorId: null,
-          targetType: 'TOKEN',
-          targetId: token.id,
-          data: { presentedGeneration: old.generation, successorGeneration: current?.generation ?? null, clientIp, ...data },
-        });
+      const entry = (action: AuditAction, data: Record<string, unknown>) => ({
+        action,
+        actorId: null,
+        targetType: 'TOKEN',
+        targetId: token.id,
+        data: { presentedGeneration: old.generation, successorGeneration: current?.generation ?? null, clientIp, ...data },
+      });
+      const event = (action: AuditAction, data: Record<string, unknown>) => this.audit.append(tx, token.tenantId, entry(action, data));
+      // A refusal is audited once a minute per token and address: a holder of the old secret could
+      // otherwise write an event per request it makes.
+      const refusal = (action: AuditAction, data: Record<string, unknown>) => this.audit.appendUnlessRecent(tx, token.tenantId, entry(action, data), 60, { clientIp });
       if (old.state !== 'PREVIOUS' || !old.graceEndsAt || old.graceEndsAt <= now || !current) {
         // Whoever still holds a superseded secret after its grace never moved over: a copy elsewhere.
         const policy = token.rotationPolicyId ? await scope.get(RotationPolicy, token.rotationPolicyId, 'rotation policy') : null;
         const revoke = policy?.onReuse === 'REVOKE';
-        await event('TOKEN_REUSE_DETECTED', { reason: 'a superseded secret was presented after its grace period', onReuse: policy?.onReuse ?? 'NOTIFY' });
+        await refusal('TOKEN_REUSE_DETECTED', { reason: 'a superseded secret was presented after its grace period', onReuse: policy?.onReuse ?? 'NOTIFY' });
         if (revoke) {
           await this.tokens.revokeRows(tx, token.tenantId, [token.id], 'reuse detected: a superseded secret was presented after its grace period', now, null, false);
         }
@@ -76,7 +79,7 @@ export class SuccessorService {
       }
       if (!current.sealed || !current.sealedKeyId) {
         const why = 'the successor was handed out by a manual rotation';
-        await event('TOKEN_SUCCESSOR_REFUSED', { reason: why });
+        await refusal('TOKEN_SUCCESSOR_REFUSED', { reason: why });
         return { pickup: { ok: false, refusal: 'SUCCESSOR_UNAVAILABLE', message: why }, changed: null };
       }
       // Kept sealed until the grace ends (the retire job deletes it then): every holder, and every

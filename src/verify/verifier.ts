@@ -275,8 +275,9 @@ export class Verifier {
   /** An address outside a token's networks is audited, at most once a minute per token and address. */
   private reportRejectedAddress(record: SecretRecord, clientIp: string | null | undefined): void {
     if (!redisReady(this.p.redis)) return; // its once-a-minute guard lives there
-    const ip = clientIp ?? 'unknown';
-    const key = `${this.p.redisPrefix}:ipr:${record.tokenId}:${ip}`;
+    // Once a minute per token, whatever the address: the address is the gateway's word, and a
+    // key per address would let it write an event per address it makes up.
+    const key = `${this.p.redisPrefix}:ipr:${record.tokenId}`;
     void this.p.redis
       .set(key, '1', 'EX', 60, 'NX')
       .then(async (first) => {

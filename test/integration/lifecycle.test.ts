@@ -174,6 +174,15 @@ describe('workers stopped entirely', () => {
 });
 
 describe('scheduled rotation and pickup', () => {
+  it('a holder asking again and again for a successor that a manual rotation handed out is refused each time, audited once a minute', async () => {
+    const t = await issue(api, admin, ownerId, []);
+    await api.ok(admin, `mutation($id: ID!) { rotateToken(id: $id, gracePeriod: "PT1H") { secret } }`, { id: t.id });
+    const statuses: number[] = [];
+    for (let i = 0; i < 20; i++) statuses.push((await fetch(`${api.url}/v1/tokens/successor`, { method: 'POST', headers: { authorization: `Bearer ${t.secret}` } })).status);
+    expect(new Set(statuses)).toEqual(new Set([409]));
+    expect(await count(`SELECT count(*) AS n FROM audit_events WHERE target_id = $1 AND action = 'TOKEN_SUCCESSOR_REFUSED'`, [t.id])).toBe(1);
+  });
+
   it('rotates on time and seals the successor; every pickup during the grace gets it; after the grace a pickup is reuse', async () => {
     const policyId = await policy({ rotateEvery: 'P1D', onReuse: 'REVOKE' });
     const t = await issue(api, admin, ownerId, [], { rotationPolicyId: policyId });
