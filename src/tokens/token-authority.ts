@@ -49,8 +49,9 @@ export type Restrictions = Pick<TokenRow, 'allowedCidrs' | 'rateRequests' | 'rat
 export function loosenedRestrictions(was: Restrictions, now: Restrictions): string[] {
   const out: string[] = [];
   if (was.allowedCidrs && (!now.allowedCidrs || !cidrsWithin(now.allowedCidrs, was.allowedCidrs))) out.push('allowedCidrs widened');
-  // More requests per second than before, compared without division.
-  if (was.rateRequests && was.rateWindow && (!now.rateRequests || !now.rateWindow || now.rateRequests * was.rateWindow > was.rateRequests * now.rateWindow)) {
+  // More requests per second than before (compared without division), or a larger burst: the same
+  // average over a longer window lets more through at once.
+  if (was.rateRequests && was.rateWindow && (!now.rateRequests || !now.rateWindow || now.rateRequests > was.rateRequests || now.rateRequests * was.rateWindow > was.rateRequests * now.rateWindow)) {
     out.push('rateLimit raised');
   }
   return out;
