@@ -75,6 +75,9 @@ export class RotationPlanDiff {
   @Field(() => Int)
   removedCount!: number;
 
+  @Field({ description: 'True when the change was too large to expand whole (over two million actions): the counts are lower bounds.' })
+  truncated!: boolean;
+
   @Field(() => [PlannedAction], { description: 'The first added actions, in order.' })
   @Extensions({ maxItems: MAX_PLANNED_ACTIONS })
   added!: PlannedAction[];

@@ -9,6 +9,7 @@ import { toToken } from '../tokens/token-query';
 import type { TokenRotation } from '../tokens/token-rotation';
 import type { TokenFilter } from '../tokens/token.types';
 import { badInput } from '../platform/errors';
+import { Gate } from '../platform/gate';
 import { TimeSlice } from '../platform/time-slice';
 import { MAX_PLANNED_ACTIONS, type PlannedAction, type RotationPlan, type RotationPlanDiff } from './lifecycle.types';
 import { compareSteps, diffPlans, expandPlan, type PlanBasis, type PlannedStep } from './expand-steps';
@@ -17,6 +18,8 @@ const MAX_WITHIN_S = 366 * 86_400;
 const MAX_TOKENS = 10_000;
 const MAX_POLICY_TOKENS = 200_000;
 const HORIZON_START_MS = 3_600_000;
+/** Most steps one policy dry run expands, both sides together; past it the counts are lower bounds. */
+const MAX_DIFF_STEPS = 2_000_000;
 
 const basisOf = (row: TokenRow, previous: TokenSecretRow[]): PlanBasis => ({
   id: row.id,
@@ -29,6 +32,9 @@ const basisOf = (row: TokenRow, previous: TokenSecretRow[]): PlanBasis => ({
 });
 
 export class LifecyclePreview {
+  /** Previews take turns, two at a time per process: they are CPU, and everyone else's requests wait on it. */
+  private readonly gate = new Gate(2, 32, 'previews and dry runs');
+
   constructor(
     private readonly tokens: TokenRotation,
     private readonly policies: PolicyService,
@@ -40,8 +46,12 @@ export class LifecyclePreview {
    * holds more than a page (or reaches the window's end), so a year of daily rotations over
    * thousands of tokens is never expanded to answer for the next few.
    */
-  async rotationPlan(p: Principal, within: number, filter: TokenFilter | null | undefined, first: number): Promise<RotationPlan> {
+  rotationPlan(p: Principal, within: number, filter: TokenFilter | null | undefined, first: number): Promise<RotationPlan> {
     const end = windowEnd(within);
+    return this.gate.run(() => this.plan(p, within, end, filter, first));
+  }
+
+  private async plan(p: Principal, within: number, end: Date, filter: TokenFilter | null | undefined, first: number): Promise<RotationPlan> {
     const limit = Math.min(Math.max(first, 1), MAX_PLANNED_ACTIONS);
     const found = await this.tokens.scheduled(p, filter, end, MAX_TOKENS);
     const policies = new Map((await this.policies.byIds(p.tenantId, [...new Set(found.map((f) => f.row.rotationPolicyId).filter((x): x is string => !!x))])).map((x) => [x.id, x]));
@@ -64,8 +74,12 @@ export class LifecyclePreview {
   }
 
   /** How changing the policy to `fields` would move what happens within `within`; changes nothing. */
-  async policyDiff(p: Principal, policyId: string, fields: PolicyFields, within: number, first: number): Promise<RotationPlanDiff> {
+  policyDiff(p: Principal, policyId: string, fields: PolicyFields, within: number, first: number): Promise<RotationPlanDiff> {
     const end = windowEnd(within);
+    return this.gate.run(() => this.diff(p, policyId, fields, within, end, first));
+  }
+
+  private async diff(p: Principal, policyId: string, fields: PolicyFields, within: number, end: Date, first: number): Promise<RotationPlanDiff> {
     const current = await this.policies.get(p, policyId);
     const found = await this.tokens.scheduled(p, null, null, MAX_POLICY_TOKENS, policyId);
     const now = new Date();
@@ -74,14 +88,18 @@ export class LifecyclePreview {
     const added = new EarliestSteps(limit);
     const removed = new EarliestSteps(limit);
     let affected = 0;
+    let expanded = 0;
     const slice = new TimeSlice();
     for (const { row, previous, rotatedAt } of found) {
+      if (expanded > MAX_DIFF_STEPS) break;
       await slice.yield();
       const basis = basisOf(row, previous);
       // As the update re-plans (TokenService.replan): an expired token stays expired.
       const next = !row.expiresAt || row.expiresAt > now ? scheduleFor({ ...row, rotatedAt }, fields, now) : null;
       if (next && !sameSchedule(next, row)) affected++;
-      const diff = diffPlans(expandPlan(basis, current, end), expandPlan(next ? { ...basis, ...next } : basis, fields, end));
+      const [before, after] = [expandPlan(basis, current, end), expandPlan(next ? { ...basis, ...next } : basis, fields, end)];
+      expanded += before.length + after.length;
+      const diff = diffPlans(before, after);
       added.add(diff.added);
       removed.add(diff.removed);
     }
@@ -92,6 +110,7 @@ export class LifecyclePreview {
       affectedTokens: affected,
       addedCount: added.count,
       removedCount: removed.count,
+      truncated: expanded > MAX_DIFF_STEPS,
       added: added.earliest().map((s) => actionOf(s, rows)),
       removed: removed.earliest().map((s) => actionOf(s, rows)),
     };
