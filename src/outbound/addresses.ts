@@ -21,10 +21,11 @@ for (const [net, bits] of [
   SPECIAL.addSubnet(net, bits, 'ipv4');
 }
 for (const [net, bits] of [
-  // ::/96 holds the unspecified and loopback addresses and the deprecated IPv4-compatible ones;
-  // 2002::/16 (6to4) and 64:ff9b::/96 (NAT64) embed any IPv4 address, private ones included.
-  ['::', 96], ['64:ff9b::', 96], ['100::', 64], ['2001:db8::', 32], ['2002::', 16],
-  ['fc00::', 7], ['fe80::', 10], ['ff00::', 8],
+  // ::/8 is reserved whole (see isSpecial); 2002::/16 (6to4), 64:ff9b::/96 and 64:ff9b:1::/48
+  // (NAT64) and 2001::/32 (Teredo, inside the IETF's 2001::/23) embed any IPv4 address, private
+  // ones included; fec0::/10 is the deprecated site-local range.
+  ['64:ff9b::', 96], ['64:ff9b:1::', 48], ['100::', 64], ['2001::', 23], ['2001:db8::', 32], ['2002::', 16],
+  ['fc00::', 7], ['fe80::', 10], ['fec0::', 10], ['ff00::', 8],
 ] as const) {
   SPECIAL.addSubnet(net, bits, 'ipv6');
 }
@@ -79,7 +80,16 @@ export function hostOf(raw: string): string | null {
   return isIP(host) || HOSTNAME.test(host) ? host : null;
 }
 
-export const isSpecial = (address: string): boolean => SPECIAL.check(address, familyOf(address));
+/**
+ * Special: in a range above, or an IPv6 address in ::/8 (unspecified, loopback, IPv4-compatible and
+ * IPv4-translated ones, ::ffff:0:a.b.c.d). That range is judged by its first group: a BlockList
+ * would also match every IPv4 address, which it sees as ::ffff:a.b.c.d. (IPv4-mapped addresses
+ * reach here already normalized to the IPv4 address they carry.)
+ */
+export const isSpecial = (address: string): boolean => {
+  const family = familyOf(address);
+  return SPECIAL.check(address, family) || (family === 'ipv6' && groups(address)[0]! < 0x100);
+};
 export const isMetadata = (address: string): boolean => METADATA.has(address);
 
 /** Addresses that reach a listener on this host: loopback, unspecified, and every interface's own. */

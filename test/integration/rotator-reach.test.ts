@@ -130,7 +130,9 @@ describe("Latchkey's own Redis and Postgres", () => {
     const connection = await r.credential(`redis://${PG_ADMIN}@127.0.0.1:${redisPort()}`);
     const name = await r.credential(`redis://${user}:first@127.0.0.1:${redisPort()}`);
     expect((await r.setRotator(name, { kind: 'REDIS', connection, gracePeriod: 'PT1M' })).errors).toBeUndefined();
+    // Both moved there (a rotator sets passwords only where its connection is, so moving one alone is refused before that).
     await r.addVersion(connection, `redis://127.0.0.1:${platformRedis.port}`);
+    await r.addVersion(name, `redis://${user}:first@127.0.0.1:${platformRedis.port}`);
     try {
       await api.ok(t.adminToken, `mutation($n: String!) { rotateCredential(name: $n) { id } }`, { n: name });
       const failed = await r.until(name, 'FAILED');
@@ -168,7 +170,9 @@ describe("Latchkey's own Redis and Postgres", () => {
       const connection = await r.credential(`postgres://${PG_ADMIN}@127.0.0.1:${pg.port}/postgres`);
       const name = await r.credential(`postgres://${a}:first@127.0.0.1:${pg.port}/postgres`);
       expect((await r.setRotator(name, { kind: 'POSTGRES', connection, roles: [a, b], gracePeriod: 'PT1M' })).errors).toBeUndefined();
+      // Both moved there (a rotator sets passwords only where its connection is, so moving one alone is refused before that).
       await r.addVersion(connection, `postgres://postgres@127.0.0.1:${platformPg.port}/postgres`);
+      await r.addVersion(name, `postgres://${a}:first@127.0.0.1:${platformPg.port}/postgres`);
       await api.ok(t.adminToken, `mutation($n: String!) { rotateCredential(name: $n) { id } }`, { n: name });
       const failed = await r.until(name, 'FAILED');
       expect(failed.rotations[0]).toMatchObject({ step: 'set', failure: 'set: refused by address rules' });
@@ -246,14 +250,15 @@ describe('the address rules of built-in rotators', () => {
   it('refuse at connect time, before any connection, an address a changed value points at', async () => {
     // 127.0.0.2 is loopback, but ROTATOR_ALLOW lists 127.0.0.1 only: a listener there counts connections.
     const cases = [
-      { kind: 'REDIS', rotated: `redis://dashboard:first@127.0.0.1:${redisPort()}`, good: `redis://${PG_ADMIN}@127.0.0.1:${redisPort()}`, bad: `redis://${PG_ADMIN}@127.0.0.2:${probe.port}` },
-      { kind: 'POSTGRES', rotated: `postgres://app_a:first@127.0.0.1:${pg.port}/postgres`, good: `postgres://${PG_ADMIN}@127.0.0.1:${pg.port}/postgres`, bad: `postgres://${PG_ADMIN}@127.0.0.2:${probe.port}/postgres` },
+      { kind: 'REDIS', rotated: `redis://dashboard:first@127.0.0.1:${redisPort()}`, good: `redis://${PG_ADMIN}@127.0.0.1:${redisPort()}`, bad: `redis://${PG_ADMIN}@127.0.0.2:${probe.port}`, badRotated: `redis://dashboard:first@127.0.0.2:${probe.port}` },
+      { kind: 'POSTGRES', rotated: `postgres://app_a:first@127.0.0.1:${pg.port}/postgres`, good: `postgres://${PG_ADMIN}@127.0.0.1:${pg.port}/postgres`, bad: `postgres://${PG_ADMIN}@127.0.0.2:${probe.port}/postgres`, badRotated: `postgres://app_a:first@127.0.0.2:${probe.port}/postgres` },
     ];
     for (const c of cases) {
       const connection = await r.credential(c.good);
       const name = await r.credential(c.rotated);
       expect((await r.setRotator(name, { kind: c.kind, connection, roles: c.kind === 'POSTGRES' ? ['app_a', 'app_b'] : undefined, gracePeriod: 'PT1M' })).errors).toBeUndefined();
       await r.addVersion(connection, c.bad);
+      await r.addVersion(name, c.badRotated);
       await api.ok(t.adminToken, `mutation($n: String!) { rotateCredential(name: $n) { id } }`, { n: name });
       expect((await r.until(name, 'FAILED')).rotations[0]).toMatchObject({ step: 'set', failure: 'set: refused by address rules' });
     }
@@ -265,7 +270,9 @@ describe('a built-in rotator’s failure', () => {
   /** Rotates a fresh credential with `connection` as its privileged connection; the failure as the API and the audit log say it. */
   async function failureWith(kind: 'POSTGRES' | 'REDIS', connectionValue: string, roles = ['app_a', 'app_b']): Promise<{ failure: string; reason: string }> {
     const connection = await r.credential(connectionValue);
-    const name = await r.credential(kind === 'POSTGRES' ? `postgres://app_a:first@127.0.0.1:${pg.port}/postgres` : `redis://dashboard:first@127.0.0.1:${redisPort()}`);
+    // On the connection's server: a rotator sets passwords only there.
+    const server = new URL(connectionValue).host;
+    const name = await r.credential(kind === 'POSTGRES' ? `postgres://app_a:first@${server}/postgres` : `redis://dashboard:first@${server}`);
     expect((await r.setRotator(name, { kind, connection, roles: kind === 'POSTGRES' ? roles : undefined, gracePeriod: 'PT1M' })).errors).toBeUndefined();
     const { rotateCredential } = await api.ok(t.adminToken, `mutation($n: String!) { rotateCredential(name: $n) { id } }`, { n: name });
     const failed = await r.until(name, 'FAILED');

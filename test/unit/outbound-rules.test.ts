@@ -38,7 +38,9 @@ describe('address forms', () => {
 describe('the address rules', () => {
   it('refuse special addresses unless an entry lists them: an address, a network, a host, with or without a port', async () => {
     const strict = rules([]);
-    for (const host of ['127.0.0.1', '10.1.2.3', '[::1]', '[fc00::1]', '[fe80::1]', '0.0.0.0', '100.64.0.1', 'db.internal', 'rebind.example', '[::ffff:10.1.2.3]', '[2002:7f00:1::1]']) await refused(strict, host, 6380);
+    for (const host of ['127.0.0.1', '10.1.2.3', '[::1]', '[fc00::1]', '[fe80::1]', '0.0.0.0', '100.64.0.1', 'db.internal', 'rebind.example', '[::ffff:10.1.2.3]', '[2002:7f00:1::1]',
+      // IPv4 inside IPv6 by translation, NAT64 for local use, Teredo, site-local.
+      '[::ffff:0:7f00:1]', '[::ffff:0:0:7f00:1]', '[64:ff9b:1::7f00:1]', '[2001:0:4136:e378:8000:63bf:80ff:fffe]', '[2001::1]', '[fec0::1]']) await refused(strict, host, 6380);
     await expect(strict.vet('public.example', 443)).resolves.toMatchObject({ address: '93.184.216.34' });
     await expect(rules(['10.0.0.0/8']).vet('db.internal', 5432)).resolves.toMatchObject({ address: '10.0.5.7' });
     await expect(rules(['db.internal']).vet('db.internal', 5432)).resolves.toMatchObject({ address: '10.0.5.7' });
