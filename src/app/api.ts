@@ -8,7 +8,7 @@ import { ApolloServerPluginLandingPageDisabled } from '@apollo/server/plugin/dis
 import { expressMiddleware } from '@as-integrations/express5';
 import express from 'express';
 import type { Context } from './context';
-import { DomainError, formatError, toGraphQLError } from '../platform/errors';
+import { DomainError, formatError, retryAfterOf, toGraphQLError } from '../platform/errors';
 import { operationLimits } from '../platform/graphql-limits';
 import { bearer, ClientAddresses, errorHandler, requestId } from '../platform/http';
 import { withinMs } from '../platform/maybe-promise';
@@ -65,8 +65,11 @@ export async function startApi(c: Container): Promise<Api> {
         async requestDidStart() {
           const started = performance.now();
           return {
-            async willSendResponse({ operation }) {
+            async willSendResponse({ operation, errors, response }) {
               metrics.requestSeconds(`graphql_${operation?.operation ?? 'invalid'}`).observe((performance.now() - started) / 1000);
+              // A rate-limited field says when to come back in the header too, as every door does.
+              const wait = errors?.map((e) => retryAfterOf(e.originalError)).find((n) => n !== undefined);
+              if (wait) response.http.headers.set('retry-after', String(wait));
             },
           };
         },

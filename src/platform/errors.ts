@@ -50,11 +50,18 @@ export const forbidden = (message: string, details?: Record<string, unknown>) =>
 export const unauthenticated = (message = 'a valid Latchkey token is required: Authorization: Bearer <token>') =>
   new DomainError(ErrorCode.UNAUTHENTICATED, message);
 
-/** The GraphQL error a DomainError becomes, with the HTTP status Apollo should use. */
+/** Seconds to wait that a refusal carries (rate limits), if any. */
+export function retryAfterOf(e: unknown): number | undefined {
+  const wait = e instanceof DomainError ? e.details.retryAfter : undefined;
+  return typeof wait === 'number' ? wait : undefined;
+}
+
+/** The GraphQL error a DomainError becomes, with the HTTP status (and Retry-After) Apollo should use. */
 export function toGraphQLError(e: DomainError): GraphQLError {
+  const wait = retryAfterOf(e);
   return new GraphQLError(e.message, {
     originalError: e,
-    extensions: { code: e.code, ...e.details, http: { status: e.httpStatus } },
+    extensions: { code: e.code, ...e.details, http: { status: e.httpStatus, ...(wait ? { headers: new Map([['retry-after', String(wait)]]) } : {}) } },
   });
 }
 

@@ -4,7 +4,7 @@ import type { IncomingMessage } from 'node:http';
 import { BlockList, isIP } from 'node:net';
 import type { NextFunction, Request, Response } from 'express';
 import type { Logger } from 'pino';
-import { DomainError, ErrorCode } from './errors';
+import { DomainError, ErrorCode, retryAfterOf } from './errors';
 
 declare module 'express-serve-static-core' {
   interface Request {
@@ -33,7 +33,11 @@ export function sendError(res: Response, status: number, code: string, message: 
 /** The last error handler: typed errors become their status, anything else a logged 500. */
 export function errorHandler(err: unknown, req: Request, res: Response, _next: NextFunction): void {
   if (res.headersSent) return;
-  if (err instanceof DomainError) return sendError(res, err.httpStatus, err.code, err.message);
+  if (err instanceof DomainError) {
+    const wait = retryAfterOf(err);
+    if (wait) res.setHeader('retry-after', String(wait));
+    return sendError(res, err.httpStatus, err.code, err.message);
+  }
   const e = err as { status?: number; type?: string; expose?: boolean; message?: string };
   if (typeof e.status === 'number' && e.status >= 400 && e.status < 500) {
     const message = e.type === 'entity.too.large' ? 'the request body is larger than 1 MiB' : e.expose ? e.message! : 'bad request';

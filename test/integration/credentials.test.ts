@@ -296,8 +296,17 @@ describe('refused reads cost the prober, not the audit log', () => {
     const res = await get(c.name, limited);
     expect(res.status).toBe(429);
     expect(Number(res.headers.get('retry-after'))).toBeGreaterThanOrEqual(1);
-    const r = await api.gql(limited, `{ viewer { id } }`);
-    expect(r.errors?.[0]?.extensions).toMatchObject({ code: 'RATE_LIMITED', retryAfter: expect.any(Number) });
+    const r = await fetch(`${api.url}/graphql`, { method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${limited}` }, body: JSON.stringify({ query: '{ viewer { id } }' }) });
+    expect(r.status).toBe(429);
+    expect(Number(r.headers.get('retry-after'))).toBeGreaterThanOrEqual(1);
+    expect(((await r.json()) as any).errors?.[0]?.extensions).toMatchObject({ code: 'RATE_LIMITED', retryAfter: expect.any(Number) });
+    // A field refused for the same reason (refused reads past their budget) says it in the header too.
+    const prober = await newPrincipal(api, t.adminToken, ['gateway']);
+    let last: Response | null = null;
+    for (let i = 0; i < 12; i++) {
+      last = await fetch(`${api.url}/graphql`, { method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${prober.token}` }, body: JSON.stringify({ query: `mutation { revealCredential(name: "${c.name}") { value } }` }) });
+    }
+    expect(Number(last!.headers.get('retry-after'))).toBeGreaterThanOrEqual(1);
   });
 });
 
