@@ -11,10 +11,12 @@ const NOT_TEXT = /\u0000|[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])
 /** Anything shaped like a Latchkey secret: never in an argument meant for text, never in the audit log. */
 export const SECRET_SHAPE = /lk_[0-9A-Za-z]{49}/;
 /**
- * C0 and C1 controls and DEL, line and paragraph separators, and the bidirectional embeddings,
- * overrides and isolates that reorder what follows them: each can rewrite what a person reads.
+ * C0 and C1 controls and DEL, line and paragraph separators, the bidirectional marks, embeddings,
+ * overrides and isolates that reorder what follows them, and the invisible characters (zero-width
+ * space, joiners, word joiner, invisible operators, BOM, soft hyphen, Mongolian vowel separator)
+ * that make one name look like another: each can rewrite or disguise what a person reads.
  */
-export const TERMINAL_CONTROL = /[\u0000-\u001f\u007f-\u009f\u2028\u2029\u202a-\u202e\u2066-\u2069]/;
+export const TERMINAL_CONTROL = /[\u0000-\u001f\u007f-\u009f\u00ad\u180e\u200b-\u200f\u2028\u2029\u202a-\u202e\u2060-\u2064\u2066-\u2069\ufeff]/;
 /** Arguments whose purpose is to carry a secret. */
 const SECRET_ARGUMENTS = new Set(['secret']);
 /** Arguments that carry a value for a program, never shown to a person: a secret, a credential's value (a PEM key has newlines). */
@@ -28,7 +30,7 @@ export function findHostileText(value: unknown, path: string, secretsAllowed = f
     if (NOT_TEXT.test(value)) return { path, problem: 'contains a NUL character or an unpaired surrogate' };
     if (!secretsAllowed && SECRET_SHAPE.test(value)) return { path, problem: 'contains something shaped like a Latchkey secret, which is never stored in plain text' };
     const control = OPAQUE_ARGUMENTS.has(path) ? null : TERMINAL_CONTROL.exec(value);
-    if (control) return { path, problem: `contains the control character ${codePoint(control[0])}, which would command the terminal of whoever reads it` };
+    if (control) return { path, problem: `contains the control character ${codePoint(control[0])}, which would command the terminal of whoever reads it (or disguise what it shows)` };
     return null;
   }
   if (Array.isArray(value)) {
