@@ -24,6 +24,7 @@ const offsetsOf = (notifyBefore: number[]) => (notifyBefore.length ? notifyBefor
 import { Credential, CredentialGrant, CredentialRotation, CredentialVersion, CredentialVersionState, RETIRE_VERSION } from './credential.entity';
 import { ROTATIONS_SHOWN } from './credential.types';
 import type { DataKeys } from './data-keys';
+import { assertHoldersHoldPowerOf } from '../iam/owner-power';
 
 export const MAX_VALUE_BYTES = 64 * 1024;
 export const MAX_GRACE_S = 90 * 86_400;
@@ -298,6 +299,7 @@ export class CredentialService {
         [grant.tenantId, grant.credentialId, grant.ownerId, grant.grantedBy, grant.createdAt],
       );
       if (inserted.length === 0) return (await new TenantScope(tx, p.tenantId).select(CredentialGrant, 'g').andWhere('g.credentialId = :c AND g.ownerId = :o', { c: credential.id, o: ownerId }).getOne())!;
+      await assertHoldersHoldPowerOf(tx, p.tenantId, [ownerId]);
       await this.audit.append(tx, p.tenantId, {
         action: 'CREDENTIAL_GRANTED',
         actorId: p.ownerId,

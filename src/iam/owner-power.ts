@@ -4,7 +4,7 @@
 // hand the caller more than it has, or let it lock out someone stronger. The scope ceiling needs
 // no check of its own; why, with the rule: docs/permissions.md.
 import type { Tx } from '../platform/db';
-import { forbidden } from '../platform/errors';
+import { conflict, forbidden } from '../platform/errors';
 import { Permission } from './permissions';
 import type { Principal } from './principal';
 
@@ -61,4 +61,42 @@ export async function assertHoldsPowerOf(tx: Tx, p: Principal, ownerIds: readonl
       });
     }
   }
+}
+
+/**
+ * Who was last handed each live CONTROL token of these owners: the actor of its issue or of its
+ * last rotation by hand (a scheduled rotation hands the successor to whoever held the secret
+ * before, so custody passes through it unchanged). Latchkey itself (null) and the owner are skipped.
+ */
+const HOLDERS = `
+  SELECT id, owner_id, holder FROM (
+    SELECT t.id, t.owner_id,
+           (SELECT e.actor_id FROM audit_events e
+             WHERE e.tenant_id = t.tenant_id AND e.target_id = t.id
+               AND (e.action = 'TOKEN_ISSUED' OR (e.action = 'TOKEN_ROTATED' AND e.data->>'scheduled' = 'false'))
+             ORDER BY e.seq DESC LIMIT 1) AS holder
+      FROM tokens t
+     WHERE t.tenant_id = $1 AND t.owner_id = ANY($2::uuid[]) AND t.kind = 'CONTROL' AND t.status <> 'REVOKED'
+       AND (t.expires_at IS NULL OR t.expires_at > now())
+  ) h WHERE holder IS NOT NULL AND holder <> owner_id`;
+
+/**
+ * After an owner gained power (a grant, a role), refuses when one of its CONTROL tokens was handed
+ * to someone else who does not hold that power: the token minted for an empty service account
+ * would otherwise carry whatever the service is given later. Run inside the changing transaction.
+ */
+export async function assertHoldersHoldPowerOf(tx: Tx, tenantId: string, ownerIds: readonly string[]): Promise<void> {
+  if (ownerIds.length === 0) return;
+  const held: Array<{ id: string; owner_id: string; holder: string }> = await tx.query(HOLDERS, [tenantId, [...new Set(ownerIds)]]);
+  if (held.length === 0) return;
+  const powers = await powersOf(tx, tenantId, [...new Set(held.flatMap((h) => [h.owner_id, h.holder]))]);
+  const weaker = held.filter((h) => {
+    const [owner, holder] = [powers.get(h.owner_id), powers.get(h.holder)];
+    return owner && (!holder || powerMissing(holder, owner).length > 0);
+  });
+  if (weaker.length === 0) return;
+  throw conflict(
+    `owner ${JSON.stringify(weaker[0]!.owner_id)} has CONTROL tokens handed to someone who would not hold what this gives it (${weaker.map((w) => w.id).slice(0, 10).join(', ')}): rotate them yourself, or revoke them, first`,
+    { tokens: weaker.map((w) => w.id).slice(0, 100), ownerId: weaker[0]!.owner_id },
+  );
 }

@@ -13,6 +13,7 @@ import type { Principal } from './principal';
 import { BUILT_IN_ROLES, BuiltInRole, Permission, PLATFORM_ADMIN_ROLE, TENANT_ADMINISTRATION } from './permissions';
 import { Role, RoleBindingRow } from './role.entity';
 import type { CreateRoleInput, UpdateRoleInput } from './role.types';
+import { assertHoldersHoldPowerOf } from './owner-power';
 
 export class RoleService {
   constructor(
@@ -96,6 +97,10 @@ export class RoleService {
       if (JSON.stringify(before) === JSON.stringify(after)) return role;
       await scope.update(Role, id, { description, permissions, updatedAt: new Date() });
       if (role.permissions.some((x) => !permissions.includes(x))) await this.assertAdminRemains(tx, p.tenantId);
+      if (permissions.some((x) => !role.permissions.includes(x))) {
+        const bound: Array<{ owner_id: string }> = await tx.query(`SELECT owner_id FROM role_bindings WHERE tenant_id = $1 AND role_id = $2`, [p.tenantId, id]);
+        await assertHoldersHoldPowerOf(tx, p.tenantId, bound.map((b) => b.owner_id));
+      }
       await this.audit.append(tx, p.tenantId, {
         action: 'ROLE_UPDATED',
         actorId: p.ownerId,
@@ -151,6 +156,7 @@ export class RoleService {
       if (op === 'unassign' && !bound) return owner;
       if (op === 'assign') {
         await scope.insert(RoleBindingRow, [{ ownerId, roleId, createdAt: new Date() }]);
+        await assertHoldersHoldPowerOf(tx, p.tenantId, [ownerId]);
       } else {
         await tx.delete(RoleBindingRow, { tenantId: p.tenantId, ownerId, roleId });
         await this.assertAdminRemains(tx, p.tenantId);

@@ -122,6 +122,26 @@ describe('an owner’s power is its permissions and its credential grants', () =
   });
 });
 
+describe('a CONTROL token handed out before its owner gained power', () => {
+  it('keeps an operator who minted a service token from gaining the grants and roles the admin gives the service later', async () => {
+    const service = (await api.ok(t.adminToken, `mutation { createOwner(input: { kind: SERVICE, name: "billing-backend" }) { id } }`)).createOwner.id;
+    const minted = await api.ok(operator.token, ISSUE, { input: { ownerId: service, name: 'minted early', scopes: [] } });
+    await api.ok(t.adminToken, `mutation { createCredential(input: { name: "billing-key", value: "billing-canary" }) { id } }`);
+    const grant = await api.gql(t.adminToken, `mutation($o: ID!) { grantCredential(name: "billing-key", ownerId: $o) { ownerId } }`, { o: service });
+    expect(grant.errors?.[0]?.extensions).toMatchObject({ code: 'CONFLICT', tokens: [minted.issueToken.token.id] });
+    const assign = await api.gql(t.adminToken, `mutation($o: ID!, $r: ID!) { assignRole(ownerId: $o, roleId: $r) { id } }`, { o: service, r: await roleId(api, t.adminToken, 'admin') });
+    expect(assign.errors?.[0]?.extensions?.code).toBe('CONFLICT');
+    const [held] = await api.sql(`SELECT (SELECT count(*) FROM credential_grants WHERE owner_id = $1)::int AS grants, (SELECT count(*) FROM role_bindings WHERE owner_id = $1)::int AS roles`, [service]);
+    expect(held).toEqual({ grants: 0, roles: 0 });
+    expect((await fetch(`${api.url}/v1/credentials/billing-key`, { headers: { authorization: `Bearer ${minted.issueToken.secret}` } })).status).toBe(403);
+    // Rotated by the admin, the token is in the admin's hands: the grant goes through, and the operator's old secret is gone.
+    const rotated = await api.ok(t.adminToken, ROTATE, { id: minted.issueToken.token.id });
+    expect((await api.ok(t.adminToken, `mutation($o: ID!) { grantCredential(name: "billing-key", ownerId: $o) { ownerId } }`, { o: service })).grantCredential.ownerId).toBe(service);
+    expect((await fetch(`${api.url}/v1/credentials/billing-key`, { headers: { authorization: `Bearer ${minted.issueToken.secret}` } })).status).toBe(401);
+    expect((await fetch(`${api.url}/v1/credentials/billing-key`, { headers: { authorization: `Bearer ${rotated.rotateToken.secret}` } })).status).toBe(200);
+  });
+});
+
 describe('writing a credential is not reading it', () => {
   let writer: PrincipalFixture;
   const GRANT = `mutation($n: String!, $o: ID!) { grantCredential(name: $n, ownerId: $o) { ownerId } }`;
