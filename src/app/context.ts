@@ -1,16 +1,6 @@
-// What every GraphQL resolver receives: who is calling, per-request loaders and a logger.
-import type { Logger } from 'pino';
-import type { Principal } from '../iam/principal';
+// What every GraphQL resolver receives: the request context every domain knows, the loaders of
+// every domain in one object, and, over WebSocket, the event streams.
+import type { EventContext } from '../events/event.context';
 import type { Loaders } from './loaders';
-import type { EventService } from '../events/event.service';
 
-export interface Context {
-  requestId: string;
-  principal: Principal;
-  loaders: Loaders;
-  log: Logger;
-  /** The caller's address as the trusted proxies report it (HTTP only). */
-  clientIp?: string | null;
-  /** Over WebSocket only: the event streams, and the connection's principal as it is now. */
-  events?: { service: EventService; principal: () => Principal; grantedCredentials(p: Principal): Promise<Set<string>> };
-}
+export type Context = EventContext & { loaders: Loaders };

@@ -10,6 +10,11 @@ import type { PolicyService } from '../policies/policy.service';
 import type { RotationPolicy } from '../policies/rotation-policy.entity';
 import type { PolicyUsage } from '../policies/policy.types';
 import { byKey } from '../platform/batch';
+import type { CredentialLoaders } from '../credentials/credential.loaders';
+import type { OwnerLoaders } from '../owners/owner.loaders';
+import type { PolicyLoaders } from '../policies/policy.loaders';
+import type { ScopeLoaders } from '../scopes/scope.loaders';
+import type { TokenLoaders } from '../tokens/token.loaders';
 import type { Scope } from '../scopes/scope.entity';
 import type { ScopeService } from '../scopes/scope.service';
 import type { ScopeUsage } from '../scopes/scope.types';
@@ -26,13 +31,14 @@ export interface LoaderSources {
   credentials: CredentialService;
 }
 
-export type Loaders = ReturnType<typeof createLoaders>;
+/** Every domain's loaders, in one object per request. */
+export type Loaders = TokenLoaders & OwnerLoaders & PolicyLoaders & ScopeLoaders & CredentialLoaders;
 
 /**
  * `cache: false` for subscriptions: their context lives as long as the subscription, and each
  * event must see the data as it is then (loads still batch within a tick).
  */
-export function createLoaders(s: LoaderSources, tenantId: string, { cache = true }: { cache?: boolean } = {}) {
+export function createLoaders(s: LoaderSources, tenantId: string, { cache = true }: { cache?: boolean } = {}): Loaders {
   const options = { cache };
   const usageByRange = new Map<string, DataLoader<string, DailyUsage[]>>();
   return {

@@ -1,6 +1,6 @@
 import { Arg, Authorized, Ctx, Int, Query, Resolver } from 'type-graphql';
 import { Permission } from '../iam/permissions';
-import type { Context } from '../app/context';
+import type { RequestContext } from '../iam/request-context';
 import type { Connection } from '../platform/pagination';
 import { AuditEvent } from './audit-event.entity';
 import type { AuditService, ChainReport } from './audit.service';
@@ -13,7 +13,7 @@ export class AuditResolver {
   @Authorized(Permission.AUDIT_READ)
   @Query(() => AuditEventConnection)
   auditEvents(
-    @Ctx() ctx: Context,
+    @Ctx() ctx: RequestContext,
     @Arg('filter', () => AuditFilter, { nullable: true }) filter?: AuditFilter,
     @Arg('first', () => Int, { nullable: true }) first?: number,
     @Arg('after', () => String, { nullable: true }) after?: string,
@@ -23,7 +23,7 @@ export class AuditResolver {
 
   @Authorized(Permission.AUDIT_READ)
   @Query(() => AuditChainReport)
-  verifyAuditChain(@Ctx() ctx: Context): Promise<ChainReport> {
+  verifyAuditChain(@Ctx() ctx: RequestContext): Promise<ChainReport> {
     return this.service.verifyChain(ctx.principal.tenantId);
   }
 }

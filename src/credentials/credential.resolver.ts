@@ -1,7 +1,7 @@
 import { Arg, Authorized, Ctx, Extensions, FieldResolver, ID, Int, Mutation, Query, Resolver, Root } from 'type-graphql';
 import { QUOTAS } from '../platform/quotas';
 import { shownRotator } from './credential.entity';
-import type { Context } from '../app/context';
+import type { CredentialContext } from './credential.loaders';
 import type { AuditEvent } from '../audit/audit-event.entity';
 import type { AuditService } from '../audit/audit.service';
 import { AuditEventConnection } from '../audit/audit.types';
@@ -36,7 +36,7 @@ export class CredentialResolver {
   ) {}
 
   @FieldResolver(() => JSONObjectScalar, { nullable: true, description: 'Who rotates it (kind, url or connection and roles); null: by hand only.' })
-  rotator(@Root() c: Credential, @Ctx() ctx: Context): Record<string, unknown> | null {
+  rotator(@Root() c: Credential, @Ctx() ctx: CredentialContext): Record<string, unknown> | null {
     // Whole only for who may point it anywhere (CREDENTIAL_ADMIN); a writer may not change a rotator it cannot read.
     return c.rotator && shownRotator(c.rotator, ctx.principal.permissions.has(Permission.CREDENTIAL_ADMIN));
   }
@@ -51,20 +51,20 @@ export class CredentialResolver {
   @Mutation(() => CredentialRotatorSet, {
     description: 'Sets who rotates the credential (a webhook you run, or a built-in Postgres or Redis rotator) and how often. A built-in rotator takes a grant on its connection.',
   })
-  setCredentialRotator(@Arg('name') name: string, @Arg('input', () => SetCredentialRotatorInput) input: SetCredentialRotatorInput, @Ctx() ctx: Context): Promise<CredentialRotatorSet> {
+  setCredentialRotator(@Arg('name') name: string, @Arg('input', () => SetCredentialRotatorInput) input: SetCredentialRotatorInput, @Ctx() ctx: CredentialContext): Promise<CredentialRotatorSet> {
     return this.rotatorConfiguration.configure(ctx.principal, name, input);
   }
 
   @Authorized(Permission.CREDENTIAL_WRITE)
   @Mutation(() => CredentialRotation, { description: 'Starts a rotation now; its steps run in the workers. Follow it with credential { rotations } or credentialChanged.' })
-  rotateCredential(@Arg('name') name: string, @Ctx() ctx: Context): Promise<CredentialRotation> {
+  rotateCredential(@Arg('name') name: string, @Ctx() ctx: CredentialContext): Promise<CredentialRotation> {
     return this.rotationService.rotateNow(ctx.principal, name);
   }
 
   @Authorized(Permission.CREDENTIAL_READ)
   @Query(() => CredentialConnection, { description: 'Managed credentials, by name. Never their values.' })
   credentials(
-    @Ctx() ctx: Context,
+    @Ctx() ctx: CredentialContext,
     @Arg('first', () => Int, { nullable: true }) first?: number,
     @Arg('after', () => String, { nullable: true }) after?: string,
   ): Promise<Connection<Credential>> {
@@ -73,12 +73,12 @@ export class CredentialResolver {
 
   @Authorized(Permission.CREDENTIAL_READ)
   @Query(() => Credential, { nullable: true })
-  credential(@Arg('name') name: string, @Ctx() ctx: Context): Promise<Credential | null> {
+  credential(@Arg('name') name: string, @Ctx() ctx: CredentialContext): Promise<Credential | null> {
     return this.service.byName(ctx.principal, name);
   }
 
   @FieldResolver(() => CredentialVersion, { nullable: true, description: 'The version handed out now (null only before the first one exists).' })
-  currentVersion(@Root() c: Credential, @Ctx() ctx: Context): Promise<CredentialVersion | null> {
+  currentVersion(@Root() c: Credential, @Ctx() ctx: CredentialContext): Promise<CredentialVersion | null> {
     return ctx.loaders.currentCredentialVersion.load(c.id);
   }
 
@@ -94,7 +94,7 @@ export class CredentialResolver {
   @FieldResolver(() => AuditEventConnection, { description: 'Its audit events, oldest first: versions, grants, reveals (who, which version, from where).' })
   history(
     @Root() c: Credential,
-    @Ctx() ctx: Context,
+    @Ctx() ctx: CredentialContext,
     @Arg('first', () => Int, { nullable: true }) first?: number,
     @Arg('after', () => String, { nullable: true }) after?: string,
   ): Promise<Connection<AuditEvent>> {
@@ -103,37 +103,37 @@ export class CredentialResolver {
 
   @FieldResolver(() => [CredentialGrant], { description: `Owners allowed to read the values (at most ${QUOTAS.readersPerCredential}).` })
   @Extensions({ maxItems: QUOTAS.readersPerCredential })
-  readers(@Root() c: Credential, @Ctx() ctx: Context): Promise<CredentialGrant[]> {
+  readers(@Root() c: Credential, @Ctx() ctx: CredentialContext): Promise<CredentialGrant[]> {
     return ctx.loaders.credentialReaders.load(c.id);
   }
 
   @Authorized(Permission.CREDENTIAL_WRITE)
   @Mutation(() => Credential)
-  createCredential(@Arg('input', () => CreateCredentialInput) input: CreateCredentialInput, @Ctx() ctx: Context): Promise<Credential> {
+  createCredential(@Arg('input', () => CreateCredentialInput) input: CreateCredentialInput, @Ctx() ctx: CredentialContext): Promise<Credential> {
     return this.service.create(ctx.principal, input);
   }
 
   @Authorized(Permission.CREDENTIAL_WRITE)
   @Mutation(() => Credential)
-  updateCredential(@Arg('name') name: string, @Arg('input', () => UpdateCredentialInput) input: UpdateCredentialInput, @Ctx() ctx: Context): Promise<Credential> {
+  updateCredential(@Arg('name') name: string, @Arg('input', () => UpdateCredentialInput) input: UpdateCredentialInput, @Ctx() ctx: CredentialContext): Promise<Credential> {
     return this.service.update(ctx.principal, name, input);
   }
 
   @Authorized(Permission.CREDENTIAL_WRITE)
   @Mutation(() => CredentialVersion)
-  addCredentialVersion(@Arg('input', () => AddCredentialVersionInput) input: AddCredentialVersionInput, @Ctx() ctx: Context): Promise<CredentialVersion> {
+  addCredentialVersion(@Arg('input', () => AddCredentialVersionInput) input: AddCredentialVersionInput, @Ctx() ctx: CredentialContext): Promise<CredentialVersion> {
     return this.service.addVersion(ctx.principal, input);
   }
 
   @Authorized(Permission.CREDENTIAL_WRITE)
   @Mutation(() => CredentialGrant, { description: 'Lets an owner read the values. Granting yourself is allowed, and audited as such.' })
-  grantCredential(@Arg('name') name: string, @Arg('ownerId', () => ID) ownerId: string, @Ctx() ctx: Context): Promise<CredentialGrant> {
+  grantCredential(@Arg('name') name: string, @Arg('ownerId', () => ID) ownerId: string, @Ctx() ctx: CredentialContext): Promise<CredentialGrant> {
     return this.service.grant(ctx.principal, name, ownerId);
   }
 
   @Authorized(Permission.CREDENTIAL_WRITE)
   @Mutation(() => Boolean, { description: "Withdraws an owner's right to read the values; false when it had none." })
-  revokeCredentialAccess(@Arg('name') name: string, @Arg('ownerId', () => ID) ownerId: string, @Ctx() ctx: Context): Promise<boolean> {
+  revokeCredentialAccess(@Arg('name') name: string, @Arg('ownerId', () => ID) ownerId: string, @Ctx() ctx: CredentialContext): Promise<boolean> {
     return this.service.revokeAccess(ctx.principal, name, ownerId);
   }
 
@@ -142,7 +142,7 @@ export class CredentialResolver {
   })
   async revealCredential(
     @Arg('name') name: string,
-    @Ctx() ctx: Context,
+    @Ctx() ctx: CredentialContext,
     @Arg('version', () => Int, { nullable: true, description: 'A PREVIOUS version, readable until its grace ends; CURRENT when left out.' }) version?: number,
   ): Promise<RevealedCredential> {
     const p = ctx.principal;

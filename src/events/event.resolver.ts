@@ -2,7 +2,7 @@ import { Arg, Authorized, ID, Int, Resolver, Root, Subscription } from 'type-gra
 import { AuditEvent } from '../audit/audit-event.entity';
 import { requirePermission } from '../iam/principal';
 import { Permission } from '../iam/permissions';
-import type { Context } from '../app/context';
+import type { EventContext } from './event.context';
 import { DurationScalar } from '../platform/duration';
 import { badInput, forbidden } from '../platform/errors';
 import { JSONObjectScalar } from '../platform/graphql-types';
@@ -10,7 +10,7 @@ import { CredentialChange, ExpiringTokensUpdate, TokenLifecycleEvent, TokenLifec
 
 interface SubscribeData<A> {
   args: A;
-  context: Context;
+  context: EventContext;
 }
 
 // Subscriptions answer with the value their stream produced: the resolvers only hand it on. The

@@ -4,7 +4,7 @@
 // dashboards watching, that is where the time went.
 import { createSourceEventStream, execute, type ExecutionArgs, type ExecutionResult, print } from 'graphql';
 import { tokenOwnerRestriction } from '../iam/principal';
-import type { Context } from '../app/context';
+import type { RequestContext } from '../iam/request-context';
 import type { Metrics } from '../platform/metrics';
 
 type Result = ExecutionResult | Promise<ExecutionResult>;
@@ -14,7 +14,7 @@ type Result = ExecutionResult | Promise<ExecutionResult>;
 const results = new WeakMap<object, Map<string, Result>>();
 
 /** Who sees what: subscribers with the same key get the same answer for the same event. */
-export function audienceOf(ctx: Context): string {
+export function audienceOf(ctx: RequestContext): string {
   const p = ctx.principal;
   return `${p.tenantId}|${tokenOwnerRestriction(p) ?? '*'}|${[...p.permissions].sort().join(',')}`;
 }

@@ -1,6 +1,6 @@
 import { Arg, Authorized, Ctx, Int, Query, Resolver } from 'type-graphql';
 import { Permission } from '../iam/permissions';
-import type { Context } from '../app/context';
+import type { RequestContext } from '../iam/request-context';
 import { DurationScalar } from '../platform/duration';
 import { TokenFilter } from '../tokens/token.types';
 import { LifecycleOperations, RotationPlan } from './lifecycle.types';
@@ -20,14 +20,14 @@ export class LifecycleResolver {
     @Arg('within', () => DurationScalar) within: number,
     @Arg('filter', () => TokenFilter, { nullable: true }) filter: TokenFilter | null,
     @Arg('first', () => Int, { defaultValue: 200, description: 'At most 1000.' }) first: number,
-    @Ctx() ctx: Context,
+    @Ctx() ctx: RequestContext,
   ): Promise<RotationPlan> {
     return this.preview.rotationPlan(ctx.principal, within, filter, first);
   }
 
   @Authorized(Permission.POLICY_WRITE)
   @Query(() => LifecycleOperations, { description: 'Queue depths, planner lag and failed jobs of the scheduled lifecycle.' })
-  lifecycleOperations(@Ctx() ctx: Context): Promise<LifecycleOperations> {
+  lifecycleOperations(@Ctx() ctx: RequestContext): Promise<LifecycleOperations> {
     return this.ops.view(ctx.principal.tenantId);
   }
 }

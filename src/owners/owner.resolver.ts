@@ -3,7 +3,7 @@ import { QUOTAS } from '../platform/quotas';
 import { MAX_CEILING } from './owner.types';
 import { Role } from '../iam/role.entity';
 import { Permission } from '../iam/permissions';
-import type { Context } from '../app/context';
+import type { OwnerContext } from './owner.loaders';
 import type { Connection } from '../platform/pagination';
 import { Scope } from '../scopes/scope.entity';
 import { Owner } from './owner.entity';
@@ -15,20 +15,20 @@ export class OwnerResolver {
   constructor(private readonly service: OwnerService) {}
 
   @Query(() => Owner, { description: 'The owner behind the bearer token of this request.' })
-  viewer(@Ctx() ctx: Context): Promise<Owner> {
+  viewer(@Ctx() ctx: OwnerContext): Promise<Owner> {
     return this.service.get(ctx.principal, ctx.principal.ownerId);
   }
 
   // OWNER_READ, or the caller's own id: checked by the service.
   @Query(() => Owner, { nullable: true })
-  owner(@Arg('id', () => ID) id: string, @Ctx() ctx: Context): Promise<Owner> {
+  owner(@Arg('id', () => ID) id: string, @Ctx() ctx: OwnerContext): Promise<Owner> {
     return this.service.get(ctx.principal, id);
   }
 
   @Authorized(Permission.OWNER_READ)
   @Query(() => OwnerConnection)
   owners(
-    @Ctx() ctx: Context,
+    @Ctx() ctx: OwnerContext,
     @Arg('first', () => Int, { nullable: true }) first?: number,
     @Arg('after', () => String, { nullable: true }) after?: string,
   ): Promise<Connection<Owner>> {
@@ -37,7 +37,7 @@ export class OwnerResolver {
 
   @Authorized(Permission.OWNER_WRITE)
   @Mutation(() => Owner)
-  createOwner(@Arg('input', () => CreateOwnerInput) input: CreateOwnerInput, @Ctx() ctx: Context): Promise<Owner> {
+  createOwner(@Arg('input', () => CreateOwnerInput) input: CreateOwnerInput, @Ctx() ctx: OwnerContext): Promise<Owner> {
     return this.service.create(ctx.principal, input);
   }
 
@@ -46,20 +46,20 @@ export class OwnerResolver {
   updateOwner(
     @Arg('id', () => ID) id: string,
     @Arg('input', () => UpdateOwnerInput) input: UpdateOwnerInput,
-    @Ctx() ctx: Context,
+    @Ctx() ctx: OwnerContext,
   ): Promise<Owner> {
     return this.service.update(ctx.principal, id, input);
   }
 
   @FieldResolver(() => [Role])
   @Extensions({ maxItems: QUOTAS.roles })
-  roles(@Root() owner: Owner, @Ctx() ctx: Context): Promise<Role[]> {
+  roles(@Root() owner: Owner, @Ctx() ctx: OwnerContext): Promise<Role[]> {
     return ctx.loaders.ownerRoles.load(owner.id);
   }
 
   @FieldResolver(() => [Scope], { description: 'The ceiling of scopes that tokens of this owner may carry.' })
   @Extensions({ maxItems: MAX_CEILING })
-  allowedScopes(@Root() owner: Owner, @Ctx() ctx: Context): Promise<Scope[]> {
+  allowedScopes(@Root() owner: Owner, @Ctx() ctx: OwnerContext): Promise<Scope[]> {
     return ctx.loaders.ownerScopes.load(owner.id);
   }
 }

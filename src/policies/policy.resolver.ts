@@ -3,7 +3,7 @@ import { QUOTAS } from '../platform/quotas';
 import { RateLimit, rateLimitOf } from '../tokens/rate-limit.types';
 import { Permission } from '../iam/permissions';
 import { requirePermission } from '../iam/principal';
-import type { Context } from '../app/context';
+import type { PolicyContext } from './policy.loaders';
 import { RotationPolicy } from './rotation-policy.entity';
 import { normalisePolicy, type PolicyService } from './policy.service';
 import type { LifecyclePreview } from '../lifecycle/preview';
@@ -20,26 +20,26 @@ export class PolicyResolver {
   @Authorized(Permission.POLICY_READ)
   @Query(() => [RotationPolicy])
   @Extensions({ maxItems: QUOTAS.rotationPolicies })
-  rotationPolicies(@Ctx() ctx: Context): Promise<RotationPolicy[]> {
+  rotationPolicies(@Ctx() ctx: PolicyContext): Promise<RotationPolicy[]> {
     return this.service.list(ctx.principal);
   }
 
   @Authorized(Permission.POLICY_READ)
   @Query(() => RotationPolicy, { nullable: true })
-  rotationPolicy(@Arg('id', () => ID) id: string, @Ctx() ctx: Context): Promise<RotationPolicy> {
+  rotationPolicy(@Arg('id', () => ID) id: string, @Ctx() ctx: PolicyContext): Promise<RotationPolicy> {
     return this.service.get(ctx.principal, id);
   }
 
   @Authorized(Permission.POLICY_WRITE)
   @Mutation(() => RotationPolicy)
-  createRotationPolicy(@Arg('input', () => RotationPolicyInput) input: RotationPolicyInput, @Ctx() ctx: Context): Promise<RotationPolicy> {
+  createRotationPolicy(@Arg('input', () => RotationPolicyInput) input: RotationPolicyInput, @Ctx() ctx: PolicyContext): Promise<RotationPolicy> {
     return this.service.create(ctx.principal, input);
   }
 
   // Counting every owner's tokens takes seeing every owner's tokens.
   @Authorized(Permission.TOKEN_READ, Permission.TOKEN_ALL_OWNERS)
   @FieldResolver(() => PolicyUsage, { description: 'What holds the policy (what deleteRotationPolicy is refused over).' })
-  usage(@Root() policy: RotationPolicy, @Ctx() ctx: Context): Promise<PolicyUsage> {
+  usage(@Root() policy: RotationPolicy, @Ctx() ctx: PolicyContext): Promise<PolicyUsage> {
     return ctx.loaders.policyUsage.load(policy.id);
   }
 
@@ -56,7 +56,7 @@ export class PolicyResolver {
     @Arg('input', () => RotationPolicyInput) input: RotationPolicyInput,
     @Arg('dryRun', { defaultValue: false, description: 'Change nothing: return the policy as it would be, with its planImpact.' }) dryRun: boolean,
     @Arg('within', () => DurationScalar, { defaultValue: 30 * 86_400, description: 'The window planImpact looks at.' }) within: number,
-    @Ctx() ctx: Context,
+    @Ctx() ctx: PolicyContext,
   ): Promise<RotationPolicy> {
     if (!dryRun) requirePermission(ctx.principal, Permission.POLICY_WRITE);
     const fields = normalisePolicy(input);
@@ -67,7 +67,7 @@ export class PolicyResolver {
 
   @Authorized(Permission.POLICY_WRITE)
   @Mutation(() => Boolean, { description: 'Refused while a live token is under the policy or a credential is timed by it (see usage).' })
-  deleteRotationPolicy(@Arg('id', () => ID) id: string, @Ctx() ctx: Context): Promise<boolean> {
+  deleteRotationPolicy(@Arg('id', () => ID) id: string, @Ctx() ctx: PolicyContext): Promise<boolean> {
     return this.service.delete(ctx.principal, id);
   }
 }

@@ -1,6 +1,6 @@
 import { Arg, Authorized, Ctx, Mutation, Query, Resolver } from 'type-graphql';
 import { Permission } from '../iam/permissions';
-import type { Context } from '../app/context';
+import type { RequestContext } from '../iam/request-context';
 import { Tenant } from './tenant.entity';
 import type { TenantService } from './tenant.service';
 import { CreatedTenant, CreateTenantInput } from './tenant.types';
@@ -10,13 +10,13 @@ export class TenantResolver {
   constructor(private readonly service: TenantService) {}
 
   @Query(() => Tenant)
-  tenant(@Ctx() ctx: Context): Promise<Tenant> {
+  tenant(@Ctx() ctx: RequestContext): Promise<Tenant> {
     return this.service.get(ctx.principal);
   }
 
   @Authorized(Permission.PLATFORM_ADMIN)
   @Mutation(() => CreatedTenant)
-  createTenant(@Arg('input', () => CreateTenantInput) input: CreateTenantInput, @Ctx() ctx: Context): Promise<CreatedTenant> {
+  createTenant(@Arg('input', () => CreateTenantInput) input: CreateTenantInput, @Ctx() ctx: RequestContext): Promise<CreatedTenant> {
     return this.service.create(ctx.principal, input);
   }
 }

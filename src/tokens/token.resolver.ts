@@ -3,7 +3,7 @@ import { SECRETS_SHOWN, USAGE_MAX_DAYS } from './token-usage';
 import { Permission } from '../iam/permissions';
 import { Owner } from '../owners/owner.entity';
 import { RotationPolicy } from '../policies/rotation-policy.entity';
-import type { Context } from '../app/context';
+import type { TokenContext } from './token.loaders';
 import { DurationScalar } from '../platform/duration';
 import type { Connection } from '../platform/pagination';
 import { Scope } from '../scopes/scope.entity';
@@ -33,14 +33,14 @@ export class TokenResolver {
 
   @Authorized(Permission.TOKEN_READ)
   @Query(() => Token, { nullable: true })
-  token(@Arg('id', () => ID) id: string, @Ctx() ctx: Context): Promise<Token> {
+  token(@Arg('id', () => ID) id: string, @Ctx() ctx: TokenContext): Promise<Token> {
     return this.service.get(ctx.principal, id);
   }
 
   @Authorized(Permission.TOKEN_READ)
   @Query(() => TokenConnection)
   tokens(
-    @Ctx() ctx: Context,
+    @Ctx() ctx: TokenContext,
     @Arg('filter', () => TokenFilter, { nullable: true }) filter?: TokenFilter,
     @Arg('first', () => Int, { nullable: true }) first?: number,
     @Arg('after', () => String, { nullable: true }) after?: string,
@@ -53,7 +53,7 @@ export class TokenResolver {
   @Query(() => TokenConnection, { description: 'ACTIVE tokens not used (or, never used, not created) within unusedFor: candidates for revocation.' })
   dormantTokens(
     @Arg('unusedFor', () => DurationScalar) unusedFor: number,
-    @Ctx() ctx: Context,
+    @Ctx() ctx: TokenContext,
     @Arg('first', () => Int, { nullable: true }) first?: number,
     @Arg('after', () => String, { nullable: true }) after?: string,
   ): Promise<Connection<Token>> {
@@ -62,7 +62,7 @@ export class TokenResolver {
 
   @Authorized(Permission.TOKEN_CREATE)
   @Mutation(() => IssuedToken)
-  issueToken(@Arg('input', () => IssueTokenInput) input: IssueTokenInput, @Ctx() ctx: Context): Promise<IssuedToken> {
+  issueToken(@Arg('input', () => IssueTokenInput) input: IssueTokenInput, @Ctx() ctx: TokenContext): Promise<IssuedToken> {
     return this.service.issue(ctx.principal, input);
   }
 
@@ -70,7 +70,7 @@ export class TokenResolver {
   @Mutation(() => IssuedToken)
   rotateToken(
     @Arg('id', () => ID) id: string,
-    @Ctx() ctx: Context,
+    @Ctx() ctx: TokenContext,
     @Arg('gracePeriod', () => DurationScalar, { nullable: true }) gracePeriod?: number,
   ): Promise<IssuedToken> {
     return this.rotation.rotate(ctx.principal, id, gracePeriod);
@@ -78,31 +78,31 @@ export class TokenResolver {
 
   @Authorized(Permission.TOKEN_REVOKE)
   @Mutation(() => Token)
-  revokeToken(@Arg('id', () => ID) id: string, @Arg('reason') reason: string, @Ctx() ctx: Context): Promise<Token> {
+  revokeToken(@Arg('id', () => ID) id: string, @Arg('reason') reason: string, @Ctx() ctx: TokenContext): Promise<Token> {
     return this.service.revoke(ctx.principal, id, reason);
   }
 
   @Authorized(Permission.TOKEN_REVOKE)
   @Mutation(() => BulkRevokeResult)
-  revokeTokens(@Arg('filter', () => TokenFilter) filter: TokenFilter, @Arg('reason') reason: string, @Ctx() ctx: Context): Promise<BulkRevokeResult> {
+  revokeTokens(@Arg('filter', () => TokenFilter) filter: TokenFilter, @Arg('reason') reason: string, @Ctx() ctx: TokenContext): Promise<BulkRevokeResult> {
     return this.service.revokeMany(ctx.principal, filter, reason);
   }
 
   @Authorized(Permission.TOKEN_REVOKE)
   @Mutation(() => Token, { description: 'Disable without revoking: verification answers SUSPENDED until resumed.' })
-  suspendToken(@Arg('id', () => ID) id: string, @Arg('reason') reason: string, @Ctx() ctx: Context): Promise<Token> {
+  suspendToken(@Arg('id', () => ID) id: string, @Arg('reason') reason: string, @Ctx() ctx: TokenContext): Promise<Token> {
     return this.service.suspend(ctx.principal, id, reason);
   }
 
   @Authorized(Permission.TOKEN_REVOKE)
   @Mutation(() => Token)
-  resumeToken(@Arg('id', () => ID) id: string, @Ctx() ctx: Context): Promise<Token> {
+  resumeToken(@Arg('id', () => ID) id: string, @Ctx() ctx: TokenContext): Promise<Token> {
     return this.service.resume(ctx.principal, id);
   }
 
   @Authorized(Permission.TOKEN_CREATE)
   @Mutation(() => Token)
-  updateToken(@Arg('id', () => ID) id: string, @Arg('input', () => UpdateTokenInput) input: UpdateTokenInput, @Ctx() ctx: Context): Promise<Token> {
+  updateToken(@Arg('id', () => ID) id: string, @Arg('input', () => UpdateTokenInput) input: UpdateTokenInput, @Ctx() ctx: TokenContext): Promise<Token> {
     return this.service.update(ctx.principal, id, input);
   }
 
@@ -110,41 +110,41 @@ export class TokenResolver {
   @Mutation(() => Token)
   setTokenPolicy(
     @Arg('id', () => ID) id: string,
-    @Ctx() ctx: Context,
+    @Ctx() ctx: TokenContext,
     @Arg('rotationPolicyId', () => ID, { nullable: true }) rotationPolicyId?: string,
   ): Promise<Token> {
     return this.service.setPolicy(ctx.principal, id, rotationPolicyId);
   }
 
   @FieldResolver(() => Owner)
-  async owner(@Root() token: Token, @Ctx() ctx: Context): Promise<Owner> {
+  async owner(@Root() token: Token, @Ctx() ctx: TokenContext): Promise<Owner> {
     return token.preloaded?.owner ?? (await ctx.loaders.owner.load(token.ownerId))!;
   }
 
   @FieldResolver(() => [Scope])
   @Extensions({ maxItems: MAX_TOKEN_SCOPES })
-  async scopes(@Root() token: Token, @Ctx() ctx: Context): Promise<Scope[]> {
+  async scopes(@Root() token: Token, @Ctx() ctx: TokenContext): Promise<Scope[]> {
     return token.preloaded?.scopes ?? ctx.loaders.tokenScopes.load(token.id);
   }
 
   @FieldResolver(() => [TokenSecret], { description: 'The ten latest generations, newest first.' })
   @Extensions({ maxItems: SECRETS_SHOWN })
-  secrets(@Root() token: Token, @Ctx() ctx: Context): Promise<TokenSecret[]> {
+  secrets(@Root() token: Token, @Ctx() ctx: TokenContext): Promise<TokenSecret[]> {
     return ctx.loaders.tokenSecrets.load(token.id);
   }
 
   @FieldResolver(() => DateTimeScalar, { nullable: true, description: 'Usage is written every USAGE_FLUSH_MS, so this lags by up to that.' })
-  async lastUsedAt(@Root() token: Token, @Ctx() ctx: Context): Promise<Date | null> {
+  async lastUsedAt(@Root() token: Token, @Ctx() ctx: TokenContext): Promise<Date | null> {
     return (await ctx.loaders.usageSummary.load(token.id)).lastUsedAt;
   }
 
   @FieldResolver(() => SafeIntScalar)
-  async usageCount(@Root() token: Token, @Ctx() ctx: Context): Promise<number> {
+  async usageCount(@Root() token: Token, @Ctx() ctx: TokenContext): Promise<number> {
     return (await ctx.loaders.usageSummary.load(token.id)).usageCount;
   }
 
   @FieldResolver(() => [String], { description: 'The last client addresses seen, newest first.' })
-  async lastClientIps(@Root() token: Token, @Ctx() ctx: Context): Promise<string[]> {
+  async lastClientIps(@Root() token: Token, @Ctx() ctx: TokenContext): Promise<string[]> {
     return (await ctx.loaders.usageSummary.load(token.id)).lastClientIps;
   }
 
@@ -154,7 +154,7 @@ export class TokenResolver {
     @Root() token: Token,
     @Arg('from', () => DateTimeScalar) from: Date,
     @Arg('to', () => DateTimeScalar) to: Date,
-    @Ctx() ctx: Context,
+    @Ctx() ctx: TokenContext,
   ): Promise<DailyUsage[]> {
     if (to < from || to.getTime() - from.getTime() > (USAGE_MAX_DAYS - 1) * 86_400_000) {
       throw badInput(`usage needs from <= to, at most ${USAGE_MAX_DAYS - 1} days apart`, { argument: 'from' });
@@ -163,7 +163,7 @@ export class TokenResolver {
   }
 
   @FieldResolver(() => RotationPolicy, { nullable: true })
-  async rotationPolicy(@Root() token: Token, @Ctx() ctx: Context): Promise<RotationPolicy | null> {
+  async rotationPolicy(@Root() token: Token, @Ctx() ctx: TokenContext): Promise<RotationPolicy | null> {
     return token.rotationPolicyId ? ctx.loaders.policy.load(token.rotationPolicyId) : null;
   }
 }

@@ -1,6 +1,6 @@
 import { Arg, Authorized, Ctx, Query, Resolver } from 'type-graphql';
 import { Permission } from '../iam/permissions';
-import type { Context } from '../app/context';
+import type { RequestContext } from '../iam/request-context';
 import type { Verifier } from './verifier';
 import { VerifyResult } from './verify.types';
 
@@ -12,7 +12,7 @@ export class VerifyResolver {
   @Query(() => VerifyResult)
   verifyToken(
     @Arg('secret') secret: string,
-    @Ctx() ctx: Context,
+    @Ctx() ctx: RequestContext,
     @Arg('requiredScopes', () => [String], { nullable: true }) requiredScopes?: string[],
     @Arg('clientIp', () => String, { nullable: true, description: "The end user's address, for tokens bound to networks." })
     clientIp?: string,
