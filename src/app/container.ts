@@ -29,7 +29,7 @@ import { WebhookDeliveries } from '../webhooks/webhook.jobs';
 import { WebhookService } from '../webhooks/webhook.service';
 import { CacheInvalidator, ChangePoller } from '../verify/cache-invalidation';
 import { InvalidationBus } from '../verify/invalidation-bus';
-import { RoleService } from '../iam/role.service';
+import { RoleService } from '../roles/role.service';
 import { OwnerService } from '../owners/owner.service';
 import { PolicyService } from '../policies/policy.service';
 import type { Config } from '../platform/config';

@@ -2,7 +2,7 @@
 // the TypeScript sources the tests run use exactly the same set.
 import { migrations } from '../../migrations';
 import { AuditEvent, AuditHeadRow } from '../audit/audit-event.entity';
-import { Role, RoleBindingRow } from '../iam/role.entity';
+import { Role, RoleBindingRow } from '../roles/role.entity';
 import { Owner, OwnerScopeRow } from '../owners/owner.entity';
 import type { Schema } from '../platform/db';
 import { RotationPolicy } from '../policies/rotation-policy.entity';

@@ -2,8 +2,8 @@
 import DataLoader from 'dataloader';
 import type { CredentialGrant, CredentialVersion } from '../credentials/credential.entity';
 import type { CredentialService } from '../credentials/credential.service';
-import type { RoleService } from '../iam/role.service';
-import type { Role } from '../iam/role.entity';
+import type { RoleService } from '../roles/role.service';
+import type { Role } from '../roles/role.entity';
 import type { Owner } from '../owners/owner.entity';
 import type { OwnerService } from '../owners/owner.service';
 import type { PolicyService } from '../policies/policy.service';

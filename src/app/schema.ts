@@ -9,7 +9,7 @@ import { WebhookResolver } from '../webhooks/webhook.resolver';
 import { CredentialResolver } from '../credentials/credential.resolver';
 import { requirePermission } from '../iam/principal';
 import type { Permission } from '../iam/permissions';
-import { RoleResolver } from '../iam/role.resolver';
+import { RoleResolver } from '../roles/role.resolver';
 import { OwnerResolver } from '../owners/owner.resolver';
 import { PolicyResolver } from '../policies/policy.resolver';
 import { LifecycleResolver } from '../lifecycle/lifecycle.resolver';

@@ -1,7 +1,7 @@
 import { Arg, Authorized, Ctx, Extensions, FieldResolver, ID, Int, Mutation, Query, Resolver, Root } from 'type-graphql';
 import { QUOTAS } from '../platform/quotas';
 import { MAX_CEILING } from './owner.types';
-import { Role } from '../iam/role.entity';
+import { Role } from '../roles/role.entity';
 import { Permission } from '../iam/permissions';
 import type { OwnerContext } from './owner.loaders';
 import type { Connection } from '../platform/pagination';

@@ -7,7 +7,7 @@ import type { DataSource } from 'typeorm';
 import type { AuditService } from '../audit/audit.service';
 import type { Principal } from '../iam/principal';
 import { BuiltInRole, Permission } from '../iam/permissions';
-import type { RoleService } from '../iam/role.service';
+import type { RoleService } from '../roles/role.service';
 import { OwnerKind, type Owner } from '../owners/owner.entity';
 import type { OwnerService } from '../owners/owner.service';
 import { isUniqueViolation, type Tx } from '../platform/db';

@@ -1,6 +1,6 @@
 import { ArrayMaxSize, IsOptional, Matches, MaxLength } from 'class-validator';
 import { Field, InputType } from 'type-graphql';
-import { Permission } from './permissions';
+import { Permission } from '../iam/permissions';
 
 @InputType()
 export class CreateRoleInput {

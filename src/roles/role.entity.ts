@@ -1,6 +1,6 @@
 import { Field, ID, ObjectType } from 'type-graphql';
 import { Column, Entity, PrimaryColumn } from 'typeorm';
-import { Permission } from './permissions';
+import { Permission } from '../iam/permissions';
 
 // Row and API type share a class: a role is the same shape in both.
 @ObjectType()

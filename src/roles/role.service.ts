@@ -9,11 +9,11 @@ import { conflict, forbidden } from '../platform/errors';
 import { requireId, uuidv7 } from '../platform/ids';
 import { assertBelowQuota, QUOTAS } from '../platform/quotas';
 import { TenantScope } from '../platform/tenant-scope';
-import type { Principal } from './principal';
-import { BUILT_IN_ROLES, BuiltInRole, Permission, PLATFORM_ADMIN_ROLE, TENANT_ADMINISTRATION } from './permissions';
+import type { Principal } from '../iam/principal';
+import { BUILT_IN_ROLES, BuiltInRole, Permission, PLATFORM_ADMIN_ROLE, TENANT_ADMINISTRATION } from '../iam/permissions';
 import { Role, RoleBindingRow } from './role.entity';
 import type { CreateRoleInput, UpdateRoleInput } from './role.types';
-import { assertHoldersHoldPowerOf } from './owner-power';
+import { assertHoldersHoldPowerOf } from '../iam/owner-power';
 
 export class RoleService {
   constructor(

@@ -1,8 +1,8 @@
 import { Arg, Authorized, Ctx, Extensions, ID, Mutation, Query, Resolver } from 'type-graphql';
 import { QUOTAS } from '../platform/quotas';
 import { Owner } from '../owners/owner.entity';
-import type { RequestContext } from './request-context';
-import { Permission } from './permissions';
+import type { RequestContext } from '../iam/request-context';
+import { Permission } from '../iam/permissions';
 import { Role } from './role.entity';
 import type { RoleService } from './role.service';
 import { CreateRoleInput, UpdateRoleInput } from './role.types';
