@@ -1,6 +1,5 @@
 // The API process: GraphQL over HTTP, REST for gateways, health and metrics.
-import { createHash, timingSafeEqual } from 'node:crypto';
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { ApolloServer } from '@apollo/server';
 import { ApolloServerPluginDrainHttpServer } from '@apollo/server/plugin/drainHttpServer';
@@ -8,15 +7,18 @@ import { ApolloServerPluginLandingPageDisabled } from '@apollo/server/plugin/dis
 import { expressMiddleware } from '@as-integrations/express5';
 import express from 'express';
 import type { Context } from './context';
-import { DomainError, formatError, retryAfterOf, toGraphQLError } from '../platform/errors';
+import { DomainError, retryAfterOf } from '../platform/errors';
+import { formatError, toGraphQLError } from '../platform/graphql-errors';
 import { operationLimits } from '../platform/graphql-limits';
-import { bearer, ClientAddresses, errorHandler, requestId } from '../platform/http';
+import { ClientAddresses } from '../platform/http';
+import { errorHandler, requestId } from '../http/express';
+import { healthRoutes, metricsHandler } from '../http/health.routes';
 import { withinMs } from '../platform/maybe-promise';
 import { buildLatchkeySchema, createResolvers } from './schema';
-import { GatewayRoutes } from '../verify/gateway.routes';
-import { auditRoutes } from '../audit/audit.routes';
-import { successorRoutes } from '../verify/successor.routes';
-import { CredentialRoutes } from '../verify/credential.routes';
+import { GatewayRoutes } from '../http/gateway.routes';
+import { auditRoutes } from '../http/audit.routes';
+import { successorRoutes } from '../http/successor.routes';
+import { CredentialRoutes } from '../http/credential.routes';
 import type { Container } from './container';
 import { createLoaders } from './loaders';
 import { startWebSocket } from './websocket';
@@ -80,20 +82,13 @@ export async function startApi(c: Container): Promise<Api> {
   await apollo.start();
 
   app.use(requestId(log));
-  app.get('/healthz', (_req, res) => {
-    res.json({ status: 'ok' });
-  });
-  app.get('/readyz', async (_req, res) => {
-    const checks = await readiness(c);
-    const failed = Object.entries(checks).filter(([, ok]) => !ok).map(([name]) => name);
-    res.status(failed.length ? 503 : 200).json({ status: failed.length ? 'unavailable' : 'ok', failed, checks });
-  });
-  const scrape = metricsHandler(c);
+  app.use(healthRoutes(() => readiness(c)));
+  const scrape = metricsHandler(c.metrics.registry, config.metrics.token);
   // With a listener of its own, /metrics is served there only.
   const metricsServer = config.metrics.listen ? createServer((req, res) => void scrape(req, res)) : null;
   if (!metricsServer) app.get('/metrics', (req, res) => void scrape(req, res));
   app.use(auditRoutes(c.ds, services.verifier, services.audit, services.signer, addresses));
-  app.use(successorRoutes(services.successors, services.verifier, addresses, log));
+  app.use(successorRoutes(services.successors, services.verifier, addresses));
   app.use(express.json({ limit: '1mb' }));
   app.use(
     '/graphql',
@@ -140,29 +135,6 @@ export async function startApi(c: Container): Promise<Api> {
 }
 
 const urlOf = (host: string, port: number) => `http://${host.includes(':') ? `[${host}]` : host}:${port}`;
-
-/** GET /metrics in Prometheus text, behind METRICS_TOKEN when one is set. */
-function metricsHandler(c: Container) {
-  const { metrics, config } = c;
-  const expected = config.metrics.token ? createHash('sha256').update(config.metrics.token).digest() : null;
-  return async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
-    const path = (req.url ?? '/').split('?')[0];
-    if (path !== '/metrics' || (req.method !== 'GET' && req.method !== 'HEAD')) {
-      res.writeHead(404).end();
-      return;
-    }
-    if (expected) {
-      const given = bearer(req.headers.authorization);
-      // Compared as digests: equal lengths, constant time.
-      if (!given || !timingSafeEqual(createHash('sha256').update(given).digest(), expected)) {
-        res.writeHead(401, { 'www-authenticate': 'Bearer realm="latchkey-metrics"' }).end();
-        return;
-      }
-    }
-    const text = await metrics.registry.metrics();
-    res.writeHead(200, { 'content-type': metrics.registry.contentType }).end(text);
-  };
-}
 
 async function readiness(c: Container): Promise<Record<'postgres' | 'redis', boolean>> {
   const within = async (p: Promise<unknown>) => (await withinMs(p.then(() => true), 1_000)) ?? false;

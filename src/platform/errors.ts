@@ -1,8 +1,6 @@
 // One error type for every domain, with a code that maps to GraphQL extensions.code and an
-// HTTP status in one place. Messages are written for the caller and never carry secrets.
-import { GraphQLError, type GraphQLFormattedError } from 'graphql';
-import { ArgumentValidationError, AuthenticationError, AuthorizationError } from 'type-graphql';
-import type { Logger } from 'pino';
+// HTTP status in one place. Messages are written for the caller and never carry secrets. Pure:
+// the GraphQL side (platform/graphql-errors.ts) and the HTTP doors (http/answer.ts) format it.
 
 export const ErrorCode = {
   BAD_USER_INPUT: 'BAD_USER_INPUT',
@@ -12,6 +10,13 @@ export const ErrorCode = {
   CONFLICT: 'CONFLICT',
   RATE_LIMITED: 'RATE_LIMITED',
   INTERNAL_SERVER_ERROR: 'INTERNAL_SERVER_ERROR',
+  // The REST doors' own: a gateway route or credential that cannot decide, a store that is down,
+  // and a successor pickup that has nothing to hand out.
+  GATEWAY_MISCONFIGURED: 'GATEWAY_MISCONFIGURED',
+  UNAVAILABLE: 'UNAVAILABLE',
+  IP_NOT_ALLOWED: 'IP_NOT_ALLOWED',
+  NO_SUCCESSOR: 'NO_SUCCESSOR',
+  SUCCESSOR_UNAVAILABLE: 'SUCCESSOR_UNAVAILABLE',
 } as const;
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
 
@@ -23,6 +28,11 @@ const HTTP_STATUS: Record<ErrorCode, number> = {
   CONFLICT: 409,
   RATE_LIMITED: 429,
   INTERNAL_SERVER_ERROR: 500,
+  GATEWAY_MISCONFIGURED: 500,
+  UNAVAILABLE: 503,
+  IP_NOT_ALLOWED: 403,
+  NO_SUCCESSOR: 409,
+  SUCCESSOR_UNAVAILABLE: 409,
 };
 
 export class DomainError extends Error {
@@ -54,58 +64,4 @@ export const unauthenticated = (message = 'a valid Latchkey token is required: A
 export function retryAfterOf(e: unknown): number | undefined {
   const wait = e instanceof DomainError ? e.details.retryAfter : undefined;
   return typeof wait === 'number' ? wait : undefined;
-}
-
-/** The GraphQL error a DomainError becomes, with the HTTP status (and Retry-After) Apollo should use. */
-export function toGraphQLError(e: DomainError): GraphQLError {
-  const wait = retryAfterOf(e);
-  return new GraphQLError(e.message, {
-    originalError: e,
-    extensions: { code: e.code, ...e.details, http: { status: e.httpStatus, ...(wait ? { headers: new Map([['retry-after', String(wait)]]) } : {}) } },
-  });
-}
-
-// Apollo's own request-level codes: all are a problem with what the client sent.
-const CLIENT_CODES = new Set([
-  'GRAPHQL_PARSE_FAILED',
-  'GRAPHQL_VALIDATION_FAILED',
-  'BAD_REQUEST',
-  'OPERATION_RESOLUTION_FAILURE',
-  'PERSISTED_QUERY_NOT_FOUND',
-  'PERSISTED_QUERY_NOT_SUPPORTED',
-]);
-
-/**
- * Maps whatever a resolver threw to a client-safe error carrying one of the contract's codes.
- * Anything unexpected is logged with the request id and answered without internals.
- */
-export function formatError(formatted: GraphQLFormattedError, error: unknown, log: Logger): GraphQLFormattedError {
-  const original = error instanceof GraphQLError ? (error.originalError ?? error) : error;
-  const base = { message: formatted.message, locations: formatted.locations, path: formatted.path };
-  if (original instanceof DomainError) {
-    return { ...base, message: original.message, extensions: { code: original.code, ...original.details } };
-  }
-  if (original instanceof ArgumentValidationError) {
-    // class-validator may throw instead of answering with a list (an object without a prototype).
-    const errors = Array.isArray(original.extensions.validationErrors) ? original.extensions.validationErrors : [];
-    const fields = errors.map((v) => ({
-      field: v.property,
-      problems: Object.values(v.constraints ?? {}),
-    }));
-    const message = fields.length ? `invalid input: ${fields.map((f) => f.problems.join(', ')).join('; ')}` : 'invalid input';
-    return { ...base, message, extensions: { code: ErrorCode.BAD_USER_INPUT, fields } };
-  }
-  if (original instanceof AuthorizationError) return { ...base, extensions: { code: ErrorCode.FORBIDDEN } };
-  if (original instanceof AuthenticationError) return { ...base, extensions: { code: ErrorCode.UNAUTHENTICATED } };
-  const code = formatted.extensions?.code;
-  if (typeof code === 'string' && CLIENT_CODES.has(code)) {
-    return { ...base, extensions: { code: ErrorCode.BAD_USER_INPUT, reason: code } };
-  }
-  // Apollo marks variables that fail coercion (a scalar's parseValue threw) as BAD_USER_INPUT.
-  if (code === ErrorCode.BAD_USER_INPUT) return { ...base, extensions: { code: ErrorCode.BAD_USER_INPUT } };
-  // A GraphQL error that wraps nothing is about the document or its variables (graphql-ws passes
-  // validation errors on without Apollo's codes): the client's to fix.
-  if (error instanceof GraphQLError && !error.originalError) return { ...base, extensions: { code: ErrorCode.BAD_USER_INPUT } };
-  log.error({ err: original, path: formatted.path }, 'unexpected error in GraphQL operation');
-  return { message: 'Internal server error', path: formatted.path, extensions: { code: ErrorCode.INTERNAL_SERVER_ERROR } };
 }

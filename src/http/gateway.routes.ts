@@ -10,24 +10,15 @@ import { badInput, DomainError, ErrorCode } from '../platform/errors';
 import { isScopeName } from '../scopes/scope-name';
 import { bearer } from '../platform/http';
 import { andThen, type MaybePromise } from '../platform/maybe-promise';
-import { type SecretRecord, validUntil } from './verdict';
-import type { Verifier } from './verifier';
-import { VerifyFailure, type VerifyResult } from './verify.types';
+import { REALM, requestIdOf, sendError, sendJson } from './answer';
+import { type SecretRecord, validUntil } from '../verify/verdict';
+import type { Verifier } from '../verify/verifier';
+import { VerifyFailure, type VerifyResult } from '../verify/verify.types';
 
 const BODY_LIMIT = 64 * 1024;
 const BODY_DISCARD_LIMIT = 16 * BODY_LIMIT;
-const REALM = 'Bearer realm="latchkey"';
 
 type Handler = (req: IncomingMessage, res: ServerResponse, query: string) => MaybePromise<void>;
-
-function send(res: ServerResponse, status: number, body?: unknown, headers: Record<string, string> = {}): void {
-  if (body === undefined) {
-    res.writeHead(status, headers).end();
-    return;
-  }
-  const text = JSON.stringify(body);
-  res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text), ...headers }).end(text);
-}
 
 /** Reads the body, then continues with `next` in the same turn as the request's last chunk. */
 function withBody(req: IncomingMessage, next: (body: string) => MaybePromise<void>): Promise<void> {
@@ -119,16 +110,18 @@ export class GatewayRoutes {
     const started = performance.now();
     const door = this.doors[path]!;
     const done = () => door.observe((performance.now() - started) / 1000);
+    const requestId = requestIdOf(req);
+    res.setHeader('x-request-id', requestId);
     try {
       const r = route(req, res, q < 0 ? '' : raw.slice(q + 1));
       if (r instanceof Promise) {
         r.then(done, (err) => {
-          this.fail(res, err, path);
+          this.fail(res, err, path, requestId);
           done();
         });
       } else done();
     } catch (err) {
-      this.fail(res, err, path);
+      this.fail(res, err, path, requestId);
       done();
     }
     return true;
@@ -144,13 +137,13 @@ export class GatewayRoutes {
 
   /** POST /v1/verify: 200 with the verdict whatever it is. */
   private verify(req: IncomingMessage, res: ServerResponse): MaybePromise<void> {
-    if (req.method !== 'POST') return send(res, 405, { error: { code: ErrorCode.BAD_USER_INPUT, message: 'use POST' } }, { allow: 'POST' });
+    if (req.method !== 'POST') return sendJson(res, 405, { error: { code: ErrorCode.BAD_USER_INPUT, message: 'use POST' } }, { allow: 'POST' });
     const credential = bearer(header(req, 'authorization'));
     const peer = req.socket.remoteAddress ?? null;
     return withBody(req, (raw) =>
       andThen(this.gatewayPrincipal(credential, peer), (gateway) => {
         const body = parseVerifyBody(raw);
-        return andThen(this.verifier.check(body.token, body.requiredScopes, gateway.tenantId, body.clientIp), ({ result }) => send(res, 200, result));
+        return andThen(this.verifier.check(body.token, body.requiredScopes, gateway.tenantId, body.clientIp), ({ result }) => sendJson(res, 200, result));
       }),
     );
   }
@@ -164,22 +157,22 @@ export class GatewayRoutes {
       const required = scopesFrom(req, query);
       // Never echoed: a value that is no scope name could carry anything into a header.
       if (required?.some((s) => !isScopeName(s))) {
-        return send(res, 400, { error: 'invalid_request', error_description: 'the route declares a value that is not a scope name (service:resource:read|write)' });
+        return sendJson(res, 400, { error: 'invalid_request', error_description: 'the route declares a value that is not a scope name (service:resource:read|write)' });
       }
       if (!required) {
         this.misconfigured('no_scopes_declared');
         this.log.warn({ path: '/v1/authz', uri: header(req, 'x-original-uri') ?? null }, `forward-auth refused: the route declares no scopes (X-Latchkey-Scopes); say "${ANY_VALID_TOKEN}" alone to admit any valid token`);
-        return send(res, 500, { error: { code: 'GATEWAY_MISCONFIGURED', message: `the route declares no scopes: set X-Latchkey-Scopes to the scopes it needs, or to "${ANY_VALID_TOKEN}" alone` } });
+        throw new DomainError(ErrorCode.GATEWAY_MISCONFIGURED, `the route declares no scopes: set X-Latchkey-Scopes to the scopes it needs, or to "${ANY_VALID_TOKEN}" alone`);
       }
       const token = bearer(header(req, 'authorization')) ?? header(req, 'x-api-key')?.trim();
-      if (!token) return send(res, 401, { error: 'invalid_request', error_description: 'no token' }, { 'www-authenticate': REALM });
+      if (!token) return sendJson(res, 401, { error: 'invalid_request', error_description: 'no token' }, { 'www-authenticate': REALM });
       return andThen(this.verifier.check(token, required, gateway.tenantId, clientIp), ({ result }) => this.answerAuthz(res, result, required));
     });
   }
 
   private answerAuthz(res: ServerResponse, result: VerifyResult, required: string[]): void {
     if (result.valid) {
-      return send(res, 204, undefined, {
+      return sendJson(res, 204, undefined, {
         'x-latchkey-token-id': result.tokenId!,
         'x-latchkey-owner-id': result.ownerId!,
         'x-latchkey-tenant-id': result.tenantId!,
@@ -189,18 +182,18 @@ export class GatewayRoutes {
     }
     switch (result.failure) {
       case VerifyFailure.INSUFFICIENT_SCOPE:
-        return send(res, 403, { error: 'insufficient_scope', scope: required.join(' ') }, {
+        return sendJson(res, 403, { error: 'insufficient_scope', scope: required.join(' ') }, {
           'www-authenticate': `${REALM}, error="insufficient_scope", scope="${required.join(' ')}"`,
         });
       case VerifyFailure.RATE_LIMITED:
-        return send(res, 429, { error: 'rate_limited', retry_after: result.retryAfter }, { 'retry-after': String(result.retryAfter ?? 1) });
+        return sendJson(res, 429, { error: 'rate_limited', retry_after: result.retryAfter }, { 'retry-after': String(result.retryAfter ?? 1) });
       case VerifyFailure.IP_NOT_ALLOWED:
-        return send(res, 403, { error: 'invalid_token', error_description: 'the token may not be used from this address' }, {
+        return sendJson(res, 403, { error: 'invalid_token', error_description: 'the token may not be used from this address' }, {
           'www-authenticate': `${REALM}, error="invalid_token", error_description="the token may not be used from this address"`,
         });
       default: {
         const description = `the token is ${String(result.failure).toLowerCase().replace('_', ' ')}`;
-        return send(res, 401, { error: 'invalid_token', error_description: description }, {
+        return sendJson(res, 401, { error: 'invalid_token', error_description: description }, {
           'www-authenticate': `${REALM}, error="invalid_token", error_description="${description}"`,
         });
       }
@@ -209,7 +202,7 @@ export class GatewayRoutes {
 
   /** POST /oauth2/introspect (RFC 7662): active and its claims, or just active: false. */
   private introspect(req: IncomingMessage, res: ServerResponse): MaybePromise<void> {
-    if (req.method !== 'POST') return send(res, 405, { error: 'invalid_request' }, { allow: 'POST' });
+    if (req.method !== 'POST') return sendJson(res, 405, { error: 'invalid_request' }, { allow: 'POST' });
     const auth = header(req, 'authorization');
     // Bearer, or Basic with the gateway's token as the password (what introspection clients send).
     const basic = auth && /^Basic\s+(\S+)$/i.exec(auth);
@@ -220,29 +213,27 @@ export class GatewayRoutes {
       andThen(this.gatewayPrincipal(credential || null, peer), (gateway) => {
         if (!type.startsWith('application/x-www-form-urlencoded')) throw badInput('the body must be application/x-www-form-urlencoded');
         const token = new URLSearchParams(raw).get('token');
-        if (!token) return send(res, 400, { error: 'invalid_request', error_description: 'token is required' });
+        if (!token) return sendJson(res, 400, { error: 'invalid_request', error_description: 'token is required' });
         return andThen(this.verifier.check(token, [], gateway.tenantId, null), ({ result, record }) =>
-          send(res, 200, result.valid && record ? introspection(result, record) : { active: false }, { 'cache-control': 'no-store', pragma: 'no-cache' }),
+          sendJson(res, 200, result.valid && record ? introspection(result, record) : { active: false }, { 'cache-control': 'no-store', pragma: 'no-cache' }),
         );
       }),
     );
   }
 
-  private fail(res: ServerResponse, err: unknown, path: string): void {
+  private fail(res: ServerResponse, err: unknown, path: string, requestId: string): void {
     if (res.headersSent) return;
     if (err instanceof DomainError) {
       // The gateway's own credential is a configuration problem, not the end user's.
       if (path === '/v1/authz' && (err.code === ErrorCode.UNAUTHENTICATED || err.code === ErrorCode.FORBIDDEN)) {
         this.misconfigured('no_gateway_credential');
-        this.log.warn({ path, reason: err.message }, 'forward-auth called without a valid gateway credential');
-        return send(res, 500, { error: { code: 'GATEWAY_MISCONFIGURED', message: err.message } });
+        this.log.warn({ path, requestId, reason: err.message }, 'forward-auth called without a valid gateway credential');
+        return sendError(res, new DomainError(ErrorCode.GATEWAY_MISCONFIGURED, err.message), requestId);
       }
-      const extra: Record<string, string> = err.code === ErrorCode.UNAUTHENTICATED ? { 'www-authenticate': REALM } : {};
-      if (typeof err.details.retryAfter === 'number') extra['retry-after'] = String(err.details.retryAfter);
-      return send(res, err.httpStatus, { error: { code: err.code, message: err.message } }, extra);
+      return sendError(res, err, requestId);
     }
-    this.log.error({ err, path }, 'unexpected error on the gateway path');
-    send(res, 500, { error: { code: ErrorCode.INTERNAL_SERVER_ERROR, message: 'internal server error' } });
+    this.log.error({ err, path, requestId }, 'unexpected error on the gateway path');
+    sendError(res, new DomainError(ErrorCode.INTERNAL_SERVER_ERROR, 'internal server error'), requestId);
   }
 }
 

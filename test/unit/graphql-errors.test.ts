@@ -4,7 +4,7 @@ import { GraphQLError } from 'graphql';
 import pino from 'pino';
 import { ArgumentValidationError } from 'type-graphql';
 import { describe, expect, it } from 'vitest';
-import { formatError } from '../../src/platform/errors';
+import { formatError } from '../../src/platform/graphql-errors';
 
 const log = pino({ level: 'silent' });
 

@@ -8,9 +8,9 @@ import { requirePermission } from '../iam/principal';
 import { badInput } from '../platform/errors';
 import { TenantScope } from '../platform/tenant-scope';
 import type { Verifier } from '../verify/verifier';
-import { AuditEvent } from './audit-event.entity';
-import type { AuditService } from './audit.service';
-import type { AuditSigner } from './checkpoints';
+import { AuditEvent } from '../audit/audit-event.entity';
+import type { AuditService } from '../audit/audit.service';
+import type { AuditSigner } from '../audit/checkpoints';
 
 const BATCH = 1_000;
 const MAX_LIMIT = 1_000_000;
