@@ -55,6 +55,7 @@ import { Resealer } from '../platform/resealer';
 import { WEBHOOK_SEALED_COLUMNS } from '../webhooks/webhook.entity';
 import { CREDENTIAL_SEALED_COLUMNS } from '../credentials/credential.entity';
 import { TOKEN_SEALED_COLUMNS } from '../tokens/token-secret.entity';
+import { policySchedules } from '../tokens/token-transitions';
 
 export interface Services {
   audit: AuditService;
@@ -120,7 +121,7 @@ function createServices(config: Config, log: Logger, ds: DataSource, redis: Redi
   const tokens = new TokenService(ds, audit, scopes, hasher, changes);
   const rotation = new TokenRotation(ds, audit, hasher, changes);
   const tokenUsage = new TokenUsage(ds);
-  const policies = new PolicyService(ds, audit, changes);
+  const policies = new PolicyService(ds, audit, changes, policySchedules);
   const tenants = new TenantService(ds, audit, roles, owners, tokens);
   const box = new SecretBox(config.keyring.keys, config.keyring.activeKeyId);
   const dataKeys = new DataKeys(ds, new LocalKeyProvider(box), audit, log);

@@ -13,6 +13,7 @@ import { RoleResolver } from '../roles/role.resolver';
 import { OwnerResolver } from '../owners/owner.resolver';
 import { PolicyResolver } from '../policies/policy.resolver';
 import { LifecycleResolver } from '../lifecycle/lifecycle.resolver';
+import { PolicyImpactResolver } from '../lifecycle/policy-impact.resolver';
 import { ScopeResolver } from '../scopes/scope.resolver';
 import { TenantResolver } from '../tenants/tenant.resolver';
 import { TokenResolver } from '../tokens/token.resolver';
@@ -26,7 +27,8 @@ export function createResolvers(s: Services): object[] {
   return [
     new AuditResolver(s.audit),
     new OwnerResolver(s.owners),
-    new PolicyResolver(s.policies, s.preview),
+    new PolicyResolver(s.policies),
+    new PolicyImpactResolver(s.policies, s.preview),
     new LifecycleResolver(s.preview, s.operations),
     new RoleResolver(s.roles),
     new ScopeResolver(s.scopes),

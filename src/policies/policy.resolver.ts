@@ -1,21 +1,15 @@
 import { Arg, Authorized, Ctx, Extensions, FieldResolver, ID, Mutation, Query, Resolver, Root } from 'type-graphql';
 import { QUOTAS } from '../platform/quotas';
-import { RateLimit, rateLimitOf } from '../tokens/rate-limit.types';
+import { RateLimit, rateLimitOf } from './rate-limit';
 import { Permission } from '../iam/permissions';
-import { requirePermission } from '../iam/principal';
 import type { PolicyContext } from './policy.loaders';
 import { RotationPolicy } from './rotation-policy.entity';
-import { normalisePolicy, type PolicyService } from './policy.service';
-import type { LifecyclePreview } from '../lifecycle/preview';
-import { DurationScalar } from '../platform/duration';
+import type { PolicyService } from './policy.service';
 import { PolicyUsage, RotationPolicyInput } from './policy.types';
 
 @Resolver(() => RotationPolicy)
 export class PolicyResolver {
-  constructor(
-    private readonly service: PolicyService,
-    private readonly preview: LifecyclePreview,
-  ) {}
+  constructor(private readonly service: PolicyService) {}
 
   @Authorized(Permission.POLICY_READ)
   @Query(() => [RotationPolicy])
@@ -46,23 +40,6 @@ export class PolicyResolver {
   @FieldResolver(() => RateLimit, { nullable: true, description: 'Applies to tokens under the policy that have no limit of their own.' })
   rateLimit(@Root() policy: RotationPolicy): RateLimit | null {
     return rateLimitOf(policy);
-  }
-
-  // A dry run changes nothing, so reading policies is enough for it (a plan in a pull request).
-  @Authorized(Permission.POLICY_READ)
-  @Mutation(() => RotationPolicy, { description: 'Needs POLICY_WRITE, or POLICY_READ for a dry run.' })
-  async updateRotationPolicy(
-    @Arg('id', () => ID) id: string,
-    @Arg('input', () => RotationPolicyInput) input: RotationPolicyInput,
-    @Arg('dryRun', { defaultValue: false, description: 'Change nothing: return the policy as it would be, with its planImpact.' }) dryRun: boolean,
-    @Arg('within', () => DurationScalar, { defaultValue: 30 * 86_400, description: 'The window planImpact looks at.' }) within: number,
-    @Ctx() ctx: PolicyContext,
-  ): Promise<RotationPolicy> {
-    if (!dryRun) requirePermission(ctx.principal, Permission.POLICY_WRITE);
-    const fields = normalisePolicy(input);
-    const planImpact = await this.preview.policyDiff(ctx.principal, id, fields, within, 100);
-    if (dryRun) return { ...(await this.service.get(ctx.principal, id)), ...fields, planImpact };
-    return { ...(await this.service.update(ctx.principal, id, input)), planImpact };
   }
 
   @Authorized(Permission.POLICY_WRITE)

@@ -2,21 +2,26 @@
 import type { DataSource, EntityManager } from 'typeorm';
 import type { AuditService } from '../audit/audit.service';
 import type { Principal } from '../iam/principal';
-import { isUniqueViolation } from '../platform/db';
+import { isUniqueViolation, type Tx } from '../platform/db';
 import { formatDuration } from '../platform/duration';
 import { badInput, conflict } from '../platform/errors';
 import { requireId, uuidv7 } from '../platform/ids';
 import { assertBelowQuota, QUOTAS } from '../platform/quotas';
 import { TenantScope } from '../platform/tenant-scope';
 import type { ChangeNotifier } from '../platform/change-notifier';
-import { validRateLimit } from '../tokens/token-authority';
-import { replanSchedules, scheduledTokens } from '../tokens/token-transitions';
+import { validRateLimit } from './rate-limit';
 import { ReuseAction, RotationPolicy } from './rotation-policy.entity';
 import type { PolicyUsage, RotationPolicyInput } from './policy.types';
 import { assertHoldsPowerOf } from '../iam/owner-power';
 
 const MIN_INTERVAL_S = 60;
 const MAX_GRACE_S = 90 * 86_400;
+
+/** The schedules of the tokens under a policy, planned again when it changes (tokens/ keeps them). */
+export interface PolicySchedules {
+  /** Re-plans the live tokens under the policy in the caller's transaction: their ids, and those whose schedule moved. */
+  replan(tx: Tx, tenantId: string, policyId: string, policy: RotationPolicy, now: Date): Promise<{ live: string[]; replanned: string[] }>;
+}
 
 export type PolicyFields = Pick<RotationPolicy, 'name' | 'rotateEvery' | 'gracePeriod' | 'expireAfter' | 'notifyBefore' | 'rateRequests' | 'rateWindow' | 'onReuse'>;
 
@@ -71,6 +76,7 @@ export class PolicyService {
     private readonly ds: DataSource,
     private readonly audit: AuditService,
     private readonly changes: ChangeNotifier,
+    private readonly schedules: PolicySchedules,
   ) {}
 
   async list(p: Principal): Promise<RotationPolicy[]> {
@@ -130,8 +136,7 @@ export class PolicyService {
         throw e;
       }
       // Its tokens are re-planned in the same transaction: the planner sees the new schedule or the old, never half.
-      const live = await scheduledTokens(tx, p.tenantId, 't.rotation_policy_id = $2', [id]);
-      const replanned = await replanSchedules(tx, p.tenantId, live, updated, now);
+      const { live, replanned } = await this.schedules.replan(tx, p.tenantId, id, updated, now);
       await this.audit.append(tx, p.tenantId, {
         action: 'POLICY_UPDATED',
         actorId: p.ownerId,
@@ -140,7 +145,7 @@ export class PolicyService {
         data: { before, after, replannedTokens: replanned.length },
       });
       // Its live tokens verify differently now (their rate limit comes from it); the others fail anyway.
-      return { policy: updated, tokenIds: live.map((t) => t.id) };
+      return { policy: updated, tokenIds: live };
     });
     await this.changes.tokensChanged(tokenIds);
     return policy;

@@ -2,7 +2,7 @@ import { ArrayMaxSize, IsOptional, Length } from 'class-validator';
 import { ReuseAction } from './rotation-policy.entity';
 import { Field, InputType, Int, ObjectType } from 'type-graphql';
 import { DurationScalar } from '../platform/duration';
-import { RateLimitInput } from '../tokens/rate-limit.types';
+import { RateLimitInput } from './rate-limit';
 
 @InputType()
 export class RotationPolicyInput {

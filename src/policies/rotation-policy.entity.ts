@@ -1,7 +1,6 @@
 import { Field, ID, ObjectType, registerEnumType } from 'type-graphql';
 import { Column, Entity, PrimaryColumn } from 'typeorm';
 import { DurationScalar } from '../platform/duration';
-import { RotationPlanDiff } from '../lifecycle/lifecycle.types';
 
 export enum ReuseAction {
   NOTIFY = 'NOTIFY',
@@ -65,10 +64,4 @@ export class RotationPolicy {
   @Field()
   @Column('timestamptz', { name: 'updated_at' })
   updatedAt!: Date;
-
-  @Field(() => RotationPlanDiff, {
-    nullable: true,
-    description: 'Set only on the result of updateRotationPolicy: how the change moves (or, with dryRun, would move) what the workers do.',
-  })
-  planImpact?: RotationPlanDiff | null;
 }

@@ -5,9 +5,8 @@ import type { Tx } from '../platform/db';
 import { assertHoldsPowerOf } from '../iam/owner-power';
 import { Permission } from '../iam/permissions';
 import type { Principal } from '../iam/principal';
-import { badInput, forbidden } from '../platform/errors';
+import { forbidden } from '../platform/errors';
 import { cidrsWithin } from './networks';
-import type { RateLimitInput } from './rate-limit.types';
 import type { TokenRow } from './token.entity';
 
 /**
@@ -33,13 +32,6 @@ export function assertMayLoosen(p: Principal, row: TokenRow, what: string[]): vo
 /** Restrictions set by anyone but the token's owner lock them against the owner. */
 export function lockIfSetByOther(p: Principal, row: TokenRow): void {
   if (p.ownerId !== row.ownerId) row.restrictionsLocked = true;
-}
-
-/** A rate limit must make sense: at least one request, over a window from a second to a day. */
-export function validRateLimit(l: RateLimitInput): { requests: number; per: number } {
-  if (!Number.isInteger(l.requests) || l.requests < 1) throw badInput('rateLimit.requests must be at least 1', { argument: 'rateLimit' });
-  if (l.per < 1 || l.per > 86_400) throw badInput('rateLimit.per must be from PT1S to P1D', { argument: 'rateLimit' });
-  return { requests: l.requests, per: l.per };
 }
 
 /** The restrictions a holder may tighten but, once someone else set them, not lift. */

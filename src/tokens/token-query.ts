@@ -2,7 +2,7 @@
 import type { SelectQueryBuilder } from 'typeorm';
 import { badInput } from '../platform/errors';
 import { requireId } from '../platform/ids';
-import { rateLimitOf } from './rate-limit.types';
+import { rateLimitOf } from '../policies/rate-limit';
 import { validateLabels } from '../platform/labels';
 import { TokenRow } from './token.entity';
 import { type Token, type TokenFilter, TokenStatus } from './token.types';

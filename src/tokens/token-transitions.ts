@@ -7,6 +7,7 @@ import type { RotationPolicy } from '../policies/rotation-policy.entity';
 import { nextRotationFor, type Schedule, type ScheduleBasis, sameSchedule, scheduleFor } from '../policies/schedule';
 import type { SecretHasher } from './secret-hasher';
 import type { TokenRow } from './token.entity';
+import type { PolicySchedules } from '../policies/policy.service';
 
 /** What a rotation reads and moves on a token row. */
 export type RotatableRow = Pick<TokenRow, 'id' | 'generation' | 'expiresAt' | 'nextRotationAt' | 'updatedAt'>;
@@ -183,3 +184,11 @@ export async function setNextWarnings(tx: Tx, tenantId: string, ids: readonly st
     [tenantId, ids, next],
   );
 }
+
+/** The token side of a policy change: its live tokens planned again (PolicyService calls it through its port). */
+export const policySchedules: PolicySchedules = {
+  async replan(tx, tenantId, policyId, policy, now) {
+    const live = await scheduledTokens(tx, tenantId, 't.rotation_policy_id = $2', [policyId]);
+    return { live: live.map((t) => t.id), replanned: await replanSchedules(tx, tenantId, live, policy, now) };
+  },
+};

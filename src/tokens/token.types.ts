@@ -3,7 +3,7 @@ import { Field, ID, InputType, Int, ObjectType, registerEnumType } from 'type-gr
 import { DateTimeScalar, ConnectionType, JSONObjectScalar, SafeIntScalar } from '../platform/graphql-types';
 import type { Owner } from '../owners/owner.entity';
 import type { Scope } from '../scopes/scope.entity';
-import { RateLimit, RateLimitInput } from './rate-limit.types';
+import { RateLimit, RateLimitInput } from '../policies/rate-limit';
 import type { TokenKindValue, TokenStatusValue } from './token.entity';
 import type { SecretStateValue } from './token-secret.entity';
 
