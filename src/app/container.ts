@@ -55,7 +55,7 @@ import { Resealer } from '../platform/resealer';
 import { WEBHOOK_SEALED_COLUMNS } from '../webhooks/webhook.entity';
 import { CREDENTIAL_SEALED_COLUMNS } from '../credentials/credential.entity';
 import { TOKEN_SEALED_COLUMNS } from '../tokens/token-secret.entity';
-import { policySchedules } from '../tokens/token-transitions';
+import { ceilingTokens, policySchedules } from '../tokens/token-transitions';
 
 export interface Services {
   audit: AuditService;
@@ -117,7 +117,7 @@ function createServices(config: Config, log: Logger, ds: DataSource, redis: Redi
   const audit = new AuditService(ds, signer, config.audit.checkpointEvery);
   const roles = new RoleService(ds, audit, changes);
   const scopes = new ScopeService(ds, audit);
-  const owners = new OwnerService(ds, audit, scopes, changes);
+  const owners = new OwnerService(ds, audit, scopes, changes, ceilingTokens);
   const tokens = new TokenService(ds, audit, scopes, hasher, changes);
   const rotation = new TokenRotation(ds, audit, hasher, changes);
   const tokenUsage = new TokenUsage(ds);

@@ -12,6 +12,7 @@ import type { PolicyUsage } from '../policies/policy.types';
 import { byKey } from '../platform/batch';
 import type { CredentialLoaders } from '../credentials/credential.loaders';
 import type { OwnerLoaders } from '../owners/owner.loaders';
+import type { RoleLoaders } from '../roles/role.loaders';
 import type { PolicyLoaders } from '../policies/policy.loaders';
 import type { ScopeLoaders } from '../scopes/scope.loaders';
 import type { TokenLoaders } from '../tokens/token.loaders';
@@ -32,7 +33,7 @@ export interface LoaderSources {
 }
 
 /** Every domain's loaders, in one object per request. */
-export type Loaders = TokenLoaders & OwnerLoaders & PolicyLoaders & ScopeLoaders & CredentialLoaders;
+export type Loaders = TokenLoaders & OwnerLoaders & RoleLoaders & PolicyLoaders & ScopeLoaders & CredentialLoaders;
 
 /**
  * `cache: false` for subscriptions: their context lives as long as the subscription, and each

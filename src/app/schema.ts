@@ -10,6 +10,7 @@ import { CredentialResolver } from '../credentials/credential.resolver';
 import { requirePermission } from '../iam/principal';
 import type { Permission } from '../iam/permissions';
 import { RoleResolver } from '../roles/role.resolver';
+import { OwnerRolesResolver } from '../roles/owner-roles.resolver';
 import { OwnerResolver } from '../owners/owner.resolver';
 import { PolicyResolver } from '../policies/policy.resolver';
 import { LifecycleResolver } from '../lifecycle/lifecycle.resolver';
@@ -31,6 +32,7 @@ export function createResolvers(s: Services): object[] {
     new PolicyImpactResolver(s.policies, s.preview),
     new LifecycleResolver(s.preview, s.operations),
     new RoleResolver(s.roles),
+    new OwnerRolesResolver(),
     new ScopeResolver(s.scopes),
     new TenantResolver(s.tenants),
     new TokenResolver(s.tokens, s.rotation),

@@ -4,7 +4,7 @@
 import { LineCounter, type Node, parseDocument } from 'yaml';
 import { DurationError, formatDuration, parseDuration } from '../platform/duration';
 import { DomainError } from '../platform/errors';
-import { parseCidrs } from '../tokens/networks';
+import { parseCidrs } from '../platform/networks';
 import { CliError, ExitCode } from './errors';
 import { parseInstant } from './instant';
 import { readLimited } from './local-files';

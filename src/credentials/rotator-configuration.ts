@@ -14,7 +14,7 @@ import { OutboundRefused } from '../outbound/address-rules';
 import { checkTargetUrl } from '../outbound/check-target';
 import { parseRedisUrl, serverOf } from '../outbound/connection-urls';
 import type { Outbound } from '../outbound/outbound';
-import { newWebhookSecret } from '../webhooks/signature';
+import { newWebhookSecret } from '../outbound/signature';
 import { Credential, type RotatorConfig, shownRotator } from './credential.entity';
 import { type CredentialService, MAX_GRACE_S, checkName } from './credential.service';
 

@@ -16,7 +16,7 @@ import { parsePostgresUrl, parseRedisUrl, serverOf } from '../outbound/connectio
 import type { DatabaseOutbound } from '../outbound/database-outbound';
 import { categoryOf } from '../outbound/failure';
 import type { HttpOutbound } from '../outbound/http-outbound';
-import { webhookHeaders } from '../webhooks/signature';
+import { webhookHeaders } from '../outbound/signature';
 
 export type RotatorStep = RotationStep | 'retire';
 

@@ -38,16 +38,3 @@ export class Owner {
   @Column('timestamptz', { name: 'updated_at' })
   updatedAt!: Date;
 }
-
-/** An owner's scope ceiling: the scopes its tokens may carry. */
-@Entity('owner_scopes')
-export class OwnerScopeRow {
-  @PrimaryColumn('uuid', { name: 'tenant_id' })
-  tenantId!: string;
-
-  @PrimaryColumn('uuid', { name: 'owner_id' })
-  ownerId!: string;
-
-  @PrimaryColumn('uuid', { name: 'scope_id' })
-  scopeId!: string;
-}

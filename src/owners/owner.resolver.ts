@@ -1,7 +1,5 @@
 import { Arg, Authorized, Ctx, Extensions, FieldResolver, ID, Int, Mutation, Query, Resolver, Root } from 'type-graphql';
-import { QUOTAS } from '../platform/quotas';
 import { MAX_CEILING } from './owner.types';
-import { Role } from '../roles/role.entity';
 import { Permission } from '../iam/permissions';
 import type { OwnerContext } from './owner.loaders';
 import type { Connection } from '../platform/pagination';
@@ -49,12 +47,6 @@ export class OwnerResolver {
     @Ctx() ctx: OwnerContext,
   ): Promise<Owner> {
     return this.service.update(ctx.principal, id, input);
-  }
-
-  @FieldResolver(() => [Role])
-  @Extensions({ maxItems: QUOTAS.roles })
-  roles(@Root() owner: Owner, @Ctx() ctx: OwnerContext): Promise<Role[]> {
-    return ctx.loaders.ownerRoles.load(owner.id);
   }
 
   @FieldResolver(() => [Scope], { description: 'The ceiling of scopes that tokens of this owner may carry.' })

@@ -10,8 +10,8 @@ import { decodeCursor, requireId, uuidv7 } from '../platform/ids';
 import { type Connection, connection, pageSize } from '../platform/pagination';
 import { TenantScope } from '../platform/tenant-scope';
 import type { ScopeService } from '../scopes/scope.service';
-import { TokenScopeRow, TokenRow } from '../tokens/token.entity';
-import { Owner, type OwnerKind, OwnerScopeRow } from './owner.entity';
+import { OwnerScopeRow } from '../scopes/scope-links.entity';
+import { Owner, type OwnerKind } from './owner.entity';
 import type { CreateOwnerInput, UpdateOwnerInput } from './owner.types';
 
 interface OwnerChange {
@@ -20,12 +20,19 @@ interface OwnerChange {
   affectedTokenIds: string[];
 }
 
+/** The owner's tokens, which a shrinking ceiling reaches (tokens/ keeps them). */
+export interface CeilingTokens {
+  /** Takes `scopeIds` off every token of the owner, in the caller's transaction; returns the tokens changed. */
+  dropScopes(tx: Tx, tenantId: string, ownerId: string, scopeIds: string[]): Promise<string[]>;
+}
+
 export class OwnerService {
   constructor(
     private readonly ds: DataSource,
     private readonly audit: AuditService,
     private readonly scopes: ScopeService,
     private readonly changes: ChangeNotifier,
+    private readonly tokens: CeilingTokens,
   ) {}
 
   /** Inserts an owner without permission checks: for provisioning a tenant. */
@@ -95,7 +102,7 @@ export class OwnerService {
               .from(OwnerScopeRow)
               .where('tenant_id = :tenantId AND owner_id = :id AND scope_id IN (:...removedIds)', { tenantId: p.tenantId, id, removedIds })
               .execute();
-            affectedTokenIds = await this.stripTokenScopes(tx, p.tenantId, id, removedIds);
+            affectedTokenIds = await this.tokens.dropScopes(tx, p.tenantId, id, removedIds);
             if (affectedTokenIds.length > 0) after.tokensReduced = affectedTokenIds;
           }
         }
@@ -118,32 +125,6 @@ export class OwnerService {
     });
     await this.changes.tokensChanged(change.affectedTokenIds);
     return change.owner;
-  }
-
-  /** A ceiling that shrinks takes the scopes off the owner's tokens too: least privilege holds. */
-  private async stripTokenScopes(tx: Tx, tenantId: string, ownerId: string, scopeIds: string[]): Promise<string[]> {
-    const rows: Array<{ token_id: string }> = await tx
-      .createQueryBuilder()
-      .delete()
-      .from(TokenScopeRow)
-      .where(
-        `tenant_id = :tenantId AND scope_id IN (:...scopeIds) AND token_id IN (
-           SELECT id FROM tokens WHERE tenant_id = :tenantId AND owner_id = :ownerId)`,
-        { tenantId, ownerId, scopeIds },
-      )
-      .returning('token_id')
-      .execute()
-      .then((r) => r.raw);
-    const ids = [...new Set(rows.map((r) => r.token_id))];
-    if (ids.length > 0) {
-      await tx
-        .createQueryBuilder()
-        .update(TokenRow)
-        .set({ updatedAt: new Date() })
-        .where('tenant_id = :tenantId AND id IN (:...ids)', { tenantId, ids })
-        .execute();
-    }
-    return ids;
   }
 
   async get(p: Principal, id: string): Promise<Owner> {

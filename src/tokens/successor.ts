@@ -16,7 +16,7 @@ import { TokenRow } from './token.entity';
 import { isWellFormed } from './token-format';
 import { TokenSecretRow } from './token-secret.entity';
 import type { TokenService } from './token.service';
-import { NetworkMatcher } from './networks';
+import { NetworkMatcher } from '../platform/networks';
 
 /** Why a pickup was refused; the route says it in HTTP. */
 export type PickupRefusal = 'INVALID' | 'IP_NOT_ALLOWED' | 'NO_SUCCESSOR' | 'SUCCESSOR_UNAVAILABLE';

@@ -6,7 +6,7 @@ import { assertHoldsPowerOf } from '../iam/owner-power';
 import { Permission } from '../iam/permissions';
 import type { Principal } from '../iam/principal';
 import { forbidden } from '../platform/errors';
-import { cidrsWithin } from './networks';
+import { cidrsWithin } from '../platform/networks';
 import type { TokenRow } from './token.entity';
 
 /**

@@ -6,8 +6,10 @@ import { uuidv7 } from '../platform/ids';
 import type { RotationPolicy } from '../policies/rotation-policy.entity';
 import { nextRotationFor, type Schedule, type ScheduleBasis, sameSchedule, scheduleFor } from '../policies/schedule';
 import type { SecretHasher } from './secret-hasher';
-import type { TokenRow } from './token.entity';
+import { TokenRow } from './token.entity';
 import type { PolicySchedules } from '../policies/policy.service';
+import type { CeilingTokens } from '../owners/owner.service';
+import { TokenScopeRow } from '../scopes/scope-links.entity';
 
 /** What a rotation reads and moves on a token row. */
 export type RotatableRow = Pick<TokenRow, 'id' | 'generation' | 'expiresAt' | 'nextRotationAt' | 'updatedAt'>;
@@ -190,5 +192,28 @@ export const policySchedules: PolicySchedules = {
   async replan(tx, tenantId, policyId, policy, now) {
     const live = await scheduledTokens(tx, tenantId, 't.rotation_policy_id = $2', [policyId]);
     return { live: live.map((t) => t.id), replanned: await replanSchedules(tx, tenantId, live, policy, now) };
+  },
+};
+
+/** A ceiling that shrinks takes the scopes off the owner's tokens too: least privilege holds (OwnerService calls it through its port). */
+export const ceilingTokens: CeilingTokens = {
+  async dropScopes(tx, tenantId, ownerId, scopeIds) {
+    const rows: Array<{ token_id: string }> = await tx
+      .createQueryBuilder()
+      .delete()
+      .from(TokenScopeRow)
+      .where(
+        `tenant_id = :tenantId AND scope_id IN (:...scopeIds) AND token_id IN (
+           SELECT id FROM tokens WHERE tenant_id = :tenantId AND owner_id = :ownerId)`,
+        { tenantId, ownerId, scopeIds },
+      )
+      .returning('token_id')
+      .execute()
+      .then((r) => r.raw);
+    const ids = [...new Set(rows.map((r) => r.token_id))];
+    if (ids.length > 0) {
+      await tx.createQueryBuilder().update(TokenRow).set({ updatedAt: new Date() }).where('tenant_id = :tenantId AND id IN (:...ids)', { tenantId, ids }).execute();
+    }
+    return ids;
   },
 };

@@ -83,15 +83,3 @@ export class TokenRow {
   @Column('cidr', { name: 'allowed_cidrs', array: true, nullable: true })
   allowedCidrs!: string[] | null;
 }
-
-@Entity('token_scopes')
-export class TokenScopeRow {
-  @PrimaryColumn('uuid', { name: 'tenant_id' })
-  tenantId!: string;
-
-  @PrimaryColumn('uuid', { name: 'token_id' })
-  tokenId!: string;
-
-  @PrimaryColumn('uuid', { name: 'scope_id' })
-  scopeId!: string;
-}

@@ -1,6 +1,6 @@
 // The verification decision as a pure function of what is known about a secret, the caller and
 // the clock. Failures are checked in the contract's order.
-import { NetworkMatcher } from '../tokens/networks';
+import { NetworkMatcher } from '../platform/networks';
 import { VerifyFailure, type VerifyResult } from './verify.types';
 
 /** What verification needs to know about a secret: never the secret or its hash. */

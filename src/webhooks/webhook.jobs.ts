@@ -13,7 +13,7 @@ import { OutboundRefused } from '../outbound/address-rules';
 import { DeadlineExceeded } from '../outbound/deadline';
 import { categoryOf } from '../outbound/failure';
 import type { HttpOutbound, OutboundResponse } from '../outbound/http-outbound';
-import { webhookHeaders } from './signature';
+import { webhookHeaders } from '../outbound/signature';
 import { Webhook, WebhookDelivery, WebhookDeliveryStatus, WebhookStatus } from './webhook.entity';
 import type { WebhookSettings } from './webhook.service';
 

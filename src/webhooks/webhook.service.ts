@@ -16,7 +16,7 @@ import { assertBelowQuota, QUOTAS } from '../platform/quotas';
 import { TenantScope } from '../platform/tenant-scope';
 import { checkTargetUrl } from '../outbound/check-target';
 import type { HttpOutbound } from '../outbound/http-outbound';
-import { newWebhookSecret } from './signature';
+import { newWebhookSecret } from '../outbound/signature';
 import { Webhook, WebhookDelivery, WebhookDeliveryStatus, WebhookStatus } from './webhook.entity';
 import type { UpdateWebhookInput } from './webhook.types';
 

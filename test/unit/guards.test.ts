@@ -4,7 +4,7 @@ import type { IncomingMessage } from 'node:http';
 import { describe, expect, it } from 'vitest';
 import { findHostileText } from '../../src/platform/hostile-input';
 import { ClientAddresses } from '../../src/platform/http';
-import { cidrsWithin } from '../../src/tokens/networks';
+import { cidrsWithin } from '../../src/platform/networks';
 import { loosenedRestrictions } from '../../src/tokens/token-authority';
 import { KeyedBuckets } from '../../src/platform/keyed-buckets';
 

@@ -1,6 +1,7 @@
-// IP binding: the networks a token may be used from.
+// Networks: CIDR lists parsed and normalised, whether one list lies within another, and matching an
+// address against a list (the networks a token may be used from).
 import { BlockList, isIP } from 'node:net';
-import { badInput } from '../platform/errors';
+import { badInput } from './errors';
 
 const MAX_CIDRS = 50;
 
