@@ -14,7 +14,6 @@ import type { AuditService } from '../audit/audit.service';
 import { type Principal, requirePermission } from '../iam/principal';
 import { Permission } from '../iam/permissions';
 import type { Tx } from '../platform/db';
-import { isUniqueViolation } from '../platform/db';
 import { conflict } from '../platform/errors';
 import { uuidv7 } from '../platform/ids';
 import type { Metrics } from '../platform/metrics';
@@ -22,7 +21,8 @@ import { type Queues, QueueName, type RotationStepJob } from '../platform/queues
 import type { SecretBox } from '../platform/secret-box';
 import { TenantScope } from '../platform/tenant-scope';
 import type { Outbound } from '../outbound/outbound';
-import { Credential, CredentialRotation, RETIRE_VERSION, CredentialVersion, CredentialVersionState, ROTATION_STEPS, type RotationStep, RotationState } from './credential.entity';
+import { Credential, CredentialRotation, CredentialVersionState, ROTATION_STEPS, type RotationStep, RotationState } from './credential.entity';
+import * as transitions from './credential-transitions';
 import { type CredentialService, checkName } from './credential.service';
 import { type OpenConnection, PostgresRotator, RedisRotator, type RotationContext, type Rotator, RotatorError, type RotatorStep, WebhookRotator } from './rotators';
 
@@ -77,17 +77,10 @@ export class CredentialRotations {
       endedAt: null,
       failure: null,
     };
-    try {
-      await tx.query('SAVEPOINT start_rotation');
-      await new TenantScope(tx, c.tenantId).insert(CredentialRotation, [rotation]);
-    } catch (err) {
-      if (!isUniqueViolation(err)) throw err;
-      await tx.query('ROLLBACK TO SAVEPOINT start_rotation');
-      throw conflict(`a rotation of ${c.name} is already running`, { argument: 'name' });
-    }
+    if (!(await transitions.startRotation(tx, rotation))) throw conflict(`a rotation of ${c.name} is already running`, { argument: 'name' });
     // A failed rotation kept its PENDING value sealed for inspection; a new rotation replaces it.
-    await tx.query(`UPDATE credential_versions SET ${RETIRE_VERSION} WHERE credential_id = $1 AND state = 'PENDING'`, [c.id]);
-    if (c.rotateEveryS) await tx.query(`UPDATE credentials SET next_rotation_at = $2 WHERE id = $1`, [c.id, new Date(now.getTime() + c.rotateEveryS * 1000)]);
+    await transitions.retire(tx, c.id, 'PENDING');
+    if (c.rotateEveryS) await transitions.setNextRotation(tx, c.id, new Date(now.getTime() + c.rotateEveryS * 1000));
     await this.audit.append(tx, c.tenantId, { action: 'CREDENTIAL_ROTATION_STARTED', actorId, targetType: 'CREDENTIAL', targetId: c.id, data: { name: c.name, rotationId: rotation.id, rotator: c.rotator.kind } });
     return rotation;
   }
@@ -117,7 +110,7 @@ export class CredentialRotations {
             const locked = await this.credentials.locked(tx, c!.tenantId, c!.name);
             const version = await this.credentials.nextVersion(tx, locked.id);
             await this.credentials.insertVersion(tx, locked, version, value, null, null, CredentialVersionState.PENDING, rotation.id);
-            await tx.query(`UPDATE credential_rotations SET pending_version = $2 WHERE id = $1`, [rotation.id, version]);
+            await transitions.setPendingVersion(tx, rotation.id, version);
           });
         }
         break;
@@ -135,8 +128,7 @@ export class CredentialRotations {
         return 'done';
     }
     const next = ROTATION_STEPS[ROTATION_STEPS.indexOf(job.step) + 1]!;
-    const [, moved] = await this.ds.query(`UPDATE credential_rotations SET step = $2, updated_at = now() WHERE id = $1 AND state = 'RUNNING' AND step = $3`, [rotation.id, next, job.step]);
-    if (moved) await this.enqueue(rotation, next);
+    if (await transitions.advanceStep(this.ds.manager, rotation.id, job.step, next)) await this.enqueue(rotation, next);
     return 'done';
   }
 
@@ -151,13 +143,10 @@ export class CredentialRotations {
         locked,
         locked.gracePeriodS,
         null,
-        async () => {
-          const [[row]] = await tx.query(`UPDATE credential_versions SET state = 'CURRENT' WHERE credential_id = $1 AND state = 'PENDING' AND rotation_id = $2 RETURNING *`, [locked.id, rotation.id]);
-          return { ...row, expiresAt: row.expires_at } as CredentialVersion;
-        },
+        () => transitions.promotePending(tx, locked.id, rotation.id),
         { rotationId: rotation.id },
       );
-      await tx.query(`UPDATE credential_rotations SET state = 'DONE', ended_at = now(), updated_at = now() WHERE id = $1`, [rotation.id]);
+      await transitions.finishRotation(tx, rotation.id);
       await this.audit.append(tx, c.tenantId, { action: 'CREDENTIAL_ROTATED', actorId: null, targetType: 'CREDENTIAL', targetId: c.id, data: { name: c.name, rotationId: rotation.id, version: rotation.pendingVersion } });
     });
     this.credentials.notifyChanged();
@@ -171,11 +160,7 @@ export class CredentialRotations {
     const cause = err instanceof RotatorError ? err.cause : err;
     if (cause) this.log.debug({ rotationId: job.rotationId, step: job.step, cause: { name: (cause as Error).name, code: (cause as { code?: unknown }).code, message: (cause as Error).message } }, 'rotation step failure, as the driver said it');
     const failed = await this.ds.transaction(async (tx) => {
-      const [[row]] = await tx.query(
-        `UPDATE credential_rotations r SET state = 'FAILED', failure = $2, ended_at = now(), updated_at = now() FROM credentials c
-          WHERE r.id = $1 AND r.state = 'RUNNING' AND c.id = r.credential_id RETURNING r.credential_id, r.pending_version, c.name`,
-        [job.rotationId, reason],
-      );
+      const row = await transitions.failRotation(tx, job.rotationId, reason);
       if (!row) return false;
       await this.audit.append(tx, job.tenantId, {
         action: 'CREDENTIAL_ROTATION_FAILED',
@@ -198,17 +183,8 @@ export class CredentialRotations {
    * starts scheduled rotations that are due.
    */
   async sweep(): Promise<{ abandoned: number; started: number; resumed: number }> {
-    const abandoned: Array<{ id: string; tenant_id: string; credential_id: string; name: string; step: string }> = await this.ds.transaction(async (tx) => {
-      const rows = await tx.query(
-        `WITH gone AS (
-           UPDATE credential_rotations SET state = 'ABANDONED', ended_at = now(), updated_at = now(), failure = 'abandoned at step ' || step || ' past its deadline'
-            WHERE state = 'RUNNING' AND deadline <= now() RETURNING id, tenant_id, credential_id, step
-         ), destroyed AS (
-           UPDATE credential_versions v SET ${RETIRE_VERSION}
-             FROM gone WHERE v.rotation_id = gone.id AND v.state = 'PENDING' RETURNING v.id
-         )
-         SELECT gone.*, c.name FROM gone JOIN credentials c ON c.id = gone.credential_id ORDER BY gone.tenant_id`,
-      );
+    const abandoned = await this.ds.transaction(async (tx) => {
+      const rows = await transitions.abandonOverdue(tx);
       for (const r of rows) {
         await this.audit.append(tx, r.tenant_id, { action: 'CREDENTIAL_ROTATION_ABANDONED', actorId: null, targetType: 'CREDENTIAL', targetId: r.credential_id, data: { name: r.name, rotationId: r.id, step: r.step } });
       }

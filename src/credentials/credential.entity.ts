@@ -29,8 +29,6 @@ registerEnumType(CredentialVersionState, {
  * What retiring a version writes, whoever retires it (a new version, the end of a grace, an
  * abandoned rotation): the state, and the ciphertext destroyed with its data key reference.
  */
-export const RETIRE_VERSION = `state = 'RETIRED', ciphertext = NULL, data_key_id = NULL, retired_at = now(), next_notify_at = NULL`;
-
 @ObjectType({ description: 'A secret value issued by someone else (a CRM API key), kept sealed, handed out to granted owners, every read audited.' })
 @Entity('credentials')
 export class Credential {

@@ -7,7 +7,7 @@ import type { Logger } from 'pino';
 import type { DataSource } from 'typeorm';
 import type { AuditEntry, AuditService } from '../audit/audit.service';
 import type { Tx } from '../platform/db';
-import { RETIRE_VERSION } from './credential.entity';
+import * as transitions from './credential-transitions';
 
 /** Warnings before a vendor's expiry when the credential has no policy saying otherwise. */
 export const DEFAULT_NOTIFY_BEFORE_S = [7 * 86_400, 86_400];
@@ -58,17 +58,7 @@ export class CredentialJobs {
   }
 
   private async retireBatch(tx: Tx, report: SweepReport): Promise<number> {
-    const rows: Array<{ tenant_id: string; credential_id: string; version: number; name: string }> = await tx.query(
-      `WITH due AS (
-         SELECT v.id FROM credential_versions v JOIN credentials c ON c.id = v.credential_id
-          WHERE v.state = 'PREVIOUS' AND v.grace_ends_at <= now() AND ${NOT_BUILT_IN}
-          ORDER BY v.grace_ends_at LIMIT ${BATCH} FOR UPDATE OF v SKIP LOCKED
-       ), retired AS (
-         UPDATE credential_versions v SET ${RETIRE_VERSION}
-           FROM due WHERE v.id = due.id RETURNING v.tenant_id, v.credential_id, v.version
-       )
-       SELECT r.tenant_id, r.credential_id, r.version, c.name FROM retired r JOIN credentials c ON c.id = r.credential_id`,
-    );
+    const rows = await transitions.retireDue(tx, NOT_BUILT_IN, BATCH);
     await this.appendByTenant(tx, rows, (r) => ({ action: 'CREDENTIAL_VERSION_RETIRED', actorId: null, targetType: 'CREDENTIAL', targetId: r.credential_id, data: { name: r.name, version: r.version } }));
     report.retired += rows.length;
     return rows.length;
@@ -102,12 +92,7 @@ export class CredentialJobs {
       return;
     }
     await this.ds.transaction(async (tx) => {
-      const [rows] = await tx.query(
-        `UPDATE credential_versions SET ${RETIRE_VERSION}
-          WHERE credential_id = $1 AND version = $2 AND state = 'PREVIOUS' RETURNING version`,
-        [r.credential_id, r.version],
-      );
-      if (rows.length === 0) return;
+      if (!(await transitions.retirePrevious(tx, r.credential_id, r.version))) return;
       await this.audit.append(tx, r.tenant_id, { action: 'CREDENTIAL_VERSION_RETIRED', actorId: null, targetType: 'CREDENTIAL', targetId: r.credential_id, data: { name: r.name, version: r.version } });
       report.retired++;
     });
@@ -135,9 +120,7 @@ export class CredentialJobs {
       targetId: r.credential_id,
       data: { name: r.name, version: r.version, expiresAt: r.expires_at.toISOString(), ...(said.get(r.id) ? {} : { expiresInSeconds: Math.round((r.expires_at.getTime() - now) / 1000) }) },
     }));
-    if (rows.length > 0) {
-      await tx.query(`UPDATE credential_versions v SET next_notify_at = n.at FROM unnest($1::uuid[], $2::timestamptz[]) AS n(id, at) WHERE v.id = n.id`, [rows.map((r) => r.id), next]);
-    }
+    await transitions.setNextNotify(tx, rows.map((r) => r.id), next);
     return rows.length;
   }
 

@@ -21,7 +21,8 @@ import { RotationPolicy } from '../policies/rotation-policy.entity';
 
 /** A policy's notifyBefore, or the defaults when it has none. */
 const offsetsOf = (notifyBefore: number[]) => (notifyBefore.length ? notifyBefore : DEFAULT_NOTIFY_BEFORE_S);
-import { Credential, CredentialGrant, CredentialRotation, CredentialVersion, CredentialVersionState, RETIRE_VERSION } from './credential.entity';
+import { Credential, CredentialGrant, CredentialRotation, CredentialVersion, CredentialVersionState } from './credential.entity';
+import * as transitions from './credential-transitions';
 import { ROTATIONS_SHOWN } from './credential.types';
 import type { DataKeys } from './data-keys';
 import { assertHoldersHoldPowerOf } from '../iam/owner-power';
@@ -217,7 +218,7 @@ export class CredentialService {
           `SELECT id, expires_at FROM credential_versions WHERE credential_id = $1 AND state IN ('CURRENT', 'PREVIOUS') AND expires_at > now()`,
           [c.id],
         );
-        for (const v of versions) await tx.query(`UPDATE credential_versions SET next_notify_at = $2 WHERE id = $1`, [v.id, nextNotifyAt(v.expires_at, offsetsOf(policy.notifyBefore))]);
+        await transitions.setNextNotify(tx, versions.map((v) => v.id), versions.map((v) => nextNotifyAt(v.expires_at, offsetsOf(policy.notifyBefore))));
       }
       const changed = Object.fromEntries(Object.entries(fields).filter(([k, v]) => JSON.stringify(c[k as keyof Credential]) !== JSON.stringify(v)));
       if (Object.keys(changed).length === 0) return c;
@@ -256,10 +257,10 @@ export class CredentialService {
    */
   async replaceCurrent(tx: Tx, credential: Credential, graceS: number, actorId: string | null, makeCurrent: () => Promise<CredentialVersion>, extra: Record<string, unknown> = {}): Promise<CredentialVersion> {
     const graceEndsAt = new Date(Date.now() + graceS * 1000);
-    const retired = await this.retire(tx, credential, graceS === 0 ? `state IN ('PREVIOUS', 'CURRENT')` : `state = 'PREVIOUS'`);
-    const [[replaced]] = graceS === 0 ? [[null]] : await tx.query(`UPDATE credential_versions SET state = 'PREVIOUS', grace_ends_at = $2 WHERE credential_id = $1 AND state = 'CURRENT' RETURNING version`, [credential.id, graceEndsAt]);
+    const retired = await transitions.retire(tx, credential.id, graceS === 0 ? 'PREVIOUS_AND_CURRENT' : 'PREVIOUS');
+    const replaced = graceS === 0 ? null : await transitions.demoteCurrent(tx, credential.id, graceEndsAt);
     const version = await makeCurrent();
-    await tx.query(`UPDATE credentials SET updated_at = now() WHERE id = $1`, [credential.id]);
+    await transitions.touch(tx, credential.id);
     await this.audit.append(tx, credential.tenantId, [
       ...retired.map((v) => ({ action: 'CREDENTIAL_VERSION_RETIRED' as const, actorId, targetType: 'CREDENTIAL', targetId: credential.id, data: { name: credential.name, version: v } })),
       {
@@ -270,7 +271,7 @@ export class CredentialService {
         data: {
           name: credential.name,
           version: version.version,
-          previousVersion: replaced?.version ?? null,
+          previousVersion: replaced,
           previousGraceEndsAt: replaced ? graceEndsAt.toISOString() : null,
           expiresAt: version.expiresAt?.toISOString() ?? null,
           ...extra,
@@ -348,16 +349,6 @@ export class CredentialService {
     return credential;
   }
 
-  /** Retires the versions matching `where` (ciphertext destroyed); returns their numbers. */
-  private async retire(tx: Tx, credential: Credential, where: string): Promise<number[]> {
-    // TypeORM answers an UPDATE with [rows, count].
-    const [rows]: [Array<{ version: number }>, number] = await tx.query(
-      `UPDATE credential_versions SET ${RETIRE_VERSION} WHERE credential_id = $1 AND ${where} RETURNING version`,
-      [credential.id],
-    );
-    return rows.map((r) => r.version);
-  }
-
   private async notifyOffsets(tx: Tx, c: Credential): Promise<readonly number[]> {
     if (!c.rotationPolicyId) return DEFAULT_NOTIFY_BEFORE_S;
     const [policy] = await new TenantScope(tx, c.tenantId).findByIds(RotationPolicy, [c.rotationPolicyId]);
@@ -391,7 +382,7 @@ export class CredentialService {
       nextNotifyAt: expiresAt ? firstNotifyAt(expiresAt, await this.notifyOffsets(tx, credential)) : null,
       rotationId,
     };
-    await new TenantScope(tx, credential.tenantId).insert(CredentialVersion, [row]);
+    await transitions.insertVersion(tx, row);
     return row;
   }
 }

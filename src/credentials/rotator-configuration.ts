@@ -17,6 +17,7 @@ import type { Outbound } from '../outbound/outbound';
 import { newWebhookSecret } from '../outbound/signature';
 import { Credential, type RotatorConfig, shownRotator } from './credential.entity';
 import { type CredentialService, MAX_GRACE_S, checkName } from './credential.service';
+import * as transitions from './credential-transitions';
 
 export interface RotatorInput {
   kind: 'WEBHOOK' | 'POSTGRES' | 'REDIS';
@@ -62,10 +63,7 @@ export class RotatorConfiguration {
       await this.credentials.assertMayPassOn(tx, p, c, 'set the rotator of');
       const sealed = signingSecret ? this.box.seal(signingSecret, `rotator:${c.id}`) : null;
       const nextRotationAt = input.rotateEvery ? new Date(Date.now() + input.rotateEvery * 1000) : null;
-      await tx.query(
-        `UPDATE credentials SET rotator = $2, rotator_secret_ciphertext = $3, rotator_secret_key_id = $4, rotate_every_s = $5, grace_period_s = $6, next_rotation_at = $7, updated_at = now() WHERE id = $1`,
-        [c.id, rotator, sealed?.ciphertext ?? null, sealed?.keyId ?? null, input.rotateEvery ?? null, input.gracePeriod, nextRotationAt],
-      );
+      await transitions.setRotator(tx, c.id, { rotator, sealedSecret: sealed, rotateEveryS: input.rotateEvery ?? null, gracePeriodS: input.gracePeriod, nextRotationAt });
       await this.audit.append(tx, p.tenantId, {
         action: 'CREDENTIAL_ROTATOR_SET',
         actorId: p.ownerId,

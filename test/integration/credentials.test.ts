@@ -77,7 +77,7 @@ describe('managed credentials', () => {
     expect(res.status).toBe(401);
     expect(res.headers.get('www-authenticate')).toContain('invalid_token');
     const body = await jsonOf(res);
-    expect(body.error).toEqual({ code: 'UNAUTHENTICATED', message: 'this is a DATA token; credentials are read with a CONTROL token of the granted owner' });
+    expect(body.error).toEqual({ code: 'UNAUTHENTICATED', message: 'this is a DATA token; credentials are read with a CONTROL token of the granted owner', requestId: res.headers.get('x-request-id') });
     expect(JSON.stringify(body)).not.toContain('crm-key-v1');
     expect((await api.gql(backend.data, REVEAL, { n: c.name })).errors?.[0]?.extensions?.code).toBe('UNAUTHENTICATED');
     expect(await counts()).toEqual(before);
