@@ -143,7 +143,7 @@ function createServices(config: Config, log: Logger, ds: DataSource, redis: Redi
   const rotatorConfiguration = new RotatorConfiguration(ds, audit, credentials, box, outbound);
   const credentialJobs = new CredentialJobs(ds, audit, log, (tenantId, credentialId, version) => rotations.refuseRetired(tenantId, credentialId, version), config.outbound.tenantSlots);
   const deliveries = new WebhookDeliveries(ds, audit, box, outbound.http, config.webhooks, log);
-  const relay = new AuditRelay(ds, redis, config.databaseUrl, prefix, signer, scopes, webhooks, { ...config.relay, checkpointEvery: config.audit.checkpointEvery, sweepAfterMs: config.webhooks.sweepAfterMs }, log);
+  const relay = new AuditRelay(ds, redis, config.databaseUrl, prefix, signer, scopes, webhooks, { ...config.relay, checkpointEvery: config.audit.checkpointEvery }, log);
   const events = new EventService(ds, hub, scopes);
   const usage = new UsageRecorder(ds, metrics, log, config.usageFlushMs, config.usageDailyFlushMs);
   const local = new LocalRecordCache(config.verify, () => poller.trusted());

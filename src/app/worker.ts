@@ -3,6 +3,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { type Job, Worker } from 'bullmq';
 import type { ActionResult } from '../lifecycle/lifecycle.jobs';
 import { Batcher } from '../lifecycle/batcher';
+import { Clock } from '../platform/clock';
 import { fairly, TenantSlots } from '../outbound/tenant-slots';
 import { bullConnection, LIFECYCLE_QUEUES, type LifecycleJob, type LifecycleQueue, QueueName, type RotationStepJob, type WebhookDelivery } from '../platform/queues';
 import type { Container } from './container';
@@ -19,6 +20,18 @@ export async function startWorkers(c: Container): Promise<Workers> {
   const { config, services, log, metrics } = c;
   const { lifecycle } = config;
   const connection = bullConnection(config.redisUrl, 'workers', log);
+  // Everything periodic, in one list: the tokens' schedule (the planner), the credentials' (grace
+  // ends, vendor expiries), their rotations (deadlines, lost steps, scheduled starts), and the
+  // webhook deliveries lost with Redis.
+  const clock = new Clock(
+    [
+      { name: 'tokens', run: () => services.planner.tick() },
+      { name: 'credentials', run: () => services.credentialJobs.sweep() },
+      { name: 'rotations', run: () => services.rotations.sweep() },
+      { name: 'webhooks', everyMs: Math.min(30_000, config.webhooks.sweepAfterMs / 2), run: () => services.webhooks.sweep() },
+    ],
+    log,
+  );
   const common = { connection, prefix: config.redisPrefix };
 
   const lifecycleWorker = (kind: LifecycleQueue) => {
@@ -57,14 +70,10 @@ export async function startWorkers(c: Container): Promise<Workers> {
       }),
       { ...common, concurrency: 16 },
     ),
-    // A tick that died with its process is simply missed: the next one plans the same work. The
-    // credentials' clock (grace ends, vendor expiries) runs on the same tick.
+    // A tick that died with its process is simply missed: the next one does the same work.
     new Worker(
       QueueName.PLANNER,
-      async () => {
-        const planned = await services.planner.tick();
-        return { planned, credentials: await services.credentialJobs.sweep(), rotations: await services.rotations.sweep() };
-      },
+      () => clock.tick(),
       { ...common, concurrency: 1, lockDuration: 10_000, stalledInterval: 5_000 },
     ),
     ...LIFECYCLE_QUEUES.map(lifecycleWorker),

@@ -26,7 +26,6 @@ if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('PEXPIRE', KEYS[
 return 0`;
 
 export interface RelayOptions {
-  sweepAfterMs: number;
   pollMs: number;
   lockTtlMs: number;
   checkpointEvery: number;
@@ -42,9 +41,6 @@ export class AuditRelay {
   private draining: Promise<void> | null = null;
   private again = false;
   private stopped = false;
-  private lastSweep = 0;
-  /** How often the leader sweeps for webhook deliveries whose job was lost: half the lateness it looks for, at most 30 s. */
-  private readonly sweepEveryMs: number;
 
   constructor(
     private readonly ds: DataSource,
@@ -57,7 +53,6 @@ export class AuditRelay {
     private readonly opts: RelayOptions,
     private readonly log: Logger,
   ) {
-    this.sweepEveryMs = Math.min(30_000, opts.sweepAfterMs / 2);
     this.lockKey = `${prefix}:relay:leader`;
     this.channel = `${prefix}:audit`;
   }
@@ -101,13 +96,7 @@ export class AuditRelay {
         this.leader = (await this.redis.set(this.lockKey, this.id, 'PX', this.opts.lockTtlMs, 'NX')) === 'OK';
         if (this.leader) this.log.info('became the audit relay');
       }
-      if (this.leader) {
-        await this.drain();
-        if (Date.now() - this.lastSweep > this.sweepEveryMs) {
-          this.lastSweep = Date.now();
-          await this.webhooks.sweep();
-        }
-      }
+      if (this.leader) await this.drain();
     } catch (err) {
       this.log.warn({ err }, 'relay tick failed');
     }
