@@ -56,6 +56,7 @@ import { WEBHOOK_SEALED_COLUMNS } from '../webhooks/webhook.entity';
 import { CREDENTIAL_SEALED_COLUMNS } from '../credentials/credential.entity';
 import { TOKEN_SEALED_COLUMNS } from '../tokens/token-secret.entity';
 import { ceilingTokens, policySchedules } from '../tokens/token-transitions';
+import { SuccessorSeal } from '../tokens/successor-seal';
 
 export interface Services {
   audit: AuditService;
@@ -131,12 +132,13 @@ function createServices(config: Config, log: Logger, ds: DataSource, redis: Redi
   const reveals = new CredentialReveals(ds, dataKeys, auditGroup, revealRefusals);
   const credentials = new CredentialService(ds, audit, dataKeys, () => reveals.forget());
   const planner = new Planner(ds, redis, queues, { ...config.lifecycle, batch: 1_000, lockTtlMs: Math.max(5_000, config.lifecycle.tickMs * 2) }, log);
-  const lifecycle = new LifecycleActions(ds, audit, hasher, box, changes, log);
+  const successorSeal = new SuccessorSeal(box);
+  const lifecycle = new LifecycleActions(ds, audit, hasher, successorSeal, changes, log);
   const preview = new LifecyclePreview(rotation, policies);
   const operations = new LifecycleOps(ds, redis, queues, planner.lastTickKey);
   metrics.sources.lifecycleQueues = () => operations.queueStats();
   metrics.sources.plannerLagSeconds = () => operations.lagSeconds(null);
-  const successors = new SuccessorService(ds, hasher, box, audit, tokens, changes);
+  const successors = new SuccessorService(ds, hasher, successorSeal, audit, tokens, changes);
   const outbound = createOutbound({ webhookAllow: config.webhooks.allow, rotatorAllow: config.rotators.allow, deadlineMs: config.outbound.deadlineMs, platformUrls: [config.databaseUrl, config.redisUrl] });
   const webhooks = new WebhookService(ds, audit, box, queues, outbound.http, config.webhooks);
   const rotations = new CredentialRotations(ds, audit, credentials, box, queues, outbound, config.rotators, metrics, log);

@@ -10,7 +10,7 @@ import { graceFor, nextNotifyFor, warningAt } from '../policies/schedule';
 import type { Tx } from '../platform/db';
 import { formatDuration } from '../platform/duration';
 import type { LifecycleJob, LifecycleQueue } from '../platform/queues';
-import type { SecretBox } from '../platform/secret-box';
+import type { SuccessorSeal } from '../tokens/successor-seal';
 import type { TokenRow } from '../tokens/token.entity';
 import { TokenSecretRow } from '../tokens/token-secret.entity';
 import type { SecretHasher } from '../tokens/secret-hasher';
@@ -69,7 +69,7 @@ export class LifecycleActions {
     private readonly ds: DataSource,
     private readonly audit: AuditService,
     private readonly hasher: SecretHasher,
-    private readonly box: SecretBox,
+    private readonly successors: SuccessorSeal,
     private readonly changes: ChangeNotifier,
     private readonly log: Logger,
   ) {
@@ -156,7 +156,7 @@ export class LifecycleActions {
     },
     apply: async (tx, tenantId, due, now) => {
       const items = due.map((d) => ({ row: d.row, grace: graceFor(null, d.policy), policy: d.policy }));
-      const rotated = await addGenerations(tx, this.hasher, tenantId, items, now, (secretId, secret) => this.box.seal(secret, secretId));
+      const rotated = await addGenerations(tx, this.hasher, tenantId, items, now, (secretId, secret) => this.successors.seal(secretId, secret));
       return due.map((d, i) => ({
         detail: `rotated to generation ${d.row.generation}`,
         event: {

@@ -9,7 +9,7 @@ import type { AuditAction } from '../audit/actions';
 import type { AuditService } from '../audit/audit.service';
 import type { ChangeNotifier } from '../platform/change-notifier';
 import { RotationPolicy } from '../policies/rotation-policy.entity';
-import type { SecretBox } from '../platform/secret-box';
+import type { SuccessorSeal } from './successor-seal';
 import { TenantScope } from '../platform/tenant-scope';
 import type { SecretHasher } from './secret-hasher';
 import { TokenRow } from './token.entity';
@@ -31,7 +31,7 @@ export class SuccessorService {
   constructor(
     private readonly ds: DataSource,
     private readonly hasher: SecretHasher,
-    private readonly box: SecretBox,
+    private readonly seal: SuccessorSeal,
     private readonly audit: AuditService,
     private readonly tokens: TokenService,
     private readonly changes: ChangeNotifier,
@@ -84,7 +84,7 @@ export class SuccessorService {
       }
       // Kept sealed until the grace ends (the retire job deletes it then): every holder, and every
       // retry, gets the same successor.
-      const secret = this.box.open({ ciphertext: current.sealed, keyId: current.sealedKeyId }, current.id);
+      const secret = this.seal.open({ id: current.id, sealed: current.sealed, sealedKeyId: current.sealedKeyId });
       if (!current.pickedUpAt) await tx.update(TokenSecretRow, { tenantId: token.tenantId, id: current.id }, { pickedUpAt: now });
       await event('TOKEN_SUCCESSOR_PICKED_UP', { firstPickup: !current.pickedUpAt });
       return {
