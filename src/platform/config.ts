@@ -1,9 +1,11 @@
-// The one reader of process.env: parses and validates every setting once, at start.
+// The one reader of process.env: reads every setting once, at start, through the table of
+// settings.ts, checks what depends on several of them (secrets, the key ring) and builds the Config.
 import { createHash, hkdfSync, randomBytes } from 'node:crypto';
 import { linkSync, mkdirSync, readFileSync, unlinkSync, writeFileSync } from 'node:fs';
-import { isIP } from 'node:net';
 import { isAbsolute, join, resolve } from 'node:path';
-import { formatDuration, parseDuration } from './duration';
+import { readSettings } from './settings';
+
+export { USAGE_FLUSH_MS_DEFAULT } from './settings';
 
 export type Role = 'all' | 'api' | 'worker';
 export type NodeEnv = 'development' | 'production' | 'test';
@@ -107,216 +109,89 @@ export class ConfigError extends Error {
 
 type Env = Record<string, string | undefined>;
 
-/**
- * How often usage totals are written. A minute: at 15 s a gateway using 100,000 tokens evenly
- * rewrote most of them four times a minute, a second of Postgres CPU each time on the cores the
- * gateway needed (85% of the slow requests of a steady benchmark fell in those seconds).
- */
-export const USAGE_FLUSH_MS_DEFAULT = 60_000;
-
-const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
-
 export function loadConfig(env: Env = process.env): Config {
   const problems: string[] = [];
-  const read = (name: string, fallback: string): string => {
-    const v = env[name];
-    return v === undefined || v === '' ? fallback : v;
-  };
-  const oneOf = <T extends string>(name: string, allowed: readonly T[], fallback: T): T => {
-    const v = read(name, fallback);
-    if (!(allowed as readonly string[]).includes(v)) {
-      problems.push(`${name}=${JSON.stringify(v)} is not one of ${allowed.join(', ')}`);
-      return fallback;
-    }
-    return v as T;
-  };
-  const int = (name: string, fallback: number, min: number, max: number): number => {
-    const raw = read(name, String(fallback));
-    const n = Number(raw);
-    if (!/^\d+$/.test(raw) || n < min || n > max) {
-      problems.push(`${name}=${JSON.stringify(raw)} must be an integer from ${min} to ${max}`);
-      return fallback;
-    }
-    return n;
-  };
-  const url = (name: string, fallback: string, protocols: string[]): string => {
-    const v = read(name, fallback);
-    try {
-      const u = new URL(v);
-      if (!protocols.includes(u.protocol)) throw new Error('protocol');
-    } catch {
-      problems.push(`${name} must be a ${protocols.join(' or ')}// URL`);
-    }
-    return v;
-  };
-  const duration = (name: string, fallback: string, min: number, max: number): number => {
-    const raw = read(name, fallback);
-    let s = -1;
-    try {
-      s = parseDuration(raw);
-    } catch {
-      // reported below
-    }
-    if (s < min || s > max) {
-      problems.push(`${name}=${JSON.stringify(raw)} must be an ISO 8601 duration from ${formatDuration(min)} to ${formatDuration(max)}`);
-      return parseDuration(fallback);
-    }
-    return s;
-  };
-  const cidrList = (name: string): string[] => {
-    const out: string[] = [];
-    for (const entry of read(name, '').split(',').map((x) => x.trim()).filter(Boolean)) {
-      const [address, bits, extra] = entry.split('/');
-      const family = isIP(address ?? '');
-      const max = family === 6 ? 128 : 32;
-      if (!family || extra !== undefined || (bits !== undefined && (!/^\d+$/.test(bits) || Number(bits) > max))) {
-        problems.push(`${name}: ${JSON.stringify(entry)} is not an IP address or network such as 10.0.0.0/8`);
-      } else out.push(entry);
-    }
-    return out;
-  };
-  /** Hosts, IP addresses, networks, or a host or address with a port: db.internal, 10.0.0.0/8, 127.0.0.1:6380, [::1]:6380. */
-  const allowList = (name: string): string[] => {
-    const out: string[] = [];
-    for (const entry of read(name, '').split(',').map((x) => x.trim()).filter(Boolean)) {
-      const [address, bits, extra] = entry.split('/');
-      const network = bits !== undefined && extra === undefined && isIP(address ?? '') && /^\d+$/.test(bits) && Number(bits) <= (isIP(address!) === 6 ? 128 : 32);
-      const m = /^(?:\[([0-9a-fA-F:.]+)\]|([A-Za-z0-9_.-]+))(?::(\d{1,5}))?$/.exec(entry);
-      const hostOrPort = m !== null && (m[1] === undefined || isIP(m[1]) === 6) && Number(m[3] ?? 0) <= 65535;
-      if (isIP(entry) || network || hostOrPort) out.push(entry);
-      else problems.push(`${name}: ${JSON.stringify(entry)} is not a host, an IP address, a network such as 10.0.0.0/8, or one of the first two with a port such as 127.0.0.1:6380`);
-    }
-    return out;
-  };
-  const hostPort = (name: string): { host: string; port: number } | null => {
-    const v = read(name, '');
-    if (!v) return null;
-    const m = /^(?:\[([0-9a-fA-F:]+)\]|([^:\s]+)):(\d{1,5})$/.exec(v);
-    const port = m ? Number(m[3]) : -1;
-    if (!m || port > 65535) {
-      problems.push(`${name}=${JSON.stringify(v)} must be HOST:PORT, for example 127.0.0.1:9464 or [::1]:9464`);
-      return null;
-    }
-    return { host: m[1] ?? m[2]!, port };
-  };
-
-  const nodeEnv = oneOf<NodeEnv>('NODE_ENV', ['development', 'production', 'test'], 'development');
-  const role = oneOf<Role>('LATCHKEY_ROLE', ['all', 'api', 'worker'], 'all');
-  const databaseUrl = url('DATABASE_URL', 'postgres://postgres@127.0.0.1:5432/latchkey', ['postgres:', 'postgresql:']);
-  const redisUrl = url('REDIS_URL', 'redis://127.0.0.1:6379', ['redis:', 'rediss:']);
-  const redisPrefix = read('REDIS_PREFIX', 'latchkey');
-  if (!/^[A-Za-z0-9_.-]{1,64}$/.test(redisPrefix)) {
-    problems.push('REDIS_PREFIX must be 1-64 characters of letters, digits, "_", "." or "-"');
-  }
-  const host = read('HOST', '127.0.0.1');
-  const port = int('PORT', 4000, 0, 65535);
-  const logLevel = read('LOG_LEVEL', 'info');
-  if (!LOG_LEVELS.includes(logLevel)) problems.push(`LOG_LEVEL=${JSON.stringify(logLevel)} is not one of ${LOG_LEVELS.join(', ')}`);
-  const dataDir = resolve(read('LATCHKEY_DATA_DIR', '.data'));
+  // WEBHOOK_TIMEOUT_MS, the former name of OUTBOUND_DEADLINE_MS (an idle timeout then), is still read.
+  const s = readSettings({ ...env, OUTBOUND_DEADLINE_MS: env.OUTBOUND_DEADLINE_MS || env.WEBHOOK_TIMEOUT_MS }, problems);
+  const dataDir = resolve(s.LATCHKEY_DATA_DIR);
   const inData = (p: string) => (isAbsolute(p) ? p : resolve(p));
 
-  const production = nodeEnv === 'production';
-  const pepperRaw = env.TOKEN_PEPPER;
-  const keyRaw = env.ENCRYPTION_KEY;
-  const signingRaw = env.AUDIT_SIGNING_KEY;
+  const production = s.NODE_ENV === 'production';
   let signingSeed: Buffer | undefined;
-  if (signingRaw !== undefined && signingRaw !== '') {
-    signingSeed = Buffer.from(signingRaw, 'base64');
+  if (s.AUDIT_SIGNING_KEY !== undefined) {
+    signingSeed = Buffer.from(s.AUDIT_SIGNING_KEY, 'base64');
     if (signingSeed.length !== 32) problems.push('AUDIT_SIGNING_KEY must be a 32-byte Ed25519 seed, base64-encoded');
   }
-  if (production && !pepperRaw) problems.push('TOKEN_PEPPER is required when NODE_ENV=production');
-  if (production && !keyRaw && !env.ENCRYPTION_KEYS) problems.push('ENCRYPTION_KEYS (or ENCRYPTION_KEY) is required when NODE_ENV=production');
-  if (production && !signingRaw) problems.push('AUDIT_SIGNING_KEY is required when NODE_ENV=production (a 32-byte Ed25519 seed, base64: openssl rand -base64 32)');
-  if (pepperRaw !== undefined && pepperRaw.length < 32) problems.push('TOKEN_PEPPER must be at least 32 characters');
+  if (production && !s.TOKEN_PEPPER) problems.push('TOKEN_PEPPER is required when NODE_ENV=production');
+  if (production && !s.ENCRYPTION_KEY && !s.ENCRYPTION_KEYS) problems.push('ENCRYPTION_KEYS (or ENCRYPTION_KEY) is required when NODE_ENV=production');
+  if (production && !s.AUDIT_SIGNING_KEY) problems.push('AUDIT_SIGNING_KEY is required when NODE_ENV=production (a 32-byte Ed25519 seed, base64: openssl rand -base64 32)');
+  if (s.TOKEN_PEPPER !== undefined && s.TOKEN_PEPPER.length < 32) problems.push('TOKEN_PEPPER must be at least 32 characters');
+  if (s.METRICS_TOKEN !== undefined && s.METRICS_TOKEN.length < 16) problems.push('METRICS_TOKEN must be at least 16 characters');
   let encryptionKey: Buffer | undefined;
-  if (keyRaw) {
-    encryptionKey = Buffer.from(keyRaw, 'base64');
+  if (s.ENCRYPTION_KEY) {
+    encryptionKey = Buffer.from(s.ENCRYPTION_KEY, 'base64');
     if (encryptionKey.length !== 32) problems.push('ENCRYPTION_KEY must be 32 bytes, base64-encoded');
   }
-  const ring = keyringEntries(env.ENCRYPTION_KEYS, problems);
-
-  const config = {
-    nodeEnv,
-    role,
-    databaseUrl,
-    redisUrl,
-    redisPrefix,
-    host,
-    port,
-    dataDir,
-    bootstrapTokenFile: inData(read('BOOTSTRAP_TOKEN_FILE', join(dataDir, 'bootstrap-token'))),
-    bootstrapTenantName: read('BOOTSTRAP_TENANT_NAME', 'default'),
-    bootstrapTokenTtlS: duration('BOOTSTRAP_TOKEN_TTL', 'P1D', 60, 90 * 86_400),
-    logLevel,
-    graphql: {
-      maxDepth: int('GRAPHQL_MAX_DEPTH', 8, 2, 64),
-      maxAliases: int('GRAPHQL_MAX_ALIASES', 30, 1, 1000),
-      maxCost: int('GRAPHQL_MAX_COST', 50_000, 10, 10_000_000),
-    },
-    verify: {
-      cacheMaxEntries: int('VERIFY_CACHE_MAX_ENTRIES', 200_000, 1, 10_000_000),
-      cacheMaxBytes: int('VERIFY_CACHE_MAX_MB', 96, 1, 8_192) * 1024 * 1024,
-      cacheTtlMs: int('VERIFY_CACHE_TTL_MS', 600_000, 0, 3_600_000),
-      changePollMs: int('VERIFY_CHANGE_POLL_MS', 1_000, 50, 10_000),
-      staleAfterMs: int('VERIFY_STALE_AFTER_MS', 3_000, 100, 60_000),
-      permissionsTtlMs: int('PERMISSIONS_CACHE_TTL_MS', 5_000, 0, 60_000),
-      negativeTtlMs: int('VERIFY_NEGATIVE_TTL_MS', 2_000, 0, 60_000),
-      negativeMaxEntries: int('VERIFY_NEGATIVE_MAX_ENTRIES', 50_000, 1, 1_000_000),
-      sharedTtlMs: int('VERIFY_SHARED_TTL_MS', 60_000, 0, 3_600_000),
-    },
-    usageFlushMs: int('USAGE_FLUSH_MS', USAGE_FLUSH_MS_DEFAULT, 50, 600_000),
-    usageDailyFlushMs: int('USAGE_DAILY_FLUSH_MS', 60_000, 50, 3_600_000),
-    auditCheckpointEvery: int('AUDIT_CHECKPOINT_EVERY', 1_000, 1, 1_000_000),
-    auditGroupCommitMax: int('AUDIT_GROUP_COMMIT_MAX', 1_000, 1, 10_000),
-    relay: { pollMs: int('RELAY_POLL_MS', 500, 20, 60_000), lockTtlMs: int('RELAY_LOCK_TTL_MS', 5_000, 500, 120_000) },
-    webhooks: {
-      // Hosts or networks that deliveries may reach although they are private (for example a
-      // receiver on the same host in tests); everything else private, loopback or link-local is refused.
-      allow: allowList('WEBHOOK_ALLOW'),
-      attempts: int('WEBHOOK_ATTEMPTS', 15, 1, 50),
-      backoffMs: int('WEBHOOK_BACKOFF_MS', 5_000, 10, 3_600_000),
-      sweepAfterMs: int('WEBHOOK_SWEEP_AFTER_MS', 60_000, 1_000, 3_600_000),
-    },
-    lifecycle: {
-      tickMs: int('PLANNER_TICK_MS', 5_000, 100, 60_000),
-      horizonMs: int('PLANNER_HORIZON_MS', 60_000, 1_000, 3_600_000),
-      maxPerTick: int('PLANNER_MAX_PER_TICK', 5_000, 10, 1_000_000),
-      concurrency: int('LIFECYCLE_CONCURRENCY', 200, 1, 1_000),
-      batch: int('LIFECYCLE_BATCH', 200, 1, 1_000),
-    },
-    rotators: {
-      attempts: int('ROTATOR_ATTEMPTS', 5, 1, 50),
-      backoffMs: int('ROTATOR_BACKOFF_MS', 2_000, 10, 3_600_000),
-      timeoutMs: int('ROTATION_TIMEOUT_MS', 3_600_000, 1_000, 7 * 86_400_000),
-      // The same for built-in (Postgres, Redis) rotators; Latchkey's own Postgres and Redis never.
-      allow: allowList('ROTATOR_ALLOW'),
-    },
-    outbound: {
-      // WEBHOOK_TIMEOUT_MS, its former name (an idle timeout then), is still read.
-      deadlineMs: int('OUTBOUND_DEADLINE_MS', Number(read('WEBHOOK_TIMEOUT_MS', '10000')) || 10_000, 100, 120_000),
-      tenantSlots: int('OUTBOUND_TENANT_SLOTS', 4, 1, 1_000),
-    },
-    shutdownTimeoutMs: int('SHUTDOWN_TIMEOUT_MS', 10_000, 100, 120_000),
-    startupTimeoutMs: int('STARTUP_TIMEOUT_MS', 30_000, 0, 600_000),
-    metrics: { listen: hostPort('METRICS_LISTEN'), token: env.METRICS_TOKEN || null },
-    trustedProxies: cidrList('TRUSTED_PROXIES'),
-    authMisses: { perSecond: int('AUTH_MISSES_PER_SECOND', 10, 1, 100_000), burst: int('AUTH_MISSES_BURST', 50, 1, 1_000_000) },
-    revealRefusals: { burst: int('REVEAL_REFUSALS_BURST', 10, 1, 10_000), perMinute: int('REVEAL_REFUSALS_PER_MINUTE', 10, 1, 60_000) },
-  };
-  if (config.metrics.token !== null && config.metrics.token.length < 16) problems.push('METRICS_TOKEN must be at least 16 characters');
+  const ring = keyringEntries(s.ENCRYPTION_KEYS, problems);
   if (problems.length > 0) throw new ConfigError(problems);
 
   // Development keeps generated secrets under the data directory, so tokens survive restarts.
-  const tokenPepper = pepperRaw ? Buffer.from(pepperRaw, 'utf8') : devSecret(dataDir, 'token-pepper');
+  const tokenPepper = s.TOKEN_PEPPER ? Buffer.from(s.TOKEN_PEPPER, 'utf8') : devSecret(dataDir, 'token-pepper');
   if (ring.size === 0) encryptionKey ??= devSecret(dataDir, 'encryption-key');
-  const keyring = buildKeyring(ring, encryptionKey, env.ENCRYPTION_ACTIVE_KEY);
+  const keyring = buildKeyring(ring, encryptionKey, s.ENCRYPTION_ACTIVE_KEY);
   // The signing key is a secret of its own. Checkpoints signed before it existed were signed with a
   // key derived from the encryption key: that one still verifies them, and signs nothing.
   signingSeed ??= devSecret(dataDir, 'audit-signing-key');
   const derived = [...keyring.keys.values()].map((key) => Buffer.from(hkdfSync('sha256', key, Buffer.alloc(0), 'latchkey audit checkpoint signing', 32)));
   const retiredSeeds = derived.filter((seed) => !seed.equals(signingSeed!));
-  const { auditCheckpointEvery, auditGroupCommitMax, ...rest } = config;
-  return { ...rest, tokenPepper, keyring, audit: { signingSeed, retiredSeeds, checkpointEvery: auditCheckpointEvery, groupCommitMax: auditGroupCommitMax } };
+  return {
+    nodeEnv: s.NODE_ENV,
+    role: s.LATCHKEY_ROLE,
+    databaseUrl: s.DATABASE_URL,
+    redisUrl: s.REDIS_URL,
+    redisPrefix: s.REDIS_PREFIX,
+    host: s.HOST,
+    port: s.PORT,
+    dataDir,
+    tokenPepper,
+    keyring,
+    bootstrapTokenFile: inData(s.BOOTSTRAP_TOKEN_FILE ?? join(dataDir, 'bootstrap-token')),
+    bootstrapTenantName: s.BOOTSTRAP_TENANT_NAME,
+    bootstrapTokenTtlS: s.BOOTSTRAP_TOKEN_TTL,
+    logLevel: s.LOG_LEVEL,
+    graphql: { maxDepth: s.GRAPHQL_MAX_DEPTH, maxAliases: s.GRAPHQL_MAX_ALIASES, maxCost: s.GRAPHQL_MAX_COST },
+    verify: {
+      cacheMaxEntries: s.VERIFY_CACHE_MAX_ENTRIES,
+      cacheMaxBytes: s.VERIFY_CACHE_MAX_MB * 1024 * 1024,
+      cacheTtlMs: s.VERIFY_CACHE_TTL_MS,
+      changePollMs: s.VERIFY_CHANGE_POLL_MS,
+      staleAfterMs: s.VERIFY_STALE_AFTER_MS,
+      permissionsTtlMs: s.PERMISSIONS_CACHE_TTL_MS,
+      negativeTtlMs: s.VERIFY_NEGATIVE_TTL_MS,
+      negativeMaxEntries: s.VERIFY_NEGATIVE_MAX_ENTRIES,
+      sharedTtlMs: s.VERIFY_SHARED_TTL_MS,
+    },
+    usageFlushMs: s.USAGE_FLUSH_MS,
+    usageDailyFlushMs: s.USAGE_DAILY_FLUSH_MS,
+    audit: { signingSeed, retiredSeeds, checkpointEvery: s.AUDIT_CHECKPOINT_EVERY, groupCommitMax: s.AUDIT_GROUP_COMMIT_MAX },
+    relay: { pollMs: s.RELAY_POLL_MS, lockTtlMs: s.RELAY_LOCK_TTL_MS },
+    webhooks: { allow: s.WEBHOOK_ALLOW, attempts: s.WEBHOOK_ATTEMPTS, backoffMs: s.WEBHOOK_BACKOFF_MS, sweepAfterMs: s.WEBHOOK_SWEEP_AFTER_MS },
+    lifecycle: {
+      tickMs: s.PLANNER_TICK_MS,
+      horizonMs: s.PLANNER_HORIZON_MS,
+      maxPerTick: s.PLANNER_MAX_PER_TICK,
+      concurrency: s.LIFECYCLE_CONCURRENCY,
+      batch: s.LIFECYCLE_BATCH,
+    },
+    rotators: { attempts: s.ROTATOR_ATTEMPTS, backoffMs: s.ROTATOR_BACKOFF_MS, timeoutMs: s.ROTATION_TIMEOUT_MS, allow: s.ROTATOR_ALLOW },
+    outbound: { deadlineMs: s.OUTBOUND_DEADLINE_MS, tenantSlots: s.OUTBOUND_TENANT_SLOTS },
+    shutdownTimeoutMs: s.SHUTDOWN_TIMEOUT_MS,
+    startupTimeoutMs: s.STARTUP_TIMEOUT_MS,
+    metrics: { listen: s.METRICS_LISTEN, token: s.METRICS_TOKEN ?? null },
+    trustedProxies: s.TRUSTED_PROXIES,
+    authMisses: { perSecond: s.AUTH_MISSES_PER_SECOND, burst: s.AUTH_MISSES_BURST },
+    revealRefusals: { burst: s.REVEAL_REFUSALS_BURST, perMinute: s.REVEAL_REFUSALS_PER_MINUTE },
+  };
 }
 
 const KEY_ID = /^[A-Za-z0-9._-]{1,64}$/;

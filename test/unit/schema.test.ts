@@ -5,6 +5,7 @@ import { buildSchema, findBreakingChanges } from 'graphql';
 import { describe, expect, it } from 'vitest';
 import type { Services } from '../../src/app/container';
 import { buildLatchkeySchema, createResolvers, printLatchkeySchema } from '../../src/app/schema';
+import { configurationDoc } from '../../src/platform/settings';
 
 const root = resolve(__dirname, '..', '..');
 const read = (p: string) => readFileSync(resolve(root, p), 'utf8');
@@ -25,5 +26,9 @@ describe('schema files', () => {
   it('the emitted schema breaks nothing in the contract', () => {
     const breaking = findBreakingChanges(buildSchema(read('schema/contract.graphql')), buildSchema(read('schema/schema.graphql')));
     expect(breaking.map((b) => `${b.type}: ${b.description}`)).toEqual([]);
+  });
+
+  it('docs/configuration.md is what the table of settings says (run `npm run schema` when this fails)', () => {
+    expect(read('docs/configuration.md')).toBe(configurationDoc());
   });
 });
