@@ -9,6 +9,8 @@ import { AuditGroupCommit } from '../audit/group-commit';
 import { CredentialReveals } from '../credentials/credential-reveal';
 import { RevealRefusals } from '../credentials/reveal-refusals';
 import { CredentialService } from '../credentials/credential.service';
+import { CredentialGrants } from '../credentials/credential-grants';
+import { CredentialVersions } from '../credentials/credential-versions';
 import { CredentialJobs } from '../credentials/credential.jobs';
 import { CredentialRotations } from '../credentials/credential-rotations';
 import { RotatorConfiguration } from '../credentials/rotator-configuration';
@@ -27,6 +29,7 @@ import { SecretBox } from '../platform/secret-box';
 import { createOutbound, type Outbound } from '../outbound/outbound';
 import { WebhookDeliveries } from '../webhooks/webhook.jobs';
 import { WebhookService } from '../webhooks/webhook.service';
+import { WebhookDispatch } from '../webhooks/webhook-dispatch';
 import { CacheInvalidator, ChangePoller } from '../verify/cache-invalidation';
 import { InvalidationBus } from '../verify/invalidation-bus';
 import { RoleService } from '../roles/role.service';
@@ -45,6 +48,8 @@ import { KeyedBuckets } from '../platform/keyed-buckets';
 import { PermissionCache } from '../verify/permission-cache';
 import { RecordLoader } from '../verify/record-loader';
 import { TokenService } from '../tokens/token.service';
+import { TokenSettings } from '../tokens/token-settings';
+import { TokenStatusChanges } from '../tokens/token-status';
 import { TokenRotation } from '../tokens/token-rotation';
 import { TokenUsage } from '../tokens/token-usage';
 import { RateLimiter } from '../verify/rate-limiter';
@@ -63,6 +68,8 @@ export interface Services {
   dataKeys: DataKeys;
   resealer: Resealer;
   credentials: CredentialService;
+  credentialVersions: CredentialVersions;
+  credentialGrants: CredentialGrants;
   reveals: CredentialReveals;
   revealRefusals: RevealRefusals;
   credentialJobs: CredentialJobs;
@@ -70,6 +77,7 @@ export interface Services {
   rotatorConfiguration: RotatorConfiguration;
   outbound: Outbound;
   webhooks: WebhookService;
+  webhookDispatch: WebhookDispatch;
   deliveries: WebhookDeliveries;
   events: EventService;
   hub: AuditHub;
@@ -81,6 +89,8 @@ export interface Services {
   owners: OwnerService;
   policies: PolicyService;
   tokens: TokenService;
+  tokenStatus: TokenStatusChanges;
+  tokenSettings: TokenSettings;
   rotation: TokenRotation;
   tokenUsage: TokenUsage;
   tenants: TenantService;
@@ -119,7 +129,9 @@ function createServices(config: Config, log: Logger, ds: DataSource, redis: Redi
   const roles = new RoleService(ds, audit, changes);
   const scopes = new ScopeService(ds, audit);
   const owners = new OwnerService(ds, audit, scopes, changes, ceilingTokens);
-  const tokens = new TokenService(ds, audit, scopes, hasher, changes);
+  const tokens = new TokenService(ds, audit, scopes, hasher);
+  const tokenStatus = new TokenStatusChanges(ds, audit, changes);
+  const tokenSettings = new TokenSettings(ds, audit, changes);
   const rotation = new TokenRotation(ds, audit, hasher, changes);
   const tokenUsage = new TokenUsage(ds);
   const policies = new PolicyService(ds, audit, changes, policySchedules);
@@ -130,7 +142,10 @@ function createServices(config: Config, log: Logger, ds: DataSource, redis: Redi
   const auditGroup = new AuditGroupCommit(ds, audit, config.audit.groupCommitMax);
   const revealRefusals = new RevealRefusals(auditGroup, config.revealRefusals);
   const reveals = new CredentialReveals(ds, dataKeys, auditGroup, revealRefusals);
-  const credentials = new CredentialService(ds, audit, dataKeys, () => reveals.forget());
+  const forgetReveals = () => reveals.forget();
+  const credentialVersions = new CredentialVersions(ds, audit, dataKeys, forgetReveals);
+  const credentialGrants = new CredentialGrants(ds, audit, forgetReveals);
+  const credentials = new CredentialService(ds, audit, credentialVersions, forgetReveals);
   const planner = new Planner(ds, redis, queues, { ...config.lifecycle, batch: 1_000, lockTtlMs: Math.max(5_000, config.lifecycle.tickMs * 2) }, log);
   const successorSeal = new SuccessorSeal(box);
   const lifecycle = new LifecycleActions(ds, audit, hasher, successorSeal, changes, log);
@@ -138,14 +153,15 @@ function createServices(config: Config, log: Logger, ds: DataSource, redis: Redi
   const operations = new LifecycleOps(ds, redis, queues, planner.lastTickKey);
   metrics.sources.lifecycleQueues = () => operations.queueStats();
   metrics.sources.plannerLagSeconds = () => operations.lagSeconds(null);
-  const successors = new SuccessorService(ds, hasher, successorSeal, audit, tokens, changes);
+  const successors = new SuccessorService(ds, hasher, successorSeal, audit, tokenStatus, changes);
   const outbound = createOutbound({ webhookAllow: config.webhooks.allow, rotatorAllow: config.rotators.allow, deadlineMs: config.outbound.deadlineMs, platformUrls: [config.databaseUrl, config.redisUrl] });
-  const webhooks = new WebhookService(ds, audit, box, queues, outbound.http, config.webhooks);
-  const rotations = new CredentialRotations(ds, audit, credentials, box, queues, outbound, config.rotators, metrics, log);
-  const rotatorConfiguration = new RotatorConfiguration(ds, audit, credentials, box, outbound);
+  const webhooks = new WebhookService(ds, audit, box, outbound.http);
+  const webhookDispatch = new WebhookDispatch(ds, queues, config.webhooks);
+  const rotations = new CredentialRotations(ds, audit, credentialVersions, box, queues, outbound, config.rotators, metrics, log);
+  const rotatorConfiguration = new RotatorConfiguration(ds, audit, credentialGrants, credentialVersions, box, outbound);
   const credentialJobs = new CredentialJobs(ds, audit, log, (tenantId, credentialId, version) => rotations.refuseRetired(tenantId, credentialId, version), config.outbound.tenantSlots);
   const deliveries = new WebhookDeliveries(ds, audit, box, outbound.http, config.webhooks, log);
-  const relay = new AuditRelay(ds, redis, config.databaseUrl, prefix, signer, scopes, webhooks, { ...config.relay, checkpointEvery: config.audit.checkpointEvery }, log);
+  const relay = new AuditRelay(ds, redis, config.databaseUrl, prefix, signer, scopes, webhookDispatch, { ...config.relay, checkpointEvery: config.audit.checkpointEvery }, log);
   const events = new EventService(ds, hub, scopes);
   const usage = new UsageRecorder(ds, metrics, log, config.usageFlushMs, config.usageDailyFlushMs);
   const local = new LocalRecordCache(config.verify, () => poller.trusted());
@@ -173,6 +189,8 @@ function createServices(config: Config, log: Logger, ds: DataSource, redis: Redi
     dataKeys,
     resealer,
     credentials,
+    credentialVersions,
+    credentialGrants,
     reveals,
     revealRefusals,
     credentialJobs,
@@ -184,6 +202,8 @@ function createServices(config: Config, log: Logger, ds: DataSource, redis: Redi
     owners,
     policies,
     tokens,
+    tokenStatus,
+    tokenSettings,
     rotation,
     tokenUsage,
     tenants,
@@ -192,6 +212,7 @@ function createServices(config: Config, log: Logger, ds: DataSource, redis: Redi
     bus,
     poller,
     webhooks,
+    webhookDispatch,
     deliveries,
     events,
     hub,

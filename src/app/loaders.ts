@@ -2,6 +2,7 @@
 import DataLoader from 'dataloader';
 import type { CredentialGrant, CredentialVersion } from '../credentials/credential.entity';
 import type { CredentialService } from '../credentials/credential.service';
+import type { CredentialGrants } from '../credentials/credential-grants';
 import type { RoleService } from '../roles/role.service';
 import type { Role } from '../roles/role.entity';
 import type { Owner } from '../owners/owner.entity';
@@ -30,6 +31,7 @@ export interface LoaderSources {
   policies: PolicyService;
   tokenUsage: TokenUsage;
   credentials: CredentialService;
+  credentialGrants: CredentialGrants;
 }
 
 /** Every domain's loaders, in one object per request. */
@@ -59,7 +61,7 @@ export function createLoaders(s: LoaderSources, tenantId: string, { cache = true
     policy: new DataLoader<string, RotationPolicy | null>(async (ids) => byKey(ids, await s.policies.byIds(tenantId, ids), (p) => p.id), options),
     policyUsage: new DataLoader<string, PolicyUsage>((ids) => s.policies.usage(tenantId, ids), options),
     scopeUsage: new DataLoader<string, ScopeUsage>((ids) => s.scopes.usage(tenantId, ids), options),
-    credentialReaders: new DataLoader<string, CredentialGrant[]>((ids) => s.credentials.grantsByCredentialIds(tenantId, ids), options),
+    credentialReaders: new DataLoader<string, CredentialGrant[]>((ids) => s.credentialGrants.grantsByCredentialIds(tenantId, ids), options),
     currentCredentialVersion: new DataLoader<string, CredentialVersion | null>((ids) => s.credentials.currentVersions(tenantId, ids), options),
   };
 }

@@ -35,11 +35,11 @@ export function createResolvers(s: Services): object[] {
     new OwnerRolesResolver(),
     new ScopeResolver(s.scopes),
     new TenantResolver(s.tenants),
-    new TokenResolver(s.tokens, s.rotation),
+    new TokenResolver(s.tokens, s.tokenStatus, s.tokenSettings, s.rotation),
     new VerifyResolver(s.verifier),
     new EventResolver(),
-    new WebhookResolver(s.webhooks),
-    new CredentialResolver(s.credentials, s.reveals, s.audit, s.rotations, s.rotatorConfiguration),
+    new WebhookResolver(s.webhooks, s.webhookDispatch),
+    new CredentialResolver(s),
   ];
 }
 

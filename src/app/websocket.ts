@@ -63,7 +63,7 @@ export function startWebSocket(c: Container, server: Server, schema: GraphQLSche
           clientIp: live.clientIp,
           loaders: createLoaders(services, live.principal.tenantId, { cache: false }),
           log,
-          events: { service: services.events, principal: () => live.principal, grantedCredentials: (p) => services.credentials.grantedNames(p.tenantId, p.ownerId) },
+          events: { service: services.events, principal: () => live.principal, grantedCredentials: (p) => services.credentialGrants.grantedNames(p.tenantId, p.ownerId) },
         };
       },
       subscribe: (args) => sharedSubscribe(args, audienceOf(args.contextValue as Context), c.metrics),

@@ -28,7 +28,7 @@ export async function startWorkers(c: Container): Promise<Workers> {
       { name: 'tokens', run: () => services.planner.tick() },
       { name: 'credentials', run: () => services.credentialJobs.sweep() },
       { name: 'rotations', run: () => services.rotations.sweep() },
-      { name: 'webhooks', everyMs: Math.min(30_000, config.webhooks.sweepAfterMs / 2), run: () => services.webhooks.sweep() },
+      { name: 'webhooks', everyMs: Math.min(30_000, config.webhooks.sweepAfterMs / 2), run: () => services.webhookDispatch.sweep() },
     ],
     log,
   );

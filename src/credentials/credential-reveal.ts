@@ -11,7 +11,7 @@ import type { DataSource } from 'typeorm';
 import type { AuditGroupCommit } from '../audit/group-commit';
 import { preparedQuery } from '../platform/db';
 import { notFound } from '../platform/errors';
-import { checkName, versionContext } from './credential.service';
+import { checkName, versionContext } from './credential-rules';
 import type { DataKeys } from './data-keys';
 import type { RevealRefusals } from './reveal-refusals';
 

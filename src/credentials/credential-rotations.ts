@@ -23,7 +23,8 @@ import { TenantScope } from '../platform/tenant-scope';
 import type { Outbound } from '../outbound/outbound';
 import { Credential, CredentialRotation, CredentialVersionState, ROTATION_STEPS, type RotationStep, RotationState } from './credential.entity';
 import * as transitions from './credential-transitions';
-import { type CredentialService, checkName } from './credential.service';
+import { checkName, lockedCredential } from './credential-rules';
+import type { CredentialVersions } from './credential-versions';
 import { type OpenConnection, PostgresRotator, RedisRotator, type RotationContext, type Rotator, RotatorError, type RotatorStep, WebhookRotator } from './rotators';
 
 export interface RotationSettings {
@@ -38,7 +39,7 @@ export class CredentialRotations {
   constructor(
     private readonly ds: DataSource,
     private readonly audit: AuditService,
-    private readonly credentials: CredentialService,
+    private readonly versions: CredentialVersions,
     private readonly box: SecretBox,
     private readonly queues: Queues,
     private readonly outbound: Outbound,
@@ -51,7 +52,7 @@ export class CredentialRotations {
   async rotateNow(p: Principal, name: string): Promise<CredentialRotation> {
     requirePermission(p, Permission.CREDENTIAL_WRITE);
     checkName(name);
-    const rotation = await this.ds.transaction(async (tx) => this.start(tx, await this.credentials.locked(tx, p.tenantId, name), p.ownerId));
+    const rotation = await this.ds.transaction(async (tx) => this.start(tx, await lockedCredential(tx, p.tenantId, name), p.ownerId));
     await this.enqueue(rotation, 'create');
     return rotation;
   }
@@ -107,9 +108,9 @@ export class CredentialRotations {
         if (ctx.pending === undefined) {
           const value = await rotator.create(ctx);
           await this.ds.transaction(async (tx) => {
-            const locked = await this.credentials.locked(tx, c!.tenantId, c!.name);
-            const version = await this.credentials.nextVersion(tx, locked.id);
-            await this.credentials.insertVersion(tx, locked, version, value, null, null, CredentialVersionState.PENDING, rotation.id);
+            const locked = await lockedCredential(tx, c!.tenantId, c!.name);
+            const version = await this.versions.nextVersion(tx, locked.id);
+            await this.versions.insertVersion(tx, locked, version, value, null, null, CredentialVersionState.PENDING, rotation.id);
             await transitions.setPendingVersion(tx, rotation.id, version);
           });
         }
@@ -135,10 +136,10 @@ export class CredentialRotations {
   /** The PENDING version becomes CURRENT, as a version added by hand would; the rotation is DONE. */
   private async finish(c: Credential, rotation: CredentialRotation): Promise<void> {
     await this.ds.transaction(async (tx) => {
-      const locked = await this.credentials.locked(tx, c.tenantId, c.name);
+      const locked = await lockedCredential(tx, c.tenantId, c.name);
       const [state] = await tx.query(`SELECT state FROM credential_rotations WHERE id = $1 FOR UPDATE`, [rotation.id]);
       if (state?.state !== 'RUNNING') return;
-      await this.credentials.replaceCurrent(
+      await this.versions.replaceCurrent(
         tx,
         locked,
         locked.gracePeriodS,
@@ -149,7 +150,7 @@ export class CredentialRotations {
       await transitions.finishRotation(tx, rotation.id);
       await this.audit.append(tx, c.tenantId, { action: 'CREDENTIAL_ROTATED', actorId: null, targetType: 'CREDENTIAL', targetId: c.id, data: { name: c.name, rotationId: rotation.id, version: rotation.pendingVersion } });
     });
-    this.credentials.notifyChanged();
+    this.versions.notifyChanged();
   }
 
   /** A step's last attempt failed: the rotation fails, CURRENT untouched, the PENDING value kept sealed. */
@@ -212,7 +213,7 @@ export class CredentialRotations {
     let started = 0;
     for (const d of due) {
       try {
-        const rotation = await this.ds.transaction(async (tx) => this.start(tx, await this.credentials.locked(tx, d.tenant_id, d.name), null));
+        const rotation = await this.ds.transaction(async (tx) => this.start(tx, await lockedCredential(tx, d.tenant_id, d.name), null));
         await this.enqueue(rotation, 'create');
         started++;
       } catch (err) {
@@ -227,8 +228,8 @@ export class CredentialRotations {
   async refuseRetired(tenantId: string, credentialId: string, version: number): Promise<void> {
     const [c] = await new TenantScope(this.ds.manager, tenantId).findByIds(Credential, [credentialId]);
     if (!c?.rotator || c.rotator.kind === 'WEBHOOK') return;
-    const old = await this.credentials.openValue(c, { version });
-    const current = await this.credentials.openValue(c, { state: 'CURRENT' });
+    const old = await this.versions.openValue(c, { version });
+    const current = await this.versions.openValue(c, { state: 'CURRENT' });
     if (old === undefined || current === undefined) return;
     // The rotation that replaced the retired value, named in the connection's history.
     const [made] = await this.ds.query(`SELECT rotation_id FROM credential_versions WHERE credential_id = $1 AND state = 'CURRENT'`, [c.id]);
@@ -243,10 +244,10 @@ export class CredentialRotations {
   }
 
   private async context(c: Credential, rotation: CredentialRotation): Promise<RotationContext> {
-    const current = await this.credentials.openValue(c, { state: 'CURRENT' });
-    const pending = await this.credentials.openValue(c, { state: 'PENDING', rotationId: rotation.id });
+    const current = await this.versions.openValue(c, { state: 'CURRENT' });
+    const pending = await this.versions.openValue(c, { state: 'PENDING', rotationId: rotation.id });
     // Before create, the version it is about to make.
-    const pendingVersion = rotation.pendingVersion ?? (await this.credentials.nextVersion(this.ds.manager, c.id));
+    const pendingVersion = rotation.pendingVersion ?? (await this.versions.nextVersion(this.ds.manager, c.id));
     return { rotationId: rotation.id, name: c.name, current: current!, pending, pendingVersion };
   }
 
@@ -262,7 +263,7 @@ export class CredentialRotations {
       await this.ds.transaction((tx) =>
         this.audit.append(tx, c.tenantId, { action: 'CREDENTIAL_USED', actorId: null, targetType: 'CREDENTIAL', targetId: conn.id, data: { name: conn.name, credential: c.name, step, rotationId } }),
       );
-      const value = await this.credentials.openValue(conn, { state: 'CURRENT' });
+      const value = await this.versions.openValue(conn, { state: 'CURRENT' });
       if (!value) throw new RotatorError(step, 'the privileged connection has no readable value');
       return value;
     };

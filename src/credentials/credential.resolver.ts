@@ -10,6 +10,8 @@ import type { Connection } from '../platform/pagination';
 import { Credential, CredentialGrant, CredentialRotation, CredentialVersion } from './credential.entity';
 import type { CredentialReveals } from './credential-reveal';
 import type { CredentialService } from './credential.service';
+import type { CredentialGrants } from './credential-grants';
+import type { CredentialVersions } from './credential-versions';
 import {
   AddCredentialVersionInput,
   CreateCredentialInput,
@@ -25,15 +27,20 @@ import type { CredentialRotations } from './credential-rotations';
 import type { RotatorConfiguration } from './rotator-configuration';
 import { JSONObjectScalar } from '../platform/graphql-types';
 
+/** What the credential resolvers call, by the names the application gives them. */
+export interface CredentialDoors {
+  credentials: CredentialService;
+  credentialVersions: CredentialVersions;
+  credentialGrants: CredentialGrants;
+  reveals: CredentialReveals;
+  audit: AuditService;
+  rotations: CredentialRotations;
+  rotatorConfiguration: RotatorConfiguration;
+}
+
 @Resolver(() => Credential)
 export class CredentialResolver {
-  constructor(
-    private readonly service: CredentialService,
-    private readonly reveals: CredentialReveals,
-    private readonly audit: AuditService,
-    private readonly rotationService: CredentialRotations,
-    private readonly rotatorConfiguration: RotatorConfiguration,
-  ) {}
+  constructor(private readonly s: CredentialDoors) {}
 
   @FieldResolver(() => JSONObjectScalar, { nullable: true, description: 'Who rotates it (kind, url or connection and roles); null: by hand only.' })
   rotator(@Root() c: Credential, @Ctx() ctx: CredentialContext): Record<string, unknown> | null {
@@ -44,7 +51,7 @@ export class CredentialResolver {
   @FieldResolver(() => [CredentialRotation], { description: `Its rotations, newest first (at most ${ROTATIONS_SHOWN}).` })
   @Extensions({ maxItems: ROTATIONS_SHOWN })
   rotations(@Root() c: Credential): Promise<CredentialRotation[]> {
-    return this.service.rotations(c.tenantId, c.id);
+    return this.s.credentials.rotations(c.tenantId, c.id);
   }
 
   @Authorized(Permission.CREDENTIAL_WRITE)
@@ -52,13 +59,13 @@ export class CredentialResolver {
     description: 'Sets who rotates the credential (a webhook you run, or a built-in Postgres or Redis rotator) and how often. A built-in rotator takes a grant on its connection.',
   })
   setCredentialRotator(@Arg('name') name: string, @Arg('input', () => SetCredentialRotatorInput) input: SetCredentialRotatorInput, @Ctx() ctx: CredentialContext): Promise<CredentialRotatorSet> {
-    return this.rotatorConfiguration.configure(ctx.principal, name, input);
+    return this.s.rotatorConfiguration.configure(ctx.principal, name, input);
   }
 
   @Authorized(Permission.CREDENTIAL_WRITE)
   @Mutation(() => CredentialRotation, { description: 'Starts a rotation now; its steps run in the workers. Follow it with credential { rotations } or credentialChanged.' })
   rotateCredential(@Arg('name') name: string, @Ctx() ctx: CredentialContext): Promise<CredentialRotation> {
-    return this.rotationService.rotateNow(ctx.principal, name);
+    return this.s.rotations.rotateNow(ctx.principal, name);
   }
 
   @Authorized(Permission.CREDENTIAL_READ)
@@ -68,13 +75,13 @@ export class CredentialResolver {
     @Arg('first', () => Int, { nullable: true }) first?: number,
     @Arg('after', () => String, { nullable: true }) after?: string,
   ): Promise<Connection<Credential>> {
-    return this.service.list(ctx.principal, first, after);
+    return this.s.credentials.list(ctx.principal, first, after);
   }
 
   @Authorized(Permission.CREDENTIAL_READ)
   @Query(() => Credential, { nullable: true })
   credential(@Arg('name') name: string, @Ctx() ctx: CredentialContext): Promise<Credential | null> {
-    return this.service.byName(ctx.principal, name);
+    return this.s.credentials.byName(ctx.principal, name);
   }
 
   @FieldResolver(() => CredentialVersion, { nullable: true, description: 'The version handed out now (null only before the first one exists).' })
@@ -88,7 +95,7 @@ export class CredentialResolver {
     @Arg('first', () => Int, { nullable: true }) first?: number,
     @Arg('after', () => String, { nullable: true }) after?: string,
   ): Promise<Connection<CredentialVersion>> {
-    return this.service.versions(c.tenantId, c.id, first, after);
+    return this.s.credentials.versions(c.tenantId, c.id, first, after);
   }
 
   @FieldResolver(() => AuditEventConnection, { description: 'Its audit events, oldest first: versions, grants, reveals (who, which version, from where).' })
@@ -98,7 +105,7 @@ export class CredentialResolver {
     @Arg('first', () => Int, { nullable: true }) first?: number,
     @Arg('after', () => String, { nullable: true }) after?: string,
   ): Promise<Connection<AuditEvent>> {
-    return this.audit.list(ctx.principal, { targetId: c.id }, first, after);
+    return this.s.audit.list(ctx.principal, { targetId: c.id }, first, after);
   }
 
   @FieldResolver(() => [CredentialGrant], { description: `Owners allowed to read the values (at most ${QUOTAS.readersPerCredential}).` })
@@ -110,31 +117,31 @@ export class CredentialResolver {
   @Authorized(Permission.CREDENTIAL_WRITE)
   @Mutation(() => Credential)
   createCredential(@Arg('input', () => CreateCredentialInput) input: CreateCredentialInput, @Ctx() ctx: CredentialContext): Promise<Credential> {
-    return this.service.create(ctx.principal, input);
+    return this.s.credentials.create(ctx.principal, input);
   }
 
   @Authorized(Permission.CREDENTIAL_WRITE)
   @Mutation(() => Credential)
   updateCredential(@Arg('name') name: string, @Arg('input', () => UpdateCredentialInput) input: UpdateCredentialInput, @Ctx() ctx: CredentialContext): Promise<Credential> {
-    return this.service.update(ctx.principal, name, input);
+    return this.s.credentials.update(ctx.principal, name, input);
   }
 
   @Authorized(Permission.CREDENTIAL_WRITE)
   @Mutation(() => CredentialVersion)
   addCredentialVersion(@Arg('input', () => AddCredentialVersionInput) input: AddCredentialVersionInput, @Ctx() ctx: CredentialContext): Promise<CredentialVersion> {
-    return this.service.addVersion(ctx.principal, input);
+    return this.s.credentialVersions.addVersion(ctx.principal, input);
   }
 
   @Authorized(Permission.CREDENTIAL_WRITE)
   @Mutation(() => CredentialGrant, { description: 'Lets an owner read the values. Granting yourself is allowed, and audited as such.' })
   grantCredential(@Arg('name') name: string, @Arg('ownerId', () => ID) ownerId: string, @Ctx() ctx: CredentialContext): Promise<CredentialGrant> {
-    return this.service.grant(ctx.principal, name, ownerId);
+    return this.s.credentialGrants.grant(ctx.principal, name, ownerId);
   }
 
   @Authorized(Permission.CREDENTIAL_WRITE)
   @Mutation(() => Boolean, { description: "Withdraws an owner's right to read the values; false when it had none." })
   revokeCredentialAccess(@Arg('name') name: string, @Arg('ownerId', () => ID) ownerId: string, @Ctx() ctx: CredentialContext): Promise<boolean> {
-    return this.service.revokeAccess(ctx.principal, name, ownerId);
+    return this.s.credentialGrants.revokeAccess(ctx.principal, name, ownerId);
   }
 
   @Mutation(() => RevealedCredential, {
@@ -146,7 +153,7 @@ export class CredentialResolver {
     @Arg('version', () => Int, { nullable: true, description: 'A PREVIOUS version, readable until its grace ends; CURRENT when left out.' }) version?: number,
   ): Promise<RevealedCredential> {
     const p = ctx.principal;
-    const r = await this.reveals.reveal({ tenantId: p.tenantId, ownerId: p.ownerId, tokenId: p.tokenId, name, version, clientIp: ctx.clientIp ?? null, door: 'graphql' });
+    const r = await this.s.reveals.reveal({ tenantId: p.tenantId, ownerId: p.ownerId, tokenId: p.tokenId, name, version, clientIp: ctx.clientIp ?? null, door: 'graphql' });
     if (!r.modified) throw new Error('unreachable: a reveal without If-None-Match always returns the value');
     return { name: r.name, version: r.version, value: r.value, expiresAt: r.expiresAt };
   }

@@ -1,35 +1,27 @@
-// Managed credentials: create, list, add versions, grant and withdraw the right to read values.
-// Every change locks the credential's row first, so concurrent writers of one credential queue up
-// and "exactly one CURRENT" (also a unique index) never sees a moment without or with two.
-// Reading values is credential-reveal.ts; retiring versions and expiry warnings, credential.jobs.ts.
+// Managed credentials: create them, change what is known about them, list and read them (never a
+// value). A credential's versions are credential-versions.ts, who may read values
+// credential-grants.ts, reading values credential-reveal.ts, retiring versions and expiry warnings
+// credential.jobs.ts. "Exactly one CURRENT" is kept by the row lock (credential-rules.ts) and a
+// unique index.
 import type { DataSource } from 'typeorm';
 import type { AuditService } from '../audit/audit.service';
 import { type Principal, requirePermission } from '../iam/principal';
 import { Permission } from '../iam/permissions';
-import type { Tx } from '../platform/db';
 import { isUniqueViolation } from '../platform/db';
-import { badInput, conflict, forbidden, notFound } from '../platform/errors';
+import { badInput, conflict } from '../platform/errors';
 import { decodeCursor, requireId, uuidv7 } from '../platform/ids';
 import { type Connection, connection, pageSize } from '../platform/pagination';
-import { byKey, groupBy } from '../platform/batch';
-import { assertBelowQuota, QUOTAS } from '../platform/quotas';
+import { byKey } from '../platform/batch';
 import { TenantScope } from '../platform/tenant-scope';
 import { Owner } from '../owners/owner.entity';
 import { validateLabels } from '../platform/labels';
-import { DEFAULT_NOTIFY_BEFORE_S, firstNotifyAt, nextNotifyAt } from './credential.jobs';
 import { RotationPolicy } from '../policies/rotation-policy.entity';
-
-/** A policy's notifyBefore, or the defaults when it has none. */
-const offsetsOf = (notifyBefore: number[]) => (notifyBefore.length ? notifyBefore : DEFAULT_NOTIFY_BEFORE_S);
-import { Credential, CredentialGrant, CredentialRotation, CredentialVersion, CredentialVersionState } from './credential.entity';
+import { nextNotifyAt } from './credential.jobs';
+import { Credential, CredentialRotation, CredentialVersion } from './credential.entity';
 import * as transitions from './credential-transitions';
+import { checkName, checkText, checkValue, committed, isCredentialName, lockedCredential } from './credential-rules';
 import { ROTATIONS_SHOWN } from './credential.types';
-import type { DataKeys } from './data-keys';
-import { assertHoldersHoldPowerOf } from '../iam/owner-power';
-
-export const MAX_VALUE_BYTES = 64 * 1024;
-export const MAX_GRACE_S = 90 * 86_400;
-const NAME = /^[a-z0-9][a-z0-9._-]{0,127}$/;
+import { type CredentialVersions, offsetsOf } from './credential-versions';
 
 export interface CreateCredential {
   name: string;
@@ -41,54 +33,14 @@ export interface CreateCredential {
   expiresAt?: Date | null;
 }
 
-export interface NewVersion {
-  name: string;
-  value: string;
-  expiresAt?: Date | null;
-  /** Seconds the replaced version stays readable (PREVIOUS) before it is retired; 0 retires it at once. */
-  gracePeriod: number;
-}
-
-/** The additional data a version's ciphertext is bound to: copied onto another row, it does not open. */
-export const versionContext = (tenantId: string, credentialId: string, version: number) => `latchkey:credential:${tenantId}:${credentialId}:${version}`;
-
-export function checkName(name: string, argument = 'name'): string {
-  if (!NAME.test(name)) throw badInput(`a credential name is 1-128 lower-case letters, digits, ".", "_" or "-", starting with a letter or digit`, { argument });
-  return name;
-}
-
-function checkValue(value: string): void {
-  const bytes = Buffer.byteLength(value, 'utf8');
-  if (bytes === 0) throw badInput('the value is empty', { argument: 'value' });
-  if (bytes > MAX_VALUE_BYTES) throw badInput(`the value is ${bytes} bytes; at most ${MAX_VALUE_BYTES} (64 KiB)`, { argument: 'value' });
-}
-
-function checkText(value: string | null | undefined, argument: string, max: number): string | null {
-  if (value === null || value === undefined) return null;
-  if (value.length > max) throw badInput(`${argument} is at most ${max} characters`, { argument });
-  return value;
-}
-
 export class CredentialService {
   constructor(
     private readonly ds: DataSource,
     private readonly audit: AuditService,
-    private readonly keys: DataKeys,
+    private readonly credentialVersions: CredentialVersions,
     /** Runs after every committed change (the reveal path forgets what it remembered). */
     private readonly changed: () => void = () => undefined,
   ) {}
-
-  /** Tells the reveal path that something changed outside this service's own methods (a rotation finished). */
-  notifyChanged(): void {
-    this.changed();
-  }
-
-  /** Runs `work` in a transaction, then tells the reveal path. */
-  private async change<T>(work: (tx: Tx) => Promise<T>): Promise<T> {
-    const result = await this.ds.transaction(work);
-    this.changed();
-    return result;
-  }
 
   async list(p: Principal, first: number | null | undefined, after: string | null | undefined): Promise<Connection<Credential>> {
     requirePermission(p, Permission.CREDENTIAL_READ);
@@ -102,7 +54,7 @@ export class CredentialService {
 
   async byName(p: Principal, name: string): Promise<Credential | null> {
     requirePermission(p, Permission.CREDENTIAL_READ);
-    if (!NAME.test(name)) return null;
+    if (!isCredentialName(name)) return null;
     return new TenantScope(this.ds.manager, p.tenantId).select(Credential, 'c').andWhere('c.name = :name', { name }).getOne();
   }
 
@@ -125,39 +77,10 @@ export class CredentialService {
     return new TenantScope(this.ds.manager, tenantId).select(CredentialRotation, 'r').andWhere('r.credentialId = :credentialId', { credentialId }).orderBy('r.id', 'DESC').limit(ROTATIONS_SHOWN).getMany();
   }
 
-  /** The readers of each credential (at most QUOTAS.readersPerCredential), in the order they were granted. */
-  async grantsByCredentialIds(tenantId: string, credentialIds: readonly string[]): Promise<CredentialGrant[][]> {
-    const rows = await new TenantScope(this.ds.manager, tenantId).select(CredentialGrant, 'g').andWhere('g.credentialId IN (:...credentialIds)', { credentialIds }).orderBy('g.createdAt', 'ASC').getMany();
-    return groupBy(credentialIds, rows, (g) => g.credentialId);
-  }
-
   /** The CURRENT version of each credential (null before its first). */
   async currentVersions(tenantId: string, credentialIds: readonly string[]): Promise<Array<CredentialVersion | null>> {
     const rows = await new TenantScope(this.ds.manager, tenantId).select(CredentialVersion, 'v').andWhere(`v.credentialId IN (:...credentialIds) AND v.state = 'CURRENT'`, { credentialIds }).getMany();
     return byKey(credentialIds, rows, (v) => v.credentialId);
-  }
-
-  /** Names of the credentials an owner is granted to read. */
-  async grantedNames(tenantId: string, ownerId: string): Promise<Set<string>> {
-    const rows: Array<{ name: string }> = await this.ds.query(
-      `SELECT c.name FROM credential_grants g JOIN credentials c ON c.id = g.credential_id WHERE g.tenant_id = $1 AND g.owner_id = $2`,
-      [tenantId, ownerId],
-    );
-    return new Set(rows.map((r) => r.name));
-  }
-
-  /**
-   * A version's value, opened in memory for Latchkey's own use (a rotator, a check of where it
-   * points), never handed to a caller: reveals are credential-reveal.ts. undefined when there is none.
-   */
-  async openValue(c: Pick<Credential, 'tenantId' | 'id'>, where: { state: 'CURRENT' } | { state: 'PENDING'; rotationId: string } | { version: number }): Promise<string | undefined> {
-    const [condition, param] = 'version' in where ? ['version = $3', where.version] : where.state === 'PENDING' ? [`state = 'PENDING' AND rotation_id = $3`, where.rotationId] : [`state = 'CURRENT'`, null];
-    const [v] = await this.ds.query(
-      `SELECT version, ciphertext, data_key_id FROM credential_versions WHERE tenant_id = $1 AND credential_id = $2 AND ${condition}`,
-      param === null ? [c.tenantId, c.id] : [c.tenantId, c.id, param],
-    );
-    if (!v?.ciphertext) return undefined;
-    return this.keys.open(c.tenantId, v.data_key_id, v.ciphertext, versionContext(c.tenantId, c.id, v.version));
   }
 
   async create(p: Principal, input: CreateCredential): Promise<Credential> {
@@ -174,11 +97,11 @@ export class CredentialService {
       ...{ rotationPolicyId: null, rotator: null, rotatorSecretCiphertext: null, rotatorSecretKeyId: null, rotateEveryS: null, gracePeriodS: 3_600, nextRotationAt: null },
     };
     try {
-      return await this.change(async (tx) => {
+      return await committed(this.ds, this.changed, async (tx) => {
         const scope = new TenantScope(tx, p.tenantId);
         await scope.get(Owner, ownerId, 'owner');
         await scope.insert(Credential, [credential]);
-        const version = await this.insertVersion(tx, credential, 1, input.value, input.expiresAt ?? null, p.ownerId);
+        const version = await this.credentialVersions.insertVersion(tx, credential, 1, input.value, input.expiresAt ?? null, p.ownerId);
         await this.audit.append(tx, p.tenantId, {
           action: 'CREDENTIAL_CREATED',
           actorId: p.ownerId,
@@ -208,8 +131,8 @@ export class CredentialService {
     if (input.labels !== undefined) fields.labels = validateLabels(input.labels);
     if (input.ownerId) fields.ownerId = requireId(input.ownerId, 'ownerId');
     if (input.rotationPolicyId) fields.rotationPolicyId = requireId(input.rotationPolicyId, 'rotationPolicyId');
-    return this.change(async (tx) => {
-      const c = await this.locked(tx, p.tenantId, name);
+    return committed(this.ds, this.changed, async (tx) => {
+      const c = await lockedCredential(tx, p.tenantId, name);
       if (fields.ownerId) await new TenantScope(tx, p.tenantId).get(Owner, fields.ownerId, 'owner');
       if (fields.rotationPolicyId && fields.rotationPolicyId !== c.rotationPolicyId) {
         // The warnings still to come follow the new policy's offsets.
@@ -228,161 +151,4 @@ export class CredentialService {
     });
   }
 
-  /**
-   * A new CURRENT version (a person pasted the vendor's new value). The version it replaces
-   * stays readable as PREVIOUS until the grace ends (then the jobs retire it); one already
-   * PREVIOUS is retired now. Returns the new version.
-   */
-  async addVersion(p: Principal, input: NewVersion): Promise<CredentialVersion> {
-    requirePermission(p, Permission.CREDENTIAL_WRITE);
-    checkName(input.name);
-    checkValue(input.value);
-    if (input.gracePeriod < 0 || input.gracePeriod > MAX_GRACE_S) throw badInput(`gracePeriod is at most P90D`, { argument: 'gracePeriod' });
-    return this.change(async (tx) => {
-      const credential = await this.locked(tx, p.tenantId, input.name);
-      const next = await this.nextVersion(tx, credential.id);
-      return this.replaceCurrent(tx, credential, input.gracePeriod, p.ownerId, () => this.insertVersion(tx, credential, next, input.value, input.expiresAt ?? null, p.ownerId));
-    });
-  }
-
-  async nextVersion(tx: Tx, credentialId: string): Promise<number> {
-    const rows = await tx.query(`SELECT max(version) AS v FROM credential_versions WHERE credential_id = $1`, [credentialId]);
-    return Number(rows[0].v) + 1;
-  }
-
-  /**
-   * The one way a version becomes CURRENT (by hand, or at a rotation's finish), the credential's
-   * row locked by the caller: what was PREVIOUS is retired, the CURRENT one becomes PREVIOUS for
-   * `graceS` (retired at once when 0), then `makeCurrent` puts the new one in place. Audited.
-   */
-  async replaceCurrent(tx: Tx, credential: Credential, graceS: number, actorId: string | null, makeCurrent: () => Promise<CredentialVersion>, extra: Record<string, unknown> = {}): Promise<CredentialVersion> {
-    const graceEndsAt = new Date(Date.now() + graceS * 1000);
-    const retired = await transitions.retire(tx, credential.id, graceS === 0 ? 'PREVIOUS_AND_CURRENT' : 'PREVIOUS');
-    const replaced = graceS === 0 ? null : await transitions.demoteCurrent(tx, credential.id, graceEndsAt);
-    const version = await makeCurrent();
-    await transitions.touch(tx, credential.id);
-    await this.audit.append(tx, credential.tenantId, [
-      ...retired.map((v) => ({ action: 'CREDENTIAL_VERSION_RETIRED' as const, actorId, targetType: 'CREDENTIAL', targetId: credential.id, data: { name: credential.name, version: v } })),
-      {
-        action: 'CREDENTIAL_VERSION_ADDED',
-        actorId,
-        targetType: 'CREDENTIAL',
-        targetId: credential.id,
-        data: {
-          name: credential.name,
-          version: version.version,
-          previousVersion: replaced,
-          previousGraceEndsAt: replaced ? graceEndsAt.toISOString() : null,
-          expiresAt: version.expiresAt?.toISOString() ?? null,
-          ...extra,
-        },
-      },
-    ]);
-    return version;
-  }
-
-  /**
-   * Lets an owner read the credential's values. Nobody gives what it does not hold: granting on a
-   * credential the caller cannot read itself (oneself included) takes CREDENTIAL_ADMIN, or a
-   * writer would grant itself, or an owner whose token it holds, and read everything.
-   */
-  async grant(p: Principal, name: string, ownerId: string): Promise<CredentialGrant> {
-    requirePermission(p, Permission.CREDENTIAL_WRITE);
-    requireId(ownerId, 'ownerId');
-    return this.change(async (tx) => {
-      const credential = await this.locked(tx, p.tenantId, checkName(name));
-      await this.assertMayPassOn(tx, p, credential, 'grant others on');
-      await new TenantScope(tx, p.tenantId).get(Owner, ownerId, 'owner');
-      await assertBelowQuota(tx, `readers of credential ${credential.name}`, QUOTAS.readersPerCredential, 'credential_grants WHERE credential_id = $1 AND owner_id <> $2', [credential.id, ownerId]);
-      const grant: CredentialGrant = { tenantId: p.tenantId, credentialId: credential.id, ownerId, grantedBy: p.ownerId, createdAt: new Date() };
-      const inserted = await tx.query(
-        `INSERT INTO credential_grants (tenant_id, credential_id, owner_id, granted_by, created_at) VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING RETURNING owner_id`,
-        [grant.tenantId, grant.credentialId, grant.ownerId, grant.grantedBy, grant.createdAt],
-      );
-      if (inserted.length === 0) return (await new TenantScope(tx, p.tenantId).select(CredentialGrant, 'g').andWhere('g.credentialId = :c AND g.ownerId = :o', { c: credential.id, o: ownerId }).getOne())!;
-      await assertHoldersHoldPowerOf(tx, p.tenantId, [ownerId]);
-      await this.audit.append(tx, p.tenantId, {
-        action: 'CREDENTIAL_GRANTED',
-        actorId: p.ownerId,
-        targetType: 'CREDENTIAL',
-        targetId: credential.id,
-        data: { name: credential.name, ownerId, self: ownerId === p.ownerId },
-      });
-      return grant;
-    });
-  }
-
-  /** Withdraws an owner's right to read values; true when it had one. */
-  async revokeAccess(p: Principal, name: string, ownerId: string): Promise<boolean> {
-    requirePermission(p, Permission.CREDENTIAL_WRITE);
-    requireId(ownerId, 'ownerId');
-    return this.change(async (tx) => {
-      const credential = await this.locked(tx, p.tenantId, checkName(name));
-      const [, count] = await tx.query(`DELETE FROM credential_grants WHERE tenant_id = $1 AND credential_id = $2 AND owner_id = $3`, [p.tenantId, credential.id, ownerId]);
-      if (!count) return false;
-      await this.audit.append(tx, p.tenantId, { action: 'CREDENTIAL_ACCESS_REVOKED', actorId: p.ownerId, targetType: 'CREDENTIAL', targetId: credential.id, data: { name: credential.name, ownerId } });
-      return true;
-    });
-  }
-
-  /** Whether the owner is granted to read the credential. */
-  async isGranted(tx: Tx, tenantId: string, credentialId: string, ownerId: string): Promise<boolean> {
-    const [row] = await tx.query(`SELECT 1 FROM credential_grants WHERE tenant_id = $1 AND credential_id = $2 AND owner_id = $3`, [tenantId, credentialId, ownerId]);
-    return !!row;
-  }
-
-  /**
-   * Writing is not reading: what would send a credential's value somewhere (a grant, a rotator)
-   * is for its readers, or for CREDENTIAL_ADMIN. `verb` says what was refused.
-   */
-  async assertMayPassOn(tx: Tx, p: Principal, credential: Credential, verb: string): Promise<void> {
-    if (p.permissions.has(Permission.CREDENTIAL_ADMIN) || (await this.isGranted(tx, p.tenantId, credential.id, p.ownerId))) return;
-    throw forbidden(`you may not ${verb} credential ${credential.name}: you are not granted to read it, and CREDENTIAL_ADMIN is needed`, {
-      argument: 'name',
-      missingPermissions: [Permission.CREDENTIAL_ADMIN],
-    });
-  }
-
-  async locked(tx: Tx, tenantId: string, name: string): Promise<Credential> {
-    const credential = await new TenantScope(tx, tenantId).select(Credential, 'c').andWhere('c.name = :name', { name }).setLock('pessimistic_write').getOne();
-    if (!credential) throw notFound('credential', name);
-    return credential;
-  }
-
-  private async notifyOffsets(tx: Tx, c: Credential): Promise<readonly number[]> {
-    if (!c.rotationPolicyId) return DEFAULT_NOTIFY_BEFORE_S;
-    const [policy] = await new TenantScope(tx, c.tenantId).findByIds(RotationPolicy, [c.rotationPolicyId]);
-    return offsetsOf(policy?.notifyBefore ?? []);
-  }
-
-  async insertVersion(
-    tx: Tx,
-    credential: Credential,
-    version: number,
-    value: string,
-    expiresAt: Date | null,
-    createdBy: string | null,
-    state: CredentialVersionState.CURRENT | CredentialVersionState.PENDING = CredentialVersionState.CURRENT,
-    rotationId: string | null = null,
-  ): Promise<CredentialVersion> {
-    const key = await this.keys.forTenant(tx, credential.tenantId);
-    const row: CredentialVersion = {
-      id: uuidv7(),
-      tenantId: credential.tenantId,
-      credentialId: credential.id,
-      version,
-      state,
-      ciphertext: this.keys.seal(key, value, versionContext(credential.tenantId, credential.id, version)),
-      dataKeyId: key.id,
-      expiresAt,
-      graceEndsAt: null,
-      createdBy,
-      createdAt: new Date(),
-      retiredAt: null,
-      nextNotifyAt: expiresAt ? firstNotifyAt(expiresAt, await this.notifyOffsets(tx, credential)) : null,
-      rotationId,
-    };
-    await transitions.insertVersion(tx, row);
-    return row;
-  }
 }

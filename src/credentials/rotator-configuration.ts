@@ -16,7 +16,9 @@ import { parseRedisUrl, serverOf } from '../outbound/connection-urls';
 import type { Outbound } from '../outbound/outbound';
 import { newWebhookSecret } from '../outbound/signature';
 import { Credential, type RotatorConfig, shownRotator } from './credential.entity';
-import { type CredentialService, MAX_GRACE_S, checkName } from './credential.service';
+import { checkGrace, checkName, lockedCredential } from './credential-rules';
+import type { CredentialGrants } from './credential-grants';
+import type { CredentialVersions } from './credential-versions';
 import * as transitions from './credential-transitions';
 
 export interface RotatorInput {
@@ -38,7 +40,8 @@ export class RotatorConfiguration {
   constructor(
     private readonly ds: DataSource,
     private readonly audit: AuditService,
-    private readonly credentials: CredentialService,
+    private readonly grants: CredentialGrants,
+    private readonly versions: CredentialVersions,
     private readonly box: SecretBox,
     private readonly outbound: Outbound,
   ) {}
@@ -48,7 +51,7 @@ export class RotatorConfiguration {
     requirePermission(p, Permission.CREDENTIAL_WRITE);
     checkName(name);
     const rotator = await this.rotatorConfig(input);
-    if (input.gracePeriod < 0 || input.gracePeriod > MAX_GRACE_S) throw badInput('gracePeriod is at most P90D', { argument: 'gracePeriod' });
+    checkGrace(input.gracePeriod);
     if (rotator.kind !== 'WEBHOOK' && input.gracePeriod === 0) {
       throw badInput(`a ${rotator.kind} rotator needs a grace of at least PT1S: it is when the replaced value is removed from ${rotator.kind === 'POSTGRES' ? 'Postgres' : 'Redis'}`, { argument: 'gracePeriod' });
     }
@@ -58,9 +61,9 @@ export class RotatorConfiguration {
     if (rotator.kind !== 'WEBHOOK') await this.checkBuiltIn(p, name, rotator);
     const signingSecret = rotator.kind === 'WEBHOOK' ? newWebhookSecret() : null;
     const credential = await this.ds.transaction(async (tx) => {
-      const c = await this.credentials.locked(tx, p.tenantId, name);
+      const c = await lockedCredential(tx, p.tenantId, name);
       // A rotator receives the next values: pointing one is for the credential's readers (or CREDENTIAL_ADMIN).
-      await this.credentials.assertMayPassOn(tx, p, c, 'set the rotator of');
+      await this.grants.assertMayPassOn(tx, p, c, 'set the rotator of');
       const sealed = signingSecret ? this.box.seal(signingSecret, `rotator:${c.id}`) : null;
       const nextRotationAt = input.rotateEvery ? new Date(Date.now() + input.rotateEvery * 1000) : null;
       await transitions.setRotator(tx, c.id, { rotator, sealedSecret: sealed, rotateEveryS: input.rotateEvery ?? null, gracePeriodS: input.gracePeriod, nextRotationAt });
@@ -103,7 +106,7 @@ export class RotatorConfiguration {
    */
   private async checkBuiltIn(p: Principal, name: string, rotator: Exclude<RotatorConfig, { kind: 'WEBHOOK' }>): Promise<void> {
     if (rotator.connection === name) throw badInput('a credential cannot be its own privileged connection', { argument: 'connection' });
-    if (!(await this.credentials.grantedNames(p.tenantId, p.ownerId)).has(rotator.connection)) {
+    if (!(await this.grants.grantedNames(p.tenantId, p.ownerId)).has(rotator.connection)) {
       throw forbidden(`a privileged connection must be a credential you are granted to read: you are not granted on ${rotator.connection}, or it does not exist`, { argument: 'connection' });
     }
     const scope = new TenantScope(this.ds.manager, p.tenantId);
@@ -122,7 +125,7 @@ export class RotatorConfiguration {
 
   /** The credential's CURRENT value, refused (naming `what`, never the value) when the rules refuse it. */
   private async checkValue(kind: 'POSTGRES' | 'REDIS', c: Credential, what: string, argument: string): Promise<string | undefined> {
-    const value = await this.credentials.openValue(c, { state: 'CURRENT' });
+    const value = await this.versions.openValue(c, { state: 'CURRENT' });
     if (value === undefined) throw badInput(`${what} has no current value`, { argument });
     try {
       await this.outbound.databases.check(kind, value);

@@ -14,7 +14,7 @@ import { AUDIT_NOTIFY_CHANNEL } from '../audit/audit.service';
 import type { AuditSigner } from '../audit/checkpoints';
 import { TenantScope } from '../platform/tenant-scope';
 import type { ScopeService } from '../scopes/scope.service';
-import type { WebhookService } from '../webhooks/webhook.service';
+import type { WebhookDispatch } from '../webhooks/webhook-dispatch';
 import type { PublishedEvent } from './published-event';
 import { tokenSnapshots } from './token-snapshots';
 
@@ -49,7 +49,7 @@ export class AuditRelay {
     prefix: string,
     private readonly signer: AuditSigner,
     private readonly scopes: ScopeService,
-    private readonly webhooks: WebhookService,
+    private readonly webhooks: WebhookDispatch,
     private readonly opts: RelayOptions,
     private readonly log: Logger,
   ) {

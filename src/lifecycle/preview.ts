@@ -94,7 +94,7 @@ export class LifecyclePreview {
       if (expanded > MAX_DIFF_STEPS) break;
       await slice.yield();
       const basis = basisOf(row, previous);
-      // As the update re-plans (TokenService.replan): an expired token stays expired.
+      // As the update re-plans (replanSchedules): an expired token stays expired.
       const next = !row.expiresAt || row.expiresAt > now ? scheduleFor({ ...row, rotatedAt }, fields, now) : null;
       if (next && !sameSchedule(next, row)) affected++;
       const [before, after] = [expandPlan(basis, current, end), expandPlan(next ? { ...basis, ...next } : basis, fields, end)];

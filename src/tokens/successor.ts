@@ -15,7 +15,7 @@ import type { SecretHasher } from './secret-hasher';
 import { TokenRow } from './token.entity';
 import { isWellFormed } from './token-format';
 import { TokenSecretRow } from './token-secret.entity';
-import type { TokenService } from './token.service';
+import type { TokenStatusChanges } from './token-status';
 import { NetworkMatcher } from '../platform/networks';
 
 /** Why a pickup was refused; the route says it in HTTP. */
@@ -33,7 +33,7 @@ export class SuccessorService {
     private readonly hasher: SecretHasher,
     private readonly seal: SuccessorSeal,
     private readonly audit: AuditService,
-    private readonly tokens: TokenService,
+    private readonly status: TokenStatusChanges,
     private readonly changes: ChangeNotifier,
   ) {}
 
@@ -72,7 +72,7 @@ export class SuccessorService {
         const revoke = policy?.onReuse === 'REVOKE';
         await refusal('TOKEN_REUSE_DETECTED', { reason: 'a superseded secret was presented after its grace period', onReuse: policy?.onReuse ?? 'NOTIFY' });
         if (revoke) {
-          await this.tokens.revokeRows(tx, token.tenantId, [token.id], 'reuse detected: a superseded secret was presented after its grace period', now, null, false);
+          await this.status.revokeRows(tx, token.tenantId, [token.id], 'reuse detected: a superseded secret was presented after its grace period', now, null, false);
         }
         const message = `the bearer token is past its grace period${revoke ? '; this is treated as reuse and the token is revoked' : ''}`;
         return { pickup: { ok: false, refusal: 'INVALID', message, revoked: revoke }, changed: revoke ? token.id : null };

@@ -9,6 +9,8 @@ import type { Connection } from '../platform/pagination';
 import { Scope } from '../scopes/scope.entity';
 import type { TokenRotation } from './token-rotation';
 import type { TokenService } from './token.service';
+import type { TokenSettings } from './token-settings';
+import type { TokenStatusChanges } from './token-status';
 import { badInput } from '../platform/errors';
 import { DateTimeScalar, SafeIntScalar } from '../platform/graphql-types';
 import {
@@ -28,6 +30,8 @@ import {
 export class TokenResolver {
   constructor(
     private readonly service: TokenService,
+    private readonly status: TokenStatusChanges,
+    private readonly settings: TokenSettings,
     private readonly rotation: TokenRotation,
   ) {}
 
@@ -79,31 +83,31 @@ export class TokenResolver {
   @Authorized(Permission.TOKEN_REVOKE)
   @Mutation(() => Token)
   revokeToken(@Arg('id', () => ID) id: string, @Arg('reason') reason: string, @Ctx() ctx: TokenContext): Promise<Token> {
-    return this.service.revoke(ctx.principal, id, reason);
+    return this.status.revoke(ctx.principal, id, reason);
   }
 
   @Authorized(Permission.TOKEN_REVOKE)
   @Mutation(() => BulkRevokeResult)
   revokeTokens(@Arg('filter', () => TokenFilter) filter: TokenFilter, @Arg('reason') reason: string, @Ctx() ctx: TokenContext): Promise<BulkRevokeResult> {
-    return this.service.revokeMany(ctx.principal, filter, reason);
+    return this.status.revokeMany(ctx.principal, filter, reason);
   }
 
   @Authorized(Permission.TOKEN_REVOKE)
   @Mutation(() => Token, { description: 'Disable without revoking: verification answers SUSPENDED until resumed.' })
   suspendToken(@Arg('id', () => ID) id: string, @Arg('reason') reason: string, @Ctx() ctx: TokenContext): Promise<Token> {
-    return this.service.suspend(ctx.principal, id, reason);
+    return this.status.suspend(ctx.principal, id, reason);
   }
 
   @Authorized(Permission.TOKEN_REVOKE)
   @Mutation(() => Token)
   resumeToken(@Arg('id', () => ID) id: string, @Ctx() ctx: TokenContext): Promise<Token> {
-    return this.service.resume(ctx.principal, id);
+    return this.status.resume(ctx.principal, id);
   }
 
   @Authorized(Permission.TOKEN_CREATE)
   @Mutation(() => Token)
   updateToken(@Arg('id', () => ID) id: string, @Arg('input', () => UpdateTokenInput) input: UpdateTokenInput, @Ctx() ctx: TokenContext): Promise<Token> {
-    return this.service.update(ctx.principal, id, input);
+    return this.settings.update(ctx.principal, id, input);
   }
 
   @Authorized(Permission.TOKEN_ROTATE)
@@ -113,7 +117,7 @@ export class TokenResolver {
     @Ctx() ctx: TokenContext,
     @Arg('rotationPolicyId', () => ID, { nullable: true }) rotationPolicyId?: string,
   ): Promise<Token> {
-    return this.service.setPolicy(ctx.principal, id, rotationPolicyId);
+    return this.settings.setPolicy(ctx.principal, id, rotationPolicyId);
   }
 
   @FieldResolver(() => Owner)

@@ -15,7 +15,7 @@ import { categoryOf } from '../outbound/failure';
 import type { HttpOutbound, OutboundResponse } from '../outbound/http-outbound';
 import { webhookHeaders } from '../outbound/signature';
 import { Webhook, WebhookDelivery, WebhookDeliveryStatus, WebhookStatus } from './webhook.entity';
-import type { WebhookSettings } from './webhook.service';
+import type { WebhookSettings } from './webhook-dispatch';
 
 const DISABLE_AFTER_SILENCE_MS = 24 * 3_600_000;
 

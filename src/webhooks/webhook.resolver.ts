@@ -7,11 +7,15 @@ import type { RequestContext } from '../iam/request-context';
 import type { Connection } from '../platform/pagination';
 import { Webhook, WebhookDelivery, WebhookDeliveryStatus } from './webhook.entity';
 import type { WebhookService } from './webhook.service';
+import type { WebhookDispatch } from './webhook-dispatch';
 import { CreatedWebhook, UpdateWebhookInput, WebhookDeliveryConnection } from './webhook.types';
 
 @Resolver(() => Webhook)
 export class WebhookResolver {
-  constructor(private readonly service: WebhookService) {}
+  constructor(
+    private readonly service: WebhookService,
+    private readonly dispatch: WebhookDispatch,
+  ) {}
 
   @FieldResolver(() => String, { description: 'Where deliveries go; its origin alone for readers without WEBHOOK_WRITE (a path or query may carry a token).' })
   url(@Root() w: Webhook, @Ctx() ctx: RequestContext): string {
@@ -45,7 +49,7 @@ export class WebhookResolver {
     @Arg('first', () => Int, { nullable: true }) first?: number,
     @Arg('after', () => String, { nullable: true }) after?: string,
   ): Promise<Connection<WebhookDelivery>> {
-    return this.service.deliveries(ctx.principal, webhookId, status, first, after);
+    return this.dispatch.deliveries(ctx.principal, webhookId, status, first, after);
   }
 
   @Authorized(Permission.WEBHOOK_WRITE)
@@ -94,6 +98,6 @@ export class WebhookResolver {
   @Authorized(Permission.WEBHOOK_WRITE)
   @Mutation(() => WebhookDelivery, { description: 'Sends a dead-lettered delivery again.' })
   retryWebhookDelivery(@Arg('id', () => ID) id: string, @Ctx() ctx: RequestContext): Promise<WebhookDelivery> {
-    return this.service.retry(ctx.principal, id);
+    return this.dispatch.retry(ctx.principal, id);
   }
 }

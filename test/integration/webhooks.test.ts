@@ -193,9 +193,7 @@ describe('SSRF guards', () => {
       c.ds,
       c.services.audit,
       new SecretBox(c.config.keyring.keys, c.config.keyring.activeKeyId),
-      c.services.queues,
       httpOf([], 1_000, async () => Promise.reject(notYet)),
-      c.config.webhooks,
     );
     const principal = { tenantId: tt.tenantId, ownerId: tt.adminId, tokenId: tt.adminId, permissions: new Set([Permission.WEBHOOK_WRITE]) };
     const { webhook } = await service.create(principal, 'https://receiver-not-yet.example/hook', ['TOKEN_ISSUED'], null);
