@@ -71,6 +71,15 @@ describe('the floors of src/', () => {
     expect([...up].sort()).toEqual([]);
   });
 
+  it('keeps the command line and its client off the server: they import platform/ and each other only', () => {
+    const reached = new Set<string>();
+    for (const [file, imports] of graph) {
+      if (!['cli', 'client'].includes(folderOf(file))) continue;
+      for (const target of imports) if (!['cli', 'client', 'platform'].includes(folderOf(target))) reached.add(`${relative(SRC, file)} -> ${relative(SRC, target)}`);
+    }
+    expect([...reached].sort()).toEqual([]);
+  });
+
   it('has no files that import each other in a circle', () => {
     // Tarjan's strongly connected components: any with more than one file is a circle.
     const index = new Map<string, number>();
