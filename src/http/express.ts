@@ -22,14 +22,14 @@ export function requestId(log: Logger) {
   };
 }
 
-/** The last error handler: typed errors become their answer, a malformed request a 400, anything else a logged 500. */
+/** The last error handler: typed errors become their answer, a malformed request its 4xx (BAD_USER_INPUT), anything else a logged 500. */
 export function errorHandler(err: unknown, req: Request, res: Response, _next: NextFunction): void {
   if (res.headersSent) return;
   if (err instanceof DomainError) return sendError(res, err, req.id);
   const e = err as { status?: number; type?: string; expose?: boolean; message?: string };
   if (typeof e.status === 'number' && e.status >= 400 && e.status < 500) {
     const message = e.type === 'entity.too.large' ? 'the request body is larger than 1 MiB' : e.expose ? e.message! : 'bad request';
-    return sendError(res, new DomainError(ErrorCode.BAD_USER_INPUT, message), req.id);
+    return sendError(res, new DomainError(ErrorCode.BAD_USER_INPUT, message), req.id, {}, e.status);
   }
   req.log.error({ err }, 'unexpected error in HTTP request');
   sendError(res, new DomainError(ErrorCode.INTERNAL_SERVER_ERROR, 'internal server error'), req.id);
