@@ -6,7 +6,7 @@
 import { createHash } from 'node:crypto';
 import { parseDuration } from '../platform/duration';
 import { CliError, ExitCode } from './errors';
-import type { Change } from './file-diff';
+import type { Change } from './change';
 import { readLimited, writePrivate } from './local-files';
 import { POLICY_FILE_LIMIT_MB } from './policy-file';
 import type { ServerState } from './server-state';

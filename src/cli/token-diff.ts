@@ -3,7 +3,7 @@
 // moves later.
 import { parseDuration } from '../platform/duration';
 import { CliError, ExitCode } from './errors';
-import type { ApplyState, Change, ServerIndex } from './file-diff';
+import type { ApplyState, Change, ServerIndex } from './change';
 import { diffFields, key, retiring, sortKeys } from './diff-values';
 import { IssueTokenDocument, RevokeTokenDocument, SetTokenPolicyDocument, type TokenFieldsFragment, UpdateTokenDocument } from './generated/graphql';
 import type { DesiredToken, PolicyFile } from './policy-file';
