@@ -1,7 +1,7 @@
 // Policy-as-code for tokens: issued when missing, updated in place where the server allows it,
 // replaced (with an overlap) where it does not: scopes are fixed at issue, and an expiry never
 // moves later.
-import { parseDuration } from '../platform/duration';
+import { parseDuration } from '../platform/iso-duration';
 import { CliError, ExitCode } from './errors';
 import type { ApplyState, Change, ServerIndex } from './change';
 import { diffFields, key, retiring, sortKeys } from './diff-values';
