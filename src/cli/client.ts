@@ -1,9 +1,11 @@
 // The command line's only way to Latchkey: GraphQL over HTTP (and graphql-ws for tails), with
 // typed documents generated from the schema. Errors become CliErrors with a distinct exit code.
+// graphql's printer and the WebSocket libraries are required on first use, not when the command
+// line starts: --help and --version need neither (a dynamic import() would load their ESM builds).
 import type { TypedDocumentNode } from '@graphql-typed-document-node/core';
-import { print } from 'graphql';
-import { createClient } from 'graphql-ws';
-import WebSocket from 'ws';
+import type * as Printer from 'graphql/language/printer';
+import type * as GraphQLWs from 'graphql-ws';
+import type * as Ws from 'ws';
 import { CliError, ExitCode } from './errors';
 
 interface GraphQLResponse<T> {
@@ -57,6 +59,8 @@ export class LatchkeyClient {
 
   /** Follows a subscription until the connection ends; `next` sees each result. */
   subscribe<R, V extends Record<string, unknown>>(document: TypedDocumentNode<R, V>, variables: V, next: (data: R) => void): Promise<void> {
+    const { createClient } = require('graphql-ws') as typeof GraphQLWs;
+    const WebSocket = require('ws') as typeof Ws;
     const client = createClient({
       url: `${this.url.replace(/^http/, 'ws')}/graphql`,
       webSocketImpl: WebSocket,
@@ -97,7 +101,10 @@ export class LatchkeyClient {
 
   private text(document: object): string {
     let t = this.printed.get(document);
-    if (!t) this.printed.set(document, (t = print(document as never)));
+    if (!t) {
+      const { print } = require('graphql/language/printer') as typeof Printer;
+      this.printed.set(document, (t = print(document as never)));
+    }
     return t;
   }
 }

@@ -2,7 +2,7 @@
 // by LATCHKEY_TOKEN (or --token, with a warning), and the output format.
 import { createInterface } from 'node:readline/promises';
 import { type Command, InvalidArgumentError } from 'commander';
-import { DurationError, parseDuration } from '../platform/duration';
+import { DurationError, parseDuration } from '../platform/iso-duration';
 import { CredentialsClient } from '../client/credentials';
 import { LatchkeyClient } from './client';
 import { CliError, ExitCode, usage } from './errors';

@@ -3,7 +3,7 @@
 // plan says so at the file's line instead of failing half-way through apply. Credentials are not
 // pruned: destroying values is not something a file should do by omission.
 import { CliError, ExitCode } from './errors';
-import type { Change } from './file-diff';
+import type { Change } from './change';
 import { urlDigest } from '../platform/capability-url';
 import { diffFields, sortKeys } from './diff-values';
 import { type CredentialFieldsFragment, GrantCredentialDocument, RevokeCredentialAccessDocument, SetCredentialRotatorDocument, UpdateCredentialDocument } from './generated/graphql';

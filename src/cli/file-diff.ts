@@ -2,6 +2,7 @@
 // dependency order (scopes, policies, roles, owners, tokens, webhooks, credentials; deletions
 // last, in reverse). Each change carries how to apply itself through the API, so `apply` runs
 // exactly what `plan` showed.
+import type { ApplyState, Change, Impact, ServerIndex } from './change';
 import type { LatchkeyClient } from './client';
 import { CliError, ExitCode } from './errors';
 import {
@@ -21,47 +22,12 @@ import {
   UpdateScopeDocument,
 } from './generated/graphql';
 import type { DesiredPolicy, PolicyFile } from './policy-file';
-import type { Role, Scope, ServerState } from './server-state';
+import type { ServerState } from './server-state';
 import { credentialChanges } from './credential-diff';
-import { diffFields, type FieldChange, key } from './diff-values';
+import { diffFields, key } from './diff-values';
 import { pruneChanges } from './prune-diff';
 import { tokenChanges } from './token-diff';
 import { webhookChanges } from './webhook-diff';
-
-export type Op = 'create' | 'update' | 'delete' | 'replace';
-export type Kind = 'scope' | 'policy' | 'role' | 'owner' | 'token' | 'webhook' | 'credential';
-export type { FieldChange } from './diff-values';
-
-export interface Impact {
-  within: string;
-  tokens: number;
-  affectedTokens: number;
-  addedCount: number;
-  removedCount: number;
-}
-
-export interface Change {
-  op: Op;
-  kind: Kind;
-  name: string;
-  fields: FieldChange[];
-  /** Applying it prints a secret once (a token issued, a webhook's or webhook rotator's signing secret). */
-  issuesSecret?: boolean;
-  /** Policies only: how the change moves scheduled rotations, expiries and warnings. */
-  impact?: Impact;
-  /** Applies the change; returns a new token's secret when it issued one. */
-  run(state: ApplyState): Promise<{ secret?: string; tokenId?: string; webhookId?: string; impact?: Impact }>;
-}
-
-/** What apply learns as it goes: ids of what it created, by name. */
-export interface ApplyState {
-  client: LatchkeyClient;
-  roleIds: Map<string, string>;
-  policyIds: Map<string, string>;
-  ownerIds: Map<string, string>;
-  /** Seconds a replaced token keeps working after its successor is issued; 0 revokes it at once. */
-  overlapS: number;
-}
 
 const IMPACT_WINDOW = 'P30D';
 
@@ -75,14 +41,6 @@ function policyFields(p: PolicyFieldsFragment | DesiredPolicy) {
 
 const impactOf = (p: UpdatePolicyMutation['updateRotationPolicy']['planImpact']): Impact | undefined =>
   p ? { within: p.within, tokens: p.tokens, affectedTokens: p.affectedTokens, addedCount: p.addedCount, removedCount: p.removedCount } : undefined;
-
-/** What the server holds, by the names the file uses. */
-export interface ServerIndex {
-  scopes: Map<string, Scope>;
-  policies: Map<string, PolicyFieldsFragment>;
-  roles: Map<string, Role>;
-  owners: Map<string, OwnerFieldsFragment>;
-}
 
 /**
  * The changes that make the server match the file, in dependency order (scopes, policies, roles,

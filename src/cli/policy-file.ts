@@ -2,7 +2,7 @@
 // cannot say (unique names, known references, durations). Every error names file:line:column, and
 // each stage reports all of its errors at once.
 import { LineCounter, type Node, parseDocument } from 'yaml';
-import { DurationError, formatDuration, parseDuration } from '../platform/duration';
+import { DurationError, formatDuration, parseDuration } from '../platform/iso-duration';
 import { DomainError } from '../platform/errors';
 import { parseCidrs } from '../platform/networks';
 import { CliError, ExitCode } from './errors';

@@ -6,7 +6,7 @@
 // server), and refuses up front instead of failing half-way through apply.
 import type { LatchkeyClient } from './client';
 import { CliError, ExitCode } from './errors';
-import type { Change } from './file-diff';
+import type { Change } from './change';
 import { key } from './diff-values';
 import { DeletePolicyDocument, DeleteRoleDocument, DeleteScopeDocument, PruneUsageDocument, RevokeTokenDocument } from './generated/graphql';
 import { MANAGED_LABEL, type PolicyFile } from './policy-file';

@@ -4,9 +4,9 @@
 // again from those inputs and refuses unless the server is as it was and the result is exactly
 // the changes saved. The digest of the whole file, printed by both, ties the review to the apply.
 import { createHash } from 'node:crypto';
-import { parseDuration } from '../platform/duration';
+import { parseDuration } from '../platform/iso-duration';
 import { CliError, ExitCode } from './errors';
-import type { Change } from './file-diff';
+import type { Change } from './change';
 import { readLimited, writePrivate } from './local-files';
 import { POLICY_FILE_LIMIT_MB } from './policy-file';
 import type { ServerState } from './server-state';

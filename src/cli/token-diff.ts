@@ -1,9 +1,9 @@
 // Policy-as-code for tokens: issued when missing, updated in place where the server allows it,
 // replaced (with an overlap) where it does not: scopes are fixed at issue, and an expiry never
 // moves later.
-import { parseDuration } from '../platform/duration';
+import { parseDuration } from '../platform/iso-duration';
 import { CliError, ExitCode } from './errors';
-import type { ApplyState, Change, ServerIndex } from './file-diff';
+import type { ApplyState, Change, ServerIndex } from './change';
 import { diffFields, key, retiring, sortKeys } from './diff-values';
 import { IssueTokenDocument, RevokeTokenDocument, SetTokenPolicyDocument, type TokenFieldsFragment, UpdateTokenDocument } from './generated/graphql';
 import type { DesiredToken, PolicyFile } from './policy-file';

@@ -2,7 +2,7 @@
 // where apply puts secrets. Endpoints the file leaves out are deleted by --prune only when the
 // file has a webhooks section at all: a file written before webhooks could be declared keeps them.
 import { CliError, ExitCode } from './errors';
-import type { Change } from './file-diff';
+import type { Change } from './change';
 import { urlDigest } from '../platform/capability-url';
 import { diffFields } from './diff-values';
 import { CreateWebhookDocument, DeleteWebhookDocument, UpdateWebhookDocument, type WebhookFieldsFragment } from './generated/graphql';

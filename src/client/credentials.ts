@@ -3,8 +3,8 @@
 // copies the moment credentialChanged says a new version exists, and withCredential() retries a
 // call once with a fresh value when the vendor refused the old one. Values stay in this process's
 // memory only; nothing is written anywhere.
-import { createClient } from 'graphql-ws';
-import WebSocket from 'ws';
+import type * as GraphQLWs from 'graphql-ws';
+import type * as Ws from 'ws';
 
 export interface CredentialValue {
   name: string;
@@ -97,6 +97,9 @@ export class CredentialsClient {
    * of a granted owner): each change drops the copy, then `onChange` runs. Returns a stop function.
    */
   follow(names: string[], onChange: (change: { kind: string; name: string; version: number }) => void = () => undefined, onError: (err: unknown) => void = () => undefined): () => void {
+    // Loaded here, not at the top: get() needs no WebSocket, and the command line starts faster.
+    const { createClient } = require('graphql-ws') as typeof GraphQLWs;
+    const WebSocket = require('ws') as typeof Ws;
     const ws = createClient({
       url: `${this.url.replace(/^http/, 'ws')}/graphql`,
       webSocketImpl: WebSocket,

@@ -5,7 +5,7 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { constants as osConstants } from 'node:os';
 import { type Command, InvalidArgumentError } from 'commander';
-import { parseDuration } from '../../platform/duration';
+import { parseDuration } from '../../platform/iso-duration';
 import { collect, contextOf, type Ctx, durationArg } from '../context';
 import { CliError, ExitCode, usage } from '../errors';
 import { read } from './credentials';
