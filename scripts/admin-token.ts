@@ -8,7 +8,7 @@ import 'reflect-metadata';
 import { parseArgs } from 'node:util';
 import { createContainer } from '../src/app/container';
 import { ConfigError, loadConfig } from '../src/platform/config';
-import { DurationError, parseDuration } from '../src/platform/duration';
+import { DurationError, parseDuration } from '../src/platform/iso-duration';
 import { DomainError } from '../src/platform/errors';
 import { createLogger } from '../src/platform/logger';
 

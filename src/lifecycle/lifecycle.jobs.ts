@@ -8,7 +8,7 @@ import type { ChangeNotifier } from '../platform/change-notifier';
 import { RotationPolicy } from '../policies/rotation-policy.entity';
 import { graceFor, nextNotifyFor, warningAt } from '../policies/schedule';
 import type { Tx } from '../platform/db';
-import { formatDuration } from '../platform/duration';
+import { formatDuration } from '../platform/iso-duration';
 import type { LifecycleJob, LifecycleQueue } from '../platform/queues';
 import type { SuccessorSeal } from '../tokens/successor-seal';
 import type { TokenRow } from '../tokens/token.entity';

@@ -1,9 +1,7 @@
 // The GraphQL Duration scalar. Parsing and formatting live in iso-duration.ts, which loads no
-// GraphQL so that the command line can use them; they are re-exported here for the server's modules.
+// GraphQL, so that the command line can use them.
 import { GraphQLScalarType, Kind } from 'graphql';
 import { DurationError, formatDuration, parseDuration } from './iso-duration';
-
-export { DurationError, formatDuration, parseDuration };
 
 /** A GraphQL Duration value: seconds in resolvers, ISO-8601 on the wire. */
 export const DurationScalar = new GraphQLScalarType<number, string>({

@@ -2,7 +2,7 @@
 // values it takes and what it means. loadConfig (config.ts) reads the environment through it, and
 // docs/configuration.md is written from it (npm run schema), so the two cannot drift apart.
 import { isIP } from 'node:net';
-import { formatDuration, parseDuration } from './duration';
+import { formatDuration, parseDuration } from './iso-duration';
 
 /** Reads one setting's raw value (undefined or '' when unset), saying what is wrong in `problems`. */
 interface Kind<T> {

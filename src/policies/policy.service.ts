@@ -3,7 +3,7 @@ import type { DataSource, EntityManager } from 'typeorm';
 import type { AuditService } from '../audit/audit.service';
 import type { Principal } from '../iam/principal';
 import { isUniqueViolation, type Tx } from '../platform/db';
-import { formatDuration } from '../platform/duration';
+import { formatDuration } from '../platform/iso-duration';
 import { badInput, conflict } from '../platform/errors';
 import { requireId, uuidv7 } from '../platform/ids';
 import { assertBelowQuota, QUOTAS } from '../platform/quotas';

@@ -6,7 +6,7 @@ import type { AuditService } from '../audit/audit.service';
 import type { Principal } from '../iam/principal';
 import type { ChangeNotifier } from '../platform/change-notifier';
 import { groupBy } from '../platform/batch';
-import { formatDuration } from '../platform/duration';
+import { formatDuration } from '../platform/iso-duration';
 import { badInput } from '../platform/errors';
 import { TenantScope } from '../platform/tenant-scope';
 import { RotationPolicy } from '../policies/rotation-policy.entity';

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { DurationError, formatDuration, parseDuration } from '../../src/platform/duration';
+import { DurationError, formatDuration, parseDuration } from '../../src/platform/iso-duration';
 
 describe('durations', () => {
   it.each([
