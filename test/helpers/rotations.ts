@@ -78,10 +78,3 @@ export async function listener(host = '127.0.0.1', onSocket: (s: Socket) => void
   l.port = (server.address() as { port: number }).port;
   return l;
 }
-
-/** A loopback port nothing listens on. */
-export async function closedPort(): Promise<number> {
-  const l = await listener();
-  await l.close();
-  return l.port;
-}

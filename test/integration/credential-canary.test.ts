@@ -8,6 +8,7 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { redisKeys } from '../../scripts/shared/infra';
 import { startTestApi, type TestApi, testEnv } from '../helpers/api';
 import { newTenant, type TenantFixture } from '../helpers/fixtures';
 import { ownDatabase } from '../helpers/own-database';
@@ -32,9 +33,7 @@ const gql = async (query: string, variables?: Record<string, unknown>) => {
 async function redisContents(): Promise<string> {
   const redis = new Redis(testEnv().REDIS_URL!);
   const parts: string[] = [];
-  let cursor = '0';
-  do {
-    const [next, keys] = await redis.scan(cursor, 'MATCH', `${PREFIX}*`, 'COUNT', 1000);
+  for await (const keys of redisKeys(redis, PREFIX)) {
     for (const key of keys) {
       parts.push(key);
       const type = await redis.type(key);
@@ -45,8 +44,7 @@ async function redisContents(): Promise<string> {
       else if (type === 'zset') parts.push(JSON.stringify(await redis.zrange(key, 0, -1)));
       else if (type === 'stream') parts.push(JSON.stringify(await redis.xrange(key, '-', '+')));
     }
-    cursor = next;
-  } while (cursor !== '0');
+  }
   await redis.quit();
   return parts.join('\n');
 }

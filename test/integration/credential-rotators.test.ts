@@ -10,6 +10,7 @@ import { type AddressInfo, createServer as tcpServer, type Server as TcpServer }
 import { Redis } from 'ioredis';
 import { Client } from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { withPg } from '../../scripts/shared/infra';
 import { startWorkers, type Workers } from '../../src/app/worker';
 import { startTestApi, type TestApi } from '../helpers/api';
 import { newPrincipal, newTenant, type TenantFixture, unique } from '../helpers/fixtures';
@@ -263,10 +264,7 @@ describe('the built-in rotators', () => {
   };
 
   it('Postgres: the other role gets a new password; the old value works through the grace and is refused after it', async () => {
-    const admin = new Client(pg.adminUrl);
-    await admin.connect();
-    await admin.query(`CREATE ROLE app_a LOGIN PASSWORD 'first-password'; CREATE ROLE app_b LOGIN PASSWORD 'unknown-to-anyone'`);
-    await admin.end();
+    await withPg(pg.adminUrl, (admin) => admin.query(`CREATE ROLE app_a LOGIN PASSWORD 'first-password'; CREATE ROLE app_b LOGIN PASSWORD 'unknown-to-anyone'`));
     const connection = await credential(pg.adminUrl);
     const first = `postgres://app_a:first-password@127.0.0.1:${pg.port}/postgres`;
     const name = await credential(first);
@@ -314,10 +312,7 @@ describe('the built-in rotators', () => {
   });
 
   it('a writer who cannot read them rewrites the rotated value, or the connection, to another server: the rotation fails at set and nothing reaches that server', async () => {
-    const admin = new Client(pg.adminUrl);
-    await admin.connect();
-    await admin.query(`CREATE ROLE pin_a LOGIN PASSWORD 'pin-first'; CREATE ROLE pin_b LOGIN PASSWORD 'pin-unknown'`);
-    await admin.end();
+    await withPg(pg.adminUrl, (admin) => admin.query(`CREATE ROLE pin_a LOGIN PASSWORD 'pin-first'; CREATE ROLE pin_b LOGIN PASSWORD 'pin-unknown'`));
     await api.ok(t.adminToken, `mutation { createRole(input: { name: "value-writer", permissions: [CREDENTIAL_WRITE] }) { id } }`);
     const writer = await newPrincipal(api, t.adminToken, ['value-writer']);
     const ADD = `mutation($n: String!, $v: String!) { addCredentialVersion(input: { name: $n, value: $v, gracePeriod: "PT0S" }) { version } }`;

@@ -4,13 +4,13 @@
 // its Latchkey keeps in Redis and because it must know that no other process plans or acts on its rows.
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Redis } from 'ioredis';
-import { Client } from 'pg';
+import type { Client } from 'pg';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { seedTokens } from '../../scripts/bench/seed';
 import { jobIdOf } from '../../src/lifecycle/planner';
 import { startTestApi, type TestApi, testEnv, waitFor } from '../helpers/api';
 import { issue, unique } from '../helpers/fixtures';
-import { deleteRedisKeys } from '../helpers/infra';
+import { connectPg, deleteRedisKeys } from '../../scripts/shared/infra';
 import { ownDatabase } from '../helpers/own-database';
 import { type LatchkeyProcess, spawnLatchkey } from '../helpers/process';
 
@@ -65,8 +65,7 @@ beforeAll(async () => {
   const { viewer } = await api.ok(admin, `{ viewer { id } }`);
   ownerId = viewer.id;
   tenantId = (await api.sql(`SELECT tenant_id FROM owners WHERE id = $1`, [viewer.id]))[0].tenant_id;
-  db = new Client({ connectionString: env.DATABASE_URL });
-  await db.connect();
+  db = await connectPg(env.DATABASE_URL!);
   redis = new Redis(env.REDIS_URL!);
 });
 

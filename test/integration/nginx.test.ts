@@ -10,7 +10,7 @@ import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestApi, type TestApi } from '../helpers/api';
 import { createScopes, issue, newPrincipal, newTenant, type TenantFixture } from '../helpers/fixtures';
-import { freePort } from '../helpers/infra';
+import { freePort } from '../../scripts/shared/infra';
 
 let api: TestApi;
 let t: TenantFixture;

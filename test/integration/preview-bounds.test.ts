@@ -1,8 +1,9 @@
 // The rotation preview answers for the page asked for: a year of daily rotations over two thousand
 // tokens is not expanded to list the next action (it took 3 s and 207 MB, and killed a server).
-import { Client } from 'pg';
+import type { Client } from 'pg';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { seedTokens } from '../../scripts/bench/seed';
+import { connectPg } from '../../scripts/shared/infra';
 import { startTestApi, type TestApi, testEnv } from '../helpers/api';
 import { newTenant, type TenantFixture } from '../helpers/fixtures';
 
@@ -14,8 +15,7 @@ let start: number;
 
 beforeAll(async () => {
   api = await startTestApi();
-  db = new Client({ connectionString: testEnv().DATABASE_URL });
-  await db.connect();
+  db = await connectPg(testEnv().DATABASE_URL!);
   t = await newTenant(api);
   const policyId = (await api.ok(t.adminToken, `mutation { createRotationPolicy(input: { name: "daily", rotateEvery: "P1D", gracePeriod: "PT1H" }) { id } }`)).createRotationPolicy.id;
   const ownerId = (await api.ok(t.adminToken, `mutation { createOwner(input: { kind: SERVICE, name: "fleet" }) { id } }`)).createOwner.id;

@@ -5,15 +5,16 @@
 // and a category, never the driver's words. Every connection any of this makes goes to loopback.
 import { randomBytes } from 'node:crypto';
 import { Redis } from 'ioredis';
-import { Client } from 'pg';
+import type { Client } from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { databaseUrl, freePort, withPg } from '../../scripts/shared/infra';
 import { startWorkers, type Workers } from '../../src/app/worker';
 import { startTestApi, type TestApi, testEnv } from '../helpers/api';
 import { newTenant, type TenantFixture } from '../helpers/fixtures';
 import { ownDatabase } from '../helpers/own-database';
 import { type PgProcess, startPgProcess } from '../helpers/pg-process';
 import { type RedisProcess, startRedisProcess } from '../helpers/redis-process';
-import { closedPort, type Listener, listener, type Rotations, rotationsOf } from '../helpers/rotations';
+import { type Listener, listener, type Rotations, rotationsOf } from '../helpers/rotations';
 
 const db = ownDatabase('reach');
 /** Every loopback form, and a metadata address: none of them makes Latchkey's own servers reachable. */
@@ -37,21 +38,17 @@ const PG_ADMIN = 'lk_admin:right-password';
 beforeAll(async () => {
   const env = testEnv();
   platformRedis = { url: env.REDIS_URL!, port: Number(new URL(env.REDIS_URL!).port || 6379) };
-  const dbUrl = new URL(env.DATABASE_URL!);
-  dbUrl.pathname = '/postgres';
-  platformPg = { admin: dbUrl.toString(), port: Number(dbUrl.port || 5432) };
+  const admin = databaseUrl(env.DATABASE_URL!, 'postgres');
+  platformPg = { admin, port: Number(new URL(admin).port || 5432) };
   [pg, redisServer] = await Promise.all([startPgProcess(), startRedisProcess()]);
-  const admin = new Client(pg.adminUrl);
-  await admin.connect();
-  await admin.query(`CREATE ROLE lk_admin LOGIN SUPERUSER PASSWORD 'right-password'; CREATE ROLE app_a LOGIN PASSWORD 'first'; CREATE ROLE app_b LOGIN PASSWORD 'unknown'`);
-  await admin.end();
+  await withPg(pg.adminUrl, (admin) => admin.query(`CREATE ROLE lk_admin LOGIN SUPERUSER PASSWORD 'right-password'; CREATE ROLE app_a LOGIN PASSWORD 'first'; CREATE ROLE app_b LOGIN PASSWORD 'unknown'`));
   const redisAdmin = new Redis(redisServer.url);
   await redisAdmin.call('ACL', 'SETUSER', 'lk_admin', 'on', '>right-password', '~*', '+@all');
   await redisAdmin.call('ACL', 'SETUSER', 'dashboard', 'on', '>first', '~*', '+@all');
   await redisAdmin.quit();
   silent = await listener();
   probe = await listener('127.0.0.2');
-  closed = await closedPort();
+  closed = await freePort();
   const settings = { ROTATOR_ATTEMPTS: '1', ROTATOR_BACKOFF_MS: '50', PLANNER_TICK_MS: '200', OUTBOUND_DEADLINE_MS: '1500' };
   api = await startTestApi({ ...db.env, ...settings, ROTATOR_ALLOW: ALLOW });
   strict = await startTestApi({ ...db.env, ...settings, ROTATOR_ALLOW: '' });
@@ -94,15 +91,7 @@ async function platformRedisState(probeUser: string) {
   }
 }
 
-async function onPlatformPg<T>(work: (c: Client) => Promise<T>): Promise<T> {
-  const c = new Client(platformPg.admin);
-  await c.connect();
-  try {
-    return await work(c);
-  } finally {
-    await c.end();
-  }
-}
+const onPlatformPg = <T>(work: (c: Client) => Promise<T>): Promise<T> => withPg(platformPg.admin, work);
 
 describe("Latchkey's own Redis and Postgres", () => {
   it('a REDIS rotator aimed at Latchkey’s own Redis is refused when it is set, in every form, whatever ROTATOR_ALLOW says', async () => {
