@@ -15,6 +15,7 @@ import { ownDatabase } from '../helpers/own-database';
 import { type PgProcess, startPgProcess } from '../helpers/pg-process';
 import { type RedisProcess, startRedisProcess } from '../helpers/redis-process';
 import { type Listener, listener, type Rotations, rotationsOf } from '../helpers/rotations';
+import { RotateCredentialDocument } from '../generated/graphql';
 
 const db = ownDatabase('reach');
 /** Every loopback form, and a metadata address: none of them makes Latchkey's own servers reachable. */
@@ -123,7 +124,7 @@ describe("Latchkey's own Redis and Postgres", () => {
     await r.addVersion(connection, `redis://127.0.0.1:${platformRedis.port}`);
     await r.addVersion(name, `redis://${user}:first@127.0.0.1:${platformRedis.port}`);
     try {
-      await api.ok(t.adminToken, `mutation($n: String!) { rotateCredential(name: $n) { id } }`, { n: name });
+      await api.ok(t.adminToken, RotateCredentialDocument, { name });
       const failed = await r.until(name, 'FAILED');
       expect(failed.rotations[0]).toMatchObject({ step: 'set', failure: 'set: refused by address rules' });
       expect(await platformRedisState(user)).toEqual(before);
@@ -162,7 +163,7 @@ describe("Latchkey's own Redis and Postgres", () => {
       // Both moved there (a rotator sets passwords only where its connection is, so moving one alone is refused before that).
       await r.addVersion(connection, `postgres://postgres@127.0.0.1:${platformPg.port}/postgres`);
       await r.addVersion(name, `postgres://${a}:first@127.0.0.1:${platformPg.port}/postgres`);
-      await api.ok(t.adminToken, `mutation($n: String!) { rotateCredential(name: $n) { id } }`, { n: name });
+      await api.ok(t.adminToken, RotateCredentialDocument, { name });
       const failed = await r.until(name, 'FAILED');
       expect(failed.rotations[0]).toMatchObject({ step: 'set', failure: 'set: refused by address rules' });
       expect(await password()).toEqual(before);
@@ -248,7 +249,7 @@ describe('the address rules of built-in rotators', () => {
       expect((await r.setRotator(name, { kind: c.kind, connection, roles: c.kind === 'POSTGRES' ? ['app_a', 'app_b'] : undefined, gracePeriod: 'PT1M' })).errors).toBeUndefined();
       await r.addVersion(connection, c.bad);
       await r.addVersion(name, c.badRotated);
-      await api.ok(t.adminToken, `mutation($n: String!) { rotateCredential(name: $n) { id } }`, { n: name });
+      await api.ok(t.adminToken, RotateCredentialDocument, { name });
       expect((await r.until(name, 'FAILED')).rotations[0]).toMatchObject({ step: 'set', failure: 'set: refused by address rules' });
     }
     expect(probe.accepted).toBe(0);
@@ -263,7 +264,7 @@ describe('a built-in rotator’s failure', () => {
     const server = new URL(connectionValue).host;
     const name = await r.credential(kind === 'POSTGRES' ? `postgres://app_a:first@${server}/postgres` : `redis://dashboard:first@${server}`);
     expect((await r.setRotator(name, { kind, connection, roles: kind === 'POSTGRES' ? roles : undefined, gracePeriod: 'PT1M' })).errors).toBeUndefined();
-    const { rotateCredential } = await api.ok(t.adminToken, `mutation($n: String!) { rotateCredential(name: $n) { id } }`, { n: name });
+    const { rotateCredential } = await api.ok(t.adminToken, RotateCredentialDocument, { name });
     const failed = await r.until(name, 'FAILED');
     const [event] = await api.sql(`SELECT data FROM audit_events WHERE action = 'CREDENTIAL_ROTATION_FAILED' AND data->>'rotationId' = $1`, [rotateCredential.id]);
     return { failure: failed.rotations[0].failure, reason: event.data.reason };
