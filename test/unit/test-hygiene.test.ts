@@ -11,11 +11,11 @@ const files = (dir: string): string[] =>
   readdirSync(dir, { withFileTypes: true }).flatMap((e) => (e.isDirectory() ? files(join(dir, e.name)) : e.name.endsWith('.ts') ? [join(dir, e.name)] : []));
 
 const RULES: Array<[RegExp, string, string[]]> = [
-  [/flushdb|flushall/i, 'wipes a Redis', ['test/helpers/redis-process.ts', 'test/integration/webhook-redis-loss.test.ts']],
+  [/flushdb|flushall/i, 'wipes a Redis', ['test/helpers/redis-process.ts', 'test/component/webhook-redis-loss.test.ts']],
   [/redis:\/\/[^'"`\s]*:\d+\/(\d|\$\{)/, 'picks a Redis database by number', []],
-  // (outbound-rules only uses such endpoints as data for the address rules; it connects nowhere.)
-  [/127\.0\.0\.1:(5432|6379)|localhost:(5432|6379)/, 'names the machine’s Postgres or Redis', ['scripts/shared/infra.ts', 'test/unit/config.test.ts', 'test/unit/outbound-rules.test.ts']],
-  [/lktest|latchkey_(test|proc)/, 'names a database or Redis prefix of its own accord (see own-database.ts)', ['test/helpers/global-setup.ts', 'test/integration/shared-machine.test.ts']],
+  // (address-rules only uses such endpoints as data for the rules; it connects nowhere.)
+  [/127\.0\.0\.1:(5432|6379)|localhost:(5432|6379)/, 'names the machine’s Postgres or Redis', ['scripts/shared/infra.ts', 'test/unit/config.test.ts', 'test/unit/address-rules.test.ts']],
+  [/lktest|latchkey_(test|proc)/, 'names a database or Redis prefix of its own accord (see own-database.ts)', ['test/helpers/global-setup.ts', 'test/component/shared-machine.test.ts']],
 ];
 
 it('no test or bench wipes a shared Redis, picks its database, or names a server, database or prefix itself', () => {
