@@ -25,7 +25,7 @@ afterAll(async () => {
 
 it('uses the Postgres and Redis it is given, and leaves no database and no key behind', async () => {
   const env = { PATH: process.env.PATH, HOME: process.env.HOME, DATABASE_URL: databaseUrl(pg.adminUrl, 'latchkey'), REDIS_URL: redis.url };
-  const files = ['test/integration/process.test.ts', 'test/integration/webhook-jobs.test.ts'];
+  const files = ['test/component/process.test.ts', 'test/integration/webhook-jobs.test.ts'];
   const run = await new Promise<{ code: number; output: string }>((done) =>
     execFile(process.execPath, ['node_modules/vitest/vitest.mjs', 'run', ...files], { cwd: root, env, timeout: 170_000, maxBuffer: 16 << 20 }, (err, stdout, stderr) =>
       done({ code: err ? Number((err as { code?: number }).code ?? 1) : 0, output: stdout + stderr }),
