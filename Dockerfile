@@ -1,6 +1,6 @@
 # Two stages: the build compiles TypeScript with the dev dependencies; the image that runs holds
 # production dependencies and the compiled code only, and runs as an unprivileged user.
-# test/integration/docker-image.test.ts builds from exactly what the COPY lines copy.
+# test/component/docker-image.test.ts checks that the build reads nothing these COPY lines leave out.
 
 FROM node:20-bookworm-slim AS build
 WORKDIR /app

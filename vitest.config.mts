@@ -14,7 +14,11 @@ export default defineConfig({
   test: {
     globalSetup: ['test/helpers/global-setup.ts'],
     setupFiles: ['test/helpers/setup.ts'],
-    include: ['test/**/*.test.ts'],
+    // unit/: one module, no database, no network. integration/: the API or workers in the test's own
+    // process, on the run's Postgres and Redis. component/: Latchkey's server, or a Postgres, Redis
+    // or nginx of the test's own, in processes the test starts and stops (needs `npm run build`).
+    // test/README.md says more.
+    include: ['test/unit/**/*.test.ts', 'test/integration/**/*.test.ts', 'test/component/**/*.test.ts'],
     testTimeout: 30_000,
     hookTimeout: 60_000,
     pool: 'forks',

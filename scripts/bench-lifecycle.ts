@@ -13,6 +13,7 @@ import { LIFECYCLE_QUEUES } from '../src/platform/queues';
 import { benchEnv, cleanUp, fmt, machine, pg, sampleRss, startLatchkey, writeResult } from './bench/harness';
 import { seedTokens } from './bench/seed';
 import { percentile } from './bench/stats';
+import { servers } from './shared/infra';
 
 const WINDOW_MS = 60_000;
 const LEAD_MS = 15_000; // between the end of seeding and the first due action
@@ -146,7 +147,7 @@ async function lifecycleRun(tokens: number, due: number): Promise<Result> {
 /** BullMQ alone: `n` delayed no-op jobs due evenly over the same window, one worker, same concurrency. */
 async function bareRun(n: number): Promise<{ perS: number; p99: number }> {
   const prefix = `lkbench-bare-${Date.now()}`;
-  const connection = new Redis(process.env.REDIS_URL ?? 'redis://127.0.0.1:6379', { maxRetriesPerRequest: null });
+  const connection = new Redis(servers.redisUrl, { maxRetriesPerRequest: null });
   const queue = new Queue('bare', { connection, prefix });
   const start = Date.now() + LEAD_MS;
   const dueOf = (i: number) => start + Math.floor((i * WINDOW_MS) / n);

@@ -2,14 +2,12 @@
 // started as users start it (the built entry point), RSS sampling and clean-up.
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { createWriteStream, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { createWriteStream, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { cpus, totalmem } from 'node:os';
-import { join, resolve } from 'node:path';
-import { Client } from 'pg';
-import { Redis } from 'ioredis';
+import { join } from 'node:path';
+import { connectPg, databaseUrl as onServer, deleteRedisKeys, dropDatabases, ROOT, servers, startLatchkey as startProcess } from '../shared/infra';
 
-/** The repository: two folders up from scripts/bench, three from dist/scripts/bench. */
-export const ROOT = existsSync(resolve(__dirname, '..', '..', 'package.json')) ? resolve(__dirname, '..', '..') : resolve(__dirname, '..', '..', '..');
+export { ROOT };
 
 export interface BenchEnv {
   env: Record<string, string>;
@@ -21,8 +19,8 @@ export interface BenchEnv {
 
 export function benchEnv(name: string, extra: Record<string, string> = {}): BenchEnv {
   const id = `${name}_${randomBytes(3).toString('hex')}`;
-  const databaseUrl = `postgres://postgres@127.0.0.1:5432/latchkey_bench_${id}`;
-  const redisUrl = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
+  const databaseUrl = onServer(servers.databaseUrl, `latchkey_bench_${id}`);
+  const redisUrl = servers.redisUrl;
   const prefix = `lkbench-${id}`;
   const dataDir = join('/tmp', `latchkey-bench-${id}`);
   return {
@@ -61,36 +59,24 @@ export interface Started {
 export async function startLatchkey(env: Record<string, string>, ready = /"msg":"API listening"/): Promise<Started> {
   // The flags `npm start` uses (package.json config.nodeFlags), or BENCH_NODE_ARGS to try others.
   const nodeArgs = (process.env.BENCH_NODE_ARGS ?? serverFlags()).split(' ').filter(Boolean);
-  const proc = spawn(process.execPath, [...nodeArgs, join(ROOT, 'dist', 'src', 'main.js')], {
+  const p = await startProcess({
     env: { ...env, LOG_LEVEL: env.LOG_LEVEL === 'warn' ? 'info' : env.LOG_LEVEL! },
-    stdio: ['ignore', 'pipe', 'inherit'],
+    nodeArgs,
+    waitFor: ready,
+    timeoutMs: 60_000,
+    stderr: 'inherit',
+    keepOutput: false,
   });
-  let out = '';
-  let url: string | null = null;
-  await new Promise<void>((resolveReady, reject) => {
-    const timer = setTimeout(() => reject(new Error(`Latchkey did not start:\n${out}`)), 60_000);
-    proc.once('exit', (code) => reject(new Error(`Latchkey exited with ${code}:\n${out}`)));
-    proc.stdout!.on('data', (d: Buffer) => {
-      out += d;
-      const m = /"url":"([^"]+)","msg":"API listening"/.exec(out);
-      if (m) url = m[1]!;
-      if (ready.test(out)) {
-        clearTimeout(timer);
-        resolveReady();
-      }
-    });
-  });
+  const { proc } = p;
+  if (proc.exitCode !== null || proc.signalCode !== null) throw new Error(`Latchkey exited with ${proc.exitCode ?? proc.signalCode}:\n${p.output()}`);
   // Keep the process's log for a look afterwards (BENCH_LOG=path: one file per process, path.<pid>).
   if (process.env.BENCH_LOG) proc.stdout!.pipe(createWriteStream(`${process.env.BENCH_LOG}.${proc.pid}`));
   else proc.stdout!.resume();
   return {
     proc,
-    url,
+    url: p.url,
     async stop() {
-      if (proc.exitCode !== null) return;
-      const done = new Promise((r) => proc.once('exit', r));
-      proc.kill('SIGTERM');
-      await done;
+      await p.stop();
     },
   };
 }
@@ -129,25 +115,12 @@ export function sampleRss(pid: number) {
   };
 }
 
-export async function pg(databaseUrl: string): Promise<Client> {
-  const c = new Client({ connectionString: databaseUrl });
-  await c.connect();
-  return c;
-}
+export const pg = connectPg;
 
 /** Drops the bench database and the Redis keys under its prefix. */
 export async function cleanUp(b: BenchEnv): Promise<void> {
-  const admin = await pg(b.databaseUrl.replace(/\/[^/]+$/, '/postgres'));
-  await admin.query(`DROP DATABASE IF EXISTS "${new URL(b.databaseUrl).pathname.slice(1)}" WITH (FORCE)`);
-  await admin.end();
-  const redis = new Redis(b.redisUrl);
-  let cursor = '0';
-  do {
-    const [next, keys] = await redis.scan(cursor, 'MATCH', `${b.prefix}*`, 'COUNT', 1000);
-    if (keys.length) await redis.del(...keys);
-    cursor = next;
-  } while (cursor !== '0');
-  await redis.quit();
+  await dropDatabases(b.databaseUrl, new URL(b.databaseUrl).pathname.slice(1));
+  await deleteRedisKeys(b.redisUrl, b.prefix);
 }
 
 /** A bare node:http server of `script` (which prints `LISTEN <port>`) in a process of its own: the baseline. */

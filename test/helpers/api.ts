@@ -1,4 +1,7 @@
-// A real Latchkey API on a random port, in this test process, and a GraphQL client for it.
+// A real Latchkey API on a random port, in this test process, and a GraphQL client for it that
+// sends a document written out in the test or one of test/documents.graphql, typed.
+import type { TypedDocumentNode } from '@graphql-typed-document-node/core';
+import { print } from 'graphql';
 import { inject } from 'vitest';
 import { type Api, startApi } from '../../src/app/api';
 import { type Container, createContainer } from '../../src/app/container';
@@ -11,31 +14,55 @@ export interface GqlResponse<T = any> {
   errors?: Array<{ message: string; path?: string[]; extensions?: { code?: string; [k: string]: unknown } }>;
 }
 
-export class TestApi {
-  constructor(
-    readonly container: Container,
-    readonly api: Api,
-  ) {}
+/** The variables of a typed document: none, optional, or required as its operation says. */
+type VariablesOf<V> = Record<string, never> extends V ? [variables?: V] : [variables: V];
 
-  get url(): string {
-    return this.api.url;
-  }
+const printed = new WeakMap<object, string>();
+const textOf = (query: string | TypedDocumentNode<unknown, unknown>): string => {
+  if (typeof query === 'string') return query;
+  let text = printed.get(query);
+  if (text === undefined) printed.set(query, (text = print(query)));
+  return text;
+};
 
-  async gql<T = any>(token: string | null, query: string, variables?: Record<string, unknown>): Promise<GqlResponse<T>> {
-    const res = await fetch(`${this.url}/graphql`, {
+/** A GraphQL client of the Latchkey at `url` (an API of this process's, or one in a child process). */
+export class GraphqlClient {
+  constructor(private readonly at: () => string) {}
+
+  gql<T, V>(token: string | null, query: TypedDocumentNode<T, V>, ...variables: VariablesOf<V>): Promise<GqlResponse<T>>;
+  gql<T = any>(token: string | null, query: string, variables?: Record<string, unknown>): Promise<GqlResponse<T>>;
+  async gql<T = any>(token: string | null, query: string | TypedDocumentNode<T, unknown>, variables?: unknown): Promise<GqlResponse<T>> {
+    const res = await fetch(`${this.at()}/graphql`, {
       method: 'POST',
       headers: { 'content-type': 'application/json', ...(token ? { authorization: `Bearer ${token}` } : {}) },
-      body: JSON.stringify({ query, variables }),
+      body: JSON.stringify({ query: textOf(query), variables }),
     });
     const body = (await res.json()) as Omit<GqlResponse<T>, 'status'>;
     return { status: res.status, ...body };
   }
 
   /** The data of an operation that must succeed. */
-  async ok<T = any>(token: string, query: string, variables?: Record<string, unknown>): Promise<T> {
-    const r = await this.gql<T>(token, query, variables);
+  ok<T, V>(token: string, query: TypedDocumentNode<T, V>, ...variables: VariablesOf<V>): Promise<T>;
+  ok<T = any>(token: string, query: string, variables?: Record<string, unknown>): Promise<T>;
+  async ok<T = any>(token: string, query: string | TypedDocumentNode<T, unknown>, variables?: unknown): Promise<T> {
+    const r = await this.gql<T>(token, textOf(query), variables as Record<string, unknown> | undefined);
     if (r.errors?.length) throw new Error(`GraphQL errors: ${JSON.stringify(r.errors)}`);
     return r.data as T;
+  }
+}
+
+export const graphqlAt = (url: string): GraphqlClient => new GraphqlClient(() => url);
+
+export class TestApi extends GraphqlClient {
+  constructor(
+    readonly container: Container,
+    readonly api: Api,
+  ) {
+    super(() => api.url);
+  }
+
+  get url(): string {
+    return this.api.url;
   }
 
   /** Runs SQL directly against the test database, for checking what was (not) written. */

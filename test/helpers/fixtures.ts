@@ -1,5 +1,6 @@
 // Fresh tenants and principals for tests, created through the API as a user would.
 import { randomBytes } from 'node:crypto';
+import { AssignRoleDocument, CreateOwnerDocument, CreateScopeDocument, CreateTenantDocument, IssueTokenDocument, type IssueTokenInput, RolesDocument } from '../generated/graphql';
 import { bootstrapToken, type TestApi } from './api';
 
 export interface TenantFixture {
@@ -12,23 +13,19 @@ export const unique = (prefix: string) => `${prefix}-${randomBytes(4).toString('
 
 /** A tenant made by the platform admin (the run's bootstrap token unless another is given). */
 export async function newTenant(api: TestApi, platformAdmin: string = bootstrapToken()): Promise<TenantFixture> {
-  const data = await api.ok(
-    platformAdmin,
-    `mutation($input: CreateTenantInput!) { createTenant(input: $input) { tenant { id } admin { id } adminToken { secret } } }`,
-    { input: { name: unique('tenant'), adminName: 'admin' } },
-  );
+  const data = await api.ok(platformAdmin, CreateTenantDocument, { input: { name: unique('tenant'), adminName: 'admin' } });
   return { tenantId: data.createTenant.tenant.id, adminId: data.createTenant.admin.id, adminToken: data.createTenant.adminToken.secret };
 }
 
 export async function createScopes(api: TestApi, token: string, names: string[]): Promise<void> {
   for (const name of names) {
-    await api.ok(token, `mutation($n: String!) { createScope(input: { name: $n }) { id } }`, { n: name });
+    await api.ok(token, CreateScopeDocument, { input: { name } });
   }
 }
 
 export async function roleId(api: TestApi, token: string, name: string): Promise<string> {
-  const { roles } = await api.ok(token, `{ roles { id name } }`);
-  return roles.find((r: { name: string }) => r.name === name).id;
+  const { roles } = await api.ok(token, RolesDocument);
+  return roles.find((r) => r.name === name)!.id;
 }
 
 export interface PrincipalFixture {
@@ -44,16 +41,9 @@ export async function newPrincipal(
   roles: string[],
   allowedScopes: string[] = [],
 ): Promise<PrincipalFixture> {
-  const { createOwner } = await api.ok(
-    adminToken,
-    `mutation($input: CreateOwnerInput!) { createOwner(input: $input) { id } }`,
-    { input: { kind: 'USER', name: unique(roles.join('+') || 'nobody'), allowedScopes } },
-  );
+  const { createOwner } = await api.ok(adminToken, CreateOwnerDocument, { input: { kind: 'USER', name: unique(roles.join('+') || 'nobody'), allowedScopes } });
   for (const role of roles) {
-    await api.ok(adminToken, `mutation($o: ID!, $r: ID!) { assignRole(ownerId: $o, roleId: $r) { id } }`, {
-      o: createOwner.id,
-      r: await roleId(api, adminToken, role),
-    });
+    await api.ok(adminToken, AssignRoleDocument, { ownerId: createOwner.id, roleId: await roleId(api, adminToken, role) });
   }
   const token = await issue(api, adminToken, createOwner.id, []);
   return { ownerId: createOwner.id, token: token.secret };
@@ -64,12 +54,8 @@ export async function issue(
   token: string,
   ownerId: string,
   scopes: string[],
-  extra: Record<string, unknown> = {},
+  extra: Partial<IssueTokenInput> = {},
 ): Promise<{ id: string; secret: string }> {
-  const { issueToken } = await api.ok(
-    token,
-    `mutation($input: IssueTokenInput!) { issueToken(input: $input) { secret token { id } } }`,
-    { input: { ownerId, name: unique('token'), scopes, ...extra } },
-  );
+  const { issueToken } = await api.ok(token, IssueTokenDocument, { input: { ownerId, name: unique('token'), scopes, ...extra } });
   return { id: issueToken.token.id, secret: issueToken.secret };
 }

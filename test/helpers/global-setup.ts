@@ -10,7 +10,7 @@ import type { TestProject } from 'vitest/node' with { 'resolution-mode': 'import
 import { createContainer } from '../../src/app/container';
 import { loadConfig } from '../../src/platform/config';
 import { createLogger } from '../../src/platform/logger';
-import { databaseUrl, deleteRedisKeys, dropDatabases, machine } from './infra';
+import { databaseUrl, deleteRedisKeys, dropDatabases, servers } from '../../scripts/shared/infra';
 
 declare module 'vitest' {
   export interface ProvidedContext {
@@ -33,8 +33,8 @@ export default async function setup(project: TestProject) {
   const dataDir = mkdtempSync(join(tmpdir(), 'latchkey-test-'));
   const env: Record<string, string> = {
     NODE_ENV: 'test',
-    DATABASE_URL: databaseUrl(machine.databaseUrl, run.databasePrefix),
-    REDIS_URL: machine.redisUrl,
+    DATABASE_URL: databaseUrl(servers.databaseUrl, run.databasePrefix),
+    REDIS_URL: servers.redisUrl,
     REDIS_PREFIX: run.redisPrefix,
     TOKEN_PEPPER: randomBytes(32).toString('base64'),
     ENCRYPTION_KEY: randomBytes(32).toString('base64'),
@@ -59,8 +59,8 @@ export default async function setup(project: TestProject) {
   project.provide('bootstrapToken', readFileSync(env.BOOTSTRAP_TOKEN_FILE!, 'utf8').trim());
 
   return async () => {
-    await dropDatabases(machine.databaseUrl, run.databasePrefix);
-    await deleteRedisKeys(machine.redisUrl, run.redisPrefix);
+    await dropDatabases(servers.databaseUrl, run.databasePrefix);
+    await deleteRedisKeys(servers.redisUrl, run.redisPrefix);
     rmSync(dataDir, { recursive: true, force: true });
   };
 }

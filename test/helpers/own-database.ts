@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { inject } from 'vitest';
 import { testEnv } from './api';
-import { databaseUrl, deleteRedisKeys, dropDatabases } from './infra';
+import { databaseUrl, deleteRedisKeys, dropDatabases } from '../../scripts/shared/infra';
 
 export interface OwnDatabase {
   /** Overrides for startTestApi / spawnLatchkey. */

@@ -5,7 +5,7 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import { chownSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { freePort } from './infra';
+import { freePort } from '../../scripts/shared/infra';
 
 export interface PgProcess {
   /** The superuser's URL (trusted). */

@@ -3,7 +3,7 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { Redis } from 'ioredis';
-import { freePort } from './infra';
+import { freePort } from '../../scripts/shared/infra';
 
 export interface RedisProcess {
   url: string;

@@ -5,9 +5,9 @@ import { once } from 'node:events';
 import { expect } from 'vitest';
 import type { GqlResponse, TestApi } from './api';
 import { unique } from './fixtures';
+import { CreateCredentialDocument, GrantCredentialDocument, RevealCredentialDocument } from '../generated/graphql';
 
 export const SET_ROTATOR = `mutation($n: String!, $i: SetCredentialRotatorInput!) { setCredentialRotator(name: $n, input: $i) { signingSecret credential { nextRotationAt } } }`;
-export const ROTATE = `mutation($n: String!) { rotateCredential(name: $n) { id state step } }`;
 const STATE = `query($n: String!) { credential(name: $n) { rotator rotations { id state step failure pendingVersion } versions { edges { node { version state } } } } }`;
 
 export interface Rotations {
@@ -30,8 +30,8 @@ export function rotationsOf(api: TestApi, token: string, adminId: string): Rotat
   return {
     async credential(value, ownerId = adminId) {
       const name = unique('cred').toLowerCase();
-      await api.ok(token, `mutation($n: String!, $v: String!) { createCredential(input: { name: $n, value: $v }) { id } }`, { n: name, v: value });
-      await api.ok(token, `mutation($n: String!, $o: ID!) { grantCredential(name: $n, ownerId: $o) { ownerId } }`, { n: name, o: ownerId });
+      await api.ok(token, CreateCredentialDocument, { input: { name, value } });
+      await api.ok(token, GrantCredentialDocument, { name, ownerId });
       return name;
     },
     setRotator: (name, input) => api.gql(token, SET_ROTATOR, { n: name, i: input }),
@@ -44,7 +44,7 @@ export function rotationsOf(api: TestApi, token: string, adminId: string): Rotat
       return latest(name);
     },
     async reveal(name) {
-      return (await api.ok(token, `mutation($n: String!) { revealCredential(name: $n) { version value } }`, { n: name })).revealCredential;
+      return (await api.ok(token, RevealCredentialDocument, { name })).revealCredential;
     },
   };
 }
@@ -77,11 +77,4 @@ export async function listener(host = '127.0.0.1', onSocket: (s: Socket) => void
   await once(server, 'listening');
   l.port = (server.address() as { port: number }).port;
   return l;
-}
-
-/** A loopback port nothing listens on. */
-export async function closedPort(): Promise<number> {
-  const l = await listener();
-  await l.close();
-  return l.port;
 }

@@ -8,6 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { checkExport, keyRing } from '../../src/audit/export-check';
 import { jsonOf, startTestApi, type TestApi, waitFor } from '../helpers/api';
 import { newPrincipal, newTenant, type TenantFixture } from '../helpers/fixtures';
+import { CreateScopeDocument } from '../generated/graphql';
 
 let api: TestApi;
 let t: TenantFixture;
@@ -31,7 +32,7 @@ function verifyFile(text: string, key?: string): { code: number; out: string } {
 beforeAll(async () => {
   api = await startTestApi(); // checkpoints every 10 events in tests (global setup)
   t = await newTenant(api);
-  for (let i = 0; i < 30; i++) await api.ok(t.adminToken, `mutation($n: String!) { createScope(input: { name: $n }) { id } }`, { n: `exp${i}:x:read` });
+  for (let i = 0; i < 30; i++) await api.ok(t.adminToken, CreateScopeDocument, { input: { name: `exp${i}:x:read` } });
   // The relay signs checkpoints as it publishes: wait for the ones at seq 10, 20 and 30.
   await waitFor(async () => (await api.sql(`SELECT count(*)::int AS n FROM audit_checkpoints WHERE tenant_id = $1`, [t.tenantId]))[0].n, (n) => n >= 3);
   const res = await fetch(`${api.url}/v1/audit/export`, { headers: { authorization: `Bearer ${t.adminToken}` } });

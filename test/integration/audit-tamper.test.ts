@@ -9,6 +9,7 @@ import { eventHash } from '../../src/audit/audit-chain';
 import { startTestApi, type TestApi, waitFor } from '../helpers/api';
 import { newTenant, type TenantFixture } from '../helpers/fixtures';
 import { asSuperuserWithoutGuards } from '../helpers/tamper';
+import { CreateScopeDocument } from '../generated/graphql';
 
 const VERIFY = resolve(__dirname, '..', '..', 'dist', 'scripts', 'audit-verify.js');
 const dir = mkdtempSync(join(tmpdir(), 'latchkey-tamper-'));
@@ -22,7 +23,7 @@ afterAll(() => api.close());
 /** A tenant with 25 events and its checkpoints at 10 and 20 signed. */
 async function victim(): Promise<TenantFixture> {
   const t = await newTenant(api);
-  for (let i = 0; i < 25; i++) await api.ok(t.adminToken, `mutation($n: String!) { createScope(input: { name: $n }) { id } }`, { n: `v${i}:x:read` });
+  for (let i = 0; i < 25; i++) await api.ok(t.adminToken, CreateScopeDocument, { input: { name: `v${i}:x:read` } });
   await waitFor(async () => (await api.sql(`SELECT count(*)::int AS n FROM audit_checkpoints WHERE tenant_id = $1`, [t.tenantId]))[0].n, (n) => n >= 2);
   await relayCaughtUp(t);
   return t;

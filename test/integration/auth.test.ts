@@ -3,6 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { generateToken } from '../../src/tokens/token-format';
 import { startTestApi, type TestApi, jsonOf } from '../helpers/api';
 import { createScopes, issue, newPrincipal, newTenant, type TenantFixture } from '../helpers/fixtures';
+import { CreateOwnerDocument, RevokeTokenDocument, SuspendTokenDocument, TokensOfOwnerDocument } from '../generated/graphql';
 
 let api: TestApi;
 let t: TenantFixture;
@@ -37,11 +38,11 @@ describe('authentication', () => {
     await expectUnauthenticated('Bearer lk_garbage', /MALFORMED/);
     await expectUnauthenticated(`Bearer ${generateToken()}`, /NOT_FOUND/);
     const p = await newPrincipal(api, t.adminToken, ['auditor']);
-    const { tokens } = await api.ok(t.adminToken, `query($o: ID!) { tokens(filter: { ownerId: $o }) { edges { node { id } } } }`, { o: p.ownerId });
+    const { tokens } = await api.ok(t.adminToken, TokensOfOwnerDocument, { ownerId: p.ownerId });
     const id = tokens.edges[0].node.id;
-    await api.ok(t.adminToken, `mutation($id: ID!) { suspendToken(id: $id, reason: "x") { id } }`, { id });
+    await api.ok(t.adminToken, SuspendTokenDocument, { id, reason: 'x' });
     await expectUnauthenticated(`Bearer ${p.token}`, /SUSPENDED/);
-    await api.ok(t.adminToken, `mutation($id: ID!) { revokeToken(id: $id, reason: "x") { id } }`, { id });
+    await api.ok(t.adminToken, RevokeTokenDocument, { id, reason: 'x' });
     await expectUnauthenticated(`Bearer ${p.token}`, /REVOKED/);
     const short = await issue(api, t.adminToken, p.ownerId, [], { expiresAt: new Date(Date.now() + 1_200).toISOString() });
     expect((await api.gql(short.secret, '{ viewer { id } }')).errors).toBeUndefined();
@@ -50,7 +51,7 @@ describe('authentication', () => {
   });
 
   it('refuses a token carrying API scopes: it is for the APIs, not for Latchkey', async () => {
-    const { createOwner } = await api.ok(t.adminToken, `mutation { createOwner(input: { kind: USER, name: "scoped", allowedScopes: ["crm:deals:read"] }) { id } }`);
+    const { createOwner } = await api.ok(t.adminToken, CreateOwnerDocument, { input: { kind: 'USER', name: 'scoped', allowedScopes: ['crm:deals:read'] } });
     const scoped = await issue(api, t.adminToken, createOwner.id, ['crm:deals:read']);
     await expectUnauthenticated(`Bearer ${scoped.secret}`, /scopes/);
   });

@@ -4,6 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestApi, type TestApi, jsonOf } from '../helpers/api';
 import { createScopes, issue, newTenant, type TenantFixture } from '../helpers/fixtures';
 import { wsClient } from '../helpers/ws';
+import { CreateOwnerDocument, CreateRotationPolicyDocument, IssueTokenDocument } from '../generated/graphql';
 
 let api: TestApi;
 let t: TenantFixture;
@@ -15,9 +16,9 @@ beforeAll(async () => {
   api = await startTestApi();
   t = await newTenant(api);
   await createScopes(api, t.adminToken, ['crm:deals:read']);
-  ownerId = (await api.ok(t.adminToken, `mutation { createOwner(input: { kind: SERVICE, name: "svc", allowedScopes: ["crm:deals:read"] }) { id } }`)).createOwner.id;
+  ownerId = (await api.ok(t.adminToken, CreateOwnerDocument, { input: { kind: 'SERVICE', name: 'svc', allowedScopes: ['crm:deals:read'] } })).createOwner.id;
   tokenId = (await issue(api, t.adminToken, ownerId, ['crm:deals:read'])).id;
-  policyId = (await api.ok(t.adminToken, `mutation { createRotationPolicy(input: { name: "taken", gracePeriod: "PT1H" }) { id } }`)).createRotationPolicy.id;
+  policyId = (await api.ok(t.adminToken, CreateRotationPolicyDocument, { input: { name: 'taken', gracePeriod: 'PT1H' } })).createRotationPolicy.id;
 });
 afterAll(() => api.close());
 
@@ -110,7 +111,7 @@ describe('bad input is refused with a typed error and changes nothing', () => {
   });
 
   it('forward-auth answers a scope that is no scope name with 400, echoing nothing', async () => {
-    const gateway = (await api.ok(t.adminToken, `mutation($input: IssueTokenInput!) { issueToken(input: $input) { secret } }`, { input: { ownerId: t.adminId, name: 'gw', scopes: [] } })).issueToken.secret;
+    const gateway = (await api.ok(t.adminToken, IssueTokenDocument, { input: { ownerId: t.adminId, name: 'gw', scopes: [] } })).issueToken.secret;
     const tok = await issue(api, t.adminToken, ownerId, ['crm:deals:read']);
     for (const query of ['?scope=crm:d%C3%A9als:read', '?scope=crm:deals:read%22,error=%22x', '?scope=%E2%9C%93']) {
       const res = await fetch(`${api.url}/v1/authz${query}`, { headers: { 'x-latchkey-gateway-token': gateway, authorization: `Bearer ${tok.secret}` } });

@@ -6,6 +6,7 @@ import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { bootstrapToken, startTestApi, testEnv, type TestApi } from '../helpers/api';
 import { unique } from '../helpers/fixtures';
+import { RevokeTokenDocument } from '../generated/graphql';
 
 const run = promisify(execFile);
 const ADMIN_TOKEN = resolve(__dirname, '..', '..', 'dist', 'scripts', 'admin-token.js');
@@ -73,7 +74,7 @@ describe('npm run admin:token (break glass)', () => {
       input: { name, adminName: 'admin' },
     });
     const { tenant, admin, adminToken } = made.createTenant;
-    await api.ok(adminToken.secret, `mutation($id: ID!) { revokeToken(id: $id, reason: "lost") { id } }`, { id: adminToken.token.id });
+    await api.ok(adminToken.secret, RevokeTokenDocument, { id: adminToken.token.id, reason: 'lost' });
     const { stdout } = await run(process.execPath, [ADMIN_TOKEN, '--tenant', name, '--ttl', 'PT15M', '--reason', 'admins locked out'], { env: { ...process.env, ...testEnv() } });
     const secret = stdout.trim();
     expect((await api.ok(secret, `{ viewer { id } }`)).viewer.id).toBe(admin.id);

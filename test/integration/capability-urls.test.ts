@@ -4,6 +4,7 @@ import { afterAll, beforeAll, expect, it } from 'vitest';
 import { urlDigest } from '../../src/platform/capability-url';
 import { startTestApi, type TestApi } from '../helpers/api';
 import { newPrincipal, newTenant, type PrincipalFixture, type TenantFixture } from '../helpers/fixtures';
+import { CreateCredentialDocument } from '../generated/graphql';
 
 let api: TestApi;
 let t: TenantFixture;
@@ -36,7 +37,7 @@ it('a webhook URL is whole for WEBHOOK_WRITE and masked for a reader, with the s
 });
 
 it('a rotator URL is whole for CREDENTIAL_WRITE and masked for a reader; the audit log holds it masked', async () => {
-  await api.ok(t.adminToken, `mutation { createCredential(input: { name: "crm-rotated", value: "v1" }) { id } }`);
+  await api.ok(t.adminToken, CreateCredentialDocument, { input: { name: 'crm-rotated', value: 'v1' } });
   await api.ok(t.adminToken, `mutation($u: String!) { setCredentialRotator(name: "crm-rotated", input: { kind: WEBHOOK, url: $u, gracePeriod: "PT1H" }) { signingSecret } }`, { u: ROTATOR });
   const read = async (token: string) => (await api.ok(token, `{ credential(name: "crm-rotated") { id rotator } }`)).credential;
   expect((await read(t.adminToken)).rotator).toMatchObject({ kind: 'WEBHOOK', url: ROTATOR, urlDigest: urlDigest(ROTATOR) });

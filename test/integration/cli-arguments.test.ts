@@ -5,6 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestApi, type TestApi } from '../helpers/api';
 import { cliRunner } from '../helpers/cli';
 import { newTenant, type TenantFixture } from '../helpers/fixtures';
+import { AuditEventCountDocument, CreateOwnerDocument } from '../generated/graphql';
 
 let api: TestApi;
 let t: TenantFixture;
@@ -14,13 +15,13 @@ const json = async (args: string[]) => {
   expect(r.code, r.stderr).toBe(0);
   return JSON.parse(r.stdout);
 };
-const auditCount = async () => (await api.ok(t.adminToken, `{ auditEvents(first: 0) { totalCount } }`)).auditEvents.totalCount;
+const auditCount = async () => (await api.ok(t.adminToken, AuditEventCountDocument)).auditEvents.totalCount;
 const DAY = 86_400_000;
 
 beforeAll(async () => {
   api = await startTestApi();
   t = await newTenant(api);
-  await api.ok(t.adminToken, `mutation { createOwner(input: { kind: SERVICE, name: "args-svc" }) { id } }`);
+  await api.ok(t.adminToken, CreateOwnerDocument, { input: { kind: 'SERVICE', name: 'args-svc' } });
   expect((await latchkey(['tokens', 'issue', '--owner', 'args-svc', '--name', 'kept'])).code).toBe(0);
 });
 afterAll(() => api?.close());

@@ -7,6 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestApi, type TestApi } from '../helpers/api';
 import { BIN, cliRunner } from '../helpers/cli';
 import { issue, newPrincipal, newTenant, type TenantFixture } from '../helpers/fixtures';
+import { AuditEventCountDocument, CreateScopeDocument, RevokeTokenDocument } from '../generated/graphql';
 
 const EXAMPLE = resolve(__dirname, '..', '..', 'examples', 'latchkey.yaml');
 
@@ -121,7 +122,7 @@ describe('plan and apply', () => {
     // Put back as it was: --overlap 0s revokes the replaced token at once; the original is revoked by hand.
     expect((await latchkey(['apply', '--yes', '-f', EXAMPLE, '--overlap', '0s', '--secrets-file', join(dir, 'restored.jsonl')])).code).toBe(0);
     expect((await api.sql(`SELECT status FROM tokens WHERE id = $1`, [old.id]))[0].status).toBe('ACTIVE'); // still in its overlap
-    await api.ok(tenant.adminToken, `mutation($id: ID!) { revokeToken(id: $id, reason: "test clean-up") { id } }`, { id: old.id });
+    await api.ok(tenant.adminToken, RevokeTokenDocument, { id: old.id, reason: 'test clean-up' });
   });
 
   it('saves a plan and applies exactly it, refusing when the server moved since', async () => {
@@ -131,7 +132,7 @@ describe('plan and apply', () => {
     expect(plan.code).toBe(2);
     expect(JSON.parse(readFileSync(planFile, 'utf8'))).toMatchObject({ kind: 'latchkey-plan', file: { path: edited, content: readFileSync(edited, 'utf8') }, changes: [{ op: 'update', kind: 'policy' }] });
     // The server moves (a scope is added by someone else): the saved plan is refused, nothing applied.
-    await api.ok(tenant.adminToken, `mutation { createScope(input: { name: "moved:since:read" }) { id } }`);
+    await api.ok(tenant.adminToken, CreateScopeDocument, { input: { name: 'moved:since:read' } });
     const stale = await latchkey(['apply', planFile]);
     expect(stale.code).toBe(1);
     expect(stale.stderr).toContain('the server changed since');
@@ -172,7 +173,7 @@ describe('plan and apply', () => {
   });
 
   it('prunes only with --prune', async () => {
-    await api.ok(tenant.adminToken, `mutation { createScope(input: { name: "legacy:reports:read" }) { id } }`);
+    await api.ok(tenant.adminToken, CreateScopeDocument, { input: { name: 'legacy:reports:read' } });
     expect((await latchkey(['plan', '-f', EXAMPLE])).code).toBe(0);
     const plan = await latchkey(['plan', '-f', EXAMPLE, '--prune']);
     expect(plan.code).toBe(2);
@@ -182,7 +183,7 @@ describe('plan and apply', () => {
   });
 
   it('names the file, line and column of a syntax, schema or reference error, and changes nothing', async () => {
-    const before = (await api.ok(tenant.adminToken, `{ auditEvents(first: 0) { totalCount } }`)).auditEvents.totalCount;
+    const before = (await api.ok(tenant.adminToken, AuditEventCountDocument)).auditEvents.totalCount;
     const syntax = write('syntax.yaml', 'version: 1\nscopes:\n  - name: crm:a:read\n   description: misindented\n');
     const s = await latchkey(['plan', '-f', syntax]);
     expect(s.code).toBe(1);
@@ -197,7 +198,7 @@ describe('plan and apply', () => {
     expect(r.stderr).toContain(`${ref}:5:20: unknown scope "nope:nothing:read"`);
     const duration = write('duration.yaml', 'version: 1\npolicies:\n  - name: p\n    gracePeriod: P1M\n');
     expect((await latchkey(['plan', '-f', duration])).stderr).toMatch(new RegExp(`${duration}:4:18: `));
-    expect((await api.ok(tenant.adminToken, `{ auditEvents(first: 0) { totalCount } }`)).auditEvents.totalCount).toBe(before);
+    expect((await api.ok(tenant.adminToken, AuditEventCountDocument)).auditEvents.totalCount).toBe(before);
   });
 });
 
@@ -208,16 +209,16 @@ describe('tokens', () => {
     const admin = owners.edges.find((e: { node: { name: string } }) => e.node.name === 'admin').node.id;
     await issue(api, tenant.adminToken, admin, []); // someone else's: never listed
     const gone = await issue(api, tenant.adminToken, dashboard, []);
-    await api.ok(tenant.adminToken, `mutation($id: ID!) { revokeToken(id: $id, reason: "test") { id } }`, { id: gone.id });
+    await api.ok(tenant.adminToken, RevokeTokenDocument, { id: gone.id, reason: 'test' });
     const live = await api.ok(tenant.adminToken, `query($o: ID!) { tokens(filter: { ownerId: $o, status: [ACTIVE, SUSPENDED] }) { edges { node { id } } } }`, { o: dashboard });
-    const before = (await api.ok(tenant.adminToken, `{ auditEvents(first: 0) { totalCount } }`)).auditEvents.totalCount;
+    const before = (await api.ok(tenant.adminToken, AuditEventCountDocument)).auditEvents.totalCount;
 
     const dry = await latchkey(['tokens', 'revoke', '--owner', 'homepage-dashboard', '--dry-run', '--output', 'json']);
     expect(dry.code, dry.stderr).toBe(0);
     const listed = JSON.parse(dry.stdout).wouldRevoke.map((t: { id: string }) => t.id).sort();
     expect(listed).toEqual(live.tokens.edges.map((e: { node: { id: string } }) => e.node.id).sort());
     expect(listed).toHaveLength(4);
-    expect((await api.ok(tenant.adminToken, `{ auditEvents(first: 0) { totalCount } }`)).auditEvents.totalCount).toBe(before);
+    expect((await api.ok(tenant.adminToken, AuditEventCountDocument)).auditEvents.totalCount).toBe(before);
     const still = await api.ok(tenant.adminToken, `query($o: ID!) { tokens(filter: { ownerId: $o, status: [ACTIVE] }) { totalCount } }`, { o: dashboard });
     expect(still.tokens.totalCount).toBe(4);
 
@@ -350,7 +351,7 @@ describe('connection and errors', () => {
     let out = '';
     child.stdout!.on('data', (d) => (out += d));
     await expect.poll(() => out.split('\n').filter(Boolean).length, { timeout: 10_000 }).toBeGreaterThanOrEqual(5);
-    await api.ok(tenant.adminToken, `mutation { createScope(input: { name: "live:tail:read" }) { id } }`);
+    await api.ok(tenant.adminToken, CreateScopeDocument, { input: { name: 'live:tail:read' } });
     await expect.poll(() => out, { timeout: 10_000 }).toContain('live:tail:read');
     child.kill();
     const events = out.split('\n').filter(Boolean).map((l) => JSON.parse(l));
@@ -365,7 +366,7 @@ describe('connection and errors', () => {
     child.stdout!.on('data', (d) => (out += d));
     await expect.poll(() => out.split('\n').filter(Boolean).length, { timeout: 10_000 }).toBe(3);
     expect(out.split('\n').filter(Boolean).map((l) => Number(l.trim().split(/\s+/)[0]))).toEqual([n - 2, n - 1, n]);
-    await api.ok(tenant.adminToken, `mutation { createScope(input: { name: "live:named:read" }) { id } }`);
+    await api.ok(tenant.adminToken, CreateScopeDocument, { input: { name: 'live:named:read' } });
     await expect.poll(() => out, { timeout: 10_000 }).toMatch(/SCOPE_CREATED\s+scope live:named:read \([0-9a-f-]{36}\)  by admin \([0-9a-f-]{36}\)/);
     child.kill();
   });

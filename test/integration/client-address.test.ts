@@ -5,6 +5,7 @@ import WebSocket from 'ws';
 import { generateToken } from '../../src/tokens/token-format';
 import { metricsOf, startTestApi, type TestApi } from '../helpers/api';
 import { newTenant, type TenantFixture } from '../helpers/fixtures';
+import { IssueTokenDocument } from '../generated/graphql';
 
 let plain: TestApi;
 let proxied: TestApi;
@@ -23,7 +24,7 @@ beforeAll(async () => {
   proxied = await startTestApi({ TRUSTED_PROXIES: '127.0.0.1/32, ::1', AUTH_MISSES_BURST: '5', AUTH_MISSES_PER_SECOND: '1' });
   t = await newTenant(plain);
   // A control-plane token usable only from 10.0.0.0/8.
-  bound = (await plain.ok(t.adminToken, `mutation($o: ID!) { issueToken(input: { ownerId: $o, name: "bound", scopes: [], allowedCidrs: ["10.0.0.0/8"] }) { secret } }`, { o: t.adminId })).issueToken.secret;
+  bound = (await plain.ok(t.adminToken, IssueTokenDocument, { input: { ownerId: t.adminId, name: 'bound', scopes: [], allowedCidrs: ['10.0.0.0/8'] } })).issueToken.secret;
 });
 afterAll(async () => {
   await plain.close();
@@ -88,7 +89,7 @@ describe('unknown credentials per client address', () => {
     // gateway after a restart, a dashboard fleet behind one NAT): four times the burst of 5.
     const issued = await Promise.all(
       Array.from({ length: 20 }, (_, i) =>
-        plain.ok(t.adminToken, `mutation($o: ID!, $n: String!) { issueToken(input: { ownerId: $o, name: $n, kind: CONTROL, scopes: [] }) { secret } }`, { o: t.adminId, n: `cold-${i}` }),
+        plain.ok(t.adminToken, IssueTokenDocument, { input: { ownerId: t.adminId, name: `cold-${i}`, kind: 'CONTROL', scopes: [] } }),
       ),
     );
     const from = { 'x-forwarded-for': '198.51.100.20' };

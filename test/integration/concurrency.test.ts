@@ -4,6 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestApi, type TestApi } from '../helpers/api';
 import { issue, newTenant, type TenantFixture } from '../helpers/fixtures';
 import { asSuperuserWithoutGuards } from '../helpers/tamper';
+import { CreateOwnerDocument, CreateScopeDocument } from '../generated/graphql';
 
 let api: TestApi;
 let t: TenantFixture;
@@ -19,7 +20,7 @@ describe('concurrency', () => {
     // Each issue checks the owner's permissions inside its transaction; read on a second
     // connection, 10 transactions holding the 10 pooled connections waited for an 11th until
     // time-out, and the burst ended in internal errors at a few tokens a second.
-    const { createOwner } = await api.ok(t.adminToken, `mutation { createOwner(input: { kind: SERVICE, name: "burst" }) { id } }`);
+    const { createOwner } = await api.ok(t.adminToken, CreateOwnerDocument, { input: { kind: 'SERVICE', name: 'burst' } });
     const started = Date.now();
     const results = await Promise.all(
       Array.from({ length: 40 }, (_, i) =>
@@ -65,11 +66,11 @@ describe('concurrency', () => {
   it('concurrent audit appends leave no gap and a valid chain', async () => {
     const before = (await api.sql(`SELECT max(seq)::int AS s FROM audit_events WHERE tenant_id = $1`, [t.tenantId]))[0].s;
     const writes = Array.from({ length: 40 }, (_, i) =>
-      api.gql(t.adminToken, `mutation($n: String!) { createScope(input: { name: $n }) { id } }`, { n: `svc${i}:things:read` }),
+      api.gql(t.adminToken, CreateScopeDocument, { input: { name: `svc${i}:things:read` } }),
     );
     // Half of these fail (duplicate names) after taking no seq: a refused request writes nothing.
     const dupes = Array.from({ length: 20 }, (_, i) =>
-      api.gql(t.adminToken, `mutation($n: String!) { createScope(input: { name: $n }) { id } }`, { n: `svc${i}:things:read` }),
+      api.gql(t.adminToken, CreateScopeDocument, { input: { name: `svc${i}:things:read` } }),
     );
     await Promise.all([...writes, ...dupes]);
     const seqs = (await api.sql(`SELECT seq::int FROM audit_events WHERE tenant_id = $1 AND seq > $2 ORDER BY seq`, [t.tenantId, before])).map(
@@ -89,7 +90,7 @@ describe('the audit log is append-only and tamper-evident', () => {
   });
 
   it('guards the head and the checkpoints too, and session_replication_role = replica does not switch the guards off', async () => {
-    await api.ok(t.adminToken, `mutation { createScope(input: { name: "guard:x:read" }) { id } }`);
+    await api.ok(t.adminToken, CreateScopeDocument, { input: { name: 'guard:x:read' } });
     const qr = api.container.ds.createQueryRunner();
     await qr.connect();
     try {
@@ -111,7 +112,7 @@ describe('the audit log is append-only and tamper-evident', () => {
 
   it('names the first changed seq when a row is altered behind the trigger', async () => {
     const victim = await newTenant(api);
-    for (let i = 0; i < 5; i++) await api.ok(victim.adminToken, `mutation($n: String!) { createScope(input: { name: $n }) { id } }`, { n: `x${i}:y:read` });
+    for (let i = 0; i < 5; i++) await api.ok(victim.adminToken, CreateScopeDocument, { input: { name: `x${i}:y:read` } });
     await asSuperuserWithoutGuards(api, async (q) => {
       await q(`UPDATE audit_events SET data = '{"name":"forged"}' WHERE tenant_id = $1 AND seq = 7`, [victim.tenantId]);
     });
@@ -121,7 +122,7 @@ describe('the audit log is append-only and tamper-evident', () => {
 
   it('notices events removed from the end', async () => {
     const victim = await newTenant(api);
-    await api.ok(victim.adminToken, `mutation { createScope(input: { name: "a:b:read" }) { id } }`);
+    await api.ok(victim.adminToken, CreateScopeDocument, { input: { name: 'a:b:read' } });
     const [{ s }] = await api.sql(`SELECT max(seq)::int AS s FROM audit_events WHERE tenant_id = $1`, [victim.tenantId]);
     await asSuperuserWithoutGuards(api, async (q) => {
       await q(`DELETE FROM audit_events WHERE tenant_id = $1 AND seq = $2`, [victim.tenantId, s]);

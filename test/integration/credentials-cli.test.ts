@@ -15,6 +15,7 @@ import { startTestApi, type TestApi } from '../helpers/api';
 import { BIN, cliRunner } from '../helpers/cli';
 import { issue, newTenant, type TenantFixture } from '../helpers/fixtures';
 import { ownDatabase } from '../helpers/own-database';
+import { CreateOwnerDocument } from '../generated/graphql';
 
 let api: TestApi;
 let t: TenantFixture;
@@ -32,7 +33,7 @@ beforeAll(async () => {
   workers = await startWorkers(api.container);
   t = await newTenant(api, db.bootstrapToken());
   dir = mkdtempSync(join(tmpdir(), 'latchkey-credentials-'));
-  const { createOwner } = await api.ok(t.adminToken, `mutation { createOwner(input: { kind: SERVICE, name: "homepage-dashboard-backend" }) { id } }`);
+  const { createOwner } = await api.ok(t.adminToken, CreateOwnerDocument, { input: { kind: 'SERVICE', name: 'homepage-dashboard-backend' } });
   backend = { id: createOwner.id, token: (await issue(api, t.adminToken, createOwner.id, [])).secret };
 });
 

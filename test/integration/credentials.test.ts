@@ -5,6 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { jsonOf, startTestApi, type TestApi } from '../helpers/api';
 import { createScopes, issue, newPrincipal, newTenant, type TenantFixture, unique } from '../helpers/fixtures';
 import { wsClient } from '../helpers/ws';
+import { CreateOwnerDocument, CreateRotationPolicyDocument } from '../generated/graphql';
 
 let api: TestApi;
 let t: TenantFixture;
@@ -34,9 +35,7 @@ beforeAll(async () => {
   api = await startTestApi();
   t = await newTenant(api);
   await createScopes(api, t.adminToken, ['crm:accounts:read']);
-  const { createOwner } = await api.ok(t.adminToken, `mutation($i: CreateOwnerInput!) { createOwner(input: $i) { id } }`, {
-    i: { kind: 'SERVICE', name: 'homepage-dashboard-backend', allowedScopes: ['crm:accounts:read'] },
-  });
+  const { createOwner } = await api.ok(t.adminToken, CreateOwnerDocument, { input: { kind: 'SERVICE', name: 'homepage-dashboard-backend', allowedScopes: ['crm:accounts:read'] } });
   backend = {
     ownerId: createOwner.id,
     token: (await issue(api, t.adminToken, createOwner.id, [])).secret,
@@ -229,7 +228,7 @@ describe('managed credentials', () => {
   });
 
   it("times expiry warnings by a rotation policy's notifyBefore when the credential has one", async () => {
-    const { createRotationPolicy } = await api.ok(t.adminToken, `mutation { createRotationPolicy(input: { name: "${unique('warn')}", gracePeriod: "PT1H", notifyBefore: ["PT2H"] }) { id } }`);
+    const { createRotationPolicy } = await api.ok(t.adminToken, CreateRotationPolicyDocument, { input: { name: unique('warn'), gracePeriod: 'PT1H', notifyBefore: ['PT2H'] } });
     // The policy is set before a version with an expiry exists: no worker's sweep can warn early.
     const c = await newCredential('policy-timed');
     await api.ok(t.adminToken, `mutation($n: String!, $p: String) { updateCredential(name: $n, input: { rotationPolicyId: $p }) { rotationPolicyId } }`, { n: c.name, p: createRotationPolicy.id });

@@ -7,6 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { generateToken } from '../../src/tokens/token-format';
 import { jsonOf, metricsOf, startTestApi, type TestApi } from '../helpers/api';
 import { createScopes, issue, newPrincipal, newTenant, roleId, type TenantFixture } from '../helpers/fixtures';
+import { CreateOwnerDocument, RevokeTokenDocument, UnassignRoleDocument } from '../generated/graphql';
 
 let api: TestApi;
 let t: TenantFixture;
@@ -19,7 +20,7 @@ beforeAll(async () => {
   t = await newTenant(api);
   await createScopes(api, t.adminToken, ['crm:sales.summary:read', 'crm:sales.summary:write']);
   gateway = (await newPrincipal(api, t.adminToken, ['gateway'])).token;
-  ownerId = (await api.ok(t.adminToken, `mutation { createOwner(input: { kind: SERVICE, name: "dash", allowedScopes: ["crm:sales.summary:read", "crm:sales.summary:write"] }) { id } }`)).createOwner.id;
+  ownerId = (await api.ok(t.adminToken, CreateOwnerDocument, { input: { kind: 'SERVICE', name: 'dash', allowedScopes: ['crm:sales.summary:read', 'crm:sales.summary:write'] } })).createOwner.id;
 });
 afterAll(() => api.close());
 
@@ -115,7 +116,7 @@ describe('GET /v1/authz (forward-auth)', () => {
     expect(unknown.status).toBe(401);
     expect(unknown.headers.get('www-authenticate')).toMatch(/^Bearer realm="latchkey", error="invalid_token", error_description="the token is not found"$/);
     const tok = await issue(api, t.adminToken, ownerId, []);
-    await api.ok(t.adminToken, `mutation($id: ID!) { revokeToken(id: $id, reason: "x") { id } }`, { id: tok.id });
+    await api.ok(t.adminToken, RevokeTokenDocument, { id: tok.id, reason: 'x' });
     const revoked = await authz({ authorization: `Bearer ${tok.secret}` });
     expect(revoked.status).toBe(401);
     expect(revoked.headers.get('www-authenticate')).toContain('the token is revoked');
@@ -174,7 +175,7 @@ describe('POST /oauth2/introspect (RFC 7662)', () => {
 
   it('answers only {"active":false} for anything not valid', async () => {
     const revoked = await issue(api, t.adminToken, ownerId, []);
-    await api.ok(t.adminToken, `mutation($id: ID!) { revokeToken(id: $id, reason: "x") { id } }`, { id: revoked.id });
+    await api.ok(t.adminToken, RevokeTokenDocument, { id: revoked.id, reason: 'x' });
     // RFC 7662 carries no client address, so a token bound to networks cannot be shown valid.
     const bound = await issue(api, t.adminToken, ownerId, [], { allowedCidrs: ['0.0.0.0/0', '::/0'] });
     for (const token of ['nonsense', generateToken(), revoked.secret, bound.secret]) {
@@ -356,7 +357,7 @@ describe('caches and invalidation', () => {
     const tok = await issue(api, t.adminToken, ownerId, []);
     for (let i = 0; i < 5; i++) await verifyRest(tok.secret);
     // A change of its own, so that the invalidation counter does not depend on the tests before.
-    await api.ok(t.adminToken, `mutation($id: ID!) { revokeToken(id: $id, reason: "metrics") { id } }`, { id: tok.id });
+    await api.ok(t.adminToken, RevokeTokenDocument, { id: tok.id, reason: 'metrics' });
     const metrics = async () => (await fetch(`${api.url}/metrics`)).text();
     // The invalidation arrives over Redis pub/sub, a moment after the mutation returns.
     await expect.poll(metrics).toMatch(/latchkey_invalidations_total\{kind="tokens"\} [1-9]/);
@@ -373,7 +374,7 @@ describe('caches and invalidation', () => {
     try {
       const st = await newTenant(short);
       const gw = (await newPrincipal(short, st.adminToken, ['gateway'])).token;
-      const owner = (await short.ok(st.adminToken, `mutation { createOwner(input: { kind: SERVICE, name: "busy" }) { id } }`)).createOwner.id;
+      const owner = (await short.ok(st.adminToken, CreateOwnerDocument, { input: { kind: 'SERVICE', name: 'busy' } })).createOwner.id;
       const tok = await issue(short, st.adminToken, owner, []);
       const call = async () =>
         jsonOf(await fetch(`${short.url}/v1/verify`, { method: 'POST', headers: { authorization: `Bearer ${gw}` }, body: JSON.stringify({ token: tok.secret }) }));
@@ -399,7 +400,7 @@ describe('caches and invalidation', () => {
   it('a revocation is seen at once through every layer', async () => {
     const tok = await issue(api, t.adminToken, ownerId, []);
     expect((await jsonOf(await verifyRest(tok.secret))).valid).toBe(true);
-    await api.ok(t.adminToken, `mutation($id: ID!) { revokeToken(id: $id, reason: "x") { id } }`, { id: tok.id });
+    await api.ok(t.adminToken, RevokeTokenDocument, { id: tok.id, reason: 'x' });
     expect((await jsonOf(await verifyRest(tok.secret))).failure).toBe('REVOKED');
   });
 
@@ -435,7 +436,7 @@ describe('caches and invalidation', () => {
     try {
       const inflight = verifier.verify(tok.secret, [], t.tenantId);
       await held.started;
-      await api.ok(t.adminToken, `mutation($id: ID!) { revokeToken(id: $id, reason: "race") { id } }`, { id: tok.id });
+      await api.ok(t.adminToken, RevokeTokenDocument, { id: tok.id, reason: 'race' });
       const after = await Promise.race([verifier.verify(tok.secret, [], t.tenantId), sleep(3_000, 'waited' as const)]);
       expect(after === 'waited' ? after : after.failure).toBe('REVOKED');
       held.release();
@@ -559,10 +560,7 @@ describe("the gateway's own permissions", () => {
           resolve();
         });
       });
-      await fast.ok(ft.adminToken, `mutation($o: ID!, $r: ID!) { unassignRole(ownerId: $o, roleId: $r) { id } }`, {
-        o: gw.ownerId,
-        r: await roleId(fast, ft.adminToken, 'gateway'),
-      });
+      await fast.ok(ft.adminToken, UnassignRoleDocument, { ownerId: gw.ownerId, roleId: await roleId(fast, ft.adminToken, 'gateway') });
       await changed;
       const after = await Promise.race([verifyAs(gw.token), sleep(3_000, 'waited for the old read' as const)]);
       expect(after === 'waited for the old read' ? after : after.status).toBe(403);

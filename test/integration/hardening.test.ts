@@ -3,6 +3,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestApi, type TestApi, jsonOf } from '../helpers/api';
 import { newTenant, type TenantFixture } from '../helpers/fixtures';
+import { CreateCredentialDocument, CreateRoleDocument } from '../generated/graphql';
 
 let api: TestApi;
 let prod: TestApi;
@@ -177,7 +178,7 @@ describe('errors', () => {
 describe('lists are bounded and priced by their bound', () => {
   it('a credential with many versions answers a page of them; asking for all of them across aliases is refused before execution', async () => {
     const name = `many-versions-${Date.now()}`;
-    await api.ok(t.adminToken, `mutation($n: String!) { createCredential(input: { name: $n, value: "v1" }) { id } }`, { n: name });
+    await api.ok(t.adminToken, CreateCredentialDocument, { input: { name, value: 'v1' } });
     for (let v = 2; v <= 130; v++) await api.ok(t.adminToken, `mutation($n: String!, $v: String!) { addCredentialVersion(input: { name: $n, value: $v, gracePeriod: "PT0S" }) { version } }`, { n: name, v: `v${v}` });
     const { credential } = await api.ok(t.adminToken, `query($n: String!) { credential(name: $n) { currentVersion { version } versions { totalCount pageInfo { hasNextPage } edges { node { version } } } } }`, { n: name });
     expect(credential.currentVersion).toEqual({ version: 130 });
@@ -194,8 +195,8 @@ describe('lists are bounded and priced by their bound', () => {
   it('a tenant holds at most 100 roles: the next one is refused with CONFLICT and nothing is written', async () => {
     const tenant = await newTenant(api);
     const [{ n }] = await api.sql(`SELECT count(*)::int AS n FROM roles WHERE tenant_id = $1`, [tenant.tenantId]);
-    for (let i = n; i < 100; i++) await api.ok(tenant.adminToken, `mutation($n: String!) { createRole(input: { name: $n, permissions: [TOKEN_READ] }) { id } }`, { n: `role-${i}` });
-    const r = await api.gql(tenant.adminToken, `mutation { createRole(input: { name: "one-too-many", permissions: [TOKEN_READ] }) { id } }`);
+    for (let i = n; i < 100; i++) await api.ok(tenant.adminToken, CreateRoleDocument, { input: { name: `role-${i}`, permissions: ['TOKEN_READ'] } });
+    const r = await api.gql(tenant.adminToken, CreateRoleDocument, { input: { name: 'one-too-many', permissions: ['TOKEN_READ'] } });
     expect(codeOf(r)).toBe('CONFLICT');
     expect(r.errors?.[0]?.message).toMatch(/at most 100/);
     expect((await api.sql(`SELECT count(*)::int AS n FROM roles WHERE tenant_id = $1`, [tenant.tenantId]))[0].n).toBe(100);

@@ -14,6 +14,7 @@ import { loadConfig } from '../../src/platform/config';
 import { createLogger } from '../../src/platform/logger';
 import { startTestApi, type TestApi, testEnv } from '../helpers/api';
 import { ownDatabase } from '../helpers/own-database';
+import { CreateCredentialDocument, GrantCredentialDocument, RevealCredentialDocument } from '../generated/graphql';
 
 const key = () => randomBytes(32).toString('base64');
 const NEW_KEY = key();
@@ -30,7 +31,7 @@ const stop = async () => {
   await api?.close();
   api = null;
 };
-const reveal = async (a: TestApi) => (await a.ok(admin, `mutation($n: String!) { revealCredential(name: $n) { value } }`, { n: NAME })).revealCredential.value;
+const reveal = async (a: TestApi) => (await a.ok(admin, RevealCredentialDocument, { name: NAME })).revealCredential.value;
 
 const db = ownDatabase('keyring');
 const deliveries: string[] = [];
@@ -56,8 +57,8 @@ beforeAll(async () => {
   const bootstrap = db.bootstrapToken();
   const { createTenant } = await a.ok(bootstrap, `mutation { createTenant(input: { name: "keyring", adminName: "admin" }) { admin { id } adminToken { secret } } }`);
   admin = createTenant.adminToken.secret;
-  await a.ok(admin, `mutation { createCredential(input: { name: "${NAME}", value: "mixpanel-secret" }) { id } }`);
-  await a.ok(admin, `mutation($o: ID!) { grantCredential(name: "${NAME}", ownerId: $o) { ownerId } }`, { o: createTenant.admin.id });
+  await a.ok(admin, CreateCredentialDocument, { input: { name: NAME, value: 'mixpanel-secret' } });
+  await a.ok(admin, GrantCredentialDocument, { name: NAME, ownerId: createTenant.admin.id });
   expect(await reveal(a)).toBe('mixpanel-secret');
   // Sealed directly under the ring: a webhook's signing secret (rotated once, so its previous one
   // too) and a webhook rotator's signing secret.

@@ -3,6 +3,7 @@ import { Client } from 'pg';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { startTestApi, type TestApi } from '../helpers/api';
 import { createScopes, issue, newTenant, type TenantFixture } from '../helpers/fixtures';
+import { CreateOwnerDocument } from '../generated/graphql';
 
 let api: TestApi;
 let t: TenantFixture;
@@ -16,7 +17,7 @@ beforeAll(async () => {
   api = await startTestApi();
   t = await newTenant(api);
   await createScopes(api, t.adminToken, ['crm:deals:read', 'helpdesk:tickets:read']);
-  ownerId = (await api.ok(t.adminToken, `mutation { createOwner(input: { kind: SERVICE, name: "svc", allowedScopes: ["crm:deals:read", "helpdesk:tickets:read"] }) { id } }`)).createOwner.id;
+  ownerId = (await api.ok(t.adminToken, CreateOwnerDocument, { input: { kind: 'SERVICE', name: 'svc', allowedScopes: ['crm:deals:read', 'helpdesk:tickets:read'] } })).createOwner.id;
   for (let i = 0; i < 25; i++) {
     const scopes = i % 2 ? ['crm:deals:read'] : ['helpdesk:tickets:read'];
     const extra = { labels: { parity: i % 2 ? 'odd' : 'even', n: String(i) }, ...(i < 5 ? { expiresAt: new Date(Date.now() + 86_400_000 * (i + 1)).toISOString() } : {}) };

@@ -3,6 +3,7 @@
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { metricsOf, startTestApi, type TestApi } from '../helpers/api';
 import { createScopes, issue, newPrincipal, newTenant, type TenantFixture } from '../helpers/fixtures';
+import { CreateOwnerDocument, CreateScopeDocument } from '../generated/graphql';
 
 let api: TestApi;
 let t: TenantFixture;
@@ -17,7 +18,7 @@ beforeAll(async () => {
 afterAll(() => api.close());
 
 it('counts a gateway’s verification apart from its own authentication, and times each door', async () => {
-  const owner = (await api.ok(t.adminToken, `mutation { createOwner(input: { kind: SERVICE, name: "m", allowedScopes: ["crm:deals:read"] }) { id } }`)).createOwner.id;
+  const owner = (await api.ok(t.adminToken, CreateOwnerDocument, { input: { kind: 'SERVICE', name: 'm', allowedScopes: ['crm:deals:read'] } })).createOwner.id;
   const tok = await issue(api, t.adminToken, owner, ['crm:deals:read']);
   await api.ok(t.adminToken, `{ viewer { id } }`);
   const before = await metricsOf(api.url);
@@ -28,7 +29,7 @@ it('counts a gateway’s verification apart from its own authentication, and tim
   });
   expect(verify.status).toBe(200);
   await api.ok(t.adminToken, `{ viewer { id } }`);
-  await api.ok(t.adminToken, `mutation { createScope(input: { name: "m:x:read" }) { id } }`);
+  await api.ok(t.adminToken, CreateScopeDocument, { input: { name: 'm:x:read' } });
   const after = await metricsOf(api.url);
   const delta = (series: string) => after(series) - before(series);
   // One verification for the gateway (its user's token lacks the scope), one authentication of the gateway itself.

@@ -10,6 +10,7 @@ import { startTestApi, type TestApi } from '../helpers/api';
 import { newTenant, type TenantFixture } from '../helpers/fixtures';
 import { ownDatabase } from '../helpers/own-database';
 import { type Listener, listener, rotationsOf } from '../helpers/rotations';
+import { CreateScopeDocument, RotateCredentialDocument } from '../generated/graphql';
 
 const db = ownDatabase('fairness');
 const DEADLINE_MS = 3_000;
@@ -63,7 +64,7 @@ afterAll(async () => {
 const trickleUrl = (path: string) => `http://127.0.0.1:${trickle.port}${path}`;
 const hook = (tenant: TenantFixture, url: string) =>
   api.ok(tenant.adminToken, `mutation($u: String!) { createWebhook(url: $u, events: ["SCOPE_CREATED"]) { webhook { id } } }`, { u: url });
-const createScope = (tenant: TenantFixture, name: string) => api.ok(tenant.adminToken, `mutation($n: String!) { createScope(input: { name: $n }) { id } }`, { n: name });
+const createScope = (tenant: TenantFixture, name: string) => api.ok(tenant.adminToken, CreateScopeDocument, { input: { name } });
 
 describe('a receiver answering one byte a second', () => {
   it('is cut off at the total deadline, and the delivery says so', async () => {
@@ -107,10 +108,10 @@ describe('fair shares between tenants', () => {
     }
     const name = await rb.credential('b-value');
     expect((await rb.setRotator(name, { kind: 'WEBHOOK', url: `${fastBase}/b-rotator`, gracePeriod: 'PT1H' })).errors).toBeUndefined();
-    await Promise.all(stuck.map((n) => api.ok(a.adminToken, `mutation($n: String!) { rotateCredential(name: $n) { id } }`, { n })));
+    await Promise.all(stuck.map((n) => api.ok(a.adminToken, RotateCredentialDocument, { name: n })));
     await expect.poll(() => trickled.filter((p) => p.startsWith('/rotator-')).length, { timeout: 10_000 }).toBeGreaterThanOrEqual(4);
     const started = Date.now();
-    await api.ok(b.adminToken, `mutation($n: String!) { rotateCredential(name: $n) { id } }`, { n: name });
+    await api.ok(b.adminToken, RotateCredentialDocument, { name });
     const done = await rb.until(name, 'DONE', 15_000);
     const ms = Date.now() - started;
     console.info(`fairness: tenant B's rotation (four steps) was DONE ${ms} ms after it started, with tenant A's 10 rotators trickling`);

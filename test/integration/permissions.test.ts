@@ -2,6 +2,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestApi, type TestApi } from '../helpers/api';
 import { createScopes, issue, newPrincipal, newTenant, roleId, type TenantFixture, unique } from '../helpers/fixtures';
+import { AssignRoleDocument, CreateOwnerDocument, CreateRoleDocument, CreateRotationPolicyDocument, IssueTokenDocument, SuspendTokenDocument, UnassignRoleDocument } from '../generated/graphql';
 
 type Role = 'admin' | 'operator' | 'auditor' | 'developer' | 'gateway';
 const ROLES: Role[] = ['admin', 'operator', 'auditor', 'developer', 'gateway'];
@@ -18,8 +19,8 @@ beforeAll(async () => {
   t = await newTenant(api);
   await createScopes(api, t.adminToken, ['crm:deals:read', 'crm:deals:write']);
   for (const role of ROLES) principals[role] = await newPrincipal(api, t.adminToken, [role], ['crm:deals:read']);
-  serviceOwner = (await api.ok(t.adminToken, `mutation { createOwner(input: { kind: SERVICE, name: "svc", allowedScopes: ["crm:deals:read"] }) { id } }`)).createOwner.id;
-  policyId = (await api.ok(t.adminToken, `mutation { createRotationPolicy(input: { name: "p", gracePeriod: "PT1H" }) { id } }`)).createRotationPolicy.id;
+  serviceOwner = (await api.ok(t.adminToken, CreateOwnerDocument, { input: { kind: 'SERVICE', name: 'svc', allowedScopes: ['crm:deals:read'] } })).createOwner.id;
+  policyId = (await api.ok(t.adminToken, CreateRotationPolicyDocument, { input: { name: 'p', gracePeriod: 'PT1H' } })).createRotationPolicy.id;
   auditorRole = await roleId(api, t.adminToken, 'auditor');
 });
 afterAll(() => api.close());
@@ -55,7 +56,7 @@ const MUTATIONS: Record<string, Case> = {
   assignRole: {
     allowed: ['admin'],
     build: async () => {
-      const o = (await api.ok(t.adminToken, `mutation($n: String!) { createOwner(input: { kind: USER, name: $n }) { id } }`, { n: unique('o') })).createOwner.id;
+      const o = (await api.ok(t.adminToken, CreateOwnerDocument, { input: { kind: 'USER', name: unique('o') } })).createOwner.id;
       return { query: `mutation($o: ID!, $r: ID!) { assignRole(ownerId: $o, roleId: $r) { id } }`, variables: { o, r: auditorRole } };
     },
   },
@@ -109,7 +110,7 @@ const MUTATIONS: Record<string, Case> = {
     allowed: ['admin', 'operator', 'developer'],
     build: async (role) => {
       const target = await targetFor(role);
-      await api.ok(t.adminToken, `mutation($id: ID!) { suspendToken(id: $id, reason: "m") { id } }`, { id: target.id });
+      await api.ok(t.adminToken, SuspendTokenDocument, { id: target.id, reason: 'm' });
       return { query: `mutation($id: ID!) { resumeToken(id: $id) { id } }`, variables: { id: target.id } };
     },
   },
@@ -198,9 +199,9 @@ describe('developer self-service', () => {
 
   it('issues only for itself and only within its own ceiling', async () => {
     const dev = principals.developer;
-    const forOther = await api.gql(dev.token, `mutation($o: ID!) { issueToken(input: { ownerId: $o, name: "x", scopes: [] }) { secret } }`, { o: serviceOwner });
+    const forOther = await api.gql(dev.token, IssueTokenDocument, { input: { ownerId: serviceOwner, name: 'x', scopes: [] } });
     expect(forOther.errors?.[0]?.extensions?.code).toBe('FORBIDDEN');
-    const beyond = await api.gql(dev.token, `mutation($o: ID!) { issueToken(input: { ownerId: $o, name: "x", scopes: ["crm:deals:write"] }) { secret } }`, { o: dev.ownerId });
+    const beyond = await api.gql(dev.token, IssueTokenDocument, { input: { ownerId: dev.ownerId, name: 'x', scopes: ['crm:deals:write'] } });
     expect(beyond.errors?.[0]?.extensions?.code).toBe('FORBIDDEN');
   });
 });
@@ -208,41 +209,35 @@ describe('developer self-service', () => {
 describe('nobody grants what they do not hold', () => {
   let manager: { ownerId: string; token: string };
   beforeAll(async () => {
-    await api.ok(t.adminToken, `mutation { createRole(input: { name: "owner-manager", permissions: [OWNER_READ, OWNER_WRITE, ROLE_READ, ROLE_WRITE, SCOPE_READ] }) { id } }`);
+    await api.ok(t.adminToken, CreateRoleDocument, { input: { name: 'owner-manager', permissions: ['OWNER_READ', 'OWNER_WRITE', 'ROLE_READ', 'ROLE_WRITE', 'SCOPE_READ'] } });
     manager = await newPrincipal(api, t.adminToken, ['owner-manager'], ['crm:deals:read']);
   });
 
   it('refuses roles with permissions the granter lacks', async () => {
     const before = await auditCount();
-    const assign = await api.gql(manager.token, `mutation($o: ID!, $r: ID!) { assignRole(ownerId: $o, roleId: $r) { id } }`, {
-      o: manager.ownerId,
-      r: await roleId(api, t.adminToken, 'admin'),
-    });
+    const assign = await api.gql(manager.token, AssignRoleDocument, { ownerId: manager.ownerId, roleId: await roleId(api, t.adminToken, 'admin') });
     expect(assign.errors?.[0]?.extensions?.code).toBe('FORBIDDEN');
-    const create = await api.gql(manager.token, `mutation { createRole(input: { name: "sneaky", permissions: [TOKEN_VERIFY] }) { id } }`);
+    const create = await api.gql(manager.token, CreateRoleDocument, { input: { name: 'sneaky', permissions: ['TOKEN_VERIFY'] } });
     expect(create.errors?.[0]?.extensions?.code).toBe('FORBIDDEN');
     expect(create.errors?.[0]?.message).toContain('TOKEN_VERIFY');
     expect(await auditCount()).toBe(before);
   });
 
   it('refuses ceilings with scopes the granter lacks, and allows those it holds', async () => {
-    const beyond = await api.gql(manager.token, `mutation { createOwner(input: { kind: USER, name: "x1", allowedScopes: ["crm:deals:write"] }) { id } }`);
+    const beyond = await api.gql(manager.token, CreateOwnerDocument, { input: { kind: 'USER', name: 'x1', allowedScopes: ['crm:deals:write'] } });
     expect(beyond.errors?.[0]?.extensions?.code).toBe('FORBIDDEN');
-    const within = await api.gql(manager.token, `mutation { createOwner(input: { kind: USER, name: "x2", allowedScopes: ["crm:deals:read"] }) { id } }`);
+    const within = await api.gql(manager.token, CreateOwnerDocument, { input: { kind: 'USER', name: 'x2', allowedScopes: ['crm:deals:read'] } });
     expect(within.errors).toBeUndefined();
   });
 
   it('never grants PLATFORM_ADMIN, even from an admin', async () => {
-    const r = await api.gql(t.adminToken, `mutation { createRole(input: { name: "platform", permissions: [PLATFORM_ADMIN] }) { id } }`);
+    const r = await api.gql(t.adminToken, CreateRoleDocument, { input: { name: 'platform', permissions: ['PLATFORM_ADMIN'] } });
     expect(r.errors?.[0]?.extensions?.code).toBe('FORBIDDEN');
   });
 
   it('keeps at least one TENANT_ADMIN', async () => {
     const lone = await newTenant(api);
-    const r = await api.gql(lone.adminToken, `mutation($o: ID!, $r: ID!) { unassignRole(ownerId: $o, roleId: $r) { id } }`, {
-      o: lone.adminId,
-      r: await roleId(api, lone.adminToken, 'admin'),
-    });
+    const r = await api.gql(lone.adminToken, UnassignRoleDocument, { ownerId: lone.adminId, roleId: await roleId(api, lone.adminToken, 'admin') });
     expect(r.errors?.[0]?.extensions?.code).toBe('CONFLICT');
     const { viewer } = await api.ok(lone.adminToken, `{ viewer { roles { name } } }`);
     expect(viewer.roles.map((x: { name: string }) => x.name)).toContain('admin');

@@ -7,6 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestApi, type TestApi } from '../helpers/api';
 import { cliRunner } from '../helpers/cli';
 import { issue, newPrincipal, newTenant, roleId, type TenantFixture } from '../helpers/fixtures';
+import { AssignRoleDocument, AuditEventCountDocument, CreateCredentialDocument, CreateOwnerDocument, CreateRotationPolicyDocument, RevokeTokenDocument, UnassignRoleDocument } from '../generated/graphql';
 
 let api: TestApi;
 let dir: string;
@@ -25,7 +26,7 @@ const DAY = 86_400_000;
 /** A date n days from now, as the file writes it (midnight UTC). */
 const day = (n: number) => new Date(Date.now() + n * DAY).toISOString().slice(0, 10);
 const midnight = (date: string) => `${date}T00:00:00.000Z`;
-const auditCount = async () => (await api.ok(tenant.adminToken, `{ auditEvents(first: 0) { totalCount } }`)).auditEvents.totalCount;
+const auditCount = async () => (await api.ok(tenant.adminToken, AuditEventCountDocument)).auditEvents.totalCount;
 
 beforeAll(async () => {
   api = await startTestApi();
@@ -236,9 +237,9 @@ tokens:
     tenant = await newTenant(api);
     expect((await latchkey(['apply', '--yes', '-f', write('declared.yaml', declared), '--secrets-file', join(dir, 'prune.jsonl')])).code).toBe(0);
     // Someone the file does not know: an owner with the scope in its ceiling, the role, and a token under the policy.
-    const { createOwner: outsider } = await api.ok(tenant.adminToken, `mutation { createOwner(input: { kind: USER, name: "outsider", allowedScopes: ["pr:b:read"] }) { id } }`);
+    const { createOwner: outsider } = await api.ok(tenant.adminToken, CreateOwnerDocument, { input: { kind: 'USER', name: 'outsider', allowedScopes: ['pr:b:read'] } });
     const role = await roleId(api, tenant.adminToken, 'pr-role');
-    await api.ok(tenant.adminToken, `mutation($o: ID!, $r: ID!) { assignRole(ownerId: $o, roleId: $r) { id } }`, { o: outsider.id, r: role });
+    await api.ok(tenant.adminToken, AssignRoleDocument, { ownerId: outsider.id, roleId: role });
     const policyId = (await api.ok(tenant.adminToken, `{ rotationPolicies { id } }`)).rotationPolicies[0].id;
     const outsiders = await issue(api, tenant.adminToken, outsider.id, ['pr:b:read'], { rotationPolicyId: policyId });
 
@@ -268,8 +269,8 @@ tokens:
     expect(await auditCount()).toBe(audited);
 
     // The outsider lets go; the replaced token still holds both through the default overlap.
-    await api.ok(tenant.adminToken, `mutation($id: ID!) { revokeToken(id: $id, reason: "test") { id } }`, { id: outsiders.id });
-    await api.ok(tenant.adminToken, `mutation($o: ID!, $r: ID!) { unassignRole(ownerId: $o, roleId: $r) { id } }`, { o: outsider.id, r: role });
+    await api.ok(tenant.adminToken, RevokeTokenDocument, { id: outsiders.id, reason: 'test' });
+    await api.ok(tenant.adminToken, UnassignRoleDocument, { ownerId: outsider.id, roleId: role });
     await api.ok(tenant.adminToken, `mutation($o: ID!) { updateOwner(id: $o, input: { allowedScopes: [] }) { id } }`, { o: outsider.id });
     const overlap = await latchkey(['plan', '--prune', '-f', file]);
     expect(overlap.code).toBe(1);
@@ -288,8 +289,8 @@ tokens:
 
   it('a credential timed by a policy holds it: the server refuses the delete and the plan says so first', async () => {
     tenant = await newTenant(api);
-    const { createRotationPolicy: policy } = await api.ok(tenant.adminToken, `mutation { createRotationPolicy(input: { name: "vendor-warnings", rotateEvery: "P30D", gracePeriod: "PT1H", notifyBefore: ["P7D"] }) { id } }`);
-    await api.ok(tenant.adminToken, `mutation { createCredential(input: { name: "crm-key", service: "crm", value: "not-a-real-key" }) { id } }`);
+    const { createRotationPolicy: policy } = await api.ok(tenant.adminToken, CreateRotationPolicyDocument, { input: { name: 'vendor-warnings', rotateEvery: 'P30D', gracePeriod: 'PT1H', notifyBefore: ['P7D'] } });
+    await api.ok(tenant.adminToken, CreateCredentialDocument, { input: { name: 'crm-key', service: 'crm', value: 'not-a-real-key' } });
     await api.ok(tenant.adminToken, `mutation($p: String) { updateCredential(name: "crm-key", input: { rotationPolicyId: $p }) { id } }`, { p: policy.id });
     expect((await state()).policies).toEqual([{ name: 'vendor-warnings', usage: { liveTokens: 0, credentials: 1 } }]);
 

@@ -1,10 +1,12 @@
 // The rotation preview answers for the page asked for: a year of daily rotations over two thousand
 // tokens is not expanded to list the next action (it took 3 s and 207 MB, and killed a server).
-import { Client } from 'pg';
+import type { Client } from 'pg';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { seedTokens } from '../../scripts/bench/seed';
+import { connectPg } from '../../scripts/shared/infra';
 import { startTestApi, type TestApi, testEnv } from '../helpers/api';
 import { newTenant, type TenantFixture } from '../helpers/fixtures';
+import { CreateOwnerDocument, CreateRotationPolicyDocument, IssueTokenDocument } from '../generated/graphql';
 
 let api: TestApi;
 let db: Client;
@@ -14,11 +16,10 @@ let start: number;
 
 beforeAll(async () => {
   api = await startTestApi();
-  db = new Client({ connectionString: testEnv().DATABASE_URL });
-  await db.connect();
+  db = await connectPg(testEnv().DATABASE_URL!);
   t = await newTenant(api);
-  const policyId = (await api.ok(t.adminToken, `mutation { createRotationPolicy(input: { name: "daily", rotateEvery: "P1D", gracePeriod: "PT1H" }) { id } }`)).createRotationPolicy.id;
-  const ownerId = (await api.ok(t.adminToken, `mutation { createOwner(input: { kind: SERVICE, name: "fleet" }) { id } }`)).createOwner.id;
+  const policyId = (await api.ok(t.adminToken, CreateRotationPolicyDocument, { input: { name: 'daily', rotateEvery: 'P1D', gracePeriod: 'PT1H' } })).createRotationPolicy.id;
+  const ownerId = (await api.ok(t.adminToken, CreateOwnerDocument, { input: { kind: 'SERVICE', name: 'fleet' } })).createOwner.id;
   start = Date.now() + 600_000;
   ({ ids } = await seedTokens(db, {
     tenantId: t.tenantId,
@@ -64,7 +65,7 @@ it('pages in time order across tokens, retirements included', async () => {
 
 it('eight dry runs of a policy change over those tokens at once leave the event loop free: /healthz keeps answering', async () => {
   const policyId = (await api.ok(t.adminToken, `{ rotationPolicies { id name } }`)).rotationPolicies.find((x: { name: string }) => x.name === 'daily').id;
-  const auditor = (await api.ok(t.adminToken, `mutation($o: ID!) { issueToken(input: { ownerId: $o, name: "dry runs", scopes: [] }) { secret } }`, { o: t.adminId })).issueToken.secret;
+  const auditor = (await api.ok(t.adminToken, IssueTokenDocument, { input: { ownerId: t.adminId, name: 'dry runs', scopes: [] } })).issueToken.secret;
   let running = true;
   const health: number[] = [];
   const probe = (async () => {

@@ -4,6 +4,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestApi, type TestApi } from '../helpers/api';
 import { createScopes, issue, newPrincipal, newTenant, type PrincipalFixture, roleId, type TenantFixture } from '../helpers/fixtures';
+import { AssignRoleDocument, CreateCredentialDocument, CreateOwnerDocument, CreateRoleDocument, CreateRotationPolicyDocument, GrantCredentialDocument, RevealCredentialDocument, RotateTokenDocument, SetTokenPolicyDocument, TokensOfOwnerDocument, UnassignRoleDocument } from '../generated/graphql';
 
 let api: TestApi;
 let t: TenantFixture;
@@ -11,7 +12,6 @@ let operator: PrincipalFixture;
 let developer: PrincipalFixture;
 
 const ISSUE = `mutation($input: IssueTokenInput!) { issueToken(input: $input) { secret token { id kind } } }`;
-const ROTATE = `mutation($id: ID!) { rotateToken(id: $id, gracePeriod: "PT0S") { secret } }`;
 const ME = `{ viewer { id } }`;
 
 const tokenCount = async () => (await api.sql(`SELECT count(*)::int AS n FROM tokens WHERE tenant_id = $1`, [t.tenantId]))[0].n as number;
@@ -36,9 +36,9 @@ describe('acting on another owner’s control-plane credential', () => {
   });
 
   it('an operator cannot rotate the admin’s token to take its secret, and the admin keeps its access', async () => {
-    const adminTokenId = (await api.ok(t.adminToken, `{ tokens(filter: { ownerId: "${t.adminId}" }) { edges { node { id } } } }`)).tokens.edges[0].node.id;
+    const adminTokenId = (await api.ok(t.adminToken, TokensOfOwnerDocument, { ownerId: t.adminId })).tokens.edges[0].node.id;
     const before = await secretsOf(adminTokenId);
-    const r = await api.gql(operator.token, ROTATE, { id: adminTokenId });
+    const r = await api.gql(operator.token, RotateTokenDocument, { id: adminTokenId, gracePeriod: 'PT0S' });
     expect(r.errors?.[0]?.extensions?.code).toBe('FORBIDDEN');
     expect(await secretsOf(adminTokenId)).toEqual(before);
     expect((await api.gql(t.adminToken, ME)).data.viewer.id).toBe(t.adminId);
@@ -53,43 +53,41 @@ describe('acting on another owner’s control-plane credential', () => {
     const gateway = await newPrincipal(api, t.adminToken, ['gateway']);
     const control = await api.ok(operator.token, ISSUE, { input: { ownerId: gateway.ownerId, name: 'gw', scopes: [] } });
     expect(control.issueToken.token.kind).toBe('CONTROL');
-    const rotated = await api.gql(operator.token, ROTATE, { id: control.issueToken.token.id });
+    const rotated = await api.gql(operator.token, RotateTokenDocument, { id: control.issueToken.token.id, gracePeriod: 'PT0S' });
     expect(rotated.errors).toBeUndefined();
   });
 });
 
 describe('an owner’s power is its permissions and its credential grants', () => {
-  const GRANT = `mutation($n: String!, $o: ID!) { grantCredential(name: $n, ownerId: $o) { ownerId } }`;
-  const REVEAL = `mutation($n: String!) { revealCredential(name: $n) { value } }`;
   const credential = async (name: string, value: string) =>
-    api.ok(t.adminToken, `mutation($n: String!, $v: String!) { createCredential(input: { name: $n, value: $v }) { id } }`, { n: name, v: value });
+    api.ok(t.adminToken, CreateCredentialDocument, { input: { name, value } });
   const grants = async (name: string) =>
     (await api.sql(`SELECT g.owner_id FROM credential_grants g JOIN credentials c ON c.id = g.credential_id WHERE c.tenant_id = $1 AND c.name = $2 ORDER BY 1`, [t.tenantId, name])).map((r) => r.owner_id);
 
   it('an operator cannot mint or rotate a CONTROL token of a granted service that holds no roles, and reads nothing', async () => {
     await credential('crm-key-power', 'crm-canary-value-1');
     const service = await newPrincipal(api, t.adminToken, []);
-    await api.ok(t.adminToken, GRANT, { n: 'crm-key-power', o: service.ownerId });
+    await api.ok(t.adminToken, GrantCredentialDocument, { name: 'crm-key-power', ownerId: service.ownerId });
     const before = await tokenCount();
     const issued = await api.gql(operator.token, ISSUE, { input: { ownerId: service.ownerId, name: 'takeover', scopes: [] } });
     expect(issued.errors?.[0]?.extensions?.code).toBe('FORBIDDEN');
     expect(issued.errors?.[0]?.message).toMatch(/grants on 1 credential/);
     expect(await tokenCount()).toBe(before);
-    const serviceTokenId = (await api.ok(t.adminToken, `{ tokens(filter: { ownerId: "${service.ownerId}" }) { edges { node { id } } } }`)).tokens.edges[0].node.id;
+    const serviceTokenId = (await api.ok(t.adminToken, TokensOfOwnerDocument, { ownerId: service.ownerId })).tokens.edges[0].node.id;
     const secrets = await secretsOf(serviceTokenId);
-    expect((await api.gql(operator.token, ROTATE, { id: serviceTokenId })).errors?.[0]?.extensions?.code).toBe('FORBIDDEN');
+    expect((await api.gql(operator.token, RotateTokenDocument, { id: serviceTokenId, gracePeriod: 'PT0S' })).errors?.[0]?.extensions?.code).toBe('FORBIDDEN');
     expect(await secretsOf(serviceTokenId)).toEqual(secrets);
     expect(await grants('crm-key-power')).toEqual([service.ownerId]);
     // The service itself still reads what it was granted; the admin (CREDENTIAL_ADMIN) may mint for it.
-    expect((await api.ok(service.token, REVEAL, { n: 'crm-key-power' })).revealCredential.value).toBe('crm-canary-value-1');
+    expect((await api.ok(service.token, RevealCredentialDocument, { name: 'crm-key-power' })).revealCredential.value).toBe('crm-canary-value-1');
     expect((await api.ok(t.adminToken, ISSUE, { input: { ownerId: service.ownerId, name: 'by the admin', scopes: [] } })).issueToken.token.kind).toBe('CONTROL');
   });
 
   it('an operator cannot suspend, restrict, re-police, revoke or bulk-revoke the admin’s only CONTROL token; nothing changes', async () => {
     const tenant = await newTenant(api);
     const op = await newPrincipal(api, tenant.adminToken, ['operator']);
-    const adminTokenId = (await api.ok(tenant.adminToken, `{ tokens(filter: { ownerId: "${tenant.adminId}" }) { edges { node { id } } } }`)).tokens.edges[0].node.id;
-    const policy = (await api.ok(op.token, `mutation { createRotationPolicy(input: { name: "short", gracePeriod: "PT1M", expireAfter: "PT2M" }) { id } }`)).createRotationPolicy.id;
+    const adminTokenId = (await api.ok(tenant.adminToken, TokensOfOwnerDocument, { ownerId: tenant.adminId })).tokens.edges[0].node.id;
+    const policy = (await api.ok(op.token, CreateRotationPolicyDocument, { input: { name: 'short', gracePeriod: 'PT1M', expireAfter: 'PT2M' } })).createRotationPolicy.id;
     const state = async () => (await api.sql(`SELECT status, allowed_cidrs::text[] AS cidrs, rotation_policy_id, revoked_at, version FROM tokens WHERE id = $1`, [adminTokenId]))[0];
     const events = async () => (await api.sql(`SELECT count(*)::int AS n FROM audit_events WHERE tenant_id = $1`, [tenant.tenantId]))[0].n;
     const [before, eventsBefore] = [await state(), await events()];
@@ -108,7 +106,7 @@ describe('an owner’s power is its permissions and its credential grants', () =
     expect(await events()).toBe(eventsBefore);
     expect((await api.gql(tenant.adminToken, ME)).data.viewer.id).toBe(tenant.adminId);
     // Nor through a policy the admin put its token under.
-    await api.ok(tenant.adminToken, `mutation($id: ID!, $p: ID) { setTokenPolicy(id: $id, rotationPolicyId: $p) { id } }`, { id: adminTokenId, p: policy });
+    await api.ok(tenant.adminToken, SetTokenPolicyDocument, { id: adminTokenId, rotationPolicyId: policy });
     const governed = await state();
     const tighten = await api.gql(op.token, `mutation($id: ID!) { updateRotationPolicy(id: $id, input: { name: "short", gracePeriod: "PT1M", expireAfter: "PT1M", rateLimit: { requests: 1, per: "PT24H" } }) { id } }`, { id: policy });
     expect(tighten.errors?.[0]?.extensions?.code).toBe('FORBIDDEN');
@@ -124,19 +122,19 @@ describe('an owner’s power is its permissions and its credential grants', () =
 
 describe('a CONTROL token handed out before its owner gained power', () => {
   it('keeps an operator who minted a service token from gaining the grants and roles the admin gives the service later', async () => {
-    const service = (await api.ok(t.adminToken, `mutation { createOwner(input: { kind: SERVICE, name: "billing-backend" }) { id } }`)).createOwner.id;
+    const service = (await api.ok(t.adminToken, CreateOwnerDocument, { input: { kind: 'SERVICE', name: 'billing-backend' } })).createOwner.id;
     const minted = await api.ok(operator.token, ISSUE, { input: { ownerId: service, name: 'minted early', scopes: [] } });
-    await api.ok(t.adminToken, `mutation { createCredential(input: { name: "billing-key", value: "billing-canary" }) { id } }`);
-    const grant = await api.gql(t.adminToken, `mutation($o: ID!) { grantCredential(name: "billing-key", ownerId: $o) { ownerId } }`, { o: service });
+    await api.ok(t.adminToken, CreateCredentialDocument, { input: { name: 'billing-key', value: 'billing-canary' } });
+    const grant = await api.gql(t.adminToken, GrantCredentialDocument, { name: 'billing-key', ownerId: service });
     expect(grant.errors?.[0]?.extensions).toMatchObject({ code: 'CONFLICT', tokens: [minted.issueToken.token.id] });
-    const assign = await api.gql(t.adminToken, `mutation($o: ID!, $r: ID!) { assignRole(ownerId: $o, roleId: $r) { id } }`, { o: service, r: await roleId(api, t.adminToken, 'admin') });
+    const assign = await api.gql(t.adminToken, AssignRoleDocument, { ownerId: service, roleId: await roleId(api, t.adminToken, 'admin') });
     expect(assign.errors?.[0]?.extensions?.code).toBe('CONFLICT');
     const [held] = await api.sql(`SELECT (SELECT count(*) FROM credential_grants WHERE owner_id = $1)::int AS grants, (SELECT count(*) FROM role_bindings WHERE owner_id = $1)::int AS roles`, [service]);
     expect(held).toEqual({ grants: 0, roles: 0 });
     expect((await fetch(`${api.url}/v1/credentials/billing-key`, { headers: { authorization: `Bearer ${minted.issueToken.secret}` } })).status).toBe(403);
     // Rotated by the admin, the token is in the admin's hands: the grant goes through, and the operator's old secret is gone.
-    const rotated = await api.ok(t.adminToken, ROTATE, { id: minted.issueToken.token.id });
-    expect((await api.ok(t.adminToken, `mutation($o: ID!) { grantCredential(name: "billing-key", ownerId: $o) { ownerId } }`, { o: service })).grantCredential.ownerId).toBe(service);
+    const rotated = await api.ok(t.adminToken, RotateTokenDocument, { id: minted.issueToken.token.id, gracePeriod: 'PT0S' });
+    expect((await api.ok(t.adminToken, GrantCredentialDocument, { name: 'billing-key', ownerId: service })).grantCredential.ownerId).toBe(service);
     expect((await fetch(`${api.url}/v1/credentials/billing-key`, { headers: { authorization: `Bearer ${minted.issueToken.secret}` } })).status).toBe(401);
     expect((await fetch(`${api.url}/v1/credentials/billing-key`, { headers: { authorization: `Bearer ${rotated.rotateToken.secret}` } })).status).toBe(200);
   });
@@ -144,24 +142,23 @@ describe('a CONTROL token handed out before its owner gained power', () => {
 
 describe('writing a credential is not reading it', () => {
   let writer: PrincipalFixture;
-  const GRANT = `mutation($n: String!, $o: ID!) { grantCredential(name: $n, ownerId: $o) { ownerId } }`;
   const count = async () => (await api.sql(`SELECT count(*)::int AS n FROM credential_grants WHERE tenant_id = $1`, [t.tenantId]))[0].n;
 
   beforeAll(async () => {
     const role = (await api.ok(t.adminToken, `mutation { createRole(input: { name: "credential-writer", permissions: [CREDENTIAL_READ, CREDENTIAL_WRITE, TOKEN_CREATE, TOKEN_ALL_OWNERS, OWNER_READ] }) { name } }`)).createRole.name;
     writer = await newPrincipal(api, t.adminToken, [role]);
-    await api.ok(t.adminToken, `mutation { createCredential(input: { name: "pg-admin-w", value: "postgres://admin:pw@db.example/x" }) { id } }`);
+    await api.ok(t.adminToken, CreateCredentialDocument, { input: { name: 'pg-admin-w', value: 'postgres://admin:pw@db.example/x' } });
   });
 
   it('CREDENTIAL_WRITE cannot grant itself, nor an owner whose token it mints, on a credential it cannot read', async () => {
     const before = await count();
-    const self = await api.gql(writer.token, GRANT, { n: 'pg-admin-w', o: writer.ownerId });
+    const self = await api.gql(writer.token, GrantCredentialDocument, { name: 'pg-admin-w', ownerId: writer.ownerId });
     expect(self.errors?.[0]?.extensions?.code).toBe('FORBIDDEN');
     expect(self.errors?.[0]?.extensions?.missingPermissions).toEqual(['CREDENTIAL_ADMIN']);
     // Mint a service's CONTROL token first (it holds nothing yet), then grant it: refused too.
     const service = await newPrincipal(api, t.adminToken, []);
     await api.ok(writer.token, ISSUE, { input: { ownerId: service.ownerId, name: 'proxy', scopes: [] } });
-    expect((await api.gql(writer.token, GRANT, { n: 'pg-admin-w', o: service.ownerId })).errors?.[0]?.extensions?.code).toBe('FORBIDDEN');
+    expect((await api.gql(writer.token, GrantCredentialDocument, { name: 'pg-admin-w', ownerId: service.ownerId })).errors?.[0]?.extensions?.code).toBe('FORBIDDEN');
     expect(await count()).toBe(before);
   });
 
@@ -174,10 +171,10 @@ describe('writing a credential is not reading it', () => {
   });
 
   it('a writer granted on the credential may pass it on; the admin (CREDENTIAL_ADMIN) may grant anyone, itself included', async () => {
-    await api.ok(t.adminToken, GRANT, { n: 'pg-admin-w', o: writer.ownerId });
+    await api.ok(t.adminToken, GrantCredentialDocument, { name: 'pg-admin-w', ownerId: writer.ownerId });
     const other = await newPrincipal(api, t.adminToken, []);
-    expect((await api.ok(writer.token, GRANT, { n: 'pg-admin-w', o: other.ownerId })).grantCredential.ownerId).toBe(other.ownerId);
-    expect((await api.ok(t.adminToken, GRANT, { n: 'pg-admin-w', o: t.adminId })).grantCredential.ownerId).toBe(t.adminId);
+    expect((await api.ok(writer.token, GrantCredentialDocument, { name: 'pg-admin-w', ownerId: other.ownerId })).grantCredential.ownerId).toBe(other.ownerId);
+    expect((await api.ok(t.adminToken, GrantCredentialDocument, { name: 'pg-admin-w', ownerId: t.adminId })).grantCredential.ownerId).toBe(t.adminId);
   });
 });
 
@@ -235,13 +232,12 @@ describe('restrictions set above the holder', () => {
   });
 
   it('the developer may not detach or replace an expiry policy an admin attached', async () => {
-    const policy = (await api.ok(t.adminToken, `mutation { createRotationPolicy(input: { name: "expire-${Date.now()}", gracePeriod: "PT1H", expireAfter: "P30D" }) { id } }`)).createRotationPolicy.id;
-    const other = (await api.ok(t.adminToken, `mutation { createRotationPolicy(input: { name: "lax-${Date.now()}", gracePeriod: "PT1H" }) { id } }`)).createRotationPolicy.id;
+    const policy = (await api.ok(t.adminToken, CreateRotationPolicyDocument, { input: { name: `expire-${Date.now()}`, gracePeriod: 'PT1H', expireAfter: 'P30D' } })).createRotationPolicy.id;
+    const other = (await api.ok(t.adminToken, CreateRotationPolicyDocument, { input: { name: `lax-${Date.now()}`, gracePeriod: 'PT1H' } })).createRotationPolicy.id;
     const tok = await issue(api, t.adminToken, developer.ownerId, ['crm:deals:read'], { rotationPolicyId: policy });
     const before = await row(tok.id);
-    const SET = `mutation($id: ID!, $p: ID) { setTokenPolicy(id: $id, rotationPolicyId: $p) { id } }`;
-    expect((await api.gql(developer.token, SET, { id: tok.id, p: null })).errors?.[0]?.extensions?.code).toBe('FORBIDDEN');
-    expect((await api.gql(developer.token, SET, { id: tok.id, p: other })).errors?.[0]?.extensions?.code).toBe('FORBIDDEN');
+    expect((await api.gql(developer.token, SetTokenPolicyDocument, { id: tok.id, rotationPolicyId: null })).errors?.[0]?.extensions?.code).toBe('FORBIDDEN');
+    expect((await api.gql(developer.token, SetTokenPolicyDocument, { id: tok.id, rotationPolicyId: other })).errors?.[0]?.extensions?.code).toBe('FORBIDDEN');
     expect(await row(tok.id)).toEqual(before);
   });
 
@@ -255,10 +251,10 @@ describe('the last administrator', () => {
   it('updateRole cannot strip the only full administrator, and nothing changes', async () => {
     const tenant = await newTenant(api);
     // The admin also holds a custom role; moving it to that role alone, then emptying the role, is the path the probe took.
-    const custom = (await api.ok(tenant.adminToken, `mutation { createRole(input: { name: "everything", permissions: [TENANT_ADMIN, ROLE_WRITE, ROLE_READ, OWNER_READ, OWNER_WRITE, SCOPE_READ, SCOPE_WRITE, TOKEN_READ, TOKEN_CREATE, TOKEN_ROTATE, TOKEN_REVOKE, TOKEN_VERIFY, TOKEN_ALL_OWNERS, POLICY_READ, POLICY_WRITE, AUDIT_READ, WEBHOOK_READ, WEBHOOK_WRITE, CREDENTIAL_READ, CREDENTIAL_WRITE, CREDENTIAL_ADMIN] }) { id } }`)).createRole.id;
-    await api.ok(tenant.adminToken, `mutation($o: ID!, $r: ID!) { assignRole(ownerId: $o, roleId: $r) { id } }`, { o: tenant.adminId, r: custom });
+    const custom = (await api.ok(tenant.adminToken, CreateRoleDocument, { input: { name: 'everything', permissions: ['TENANT_ADMIN', 'ROLE_WRITE', 'ROLE_READ', 'OWNER_READ', 'OWNER_WRITE', 'SCOPE_READ', 'SCOPE_WRITE', 'TOKEN_READ', 'TOKEN_CREATE', 'TOKEN_ROTATE', 'TOKEN_REVOKE', 'TOKEN_VERIFY', 'TOKEN_ALL_OWNERS', 'POLICY_READ', 'POLICY_WRITE', 'AUDIT_READ', 'WEBHOOK_READ', 'WEBHOOK_WRITE', 'CREDENTIAL_READ', 'CREDENTIAL_WRITE', 'CREDENTIAL_ADMIN'] } })).createRole.id;
+    await api.ok(tenant.adminToken, AssignRoleDocument, { ownerId: tenant.adminId, roleId: custom });
     const adminRole = await roleId(api, tenant.adminToken, 'admin');
-    await api.ok(tenant.adminToken, `mutation($o: ID!, $r: ID!) { unassignRole(ownerId: $o, roleId: $r) { id } }`, { o: tenant.adminId, r: adminRole });
+    await api.ok(tenant.adminToken, UnassignRoleDocument, { ownerId: tenant.adminId, roleId: adminRole });
     const before = await api.sql(`SELECT permissions FROM roles WHERE id = $1`, [custom]);
     for (const permissions of [['TENANT_ADMIN'], ['TENANT_ADMIN', 'ROLE_WRITE', 'ROLE_READ']]) {
       const r = await api.gql(tenant.adminToken, `mutation($id: ID!, $p: [Permission!]) { updateRole(id: $id, input: { permissions: $p }) { id } }`, { id: custom, p: permissions });
@@ -269,12 +265,12 @@ describe('the last administrator', () => {
 
   it('unassigning a role that carries part of the only administrator’s powers is refused', async () => {
     const tenant = await newTenant(api);
-    const tokens = (await api.ok(tenant.adminToken, `mutation { createRole(input: { name: "tokens", permissions: [TOKEN_READ, TOKEN_CREATE] }) { id } }`)).createRole.id;
-    const rest = (await api.ok(tenant.adminToken, `mutation { createRole(input: { name: "rest", permissions: [TENANT_ADMIN, ROLE_WRITE, ROLE_READ, OWNER_READ, OWNER_WRITE, SCOPE_READ, SCOPE_WRITE, TOKEN_ROTATE, TOKEN_REVOKE, TOKEN_VERIFY, TOKEN_ALL_OWNERS, POLICY_READ, POLICY_WRITE, AUDIT_READ, WEBHOOK_READ, WEBHOOK_WRITE, CREDENTIAL_READ, CREDENTIAL_WRITE, CREDENTIAL_ADMIN] }) { id } }`)).createRole.id;
-    for (const r of [tokens, rest]) await api.ok(tenant.adminToken, `mutation($o: ID!, $r: ID!) { assignRole(ownerId: $o, roleId: $r) { id } }`, { o: tenant.adminId, r });
+    const tokens = (await api.ok(tenant.adminToken, CreateRoleDocument, { input: { name: 'tokens', permissions: ['TOKEN_READ', 'TOKEN_CREATE'] } })).createRole.id;
+    const rest = (await api.ok(tenant.adminToken, CreateRoleDocument, { input: { name: 'rest', permissions: ['TENANT_ADMIN', 'ROLE_WRITE', 'ROLE_READ', 'OWNER_READ', 'OWNER_WRITE', 'SCOPE_READ', 'SCOPE_WRITE', 'TOKEN_ROTATE', 'TOKEN_REVOKE', 'TOKEN_VERIFY', 'TOKEN_ALL_OWNERS', 'POLICY_READ', 'POLICY_WRITE', 'AUDIT_READ', 'WEBHOOK_READ', 'WEBHOOK_WRITE', 'CREDENTIAL_READ', 'CREDENTIAL_WRITE', 'CREDENTIAL_ADMIN'] } })).createRole.id;
+    for (const r of [tokens, rest]) await api.ok(tenant.adminToken, AssignRoleDocument, { ownerId: tenant.adminId, roleId: r });
     const adminRole = await roleId(api, tenant.adminToken, 'admin');
-    await api.ok(tenant.adminToken, `mutation($o: ID!, $r: ID!) { unassignRole(ownerId: $o, roleId: $r) { id } }`, { o: tenant.adminId, r: adminRole });
-    const r = await api.gql(tenant.adminToken, `mutation($o: ID!, $r: ID!) { unassignRole(ownerId: $o, roleId: $r) { id } }`, { o: tenant.adminId, r: tokens });
+    await api.ok(tenant.adminToken, UnassignRoleDocument, { ownerId: tenant.adminId, roleId: adminRole });
+    const r = await api.gql(tenant.adminToken, UnassignRoleDocument, { ownerId: tenant.adminId, roleId: tokens });
     expect(r.errors?.[0]?.extensions?.code).toBe('CONFLICT');
     const bound = await api.sql(`SELECT count(*)::int AS n FROM role_bindings WHERE owner_id = $1 AND role_id = $2`, [tenant.adminId, tokens]);
     expect(bound[0].n).toBe(1);

@@ -8,6 +8,7 @@ import { afterAll, beforeAll, expect, it } from 'vitest';
 import { startTestApi, type TestApi } from '../helpers/api';
 import { BIN } from '../helpers/cli';
 import { issue, newTenant, type TenantFixture } from '../helpers/fixtures';
+import { RevokeTokenDocument } from '../generated/graphql';
 
 const root = resolve(__dirname, '..', '..');
 const readme = readFileSync(join(root, 'README.md'), 'utf8');
@@ -55,7 +56,7 @@ it('the subscription program prints the expiring tokens, then ends saying why wh
   try {
     await expect.poll(() => stdout, { timeout: 10_000 }).toContain('\n');
     expect(JSON.parse(stdout.split('\n')[0]!)).toMatchObject({ initial: true, tokens: expect.any(Array) });
-    await api.ok(t.adminToken, `mutation($id: ID!) { revokeToken(id: $id, reason: "readme test") { id } }`, { id: own.id });
+    await api.ok(t.adminToken, RevokeTokenDocument, { id: own.id, reason: 'readme test' });
     expect(await exited(child, 10_000), stderr).toBe(1);
     expect(stderr).toContain('token revoked or expired: start again with a new one');
   } finally {

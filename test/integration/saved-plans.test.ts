@@ -8,6 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestApi, type TestApi } from '../helpers/api';
 import { cliRunner } from '../helpers/cli';
 import { newTenant, type TenantFixture } from '../helpers/fixtures';
+import { AuditEventCountDocument } from '../generated/graphql';
 
 let api: TestApi;
 let t: TenantFixture;
@@ -19,7 +20,7 @@ const write = (name: string, text: string) => {
   writeFileSync(path(name), `version: 1\n${text}`);
   return path(name);
 };
-const auditCount = async () => (await api.ok(t.adminToken, `{ auditEvents(first: 0) { totalCount } }`)).auditEvents.totalCount;
+const auditCount = async () => (await api.ok(t.adminToken, AuditEventCountDocument)).auditEvents.totalCount;
 const mode = (p: string) => statSync(p).mode & 0o777;
 
 /** The file the tests edit; `extras` adds a managed token, a role and a policy beside the rest. */

@@ -4,6 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { uuidv7 } from '../../src/platform/ids';
 import { startTestApi, type TestApi } from '../helpers/api';
 import { createScopes, issue, newTenant, roleId, type TenantFixture } from '../helpers/fixtures';
+import { CreateOwnerDocument, CreateRoleDocument, CreateRotationPolicyDocument } from '../generated/graphql';
 
 let api: TestApi;
 let a: TenantFixture;
@@ -16,21 +17,21 @@ beforeAll(async () => {
   a = await newTenant(api);
   b = await newTenant(api);
   for (const t of [a, b]) await createScopes(api, t.adminToken, ['crm:deals:read']);
-  const o = (await api.ok(b.adminToken, `mutation { createOwner(input: { kind: SERVICE, name: "b-svc", allowedScopes: ["crm:deals:read"] }) { id } }`)).createOwner.id;
+  const o = (await api.ok(b.adminToken, CreateOwnerDocument, { input: { kind: 'SERVICE', name: 'b-svc', allowedScopes: ['crm:deals:read'] } })).createOwner.id;
   const tok = await issue(api, b.adminToken, o, ['crm:deals:read']);
   Object.assign(theirs, {
     owner: o,
     token: tok.id,
     secret: tok.secret,
     role: await roleId(api, b.adminToken, 'auditor'),
-    customRole: (await api.ok(b.adminToken, `mutation { createRole(input: { name: "b-role", permissions: [TOKEN_READ] }) { id } }`)).createRole.id,
-    policy: (await api.ok(b.adminToken, `mutation { createRotationPolicy(input: { name: "b-policy", gracePeriod: "PT1H" }) { id } }`)).createRotationPolicy.id,
+    customRole: (await api.ok(b.adminToken, CreateRoleDocument, { input: { name: 'b-role', permissions: ['TOKEN_READ'] } })).createRole.id,
+    policy: (await api.ok(b.adminToken, CreateRotationPolicyDocument, { input: { name: 'b-policy', gracePeriod: 'PT1H' } })).createRotationPolicy.id,
   });
-  const mo = (await api.ok(a.adminToken, `mutation { createOwner(input: { kind: SERVICE, name: "a-svc", allowedScopes: ["crm:deals:read"] }) { id } }`)).createOwner.id;
+  const mo = (await api.ok(a.adminToken, CreateOwnerDocument, { input: { kind: 'SERVICE', name: 'a-svc', allowedScopes: ['crm:deals:read'] } })).createOwner.id;
   mine = {
     owner: mo,
     token: (await issue(api, a.adminToken, mo, [])).id,
-    policy: (await api.ok(a.adminToken, `mutation { createRotationPolicy(input: { name: "a-policy", gracePeriod: "PT1H" }) { id } }`)).createRotationPolicy.id,
+    policy: (await api.ok(a.adminToken, CreateRotationPolicyDocument, { input: { name: 'a-policy', gracePeriod: 'PT1H' } })).createRotationPolicy.id,
     role: await roleId(api, a.adminToken, 'auditor'),
   };
 });

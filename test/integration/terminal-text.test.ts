@@ -10,6 +10,7 @@ import { startTestApi, type TestApi } from '../helpers/api';
 import { BIN, cliRunner } from '../helpers/cli';
 import { issue, newPrincipal, newTenant, type TenantFixture } from '../helpers/fixtures';
 import { asSuperuserWithoutGuards } from '../helpers/tamper';
+import { AuditEventCountDocument, CreateCredentialDocument, CreateOwnerDocument, CreateScopeDocument, GrantCredentialDocument } from '../generated/graphql';
 
 /** The name from the report: moves up a line, erases it, and prints a green "all good". */
 const HOSTILE = 'innocent\u001b[1A\u001b[2K\r\u001b[32mall good\u001b[0m';
@@ -24,13 +25,13 @@ let dir: string;
 let ownerId: string;
 let tokenId: string;
 const latchkey = cliRunner(() => api.url, () => t.adminToken);
-const auditCount = async () => (await api.ok(t.adminToken, `{ auditEvents(first: 0) { totalCount } }`)).auditEvents.totalCount;
+const auditCount = async () => (await api.ok(t.adminToken, AuditEventCountDocument)).auditEvents.totalCount;
 
 beforeAll(async () => {
   api = await startTestApi();
   t = await newTenant(api);
   dir = mkdtempSync(join(tmpdir(), 'latchkey-terminal-'));
-  ownerId = (await api.ok(t.adminToken, `mutation { createOwner(input: { kind: SERVICE, name: "term-svc" }) { id } }`)).createOwner.id;
+  ownerId = (await api.ok(t.adminToken, CreateOwnerDocument, { input: { kind: 'SERVICE', name: 'term-svc' } })).createOwner.id;
   tokenId = (await issue(api, t.adminToken, ownerId, [])).id;
 });
 
@@ -62,7 +63,7 @@ describe('the API refuses terminal controls', () => {
 
   it('still takes a credential value with newlines: it is for a program, never shown', async () => {
     const pem = '-----BEGIN KEY-----\nabc\n-----END KEY-----';
-    await api.ok(t.adminToken, `mutation($v: String!) { createCredential(input: { name: "term-pem", value: $v }) { id } }`, { v: pem });
+    await api.ok(t.adminToken, CreateCredentialDocument, { input: { name: 'term-pem', value: pem } });
   });
 });
 
@@ -70,7 +71,7 @@ describe('the command line shows them escaped, wherever they come from', () => {
   beforeAll(async () => {
     // Written before the API refused them: straight into the rows.
     await api.sql(`UPDATE tokens SET name = $1 WHERE id = $2`, [HOSTILE, tokenId]);
-    await api.ok(t.adminToken, `mutation { createScope(input: { name: "term:shown:read", description: "plain" }) { id } }`);
+    await api.ok(t.adminToken, CreateScopeDocument, { input: { name: 'term:shown:read', description: 'plain' } });
     await api.sql(`UPDATE scopes SET description = $1 WHERE tenant_id = $2 AND name = 'term:shown:read'`, [HOSTILE, t.tenantId]);
   });
 
@@ -102,7 +103,7 @@ describe('the command line shows them escaped, wherever they come from', () => {
 
   it('audit tail shows an actor’s name escaped', async () => {
     const actor = await newPrincipal(api, t.adminToken, ['admin']);
-    await api.ok(actor.token, `mutation { createScope(input: { name: "term:tail:read" }) { id } }`);
+    await api.ok(actor.token, CreateScopeDocument, { input: { name: 'term:tail:read' } });
     await api.sql(`UPDATE owners SET name = $1 WHERE id = $2`, [`eve${HOSTILE}`, actor.ownerId]);
     // tail follows until it is stopped: read what it printed first, then stop it.
     const child = execFile(process.execPath, [BIN, 'audit', 'tail', '--last', '1'], { env: { PATH: process.env.PATH, LATCHKEY_URL: api.url, LATCHKEY_TOKEN: t.adminToken } });
@@ -129,8 +130,8 @@ describe('the command line shows them escaped, wherever they come from', () => {
   });
 
   it('credentials get prints a value as it is to a script, and escaped to a terminal', async () => {
-    await api.ok(t.adminToken, `mutation($v: String!) { createCredential(input: { name: "term-value", value: $v }) { id } }`, { v: HOSTILE });
-    await api.ok(t.adminToken, `mutation($o: ID!) { grantCredential(name: "term-value", ownerId: $o) { ownerId } }`, { o: t.adminId });
+    await api.ok(t.adminToken, CreateCredentialDocument, { input: { name: 'term-value', value: HOSTILE } });
+    await api.ok(t.adminToken, GrantCredentialDocument, { name: 'term-value', ownerId: t.adminId });
     const piped = await latchkey(['credentials', 'get', 'term-value']);
     expect(piped.stdout).toBe(HOSTILE);
     const shown = await latchkey(['credentials', 'get', 'term-value'], { terminal: true });

@@ -2,6 +2,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestApi, type TestApi } from '../helpers/api';
 import { createScopes, issue, newTenant, type TenantFixture } from '../helpers/fixtures';
+import { CreateRotationPolicyDocument, IssueTokenDocument } from '../generated/graphql';
 
 let api: TestApi;
 let t: TenantFixture;
@@ -47,10 +48,10 @@ describe('token core', () => {
 
   it('refuses scopes outside the owner ceiling and unknown scopes, writing nothing', async () => {
     const before = await api.sql(`SELECT count(*)::int AS n FROM tokens`);
-    const outside = await api.gql(t.adminToken, `mutation($o: ID!) { issueToken(input: { ownerId: $o, name: "x", scopes: ["messaging:messages:write"] }) { secret } }`, { o: ownerId });
+    const outside = await api.gql(t.adminToken, IssueTokenDocument, { input: { ownerId, name: 'x', scopes: ['messaging:messages:write'] } });
     expect(outside.errors?.[0]?.extensions?.code).toBe('FORBIDDEN');
     expect(outside.errors?.[0]?.message).toContain('messaging:messages:write');
-    const unknown = await api.gql(t.adminToken, `mutation($o: ID!) { issueToken(input: { ownerId: $o, name: "x", scopes: ["crm:nothing:read"] }) { secret } }`, { o: ownerId });
+    const unknown = await api.gql(t.adminToken, IssueTokenDocument, { input: { ownerId, name: 'x', scopes: ['crm:nothing:read'] } });
     expect(unknown.errors?.[0]?.extensions?.code).toBe('BAD_USER_INPUT');
     expect(await api.sql(`SELECT count(*)::int AS n FROM tokens`)).toEqual(before);
   });
@@ -120,7 +121,7 @@ describe('token core', () => {
   });
 
   it("changes a requested expiry the policy's lifetime cuts short without moving the expiry", async () => {
-    const { createRotationPolicy } = await api.ok(t.adminToken, `mutation { createRotationPolicy(input: { name: "one-day-life", gracePeriod: "PT1M", expireAfter: "P1D" }) { id } }`);
+    const { createRotationPolicy } = await api.ok(t.adminToken, CreateRotationPolicyDocument, { input: { name: 'one-day-life', gracePeriod: 'PT1M', expireAfter: 'P1D' } });
     const tok = await issue(api, t.adminToken, ownerId, [], { expiresAt: new Date(Date.now() + 10 * 86_400_000).toISOString(), rotationPolicyId: createRotationPolicy.id });
     const UPDATE = `mutation($id: ID!, $e: DateTime) { updateToken(id: $id, input: { expiresAt: $e }) { expiresAt requestedExpiresAt } }`;
     const read = `query($id: ID!) { token(id: $id) { expiresAt requestedExpiresAt } }`;

@@ -3,6 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { generateToken } from '../../src/tokens/token-format';
 import { startTestApi, type TestApi } from '../helpers/api';
 import { createScopes, issue, newPrincipal, newTenant, type TenantFixture } from '../helpers/fixtures';
+import { CreateOwnerDocument, RevokeTokenDocument, SuspendTokenDocument } from '../generated/graphql';
 
 let api: TestApi;
 let t: TenantFixture;
@@ -17,7 +18,7 @@ beforeAll(async () => {
   t = await newTenant(api);
   await createScopes(api, t.adminToken, ['crm:deals:read', 'crm:deals:write']);
   gateway = (await newPrincipal(api, t.adminToken, ['gateway'])).token;
-  ownerId = (await api.ok(t.adminToken, `mutation { createOwner(input: { kind: SERVICE, name: "svc", allowedScopes: ["crm:deals:read", "crm:deals:write"] }) { id } }`)).createOwner.id;
+  ownerId = (await api.ok(t.adminToken, CreateOwnerDocument, { input: { kind: 'SERVICE', name: 'svc', allowedScopes: ['crm:deals:read', 'crm:deals:write'] } })).createOwner.id;
 });
 afterAll(() => api.close());
 
@@ -46,12 +47,12 @@ describe('verifyToken', () => {
     const expiring = await issue(api, t.adminToken, ownerId, ['crm:deals:read'], { expiresAt: soon() });
     const suspended = await issue(api, t.adminToken, ownerId, ['crm:deals:read'], { expiresAt: soon() });
     expect(await verify(expiring.secret, ['crm:deals:write'])).toMatchObject({ failure: 'INSUFFICIENT_SCOPE', tokenId: expiring.id });
-    await api.ok(t.adminToken, `mutation($id: ID!) { suspendToken(id: $id, reason: "x") { id } }`, { id: suspended.id });
+    await api.ok(t.adminToken, SuspendTokenDocument, { id: suspended.id, reason: 'x' });
     expect(await verify(suspended.secret, ['crm:deals:write'])).toMatchObject({ failure: 'SUSPENDED' });
     await sleep(1_600);
     expect(await verify(expiring.secret, ['crm:deals:write'])).toMatchObject({ failure: 'EXPIRED' });
     expect(await verify(suspended.secret, ['crm:deals:write'])).toMatchObject({ failure: 'SUSPENDED' });
-    await api.ok(t.adminToken, `mutation($id: ID!) { revokeToken(id: $id, reason: "x") { id } }`, { id: suspended.id });
+    await api.ok(t.adminToken, RevokeTokenDocument, { id: suspended.id, reason: 'x' });
     expect(await verify(suspended.secret, ['crm:deals:write'])).toMatchObject({ failure: 'REVOKED' });
   });
 

@@ -5,6 +5,7 @@ import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { freePort } from '../../scripts/shared/infra';
 import { SecretBox } from '../../src/platform/secret-box';
 import { createOutbound } from '../../src/outbound/outbound';
 import { WebhookDeliveries } from '../../src/webhooks/webhook.jobs';
@@ -131,10 +132,7 @@ describe('webhook delivery attempts', () => {
 
   it('records a failure as a category, not the network’s words: a closed port reads "unreachable"', async () => {
     const { webhookId, deliveryId } = await pendingDelivery('/ok');
-    const closed = createServer().listen(0, '127.0.0.1');
-    await new Promise((r) => closed.once('listening', r));
-    const port = (closed.address() as AddressInfo).port;
-    await new Promise((r) => closed.close(r));
+    const port = await freePort();
     await api.sql(`UPDATE webhooks SET url = $2 WHERE id = $1`, [webhookId, `http://127.0.0.1:${port}/ok`]);
     await expect(deliveries().attempt(deliveryId, t.tenantId)).rejects.toThrow(/unreachable/);
     expect(await delivery(deliveryId)).toMatchObject({ status: 'PENDING', attempts: 1, last_error: 'unreachable' });

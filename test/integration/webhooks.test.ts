@@ -14,6 +14,7 @@ import { createOutbound } from '../../src/outbound/outbound';
 import { WebhookService } from '../../src/webhooks/webhook.service';
 import { metricsOf, startTestApi, type TestApi } from '../helpers/api';
 import { newTenant, type TenantFixture } from '../helpers/fixtures';
+import { CreateOwnerDocument, CreateScopeDocument, IssueTokenDocument } from '../generated/graphql';
 
 /**
  * Standard Webhooks, from https://www.standardwebhooks.com/ ("Verifying webhooks"): the signed
@@ -89,7 +90,7 @@ describe('webhook deliveries', () => {
   it('signs every delivery the Standard Webhooks way', async () => {
     const { createWebhook } = await api.ok(t.adminToken, CREATE, { url: `${base}/hook/signed`, events: ['SCOPE_CREATED'] });
     expect(createWebhook.signingSecret).toMatch(/^whsec_/);
-    await api.ok(t.adminToken, `mutation { createScope(input: { name: "hooked:x:read" }) { id } }`);
+    await api.ok(t.adminToken, CreateScopeDocument, { input: { name: 'hooked:x:read' } });
     await expect.poll(() => received.filter((r) => r.path === '/hook/signed').length, { timeout: 10_000 }).toBe(1);
     const hit = received.find((r) => r.path === '/hook/signed')!;
     expect(verifyStandardWebhook(createWebhook.signingSecret, hit.headers, hit.body)).toBe(true);
@@ -105,7 +106,7 @@ describe('webhook deliveries', () => {
     failUntil = Date.now() + 1_500;
     const issued: string[] = [];
     for (let i = 0; i < 5; i++) {
-      const { issueToken } = await api.ok(t.adminToken, `mutation($o: ID!) { issueToken(input: { ownerId: $o, name: "w", scopes: [] }) { token { id } } }`, { o: t.adminId });
+      const { issueToken } = await api.ok(t.adminToken, IssueTokenDocument, { input: { ownerId: t.adminId, name: 'w', scopes: [] } });
       issued.push(issueToken.token.id);
     }
     const flaky = () => received.filter((r) => r.path === '/hook/flaky');
@@ -131,7 +132,7 @@ describe('webhook deliveries', () => {
   it('dead-letters what never gets through, keeping the last response, and switches the endpoint off', async () => {
     const { createWebhook } = await api.ok(t.adminToken, CREATE, { url: `${base}/hook/dead`, events: ['SCOPE_CREATED'] });
     failUntil = Date.now() + 60_000;
-    await api.ok(t.adminToken, `mutation { createScope(input: { name: "dead:x:read" }) { id } }`);
+    await api.ok(t.adminToken, CreateScopeDocument, { input: { name: 'dead:x:read' } });
     const query = `query($id: ID!) { webhook(id: $id) { status disabledReason } webhookDeliveries(webhookId: $id, status: DEAD) { edges { node { status attempts lastStatus lastResponse lastError } } } }`;
     await expect.poll(async () => (await api.ok(t.adminToken, query, { id: createWebhook.webhook.id })).webhookDeliveries.edges.length, { timeout: 30_000, interval: 250 }).toBe(1);
     const r = await api.ok(t.adminToken, query, { id: createWebhook.webhook.id });
@@ -156,7 +157,7 @@ describe('webhook deliveries', () => {
 
   it('does not follow redirects', async () => {
     await api.ok(t.adminToken, CREATE, { url: `${base}/redirect`, events: ['OWNER_CREATED'] });
-    await api.ok(t.adminToken, `mutation { createOwner(input: { kind: SERVICE, name: "redirect-test" }) { id } }`);
+    await api.ok(t.adminToken, CreateOwnerDocument, { input: { kind: 'SERVICE', name: 'redirect-test' } });
     await new Promise((r) => setTimeout(r, 1_500));
     expect(redirected).toBe(0);
   });

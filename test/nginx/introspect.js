@@ -2,7 +2,7 @@
 // the pattern of NGINX's own "validating OAuth 2.0 access tokens" guide (auth_request + njs).
 // `check` runs as the auth_request handler: it asks POST /oauth2/introspect about the caller's
 // token, and answers 204 with the claims the upstream needs, 401 or 403 otherwise.
-// Needs njs (Debian: libnginx-mod-http-js). Used as is by test/integration/nginx.test.ts.
+// Needs njs (Debian: libnginx-mod-http-js). Used as is by test/component/nginx.test.ts.
 
 const REALM = 'Bearer realm="latchkey"';
 

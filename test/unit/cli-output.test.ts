@@ -1,7 +1,6 @@
 import { Writable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
 import { header, Output } from '../../src/cli/output';
-import { visible } from '../../src/cli/terminal-text';
 
 class Capture extends Writable {
   text = '';
@@ -27,13 +26,6 @@ describe('text that would command a terminal', () => {
     const stream = Object.assign(out, { isTTY: colour }) as unknown as NodeJS.WriteStream;
     return { out, o: new Output('table', stream, stream) };
   };
-
-  it('is written out as \\uXXXX, a JSON escape too; newlines are kept only where asked', () => {
-    expect(visible('a\u001b[2Jb\r\u009b\u202e\u2028\u2066')).toBe('a\\u001b[2Jb\\u000d\\u009b\\u202e\\u2028\\u2066');
-    expect(visible('one\ntwo')).toBe('one\\u000atwo');
-    expect(visible('one\ntwo\u001b', { keepNewlines: true })).toBe('one\ntwo\\u001b');
-    expect(JSON.parse(visible(JSON.stringify({ n: 'x\u009by\u202e' })))).toEqual({ n: 'x\u009by\u202e' });
-  });
 
   it('reaches no table, record, line or note raw, while the colours that are ours still do', () => {
     const { out, o } = capture(true);

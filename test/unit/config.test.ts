@@ -92,3 +92,13 @@ describe('configuration', () => {
     });
   });
 });
+
+describe('outbound configuration', () => {
+  it('reads ROTATOR_ALLOW entries, the deadline (WEBHOOK_TIMEOUT_MS being its former name) and the share, naming a bad entry', () => {
+    const c = loadConfig({ LATCHKEY_DATA_DIR: '/tmp/lk-outbound-config', ROTATOR_ALLOW: 'db.internal:5432, 10.0.0.0/8,[::1]:6380,127.0.0.1' });
+    expect(c.rotators.allow).toEqual(['db.internal:5432', '10.0.0.0/8', '[::1]:6380', '127.0.0.1']);
+    expect(c.outbound).toEqual({ deadlineMs: 10_000, tenantSlots: 4 });
+    expect(loadConfig({ LATCHKEY_DATA_DIR: '/tmp/lk-outbound-config', WEBHOOK_TIMEOUT_MS: '2500' }).outbound.deadlineMs).toBe(2_500);
+    expect(() => loadConfig({ LATCHKEY_DATA_DIR: '/tmp/lk-outbound-config', ROTATOR_ALLOW: '10.0.0.0/33,db:99999' })).toThrow(/ROTATOR_ALLOW: "10.0.0.0\/33"[\s\S]*ROTATOR_ALLOW: "db:99999"/);
+  });
+});

@@ -2,10 +2,11 @@
 // Redis: what happens through A reaches subscribers on B, per tenant and per permission, and a
 // subscriber resuming from a seq gets every event once, in order.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { metricsOf, startTestApi, type TestApi } from '../helpers/api';
+import { graphqlAt, metricsOf, startTestApi, type TestApi } from '../helpers/api';
 import { createScopes, issue, newPrincipal, newTenant, type TenantFixture } from '../helpers/fixtures';
 import { type LatchkeyProcess, spawnLatchkey } from '../helpers/process';
 import { wsClient, type WsClient } from '../helpers/ws';
+import { AuditEventCountDocument, CreateCredentialDocument, CreateScopeDocument, IssueTokenDocument, RevokeTokenDocument, TokensOfOwnerDocument } from '../generated/graphql';
 
 let api: TestApi;
 let a: LatchkeyProcess;
@@ -19,16 +20,12 @@ const LIFECYCLE = `subscription($after: Int, $kinds: [TokenLifecycleKind!], $own
     kind seq at expiresAt token { id name status owner { id name } scopes { name } } } }`;
 
 async function headSeq(token: string): Promise<number> {
-  const { auditEvents } = await api.ok(token, `{ auditEvents(first: 0) { totalCount } }`);
+  const { auditEvents } = await api.ok(token, AuditEventCountDocument);
   return auditEvents.totalCount;
 }
 
-async function gqlOn(p: LatchkeyProcess, token: string, query: string, variables?: Record<string, unknown>) {
-  const res = await fetch(`${p.url}/graphql`, { method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` }, body: JSON.stringify({ query, variables }) });
-  const body = (await res.json()) as { data?: any; errors?: unknown };
-  if (body.errors) throw new Error(JSON.stringify(body.errors));
-  return body.data;
-}
+/** GraphQL to one of the API processes. */
+const on = (p: LatchkeyProcess) => graphqlAt(p.url!);
 
 const client = (p: LatchkeyProcess, token: string) => {
   const c = wsClient(p.url!, token);
@@ -54,18 +51,18 @@ describe('token lifecycle subscriptions across replicas', () => {
   it('a mutation through A reaches a subscriber on B, with the token', async () => {
     const after = await headSeq(t1.adminToken);
     const sub = client(b, t1.adminToken).subscribe(LIFECYCLE, { after });
-    const { issueToken } = await gqlOn(a, t1.adminToken, `mutation($o: ID!) { issueToken(input: { ownerId: $o, name: "from A", scopes: [] }) { token { id } } }`, { o: t1.adminId });
+    const { issueToken } = await on(a).ok(t1.adminToken, IssueTokenDocument, { input: { ownerId: t1.adminId, name: 'from A', scopes: [] } });
     const [event] = await sub.until((r) => r.length >= 1);
     expect(event.tokenLifecycle).toMatchObject({ kind: 'ISSUED', token: { id: issueToken.token.id, name: 'from A', status: 'ACTIVE', owner: { id: t1.adminId } } });
     expect(event.tokenLifecycle.seq).toBeGreaterThan(after);
-    await gqlOn(a, t1.adminToken, `mutation($id: ID!) { revokeToken(id: $id, reason: "done") { id } }`, { id: issueToken.token.id });
+    await on(a).ok(t1.adminToken, RevokeTokenDocument, { id: issueToken.token.id, reason: 'done' });
     const events = await sub.until((r) => r.length >= 2);
     expect(events[1].tokenLifecycle).toMatchObject({ kind: 'REVOKED', token: { id: issueToken.token.id, status: 'REVOKED' } });
   });
 
   it("never shows one tenant's events to another", async () => {
     const sub2 = client(b, t2.adminToken).subscribe(LIFECYCLE, { after: await headSeq(t2.adminToken) });
-    for (let i = 0; i < 5; i++) await gqlOn(a, t1.adminToken, `mutation($o: ID!) { issueToken(input: { ownerId: $o, name: "t1", scopes: [] }) { token { id } } }`, { o: t1.adminId });
+    for (let i = 0; i < 5; i++) await on(a).ok(t1.adminToken, IssueTokenDocument, { input: { ownerId: t1.adminId, name: 't1', scopes: [] } });
     const mine = await issue(api, t2.adminToken, t2.adminId, []);
     const received = await sub2.until((r) => r.some((e) => e.tokenLifecycle.token.id === mine.id));
     expect(received.every((e) => e.tokenLifecycle.token.owner.id === t2.adminId)).toBe(true);
@@ -131,10 +128,10 @@ describe('token lifecycle subscriptions across replicas', () => {
 describe('audit event subscriptions', () => {
   it('resume from afterSeq while 500 events are written: every seq once, in order', async () => {
     const t = await newTenant(api);
-    for (let i = 0; i < 20; i++) await api.ok(t.adminToken, `mutation($n: String!) { createScope(input: { name: $n }) { id } }`, { n: `pre${i}:x:read` });
+    for (let i = 0; i < 20; i++) await api.ok(t.adminToken, CreateScopeDocument, { input: { name: `pre${i}:x:read` } });
     const from = 10;
     const writes = Array.from({ length: 500 }, (_, i) =>
-      (i % 2 ? gqlOn(a, t.adminToken, `mutation($n: String!) { createScope(input: { name: $n }) { id } }`, { n: `w${i}:x:read` }) : api.ok(t.adminToken, `mutation($n: String!) { createScope(input: { name: $n }) { id } }`, { n: `w${i}:x:read` })),
+      (i % 2 ? on(a).ok(t.adminToken, CreateScopeDocument, { input: { name: `w${i}:x:read` } }) : api.ok(t.adminToken, CreateScopeDocument, { input: { name: `w${i}:x:read` } })),
     );
     await new Promise((r) => setTimeout(r, 50)); // some of the writes are committed, many are not
     const sub = client(b, t.adminToken).subscribe<{ auditEvents: { seq: number; action: string } }>(`subscription($after: Int) { auditEvents(afterSeq: $after) { seq action } }`, { after: from });
@@ -154,7 +151,7 @@ describe('audit event subscriptions', () => {
     const after = await headSeq(t1.adminToken);
     const sub = client(b, t1.adminToken).subscribe(`subscription($after: Int) { auditEvents(afterSeq: $after, actions: ["SCOPE_CREATED"]) { seq action } }`, { after });
     await issue(api, t1.adminToken, t1.adminId, []);
-    await api.ok(t1.adminToken, `mutation { createScope(input: { name: "filtered:x:read" }) { id } }`);
+    await api.ok(t1.adminToken, CreateScopeDocument, { input: { name: 'filtered:x:read' } });
     const [e] = await sub.until((r) => r.length >= 1);
     expect(e.auditEvents.action).toBe('SCOPE_CREATED');
   });
@@ -166,9 +163,9 @@ describe('live connections', () => {
     const c = client(b, auditor.token);
     c.subscribe(`subscription { auditEvents { seq } }`);
     await new Promise((r) => setTimeout(r, 300));
-    const { tokens } = await api.ok(t1.adminToken, `query($o: ID!) { tokens(filter: { ownerId: $o }) { edges { node { id } } } }`, { o: auditor.ownerId });
+    const { tokens } = await api.ok(t1.adminToken, TokensOfOwnerDocument, { ownerId: auditor.ownerId });
     const started = Date.now();
-    await gqlOn(a, t1.adminToken, `mutation($id: ID!) { revokeToken(id: $id, reason: "left") { id } }`, { id: tokens.edges[0].node.id });
+    await on(a).ok(t1.adminToken, RevokeTokenDocument, { id: tokens.edges[0].node.id, reason: 'left' });
     const closed = await Promise.race([c.closed, new Promise<null>((r) => setTimeout(() => r(null), 3_000))]);
     expect(closed?.code).toBe(4403);
     expect(Date.now() - started).toBeLessThan(1_000);
@@ -203,7 +200,7 @@ describe('expiringTokens', () => {
     const [, second] = await sub.until((r) => r.length >= 2);
     expect(second.expiringTokens).toMatchObject({ initial: false, added: [next.id], removed: [] });
     expect(second.expiringTokens.tokens.map((x: { id: string }) => x.id)).toEqual([soon.id, next.id]);
-    await api.ok(t.adminToken, `mutation($id: ID!) { revokeToken(id: $id, reason: "x") { id } }`, { id: soon.id });
+    await api.ok(t.adminToken, RevokeTokenDocument, { id: soon.id, reason: 'x' });
     const [, , third] = await sub.until((r) => r.length >= 3);
     expect(third.expiringTokens).toMatchObject({ added: [], removed: [soon.id] });
   });
@@ -211,8 +208,8 @@ describe('expiringTokens', () => {
   it('lists managed credentials whose vendor expiry falls within the window, beside the tokens', async () => {
     const t = await newTenant(api);
     const soon = new Date(Date.now() + 3_600_000).toISOString();
-    await api.ok(t.adminToken, `mutation($e: DateTime) { createCredential(input: { name: "crm-key", value: "v1", expiresAt: $e }) { id } }`, { e: soon });
-    await api.ok(t.adminToken, `mutation($e: DateTime) { createCredential(input: { name: "far-key", value: "v1", expiresAt: $e }) { id } }`, { e: new Date(Date.now() + 30 * 86_400_000).toISOString() });
+    await api.ok(t.adminToken, CreateCredentialDocument, { input: { name: 'crm-key', value: 'v1', expiresAt: soon } });
+    await api.ok(t.adminToken, CreateCredentialDocument, { input: { name: 'far-key', value: 'v1', expiresAt: new Date(Date.now() + 30 * 86_400_000).toISOString() } });
     const sub = client(b, t.adminToken).subscribe(`subscription { expiringTokens(within: "P1D") { initial tokens { id } credentials { name version state expiresAt } } }`);
     const [first] = await sub.until((r) => r.length >= 1);
     expect(first.expiringTokens).toMatchObject({ initial: true, tokens: [], credentials: [{ name: 'crm-key', version: 1, state: 'CURRENT', expiresAt: soon }] });

@@ -10,12 +10,14 @@ import { type AddressInfo, createServer as tcpServer, type Server as TcpServer }
 import { Redis } from 'ioredis';
 import { Client } from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { withPg } from '../../scripts/shared/infra';
 import { startWorkers, type Workers } from '../../src/app/worker';
 import { startTestApi, type TestApi } from '../helpers/api';
 import { newPrincipal, newTenant, type TenantFixture, unique } from '../helpers/fixtures';
 import { ownRedisPrefix } from '../helpers/own-database';
 import { type PgProcess, startPgProcess } from '../helpers/pg-process';
 import { type RedisProcess, startRedisProcess } from '../helpers/redis-process';
+import { CreateCredentialDocument, CreateRoleDocument, GrantCredentialDocument, RevealCredentialDocument, RotateCredentialDocument } from '../generated/graphql';
 
 let api: TestApi;
 let workers: Workers;
@@ -35,9 +37,7 @@ let failAt: string | null = null;
 let setDelayMs = 0;
 const calls: Array<{ step: string; rotationId: string; headers: IncomingHttpHeaders; body: string }> = [];
 
-const CREATE = `mutation($n: String!, $v: String!) { createCredential(input: { name: $n, value: $v }) { id } }`;
 const SET = `mutation($n: String!, $i: SetCredentialRotatorInput!) { setCredentialRotator(name: $n, input: $i) { signingSecret credential { nextRotationAt } } }`;
-const ROTATE = `mutation($n: String!) { rotateCredential(name: $n) { id state step } }`;
 const STATE = `query($n: String!) { credential(name: $n) { rotations { id state step failure pendingVersion } versions { edges { node { version state } } } } }`;
 
 /** The credential with its newest versions as a list. */
@@ -49,12 +49,12 @@ const until = async (name: string, state: string) => {
   await expect.poll(async () => (await latest(name)).rotations[0]?.state, { timeout: 20_000, interval: 100 }).toBe(state);
   return latest(name);
 };
-const reveal = async (name: string) => (await api.ok(t.adminToken, `mutation($n: String!) { revealCredential(name: $n) { version value } }`, { n: name })).revealCredential;
+const reveal = async (name: string) => (await api.ok(t.adminToken, RevealCredentialDocument, { name })).revealCredential;
 
 async function credential(value: string): Promise<string> {
   const name = unique('cred').toLowerCase();
-  await api.ok(t.adminToken, CREATE, { n: name, v: value });
-  await api.ok(t.adminToken, `mutation($n: String!, $o: ID!) { grantCredential(name: $n, ownerId: $o) { ownerId } }`, { n: name, o: t.adminId });
+  await api.ok(t.adminToken, CreateCredentialDocument, { input: { name, value } });
+  await api.ok(t.adminToken, GrantCredentialDocument, { name, ownerId: t.adminId });
   return name;
 }
 
@@ -103,7 +103,7 @@ describe('the webhook rotator', () => {
     const { setCredentialRotator } = await api.ok(t.adminToken, SET, { n: name, i: { kind: 'WEBHOOK', url: `${base}/rotate`, gracePeriod: 'PT1H' } });
     const secret = setCredentialRotator.signingSecret as string;
     expect(secret).toMatch(/^whsec_/);
-    const { rotateCredential } = await api.ok(t.adminToken, ROTATE, { n: name });
+    const { rotateCredential } = await api.ok(t.adminToken, RotateCredentialDocument, { name });
     const done = await until(name, 'DONE');
     expect(done.versions).toEqual([
       { version: 2, state: 'CURRENT' },
@@ -129,7 +129,7 @@ describe('the webhook rotator', () => {
       await api.ok(t.adminToken, SET, { n: name, i: { kind: 'WEBHOOK', url: `${base}/rotate`, gracePeriod: 'PT1H' } });
       failAt = step;
       try {
-        await api.ok(t.adminToken, ROTATE, { n: name });
+        await api.ok(t.adminToken, RotateCredentialDocument, { name });
         const failed = await until(name, 'FAILED');
         expect(failed.rotations[0]).toMatchObject({ step, failure: `${step}: the rotator answered 500` });
         expect(failed.versions).toEqual([...(step === 'create' ? [] : [{ version: 2, state: 'PENDING' }]), { version: 1, state: 'CURRENT' }]);
@@ -140,7 +140,7 @@ describe('the webhook rotator', () => {
         failAt = null;
       }
       // The next rotation replaces what the failed one left, and goes through.
-      await api.ok(t.adminToken, ROTATE, { n: name });
+      await api.ok(t.adminToken, RotateCredentialDocument, { name });
       const done = await until(name, 'DONE');
       expect(done.versions[0]).toMatchObject({ state: 'CURRENT' });
       expect(done.versions.filter((v: { state: string }) => v.state === 'PENDING')).toEqual([]);
@@ -152,7 +152,7 @@ describe('the webhook rotator', () => {
     await api.ok(t.adminToken, SET, { n: name, i: { kind: 'WEBHOOK', url: `${base}/rotate`, gracePeriod: 'PT1H' } });
     setDelayMs = 500;
     try {
-      const results = await Promise.all(Array.from({ length: 5 }, () => api.gql(t.adminToken, ROTATE, { n: name })));
+      const results = await Promise.all(Array.from({ length: 5 }, () => api.gql(t.adminToken, RotateCredentialDocument, { name })));
       expect(results.filter((r) => !r.errors)).toHaveLength(1);
       expect(results.filter((r) => r.errors?.[0]?.extensions?.code === 'CONFLICT')).toHaveLength(4);
       const done = await until(name, 'DONE');
@@ -169,13 +169,13 @@ describe('the webhook rotator', () => {
     const value = 'é'.repeat(32_768);
     createAnswer = () => `{"value": "${'\\u00e9'.repeat(32_768)}"}`;
     try {
-      await api.ok(t.adminToken, ROTATE, { n: name });
+      await api.ok(t.adminToken, RotateCredentialDocument, { name });
       await until(name, 'DONE');
       const revealed = await reveal(name);
       expect(Buffer.byteLength(revealed.value)).toBe(65_536);
       expect(revealed.value).toBe(value);
       createAnswer = () => JSON.stringify({ value: `${value}x` });
-      await api.ok(t.adminToken, ROTATE, { n: name });
+      await api.ok(t.adminToken, RotateCredentialDocument, { name });
       expect((await until(name, 'FAILED')).rotations[0].failure).toBe('create: the answer holds no "value" of 1 byte to 64 KiB');
     } finally {
       createAnswer = null;
@@ -187,7 +187,7 @@ describe('the webhook rotator', () => {
     await api.ok(t.adminToken, SET, { n: name, i: { kind: 'WEBHOOK', url: `${base}/rotate`, gracePeriod: 'PT1H' } });
     setDelayMs = 3_000;
     try {
-      const { rotateCredential } = await api.ok(t.adminToken, ROTATE, { n: name });
+      const { rotateCredential } = await api.ok(t.adminToken, RotateCredentialDocument, { name });
       await expect.poll(async () => (await latest(name)).rotations[0].step, { timeout: 10_000 }).toBe('set');
       await api.sql(`UPDATE credential_rotations SET deadline = now() - interval '1 second' WHERE id = $1`, [rotateCredential.id]);
       const abandoned = await until(name, 'ABANDONED');
@@ -223,7 +223,7 @@ describe('the webhook rotator', () => {
     // A connection that does not exist is refused as one the caller is not granted on.
     const missing = await api.gql(t.adminToken, SET, { n: name, i: { kind: 'POSTGRES', connection: 'no-such-connection', roles: ['app_a', 'app_b'], gracePeriod: 'PT1H' } });
     expect(missing.errors?.[0]?.extensions).toMatchObject({ code: 'FORBIDDEN', argument: 'connection' });
-    expect((await api.gql(t.adminToken, ROTATE, { n: name })).errors?.[0]?.extensions?.code).toBe('CONFLICT');
+    expect((await api.gql(t.adminToken, RotateCredentialDocument, { name })).errors?.[0]?.extensions?.code).toBe('CONFLICT');
     expect(await api.sql(`SELECT rotator, updated_at FROM credentials WHERE tenant_id = $1 AND name = $2`, [t.tenantId, name])).toEqual(before);
   });
 });
@@ -263,15 +263,12 @@ describe('the built-in rotators', () => {
   };
 
   it('Postgres: the other role gets a new password; the old value works through the grace and is refused after it', async () => {
-    const admin = new Client(pg.adminUrl);
-    await admin.connect();
-    await admin.query(`CREATE ROLE app_a LOGIN PASSWORD 'first-password'; CREATE ROLE app_b LOGIN PASSWORD 'unknown-to-anyone'`);
-    await admin.end();
+    await withPg(pg.adminUrl, (admin) => admin.query(`CREATE ROLE app_a LOGIN PASSWORD 'first-password'; CREATE ROLE app_b LOGIN PASSWORD 'unknown-to-anyone'`));
     const connection = await credential(pg.adminUrl);
     const first = `postgres://app_a:first-password@127.0.0.1:${pg.port}/postgres`;
     const name = await credential(first);
     await api.ok(t.adminToken, SET, { n: name, i: { kind: 'POSTGRES', connection, roles: ['app_a', 'app_b'], gracePeriod: 'PT2S' } });
-    await api.ok(t.adminToken, ROTATE, { n: name });
+    await api.ok(t.adminToken, RotateCredentialDocument, { name });
     await until(name, 'DONE');
     const next = (await reveal(name)).value as string;
     expect(new URL(next).username).toBe('app_b');
@@ -285,7 +282,7 @@ describe('the built-in rotators', () => {
     await expect.poll(async () => [...new Set((await used(connection)).map((e) => e.step))], { timeout: 5_000 }).toEqual(['set', 'retire']);
     for (const e of await used(connection)) expect(e).toMatchObject({ name: connection, credential: name, rotationId: expect.any(String) });
     // The next rotation goes back to app_a, with a password nobody had.
-    await api.ok(t.adminToken, ROTATE, { n: name });
+    await api.ok(t.adminToken, RotateCredentialDocument, { name });
     await until(name, 'DONE');
     const third = (await reveal(name)).value as string;
     expect(new URL(third).username).toBe('app_a');
@@ -301,7 +298,7 @@ describe('the built-in rotators', () => {
     const first = `redis://dashboard:first-password@127.0.0.1:${port}`;
     const name = await credential(first);
     await api.ok(t.adminToken, SET, { n: name, i: { kind: 'REDIS', connection, gracePeriod: 'PT2S' } });
-    await api.ok(t.adminToken, ROTATE, { n: name });
+    await api.ok(t.adminToken, RotateCredentialDocument, { name });
     await until(name, 'DONE');
     const next = (await reveal(name)).value as string;
     expect(new URL(next).password).not.toBe('first-password');
@@ -314,11 +311,8 @@ describe('the built-in rotators', () => {
   });
 
   it('a writer who cannot read them rewrites the rotated value, or the connection, to another server: the rotation fails at set and nothing reaches that server', async () => {
-    const admin = new Client(pg.adminUrl);
-    await admin.connect();
-    await admin.query(`CREATE ROLE pin_a LOGIN PASSWORD 'pin-first'; CREATE ROLE pin_b LOGIN PASSWORD 'pin-unknown'`);
-    await admin.end();
-    await api.ok(t.adminToken, `mutation { createRole(input: { name: "value-writer", permissions: [CREDENTIAL_WRITE] }) { id } }`);
+    await withPg(pg.adminUrl, (admin) => admin.query(`CREATE ROLE pin_a LOGIN PASSWORD 'pin-first'; CREATE ROLE pin_b LOGIN PASSWORD 'pin-unknown'`));
+    await api.ok(t.adminToken, CreateRoleDocument, { input: { name: 'value-writer', permissions: ['CREDENTIAL_WRITE'] } });
     const writer = await newPrincipal(api, t.adminToken, ['value-writer']);
     const ADD = `mutation($n: String!, $v: String!) { addCredentialVersion(input: { name: $n, value: $v, gracePeriod: "PT0S" }) { version } }`;
     for (const rewrite of ['value', 'connection'] as const) {
@@ -329,7 +323,7 @@ describe('the built-in rotators', () => {
       const target = rewrite === 'value' ? name : connection;
       const user = rewrite === 'value' ? 'pin_a' : 'postgres';
       await api.ok(writer.token, ADD, { n: target, v: `postgres://${user}:x@127.0.0.1:${elsewherePort}/postgres` });
-      await api.ok(writer.token, ROTATE, { n: name });
+      await api.ok(writer.token, RotateCredentialDocument, { name });
       const failed = await until(name, 'FAILED');
       expect(failed.rotations[0].failure, rewrite).toBe('set: refused: the value points at another server than its privileged connection');
       expect(elsewhereConnections, rewrite).toBe(before);
@@ -345,13 +339,12 @@ describe('the built-in rotators', () => {
 
   it('takes a grant on the privileged connection: a writer who cannot read it cannot use it, and nothing changes', async () => {
     const connection = await credential(pg.adminUrl);
-    await api.ok(t.adminToken, `mutation { createRole(input: { name: "credential-writer", permissions: [CREDENTIAL_WRITE] }) { id } }`);
+    await api.ok(t.adminToken, CreateRoleDocument, { input: { name: 'credential-writer', permissions: ['CREDENTIAL_WRITE'] } });
     const writer = await newPrincipal(api, t.adminToken, ['credential-writer']);
-    const reveal = `mutation($n: String!) { revealCredential(name: $n) { value } }`;
-    expect((await api.gql(writer.token, reveal, { n: connection })).errors?.[0]?.extensions?.code).toBe('FORBIDDEN');
+    expect((await api.gql(writer.token, RevealCredentialDocument, { name: connection })).errors?.[0]?.extensions?.code).toBe('FORBIDDEN');
     // The writer's own credential, naming a role it wants a password for.
     const name = unique('mine').toLowerCase();
-    await api.ok(writer.token, `mutation($n: String!, $v: String!) { createCredential(input: { name: $n, value: $v }) { id } }`, { n: name, v: `postgres://victim_a:x@127.0.0.1:${pg.port}/postgres` });
+    await api.ok(writer.token, CreateCredentialDocument, { input: { name, value: `postgres://victim_a:x@127.0.0.1:${pg.port}/postgres` } });
     const before = await api.sql(`SELECT rotator, updated_at FROM credentials WHERE tenant_id = $1 AND name = $2`, [t.tenantId, name]);
     for (const conn of [connection, 'no-such-connection']) {
       const r = await api.gql(writer.token, SET, { n: name, i: { kind: 'POSTGRES', connection: conn, roles: ['victim_a', 'victim_b'], gracePeriod: 'PT1M' } });
@@ -361,7 +354,7 @@ describe('the built-in rotators', () => {
     expect(await api.sql(`SELECT rotator, updated_at FROM credentials WHERE tenant_id = $1 AND name = $2`, [t.tenantId, name])).toEqual(before);
     expect(await api.sql(`SELECT 1 FROM audit_events WHERE action = 'CREDENTIAL_ROTATOR_SET' AND data->>'name' = $1`, [name])).toEqual([]);
     // Granted on it (and on its own credential, which a rotator change also takes), the same writer may.
-    for (const n of [connection, name]) await api.ok(t.adminToken, `mutation($n: String!, $o: ID!) { grantCredential(name: $n, ownerId: $o) { ownerId } }`, { n, o: writer.ownerId });
+    for (const n of [connection, name]) await api.ok(t.adminToken, GrantCredentialDocument, { name: n, ownerId: writer.ownerId });
     const granted = await api.gql(writer.token, SET, { n: name, i: { kind: 'POSTGRES', connection, roles: ['victim_a', 'victim_b'], gracePeriod: 'PT1M' } });
     expect(granted.errors).toBeUndefined();
   });

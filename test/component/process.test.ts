@@ -2,8 +2,8 @@
 // errors, and shutdown on SIGTERM.
 import { readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { Client } from 'pg';
 import { afterAll, describe, expect, it } from 'vitest';
+import { withPg } from '../../scripts/shared/infra';
 import { ownDatabase } from '../helpers/own-database';
 import { spawnLatchkey } from '../helpers/process';
 
@@ -45,10 +45,7 @@ describe('first and second start', () => {
     expect(readFileSync(tokenFile, 'utf8').trim()).toBe(secret);
     const again = await graphql(second.url!, secret, '{ viewer { name } }');
     expect(again.data.viewer.name).toBe('admin');
-    const pg = new Client({ connectionString: databaseUrl });
-    await pg.connect();
-    expect((await pg.query('SELECT count(*)::int AS n FROM tenants')).rows[0].n).toBe(1);
-    await pg.end();
+    expect(await withPg(databaseUrl, async (pg) => (await pg.query('SELECT count(*)::int AS n FROM tenants')).rows[0].n)).toBe(1);
     expect((await second.stop()).code).toBe(0);
   });
 

@@ -1,44 +1,10 @@
+// A token's schedule under a policy: expiry, next rotation, grace, expiry warnings, re-planning.
 import { describe, expect, it } from 'vitest';
-import { normalisePolicy } from '../../src/policies/policy.service';
-import { diffPlans, expandPlan } from '../../src/lifecycle/expand-steps';
 import { expiryFor, graceFor, nextNotifyFor, nextRotationFor, scheduleFor, warningAt } from '../../src/policies/schedule';
-import { DomainError } from '../../src/platform/errors';
 
 const at = new Date('2026-01-01T00:00:00Z');
 
 describe('rotation policy rules', () => {
-  it('normalises: trims the name, sorts and de-duplicates warnings', () => {
-    expect(normalisePolicy({ name: ' weekly ', rotateEvery: 604_800, gracePeriod: 3600, expireAfter: 7_776_000, notifyBefore: [86_400, 604_800, 86_400] })).toEqual({
-      name: 'weekly',
-      rotateEvery: 604_800,
-      gracePeriod: 3600,
-      expireAfter: 7_776_000,
-      notifyBefore: [604_800, 86_400],
-      rateRequests: null,
-      rateWindow: null,
-      onReuse: 'NOTIFY',
-    });
-  });
-
-  it.each([
-    [{ name: 'x', rotateEvery: 30, gracePeriod: 0 }, 'rotateEvery'],
-    [{ name: 'x', rotateEvery: 3600, gracePeriod: 3600 }, 'gracePeriod'],
-    [{ name: 'x', rotateEvery: 3600, gracePeriod: 0 }, 'gracePeriod'],
-    [{ name: 'x', gracePeriod: 100 * 86_400 }, 'gracePeriod'],
-    [{ name: 'x', gracePeriod: 0, expireAfter: 86_400, notifyBefore: [86_400] }, 'notifyBefore'],
-    [{ name: 'x', gracePeriod: 0, notifyBefore: [0] }, 'notifyBefore'],
-    [{ name: '  ', gracePeriod: 0 }, 'name'],
-  ])('refuses %j naming %s', (input, argument) => {
-    try {
-      normalisePolicy(input);
-      expect.unreachable();
-    } catch (e) {
-      expect(e).toBeInstanceOf(DomainError);
-      expect((e as DomainError).code).toBe('BAD_USER_INPUT');
-      expect((e as DomainError).details.argument).toBe(argument);
-    }
-  });
-
   it('caps an explicit expiry with the policy lifetime', () => {
     const policy = { rotateEvery: null, gracePeriod: 0, expireAfter: 86_400 };
     expect(expiryFor(at, null, policy)).toEqual(new Date('2026-01-02T00:00:00Z'));
@@ -83,25 +49,5 @@ describe('rotation policy rules', () => {
     expect(scheduleFor(basis, { ...policy, expireAfter: 172_800 }, h(13))).toEqual({ expiresAt: h(48), nextRotationAt: h(3), nextNotifyAt: h(36) });
     // An explicit expiry asked for at issue still caps it; no policy: no rotation, no warnings.
     expect(scheduleFor({ ...basis, requestedExpiresAt: h(10) }, null, h(2))).toEqual({ expiresAt: h(10), nextRotationAt: null, nextNotifyAt: null });
-  });
-
-  it('expands a plan in order and diffs two of them', () => {
-    const policy = { rotateEvery: 3_600, gracePeriod: 600, expireAfter: null, notifyBefore: [7_200] };
-    const token = { id: 't1', status: 'ACTIVE', generation: 3, expiresAt: h(3), nextRotationAt: h(1), nextNotifyAt: h(1), previous: [{ generation: 2, graceEndsAt: h(0.5) }] };
-    const steps = expandPlan(token, policy, h(10));
-    expect(steps.map((s) => [s.kind, (s.at.getTime() - at.getTime()) / 60_000, s.generation])).toEqual([
-      ['RETIRE', 30, 2],
-      ['ROTATE', 60, 4],
-      ['NOTIFY', 60, null],
-      ['RETIRE', 70, 3],
-      ['ROTATE', 120, 5],
-      ['RETIRE', 130, 4],
-      ['EXPIRE', 180, null],
-    ]);
-    expect(expandPlan({ ...token, status: 'REVOKED' }, policy, h(10))).toEqual([]);
-    const slower = expandPlan({ ...token, nextRotationAt: h(2) }, { ...policy, rotateEvery: 7_200 }, h(10));
-    const { added, removed } = diffPlans(steps, slower);
-    expect(added.map((s) => s.kind)).toEqual(['ROTATE', 'RETIRE']);
-    expect(removed.map((s) => s.kind)).toEqual(['ROTATE', 'RETIRE', 'ROTATE', 'RETIRE']);
   });
 });

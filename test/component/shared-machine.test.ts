@@ -5,9 +5,8 @@
 import { execFile } from 'node:child_process';
 import { resolve } from 'node:path';
 import { Redis } from 'ioredis';
-import { Client } from 'pg';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { databaseUrl } from '../helpers/infra';
+import { databaseUrl, withPg } from '../../scripts/shared/infra';
 import { type PgProcess, startPgProcess } from '../helpers/pg-process';
 import { type RedisProcess, startRedisProcess } from '../helpers/redis-process';
 
@@ -26,7 +25,7 @@ afterAll(async () => {
 
 it('uses the Postgres and Redis it is given, and leaves no database and no key behind', async () => {
   const env = { PATH: process.env.PATH, HOME: process.env.HOME, DATABASE_URL: databaseUrl(pg.adminUrl, 'latchkey'), REDIS_URL: redis.url };
-  const files = ['test/integration/process.test.ts', 'test/integration/webhook-jobs.test.ts'];
+  const files = ['test/component/process.test.ts', 'test/integration/webhook-jobs.test.ts'];
   const run = await new Promise<{ code: number; output: string }>((done) =>
     execFile(process.execPath, ['node_modules/vitest/vitest.mjs', 'run', ...files], { cwd: root, env, timeout: 170_000, maxBuffer: 16 << 20 }, (err, stdout, stderr) =>
       done({ code: err ? Number((err as { code?: number }).code ?? 1) : 0, output: stdout + stderr }),
@@ -41,10 +40,7 @@ it('uses the Postgres and Redis it is given, and leaves no database and no key b
   expect(prefix).toMatch(/^lktest_[0-9a-z]+$/);
   for (const name of created) expect(name.startsWith(prefix)).toBe(true);
   // ...and dropped every one of them.
-  const admin = new Client({ connectionString: pg.adminUrl });
-  await admin.connect();
-  const left = (await admin.query(`SELECT datname FROM pg_database WHERE datname NOT IN ('postgres', 'template0', 'template1')`)).rows;
-  await admin.end();
+  const left = await withPg(pg.adminUrl, async (admin) => (await admin.query(`SELECT datname FROM pg_database WHERE datname NOT IN ('postgres', 'template0', 'template1')`)).rows);
   expect(left).toEqual([]);
 
   // It used the Redis it was given, and took every key back.

@@ -8,33 +8,29 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startTestApi, type TestApi, testEnv } from '../helpers/api';
+import { redisKeys } from '../../scripts/shared/infra';
+import { type GraphqlClient, graphqlAt, startTestApi, type TestApi, testEnv } from '../helpers/api';
 import { newTenant, type TenantFixture } from '../helpers/fixtures';
 import { ownDatabase } from '../helpers/own-database';
 import { type LatchkeyProcess, spawnLatchkey } from '../helpers/process';
+import { CreateCredentialDocument, GrantCredentialDocument, RevealCredentialDocument } from '../generated/graphql';
 
 const CANARY = `canary-${randomBytes(8).toString('hex')}`;
 const db = ownDatabase('canary');
 const PREFIX = db.env.REDIS_PREFIX!;
 let api: TestApi;
 let server: LatchkeyProcess;
+/** GraphQL to the Latchkey process. */
+let served: GraphqlClient;
 let t: TenantFixture;
 let receiver: Server;
 const bodies: string[] = [];
 
-const gql = async (query: string, variables?: Record<string, unknown>) => {
-  const res = await fetch(`${server.url}/graphql`, { method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${t.adminToken}` }, body: JSON.stringify({ query, variables }) });
-  const body = (await res.json()) as { data?: any; errors?: unknown[] };
-  if (body.errors) throw new Error(JSON.stringify(body.errors));
-  return body.data;
-};
 
 async function redisContents(): Promise<string> {
   const redis = new Redis(testEnv().REDIS_URL!);
   const parts: string[] = [];
-  let cursor = '0';
-  do {
-    const [next, keys] = await redis.scan(cursor, 'MATCH', `${PREFIX}*`, 'COUNT', 1000);
+  for await (const keys of redisKeys(redis, PREFIX)) {
     for (const key of keys) {
       parts.push(key);
       const type = await redis.type(key);
@@ -45,8 +41,7 @@ async function redisContents(): Promise<string> {
       else if (type === 'zset') parts.push(JSON.stringify(await redis.zrange(key, 0, -1)));
       else if (type === 'stream') parts.push(JSON.stringify(await redis.xrange(key, '-', '+')));
     }
-    cursor = next;
-  } while (cursor !== '0');
+  }
   await redis.quit();
   return parts.join('\n');
 }
@@ -64,6 +59,7 @@ beforeAll(async () => {
   api = await startTestApi(db.env);
   t = await newTenant(api, db.bootstrapToken());
   server = await spawnLatchkey({ ...db.env, LOG_LEVEL: 'debug', PLANNER_TICK_MS: '200' });
+  served = graphqlAt(server.url!);
 });
 
 afterAll(async () => {
@@ -75,18 +71,18 @@ afterAll(async () => {
 
 describe('a credential value', () => {
   it('appears nowhere but in the answers that hand it out', async () => {
-    await gql(`mutation($u: String!) { createWebhook(url: $u, events: ["*"]) { webhook { id } } }`, { u: `http://127.0.0.1:${(receiver.address() as AddressInfo).port}/hook` });
-    await gql(`mutation($v: String!) { createCredential(input: { name: "crm-canary", value: $v }) { id } }`, { v: CANARY });
-    await gql(`mutation($o: ID!) { grantCredential(name: "crm-canary", ownerId: $o) { ownerId } }`, { o: t.adminId });
-    expect((await gql(`mutation { revealCredential(name: "crm-canary") { value } }`)).revealCredential.value).toBe(CANARY);
+    await served.ok(t.adminToken, `mutation($u: String!) { createWebhook(url: $u, events: ["*"]) { webhook { id } } }`, { u: `http://127.0.0.1:${(receiver.address() as AddressInfo).port}/hook` });
+    await served.ok(t.adminToken, CreateCredentialDocument, { input: { name: 'crm-canary', value: CANARY } });
+    await served.ok(t.adminToken, GrantCredentialDocument, { name: 'crm-canary', ownerId: t.adminId });
+    expect((await served.ok(t.adminToken, RevealCredentialDocument, { name: 'crm-canary' })).revealCredential.value).toBe(CANARY);
     const rest = await fetch(`${server.url}/v1/credentials/crm-canary`, { headers: { authorization: `Bearer ${t.adminToken}` } });
     expect(((await rest.json()) as { value: string }).value).toBe(CANARY);
     const etag = rest.headers.get('etag')!;
     expect((await fetch(`${server.url}/v1/credentials/crm-canary`, { headers: { authorization: `Bearer ${t.adminToken}`, 'if-none-match': etag } })).status).toBe(304);
     // Refusals with the value in the input: an oversized one, and one under a bad name.
-    await expect(gql(`mutation($v: String!) { createCredential(input: { name: "Bad Name", value: $v }) { id } }`, { v: CANARY })).rejects.toThrow(/BAD_USER_INPUT/);
-    await gql(`mutation($v: String!) { addCredentialVersion(input: { name: "crm-canary", value: $v, gracePeriod: "PT1S" }) { version } }`, { v: `${CANARY}-2` });
-    await gql(`mutation($v: String!) { addCredentialVersion(input: { name: "crm-canary", value: $v, gracePeriod: "PT1S" }) { version } }`, { v: 'unrelated-third-value' });
+    await expect(served.ok(t.adminToken, CreateCredentialDocument, { input: { name: 'Bad Name', value: CANARY } })).rejects.toThrow(/BAD_USER_INPUT/);
+    await served.ok(t.adminToken, `mutation($v: String!) { addCredentialVersion(input: { name: "crm-canary", value: $v, gracePeriod: "PT1S" }) { version } }`, { v: `${CANARY}-2` });
+    await served.ok(t.adminToken, `mutation($v: String!) { addCredentialVersion(input: { name: "crm-canary", value: $v, gracePeriod: "PT1S" }) { version } }`, { v: 'unrelated-third-value' });
     // The workers retire version 2 when its second of grace is over, and deliver every event.
     await expect
       .poll(async () => (await api.sql(`SELECT count(*)::int AS n FROM credential_versions v JOIN credentials c ON c.id = v.credential_id WHERE c.tenant_id = $1 AND v.state = 'RETIRED'`, [t.tenantId]))[0].n, { timeout: 15_000 })

@@ -8,6 +8,7 @@ import { startTestApi, type TestApi } from '../helpers/api';
 import { newTenant, type TenantFixture, unique } from '../helpers/fixtures';
 import { ownRedisPrefix } from '../helpers/own-database';
 import { type LatchkeyProcess, spawnLatchkey } from '../helpers/process';
+import { CreateCredentialDocument, RotateCredentialDocument } from '../generated/graphql';
 
 const PREFIX = ownRedisPrefix('rotation-kill');
 let api: TestApi;
@@ -59,11 +60,11 @@ describe('a worker killed in the middle of a rotation step', () => {
   for (const step of ['create', 'set', 'test', 'finish']) {
     it(`at ${step}: the rotation completes exactly once on another worker`, async () => {
       const name = unique(`kill-${step}`).toLowerCase();
-      await api.ok(t.adminToken, `mutation($n: String!) { createCredential(input: { name: $n, value: "before" }) { id } }`, { n: name });
+      await api.ok(t.adminToken, CreateCredentialDocument, { input: { name, value: 'before' } });
       await api.ok(t.adminToken, `mutation($n: String!, $u: String!) { setCredentialRotator(name: $n, input: { kind: WEBHOOK, url: $u, gracePeriod: "PT1H" }) { signingSecret } }`, { n: name, u: `${base}/rotate` });
       const first = await worker();
       hangAt = step;
-      const { rotateCredential } = await api.ok(t.adminToken, `mutation($n: String!) { rotateCredential(name: $n) { id } }`, { n: name });
+      const { rotateCredential } = await api.ok(t.adminToken, RotateCredentialDocument, { name });
       await expect.poll(() => calls.filter((c) => c.rotationId === rotateCredential.id && c.step === step).length, { timeout: 15_000 }).toBe(1);
       await first.stop('SIGKILL');
       const versions = () => api.sql(`SELECT version, state FROM credential_versions v JOIN credentials c ON c.id = v.credential_id WHERE c.tenant_id = $1 AND c.name = $2 ORDER BY version`, [t.tenantId, name]);

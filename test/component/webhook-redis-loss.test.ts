@@ -7,6 +7,7 @@ import { startWorkers, type Workers } from '../../src/app/worker';
 import { startTestApi, type TestApi } from '../helpers/api';
 import { newTenant, type TenantFixture } from '../helpers/fixtures';
 import { type RedisProcess, startRedisProcess } from '../helpers/redis-process';
+import { IssueTokenDocument } from '../generated/graphql';
 
 let redis: RedisProcess;
 let api: TestApi;
@@ -46,7 +47,7 @@ it('delivers events whose retries were waiting in Redis when it was flushed', as
   const { createWebhook } = await api.ok(t.adminToken, `mutation($url: String!) { createWebhook(url: $url, events: ["TOKEN_ISSUED"]) { webhook { id } } }`, { url });
   const issued: string[] = [];
   for (let i = 0; i < 3; i++) {
-    const { issueToken } = await api.ok(t.adminToken, `mutation($o: ID!) { issueToken(input: { ownerId: $o, name: "w", scopes: [] }) { token { id } } }`, { o: t.adminId });
+    const { issueToken } = await api.ok(t.adminToken, IssueTokenDocument, { input: { ownerId: t.adminId, name: 'w', scopes: [] } });
     issued.push(issueToken.token.id);
   }
   const pending = () =>

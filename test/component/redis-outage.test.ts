@@ -5,6 +5,7 @@ import { afterAll, beforeAll, expect, it } from 'vitest';
 import { jsonOf, metricsOf, startTestApi, type TestApi } from '../helpers/api';
 import { createScopes, issue, newPrincipal, newTenant, type TenantFixture } from '../helpers/fixtures';
 import { type RedisProcess, startRedisProcess } from '../helpers/redis-process';
+import { CreateOwnerDocument, RevokeTokenDocument } from '../generated/graphql';
 
 let redis: RedisProcess;
 let api: TestApi;
@@ -27,7 +28,7 @@ beforeAll(async () => {
   t = await newTenant(api);
   await createScopes(api, t.adminToken, ['crm:deals:read']);
   gateway = (await newPrincipal(api, t.adminToken, ['gateway'])).token;
-  ownerId = (await api.ok(t.adminToken, `mutation { createOwner(input: { kind: SERVICE, name: "svc", allowedScopes: ["crm:deals:read"] }) { id } }`)).createOwner.id;
+  ownerId = (await api.ok(t.adminToken, CreateOwnerDocument, { input: { kind: 'SERVICE', name: 'svc', allowedScopes: ['crm:deals:read'] } })).createOwner.id;
 });
 afterAll(async () => {
   await redis.start().catch(() => undefined);
@@ -46,7 +47,7 @@ it('keeps verifying from memory while Redis is down, and still applies a revocat
 
   // The revocation commits; announcing it through Redis fails at once instead of holding the answer.
   const started = Date.now();
-  await api.ok(t.adminToken, `mutation($id: ID!) { revokeToken(id: $id, reason: "leaked") { id } }`, { id: revoked.id });
+  await api.ok(t.adminToken, RevokeTokenDocument, { id: revoked.id, reason: 'leaked' });
   expect(Date.now() - started).toBeLessThan(1_000);
 
   // Each lookup is answered from memory: twenty in a row took 3.6-4 s each when polls stalled.

@@ -4,15 +4,16 @@
 // its Latchkey keeps in Redis and because it must know that no other process plans or acts on its rows.
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Redis } from 'ioredis';
-import { Client } from 'pg';
+import type { Client } from 'pg';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { seedTokens } from '../../scripts/bench/seed';
 import { jobIdOf } from '../../src/lifecycle/planner';
 import { startTestApi, type TestApi, testEnv, waitFor } from '../helpers/api';
 import { issue, unique } from '../helpers/fixtures';
-import { deleteRedisKeys } from '../helpers/infra';
+import { connectPg, deleteRedisKeys } from '../../scripts/shared/infra';
 import { ownDatabase } from '../helpers/own-database';
 import { type LatchkeyProcess, spawnLatchkey } from '../helpers/process';
+import { CreateRotationPolicyDocument, RevokeTokenDocument, RotateTokenDocument, SetTokenPolicyDocument } from '../generated/graphql';
 
 let api: TestApi;
 let env: Record<string, string>;
@@ -38,9 +39,7 @@ async function stopWorkers(): Promise<void> {
 }
 
 async function policy(fields: Record<string, unknown>): Promise<string> {
-  const { createRotationPolicy } = await api.ok(admin, `mutation($i: RotationPolicyInput!) { createRotationPolicy(input: $i) { id } }`, {
-    i: { name: unique('policy'), gracePeriod: 'PT1H', ...fields },
-  });
+  const { createRotationPolicy } = await api.ok(admin, CreateRotationPolicyDocument, { input: { name: unique('policy'), gracePeriod: 'PT1H', ...fields } });
   return createRotationPolicy.id;
 }
 
@@ -65,8 +64,7 @@ beforeAll(async () => {
   const { viewer } = await api.ok(admin, `{ viewer { id } }`);
   ownerId = viewer.id;
   tenantId = (await api.sql(`SELECT tenant_id FROM owners WHERE id = $1`, [viewer.id]))[0].tenant_id;
-  db = new Client({ connectionString: env.DATABASE_URL });
-  await db.connect();
+  db = await connectPg(env.DATABASE_URL!);
   redis = new Redis(env.REDIS_URL!);
 });
 
@@ -137,7 +135,7 @@ describe('policies drive schedules', () => {
     expect(days(replanned.next_rotation_at)).toBeCloseTo(14, 2);
 
     // Detaching the policy drops the rotation and the warnings; the explicit expiry comes back.
-    await api.ok(admin, `mutation($id: ID!) { setTokenPolicy(id: $id, rotationPolicyId: null) { id } }`, { id: t.id });
+    await api.ok(admin, SetTokenPolicyDocument, { id: t.id, rotationPolicyId: null });
     const detached = (await db.query(`SELECT expires_at, next_rotation_at, next_notify_at FROM tokens WHERE id = $1`, [t.id])).rows[0];
     expect(days(detached.expires_at)).toBeCloseTo(60, 2);
     expect(detached.next_rotation_at).toBeNull();
@@ -156,7 +154,7 @@ describe('workers stopped entirely', () => {
   it('verification still refuses a token past expiresAt and a PREVIOUS secret past graceEndsAt, to the second', async () => {
     const expiring = await issue(api, admin, ownerId, [], { expiresAt: new Date(Date.now() + 1_500).toISOString() });
     const rotated = await issue(api, admin, ownerId, []);
-    const { rotateToken } = await api.ok(admin, `mutation($id: ID!) { rotateToken(id: $id, gracePeriod: "PT2S") { secret } }`, { id: rotated.id });
+    const { rotateToken } = await api.ok(admin, RotateTokenDocument, { id: rotated.id, gracePeriod: 'PT2S' });
     expect(await verify(expiring.secret)).toMatchObject({ valid: true });
     expect(await verify(rotated.secret)).toMatchObject({ valid: true, rotationPending: true });
     const [expiry, grace] = [
@@ -176,7 +174,7 @@ describe('workers stopped entirely', () => {
 describe('scheduled rotation and pickup', () => {
   it('a holder asking again and again for a successor that a manual rotation handed out is refused each time, audited once a minute', async () => {
     const t = await issue(api, admin, ownerId, []);
-    await api.ok(admin, `mutation($id: ID!) { rotateToken(id: $id, gracePeriod: "PT1H") { secret } }`, { id: t.id });
+    await api.ok(admin, RotateTokenDocument, { id: t.id, gracePeriod: 'PT1H' });
     const statuses: number[] = [];
     for (let i = 0; i < 20; i++) statuses.push((await fetch(`${api.url}/v1/tokens/successor`, { method: 'POST', headers: { authorization: `Bearer ${t.secret}` } })).status);
     expect(new Set(statuses)).toEqual(new Set([409]));
@@ -321,7 +319,7 @@ describe('scheduled rotation and pickup', () => {
     await db.query(`UPDATE tokens SET next_rotation_at = $2 WHERE id = $1`, [t.id, new Date(Date.now() + 500)]);
     await startWorker();
     await waitFor(() => count(`SELECT count(*) AS n FROM token_secrets WHERE token_id = $1 AND sealed IS NOT NULL`, [t.id]), (n) => n === 1, 15_000);
-    await api.ok(admin, `mutation($id: ID!) { revokeToken(id: $id, reason: "leaked") { id } }`, { id: t.id });
+    await api.ok(admin, RevokeTokenDocument, { id: t.id, reason: 'leaked' });
     expect(await count(`SELECT count(*) AS n FROM token_secrets WHERE token_id = $1 AND sealed IS NOT NULL`, [t.id])).toBe(0);
     const pickup = await fetch(`${api.url}/v1/tokens/successor`, { method: 'POST', headers: { authorization: `Bearer ${t.secret}` } });
     expect(pickup.status).toBe(401);
@@ -336,7 +334,7 @@ describe('scheduled rotation and pickup', () => {
     const jobId = jobIdOf('rotate', { tokenId: t.id, tenantId, generation: 1, due: due.getTime() });
     const queue = api.container.services.queues.get('rotate');
     await waitFor(() => queue.getJob(jobId), (j) => j !== undefined, 10_000);
-    await api.ok(admin, `mutation($id: ID!) { revokeToken(id: $id, reason: "leaked") { id } }`, { id: t.id });
+    await api.ok(admin, RevokeTokenDocument, { id: t.id, reason: 'leaked' });
     const job = await waitFor(() => queue.getJob(jobId), (j) => j?.finishedOn !== undefined, 15_000);
     expect(job!.returnvalue).toEqual({ done: false, detail: 'the token is revoked' });
     expect((await db.query(`SELECT generation FROM tokens WHERE id = $1`, [t.id])).rows[0].generation).toBe(1);

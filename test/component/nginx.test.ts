@@ -10,7 +10,8 @@ import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestApi, type TestApi } from '../helpers/api';
 import { createScopes, issue, newPrincipal, newTenant, type TenantFixture } from '../helpers/fixtures';
-import { freePort } from '../helpers/infra';
+import { freePort } from '../../scripts/shared/infra';
+import { CreateOwnerDocument, RevokeTokenDocument, RotateTokenDocument } from '../generated/graphql';
 
 let api: TestApi;
 let t: TenantFixture;
@@ -60,7 +61,7 @@ beforeAll(async () => {
   api = await startTestApi();
   t = await newTenant(api);
   await createScopes(api, t.adminToken, ['crm:sales.summary:read', 'analytics:events:read']);
-  ownerId = (await api.ok(t.adminToken, `mutation { createOwner(input: { kind: SERVICE, name: "widget", allowedScopes: ["crm:sales.summary:read", "analytics:events:read"] }) { id } }`)).createOwner.id;
+  ownerId = (await api.ok(t.adminToken, CreateOwnerDocument, { input: { kind: 'SERVICE', name: 'widget', allowedScopes: ['crm:sales.summary:read', 'analytics:events:read'] } })).createOwner.id;
   const gateway = await newPrincipal(api, t.adminToken, ['gateway']);
 
   upstream = createServer((req, res) => {
@@ -107,7 +108,7 @@ describe.each(GATEWAYS)('nginx in front of an upstream: $name', ({ template }) =
 
     const revoked = await issue(api, t.adminToken, ownerId, ['crm:sales.summary:read']);
     expect((await get('/crm/summary', { authorization: `Bearer ${revoked.secret}` })).status).toBe(200);
-    await api.ok(t.adminToken, `mutation($id: ID!) { revokeToken(id: $id, reason: "nginx test") { id } }`, { id: revoked.id });
+    await api.ok(t.adminToken, RevokeTokenDocument, { id: revoked.id, reason: 'nginx test' });
     const afterRevoke = seen.length;
     const r1 = await get('/crm/summary', { authorization: `Bearer ${revoked.secret}` });
     expect(r1.status).toBe(401);
@@ -131,7 +132,7 @@ describe.each(GATEWAYS)('nginx in front of an upstream: $name', ({ template }) =
 describe.each(GATEWAYS)('nginx tells of a pending rotation: $name', ({ template }) => {
   it('a secret in its grace after a rotation goes through, and the client and the upstream both learn it should switch', async () => {
     const tok = await issue(api, t.adminToken, ownerId, ['crm:sales.summary:read']);
-    const fresh = (await api.ok(t.adminToken, `mutation($id: ID!) { rotateToken(id: $id, gracePeriod: "PT1H") { secret } }`, { id: tok.id })).rotateToken.secret;
+    const fresh = (await api.ok(t.adminToken, RotateTokenDocument, { id: tok.id, gracePeriod: 'PT1H' })).rotateToken.secret;
     const old = await fetch(`${bases.get(template)}/crm/summary`, { headers: { authorization: `Bearer ${tok.secret}` } });
     expect(old.status).toBe(200);
     expect(old.headers.get('x-latchkey-rotation-pending')).toBe('true');

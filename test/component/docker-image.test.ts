@@ -1,10 +1,12 @@
-// Docker does not run here, so the image is checked by what it is made of: the build stage is
-// compiled in a scratch directory holding exactly what its COPY lines copy, and the final stage's
-// files are assembled from that the same way, then run (the server's modules load, the CLI answers).
+// Docker does not run here, so the image is checked by what it is made of: every file the build
+// compiled into dist/ (npm test builds it once, before the tests; this file does not build again)
+// comes from a file the build stage's COPY lines put at the same place, and the final stage's files
+// are assembled from dist/ the way its COPY lines say, then run (the server's modules load, the CLI
+// answers).
 import { execFileSync } from 'node:child_process';
-import { cpSync, existsSync, mkdtempSync, readFileSync, rmSync, symlinkSync } from 'node:fs';
+import { cpSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { dirname, join, posix, relative, resolve } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 
@@ -37,6 +39,37 @@ function stages(text: string): Stage[] {
   return out;
 }
 
+/** Where a stage's COPY lines put a file of the build context (a path relative to /app), or null. */
+function placeOf(stage: Stage, file: string): string | null {
+  for (const c of stage.copies) {
+    if (c.from) continue;
+    for (const source of c.sources) {
+      if (file !== source && !file.startsWith(`${source}/`)) continue;
+      const to = c.dest.endsWith('/') || c.sources.length > 1 ? posix.join(c.dest, posix.basename(source)) : c.dest;
+      return posix.normalize(posix.join(to, posix.relative(source, file)));
+    }
+  }
+  return null;
+}
+
+const filesUnder = (dir: string): string[] =>
+  readdirSync(dir, { withFileTypes: true }).flatMap((e) => (e.isDirectory() ? filesUnder(join(dir, e.name)) : [join(dir, e.name)]));
+
+/**
+ * What the build compiled into dist/, as pairs of source and output (relative to the checkout): a
+ * .js file's source from its source map, any other file's from its place under dist/. Outputs of
+ * sources that are gone (left by an earlier build) are not what the build makes now.
+ */
+function compiled(): Array<{ source: string; output: string }> {
+  const pairs: Array<{ source: string; output: string }> = [];
+  for (const path of filesUnder(join(root, 'dist'))) {
+    if (path.endsWith('.map')) continue;
+    const sources = path.endsWith('.js') && existsSync(`${path}.map`) ? (JSON.parse(readFileSync(`${path}.map`, 'utf8')) as { sources: string[] }).sources.map((s) => resolve(dirname(path), s)) : [join(root, relative(join(root, 'dist'), path))];
+    for (const source of sources) if (existsSync(source)) pairs.push({ source: relative(root, source), output: relative(root, path) });
+  }
+  return pairs;
+}
+
 /** Copies what a stage's COPY lines copy, from the context or from an earlier stage's directory. */
 function assemble(stage: Stage, into: string, built: Map<string, string>): void {
   for (const c of stage.copies) {
@@ -60,15 +93,19 @@ describe('the Docker image', () => {
   });
 
   it('compiles from exactly what the build stage copies, and the final stage holds a working server and CLI', () => {
-    const buildDir = join(scratch, 'build');
     const runDir = join(scratch, 'run');
-    assemble(build!, buildDir, new Map());
-    // Dependencies as npm ci would install them (taken from this checkout's install).
-    symlinkSync(join(root, 'node_modules'), join(buildDir, 'node_modules'));
-    execFileSync(process.execPath, [join(root, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', 'tsconfig.build.json'], { cwd: buildDir, stdio: 'pipe' });
-    expect(existsSync(join(buildDir, 'dist', 'src', 'main.js'))).toBe(true);
+    const pairs = compiled();
+    const sources = [...new Set(pairs.map((p) => p.source))];
+    expect(sources, 'dist/ holds no build: run `npm run build` (npm test does)').toContain('src/main.ts');
+    const stale = pairs.filter((p) => statSync(join(root, p.source)).mtimeMs > statSync(join(root, p.output)).mtimeMs).map((p) => p.source);
+    expect(stale, 'dist/ is older than these: run `npm run build` (npm test does)').toEqual([]);
+    // Everything the build read is copied into the build stage, at the place it has here: tsc's
+    // configuration and package.json, and the source of every file it wrote.
+    const missing = ['package.json', 'tsconfig.json', 'tsconfig.build.json', ...sources].filter((f) => placeOf(build!, f) !== f);
+    expect(missing).toEqual([]);
 
-    assemble(run!, runDir, new Map([['build', buildDir]]));
+    // The build stage's /app is this checkout, as far as the final stage copies from it (dist/).
+    assemble(run!, runDir, new Map([['build', root]]));
     symlinkSync(join(root, 'node_modules'), join(runDir, 'node_modules'));
     for (const f of ['package.json', 'dist/src/main.js', 'dist/schema/latchkey.schema.json', 'bin/latchkey.js']) expect(existsSync(join(runDir, f)), f).toBe(true);
     // The server's modules load (start-up itself is tested elsewhere), and the CLI answers.

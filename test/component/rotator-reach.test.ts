@@ -5,15 +5,17 @@
 // and a category, never the driver's words. Every connection any of this makes goes to loopback.
 import { randomBytes } from 'node:crypto';
 import { Redis } from 'ioredis';
-import { Client } from 'pg';
+import type { Client } from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { databaseUrl, freePort, withPg } from '../../scripts/shared/infra';
 import { startWorkers, type Workers } from '../../src/app/worker';
 import { startTestApi, type TestApi, testEnv } from '../helpers/api';
 import { newTenant, type TenantFixture } from '../helpers/fixtures';
 import { ownDatabase } from '../helpers/own-database';
 import { type PgProcess, startPgProcess } from '../helpers/pg-process';
 import { type RedisProcess, startRedisProcess } from '../helpers/redis-process';
-import { closedPort, type Listener, listener, type Rotations, rotationsOf } from '../helpers/rotations';
+import { type Listener, listener, type Rotations, rotationsOf } from '../helpers/rotations';
+import { RotateCredentialDocument } from '../generated/graphql';
 
 const db = ownDatabase('reach');
 /** Every loopback form, and a metadata address: none of them makes Latchkey's own servers reachable. */
@@ -37,21 +39,17 @@ const PG_ADMIN = 'lk_admin:right-password';
 beforeAll(async () => {
   const env = testEnv();
   platformRedis = { url: env.REDIS_URL!, port: Number(new URL(env.REDIS_URL!).port || 6379) };
-  const dbUrl = new URL(env.DATABASE_URL!);
-  dbUrl.pathname = '/postgres';
-  platformPg = { admin: dbUrl.toString(), port: Number(dbUrl.port || 5432) };
+  const admin = databaseUrl(env.DATABASE_URL!, 'postgres');
+  platformPg = { admin, port: Number(new URL(admin).port || 5432) };
   [pg, redisServer] = await Promise.all([startPgProcess(), startRedisProcess()]);
-  const admin = new Client(pg.adminUrl);
-  await admin.connect();
-  await admin.query(`CREATE ROLE lk_admin LOGIN SUPERUSER PASSWORD 'right-password'; CREATE ROLE app_a LOGIN PASSWORD 'first'; CREATE ROLE app_b LOGIN PASSWORD 'unknown'`);
-  await admin.end();
+  await withPg(pg.adminUrl, (admin) => admin.query(`CREATE ROLE lk_admin LOGIN SUPERUSER PASSWORD 'right-password'; CREATE ROLE app_a LOGIN PASSWORD 'first'; CREATE ROLE app_b LOGIN PASSWORD 'unknown'`));
   const redisAdmin = new Redis(redisServer.url);
   await redisAdmin.call('ACL', 'SETUSER', 'lk_admin', 'on', '>right-password', '~*', '+@all');
   await redisAdmin.call('ACL', 'SETUSER', 'dashboard', 'on', '>first', '~*', '+@all');
   await redisAdmin.quit();
   silent = await listener();
   probe = await listener('127.0.0.2');
-  closed = await closedPort();
+  closed = await freePort();
   const settings = { ROTATOR_ATTEMPTS: '1', ROTATOR_BACKOFF_MS: '50', PLANNER_TICK_MS: '200', OUTBOUND_DEADLINE_MS: '1500' };
   api = await startTestApi({ ...db.env, ...settings, ROTATOR_ALLOW: ALLOW });
   strict = await startTestApi({ ...db.env, ...settings, ROTATOR_ALLOW: '' });
@@ -94,15 +92,7 @@ async function platformRedisState(probeUser: string) {
   }
 }
 
-async function onPlatformPg<T>(work: (c: Client) => Promise<T>): Promise<T> {
-  const c = new Client(platformPg.admin);
-  await c.connect();
-  try {
-    return await work(c);
-  } finally {
-    await c.end();
-  }
-}
+const onPlatformPg = <T>(work: (c: Client) => Promise<T>): Promise<T> => withPg(platformPg.admin, work);
 
 describe("Latchkey's own Redis and Postgres", () => {
   it('a REDIS rotator aimed at Latchkey’s own Redis is refused when it is set, in every form, whatever ROTATOR_ALLOW says', async () => {
@@ -134,7 +124,7 @@ describe("Latchkey's own Redis and Postgres", () => {
     await r.addVersion(connection, `redis://127.0.0.1:${platformRedis.port}`);
     await r.addVersion(name, `redis://${user}:first@127.0.0.1:${platformRedis.port}`);
     try {
-      await api.ok(t.adminToken, `mutation($n: String!) { rotateCredential(name: $n) { id } }`, { n: name });
+      await api.ok(t.adminToken, RotateCredentialDocument, { name });
       const failed = await r.until(name, 'FAILED');
       expect(failed.rotations[0]).toMatchObject({ step: 'set', failure: 'set: refused by address rules' });
       expect(await platformRedisState(user)).toEqual(before);
@@ -173,7 +163,7 @@ describe("Latchkey's own Redis and Postgres", () => {
       // Both moved there (a rotator sets passwords only where its connection is, so moving one alone is refused before that).
       await r.addVersion(connection, `postgres://postgres@127.0.0.1:${platformPg.port}/postgres`);
       await r.addVersion(name, `postgres://${a}:first@127.0.0.1:${platformPg.port}/postgres`);
-      await api.ok(t.adminToken, `mutation($n: String!) { rotateCredential(name: $n) { id } }`, { n: name });
+      await api.ok(t.adminToken, RotateCredentialDocument, { name });
       const failed = await r.until(name, 'FAILED');
       expect(failed.rotations[0]).toMatchObject({ step: 'set', failure: 'set: refused by address rules' });
       expect(await password()).toEqual(before);
@@ -259,7 +249,7 @@ describe('the address rules of built-in rotators', () => {
       expect((await r.setRotator(name, { kind: c.kind, connection, roles: c.kind === 'POSTGRES' ? ['app_a', 'app_b'] : undefined, gracePeriod: 'PT1M' })).errors).toBeUndefined();
       await r.addVersion(connection, c.bad);
       await r.addVersion(name, c.badRotated);
-      await api.ok(t.adminToken, `mutation($n: String!) { rotateCredential(name: $n) { id } }`, { n: name });
+      await api.ok(t.adminToken, RotateCredentialDocument, { name });
       expect((await r.until(name, 'FAILED')).rotations[0]).toMatchObject({ step: 'set', failure: 'set: refused by address rules' });
     }
     expect(probe.accepted).toBe(0);
@@ -274,7 +264,7 @@ describe('a built-in rotator’s failure', () => {
     const server = new URL(connectionValue).host;
     const name = await r.credential(kind === 'POSTGRES' ? `postgres://app_a:first@${server}/postgres` : `redis://dashboard:first@${server}`);
     expect((await r.setRotator(name, { kind, connection, roles: kind === 'POSTGRES' ? roles : undefined, gracePeriod: 'PT1M' })).errors).toBeUndefined();
-    const { rotateCredential } = await api.ok(t.adminToken, `mutation($n: String!) { rotateCredential(name: $n) { id } }`, { n: name });
+    const { rotateCredential } = await api.ok(t.adminToken, RotateCredentialDocument, { name });
     const failed = await r.until(name, 'FAILED');
     const [event] = await api.sql(`SELECT data FROM audit_events WHERE action = 'CREDENTIAL_ROTATION_FAILED' AND data->>'rotationId' = $1`, [rotateCredential.id]);
     return { failure: failed.rotations[0].failure, reason: event.data.reason };
