@@ -135,7 +135,7 @@ async function main(): Promise<void> {
       bare: { deliveries: bare.length, p50: percentile(bare, 50), p99: percentile(bare, 99), max: bare.at(-1) },
       rssMb: apis.map((a) => rssMb(a.proc.pid!, 'VmHWM')),
     });
-    await Promise.all(clients.map((c) => c.dispose()));
+    await Promise.all(clients.map(async (c) => c.dispose()));
   } finally {
     await Promise.all(apis.map((a) => a.stop()));
     await cleanUp(bench);

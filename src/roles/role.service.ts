@@ -10,7 +10,7 @@ import { requireId, uuidv7 } from '../platform/ids';
 import { assertBelowQuota, QUOTAS } from '../platform/quotas';
 import { TenantScope } from '../platform/tenant-scope';
 import type { Principal } from '../iam/principal';
-import { BUILT_IN_ROLES, BuiltInRole, Permission, PLATFORM_ADMIN_ROLE, TENANT_ADMINISTRATION } from '../iam/permissions';
+import { BUILT_IN_ROLES, type BuiltInRole, Permission, PLATFORM_ADMIN_ROLE, TENANT_ADMINISTRATION } from '../iam/permissions';
 import { Role, RoleBindingRow } from './role.entity';
 import type { CreateRoleInput, UpdateRoleInput } from './role.types';
 import { assertHoldersHoldPowerOf } from '../iam/owner-power';

@@ -4,7 +4,7 @@ import { badInput } from '../platform/errors';
 import { requireId } from '../platform/ids';
 import { rateLimitOf } from '../policies/rate-limit';
 import { validateLabels } from '../platform/labels';
-import { TokenRow } from './token.entity';
+import { type TokenRow } from './token.entity';
 import { type Token, type TokenFilter, TokenStatus } from './token.types';
 
 /** ACTIVE past its expiry is EXPIRED, whether or not the expiry job has run yet. */

@@ -1,7 +1,7 @@
 // Webhook endpoints of a tenant: create, change, remove, test, rotate their signing secret. Planning
 // deliveries is webhook-dispatch.ts, the attempts themselves webhook.jobs.ts.
 import type { DataSource } from 'typeorm';
-import { AuditEvent } from '../audit/audit-event.entity';
+import { type AuditEvent } from '../audit/audit-event.entity';
 import { isAuditAction } from '../audit/actions';
 import type { AuditService } from '../audit/audit.service';
 import type { Principal } from '../iam/principal';

@@ -63,14 +63,15 @@ beforeAll(async () => {
   rotator = createServer((req, res) => {
     let body = '';
     req.on('data', (c) => (body += c));
-    req.on('end', async () => {
+    req.on('end', () => void answer());
+    const answer = async () => {
       const msg = JSON.parse(body);
       calls.push({ step: msg.step, rotationId: msg.rotationId, headers: req.headers, body });
       if (msg.step === 'set' && setDelayMs) await new Promise((r) => setTimeout(r, setDelayMs));
       if (msg.step === failAt) return res.writeHead(500).end('rotator says no');
       if (msg.step === 'create') return res.writeHead(200, { 'content-type': 'application/json' }).end(createAnswer?.() ?? JSON.stringify({ value: `vendor-value-${++n}` }));
       res.writeHead(204).end();
-    });
+    };
   }).listen(0, '127.0.0.1');
   await new Promise((r) => rotator.once('listening', r));
   base = `http://127.0.0.1:${(rotator.address() as AddressInfo).port}`;

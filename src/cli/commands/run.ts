@@ -82,7 +82,8 @@ async function runWithCredentials(ctx: Ctx, pairs: ReadonlyArray<readonly [strin
       child.once('error', (error) => resolve({ error }));
     });
   };
-  let restart: Promise<void> | null = null;
+  // Set and cleared by check(), which runs on a timer: declared so, TypeScript does not narrow it to null below.
+  let restart = null as Promise<void> | null;
   let withdrawn: CliError | null = null;
   const stop = (why: CliError) => {
     withdrawn = new CliError(`${why.message}: the command was stopped, as it must no longer hold the value`, why.exitCode, why.code);
