@@ -4,9 +4,23 @@ import type { MigrationInterface, QueryRunner } from 'typeorm';
 // through composite (tenant_id, id) foreign keys, so the database itself refuses a row that
 // points into another tenant.
 const PERMISSIONS = [
-  'PLATFORM_ADMIN', 'TENANT_ADMIN', 'OWNER_READ', 'OWNER_WRITE', 'ROLE_READ', 'ROLE_WRITE',
-  'SCOPE_READ', 'SCOPE_WRITE', 'TOKEN_READ', 'TOKEN_CREATE', 'TOKEN_ROTATE', 'TOKEN_REVOKE',
-  'TOKEN_VERIFY', 'TOKEN_ALL_OWNERS', 'POLICY_READ', 'POLICY_WRITE', 'AUDIT_READ',
+  'PLATFORM_ADMIN',
+  'TENANT_ADMIN',
+  'OWNER_READ',
+  'OWNER_WRITE',
+  'ROLE_READ',
+  'ROLE_WRITE',
+  'SCOPE_READ',
+  'SCOPE_WRITE',
+  'TOKEN_READ',
+  'TOKEN_CREATE',
+  'TOKEN_ROTATE',
+  'TOKEN_REVOKE',
+  'TOKEN_VERIFY',
+  'TOKEN_ALL_OWNERS',
+  'POLICY_READ',
+  'POLICY_WRITE',
+  'AUDIT_READ',
 ];
 
 export class CreateCoreSchema1764284400000 implements MigrationInterface {
@@ -97,7 +111,9 @@ export class CreateCoreSchema1764284400000 implements MigrationInterface {
         updated_at timestamptz NOT NULL DEFAULT now(),
         UNIQUE (tenant_id, id)
       )`);
-    await q.query(`CREATE UNIQUE INDEX rotation_policies_tenant_name_key ON rotation_policies (tenant_id, lower(name))`);
+    await q.query(
+      `CREATE UNIQUE INDEX rotation_policies_tenant_name_key ON rotation_policies (tenant_id, lower(name))`,
+    );
 
     await q.query(`
       CREATE TABLE tokens (
@@ -203,8 +219,18 @@ export class CreateCoreSchema1764284400000 implements MigrationInterface {
 
   async down(q: QueryRunner): Promise<void> {
     for (const table of [
-      'audit_events', 'audit_heads', 'token_secrets', 'token_scopes', 'tokens', 'rotation_policies',
-      'owner_scopes', 'scopes', 'role_bindings', 'roles', 'owners', 'tenants',
+      'audit_events',
+      'audit_heads',
+      'token_secrets',
+      'token_scopes',
+      'tokens',
+      'rotation_policies',
+      'owner_scopes',
+      'scopes',
+      'role_bindings',
+      'roles',
+      'owners',
+      'tenants',
     ]) {
       await q.query(`DROP TABLE ${table}`);
     }

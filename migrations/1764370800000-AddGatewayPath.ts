@@ -62,14 +62,18 @@ export class AddGatewayPath1764370800000 implements MigrationInterface {
   async down(q: QueryRunner): Promise<void> {
     await q.query(`DROP INDEX tokens_changed_idx`);
     await q.query(`DROP TABLE token_usage_daily`);
-    await q.query(`ALTER TABLE tokens ADD COLUMN last_used_at timestamptz, ADD COLUMN usage_count bigint NOT NULL DEFAULT 0`);
+    await q.query(
+      `ALTER TABLE tokens ADD COLUMN last_used_at timestamptz, ADD COLUMN usage_count bigint NOT NULL DEFAULT 0`,
+    );
     await q.query(`
       UPDATE tokens t SET last_used_at = u.last_used_at, usage_count = u.usage_count
         FROM token_usage u WHERE u.tenant_id = t.tenant_id AND u.token_id = t.id`);
     await q.query(`DROP TABLE token_usage`);
     await q.query(`DROP TRIGGER tokens_version ON tokens`);
     await q.query(`DROP FUNCTION tokens_bump_version()`);
-    await q.query(`ALTER TABLE rotation_policies DROP CONSTRAINT rotation_policies_rate_limit_pair, DROP COLUMN rate_limit, DROP COLUMN rate_window_s`);
+    await q.query(
+      `ALTER TABLE rotation_policies DROP CONSTRAINT rotation_policies_rate_limit_pair, DROP COLUMN rate_limit, DROP COLUMN rate_window_s`,
+    );
     await q.query(`
       ALTER TABLE tokens DROP CONSTRAINT tokens_rate_limit_pair, DROP COLUMN version, DROP COLUMN changed_xid, DROP COLUMN rate_limit,
         DROP COLUMN rate_window_s, DROP COLUMN allowed_cidrs`);

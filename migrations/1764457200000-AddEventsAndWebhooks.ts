@@ -4,10 +4,27 @@ import type { MigrationInterface, QueryRunner } from 'typeorm';
 // published, so a relay that dies between commit and publish resumes where it stopped. Webhooks
 // and their deliveries, and signed checkpoints of the audit chain.
 const PERMISSIONS = [
-  'PLATFORM_ADMIN', 'TENANT_ADMIN', 'OWNER_READ', 'OWNER_WRITE', 'ROLE_READ', 'ROLE_WRITE',
-  'SCOPE_READ', 'SCOPE_WRITE', 'TOKEN_READ', 'TOKEN_CREATE', 'TOKEN_ROTATE', 'TOKEN_REVOKE',
-  'TOKEN_VERIFY', 'TOKEN_ALL_OWNERS', 'POLICY_READ', 'POLICY_WRITE', 'AUDIT_READ', 'WEBHOOK_WRITE',
-].map((p) => `'${p}'`).join(', ');
+  'PLATFORM_ADMIN',
+  'TENANT_ADMIN',
+  'OWNER_READ',
+  'OWNER_WRITE',
+  'ROLE_READ',
+  'ROLE_WRITE',
+  'SCOPE_READ',
+  'SCOPE_WRITE',
+  'TOKEN_READ',
+  'TOKEN_CREATE',
+  'TOKEN_ROTATE',
+  'TOKEN_REVOKE',
+  'TOKEN_VERIFY',
+  'TOKEN_ALL_OWNERS',
+  'POLICY_READ',
+  'POLICY_WRITE',
+  'AUDIT_READ',
+  'WEBHOOK_WRITE',
+]
+  .map((p) => `'${p}'`)
+  .join(', ');
 
 export class AddEventsAndWebhooks1764457200000 implements MigrationInterface {
   name = 'AddEventsAndWebhooks1764457200000';
@@ -15,8 +32,12 @@ export class AddEventsAndWebhooks1764457200000 implements MigrationInterface {
   async up(q: QueryRunner): Promise<void> {
     // A new permission, held by the built-in admin role of every tenant.
     await q.query(`ALTER TABLE roles DROP CONSTRAINT roles_permissions_check`);
-    await q.query(`ALTER TABLE roles ADD CONSTRAINT roles_permissions_check CHECK (permissions <@ ARRAY[${PERMISSIONS}]::text[])`);
-    await q.query(`UPDATE roles SET permissions = array_append(permissions, 'WEBHOOK_WRITE') WHERE built_in AND name = 'admin'`);
+    await q.query(
+      `ALTER TABLE roles ADD CONSTRAINT roles_permissions_check CHECK (permissions <@ ARRAY[${PERMISSIONS}]::text[])`,
+    );
+    await q.query(
+      `UPDATE roles SET permissions = array_append(permissions, 'WEBHOOK_WRITE') WHERE built_in AND name = 'admin'`,
+    );
 
     await q.query(`
       CREATE TABLE audit_relay (
@@ -77,13 +98,17 @@ export class AddEventsAndWebhooks1764457200000 implements MigrationInterface {
         FOREIGN KEY (tenant_id, webhook_id) REFERENCES webhooks (tenant_id, id) ON DELETE CASCADE,
         UNIQUE (webhook_id, event_id)
       )`);
-    await q.query(`CREATE INDEX webhook_deliveries_status_idx ON webhook_deliveries (tenant_id, webhook_id, status, created_at)`);
+    await q.query(
+      `CREATE INDEX webhook_deliveries_status_idx ON webhook_deliveries (tenant_id, webhook_id, status, created_at)`,
+    );
   }
 
   async down(q: QueryRunner): Promise<void> {
     await q.query(`UPDATE roles SET permissions = array_remove(permissions, 'WEBHOOK_WRITE')`);
     await q.query(`ALTER TABLE roles DROP CONSTRAINT roles_permissions_check`);
-    await q.query(`ALTER TABLE roles ADD CONSTRAINT roles_permissions_check CHECK (permissions <@ ARRAY[${PERMISSIONS.replace(", 'WEBHOOK_WRITE'", '')}]::text[])`);
+    await q.query(
+      `ALTER TABLE roles ADD CONSTRAINT roles_permissions_check CHECK (permissions <@ ARRAY[${PERMISSIONS.replace(", 'WEBHOOK_WRITE'", '')}]::text[])`,
+    );
     await q.query(`DROP TABLE webhook_deliveries`);
     await q.query(`DROP TABLE webhooks`);
     await q.query(`DROP TABLE audit_checkpoints`);

@@ -27,10 +27,18 @@ export class AddLifecycle1764543600000 implements MigrationInterface {
     await q.query(`
       ALTER TABLE rotation_policies
         ADD COLUMN on_reuse text NOT NULL DEFAULT 'NOTIFY' CHECK (on_reuse IN ('NOTIFY', 'REVOKE'))`);
-    await q.query(`CREATE INDEX tokens_due_rotation_idx ON tokens (next_rotation_at) WHERE status = 'ACTIVE' AND next_rotation_at IS NOT NULL`);
-    await q.query(`CREATE INDEX tokens_due_expiry_idx ON tokens (expires_at) WHERE status IN ('ACTIVE', 'SUSPENDED') AND expires_at IS NOT NULL`);
-    await q.query(`CREATE INDEX tokens_due_notify_idx ON tokens (next_notify_at) WHERE status IN ('ACTIVE', 'SUSPENDED') AND next_notify_at IS NOT NULL`);
-    await q.query(`CREATE INDEX token_secrets_due_retire_idx ON token_secrets (grace_ends_at) WHERE state = 'PREVIOUS'`);
+    await q.query(
+      `CREATE INDEX tokens_due_rotation_idx ON tokens (next_rotation_at) WHERE status = 'ACTIVE' AND next_rotation_at IS NOT NULL`,
+    );
+    await q.query(
+      `CREATE INDEX tokens_due_expiry_idx ON tokens (expires_at) WHERE status IN ('ACTIVE', 'SUSPENDED') AND expires_at IS NOT NULL`,
+    );
+    await q.query(
+      `CREATE INDEX tokens_due_notify_idx ON tokens (next_notify_at) WHERE status IN ('ACTIVE', 'SUSPENDED') AND next_notify_at IS NOT NULL`,
+    );
+    await q.query(
+      `CREATE INDEX token_secrets_due_retire_idx ON token_secrets (grace_ends_at) WHERE state = 'PREVIOUS'`,
+    );
   }
 
   async down(q: QueryRunner): Promise<void> {
@@ -39,7 +47,9 @@ export class AddLifecycle1764543600000 implements MigrationInterface {
     await q.query(`DROP INDEX tokens_due_expiry_idx`);
     await q.query(`DROP INDEX tokens_due_rotation_idx`);
     await q.query(`ALTER TABLE rotation_policies DROP COLUMN on_reuse`);
-    await q.query(`ALTER TABLE token_secrets DROP CONSTRAINT token_secrets_sealed_pair, DROP COLUMN sealed, DROP COLUMN sealed_key_id, DROP COLUMN picked_up_at, DROP COLUMN first_used_at`);
+    await q.query(
+      `ALTER TABLE token_secrets DROP CONSTRAINT token_secrets_sealed_pair, DROP COLUMN sealed, DROP COLUMN sealed_key_id, DROP COLUMN picked_up_at, DROP COLUMN first_used_at`,
+    );
     await q.query(`ALTER TABLE tokens DROP COLUMN requested_expires_at, DROP COLUMN next_notify_at`);
   }
 }

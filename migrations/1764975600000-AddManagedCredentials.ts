@@ -7,9 +7,24 @@ import type { MigrationInterface, QueryRunner } from 'typeorm';
 // next_notify_at is when the jobs next say something about a version's expiry (a warning, then
 // the expiry itself).
 const PERMISSIONS = [
-  'PLATFORM_ADMIN', 'TENANT_ADMIN', 'OWNER_READ', 'OWNER_WRITE', 'ROLE_READ', 'ROLE_WRITE',
-  'SCOPE_READ', 'SCOPE_WRITE', 'TOKEN_READ', 'TOKEN_CREATE', 'TOKEN_ROTATE', 'TOKEN_REVOKE',
-  'TOKEN_VERIFY', 'TOKEN_ALL_OWNERS', 'POLICY_READ', 'POLICY_WRITE', 'AUDIT_READ', 'WEBHOOK_WRITE',
+  'PLATFORM_ADMIN',
+  'TENANT_ADMIN',
+  'OWNER_READ',
+  'OWNER_WRITE',
+  'ROLE_READ',
+  'ROLE_WRITE',
+  'SCOPE_READ',
+  'SCOPE_WRITE',
+  'TOKEN_READ',
+  'TOKEN_CREATE',
+  'TOKEN_ROTATE',
+  'TOKEN_REVOKE',
+  'TOKEN_VERIFY',
+  'TOKEN_ALL_OWNERS',
+  'POLICY_READ',
+  'POLICY_WRITE',
+  'AUDIT_READ',
+  'WEBHOOK_WRITE',
 ];
 const NEW = ['CREDENTIAL_READ', 'CREDENTIAL_WRITE'];
 const list = (ps: string[]) => ps.map((p) => `'${p}'`).join(', ');
@@ -19,9 +34,15 @@ export class AddManagedCredentials1764975600000 implements MigrationInterface {
 
   async up(q: QueryRunner): Promise<void> {
     await q.query(`ALTER TABLE roles DROP CONSTRAINT roles_permissions_check`);
-    await q.query(`ALTER TABLE roles ADD CONSTRAINT roles_permissions_check CHECK (permissions <@ ARRAY[${list([...PERMISSIONS, ...NEW])}]::text[])`);
-    await q.query(`UPDATE roles SET permissions = permissions || ARRAY[${list(NEW)}]::text[] WHERE built_in AND name = 'admin'`);
-    await q.query(`UPDATE roles SET permissions = permissions || ARRAY['CREDENTIAL_READ']::text[] WHERE built_in AND name = 'auditor'`);
+    await q.query(
+      `ALTER TABLE roles ADD CONSTRAINT roles_permissions_check CHECK (permissions <@ ARRAY[${list([...PERMISSIONS, ...NEW])}]::text[])`,
+    );
+    await q.query(
+      `UPDATE roles SET permissions = permissions || ARRAY[${list(NEW)}]::text[] WHERE built_in AND name = 'admin'`,
+    );
+    await q.query(
+      `UPDATE roles SET permissions = permissions || ARRAY['CREDENTIAL_READ']::text[] WHERE built_in AND name = 'auditor'`,
+    );
 
     await q.query(`
       CREATE TABLE tenant_data_keys (
@@ -83,12 +104,22 @@ export class AddManagedCredentials1764975600000 implements MigrationInterface {
         FOREIGN KEY (tenant_id, credential_id) REFERENCES credentials (tenant_id, id) ON DELETE CASCADE,
         FOREIGN KEY (tenant_id, data_key_id) REFERENCES tenant_data_keys (tenant_id, id)
       )`);
-    await q.query(`CREATE UNIQUE INDEX credential_versions_one_current ON credential_versions (credential_id) WHERE state = 'CURRENT'`);
-    await q.query(`CREATE UNIQUE INDEX credential_versions_one_pending ON credential_versions (credential_id) WHERE state = 'PENDING'`);
-    await q.query(`CREATE INDEX credential_versions_grace_idx ON credential_versions (grace_ends_at) WHERE state = 'PREVIOUS'`);
-    await q.query(`CREATE INDEX credential_versions_notify_idx ON credential_versions (next_notify_at) WHERE state IN ('CURRENT', 'PREVIOUS') AND next_notify_at IS NOT NULL`);
+    await q.query(
+      `CREATE UNIQUE INDEX credential_versions_one_current ON credential_versions (credential_id) WHERE state = 'CURRENT'`,
+    );
+    await q.query(
+      `CREATE UNIQUE INDEX credential_versions_one_pending ON credential_versions (credential_id) WHERE state = 'PENDING'`,
+    );
+    await q.query(
+      `CREATE INDEX credential_versions_grace_idx ON credential_versions (grace_ends_at) WHERE state = 'PREVIOUS'`,
+    );
+    await q.query(
+      `CREATE INDEX credential_versions_notify_idx ON credential_versions (next_notify_at) WHERE state IN ('CURRENT', 'PREVIOUS') AND next_notify_at IS NOT NULL`,
+    );
 
-    await q.query(`CREATE INDEX credentials_due_rotation_idx ON credentials (next_rotation_at) WHERE rotator IS NOT NULL AND next_rotation_at IS NOT NULL`);
+    await q.query(
+      `CREATE INDEX credentials_due_rotation_idx ON credentials (next_rotation_at) WHERE rotator IS NOT NULL AND next_rotation_at IS NOT NULL`,
+    );
 
     // A rotation walks the rotator's steps (create, set, test, finish), one job per step; at most
     // one runs per credential. It ends DONE, FAILED (CURRENT untouched, the PENDING value kept
@@ -110,7 +141,9 @@ export class AddManagedCredentials1764975600000 implements MigrationInterface {
         UNIQUE (tenant_id, id),
         FOREIGN KEY (tenant_id, credential_id) REFERENCES credentials (tenant_id, id) ON DELETE CASCADE
       )`);
-    await q.query(`CREATE UNIQUE INDEX credential_rotations_one_running ON credential_rotations (credential_id) WHERE state = 'RUNNING'`);
+    await q.query(
+      `CREATE UNIQUE INDEX credential_rotations_one_running ON credential_rotations (credential_id) WHERE state = 'RUNNING'`,
+    );
 
     await q.query(`
       CREATE TABLE credential_grants (
@@ -127,9 +160,15 @@ export class AddManagedCredentials1764975600000 implements MigrationInterface {
   }
 
   async down(q: QueryRunner): Promise<void> {
-    await q.query(`DROP TABLE credential_grants, credential_rotations, credential_versions, credentials, tenant_data_keys`);
-    await q.query(`UPDATE roles SET permissions = array_remove(array_remove(permissions, 'CREDENTIAL_READ'), 'CREDENTIAL_WRITE')`);
+    await q.query(
+      `DROP TABLE credential_grants, credential_rotations, credential_versions, credentials, tenant_data_keys`,
+    );
+    await q.query(
+      `UPDATE roles SET permissions = array_remove(array_remove(permissions, 'CREDENTIAL_READ'), 'CREDENTIAL_WRITE')`,
+    );
     await q.query(`ALTER TABLE roles DROP CONSTRAINT roles_permissions_check`);
-    await q.query(`ALTER TABLE roles ADD CONSTRAINT roles_permissions_check CHECK (permissions <@ ARRAY[${list(PERMISSIONS)}]::text[])`);
+    await q.query(
+      `ALTER TABLE roles ADD CONSTRAINT roles_permissions_check CHECK (permissions <@ ARRAY[${list(PERMISSIONS)}]::text[])`,
+    );
   }
 }

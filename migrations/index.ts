@@ -12,4 +12,16 @@ import { AddManagedCredentials1764975600000 } from './1764975600000-AddManagedCr
 import { AddWebhookRead1765062000000 } from './1765062000000-AddWebhookRead';
 import { AddCredentialAdmin1765148400000 } from './1765148400000-AddCredentialAdmin';
 
-export const migrations = [CreateCoreSchema1764284400000, AddGatewayPath1764370800000, AddEventsAndWebhooks1764457200000, AddLifecycle1764543600000, UsageFillfactor1764630000000, AddTokenAuthority1764716400000, WebhookDeliverySchedule1764802800000, ProtectAuditHeadsAndCheckpoints1764889200000, AddManagedCredentials1764975600000, AddWebhookRead1765062000000, AddCredentialAdmin1765148400000];
+export const migrations = [
+  CreateCoreSchema1764284400000,
+  AddGatewayPath1764370800000,
+  AddEventsAndWebhooks1764457200000,
+  AddLifecycle1764543600000,
+  UsageFillfactor1764630000000,
+  AddTokenAuthority1764716400000,
+  WebhookDeliverySchedule1764802800000,
+  ProtectAuditHeadsAndCheckpoints1764889200000,
+  AddManagedCredentials1764975600000,
+  AddWebhookRead1765062000000,
+  AddCredentialAdmin1765148400000,
+];

@@ -12,14 +12,18 @@ import { DurationError, parseDuration } from '../src/platform/iso-duration';
 import { DomainError } from '../src/platform/errors';
 import { createLogger } from '../src/platform/logger';
 
-const USAGE = 'usage: npm run admin:token -- [--tenant NAME] [--ttl PT1H] [--reason TEXT]   (the token is printed on stdout; at most P1D)';
+const USAGE =
+  'usage: npm run admin:token -- [--tenant NAME] [--ttl PT1H] [--reason TEXT]   (the token is printed on stdout; at most P1D)';
 
 async function main(): Promise<number> {
   let ttl = 3_600;
   let reason = 'break-glass admin token';
   let tenant: string | null = null;
   try {
-    const { values } = parseArgs({ options: { ttl: { type: 'string' }, reason: { type: 'string' }, tenant: { type: 'string' } }, strict: true });
+    const { values } = parseArgs({
+      options: { ttl: { type: 'string' }, reason: { type: 'string' }, tenant: { type: 'string' } },
+      strict: true,
+    });
     if (values.tenant !== undefined) tenant = values.tenant.trim() || null;
     if (values.ttl !== undefined) ttl = parseDuration(values.ttl);
     if (ttl < 60 || ttl > 86_400) throw new Error('--ttl must be from PT1M to P1D');
@@ -42,7 +46,15 @@ async function main(): Promise<number> {
   const container = await createContainer(config, log);
   try {
     const issued = await container.services.tenants.issueBreakGlassToken(ttl, reason, tenant);
-    log.warn({ tokenId: issued.token.id, tenantId: issued.tenantId, ownerId: issued.ownerId, expiresAt: issued.token.expiresAt }, `issued a break-glass ${tenant ? 'tenant' : 'platform'} admin token`);
+    log.warn(
+      {
+        tokenId: issued.token.id,
+        tenantId: issued.tenantId,
+        ownerId: issued.ownerId,
+        expiresAt: issued.token.expiresAt,
+      },
+      `issued a break-glass ${tenant ? 'tenant' : 'platform'} admin token`,
+    );
     process.stdout.write(`${issued.secret}\n`);
     return 0;
   } catch (err) {

@@ -27,7 +27,11 @@ function main(): number {
   let trusted: TrustedHead | undefined;
   try {
     const { values, positionals } = parseArgs({
-      options: { key: { type: 'string', multiple: true }, after: { type: 'string' }, 'trusted-head': { type: 'string' } },
+      options: {
+        key: { type: 'string', multiple: true },
+        after: { type: 'string' },
+        'trusted-head': { type: 'string' },
+      },
       allowPositionals: true,
       strict: true,
     });
@@ -36,10 +40,12 @@ function main(): number {
     keys = (values.key ?? []).map((k) => {
       const raw = Buffer.from(k, 'base64');
       // An Ed25519 public key is 32 bytes; anything else is a mistyped or truncated key.
-      if (raw.length !== 32 || raw.toString('base64') !== k.trim()) throw new UsageError('--key must be a base64 Ed25519 public key (32 bytes), as GET /v1/audit/keys gives it');
+      if (raw.length !== 32 || raw.toString('base64') !== k.trim())
+        throw new UsageError('--key must be a base64 Ed25519 public key (32 bytes), as GET /v1/audit/keys gives it');
       return raw;
     });
-    if (values.after !== undefined && values['trusted-head'] !== undefined) throw new UsageError('give --after or --trusted-head, not both');
+    if (values.after !== undefined && values['trusted-head'] !== undefined)
+      throw new UsageError('give --after or --trusted-head, not both');
     if (values['trusted-head'] !== undefined) {
       const m = /^(\d+):([0-9a-f]{64})$/.exec(values['trusted-head']);
       if (!m) throw new UsageError('--trusted-head must be SEQ:HASH, the seq and 64-hex hash of a head you trust');
@@ -47,7 +53,8 @@ function main(): number {
     }
     if (values.after !== undefined) {
       const earlier = checkExport(read(values.after), keys.length ? keyRing(keys) : undefined);
-      if (!earlier.ok || !earlier.head) throw new UsageError(`${values.after}: not a valid export to trust (${earlier.problem ?? 'it has no head'})`);
+      if (!earlier.ok || !earlier.head)
+        throw new UsageError(`${values.after}: not a valid export to trust (${earlier.problem ?? 'it has no head'})`);
       trusted = earlier.head;
     }
   } catch (err) {
@@ -70,8 +77,12 @@ function main(): number {
     `${file}: OK — ${report.events} events (seq ${report.firstSeq ?? '-'}..${report.lastSeq ?? '-'}), ${report.checkpoints} signed checkpoints, signed head verified with key ${report.keyId}` +
       (trusted ? `, extends the trusted head at seq ${trusted.seq}` : ''),
   );
-  if (report.head) console.log(`head: ${report.head.seq}:${report.head.hash}   (keep it: --trusted-head for the next check)`);
-  if (report.selfKeyed) console.log('note: checked against the keys inside the file; pass --key with the keys from /v1/audit/keys to trust them');
+  if (report.head)
+    console.log(`head: ${report.head.seq}:${report.head.hash}   (keep it: --trusted-head for the next check)`);
+  if (report.selfKeyed)
+    console.log(
+      'note: checked against the keys inside the file; pass --key with the keys from /v1/audit/keys to trust them',
+    );
   return 0;
 }
 

@@ -20,7 +20,11 @@ const COMMANDS: Array<[string, string[]]> = [
 /** Milliseconds from spawn to exit; a command that fails stops the bench rather than timing an error. */
 function once(label: string, args: string[]): number {
   const start = process.hrtime.bigint();
-  const r = spawnSync(process.execPath, args, { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'], env: { PATH: process.env.PATH } });
+  const r = spawnSync(process.execPath, args, {
+    cwd: ROOT,
+    stdio: ['ignore', 'pipe', 'pipe'],
+    env: { PATH: process.env.PATH },
+  });
   const ms = Number(process.hrtime.bigint() - start) / 1e6;
   if (r.status !== 0) throw new Error(`${label} exited with ${r.status}: ${r.stderr}`);
   return ms;
@@ -32,21 +36,43 @@ function main(): void {
   const times = new Map<string, number[]>(COMMANDS.map(([label]) => [label, []]));
   for (let i = 0; i < RUNS; i++) for (const [label, args] of COMMANDS) times.get(label)!.push(once(label, args));
 
-  const stats = new Map([...times].map(([label, xs]) => [label, { median: median(xs), p90: percentile([...xs].sort((a, b) => a - b), 90) }]));
+  const stats = new Map(
+    [...times].map(([label, xs]) => [
+      label,
+      {
+        median: median(xs),
+        p90: percentile(
+          [...xs].sort((a, b) => a - b),
+          90,
+        ),
+      },
+    ]),
+  );
   const base = stats.get('node -e 0')!;
-  const figures: Record<string, unknown> = { runs: RUNS, targetMs: TARGET_MS, nodeMedianMs: base.median, nodeP90Ms: base.p90 };
-  console.log(`\n${'command'.padEnd(26)} ${'median ms'.padStart(10)} ${'p90 ms'.padStart(8)} ${'median − node'.padStart(14)} ${'p90 − node'.padStart(11)}`);
+  const figures: Record<string, unknown> = {
+    runs: RUNS,
+    targetMs: TARGET_MS,
+    nodeMedianMs: base.median,
+    nodeP90Ms: base.p90,
+  };
+  console.log(
+    `\n${'command'.padEnd(26)} ${'median ms'.padStart(10)} ${'p90 ms'.padStart(8)} ${'median − node'.padStart(14)} ${'p90 − node'.padStart(11)}`,
+  );
   let met = true;
   for (const [label, s] of stats) {
     const more = s.median - base.median;
     const moreP90 = s.p90 - base.p90;
-    console.log(`${label.padEnd(26)} ${fmt(s.median).padStart(10)} ${fmt(s.p90).padStart(8)} ${(label === 'node -e 0' ? '-' : fmt(more)).padStart(14)} ${(label === 'node -e 0' ? '-' : fmt(moreP90)).padStart(11)}`);
+    console.log(
+      `${label.padEnd(26)} ${fmt(s.median).padStart(10)} ${fmt(s.p90).padStart(8)} ${(label === 'node -e 0' ? '-' : fmt(more)).padStart(14)} ${(label === 'node -e 0' ? '-' : fmt(moreP90)).padStart(11)}`,
+    );
     if (label === 'node -e 0') continue;
     figures[label] = { medianMs: s.median, p90Ms: s.p90, medianOverNodeMs: more, p90OverNodeMs: moreP90 };
     met &&= more <= TARGET_MS;
   }
   figures.targetMet = met;
-  console.log(`\ntarget (every command at most ${TARGET_MS} ms more than node -e 0 at the median): ${met ? 'met' : 'NOT met'}`);
+  console.log(
+    `\ntarget (every command at most ${TARGET_MS} ms more than node -e 0 at the median): ${met ? 'met' : 'NOT met'}`,
+  );
   writeResult('cli-start', figures);
 }
 

@@ -4,7 +4,18 @@
 // tokens one tenant issues per second, whose appends stay in their own transactions.
 import { readFileSync } from 'node:fs';
 import autocannon from 'autocannon';
-import { benchEnv, cleanUp, fmt, graphql, machine, pg, startBare, startLatchkey, type Started, writeResult } from './bench/harness';
+import {
+  benchEnv,
+  cleanUp,
+  fmt,
+  graphql,
+  machine,
+  pg,
+  startBare,
+  startLatchkey,
+  type Started,
+  writeResult,
+} from './bench/harness';
 
 const CREDENTIALS = Number(process.env.BENCH_CREDENTIALS ?? 1_000);
 const CONNECTIONS = 64;
@@ -30,7 +41,13 @@ interface Load {
   non2xx: number;
 }
 
-async function load(url: string, token: string, names: string[], etags: Map<string, string> | null, seconds = DURATION): Promise<Load> {
+async function load(
+  url: string,
+  token: string,
+  names: string[],
+  etags: Map<string, string> | null,
+  seconds = DURATION,
+): Promise<Load> {
   let i = 0;
   const result = await new Promise<autocannon.Result>((resolve, reject) =>
     autocannon(
@@ -52,13 +69,21 @@ async function load(url: string, token: string, names: string[], etags: Map<stri
       (err, r) => (err ? reject(err) : resolve(r)),
     ),
   );
-  const ok = etags ? result['3xx'] ?? 0 : result['2xx'];
-  return { rps: result.requests.average, p50: result.latency.p50, p99: result.latency.p99, answers: ok, non2xx: etags ? result.requests.total - ok : result.non2xx };
+  const ok = etags ? (result['3xx'] ?? 0) : result['2xx'];
+  return {
+    rps: result.requests.average,
+    p50: result.latency.p50,
+    p99: result.latency.p99,
+    answers: ok,
+    non2xx: etags ? result.requests.total - ok : result.non2xx,
+  };
 }
 
 async function main(): Promise<void> {
   const bench = benchEnv('credentials');
-  console.log(`bench:credentials on ${machine()}: ${CREDENTIALS.toLocaleString('en-US')} credentials in one tenant, ${CONNECTIONS} connections, ${DURATION} s per measurement`);
+  console.log(
+    `bench:credentials on ${machine()}: ${CREDENTIALS.toLocaleString('en-US')} credentials in one tenant, ${CONNECTIONS} connections, ${DURATION} s per measurement`,
+  );
   let latchkey: Started = await startLatchkey(bench.env);
   const bare = await startBare(BARE);
   const db = await pg(bench.databaseUrl);
@@ -66,20 +91,40 @@ async function main(): Promise<void> {
     const admin = readFileSync(bench.env.BOOTSTRAP_TOKEN_FILE!, 'utf8').trim();
     const q = (query: string, variables?: Record<string, unknown>) => graphql(latchkey.url!, admin, query, variables);
     const { tenant } = await q(`{ tenant { id } }`);
-    const { createOwner } = await q(`mutation { createOwner(input: { kind: SERVICE, name: "homepage-dashboard-backend" }) { id } }`);
-    const consumer = (await q(`mutation($o: ID!) { issueToken(input: { ownerId: $o, name: "backend", scopes: [] }) { secret } }`, { o: createOwner.id })).issueToken.secret;
+    const { createOwner } = await q(
+      `mutation { createOwner(input: { kind: SERVICE, name: "homepage-dashboard-backend" }) { id } }`,
+    );
+    const consumer = (
+      await q(`mutation($o: ID!) { issueToken(input: { ownerId: $o, name: "backend", scopes: [] }) { secret } }`, {
+        o: createOwner.id,
+      })
+    ).issueToken.secret;
     const names = Array.from({ length: CREDENTIALS }, (_, n) => `vendor-token-${String(n).padStart(4, '0')}`);
     const started = Date.now();
     for (let n = 0; n < names.length; n += 16) {
       await Promise.all(
         names.slice(n, n + 16).map(async (name) => {
-          await q(`mutation($n: String!, $v: String!) { createCredential(input: { name: $n, value: $v, service: "bench" }) { id } }`, { n: name, v: `value-of-${name}` });
-          await q(`mutation($n: String!, $o: ID!) { grantCredential(name: $n, ownerId: $o) { ownerId } }`, { n: name, o: createOwner.id });
+          await q(
+            `mutation($n: String!, $v: String!) { createCredential(input: { name: $n, value: $v, service: "bench" }) { id } }`,
+            { n: name, v: `value-of-${name}` },
+          );
+          await q(`mutation($n: String!, $o: ID!) { grantCredential(name: $n, ownerId: $o) { ownerId } }`, {
+            n: name,
+            o: createOwner.id,
+          });
         }),
       );
     }
     console.log(`created and granted ${CREDENTIALS} credentials in ${((Date.now() - started) / 1000).toFixed(1)} s`);
-    const reveals = async () => Number((await db.query(`SELECT count(*) AS n FROM audit_events WHERE tenant_id = $1 AND action = 'CREDENTIAL_REVEALED'`, [tenant.id])).rows[0].n);
+    const reveals = async () =>
+      Number(
+        (
+          await db.query(
+            `SELECT count(*) AS n FROM audit_events WHERE tenant_id = $1 AND action = 'CREDENTIAL_REVEALED'`,
+            [tenant.id],
+          )
+        ).rows[0].n,
+      );
 
     // Reveals, group-committed (the default).
     await load(latchkey.url!, consumer, names, null, 3); // warm-up
@@ -90,7 +135,13 @@ async function main(): Promise<void> {
 
     // Revalidations: each credential's ETag, then If-None-Match for all of them.
     const etags = new Map<string, string>();
-    for (const name of names) etags.set(name, (await fetch(`${latchkey.url}/v1/credentials/${name}`, { headers: { authorization: `Bearer ${consumer}` } })).headers.get('etag')!);
+    for (const name of names)
+      etags.set(
+        name,
+        (
+          await fetch(`${latchkey.url}/v1/credentials/${name}`, { headers: { authorization: `Bearer ${consumer}` } })
+        ).headers.get('etag')!,
+      );
     await load(latchkey.url!, consumer, names, etags, 3);
     before = await reveals();
     console.log(`measuring 304 revalidations for ${DURATION} s`);
@@ -111,7 +162,10 @@ async function main(): Promise<void> {
             duration: DURATION,
             method: 'POST',
             headers: { 'content-type': 'application/json', authorization: `Bearer ${admin}` },
-            body: JSON.stringify({ query: `mutation($o: ID!) { issueToken(input: { ownerId: $o, name: "bench-issued", scopes: [] }) { token { id } } }`, variables: { o: createOwner.id } }),
+            body: JSON.stringify({
+              query: `mutation($o: ID!) { issueToken(input: { ownerId: $o, name: "bench-issued", scopes: [] }) { token { id } } }`,
+              variables: { o: createOwner.id },
+            }),
           },
           (err, r) => (err ? reject(err) : resolve(r)),
         ),
@@ -124,15 +178,26 @@ async function main(): Promise<void> {
     // Refused reads: a name that does not exist against one not granted, alternated, sequential, a
     // fresh token every 5 reads (within the refusal burst), so each token's first refusal (the one
     // written at once) is in both samples alike. Their costs must not tell the two apart.
-    const { createOwner: prober } = await q(`mutation { createOwner(input: { kind: SERVICE, name: "prober" }) { id } }`);
+    const { createOwner: prober } = await q(
+      `mutation { createOwner(input: { kind: SERVICE, name: "prober" }) { id } }`,
+    );
     const probes: string[] = [];
-    for (let n = 0; n < 100; n++) probes.push((await q(`mutation($o: ID!) { issueToken(input: { ownerId: $o, name: "probe", scopes: [] }) { secret } }`, { o: prober.id })).issueToken.secret);
+    for (let n = 0; n < 100; n++)
+      probes.push(
+        (
+          await q(`mutation($o: ID!) { issueToken(input: { ownerId: $o, name: "probe", scopes: [] }) { secret } }`, {
+            o: prober.id,
+          })
+        ).issueToken.secret,
+      );
     const refusedMs = { missing: [] as number[], forbidden: [] as number[] };
     for (let n = 0; n < 1_000; n++) {
       // Tokens take turns at which kind their first (written) refusal is.
       const missing = (n + Math.floor(n / 10)) % 2 === 0;
       const t0 = performance.now();
-      const res = await fetch(`${latchkey.url}/v1/credentials/${missing ? `no-such-${n}` : names[n % names.length]}`, { headers: { authorization: `Bearer ${probes[Math.floor(n / 10)]}` } });
+      const res = await fetch(`${latchkey.url}/v1/credentials/${missing ? `no-such-${n}` : names[n % names.length]}`, {
+        headers: { authorization: `Bearer ${probes[Math.floor(n / 10)]}` },
+      });
       await res.arrayBuffer();
       if (res.status !== 403) throw new Error(`a refused read answered ${res.status}`);
       (missing ? refusedMs.missing : refusedMs.forbidden).push(performance.now() - t0);
@@ -148,23 +213,47 @@ async function main(): Promise<void> {
     console.log(`measuring reveals, one transaction per event, for ${DURATION} s`);
     const single = await load(latchkey.url!, consumer, names, null);
     const singleAudited = (await reveals()) - before;
-    const chain = (await graphql(latchkey.url!, admin, `{ verifyAuditChain { valid checked problem } }`)).verifyAuditChain;
+    const chain = (
+      await graphql(
+        latchkey.url!,
+        admin,
+        `
+          {
+            verifyAuditChain {
+              valid
+              checked
+              problem
+            }
+          }
+        `,
+      )
+    ).verifyAuditChain;
 
     console.log('\n| measurement | req/s | p50 ms | p99 ms | answers | audited reveals |');
     console.log('|---|---:|---:|---:|---:|---:|');
-    const line = (name: string, l: Load, audited: number | string) => console.log(`| ${name} | ${fmt(l.rps, 0)} | ${l.p50} | ${l.p99} | ${l.answers.toLocaleString('en-US')} | ${typeof audited === 'number' ? audited.toLocaleString('en-US') : audited} |`);
+    const line = (name: string, l: Load, audited: number | string) =>
+      console.log(
+        `| ${name} | ${fmt(l.rps, 0)} | ${l.p50} | ${l.p99} | ${l.answers.toLocaleString('en-US')} | ${typeof audited === 'number' ? audited.toLocaleString('en-US') : audited} |`,
+      );
     line('reveals, group commit', grouped, groupedAudited);
     line('reveals, one transaction per event', single, singleAudited);
     line('304 revalidations', revalidated, revalidationsAudited);
     line('bare node:http 304s', bareRevalidated, '-');
-    console.log(`\nreveals: group commit ${fmt(grouped.rps / single.rps, 2)}× one transaction per event; revalidations ${fmt(revalidated.rps / bareRevalidated.rps, 2)} of bare`);
+    console.log(
+      `\nreveals: group commit ${fmt(grouped.rps / single.rps, 2)}× one transaction per event; revalidations ${fmt(revalidated.rps / bareRevalidated.rps, 2)} of bare`,
+    );
     console.log(`issued tokens in one tenant: ${fmt(issued, 0)}/s`);
-    console.log(`refused reads, p50: missing name ${fmt(refused.missingP50, 2)} ms, not granted ${fmt(refused.forbiddenP50, 2)} ms (ratio ${fmt(refused.forbiddenP50 / refused.missingP50, 2)}; target: about 1)`);
-    console.log(`audit chain after the run: ${chain.valid ? 'valid' : `BROKEN (${chain.problem})`}, ${chain.checked.toLocaleString('en-US')} events checked`);
+    console.log(
+      `refused reads, p50: missing name ${fmt(refused.missingP50, 2)} ms, not granted ${fmt(refused.forbiddenP50, 2)} ms (ratio ${fmt(refused.forbiddenP50 / refused.missingP50, 2)}; target: about 1)`,
+    );
+    console.log(
+      `audit chain after the run: ${chain.valid ? 'valid' : `BROKEN (${chain.problem})`}, ${chain.checked.toLocaleString('en-US')} events checked`,
+    );
     console.log(
       `targets: reveals >= 1,000/s (${fmt(grouped.rps, 0)}), every reveal audited (${groupedAudited >= grouped.answers && groupedAudited <= grouped.answers + CONNECTIONS ? 'yes' : 'NO'}: ${groupedAudited.toLocaleString('en-US')} events for ${grouped.answers.toLocaleString('en-US')} answers counted, at most ${CONNECTIONS} more in flight when the load stopped), p99 <= 50 ms (${grouped.p99}), revalidations >= 0.5 of bare (${fmt(revalidated.rps / bareRevalidated.rps, 2)}), none audited (${revalidationsAudited})`,
     );
-    if (grouped.non2xx + single.non2xx + revalidated.non2xx > 0) console.warn(`unexpected answers: ${grouped.non2xx} / ${single.non2xx} / ${revalidated.non2xx}`);
+    if (grouped.non2xx + single.non2xx + revalidated.non2xx > 0)
+      console.warn(`unexpected answers: ${grouped.non2xx} / ${single.non2xx} / ${revalidated.non2xx}`);
     writeResult('credentials', {
       credentials: CREDENTIALS,
       connections: CONNECTIONS,

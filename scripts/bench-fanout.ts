@@ -31,10 +31,20 @@ server.listen(0, '127.0.0.1', () => console.log('LISTEN ' + server.address().por
 
 /** The same fan-out with nothing in between: plain ws servers broadcasting what they are sent. */
 async function bareRun(): Promise<number[]> {
-  const procs = [0, 1].map(() => spawn(process.execPath, ['-e', BARE], { stdio: ['ignore', 'pipe', 'inherit'], cwd: __dirname }));
+  const procs = [0, 1].map(() =>
+    spawn(process.execPath, ['-e', BARE], { stdio: ['ignore', 'pipe', 'inherit'], cwd: __dirname }),
+  );
   try {
     const ports = await Promise.all(
-      procs.map((p) => new Promise<string>((resolve) => p.stdout!.on('data', (d: Buffer) => /LISTEN (\d+)/.test(String(d)) && resolve(/LISTEN (\d+)/.exec(String(d))![1]!)))),
+      procs.map(
+        (p) =>
+          new Promise<string>((resolve) =>
+            p.stdout!.on(
+              'data',
+              (d: Buffer) => /LISTEN (\d+)/.test(String(d)) && resolve(/LISTEN (\d+)/.exec(String(d))![1]!),
+            ),
+          ),
+      ),
     );
     const latencies: number[] = [];
     const sockets = await Promise.all(
@@ -54,7 +64,8 @@ async function bareRun(): Promise<number[]> {
       await fetch(`http://127.0.0.1:${ports[(n + 1) % 2]}/`, { method: 'POST', body: JSON.stringify({ seq: n, at }) });
     }
     const deadline = Date.now() + 10_000;
-    while (latencies.length < SUBSCRIBERS * EVENTS && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+    while (latencies.length < SUBSCRIBERS * EVENTS && Date.now() < deadline)
+      await new Promise((r) => setTimeout(r, 100));
     for (const ws of sockets) ws.terminate();
     return latencies.sort((x, y) => x - y);
   } finally {
@@ -66,23 +77,55 @@ async function main(): Promise<void> {
   const bench = benchEnv('fanout');
   const bare = await bareRun();
   console.log(`bench:fanout on ${machine()}: ${SUBSCRIBERS} subscribers, ${EVENTS} events at ${RATE}/s`);
-  const apis = await Promise.all([startLatchkey({ ...bench.env, LATCHKEY_ROLE: 'api' }), startLatchkey({ ...bench.env, LATCHKEY_ROLE: 'api' })]);
+  const apis = await Promise.all([
+    startLatchkey({ ...bench.env, LATCHKEY_ROLE: 'api' }),
+    startLatchkey({ ...bench.env, LATCHKEY_ROLE: 'api' }),
+  ]);
   try {
     const admin = readFileSync(bench.env.BOOTSTRAP_TOKEN_FILE!, 'utf8').trim();
     const url = apis[0]!.url!;
-    const { viewer } = await graphql(url, admin, `{ viewer { id } }`);
-    const { auditEvents } = await graphql(url, admin, `{ auditEvents(first: 0) { totalCount } }`);
+    const { viewer } = await graphql(
+      url,
+      admin,
+      `
+        {
+          viewer {
+            id
+          }
+        }
+      `,
+    );
+    const { auditEvents } = await graphql(
+      url,
+      admin,
+      `
+        {
+          auditEvents(first: 0) {
+            totalCount
+          }
+        }
+      `,
+    );
     const after = auditEvents.totalCount as number;
 
     /** Latencies per event: a late event (every subscriber late) points upstream of the fan-out. */
     const bySeq = new Map<number, number[]>();
     const seen = Array.from({ length: SUBSCRIBERS }, () => new Set<number>());
     const clients = Array.from({ length: SUBSCRIBERS }, (_, i) =>
-      createClient({ url: `${apis[i % 2]!.url!.replace('http', 'ws')}/graphql`, webSocketImpl: WebSocket, lazy: false, retryAttempts: 0, connectionParams: { authorization: `Bearer ${admin}` } }),
+      createClient({
+        url: `${apis[i % 2]!.url!.replace('http', 'ws')}/graphql`,
+        webSocketImpl: WebSocket,
+        lazy: false,
+        retryAttempts: 0,
+        connectionParams: { authorization: `Bearer ${admin}` },
+      }),
     );
     clients.forEach((client, i) =>
       client.subscribe<{ tokenLifecycle: { seq: number; at: string } }>(
-        { query: `subscription($after: Int) { tokenLifecycle(afterSeq: $after, kinds: [ISSUED]) { seq at kind token { id name } } }`, variables: { after } },
+        {
+          query: `subscription($after: Int) { tokenLifecycle(afterSeq: $after, kinds: [ISSUED]) { seq at kind token { id name } } }`,
+          variables: { after },
+        },
         {
           next: ({ data }) => {
             if (!data) return;
@@ -98,14 +141,33 @@ async function main(): Promise<void> {
       ),
     );
     await new Promise((r) => setTimeout(r, 3_000)); // connections and subscriptions settle
-    const heapUsed = async (u: string) => Number(/^latchkey_nodejs_heap_size_used_bytes (\S+)$/m.exec(await (await fetch(`${u}/metrics`)).text())?.[1] ?? NaN) / 2 ** 20;
-    console.log(`heap used with ${SUBSCRIBERS / 2} subscriptions each: ${(await Promise.all(apis.map((a) => heapUsed(a.url!)))).map((mb) => fmt(mb, 0)).join(' MB, ')} MB`);
+    const heapUsed = async (u: string) =>
+      Number(
+        /^latchkey_nodejs_heap_size_used_bytes (\S+)$/m.exec(await (await fetch(`${u}/metrics`)).text())?.[1] ?? NaN,
+      ) /
+      2 ** 20;
+    console.log(
+      `heap used with ${SUBSCRIBERS / 2} subscriptions each: ${(await Promise.all(apis.map((a) => heapUsed(a.url!)))).map((mb) => fmt(mb, 0)).join(' MB, ')} MB`,
+    );
 
     const started = Date.now();
     for (let n = 0; n < EVENTS; n++) {
       const due = started + (n * 1000) / RATE;
       if (due > Date.now()) await new Promise((r) => setTimeout(r, due - Date.now()));
-      await graphql(apis[n % 2]!.url!, admin, `mutation($o: ID!, $n: String!) { issueToken(input: { ownerId: $o, name: $n, scopes: [] }) { token { id } } }`, { o: viewer.id, n: `fanout-${n}` });
+      await graphql(
+        apis[n % 2]!.url!,
+        admin,
+        `
+          mutation ($o: ID!, $n: String!) {
+            issueToken(input: { ownerId: $o, name: $n, scopes: [] }) {
+              token {
+                id
+              }
+            }
+          }
+        `,
+        { o: viewer.id, n: `fanout-${n}` },
+      );
     }
     const deadline = Date.now() + 15_000;
     while (Date.now() < deadline && seen.some((s) => s.size < EVENTS)) await new Promise((r) => setTimeout(r, 100));
@@ -117,13 +179,27 @@ async function main(): Promise<void> {
     console.log(
       `| ${SUBSCRIBERS} | ${EVENTS} | ${latencies.length} | ${percentile(latencies, 50)} | ${percentile(latencies, 99)} | ${latencies.at(-1)} | ${lost} | ${fmt(rssMb(apis[0]!.proc.pid!, 'VmHWM'), 0)} | ${fmt(rssMb(apis[1]!.proc.pid!, 'VmHWM'), 0)} |`,
     );
-    console.log(`| bare ws broadcast | ${EVENTS} | ${bare.length} | ${percentile(bare, 50)} | ${percentile(bare, 99)} | ${bare.at(-1)} | ${SUBSCRIBERS * EVENTS - bare.length} | | |`);
-    console.log(`Latchkey vs bare: p50 ${fmt(percentile(latencies, 50) / Math.max(1, percentile(bare, 50)), 1)}×, p99 ${fmt(percentile(latencies, 99) / Math.max(1, percentile(bare, 99)), 1)}×`);
+    console.log(
+      `| bare ws broadcast | ${EVENTS} | ${bare.length} | ${percentile(bare, 50)} | ${percentile(bare, 99)} | ${bare.at(-1)} | ${SUBSCRIBERS * EVENTS - bare.length} | | |`,
+    );
+    console.log(
+      `Latchkey vs bare: p50 ${fmt(percentile(latencies, 50) / Math.max(1, percentile(bare, 50)), 1)}×, p99 ${fmt(percentile(latencies, 99) / Math.max(1, percentile(bare, 99)), 1)}×`,
+    );
     const slowest = [...bySeq]
-      .map(([seq, ms]) => ({ seq, fastest: Math.min(...ms), median: percentile(ms.sort((x, y) => x - y), 50), slowest: Math.max(...ms) }))
+      .map(([seq, ms]) => ({
+        seq,
+        fastest: Math.min(...ms),
+        median: percentile(
+          ms.sort((x, y) => x - y),
+          50,
+        ),
+        slowest: Math.max(...ms),
+      }))
       .sort((x, y) => y.median - x.median)
       .slice(0, 3);
-    console.log(`slowest events (fastest/median/slowest delivery, ms): ${slowest.map((e) => `seq ${e.seq}: ${e.fastest}/${e.median}/${e.slowest}`).join(', ')}`);
+    console.log(
+      `slowest events (fastest/median/slowest delivery, ms): ${slowest.map((e) => `seq ${e.seq}: ${e.fastest}/${e.median}/${e.slowest}`).join(', ')}`,
+    );
     console.log(`targets: p99 <= 250 ms (${percentile(latencies, 99)}), 0 lost (${lost})`);
     writeResult('fanout', {
       subscribers: SUBSCRIBERS,

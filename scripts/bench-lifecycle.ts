@@ -60,7 +60,9 @@ async function lifecycleRun(tokens: number, due: number): Promise<Result> {
   const db = await pg(bench.databaseUrl);
   const redis = new Redis(bench.redisUrl);
   try {
-    const [{ tenant_id: tenantId, id: ownerId }] = (await db.query(`SELECT tenant_id, id FROM owners ORDER BY created_at LIMIT 1`)).rows;
+    const [{ tenant_id: tenantId, id: ownerId }] = (
+      await db.query(`SELECT tenant_id, id FROM owners ORDER BY created_at LIMIT 1`)
+    ).rows;
     const policyId = (
       await db.query(
         `INSERT INTO rotation_policies (id, tenant_id, name, rotate_every_s, grace_period_s, expire_after_s, notify_before_s)
@@ -71,7 +73,14 @@ async function lifecycleRun(tokens: number, due: number): Promise<Result> {
     const far = new Date(Date.now() + 30 * 86_400_000);
     process.stdout.write(`seeding ${tokens.toLocaleString('en-US')} tokens… `);
     const t0 = Date.now();
-    await seedTokens(db, { tenantId, ownerId, scopeIds: [], count: tokens, pepper: Buffer.from(bench.env.TOKEN_PEPPER!, 'utf8'), columns: () => ({ rotation_policy_id: policyId }) });
+    await seedTokens(db, {
+      tenantId,
+      ownerId,
+      scopeIds: [],
+      count: tokens,
+      pepper: Buffer.from(bench.env.TOKEN_PEPPER!, 'utf8'),
+      columns: () => ({ rotation_policy_id: policyId }),
+    });
     console.log(`${((Date.now() - t0) / 1000).toFixed(0)} s`);
     // Everything not due has a schedule far away (a rotation in 30 days); `due` tokens get a
     // rotation, an expiry or a warning spread evenly over the window, a third each. The window
@@ -95,18 +104,29 @@ async function lifecycleRun(tokens: number, due: number): Promise<Result> {
     const redisBase = await redisUsedMb(redis);
 
     const worker = await startLatchkey({ ...bench.env, LATCHKEY_ROLE: 'worker' }, /"msg":"workers started"/);
-    if (Date.now() > start) console.log(`  (the worker was ready ${Date.now() - start} ms after the window opened: raise LEAD_MS)`);
+    if (Date.now() > start)
+      console.log(`  (the worker was ready ${Date.now() - start} ms after the window opened: raise LEAD_MS)`);
     const rss = sampleRss(worker.proc.pid!);
     let redisPeak = redisBase;
     const sampler = setInterval(() => void redisUsedMb(redis).then((mb) => (redisPeak = Math.max(redisPeak, mb))), 250);
-    const countDone = async () => Number((await db.query(`SELECT count(*) AS n FROM audit_events WHERE action IN ('TOKEN_ROTATED', 'TOKEN_EXPIRED', 'TOKEN_EXPIRING')`)).rows[0].n);
+    const countDone = async () =>
+      Number(
+        (
+          await db.query(
+            `SELECT count(*) AS n FROM audit_events WHERE action IN ('TOKEN_ROTATED', 'TOKEN_EXPIRED', 'TOKEN_EXPIRING')`,
+          )
+        ).rows[0].n,
+      );
     const deadline = start + WINDOW_MS + 120_000;
     let done = 0;
     while (Date.now() < deadline && (done = await countDone()) < due) {
-      if (process.stdout.isTTY) process.stdout.write(`\r  ${done.toLocaleString('en-US')} / ${due.toLocaleString('en-US')} actions done`);
+      if (process.stdout.isTTY)
+        process.stdout.write(`\r  ${done.toLocaleString('en-US')} / ${due.toLocaleString('en-US')} actions done`);
       await new Promise((r) => setTimeout(r, 1_000));
     }
-    console.log(`${process.stdout.isTTY ? '\r' : ''}  ${done.toLocaleString('en-US')} / ${due.toLocaleString('en-US')} actions done`);
+    console.log(
+      `${process.stdout.isTTY ? '\r' : ''}  ${done.toLocaleString('en-US')} / ${due.toLocaleString('en-US')} actions done`,
+    );
     clearInterval(sampler);
     const workerRss = rss.peak();
     rss.stop();
@@ -156,7 +176,11 @@ async function bareRun(n: number): Promise<{ perS: number; p99: number }> {
       Array.from({ length: Math.min(5_000, n - i) }, (_, k) => ({
         name: 'bare',
         data: { due: dueOf(i + k) },
-        opts: { jobId: `bare-${i + k}`, delay: Math.max(0, dueOf(i + k) - Date.now()), removeOnComplete: { count: 10_000 } },
+        opts: {
+          jobId: `bare-${i + k}`,
+          delay: Math.max(0, dueOf(i + k) - Date.now()),
+          removeOnComplete: { count: 10_000 },
+        },
       })),
     );
   }
@@ -175,7 +199,13 @@ async function bareRun(n: number): Promise<{ perS: number; p99: number }> {
   await queue.obliterate({ force: true });
   await queue.close();
   await connection.quit();
-  return { perS: n / ((last - start) / 1000), p99: percentile(lateness.sort((a, b) => a - b), 99) };
+  return {
+    perS: n / ((last - start) / 1000),
+    p99: percentile(
+      lateness.sort((a, b) => a - b),
+      99,
+    ),
+  };
 }
 
 async function main(): Promise<void> {
@@ -190,17 +220,23 @@ async function main(): Promise<void> {
   for (const [tokens, due] of runs) results.push(await lifecycleRun(tokens, due));
   // BENCH_BARE=0 skips the baseline (for quick experiments; the ratio column then reads NaN).
   const bare = process.env.BENCH_BARE === '0' ? { perS: NaN, p99: NaN } : await bareRun(results[0]!.due);
-  console.log('\n| tokens | due in 60 s | done | actions/s | vs bare BullMQ | lateness p50 s | p99 s | max s | planner query: rows, ms | Redis peak MB (base) | worker RSS MB |');
+  console.log(
+    '\n| tokens | due in 60 s | done | actions/s | vs bare BullMQ | lateness p50 s | p99 s | max s | planner query: rows, ms | Redis peak MB (base) | worker RSS MB |',
+  );
   console.log('|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|');
   for (const r of results) {
     console.log(
       `| ${r.tokens.toLocaleString('en-US')} | ${r.due.toLocaleString('en-US')} | ${r.done.toLocaleString('en-US')} | ${fmt(r.actionsPerS, 0)} | ${fmt(r.actionsPerS / bare.perS, 2)} | ${fmt(r.p50 / 1000, 2)} | ${fmt(r.p99 / 1000, 2)} | ${fmt(r.max / 1000, 2)} | ${r.plannerRows.toLocaleString('en-US')}, ${fmt(r.plannerQueryMs, 1)} | ${fmt(r.redisPeakMb, 0)} (${fmt(r.redisBaseMb, 0)}) | ${fmt(r.workerRssMb, 0)} |`,
     );
   }
-  console.log(`bare BullMQ, ${results[0]!.due.toLocaleString('en-US')} delayed no-op jobs due over the same 60 s, one worker: ${fmt(bare.perS, 0)} jobs/s, lateness p99 ${fmt(bare.p99 / 1000, 2)} s`);
+  console.log(
+    `bare BullMQ, ${results[0]!.due.toLocaleString('en-US')} delayed no-op jobs due over the same 60 s, one worker: ${fmt(bare.perS, 0)} jobs/s, lateness p99 ${fmt(bare.p99 / 1000, 2)} s`,
+  );
   const first = results[0]!;
   writeResult('lifecycle', { runs: results.map((r) => ({ ...r, vsBare: r.actionsPerS / bare.perS })), bare });
-  console.log(`targets (run 1): every action done (${first.done === first.due ? 'yes' : 'NO'}), p99 lateness <= 5 s (${fmt(first.p99 / 1000, 2)}), >= 1,000 actions/s (${fmt(first.actionsPerS, 0)})`);
+  console.log(
+    `targets (run 1): every action done (${first.done === first.due ? 'yes' : 'NO'}), p99 lateness <= 5 s (${fmt(first.p99 / 1000, 2)}), >= 1,000 actions/s (${fmt(first.actionsPerS, 0)})`,
+  );
 }
 
 main().catch((err) => {

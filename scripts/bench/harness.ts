@@ -5,7 +5,15 @@ import { randomBytes } from 'node:crypto';
 import { createWriteStream, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { cpus, totalmem } from 'node:os';
 import { join } from 'node:path';
-import { connectPg, databaseUrl as onServer, deleteRedisKeys, dropDatabases, ROOT, servers, startLatchkey as startProcess } from '../shared/infra';
+import {
+  connectPg,
+  databaseUrl as onServer,
+  deleteRedisKeys,
+  dropDatabases,
+  ROOT,
+  servers,
+  startLatchkey as startProcess,
+} from '../shared/infra';
 
 export { ROOT };
 
@@ -43,7 +51,9 @@ export function benchEnv(name: string, extra: Record<string, string> = {}): Benc
       HOST: '127.0.0.1',
       PORT: '0',
       // Settings under test can be passed through, e.g. USAGE_FLUSH_MS=1000 npm run bench:verify
-      ...Object.fromEntries(Object.entries(process.env).filter(([k]) => /^(USAGE_|VERIFY_|PERMISSIONS_|PLANNER_|WORKER_|GRAPHQL_)/.test(k))) as Record<string, string>,
+      ...(Object.fromEntries(
+        Object.entries(process.env).filter(([k]) => /^(USAGE_|VERIFY_|PERMISSIONS_|PLANNER_|WORKER_|GRAPHQL_)/.test(k)),
+      ) as Record<string, string>),
       ...extra,
     },
   };
@@ -68,7 +78,8 @@ export async function startLatchkey(env: Record<string, string>, ready = /"msg":
     keepOutput: false,
   });
   const { proc } = p;
-  if (proc.exitCode !== null || proc.signalCode !== null) throw new Error(`Latchkey exited with ${proc.exitCode ?? proc.signalCode}:\n${p.output()}`);
+  if (proc.exitCode !== null || proc.signalCode !== null)
+    throw new Error(`Latchkey exited with ${proc.exitCode ?? proc.signalCode}:\n${p.output()}`);
   // Keep the process's log for a look afterwards (BENCH_LOG=path: one file per process, path.<pid>).
   if (process.env.BENCH_LOG) proc.stdout!.pipe(createWriteStream(`${process.env.BENCH_LOG}.${proc.pid}`));
   else proc.stdout!.resume();
@@ -82,7 +93,8 @@ export async function startLatchkey(env: Record<string, string>, ready = /"msg":
 }
 
 export function serverFlags(): string {
-  return (JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { config: { nodeFlags: string } }).config.nodeFlags;
+  return (JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { config: { nodeFlags: string } }).config
+    .nodeFlags;
 }
 
 /** Resident memory of a process in MB, from /proc. */
@@ -104,13 +116,17 @@ export function sampleRss(pid: number) {
   }, 200);
   timer.unref();
   return {
-    peak: () => Math.max(peak, (() => {
-      try {
-        return rssMb(pid, 'VmHWM');
-      } catch {
-        return 0;
-      }
-    })()),
+    peak: () =>
+      Math.max(
+        peak,
+        (() => {
+          try {
+            return rssMb(pid, 'VmHWM');
+          } catch {
+            return 0;
+          }
+        })(),
+      ),
     stop: () => clearInterval(timer),
   };
 }
@@ -151,8 +167,16 @@ export function writeResult(name: string, figures: Record<string, unknown>): str
 
 function commit(): string | null {
   try {
-    const head = execFileSync('git', ['rev-parse', 'HEAD'], { cwd: ROOT, encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim();
-    const dirty = execFileSync('git', ['status', '--porcelain', '--untracked-files=no'], { cwd: ROOT, encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim();
+    const head = execFileSync('git', ['rev-parse', 'HEAD'], {
+      cwd: ROOT,
+      encoding: 'utf8',
+      stdio: ['ignore', 'pipe', 'ignore'],
+    }).trim();
+    const dirty = execFileSync('git', ['status', '--porcelain', '--untracked-files=no'], {
+      cwd: ROOT,
+      encoding: 'utf8',
+      stdio: ['ignore', 'pipe', 'ignore'],
+    }).trim();
     return dirty ? `${head}+changes` : head;
   } catch {
     return null;
@@ -178,7 +202,12 @@ function memoryMonitor(): string {
   }
 }
 
-export async function graphql(url: string, token: string, query: string, variables?: Record<string, unknown>): Promise<any> {
+export async function graphql(
+  url: string,
+  token: string,
+  query: string,
+  variables?: Record<string, unknown>,
+): Promise<any> {
   const res = await fetch(`${url}/graphql`, {
     method: 'POST',
     headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
@@ -189,4 +218,5 @@ export async function graphql(url: string, token: string, query: string, variabl
   return body.data;
 }
 
-export const fmt = (n: number, digits = 1) => n.toLocaleString('en-US', { maximumFractionDigits: digits, minimumFractionDigits: digits });
+export const fmt = (n: number, digits = 1) =>
+  n.toLocaleString('en-US', { maximumFractionDigits: digits, minimumFractionDigits: digits });

@@ -11,11 +11,20 @@ export interface SeedSpec {
   count: number;
   pepper: Buffer;
   /** Extra columns per token, by index. */
-  columns?: (i: number) => Partial<{ expires_at: Date | null; next_rotation_at: Date | null; next_notify_at: Date | null; rotation_policy_id: string | null }>;
+  columns?: (i: number) => Partial<{
+    expires_at: Date | null;
+    next_rotation_at: Date | null;
+    next_notify_at: Date | null;
+    rotation_policy_id: string | null;
+  }>;
 }
 
 /** Inserts `count` tokens with one CURRENT secret each; returns their ids and plaintext secrets. */
-export async function seedTokens(db: Client, spec: SeedSpec, onProgress?: (done: number) => void): Promise<{ ids: string[]; secrets: string[] }> {
+export async function seedTokens(
+  db: Client,
+  spec: SeedSpec,
+  onProgress?: (done: number) => void,
+): Promise<{ ids: string[]; secrets: string[] }> {
   const ids: string[] = [];
   const secrets: string[] = [];
   const BATCH = 5_000;
@@ -44,16 +53,21 @@ export async function seedTokens(db: Client, spec: SeedSpec, onProgress?: (done:
       ],
     );
     for (const scopeId of spec.scopeIds) {
-      await db.query(`INSERT INTO token_scopes (tenant_id, token_id, scope_id) SELECT $1, id, $2 FROM unnest($3::uuid[]) AS id`, [
-        spec.tenantId,
-        scopeId,
-        rows.map((r) => r.id),
-      ]);
+      await db.query(
+        `INSERT INTO token_scopes (tenant_id, token_id, scope_id) SELECT $1, id, $2 FROM unnest($3::uuid[]) AS id`,
+        [spec.tenantId, scopeId, rows.map((r) => r.id)],
+      );
     }
     await db.query(
       `INSERT INTO token_secrets (id, tenant_id, token_id, generation, hash, hint, state)
        SELECT sid, $1, tid, 1, h, hint, 'CURRENT' FROM unnest($2::uuid[], $3::uuid[], $4::text[], $5::text[]) AS u(sid, tid, h, hint)`,
-      [spec.tenantId, rows.map(() => uuidv7()), rows.map((r) => r.id), rows.map((r) => r.hash), rows.map((r) => tokenHint(r.secret))],
+      [
+        spec.tenantId,
+        rows.map(() => uuidv7()),
+        rows.map((r) => r.id),
+        rows.map((r) => r.hash),
+        rows.map((r) => tokenHint(r.secret)),
+      ],
     );
     await db.query('COMMIT');
     for (const r of rows) {

@@ -78,10 +78,17 @@ class Connection {
 }
 
 /** POSTs `rate` requests a second for `seconds`, a fresh body each, over connections used in turn. */
-async function steady(spec: SteadySpec, body: () => string, seconds: number, connections: Connection[]): Promise<SteadyResult> {
+async function steady(
+  spec: SteadySpec,
+  body: () => string,
+  seconds: number,
+  connections: Connection[],
+): Promise<SteadyResult> {
   const { url, path, headers, rate } = spec;
   const { host, hostname, port } = new URL(url);
-  const head = `POST ${path} HTTP/1.1\r\nhost: ${host}\r\n${Object.entries(headers).map(([k, v]) => `${k}: ${v}\r\n`).join('')}`;
+  const head = `POST ${path} HTTP/1.1\r\nhost: ${host}\r\n${Object.entries(headers)
+    .map(([k, v]) => `${k}: ${v}\r\n`)
+    .join('')}`;
   const total = Math.round(rate * seconds);
   const latencies = new Float64Array(total);
   const idle = [...connections];
@@ -144,7 +151,9 @@ export function steadyProcess(spec: SteadySpec): Promise<SteadyResult> {
     let out = '';
     child.stdout.on('data', (d: Buffer) => (out += d));
     child.on('error', reject);
-    child.on('exit', (code) => (code === 0 ? resolve(JSON.parse(out) as SteadyResult) : reject(new Error(`steady client exited with ${code}`))));
+    child.on('exit', (code) =>
+      code === 0 ? resolve(JSON.parse(out) as SteadyResult) : reject(new Error(`steady client exited with ${code}`)),
+    );
     child.stdin.end(JSON.stringify(spec));
   });
 }
@@ -153,7 +162,11 @@ async function childMain(): Promise<void> {
   let input = '';
   for await (const chunk of process.stdin) input += chunk;
   const spec = JSON.parse(input) as SteadySpec;
-  const body = () => JSON.stringify({ token: spec.tokens[Math.floor(Math.random() * spec.tokens.length)], requiredScopes: spec.requiredScopes });
+  const body = () =>
+    JSON.stringify({
+      token: spec.tokens[Math.floor(Math.random() * spec.tokens.length)],
+      requiredScopes: spec.requiredScopes,
+    });
   // The same connections for both, so the measured run finds them open.
   const { hostname, port } = new URL(spec.url);
   const connections = Array.from({ length: spec.sockets }, () => new Connection(Number(port), hostname));

@@ -13,7 +13,9 @@ import { Redis } from 'ioredis';
 import { Client } from 'pg';
 
 /** The repository: two folders up from scripts/shared, three from dist/scripts/shared. */
-export const ROOT = existsSync(resolve(__dirname, '..', '..', 'package.json')) ? resolve(__dirname, '..', '..') : resolve(__dirname, '..', '..', '..');
+export const ROOT = existsSync(resolve(__dirname, '..', '..', 'package.json'))
+  ? resolve(__dirname, '..', '..')
+  : resolve(__dirname, '..', '..', '..');
 
 /** The built entry point (`npm run build`). */
 export const MAIN = join(ROOT, 'dist', 'src', 'main.js');
@@ -52,7 +54,10 @@ export async function withPg<T>(url: string, fn: (pg: Client) => Promise<T>): Pr
 export async function dropDatabases(url: string, prefix: string): Promise<string[]> {
   if (!/^\w+$/.test(prefix)) throw new Error(`not a database prefix: ${prefix}`);
   return withPg(databaseUrl(url, 'postgres'), async (pg) => {
-    const { rows } = await pg.query<{ datname: string }>(`SELECT datname FROM pg_database WHERE starts_with(datname, $1)`, [prefix]);
+    const { rows } = await pg.query<{ datname: string }>(
+      `SELECT datname FROM pg_database WHERE starts_with(datname, $1)`,
+      [prefix],
+    );
     for (const { datname } of rows) await pg.query(`DROP DATABASE IF EXISTS "${datname}" WITH (FORCE)`);
     return rows.map((r) => r.datname);
   });
@@ -127,7 +132,14 @@ export interface StartOptions {
  * `waitFor`, or when the process exits first (look at `exited`); rejects after `timeoutMs`.
  */
 export async function startLatchkey(opts: StartOptions): Promise<LatchkeyProcess> {
-  const { env, nodeArgs = [], waitFor = /"msg":"API listening"/, timeoutMs = 20_000, stderr = 'pipe', keepOutput = true } = opts;
+  const {
+    env,
+    nodeArgs = [],
+    waitFor = /"msg":"API listening"/,
+    timeoutMs = 20_000,
+    stderr = 'pipe',
+    keepOutput = true,
+  } = opts;
   const proc = spawn(process.execPath, [...nodeArgs, MAIN], { env, stdio: ['ignore', 'pipe', stderr] });
   let out = '';
   const collect = (d: Buffer) => (out += d);

@@ -39,9 +39,20 @@ export async function startApi(c: Container): Promise<Api> {
   const app = express();
   app.disable('x-powered-by');
   app.set('trust proxy', false);
-  const gateway = new GatewayRoutes(services.verifier, log, (reason) => metrics.gatewayMisconfigured.inc({ reason }), metrics.requestSeconds);
+  const gateway = new GatewayRoutes(
+    services.verifier,
+    log,
+    (reason) => metrics.gatewayMisconfigured.inc({ reason }),
+    metrics.requestSeconds,
+  );
   const addresses = new ClientAddresses(config.trustedProxies);
-  const credentials = new CredentialRoutes(services.reveals, services.verifier, addresses, metrics.requestSeconds('credentials'), log);
+  const credentials = new CredentialRoutes(
+    services.reveals,
+    services.verifier,
+    addresses,
+    metrics.requestSeconds('credentials'),
+    log,
+  );
   // The gateway path and credential reads are served before Express: they are what runs on every
   // request a gateway sees, and on every revalidation of a consumer.
   const server = createServer((req, res) => {
@@ -68,7 +79,9 @@ export async function startApi(c: Container): Promise<Api> {
           const started = performance.now();
           return {
             async willSendResponse({ operation, errors, response }) {
-              metrics.requestSeconds(`graphql_${operation?.operation ?? 'invalid'}`).observe((performance.now() - started) / 1000);
+              metrics
+                .requestSeconds(`graphql_${operation?.operation ?? 'invalid'}`)
+                .observe((performance.now() - started) / 1000);
               // A rate-limited field says when to come back in the header too, as every door does.
               const wait = errors?.map((e) => retryAfterOf(e.originalError)).find((n) => n !== undefined);
               if (wait) response.http.headers.set('retry-after', String(wait));
@@ -97,7 +110,13 @@ export async function startApi(c: Container): Promise<Api> {
         try {
           const clientIp = addresses.of(req);
           const principal = await services.verifier.authenticate(req.header('authorization'), clientIp);
-          return { requestId: req.id, principal, loaders: createLoaders(services, principal.tenantId), log: req.log, clientIp };
+          return {
+            requestId: req.id,
+            principal,
+            loaders: createLoaders(services, principal.tenantId),
+            log: req.log,
+            clientIp,
+          };
         } catch (e) {
           throw e instanceof DomainError ? toGraphQLError(e) : e;
         }
@@ -137,7 +156,11 @@ export async function startApi(c: Container): Promise<Api> {
 const urlOf = (host: string, port: number) => `http://${host.includes(':') ? `[${host}]` : host}:${port}`;
 
 async function readiness(c: Container): Promise<Record<'postgres' | 'redis', boolean>> {
-  const within = async (p: Promise<unknown>) => (await withinMs(p.then(() => true), 1_000)) ?? false;
+  const within = async (p: Promise<unknown>) =>
+    (await withinMs(
+      p.then(() => true),
+      1_000,
+    )) ?? false;
   const [postgres, redis] = await Promise.all([within(c.ds.query('SELECT 1')), within(c.redis.ping())]);
   return { postgres, redis };
 }

@@ -115,7 +115,15 @@ export interface Container {
   close(): Promise<void>;
 }
 
-function createServices(config: Config, log: Logger, ds: DataSource, redis: Redis, subscriber: Redis, bullRedis: Redis, metrics: Metrics): Services {
+function createServices(
+  config: Config,
+  log: Logger,
+  ds: DataSource,
+  redis: Redis,
+  subscriber: Redis,
+  bullRedis: Redis,
+  metrics: Metrics,
+): Services {
   const prefix = config.redisPrefix;
   const queues = new Queues(bullRedis, prefix);
   const signer = new AuditSigner(config.audit.signingSeed, config.audit.retiredSeeds);
@@ -138,7 +146,12 @@ function createServices(config: Config, log: Logger, ds: DataSource, redis: Redi
   const tenants = new TenantService(ds, audit, roles, owners, tokens);
   const box = new SecretBox(config.keyring.keys, config.keyring.activeKeyId);
   const dataKeys = new DataKeys(ds, new LocalKeyProvider(box), audit, log);
-  const resealer = new Resealer(ds, box, [...WEBHOOK_SEALED_COLUMNS, ...CREDENTIAL_SEALED_COLUMNS, ...TOKEN_SEALED_COLUMNS], log);
+  const resealer = new Resealer(
+    ds,
+    box,
+    [...WEBHOOK_SEALED_COLUMNS, ...CREDENTIAL_SEALED_COLUMNS, ...TOKEN_SEALED_COLUMNS],
+    log,
+  );
   const auditGroup = new AuditGroupCommit(ds, audit, config.audit.groupCommitMax);
   const revealRefusals = new RevealRefusals(auditGroup, config.revealRefusals);
   const reveals = new CredentialReveals(ds, dataKeys, auditGroup, revealRefusals);
@@ -146,7 +159,13 @@ function createServices(config: Config, log: Logger, ds: DataSource, redis: Redi
   const credentialVersions = new CredentialVersions(ds, audit, dataKeys, forgetReveals);
   const credentialGrants = new CredentialGrants(ds, audit, forgetReveals);
   const credentials = new CredentialService(ds, audit, credentialVersions, forgetReveals);
-  const planner = new Planner(ds, redis, queues, { ...config.lifecycle, batch: 1_000, lockTtlMs: Math.max(5_000, config.lifecycle.tickMs * 2) }, log);
+  const planner = new Planner(
+    ds,
+    redis,
+    queues,
+    { ...config.lifecycle, batch: 1_000, lockTtlMs: Math.max(5_000, config.lifecycle.tickMs * 2) },
+    log,
+  );
   const successorSeal = new SuccessorSeal(box);
   const lifecycle = new LifecycleActions(ds, audit, hasher, successorSeal, changes, log);
   const preview = new LifecyclePreview(rotation, policies);
@@ -154,14 +173,45 @@ function createServices(config: Config, log: Logger, ds: DataSource, redis: Redi
   metrics.sources.lifecycleQueues = () => operations.queueStats();
   metrics.sources.plannerLagSeconds = () => operations.lagSeconds(null);
   const successors = new SuccessorService(ds, hasher, successorSeal, audit, tokenStatus, changes);
-  const outbound = createOutbound({ webhookAllow: config.webhooks.allow, rotatorAllow: config.rotators.allow, deadlineMs: config.outbound.deadlineMs, platformUrls: [config.databaseUrl, config.redisUrl] });
+  const outbound = createOutbound({
+    webhookAllow: config.webhooks.allow,
+    rotatorAllow: config.rotators.allow,
+    deadlineMs: config.outbound.deadlineMs,
+    platformUrls: [config.databaseUrl, config.redisUrl],
+  });
   const webhooks = new WebhookService(ds, audit, box, outbound.http);
   const webhookDispatch = new WebhookDispatch(ds, queues, config.webhooks);
-  const rotations = new CredentialRotations(ds, audit, credentialVersions, box, queues, outbound, config.rotators, metrics, log);
+  const rotations = new CredentialRotations(
+    ds,
+    audit,
+    credentialVersions,
+    box,
+    queues,
+    outbound,
+    config.rotators,
+    metrics,
+    log,
+  );
   const rotatorConfiguration = new RotatorConfiguration(ds, audit, credentialGrants, credentialVersions, box, outbound);
-  const credentialJobs = new CredentialJobs(ds, audit, log, (tenantId, credentialId, version) => rotations.refuseRetired(tenantId, credentialId, version), config.outbound.tenantSlots);
+  const credentialJobs = new CredentialJobs(
+    ds,
+    audit,
+    log,
+    (tenantId, credentialId, version) => rotations.refuseRetired(tenantId, credentialId, version),
+    config.outbound.tenantSlots,
+  );
   const deliveries = new WebhookDeliveries(ds, audit, box, outbound.http, config.webhooks, log);
-  const relay = new AuditRelay(ds, redis, config.databaseUrl, prefix, signer, scopes, webhookDispatch, { ...config.relay, checkpointEvery: config.audit.checkpointEvery }, log);
+  const relay = new AuditRelay(
+    ds,
+    redis,
+    config.databaseUrl,
+    prefix,
+    signer,
+    scopes,
+    webhookDispatch,
+    { ...config.relay, checkpointEvery: config.audit.checkpointEvery },
+    log,
+  );
   const events = new EventService(ds, hub, scopes);
   const usage = new UsageRecorder(ds, metrics, log, config.usageFlushMs, config.usageDailyFlushMs);
   const local = new LocalRecordCache(config.verify, () => poller.trusted());
@@ -229,7 +279,13 @@ function createServices(config: Config, log: Logger, ds: DataSource, redis: Redi
 
 /** Connects, migrates, bootstraps an empty database and builds the services. */
 export async function createContainer(config: Config, log: Logger): Promise<Container> {
-  await untilReachable('Postgres', 'DATABASE_URL', () => ensureDatabase(config.databaseUrl), config.startupTimeoutMs, log);
+  await untilReachable(
+    'Postgres',
+    'DATABASE_URL',
+    () => ensureDatabase(config.databaseUrl),
+    config.startupTimeoutMs,
+    log,
+  );
   const ds = createDataSource(config.databaseUrl, DATABASE_SCHEMA);
   await ds.initialize();
   const redis = createRedis(config.redisUrl, 'command', 'main', log);
@@ -245,7 +301,12 @@ export async function createContainer(config: Config, log: Logger): Promise<Cont
   const metrics = createMetrics();
   const services = createServices(config, log, ds, redis, subscriber, bullRedis, metrics);
   const ran = await migrate(ds, async () => {
-    await services.tenants.bootstrap(config.bootstrapTenantName, config.bootstrapTokenFile, config.bootstrapTokenTtlS, log);
+    await services.tenants.bootstrap(
+      config.bootstrapTenantName,
+      config.bootstrapTokenFile,
+      config.bootstrapTokenTtlS,
+      log,
+    );
   });
   for (const t of await services.tenants.longLivedPlatformTokens(config.bootstrapTokenTtlS)) {
     log.warn(
@@ -257,7 +318,10 @@ export async function createContainer(config: Config, log: Logger): Promise<Cont
   try {
     await services.dataKeys.checkRing();
     for (const u of await services.resealer.unreadable()) {
-      log.error(u, `${u.rows} row(s) of ${u.table}.${u.column} are sealed under key ${u.keyId}, which ENCRYPTION_KEYS does not hold: put it back in the ring (what they seal cannot be opened meanwhile)`);
+      log.error(
+        u,
+        `${u.rows} row(s) of ${u.table}.${u.column} are sealed under key ${u.keyId}, which ENCRYPTION_KEYS does not hold: put it back in the ring (what they seal cannot be opened meanwhile)`,
+      );
     }
   } catch (err) {
     await services.queues.close();

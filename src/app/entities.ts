@@ -12,13 +12,35 @@ import { Tenant } from '../tenants/tenant.entity';
 import { TokenRow } from '../tokens/token.entity';
 import { TokenSecretRow } from '../tokens/token-secret.entity';
 import { Webhook, WebhookDelivery } from '../webhooks/webhook.entity';
-import { Credential, CredentialGrant, CredentialRotation, CredentialVersion, TenantDataKey } from '../credentials/credential.entity';
+import {
+  Credential,
+  CredentialGrant,
+  CredentialRotation,
+  CredentialVersion,
+  TenantDataKey,
+} from '../credentials/credential.entity';
 
 export const DATABASE_SCHEMA: Schema = {
   entities: [
-    Tenant, Owner, OwnerScopeRow, Role, RoleBindingRow, Scope, RotationPolicy,
-    TokenRow, TokenScopeRow, TokenSecretRow, AuditEvent, AuditHeadRow, Webhook, WebhookDelivery,
-    Credential, CredentialVersion, CredentialGrant, CredentialRotation, TenantDataKey,
+    Tenant,
+    Owner,
+    OwnerScopeRow,
+    Role,
+    RoleBindingRow,
+    Scope,
+    RotationPolicy,
+    TokenRow,
+    TokenScopeRow,
+    TokenSecretRow,
+    AuditEvent,
+    AuditHeadRow,
+    Webhook,
+    WebhookDelivery,
+    Credential,
+    CredentialVersion,
+    CredentialGrant,
+    CredentialRotation,
+    TenantDataKey,
   ],
   migrations,
 };

@@ -49,19 +49,38 @@ export function createLoaders(s: LoaderSources, tenantId: string, { cache = true
     usage(from: Date, to: Date): DataLoader<string, DailyUsage[]> {
       const key = `${from.toISOString()}/${to.toISOString()}`;
       let loader = usageByRange.get(key);
-      if (!loader) usageByRange.set(key, (loader = new DataLoader((ids) => s.tokenUsage.usageByTokenIds(tenantId, ids, from, to), options)));
+      if (!loader)
+        usageByRange.set(
+          key,
+          (loader = new DataLoader((ids) => s.tokenUsage.usageByTokenIds(tenantId, ids, from, to), options)),
+        );
       return loader;
     },
-    owner: new DataLoader<string, Owner | null>(async (ids) => byKey(ids, await s.owners.byIds(tenantId, ids), (o) => o.id), options),
+    owner: new DataLoader<string, Owner | null>(
+      async (ids) => byKey(ids, await s.owners.byIds(tenantId, ids), (o) => o.id),
+      options,
+    ),
     ownerRoles: new DataLoader<string, Role[]>((ids) => s.roles.byOwnerIds(tenantId, ids), options),
     ownerScopes: new DataLoader<string, Scope[]>((ids) => s.scopes.byOwnerIds(tenantId, ids), options),
     tokenScopes: new DataLoader<string, Scope[]>((ids) => s.scopes.byTokenIds(tenantId, ids), options),
     usageSummary: new DataLoader<string, UsageSummary>((ids) => s.tokenUsage.usageSummaries(tenantId, ids), options),
-    tokenSecrets: new DataLoader<string, TokenSecretRow[]>((ids) => s.tokenUsage.secretsByTokenIds(tenantId, ids), options),
-    policy: new DataLoader<string, RotationPolicy | null>(async (ids) => byKey(ids, await s.policies.byIds(tenantId, ids), (p) => p.id), options),
+    tokenSecrets: new DataLoader<string, TokenSecretRow[]>(
+      (ids) => s.tokenUsage.secretsByTokenIds(tenantId, ids),
+      options,
+    ),
+    policy: new DataLoader<string, RotationPolicy | null>(
+      async (ids) => byKey(ids, await s.policies.byIds(tenantId, ids), (p) => p.id),
+      options,
+    ),
     policyUsage: new DataLoader<string, PolicyUsage>((ids) => s.policies.usage(tenantId, ids), options),
     scopeUsage: new DataLoader<string, ScopeUsage>((ids) => s.scopes.usage(tenantId, ids), options),
-    credentialReaders: new DataLoader<string, CredentialGrant[]>((ids) => s.credentialGrants.grantsByCredentialIds(tenantId, ids), options),
-    currentCredentialVersion: new DataLoader<string, CredentialVersion | null>((ids) => s.credentials.currentVersions(tenantId, ids), options),
+    credentialReaders: new DataLoader<string, CredentialGrant[]>(
+      (ids) => s.credentialGrants.grantsByCredentialIds(tenantId, ids),
+      options,
+    ),
+    currentCredentialVersion: new DataLoader<string, CredentialVersion | null>(
+      (ids) => s.credentials.currentVersions(tenantId, ids),
+      options,
+    ),
   };
 }

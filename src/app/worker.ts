@@ -5,7 +5,15 @@ import type { ActionResult } from '../lifecycle/lifecycle.jobs';
 import { Batcher } from '../lifecycle/batcher';
 import { Clock } from '../platform/clock';
 import { fairly, TenantSlots } from '../outbound/tenant-slots';
-import { bullConnection, LIFECYCLE_QUEUES, type LifecycleJob, type LifecycleQueue, QueueName, type RotationStepJob, type WebhookDelivery } from '../platform/queues';
+import {
+  bullConnection,
+  LIFECYCLE_QUEUES,
+  type LifecycleJob,
+  type LifecycleQueue,
+  QueueName,
+  type RotationStepJob,
+  type WebhookDelivery,
+} from '../platform/queues';
 import type { Container } from './container';
 
 export interface Workers {
@@ -28,14 +36,22 @@ export async function startWorkers(c: Container): Promise<Workers> {
       { name: 'tokens', run: () => services.planner.tick() },
       { name: 'credentials', run: () => services.credentialJobs.sweep() },
       { name: 'rotations', run: () => services.rotations.sweep() },
-      { name: 'webhooks', everyMs: Math.min(30_000, config.webhooks.sweepAfterMs / 2), run: () => services.webhookDispatch.sweep() },
+      {
+        name: 'webhooks',
+        everyMs: Math.min(30_000, config.webhooks.sweepAfterMs / 2),
+        run: () => services.webhookDispatch.sweep(),
+      },
     ],
     log,
   );
   const common = { connection, prefix: config.redisPrefix };
 
   const lifecycleWorker = (kind: LifecycleQueue) => {
-    const batcher = new Batcher<LifecycleJob, ActionResult | Error>((jobs) => services.lifecycle.run(kind, jobs), lifecycle.batch, BATCH_WAIT_MS);
+    const batcher = new Batcher<LifecycleJob, ActionResult | Error>(
+      (jobs) => services.lifecycle.run(kind, jobs),
+      lifecycle.batch,
+      BATCH_WAIT_MS,
+    );
     return new Worker<LifecycleJob, ActionResult>(
       kind,
       async (job: Job<LifecycleJob>) => {
@@ -49,7 +65,13 @@ export async function startWorkers(c: Container): Promise<Workers> {
       },
       // A worker killed mid-job leaves its jobs locked; they come back after the lock lapses and
       // run again, which is safe: every action re-checks its row. So a stall never fails a job.
-      { ...common, concurrency: lifecycle.concurrency, lockDuration: 15_000, stalledInterval: 5_000, maxStalledCount: 1_000 },
+      {
+        ...common,
+        concurrency: lifecycle.concurrency,
+        lockDuration: 15_000,
+        stalledInterval: 5_000,
+        maxStalledCount: 1_000,
+      },
     );
   };
 
@@ -71,11 +93,12 @@ export async function startWorkers(c: Container): Promise<Workers> {
       { ...common, concurrency: 16 },
     ),
     // A tick that died with its process is simply missed: the next one does the same work.
-    new Worker(
-      QueueName.PLANNER,
-      () => clock.tick(),
-      { ...common, concurrency: 1, lockDuration: 10_000, stalledInterval: 5_000 },
-    ),
+    new Worker(QueueName.PLANNER, () => clock.tick(), {
+      ...common,
+      concurrency: 1,
+      lockDuration: 10_000,
+      stalledInterval: 5_000,
+    }),
     ...LIFECYCLE_QUEUES.map(lifecycleWorker),
     // One step of a credential rotation. The last attempt's failure fails the rotation (CURRENT
     // untouched); a worker killed mid-step leaves the job to come back, and the step runs again.
@@ -117,8 +140,14 @@ export async function startWorkers(c: Container): Promise<Workers> {
   // Data keys still wrapped by a key other than the ring's active one move under it, and so does
   // every secret sealed directly under the ring, in the background: reads go on meanwhile, since
   // the old key stays in the ring.
-  void services.dataKeys.rewrap().catch((err) => log.error({ err }, 'could not re-wrap data keys; the next worker start tries again'));
-  void services.resealer.reseal().catch((err) => log.error({ err }, 'could not re-seal secrets under the active key; the next worker start tries again'));
+  void services.dataKeys
+    .rewrap()
+    .catch((err) => log.error({ err }, 'could not re-wrap data keys; the next worker start tries again'));
+  void services.resealer
+    .reseal()
+    .catch((err) =>
+      log.error({ err }, 'could not re-seal secrets under the active key; the next worker start tries again'),
+    );
 
   await Promise.all(workers.map((w) => w.waitUntilReady()));
   log.info({ queues: workers.map((w) => w.name) }, 'workers started');

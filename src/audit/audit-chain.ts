@@ -60,7 +60,8 @@ export class ChainChecker {
   add(link: ChainLink): boolean {
     if (this.firstBrokenSeq !== null) return false;
     this.checked++;
-    const ok = link.seq === this.nextSeq && link.prevHash === this.prevHash && eventHash(link.prevHash, link) === link.hash;
+    const ok =
+      link.seq === this.nextSeq && link.prevHash === this.prevHash && eventHash(link.prevHash, link) === link.hash;
     if (!ok) {
       this.firstBrokenSeq = Math.min(link.seq, this.nextSeq);
       return false;

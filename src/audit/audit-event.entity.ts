@@ -22,7 +22,9 @@ export class AuditEvent {
   @Column('timestamptz')
   at!: Date;
 
-  @Field({ description: 'TOKEN_ISSUED, TOKEN_ROTATED, TOKEN_REVOKED, TOKEN_EXPIRED, TOKEN_EXPIRING, POLICY_CREATED, ...' })
+  @Field({
+    description: 'TOKEN_ISSUED, TOKEN_ROTATED, TOKEN_REVOKED, TOKEN_EXPIRED, TOKEN_EXPIRING, POLICY_CREATED, ...',
+  })
   @Column('text')
   action!: string;
 

@@ -25,7 +25,8 @@ export interface AuditEntry {
 
 /** Audit data never holds a secret: an entry that looks as if it did is refused before it is written. */
 export function refuseSecrets(e: AuditEntry): void {
-  if (e.data && SECRET_SHAPE.test(JSON.stringify(e.data))) throw new Error(`refusing to audit ${e.action}: data holds a secret`);
+  if (e.data && SECRET_SHAPE.test(JSON.stringify(e.data)))
+    throw new Error(`refusing to audit ${e.action}: data holds a secret`);
 }
 
 export interface AuditFilterInput {
@@ -75,7 +76,13 @@ export class AuditService {
    * in its data) was appended in the last `windowS` seconds: for events a caller could otherwise
    * make the chain grow by at will. Returns whether it appended.
    */
-  async appendUnlessRecent(tx: Tx, tenantId: string, entry: AuditEntry, windowS: number, same: Record<string, string | null> = {}): Promise<boolean> {
+  async appendUnlessRecent(
+    tx: Tx,
+    tenantId: string,
+    entry: AuditEntry,
+    windowS: number,
+    same: Record<string, string | null> = {},
+  ): Promise<boolean> {
     const [recent] = await tx.query(
       `SELECT 1 FROM audit_events WHERE tenant_id = $1 AND target_id = $2 AND action = $3 AND at > now() - make_interval(secs => $4) AND data @> $5::jsonb LIMIT 1`,
       [tenantId, entry.targetId, entry.action, windowS, JSON.stringify(same)],
@@ -88,7 +95,9 @@ export class AuditService {
   async append(tx: Tx, tenantId: string, entries: AuditEntry | AuditEntry[]): Promise<AuditEvent[]> {
     const list = Array.isArray(entries) ? entries : [entries];
     if (list.length === 0) return [];
-    const [head] = (await tx.query(`SELECT seq, hash FROM audit_heads WHERE tenant_id = $1 FOR UPDATE`, [tenantId])) as Array<{ seq: string; hash: string }>;
+    const [head] = (await tx.query(`SELECT seq, hash FROM audit_heads WHERE tenant_id = $1 FOR UPDATE`, [
+      tenantId,
+    ])) as Array<{ seq: string; hash: string }>;
     if (!head) throw new Error(`tenant ${tenantId} has no audit chain head`);
     const at = new Date();
     let seq = Number(head.seq);
@@ -135,12 +144,10 @@ export class AuditService {
     );
     // The notification is delivered when (and only if) the transaction commits: the relay
     // publishes at once. One statement with the head's move, one round trip less under the lock.
-    await tx.query(`WITH head AS (UPDATE audit_heads SET seq = $2, hash = $3 WHERE tenant_id = $1 RETURNING tenant_id) SELECT pg_notify($4, tenant_id::text) FROM head`, [
-      tenantId,
-      seq,
-      hash,
-      AUDIT_NOTIFY_CHANNEL,
-    ]);
+    await tx.query(
+      `WITH head AS (UPDATE audit_heads SET seq = $2, hash = $3 WHERE tenant_id = $1 RETURNING tenant_id) SELECT pg_notify($4, tenant_id::text) FROM head`,
+      [tenantId, seq, hash, AUDIT_NOTIFY_CHANNEL],
+    );
     return rows;
   }
 
@@ -159,7 +166,10 @@ export class AuditService {
       const afterSeq = Number(decodeCursor(after));
       qb.andWhere('e.seq > :afterSeq', { afterSeq: Number.isSafeInteger(afterSeq) ? afterSeq : 0 });
     }
-    const rows = await qb.orderBy('e.seq', 'ASC').limit(limit + 1).getMany();
+    const rows = await qb
+      .orderBy('e.seq', 'ASC')
+      .limit(limit + 1)
+      .getMany();
     return connection(rows, limit, totalCount, (r) => r.seq);
   }
 
@@ -181,7 +191,15 @@ export class AuditService {
     const checkpoints = new Map(rows.map((r) => [Number(r.seq), r]));
     const checker = new ChainChecker();
     let verified = 0;
-    const broken = (seq: number, problem: string): ChainReport => ({ valid: false, checked: checker.checked, firstBrokenSeq: seq, checkpoints: verified, problem, signedThrough: null, unsignedTail: null });
+    const broken = (seq: number, problem: string): ChainReport => ({
+      valid: false,
+      checked: checker.checked,
+      firstBrokenSeq: seq,
+      checkpoints: verified,
+      problem,
+      signedThrough: null,
+      unsignedTail: null,
+    });
     for (;;) {
       const batch = await new TenantScope(this.ds.manager, tenantId)
         .select(AuditEvent, 'e')
@@ -190,13 +208,18 @@ export class AuditService {
         .limit(CHECK_BATCH)
         .getMany();
       for (const row of batch) {
-        if (!checker.add(row)) return broken(checker.firstBrokenSeq!, `event seq ${checker.firstBrokenSeq} does not match the chain (changed, missing or out of order)`);
+        if (!checker.add(row))
+          return broken(
+            checker.firstBrokenSeq!,
+            `event seq ${checker.firstBrokenSeq} does not match the chain (changed, missing or out of order)`,
+          );
         const c = checkpoints.get(row.seq);
         if (c) {
           if (!this.checkpointKeys.verify({ tenantId, seq: row.seq, hash: c.hash }, c.key_id, c.signature)) {
             return broken(row.seq, `the signed checkpoint at seq ${row.seq} does not verify with key ${c.key_id}`);
           }
-          if (c.hash !== row.hash) return broken(row.seq, `event seq ${row.seq} differs from its signed checkpoint: the chain was rewritten`);
+          if (c.hash !== row.hash)
+            return broken(row.seq, `event seq ${row.seq} differs from its signed checkpoint: the chain was rewritten`);
           verified++;
         }
       }
@@ -204,16 +227,37 @@ export class AuditService {
     }
     const end = checker.lastSeq;
     const past = rows.find((r) => Number(r.seq) > end);
-    if (past) return broken(end + 1, `a signed checkpoint at seq ${past.seq} lies past the chain's end (seq ${end}): events were removed`);
+    if (past)
+      return broken(
+        end + 1,
+        `a signed checkpoint at seq ${past.seq} lies past the chain's end (seq ${end}): events were removed`,
+      );
     // Rows missing at the end show up against the head, which records the last seq and hash.
     const head = await this.ds.getRepository(AuditHeadRow).findOneByOrFail({ tenantId });
-    if (head.seq !== end || head.hash !== checker.headHash) return broken(end + 1, `the chain ends at seq ${end}, its head says seq ${head.seq}`);
-    const [relay]: Array<{ published_seq: string }> = await this.ds.query(`SELECT published_seq FROM audit_relay WHERE tenant_id = $1`, [tenantId]);
+    if (head.seq !== end || head.hash !== checker.headHash)
+      return broken(end + 1, `the chain ends at seq ${end}, its head says seq ${head.seq}`);
+    const [relay]: Array<{ published_seq: string }> = await this.ds.query(
+      `SELECT published_seq FROM audit_relay WHERE tenant_id = $1`,
+      [tenantId],
+    );
     const published = Number(relay?.published_seq ?? 0);
-    if (published > end) return broken(end + 1, `the relay published events up to seq ${published}, past the chain's end (seq ${end}): events were removed`);
+    if (published > end)
+      return broken(
+        end + 1,
+        `the relay published events up to seq ${published}, past the chain's end (seq ${end}): events were removed`,
+      );
     const owed = Math.floor(published / this.checkpointEvery) * this.checkpointEvery;
-    if (owed > 0 && !checkpoints.has(owed)) return broken(owed, `the signed checkpoint at seq ${owed} is missing: checkpoints were deleted`);
+    if (owed > 0 && !checkpoints.has(owed))
+      return broken(owed, `the signed checkpoint at seq ${owed} is missing: checkpoints were deleted`);
     const signedThrough = Math.max(0, ...rows.map((r) => Number(r.seq)));
-    return { valid: true, checked: checker.checked, firstBrokenSeq: null, checkpoints: verified, problem: null, signedThrough, unsignedTail: end - signedThrough };
+    return {
+      valid: true,
+      checked: checker.checked,
+      firstBrokenSeq: null,
+      checkpoints: verified,
+      problem: null,
+      signedThrough,
+      unsignedTail: end - signedThrough,
+    };
   }
 }

@@ -22,7 +22,10 @@ export class AuditChainReport {
   @Field(() => String, { nullable: true, description: 'What is wrong, when valid is false.' })
   problem!: string | null;
 
-  @Field(() => Int, { nullable: true, description: 'When valid: the seq of the latest signed checkpoint (0 when there is none yet).' })
+  @Field(() => Int, {
+    nullable: true,
+    description: 'When valid: the seq of the latest signed checkpoint (0 when there is none yet).',
+  })
   signedThrough!: number | null;
 
   @Field(() => Int, {

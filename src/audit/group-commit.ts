@@ -41,7 +41,13 @@ export class AuditGroupCommit {
     while (queue.length > 0) {
       const group = queue.splice(0, this.maxGroup);
       try {
-        const events = await this.ds.transaction((tx) => this.audit.append(tx, tenantId, group.map((w) => w.entry)));
+        const events = await this.ds.transaction((tx) =>
+          this.audit.append(
+            tx,
+            tenantId,
+            group.map((w) => w.entry),
+          ),
+        );
         group.forEach((w, i) => w.resolve(events[i]!));
       } catch (err) {
         for (const w of group) w.reject(err);

@@ -39,13 +39,19 @@ export class LatchkeyClient {
         signal: AbortSignal.timeout(60_000),
       });
     } catch (err) {
-      throw new CliError(`cannot reach Latchkey at ${this.url}: ${(err as Error).cause ?? (err as Error).message}`, ExitCode.UNAVAILABLE);
+      throw new CliError(
+        `cannot reach Latchkey at ${this.url}: ${(err as Error).cause ?? (err as Error).message}`,
+        ExitCode.UNAVAILABLE,
+      );
     }
     let body: GraphQLResponse<R>;
     try {
       body = (await res.json()) as GraphQLResponse<R>;
     } catch {
-      throw new CliError(`${this.url}/graphql answered ${res.status} without GraphQL: is this a Latchkey server?`, ExitCode.SERVER);
+      throw new CliError(
+        `${this.url}/graphql answered ${res.status} without GraphQL: is this a Latchkey server?`,
+        ExitCode.SERVER,
+      );
     }
     const error = body.errors?.[0];
     if (error) {
@@ -58,7 +64,11 @@ export class LatchkeyClient {
   }
 
   /** Follows a subscription until the connection ends; `next` sees each result. */
-  subscribe<R, V extends Record<string, unknown>>(document: TypedDocumentNode<R, V>, variables: V, next: (data: R) => void): Promise<void> {
+  subscribe<R, V extends Record<string, unknown>>(
+    document: TypedDocumentNode<R, V>,
+    variables: V,
+    next: (data: R) => void,
+  ): Promise<void> {
     const { createClient } = require('graphql-ws') as typeof GraphQLWs;
     const WebSocket = require('ws') as typeof Ws;
     const client = createClient({
@@ -79,8 +89,20 @@ export class LatchkeyClient {
           },
           error: (err) => {
             const close = err as { code?: number; reason?: string };
-            if (close?.code === 4403 || close?.code === 4401) reject(new CliError(`the subscription was refused: ${close.reason || 'not authenticated'} (check LATCHKEY_TOKEN)`, ExitCode.AUTH));
-            else reject(new CliError(`the subscription ended: ${close?.reason || (err as Error).message || 'connection lost'}`, ExitCode.UNAVAILABLE));
+            if (close?.code === 4403 || close?.code === 4401)
+              reject(
+                new CliError(
+                  `the subscription was refused: ${close.reason || 'not authenticated'} (check LATCHKEY_TOKEN)`,
+                  ExitCode.AUTH,
+                ),
+              );
+            else
+              reject(
+                new CliError(
+                  `the subscription ended: ${close?.reason || (err as Error).message || 'connection lost'}`,
+                  ExitCode.UNAVAILABLE,
+                ),
+              );
           },
           complete: resolve,
         },
@@ -89,7 +111,11 @@ export class LatchkeyClient {
   }
 
   /** Every page of a connection. */
-  async *pages<N>(fetchPage: (after: string | null) => Promise<{ pageInfo: { hasNextPage: boolean; endCursor: string | null }; edges: Array<{ node: N }> }>): AsyncGenerator<N> {
+  async *pages<N>(
+    fetchPage: (
+      after: string | null,
+    ) => Promise<{ pageInfo: { hasNextPage: boolean; endCursor: string | null }; edges: Array<{ node: N }> }>,
+  ): AsyncGenerator<N> {
     let after: string | null = null;
     for (;;) {
       const page = await fetchPage(after);

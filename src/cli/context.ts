@@ -32,15 +32,21 @@ export function contextOf(cmd: Command): Ctx {
   } catch {
     throw usage(`--url ${JSON.stringify(url)} is not an http(s) URL`);
   }
-  if (opts.token) out.note('warning: --token puts the token in your shell history and the process list; set LATCHKEY_TOKEN instead');
+  if (opts.token)
+    out.note('warning: --token puts the token in your shell history and the process list; set LATCHKEY_TOKEN instead');
   const token = opts.token ?? process.env.LATCHKEY_TOKEN;
   if (!token) throw new CliError('no token: set LATCHKEY_TOKEN to a Latchkey CONTROL token', ExitCode.AUTH);
-  return { client: new LatchkeyClient(url, token), out, credentials: new CredentialsClient({ url, token, maxAgeMs: 0 }) };
+  return {
+    client: new LatchkeyClient(url, token),
+    out,
+    credentials: new CredentialsClient({ url, token, maxAgeMs: 0 }),
+  };
 }
 
 /** Asks on a terminal; refuses (usage, exit 3) when stdin is not one: scripts pass --yes. */
 export async function confirm(question: string, verb: string): Promise<boolean> {
-  if (!process.stdin.isTTY) throw usage(`refusing to ${verb} without confirmation: pass --yes (stdin is not a terminal)`);
+  if (!process.stdin.isTTY)
+    throw usage(`refusing to ${verb} without confirmation: pass --yes (stdin is not a terminal)`);
   const rl = createInterface({ input: process.stdin, output: process.stderr });
   try {
     return /^y(es)?$/i.test((await rl.question(`${visible(question)} [y/N] `)).trim());
@@ -86,13 +92,16 @@ export function durationArg(value: string): string {
     return v.toUpperCase();
   } catch (err) {
     if (!(err instanceof DurationError)) throw err;
-    throw new InvalidArgumentError(`${JSON.stringify(value)} is not a duration: write 90m, 1h, 30d or 2w, or ISO 8601 such as PT1H or P30D`);
+    throw new InvalidArgumentError(
+      `${JSON.stringify(value)} is not a duration: write 90m, 1h, 30d or 2w, or ISO 8601 such as PT1H or P30D`,
+    );
   }
 }
 
 /** A whole number of at least 1 (for --limit); anything else is a usage error that says so. */
 export function countArg(value: string): number {
   const v = value.trim();
-  if (!/^\d+$/.test(v) || Number(v) < 1) throw new InvalidArgumentError(`${JSON.stringify(value)} is not a whole number of at least 1`);
+  if (!/^\d+$/.test(v) || Number(v) < 1)
+    throw new InvalidArgumentError(`${JSON.stringify(value)} is not a whole number of at least 1`);
   return Number(v);
 }

@@ -6,7 +6,13 @@ import { CliError, ExitCode } from './errors';
 import type { Change } from './change';
 import { urlDigest } from '../platform/capability-url';
 import { diffFields, sortKeys } from './diff-values';
-import { type CredentialFieldsFragment, GrantCredentialDocument, RevokeCredentialAccessDocument, SetCredentialRotatorDocument, UpdateCredentialDocument } from './generated/graphql';
+import {
+  type CredentialFieldsFragment,
+  GrantCredentialDocument,
+  RevokeCredentialAccessDocument,
+  SetCredentialRotatorDocument,
+  UpdateCredentialDocument,
+} from './generated/graphql';
 import type { DesiredCredential, DesiredRotator, PolicyFile } from './policy-file';
 import type { ServerState } from './server-state';
 
@@ -15,10 +21,21 @@ import type { ServerState } from './server-state';
  * webhook rotator's URL masked: when its digest is the file's URL's, it is that URL.
  */
 function serverRotator(c: CredentialFieldsFragment, desired: DesiredRotator | null): DesiredRotator | null {
-  const r = c.rotator as { kind: string; url?: string; urlDigest?: string; connection?: string; roles?: string[] } | null;
+  const r = c.rotator as {
+    kind: string;
+    url?: string;
+    urlDigest?: string;
+    connection?: string;
+    roles?: string[];
+  } | null;
   if (!r) return null;
   const timing = { rotateEvery: c.rotateEvery ?? null, gracePeriod: c.gracePeriod };
-  if (r.kind === 'WEBHOOK') return { kind: 'WEBHOOK', url: desired?.kind === 'WEBHOOK' && urlDigest(desired.url) === r.urlDigest ? desired.url : r.url!, ...timing };
+  if (r.kind === 'WEBHOOK')
+    return {
+      kind: 'WEBHOOK',
+      url: desired?.kind === 'WEBHOOK' && urlDigest(desired.url) === r.urlDigest ? desired.url : r.url!,
+      ...timing,
+    };
   if (r.kind === 'POSTGRES') return { kind: 'POSTGRES', connection: r.connection!, roles: r.roles!, ...timing };
   return { kind: 'REDIS', connection: r.connection!, ...timing };
 }
@@ -36,11 +53,28 @@ export function credentialChanges(file: PolicyFile, server: ServerState): Change
         ExitCode.INVALID,
       );
     }
-    for (const [j, r] of d.readers.entries()) if (!declaredOwners.has(r)) throw new CliError(`${file.where(['credentials', i, 'readers', j])}: unknown owner ${JSON.stringify(r)}: declare it in the file or create it first`, ExitCode.INVALID);
-    if (d.owner && !declaredOwners.has(d.owner)) throw new CliError(`${file.where(['credentials', i, 'owner'])}: unknown owner ${JSON.stringify(d.owner)}`, ExitCode.INVALID);
+    for (const [j, r] of d.readers.entries())
+      if (!declaredOwners.has(r))
+        throw new CliError(
+          `${file.where(['credentials', i, 'readers', j])}: unknown owner ${JSON.stringify(r)}: declare it in the file or create it first`,
+          ExitCode.INVALID,
+        );
+    if (d.owner && !declaredOwners.has(d.owner))
+      throw new CliError(
+        `${file.where(['credentials', i, 'owner'])}: unknown owner ${JSON.stringify(d.owner)}`,
+        ExitCode.INVALID,
+      );
 
-    const before: Record<string, unknown> = { service: current.service ?? null, description: current.description ?? null, labels: sortKeys(current.labels) };
-    const after: Record<string, unknown> = { service: d.service, description: d.description, labels: sortKeys(d.labels) };
+    const before: Record<string, unknown> = {
+      service: current.service ?? null,
+      description: current.description ?? null,
+      labels: sortKeys(current.labels),
+    };
+    const after: Record<string, unknown> = {
+      service: d.service,
+      description: d.description,
+      labels: sortKeys(d.labels),
+    };
     if (d.owner) {
       before.owner = ownerName.get(current.ownerId) ?? current.ownerId;
       after.owner = d.owner;
@@ -69,16 +103,37 @@ export function credentialChanges(file: PolicyFile, server: ServerState): Change
           return id;
         };
         if (has('service') || has('description') || has('labels') || has('owner')) {
-          await st.client.request(UpdateCredentialDocument, { name: d.name, input: { service: d.service, description: d.description, labels: d.labels, ownerId: d.owner ? ownerId(d.owner) : undefined } });
+          await st.client.request(UpdateCredentialDocument, {
+            name: d.name,
+            input: {
+              service: d.service,
+              description: d.description,
+              labels: d.labels,
+              ownerId: d.owner ? ownerId(d.owner) : undefined,
+            },
+          });
         }
-        for (const r of d.readers) if (!readersBefore.includes(r)) await st.client.request(GrantCredentialDocument, { name: d.name, ownerId: ownerId(r) });
+        for (const r of d.readers)
+          if (!readersBefore.includes(r))
+            await st.client.request(GrantCredentialDocument, { name: d.name, ownerId: ownerId(r) });
         for (const g of current.readers) {
-          if (!d.readers.includes(ownerName.get(g.ownerId) ?? g.ownerId)) await st.client.request(RevokeCredentialAccessDocument, { name: d.name, ownerId: g.ownerId });
+          if (!d.readers.includes(ownerName.get(g.ownerId) ?? g.ownerId))
+            await st.client.request(RevokeCredentialAccessDocument, { name: d.name, ownerId: g.ownerId });
         }
         if (has('rotator') && d.rotator) {
           const r = d.rotator;
-          const input = r.kind === 'WEBHOOK' ? { kind: r.kind, url: r.url } : r.kind === 'POSTGRES' ? { kind: r.kind, connection: r.connection, roles: r.roles } : { kind: r.kind, connection: r.connection };
-          const set = (await st.client.request(SetCredentialRotatorDocument, { name: d.name, input: { ...input, rotateEvery: r.rotateEvery, gracePeriod: r.gracePeriod } })).setCredentialRotator;
+          const input =
+            r.kind === 'WEBHOOK'
+              ? { kind: r.kind, url: r.url }
+              : r.kind === 'POSTGRES'
+                ? { kind: r.kind, connection: r.connection, roles: r.roles }
+                : { kind: r.kind, connection: r.connection };
+          const set = (
+            await st.client.request(SetCredentialRotatorDocument, {
+              name: d.name,
+              input: { ...input, rotateEvery: r.rotateEvery, gracePeriod: r.gracePeriod },
+            })
+          ).setCredentialRotator;
           return set.signingSecret ? { secret: set.signingSecret } : {};
         }
         return {};

@@ -32,7 +32,11 @@ export function retiring(token: TokenFieldsFragment, overlapS: number) {
   const sooner = token.expiresAt !== null && token.expiresAt !== undefined && Date.parse(token.expiresAt) <= end;
   const until = new Date(sooner ? Date.parse(token.expiresAt!) : end).toISOString();
   const { [MANAGED_LABEL.key]: _managed, ...labels } = token.labels as Record<string, string>;
-  return { ...(sooner ? {} : { expiresAt: until }), name: `${token.name} (replaced, until ${until})`.slice(0, 200), labels };
+  return {
+    ...(sooner ? {} : { expiresAt: until }),
+    name: `${token.name} (replaced, until ${until})`.slice(0, 200),
+    labels,
+  };
 }
 
 export function sortKeys(o: Record<string, unknown>): Record<string, unknown> {

@@ -32,21 +32,49 @@ import { webhookChanges } from './webhook-diff';
 const IMPACT_WINDOW = 'P30D';
 
 function policyInput(p: DesiredPolicy): RotationPolicyInput {
-  return { name: p.name, rotateEvery: p.rotateEvery, gracePeriod: p.gracePeriod, expireAfter: p.expireAfter, notifyBefore: p.notifyBefore, rateLimit: p.rateLimit, onReuse: p.onReuse };
+  return {
+    name: p.name,
+    rotateEvery: p.rotateEvery,
+    gracePeriod: p.gracePeriod,
+    expireAfter: p.expireAfter,
+    notifyBefore: p.notifyBefore,
+    rateLimit: p.rateLimit,
+    onReuse: p.onReuse,
+  };
 }
 
 function policyFields(p: PolicyFieldsFragment | DesiredPolicy) {
-  return { rotateEvery: p.rotateEvery, gracePeriod: p.gracePeriod, expireAfter: p.expireAfter, notifyBefore: p.notifyBefore, rateLimit: p.rateLimit, onReuse: p.onReuse };
+  return {
+    rotateEvery: p.rotateEvery,
+    gracePeriod: p.gracePeriod,
+    expireAfter: p.expireAfter,
+    notifyBefore: p.notifyBefore,
+    rateLimit: p.rateLimit,
+    onReuse: p.onReuse,
+  };
 }
 
 const impactOf = (p: UpdatePolicyMutation['updateRotationPolicy']['planImpact']): Impact | undefined =>
-  p ? { within: p.within, tokens: p.tokens, affectedTokens: p.affectedTokens, addedCount: p.addedCount, removedCount: p.removedCount } : undefined;
+  p
+    ? {
+        within: p.within,
+        tokens: p.tokens,
+        affectedTokens: p.affectedTokens,
+        addedCount: p.addedCount,
+        removedCount: p.removedCount,
+      }
+    : undefined;
 
 /**
  * The changes that make the server match the file, in dependency order (scopes, policies, roles,
  * owners, tokens, webhooks, credentials; deletions last, in reverse), one function per kind.
  */
-export async function planChanges(client: LatchkeyClient, file: PolicyFile, server: ServerState, { prune, overlapS }: { prune: boolean; overlapS: number }): Promise<Change[]> {
+export async function planChanges(
+  client: LatchkeyClient,
+  file: PolicyFile,
+  server: ServerState,
+  { prune, overlapS }: { prune: boolean; overlapS: number },
+): Promise<Change[]> {
   const idx = indexServer(file, server);
   checkReferences(file, idx);
   const tokens = tokenChanges(file, server, idx);
@@ -66,7 +94,10 @@ function indexServer(file: PolicyFile, server: ServerState): ServerIndex {
   const owners = new Map<string, OwnerFieldsFragment>();
   for (const o of server.owners) {
     if (owners.has(o.name) && file.owners.some((d) => d.name === o.name)) {
-      throw new CliError(`${file.path}: more than one owner on the server is named ${JSON.stringify(o.name)}; rename one first`, ExitCode.INVALID);
+      throw new CliError(
+        `${file.path}: more than one owner on the server is named ${JSON.stringify(o.name)}; rename one first`,
+        ExitCode.INVALID,
+      );
     }
     owners.set(o.name, o);
   }
@@ -95,10 +126,15 @@ function checkReferences(file: PolicyFile, idx: ServerIndex): void {
     t.scopes.forEach((s) => {
       if (!knownScopes.has(s)) throw unknownRef(file, ['tokens', i, 'scopes'], 'scope', s);
     });
-    if (t.policy && !knownPolicies.has(key(t.policy))) throw unknownRef(file, ['tokens', i, 'policy'], 'rotation policy', t.policy);
+    if (t.policy && !knownPolicies.has(key(t.policy)))
+      throw unknownRef(file, ['tokens', i, 'policy'], 'rotation policy', t.policy);
   });
   file.roles.forEach((r, i) => {
-    if (idx.roles.get(key(r.name))?.builtIn) throw new CliError(`${file.where(['roles', i, 'name'])}: ${JSON.stringify(r.name)} is a built-in role; it cannot be declared`, ExitCode.INVALID);
+    if (idx.roles.get(key(r.name))?.builtIn)
+      throw new CliError(
+        `${file.where(['roles', i, 'name'])}: ${JSON.stringify(r.name)} is a built-in role; it cannot be declared`,
+        ExitCode.INVALID,
+      );
   });
 }
 
@@ -107,14 +143,26 @@ function scopeChanges(file: PolicyFile, idx: ServerIndex): Change[] {
   for (const s of file.scopes) {
     const current = idx.scopes.get(s.name);
     if (!current) {
-      changes.push({ op: 'create', kind: 'scope', name: s.name, fields: diffFields({}, { description: s.description }), run: async ({ client: c }) => (await c.request(CreateScopeDocument, { input: { name: s.name, description: s.description } }), {}) });
+      changes.push({
+        op: 'create',
+        kind: 'scope',
+        name: s.name,
+        fields: diffFields({}, { description: s.description }),
+        run: async ({ client: c }) => (
+          await c.request(CreateScopeDocument, { input: { name: s.name, description: s.description } }),
+          {}
+        ),
+      });
     } else if (current.description !== s.description) {
       changes.push({
         op: 'update',
         kind: 'scope',
         name: s.name,
         fields: diffFields({ description: current.description }, { description: s.description }),
-        run: async ({ client: c }) => (await c.request(UpdateScopeDocument, { id: current.id, input: { description: s.description } }), {}),
+        run: async ({ client: c }) => (
+          await c.request(UpdateScopeDocument, { id: current.id, input: { description: s.description } }),
+          {}
+        ),
       });
     }
   }
@@ -132,7 +180,10 @@ async function policyChanges(client: LatchkeyClient, file: PolicyFile, idx: Serv
         name: p.name,
         fields: diffFields({}, policyFields(p)),
         run: async (st) => {
-          st.policyIds.set(key(p.name), (await st.client.request(CreatePolicyDocument, { input: policyInput(p) })).createRotationPolicy.id);
+          st.policyIds.set(
+            key(p.name),
+            (await st.client.request(CreatePolicyDocument, { input: policyInput(p) })).createRotationPolicy.id,
+          );
           return {};
         },
       });
@@ -142,14 +193,30 @@ async function policyChanges(client: LatchkeyClient, file: PolicyFile, idx: Serv
     if (current.name !== p.name) fields.unshift({ field: 'name', before: current.name, after: p.name });
     if (fields.length === 0) continue;
     // The lifecycle's dry run: what the change would do to scheduled actions.
-    const dry = await client.request(UpdatePolicyDocument, { id: current.id, input: policyInput(p), dryRun: true, within: IMPACT_WINDOW });
+    const dry = await client.request(UpdatePolicyDocument, {
+      id: current.id,
+      input: policyInput(p),
+      dryRun: true,
+      within: IMPACT_WINDOW,
+    });
     changes.push({
       op: 'update',
       kind: 'policy',
       name: p.name,
       fields,
       impact: impactOf(dry.updateRotationPolicy.planImpact),
-      run: async ({ client: c }) => ({ impact: impactOf((await c.request(UpdatePolicyDocument, { id: current.id, input: policyInput(p), dryRun: false, within: IMPACT_WINDOW })).updateRotationPolicy.planImpact) }),
+      run: async ({ client: c }) => ({
+        impact: impactOf(
+          (
+            await c.request(UpdatePolicyDocument, {
+              id: current.id,
+              input: policyInput(p),
+              dryRun: false,
+              within: IMPACT_WINDOW,
+            })
+          ).updateRotationPolicy.planImpact,
+        ),
+      }),
     });
   }
   return changes;
@@ -166,20 +233,36 @@ function roleChanges(file: PolicyFile, idx: ServerIndex): Change[] {
         name: r.name,
         fields: diffFields({}, { description: r.description, permissions: r.permissions }),
         run: async (st) => {
-          st.roleIds.set(key(r.name), (await st.client.request(CreateRoleDocument, { input: { name: r.name, description: r.description, permissions: r.permissions as never } })).createRole.id);
+          st.roleIds.set(
+            key(r.name),
+            (
+              await st.client.request(CreateRoleDocument, {
+                input: { name: r.name, description: r.description, permissions: r.permissions as never },
+              })
+            ).createRole.id,
+          );
           return {};
         },
       });
       continue;
     }
-    const fields = diffFields({ description: current.description, permissions: [...current.permissions].sort() }, { description: r.description, permissions: r.permissions });
+    const fields = diffFields(
+      { description: current.description, permissions: [...current.permissions].sort() },
+      { description: r.description, permissions: r.permissions },
+    );
     if (fields.length > 0) {
       changes.push({
         op: 'update',
         kind: 'role',
         name: r.name,
         fields,
-        run: async ({ client: c }) => (await c.request(UpdateRoleDocument, { id: current.id, input: { description: r.description, permissions: r.permissions as never } }), {}),
+        run: async ({ client: c }) => (
+          await c.request(UpdateRoleDocument, {
+            id: current.id,
+            input: { description: r.description, permissions: r.permissions as never },
+          }),
+          {}
+        ),
       });
     }
   }
@@ -203,18 +286,31 @@ function ownerChanges(file: PolicyFile, idx: ServerIndex): Change[] {
         name: o.name,
         fields: diffFields({}, wanted),
         run: async (st) => {
-          const created = (await st.client.request(CreateOwnerDocument, { input: { name: o.name, kind: o.kind, email: o.email, allowedScopes: o.allowedScopes } })).createOwner;
+          const created = (
+            await st.client.request(CreateOwnerDocument, {
+              input: { name: o.name, kind: o.kind, email: o.email, allowedScopes: o.allowedScopes },
+            })
+          ).createOwner;
           st.ownerIds.set(o.name, created.id);
-          for (const r of o.roles) await st.client.request(AssignRoleDocument, { ownerId: created.id, roleId: roleId(st, r) });
+          for (const r of o.roles)
+            await st.client.request(AssignRoleDocument, { ownerId: created.id, roleId: roleId(st, r) });
           return {};
         },
       });
       continue;
     }
-    const before = { kind: current.kind, email: current.email, allowedScopes: current.allowedScopes.map((s) => s.name).sort(), roles: current.roles.map((r) => r.name).sort() };
+    const before = {
+      kind: current.kind,
+      email: current.email,
+      allowedScopes: current.allowedScopes.map((s) => s.name).sort(),
+      roles: current.roles.map((r) => r.name).sort(),
+    };
     const fields = diffFields(before, wanted);
     if (fields.some((f) => f.field === 'kind')) {
-      throw new CliError(`${file.where(['owners', file.owners.indexOf(o), 'kind'])}: owner ${JSON.stringify(o.name)} is a ${current.kind}; an owner's kind cannot change`, ExitCode.INVALID);
+      throw new CliError(
+        `${file.where(['owners', file.owners.indexOf(o), 'kind'])}: owner ${JSON.stringify(o.name)} is a ${current.kind}; an owner's kind cannot change`,
+        ExitCode.INVALID,
+      );
     }
     if (fields.length === 0) continue;
     changes.push({
@@ -224,12 +320,19 @@ function ownerChanges(file: PolicyFile, idx: ServerIndex): Change[] {
       fields,
       run: async (st) => {
         if (fields.some((f) => f.field === 'email' || f.field === 'allowedScopes')) {
-          await st.client.request(UpdateOwnerDocument, { id: current.id, input: { email: o.email, allowedScopes: o.allowedScopes } });
+          await st.client.request(UpdateOwnerDocument, {
+            id: current.id,
+            input: { email: o.email, allowedScopes: o.allowedScopes },
+          });
         }
         const had = new Set(before.roles.map(key));
         const want = new Set(o.roles.map(key));
-        for (const r of o.roles) if (!had.has(key(r))) await st.client.request(AssignRoleDocument, { ownerId: current.id, roleId: roleId(st, r) });
-        for (const r of current.roles) if (!want.has(key(r.name))) await st.client.request(UnassignRoleDocument, { ownerId: current.id, roleId: r.id });
+        for (const r of o.roles)
+          if (!had.has(key(r)))
+            await st.client.request(AssignRoleDocument, { ownerId: current.id, roleId: roleId(st, r) });
+        for (const r of current.roles)
+          if (!want.has(key(r.name)))
+            await st.client.request(UnassignRoleDocument, { ownerId: current.id, roleId: r.id });
         return {};
       },
     });
@@ -238,5 +341,8 @@ function ownerChanges(file: PolicyFile, idx: ServerIndex): Change[] {
 }
 
 function unknownRef(file: PolicyFile, path: Array<string | number>, what: string, name: string): CliError {
-  return new CliError(`${file.where(path)}: unknown ${what} ${JSON.stringify(name)}: declare it in the file or create it first`, ExitCode.INVALID);
+  return new CliError(
+    `${file.where(path)}: unknown ${what} ${JSON.stringify(name)}: declare it in the file or create it first`,
+    ExitCode.INVALID,
+  );
 }

@@ -18,6 +18,9 @@ export function parseInstant(value: string): string | null {
 /** For --expires-at: a usage error that says what is accepted. */
 export function instantArg(value: string): string {
   const at = parseInstant(value);
-  if (at === null) throw new InvalidArgumentError(`${JSON.stringify(value)} is not a date: write 2027-03-31 (midnight UTC) or 2027-03-31T18:00:00+02:00`);
+  if (at === null)
+    throw new InvalidArgumentError(
+      `${JSON.stringify(value)} is not a date: write 2027-03-31 (midnight UTC) or 2027-03-31T18:00:00+02:00`,
+    );
   return at;
 }

@@ -2,13 +2,26 @@
 // plans are read up to a limit (a file is not a way to make it spend minutes and gigabytes), and
 // saved plans and secrets files end up readable by their owner only, whatever was there before.
 import { randomBytes } from 'node:crypto';
-import { closeSync, constants, fchmodSync, fstatSync, openSync, readSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  closeSync,
+  constants,
+  fchmodSync,
+  fstatSync,
+  openSync,
+  readSync,
+  renameSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
 import { CliError, ExitCode } from './errors';
 
 const MB = 1024 * 1024;
 
 const cannot = (path: string, verb: string, err: unknown) =>
-  new CliError(`${path}: cannot ${verb}: ${(err as NodeJS.ErrnoException).code === 'ELOOP' ? 'it is a symbolic link; name the file itself' : (err as Error).message}`, ExitCode.USAGE);
+  new CliError(
+    `${path}: cannot ${verb}: ${(err as NodeJS.ErrnoException).code === 'ELOOP' ? 'it is a symbolic link; name the file itself' : (err as Error).message}`,
+    ExitCode.USAGE,
+  );
 
 /** The file's text, refused past `limitMb` megabytes without reading further (a device or FIFO included). */
 export function readLimited(path: string, limitMb: number, what: string): string {
@@ -22,7 +35,7 @@ export function readLimited(path: string, limitMb: number, what: string): string
     const limit = limitMb * MB;
     const buf = Buffer.alloc(limit + 1);
     let n = 0;
-    for (let r; n <= limit && (r = readSync(fd, buf, n, limit + 1 - n, null)) > 0; ) n += r;
+    for (let r; n <= limit && (r = readSync(fd, buf, n, limit + 1 - n, null)) > 0;) n += r;
     if (n > limit) throw new CliError(`${path}: larger than ${limitMb} MB, the limit for ${what}`, ExitCode.INVALID);
     return buf.subarray(0, n).toString('utf8');
   } catch (err) {
@@ -60,11 +73,18 @@ export function openPrivateAppend(path: string): { fd: number; tightened: string
   try {
     const st = fstatSync(fd);
     if (!st.isFile()) throw new CliError(`${path}: not a regular file`, ExitCode.USAGE);
-    if (process.getuid && st.uid !== process.getuid()) throw new CliError(`${path}: belongs to someone else, who could read the secrets: name a file of your own`, ExitCode.USAGE);
+    if (process.getuid && st.uid !== process.getuid())
+      throw new CliError(
+        `${path}: belongs to someone else, who could read the secrets: name a file of your own`,
+        ExitCode.USAGE,
+      );
     const mode = st.mode & 0o777;
     if ((mode & 0o077) === 0) return { fd, tightened: null };
     fchmodSync(fd, 0o600);
-    return { fd, tightened: `${path} was mode ${mode.toString(8).padStart(4, '0')}; it is 0600 now, before any secret was written to it` };
+    return {
+      fd,
+      tightened: `${path} was mode ${mode.toString(8).padStart(4, '0')}; it is 0600 now, before any secret was written to it`,
+    };
   } catch (err) {
     closeSync(fd);
     if (err instanceof CliError) throw err;

@@ -29,12 +29,21 @@ function packageVersion(): string {
 
 export function buildProgram(): Command {
   const program = new Command('latchkey')
-    .description('Manage tokens, managed credentials, owners, roles, scopes and rotation policies on a Latchkey server.')
+    .description(
+      'Manage tokens, managed credentials, owners, roles, scopes and rotation policies on a Latchkey server.',
+    )
     .version(packageVersion(), '-V, --version', 'print the version of this command line')
     .option('--url <url>', 'the server (default: $LATCHKEY_URL or http://127.0.0.1:4000)')
     .option('--token <token>', 'prefer $LATCHKEY_TOKEN: a flag shows up in shell history and the process list')
-    .addOption(new Option('-o, --output <format>', 'table for people, json for scripts').choices(['table', 'json']).default('table'))
-    .configureOutput({ writeOut: (s) => process.stdout.write(lines(s)), writeErr: (s) => process.stderr.write(lines(s)) })
+    .addOption(
+      new Option('-o, --output <format>', 'table for people, json for scripts')
+        .choices(['table', 'json'])
+        .default('table'),
+    )
+    .configureOutput({
+      writeOut: (s) => process.stdout.write(lines(s)),
+      writeErr: (s) => process.stderr.write(lines(s)),
+    })
     .showHelpAfterError()
     .addHelpText(
       'after',
@@ -82,7 +91,9 @@ export async function run(argv: string[]): Promise<number> {
       process.stderr.write(`latchkey: ${lines(err.message)}\n`);
       return err.exitCode;
     }
-    process.stderr.write(`latchkey: unexpected error: ${lines(err instanceof Error ? String(err.stack) : String(err))}\n`);
+    process.stderr.write(
+      `latchkey: unexpected error: ${lines(err instanceof Error ? String(err.stack) : String(err))}\n`,
+    );
     return ExitCode.SERVER;
   }
 }

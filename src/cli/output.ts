@@ -36,7 +36,9 @@ export class Output {
 
   /** One line of text and painted pieces; a newline inside it is shown, not obeyed. */
   line(...parts: Array<string | Painted>): void {
-    this.out.write(`${parts.map((p) => (p instanceof Painted ? (this.colour ? `\u001b[${p.code}m${visible(p.text)}\u001b[0m` : visible(p.text)) : visible(p))).join('')}\n`);
+    this.out.write(
+      `${parts.map((p) => (p instanceof Painted ? (this.colour ? `\u001b[${p.code}m${visible(p.text)}\u001b[0m` : visible(p.text)) : visible(p))).join('')}\n`,
+    );
   }
 
   /** Notes for people, never mixed into the data on stdout. */
@@ -52,8 +54,22 @@ export class Output {
     const cells = rows.map((r) => columns.map((c) => cell(r[c])));
     const headers = columns.map(header);
     const widths = columns.map((_, i) => Math.max(headers[i]!.length, ...cells.map((row) => row[i]!.length)));
-    this.line(this.paint('1', headers.map((h, i) => h.padEnd(widths[i]!)).join('  ').trimEnd()));
-    for (const row of cells) this.line(row.map((v, i) => v.padEnd(widths[i]!)).join('  ').trimEnd());
+    this.line(
+      this.paint(
+        '1',
+        headers
+          .map((h, i) => h.padEnd(widths[i]!))
+          .join('  ')
+          .trimEnd(),
+      ),
+    );
+    for (const row of cells)
+      this.line(
+        row
+          .map((v, i) => v.padEnd(widths[i]!))
+          .join('  ')
+          .trimEnd(),
+      );
   }
 
   /** Key: value lines for one object. */

@@ -56,7 +56,11 @@ export interface DesiredWebhook {
   /** null: left as it is (an endpoint disabled after failing stays so until enabled). */
   enabled: boolean | null;
 }
-export type DesiredRotator = ({ kind: 'WEBHOOK'; url: string } | { kind: 'POSTGRES'; connection: string; roles: string[] } | { kind: 'REDIS'; connection: string }) & {
+export type DesiredRotator = (
+  | { kind: 'WEBHOOK'; url: string }
+  | { kind: 'POSTGRES'; connection: string; roles: string[] }
+  | { kind: 'REDIS'; connection: string }
+) & {
   rotateEvery: string | null;
   gracePeriod: string;
 };
@@ -90,9 +94,23 @@ export interface PolicyFile {
 
 type Raw = {
   scopes?: Array<{ name: string; description?: string }>;
-  policies?: Array<{ name: string; rotateEvery?: string; gracePeriod: string; expireAfter?: string; notifyBefore?: string[]; rateLimit?: { requests: number; per: string }; onReuse?: 'NOTIFY' | 'REVOKE' }>;
+  policies?: Array<{
+    name: string;
+    rotateEvery?: string;
+    gracePeriod: string;
+    expireAfter?: string;
+    notifyBefore?: string[];
+    rateLimit?: { requests: number; per: string };
+    onReuse?: 'NOTIFY' | 'REVOKE';
+  }>;
   roles?: Array<{ name: string; description?: string; permissions: string[] }>;
-  owners?: Array<{ name: string; kind: 'USER' | 'TEAM' | 'SERVICE'; email?: string; allowedScopes?: string[]; roles?: string[] }>;
+  owners?: Array<{
+    name: string;
+    kind: 'USER' | 'TEAM' | 'SERVICE';
+    email?: string;
+    allowedScopes?: string[];
+    roles?: string[];
+  }>;
   tokens?: Array<{
     name: string;
     owner: string;
@@ -138,7 +156,8 @@ export function parsePolicyFile(text: string, path: string): PolicyFile {
     // The deepest node that exists on the path: a missing property is reported at its parent.
     for (let n = p.length; n >= 0; n--) {
       const node = doc.getIn(p.slice(0, n), true) as Node | undefined;
-      if (node && (node as { range?: [number, number, number] }).range) return at((node as { range: [number, number, number] }).range[0]);
+      if (node && (node as { range?: [number, number, number] }).range)
+        return at((node as { range: [number, number, number] }).range[0]);
     }
     return `${path}:1:1`;
   };
@@ -198,13 +217,22 @@ export function parsePolicyFile(text: string, path: string): PolicyFile {
   unique('owners', (s: { name: string }) => s.name);
   unique('tokens', (s: { owner: string; name: string }) => `${s.owner}/${s.name}`);
   unique('credentials', (s: { name: string }) => s.name);
-  const owners = new Map((file.owners ?? []).map((o, i) => [o.name, { ceiling: new Set(o.allowedScopes ?? []), at: where(['owners', i, o.allowedScopes ? 'allowedScopes' : 'name']) }]));
+  const owners = new Map(
+    (file.owners ?? []).map((o, i) => [
+      o.name,
+      { ceiling: new Set(o.allowedScopes ?? []), at: where(['owners', i, o.allowedScopes ? 'allowedScopes' : 'name']) },
+    ]),
+  );
   (file.tokens ?? []).forEach((t, i) => {
     const owner = owners.get(t.owner);
     if (!owner) return fail(['tokens', i, 'owner'], `owner ${JSON.stringify(t.owner)} is not declared under owners`);
     // A ceiling that does not hold a token's scope would take it off the token (or refuse it).
     (t.scopes ?? []).forEach((scope, j) => {
-      if (!owner.ceiling.has(scope)) fail(['tokens', i, 'scopes', j], `scope ${JSON.stringify(scope)} is outside the ceiling of owner ${JSON.stringify(t.owner)} (declared at ${owner.at})`);
+      if (!owner.ceiling.has(scope))
+        fail(
+          ['tokens', i, 'scopes', j],
+          `scope ${JSON.stringify(scope)} is outside the ceiling of owner ${JSON.stringify(t.owner)} (declared at ${owner.at})`,
+        );
     });
   });
   (file.webhooks ?? []).reduce((seen, w, i) => {
@@ -215,9 +243,13 @@ export function parsePolicyFile(text: string, path: string): PolicyFile {
   const sorted = (xs: string[] | undefined) => [...new Set(xs ?? [])].sort();
   const rotatorOf = (r: NonNullable<NonNullable<Raw['credentials']>[number]['rotator']>, i: number): DesiredRotator => {
     const p = ['credentials', i, 'rotator'];
-    if ([r.webhook, r.postgres, r.redis].filter((k) => k !== undefined).length !== 1) fail(p, 'a rotator is exactly one of webhook, postgres or redis');
+    if ([r.webhook, r.postgres, r.redis].filter((k) => k !== undefined).length !== 1)
+      fail(p, 'a rotator is exactly one of webhook, postgres or redis');
     if (r.postgres !== undefined && r.roles?.length !== 2) fail(p, 'a postgres rotator names its two roles');
-    const timing = { rotateEvery: r.every ? duration(r.every, [...p, 'every']) : null, gracePeriod: duration(r.grace, [...p, 'grace']) };
+    const timing = {
+      rotateEvery: r.every ? duration(r.every, [...p, 'every']) : null,
+      gracePeriod: duration(r.grace, [...p, 'grace']),
+    };
     if (r.webhook !== undefined) return { kind: 'WEBHOOK', url: url(r.webhook, [...p, 'webhook']), ...timing };
     if (r.postgres !== undefined) return { kind: 'POSTGRES', connection: r.postgres, roles: r.roles ?? [], ...timing };
     return { kind: 'REDIS', connection: r.redis ?? '', ...timing };
@@ -233,12 +265,26 @@ export function parsePolicyFile(text: string, path: string): PolicyFile {
       gracePeriod: duration(p.gracePeriod, ['policies', i, 'gracePeriod']),
       expireAfter: p.expireAfter ? duration(p.expireAfter, ['policies', i, 'expireAfter']) : null,
       // As the server keeps them: longest first, no duplicates.
-      notifyBefore: [...new Set((p.notifyBefore ?? []).map((d, j) => duration(d, ['policies', i, 'notifyBefore', j])))].sort((a, b) => seconds(b) - seconds(a)),
-      rateLimit: p.rateLimit ? { requests: p.rateLimit.requests, per: duration(p.rateLimit.per, ['policies', i, 'rateLimit', 'per']) } : null,
+      notifyBefore: [
+        ...new Set((p.notifyBefore ?? []).map((d, j) => duration(d, ['policies', i, 'notifyBefore', j]))),
+      ].sort((a, b) => seconds(b) - seconds(a)),
+      rateLimit: p.rateLimit
+        ? { requests: p.rateLimit.requests, per: duration(p.rateLimit.per, ['policies', i, 'rateLimit', 'per']) }
+        : null,
       onReuse: p.onReuse ?? 'NOTIFY',
     })),
-    roles: (file.roles ?? []).map((r) => ({ name: r.name, description: r.description ?? null, permissions: sorted(r.permissions) })),
-    owners: (file.owners ?? []).map((o) => ({ name: o.name, kind: o.kind, email: o.email ?? null, allowedScopes: sorted(o.allowedScopes), roles: sorted(o.roles) })),
+    roles: (file.roles ?? []).map((r) => ({
+      name: r.name,
+      description: r.description ?? null,
+      permissions: sorted(r.permissions),
+    })),
+    owners: (file.owners ?? []).map((o) => ({
+      name: o.name,
+      kind: o.kind,
+      email: o.email ?? null,
+      allowedScopes: sorted(o.allowedScopes),
+      roles: sorted(o.roles),
+    })),
     tokens: (file.tokens ?? []).map((t, i) => ({
       name: t.name,
       owner: t.owner,
@@ -247,10 +293,17 @@ export function parsePolicyFile(text: string, path: string): PolicyFile {
       policy: t.policy ?? null,
       labels: { ...(t.labels ?? {}), [MANAGED_LABEL.key]: MANAGED_LABEL.value },
       allowedCidrs: t.allowedCidrs ? networks(t.allowedCidrs, ['tokens', i, 'allowedCidrs']) : null,
-      rateLimit: t.rateLimit ? { requests: t.rateLimit.requests, per: duration(t.rateLimit.per, ['tokens', i, 'rateLimit', 'per']) } : null,
+      rateLimit: t.rateLimit
+        ? { requests: t.rateLimit.requests, per: duration(t.rateLimit.per, ['tokens', i, 'rateLimit', 'per']) }
+        : null,
       expiresAt: t.expiresAt ? instant(t.expiresAt, ['tokens', i, 'expiresAt']) : null,
     })),
-    webhooks: (file.webhooks ?? []).map((w, i) => ({ url: url(w.url, ['webhooks', i, 'url']), events: sorted(w.events), description: w.description ?? null, enabled: w.enabled ?? null })),
+    webhooks: (file.webhooks ?? []).map((w, i) => ({
+      url: url(w.url, ['webhooks', i, 'url']),
+      events: sorted(w.events),
+      description: w.description ?? null,
+      enabled: w.enabled ?? null,
+    })),
     managesWebhooks: file.webhooks !== undefined,
     credentials: (file.credentials ?? []).map((c, i) => ({
       name: c.name,

@@ -50,7 +50,18 @@ const sha256 = (text: string | Buffer) => createHash('sha256').update(text).dige
 export function serverDigest(state: ServerState): string {
   const tokens = state.tokens.map(({ lastUsedAt: _used, ...t }) => t).sort((a, b) => a.id.localeCompare(b.id));
   const byId = <T extends { id: string }>(xs: T[]) => [...xs].sort((a, b) => a.id.localeCompare(b.id));
-  return sha256(JSON.stringify({ ...state, tokens, scopes: byId(state.scopes), policies: byId(state.policies), roles: byId(state.roles), owners: byId(state.owners), credentials: byId(state.credentials), webhooks: byId(state.webhooks) }));
+  return sha256(
+    JSON.stringify({
+      ...state,
+      tokens,
+      scopes: byId(state.scopes),
+      policies: byId(state.policies),
+      roles: byId(state.roles),
+      owners: byId(state.owners),
+      credentials: byId(state.credentials),
+      webhooks: byId(state.webhooks),
+    }),
+  );
 }
 
 /** Writes the plan (mode 0600); returns the digest of exactly what was written. */
@@ -66,16 +77,28 @@ const PLAN_LIMIT_MB = 4 * POLICY_FILE_LIMIT_MB;
 /** The plan and the digest of exactly what was read; refused unless every field is what plan writes. */
 export function readPlan(path: string): { plan: SavedPlan; digest: string } {
   const text = readLimited(path, PLAN_LIMIT_MB, 'a saved plan');
-  const refuse = (why: string) => new CliError(`${path}: not a saved plan of this version of latchkey (${why}): make one with plan --out`, ExitCode.USAGE);
+  const refuse = (why: string) =>
+    new CliError(
+      `${path}: not a saved plan of this version of latchkey (${why}): make one with plan --out`,
+      ExitCode.USAGE,
+    );
   let plan: SavedPlan;
   try {
     plan = JSON.parse(text) as SavedPlan;
   } catch (err) {
     throw refuse((err as Error).message);
   }
-  if (plan?.kind !== 'latchkey-plan' || plan.version !== 2) throw refuse(`kind ${JSON.stringify(plan?.kind)}, version ${JSON.stringify(plan?.version)}`);
-  if (typeof plan.file?.path !== 'string' || typeof plan.file.content !== 'string') throw refuse('no policy file content');
-  if (typeof plan.server !== 'string' || typeof plan.serverDigest !== 'string' || typeof plan.prune !== 'boolean' || !Array.isArray(plan.changes)) throw refuse('a field is missing');
+  if (plan?.kind !== 'latchkey-plan' || plan.version !== 2)
+    throw refuse(`kind ${JSON.stringify(plan?.kind)}, version ${JSON.stringify(plan?.version)}`);
+  if (typeof plan.file?.path !== 'string' || typeof plan.file.content !== 'string')
+    throw refuse('no policy file content');
+  if (
+    typeof plan.server !== 'string' ||
+    typeof plan.serverDigest !== 'string' ||
+    typeof plan.prune !== 'boolean' ||
+    !Array.isArray(plan.changes)
+  )
+    throw refuse('a field is missing');
   try {
     parseDuration(plan.overlap);
   } catch {

@@ -37,7 +37,12 @@ export interface ServerState {
   webhooks: WebhookFieldsFragment[];
 }
 
-async function all<N>(client: LatchkeyClient, page: (after: string | null) => Promise<{ pageInfo: { hasNextPage: boolean; endCursor: string | null }; edges: Array<{ node: N }> }>): Promise<N[]> {
+async function all<N>(
+  client: LatchkeyClient,
+  page: (
+    after: string | null,
+  ) => Promise<{ pageInfo: { hasNextPage: boolean; endCursor: string | null }; edges: Array<{ node: N }> }>,
+): Promise<N[]> {
   const out: N[] = [];
   for await (const n of client.pages(page)) out.push(n);
   return out;
@@ -55,12 +60,33 @@ export async function readServer(client: LatchkeyClient, file: PolicyFile): Prom
   const tokenLists = await Promise.all([
     ...owners
       .filter((o) => declared.has(o.name))
-      .map((o) => all(client, async (after) => (await client.request(TokensDocument, { filter: { ownerId: o.id, status: [...live] }, first: PAGE, after })).tokens)),
-    all(client, async (after) => (await client.request(TokensDocument, { filter: { labels: { [MANAGED_LABEL.key]: MANAGED_LABEL.value }, status: [...live] }, first: PAGE, after })).tokens),
+      .map((o) =>
+        all(
+          client,
+          async (after) =>
+            (await client.request(TokensDocument, { filter: { ownerId: o.id, status: [...live] }, first: PAGE, after }))
+              .tokens,
+        ),
+      ),
+    all(
+      client,
+      async (after) =>
+        (
+          await client.request(TokensDocument, {
+            filter: { labels: { [MANAGED_LABEL.key]: MANAGED_LABEL.value }, status: [...live] },
+            first: PAGE,
+            after,
+          })
+        ).tokens,
+    ),
   ]);
   const tokens = new Map(tokenLists.flat().map((t) => [t.id, t]));
-  const credentials = file.credentials.length ? await all(client, async (after) => (await client.request(CredentialsDocument, { first: PAGE, after })).credentials) : [];
+  const credentials = file.credentials.length
+    ? await all(
+        client,
+        async (after) => (await client.request(CredentialsDocument, { first: PAGE, after })).credentials,
+      )
+    : [];
   const webhooks = file.managesWebhooks ? (await client.request(WebhooksDocument)).webhooks : [];
   return { scopes, policies: rotationPolicies, roles, owners, tokens: [...tokens.values()], credentials, webhooks };
 }
-

@@ -63,7 +63,11 @@ export class CredentialsClient {
     }
     if (!res.ok) {
       const body = (await res.json().catch(() => ({}))) as { error?: { code?: string; message?: string } };
-      throw new CredentialError(`credential ${name}: ${body.error?.message ?? `answered ${res.status}`}`, res.status, body.error?.code ?? 'UNKNOWN');
+      throw new CredentialError(
+        `credential ${name}: ${body.error?.message ?? `answered ${res.status}`}`,
+        res.status,
+        body.error?.code ?? 'UNKNOWN',
+      );
     }
     const value = (await res.json()) as CredentialValue;
     this.copies.set(name, { etag: res.headers.get('etag') ?? '', value, checkedAt: Date.now() });
@@ -79,7 +83,11 @@ export class CredentialsClient {
    * Runs `call` with the value; if `refused` says the vendor turned it down (a 401 from the CRM,
    * say), asks the server again and retries once, with a newer version if there is one.
    */
-  async withCredential<T>(name: string, call: (value: string) => Promise<T>, refused: (err: unknown) => boolean): Promise<T> {
+  async withCredential<T>(
+    name: string,
+    call: (value: string) => Promise<T>,
+    refused: (err: unknown) => boolean,
+  ): Promise<T> {
     const first = await this.get(name);
     try {
       return await call(first.value);
@@ -96,7 +104,11 @@ export class CredentialsClient {
    * Follows credentialChanged for these names over WebSocket (the token must be a CONTROL token
    * of a granted owner): each change drops the copy, then `onChange` runs. Returns a stop function.
    */
-  follow(names: string[], onChange: (change: { kind: string; name: string; version: number }) => void = () => undefined, onError: (err: unknown) => void = () => undefined): () => void {
+  follow(
+    names: string[],
+    onChange: (change: { kind: string; name: string; version: number }) => void = () => undefined,
+    onError: (err: unknown) => void = () => undefined,
+  ): () => void {
     // Loaded here, not at the top: get() needs no WebSocket, and the command line starts faster.
     const { createClient } = require('graphql-ws') as typeof GraphQLWs;
     const WebSocket = require('ws') as typeof Ws;
@@ -108,7 +120,10 @@ export class CredentialsClient {
       shouldRetry: () => true,
     });
     const unsubscribe = ws.subscribe<{ credentialChanged: { kind: string; name: string; version: number } }>(
-      { query: `subscription($names: [String!]) { credentialChanged(names: $names) { kind name version } }`, variables: { names } },
+      {
+        query: `subscription($names: [String!]) { credentialChanged(names: $names) { kind name version } }`,
+        variables: { names },
+      },
       {
         next: ({ data }) => {
           if (!data) return;

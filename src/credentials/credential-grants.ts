@@ -25,7 +25,11 @@ export class CredentialGrants {
 
   /** The readers of each credential (at most QUOTAS.readersPerCredential), in the order they were granted. */
   async grantsByCredentialIds(tenantId: string, credentialIds: readonly string[]): Promise<CredentialGrant[][]> {
-    const rows = await new TenantScope(this.ds.manager, tenantId).select(CredentialGrant, 'g').andWhere('g.credentialId IN (:...credentialIds)', { credentialIds }).orderBy('g.createdAt', 'ASC').getMany();
+    const rows = await new TenantScope(this.ds.manager, tenantId)
+      .select(CredentialGrant, 'g')
+      .andWhere('g.credentialId IN (:...credentialIds)', { credentialIds })
+      .orderBy('g.createdAt', 'ASC')
+      .getMany();
     return groupBy(credentialIds, rows, (g) => g.credentialId);
   }
 
@@ -50,13 +54,29 @@ export class CredentialGrants {
       const credential = await lockedCredential(tx, p.tenantId, checkName(name));
       await this.assertMayPassOn(tx, p, credential, 'grant others on');
       await new TenantScope(tx, p.tenantId).get(Owner, ownerId, 'owner');
-      await assertBelowQuota(tx, `readers of credential ${credential.name}`, QUOTAS.readersPerCredential, 'credential_grants WHERE credential_id = $1 AND owner_id <> $2', [credential.id, ownerId]);
-      const grant: CredentialGrant = { tenantId: p.tenantId, credentialId: credential.id, ownerId, grantedBy: p.ownerId, createdAt: new Date() };
+      await assertBelowQuota(
+        tx,
+        `readers of credential ${credential.name}`,
+        QUOTAS.readersPerCredential,
+        'credential_grants WHERE credential_id = $1 AND owner_id <> $2',
+        [credential.id, ownerId],
+      );
+      const grant: CredentialGrant = {
+        tenantId: p.tenantId,
+        credentialId: credential.id,
+        ownerId,
+        grantedBy: p.ownerId,
+        createdAt: new Date(),
+      };
       const inserted = await tx.query(
         `INSERT INTO credential_grants (tenant_id, credential_id, owner_id, granted_by, created_at) VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING RETURNING owner_id`,
         [grant.tenantId, grant.credentialId, grant.ownerId, grant.grantedBy, grant.createdAt],
       );
-      if (inserted.length === 0) return (await new TenantScope(tx, p.tenantId).select(CredentialGrant, 'g').andWhere('g.credentialId = :c AND g.ownerId = :o', { c: credential.id, o: ownerId }).getOne())!;
+      if (inserted.length === 0)
+        return (await new TenantScope(tx, p.tenantId)
+          .select(CredentialGrant, 'g')
+          .andWhere('g.credentialId = :c AND g.ownerId = :o', { c: credential.id, o: ownerId })
+          .getOne())!;
       await assertHoldersHoldPowerOf(tx, p.tenantId, [ownerId]);
       await this.audit.append(tx, p.tenantId, {
         action: 'CREDENTIAL_GRANTED',
@@ -75,16 +95,28 @@ export class CredentialGrants {
     requireId(ownerId, 'ownerId');
     return committed(this.ds, this.changed, async (tx) => {
       const credential = await lockedCredential(tx, p.tenantId, checkName(name));
-      const [, count] = await tx.query(`DELETE FROM credential_grants WHERE tenant_id = $1 AND credential_id = $2 AND owner_id = $3`, [p.tenantId, credential.id, ownerId]);
+      const [, count] = await tx.query(
+        `DELETE FROM credential_grants WHERE tenant_id = $1 AND credential_id = $2 AND owner_id = $3`,
+        [p.tenantId, credential.id, ownerId],
+      );
       if (!count) return false;
-      await this.audit.append(tx, p.tenantId, { action: 'CREDENTIAL_ACCESS_REVOKED', actorId: p.ownerId, targetType: 'CREDENTIAL', targetId: credential.id, data: { name: credential.name, ownerId } });
+      await this.audit.append(tx, p.tenantId, {
+        action: 'CREDENTIAL_ACCESS_REVOKED',
+        actorId: p.ownerId,
+        targetType: 'CREDENTIAL',
+        targetId: credential.id,
+        data: { name: credential.name, ownerId },
+      });
       return true;
     });
   }
 
   /** Whether the owner is granted to read the credential. */
   async isGranted(tx: Tx, tenantId: string, credentialId: string, ownerId: string): Promise<boolean> {
-    const [row] = await tx.query(`SELECT 1 FROM credential_grants WHERE tenant_id = $1 AND credential_id = $2 AND owner_id = $3`, [tenantId, credentialId, ownerId]);
+    const [row] = await tx.query(
+      `SELECT 1 FROM credential_grants WHERE tenant_id = $1 AND credential_id = $2 AND owner_id = $3`,
+      [tenantId, credentialId, ownerId],
+    );
     return !!row;
   }
 
@@ -93,11 +125,17 @@ export class CredentialGrants {
    * is for its readers, or for CREDENTIAL_ADMIN. `verb` says what was refused.
    */
   async assertMayPassOn(tx: Tx, p: Principal, credential: Credential, verb: string): Promise<void> {
-    if (p.permissions.has(Permission.CREDENTIAL_ADMIN) || (await this.isGranted(tx, p.tenantId, credential.id, p.ownerId))) return;
-    throw forbidden(`you may not ${verb} credential ${credential.name}: you are not granted to read it, and CREDENTIAL_ADMIN is needed`, {
-      argument: 'name',
-      missingPermissions: [Permission.CREDENTIAL_ADMIN],
-    });
+    if (
+      p.permissions.has(Permission.CREDENTIAL_ADMIN) ||
+      (await this.isGranted(tx, p.tenantId, credential.id, p.ownerId))
+    )
+      return;
+    throw forbidden(
+      `you may not ${verb} credential ${credential.name}: you are not granted to read it, and CREDENTIAL_ADMIN is needed`,
+      {
+        argument: 'name',
+        missingPermissions: [Permission.CREDENTIAL_ADMIN],
+      },
+    );
   }
-
 }

@@ -47,7 +47,16 @@ const REMEMBER_MS = 1_000;
 const REMEMBER_MAX = 100_000;
 
 export type Revealed =
-  | { modified: true; name: string; version: number; value: string; expiresAt: Date | null; graceEndsAt: Date | null; nextRotationAt: Date | null; etag: string }
+  | {
+      modified: true;
+      name: string;
+      version: number;
+      value: string;
+      expiresAt: Date | null;
+      graceEndsAt: Date | null;
+      nextRotationAt: Date | null;
+      etag: string;
+    }
   | { modified: false; name: string; version: number; etag: string };
 
 const FIND = `
@@ -89,23 +98,43 @@ export class CredentialReveals {
     const key = `${r.tenantId}\u0000${r.ownerId}\u0000${r.name}\u0000${r.version ?? ''}`;
     if (r.ifNoneMatch) {
       const seen = this.recent.get(key);
-      if (seen && Date.now() - seen.at < REMEMBER_MS && matches(r.ifNoneMatch, seen.etag)) return { modified: false, name: r.name, version: seen.version, etag: seen.etag };
+      if (seen && Date.now() - seen.at < REMEMBER_MS && matches(r.ifNoneMatch, seen.etag))
+        return { modified: false, name: r.name, version: seen.version, etag: seen.etag };
     }
-    const [found] = await preparedQuery<Found & Record<string, unknown>>(this.ds, 'latchkey_credential_reveal', FIND, [r.tenantId, r.name, r.ownerId, r.version ?? null]);
+    const [found] = await preparedQuery<Found & Record<string, unknown>>(this.ds, 'latchkey_credential_reveal', FIND, [
+      r.tenantId,
+      r.name,
+      r.ownerId,
+      r.version ?? null,
+    ]);
     // A credential that does not exist and one not granted to the caller look, and cost, the same.
     if (!found?.granted) {
-      throw await this.refusals.refuse({ ...r, credentialId: found?.credential_id ?? null, reason: found ? 'NOT_GRANTED' : 'NO_SUCH_CREDENTIAL' });
+      throw await this.refusals.refuse({
+        ...r,
+        credentialId: found?.credential_id ?? null,
+        reason: found ? 'NOT_GRANTED' : 'NO_SUCH_CREDENTIAL',
+      });
     }
-    const readable = found.version_id !== null && (found.state === 'CURRENT' || (found.state === 'PREVIOUS' && found.grace_ends_at! > new Date()));
+    const readable =
+      found.version_id !== null &&
+      (found.state === 'CURRENT' || (found.state === 'PREVIOUS' && found.grace_ends_at! > new Date()));
     if (!readable) {
-      throw notFound(`version of credential ${r.name}`, r.version ? `${r.version}${found.state ? ` (${found.state})` : ''}` : 'CURRENT');
+      throw notFound(
+        `version of credential ${r.name}`,
+        r.version ? `${r.version}${found.state ? ` (${found.state})` : ''}` : 'CURRENT',
+      );
     }
     const version = found.version!;
     const etag = etagOf(found.version_id!);
     if (this.recent.size >= REMEMBER_MAX) this.recent.clear();
     this.recent.set(key, { at: Date.now(), etag, version });
     if (matches(r.ifNoneMatch, etag)) return { modified: false, name: r.name, version, etag };
-    const value = await this.keys.open(r.tenantId, found.data_key_id!, found.ciphertext!, versionContext(r.tenantId, found.credential_id, version));
+    const value = await this.keys.open(
+      r.tenantId,
+      found.data_key_id!,
+      found.ciphertext!,
+      versionContext(r.tenantId, found.credential_id, version),
+    );
     // Fail closed: if the event cannot be committed, this throws and the value goes nowhere.
     await this.group.append(r.tenantId, {
       action: 'CREDENTIAL_REVEALED',
@@ -114,6 +143,15 @@ export class CredentialReveals {
       targetId: found.credential_id,
       data: { name: r.name, version, tokenId: r.tokenId, clientIp: r.clientIp, door: r.door },
     });
-    return { modified: true, name: r.name, version, value, expiresAt: found.expires_at, graceEndsAt: found.grace_ends_at, nextRotationAt: found.next_rotation_at, etag };
+    return {
+      modified: true,
+      name: r.name,
+      version,
+      value,
+      expiresAt: found.expires_at,
+      graceEndsAt: found.grace_ends_at,
+      nextRotationAt: found.next_rotation_at,
+      etag,
+    };
   }
 }

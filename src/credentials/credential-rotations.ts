@@ -21,11 +21,27 @@ import { type Queues, QueueName, type RotationStepJob } from '../platform/queues
 import type { SecretBox } from '../platform/secret-box';
 import { TenantScope } from '../platform/tenant-scope';
 import type { Outbound } from '../outbound/outbound';
-import { Credential, CredentialRotation, CredentialVersionState, ROTATION_STEPS, type RotationStep, RotationState } from './credential.entity';
+import {
+  Credential,
+  CredentialRotation,
+  CredentialVersionState,
+  ROTATION_STEPS,
+  type RotationStep,
+  RotationState,
+} from './credential.entity';
 import * as transitions from './credential-transitions';
 import { checkName, lockedCredential } from './credential-rules';
 import type { CredentialVersions } from './credential-versions';
-import { type OpenConnection, PostgresRotator, RedisRotator, type RotationContext, type Rotator, RotatorError, type RotatorStep, WebhookRotator } from './rotators';
+import {
+  type OpenConnection,
+  PostgresRotator,
+  RedisRotator,
+  type RotationContext,
+  type Rotator,
+  RotatorError,
+  type RotatorStep,
+  WebhookRotator,
+} from './rotators';
 
 export interface RotationSettings {
   attempts: number;
@@ -52,16 +68,26 @@ export class CredentialRotations {
   async rotateNow(p: Principal, name: string): Promise<CredentialRotation> {
     requirePermission(p, Permission.CREDENTIAL_WRITE);
     checkName(name);
-    const rotation = await this.ds.transaction(async (tx) => this.start(tx, await lockedCredential(tx, p.tenantId, name), p.ownerId));
+    const rotation = await this.ds.transaction(async (tx) =>
+      this.start(tx, await lockedCredential(tx, p.tenantId, name), p.ownerId),
+    );
     await this.enqueue(rotation, 'create');
     return rotation;
   }
 
   private async start(tx: Tx, c: Credential, actorId: string | null): Promise<CredentialRotation> {
-    if (!c.rotator) throw conflict(`credential ${c.name} has no rotator: set one, or add a version by hand`, { argument: 'name' });
+    if (!c.rotator)
+      throw conflict(`credential ${c.name} has no rotator: set one, or add a version by hand`, { argument: 'name' });
     if (c.rotator.kind !== 'WEBHOOK') {
-      const [previous] = await tx.query(`SELECT version FROM credential_versions WHERE credential_id = $1 AND state = 'PREVIOUS'`, [c.id]);
-      if (previous) throw conflict(`version ${previous.version} of ${c.name} is still in its grace; the ${c.rotator.kind} rotator starts after it is retired`, { argument: 'name' });
+      const [previous] = await tx.query(
+        `SELECT version FROM credential_versions WHERE credential_id = $1 AND state = 'PREVIOUS'`,
+        [c.id],
+      );
+      if (previous)
+        throw conflict(
+          `version ${previous.version} of ${c.name} is still in its grace; the ${c.rotator.kind} rotator starts after it is retired`,
+          { argument: 'name' },
+        );
     }
     const now = new Date();
     const rotation: CredentialRotation = {
@@ -78,11 +104,18 @@ export class CredentialRotations {
       endedAt: null,
       failure: null,
     };
-    if (!(await transitions.startRotation(tx, rotation))) throw conflict(`a rotation of ${c.name} is already running`, { argument: 'name' });
+    if (!(await transitions.startRotation(tx, rotation)))
+      throw conflict(`a rotation of ${c.name} is already running`, { argument: 'name' });
     // A failed rotation kept its PENDING value sealed for inspection; a new rotation replaces it.
     await transitions.retire(tx, c.id, 'PENDING');
     if (c.rotateEveryS) await transitions.setNextRotation(tx, c.id, new Date(now.getTime() + c.rotateEveryS * 1000));
-    await this.audit.append(tx, c.tenantId, { action: 'CREDENTIAL_ROTATION_STARTED', actorId, targetType: 'CREDENTIAL', targetId: c.id, data: { name: c.name, rotationId: rotation.id, rotator: c.rotator.kind } });
+    await this.audit.append(tx, c.tenantId, {
+      action: 'CREDENTIAL_ROTATION_STARTED',
+      actorId,
+      targetType: 'CREDENTIAL',
+      targetId: c.id,
+      data: { name: c.name, rotationId: rotation.id, rotator: c.rotator.kind },
+    });
     return rotation;
   }
 
@@ -90,7 +123,14 @@ export class CredentialRotations {
     await this.queues.get(QueueName.CREDENTIAL_ROTATION).add(
       'step',
       { tenantId: r.tenantId, rotationId: r.id, step },
-      { jobId: `rotation-${r.id}-${step}`, delay, attempts: this.settings.attempts, backoff: { type: 'exponential', delay: this.settings.backoffMs }, removeOnComplete: { count: 10_000 }, removeOnFail: { count: 10_000 } },
+      {
+        jobId: `rotation-${r.id}-${step}`,
+        delay,
+        attempts: this.settings.attempts,
+        backoff: { type: 'exponential', delay: this.settings.backoffMs },
+        removeOnComplete: { count: 10_000 },
+        removeOnFail: { count: 10_000 },
+      },
     );
   }
 
@@ -110,7 +150,16 @@ export class CredentialRotations {
           await this.ds.transaction(async (tx) => {
             const locked = await lockedCredential(tx, c!.tenantId, c!.name);
             const version = await this.versions.nextVersion(tx, locked.id);
-            await this.versions.insertVersion(tx, locked, version, value, null, null, CredentialVersionState.PENDING, rotation.id);
+            await this.versions.insertVersion(
+              tx,
+              locked,
+              version,
+              value,
+              null,
+              null,
+              CredentialVersionState.PENDING,
+              rotation.id,
+            );
             await transitions.setPendingVersion(tx, rotation.id, version);
           });
         }
@@ -148,7 +197,13 @@ export class CredentialRotations {
         { rotationId: rotation.id },
       );
       await transitions.finishRotation(tx, rotation.id);
-      await this.audit.append(tx, c.tenantId, { action: 'CREDENTIAL_ROTATED', actorId: null, targetType: 'CREDENTIAL', targetId: c.id, data: { name: c.name, rotationId: rotation.id, version: rotation.pendingVersion } });
+      await this.audit.append(tx, c.tenantId, {
+        action: 'CREDENTIAL_ROTATED',
+        actorId: null,
+        targetType: 'CREDENTIAL',
+        targetId: c.id,
+        data: { name: c.name, rotationId: rotation.id, version: rotation.pendingVersion },
+      });
     });
     this.versions.notifyChanged();
   }
@@ -159,7 +214,19 @@ export class CredentialRotations {
     // (no URL or value is ever in them) go to the debug log, to help an operator of Latchkey.
     const reason = (err instanceof RotatorError ? err.message : `${job.step}: failed`).slice(0, 500);
     const cause = err instanceof RotatorError ? err.cause : err;
-    if (cause) this.log.debug({ rotationId: job.rotationId, step: job.step, cause: { name: (cause as Error).name, code: (cause as { code?: unknown }).code, message: (cause as Error).message } }, 'rotation step failure, as the driver said it');
+    if (cause)
+      this.log.debug(
+        {
+          rotationId: job.rotationId,
+          step: job.step,
+          cause: {
+            name: (cause as Error).name,
+            code: (cause as { code?: unknown }).code,
+            message: (cause as Error).message,
+          },
+        },
+        'rotation step failure, as the driver said it',
+      );
     const failed = await this.ds.transaction(async (tx) => {
       const row = await transitions.failRotation(tx, job.rotationId, reason);
       if (!row) return false;
@@ -168,13 +235,22 @@ export class CredentialRotations {
         actorId: null,
         targetType: 'CREDENTIAL',
         targetId: row.credential_id,
-        data: { name: row.name, rotationId: job.rotationId, step: job.step, reason, pendingVersion: row.pending_version },
+        data: {
+          name: row.name,
+          rotationId: job.rotationId,
+          step: job.step,
+          reason,
+          pendingVersion: row.pending_version,
+        },
       });
       return true;
     });
     if (failed) {
       this.metrics.credentialRotations.inc({ outcome: 'failed' });
-      this.log.warn({ rotationId: job.rotationId, tenantId: job.tenantId, step: job.step, reason }, 'credential rotation failed');
+      this.log.warn(
+        { rotationId: job.rotationId, tenantId: job.tenantId, step: job.step, reason },
+        'credential rotation failed',
+      );
     }
   }
 
@@ -187,7 +263,13 @@ export class CredentialRotations {
     const abandoned = await this.ds.transaction(async (tx) => {
       const rows = await transitions.abandonOverdue(tx);
       for (const r of rows) {
-        await this.audit.append(tx, r.tenant_id, { action: 'CREDENTIAL_ROTATION_ABANDONED', actorId: null, targetType: 'CREDENTIAL', targetId: r.credential_id, data: { name: r.name, rotationId: r.id, step: r.step } });
+        await this.audit.append(tx, r.tenant_id, {
+          action: 'CREDENTIAL_ROTATION_ABANDONED',
+          actorId: null,
+          targetType: 'CREDENTIAL',
+          targetId: r.credential_id,
+          data: { name: r.name, rotationId: r.id, step: r.step },
+        });
       }
       return rows;
     });
@@ -213,7 +295,9 @@ export class CredentialRotations {
     let started = 0;
     for (const d of due) {
       try {
-        const rotation = await this.ds.transaction(async (tx) => this.start(tx, await lockedCredential(tx, d.tenant_id, d.name), null));
+        const rotation = await this.ds.transaction(async (tx) =>
+          this.start(tx, await lockedCredential(tx, d.tenant_id, d.name), null),
+        );
         await this.enqueue(rotation, 'create');
         started++;
       } catch (err) {
@@ -232,13 +316,21 @@ export class CredentialRotations {
     const current = await this.versions.openValue(c, { state: 'CURRENT' });
     if (old === undefined || current === undefined) return;
     // The rotation that replaced the retired value, named in the connection's history.
-    const [made] = await this.ds.query(`SELECT rotation_id FROM credential_versions WHERE credential_id = $1 AND state = 'CURRENT'`, [c.id]);
+    const [made] = await this.ds.query(
+      `SELECT rotation_id FROM credential_versions WHERE credential_id = $1 AND state = 'CURRENT'`,
+      [c.id],
+    );
     await this.rotatorOf(c).retire(old, current, this.connectionFor(c, 'retire', made?.rotation_id ?? null));
   }
 
   private rotatorOf(c: Credential): Rotator {
     const r = c.rotator!;
-    if (r.kind === 'WEBHOOK') return new WebhookRotator(this.outbound.http, r.url, this.box.open({ ciphertext: c.rotatorSecretCiphertext!, keyId: c.rotatorSecretKeyId! }, `rotator:${c.id}`));
+    if (r.kind === 'WEBHOOK')
+      return new WebhookRotator(
+        this.outbound.http,
+        r.url,
+        this.box.open({ ciphertext: c.rotatorSecretCiphertext!, keyId: c.rotatorSecretKeyId! }, `rotator:${c.id}`),
+      );
     if (r.kind === 'POSTGRES') return new PostgresRotator(this.outbound.databases, r.roles);
     return new RedisRotator(this.outbound.databases);
   }
@@ -258,10 +350,21 @@ export class CredentialRotations {
   private connectionFor(c: Credential, step: RotatorStep, rotationId: string | null): OpenConnection {
     return async () => {
       const name = c.rotator?.kind === 'WEBHOOK' ? null : c.rotator?.connection;
-      const [conn] = name ? await new TenantScope(this.ds.manager, c.tenantId).select(Credential, 'c').andWhere('c.name = :name', { name }).getMany() : [];
+      const [conn] = name
+        ? await new TenantScope(this.ds.manager, c.tenantId)
+            .select(Credential, 'c')
+            .andWhere('c.name = :name', { name })
+            .getMany()
+        : [];
       if (!conn) throw new RotatorError(step, 'the privileged connection is gone');
       await this.ds.transaction((tx) =>
-        this.audit.append(tx, c.tenantId, { action: 'CREDENTIAL_USED', actorId: null, targetType: 'CREDENTIAL', targetId: conn.id, data: { name: conn.name, credential: c.name, step, rotationId } }),
+        this.audit.append(tx, c.tenantId, {
+          action: 'CREDENTIAL_USED',
+          actorId: null,
+          targetType: 'CREDENTIAL',
+          targetId: conn.id,
+          data: { name: conn.name, credential: c.name, step, rotationId },
+        }),
       );
       const value = await this.versions.openValue(conn, { state: 'CURRENT' });
       if (!value) throw new RotatorError(step, 'the privileged connection has no readable value');

@@ -14,14 +14,19 @@ const NAME = /^[a-z0-9][a-z0-9._-]{0,127}$/;
 export const isCredentialName = (name: string): boolean => NAME.test(name);
 
 export function checkName(name: string, argument = 'name'): string {
-  if (!NAME.test(name)) throw badInput(`a credential name is 1-128 lower-case letters, digits, ".", "_" or "-", starting with a letter or digit`, { argument });
+  if (!NAME.test(name))
+    throw badInput(
+      `a credential name is 1-128 lower-case letters, digits, ".", "_" or "-", starting with a letter or digit`,
+      { argument },
+    );
   return name;
 }
 
 export function checkValue(value: string): void {
   const bytes = Buffer.byteLength(value, 'utf8');
   if (bytes === 0) throw badInput('the value is empty', { argument: 'value' });
-  if (bytes > MAX_VALUE_BYTES) throw badInput(`the value is ${bytes} bytes; at most ${MAX_VALUE_BYTES} (64 KiB)`, { argument: 'value' });
+  if (bytes > MAX_VALUE_BYTES)
+    throw badInput(`the value is ${bytes} bytes; at most ${MAX_VALUE_BYTES} (64 KiB)`, { argument: 'value' });
 }
 
 export function checkText(value: string | null | undefined, argument: string, max: number): string | null {
@@ -31,16 +36,22 @@ export function checkText(value: string | null | undefined, argument: string, ma
 }
 
 export function checkGrace(gracePeriod: number): number {
-  if (gracePeriod < 0 || gracePeriod > MAX_GRACE_S) throw badInput('gracePeriod is at most P90D', { argument: 'gracePeriod' });
+  if (gracePeriod < 0 || gracePeriod > MAX_GRACE_S)
+    throw badInput('gracePeriod is at most P90D', { argument: 'gracePeriod' });
   return gracePeriod;
 }
 
 /** The additional data a version's ciphertext is bound to: copied onto another row, it does not open. */
-export const versionContext = (tenantId: string, credentialId: string, version: number) => `latchkey:credential:${tenantId}:${credentialId}:${version}`;
+export const versionContext = (tenantId: string, credentialId: string, version: number) =>
+  `latchkey:credential:${tenantId}:${credentialId}:${version}`;
 
 /** The credential's row, locked for the transaction: every change takes it first, so writers of one credential queue up. */
 export async function lockedCredential(tx: Tx, tenantId: string, name: string): Promise<Credential> {
-  const credential = await new TenantScope(tx, tenantId).select(Credential, 'c').andWhere('c.name = :name', { name }).setLock('pessimistic_write').getOne();
+  const credential = await new TenantScope(tx, tenantId)
+    .select(Credential, 'c')
+    .andWhere('c.name = :name', { name })
+    .setLock('pessimistic_write')
+    .getOne();
   if (!credential) throw notFound('credential', name);
   return credential;
 }

@@ -25,13 +25,19 @@ export async function insertVersion(tx: Tx, row: CredentialVersion): Promise<voi
 /** Retires the credential's versions in `which`; returns their numbers. */
 export async function retire(tx: Tx, credentialId: string, which: Retiring): Promise<number[]> {
   // TypeORM answers an UPDATE with [rows, count].
-  const [rows]: [Array<{ version: number }>, number] = await tx.query(`UPDATE credential_versions SET ${RETIRE} WHERE credential_id = $1 AND ${RETIRING[which]} RETURNING version`, [credentialId]);
+  const [rows]: [Array<{ version: number }>, number] = await tx.query(
+    `UPDATE credential_versions SET ${RETIRE} WHERE credential_id = $1 AND ${RETIRING[which]} RETURNING version`,
+    [credentialId],
+  );
   return rows.map((r) => r.version);
 }
 
 /** Retires one PREVIOUS version (its grace ended); false when it is no longer PREVIOUS. */
 export async function retirePrevious(tx: Tx, credentialId: string, version: number): Promise<boolean> {
-  const [rows]: [unknown[], number] = await tx.query(`UPDATE credential_versions SET ${RETIRE} WHERE credential_id = $1 AND version = $2 AND state = 'PREVIOUS' RETURNING version`, [credentialId, version]);
+  const [rows]: [unknown[], number] = await tx.query(
+    `UPDATE credential_versions SET ${RETIRE} WHERE credential_id = $1 AND version = $2 AND state = 'PREVIOUS' RETURNING version`,
+    [credentialId, version],
+  );
   return rows.length > 0;
 }
 
@@ -39,7 +45,11 @@ export async function retirePrevious(tx: Tx, credentialId: string, version: numb
  * Retires, in one statement, up to `limit` PREVIOUS versions whose grace ended and whose
  * credential passes `where` (over `c`), skipping rows another worker holds.
  */
-export async function retireDue(tx: Tx, where: string, limit: number): Promise<Array<{ tenant_id: string; credential_id: string; version: number; name: string }>> {
+export async function retireDue(
+  tx: Tx,
+  where: string,
+  limit: number,
+): Promise<Array<{ tenant_id: string; credential_id: string; version: number; name: string }>> {
   return tx.query(
     `WITH due AS (
        SELECT v.id FROM credential_versions v JOIN credentials c ON c.id = v.credential_id
@@ -54,20 +64,29 @@ export async function retireDue(tx: Tx, where: string, limit: number): Promise<A
 
 /** The CURRENT version becomes PREVIOUS, readable until `graceEndsAt`; returns its number (null: none). */
 export async function demoteCurrent(tx: Tx, credentialId: string, graceEndsAt: Date): Promise<number | null> {
-  const [[row]]: [[{ version: number }?]] = await tx.query(`UPDATE credential_versions SET state = 'PREVIOUS', grace_ends_at = $2 WHERE credential_id = $1 AND state = 'CURRENT' RETURNING version`, [credentialId, graceEndsAt]);
+  const [[row]]: [[{ version: number }?]] = await tx.query(
+    `UPDATE credential_versions SET state = 'PREVIOUS', grace_ends_at = $2 WHERE credential_id = $1 AND state = 'CURRENT' RETURNING version`,
+    [credentialId, graceEndsAt],
+  );
   return row?.version ?? null;
 }
 
 /** The PENDING version a rotation made becomes CURRENT. */
 export async function promotePending(tx: Tx, credentialId: string, rotationId: string): Promise<CredentialVersion> {
-  const [[row]] = await tx.query(`UPDATE credential_versions SET state = 'CURRENT' WHERE credential_id = $1 AND state = 'PENDING' AND rotation_id = $2 RETURNING *`, [credentialId, rotationId]);
+  const [[row]] = await tx.query(
+    `UPDATE credential_versions SET state = 'CURRENT' WHERE credential_id = $1 AND state = 'PENDING' AND rotation_id = $2 RETURNING *`,
+    [credentialId, rotationId],
+  );
   return { ...row, expiresAt: row.expires_at } as CredentialVersion;
 }
 
 /** The next warning of each version (null: nothing more to say). */
 export async function setNextNotify(tx: Tx, versionIds: string[], at: Array<Date | null>): Promise<void> {
   if (versionIds.length === 0) return;
-  await tx.query(`UPDATE credential_versions v SET next_notify_at = n.at FROM unnest($1::uuid[], $2::timestamptz[]) AS n(id, at) WHERE v.id = n.id`, [versionIds, at]);
+  await tx.query(
+    `UPDATE credential_versions v SET next_notify_at = n.at FROM unnest($1::uuid[], $2::timestamptz[]) AS n(id, at) WHERE v.id = n.id`,
+    [versionIds, at],
+  );
 }
 
 export async function touch(tx: Tx, credentialId: string): Promise<void> {
@@ -89,7 +108,15 @@ export interface RotatorSetting {
 export async function setRotator(tx: Tx, credentialId: string, s: RotatorSetting): Promise<void> {
   await tx.query(
     `UPDATE credentials SET rotator = $2, rotator_secret_ciphertext = $3, rotator_secret_key_id = $4, rotate_every_s = $5, grace_period_s = $6, next_rotation_at = $7, updated_at = now() WHERE id = $1`,
-    [credentialId, s.rotator, s.sealedSecret?.ciphertext ?? null, s.sealedSecret?.keyId ?? null, s.rotateEveryS, s.gracePeriodS, s.nextRotationAt],
+    [
+      credentialId,
+      s.rotator,
+      s.sealedSecret?.ciphertext ?? null,
+      s.sealedSecret?.keyId ?? null,
+      s.rotateEveryS,
+      s.gracePeriodS,
+      s.nextRotationAt,
+    ],
   );
 }
 
@@ -114,16 +141,25 @@ export async function setPendingVersion(tx: Tx, rotationId: string, version: num
 
 /** Moves a running rotation from step `from` to `to`; false when it had moved on or ended. */
 export async function advanceStep(q: Tx, rotationId: string, from: RotationStep, to: RotationStep): Promise<boolean> {
-  const [, moved] = await q.query(`UPDATE credential_rotations SET step = $2, updated_at = now() WHERE id = $1 AND state = 'RUNNING' AND step = $3`, [rotationId, to, from]);
+  const [, moved] = await q.query(
+    `UPDATE credential_rotations SET step = $2, updated_at = now() WHERE id = $1 AND state = 'RUNNING' AND step = $3`,
+    [rotationId, to, from],
+  );
   return moved > 0;
 }
 
 export async function finishRotation(tx: Tx, rotationId: string): Promise<void> {
-  await tx.query(`UPDATE credential_rotations SET state = 'DONE', ended_at = now(), updated_at = now() WHERE id = $1`, [rotationId]);
+  await tx.query(`UPDATE credential_rotations SET state = 'DONE', ended_at = now(), updated_at = now() WHERE id = $1`, [
+    rotationId,
+  ]);
 }
 
 /** A running rotation fails with `reason`; what it was about, or null when it was not running. */
-export async function failRotation(tx: Tx, rotationId: string, reason: string): Promise<{ credential_id: string; pending_version: number | null; name: string } | null> {
+export async function failRotation(
+  tx: Tx,
+  rotationId: string,
+  reason: string,
+): Promise<{ credential_id: string; pending_version: number | null; name: string } | null> {
   const [[row]] = await tx.query(
     `UPDATE credential_rotations r SET state = 'FAILED', failure = $2, ended_at = now(), updated_at = now() FROM credentials c
       WHERE r.id = $1 AND r.state = 'RUNNING' AND c.id = r.credential_id RETURNING r.credential_id, r.pending_version, c.name`,
@@ -133,7 +169,9 @@ export async function failRotation(tx: Tx, rotationId: string, reason: string): 
 }
 
 /** Rotations past their deadline are abandoned, what they made destroyed (CURRENT untouched). */
-export async function abandonOverdue(tx: Tx): Promise<Array<{ id: string; tenant_id: string; credential_id: string; name: string; step: string }>> {
+export async function abandonOverdue(
+  tx: Tx,
+): Promise<Array<{ id: string; tenant_id: string; credential_id: string; name: string; step: string }>> {
   return tx.query(
     `WITH gone AS (
        UPDATE credential_rotations SET state = 'ABANDONED', ended_at = now(), updated_at = now(), failure = 'abandoned at step ' || step || ' past its deadline'

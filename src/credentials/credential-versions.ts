@@ -15,7 +15,8 @@ import { checkGrace, checkName, checkValue, committed, lockedCredential, version
 import type { DataKeys } from './data-keys';
 
 /** A policy's notifyBefore, or the defaults when it has none. */
-export const offsetsOf = (notifyBefore: readonly number[]): readonly number[] => (notifyBefore.length ? notifyBefore : DEFAULT_NOTIFY_BEFORE_S);
+export const offsetsOf = (notifyBefore: readonly number[]): readonly number[] =>
+  notifyBefore.length ? notifyBefore : DEFAULT_NOTIFY_BEFORE_S;
 
 export interface NewVersion {
   name: string;
@@ -43,8 +44,16 @@ export class CredentialVersions {
    * A version's value, opened in memory for Latchkey's own use (a rotator, a check of where it
    * points), never handed to a caller: reveals are credential-reveal.ts. undefined when there is none.
    */
-  async openValue(c: Pick<Credential, 'tenantId' | 'id'>, where: { state: 'CURRENT' } | { state: 'PENDING'; rotationId: string } | { version: number }): Promise<string | undefined> {
-    const [condition, param] = 'version' in where ? ['version = $3', where.version] : where.state === 'PENDING' ? [`state = 'PENDING' AND rotation_id = $3`, where.rotationId] : [`state = 'CURRENT'`, null];
+  async openValue(
+    c: Pick<Credential, 'tenantId' | 'id'>,
+    where: { state: 'CURRENT' } | { state: 'PENDING'; rotationId: string } | { version: number },
+  ): Promise<string | undefined> {
+    const [condition, param] =
+      'version' in where
+        ? ['version = $3', where.version]
+        : where.state === 'PENDING'
+          ? [`state = 'PENDING' AND rotation_id = $3`, where.rotationId]
+          : [`state = 'CURRENT'`, null];
     const [v] = await this.ds.query(
       `SELECT version, ciphertext, data_key_id FROM credential_versions WHERE tenant_id = $1 AND credential_id = $2 AND ${condition}`,
       param === null ? [c.tenantId, c.id] : [c.tenantId, c.id, param],
@@ -66,12 +75,16 @@ export class CredentialVersions {
     return committed(this.ds, this.changed, async (tx) => {
       const credential = await lockedCredential(tx, p.tenantId, input.name);
       const next = await this.nextVersion(tx, credential.id);
-      return this.replaceCurrent(tx, credential, input.gracePeriod, p.ownerId, () => this.insertVersion(tx, credential, next, input.value, input.expiresAt ?? null, p.ownerId));
+      return this.replaceCurrent(tx, credential, input.gracePeriod, p.ownerId, () =>
+        this.insertVersion(tx, credential, next, input.value, input.expiresAt ?? null, p.ownerId),
+      );
     });
   }
 
   async nextVersion(tx: Tx, credentialId: string): Promise<number> {
-    const rows = await tx.query(`SELECT max(version) AS v FROM credential_versions WHERE credential_id = $1`, [credentialId]);
+    const rows = await tx.query(`SELECT max(version) AS v FROM credential_versions WHERE credential_id = $1`, [
+      credentialId,
+    ]);
     return Number(rows[0].v) + 1;
   }
 
@@ -80,14 +93,27 @@ export class CredentialVersions {
    * row locked by the caller: what was PREVIOUS is retired, the CURRENT one becomes PREVIOUS for
    * `graceS` (retired at once when 0), then `makeCurrent` puts the new one in place. Audited.
    */
-  async replaceCurrent(tx: Tx, credential: Credential, graceS: number, actorId: string | null, makeCurrent: () => Promise<CredentialVersion>, extra: Record<string, unknown> = {}): Promise<CredentialVersion> {
+  async replaceCurrent(
+    tx: Tx,
+    credential: Credential,
+    graceS: number,
+    actorId: string | null,
+    makeCurrent: () => Promise<CredentialVersion>,
+    extra: Record<string, unknown> = {},
+  ): Promise<CredentialVersion> {
     const graceEndsAt = new Date(Date.now() + graceS * 1000);
     const retired = await transitions.retire(tx, credential.id, graceS === 0 ? 'PREVIOUS_AND_CURRENT' : 'PREVIOUS');
     const replaced = graceS === 0 ? null : await transitions.demoteCurrent(tx, credential.id, graceEndsAt);
     const version = await makeCurrent();
     await transitions.touch(tx, credential.id);
     await this.audit.append(tx, credential.tenantId, [
-      ...retired.map((v) => ({ action: 'CREDENTIAL_VERSION_RETIRED' as const, actorId, targetType: 'CREDENTIAL', targetId: credential.id, data: { name: credential.name, version: v } })),
+      ...retired.map((v) => ({
+        action: 'CREDENTIAL_VERSION_RETIRED' as const,
+        actorId,
+        targetType: 'CREDENTIAL',
+        targetId: credential.id,
+        data: { name: credential.name, version: v },
+      })),
       {
         action: 'CREDENTIAL_VERSION_ADDED',
         actorId,

@@ -20,7 +20,9 @@ registerEnumType(CredentialVersionState, {
   valuesConfig: {
     CURRENT: { description: 'The value handed out.' },
     PENDING: { description: 'Being rotated in: sealed, not handed out until the rotation finishes.' },
-    PREVIOUS: { description: 'Replaced, still accepted by the vendor until graceEndsAt; readable by version until then.' },
+    PREVIOUS: {
+      description: 'Replaced, still accepted by the vendor until graceEndsAt; readable by version until then.',
+    },
     RETIRED: { description: 'Its value is destroyed; what is known about it stays.' },
   },
 });
@@ -29,7 +31,10 @@ registerEnumType(CredentialVersionState, {
  * What retiring a version writes, whoever retires it (a new version, the end of a grace, an
  * abandoned rotation): the state, and the ciphertext destroyed with its data key reference.
  */
-@ObjectType({ description: 'A secret value issued by someone else (a CRM API key), kept sealed, handed out to granted owners, every read audited.' })
+@ObjectType({
+  description:
+    'A secret value issued by someone else (a CRM API key), kept sealed, handed out to granted owners, every read audited.',
+})
 @Entity('credentials')
 export class Credential {
   @Field(() => ID)
@@ -59,7 +64,11 @@ export class Credential {
   @Column('jsonb')
   labels!: Record<string, string>;
 
-  @Field(() => ID, { nullable: true, description: "A rotation policy whose notifyBefore offsets time the warnings about the vendor's expiry (a week and a day before, without one)." })
+  @Field(() => ID, {
+    nullable: true,
+    description:
+      "A rotation policy whose notifyBefore offsets time the warnings about the vendor's expiry (a week and a day before, without one).",
+  })
   @Column('uuid', { name: 'rotation_policy_id', nullable: true })
   rotationPolicyId!: string | null;
 
@@ -73,11 +82,18 @@ export class Credential {
   @Column('text', { name: 'rotator_secret_key_id', nullable: true })
   rotatorSecretKeyId!: string | null;
 
-  @Field(() => DurationScalar, { name: 'rotateEvery', nullable: true, description: 'How often its rotator rotates it; null: only when asked.' })
+  @Field(() => DurationScalar, {
+    name: 'rotateEvery',
+    nullable: true,
+    description: 'How often its rotator rotates it; null: only when asked.',
+  })
   @Column('integer', { name: 'rotate_every_s', nullable: true })
   rotateEveryS!: number | null;
 
-  @Field(() => DurationScalar, { name: 'gracePeriod', description: 'How long a value its rotator replaced stays readable (and accepted).' })
+  @Field(() => DurationScalar, {
+    name: 'gracePeriod',
+    description: 'How long a value its rotator replaced stays readable (and accepted).',
+  })
   @Column('integer', { name: 'grace_period_s' })
   gracePeriodS!: number;
 
@@ -94,7 +110,10 @@ export class Credential {
   updatedAt!: Date;
 }
 
-@ObjectType({ description: 'One value of a credential over time. The value itself is read only through revealCredential or GET /v1/credentials/{name}.' })
+@ObjectType({
+  description:
+    'One value of a credential over time. The value itself is read only through revealCredential or GET /v1/credentials/{name}.',
+})
 @Entity('credential_versions')
 export class CredentialVersion {
   @Field(() => ID)
@@ -121,7 +140,10 @@ export class CredentialVersion {
   @Column('uuid', { name: 'data_key_id', nullable: true })
   dataKeyId!: string | null;
 
-  @Field(() => DateTimeScalar, { nullable: true, description: "The vendor's own expiry of this value, when it has one." })
+  @Field(() => DateTimeScalar, {
+    nullable: true,
+    description: "The vendor's own expiry of this value, when it has one.",
+  })
   @Column('timestamptz', { name: 'expires_at', nullable: true })
   expiresAt!: Date | null;
 
@@ -240,7 +262,10 @@ export class CredentialRotation {
   @Column('timestamptz', { name: 'ended_at', nullable: true })
   endedAt!: Date | null;
 
-  @Field(() => String, { nullable: true, description: 'Why it failed: the step and what the rotator answered (a status, never a value).' })
+  @Field(() => String, {
+    nullable: true,
+    description: 'Why it failed: the step and what the rotator answered (a status, never a value).',
+  })
   @Column('text', { nullable: true })
   failure!: string | null;
 }
@@ -268,4 +293,11 @@ export class TenantDataKey {
 }
 
 /** A webhook rotator's signing secret, sealed under the key ring (not a data key) with `rotator:<id>`. */
-export const CREDENTIAL_SEALED_COLUMNS: SealedColumn[] = [{ table: 'credentials', ciphertext: 'rotator_secret_ciphertext', keyId: 'rotator_secret_key_id', contextPrefix: 'rotator:' }];
+export const CREDENTIAL_SEALED_COLUMNS: SealedColumn[] = [
+  {
+    table: 'credentials',
+    ciphertext: 'rotator_secret_ciphertext',
+    keyId: 'rotator_secret_key_id',
+    contextPrefix: 'rotator:',
+  },
+];

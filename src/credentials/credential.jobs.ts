@@ -39,7 +39,11 @@ export class CredentialJobs {
     private readonly audit: AuditService,
     private readonly log: Logger,
     /** Before a built-in rotator's version is destroyed: make the system refuse its value (rotations). */
-    private readonly refuseRetired: (tenantId: string, credentialId: string, version: number) => Promise<void> = async () => undefined,
+    private readonly refuseRetired: (
+      tenantId: string,
+      credentialId: string,
+      version: number,
+    ) => Promise<void> = async () => undefined,
     /** Most replaced values of one tenant told to a system outside per tick (OUTBOUND_TENANT_SLOTS). */
     private readonly perTenant = 4,
   ) {}
@@ -59,7 +63,13 @@ export class CredentialJobs {
 
   private async retireBatch(tx: Tx, report: SweepReport): Promise<number> {
     const rows = await transitions.retireDue(tx, NOT_BUILT_IN, BATCH);
-    await this.appendByTenant(tx, rows, (r) => ({ action: 'CREDENTIAL_VERSION_RETIRED', actorId: null, targetType: 'CREDENTIAL', targetId: r.credential_id, data: { name: r.name, version: r.version } }));
+    await this.appendByTenant(tx, rows, (r) => ({
+      action: 'CREDENTIAL_VERSION_RETIRED',
+      actorId: null,
+      targetType: 'CREDENTIAL',
+      targetId: r.credential_id,
+      data: { name: r.name, version: r.version },
+    }));
     report.retired += rows.length;
     return rows.length;
   }
@@ -84,22 +94,42 @@ export class CredentialJobs {
     await Promise.all(fair.map((r) => this.retireOne(r, report)));
   }
 
-  private async retireOne(r: { tenant_id: string; credential_id: string; version: number; name: string }, report: SweepReport): Promise<void> {
+  private async retireOne(
+    r: { tenant_id: string; credential_id: string; version: number; name: string },
+    report: SweepReport,
+  ): Promise<void> {
     try {
       await this.refuseRetired(r.tenant_id, r.credential_id, r.version);
     } catch (err) {
-      this.log.warn({ err: { message: (err as Error).message }, credentialId: r.credential_id, version: r.version }, 'could not retire a replaced value in its system; retrying at the next tick');
+      this.log.warn(
+        { err: { message: (err as Error).message }, credentialId: r.credential_id, version: r.version },
+        'could not retire a replaced value in its system; retrying at the next tick',
+      );
       return;
     }
     await this.ds.transaction(async (tx) => {
       if (!(await transitions.retirePrevious(tx, r.credential_id, r.version))) return;
-      await this.audit.append(tx, r.tenant_id, { action: 'CREDENTIAL_VERSION_RETIRED', actorId: null, targetType: 'CREDENTIAL', targetId: r.credential_id, data: { name: r.name, version: r.version } });
+      await this.audit.append(tx, r.tenant_id, {
+        action: 'CREDENTIAL_VERSION_RETIRED',
+        actorId: null,
+        targetType: 'CREDENTIAL',
+        targetId: r.credential_id,
+        data: { name: r.name, version: r.version },
+      });
       report.retired++;
     });
   }
 
   private async notifyBatch(tx: Tx, report: SweepReport): Promise<number> {
-    const rows: Array<{ id: string; tenant_id: string; credential_id: string; version: number; name: string; expires_at: Date; offsets: number[] | null }> = await tx.query(
+    const rows: Array<{
+      id: string;
+      tenant_id: string;
+      credential_id: string;
+      version: number;
+      name: string;
+      expires_at: Date;
+      offsets: number[] | null;
+    }> = await tx.query(
       `SELECT v.id, v.tenant_id, v.credential_id, v.version, c.name, v.expires_at, p.notify_before_s AS offsets
          FROM credential_versions v
          JOIN credentials c ON c.id = v.credential_id
@@ -109,7 +139,9 @@ export class CredentialJobs {
     );
     const now = Date.now();
     const expired = rows.map((r) => r.expires_at.getTime() <= now);
-    const next = rows.map((r, i) => (expired[i] ? null : nextNotifyAt(r.expires_at, r.offsets?.length ? r.offsets : DEFAULT_NOTIFY_BEFORE_S, now)));
+    const next = rows.map((r, i) =>
+      expired[i] ? null : nextNotifyAt(r.expires_at, r.offsets?.length ? r.offsets : DEFAULT_NOTIFY_BEFORE_S, now),
+    );
     const said = new Map(rows.map((r, i) => [r.id, expired[i]!]));
     report.expired += expired.filter(Boolean).length;
     report.expiring += expired.filter((e) => !e).length;
@@ -118,13 +150,26 @@ export class CredentialJobs {
       actorId: null,
       targetType: 'CREDENTIAL',
       targetId: r.credential_id,
-      data: { name: r.name, version: r.version, expiresAt: r.expires_at.toISOString(), ...(said.get(r.id) ? {} : { expiresInSeconds: Math.round((r.expires_at.getTime() - now) / 1000) }) },
+      data: {
+        name: r.name,
+        version: r.version,
+        expiresAt: r.expires_at.toISOString(),
+        ...(said.get(r.id) ? {} : { expiresInSeconds: Math.round((r.expires_at.getTime() - now) / 1000) }),
+      },
     }));
-    await transitions.setNextNotify(tx, rows.map((r) => r.id), next);
+    await transitions.setNextNotify(
+      tx,
+      rows.map((r) => r.id),
+      next,
+    );
     return rows.length;
   }
 
-  private async appendByTenant<R extends { tenant_id: string }>(tx: Tx, rows: R[], entry: (r: R) => AuditEntry): Promise<void> {
+  private async appendByTenant<R extends { tenant_id: string }>(
+    tx: Tx,
+    rows: R[],
+    entry: (r: R) => AuditEntry,
+  ): Promise<void> {
     const byTenant = new Map<string, AuditEntry[]>();
     for (const r of rows) byTenant.set(r.tenant_id, [...(byTenant.get(r.tenant_id) ?? []), entry(r)]);
     // Tenants in a fixed order, so two sweeps never wait on each other's chain heads crosswise.

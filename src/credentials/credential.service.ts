@@ -42,44 +42,72 @@ export class CredentialService {
     private readonly changed: () => void = () => undefined,
   ) {}
 
-  async list(p: Principal, first: number | null | undefined, after: string | null | undefined): Promise<Connection<Credential>> {
+  async list(
+    p: Principal,
+    first: number | null | undefined,
+    after: string | null | undefined,
+  ): Promise<Connection<Credential>> {
     requirePermission(p, Permission.CREDENTIAL_READ);
     const limit = pageSize(first);
     const qb = new TenantScope(this.ds.manager, p.tenantId).select(Credential, 'c');
     const totalCount = await qb.clone().getCount();
     if (after) qb.andWhere('c.name > :after', { after: decodeCursor(after) });
-    const rows = await qb.orderBy('c.name', 'ASC').limit(limit + 1).getMany();
+    const rows = await qb
+      .orderBy('c.name', 'ASC')
+      .limit(limit + 1)
+      .getMany();
     return connection(rows, limit, totalCount, (c) => c.name);
   }
 
   async byName(p: Principal, name: string): Promise<Credential | null> {
     requirePermission(p, Permission.CREDENTIAL_READ);
     if (!isCredentialName(name)) return null;
-    return new TenantScope(this.ds.manager, p.tenantId).select(Credential, 'c').andWhere('c.name = :name', { name }).getOne();
+    return new TenantScope(this.ds.manager, p.tenantId)
+      .select(Credential, 'c')
+      .andWhere('c.name = :name', { name })
+      .getOne();
   }
 
   /** A page of versions, newest first (never the value): a rotated credential gains one a rotation. */
-  async versions(tenantId: string, credentialId: string, first: number | null | undefined, after: string | null | undefined): Promise<Connection<CredentialVersion>> {
+  async versions(
+    tenantId: string,
+    credentialId: string,
+    first: number | null | undefined,
+    after: string | null | undefined,
+  ): Promise<Connection<CredentialVersion>> {
     const limit = pageSize(first);
-    const qb = new TenantScope(this.ds.manager, tenantId).select(CredentialVersion, 'v').andWhere('v.credentialId = :credentialId', { credentialId });
+    const qb = new TenantScope(this.ds.manager, tenantId)
+      .select(CredentialVersion, 'v')
+      .andWhere('v.credentialId = :credentialId', { credentialId });
     const totalCount = await qb.clone().getCount();
     if (after) {
       const below = Number(decodeCursor(after));
       if (!Number.isSafeInteger(below)) throw badInput('after is not a cursor of this list', { argument: 'after' });
       qb.andWhere('v.version < :below', { below });
     }
-    const rows = await qb.orderBy('v.version', 'DESC').limit(limit + 1).getMany();
+    const rows = await qb
+      .orderBy('v.version', 'DESC')
+      .limit(limit + 1)
+      .getMany();
     return connection(rows, limit, totalCount, (v) => v.version);
   }
 
   /** Its rotations, newest first. */
   rotations(tenantId: string, credentialId: string): Promise<CredentialRotation[]> {
-    return new TenantScope(this.ds.manager, tenantId).select(CredentialRotation, 'r').andWhere('r.credentialId = :credentialId', { credentialId }).orderBy('r.id', 'DESC').limit(ROTATIONS_SHOWN).getMany();
+    return new TenantScope(this.ds.manager, tenantId)
+      .select(CredentialRotation, 'r')
+      .andWhere('r.credentialId = :credentialId', { credentialId })
+      .orderBy('r.id', 'DESC')
+      .limit(ROTATIONS_SHOWN)
+      .getMany();
   }
 
   /** The CURRENT version of each credential (null before its first). */
   async currentVersions(tenantId: string, credentialIds: readonly string[]): Promise<Array<CredentialVersion | null>> {
-    const rows = await new TenantScope(this.ds.manager, tenantId).select(CredentialVersion, 'v').andWhere(`v.credentialId IN (:...credentialIds) AND v.state = 'CURRENT'`, { credentialIds }).getMany();
+    const rows = await new TenantScope(this.ds.manager, tenantId)
+      .select(CredentialVersion, 'v')
+      .andWhere(`v.credentialId IN (:...credentialIds) AND v.state = 'CURRENT'`, { credentialIds })
+      .getMany();
     return byKey(credentialIds, rows, (v) => v.credentialId);
   }
 
@@ -93,26 +121,58 @@ export class CredentialService {
     const ownerId = input.ownerId ? requireId(input.ownerId, 'ownerId') : p.ownerId;
     const now = new Date();
     const credential: Credential = {
-      ...{ id: uuidv7(), tenantId: p.tenantId, name: input.name, service, description, ownerId, labels, createdAt: now, updatedAt: now },
-      ...{ rotationPolicyId: null, rotator: null, rotatorSecretCiphertext: null, rotatorSecretKeyId: null, rotateEveryS: null, gracePeriodS: 3_600, nextRotationAt: null },
+      ...{
+        id: uuidv7(),
+        tenantId: p.tenantId,
+        name: input.name,
+        service,
+        description,
+        ownerId,
+        labels,
+        createdAt: now,
+        updatedAt: now,
+      },
+      ...{
+        rotationPolicyId: null,
+        rotator: null,
+        rotatorSecretCiphertext: null,
+        rotatorSecretKeyId: null,
+        rotateEveryS: null,
+        gracePeriodS: 3_600,
+        nextRotationAt: null,
+      },
     };
     try {
       return await committed(this.ds, this.changed, async (tx) => {
         const scope = new TenantScope(tx, p.tenantId);
         await scope.get(Owner, ownerId, 'owner');
         await scope.insert(Credential, [credential]);
-        const version = await this.credentialVersions.insertVersion(tx, credential, 1, input.value, input.expiresAt ?? null, p.ownerId);
+        const version = await this.credentialVersions.insertVersion(
+          tx,
+          credential,
+          1,
+          input.value,
+          input.expiresAt ?? null,
+          p.ownerId,
+        );
         await this.audit.append(tx, p.tenantId, {
           action: 'CREDENTIAL_CREATED',
           actorId: p.ownerId,
           targetType: 'CREDENTIAL',
           targetId: credential.id,
-          data: { name: credential.name, service, ownerId, version: version.version, expiresAt: version.expiresAt?.toISOString() ?? null },
+          data: {
+            name: credential.name,
+            service,
+            ownerId,
+            version: version.version,
+            expiresAt: version.expiresAt?.toISOString() ?? null,
+          },
         });
         return credential;
       });
     } catch (err) {
-      if (isUniqueViolation(err)) throw conflict(`a credential named ${input.name} already exists`, { argument: 'name' });
+      if (isUniqueViolation(err))
+        throw conflict(`a credential named ${input.name} already exists`, { argument: 'name' });
       throw err;
     }
   }
@@ -121,7 +181,13 @@ export class CredentialService {
   async update(
     p: Principal,
     name: string,
-    input: { service?: string | null; description?: string | null; labels?: Record<string, unknown> | null; ownerId?: string | null; rotationPolicyId?: string | null },
+    input: {
+      service?: string | null;
+      description?: string | null;
+      labels?: Record<string, unknown> | null;
+      ownerId?: string | null;
+      rotationPolicyId?: string | null;
+    },
   ): Promise<Credential> {
     requirePermission(p, Permission.CREDENTIAL_WRITE);
     checkName(name);
@@ -136,19 +202,34 @@ export class CredentialService {
       if (fields.ownerId) await new TenantScope(tx, p.tenantId).get(Owner, fields.ownerId, 'owner');
       if (fields.rotationPolicyId && fields.rotationPolicyId !== c.rotationPolicyId) {
         // The warnings still to come follow the new policy's offsets.
-        const policy = await new TenantScope(tx, p.tenantId).get(RotationPolicy, fields.rotationPolicyId, 'rotation policy');
+        const policy = await new TenantScope(tx, p.tenantId).get(
+          RotationPolicy,
+          fields.rotationPolicyId,
+          'rotation policy',
+        );
         const versions: Array<{ id: string; expires_at: Date }> = await tx.query(
           `SELECT id, expires_at FROM credential_versions WHERE credential_id = $1 AND state IN ('CURRENT', 'PREVIOUS') AND expires_at > now()`,
           [c.id],
         );
-        await transitions.setNextNotify(tx, versions.map((v) => v.id), versions.map((v) => nextNotifyAt(v.expires_at, offsetsOf(policy.notifyBefore))));
+        await transitions.setNextNotify(
+          tx,
+          versions.map((v) => v.id),
+          versions.map((v) => nextNotifyAt(v.expires_at, offsetsOf(policy.notifyBefore))),
+        );
       }
-      const changed = Object.fromEntries(Object.entries(fields).filter(([k, v]) => JSON.stringify(c[k as keyof Credential]) !== JSON.stringify(v)));
+      const changed = Object.fromEntries(
+        Object.entries(fields).filter(([k, v]) => JSON.stringify(c[k as keyof Credential]) !== JSON.stringify(v)),
+      );
       if (Object.keys(changed).length === 0) return c;
       await new TenantScope(tx, p.tenantId).update(Credential, c.id, { ...changed, updatedAt: new Date() });
-      await this.audit.append(tx, p.tenantId, { action: 'CREDENTIAL_UPDATED', actorId: p.ownerId, targetType: 'CREDENTIAL', targetId: c.id, data: { name, ...changed } });
+      await this.audit.append(tx, p.tenantId, {
+        action: 'CREDENTIAL_UPDATED',
+        actorId: p.ownerId,
+        targetType: 'CREDENTIAL',
+        targetId: c.id,
+        data: { name, ...changed },
+      });
       return { ...c, ...changed };
     });
   }
-
 }

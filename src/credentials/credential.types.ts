@@ -11,13 +11,21 @@ export enum RotatorKind {
 registerEnumType(RotatorKind, {
   name: 'RotatorKind',
   valuesConfig: {
-    WEBHOOK: { description: 'An HTTPS endpoint you run, called for each step (create, set, test, finish), signed as Standard Webhooks.' },
+    WEBHOOK: {
+      description:
+        'An HTTPS endpoint you run, called for each step (create, set, test, finish), signed as Standard Webhooks.',
+    },
     POSTGRES: { description: 'Two login roles used in turn; the value is a postgres:// URL.' },
-    REDIS: { description: 'An ACL user holding the old and the new password through the grace; the value is a redis:// URL.' },
+    REDIS: {
+      description: 'An ACL user holding the old and the new password through the grace; the value is a redis:// URL.',
+    },
   },
 });
 
-@InputType({ description: 'A credential and its first value. The value is sealed at once and never shown again but through a reveal.' })
+@InputType({
+  description:
+    'A credential and its first value. The value is sealed at once and never shown again but through a reveal.',
+})
 export class CreateCredentialInput {
   @Field()
   name!: string;
@@ -41,7 +49,10 @@ export class CreateCredentialInput {
   expiresAt?: Date | null;
 }
 
-@InputType({ description: "A new value pasted by hand (the vendor issued it): it becomes CURRENT, the old one PREVIOUS until gracePeriod ends." })
+@InputType({
+  description:
+    'A new value pasted by hand (the vendor issued it): it becomes CURRENT, the old one PREVIOUS until gracePeriod ends.',
+})
 export class AddCredentialVersionInput {
   @Field()
   name!: string;
@@ -52,7 +63,9 @@ export class AddCredentialVersionInput {
   @Field(() => DateTimeScalar, { nullable: true })
   expiresAt?: Date | null;
 
-  @Field(() => DurationScalar, { description: 'How long the replaced value stays readable (PT0S retires it at once); at most P90D.' })
+  @Field(() => DurationScalar, {
+    description: 'How long the replaced value stays readable (PT0S retires it at once); at most P90D.',
+  })
   gracePeriod!: number;
 }
 
@@ -77,27 +90,36 @@ export const CredentialVersionConnection = ConnectionType(CredentialVersion, 'Cr
 /** Rotations a credential lists, newest first. */
 export const ROTATIONS_SHOWN = 20;
 
-@InputType({ description: "Who rotates a credential, and how often." })
+@InputType({ description: 'Who rotates a credential, and how often.' })
 export class SetCredentialRotatorInput {
   @Field(() => RotatorKind)
   kind!: RotatorKind;
 
-  @Field(() => String, { nullable: true, description: 'WEBHOOK: the endpoint (https; the webhook address rules apply).' })
+  @Field(() => String, {
+    nullable: true,
+    description: 'WEBHOOK: the endpoint (https; the webhook address rules apply).',
+  })
   url?: string | null;
 
   @Field(() => String, {
     nullable: true,
-    description: 'POSTGRES, REDIS: the name of the managed credential holding the privileged connection URL; the caller must be granted to read it.',
+    description:
+      'POSTGRES, REDIS: the name of the managed credential holding the privileged connection URL; the caller must be granted to read it.',
   })
   connection?: string | null;
 
   @Field(() => [String], { nullable: true, description: 'POSTGRES: the two login roles used in turn.' })
   roles?: string[] | null;
 
-  @Field(() => DurationScalar, { nullable: true, description: 'Rotate on this schedule; left out: only when asked (rotateCredential).' })
+  @Field(() => DurationScalar, {
+    nullable: true,
+    description: 'Rotate on this schedule; left out: only when asked (rotateCredential).',
+  })
   rotateEvery?: number | null;
 
-  @Field(() => DurationScalar, { description: 'How long the replaced value stays readable and accepted; shorter than rotateEvery.' })
+  @Field(() => DurationScalar, {
+    description: 'How long the replaced value stays readable and accepted; shorter than rotateEvery.',
+  })
   gracePeriod!: number;
 }
 
@@ -124,6 +146,9 @@ export class UpdateCredentialInput {
   @Field(() => String, { nullable: true, description: 'The answerable owner.' })
   ownerId?: string | null;
 
-  @Field(() => String, { nullable: true, description: "A rotation policy whose notifyBefore offsets time the warnings about vendor expiries." })
+  @Field(() => String, {
+    nullable: true,
+    description: 'A rotation policy whose notifyBefore offsets time the warnings about vendor expiries.',
+  })
   rotationPolicyId?: string | null;
 }

@@ -33,7 +33,9 @@ export class DataKeys {
 
   /** The tenant's data key, created (wrapped under the active key, audited) on first use. */
   async forTenant(tx: Tx, tenantId: string): Promise<DataKey> {
-    const [row] = await tx.query(`SELECT id, key_id, wrapped_key FROM tenant_data_keys WHERE tenant_id = $1`, [tenantId]);
+    const [row] = await tx.query(`SELECT id, key_id, wrapped_key FROM tenant_data_keys WHERE tenant_id = $1`, [
+      tenantId,
+    ]);
     if (row) return { id: row.id, key: await this.unwrapped(tenantId, row.id, row.key_id, row.wrapped_key) };
     const id = uuidv7();
     const key = randomBytes(32);
@@ -43,7 +45,13 @@ export class DataKeys {
       [id, tenantId, keyId, wrapped],
     );
     if (inserted.length === 0) return this.forTenant(tx, tenantId); // another transaction created it first
-    await this.audit.append(tx, tenantId, { action: 'DATA_KEY_CREATED', actorId: null, targetType: 'DATA_KEY', targetId: id, data: { keyId } });
+    await this.audit.append(tx, tenantId, {
+      action: 'DATA_KEY_CREATED',
+      actorId: null,
+      targetType: 'DATA_KEY',
+      targetId: id,
+      data: { keyId },
+    });
     this.keys.set(id, Promise.resolve(key));
     return { id, key };
   }
@@ -52,7 +60,10 @@ export class DataKeys {
   async get(tenantId: string, id: string): Promise<Buffer> {
     const cached = this.keys.get(id);
     if (cached) return cached;
-    const [row] = await this.ds.query(`SELECT key_id, wrapped_key FROM tenant_data_keys WHERE tenant_id = $1 AND id = $2`, [tenantId, id]);
+    const [row] = await this.ds.query(
+      `SELECT key_id, wrapped_key FROM tenant_data_keys WHERE tenant_id = $1 AND id = $2`,
+      [tenantId, id],
+    );
     if (!row) throw new KeyRingError(`data key ${id} of tenant ${tenantId} is missing`);
     return this.unwrapped(tenantId, id, row.key_id, row.wrapped_key);
   }
@@ -70,7 +81,10 @@ export class DataKeys {
     if (!key) {
       key = this.provider.unwrap(keyId, wrapped, wrapContext(tenantId, id)).catch((err) => {
         this.keys.delete(id);
-        throw new KeyRingError(`the data key of tenant ${tenantId} is wrapped by key ${keyId}, which ${this.provider.holds(keyId) ? 'does not open it (a wrong key under that id?)' : 'the key ring does not hold'}`, { cause: err });
+        throw new KeyRingError(
+          `the data key of tenant ${tenantId} is wrapped by key ${keyId}, which ${this.provider.holds(keyId) ? 'does not open it (a wrong key under that id?)' : 'the key ring does not hold'}`,
+          { cause: err },
+        );
       });
       this.keys.set(id, key);
     }
@@ -86,11 +100,16 @@ export class DataKeys {
       `SELECT DISTINCT ON (key_id) key_id, tenant_id, id, wrapped_key FROM tenant_data_keys ORDER BY key_id, id`,
     );
     for (const r of rows) {
-      if (!this.provider.holds(r.key_id)) throw new KeyRingError(`data keys are wrapped by key ${r.key_id}, which ENCRYPTION_KEYS does not hold: add it back to the ring`);
+      if (!this.provider.holds(r.key_id))
+        throw new KeyRingError(
+          `data keys are wrapped by key ${r.key_id}, which ENCRYPTION_KEYS does not hold: add it back to the ring`,
+        );
       try {
         await this.provider.unwrap(r.key_id, r.wrapped_key, wrapContext(r.tenant_id, r.id));
       } catch {
-        throw new KeyRingError(`key ${r.key_id} of ENCRYPTION_KEYS does not open the data keys it wrapped: it is not the key that had this id`);
+        throw new KeyRingError(
+          `key ${r.key_id} of ENCRYPTION_KEYS does not open the data keys it wrapped: it is not the key that had this id`,
+        );
       }
     }
   }
@@ -110,15 +129,24 @@ export class DataKeys {
         if (!row) return false;
         const key = await this.provider.unwrap(row.key_id, row.wrapped_key, wrapContext(row.tenant_id, row.id));
         const { keyId, wrapped } = await this.provider.wrap(key, wrapContext(row.tenant_id, row.id));
-        await tx.query(`UPDATE tenant_data_keys SET key_id = $2, wrapped_key = $3, rewrapped_at = now() WHERE id = $1`, [row.id, keyId, wrapped]);
-        await this.audit.append(tx, row.tenant_id, { action: 'DATA_KEY_REWRAPPED', actorId: null, targetType: 'DATA_KEY', targetId: row.id, data: { from: row.key_id, to: keyId } });
+        await tx.query(
+          `UPDATE tenant_data_keys SET key_id = $2, wrapped_key = $3, rewrapped_at = now() WHERE id = $1`,
+          [row.id, keyId, wrapped],
+        );
+        await this.audit.append(tx, row.tenant_id, {
+          action: 'DATA_KEY_REWRAPPED',
+          actorId: null,
+          targetType: 'DATA_KEY',
+          targetId: row.id,
+          data: { from: row.key_id, to: keyId },
+        });
         return true;
       });
       if (!done) break;
       moved++;
     }
-    if (moved > 0) this.log.info({ moved, keyId: this.provider.activeKeyId }, 're-wrapped data keys under the active key');
+    if (moved > 0)
+      this.log.info({ moved, keyId: this.provider.activeKeyId }, 're-wrapped data keys under the active key');
     return moved;
   }
 }
-

@@ -69,20 +69,38 @@ export class RevealRefusals {
       open.clientIp = r.clientIp;
     } else {
       if (open) await this.close(r.tokenId, open);
-      this.windows.set(r.tokenId, { tenantId: r.tenantId, ownerId: r.ownerId, startedAt: at, lastAt: at, repeats: 0, names: new Set(), reasons: { NOT_GRANTED: 0, NO_SUCH_CREDENTIAL: 0 }, doors: new Set(), clientIp: null });
+      this.windows.set(r.tokenId, {
+        tenantId: r.tenantId,
+        ownerId: r.ownerId,
+        startedAt: at,
+        lastAt: at,
+        repeats: 0,
+        names: new Set(),
+        reasons: { NOT_GRANTED: 0, NO_SUCH_CREDENTIAL: 0 },
+        doors: new Set(),
+        clientIp: null,
+      });
       await this.group.append(r.tenantId, {
         action: 'CREDENTIAL_REVEAL_REFUSED',
         actorId: r.ownerId,
         // A name that does not exist has no credential to file it under: the token's history holds it.
-        ...(r.credentialId ? { targetType: 'CREDENTIAL', targetId: r.credentialId } : { targetType: 'TOKEN', targetId: r.tokenId }),
+        ...(r.credentialId
+          ? { targetType: 'CREDENTIAL', targetId: r.credentialId }
+          : { targetType: 'TOKEN', targetId: r.tokenId }),
         data: { name: r.name, tokenId: r.tokenId, clientIp: r.clientIp, door: r.door, reason: r.reason },
       });
     }
     if (limited) {
       const retryAfter = this.budget.retryAfter(r.tokenId);
-      return new DomainError(ErrorCode.RATE_LIMITED, `too many refused credential reads with this token; retry in ${retryAfter} s`, { retryAfter, argument: 'name' });
+      return new DomainError(
+        ErrorCode.RATE_LIMITED,
+        `too many refused credential reads with this token; retry in ${retryAfter} s`,
+        { retryAfter, argument: 'name' },
+      );
     }
-    return forbidden(`no grant to read credential ${r.name} (or no such credential in this tenant)`, { argument: 'name' });
+    return forbidden(`no grant to read credential ${r.name} (or no such credential in this tenant)`, {
+      argument: 'name',
+    });
   }
 
   /** Writes the repeats of every window that ended (all of them with `all`: at shutdown). */

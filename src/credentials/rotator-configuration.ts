@@ -47,16 +47,26 @@ export class RotatorConfiguration {
   ) {}
 
   /** Sets who rotates the credential and how often. A WEBHOOK rotator's signing secret is returned once. */
-  async configure(p: Principal, name: string, input: RotatorInput): Promise<{ credential: Credential; signingSecret: string | null }> {
+  async configure(
+    p: Principal,
+    name: string,
+    input: RotatorInput,
+  ): Promise<{ credential: Credential; signingSecret: string | null }> {
     requirePermission(p, Permission.CREDENTIAL_WRITE);
     checkName(name);
     const rotator = await this.rotatorConfig(input);
     checkGrace(input.gracePeriod);
     if (rotator.kind !== 'WEBHOOK' && input.gracePeriod === 0) {
-      throw badInput(`a ${rotator.kind} rotator needs a grace of at least PT1S: it is when the replaced value is removed from ${rotator.kind === 'POSTGRES' ? 'Postgres' : 'Redis'}`, { argument: 'gracePeriod' });
+      throw badInput(
+        `a ${rotator.kind} rotator needs a grace of at least PT1S: it is when the replaced value is removed from ${rotator.kind === 'POSTGRES' ? 'Postgres' : 'Redis'}`,
+        { argument: 'gracePeriod' },
+      );
     }
     if (input.rotateEvery != null && input.gracePeriod >= input.rotateEvery) {
-      throw badInput('gracePeriod must be shorter than rotateEvery: a value would still be in its grace when the next rotation starts', { argument: 'gracePeriod' });
+      throw badInput(
+        'gracePeriod must be shorter than rotateEvery: a value would still be in its grace when the next rotation starts',
+        { argument: 'gracePeriod' },
+      );
     }
     if (rotator.kind !== 'WEBHOOK') await this.checkBuiltIn(p, name, rotator);
     const signingSecret = rotator.kind === 'WEBHOOK' ? newWebhookSecret() : null;
@@ -66,15 +76,32 @@ export class RotatorConfiguration {
       await this.grants.assertMayPassOn(tx, p, c, 'set the rotator of');
       const sealed = signingSecret ? this.box.seal(signingSecret, `rotator:${c.id}`) : null;
       const nextRotationAt = input.rotateEvery ? new Date(Date.now() + input.rotateEvery * 1000) : null;
-      await transitions.setRotator(tx, c.id, { rotator, sealedSecret: sealed, rotateEveryS: input.rotateEvery ?? null, gracePeriodS: input.gracePeriod, nextRotationAt });
+      await transitions.setRotator(tx, c.id, {
+        rotator,
+        sealedSecret: sealed,
+        rotateEveryS: input.rotateEvery ?? null,
+        gracePeriodS: input.gracePeriod,
+        nextRotationAt,
+      });
       await this.audit.append(tx, p.tenantId, {
         action: 'CREDENTIAL_ROTATOR_SET',
         actorId: p.ownerId,
         targetType: 'CREDENTIAL',
         targetId: c.id,
-        data: { name, rotator: shownRotator(rotator, false), rotateEverySeconds: input.rotateEvery ?? null, gracePeriodSeconds: input.gracePeriod },
+        data: {
+          name,
+          rotator: shownRotator(rotator, false),
+          rotateEverySeconds: input.rotateEvery ?? null,
+          gracePeriodSeconds: input.gracePeriod,
+        },
       });
-      return { ...c, rotator, rotateEveryS: input.rotateEvery ?? null, gracePeriodS: input.gracePeriod, nextRotationAt };
+      return {
+        ...c,
+        rotator,
+        rotateEveryS: input.rotateEvery ?? null,
+        gracePeriodS: input.gracePeriod,
+        nextRotationAt,
+      };
     });
     return { credential, signingSecret };
   }
@@ -86,12 +113,17 @@ export class RotatorConfiguration {
         return { kind: 'WEBHOOK', url: await checkTargetUrl(this.outbound.http, input.url, 'rotator URL') };
       case 'POSTGRES':
       case 'REDIS': {
-        if (!input.connection) throw badInput(`a ${input.kind} rotator needs the name of the credential holding its privileged connection`, { argument: 'connection' });
+        if (!input.connection)
+          throw badInput(`a ${input.kind} rotator needs the name of the credential holding its privileged connection`, {
+            argument: 'connection',
+          });
         checkName(input.connection, 'connection');
         if (input.kind === 'REDIS') return { kind: 'REDIS', connection: input.connection };
         const roles = input.roles ?? [];
         if (roles.length !== 2 || roles[0] === roles[1] || !roles.every((r) => ROLE.test(r))) {
-          throw badInput('a POSTGRES rotator alternates two distinct login roles (lower-case identifiers)', { argument: 'roles' });
+          throw badInput('a POSTGRES rotator alternates two distinct login roles (lower-case identifiers)', {
+            argument: 'roles',
+          });
         }
         return { kind: 'POSTGRES', connection: input.connection, roles: [roles[0]!, roles[1]!] };
       }
@@ -104,27 +136,58 @@ export class RotatorConfiguration {
    * A built-in rotator: the caller is granted on the connection (a missing one is refused alike),
    * and both the connection's value and the rotated value pass the address rules.
    */
-  private async checkBuiltIn(p: Principal, name: string, rotator: Exclude<RotatorConfig, { kind: 'WEBHOOK' }>): Promise<void> {
-    if (rotator.connection === name) throw badInput('a credential cannot be its own privileged connection', { argument: 'connection' });
+  private async checkBuiltIn(
+    p: Principal,
+    name: string,
+    rotator: Exclude<RotatorConfig, { kind: 'WEBHOOK' }>,
+  ): Promise<void> {
+    if (rotator.connection === name)
+      throw badInput('a credential cannot be its own privileged connection', { argument: 'connection' });
     if (!(await this.grants.grantedNames(p.tenantId, p.ownerId)).has(rotator.connection)) {
-      throw forbidden(`a privileged connection must be a credential you are granted to read: you are not granted on ${rotator.connection}, or it does not exist`, { argument: 'connection' });
+      throw forbidden(
+        `a privileged connection must be a credential you are granted to read: you are not granted on ${rotator.connection}, or it does not exist`,
+        { argument: 'connection' },
+      );
     }
     const scope = new TenantScope(this.ds.manager, p.tenantId);
-    const [conn] = await scope.select(Credential, 'c').andWhere('c.name = :name', { name: rotator.connection }).getMany();
+    const [conn] = await scope
+      .select(Credential, 'c')
+      .andWhere('c.name = :name', { name: rotator.connection })
+      .getMany();
     const [rotated] = await scope.select(Credential, 'c').andWhere('c.name = :name', { name }).getMany();
     if (!conn || !rotated) return; // gone meanwhile: the transaction says so
-    const connValue = await this.checkValue(rotator.kind, conn, `the privileged connection ${rotator.connection}`, 'connection');
+    const connValue = await this.checkValue(
+      rotator.kind,
+      conn,
+      `the privileged connection ${rotator.connection}`,
+      'connection',
+    );
     const value = await this.checkValue(rotator.kind, rotated, `the value of ${name}`, 'name');
-    if (connValue !== undefined && value !== undefined && serverOf(rotator.kind, connValue) !== serverOf(rotator.kind, value)) {
-      throw badInput(`the value of ${name} points at another server than its privileged connection ${rotator.connection}: a built-in rotator sets passwords where its connection is`, { argument: 'connection' });
+    if (
+      connValue !== undefined &&
+      value !== undefined &&
+      serverOf(rotator.kind, connValue) !== serverOf(rotator.kind, value)
+    ) {
+      throw badInput(
+        `the value of ${name} points at another server than its privileged connection ${rotator.connection}: a built-in rotator sets passwords where its connection is`,
+        { argument: 'connection' },
+      );
     }
     if (rotator.kind === 'REDIS' && value !== undefined && !parseRedisUrl(value).username) {
-      throw badInput(`the value of ${name} names no Redis user: the REDIS rotator sets the passwords of the ACL user it names`, { argument: 'name' });
+      throw badInput(
+        `the value of ${name} names no Redis user: the REDIS rotator sets the passwords of the ACL user it names`,
+        { argument: 'name' },
+      );
     }
   }
 
   /** The credential's CURRENT value, refused (naming `what`, never the value) when the rules refuse it. */
-  private async checkValue(kind: 'POSTGRES' | 'REDIS', c: Credential, what: string, argument: string): Promise<string | undefined> {
+  private async checkValue(
+    kind: 'POSTGRES' | 'REDIS',
+    c: Credential,
+    what: string,
+    argument: string,
+  ): Promise<string | undefined> {
     const value = await this.versions.openValue(c, { state: 'CURRENT' });
     if (value === undefined) throw badInput(`${what} has no current value`, { argument });
     try {

@@ -59,7 +59,12 @@ export class RotatorError extends Error {
  * rewritten to another host (by someone who may write but not read it) must not receive a new
  * password, nor a connection rewritten elsewhere the statement that sets one.
  */
-async function onSameServer(step: RotatorStep, kind: 'POSTGRES' | 'REDIS', connection: OpenConnection, ...values: string[]): Promise<string> {
+async function onSameServer(
+  step: RotatorStep,
+  kind: 'POSTGRES' | 'REDIS',
+  connection: OpenConnection,
+  ...values: string[]
+): Promise<string> {
   const conn = await connection();
   let same: boolean;
   try {
@@ -179,7 +184,9 @@ export class PostgresRotator implements Rotator {
     const conn = await onSameServer('set', 'POSTGRES', connection, ctx.current, ctx.pending!);
     await step('set', async () =>
       this.databases.postgres(conn, async (c) => {
-        await c.query(`ALTER ROLE ${c.escapeIdentifier(decodeURIComponent(url.username))} WITH LOGIN PASSWORD ${c.escapeLiteral(decodeURIComponent(url.password))}`);
+        await c.query(
+          `ALTER ROLE ${c.escapeIdentifier(decodeURIComponent(url.username))} WITH LOGIN PASSWORD ${c.escapeLiteral(decodeURIComponent(url.password))}`,
+        );
       }),
     );
   }
@@ -215,7 +222,9 @@ export class RedisRotator implements Rotator {
     const url = redisUrl('set', ctx.pending!);
     const conn = await onSameServer('set', 'REDIS', connection, ctx.current, ctx.pending!);
     await step('set', async () =>
-      this.databases.redis(conn, (r) => r.call('ACL', 'SETUSER', decodeURIComponent(url.username), 'on', `>${decodeURIComponent(url.password)}`)),
+      this.databases.redis(conn, (r) =>
+        r.call('ACL', 'SETUSER', decodeURIComponent(url.username), 'on', `>${decodeURIComponent(url.password)}`),
+      ),
     );
   }
 
@@ -231,7 +240,9 @@ export class RedisRotator implements Rotator {
     if (redisUrl('retire', old).password === now.password) return;
     const conn = await onSameServer('retire', 'REDIS', connection, old, current);
     await step('retire', async () =>
-      this.databases.redis(conn, (r) => r.call('ACL', 'SETUSER', decodeURIComponent(now.username), 'resetpass', `>${decodeURIComponent(now.password)}`)),
+      this.databases.redis(conn, (r) =>
+        r.call('ACL', 'SETUSER', decodeURIComponent(now.username), 'resetpass', `>${decodeURIComponent(now.password)}`),
+      ),
     );
   }
 }

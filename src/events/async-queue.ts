@@ -16,7 +16,9 @@ export class AsyncQueue<T> implements AsyncIterableIterator<T> {
     const w = this.waiting.shift();
     if (w) return w.resolve({ value: item, done: false });
     if (this.items.length >= this.limit) {
-      this.fail(new Error(`subscriber fell more than ${this.limit} events behind; resubscribe with afterSeq to resume`));
+      this.fail(
+        new Error(`subscriber fell more than ${this.limit} events behind; resubscribe with afterSeq to resume`),
+      );
       return;
     }
     this.items.push(item);

@@ -44,10 +44,14 @@ export class EventResolver {
       const p = context.principal;
       let granted: Set<string> | null = null;
       if (!p.permissions.has(Permission.CREDENTIAL_READ)) {
-        if (!args.names?.length) throw forbidden('name the credentials to follow, or hold CREDENTIAL_READ', { argument: 'names' });
+        if (!args.names?.length)
+          throw forbidden('name the credentials to follow, or hold CREDENTIAL_READ', { argument: 'names' });
         granted = await context.events!.grantedCredentials(p);
         const missing = args.names.filter((n) => !granted!.has(n));
-        if (missing.length) throw forbidden(`no grant to read credential ${missing[0]} (or no such credential in this tenant)`, { argument: 'names' });
+        if (missing.length)
+          throw forbidden(`no grant to read credential ${missing[0]} (or no such credential in this tenant)`, {
+            argument: 'names',
+          });
       }
       return context.events!.service.credentialChanges(context.events!.principal, args.names, granted, args.afterSeq);
     },
@@ -63,10 +67,21 @@ export class EventResolver {
   @Authorized(Permission.TOKEN_READ)
   @Subscription(() => TokenLifecycleEvent, {
     name: 'tokenLifecycle',
-    description: 'Issued, expiring, rotated, expired and revoked tokens, live; with afterSeq, first what happened since.',
-    subscribe: ({ args, context }: SubscribeData<{ kinds?: TokenLifecycleKind[] | null; ownerId?: string | null; labels?: Record<string, unknown> | null; scope?: string | null; afterSeq?: number | null }>) => {
+    description:
+      'Issued, expiring, rotated, expired and revoked tokens, live; with afterSeq, first what happened since.',
+    subscribe: ({
+      args,
+      context,
+    }: SubscribeData<{
+      kinds?: TokenLifecycleKind[] | null;
+      ownerId?: string | null;
+      labels?: Record<string, unknown> | null;
+      scope?: string | null;
+      afterSeq?: number | null;
+    }>) => {
       requirePermission(context.principal, Permission.TOKEN_READ);
-      if (args.labels && Object.values(args.labels).some((v) => typeof v !== 'string')) throw badInput('labels must map names to strings', { argument: 'labels' });
+      if (args.labels && Object.values(args.labels).some((v) => typeof v !== 'string'))
+        throw badInput('labels must map names to strings', { argument: 'labels' });
       return context.events!.service.tokenLifecycle(context.events!.principal, args, args.afterSeq);
     },
   })
@@ -76,7 +91,12 @@ export class EventResolver {
     @Arg('ownerId', () => ID, { nullable: true }) _ownerId?: string,
     // A JSON scalar has nothing for class-validator to check, and an inline literal is an object
     // without a prototype, on which class-validator throws: the resolver checks it instead.
-    @Arg('labels', () => JSONObjectScalar, { nullable: true, validate: false, description: 'Only tokens whose labels contain all of these.' }) _labels?: Record<string, unknown>,
+    @Arg('labels', () => JSONObjectScalar, {
+      nullable: true,
+      validate: false,
+      description: 'Only tokens whose labels contain all of these.',
+    })
+    _labels?: Record<string, unknown>,
     @Arg('scope', () => String, { nullable: true, description: 'Only tokens carrying this scope.' }) _scope?: string,
     @Arg('afterSeq', () => Int, { nullable: true }) _afterSeq?: number,
   ): TokenLifecycleEvent {
@@ -89,11 +109,15 @@ export class EventResolver {
     description: 'A live "expiring soon" list: the current list first, then again whenever it changes.',
     subscribe: ({ args, context }: SubscribeData<{ within: number }>) => {
       requirePermission(context.principal, Permission.TOKEN_READ);
-      if (args.within <= 0 || args.within > 366 * 86_400) throw badInput('within must be from PT1S to P366D', { argument: 'within' });
+      if (args.within <= 0 || args.within > 366 * 86_400)
+        throw badInput('within must be from PT1S to P366D', { argument: 'within' });
       return context.events!.service.expiringTokens(context.events!.principal, args.within);
     },
   })
-  expiringTokens(@Root() update: ExpiringTokensUpdate, @Arg('within', () => DurationScalar) _within: number): ExpiringTokensUpdate {
+  expiringTokens(
+    @Root() update: ExpiringTokensUpdate,
+    @Arg('within', () => DurationScalar) _within: number,
+  ): ExpiringTokensUpdate {
     return update;
   }
 }

@@ -14,7 +14,16 @@ import type { Token } from '../tokens/token.types';
 import { TokenStatus } from '../tokens/token.types';
 import { AsyncQueue } from './async-queue';
 import type { AuditHub } from './audit-hub';
-import { CREDENTIAL_CHANGE_ACTIONS, type CredentialChange, EXPIRING_LIMIT, type ExpiringCredential, type ExpiringTokensUpdate, LIFECYCLE_ACTIONS, type TokenLifecycleEvent, type TokenLifecycleKind } from './event.types';
+import {
+  CREDENTIAL_CHANGE_ACTIONS,
+  type CredentialChange,
+  EXPIRING_LIMIT,
+  type ExpiringCredential,
+  type ExpiringTokensUpdate,
+  LIFECYCLE_ACTIONS,
+  type TokenLifecycleEvent,
+  type TokenLifecycleKind,
+} from './event.types';
 import type { PublishedEvent, TokenSnapshot } from './published-event';
 import { tokenSnapshots } from './token-snapshots';
 
@@ -45,7 +54,11 @@ export class EventService {
   ) {}
 
   /** Audit events after `afterSeq` (or from now), in seq order, each once. */
-  auditEvents(who: PrincipalRef, afterSeq: number | null | undefined, actions: string[] | null | undefined): AsyncQueue<AuditEvent> {
+  auditEvents(
+    who: PrincipalRef,
+    afterSeq: number | null | undefined,
+    actions: string[] | null | undefined,
+  ): AsyncQueue<AuditEvent> {
     const wanted = actions?.length ? new Set(actions) : null;
     return this.stream(who, afterSeq, false, (p, principal) =>
       hasPermission(principal, Permission.AUDIT_READ) && (!wanted || wanted.has(p.event.action)) ? p.event : null,
@@ -57,7 +70,12 @@ export class EventService {
    * principal that may not read credentials' metadata sees those it holds a grant on (`granted`,
    * read when subscribing).
    */
-  credentialChanges(who: PrincipalRef, names: string[] | null | undefined, granted: ReadonlySet<string> | null, afterSeq: number | null | undefined): AsyncQueue<CredentialChange> {
+  credentialChanges(
+    who: PrincipalRef,
+    names: string[] | null | undefined,
+    granted: ReadonlySet<string> | null,
+    afterSeq: number | null | undefined,
+  ): AsyncQueue<CredentialChange> {
     const wanted = names?.length ? new Set(names) : null;
     return this.stream(who, afterSeq, false, (p, principal) => {
       const kind = CREDENTIAL_CHANGE_ACTIONS[p.event.action];
@@ -70,7 +88,11 @@ export class EventService {
   }
 
   /** Token lifecycle events, filtered, each carrying the audit seq it came from. */
-  tokenLifecycle(who: PrincipalRef, filter: LifecycleFilter, afterSeq: number | null | undefined): AsyncQueue<TokenLifecycleEvent> {
+  tokenLifecycle(
+    who: PrincipalRef,
+    filter: LifecycleFilter,
+    afterSeq: number | null | undefined,
+  ): AsyncQueue<TokenLifecycleEvent> {
     const kinds = filter.kinds?.length ? new Set(filter.kinds) : null;
     return this.stream(who, afterSeq, true, (p, principal) => {
       const kind = LIFECYCLE_ACTIONS[p.event.action];
@@ -85,8 +107,14 @@ export class EventService {
       // One object per event for every subscriber it reaches: their executions are shared.
       let value = lifecycleEvents.get(p);
       if (!value) {
-        const expiresAt = p.event.action === 'TOKEN_EXPIRING' && typeof p.event.data.expiresAt === 'string' ? new Date(p.event.data.expiresAt) : row.expiresAt;
-        lifecycleEvents.set(p, (value = { kind, at: p.event.at, token: tokenOf(p.token), expiresAt, seq: p.event.seq }));
+        const expiresAt =
+          p.event.action === 'TOKEN_EXPIRING' && typeof p.event.data.expiresAt === 'string'
+            ? new Date(p.event.data.expiresAt)
+            : row.expiresAt;
+        lifecycleEvents.set(
+          p,
+          (value = { kind, at: p.event.at, token: tokenOf(p.token), expiresAt, seq: p.event.seq }),
+        );
       }
       return value;
     });
@@ -105,13 +133,19 @@ export class EventService {
     if (restrictedTo) qb.andWhere('t.ownerId = :self', { self: restrictedTo });
     applyTokenFilter(qb, { status: [TokenStatus.ACTIVE], expiresBefore: new Date(now.getTime() + within * 1000) }, now);
     const rows = qb.orderBy('t.expiresAt', 'ASC').addOrderBy('t.id', 'ASC').limit(EXPIRING_LIMIT).getMany();
-    for (const [k, v] of this.expiringReads) if (now.getTime() - v.at >= EXPIRING_SHARE_MS) this.expiringReads.delete(k);
+    for (const [k, v] of this.expiringReads)
+      if (now.getTime() - v.at >= EXPIRING_SHARE_MS) this.expiringReads.delete(k);
     this.expiringReads.set(key, { at: now.getTime(), seq, rows });
     rows.catch(() => this.expiringReads.delete(key));
     return rows;
   }
 
-  private stream<T>(who: PrincipalRef, afterSeq: number | null | undefined, withTokens: boolean, select: (p: PublishedEvent, principal: Principal) => T | null): AsyncQueue<T> {
+  private stream<T>(
+    who: PrincipalRef,
+    afterSeq: number | null | undefined,
+    withTokens: boolean,
+    select: (p: PublishedEvent, principal: Principal) => T | null,
+  ): AsyncQueue<T> {
     const { tenantId } = who();
     let last = 0;
     let chain: Promise<void>;
@@ -130,8 +164,11 @@ export class EventService {
           .orderBy('e.seq', 'ASC')
           .limit(REPLAY_BATCH)
           .getMany();
-        const tokens = withTokens ? await tokenSnapshots(this.ds, this.scopes, tenantId, events) : new Map<string, TokenSnapshot>();
-        for (const event of events) emit({ event, token: event.targetType === 'TOKEN' ? tokens.get(event.targetId) : undefined });
+        const tokens = withTokens
+          ? await tokenSnapshots(this.ds, this.scopes, tenantId, events)
+          : new Map<string, TokenSnapshot>();
+        for (const event of events)
+          emit({ event, token: event.targetType === 'TOKEN' ? tokens.get(event.targetId) : undefined });
         if (events.length < REPLAY_BATCH) return;
       }
     };
@@ -183,18 +220,33 @@ export class EventService {
         .then(async () => {
           if (queue.isClosed) return;
           const principal = who();
-          if (!hasPermission(principal, Permission.TOKEN_READ)) return queue.fail(new Error('TOKEN_READ was taken away'));
+          if (!hasPermission(principal, Permission.TOKEN_READ))
+            return queue.fail(new Error('TOKEN_READ was taken away'));
           const now = new Date();
           const rows = await this.expiringRows(tenantId, tokenOwnerRestriction(principal), within, now);
-          const credentials = hasPermission(principal, Permission.CREDENTIAL_READ) ? await this.expiringCredentials(tenantId, within, now) : [];
+          const credentials = hasPermission(principal, Permission.CREDENTIAL_READ)
+            ? await this.expiringCredentials(tenantId, within, now)
+            : [];
           const credentialKey = JSON.stringify(credentials);
           // A token's version moves with every change that matters to the list.
           const current = new Map(rows.map((r) => [r.id, `${r.version}`]));
           const added = rows.filter((r) => !previous?.has(r.id)).map((r) => r.id);
           const removed = previous ? [...previous.keys()].filter((id) => !current.has(id)) : [];
           const changed =
-            previous === null || added.length > 0 || removed.length > 0 || rows.some((r) => previous!.get(r.id) !== `${r.version}`) || credentialKey !== previousCredentials;
-          if (changed) queue.push({ initial: previous === null, tokens: rows.map((r) => toToken(r, now)), credentials, added: previous ? added : rows.map((r) => r.id), removed, at: now });
+            previous === null ||
+            added.length > 0 ||
+            removed.length > 0 ||
+            rows.some((r) => previous!.get(r.id) !== `${r.version}`) ||
+            credentialKey !== previousCredentials;
+          if (changed)
+            queue.push({
+              initial: previous === null,
+              tokens: rows.map((r) => toToken(r, now)),
+              credentials,
+              added: previous ? added : rows.map((r) => r.id),
+              removed,
+              at: now,
+            });
           previous = current;
           previousCredentials = credentialKey;
         })

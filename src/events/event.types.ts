@@ -56,7 +56,9 @@ export class ExpiringCredential {
   expiresAt!: Date;
 }
 
-@ObjectType({ description: 'The expiring-soon list: the whole list each time, and what changed since the last message.' })
+@ObjectType({
+  description: 'The expiring-soon list: the whole list each time, and what changed since the last message.',
+})
 export class ExpiringTokensUpdate {
   @Field({ description: 'True for the first message of a subscription.' })
   initial!: boolean;
@@ -67,7 +69,8 @@ export class ExpiringTokensUpdate {
 
   @Extensions({ maxItems: EXPIRING_LIMIT })
   @Field(() => [ExpiringCredential], {
-    description: 'Managed credentials whose vendor expiry falls within the window, soonest first (at most 500), for principals with CREDENTIAL_READ; otherwise empty.',
+    description:
+      'Managed credentials whose vendor expiry falls within the window, soonest first (at most 500), for principals with CREDENTIAL_READ; otherwise empty.',
   })
   credentials!: ExpiringCredential[];
 
@@ -110,7 +113,11 @@ export class CredentialChange {
   @Field()
   name!: string;
 
-  @Field(() => Int, { nullable: true, description: 'The version added, retired, expiring or expired (for a failed rotation, the PENDING one it made, if any).' })
+  @Field(() => Int, {
+    nullable: true,
+    description:
+      'The version added, retired, expiring or expired (for a failed rotation, the PENDING one it made, if any).',
+  })
   version!: number | null;
 
   @Field()

@@ -33,7 +33,8 @@ export class LiveConnections {
     private readonly log: Logger,
   ) {
     bus.listen((msg) => {
-      if (msg.kind === 'tokens') for (const id of msg.ids) for (const c of this.byToken.get(id) ?? []) void this.recheck(c);
+      if (msg.kind === 'tokens')
+        for (const id of msg.ids) for (const c of this.byToken.get(id) ?? []) void this.recheck(c);
       if (msg.kind === 'reset') this.each((c) => void this.recheck(c));
       if (msg.kind === 'permissions' || msg.kind === 'reset') this.each((c) => void this.refreshPermissions(c));
     });
@@ -88,7 +89,10 @@ export class LiveConnections {
 
   private async refreshPermissions(c: LiveConnection): Promise<void> {
     try {
-      c.principal = { ...c.principal, permissions: await this.verifier.permissionsFor(c.principal.tenantId, c.principal.ownerId) };
+      c.principal = {
+        ...c.principal,
+        permissions: await this.verifier.permissionsFor(c.principal.tenantId, c.principal.ownerId),
+      };
     } catch (err) {
       this.log.warn({ err, tokenId: c.principal.tokenId }, 'could not refresh the permissions of a live connection');
     }

@@ -26,9 +26,20 @@ export function revive(p: PublishedEvent): PublishedEvent {
   return {
     event,
     token: {
-      row: { ...r, expiresAt: date(r.expiresAt), nextRotationAt: date(r.nextRotationAt), createdAt: new Date(r.createdAt), updatedAt: new Date(r.updatedAt), revokedAt: date(r.revokedAt) },
+      row: {
+        ...r,
+        expiresAt: date(r.expiresAt),
+        nextRotationAt: date(r.nextRotationAt),
+        createdAt: new Date(r.createdAt),
+        updatedAt: new Date(r.updatedAt),
+        revokedAt: date(r.revokedAt),
+      },
       scopes: p.token.scopes,
-      owner: { ...p.token.owner, createdAt: new Date(p.token.owner.createdAt), updatedAt: new Date(p.token.owner.updatedAt) },
+      owner: {
+        ...p.token.owner,
+        createdAt: new Date(p.token.owner.createdAt),
+        updatedAt: new Date(p.token.owner.updatedAt),
+      },
     },
   };
 }

@@ -77,7 +77,15 @@ export class AuditRelay {
     this.stopped = true;
     if (this.timer) clearInterval(this.timer);
     await this.draining;
-    if (this.leader) await this.redis.eval(`if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end return 0`, 1, this.lockKey, this.id).catch(() => undefined);
+    if (this.leader)
+      await this.redis
+        .eval(
+          `if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end return 0`,
+          1,
+          this.lockKey,
+          this.id,
+        )
+        .catch(() => undefined);
     this.leader = false;
     await this.listener?.end().catch(() => undefined);
   }
@@ -154,7 +162,10 @@ export class AuditRelay {
     const tokens = await tokenSnapshots(this.ds, this.scopes, tenantId, events);
     const pipeline = this.redis.pipeline();
     for (const event of events) {
-      const message: PublishedEvent = { event, ...(event.targetType === 'TOKEN' && tokens.has(event.targetId) ? { token: tokens.get(event.targetId)! } : {}) };
+      const message: PublishedEvent = {
+        event,
+        ...(event.targetType === 'TOKEN' && tokens.has(event.targetId) ? { token: tokens.get(event.targetId)! } : {}),
+      };
       pipeline.publish(this.channel, JSON.stringify(message));
     }
     await pipeline.exec();

@@ -21,22 +21,39 @@ export function sendJson(res: ServerResponse, status: number, body: unknown, hea
     return;
   }
   const text = JSON.stringify(body);
-  res.writeHead(status, { 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(text), ...headers }).end(text);
+  res
+    .writeHead(status, {
+      'content-type': 'application/json; charset=utf-8',
+      'content-length': Buffer.byteLength(text),
+      ...headers,
+    })
+    .end(text);
 }
 
 /**
  * A refusal or failure as the door's answer. `challenge` replaces the plain one of a 401; `status`
  * the code's own where HTTP has a closer one (413 for a body too large is still BAD_USER_INPUT).
  */
-export function sendError(res: ServerResponse, err: DomainError, requestId: string, headers: OutgoingHttpHeaders = {}, status = err.httpStatus): void {
+export function sendError(
+  res: ServerResponse,
+  err: DomainError,
+  requestId: string,
+  headers: OutgoingHttpHeaders = {},
+  status = err.httpStatus,
+): void {
   const wait = retryAfterOf(err);
   const challenge = typeof err.details.challenge === 'string' ? err.details.challenge : REALM;
-  sendJson(res, status, { error: { code: err.code, message: err.message, requestId, ...publicDetails(err) } }, {
-    'x-request-id': requestId,
-    ...(err.code === ErrorCode.UNAUTHENTICATED ? { 'www-authenticate': challenge } : {}),
-    ...(wait !== undefined ? { 'retry-after': String(wait) } : {}),
-    ...headers,
-  });
+  sendJson(
+    res,
+    status,
+    { error: { code: err.code, message: err.message, requestId, ...publicDetails(err) } },
+    {
+      'x-request-id': requestId,
+      ...(err.code === ErrorCode.UNAUTHENTICATED ? { 'www-authenticate': challenge } : {}),
+      ...(wait !== undefined ? { 'retry-after': String(wait) } : {}),
+      ...headers,
+    },
+  );
 }
 
 /** Details a door may show beside the message (never the challenge, which goes in its header). */

@@ -18,11 +18,18 @@ const MAX_LIMIT = 1_000_000;
 function intParam(value: unknown, name: string, fallback: number, max: number): number {
   if (value === undefined) return fallback;
   const n = Number(value);
-  if (typeof value !== 'string' || !/^\d+$/.test(value) || n > max) throw badInput(`${name} must be a whole number up to ${max}`);
+  if (typeof value !== 'string' || !/^\d+$/.test(value) || n > max)
+    throw badInput(`${name} must be a whole number up to ${max}`);
   return n;
 }
 
-export function auditRoutes(ds: DataSource, verifier: Verifier, audit: AuditService, signer: AuditSigner, addresses: ClientAddresses): Router {
+export function auditRoutes(
+  ds: DataSource,
+  verifier: Verifier,
+  audit: AuditService,
+  signer: AuditSigner,
+  addresses: ClientAddresses,
+): Router {
   const router = Router();
 
   router.get('/v1/audit/keys', (_req, res) => {
@@ -38,32 +45,79 @@ export function auditRoutes(ds: DataSource, verifier: Verifier, audit: AuditServ
     res.setHeader('content-type', 'application/x-ndjson');
     res.setHeader('cache-control', 'no-store');
     const write = (line: unknown) => res.write(`${JSON.stringify(line)}\n`);
-    write({ type: 'export', tenantId, afterSeq, exportedAt: new Date().toISOString(), ...signer.publicKeys()[0], keys: signer.publicKeys() });
+    write({
+      type: 'export',
+      tenantId,
+      afterSeq,
+      exportedAt: new Date().toISOString(),
+      ...signer.publicKeys()[0],
+      keys: signer.publicKeys(),
+    });
     const scope = new TenantScope(ds.manager, tenantId);
     let last = { seq: afterSeq, hash: null as string | null };
     let count = 0;
     while (count < limit) {
-      const events = await scope.select(AuditEvent, 'e').andWhere('e.seq > :after', { after: last.seq }).orderBy('e.seq', 'ASC').limit(Math.min(BATCH, limit - count)).getMany();
+      const events = await scope
+        .select(AuditEvent, 'e')
+        .andWhere('e.seq > :after', { after: last.seq })
+        .orderBy('e.seq', 'ASC')
+        .limit(Math.min(BATCH, limit - count))
+        .getMany();
       if (events.length === 0) break;
-      const checkpoints: Array<{ seq: string; hash: string; key_id: string; signature: string; signed_at: Date }> = await ds.query(
-        `SELECT seq, hash, key_id, signature, signed_at FROM audit_checkpoints WHERE tenant_id = $1 AND seq BETWEEN $2 AND $3`,
-        [tenantId, events[0]!.seq, events.at(-1)!.seq],
-      );
+      const checkpoints: Array<{ seq: string; hash: string; key_id: string; signature: string; signed_at: Date }> =
+        await ds.query(
+          `SELECT seq, hash, key_id, signature, signed_at FROM audit_checkpoints WHERE tenant_id = $1 AND seq BETWEEN $2 AND $3`,
+          [tenantId, events[0]!.seq, events.at(-1)!.seq],
+        );
       const bySeq = new Map(checkpoints.map((c) => [Number(c.seq), c]));
       for (const e of events) {
-        write({ type: 'event', id: e.id, tenantId, seq: e.seq, at: e.at.toISOString(), action: e.action, actorId: e.actorId, targetType: e.targetType, targetId: e.targetId, data: e.data, prevHash: e.prevHash, hash: e.hash });
+        write({
+          type: 'event',
+          id: e.id,
+          tenantId,
+          seq: e.seq,
+          at: e.at.toISOString(),
+          action: e.action,
+          actorId: e.actorId,
+          targetType: e.targetType,
+          targetId: e.targetId,
+          data: e.data,
+          prevHash: e.prevHash,
+          hash: e.hash,
+        });
         const c = bySeq.get(e.seq);
-        if (c) write({ type: 'checkpoint', seq: e.seq, hash: c.hash, keyId: c.key_id, signature: c.signature, signedAt: c.signed_at.toISOString() });
+        if (c)
+          write({
+            type: 'checkpoint',
+            seq: e.seq,
+            hash: c.hash,
+            keyId: c.key_id,
+            signature: c.signature,
+            signedAt: c.signed_at.toISOString(),
+          });
       }
       count += events.length;
       last = { seq: events.at(-1)!.seq, hash: events.at(-1)!.hash };
       if (res.writableNeedDrain) await new Promise((r) => res.once('drain', r));
     }
     // The head, signed now: dropping lines from the end can no longer go unnoticed.
-    write({ type: 'head', seq: last.seq, hash: last.hash, keyId: signer.keyId, signature: signer.sign({ tenantId, seq: last.seq, hash: last.hash ?? '' }), signedAt: new Date().toISOString() });
+    write({
+      type: 'head',
+      seq: last.seq,
+      hash: last.hash,
+      keyId: signer.keyId,
+      signature: signer.sign({ tenantId, seq: last.seq, hash: last.hash ?? '' }),
+      signedAt: new Date().toISOString(),
+    });
     res.end();
     await ds.transaction((tx) =>
-      audit.append(tx, tenantId, { action: 'AUDIT_EXPORTED', actorId: principal.ownerId, targetType: 'TENANT', targetId: tenantId, data: { afterSeq, events: count, lastSeq: last.seq } }),
+      audit.append(tx, tenantId, {
+        action: 'AUDIT_EXPORTED',
+        actorId: principal.ownerId,
+        targetType: 'TENANT',
+        targetId: tenantId,
+        data: { afterSeq, events: count, lastSeq: last.seq },
+      }),
     );
   });
 

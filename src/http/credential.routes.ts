@@ -42,8 +42,14 @@ export class CredentialRoutes {
     void this.serve(req, res, raw, requestId)
       .catch((err) => {
         const known = err instanceof DomainError;
-        if (!known) this.log.error({ requestId, err: { message: (err as Error).message, type: (err as Error).name } }, 'credential read failed');
-        const answer = known ? err : new DomainError(ErrorCode.UNAVAILABLE, 'the credential could not be read; nothing was handed out');
+        if (!known)
+          this.log.error(
+            { requestId, err: { message: (err as Error).message, type: (err as Error).name } },
+            'credential read failed',
+          );
+        const answer = known
+          ? err
+          : new DomainError(ErrorCode.UNAVAILABLE, 'the credential could not be read; nothing was handed out');
         sendError(res, answer, requestId, { 'cache-control': 'no-store' });
       })
       .finally(() => this.door.observe((performance.now() - started) / 1000));
@@ -59,26 +65,54 @@ export class CredentialRoutes {
     const clientIp = this.addresses.of(req);
     const { result, record } = await this.verifier.check(presented, [], null, clientIp, 'authentication');
     if (result.failure === VerifyFailure.RATE_LIMITED) {
-      throw new DomainError(ErrorCode.RATE_LIMITED, `this token is over its rate limit; retry in ${result.retryAfter ?? 1} s`, { retryAfter: result.retryAfter ?? 1 });
+      throw new DomainError(
+        ErrorCode.RATE_LIMITED,
+        `this token is over its rate limit; retry in ${result.retryAfter ?? 1} s`,
+        { retryAfter: result.retryAfter ?? 1 },
+      );
     }
-    if (!result.valid || !record) throw new DomainError(ErrorCode.UNAUTHENTICATED, `the bearer token is not valid (${result.failure})`, { challenge: INVALID });
+    if (!result.valid || !record)
+      throw new DomainError(ErrorCode.UNAUTHENTICATED, `the bearer token is not valid (${result.failure})`, {
+        challenge: INVALID,
+      });
     // A DATA token is for the APIs its scopes reach: leaked with the dashboard's traffic, it must
     // not also open the vault.
     if (record.kind !== 'CONTROL') {
-      throw new DomainError(ErrorCode.UNAUTHENTICATED, 'this is a DATA token; credentials are read with a CONTROL token of the granted owner', { challenge: INVALID });
+      throw new DomainError(
+        ErrorCode.UNAUTHENTICATED,
+        'this is a DATA token; credentials are read with a CONTROL token of the granted owner',
+        { challenge: INVALID },
+      );
     }
     const v = url.searchParams.get('version');
     const version = v === null ? null : Number(v);
-    if (version !== null && !(Number.isSafeInteger(version) && version > 0)) throw badInput('version must be a positive whole number');
+    if (version !== null && !(Number.isSafeInteger(version) && version > 0))
+      throw badInput('version must be a positive whole number');
     const ifNoneMatch = req.headers['if-none-match'] ?? null;
-    const revealed = await this.reveals.reveal({ tenantId: record.tenantId, ownerId: record.ownerId, tokenId: record.tokenId, name, version, clientIp, door: 'rest', ifNoneMatch });
+    const revealed = await this.reveals.reveal({
+      tenantId: record.tenantId,
+      ownerId: record.ownerId,
+      tokenId: record.tokenId,
+      name,
+      version,
+      clientIp,
+      door: 'rest',
+      ifNoneMatch,
+    });
     const headers = { 'x-request-id': requestId, 'cache-control': 'no-store', etag: revealed.etag };
     if (!revealed.modified) return sendJson(res, 304, undefined, headers);
     const { value, expiresAt, graceEndsAt, nextRotationAt } = revealed;
     sendJson(
       res,
       200,
-      { name: revealed.name, version: revealed.version, value, expiresAt: expiresAt?.toISOString() ?? null, graceEndsAt: graceEndsAt?.toISOString() ?? null, nextRotationAt: nextRotationAt?.toISOString() ?? null },
+      {
+        name: revealed.name,
+        version: revealed.version,
+        value,
+        expiresAt: expiresAt?.toISOString() ?? null,
+        graceEndsAt: graceEndsAt?.toISOString() ?? null,
+        nextRotationAt: nextRotationAt?.toISOString() ?? null,
+      },
       headers,
     );
   }

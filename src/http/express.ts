@@ -28,7 +28,8 @@ export function errorHandler(err: unknown, req: Request, res: Response, _next: N
   if (err instanceof DomainError) return sendError(res, err, req.id);
   const e = err as { status?: number; type?: string; expose?: boolean; message?: string };
   if (typeof e.status === 'number' && e.status >= 400 && e.status < 500) {
-    const message = e.type === 'entity.too.large' ? 'the request body is larger than 1 MiB' : e.expose ? e.message! : 'bad request';
+    const message =
+      e.type === 'entity.too.large' ? 'the request body is larger than 1 MiB' : e.expose ? e.message! : 'bad request';
     return sendError(res, new DomainError(ErrorCode.BAD_USER_INPUT, message), req.id, {}, e.status);
   }
   req.log.error({ err }, 'unexpected error in HTTP request');

@@ -60,7 +60,10 @@ const header = (req: IncomingMessage, name: string): string | undefined => {
 function forwardedIp(req: IncomingMessage): string | null {
   const real = header(req, 'x-real-ip')?.trim();
   if (real) return real;
-  const hops = header(req, 'x-forwarded-for')?.split(',').map((s) => s.trim()).filter(Boolean);
+  const hops = header(req, 'x-forwarded-for')
+    ?.split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
   return hops?.at(-1) ?? null;
 }
 
@@ -128,7 +131,8 @@ export class GatewayRoutes {
   }
 
   private gatewayPrincipal(credential: string | null, clientIp: string | null): MaybePromise<Principal> {
-    if (!credential) throw new DomainError(ErrorCode.UNAUTHENTICATED, 'the gateway must present its own Latchkey token');
+    if (!credential)
+      throw new DomainError(ErrorCode.UNAUTHENTICATED, 'the gateway must present its own Latchkey token');
     return andThen(this.verifier.authenticateSecret(credential, clientIp), (principal) => {
       requirePermission(principal, Permission.TOKEN_VERIFY);
       return principal;
@@ -137,13 +141,17 @@ export class GatewayRoutes {
 
   /** POST /v1/verify: 200 with the verdict whatever it is. */
   private verify(req: IncomingMessage, res: ServerResponse): MaybePromise<void> {
-    if (req.method !== 'POST') return sendJson(res, 405, { error: { code: ErrorCode.BAD_USER_INPUT, message: 'use POST' } }, { allow: 'POST' });
+    if (req.method !== 'POST')
+      return sendJson(res, 405, { error: { code: ErrorCode.BAD_USER_INPUT, message: 'use POST' } }, { allow: 'POST' });
     const credential = bearer(header(req, 'authorization'));
     const peer = req.socket.remoteAddress ?? null;
     return withBody(req, (raw) =>
       andThen(this.gatewayPrincipal(credential, peer), (gateway) => {
         const body = parseVerifyBody(raw);
-        return andThen(this.verifier.check(body.token, body.requiredScopes, gateway.tenantId, body.clientIp), ({ result }) => sendJson(res, 200, result));
+        return andThen(
+          this.verifier.check(body.token, body.requiredScopes, gateway.tenantId, body.clientIp),
+          ({ result }) => sendJson(res, 200, result),
+        );
       }),
     );
   }
@@ -153,21 +161,44 @@ export class GatewayRoutes {
     const clientIp = forwardedIp(req);
     const credential = header(req, 'x-latchkey-gateway-token');
     // The gateway's own credential is judged from the gateway's address (the peer).
-    return andThen(this.gatewayPrincipal(credential ? (bearer(credential) ?? credential.trim()) : null, req.socket.remoteAddress ?? null), (gateway) => {
-      const required = scopesFrom(req, query);
-      // Never echoed: a value that is no scope name could carry anything into a header.
-      if (required?.some((s) => !isScopeName(s))) {
-        return sendJson(res, 400, { error: 'invalid_request', error_description: 'the route declares a value that is not a scope name (service:resource:read|write)' });
-      }
-      if (!required) {
-        this.misconfigured('no_scopes_declared');
-        this.log.warn({ path: '/v1/authz', uri: header(req, 'x-original-uri') ?? null }, `forward-auth refused: the route declares no scopes (X-Latchkey-Scopes); say "${ANY_VALID_TOKEN}" alone to admit any valid token`);
-        throw new DomainError(ErrorCode.GATEWAY_MISCONFIGURED, `the route declares no scopes: set X-Latchkey-Scopes to the scopes it needs, or to "${ANY_VALID_TOKEN}" alone`);
-      }
-      const token = bearer(header(req, 'authorization')) ?? header(req, 'x-api-key')?.trim();
-      if (!token) return sendJson(res, 401, { error: 'invalid_request', error_description: 'no token' }, { 'www-authenticate': REALM });
-      return andThen(this.verifier.check(token, required, gateway.tenantId, clientIp), ({ result }) => this.answerAuthz(res, result, required));
-    });
+    return andThen(
+      this.gatewayPrincipal(
+        credential ? (bearer(credential) ?? credential.trim()) : null,
+        req.socket.remoteAddress ?? null,
+      ),
+      (gateway) => {
+        const required = scopesFrom(req, query);
+        // Never echoed: a value that is no scope name could carry anything into a header.
+        if (required?.some((s) => !isScopeName(s))) {
+          return sendJson(res, 400, {
+            error: 'invalid_request',
+            error_description: 'the route declares a value that is not a scope name (service:resource:read|write)',
+          });
+        }
+        if (!required) {
+          this.misconfigured('no_scopes_declared');
+          this.log.warn(
+            { path: '/v1/authz', uri: header(req, 'x-original-uri') ?? null },
+            `forward-auth refused: the route declares no scopes (X-Latchkey-Scopes); say "${ANY_VALID_TOKEN}" alone to admit any valid token`,
+          );
+          throw new DomainError(
+            ErrorCode.GATEWAY_MISCONFIGURED,
+            `the route declares no scopes: set X-Latchkey-Scopes to the scopes it needs, or to "${ANY_VALID_TOKEN}" alone`,
+          );
+        }
+        const token = bearer(header(req, 'authorization')) ?? header(req, 'x-api-key')?.trim();
+        if (!token)
+          return sendJson(
+            res,
+            401,
+            { error: 'invalid_request', error_description: 'no token' },
+            { 'www-authenticate': REALM },
+          );
+        return andThen(this.verifier.check(token, required, gateway.tenantId, clientIp), ({ result }) =>
+          this.answerAuthz(res, result, required),
+        );
+      },
+    );
   }
 
   private answerAuthz(res: ServerResponse, result: VerifyResult, required: string[]): void {
@@ -182,20 +213,40 @@ export class GatewayRoutes {
     }
     switch (result.failure) {
       case VerifyFailure.INSUFFICIENT_SCOPE:
-        return sendJson(res, 403, { error: 'insufficient_scope', scope: required.join(' ') }, {
-          'www-authenticate': `${REALM}, error="insufficient_scope", scope="${required.join(' ')}"`,
-        });
+        return sendJson(
+          res,
+          403,
+          { error: 'insufficient_scope', scope: required.join(' ') },
+          {
+            'www-authenticate': `${REALM}, error="insufficient_scope", scope="${required.join(' ')}"`,
+          },
+        );
       case VerifyFailure.RATE_LIMITED:
-        return sendJson(res, 429, { error: 'rate_limited', retry_after: result.retryAfter }, { 'retry-after': String(result.retryAfter ?? 1) });
+        return sendJson(
+          res,
+          429,
+          { error: 'rate_limited', retry_after: result.retryAfter },
+          { 'retry-after': String(result.retryAfter ?? 1) },
+        );
       case VerifyFailure.IP_NOT_ALLOWED:
-        return sendJson(res, 403, { error: 'invalid_token', error_description: 'the token may not be used from this address' }, {
-          'www-authenticate': `${REALM}, error="invalid_token", error_description="the token may not be used from this address"`,
-        });
+        return sendJson(
+          res,
+          403,
+          { error: 'invalid_token', error_description: 'the token may not be used from this address' },
+          {
+            'www-authenticate': `${REALM}, error="invalid_token", error_description="the token may not be used from this address"`,
+          },
+        );
       default: {
         const description = `the token is ${String(result.failure).toLowerCase().replace('_', ' ')}`;
-        return sendJson(res, 401, { error: 'invalid_token', error_description: description }, {
-          'www-authenticate': `${REALM}, error="invalid_token", error_description="${description}"`,
-        });
+        return sendJson(
+          res,
+          401,
+          { error: 'invalid_token', error_description: description },
+          {
+            'www-authenticate': `${REALM}, error="invalid_token", error_description="${description}"`,
+          },
+        );
       }
     }
   }
@@ -206,16 +257,22 @@ export class GatewayRoutes {
     const auth = header(req, 'authorization');
     // Bearer, or Basic with the gateway's token as the password (what introspection clients send).
     const basic = auth && /^Basic\s+(\S+)$/i.exec(auth);
-    const credential = basic ? Buffer.from(basic[1]!, 'base64').toString('utf8').split(':').slice(1).join(':') : bearer(auth);
+    const credential = basic
+      ? Buffer.from(basic[1]!, 'base64').toString('utf8').split(':').slice(1).join(':')
+      : bearer(auth);
     const peer = req.socket.remoteAddress ?? null;
     const type = header(req, 'content-type') ?? '';
     return withBody(req, (raw) =>
       andThen(this.gatewayPrincipal(credential || null, peer), (gateway) => {
-        if (!type.startsWith('application/x-www-form-urlencoded')) throw badInput('the body must be application/x-www-form-urlencoded');
+        if (!type.startsWith('application/x-www-form-urlencoded'))
+          throw badInput('the body must be application/x-www-form-urlencoded');
         const token = new URLSearchParams(raw).get('token');
         if (!token) return sendJson(res, 400, { error: 'invalid_request', error_description: 'token is required' });
         return andThen(this.verifier.check(token, [], gateway.tenantId, null), ({ result, record }) =>
-          sendJson(res, 200, result.valid && record ? introspection(result, record) : { active: false }, { 'cache-control': 'no-store', pragma: 'no-cache' }),
+          sendJson(res, 200, result.valid && record ? introspection(result, record) : { active: false }, {
+            'cache-control': 'no-store',
+            pragma: 'no-cache',
+          }),
         );
       }),
     );
@@ -227,7 +284,10 @@ export class GatewayRoutes {
       // The gateway's own credential is a configuration problem, not the end user's.
       if (path === '/v1/authz' && (err.code === ErrorCode.UNAUTHENTICATED || err.code === ErrorCode.FORBIDDEN)) {
         this.misconfigured('no_gateway_credential');
-        this.log.warn({ path, requestId, reason: err.message }, 'forward-auth called without a valid gateway credential');
+        this.log.warn(
+          { path, requestId, reason: err.message },
+          'forward-auth called without a valid gateway credential',
+        );
         return sendError(res, new DomainError(ErrorCode.GATEWAY_MISCONFIGURED, err.message), requestId);
       }
       return sendError(res, err, requestId);
@@ -246,10 +306,13 @@ function parseVerifyBody(raw: string): { token: string; requiredScopes: string[]
   } catch {
     throw badInput(VERIFY_BODY);
   }
-  if (!body || typeof body !== 'object' || Array.isArray(body) || typeof body.token !== 'string') throw badInput(VERIFY_BODY);
+  if (!body || typeof body !== 'object' || Array.isArray(body) || typeof body.token !== 'string')
+    throw badInput(VERIFY_BODY);
   const scopes = body.requiredScopes ?? [];
-  if (!Array.isArray(scopes) || !scopes.every((s) => typeof s === 'string')) throw badInput('requiredScopes must be an array of strings');
-  if (body.clientIp !== undefined && body.clientIp !== null && typeof body.clientIp !== 'string') throw badInput('clientIp must be a string');
+  if (!Array.isArray(scopes) || !scopes.every((s) => typeof s === 'string'))
+    throw badInput('requiredScopes must be an array of strings');
+  if (body.clientIp !== undefined && body.clientIp !== null && typeof body.clientIp !== 'string')
+    throw badInput('clientIp must be a string');
   return { token: body.token, requiredScopes: scopes, clientIp: (body.clientIp as string | undefined) ?? null };
 }
 

@@ -12,7 +12,9 @@ export function healthRoutes(ready: () => Promise<Record<string, boolean>>): Rou
   });
   router.get('/readyz', async (_req, res) => {
     const checks = await ready();
-    const failed = Object.entries(checks).filter(([, ok]) => !ok).map(([name]) => name);
+    const failed = Object.entries(checks)
+      .filter(([, ok]) => !ok)
+      .map(([name]) => name);
     res.status(failed.length ? 503 : 200).json({ status: failed.length ? 'unavailable' : 'ok', failed, checks });
   });
   return router;

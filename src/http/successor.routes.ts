@@ -22,14 +22,21 @@ export function successorRoutes(service: SuccessorService, verifier: Verifier, a
   router.post('/v1/tokens/successor', async (req, res) => {
     res.setHeader('cache-control', 'no-store');
     const presented = bearer(req.header('authorization')) ?? req.header('x-api-key') ?? null;
-    if (!presented) return sendError(res, unauthenticated('present the previous secret as Authorization: Bearer'), req.id);
+    if (!presented)
+      return sendError(res, unauthenticated('present the previous secret as Authorization: Bearer'), req.id);
     const clientIp = addresses.of(req);
     // Through the verification caches first: an unknown or dead secret costs no transaction, and
     // an address presenting many unknown ones is limited (429) before it costs any read.
     const known = await verifier.check(presented, [], null, clientIp, 'authentication');
     if (!known.record || DEAD.includes(known.result.failure!)) {
       const description = 'the bearer token is not valid';
-      return sendError(res, new DomainError(ErrorCode.UNAUTHENTICATED, description, { challenge: `${REALM}, error="invalid_token", error_description="${description}"` }), req.id);
+      return sendError(
+        res,
+        new DomainError(ErrorCode.UNAUTHENTICATED, description, {
+          challenge: `${REALM}, error="invalid_token", error_description="${description}"`,
+        }),
+        req.id,
+      );
     }
     const pickup = await service.pickUp(presented, clientIp);
     if (pickup.ok) {
@@ -46,7 +53,9 @@ export function successorRoutes(service: SuccessorService, verifier: Verifier, a
     req.log.info({ code }, 'successor pickup refused');
     const details = {
       ...(pickup.revoked !== undefined ? { revoked: pickup.revoked } : {}),
-      ...(code === ErrorCode.UNAUTHENTICATED ? { challenge: `${REALM}, error="invalid_token", error_description="${pickup.message}"` } : {}),
+      ...(code === ErrorCode.UNAUTHENTICATED
+        ? { challenge: `${REALM}, error="invalid_token", error_description="${pickup.message}"` }
+        : {}),
     };
     sendError(res, new DomainError(code, pickup.message, details), req.id);
   });

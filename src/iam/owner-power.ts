@@ -22,8 +22,15 @@ const POWER = `
     FROM owners o WHERE o.tenant_id = $1 AND o.id = ANY($2::uuid[])`;
 
 /** The power of each owner, read in the caller's transaction (a second connection would starve the pool under load). */
-export async function powersOf(tx: Tx, tenantId: string, ownerIds: readonly string[]): Promise<Map<string, OwnerPower>> {
-  const rows: Array<{ id: string; permissions: Permission[]; grants: string[] }> = await tx.query(POWER, [tenantId, [...new Set(ownerIds)]]);
+export async function powersOf(
+  tx: Tx,
+  tenantId: string,
+  ownerIds: readonly string[],
+): Promise<Map<string, OwnerPower>> {
+  const rows: Array<{ id: string; permissions: Permission[]; grants: string[] }> = await tx.query(POWER, [
+    tenantId,
+    [...new Set(ownerIds)],
+  ]);
   return new Map(rows.map((r) => [r.id, { permissions: new Set(r.permissions), grants: new Set(r.grants) }]));
 }
 
@@ -43,7 +50,12 @@ export function powerMissing(caller: OwnerPower, target: OwnerPower): string[] {
  * Refuses unless the principal holds everything each owner holds. `verb` says what was refused
  * ("issue a CONTROL token for"). The caller's own tokens are always its own to manage.
  */
-export async function assertHoldsPowerOf(tx: Tx, p: Principal, ownerIds: readonly string[], verb: string): Promise<void> {
+export async function assertHoldsPowerOf(
+  tx: Tx,
+  p: Principal,
+  ownerIds: readonly string[],
+  verb: string,
+): Promise<void> {
   const others = [...new Set(ownerIds)].filter((id) => id !== p.ownerId);
   if (others.length === 0) return;
   const powers = await powersOf(tx, p.tenantId, [p.ownerId, ...others]);
@@ -54,11 +66,16 @@ export async function assertHoldsPowerOf(tx: Tx, p: Principal, ownerIds: readonl
     if (!target) continue; // the caller's lookup of the owner answers NOT_FOUND
     const missing = powerMissing(caller, target);
     if (missing.length > 0) {
-      throw forbidden(`you may not ${verb} owner ${JSON.stringify(id)}: it holds what you do not (${missing.join(', ')})`, {
-        ownerId: id,
-        missing,
-        missingPermissions: missing.filter((m): m is Permission => (Object.values(Permission) as string[]).includes(m)),
-      });
+      throw forbidden(
+        `you may not ${verb} owner ${JSON.stringify(id)}: it holds what you do not (${missing.join(', ')})`,
+        {
+          ownerId: id,
+          missing,
+          missingPermissions: missing.filter((m): m is Permission =>
+            (Object.values(Permission) as string[]).includes(m),
+          ),
+        },
+      );
     }
   }
 }
@@ -87,7 +104,10 @@ const HOLDERS = `
  */
 export async function assertHoldersHoldPowerOf(tx: Tx, tenantId: string, ownerIds: readonly string[]): Promise<void> {
   if (ownerIds.length === 0) return;
-  const held: Array<{ id: string; owner_id: string; holder: string }> = await tx.query(HOLDERS, [tenantId, [...new Set(ownerIds)]]);
+  const held: Array<{ id: string; owner_id: string; holder: string }> = await tx.query(HOLDERS, [
+    tenantId,
+    [...new Set(ownerIds)],
+  ]);
   if (held.length === 0) return;
   const powers = await powersOf(tx, tenantId, [...new Set(held.flatMap((h) => [h.owner_id, h.holder]))]);
   const weaker = held.filter((h) => {
@@ -96,7 +116,10 @@ export async function assertHoldersHoldPowerOf(tx: Tx, tenantId: string, ownerId
   });
   if (weaker.length === 0) return;
   throw conflict(
-    `owner ${JSON.stringify(weaker[0]!.owner_id)} has CONTROL tokens handed to someone who would not hold what this gives it (${weaker.map((w) => w.id).slice(0, 10).join(', ')}): rotate them yourself, or revoke them, first`,
+    `owner ${JSON.stringify(weaker[0]!.owner_id)} has CONTROL tokens handed to someone who would not hold what this gives it (${weaker
+      .map((w) => w.id)
+      .slice(0, 10)
+      .join(', ')}): rotate them yourself, or revoke them, first`,
     { tokens: weaker.map((w) => w.id).slice(0, 100), ownerId: weaker[0]!.owner_id },
   );
 }

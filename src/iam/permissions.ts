@@ -43,7 +43,7 @@ registerEnumType(Permission, {
     },
     CREDENTIAL_ADMIN: {
       description:
-        "Grant oneself on a credential, and set the rotator of a credential one cannot read (where a value could be sent). Held by the built-in admin only.",
+        'Grant oneself on a credential, and set the rotator of a credential one cannot read (where a value could be sent). Held by the built-in admin only.',
     },
     TOKEN_ALL_OWNERS: {
       description:
@@ -55,7 +55,9 @@ registerEnumType(Permission, {
 export const ALL_PERMISSIONS = Object.values(Permission);
 
 /** Everything a tenant's administrator holds: some owner must always hold all of it. */
-export const TENANT_ADMINISTRATION: readonly Permission[] = ALL_PERMISSIONS.filter((p) => p !== Permission.PLATFORM_ADMIN);
+export const TENANT_ADMINISTRATION: readonly Permission[] = ALL_PERMISSIONS.filter(
+  (p) => p !== Permission.PLATFORM_ADMIN,
+);
 
 export const BuiltInRole = {
   ADMIN: 'admin',
@@ -79,14 +81,33 @@ export const BUILT_IN_ROLES: ReadonlyArray<{ name: string; description: string; 
     name: BuiltInRole.OPERATOR,
     description: 'Manages every token and the rotation policies.',
     permissions: [
-      P.OWNER_READ, P.SCOPE_READ, P.ROLE_READ, P.TOKEN_READ, P.TOKEN_CREATE, P.TOKEN_ROTATE,
-      P.TOKEN_REVOKE, P.TOKEN_VERIFY, P.TOKEN_ALL_OWNERS, P.POLICY_READ, P.POLICY_WRITE,
+      P.OWNER_READ,
+      P.SCOPE_READ,
+      P.ROLE_READ,
+      P.TOKEN_READ,
+      P.TOKEN_CREATE,
+      P.TOKEN_ROTATE,
+      P.TOKEN_REVOKE,
+      P.TOKEN_VERIFY,
+      P.TOKEN_ALL_OWNERS,
+      P.POLICY_READ,
+      P.POLICY_WRITE,
     ],
   },
   {
     name: BuiltInRole.AUDITOR,
     description: 'Reads everything, including the audit log; changes nothing.',
-    permissions: [P.OWNER_READ, P.ROLE_READ, P.SCOPE_READ, P.TOKEN_READ, P.TOKEN_ALL_OWNERS, P.POLICY_READ, P.AUDIT_READ, P.CREDENTIAL_READ, P.WEBHOOK_READ],
+    permissions: [
+      P.OWNER_READ,
+      P.ROLE_READ,
+      P.SCOPE_READ,
+      P.TOKEN_READ,
+      P.TOKEN_ALL_OWNERS,
+      P.POLICY_READ,
+      P.AUDIT_READ,
+      P.CREDENTIAL_READ,
+      P.WEBHOOK_READ,
+    ],
   },
   {
     name: BuiltInRole.DEVELOPER,

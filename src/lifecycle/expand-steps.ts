@@ -31,14 +31,17 @@ const KIND_ORDER: Record<ActionKind, number> = { RETIRE: 0, ROTATE: 1, NOTIFY: 2
 const MAX_STEPS_PER_TOKEN = 500;
 
 export function compareSteps(a: PlannedStep, b: PlannedStep): number {
-  return a.at.getTime() - b.at.getTime() || KIND_ORDER[a.kind] - KIND_ORDER[b.kind] || a.tokenId.localeCompare(b.tokenId);
+  return (
+    a.at.getTime() - b.at.getTime() || KIND_ORDER[a.kind] - KIND_ORDER[b.kind] || a.tokenId.localeCompare(b.tokenId)
+  );
 }
 
 /** Everything due for one token up to `end` (overdue steps included), in order. */
 export function expandPlan(t: PlanBasis, policy: Policy | null, end: Date): PlannedStep[] {
   const steps: PlannedStep[] = [];
   const push = (at: Date, kind: ActionKind, generation: number | null = null, notifyBefore: number | null = null) => {
-    if (at <= end && steps.length < MAX_STEPS_PER_TOKEN) steps.push({ at, kind, tokenId: t.id, generation, notifyBefore });
+    if (at <= end && steps.length < MAX_STEPS_PER_TOKEN)
+      steps.push({ at, kind, tokenId: t.id, generation, notifyBefore });
   };
   const live = t.status === 'ACTIVE' || t.status === 'SUSPENDED';
   if (!live) return steps;
@@ -47,7 +50,11 @@ export function expandPlan(t: PlanBasis, policy: Policy | null, end: Date): Plan
   if (t.status === 'ACTIVE') {
     const grace = graceFor(null, policy);
     let generation = t.generation;
-    for (let at = t.nextRotationAt; at && at <= end && steps.length < MAX_STEPS_PER_TOKEN; at = nextRotationFor(at, t.expiresAt, policy)) {
+    for (
+      let at = t.nextRotationAt;
+      at && at <= end && steps.length < MAX_STEPS_PER_TOKEN;
+      at = nextRotationFor(at, t.expiresAt, policy)
+    ) {
       generation += 1;
       push(at, PlannedActionKind.ROTATE, generation);
       if (grace > 0) push(new Date(at.getTime() + grace * 1000), PlannedActionKind.RETIRE, generation - 1);
@@ -55,7 +62,11 @@ export function expandPlan(t: PlanBasis, policy: Policy | null, end: Date): Plan
   }
   if (t.expiresAt) {
     const notifyBefore = policy?.notifyBefore ?? [];
-    for (let at = t.nextNotifyAt; at && at <= end; at = nextNotifyFor(t.expiresAt, notifyBefore, new Date(at.getTime() + 1))) {
+    for (
+      let at = t.nextNotifyAt;
+      at && at <= end;
+      at = nextNotifyFor(t.expiresAt, notifyBefore, new Date(at.getTime() + 1))
+    ) {
       push(at, PlannedActionKind.NOTIFY, null, (t.expiresAt.getTime() - at.getTime()) / 1000);
     }
     push(t.expiresAt, PlannedActionKind.EXPIRE);
@@ -64,10 +75,14 @@ export function expandPlan(t: PlanBasis, policy: Policy | null, end: Date): Plan
   return steps.filter((s) => !t.expiresAt || s.at <= t.expiresAt).sort(compareSteps);
 }
 
-const stepKey = (s: PlannedStep) => `${s.kind}/${s.tokenId}/${s.at.getTime()}/${s.generation ?? ''}/${s.notifyBefore ?? ''}`;
+const stepKey = (s: PlannedStep) =>
+  `${s.kind}/${s.tokenId}/${s.at.getTime()}/${s.generation ?? ''}/${s.notifyBefore ?? ''}`;
 
 /** Steps in `after` but not in `before`, and the other way round. */
-export function diffPlans(before: PlannedStep[], after: PlannedStep[]): { added: PlannedStep[]; removed: PlannedStep[] } {
+export function diffPlans(
+  before: PlannedStep[],
+  after: PlannedStep[],
+): { added: PlannedStep[]; removed: PlannedStep[] } {
   const had = new Set(before.map(stepKey));
   const has = new Set(after.map(stepKey));
   return { added: after.filter((s) => !had.has(stepKey(s))), removed: before.filter((s) => !has.has(stepKey(s))) };

@@ -23,7 +23,18 @@ export interface ActionResult {
 }
 
 /** The columns an action reads and moves. */
-type LockedRow = Pick<TokenRow, 'id' | 'tenantId' | 'status' | 'generation' | 'rotationPolicyId' | 'expiresAt' | 'nextRotationAt' | 'nextNotifyAt' | 'updatedAt'>;
+type LockedRow = Pick<
+  TokenRow,
+  | 'id'
+  | 'tenantId'
+  | 'status'
+  | 'generation'
+  | 'rotationPolicyId'
+  | 'expiresAt'
+  | 'nextRotationAt'
+  | 'nextNotifyAt'
+  | 'updatedAt'
+>;
 
 const lockedRow = (r: Record<string, never>): LockedRow => ({
   id: r.id,
@@ -92,7 +103,8 @@ export class LifecycleActions {
   private async inTransaction(kind: LifecycleQueue, jobs: LifecycleJob[]): Promise<ActionResult[]> {
     const now = new Date();
     for (const job of jobs) {
-      if (job.due > now.getTime() + EARLY_TOLERANCE_MS) throw new EarlyJobError(`${kind} job for ${job.tokenId} ran ${job.due - now.getTime()} ms early`);
+      if (job.due > now.getTime() + EARLY_TOLERANCE_MS)
+        throw new EarlyJobError(`${kind} job for ${job.tokenId} ran ${job.due - now.getTime()} ms early`);
     }
     const { results, changed } = await this.ds.transaction(async (tx) => {
       const ids = [...new Set(jobs.map((j) => j.tokenId))];
@@ -106,10 +118,20 @@ export class LifecycleActions {
       ).map(lockedRow);
       const byId = new Map(rows.map((r) => [r.id, r]));
       const policyIds = [...new Set(rows.map((r) => r.rotationPolicyId).filter((id): id is string => id !== null))];
-      const policies = new Map((policyIds.length ? await tx.findBy(RotationPolicy, { id: In(policyIds) }) : []).map((p) => [p.id, p]));
+      const policies = new Map(
+        (policyIds.length ? await tx.findBy(RotationPolicy, { id: In(policyIds) }) : []).map((p) => [p.id, p]),
+      );
       const secretIds = jobs.map((j) => j.secretId).filter((id): id is string => !!id);
       const secrets = new Map(
-        (secretIds.length ? await tx.createQueryBuilder(TokenSecretRow, 's').where('s.id IN (:...secretIds)', { secretIds }).orderBy('s.id', 'ASC').setLock('pessimistic_write').getMany() : []).map((x) => [x.id, x]),
+        (secretIds.length
+          ? await tx
+              .createQueryBuilder(TokenSecretRow, 's')
+              .where('s.id IN (:...secretIds)', { secretIds })
+              .orderBy('s.id', 'ASC')
+              .setLock('pessimistic_write')
+              .getMany()
+          : []
+        ).map((x) => [x.id, x]),
       );
       const results: ActionResult[] = [];
       const byTenant = new Map<string, Due[]>();
@@ -122,12 +144,28 @@ export class LifecycleActions {
         else if (job.secretId && (!secret || secret.tokenId !== row.id)) why = 'the secret no longer exists';
         // Two jobs for the same thing in one batch (a stale one and its re-plan): one acts.
         else if (taken.has(job.secretId ?? job.tokenId)) why = 'already acted on in this batch';
-        else why = this.kinds[kind].check({ index, job, row, policy: row.rotationPolicyId ? (policies.get(row.rotationPolicyId) ?? null) : null, secret }, now);
+        else
+          why = this.kinds[kind].check(
+            {
+              index,
+              job,
+              row,
+              policy: row.rotationPolicyId ? (policies.get(row.rotationPolicyId) ?? null) : null,
+              secret,
+            },
+            now,
+          );
         results.push({ done: false, detail: why ?? '' });
         if (why !== null) return;
         taken.add(job.secretId ?? job.tokenId);
         const list = byTenant.get(row!.tenantId) ?? [];
-        list.push({ index, job, row: row!, policy: row!.rotationPolicyId ? (policies.get(row!.rotationPolicyId) ?? null) : null, secret });
+        list.push({
+          index,
+          job,
+          row: row!,
+          policy: row!.rotationPolicyId ? (policies.get(row!.rotationPolicyId) ?? null) : null,
+          secret,
+        });
         byTenant.set(row!.tenantId, list);
       });
       const changed: string[] = [];
@@ -137,7 +175,11 @@ export class LifecycleActions {
           results[d.index] = { done: true, detail: outcomes[i]!.detail };
           if (this.kinds[kind].invalidates) changed.push(d.row.id);
         });
-        await this.audit.append(tx, tenantId, outcomes.map((o) => o.event));
+        await this.audit.append(
+          tx,
+          tenantId,
+          outcomes.map((o) => o.event),
+        );
       }
       return { results, changed };
     });
@@ -149,14 +191,17 @@ export class LifecycleActions {
     invalidates: true,
     check: ({ job, row }, now) => {
       if (row.status !== 'ACTIVE') return `the token is ${row.status.toLowerCase()}`;
-      if (row.generation !== job.generation) return `the token was rotated since (generation ${row.generation}, planned at ${job.generation})`;
+      if (row.generation !== job.generation)
+        return `the token was rotated since (generation ${row.generation}, planned at ${job.generation})`;
       if (row.nextRotationAt?.getTime() !== job.due) return 'the rotation was re-planned';
       if (row.expiresAt && row.expiresAt <= now) return 'the token has expired';
       return null;
     },
     apply: async (tx, tenantId, due, now) => {
       const items = due.map((d) => ({ row: d.row, grace: graceFor(null, d.policy), policy: d.policy }));
-      const rotated = await addGenerations(tx, this.hasher, tenantId, items, now, (secretId, secret) => this.successors.seal(secretId, secret));
+      const rotated = await addGenerations(tx, this.hasher, tenantId, items, now, (secretId, secret) =>
+        this.successors.seal(secretId, secret),
+      );
       return due.map((d, i) => ({
         detail: `rotated to generation ${d.row.generation}`,
         event: {
@@ -164,7 +209,13 @@ export class LifecycleActions {
           actorId: null,
           targetType: 'TOKEN',
           targetId: d.row.id,
-          data: { generation: d.row.generation, gracePeriod: formatDuration(items[i]!.grace), previousGraceEndsAt: rotated[i]!.graceEndsAt?.toISOString() ?? null, scheduled: true, dueAt: iso(d.job.due) },
+          data: {
+            generation: d.row.generation,
+            gracePeriod: formatDuration(items[i]!.grace),
+            previousGraceEndsAt: rotated[i]!.graceEndsAt?.toISOString() ?? null,
+            scheduled: true,
+            dueAt: iso(d.job.due),
+          },
         },
       }));
     },
@@ -182,7 +233,16 @@ export class LifecycleActions {
       await expireTokenRows(tx, tenantId, ids, now);
       return due.map((d) => {
         d.row.status = 'EXPIRED';
-        return { detail: 'expired', event: { action: 'TOKEN_EXPIRED', actorId: null, targetType: 'TOKEN', targetId: d.row.id, data: { expiresAt: iso(d.job.due) } } };
+        return {
+          detail: 'expired',
+          event: {
+            action: 'TOKEN_EXPIRED',
+            actorId: null,
+            targetType: 'TOKEN',
+            targetId: d.row.id,
+            data: { expiresAt: iso(d.job.due) },
+          },
+        };
       });
     },
   };
@@ -208,11 +268,20 @@ export class LifecycleActions {
             actorId: null,
             targetType: 'TOKEN',
             targetId: row.id,
-            data: { expiresAt: expiresAt.toISOString(), notifyBefore: formatDuration(threshold), nextWarningAt: row.nextNotifyAt?.toISOString() ?? null },
+            data: {
+              expiresAt: expiresAt.toISOString(),
+              notifyBefore: formatDuration(threshold),
+              nextWarningAt: row.nextNotifyAt?.toISOString() ?? null,
+            },
           },
         };
       });
-      await setNextWarnings(tx, tenantId, due.map((d) => d.row.id), due.map((d) => d.row.nextNotifyAt));
+      await setNextWarnings(
+        tx,
+        tenantId,
+        due.map((d) => d.row.id),
+        due.map((d) => d.row.nextNotifyAt),
+      );
       return outcomes;
     },
   };
@@ -227,10 +296,22 @@ export class LifecycleActions {
     apply: async (tx, tenantId, due, now) => {
       const tokenIds = due.map((d) => d.row.id);
       // The grace period is over: a successor nobody picked up is deleted with it.
-      await retireSecrets(tx, tenantId, due.map((d) => d.secret!.id), tokenIds, now);
+      await retireSecrets(
+        tx,
+        tenantId,
+        due.map((d) => d.secret!.id),
+        tokenIds,
+        now,
+      );
       return due.map(({ job, row, secret }) => ({
         detail: `retired generation ${secret!.generation}`,
-        event: { action: 'TOKEN_SECRET_RETIRED', actorId: null, targetType: 'TOKEN', targetId: row.id, data: { generation: secret!.generation, hint: secret!.hint, graceEndsAt: iso(job.due) } },
+        event: {
+          action: 'TOKEN_SECRET_RETIRED',
+          actorId: null,
+          targetType: 'TOKEN',
+          targetId: row.id,
+          data: { generation: secret!.generation, hint: secret!.hint, graceEndsAt: iso(job.due) },
+        },
       }));
     },
   };

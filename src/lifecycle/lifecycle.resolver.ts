@@ -15,7 +15,10 @@ export class LifecycleResolver {
   ) {}
 
   @Authorized(Permission.TOKEN_READ)
-  @Query(() => RotationPlan, { description: 'The rotations, expiries, warnings and retirements due within the window (overdue ones first), in order.' })
+  @Query(() => RotationPlan, {
+    description:
+      'The rotations, expiries, warnings and retirements due within the window (overdue ones first), in order.',
+  })
   rotationPlan(
     @Arg('within', () => DurationScalar) within: number,
     @Arg('filter', () => TokenFilter, { nullable: true }) filter: TokenFilter | null,
@@ -26,7 +29,9 @@ export class LifecycleResolver {
   }
 
   @Authorized(Permission.POLICY_WRITE)
-  @Query(() => LifecycleOperations, { description: 'Queue depths, planner lag and failed jobs of the scheduled lifecycle.' })
+  @Query(() => LifecycleOperations, {
+    description: 'Queue depths, planner lag and failed jobs of the scheduled lifecycle.',
+  })
   lifecycleOperations(@Ctx() ctx: RequestContext): Promise<LifecycleOperations> {
     return this.ops.view(ctx.principal.tenantId);
   }

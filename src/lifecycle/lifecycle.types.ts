@@ -38,7 +38,10 @@ export class PlannedAction {
   @Field(() => Token)
   token!: Token;
 
-  @Field(() => Int, { nullable: true, description: 'ROTATE: the generation it creates; RETIRE: the generation it retires.' })
+  @Field(() => Int, {
+    nullable: true,
+    description: 'ROTATE: the generation it creates; RETIRE: the generation it retires.',
+  })
   generation!: number | null;
 
   @Field(() => DurationScalar, { nullable: true, description: 'NOTIFY: how long before expiry.' })
@@ -75,7 +78,10 @@ export class RotationPlanDiff {
   @Field(() => Int)
   removedCount!: number;
 
-  @Field({ description: 'True when the change was too large to expand whole (over two million actions): the counts are lower bounds.' })
+  @Field({
+    description:
+      'True when the change was too large to expand whole (over two million actions): the counts are lower bounds.',
+  })
   truncated!: boolean;
 
   @Field(() => [PlannedAction], { description: 'The first added actions, in order.' })
@@ -135,7 +141,9 @@ export class LifecycleOperations {
   @Extensions({ maxItems: 20 })
   queues!: QueueStats[];
 
-  @Field(() => DurationScalar, { description: "How late the oldest due action of this tenant is (zero when nothing is overdue)." })
+  @Field(() => DurationScalar, {
+    description: 'How late the oldest due action of this tenant is (zero when nothing is overdue).',
+  })
   plannerLag!: number;
 
   @Field(() => DateTimeScalar, { nullable: true, description: 'The due time of that action.' })

@@ -6,7 +6,6 @@ import { LIFECYCLE_QUEUES, QueueName, type LifecycleJob, type Queues } from '../
 import { DUE_WORK, dueCondition } from './planner';
 import { FAILED_JOBS_SHOWN, type FailedJob, type LifecycleOperations, type QueueStats } from './lifecycle.types';
 
-
 export class LifecycleOps {
   constructor(
     private readonly ds: DataSource,
@@ -19,7 +18,14 @@ export class LifecycleOps {
     return Promise.all(
       [QueueName.PLANNER, ...LIFECYCLE_QUEUES].map(async (name) => {
         const c = await this.queues.get(name).getJobCounts('waiting', 'delayed', 'active', 'failed', 'completed');
-        return { name, waiting: c.waiting ?? 0, delayed: c.delayed ?? 0, active: c.active ?? 0, failed: c.failed ?? 0, completed: c.completed ?? 0 };
+        return {
+          name,
+          waiting: c.waiting ?? 0,
+          delayed: c.delayed ?? 0,
+          active: c.active ?? 0,
+          failed: c.failed ?? 0,
+          completed: c.completed ?? 0,
+        };
       }),
     );
   }
@@ -29,8 +35,14 @@ export class LifecycleOps {
     const params: unknown[] = [now];
     if (tenantId) params.push(tenantId);
     const tenant = tenantId ? ' AND tenant_id = $2' : '';
-    const parts = LIFECYCLE_QUEUES.map((k) => `SELECT min(${DUE_WORK[k].column}) AS oldest, count(*) AS n FROM ${DUE_WORK[k].table} WHERE ${dueCondition(k)}${tenant}`);
-    const [row] = await this.ds.query(`SELECT min(oldest) AS oldest, sum(n)::int AS count FROM (${parts.join(' UNION ALL ')}) d`, params);
+    const parts = LIFECYCLE_QUEUES.map(
+      (k) =>
+        `SELECT min(${DUE_WORK[k].column}) AS oldest, count(*) AS n FROM ${DUE_WORK[k].table} WHERE ${dueCondition(k)}${tenant}`,
+    );
+    const [row] = await this.ds.query(
+      `SELECT min(oldest) AS oldest, sum(n)::int AS count FROM (${parts.join(' UNION ALL ')}) d`,
+      params,
+    );
     return { oldest: row.oldest ?? null, count: row.count ?? 0 };
   }
 
@@ -59,7 +71,12 @@ export class LifecycleOps {
 
   async view(tenantId: string): Promise<LifecycleOperations> {
     const now = new Date();
-    const [queues, overdue, failedJobs, lastTick] = await Promise.all([this.queueStats(), this.overdue(tenantId, now), this.failedJobs(tenantId), this.redis.get(this.lastTickKey)]);
+    const [queues, overdue, failedJobs, lastTick] = await Promise.all([
+      this.queueStats(),
+      this.overdue(tenantId, now),
+      this.failedJobs(tenantId),
+      this.redis.get(this.lastTickKey),
+    ]);
     return {
       queues,
       plannerLag: overdue.oldest ? Math.max(0, Math.floor((now.getTime() - overdue.oldest.getTime()) / 1000)) : 0,

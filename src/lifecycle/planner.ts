@@ -41,24 +41,49 @@ interface Due {
 
 /** Where each kind's due work lives: the table, the schedule column and what makes a row live. */
 export const DUE_WORK: Record<LifecycleQueue, { table: string; column: string; live: string; fields: string }> = {
-  rotate: { table: 'tokens', column: 'next_rotation_at', live: `status = 'ACTIVE'`, fields: 'id AS token_id, tenant_id, generation' },
-  expire: { table: 'tokens', column: 'expires_at', live: `status IN ('ACTIVE', 'SUSPENDED')`, fields: 'id AS token_id, tenant_id' },
-  notify: { table: 'tokens', column: 'next_notify_at', live: `status IN ('ACTIVE', 'SUSPENDED')`, fields: 'id AS token_id, tenant_id' },
-  retire: { table: 'token_secrets', column: 'grace_ends_at', live: `state = 'PREVIOUS'`, fields: 'id AS secret_id, token_id, tenant_id' },
+  rotate: {
+    table: 'tokens',
+    column: 'next_rotation_at',
+    live: `status = 'ACTIVE'`,
+    fields: 'id AS token_id, tenant_id, generation',
+  },
+  expire: {
+    table: 'tokens',
+    column: 'expires_at',
+    live: `status IN ('ACTIVE', 'SUSPENDED')`,
+    fields: 'id AS token_id, tenant_id',
+  },
+  notify: {
+    table: 'tokens',
+    column: 'next_notify_at',
+    live: `status IN ('ACTIVE', 'SUSPENDED')`,
+    fields: 'id AS token_id, tenant_id',
+  },
+  retire: {
+    table: 'token_secrets',
+    column: 'grace_ends_at',
+    live: `state = 'PREVIOUS'`,
+    fields: 'id AS secret_id, token_id, tenant_id',
+  },
 };
 
 /** Rows of a kind due by `$1` (the partial indexes match these conditions). */
-export const dueCondition = (kind: LifecycleQueue) => `${DUE_WORK[kind].live} AND ${DUE_WORK[kind].column} IS NOT NULL AND ${DUE_WORK[kind].column} <= $1`;
+export const dueCondition = (kind: LifecycleQueue) =>
+  `${DUE_WORK[kind].live} AND ${DUE_WORK[kind].column} IS NOT NULL AND ${DUE_WORK[kind].column} <= $1`;
 
 /** The earliest `$2` due by `$1`. */
 const dueSql = (kind: LifecycleQueue) => {
   const { table, column, fields } = DUE_WORK[kind];
   return `SELECT ${fields}, ${column} AS due FROM ${table} WHERE ${dueCondition(kind)}`;
 };
-export const DUE_SQL = Object.fromEntries(LIFECYCLE_QUEUES.map((k) => [k, `${dueSql(k)} ORDER BY ${DUE_WORK[k].column} LIMIT $2`])) as Record<LifecycleQueue, string>;
+export const DUE_SQL = Object.fromEntries(
+  LIFECYCLE_QUEUES.map((k) => [k, `${dueSql(k)} ORDER BY ${DUE_WORK[k].column} LIMIT $2`]),
+) as Record<LifecycleQueue, string>;
 
 /** The same rows (`$2`: their ids), locked, skipping rows another transaction holds: fresh values. */
-const LOCK_SQL = Object.fromEntries(LIFECYCLE_QUEUES.map((k) => [k, `${dueSql(k)} AND id = ANY($2) FOR UPDATE SKIP LOCKED`])) as Record<LifecycleQueue, string>;
+const LOCK_SQL = Object.fromEntries(
+  LIFECYCLE_QUEUES.map((k) => [k, `${dueSql(k)} AND id = ANY($2) FOR UPDATE SKIP LOCKED`]),
+) as Record<LifecycleQueue, string>;
 
 export function jobIdOf(kind: LifecycleQueue, d: Due): string {
   switch (kind) {
@@ -110,9 +135,18 @@ export class Planner {
       await this.redis.zremrangebyscore(this.plannedKey, '-inf', started - 3_600_000);
       await this.redis.set(this.lastTickKey, String(Date.now()));
       const total = Object.values(report.enqueued).reduce((a, b) => a + b, 0);
-      if (total > 0) this.log.info({ enqueued: report.enqueued, due: report.due, queryMs: Math.round(report.queryMs) }, 'planner enqueued due actions');
+      if (total > 0)
+        this.log.info(
+          { enqueued: report.enqueued, due: report.due, queryMs: Math.round(report.queryMs) },
+          'planner enqueued due actions',
+        );
     } finally {
-      await this.redis.eval(`if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) end return 0`, 1, this.lockKey, this.me);
+      await this.redis.eval(
+        `if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) end return 0`,
+        1,
+        this.lockKey,
+        this.me,
+      );
     }
     report.tookMs = Date.now() - started;
     return report;
@@ -155,11 +189,20 @@ export class Planner {
 
   /** A long tick keeps its lock; a tick whose process died loses it within lockTtlMs. */
   private async holdLock(): Promise<void> {
-    await this.redis.eval(`if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('pexpire', KEYS[1], ARGV[2]) end return 0`, 1, this.lockKey, this.me, this.opts.lockTtlMs);
+    await this.redis.eval(
+      `if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('pexpire', KEYS[1], ARGV[2]) end return 0`,
+      1,
+      this.lockKey,
+      this.me,
+      this.opts.lockTtlMs,
+    );
   }
 
   private async lock(tx: Tx, kind: LifecycleQueue, due: Due[], end: Date): Promise<Due[]> {
-    const rows: Array<Record<string, never>> = await tx.query(LOCK_SQL[kind], [end, due.map((d) => (kind === 'retire' ? d.secretId : d.tokenId))]);
+    const rows: Array<Record<string, never>> = await tx.query(LOCK_SQL[kind], [
+      end,
+      due.map((d) => (kind === 'retire' ? d.secretId : d.tokenId)),
+    ]);
     return rows.map(toDue);
   }
 }

@@ -22,7 +22,8 @@ export class PolicyImpactResolver {
 
   @FieldResolver(() => RotationPlanDiff, {
     nullable: true,
-    description: 'Set only on the result of updateRotationPolicy: how the change moves (or, with dryRun, would move) what the workers do.',
+    description:
+      'Set only on the result of updateRotationPolicy: how the change moves (or, with dryRun, would move) what the workers do.',
   })
   planImpact(@Root() policy: WithImpact): RotationPlanDiff | null {
     return policy.planImpact ?? null;
@@ -34,8 +35,13 @@ export class PolicyImpactResolver {
   async updateRotationPolicy(
     @Arg('id', () => ID) id: string,
     @Arg('input', () => RotationPolicyInput) input: RotationPolicyInput,
-    @Arg('dryRun', { defaultValue: false, description: 'Change nothing: return the policy as it would be, with its planImpact.' }) dryRun: boolean,
-    @Arg('within', () => DurationScalar, { defaultValue: 30 * 86_400, description: 'The window planImpact looks at.' }) within: number,
+    @Arg('dryRun', {
+      defaultValue: false,
+      description: 'Change nothing: return the policy as it would be, with its planImpact.',
+    })
+    dryRun: boolean,
+    @Arg('within', () => DurationScalar, { defaultValue: 30 * 86_400, description: 'The window planImpact looks at.' })
+    within: number,
     @Ctx() ctx: RequestContext,
   ): Promise<WithImpact> {
     if (!dryRun) requirePermission(ctx.principal, Permission.POLICY_WRITE);

@@ -46,16 +46,36 @@ export class LifecyclePreview {
    * holds more than a page (or reaches the window's end), so a year of daily rotations over
    * thousands of tokens is never expanded to answer for the next few.
    */
-  rotationPlan(p: Principal, within: number, filter: TokenFilter | null | undefined, first: number): Promise<RotationPlan> {
+  rotationPlan(
+    p: Principal,
+    within: number,
+    filter: TokenFilter | null | undefined,
+    first: number,
+  ): Promise<RotationPlan> {
     const end = windowEnd(within);
     return this.gate.run(() => this.plan(p, within, end, filter, first));
   }
 
-  private async plan(p: Principal, within: number, end: Date, filter: TokenFilter | null | undefined, first: number): Promise<RotationPlan> {
+  private async plan(
+    p: Principal,
+    within: number,
+    end: Date,
+    filter: TokenFilter | null | undefined,
+    first: number,
+  ): Promise<RotationPlan> {
     const limit = Math.min(Math.max(first, 1), MAX_PLANNED_ACTIONS);
     const found = await this.tokens.scheduled(p, filter, end, MAX_TOKENS);
-    const policies = new Map((await this.policies.byIds(p.tenantId, [...new Set(found.map((f) => f.row.rotationPolicyId).filter((x): x is string => !!x))])).map((x) => [x.id, x]));
-    const bases = found.map(({ row, previous }) => ({ basis: basisOf(row, previous), policy: row.rotationPolicyId ? (policies.get(row.rotationPolicyId) ?? null) : null }));
+    const policies = new Map(
+      (
+        await this.policies.byIds(p.tenantId, [
+          ...new Set(found.map((f) => f.row.rotationPolicyId).filter((x): x is string => !!x)),
+        ])
+      ).map((x) => [x.id, x]),
+    );
+    const bases = found.map(({ row, previous }) => ({
+      basis: basisOf(row, previous),
+      policy: row.rotationPolicyId ? (policies.get(row.rotationPolicyId) ?? null) : null,
+    }));
     const now = Date.now();
     const slice = new TimeSlice();
     let steps: PlannedStep[] = [];
@@ -70,16 +90,33 @@ export class LifecyclePreview {
     }
     steps.sort(compareSteps);
     const rows = new Map(found.map((f) => [f.row.id, f.row]));
-    return { within, actions: steps.slice(0, limit).map((s) => actionOf(s, rows)), truncated: steps.length > limit || found.length === MAX_TOKENS };
+    return {
+      within,
+      actions: steps.slice(0, limit).map((s) => actionOf(s, rows)),
+      truncated: steps.length > limit || found.length === MAX_TOKENS,
+    };
   }
 
   /** How changing the policy to `fields` would move what happens within `within`; changes nothing. */
-  policyDiff(p: Principal, policyId: string, fields: PolicyFields, within: number, first: number): Promise<RotationPlanDiff> {
+  policyDiff(
+    p: Principal,
+    policyId: string,
+    fields: PolicyFields,
+    within: number,
+    first: number,
+  ): Promise<RotationPlanDiff> {
     const end = windowEnd(within);
     return this.gate.run(() => this.diff(p, policyId, fields, within, end, first));
   }
 
-  private async diff(p: Principal, policyId: string, fields: PolicyFields, within: number, end: Date, first: number): Promise<RotationPlanDiff> {
+  private async diff(
+    p: Principal,
+    policyId: string,
+    fields: PolicyFields,
+    within: number,
+    end: Date,
+    first: number,
+  ): Promise<RotationPlanDiff> {
     const current = await this.policies.get(p, policyId);
     const found = await this.tokens.scheduled(p, null, null, MAX_POLICY_TOKENS, policyId);
     const now = new Date();
@@ -97,7 +134,10 @@ export class LifecyclePreview {
       // As the update re-plans (replanSchedules): an expired token stays expired.
       const next = !row.expiresAt || row.expiresAt > now ? scheduleFor({ ...row, rotatedAt }, fields, now) : null;
       if (next && !sameSchedule(next, row)) affected++;
-      const [before, after] = [expandPlan(basis, current, end), expandPlan(next ? { ...basis, ...next } : basis, fields, end)];
+      const [before, after] = [
+        expandPlan(basis, current, end),
+        expandPlan(next ? { ...basis, ...next } : basis, fields, end),
+      ];
       expanded += before.length + after.length;
       const diff = diffPlans(before, after);
       added.add(diff.added);
@@ -136,10 +176,18 @@ class EarliestSteps {
 }
 
 function windowEnd(within: number): Date {
-  if (within <= 0 || within > MAX_WITHIN_S) throw badInput('within must be longer than zero and at most P366D', { argument: 'within' });
+  if (within <= 0 || within > MAX_WITHIN_S)
+    throw badInput('within must be longer than zero and at most P366D', { argument: 'within' });
   return new Date(Date.now() + within * 1000);
 }
 
 function actionOf(s: PlannedStep, rows: Map<string, TokenRow>): PlannedAction {
-  return { at: s.at, kind: s.kind, tokenId: s.tokenId, token: toToken(rows.get(s.tokenId)!), generation: s.generation, notifyBefore: s.notifyBefore };
+  return {
+    at: s.at,
+    kind: s.kind,
+    tokenId: s.tokenId,
+    token: toToken(rows.get(s.tokenId)!),
+    generation: s.generation,
+    notifyBefore: s.notifyBefore,
+  };
 }

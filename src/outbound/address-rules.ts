@@ -5,7 +5,16 @@
 // cloud metadata endpoints and Latchkey's own Postgres and Redis are refused whatever it says.
 import type { LookupAddress } from 'node:dns';
 import { BlockList, isIP } from 'node:net';
-import { type Family, familyOf, hostOf, isMetadata, isSpecial, normalize, type Resolve, systemResolve } from './addresses';
+import {
+  type Family,
+  familyOf,
+  hostOf,
+  isMetadata,
+  isSpecial,
+  normalize,
+  type Resolve,
+  systemResolve,
+} from './addresses';
 import type { PlatformEndpoints } from './platform-endpoints';
 
 /** A target the rules refuse. The message names the rule, never an address the name resolved to. */
@@ -80,8 +89,14 @@ export class AddressRules {
     // One message for every refusal: which rule refused would tell where Latchkey's own servers are.
     for (const { address } of addresses) {
       const a = normalize(address);
-      const refused = isMetadata(a) || (await this.platform.includes(a, port)) || (!nameAllowed && isSpecial(a) && !this.allowedAddress(a, port));
-      if (refused) throw new OutboundRefused(`${host} is or resolves to an address the rules refuse (private, loopback, link-local, reserved, a metadata endpoint or Latchkey's own)`);
+      const refused =
+        isMetadata(a) ||
+        (await this.platform.includes(a, port)) ||
+        (!nameAllowed && isSpecial(a) && !this.allowedAddress(a, port));
+      if (refused)
+        throw new OutboundRefused(
+          `${host} is or resolves to an address the rules refuse (private, loopback, link-local, reserved, a metadata endpoint or Latchkey's own)`,
+        );
     }
     return addresses[0]!;
   }

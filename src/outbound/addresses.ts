@@ -8,15 +8,29 @@ import { BlockList, isIP } from 'node:net';
 export type Resolve = (hostname: string) => Promise<LookupAddress[]>;
 
 export const systemResolve: Resolve = (hostname) =>
-  new Promise((resolve, reject) => dnsLookup(hostname, { all: true, verbatim: true }, (err, addresses) => (err ? reject(err) : resolve(addresses))));
+  new Promise((resolve, reject) =>
+    dnsLookup(hostname, { all: true, verbatim: true }, (err, addresses) => (err ? reject(err) : resolve(addresses))),
+  );
 
 export type Family = 'ipv4' | 'ipv6';
 
 const SPECIAL = new BlockList();
 for (const [net, bits] of [
-  ['0.0.0.0', 8], ['10.0.0.0', 8], ['100.64.0.0', 10], ['127.0.0.0', 8], ['169.254.0.0', 16], ['172.16.0.0', 12],
-  ['192.0.0.0', 24], ['192.0.2.0', 24], ['192.88.99.0', 24], ['192.168.0.0', 16], ['198.18.0.0', 15],
-  ['198.51.100.0', 24], ['203.0.113.0', 24], ['224.0.0.0', 4], ['240.0.0.0', 4],
+  ['0.0.0.0', 8],
+  ['10.0.0.0', 8],
+  ['100.64.0.0', 10],
+  ['127.0.0.0', 8],
+  ['169.254.0.0', 16],
+  ['172.16.0.0', 12],
+  ['192.0.0.0', 24],
+  ['192.0.2.0', 24],
+  ['192.88.99.0', 24],
+  ['192.168.0.0', 16],
+  ['198.18.0.0', 15],
+  ['198.51.100.0', 24],
+  ['203.0.113.0', 24],
+  ['224.0.0.0', 4],
+  ['240.0.0.0', 4],
 ] as const) {
   SPECIAL.addSubnet(net, bits, 'ipv4');
 }
@@ -24,8 +38,16 @@ for (const [net, bits] of [
   // ::/8 is reserved whole (see isSpecial); 2002::/16 (6to4), 64:ff9b::/96 and 64:ff9b:1::/48
   // (NAT64) and 2001::/32 (Teredo, inside the IETF's 2001::/23) embed any IPv4 address, private
   // ones included; fec0::/10 is the deprecated site-local range.
-  ['64:ff9b::', 96], ['64:ff9b:1::', 48], ['100::', 64], ['2001::', 23], ['2001:db8::', 32], ['2002::', 16],
-  ['fc00::', 7], ['fe80::', 10], ['fec0::', 10], ['ff00::', 8],
+  ['64:ff9b::', 96],
+  ['64:ff9b:1::', 48],
+  ['100::', 64],
+  ['2001::', 23],
+  ['2001:db8::', 32],
+  ['2002::', 16],
+  ['fc00::', 7],
+  ['fe80::', 10],
+  ['fec0::', 10],
+  ['ff00::', 8],
 ] as const) {
   SPECIAL.addSubnet(net, bits, 'ipv6');
 }
@@ -65,10 +87,14 @@ function groups(a: string): number[] {
  * address, any other IPv6 address takes its canonical form (fd00:ec2:0::254 is fd00:ec2::254).
  */
 export function normalize(address: string): string {
-  const a = address.toLowerCase().replace(/^\[|\]$/g, '').split('%')[0]!;
+  const a = address
+    .toLowerCase()
+    .replace(/^\[|\]$/g, '')
+    .split('%')[0]!;
   if (isIP(a) !== 6) return a;
   const g = groups(a);
-  if (g.slice(0, 5).every((x) => x === 0) && g[5] === 0xffff) return [g[6]! >> 8, g[6]! & 255, g[7]! >> 8, g[7]! & 255].join('.');
+  if (g.slice(0, 5).every((x) => x === 0) && g[5] === 0xffff)
+    return [g[6]! >> 8, g[6]! & 255, g[7]! >> 8, g[7]! & 255].join('.');
   return new URL(`http://[${a}]/`).hostname.slice(1, -1);
 }
 
@@ -76,7 +102,10 @@ const HOSTNAME = /^(?=.{1,253}$)[a-z0-9_](?:[a-z0-9_-]{0,62})(?:\.[a-z0-9_](?:[a
 
 /** A host name or IP literal as it may appear in a URL, lower-cased, without brackets or a trailing dot; null when it is neither. */
 export function hostOf(raw: string): string | null {
-  const host = raw.toLowerCase().replace(/^\[(.*)\]$/, '$1').replace(/\.$/, '');
+  const host = raw
+    .toLowerCase()
+    .replace(/^\[(.*)\]$/, '$1')
+    .replace(/\.$/, '');
   return isIP(host) || HOSTNAME.test(host) ? host : null;
 }
 

@@ -37,9 +37,11 @@ function parse(value: string, protocols: string[]): URL {
   } catch {
     throw new OutboundRefused(`not a ${protocols[0]}// URL`);
   }
-  if (!protocols.includes(url.protocol)) throw new OutboundRefused(`only ${protocols.map((p) => `${p}//`).join(' and ')} URLs are allowed`);
+  if (!protocols.includes(url.protocol))
+    throw new OutboundRefused(`only ${protocols.map((p) => `${p}//`).join(' and ')} URLs are allowed`);
   // An empty host or a percent-encoded path in its place (%2Fvar%2Frun%2Fpostgresql) is a socket.
-  if (!url.hostname || /[%/]/.test(url.hostname)) throw new OutboundRefused('Unix sockets are not allowed: the URL must name a host');
+  if (!url.hostname || /[%/]/.test(url.hostname))
+    throw new OutboundRefused('Unix sockets are not allowed: the URL must name a host');
   return url;
 }
 
@@ -72,11 +74,16 @@ function pgTls(url: URL, mode: SslMode | undefined): ConnectionOptions | false {
 export function parsePostgresUrl(value: string): PostgresTarget {
   const url = parse(value, ['postgres:', 'postgresql:']);
   for (const key of url.searchParams.keys()) {
-    if (!PG_PARAMS.has(key)) throw new OutboundRefused(`the URL may carry no parameter but sslmode, ssl and application_name${/^[a-z_]{1,32}$/.test(key) ? ` (not ${key}=)` : ''}`);
+    if (!PG_PARAMS.has(key))
+      throw new OutboundRefused(
+        `the URL may carry no parameter but sslmode, ssl and application_name${/^[a-z_]{1,32}$/.test(key) ? ` (not ${key}=)` : ''}`,
+      );
   }
   const ssl = url.searchParams.get('ssl');
-  const mode = url.searchParams.get('sslmode') ?? (ssl === null ? undefined : ['true', '1'].includes(ssl) ? 'require' : 'disable');
-  if (mode !== undefined && !(SSL_MODES as readonly string[]).includes(mode)) throw new OutboundRefused(`sslmode must be one of ${SSL_MODES.join(', ')}`);
+  const mode =
+    url.searchParams.get('sslmode') ?? (ssl === null ? undefined : ['true', '1'].includes(ssl) ? 'require' : 'disable');
+  if (mode !== undefined && !(SSL_MODES as readonly string[]).includes(mode))
+    throw new OutboundRefused(`sslmode must be one of ${SSL_MODES.join(', ')}`);
   const user = decoded(url.username);
   if (!user) throw new OutboundRefused('the URL names no user');
   const database = decoded(url.pathname.replace(/^\//, '')) || user;

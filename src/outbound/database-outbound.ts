@@ -48,7 +48,13 @@ export class DatabaseOutbound {
         capReceived(socket);
         onAbort(signal, () => socket.destroy());
         const client = new Client({
-          ...{ host: address, port: target.port, user: target.user, database: target.database, application_name: target.applicationName },
+          ...{
+            host: address,
+            port: target.port,
+            user: target.user,
+            database: target.database,
+            application_name: target.applicationName,
+          },
           // A function, so that pg never looks for a password elsewhere (PGPASSWORD, ~/.pgpass).
           password: () => target.password,
           ssl: target.tls,
@@ -84,7 +90,13 @@ export class DatabaseOutbound {
         const redis = new Redis({
           ...{ host: address, port: target.port, username: target.username, password: target.password, db: target.db },
           ...(target.tls ? { tls: target.tls } : {}),
-          ...{ lazyConnect: true, maxRetriesPerRequest: 0, enableOfflineQueue: false, retryStrategy: () => null, reconnectOnError: () => false },
+          ...{
+            lazyConnect: true,
+            maxRetriesPerRequest: 0,
+            enableOfflineQueue: false,
+            retryStrategy: () => null,
+            reconnectOnError: () => false,
+          },
         });
         redis.on('error', (err) => (reported ??= err));
         redis.on('connect', () => capReceived(redis.stream));

@@ -20,7 +20,17 @@ export class OutboundFailure extends Error {
 const PG_AUTH = new Set(['28P01', '28000']);
 const REDIS_AUTH = /^(WRONGPASS|NOAUTH)|^ERR AUTH|invalid (username-)?password/;
 /** Errors of the link itself, whoever is at the other end. */
-const LINK = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENETUNREACH', 'EPIPE', 'ENOTFOUND', 'EAI_AGAIN', 'EADDRNOTAVAIL']);
+const LINK = new Set([
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'ETIMEDOUT',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+  'EPIPE',
+  'ENOTFOUND',
+  'EAI_AGAIN',
+  'EADDRNOTAVAIL',
+]);
 
 /**
  * The category of `err`. Before the server accepted the connection (`connected` false) anything
@@ -33,9 +43,12 @@ export function categoryOf(err: unknown, connected: boolean): FailureCategory {
   if (err instanceof DeadlineExceeded) return 'unreachable';
   const e = err as { code?: unknown; message?: unknown };
   const message = typeof e?.message === 'string' ? e.message : '';
-  if (PG_AUTH.has(String(e?.code)) || message.startsWith('SASL') || REDIS_AUTH.test(message)) return 'authentication failed';
-  if (!connected || LINK.has(String(e?.code)) || /^Connection (terminated|is closed)/.test(message)) return 'unreachable';
+  if (PG_AUTH.has(String(e?.code)) || message.startsWith('SASL') || REDIS_AUTH.test(message))
+    return 'authentication failed';
+  if (!connected || LINK.has(String(e?.code)) || /^Connection (terminated|is closed)/.test(message))
+    return 'unreachable';
   return 'failed';
 }
 
-export const failure = (err: unknown, connected: boolean): OutboundFailure => new OutboundFailure(categoryOf(err, connected), { cause: err });
+export const failure = (err: unknown, connected: boolean): OutboundFailure =>
+  new OutboundFailure(categoryOf(err, connected), { cause: err });

@@ -25,7 +25,8 @@ export class HttpOutbound {
 
   /** The address to connect to, or OutboundRefused when the target is not allowed. */
   async vet(url: URL): Promise<LookupAddress> {
-    if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new OutboundRefused('only http and https URLs are allowed');
+    if (url.protocol !== 'http:' && url.protocol !== 'https:')
+      throw new OutboundRefused('only http and https URLs are allowed');
     return this.rules.vet(url.hostname, Number(url.port || (url.protocol === 'https:' ? 443 : 80)));
   }
 
@@ -39,9 +40,17 @@ export class HttpOutbound {
   }
 }
 
-function send(url: URL, address: LookupAddress, headers: Record<string, string>, body: string, maxBytes: number, signal: AbortSignal): Promise<OutboundResponse> {
+function send(
+  url: URL,
+  address: LookupAddress,
+  headers: Record<string, string>,
+  body: string,
+  maxBytes: number,
+  signal: AbortSignal,
+): Promise<OutboundResponse> {
   const lookup: LookupFunction = (_host, options, callback) => {
-    if ((options as { all?: boolean }).all) (callback as unknown as (e: null, a: LookupAddress[]) => void)(null, [address]);
+    if ((options as { all?: boolean }).all)
+      (callback as unknown as (e: null, a: LookupAddress[]) => void)(null, [address]);
     else callback(null, address.address, address.family);
   };
   const client = url.protocol === 'https:' ? https : http;
@@ -52,13 +61,22 @@ function send(url: URL, address: LookupAddress, headers: Record<string, string>,
         method: 'POST',
         lookup,
         agent: false, // one connection per call: nothing half-written is ever reused
-        headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body), 'user-agent': 'Latchkey-Webhooks/1', ...headers },
+        headers: {
+          'content-type': 'application/json',
+          'content-length': Buffer.byteLength(body),
+          'user-agent': 'Latchkey-Webhooks/1',
+          ...headers,
+        },
       },
       (res) => {
         const chunks: Buffer[] = [];
         let bytes = 0;
         const done = (truncated: boolean) => {
-          resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).subarray(0, maxBytes).toString('utf8'), truncated });
+          resolve({
+            status: res.statusCode ?? 0,
+            body: Buffer.concat(chunks).subarray(0, maxBytes).toString('utf8'),
+            truncated,
+          });
           // A receiver may answer before it has read the body, or answer more than is read: let go of it.
           req.destroy();
         };

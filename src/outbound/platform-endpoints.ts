@@ -54,7 +54,9 @@ export class PlatformEndpoints {
     } catch (err) {
       // The last answer stands through a DNS hiccup; without one, nothing can be told apart from it.
       if (known) return known.addresses;
-      throw new Error(`Latchkey's own ${host} does not resolve, so no outbound connection can be checked against it`, { cause: err });
+      throw new Error(`Latchkey's own ${host} does not resolve, so no outbound connection can be checked against it`, {
+        cause: err,
+      });
     }
   }
 }

@@ -28,7 +28,10 @@ export class TenantSlots {
 }
 
 /** A BullMQ processor that runs `process` within the job's tenant's share of `slots`. */
-export function fairly<D extends { tenantId: string }, R>(slots: TenantSlots, process: (job: Job<D>) => Promise<R>): (job: Job<D>, token?: string) => Promise<R> {
+export function fairly<D extends { tenantId: string }, R>(
+  slots: TenantSlots,
+  process: (job: Job<D>) => Promise<R>,
+): (job: Job<D>, token?: string) => Promise<R> {
   return async (job, token) => {
     const { tenantId } = job.data;
     if (!slots.take(tenantId)) {

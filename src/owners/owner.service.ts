@@ -36,13 +36,18 @@ export class OwnerService {
   ) {}
 
   /** Inserts an owner without permission checks: for provisioning a tenant. */
-  async insert(tx: Tx, tenantId: string, values: { kind: OwnerKind; name: string; email: string | null }): Promise<Owner> {
+  async insert(
+    tx: Tx,
+    tenantId: string,
+    values: { kind: OwnerKind; name: string; email: string | null },
+  ): Promise<Owner> {
     const now = new Date();
     const owner: Owner = { id: uuidv7(), tenantId, ...values, createdAt: now, updatedAt: now };
     try {
       await new TenantScope(tx, tenantId).insert(Owner, [owner]);
     } catch (e) {
-      if (isUniqueViolation(e)) throw conflict(`an owner named ${JSON.stringify(values.name)} already exists`, { name: values.name });
+      if (isUniqueViolation(e))
+        throw conflict(`an owner named ${JSON.stringify(values.name)} already exists`, { name: values.name });
       throw e;
     }
     return owner;
@@ -53,8 +58,15 @@ export class OwnerService {
       const scope = new TenantScope(tx, p.tenantId);
       const ceiling = await this.scopes.resolve(scope, input.allowedScopes ?? [], 'allowedScopes');
       await this.scopes.assertMayGrant(scope, p, ceiling);
-      const owner = await this.insert(tx, p.tenantId, { kind: input.kind, name: input.name.trim(), email: input.email ?? null });
-      await scope.insert(OwnerScopeRow, ceiling.map((s) => ({ ownerId: owner.id, scopeId: s.id })));
+      const owner = await this.insert(tx, p.tenantId, {
+        kind: input.kind,
+        name: input.name.trim(),
+        email: input.email ?? null,
+      });
+      await scope.insert(
+        OwnerScopeRow,
+        ceiling.map((s) => ({ ownerId: owner.id, scopeId: s.id })),
+      );
       await this.audit.append(tx, p.tenantId, {
         action: 'OWNER_CREATED',
         actorId: p.ownerId,
@@ -94,13 +106,20 @@ export class OwnerService {
           const [catalogue] = await this.scopes.byOwnerIds(p.tenantId, [id]);
           before.allowedScopes = catalogue!.map((s) => s.name);
           after.allowedScopes = wanted.map((s) => s.name).sort();
-          await scope.insert(OwnerScopeRow, added.map((s) => ({ ownerId: id, scopeId: s.id })));
+          await scope.insert(
+            OwnerScopeRow,
+            added.map((s) => ({ ownerId: id, scopeId: s.id })),
+          );
           if (removedIds.length > 0) {
             await tx
               .createQueryBuilder()
               .delete()
               .from(OwnerScopeRow)
-              .where('tenant_id = :tenantId AND owner_id = :id AND scope_id IN (:...removedIds)', { tenantId: p.tenantId, id, removedIds })
+              .where('tenant_id = :tenantId AND owner_id = :id AND scope_id IN (:...removedIds)', {
+                tenantId: p.tenantId,
+                id,
+                removedIds,
+              })
               .execute();
             affectedTokenIds = await this.tokens.dropScopes(tx, p.tenantId, id, removedIds);
             if (affectedTokenIds.length > 0) after.tokensReduced = affectedTokenIds;
@@ -111,7 +130,8 @@ export class OwnerService {
       try {
         await scope.update(Owner, id, { name: next.name, email: next.email, updatedAt: new Date() });
       } catch (e) {
-        if (isUniqueViolation(e)) throw conflict(`an owner named ${JSON.stringify(next.name)} already exists`, { name: next.name });
+        if (isUniqueViolation(e))
+          throw conflict(`an owner named ${JSON.stringify(next.name)} already exists`, { name: next.name });
         throw e;
       }
       await this.audit.append(tx, p.tenantId, {
@@ -133,12 +153,19 @@ export class OwnerService {
     return new TenantScope(this.ds.manager, p.tenantId).get(Owner, id, 'owner');
   }
 
-  async list(p: Principal, first: number | null | undefined, after: string | null | undefined): Promise<Connection<Owner>> {
+  async list(
+    p: Principal,
+    first: number | null | undefined,
+    after: string | null | undefined,
+  ): Promise<Connection<Owner>> {
     const limit = pageSize(first);
     const qb = new TenantScope(this.ds.manager, p.tenantId).select(Owner, 'o');
     const totalCount = await qb.clone().getCount();
     if (after) qb.andWhere('o.id > :after', { after: requireId(decodeCursor(after), 'after') });
-    const rows = await qb.orderBy('o.id', 'ASC').limit(limit + 1).getMany();
+    const rows = await qb
+      .orderBy('o.id', 'ASC')
+      .limit(limit + 1)
+      .getMany();
     return connection(rows, limit, totalCount, (o) => o.id);
   }
 

@@ -112,7 +112,10 @@ type Env = Record<string, string | undefined>;
 export function loadConfig(env: Env = process.env): Config {
   const problems: string[] = [];
   // WEBHOOK_TIMEOUT_MS, the former name of OUTBOUND_DEADLINE_MS (an idle timeout then), is still read.
-  const s = readSettings({ ...env, OUTBOUND_DEADLINE_MS: env.OUTBOUND_DEADLINE_MS || env.WEBHOOK_TIMEOUT_MS }, problems);
+  const s = readSettings(
+    { ...env, OUTBOUND_DEADLINE_MS: env.OUTBOUND_DEADLINE_MS || env.WEBHOOK_TIMEOUT_MS },
+    problems,
+  );
   const dataDir = resolve(s.LATCHKEY_DATA_DIR);
   const inData = (p: string) => (isAbsolute(p) ? p : resolve(p));
 
@@ -123,10 +126,16 @@ export function loadConfig(env: Env = process.env): Config {
     if (signingSeed.length !== 32) problems.push('AUDIT_SIGNING_KEY must be a 32-byte Ed25519 seed, base64-encoded');
   }
   if (production && !s.TOKEN_PEPPER) problems.push('TOKEN_PEPPER is required when NODE_ENV=production');
-  if (production && !s.ENCRYPTION_KEY && !s.ENCRYPTION_KEYS) problems.push('ENCRYPTION_KEYS (or ENCRYPTION_KEY) is required when NODE_ENV=production');
-  if (production && !s.AUDIT_SIGNING_KEY) problems.push('AUDIT_SIGNING_KEY is required when NODE_ENV=production (a 32-byte Ed25519 seed, base64: openssl rand -base64 32)');
-  if (s.TOKEN_PEPPER !== undefined && s.TOKEN_PEPPER.length < 32) problems.push('TOKEN_PEPPER must be at least 32 characters');
-  if (s.METRICS_TOKEN !== undefined && s.METRICS_TOKEN.length < 16) problems.push('METRICS_TOKEN must be at least 16 characters');
+  if (production && !s.ENCRYPTION_KEY && !s.ENCRYPTION_KEYS)
+    problems.push('ENCRYPTION_KEYS (or ENCRYPTION_KEY) is required when NODE_ENV=production');
+  if (production && !s.AUDIT_SIGNING_KEY)
+    problems.push(
+      'AUDIT_SIGNING_KEY is required when NODE_ENV=production (a 32-byte Ed25519 seed, base64: openssl rand -base64 32)',
+    );
+  if (s.TOKEN_PEPPER !== undefined && s.TOKEN_PEPPER.length < 32)
+    problems.push('TOKEN_PEPPER must be at least 32 characters');
+  if (s.METRICS_TOKEN !== undefined && s.METRICS_TOKEN.length < 16)
+    problems.push('METRICS_TOKEN must be at least 16 characters');
   let encryptionKey: Buffer | undefined;
   if (s.ENCRYPTION_KEY) {
     encryptionKey = Buffer.from(s.ENCRYPTION_KEY, 'base64');
@@ -142,7 +151,9 @@ export function loadConfig(env: Env = process.env): Config {
   // The signing key is a secret of its own. Checkpoints signed before it existed were signed with a
   // key derived from the encryption key: that one still verifies them, and signs nothing.
   signingSeed ??= devSecret(dataDir, 'audit-signing-key');
-  const derived = [...keyring.keys.values()].map((key) => Buffer.from(hkdfSync('sha256', key, Buffer.alloc(0), 'latchkey audit checkpoint signing', 32)));
+  const derived = [...keyring.keys.values()].map((key) =>
+    Buffer.from(hkdfSync('sha256', key, Buffer.alloc(0), 'latchkey audit checkpoint signing', 32)),
+  );
   const retiredSeeds = derived.filter((seed) => !seed.equals(signingSeed!));
   return {
     nodeEnv: s.NODE_ENV,
@@ -173,9 +184,19 @@ export function loadConfig(env: Env = process.env): Config {
     },
     usageFlushMs: s.USAGE_FLUSH_MS,
     usageDailyFlushMs: s.USAGE_DAILY_FLUSH_MS,
-    audit: { signingSeed, retiredSeeds, checkpointEvery: s.AUDIT_CHECKPOINT_EVERY, groupCommitMax: s.AUDIT_GROUP_COMMIT_MAX },
+    audit: {
+      signingSeed,
+      retiredSeeds,
+      checkpointEvery: s.AUDIT_CHECKPOINT_EVERY,
+      groupCommitMax: s.AUDIT_GROUP_COMMIT_MAX,
+    },
     relay: { pollMs: s.RELAY_POLL_MS, lockTtlMs: s.RELAY_LOCK_TTL_MS },
-    webhooks: { allow: s.WEBHOOK_ALLOW, attempts: s.WEBHOOK_ATTEMPTS, backoffMs: s.WEBHOOK_BACKOFF_MS, sweepAfterMs: s.WEBHOOK_SWEEP_AFTER_MS },
+    webhooks: {
+      allow: s.WEBHOOK_ALLOW,
+      attempts: s.WEBHOOK_ATTEMPTS,
+      backoffMs: s.WEBHOOK_BACKOFF_MS,
+      sweepAfterMs: s.WEBHOOK_SWEEP_AFTER_MS,
+    },
     lifecycle: {
       tickMs: s.PLANNER_TICK_MS,
       horizonMs: s.PLANNER_HORIZON_MS,
@@ -183,7 +204,12 @@ export function loadConfig(env: Env = process.env): Config {
       concurrency: s.LIFECYCLE_CONCURRENCY,
       batch: s.LIFECYCLE_BATCH,
     },
-    rotators: { attempts: s.ROTATOR_ATTEMPTS, backoffMs: s.ROTATOR_BACKOFF_MS, timeoutMs: s.ROTATION_TIMEOUT_MS, allow: s.ROTATOR_ALLOW },
+    rotators: {
+      attempts: s.ROTATOR_ATTEMPTS,
+      backoffMs: s.ROTATOR_BACKOFF_MS,
+      timeoutMs: s.ROTATION_TIMEOUT_MS,
+      allow: s.ROTATOR_ALLOW,
+    },
     outbound: { deadlineMs: s.OUTBOUND_DEADLINE_MS, tenantSlots: s.OUTBOUND_TENANT_SLOTS },
     shutdownTimeoutMs: s.SHUTDOWN_TIMEOUT_MS,
     startupTimeoutMs: s.STARTUP_TIMEOUT_MS,
@@ -199,11 +225,17 @@ const KEY_ID = /^[A-Za-z0-9._-]{1,64}$/;
 /** ENCRYPTION_KEYS: `id:base64,id:base64`, each a 32-byte key. */
 function keyringEntries(raw: string | undefined, problems: string[]): Map<string, Buffer> {
   const keys = new Map<string, Buffer>();
-  for (const entry of (raw ?? '').split(',').map((e) => e.trim()).filter(Boolean)) {
+  for (const entry of (raw ?? '')
+    .split(',')
+    .map((e) => e.trim())
+    .filter(Boolean)) {
     const at = entry.indexOf(':');
     const id = entry.slice(0, at);
     const key = Buffer.from(entry.slice(at + 1), 'base64');
-    if (at < 1 || !KEY_ID.test(id)) problems.push(`ENCRYPTION_KEYS: each entry is id:base64-key, with an id of letters, digits, '.', '_' or '-' (got an entry of ${entry.length} characters)`);
+    if (at < 1 || !KEY_ID.test(id))
+      problems.push(
+        `ENCRYPTION_KEYS: each entry is id:base64-key, with an id of letters, digits, '.', '_' or '-' (got an entry of ${entry.length} characters)`,
+      );
     else if (key.length !== 32) problems.push(`ENCRYPTION_KEYS: key ${id} must be 32 bytes, base64-encoded`);
     else if (keys.has(id)) problems.push(`ENCRYPTION_KEYS: key id ${id} appears twice`);
     else keys.set(id, key);
@@ -216,12 +248,17 @@ function keyringEntries(raw: string | undefined, problems: string[]): Map<string
  * first 8 hex digits of its SHA-256), so what it sealed still opens. The active key is
  * ENCRYPTION_ACTIVE_KEY, else the first of ENCRYPTION_KEYS, else ENCRYPTION_KEY.
  */
-function buildKeyring(ring: Map<string, Buffer>, single: Buffer | undefined, active: string | undefined): KeyringConfig {
+function buildKeyring(
+  ring: Map<string, Buffer>,
+  single: Buffer | undefined,
+  active: string | undefined,
+): KeyringConfig {
   const keys = new Map(ring);
   const singleId = single ? createHash('sha256').update(single).digest('hex').slice(0, 8) : undefined;
   if (single && singleId && !keys.has(singleId)) keys.set(singleId, single);
   const activeKeyId = active || ring.keys().next().value || singleId!;
-  if (!keys.has(activeKeyId)) throw new ConfigError([`ENCRYPTION_ACTIVE_KEY names key ${activeKeyId}, which ENCRYPTION_KEYS does not hold`]);
+  if (!keys.has(activeKeyId))
+    throw new ConfigError([`ENCRYPTION_ACTIVE_KEY names key ${activeKeyId}, which ENCRYPTION_KEYS does not hold`]);
   return { keys, activeKeyId };
 }
 

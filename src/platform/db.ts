@@ -30,7 +30,12 @@ export function createDataSource(databaseUrl: string, { entities, migrations }: 
  * plans it once, instead of on every call as TypeORM's query() does. For the hot lookups, whose
  * planning costs several times their execution.
  */
-export async function preparedQuery<R extends QueryResultRow>(ds: DataSource, name: string, text: string, values: unknown[]): Promise<R[]> {
+export async function preparedQuery<R extends QueryResultRow>(
+  ds: DataSource,
+  name: string,
+  text: string,
+  values: unknown[],
+): Promise<R[]> {
   const pool = (ds.driver as PostgresDriver).master as Pool;
   return (await pool.query<R>({ name, text, values })).rows;
 }

@@ -16,7 +16,9 @@ export class Gate {
   async run<T>(work: () => Promise<T>): Promise<T> {
     if (this.active >= this.running) {
       if (this.queue.length >= this.waiting) {
-        throw new DomainError(ErrorCode.RATE_LIMITED, `too many ${this.what} at once; retry in a few seconds`, { retryAfter: 5 });
+        throw new DomainError(ErrorCode.RATE_LIMITED, `too many ${this.what} at once; retry in a few seconds`, {
+          retryAfter: 5,
+        });
       }
       await new Promise<void>((resolve) => this.queue.push(resolve));
     } else {

@@ -10,7 +10,11 @@ export function toGraphQLError(e: DomainError): GraphQLError {
   const wait = retryAfterOf(e);
   return new GraphQLError(e.message, {
     originalError: e,
-    extensions: { code: e.code, ...e.details, http: { status: e.httpStatus, ...(wait ? { headers: new Map([['retry-after', String(wait)]]) } : {}) } },
+    extensions: {
+      code: e.code,
+      ...e.details,
+      http: { status: e.httpStatus, ...(wait ? { headers: new Map([['retry-after', String(wait)]]) } : {}) },
+    },
   });
 }
 
@@ -41,7 +45,9 @@ export function formatError(formatted: GraphQLFormattedError, error: unknown, lo
       field: v.property,
       problems: Object.values(v.constraints ?? {}),
     }));
-    const message = fields.length ? `invalid input: ${fields.map((f) => f.problems.join(', ')).join('; ')}` : 'invalid input';
+    const message = fields.length
+      ? `invalid input: ${fields.map((f) => f.problems.join(', ')).join('; ')}`
+      : 'invalid input';
     return { ...base, message, extensions: { code: ErrorCode.BAD_USER_INPUT, fields } };
   }
   if (original instanceof AuthorizationError) return { ...base, extensions: { code: ErrorCode.FORBIDDEN } };
@@ -54,7 +60,12 @@ export function formatError(formatted: GraphQLFormattedError, error: unknown, lo
   if (code === ErrorCode.BAD_USER_INPUT) return { ...base, extensions: { code: ErrorCode.BAD_USER_INPUT } };
   // A GraphQL error that wraps nothing is about the document or its variables (graphql-ws passes
   // validation errors on without Apollo's codes): the client's to fix.
-  if (error instanceof GraphQLError && !error.originalError) return { ...base, extensions: { code: ErrorCode.BAD_USER_INPUT } };
+  if (error instanceof GraphQLError && !error.originalError)
+    return { ...base, extensions: { code: ErrorCode.BAD_USER_INPUT } };
   log.error({ err: original, path: formatted.path }, 'unexpected error in GraphQL operation');
-  return { message: 'Internal server error', path: formatted.path, extensions: { code: ErrorCode.INTERNAL_SERVER_ERROR } };
+  return {
+    message: 'Internal server error',
+    path: formatted.path,
+    extensions: { code: ErrorCode.INTERNAL_SERVER_ERROR },
+  };
 }

@@ -53,20 +53,28 @@ export const maxItemsOf = (field: GraphQLField<unknown, unknown>): number | unde
  * list can hold (its `first`, or the bound it declares); one for anything else. Null: a page no
  * list can have.
  */
-function multiplierOf(parent: GraphQLNamedType | undefined, field: GraphQLField<unknown, unknown> | undefined, node: FieldNode, child: GraphQLNamedType | undefined): number | null {
+function multiplierOf(
+  parent: GraphQLNamedType | undefined,
+  field: GraphQLField<unknown, unknown> | undefined,
+  node: FieldNode,
+  child: GraphQLNamedType | undefined,
+): number | null {
   if (!field || !child) return 1;
   if (child.name.endsWith('Connection')) return pageOf(node);
   if (parent?.name.endsWith('Connection')) return 1; // its edges: the connection's page already counted them
   if (!isListType(getNullableType(field.type)) || !(isObjectType(child) || isInterfaceType(child))) return 1;
   const max = maxItemsOf(field) ?? MAX_PAGE;
   const first = field.args.find((a) => a.name === 'first');
-  return first ? pageOf(node, typeof first.defaultValue === 'number' ? first.defaultValue : Math.min(DEFAULT_PAGE, max), max) : max;
+  return first
+    ? pageOf(node, typeof first.defaultValue === 'number' ? first.defaultValue : Math.min(DEFAULT_PAGE, max), max)
+    : max;
 }
 
 export function operationLimits(limits: Limits) {
   return (context: ValidationContext): ASTVisitor => {
     const fragments = new Map<string, FragmentDefinitionNode>();
-    for (const d of context.getDocument().definitions) if (d.kind === Kind.FRAGMENT_DEFINITION) fragments.set(d.name.value, d);
+    for (const d of context.getDocument().definitions)
+      if (d.kind === Kind.FRAGMENT_DEFINITION) fragments.set(d.name.value, d);
 
     const fieldOf = (type: GraphQLNamedType | undefined, name: string): GraphQLField<unknown, unknown> | undefined =>
       type && (isObjectType(type) || isInterfaceType(type)) ? type.getFields()[name] : undefined;
@@ -106,7 +114,10 @@ export function operationLimits(limits: Limits) {
             badPages.push(sel);
             multiplier = MAX_PAGE;
           }
-          add({ depth: inner.depth, aliases: inner.aliases + (sel.alias ? 1 : 0), cost: 1 + inner.cost * multiplier }, 1);
+          add(
+            { depth: inner.depth, aliases: inner.aliases + (sel.alias ? 1 : 0), cost: 1 + inner.cost * multiplier },
+            1,
+          );
         } else if (sel.kind === Kind.INLINE_FRAGMENT) {
           const on = sel.typeCondition ? context.getSchema().getType(sel.typeCondition.name.value) : type;
           add(measure(sel.selectionSet, on ?? undefined), 0);
@@ -129,11 +140,19 @@ export function operationLimits(limits: Limits) {
         const m = measure(op.selectionSet, root ?? undefined);
         const report = (message: string) => context.reportError(new GraphQLError(message, { nodes: [op] }));
         for (const field of badPages.splice(0)) {
-          context.reportError(new GraphQLError(`"first" on ${field.name.value} must be from 0 to ${MAX_PAGE}`, { nodes: [field], extensions: { argument: 'first' } }));
+          context.reportError(
+            new GraphQLError(`"first" on ${field.name.value} must be from 0 to ${MAX_PAGE}`, {
+              nodes: [field],
+              extensions: { argument: 'first' },
+            }),
+          );
         }
-        if (m.depth > limits.maxDepth) report(`the operation is ${m.depth} levels deep; the limit is ${limits.maxDepth}`);
-        if (m.aliases > limits.maxAliases) report(`the operation uses ${m.aliases} aliases; the limit is ${limits.maxAliases}`);
-        if (m.cost > limits.maxCost) report(`the operation's estimated cost is ${m.cost}; the limit is ${limits.maxCost}`);
+        if (m.depth > limits.maxDepth)
+          report(`the operation is ${m.depth} levels deep; the limit is ${limits.maxDepth}`);
+        if (m.aliases > limits.maxAliases)
+          report(`the operation uses ${m.aliases} aliases; the limit is ${limits.maxAliases}`);
+        if (m.cost > limits.maxCost)
+          report(`the operation's estimated cost is ${m.cost}; the limit is ${limits.maxCost}`);
       },
     };
   };

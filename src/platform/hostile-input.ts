@@ -16,7 +16,8 @@ export const SECRET_SHAPE = /lk_[0-9A-Za-z]{49}/;
  * space, joiners, word joiner, invisible operators, BOM, soft hyphen, Mongolian vowel separator)
  * that make one name look like another: each can rewrite or disguise what a person reads.
  */
-export const TERMINAL_CONTROL = /[\u0000-\u001f\u007f-\u009f\u00ad\u180e\u200b-\u200f\u2028\u2029\u202a-\u202e\u2060-\u2064\u2066-\u2069\ufeff]/;
+export const TERMINAL_CONTROL =
+  /[\u0000-\u001f\u007f-\u009f\u00ad\u180e\u200b-\u200f\u2028\u2029\u202a-\u202e\u2060-\u2064\u2066-\u2069\ufeff]/;
 /** Arguments whose purpose is to carry a secret. */
 const SECRET_ARGUMENTS = new Set(['secret']);
 /** Arguments that carry a value for a program, never shown to a person: a secret, a credential's value (a PEM key has newlines). */
@@ -25,12 +26,21 @@ const OPAQUE_ARGUMENTS = new Set(['secret', 'input.value']);
 const codePoint = (c: string) => `U+${c.codePointAt(0)!.toString(16).toUpperCase().padStart(4, '0')}`;
 
 /** The path of the first string in `value` that is not text (or carries a secret, or commands a terminal), or null. */
-export function findHostileText(value: unknown, path: string, secretsAllowed = false): { path: string; problem: string } | null {
+export function findHostileText(
+  value: unknown,
+  path: string,
+  secretsAllowed = false,
+): { path: string; problem: string } | null {
   if (typeof value === 'string') {
     if (NOT_TEXT.test(value)) return { path, problem: 'contains a NUL character or an unpaired surrogate' };
-    if (!secretsAllowed && SECRET_SHAPE.test(value)) return { path, problem: 'contains something shaped like a Latchkey secret, which is never stored in plain text' };
+    if (!secretsAllowed && SECRET_SHAPE.test(value))
+      return { path, problem: 'contains something shaped like a Latchkey secret, which is never stored in plain text' };
     const control = OPAQUE_ARGUMENTS.has(path) ? null : TERMINAL_CONTROL.exec(value);
-    if (control) return { path, problem: `contains the control character ${codePoint(control[0])}, which would command the terminal of whoever reads it (or disguise what it shows)` };
+    if (control)
+      return {
+        path,
+        problem: `contains the control character ${codePoint(control[0])}, which would command the terminal of whoever reads it (or disguise what it shows)`,
+      };
     return null;
   }
   if (Array.isArray(value)) {

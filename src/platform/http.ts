@@ -25,7 +25,10 @@ export class ClientAddresses {
     const peer = unmapped(req.socket.remoteAddress ?? null);
     if (!this.any || !peer || !this.isTrusted(peer)) return peer;
     const forwarded = req.headers['x-forwarded-for'];
-    const hops = (Array.isArray(forwarded) ? forwarded.join(',') : (forwarded ?? '')).split(',').map((h) => unmapped(h.trim())).filter((h): h is string => !!h && isIP(h) !== 0);
+    const hops = (Array.isArray(forwarded) ? forwarded.join(',') : (forwarded ?? ''))
+      .split(',')
+      .map((h) => unmapped(h.trim()))
+      .filter((h): h is string => !!h && isIP(h) !== 0);
     for (let i = hops.length - 1; i >= 0; i--) if (!this.isTrusted(hops[i]!)) return hops[i]!;
     if (hops.length > 0) return hops[0]!;
     const real = unmapped(String(req.headers['x-real-ip'] ?? '').trim());

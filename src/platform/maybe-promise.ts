@@ -19,8 +19,10 @@ export function joinOrStart<K, V>(running: Map<K, Promise<V>>, key: K, start: ()
   return started;
 }
 
-
 /** The reading, or undefined when it fails or takes longer than `ms`: for answers that must not wait on a dependency. */
 export function withinMs<T>(reading: Promise<T>, ms: number): Promise<T | undefined> {
-  return Promise.race([reading.catch(() => undefined), new Promise<undefined>((r) => setTimeout(() => r(undefined), ms).unref())]);
+  return Promise.race([
+    reading.catch(() => undefined),
+    new Promise<undefined>((r) => setTimeout(() => r(undefined), ms).unref()),
+  ]);
 }

@@ -10,16 +10,38 @@ export function createMetrics() {
   const sources = {
     verifyCacheEntries: () => 0,
     verifyCacheTrusted: () => true,
-    lifecycleQueues: async (): Promise<Array<{ name: string; waiting: number; delayed: number; active: number; failed: number }>> => [],
+    lifecycleQueues: async (): Promise<
+      Array<{ name: string; waiting: number; delayed: number; active: number; failed: number }>
+    > => [],
     plannerLagSeconds: async () => 0,
   };
   return {
     registry,
     sources,
-    verificationsOf: hotCounter(registry, 'latchkey_verifications_total', 'Token verifications by result (VALID or the failure): gateways\' and authentications together', 'result'),
-    gatewayVerificationsOf: hotCounter(registry, 'latchkey_gateway_verifications_total', 'Verifications of end users\' tokens for gateways, by result', 'result'),
-    authenticationsOf: hotCounter(registry, 'latchkey_authentications_total', 'Credentials presented to Latchkey itself (the API, gateways\' own tokens, successor pickups), by result', 'result'),
-    requestSeconds: hotHistogram(registry, 'latchkey_request_duration_seconds', 'Time to answer, by door: verify, authz, introspect, credentials, graphql_query, graphql_mutation', 'door'),
+    verificationsOf: hotCounter(
+      registry,
+      'latchkey_verifications_total',
+      "Token verifications by result (VALID or the failure): gateways' and authentications together",
+      'result',
+    ),
+    gatewayVerificationsOf: hotCounter(
+      registry,
+      'latchkey_gateway_verifications_total',
+      "Verifications of end users' tokens for gateways, by result",
+      'result',
+    ),
+    authenticationsOf: hotCounter(
+      registry,
+      'latchkey_authentications_total',
+      "Credentials presented to Latchkey itself (the API, gateways' own tokens, successor pickups), by result",
+      'result',
+    ),
+    requestSeconds: hotHistogram(
+      registry,
+      'latchkey_request_duration_seconds',
+      'Time to answer, by door: verify, authz, introspect, credentials, graphql_query, graphql_mutation',
+      'door',
+    ),
     webhookDeliveries: new Counter({
       name: 'latchkey_webhook_deliveries_total',
       help: 'Webhook delivery attempts by outcome: delivered, failed (to be retried), dead (given up), skipped',
@@ -32,7 +54,12 @@ export function createMetrics() {
       labelNames: ['outcome'] as const,
       registers,
     }),
-    lookupsIn: hotCounter(registry, 'latchkey_verify_lookups_total', 'Where verification found a record: local, local_negative, redis or postgres', 'layer'),
+    lookupsIn: hotCounter(
+      registry,
+      'latchkey_verify_lookups_total',
+      'Where verification found a record: local, local_negative, redis or postgres',
+      'layer',
+    ),
     cacheRenewals: new Counter({
       name: 'latchkey_verify_cache_renewals_total',
       help: 'In-process verification records read again before they expired, because requests use them',
@@ -89,7 +116,8 @@ export function createMetrics() {
       registers,
       async collect() {
         for (const q of (await withinMs(sources.lifecycleQueues(), 1_000)) ?? []) {
-          for (const state of ['waiting', 'delayed', 'active', 'failed'] as const) this.set({ queue: q.name, state }, q[state]);
+          for (const state of ['waiting', 'delayed', 'active', 'failed'] as const)
+            this.set({ queue: q.name, state }, q[state]);
         }
       },
     }),
@@ -103,8 +131,18 @@ export function createMetrics() {
         if (lag !== undefined) this.set(lag);
       },
     }),
-    subscriptionExecutions: hotCounter(registry, 'latchkey_subscription_executions_total', 'Executions of subscription selections, one per event per audience (subscribers with the same view share one)', 'subscription'),
-    subscriptionDeliveries: hotCounter(registry, 'latchkey_subscription_deliveries_total', 'Subscription results sent to WebSocket subscribers', 'subscription'),
+    subscriptionExecutions: hotCounter(
+      registry,
+      'latchkey_subscription_executions_total',
+      'Executions of subscription selections, one per event per audience (subscribers with the same view share one)',
+      'subscription',
+    ),
+    subscriptionDeliveries: hotCounter(
+      registry,
+      'latchkey_subscription_deliveries_total',
+      'Subscription results sent to WebSocket subscribers',
+      'subscription',
+    ),
     usageFlushLag: new Gauge({
       name: 'latchkey_usage_flush_lag_seconds',
       help: 'Age of the oldest usage record written by the last flush',
@@ -114,7 +152,6 @@ export function createMetrics() {
 }
 
 export type Metrics = ReturnType<typeof createMetrics>;
-
 
 const SECONDS_BUCKETS = [0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
 
@@ -137,7 +174,11 @@ function hotHistogram(registry: Registry, name: string, help: string, label: str
       values: [...children].flatMap(([value, c]) => {
         let cumulative = 0;
         return [
-          ...SECONDS_BUCKETS.map((le, i) => ({ metricName: `${name}_bucket`, labels: { [label]: value, le }, value: (cumulative += c.counts[i]!) })),
+          ...SECONDS_BUCKETS.map((le, i) => ({
+            metricName: `${name}_bucket`,
+            labels: { [label]: value, le },
+            value: (cumulative += c.counts[i]!),
+          })),
           { metricName: `${name}_bucket`, labels: { [label]: value, le: '+Inf' }, value: c.count },
           { metricName: `${name}_sum`, labels: { [label]: value }, value: c.sum },
           { metricName: `${name}_count`, labels: { [label]: value }, value: c.count },

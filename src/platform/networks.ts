@@ -16,7 +16,14 @@ function normaliseCidr(cidr: string, argument: string): string {
   const family = isIP(address ?? '');
   const max = family === 6 ? 128 : 32;
   const prefix = bits === undefined ? max : Number(bits);
-  if (!family || extra !== undefined || !Number.isInteger(prefix) || prefix < 0 || prefix > max || (bits !== undefined && !/^\d+$/.test(bits))) {
+  if (
+    !family ||
+    extra !== undefined ||
+    !Number.isInteger(prefix) ||
+    prefix < 0 ||
+    prefix > max ||
+    (bits !== undefined && !/^\d+$/.test(bits))
+  ) {
     throw badInput(`${JSON.stringify(cidr)} is not an IP network such as 10.0.0.0/8 or 2001:db8::/32`, { argument });
   }
   return `${address!.toLowerCase()}/${prefix}`;
@@ -49,7 +56,11 @@ export class NetworkMatcher {
 
 /** Whether every network of `inner` lies within one of `outer` (normalised CIDRs, as parseCidrs gives). */
 export function cidrsWithin(inner: readonly string[], outer: readonly string[]): boolean {
-  const nets = outer.map((c) => ({ prefix: Number(c.split('/')[1]), v6: c.includes(':'), matcher: new NetworkMatcher([c]) }));
+  const nets = outer.map((c) => ({
+    prefix: Number(c.split('/')[1]),
+    v6: c.includes(':'),
+    matcher: new NetworkMatcher([c]),
+  }));
   return inner.every((c) => {
     const [address, bits] = c.split('/') as [string, string];
     const v6 = address.includes(':');

@@ -50,8 +50,14 @@ export interface QueuePayloads {
   'credential-rotation': RotationStepJob;
 }
 
-export type LifecycleQueue = typeof QueueName.ROTATE | typeof QueueName.EXPIRE | typeof QueueName.NOTIFY | typeof QueueName.RETIRE;
-export const LIFECYCLE_QUEUES: readonly LifecycleQueue[] = [QueueName.ROTATE, QueueName.EXPIRE, QueueName.NOTIFY, QueueName.RETIRE];
+export type LifecycleQueue =
+  typeof QueueName.ROTATE | typeof QueueName.EXPIRE | typeof QueueName.NOTIFY | typeof QueueName.RETIRE;
+export const LIFECYCLE_QUEUES: readonly LifecycleQueue[] = [
+  QueueName.ROTATE,
+  QueueName.EXPIRE,
+  QueueName.NOTIFY,
+  QueueName.RETIRE,
+];
 
 const lifecycleJob: JobsOptions = {
   attempts: 8,
@@ -85,7 +91,11 @@ export class Queues {
   get<N extends QueueName>(name: N): Queue<QueuePayloads[N]> {
     let q = this.queues.get(name);
     if (!q) {
-      const opts: QueueOptions = { connection: this.connection, prefix: this.prefix, defaultJobOptions: JOB_OPTIONS[name] };
+      const opts: QueueOptions = {
+        connection: this.connection,
+        prefix: this.prefix,
+        defaultJobOptions: JOB_OPTIONS[name],
+      };
       q = new Queue(name, opts);
       this.queues.set(name, q);
     }
@@ -93,9 +103,14 @@ export class Queues {
   }
 
   /** Adds jobs in one round trip; a job id already in the queue is left as it is. */
-  async addBulk<N extends QueueName>(name: N, jobs: Array<{ jobId: string; data: QueuePayloads[N]; opts?: JobsOptions }>): Promise<void> {
+  async addBulk<N extends QueueName>(
+    name: N,
+    jobs: Array<{ jobId: string; data: QueuePayloads[N]; opts?: JobsOptions }>,
+  ): Promise<void> {
     if (jobs.length === 0) return;
-    await (this.get(name) as Queue).addBulk(jobs.map((j) => ({ name, data: j.data, opts: { jobId: j.jobId, ...j.opts } })));
+    await (this.get(name) as Queue).addBulk(
+      jobs.map((j) => ({ name, data: j.data, opts: { jobId: j.jobId, ...j.opts } })),
+    );
   }
 
   async close(): Promise<void> {

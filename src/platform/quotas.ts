@@ -18,7 +18,13 @@ export const QUOTAS = {
  * counted against the same quota wait for each other (a lock held to the end of the transaction),
  * so two at once cannot both take the last place.
  */
-export async function assertBelowQuota(tx: Tx, what: string, max: number, sql: string, params: unknown[]): Promise<void> {
+export async function assertBelowQuota(
+  tx: Tx,
+  what: string,
+  max: number,
+  sql: string,
+  params: unknown[],
+): Promise<void> {
   await tx.query(`SELECT pg_advisory_xact_lock(hashtext($1))`, [`quota ${sql} ${JSON.stringify(params)}`]);
   const [row] = await tx.query(`SELECT count(*)::int AS n FROM ${sql}`, params);
   if (row.n >= max) throw conflict(`${what}: at most ${max}; delete some first`, { quota: max });

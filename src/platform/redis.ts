@@ -20,7 +20,14 @@ export function createRedis(url: string, use: RedisUse, name: string, log: Logge
   const warnNow = throttled();
   redis.on('error', (err: Error) => {
     if (!warnNow()) return;
-    log.warn({ err: { message: err.message, code: (err as NodeJS.ErrnoException).code }, setting: 'REDIS_URL', connection: name }, 'Redis is not answering; retrying');
+    log.warn(
+      {
+        err: { message: err.message, code: (err as NodeJS.ErrnoException).code },
+        setting: 'REDIS_URL',
+        connection: name,
+      },
+      'Redis is not answering; retrying',
+    );
   });
   return redis;
 }

@@ -38,8 +38,15 @@ export class Resealer {
           );
           for (const r of rows) {
             const context = `${c.contextPrefix}${r.id}`;
-            const sealed = this.box.seal(this.box.open({ ciphertext: r.ciphertext, keyId: r.key_id }, context), context);
-            await tx.query(`UPDATE ${c.table} SET ${c.ciphertext} = $2, ${c.keyId} = $3 WHERE id = $1`, [r.id, sealed.ciphertext, sealed.keyId]);
+            const sealed = this.box.seal(
+              this.box.open({ ciphertext: r.ciphertext, keyId: r.key_id }, context),
+              context,
+            );
+            await tx.query(`UPDATE ${c.table} SET ${c.ciphertext} = $2, ${c.keyId} = $3 WHERE id = $1`, [
+              r.id,
+              sealed.ciphertext,
+              sealed.keyId,
+            ]);
           }
           return rows.length;
         });

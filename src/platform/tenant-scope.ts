@@ -16,7 +16,9 @@ export class TenantScope {
    * where() would replace the tenant condition.
    */
   select<T extends ObjectLiteral>(entity: EntityTarget<T>, alias: string): SelectQueryBuilder<T> {
-    return this.tx.createQueryBuilder(entity, alias).where(`${alias}.tenantId = :tenantId`, { tenantId: this.tenantId });
+    return this.tx
+      .createQueryBuilder(entity, alias)
+      .where(`${alias}.tenantId = :tenantId`, { tenantId: this.tenantId });
   }
 
   /** One row by id, locked FOR UPDATE when asked; NOT_FOUND when missing or another tenant's. */

@@ -26,24 +26,34 @@ export class PolicyResolver {
 
   @Authorized(Permission.POLICY_WRITE)
   @Mutation(() => RotationPolicy)
-  createRotationPolicy(@Arg('input', () => RotationPolicyInput) input: RotationPolicyInput, @Ctx() ctx: PolicyContext): Promise<RotationPolicy> {
+  createRotationPolicy(
+    @Arg('input', () => RotationPolicyInput) input: RotationPolicyInput,
+    @Ctx() ctx: PolicyContext,
+  ): Promise<RotationPolicy> {
     return this.service.create(ctx.principal, input);
   }
 
   // Counting every owner's tokens takes seeing every owner's tokens.
   @Authorized(Permission.TOKEN_READ, Permission.TOKEN_ALL_OWNERS)
-  @FieldResolver(() => PolicyUsage, { description: 'What holds the policy (what deleteRotationPolicy is refused over).' })
+  @FieldResolver(() => PolicyUsage, {
+    description: 'What holds the policy (what deleteRotationPolicy is refused over).',
+  })
   usage(@Root() policy: RotationPolicy, @Ctx() ctx: PolicyContext): Promise<PolicyUsage> {
     return ctx.loaders.policyUsage.load(policy.id);
   }
 
-  @FieldResolver(() => RateLimit, { nullable: true, description: 'Applies to tokens under the policy that have no limit of their own.' })
+  @FieldResolver(() => RateLimit, {
+    nullable: true,
+    description: 'Applies to tokens under the policy that have no limit of their own.',
+  })
   rateLimit(@Root() policy: RotationPolicy): RateLimit | null {
     return rateLimitOf(policy);
   }
 
   @Authorized(Permission.POLICY_WRITE)
-  @Mutation(() => Boolean, { description: 'Refused while a live token is under the policy or a credential is timed by it (see usage).' })
+  @Mutation(() => Boolean, {
+    description: 'Refused while a live token is under the policy or a credential is timed by it (see usage).',
+  })
   deleteRotationPolicy(@Arg('id', () => ID) id: string, @Ctx() ctx: PolicyContext): Promise<boolean> {
     return this.service.delete(ctx.principal, id);
   }

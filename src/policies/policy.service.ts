@@ -20,10 +20,19 @@ const MAX_GRACE_S = 90 * 86_400;
 /** The schedules of the tokens under a policy, planned again when it changes (tokens/ keeps them). */
 export interface PolicySchedules {
   /** Re-plans the live tokens under the policy in the caller's transaction: their ids, and those whose schedule moved. */
-  replan(tx: Tx, tenantId: string, policyId: string, policy: RotationPolicy, now: Date): Promise<{ live: string[]; replanned: string[] }>;
+  replan(
+    tx: Tx,
+    tenantId: string,
+    policyId: string,
+    policy: RotationPolicy,
+    now: Date,
+  ): Promise<{ live: string[]; replanned: string[] }>;
 }
 
-export type PolicyFields = Pick<RotationPolicy, 'name' | 'rotateEvery' | 'gracePeriod' | 'expireAfter' | 'notifyBefore' | 'rateRequests' | 'rateWindow' | 'onReuse'>;
+export type PolicyFields = Pick<
+  RotationPolicy,
+  'name' | 'rotateEvery' | 'gracePeriod' | 'expireAfter' | 'notifyBefore' | 'rateRequests' | 'rateWindow' | 'onReuse'
+>;
 
 /** Validates and normalises a policy input: the rules a policy must satisfy to make sense. */
 export function normalisePolicy(input: RotationPolicyInput): PolicyFields {
@@ -32,13 +41,18 @@ export function normalisePolicy(input: RotationPolicyInput): PolicyFields {
   const rotateEvery = input.rotateEvery ?? null;
   const expireAfter = input.expireAfter ?? null;
   const { gracePeriod } = input;
-  if (rotateEvery !== null && rotateEvery < MIN_INTERVAL_S) throw badInput('rotateEvery must be at least PT1M', { argument: 'rotateEvery' });
-  if (expireAfter !== null && expireAfter < MIN_INTERVAL_S) throw badInput('expireAfter must be at least PT1M', { argument: 'expireAfter' });
+  if (rotateEvery !== null && rotateEvery < MIN_INTERVAL_S)
+    throw badInput('rotateEvery must be at least PT1M', { argument: 'rotateEvery' });
+  if (expireAfter !== null && expireAfter < MIN_INTERVAL_S)
+    throw badInput('expireAfter must be at least PT1M', { argument: 'expireAfter' });
   if (gracePeriod > MAX_GRACE_S) throw badInput('gracePeriod must be at most P90D', { argument: 'gracePeriod' });
   if (rotateEvery !== null && gracePeriod < MIN_INTERVAL_S) {
-    throw badInput('gracePeriod must be at least PT1M when rotateEvery is set: consumers pick up a scheduled successor with the previous secret during the grace period', {
-      argument: 'gracePeriod',
-    });
+    throw badInput(
+      'gracePeriod must be at least PT1M when rotateEvery is set: consumers pick up a scheduled successor with the previous secret during the grace period',
+      {
+        argument: 'gracePeriod',
+      },
+    );
   }
   if (rotateEvery !== null && gracePeriod >= rotateEvery) {
     throw badInput(
@@ -50,12 +64,24 @@ export function normalisePolicy(input: RotationPolicyInput): PolicyFields {
   for (const n of notifyBefore) {
     if (n <= 0) throw badInput('notifyBefore durations must be longer than zero', { argument: 'notifyBefore' });
     if (expireAfter !== null && n >= expireAfter) {
-      throw badInput(`notifyBefore ${formatDuration(n)} is not shorter than expireAfter (${formatDuration(expireAfter)})`, { argument: 'notifyBefore' });
+      throw badInput(
+        `notifyBefore ${formatDuration(n)} is not shorter than expireAfter (${formatDuration(expireAfter)})`,
+        { argument: 'notifyBefore' },
+      );
     }
   }
   const rate = input.rateLimit ? validRateLimit(input.rateLimit) : null;
   const onReuse = input.onReuse ?? ReuseAction.NOTIFY;
-  return { name, rotateEvery, gracePeriod, expireAfter, notifyBefore, rateRequests: rate?.requests ?? null, rateWindow: rate?.per ?? null, onReuse };
+  return {
+    name,
+    rotateEvery,
+    gracePeriod,
+    expireAfter,
+    notifyBefore,
+    rateRequests: rate?.requests ?? null,
+    rateWindow: rate?.per ?? null,
+    onReuse,
+  };
 }
 
 /** The fields of a policy as the API and the audit log show them. */
@@ -80,7 +106,10 @@ export class PolicyService {
   ) {}
 
   async list(p: Principal): Promise<RotationPolicy[]> {
-    return new TenantScope(this.ds.manager, p.tenantId).select(RotationPolicy, 'rp').orderBy('rp.name', 'ASC').getMany();
+    return new TenantScope(this.ds.manager, p.tenantId)
+      .select(RotationPolicy, 'rp')
+      .orderBy('rp.name', 'ASC')
+      .getMany();
   }
 
   async get(p: Principal, id: string): Promise<RotationPolicy> {
@@ -91,13 +120,20 @@ export class PolicyService {
   async create(p: Principal, input: RotationPolicyInput): Promise<RotationPolicy> {
     const fields = normalisePolicy(input);
     return this.ds.transaction(async (tx) => {
-      await assertBelowQuota(tx, 'rotation policies', QUOTAS.rotationPolicies, 'rotation_policies WHERE tenant_id = $1', [p.tenantId]);
+      await assertBelowQuota(
+        tx,
+        'rotation policies',
+        QUOTAS.rotationPolicies,
+        'rotation_policies WHERE tenant_id = $1',
+        [p.tenantId],
+      );
       const now = new Date();
       const policy: RotationPolicy = { id: uuidv7(), tenantId: p.tenantId, ...fields, createdAt: now, updatedAt: now };
       try {
         await new TenantScope(tx, p.tenantId).insert(RotationPolicy, [policy]);
       } catch (e) {
-        if (isUniqueViolation(e)) throw conflict(`rotation policy ${JSON.stringify(fields.name)} already exists`, { name: fields.name });
+        if (isUniqueViolation(e))
+          throw conflict(`rotation policy ${JSON.stringify(fields.name)} already exists`, { name: fields.name });
         throw e;
       }
       await this.audit.append(tx, p.tenantId, {
@@ -126,13 +162,19 @@ export class PolicyService {
         `SELECT DISTINCT owner_id FROM tokens WHERE tenant_id = $1 AND rotation_policy_id = $2 AND kind = 'CONTROL' AND status <> 'REVOKED'`,
         [p.tenantId, id],
       );
-      await assertHoldsPowerOf(tx, p, owners.map((o) => o.owner_id), 'change the policy that governs a CONTROL token of');
+      await assertHoldsPowerOf(
+        tx,
+        p,
+        owners.map((o) => o.owner_id),
+        'change the policy that governs a CONTROL token of',
+      );
       const now = new Date();
       const updated: RotationPolicy = { ...current, ...fields, updatedAt: now };
       try {
         await scope.update(RotationPolicy, id, { ...fields, updatedAt: updated.updatedAt });
       } catch (e) {
-        if (isUniqueViolation(e)) throw conflict(`rotation policy ${JSON.stringify(fields.name)} already exists`, { name: fields.name });
+        if (isUniqueViolation(e))
+          throw conflict(`rotation policy ${JSON.stringify(fields.name)} already exists`, { name: fields.name });
         throw e;
       }
       // Its tokens are re-planned in the same transaction: the planner sees the new schedule or the old, never half.
@@ -159,11 +201,23 @@ export class PolicyService {
       const policy = await scope.get(RotationPolicy, id, 'rotation policy', true);
       const [{ liveTokens, credentials }] = await policyUsage(tx, p.tenantId, [id]);
       if (liveTokens > 0 || credentials > 0) {
-        throw conflict(`rotation policy ${JSON.stringify(policy.name)} still governs ${liveTokens} live token(s) and times the warnings of ${credentials} credential(s)`, { tokens: liveTokens, credentials });
+        throw conflict(
+          `rotation policy ${JSON.stringify(policy.name)} still governs ${liveTokens} live token(s) and times the warnings of ${credentials} credential(s)`,
+          { tokens: liveTokens, credentials },
+        );
       }
-      await tx.query(`UPDATE tokens SET rotation_policy_id = NULL WHERE tenant_id = $1 AND rotation_policy_id = $2`, [p.tenantId, id]);
+      await tx.query(`UPDATE tokens SET rotation_policy_id = NULL WHERE tenant_id = $1 AND rotation_policy_id = $2`, [
+        p.tenantId,
+        id,
+      ]);
       await tx.query(`DELETE FROM rotation_policies WHERE tenant_id = $1 AND id = $2`, [p.tenantId, id]);
-      await this.audit.append(tx, p.tenantId, { action: 'POLICY_DELETED', actorId: p.ownerId, targetType: 'ROTATION_POLICY', targetId: id, data: describePolicy(policy) });
+      await this.audit.append(tx, p.tenantId, {
+        action: 'POLICY_DELETED',
+        actorId: p.ownerId,
+        targetType: 'ROTATION_POLICY',
+        targetId: id,
+        data: describePolicy(policy),
+      });
       return true;
     });
   }

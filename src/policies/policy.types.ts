@@ -24,14 +24,19 @@ export class RotationPolicyInput {
   @ArrayMaxSize(10)
   notifyBefore?: number[] | null;
 
-  @Field(() => RateLimitInput, { nullable: true, description: 'Applies to tokens under the policy that have no limit of their own.' })
+  @Field(() => RateLimitInput, {
+    nullable: true,
+    description: 'Applies to tokens under the policy that have no limit of their own.',
+  })
   rateLimit?: RateLimitInput | null;
 
   @Field(() => ReuseAction, { nullable: true, description: 'Default NOTIFY.' })
   onReuse?: ReuseAction | null;
 }
 
-@ObjectType({ description: 'What holds a rotation policy: deleteRotationPolicy is refused while either is above zero.' })
+@ObjectType({
+  description: 'What holds a rotation policy: deleteRotationPolicy is refused while either is above zero.',
+})
 export class PolicyUsage {
   @Field(() => Int, { description: 'Active and suspended tokens under it.' })
   liveTokens!: number;

@@ -4,7 +4,9 @@ import { Field, InputType, Int, ObjectType } from 'type-graphql';
 import { DurationScalar } from '../platform/duration';
 import { badInput } from '../platform/errors';
 
-@ObjectType({ description: 'At most `requests` successful verifications per window of length `per`, across every replica.' })
+@ObjectType({
+  description: 'At most `requests` successful verifications per window of length `per`, across every replica.',
+})
 export class RateLimit {
   @Field(() => Int)
   requests!: number;
@@ -31,7 +33,8 @@ export function rateLimitOf(row: { rateRequests: number | null; rateWindow: numb
 
 /** A rate limit must make sense: at least one request, over a window from a second to a day. */
 export function validRateLimit(l: RateLimitInput): { requests: number; per: number } {
-  if (!Number.isInteger(l.requests) || l.requests < 1) throw badInput('rateLimit.requests must be at least 1', { argument: 'rateLimit' });
+  if (!Number.isInteger(l.requests) || l.requests < 1)
+    throw badInput('rateLimit.requests must be at least 1', { argument: 'rateLimit' });
   if (l.per < 1 || l.per > 86_400) throw badInput('rateLimit.per must be from PT1S to P1D', { argument: 'rateLimit' });
   return { requests: l.requests, per: l.per };
 }

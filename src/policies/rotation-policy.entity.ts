@@ -8,7 +8,8 @@ export enum ReuseAction {
 }
 registerEnumType(ReuseAction, {
   name: 'ReuseAction',
-  description: 'What happens when a superseded secret asks for its successor after its grace period ended: a copy that never moved over.',
+  description:
+    'What happens when a superseded secret asks for its successor after its grace period ended: a copy that never moved over.',
   valuesConfig: {
     NOTIFY: { description: 'Refuse the pickup (401) and audit TOKEN_REUSE_DETECTED.' },
     REVOKE: { description: 'Also revoke the whole token.' },
@@ -39,7 +40,10 @@ export class RotationPolicy {
   @Column('integer', { name: 'grace_period_s' })
   gracePeriod!: number;
 
-  @Field(() => DurationScalar, { nullable: true, description: 'Lifetime given to tokens issued under this policy; null: no expiry.' })
+  @Field(() => DurationScalar, {
+    nullable: true,
+    description: 'Lifetime given to tokens issued under this policy; null: no expiry.',
+  })
   @Column('integer', { name: 'expire_after_s', nullable: true })
   expireAfter!: number | null;
 

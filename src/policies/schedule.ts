@@ -16,7 +16,11 @@ export function expiryFor(from: Date, explicit: Date | null, policy: Pick<Policy
 }
 
 /** The next scheduled rotation after one at `rotatedAt`, or null when none is due before expiry. */
-export function nextRotationFor(rotatedAt: Date, expiresAt: Date | null, policy: Pick<Policy, 'rotateEvery'> | null): Date | null {
+export function nextRotationFor(
+  rotatedAt: Date,
+  expiresAt: Date | null,
+  policy: Pick<Policy, 'rotateEvery'> | null,
+): Date | null {
   if (!policy?.rotateEvery) return null;
   const next = addSeconds(rotatedAt, policy.rotateEvery);
   return expiresAt && next >= expiresAt ? null : next;
@@ -76,10 +80,15 @@ export interface Schedule {
 export function scheduleFor(b: ScheduleBasis, policy: Policy | null, now: Date): Schedule {
   const expiresAt = expiryFor(b.createdAt, b.requestedExpiresAt, policy);
   const nextRotationAt = nextRotationFor(b.rotatedAt, expiresAt, policy);
-  const notBefore = sameInstant(expiresAt, b.expiresAt) && b.nextNotifyAt && b.nextNotifyAt < now ? b.nextNotifyAt : now;
+  const notBefore =
+    sameInstant(expiresAt, b.expiresAt) && b.nextNotifyAt && b.nextNotifyAt < now ? b.nextNotifyAt : now;
   return { expiresAt, nextRotationAt, nextNotifyAt: nextNotifyFor(expiresAt, policy?.notifyBefore ?? [], notBefore) };
 }
 
 export function sameSchedule(a: Schedule, b: Schedule): boolean {
-  return sameInstant(a.expiresAt, b.expiresAt) && sameInstant(a.nextRotationAt, b.nextRotationAt) && sameInstant(a.nextNotifyAt, b.nextNotifyAt);
+  return (
+    sameInstant(a.expiresAt, b.expiresAt) &&
+    sameInstant(a.nextRotationAt, b.nextRotationAt) &&
+    sameInstant(a.nextNotifyAt, b.nextNotifyAt)
+  );
 }

@@ -26,19 +26,31 @@ export class RoleResolver {
 
   @Authorized(Permission.ROLE_WRITE)
   @Mutation(() => Role, { description: 'Changes a custom role; built-in roles are fixed.' })
-  updateRole(@Arg('id', () => ID) id: string, @Arg('input', () => UpdateRoleInput) input: UpdateRoleInput, @Ctx() ctx: RequestContext): Promise<Role> {
+  updateRole(
+    @Arg('id', () => ID) id: string,
+    @Arg('input', () => UpdateRoleInput) input: UpdateRoleInput,
+    @Ctx() ctx: RequestContext,
+  ): Promise<Role> {
     return this.service.update(ctx.principal, id, input);
   }
 
   @Authorized(Permission.ROLE_WRITE)
   @Mutation(() => Owner)
-  assignRole(@Arg('ownerId', () => ID) ownerId: string, @Arg('roleId', () => ID) roleId: string, @Ctx() ctx: RequestContext): Promise<Owner> {
+  assignRole(
+    @Arg('ownerId', () => ID) ownerId: string,
+    @Arg('roleId', () => ID) roleId: string,
+    @Ctx() ctx: RequestContext,
+  ): Promise<Owner> {
     return this.service.assign(ctx.principal, ownerId, roleId);
   }
 
   @Authorized(Permission.ROLE_WRITE)
   @Mutation(() => Owner)
-  unassignRole(@Arg('ownerId', () => ID) ownerId: string, @Arg('roleId', () => ID) roleId: string, @Ctx() ctx: RequestContext): Promise<Owner> {
+  unassignRole(
+    @Arg('ownerId', () => ID) ownerId: string,
+    @Arg('roleId', () => ID) roleId: string,
+    @Ctx() ctx: RequestContext,
+  ): Promise<Owner> {
     return this.service.unassign(ctx.principal, ownerId, roleId);
   }
 

@@ -10,7 +10,13 @@ import { requireId, uuidv7 } from '../platform/ids';
 import { assertBelowQuota, QUOTAS } from '../platform/quotas';
 import { TenantScope } from '../platform/tenant-scope';
 import type { Principal } from '../iam/principal';
-import { BUILT_IN_ROLES, type BuiltInRole, Permission, PLATFORM_ADMIN_ROLE, TENANT_ADMINISTRATION } from '../iam/permissions';
+import {
+  BUILT_IN_ROLES,
+  type BuiltInRole,
+  Permission,
+  PLATFORM_ADMIN_ROLE,
+  TENANT_ADMINISTRATION,
+} from '../iam/permissions';
 import { Role, RoleBindingRow } from './role.entity';
 import type { CreateRoleInput, UpdateRoleInput } from './role.types';
 import { assertHoldersHoldPowerOf } from '../iam/owner-power';
@@ -68,7 +74,8 @@ export class RoleService {
       try {
         await new TenantScope(tx, p.tenantId).insert(Role, [role]);
       } catch (e) {
-        if (isUniqueViolation(e)) throw conflict(`role ${JSON.stringify(input.name)} already exists`, { name: input.name });
+        if (isUniqueViolation(e))
+          throw conflict(`role ${JSON.stringify(input.name)} already exists`, { name: input.name });
         throw e;
       }
       await this.audit.append(tx, p.tenantId, {
@@ -91,15 +98,23 @@ export class RoleService {
       const permissions = input.permissions ? [...new Set(input.permissions)].sort() : role.permissions;
       // Changing a role grants its new permissions to every holder and takes away the old ones.
       this.assertMayGrant(p, [...permissions, ...role.permissions]);
-      const description = input.description === undefined || input.description === null ? role.description : input.description;
+      const description =
+        input.description === undefined || input.description === null ? role.description : input.description;
       const before = { description: role.description, permissions: role.permissions };
       const after = { description, permissions };
       if (JSON.stringify(before) === JSON.stringify(after)) return role;
       await scope.update(Role, id, { description, permissions, updatedAt: new Date() });
       if (role.permissions.some((x) => !permissions.includes(x))) await this.assertAdminRemains(tx, p.tenantId);
       if (permissions.some((x) => !role.permissions.includes(x))) {
-        const bound: Array<{ owner_id: string }> = await tx.query(`SELECT owner_id FROM role_bindings WHERE tenant_id = $1 AND role_id = $2`, [p.tenantId, id]);
-        await assertHoldersHoldPowerOf(tx, p.tenantId, bound.map((b) => b.owner_id));
+        const bound: Array<{ owner_id: string }> = await tx.query(
+          `SELECT owner_id FROM role_bindings WHERE tenant_id = $1 AND role_id = $2`,
+          [p.tenantId, id],
+        );
+        await assertHoldersHoldPowerOf(
+          tx,
+          p.tenantId,
+          bound.map((b) => b.owner_id),
+        );
       }
       await this.audit.append(tx, p.tenantId, {
         action: 'ROLE_UPDATED',
@@ -121,10 +136,19 @@ export class RoleService {
       const scope = new TenantScope(tx, p.tenantId);
       const role = await scope.get(Role, id, 'role', true);
       if (role.builtIn) throw forbidden(`built-in role ${JSON.stringify(role.name)} cannot be deleted`);
-      const [{ n }] = await tx.query(`SELECT count(*)::int AS n FROM role_bindings WHERE tenant_id = $1 AND role_id = $2`, [p.tenantId, id]);
+      const [{ n }] = await tx.query(
+        `SELECT count(*)::int AS n FROM role_bindings WHERE tenant_id = $1 AND role_id = $2`,
+        [p.tenantId, id],
+      );
       if (n > 0) throw conflict(`role ${JSON.stringify(role.name)} is still held by ${n} owner(s)`, { owners: n });
       await tx.query(`DELETE FROM roles WHERE tenant_id = $1 AND id = $2`, [p.tenantId, id]);
-      await this.audit.append(tx, p.tenantId, { action: 'ROLE_DELETED', actorId: p.ownerId, targetType: 'ROLE', targetId: id, data: { name: role.name, permissions: role.permissions } });
+      await this.audit.append(tx, p.tenantId, {
+        action: 'ROLE_DELETED',
+        actorId: p.ownerId,
+        targetType: 'ROLE',
+        targetId: id,
+        data: { name: role.name, permissions: role.permissions },
+      });
       return true;
     });
   }
@@ -137,7 +161,12 @@ export class RoleService {
     return this.changeBinding(p, ownerId, roleId, 'unassign');
   }
 
-  private async changeBinding(p: Principal, ownerId: string, roleId: string, op: 'assign' | 'unassign'): Promise<Owner> {
+  private async changeBinding(
+    p: Principal,
+    ownerId: string,
+    roleId: string,
+    op: 'assign' | 'unassign',
+  ): Promise<Owner> {
     requireId(ownerId, 'ownerId');
     requireId(roleId, 'roleId');
     const owner = await this.ds.transaction(async (tx) => {
@@ -145,7 +174,9 @@ export class RoleService {
       const owner = await scope.get(Owner, ownerId, 'owner', true);
       const role = await scope.get(Role, roleId, 'role');
       if (role.permissions.includes(Permission.PLATFORM_ADMIN)) {
-        throw forbidden(`role ${JSON.stringify(role.name)} carries PLATFORM_ADMIN, which cannot be granted or taken away`);
+        throw forbidden(
+          `role ${JSON.stringify(role.name)} carries PLATFORM_ADMIN, which cannot be granted or taken away`,
+        );
       }
       this.assertMayGrant(p, role.permissions);
       const bound = await scope
@@ -191,9 +222,12 @@ export class RoleService {
       [tenantId, TENANT_ADMINISTRATION],
     );
     if (rows.length === 0) {
-      throw conflict(`this would leave the tenant without an administrator holding every one of ${TENANT_ADMINISTRATION.join(', ')}`, {
-        required: TENANT_ADMINISTRATION,
-      });
+      throw conflict(
+        `this would leave the tenant without an administrator holding every one of ${TENANT_ADMINISTRATION.join(', ')}`,
+        {
+          required: TENANT_ADMINISTRATION,
+        },
+      );
     }
   }
 
@@ -216,8 +250,13 @@ export class RoleService {
 
   async byOwnerIds(tenantId: string, ownerIds: readonly string[], tx: Tx = this.ds.manager): Promise<Role[][]> {
     const scope = new TenantScope(tx, tenantId);
-    const bindings = await scope.select(RoleBindingRow, 'b').andWhere('b.ownerId IN (:...ownerIds)', { ownerIds }).getMany();
-    const roles = new Map((await scope.findByIds(Role, [...new Set(bindings.map((b) => b.roleId))])).map((r) => [r.id, r]));
+    const bindings = await scope
+      .select(RoleBindingRow, 'b')
+      .andWhere('b.ownerId IN (:...ownerIds)', { ownerIds })
+      .getMany();
+    const roles = new Map(
+      (await scope.findByIds(Role, [...new Set(bindings.map((b) => b.roleId))])).map((r) => [r.id, r]),
+    );
     return groupBy(ownerIds, bindings, (b) => b.ownerId).map((bs) =>
       bs.map((b) => roles.get(b.roleId)!).sort((a, b) => a.name.localeCompare(b.name)),
     );

@@ -5,7 +5,9 @@ import { Permission } from '../iam/permissions';
 @InputType()
 export class CreateRoleInput {
   @Field()
-  @Matches(/^[a-z][a-z0-9-]{0,62}$/, { message: 'name must be lower-case letters, digits and "-", starting with a letter' })
+  @Matches(/^[a-z][a-z0-9-]{0,62}$/, {
+    message: 'name must be lower-case letters, digits and "-", starting with a letter',
+  })
   name!: string;
 
   @Field(() => String, { nullable: true })

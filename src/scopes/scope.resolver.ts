@@ -32,12 +32,18 @@ export class ScopeResolver {
 
   @Authorized(Permission.SCOPE_WRITE)
   @Mutation(() => Scope)
-  updateScope(@Arg('id', () => ID) id: string, @Arg('input', () => UpdateScopeInput) input: UpdateScopeInput, @Ctx() ctx: ScopeContext): Promise<Scope> {
+  updateScope(
+    @Arg('id', () => ID) id: string,
+    @Arg('input', () => UpdateScopeInput) input: UpdateScopeInput,
+    @Ctx() ctx: ScopeContext,
+  ): Promise<Scope> {
     return this.service.update(ctx.principal, id, input);
   }
 
   @Authorized(Permission.SCOPE_WRITE)
-  @Mutation(() => Boolean, { description: 'Refused while an owner ceiling or a live token holds the scope (see usage).' })
+  @Mutation(() => Boolean, {
+    description: 'Refused while an owner ceiling or a live token holds the scope (see usage).',
+  })
   deleteScope(@Arg('id', () => ID) id: string, @Ctx() ctx: ScopeContext): Promise<boolean> {
     return this.service.delete(ctx.principal, id);
   }

@@ -27,7 +27,10 @@ export class ScopeService {
   async create(p: Principal, input: CreateScopeInput): Promise<Scope> {
     const name = input.name.trim();
     if (!isScopeName(name)) {
-      throw badInput(`scope name ${JSON.stringify(input.name)} must look like <service>:<resource>:<read|write>, for example crm:sales.summary:read`, { argument: 'name' });
+      throw badInput(
+        `scope name ${JSON.stringify(input.name)} must look like <service>:<resource>:<read|write>, for example crm:sales.summary:read`,
+        { argument: 'name' },
+      );
     }
     return this.ds.transaction(async (tx) => {
       await assertBelowQuota(tx, 'scopes in the catalogue', QUOTAS.scopes, 'scopes WHERE tenant_id = $1', [p.tenantId]);
@@ -91,11 +94,20 @@ export class ScopeService {
       const row = await scope.get(Scope, id, 'scope', true);
       const [{ ownerCeilings: owners, liveTokens: tokens }] = await scopeUsage(tx, p.tenantId, [id]);
       if (owners > 0 || tokens > 0) {
-        throw conflict(`scope ${JSON.stringify(row.name)} is still held by ${owners} owner ceiling(s) and ${tokens} live token(s)`, { owners, tokens });
+        throw conflict(
+          `scope ${JSON.stringify(row.name)} is still held by ${owners} owner ceiling(s) and ${tokens} live token(s)`,
+          { owners, tokens },
+        );
       }
       await tx.query(`DELETE FROM token_scopes WHERE tenant_id = $1 AND scope_id = $2`, [p.tenantId, id]);
       await tx.query(`DELETE FROM scopes WHERE tenant_id = $1 AND id = $2`, [p.tenantId, id]);
-      await this.audit.append(tx, p.tenantId, { action: 'SCOPE_DELETED', actorId: p.ownerId, targetType: 'SCOPE', targetId: id, data: { name: row.name } });
+      await this.audit.append(tx, p.tenantId, {
+        action: 'SCOPE_DELETED',
+        actorId: p.ownerId,
+        targetType: 'SCOPE',
+        targetId: id,
+        data: { name: row.name },
+      });
       return true;
     });
   }
@@ -112,7 +124,10 @@ export class ScopeService {
     const byName = new Map(rows.map((r) => [r.name, r]));
     const unknown = unique.filter((n) => !byName.has(n));
     if (unknown.length > 0) {
-      throw badInput(`unknown scope${unknown.length > 1 ? 's' : ''}: ${unknown.join(', ')}`, { argument, unknownScopes: unknown });
+      throw badInput(`unknown scope${unknown.length > 1 ? 's' : ''}: ${unknown.join(', ')}`, {
+        argument,
+        unknownScopes: unknown,
+      });
     }
     return unique.map((n) => byName.get(n)!);
   }
@@ -138,13 +153,19 @@ export class ScopeService {
 
   async byOwnerIds(tenantId: string, ownerIds: readonly string[]): Promise<Scope[][]> {
     const scope = new TenantScope(this.ds.manager, tenantId);
-    const links = await scope.select(OwnerScopeRow, 'os').andWhere('os.ownerId IN (:...ownerIds)', { ownerIds }).getMany();
+    const links = await scope
+      .select(OwnerScopeRow, 'os')
+      .andWhere('os.ownerId IN (:...ownerIds)', { ownerIds })
+      .getMany();
     return this.group(scope, ownerIds, links, (l) => l.ownerId);
   }
 
   async byTokenIds(tenantId: string, tokenIds: readonly string[]): Promise<Scope[][]> {
     const scope = new TenantScope(this.ds.manager, tenantId);
-    const links = await scope.select(TokenScopeRow, 'ts').andWhere('ts.tokenId IN (:...tokenIds)', { tokenIds }).getMany();
+    const links = await scope
+      .select(TokenScopeRow, 'ts')
+      .andWhere('ts.tokenId IN (:...tokenIds)', { tokenIds })
+      .getMany();
     return this.group(scope, tokenIds, links, (l) => l.tokenId);
   }
 
@@ -154,7 +175,9 @@ export class ScopeService {
     links: L[],
     keyOf: (link: L) => string,
   ): Promise<Scope[][]> {
-    const scopes = new Map((await scope.findByIds(Scope, [...new Set(links.map((l) => l.scopeId))])).map((s) => [s.id, s]));
+    const scopes = new Map(
+      (await scope.findByIds(Scope, [...new Set(links.map((l) => l.scopeId))])).map((s) => [s.id, s]),
+    );
     return groupBy(keys, links, keyOf).map((ls) =>
       ls.map((l) => scopes.get(l.scopeId)!).sort((a, b) => a.name.localeCompare(b.name)),
     );

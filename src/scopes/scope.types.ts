@@ -23,7 +23,7 @@ export class UpdateScopeInput {
 
 @ObjectType({ description: 'What holds a scope: deleteScope is refused while either is above zero.' })
 export class ScopeUsage {
-  @Field(() => Int, { description: "Owners whose ceiling holds it." })
+  @Field(() => Int, { description: 'Owners whose ceiling holds it.' })
   ownerCeilings!: number;
 
   @Field(() => Int, { description: 'Active and suspended tokens that carry it.' })

@@ -16,7 +16,10 @@ export class TenantResolver {
 
   @Authorized(Permission.PLATFORM_ADMIN)
   @Mutation(() => CreatedTenant)
-  createTenant(@Arg('input', () => CreateTenantInput) input: CreateTenantInput, @Ctx() ctx: RequestContext): Promise<CreatedTenant> {
+  createTenant(
+    @Arg('input', () => CreateTenantInput) input: CreateTenantInput,
+    @Ctx() ctx: RequestContext,
+  ): Promise<CreatedTenant> {
     return this.service.create(ctx.principal, input);
   }
 }

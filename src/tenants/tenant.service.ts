@@ -61,10 +61,22 @@ export class TenantService {
       const [{ exists }] = await tx.query('SELECT EXISTS (SELECT 1 FROM tenants) AS exists');
       if (exists) return false;
       const expiresAt = new Date(Date.now() + ttlS * 1000);
-      const created = await this.provision(tx, { name: tenantName, adminName: 'admin', adminEmail: null }, null, true, expiresAt);
+      const created = await this.provision(
+        tx,
+        { name: tenantName, adminName: 'admin', adminEmail: null },
+        null,
+        true,
+        expiresAt,
+      );
       writeSecretFile(file, created.adminToken.secret);
       log.info(
-        { tenantId: created.tenant.id, adminId: created.admin.id, tokenHint: tokenHint(created.adminToken.secret), file, expiresAt },
+        {
+          tenantId: created.tenant.id,
+          adminId: created.admin.id,
+          tokenHint: tokenHint(created.adminToken.secret),
+          file,
+          expiresAt,
+        },
         'bootstrapped the first tenant; the admin token is in the bootstrap token file and expires at expiresAt: create a named admin before then',
       );
       return true;
@@ -76,18 +88,27 @@ export class TenantService {
    * PLATFORM_ADMIN) that never expire or have lived longer than `ttlS`: each is a standing key to
    * every tenant, so start-up warns about each until it is revoked.
    */
-  async longLivedPlatformTokens(ttlS: number): Promise<Array<{ id: string; tenantId: string; ownerId: string; createdAt: Date; expiresAt: Date | null }>> {
-    const rows: Array<{ id: string; tenant_id: string; owner_id: string; created_at: Date; expires_at: Date | null }> = await this.ds.query(
-      `SELECT t.id, t.tenant_id, t.owner_id, t.created_at, t.expires_at
+  async longLivedPlatformTokens(
+    ttlS: number,
+  ): Promise<Array<{ id: string; tenantId: string; ownerId: string; createdAt: Date; expiresAt: Date | null }>> {
+    const rows: Array<{ id: string; tenant_id: string; owner_id: string; created_at: Date; expires_at: Date | null }> =
+      await this.ds.query(
+        `SELECT t.id, t.tenant_id, t.owner_id, t.created_at, t.expires_at
          FROM tokens t
         WHERE t.kind = 'CONTROL' AND t.status = 'ACTIVE' AND (t.expires_at IS NULL OR t.expires_at > now())
           AND (t.expires_at IS NULL OR t.created_at < now() - make_interval(secs => $1))
           AND EXISTS (SELECT 1 FROM role_bindings b JOIN roles r ON r.tenant_id = b.tenant_id AND r.id = b.role_id
                        WHERE b.tenant_id = t.tenant_id AND b.owner_id = t.owner_id AND $2 = ANY(r.permissions))
         ORDER BY t.id`,
-      [ttlS, Permission.PLATFORM_ADMIN],
-    );
-    return rows.map((r) => ({ id: r.id, tenantId: r.tenant_id, ownerId: r.owner_id, createdAt: r.created_at, expiresAt: r.expires_at }));
+        [ttlS, Permission.PLATFORM_ADMIN],
+      );
+    return rows.map((r) => ({
+      id: r.id,
+      tenantId: r.tenant_id,
+      ownerId: r.owner_id,
+      createdAt: r.created_at,
+      expiresAt: r.expires_at,
+    }));
   }
 
   /**
@@ -95,7 +116,11 @@ export class TenantService {
    * and pepper): the platform admin's, or with `tenantName` that tenant's first administrator (an
    * owner of the built-in admin role), for a tenant whose admins lost their tokens. Audited.
    */
-  async issueBreakGlassToken(ttlS: number, reason: string, tenantName: string | null = null): Promise<Issued & { tenantId: string; ownerId: string }> {
+  async issueBreakGlassToken(
+    ttlS: number,
+    reason: string,
+    tenantName: string | null = null,
+  ): Promise<Issued & { tenantId: string; ownerId: string }> {
     return this.ds.transaction(async (tx) => {
       const [admin]: Array<{ tenant_id: string; owner_id: string }> = tenantName
         ? await tx.query(
@@ -127,22 +152,45 @@ export class TenantService {
     });
   }
 
-  private async provision(tx: Tx, input: CreateTenantInput, actorId: string | null, platform: boolean, expiresAt: Date | null = null): Promise<Provisioned> {
+  private async provision(
+    tx: Tx,
+    input: CreateTenantInput,
+    actorId: string | null,
+    platform: boolean,
+    expiresAt: Date | null = null,
+  ): Promise<Provisioned> {
     const tenant: Tenant = { id: uuidv7(), name: input.name.trim(), createdAt: new Date() };
     try {
       await tx.insert(Tenant, tenant);
     } catch (e) {
-      if (isUniqueViolation(e)) throw conflict(`a tenant named ${JSON.stringify(tenant.name)} already exists`, { name: tenant.name });
+      if (isUniqueViolation(e))
+        throw conflict(`a tenant named ${JSON.stringify(tenant.name)} already exists`, { name: tenant.name });
       throw e;
     }
     await this.audit.initTenant(tx, tenant.id);
     const roles = await this.roles.createBuiltIns(tx, tenant.id, platform);
-    const admin = await this.owners.insert(tx, tenant.id, { kind: OwnerKind.USER, name: input.adminName.trim(), email: input.adminEmail ?? null });
+    const admin = await this.owners.insert(tx, tenant.id, {
+      kind: OwnerKind.USER,
+      name: input.adminName.trim(),
+      email: input.adminEmail ?? null,
+    });
     const bound = platform ? [BuiltInRole.ADMIN, BuiltInRole.PLATFORM_ADMIN] : [BuiltInRole.ADMIN];
     for (const name of bound) await this.roles.bind(tx, tenant.id, admin.id, roles.get(name)!.id);
     await this.audit.append(tx, tenant.id, [
-      { action: 'TENANT_CREATED', actorId: null, targetType: 'TENANT', targetId: tenant.id, data: { name: tenant.name, createdBy: actorId } },
-      { action: 'OWNER_CREATED', actorId: null, targetType: 'OWNER', targetId: admin.id, data: { kind: admin.kind, name: admin.name, email: admin.email, allowedScopes: [] } },
+      {
+        action: 'TENANT_CREATED',
+        actorId: null,
+        targetType: 'TENANT',
+        targetId: tenant.id,
+        data: { name: tenant.name, createdBy: actorId },
+      },
+      {
+        action: 'OWNER_CREATED',
+        actorId: null,
+        targetType: 'OWNER',
+        targetId: admin.id,
+        data: { kind: admin.kind, name: admin.name, email: admin.email, allowedScopes: [] },
+      },
       ...bound.map((name) => ({
         action: 'ROLE_ASSIGNED' as const,
         actorId: null,

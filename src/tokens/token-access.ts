@@ -28,6 +28,9 @@ export function filteredTokens(scope: TenantScope, p: Principal, filter: TokenFi
 export function assertTokenState(row: TokenRow, now: Date, allowed: string[], verb: string): void {
   const status = effectiveStatus(row, now);
   if (!allowed.includes(status)) {
-    throw conflict(`token ${JSON.stringify(row.id)} is ${status.toLowerCase()} and cannot be ${verb}`, { id: row.id, status });
+    throw conflict(`token ${JSON.stringify(row.id)} is ${status.toLowerCase()} and cannot be ${verb}`, {
+      id: row.id,
+      status,
+    });
   }
 }

@@ -15,7 +15,12 @@ import type { TokenRow } from './token.entity';
  * the owner holds (iam/owner-power.ts). DATA tokens carry only their scopes and reach no door of
  * Latchkey's own, so managing them stays with TOKEN_ALL_OWNERS.
  */
-export async function assertMayManageControl(tx: Tx, p: Principal, rows: ReadonlyArray<Pick<TokenRow, 'kind' | 'ownerId'>>, verb: string): Promise<void> {
+export async function assertMayManageControl(
+  tx: Tx,
+  p: Principal,
+  rows: ReadonlyArray<Pick<TokenRow, 'kind' | 'ownerId'>>,
+  verb: string,
+): Promise<void> {
   const owners = rows.filter((r) => r.kind === 'CONTROL').map((r) => r.ownerId);
   if (owners.length > 0) await assertHoldsPowerOf(tx, p, owners, verb);
 }
@@ -23,10 +28,13 @@ export async function assertMayManageControl(tx: Tx, p: Principal, rows: Readonl
 /** Restrictions someone else placed on a token are not its owner's to lift, unless it manages every owner's tokens. */
 export function assertMayLoosen(p: Principal, row: TokenRow, what: string[]): void {
   if (!row.restrictionsLocked || p.permissions.has(Permission.TOKEN_ALL_OWNERS)) return;
-  throw forbidden(`restrictions on token ${JSON.stringify(row.id)} were set by someone with more authority; you may tighten them, not lift them (${what.join(', ')})`, {
-    id: row.id,
-    loosened: what,
-  });
+  throw forbidden(
+    `restrictions on token ${JSON.stringify(row.id)} were set by someone with more authority; you may tighten them, not lift them (${what.join(', ')})`,
+    {
+      id: row.id,
+      loosened: what,
+    },
+  );
 }
 
 /** Restrictions set by anyone but the token's owner lock them against the owner. */
@@ -40,10 +48,18 @@ export type Restrictions = Pick<TokenRow, 'allowedCidrs' | 'rateRequests' | 'rat
 /** Which restrictions a change lifts or widens: networks cleared or widened, a rate limit cleared or raised. */
 export function loosenedRestrictions(was: Restrictions, now: Restrictions): string[] {
   const out: string[] = [];
-  if (was.allowedCidrs && (!now.allowedCidrs || !cidrsWithin(now.allowedCidrs, was.allowedCidrs))) out.push('allowedCidrs widened');
+  if (was.allowedCidrs && (!now.allowedCidrs || !cidrsWithin(now.allowedCidrs, was.allowedCidrs)))
+    out.push('allowedCidrs widened');
   // More requests per second than before (compared without division), or a larger burst: the same
   // average over a longer window lets more through at once.
-  if (was.rateRequests && was.rateWindow && (!now.rateRequests || !now.rateWindow || now.rateRequests > was.rateRequests || now.rateRequests * was.rateWindow > was.rateRequests * now.rateWindow)) {
+  if (
+    was.rateRequests &&
+    was.rateWindow &&
+    (!now.rateRequests ||
+      !now.rateWindow ||
+      now.rateRequests > was.rateRequests ||
+      now.rateRequests * was.rateWindow > was.rateRequests * now.rateWindow)
+  ) {
     out.push('rateLimit raised');
   }
   return out;

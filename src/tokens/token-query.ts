@@ -44,7 +44,14 @@ const STATUS_SQL: Record<TokenStatus, string> = {
 };
 
 export function isEmptyFilter(f: TokenFilter): boolean {
-  return !f.ownerId && !f.status?.length && !f.scope && !(f.labels && Object.keys(f.labels).length) && !f.expiresBefore && !f.search;
+  return (
+    !f.ownerId &&
+    !f.status?.length &&
+    !f.scope &&
+    !(f.labels && Object.keys(f.labels).length) &&
+    !f.expiresBefore &&
+    !f.search
+  );
 }
 
 /** Adds the filter's conditions to a query over tokens aliased `t`. */

@@ -32,16 +32,25 @@ export class TokenRotation {
   ) {}
 
   async rotate(p: Principal, id: string, gracePeriod: number | null | undefined): Promise<Issued> {
-    if (gracePeriod != null && gracePeriod > MAX_GRACE_S) throw badInput('gracePeriod must be at most P90D', { argument: 'gracePeriod' });
+    if (gracePeriod != null && gracePeriod > MAX_GRACE_S)
+      throw badInput('gracePeriod must be at most P90D', { argument: 'gracePeriod' });
     const issued = await this.ds.transaction(async (tx) => {
       const scope = new TenantScope(tx, p.tenantId);
       const row = await loadToken(scope, p, id, true);
       const now = new Date();
       assertTokenState(row, now, ['ACTIVE'], 'rotated');
       await assertMayManageControl(tx, p, [row], 'rotate a CONTROL token of');
-      const policy = row.rotationPolicyId ? await scope.get(RotationPolicy, row.rotationPolicyId, 'rotation policy') : null;
+      const policy = row.rotationPolicyId
+        ? await scope.get(RotationPolicy, row.rotationPolicyId, 'rotation policy')
+        : null;
       const grace = graceFor(gracePeriod, policy);
-      const [{ secret, graceEndsAt }] = (await addGenerations(tx, this.hasher, p.tenantId, [{ row, grace, policy }], now)) as [{ secret: string; graceEndsAt: Date | null }];
+      const [{ secret, graceEndsAt }] = (await addGenerations(
+        tx,
+        this.hasher,
+        p.tenantId,
+        [{ row, grace, policy }],
+        now,
+      )) as [{ secret: string; graceEndsAt: Date | null }];
       await this.audit.append(tx, p.tenantId, {
         action: 'TOKEN_ROTATED',
         actorId: p.ownerId,
@@ -84,9 +93,16 @@ export class TokenRotation {
     }
     const rows = await qb.orderBy('t.id', 'ASC').limit(limit).getMany();
     const secrets = rows.length
-      ? await scope.select(TokenSecretRow, 's').andWhere(`s.state IN ('PREVIOUS', 'CURRENT') AND s.tokenId = ANY(:ids)`, { ids: rows.map((r) => r.id) }).getMany()
+      ? await scope
+          .select(TokenSecretRow, 's')
+          .andWhere(`s.state IN ('PREVIOUS', 'CURRENT') AND s.tokenId = ANY(:ids)`, { ids: rows.map((r) => r.id) })
+          .getMany()
       : [];
-    const byToken = groupBy(rows.map((r) => r.id), secrets, (x) => x.tokenId);
+    const byToken = groupBy(
+      rows.map((r) => r.id),
+      secrets,
+      (x) => x.tokenId,
+    );
     return rows.map((row, i) => ({
       row,
       previous: byToken[i]!.filter((x) => x.state === 'PREVIOUS'),

@@ -48,4 +48,6 @@ export class TokenSecretRow {
 }
 
 /** A successor waiting for pickup, sealed under the key ring with its own id. */
-export const TOKEN_SEALED_COLUMNS: SealedColumn[] = [{ table: 'token_secrets', ciphertext: 'sealed', keyId: 'sealed_key_id', contextPrefix: '' }];
+export const TOKEN_SEALED_COLUMNS: SealedColumn[] = [
+  { table: 'token_secrets', ciphertext: 'sealed', keyId: 'sealed_key_id', contextPrefix: '' },
+];

@@ -14,7 +14,13 @@ import { validateLabels } from '../platform/labels';
 import { parseCidrs } from '../platform/networks';
 import { TenantScope } from '../platform/tenant-scope';
 import { assertTokenState, loadToken } from './token-access';
-import { assertMayLoosen, assertMayManageControl, lockIfSetByOther, loosenedRestrictions, type Restrictions } from './token-authority';
+import {
+  assertMayLoosen,
+  assertMayManageControl,
+  lockIfSetByOther,
+  loosenedRestrictions,
+  type Restrictions,
+} from './token-authority';
 import { TokenRow } from './token.entity';
 import { toToken } from './token-query';
 import { replanSchedules, scheduledTokens } from './token-transitions';
@@ -33,10 +39,17 @@ export class TokenSettings {
     const token = await this.ds.transaction(async (tx) => {
       const scope = new TenantScope(tx, p.tenantId);
       const row = await loadToken(scope, p, id, true);
-      const was: Restrictions = { allowedCidrs: row.allowedCidrs, rateRequests: row.rateRequests, rateWindow: row.rateWindow };
+      const was: Restrictions = {
+        allowedCidrs: row.allowedCidrs,
+        rateRequests: row.rateRequests,
+        rateWindow: row.rateWindow,
+      };
       const before: Record<string, unknown> = {};
       const after: Record<string, unknown> = {};
-      const change = <K extends 'name' | 'description' | 'labels' | 'rateRequests' | 'rateWindow' | 'allowedCidrs'>(key: K, value: TokenRow[K]) => {
+      const change = <K extends 'name' | 'description' | 'labels' | 'rateRequests' | 'rateWindow' | 'allowedCidrs'>(
+        key: K,
+        value: TokenRow[K],
+      ) => {
         if (JSON.stringify(value) === JSON.stringify(row[key])) return;
         before[key] = row[key];
         after[key] = value;
@@ -95,18 +108,34 @@ export class TokenSettings {
       const row = await loadToken(scope, p, id, true);
       const now = new Date();
       assertTokenState(row, now, ['ACTIVE', 'SUSPENDED'], 'given a policy');
-      const policy = policyId ? await scope.get(RotationPolicy, requireId(policyId, 'rotationPolicyId'), 'rotation policy') : null;
+      const policy = policyId
+        ? await scope.get(RotationPolicy, requireId(policyId, 'rotationPolicyId'), 'rotation policy')
+        : null;
       if ((policy?.id ?? null) === row.rotationPolicyId) return toToken(row, now);
       await assertMayManageControl(tx, p, [row], 'change a CONTROL token of');
-      if (row.rotationPolicyId) assertMayLoosen(p, row, [policy ? 'the rotation policy replaced' : 'the rotation policy detached']);
+      if (row.rotationPolicyId)
+        assertMayLoosen(p, row, [policy ? 'the rotation policy replaced' : 'the rotation policy detached']);
       if (policy) lockIfSetByOther(p, row);
-      const before = { rotationPolicyId: row.rotationPolicyId, expiresAt: row.expiresAt, nextRotationAt: row.nextRotationAt };
+      const before = {
+        rotationPolicyId: row.rotationPolicyId,
+        expiresAt: row.expiresAt,
+        nextRotationAt: row.nextRotationAt,
+      };
       const [basis] = await scheduledTokens(tx, row.tenantId, 't.id = $2', [row.id]);
       row.rotationPolicyId = policy?.id ?? null;
       row.updatedAt = now;
-      await scope.update(TokenRow, row.id, { rotationPolicyId: row.rotationPolicyId, restrictionsLocked: row.restrictionsLocked, updatedAt: now });
-      if (basis && (await replanSchedules(tx, row.tenantId, [basis], policy, now)).length > 0) Object.assign(row, scheduleFor(basis, policy, now));
-      const after = { rotationPolicyId: row.rotationPolicyId, expiresAt: row.expiresAt, nextRotationAt: row.nextRotationAt };
+      await scope.update(TokenRow, row.id, {
+        rotationPolicyId: row.rotationPolicyId,
+        restrictionsLocked: row.restrictionsLocked,
+        updatedAt: now,
+      });
+      if (basis && (await replanSchedules(tx, row.tenantId, [basis], policy, now)).length > 0)
+        Object.assign(row, scheduleFor(basis, policy, now));
+      const after = {
+        rotationPolicyId: row.rotationPolicyId,
+        expiresAt: row.expiresAt,
+        nextRotationAt: row.nextRotationAt,
+      };
       await this.audit.append(tx, p.tenantId, {
         action: 'TOKEN_POLICY_SET',
         actorId: p.ownerId,
@@ -126,15 +155,27 @@ export class TokenSettings {
    * The token, its rotation and its warnings are scheduled again from it. Used to retire a
    * replaced token after an overlap instead of revoking it at once.
    */
-  private async setRequestedExpiry(tx: Tx, row: TokenRow, expiresAt: Date, before: Record<string, unknown>, after: Record<string, unknown>): Promise<void> {
+  private async setRequestedExpiry(
+    tx: Tx,
+    row: TokenRow,
+    expiresAt: Date,
+    before: Record<string, unknown>,
+    after: Record<string, unknown>,
+  ): Promise<void> {
     const now = new Date();
-    if (expiresAt.getTime() <= now.getTime()) throw badInput('expiresAt must be in the future', { argument: 'expiresAt' });
+    if (expiresAt.getTime() <= now.getTime())
+      throw badInput('expiresAt must be in the future', { argument: 'expiresAt' });
     if (row.requestedExpiresAt?.getTime() === expiresAt.getTime()) return;
-    const policy = row.rotationPolicyId ? await new TenantScope(tx, row.tenantId).get(RotationPolicy, row.rotationPolicyId, 'rotation policy') : null;
+    const policy = row.rotationPolicyId
+      ? await new TenantScope(tx, row.tenantId).get(RotationPolicy, row.rotationPolicyId, 'rotation policy')
+      : null;
     const [basis] = await scheduledTokens(tx, row.tenantId, 't.id = $2', [row.id]);
     const schedule = scheduleFor({ ...basis!, requestedExpiresAt: expiresAt }, policy, now);
     if (row.expiresAt && schedule.expiresAt!.getTime() > row.expiresAt.getTime()) {
-      throw badInput(`expiresAt would make the token work past ${row.expiresAt.toISOString()}, when it expires now: an expiry never moves later (issue a new token instead)`, { argument: 'expiresAt' });
+      throw badInput(
+        `expiresAt would make the token work past ${row.expiresAt.toISOString()}, when it expires now: an expiry never moves later (issue a new token instead)`,
+        { argument: 'expiresAt' },
+      );
     }
     before.requestedExpiresAt = row.requestedExpiresAt?.toISOString() ?? null;
     after.requestedExpiresAt = expiresAt.toISOString();
@@ -143,7 +184,6 @@ export class TokenSettings {
     row.requestedExpiresAt = expiresAt;
     Object.assign(row, schedule);
   }
-
 }
 
 function jsonDates(o: Record<string, unknown>): Record<string, unknown> {

@@ -43,7 +43,10 @@ export class TokenStatusChanges {
 
   async revokeMany(p: Principal, filter: TokenFilter, reason: string): Promise<{ count: number; tokenIds: string[] }> {
     const why = reasonOf(reason);
-    if (isEmptyFilter(filter)) throw badInput('the filter must have at least one condition: revoking every token needs one', { argument: 'filter' });
+    if (isEmptyFilter(filter))
+      throw badInput('the filter must have at least one condition: revoking every token needs one', {
+        argument: 'filter',
+      });
     const result = await this.ds.transaction(async (tx) => {
       const now = new Date();
       const matches = await filteredTokens(new TenantScope(tx, p.tenantId), p, filter, now)
@@ -65,12 +68,26 @@ export class TokenStatusChanges {
    * Marks tokens and all their live secrets REVOKED, drops any successor waiting for pickup, and
    * appends one TOKEN_REVOKED per token (actor null: Latchkey itself decided).
    */
-  async revokeRows(tx: Tx, tenantId: string, ids: string[], reason: string, now: Date, actorId: string | null, bulk: boolean): Promise<void> {
+  async revokeRows(
+    tx: Tx,
+    tenantId: string,
+    ids: string[],
+    reason: string,
+    now: Date,
+    actorId: string | null,
+    bulk: boolean,
+  ): Promise<void> {
     await revokeTokenRows(tx, tenantId, ids, reason, now);
     await this.audit.append(
       tx,
       tenantId,
-      ids.map((id) => ({ action: 'TOKEN_REVOKED', actorId, targetType: 'TOKEN', targetId: id, data: { reason, bulk } })),
+      ids.map((id) => ({
+        action: 'TOKEN_REVOKED',
+        actorId,
+        targetType: 'TOKEN',
+        targetId: id,
+        data: { reason, bulk },
+      })),
     );
   }
 
@@ -83,7 +100,14 @@ export class TokenStatusChanges {
     return this.changeStatus(p, id, 'SUSPENDED', 'ACTIVE', 'TOKEN_RESUMED', null);
   }
 
-  private async changeStatus(p: Principal, id: string, from: 'ACTIVE' | 'SUSPENDED', to: 'ACTIVE' | 'SUSPENDED', action: 'TOKEN_SUSPENDED' | 'TOKEN_RESUMED', reason: string | null): Promise<Token> {
+  private async changeStatus(
+    p: Principal,
+    id: string,
+    from: 'ACTIVE' | 'SUSPENDED',
+    to: 'ACTIVE' | 'SUSPENDED',
+    action: 'TOKEN_SUSPENDED' | 'TOKEN_RESUMED',
+    reason: string | null,
+  ): Promise<Token> {
     const token = await this.ds.transaction(async (tx) => {
       const scope = new TenantScope(tx, p.tenantId);
       const row = await loadToken(scope, p, id, true);
@@ -104,9 +128,15 @@ export class TokenStatusChanges {
     await this.changes.tokensChanged([token.id]);
     return token;
   }
-
 }
 
 function revokedFields(reason: string, now: Date) {
-  return { status: 'REVOKED' as const, revokedAt: now, revokedReason: reason, nextRotationAt: null, nextNotifyAt: null, updatedAt: now };
+  return {
+    status: 'REVOKED' as const,
+    revokedAt: now,
+    revokedReason: reason,
+    nextRotationAt: null,
+    nextNotifyAt: null,
+    updatedAt: now,
+  };
 }

@@ -27,7 +27,12 @@ export interface ScheduledToken extends ScheduleBasis, Schedule {
  * Live tokens (ACTIVE or SUSPENDED) matching `where` (over `t`, parameters from $2), locked,
  * with the moment of their last rotation.
  */
-export async function scheduledTokens(tx: Tx, tenantId: string, where: string, params: unknown[]): Promise<ScheduledToken[]> {
+export async function scheduledTokens(
+  tx: Tx,
+  tenantId: string,
+  where: string,
+  params: unknown[],
+): Promise<ScheduledToken[]> {
   const rows: Array<Record<string, never>> = await tx.query(
     `SELECT t.id, t.tenant_id, t.owner_id, t.status, t.generation, t.created_at, t.requested_expires_at, t.expires_at,
             t.next_rotation_at, t.next_notify_at, s.created_at AS rotated_at
@@ -74,7 +79,10 @@ export async function addGenerations(
     `UPDATE token_secrets SET sealed = NULL, sealed_key_id = NULL WHERE tenant_id = $1 AND token_id = ANY($2) AND sealed IS NOT NULL`,
     [tenantId, ids],
   );
-  await tx.query(`UPDATE token_secrets SET state = 'RETIRED', ended_at = $3 WHERE tenant_id = $1 AND token_id = ANY($2) AND state = 'PREVIOUS'`, [tenantId, ids, now]);
+  await tx.query(
+    `UPDATE token_secrets SET state = 'RETIRED', ended_at = $3 WHERE tenant_id = $1 AND token_id = ANY($2) AND state = 'PREVIOUS'`,
+    [tenantId, ids, now],
+  );
   await tx.query(
     `UPDATE token_secrets s
         SET state = CASE WHEN v.grace_ends_at IS NULL THEN 'REVOKED' ELSE 'PREVIOUS' END,
@@ -122,7 +130,13 @@ export async function addGenerations(
  * Re-plans tokens after their policy changed or was attached: expiry, next rotation and
  * warnings from `scheduleFor`. Returns the ids whose schedule moved.
  */
-export async function replanSchedules(tx: Tx, tenantId: string, bases: ScheduledToken[], policy: RotationPolicy | null, now: Date): Promise<string[]> {
+export async function replanSchedules(
+  tx: Tx,
+  tenantId: string,
+  bases: ScheduledToken[],
+  policy: RotationPolicy | null,
+  now: Date,
+): Promise<string[]> {
   // An expired token stays expired, whatever the new policy says.
   const changed = bases
     .filter((b) => !b.expiresAt || b.expiresAt > now)
@@ -148,7 +162,13 @@ export async function replanSchedules(tx: Tx, tenantId: string, bases: Scheduled
 }
 
 /** Tokens and all their live secrets REVOKED; any successor waiting for pickup dropped. */
-export async function revokeTokenRows(tx: Tx, tenantId: string, ids: readonly string[], reason: string, now: Date): Promise<void> {
+export async function revokeTokenRows(
+  tx: Tx,
+  tenantId: string,
+  ids: readonly string[],
+  reason: string,
+  now: Date,
+): Promise<void> {
   await tx.query(
     `UPDATE token_secrets SET state = CASE WHEN state IN ('CURRENT', 'PREVIOUS') THEN 'REVOKED' ELSE state END,
             ended_at = CASE WHEN state IN ('CURRENT', 'PREVIOUS') THEN $3 ELSE ended_at END,
@@ -165,7 +185,10 @@ export async function revokeTokenRows(tx: Tx, tenantId: string, ids: readonly st
 
 /** Tokens EXPIRED; their live secrets RETIRED and any successor dropped. */
 export async function expireTokenRows(tx: Tx, tenantId: string, ids: readonly string[], now: Date): Promise<void> {
-  await tx.query(`UPDATE tokens SET status = 'EXPIRED', next_rotation_at = NULL, next_notify_at = NULL, updated_at = $3 WHERE tenant_id = $1 AND id = ANY($2)`, [tenantId, ids, now]);
+  await tx.query(
+    `UPDATE tokens SET status = 'EXPIRED', next_rotation_at = NULL, next_notify_at = NULL, updated_at = $3 WHERE tenant_id = $1 AND id = ANY($2)`,
+    [tenantId, ids, now],
+  );
   await tx.query(
     `UPDATE token_secrets SET state = 'RETIRED', ended_at = $3, sealed = NULL, sealed_key_id = NULL WHERE tenant_id = $1 AND token_id = ANY($2) AND state IN ('CURRENT', 'PREVIOUS')`,
     [tenantId, ids, now],
@@ -173,14 +196,32 @@ export async function expireTokenRows(tx: Tx, tenantId: string, ids: readonly st
 }
 
 /** PREVIOUS secrets past their grace RETIRED; the successors nobody picked up in it dropped. */
-export async function retireSecrets(tx: Tx, tenantId: string, secretIds: readonly string[], tokenIds: readonly string[], now: Date): Promise<void> {
-  await tx.query(`UPDATE token_secrets SET state = 'RETIRED', ended_at = $3 WHERE tenant_id = $1 AND id = ANY($2)`, [tenantId, secretIds, now]);
-  await tx.query(`UPDATE token_secrets SET sealed = NULL, sealed_key_id = NULL WHERE tenant_id = $1 AND token_id = ANY($2) AND sealed IS NOT NULL`, [tenantId, tokenIds]);
+export async function retireSecrets(
+  tx: Tx,
+  tenantId: string,
+  secretIds: readonly string[],
+  tokenIds: readonly string[],
+  now: Date,
+): Promise<void> {
+  await tx.query(`UPDATE token_secrets SET state = 'RETIRED', ended_at = $3 WHERE tenant_id = $1 AND id = ANY($2)`, [
+    tenantId,
+    secretIds,
+    now,
+  ]);
+  await tx.query(
+    `UPDATE token_secrets SET sealed = NULL, sealed_key_id = NULL WHERE tenant_id = $1 AND token_id = ANY($2) AND sealed IS NOT NULL`,
+    [tenantId, tokenIds],
+  );
   await tx.query(`UPDATE tokens SET updated_at = $3 WHERE tenant_id = $1 AND id = ANY($2)`, [tenantId, tokenIds, now]);
 }
 
 /** When each token's next expiry warning is due (null: none left). */
-export async function setNextWarnings(tx: Tx, tenantId: string, ids: readonly string[], next: ReadonlyArray<Date | null>): Promise<void> {
+export async function setNextWarnings(
+  tx: Tx,
+  tenantId: string,
+  ids: readonly string[],
+  next: ReadonlyArray<Date | null>,
+): Promise<void> {
   await tx.query(
     `UPDATE tokens t SET next_notify_at = v.next FROM unnest($2::uuid[], $3::timestamptz[]) AS v(id, next) WHERE t.tenant_id = $1 AND t.id = v.id`,
     [tenantId, ids, next],
@@ -212,7 +253,12 @@ export const ceilingTokens: CeilingTokens = {
       .then((r) => r.raw);
     const ids = [...new Set(rows.map((r) => r.token_id))];
     if (ids.length > 0) {
-      await tx.createQueryBuilder().update(TokenRow).set({ updatedAt: new Date() }).where('tenant_id = :tenantId AND id IN (:...ids)', { tenantId, ids }).execute();
+      await tx
+        .createQueryBuilder()
+        .update(TokenRow)
+        .set({ updatedAt: new Date() })
+        .where('tenant_id = :tenantId AND id IN (:...ids)', { tenantId, ids })
+        .execute();
     }
     return ids;
   },

@@ -22,14 +22,17 @@ export class TokenUsage {
 
   /** Counts, last use and last client addresses of each token (what the last flushes wrote). */
   async usageSummaries(tenantId: string, tokenIds: readonly string[]): Promise<UsageSummary[]> {
-    const rows: Array<{ token_id: string; usage_count: string; last_used_at: Date; last_client_ips: string[] }> = await this.ds.query(
-      `SELECT token_id, usage_count, last_used_at, last_client_ips FROM token_usage WHERE tenant_id = $1 AND token_id = ANY($2)`,
-      [tenantId, tokenIds],
-    );
+    const rows: Array<{ token_id: string; usage_count: string; last_used_at: Date; last_client_ips: string[] }> =
+      await this.ds.query(
+        `SELECT token_id, usage_count, last_used_at, last_client_ips FROM token_usage WHERE tenant_id = $1 AND token_id = ANY($2)`,
+        [tenantId, tokenIds],
+      );
     const byId = new Map(rows.map((r) => [r.token_id, r]));
     return tokenIds.map((id) => {
       const r = byId.get(id);
-      return r ? { usageCount: Number(r.usage_count), lastUsedAt: r.last_used_at, lastClientIps: r.last_client_ips } : { usageCount: 0, lastUsedAt: null, lastClientIps: [] };
+      return r
+        ? { usageCount: Number(r.usage_count), lastUsedAt: r.last_used_at, lastClientIps: r.last_client_ips }
+        : { usageCount: 0, lastUsedAt: null, lastClientIps: [] };
     });
   }
 
@@ -41,7 +44,9 @@ export class TokenUsage {
         ORDER BY day`,
       [tenantId, tokenIds, from, to],
     );
-    return groupBy(tokenIds, rows, (r) => r.token_id).map((rs) => rs.map((r) => ({ day: r.day, count: Number(r.count) })));
+    return groupBy(tokenIds, rows, (r) => r.token_id).map((rs) =>
+      rs.map((r) => ({ day: r.day, count: Number(r.count) })),
+    );
   }
 
   /** The latest generations of each token's secrets, newest first. */

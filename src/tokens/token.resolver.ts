@@ -1,4 +1,16 @@
-import { Arg, Authorized, Ctx, Extensions, FieldResolver, ID, Int, Mutation, Query, Resolver, Root } from 'type-graphql';
+import {
+  Arg,
+  Authorized,
+  Ctx,
+  Extensions,
+  FieldResolver,
+  ID,
+  Int,
+  Mutation,
+  Query,
+  Resolver,
+  Root,
+} from 'type-graphql';
 import { SECRETS_SHOWN, USAGE_MAX_DAYS } from './token-usage';
 import { Permission } from '../iam/permissions';
 import { Owner } from '../owners/owner.entity';
@@ -48,13 +60,19 @@ export class TokenResolver {
     @Arg('filter', () => TokenFilter, { nullable: true }) filter?: TokenFilter,
     @Arg('first', () => Int, { nullable: true }) first?: number,
     @Arg('after', () => String, { nullable: true }) after?: string,
-    @Arg('newestFirst', () => Boolean, { nullable: true, description: 'Newest first; oldest first when false or left out.' }) newestFirst?: boolean,
+    @Arg('newestFirst', () => Boolean, {
+      nullable: true,
+      description: 'Newest first; oldest first when false or left out.',
+    })
+    newestFirst?: boolean,
   ): Promise<Connection<Token>> {
     return this.service.list(ctx.principal, filter, first, after, newestFirst ?? false);
   }
 
   @Authorized(Permission.TOKEN_READ)
-  @Query(() => TokenConnection, { description: 'ACTIVE tokens not used (or, never used, not created) within unusedFor: candidates for revocation.' })
+  @Query(() => TokenConnection, {
+    description: 'ACTIVE tokens not used (or, never used, not created) within unusedFor: candidates for revocation.',
+  })
   dormantTokens(
     @Arg('unusedFor', () => DurationScalar) unusedFor: number,
     @Ctx() ctx: TokenContext,
@@ -66,7 +84,10 @@ export class TokenResolver {
 
   @Authorized(Permission.TOKEN_CREATE)
   @Mutation(() => IssuedToken)
-  issueToken(@Arg('input', () => IssueTokenInput) input: IssueTokenInput, @Ctx() ctx: TokenContext): Promise<IssuedToken> {
+  issueToken(
+    @Arg('input', () => IssueTokenInput) input: IssueTokenInput,
+    @Ctx() ctx: TokenContext,
+  ): Promise<IssuedToken> {
     return this.service.issue(ctx.principal, input);
   }
 
@@ -82,19 +103,31 @@ export class TokenResolver {
 
   @Authorized(Permission.TOKEN_REVOKE)
   @Mutation(() => Token)
-  revokeToken(@Arg('id', () => ID) id: string, @Arg('reason') reason: string, @Ctx() ctx: TokenContext): Promise<Token> {
+  revokeToken(
+    @Arg('id', () => ID) id: string,
+    @Arg('reason') reason: string,
+    @Ctx() ctx: TokenContext,
+  ): Promise<Token> {
     return this.status.revoke(ctx.principal, id, reason);
   }
 
   @Authorized(Permission.TOKEN_REVOKE)
   @Mutation(() => BulkRevokeResult)
-  revokeTokens(@Arg('filter', () => TokenFilter) filter: TokenFilter, @Arg('reason') reason: string, @Ctx() ctx: TokenContext): Promise<BulkRevokeResult> {
+  revokeTokens(
+    @Arg('filter', () => TokenFilter) filter: TokenFilter,
+    @Arg('reason') reason: string,
+    @Ctx() ctx: TokenContext,
+  ): Promise<BulkRevokeResult> {
     return this.status.revokeMany(ctx.principal, filter, reason);
   }
 
   @Authorized(Permission.TOKEN_REVOKE)
   @Mutation(() => Token, { description: 'Disable without revoking: verification answers SUSPENDED until resumed.' })
-  suspendToken(@Arg('id', () => ID) id: string, @Arg('reason') reason: string, @Ctx() ctx: TokenContext): Promise<Token> {
+  suspendToken(
+    @Arg('id', () => ID) id: string,
+    @Arg('reason') reason: string,
+    @Ctx() ctx: TokenContext,
+  ): Promise<Token> {
     return this.status.suspend(ctx.principal, id, reason);
   }
 
@@ -106,7 +139,11 @@ export class TokenResolver {
 
   @Authorized(Permission.TOKEN_CREATE)
   @Mutation(() => Token)
-  updateToken(@Arg('id', () => ID) id: string, @Arg('input', () => UpdateTokenInput) input: UpdateTokenInput, @Ctx() ctx: TokenContext): Promise<Token> {
+  updateToken(
+    @Arg('id', () => ID) id: string,
+    @Arg('input', () => UpdateTokenInput) input: UpdateTokenInput,
+    @Ctx() ctx: TokenContext,
+  ): Promise<Token> {
     return this.settings.update(ctx.principal, id, input);
   }
 
@@ -137,7 +174,10 @@ export class TokenResolver {
     return ctx.loaders.tokenSecrets.load(token.id);
   }
 
-  @FieldResolver(() => DateTimeScalar, { nullable: true, description: 'Usage is written every USAGE_FLUSH_MS, so this lags by up to that.' })
+  @FieldResolver(() => DateTimeScalar, {
+    nullable: true,
+    description: 'Usage is written every USAGE_FLUSH_MS, so this lags by up to that.',
+  })
   async lastUsedAt(@Root() token: Token, @Ctx() ctx: TokenContext): Promise<Date | null> {
     return (await ctx.loaders.usageSummary.load(token.id)).lastUsedAt;
   }
@@ -152,7 +192,10 @@ export class TokenResolver {
     return (await ctx.loaders.usageSummary.load(token.id)).lastClientIps;
   }
 
-  @FieldResolver(() => [DailyUsage], { description: 'Successful verifications per UTC day from `from` to `to` (at most 366 days). Written every USAGE_DAILY_FLUSH_MS, so the current day lags by up to that.' })
+  @FieldResolver(() => [DailyUsage], {
+    description:
+      'Successful verifications per UTC day from `from` to `to` (at most 366 days). Written every USAGE_DAILY_FLUSH_MS, so the current day lags by up to that.',
+  })
   @Extensions({ maxItems: USAGE_MAX_DAYS })
   usage(
     @Root() token: Token,

@@ -62,7 +62,11 @@ export class TokenService {
     const now = new Date();
     // The same schedule a re-plan computes: expiry from issue, rotation from now, warnings to come.
     const restricted = !!(t.allowedCidrs || t.rateLimit || t.policy);
-    const schedule = scheduleFor({ createdAt: now, requestedExpiresAt: t.expiresAt, rotatedAt: now, expiresAt: null, nextNotifyAt: null }, t.policy, now);
+    const schedule = scheduleFor(
+      { createdAt: now, requestedExpiresAt: t.expiresAt, rotatedAt: now, expiresAt: null, nextNotifyAt: null },
+      t.policy,
+      now,
+    );
     const row: TokenRow = {
       id: uuidv7(now.getTime()),
       tenantId,
@@ -88,10 +92,23 @@ export class TokenService {
       allowedCidrs: t.allowedCidrs ?? null,
     };
     await scope.insert(TokenRow, [row]);
-    await scope.insert(TokenScopeRow, t.scopes.map((s) => ({ tokenId: row.id, scopeId: s.id })));
+    await scope.insert(
+      TokenScopeRow,
+      t.scopes.map((s) => ({ tokenId: row.id, scopeId: s.id })),
+    );
     const minted = this.hasher.mint();
     await scope.insert(TokenSecretRow, [
-      { id: uuidv7(), tokenId: row.id, generation: 1, hash: minted.hash, hint: minted.hint, state: 'CURRENT', createdAt: now, graceEndsAt: null, endedAt: null },
+      {
+        id: uuidv7(),
+        tokenId: row.id,
+        generation: 1,
+        hash: minted.hash,
+        hint: minted.hint,
+        state: 'CURRENT',
+        createdAt: now,
+        graceEndsAt: null,
+        endedAt: null,
+      },
     ]);
     await this.audit.append(tx, tenantId, {
       action: 'TOKEN_ISSUED',
@@ -166,26 +183,58 @@ export class TokenService {
   }
 
   /** Oldest first (ids are UUIDv7: creation order), or newest first. */
-  async list(p: Principal, filter: TokenFilter | null | undefined, first: number | null | undefined, after: string | null | undefined, newestFirst = false): Promise<Connection<Token>> {
+  async list(
+    p: Principal,
+    filter: TokenFilter | null | undefined,
+    first: number | null | undefined,
+    after: string | null | undefined,
+    newestFirst = false,
+  ): Promise<Connection<Token>> {
     const limit = pageSize(first);
     const now = new Date();
     const qb = filteredTokens(new TenantScope(this.ds.manager, p.tenantId), p, filter, now);
     const totalCount = await qb.clone().getCount();
-    if (after) qb.andWhere(newestFirst ? 't.id < :after' : 't.id > :after', { after: requireId(decodeCursor(after), 'after') });
-    const rows = await qb.orderBy('t.id', newestFirst ? 'DESC' : 'ASC').limit(limit + 1).getMany();
-    return connection(rows, limit, totalCount, (r) => r.id, (r) => toToken(r, now));
+    if (after)
+      qb.andWhere(newestFirst ? 't.id < :after' : 't.id > :after', { after: requireId(decodeCursor(after), 'after') });
+    const rows = await qb
+      .orderBy('t.id', newestFirst ? 'DESC' : 'ASC')
+      .limit(limit + 1)
+      .getMany();
+    return connection(
+      rows,
+      limit,
+      totalCount,
+      (r) => r.id,
+      (r) => toToken(r, now),
+    );
   }
 
   /** Active tokens unused (or, never used, created) longer than `unusedFor` seconds ago. */
-  async dormant(p: Principal, unusedFor: number, first: number | null | undefined, after: string | null | undefined): Promise<Connection<Token>> {
+  async dormant(
+    p: Principal,
+    unusedFor: number,
+    first: number | null | undefined,
+    after: string | null | undefined,
+  ): Promise<Connection<Token>> {
     const limit = pageSize(first);
     const now = new Date();
     const qb = filteredTokens(new TenantScope(this.ds.manager, p.tenantId), p, { status: [TokenStatus.ACTIVE] }, now)
       .leftJoin('token_usage', 'u', 'u.tenant_id = t.tenant_id AND u.token_id = t.id')
-      .andWhere(`coalesce(u.last_used_at, t.createdAt) < :cutoff`, { cutoff: new Date(now.getTime() - unusedFor * 1000) });
+      .andWhere(`coalesce(u.last_used_at, t.createdAt) < :cutoff`, {
+        cutoff: new Date(now.getTime() - unusedFor * 1000),
+      });
     const totalCount = await qb.clone().getCount();
     if (after) qb.andWhere('t.id > :after', { after: requireId(decodeCursor(after), 'after') });
-    const rows = await qb.orderBy('t.id', 'ASC').limit(limit + 1).getMany();
-    return connection(rows, limit, totalCount, (r) => r.id, (r) => toToken(r, now));
+    const rows = await qb
+      .orderBy('t.id', 'ASC')
+      .limit(limit + 1)
+      .getMany();
+    return connection(
+      rows,
+      limit,
+      totalCount,
+      (r) => r.id,
+      (r) => toToken(r, now),
+    );
   }
 }

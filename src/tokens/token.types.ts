@@ -24,7 +24,8 @@ export enum TokenKind {
 }
 registerEnumType(TokenKind, {
   name: 'TokenKind',
-  description: 'Whether a token may call Latchkey itself. Fixed at issue: it never changes with the scopes a token has left.',
+  description:
+    'Whether a token may call Latchkey itself. Fixed at issue: it never changes with the scopes a token has left.',
   valuesConfig: {
     CONTROL: { description: "Authenticates to Latchkey with its owner's roles; carries no API scopes." },
     DATA: { description: 'Reaches the APIs its scopes allow; never authenticates to Latchkey.' },
@@ -100,10 +101,16 @@ export class Token {
   @Field(() => Int, { description: '1 at issue, +1 per rotation' })
   generation!: number;
 
-  @Field(() => DateTimeScalar, { nullable: true, description: 'When the token stops working: the earlier of requestedExpiresAt and its policy\'s lifetime.' })
+  @Field(() => DateTimeScalar, {
+    nullable: true,
+    description: "When the token stops working: the earlier of requestedExpiresAt and its policy's lifetime.",
+  })
   expiresAt!: Date | null;
 
-  @Field(() => DateTimeScalar, { nullable: true, description: 'The expiry asked for at issue or set since (null: none asked for; the policy may still set one).' })
+  @Field(() => DateTimeScalar, {
+    nullable: true,
+    description: 'The expiry asked for at issue or set since (null: none asked for; the policy may still set one).',
+  })
   requestedExpiresAt!: Date | null;
 
   @Field(() => DateTimeScalar, { nullable: true })
@@ -216,7 +223,10 @@ export class IssueTokenInput {
   @Field(() => RateLimitInput, { nullable: true })
   rateLimit?: RateLimitInput | null;
 
-  @Field(() => [String], { nullable: true, description: 'CIDRs such as 10.0.0.0/8 or 2001:db8::/32; the token verifies only from these.' })
+  @Field(() => [String], {
+    nullable: true,
+    description: 'CIDRs such as 10.0.0.0/8 or 2001:db8::/32; the token verifies only from these.',
+  })
   @IsOptional()
   @ArrayMaxSize(50)
   allowedCidrs?: string[] | null;
@@ -245,6 +255,10 @@ export class UpdateTokenInput {
   @ArrayMaxSize(50)
   allowedCidrs?: string[] | null;
 
-  @Field(() => DateTimeScalar, { nullable: true, description: 'The requested expiry. Refused when the token would then stop working later than it does now; e.g. to retire a replaced token after an overlap.' })
+  @Field(() => DateTimeScalar, {
+    nullable: true,
+    description:
+      'The requested expiry. Refused when the token would then stop working later than it does now; e.g. to retire a replaced token after an overlap.',
+  })
   expiresAt?: Date | null;
 }

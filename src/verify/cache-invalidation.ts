@@ -10,7 +10,6 @@ import { throttled } from '../platform/logger';
 import type { SharedRecordCache } from './record-cache';
 import type { InvalidationBus } from './invalidation-bus';
 
-
 interface ChangedToken {
   id: string;
   version: number;
@@ -53,7 +52,11 @@ export class CacheInvalidator implements ChangeNotifier {
     } catch (err) {
       failure ??= err;
     }
-    if (failure) this.log.error({ err: failure, tokens: ids.length }, 'could not announce a token change; replicas will see it at their next poll');
+    if (failure)
+      this.log.error(
+        { err: failure, tokens: ids.length },
+        'could not announce a token change; replicas will see it at their next poll',
+      );
   }
 
   async permissionsChanged(): Promise<void> {
@@ -135,7 +138,9 @@ export class ChangePoller {
       const window: Array<{ id: string; version: number }> =
         this.xmin === null
           ? []
-          : await this.runner.query(`SELECT id, version::float8 AS version FROM tokens WHERE changed_xid >= $1::xid8`, [this.xmin]);
+          : await this.runner.query(`SELECT id, version::float8 AS version FROM tokens WHERE changed_xid >= $1::xid8`, [
+              this.xmin,
+            ]);
       const fresh = window.filter((r) => (this.applied.get(r.id) ?? 0) < r.version).map((r) => r.id);
       if (fresh.length > 0) {
         for (const row of await this.invalidator.load(this.runner, fresh)) this.unclearedShared.set(row.id, row);
@@ -149,7 +154,10 @@ export class ChangePoller {
       this.xmin = xmin;
       this.lastSuccess = Date.now();
     } catch (err) {
-      this.log.warn({ err }, 'change poll failed (Postgres); the in-process cache is bypassed until polls succeed again');
+      this.log.warn(
+        { err },
+        'change poll failed (Postgres); the in-process cache is bypassed until polls succeed again',
+      );
       await this.runner?.release().catch(() => undefined);
       this.runner = null;
     }
@@ -163,7 +171,10 @@ export class ChangePoller {
       for (const r of rows) if (this.unclearedShared.get(r.id) === r) this.unclearedShared.delete(r.id);
     } catch (err) {
       if (this.warnNow()) {
-        this.log.warn({ err, tokens: rows.length }, 'could not clear changed tokens from the Redis cache; applied here, retried every poll');
+        this.log.warn(
+          { err, tokens: rows.length },
+          'could not clear changed tokens from the Redis cache; applied here, retried every poll',
+        );
       }
     }
   }

@@ -34,7 +34,9 @@ export class PermissionCache {
     const hit = this.permissions.get(ownerId);
     if (!hit || hit.until <= now) return this.load(tenantId, ownerId);
     if (hit.until - now < this.ttlMs / 2 && !this.loads.has(ownerId)) {
-      this.load(tenantId, ownerId).catch((err) => this.log.warn({ err, ownerId }, 'could not reload permissions; the cached ones expire as usual'));
+      this.load(tenantId, ownerId).catch((err) =>
+        this.log.warn({ err, ownerId }, 'could not reload permissions; the cached ones expire as usual'),
+      );
     }
     return hit.value;
   }

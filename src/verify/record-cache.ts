@@ -55,13 +55,21 @@ export class LocalRecordCache {
       max: cfg.cacheMaxEntries,
       maxSize: cfg.cacheMaxBytes,
       // An entry is a few small strings and numbers: its JSON size is a fair measure.
-      sizeCalculation: (v, k) => k.length + 200 + v.record.scopes.reduce((n, s) => n + s.length + 8, 0) + (v.record.allowedCidrs?.length ?? 0) * 48,
+      sizeCalculation: (v, k) =>
+        k.length +
+        200 +
+        v.record.scopes.reduce((n, s) => n + s.length + 8, 0) +
+        (v.record.allowedCidrs?.length ?? 0) * 48,
       dispose: (v, hash) => {
         this.forget(v.record.tokenId, hash);
         this.unschedule(hash, v.renewAt);
       },
     });
-    this.negative = new LRUCache<string, true>({ max: cfg.negativeMaxEntries, ttl: Math.max(cfg.negativeTtlMs, 1), ttlAutopurge: false });
+    this.negative = new LRUCache<string, true>({
+      max: cfg.negativeMaxEntries,
+      ttl: Math.max(cfg.negativeTtlMs, 1),
+      ttlAutopurge: false,
+    });
     // A tenth of an entry's life is left when it is due at the latest: slots far shorter than that.
     this.renewEveryMs = cfg.cacheTtlMs === 0 ? 0 : Math.max(10, Math.min(1_000, Math.floor(cfg.cacheTtlMs / 40)));
   }
@@ -258,7 +266,15 @@ export class SharedRecordCache {
   async fill(hash: string, record: SecretRecord, now: number): Promise<void> {
     if (this.ttlMs === 0 || !redisReady(this.redis)) return;
     const value: SharedEntry = { record, until: now + this.ttlMs };
-    await this.redis.eval(FILL, 2, this.entryKey(hash), this.versionKey(record.tokenId), record.version, JSON.stringify(value), this.ttlMs);
+    await this.redis.eval(
+      FILL,
+      2,
+      this.entryKey(hash),
+      this.versionKey(record.tokenId),
+      record.version,
+      JSON.stringify(value),
+      this.ttlMs,
+    );
   }
 
   /** Records the token's new version and deletes its entries, atomically. */
@@ -266,6 +282,13 @@ export class SharedRecordCache {
     // The version must outlive any fill that could still be in flight, and every entry.
     if (!redisReady(this.redis)) throw new Error('Redis is not connected');
     const keepMs = this.ttlMs + 120_000;
-    await this.redis.eval(INVALIDATE, 1 + hashes.length, this.versionKey(tokenId), ...hashes.map((h) => this.entryKey(h)), version, keepMs);
+    await this.redis.eval(
+      INVALIDATE,
+      1 + hashes.length,
+      this.versionKey(tokenId),
+      ...hashes.map((h) => this.entryKey(h)),
+      version,
+      keepMs,
+    );
   }
 }

@@ -47,7 +47,17 @@ interface Columns {
 export const IPS_KEPT = 5;
 const CHUNK = 500;
 const IDLE_FLUSHES_KEPT = 3;
-const emptyColumns = (): Columns => ({ ids: [], tenants: [], counts: [], lasts: [], ips: [], dayIds: [], dayTenants: [], days: [], dayCounts: [] });
+const emptyColumns = (): Columns => ({
+  ids: [],
+  tenants: [],
+  counts: [],
+  lasts: [],
+  ips: [],
+  dayIds: [],
+  dayTenants: [],
+  days: [],
+  dayCounts: [],
+});
 
 // One statement per chunk, so one round trip and one commit: the per-day counts (a data-modifying
 // CTE, which runs whether or not the outer statement reads it) and the per-token totals. Both
@@ -241,7 +251,9 @@ export class UsageRecorder {
         c.count += cols.counts[k]!;
         this.seen(c, cols.lasts[k]!.getTime(), JSON.parse(cols.ips[k]!));
       });
-      cols.dayIds.forEach((id, k) => this.countDay(this.counter(id, cols.dayTenants[k]!), cols.days[k]!, cols.dayCounts[k]!));
+      cols.dayIds.forEach((id, k) =>
+        this.countDay(this.counter(id, cols.dayTenants[k]!), cols.days[k]!, cols.dayCounts[k]!),
+      );
       if (oldest !== null) this.oldest = Math.min(this.oldest ?? oldest, oldest);
       this.log.warn({ err, tokens: cols.ids.length }, 'usage flush failed; will retry');
     }

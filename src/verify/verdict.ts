@@ -87,7 +87,8 @@ export function decide(
 /** When a secret stops verifying by the clock alone: the token's expiry, or a PREVIOUS secret's grace. */
 export function validUntil(r: SecretRecord | null): number | null {
   if (!r) return null;
-  const ends = [r.expiresAt, r.secretState === 'PREVIOUS' ? r.graceEndsAt : null].filter((x): x is number => x !== null);
+  const ends = [r.expiresAt, r.secretState === 'PREVIOUS' ? r.graceEndsAt : null].filter(
+    (x): x is number => x !== null,
+  );
   return ends.length ? Math.min(...ends) : null;
 }
-

@@ -120,7 +120,8 @@ export class Verifier {
     purpose: Purpose = 'gateway',
   ): MaybePromise<Checked> {
     const required = requiredScopes ?? [];
-    if (required.length > MAX_REQUIRED_SCOPES) throw badInput(`at most ${MAX_REQUIRED_SCOPES} requiredScopes`, { argument: 'requiredScopes' });
+    if (required.length > MAX_REQUIRED_SCOPES)
+      throw badInput(`at most ${MAX_REQUIRED_SCOPES} requiredScopes`, { argument: 'requiredScopes' });
     if (!isWellFormed(secret)) return this.counted({ result: failed(VerifyFailure.MALFORMED), record: null }, purpose);
     const hash = this.p.hasher.hash(secret);
     const record = this.cached(hash);
@@ -130,7 +131,11 @@ export class Verifier {
       if (purpose === 'authentication' && !this.p.misses.has(clientIp)) {
         this.p.metrics.authMissesLimited.inc();
         const retryAfter = this.p.misses.retryAfter(clientIp);
-        throw new DomainError(ErrorCode.RATE_LIMITED, `too many unknown credentials from this address; retry in ${retryAfter} s`, { retryAfter });
+        throw new DomainError(
+          ErrorCode.RATE_LIMITED,
+          `too many unknown credentials from this address; retry in ${retryAfter} s`,
+          { retryAfter },
+        );
       }
       return this.sharedFill(hash).then((r) => {
         if (r === null && purpose === 'authentication') this.p.misses.take(clientIp);
@@ -140,11 +145,18 @@ export class Verifier {
     return this.conclude(record, tenantId, required, clientIp, purpose);
   }
 
-  private conclude(record: SecretRecord | null, tenantId: string | null, required: readonly string[], clientIp: string | null | undefined, purpose: Purpose): MaybePromise<Checked> {
+  private conclude(
+    record: SecretRecord | null,
+    tenantId: string | null,
+    required: readonly string[],
+    clientIp: string | null | undefined,
+    purpose: Purpose,
+  ): MaybePromise<Checked> {
     const result = decide(record, tenantId, required, Date.now(), clientIp);
     if (result.failure === VerifyFailure.IP_NOT_ALLOWED) this.reportRejectedAddress(record!, clientIp);
     if (!result.valid) return this.counted({ result, record }, purpose);
-    if (record!.rateLimit) return this.limit(result, record!).then((limited) => this.used({ result: limited, record }, clientIp, purpose));
+    if (record!.rateLimit)
+      return this.limit(result, record!).then((limited) => this.used({ result: limited, record }, clientIp, purpose));
     return this.used({ result, record }, clientIp, purpose);
   }
 
@@ -163,12 +175,17 @@ export class Verifier {
   private async limit(result: VerifyResult, record: SecretRecord): Promise<VerifyResult> {
     try {
       const rate = await this.p.limiter.hit(record.tokenId, record.rateLimit!);
-      return rate.allowed ? result : { ...result, valid: false, failure: VerifyFailure.RATE_LIMITED, retryAfter: rate.retryAfter };
+      return rate.allowed
+        ? result
+        : { ...result, valid: false, failure: VerifyFailure.RATE_LIMITED, retryAfter: rate.retryAfter };
     } catch (err) {
       // Redis is unreachable: verification stays available, without the limit.
       this.p.metrics.rateLimitErrors.inc();
       if (this.warnRateLimits()) {
-        this.p.log.warn({ err, tokenId: record.tokenId }, 'rate limits unavailable (Redis); allowing, and counting in latchkey_rate_limit_errors_total');
+        this.p.log.warn(
+          { err, tokenId: record.tokenId },
+          'rate limits unavailable (Redis); allowing, and counting in latchkey_rate_limit_errors_total',
+        );
       }
       return result;
     }
@@ -189,14 +206,22 @@ export class Verifier {
     return andThen(this.check(secret, [], null, clientIp, 'authentication'), ({ result, record }) => {
       // Over its own rate limit the token is still good: 429 with the wait, not 401.
       if (result.failure === VerifyFailure.RATE_LIMITED) {
-        throw new DomainError(ErrorCode.RATE_LIMITED, `this token is over its rate limit; retry in ${result.retryAfter ?? 1} s`, { retryAfter: result.retryAfter ?? 1 });
+        throw new DomainError(
+          ErrorCode.RATE_LIMITED,
+          `this token is over its rate limit; retry in ${result.retryAfter ?? 1} s`,
+          { retryAfter: result.retryAfter ?? 1 },
+        );
       }
       if (!result.valid) throw unauthenticated(`the bearer token is not valid (${result.failure})`);
       // Fixed at issue: a DATA token whose scopes were all taken away is still a DATA token.
       if (record!.kind !== 'CONTROL') {
-        throw unauthenticated('this is a DATA token, for the APIs its scopes reach; it cannot call Latchkey itself: use a CONTROL token');
+        throw unauthenticated(
+          'this is a DATA token, for the APIs its scopes reach; it cannot call Latchkey itself: use a CONTROL token',
+        );
       }
-      return andThen(this.p.permissions.cached(result.tenantId!, result.ownerId!), (permissions) => principalOf(result, permissions));
+      return andThen(this.p.permissions.cached(result.tenantId!, result.ownerId!), (permissions) =>
+        principalOf(result, permissions),
+      );
     });
   }
 
@@ -245,7 +270,9 @@ export class Verifier {
     const record = await this.p.records.readOne(hash);
     this.p.local.set(hash, record, epoch, now);
     if (record) {
-      this.p.shared.fill(hash, record, now).catch((err) => this.p.log.warn({ err }, 'could not fill the Redis verification cache'));
+      this.p.shared
+        .fill(hash, record, now)
+        .catch((err) => this.p.log.warn({ err }, 'could not fill the Redis verification cache'));
     }
     return record;
   }
@@ -266,7 +293,10 @@ export class Verifier {
         for (const hash of batch) this.p.local.renew(hash, records.get(hash) ?? null, epoch, now);
         this.p.metrics.cacheRenewals.inc(batch.length);
       } catch (err) {
-        this.p.log.warn({ err, entries: hashes.length - i }, 'could not read cached verification records again; they expire as usual');
+        this.p.log.warn(
+          { err, entries: hashes.length - i },
+          'could not read cached verification records again; they expire as usual',
+        );
         return;
       }
     }

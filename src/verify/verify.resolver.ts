@@ -14,7 +14,10 @@ export class VerifyResolver {
     @Arg('secret') secret: string,
     @Ctx() ctx: RequestContext,
     @Arg('requiredScopes', () => [String], { nullable: true }) requiredScopes?: string[],
-    @Arg('clientIp', () => String, { nullable: true, description: "The end user's address, for tokens bound to networks." })
+    @Arg('clientIp', () => String, {
+      nullable: true,
+      description: "The end user's address, for tokens bound to networks.",
+    })
     clientIp?: string,
   ): Promise<VerifyResult> {
     return this.service.verify(secret, requiredScopes, ctx.principal.tenantId, clientIp);

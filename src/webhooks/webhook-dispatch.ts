@@ -40,7 +40,10 @@ export class WebhookDispatch {
     if (status) qb.andWhere('d.status = :status', { status });
     const totalCount = await qb.clone().getCount();
     if (after) qb.andWhere('d.id > :after', { after: requireId(decodeCursor(after), 'after') });
-    const rows = await qb.orderBy('d.id', 'ASC').limit(limit + 1).getMany();
+    const rows = await qb
+      .orderBy('d.id', 'ASC')
+      .limit(limit + 1)
+      .getMany();
     return connection(rows, limit, totalCount, (d) => d.id);
   }
 
@@ -49,10 +52,16 @@ export class WebhookDispatch {
     requireId(deliveryId, 'deliveryId');
     const scope = new TenantScope(this.ds.manager, p.tenantId);
     const d = await scope.get(WebhookDelivery, deliveryId, 'webhook delivery');
-    if (d.status !== WebhookDeliveryStatus.DEAD) throw badInput(`delivery ${JSON.stringify(deliveryId)} is ${d.status.toLowerCase()}, not dead`);
+    if (d.status !== WebhookDeliveryStatus.DEAD)
+      throw badInput(`delivery ${JSON.stringify(deliveryId)} is ${d.status.toLowerCase()}, not dead`);
     const jobId = `${d.id}r${Date.now()}`;
     const nextAttemptAt = new Date();
-    await scope.update(WebhookDelivery, deliveryId, { status: WebhookDeliveryStatus.PENDING, attempts: 0, jobId, nextAttemptAt });
+    await scope.update(WebhookDelivery, deliveryId, {
+      status: WebhookDeliveryStatus.PENDING,
+      attempts: 0,
+      jobId,
+      nextAttemptAt,
+    });
     await this.enqueue([{ id: d.id, tenantId: d.tenantId, jobId }]);
     return { ...d, status: WebhookDeliveryStatus.PENDING, attempts: 0, jobId, nextAttemptAt };
   }
@@ -63,12 +72,17 @@ export class WebhookDispatch {
    */
   async plan(tenantId: string, events: readonly AuditEvent[]): Promise<void> {
     if (events.length === 0) return;
-    const hooks = await new TenantScope(this.ds.manager, tenantId).select(Webhook, 'w').andWhere(`w.status = 'ACTIVE'`).getMany();
+    const hooks = await new TenantScope(this.ds.manager, tenantId)
+      .select(Webhook, 'w')
+      .andWhere(`w.status = 'ACTIVE'`)
+      .getMany();
     if (hooks.length === 0) return;
     const rows = events.flatMap((e) =>
       hooks
         // A test event goes to the endpoint it tests, and to no other.
-        .filter((h) => (e.action === 'WEBHOOK_TESTED' ? h.id === e.targetId : h.events.includes('*') || h.events.includes(e.action)))
+        .filter((h) =>
+          e.action === 'WEBHOOK_TESTED' ? h.id === e.targetId : h.events.includes('*') || h.events.includes(e.action),
+        )
         .map((h) => ({ id: uuidv7(), webhookId: h.id, eventId: e.id, eventSeq: e.seq, eventAction: e.action })),
     );
     if (rows.length === 0) return;
@@ -77,7 +91,14 @@ export class WebhookDispatch {
        SELECT u.id, $1, u.webhook_id, u.event_id, u.seq, u.action, 'PENDING', now(), now(), u.id::text
          FROM unnest($2::uuid[], $3::uuid[], $4::uuid[], $5::bigint[], $6::text[]) AS u(id, webhook_id, event_id, seq, action)
        ON CONFLICT (webhook_id, event_id) DO NOTHING RETURNING id`,
-      [tenantId, rows.map((r) => r.id), rows.map((r) => r.webhookId), rows.map((r) => r.eventId), rows.map((r) => r.eventSeq), rows.map((r) => r.eventAction)],
+      [
+        tenantId,
+        rows.map((r) => r.id),
+        rows.map((r) => r.webhookId),
+        rows.map((r) => r.eventId),
+        rows.map((r) => r.eventSeq),
+        rows.map((r) => r.eventAction),
+      ],
     );
     await this.enqueue(inserted.map((r) => ({ id: r.id, tenantId, jobId: r.id })));
   }

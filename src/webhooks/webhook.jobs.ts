@@ -41,7 +41,8 @@ export class WebhookDeliveries {
   async attempt(deliveryId: string, tenantId: string): Promise<DeliveryOutcome> {
     const scope = new TenantScope(this.ds.manager, tenantId);
     const [d] = await scope.findByIds(WebhookDelivery, [deliveryId]);
-    if (!d || d.status !== WebhookDeliveryStatus.PENDING) return { status: 'skipped', reason: d ? `already ${d.status}` : 'no such delivery' };
+    if (!d || d.status !== WebhookDeliveryStatus.PENDING)
+      return { status: 'skipped', reason: d ? `already ${d.status}` : 'no such delivery' };
     const [w] = await scope.findByIds(Webhook, [d.webhookId]);
     if (!w || w.status !== WebhookStatus.ACTIVE) return this.dead(d, null, 'the endpoint is disabled', null);
     const [e] = await scope.findByIds(AuditEvent, [d.eventId]);
@@ -62,24 +63,39 @@ export class WebhookDeliveries {
     }
     if (res.status >= 200 && res.status < 300) {
       const now = new Date();
-      await scope.update(WebhookDelivery, d.id, { status: WebhookDeliveryStatus.DELIVERED, attempts: d.attempts + 1, lastAttemptAt: now, lastStatus: res.status, lastError: null, lastResponse: res.body, deliveredAt: now, nextAttemptAt: null });
+      await scope.update(WebhookDelivery, d.id, {
+        status: WebhookDeliveryStatus.DELIVERED,
+        attempts: d.attempts + 1,
+        lastAttemptAt: now,
+        lastStatus: res.status,
+        lastError: null,
+        lastResponse: res.body,
+        deliveredAt: now,
+        nextAttemptAt: null,
+      });
       await scope.update(Webhook, w.id, { lastSuccessAt: now });
       return { status: 'delivered' };
     }
-    const error = res.status >= 300 && res.status < 400 ? `redirected (${res.status}); redirects are not followed` : `answered ${res.status}`;
+    const error =
+      res.status >= 300 && res.status < 400
+        ? `redirected (${res.status}); redirects are not followed`
+        : `answered ${res.status}`;
     return this.failed(d, w, res.status, error, res.body);
   }
 
   /** The endpoint's signing secrets, or why they cannot be opened. */
   private secretsOf(w: Webhook): string[] | string {
     const sealed = [{ ciphertext: w.secretCiphertext, keyId: w.secretKeyId }];
-    if (w.previousSecretCiphertext && w.previousSecretUntil && w.previousSecretUntil > new Date()) sealed.push({ ciphertext: w.previousSecretCiphertext, keyId: w.previousSecretKeyId! });
+    if (w.previousSecretCiphertext && w.previousSecretUntil && w.previousSecretUntil > new Date())
+      sealed.push({ ciphertext: w.previousSecretCiphertext, keyId: w.previousSecretKeyId! });
     const secrets: string[] = [];
     for (const s of sealed) {
       try {
         secrets.push(this.box.open(s, w.id));
       } catch {
-        const why = this.box.holds(s.keyId) ? `key ${s.keyId} of the ring does not open it` : `it is sealed under key ${s.keyId}, which the key ring does not hold`;
+        const why = this.box.holds(s.keyId)
+          ? `key ${s.keyId} of the ring does not open it`
+          : `it is sealed under key ${s.keyId}, which the key ring does not hold`;
         return `the endpoint's signing secret cannot be opened: ${why}`;
       }
     }
@@ -87,17 +103,36 @@ export class WebhookDeliveries {
   }
 
   /** An attempt that did not deliver: the next one is scheduled (the job throws to be retried), or the delivery is dead. */
-  private async failed(d: WebhookDelivery, w: Webhook, status: number | null, error: string, response: string | null): Promise<DeliveryOutcome> {
+  private async failed(
+    d: WebhookDelivery,
+    w: Webhook,
+    status: number | null,
+    error: string,
+    response: string | null,
+  ): Promise<DeliveryOutcome> {
     const scope = new TenantScope(this.ds.manager, d.tenantId);
     const attempts = d.attempts + 1;
     if (attempts >= this.settings.attempts) return this.dead(d, status, error, response, w);
     // BullMQ's exponential backoff: the delay doubles from backoffMs with each attempt made.
     const nextAttemptAt = new Date(Date.now() + this.settings.backoffMs * 2 ** (attempts - 1));
-    await scope.update(WebhookDelivery, d.id, { attempts, lastAttemptAt: new Date(), lastStatus: status, lastError: error, lastResponse: response, nextAttemptAt });
+    await scope.update(WebhookDelivery, d.id, {
+      attempts,
+      lastAttemptAt: new Date(),
+      lastStatus: status,
+      lastError: error,
+      lastResponse: response,
+      nextAttemptAt,
+    });
     throw new Error(`delivery ${d.id}: ${error}`);
   }
 
-  private async dead(d: WebhookDelivery, status: number | null, error: string | null, response: string | null, w?: Webhook): Promise<DeliveryOutcome> {
+  private async dead(
+    d: WebhookDelivery,
+    status: number | null,
+    error: string | null,
+    response: string | null,
+    w?: Webhook,
+  ): Promise<DeliveryOutcome> {
     await this.ds.transaction(async (tx) => {
       const scope = new TenantScope(tx, d.tenantId);
       await scope.update(WebhookDelivery, d.id, {
@@ -110,10 +145,24 @@ export class WebhookDeliveries {
         lastResponse: response,
       });
       // An endpoint that has not taken a delivery for a day is switched off, and that is audited.
-      if (w && w.status === WebhookStatus.ACTIVE && (!w.lastSuccessAt || Date.now() - w.lastSuccessAt.getTime() > DISABLE_AFTER_SILENCE_MS)) {
+      if (
+        w &&
+        w.status === WebhookStatus.ACTIVE &&
+        (!w.lastSuccessAt || Date.now() - w.lastSuccessAt.getTime() > DISABLE_AFTER_SILENCE_MS)
+      ) {
         const reason = `deliveries kept failing (last: ${error ?? 'unknown'})`;
-        await scope.update(Webhook, w.id, { status: WebhookStatus.DISABLED, disabledReason: reason, updatedAt: new Date() });
-        await this.audit.append(tx, d.tenantId, { action: 'WEBHOOK_DISABLED', actorId: null, targetType: 'WEBHOOK', targetId: w.id, data: { reason, deliveryId: d.id } });
+        await scope.update(Webhook, w.id, {
+          status: WebhookStatus.DISABLED,
+          disabledReason: reason,
+          updatedAt: new Date(),
+        });
+        await this.audit.append(tx, d.tenantId, {
+          action: 'WEBHOOK_DISABLED',
+          actorId: null,
+          targetType: 'WEBHOOK',
+          targetId: w.id,
+          data: { reason, deliveryId: d.id },
+        });
         this.log.warn({ webhookId: w.id, tenantId: d.tenantId }, 'disabled a webhook that kept failing');
       }
     });
@@ -137,4 +186,3 @@ export function eventPayload(e: AuditEvent): Record<string, unknown> {
     hash: e.hash,
   };
 }
-

@@ -1,5 +1,17 @@
 import { AuditEvent } from '../audit/audit-event.entity';
-import { Arg, Authorized, Ctx, Extensions, FieldResolver, ID, Int, Mutation, Query, Resolver, Root } from 'type-graphql';
+import {
+  Arg,
+  Authorized,
+  Ctx,
+  Extensions,
+  FieldResolver,
+  ID,
+  Int,
+  Mutation,
+  Query,
+  Resolver,
+  Root,
+} from 'type-graphql';
 import { maskUrl, urlDigest } from '../platform/capability-url';
 import { QUOTAS } from '../platform/quotas';
 import { Permission } from '../iam/permissions';
@@ -17,12 +29,17 @@ export class WebhookResolver {
     private readonly dispatch: WebhookDispatch,
   ) {}
 
-  @FieldResolver(() => String, { description: 'Where deliveries go; its origin alone for readers without WEBHOOK_WRITE (a path or query may carry a token).' })
+  @FieldResolver(() => String, {
+    description:
+      'Where deliveries go; its origin alone for readers without WEBHOOK_WRITE (a path or query may carry a token).',
+  })
   url(@Root() w: Webhook, @Ctx() ctx: RequestContext): string {
     return ctx.principal.permissions.has(Permission.WEBHOOK_WRITE) ? w.url : maskUrl(w.url);
   }
 
-  @FieldResolver(() => String, { description: 'SHA-256 of the whole URL, hex: whether the endpoint sends to a URL you hold, without showing it.' })
+  @FieldResolver(() => String, {
+    description: 'SHA-256 of the whole URL, hex: whether the endpoint sends to a URL you hold, without showing it.',
+  })
   urlDigest(@Root() w: Webhook): string {
     return urlDigest(w.url);
   }
@@ -41,7 +58,9 @@ export class WebhookResolver {
   }
 
   @Authorized(Permission.WEBHOOK_READ)
-  @Query(() => WebhookDeliveryConnection, { description: 'Deliveries of one endpoint; status DEAD lists the dead letters.' })
+  @Query(() => WebhookDeliveryConnection, {
+    description: 'Deliveries of one endpoint; status DEAD lists the dead letters.',
+  })
   webhookDeliveries(
     @Arg('webhookId', () => ID) webhookId: string,
     @Ctx() ctx: RequestContext,
@@ -53,7 +72,9 @@ export class WebhookResolver {
   }
 
   @Authorized(Permission.WEBHOOK_WRITE)
-  @Mutation(() => CreatedWebhook, { description: 'Audit events whose action is in events (or "*") are POSTed to url, signed per Standard Webhooks.' })
+  @Mutation(() => CreatedWebhook, {
+    description: 'Audit events whose action is in events (or "*") are POSTed to url, signed per Standard Webhooks.',
+  })
   createWebhook(
     @Arg('url') url: string,
     @Arg('events', () => [String]) events: string[],
@@ -65,7 +86,11 @@ export class WebhookResolver {
 
   @Authorized(Permission.WEBHOOK_WRITE)
   @Mutation(() => Webhook)
-  updateWebhook(@Arg('id', () => ID) id: string, @Arg('input', () => UpdateWebhookInput) input: UpdateWebhookInput, @Ctx() ctx: RequestContext): Promise<Webhook> {
+  updateWebhook(
+    @Arg('id', () => ID) id: string,
+    @Arg('input', () => UpdateWebhookInput) input: UpdateWebhookInput,
+    @Ctx() ctx: RequestContext,
+  ): Promise<Webhook> {
     return this.service.update(ctx.principal, id, input);
   }
 
@@ -82,14 +107,17 @@ export class WebhookResolver {
   }
 
   @Authorized(Permission.WEBHOOK_WRITE)
-  @Mutation(() => CreatedWebhook, { description: 'A new signing secret; the old one keeps signing beside it for 24 hours.' })
+  @Mutation(() => CreatedWebhook, {
+    description: 'A new signing secret; the old one keeps signing beside it for 24 hours.',
+  })
   rotateWebhookSecret(@Arg('id', () => ID) id: string, @Ctx() ctx: RequestContext): Promise<CreatedWebhook> {
     return this.service.rotateSecret(ctx.principal, id);
   }
 
   @Authorized(Permission.WEBHOOK_WRITE)
   @Mutation(() => AuditEvent, {
-    description: 'Sends a WEBHOOK_TESTED event to this endpoint only, signed and retried like any other; its delivery shows in webhookDeliveries.',
+    description:
+      'Sends a WEBHOOK_TESTED event to this endpoint only, signed and retried like any other; its delivery shows in webhookDeliveries.',
   })
   testWebhook(@Arg('id', () => ID) id: string, @Ctx() ctx: RequestContext): Promise<AuditEvent> {
     return this.service.test(ctx.principal, id);

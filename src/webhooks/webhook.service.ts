@@ -39,7 +39,12 @@ export class WebhookService {
     return new TenantScope(this.ds.manager, p.tenantId).get(Webhook, id, 'webhook');
   }
 
-  async create(p: Principal, url: string, events: string[], description: string | null | undefined): Promise<{ webhook: Webhook; signingSecret: string }> {
+  async create(
+    p: Principal,
+    url: string,
+    events: string[],
+    description: string | null | undefined,
+  ): Promise<{ webhook: Webhook; signingSecret: string }> {
     const names = this.checkEvents(events);
     checkDescription(description);
     const target = await this.checkUrl(url);
@@ -88,7 +93,10 @@ export class WebhookService {
       const w = await scope.get(Webhook, id, 'webhook', true);
       const before: Record<string, unknown> = {};
       const after: Record<string, unknown> = {};
-      const set = <K extends 'url' | 'events' | 'description' | 'status' | 'disabledReason'>(key: K, value: Webhook[K]) => {
+      const set = <K extends 'url' | 'events' | 'description' | 'status' | 'disabledReason'>(
+        key: K,
+        value: Webhook[K],
+      ) => {
         if (JSON.stringify(w[key]) === JSON.stringify(value)) return;
         before[key] = w[key];
         after[key] = value;
@@ -108,10 +116,18 @@ export class WebhookService {
       if (Object.keys(after).length === 0) return w;
       // The audit log keeps URLs masked, with their digests: a URL may carry a token.
       for (const side of [before, after]) {
-        if (typeof side.url === 'string') Object.assign(side, { url: maskUrl(side.url), urlDigest: urlDigest(side.url) });
+        if (typeof side.url === 'string')
+          Object.assign(side, { url: maskUrl(side.url), urlDigest: urlDigest(side.url) });
       }
       w.updatedAt = new Date();
-      await scope.update(Webhook, id, { url: w.url, events: w.events, description: w.description, status: w.status, disabledReason: w.disabledReason, updatedAt: w.updatedAt });
+      await scope.update(Webhook, id, {
+        url: w.url,
+        events: w.events,
+        description: w.description,
+        status: w.status,
+        disabledReason: w.disabledReason,
+        updatedAt: w.updatedAt,
+      });
       await this.audit.append(tx, p.tenantId, {
         action: input.enabled === false ? 'WEBHOOK_DISABLED' : 'WEBHOOK_UPDATED',
         actorId: p.ownerId,
@@ -128,7 +144,13 @@ export class WebhookService {
     await this.ds.transaction(async (tx) => {
       const w = await new TenantScope(tx, p.tenantId).get(Webhook, id, 'webhook', true);
       await tx.delete(Webhook, { tenantId: p.tenantId, id });
-      await this.audit.append(tx, p.tenantId, { action: 'WEBHOOK_DELETED', actorId: p.ownerId, targetType: 'WEBHOOK', targetId: id, data: { url: maskUrl(w.url), urlDigest: urlDigest(w.url) } });
+      await this.audit.append(tx, p.tenantId, {
+        action: 'WEBHOOK_DELETED',
+        actorId: p.ownerId,
+        targetType: 'WEBHOOK',
+        targetId: id,
+        data: { url: maskUrl(w.url), urlDigest: urlDigest(w.url) },
+      });
     });
     return true;
   }
@@ -141,8 +163,15 @@ export class WebhookService {
     requireId(id);
     return this.ds.transaction(async (tx) => {
       const w = await new TenantScope(tx, p.tenantId).get(Webhook, id, 'webhook');
-      if (w.status !== WebhookStatus.ACTIVE) throw conflict(`webhook ${JSON.stringify(id)} is disabled: enable it to test it`, { id });
-      const [event] = await this.audit.append(tx, p.tenantId, { action: 'WEBHOOK_TESTED', actorId: p.ownerId, targetType: 'WEBHOOK', targetId: id, data: { url: maskUrl(w.url), urlDigest: urlDigest(w.url) } });
+      if (w.status !== WebhookStatus.ACTIVE)
+        throw conflict(`webhook ${JSON.stringify(id)} is disabled: enable it to test it`, { id });
+      const [event] = await this.audit.append(tx, p.tenantId, {
+        action: 'WEBHOOK_TESTED',
+        actorId: p.ownerId,
+        targetType: 'WEBHOOK',
+        targetId: id,
+        data: { url: maskUrl(w.url), urlDigest: urlDigest(w.url) },
+      });
       return event!;
     });
   }
@@ -188,18 +217,26 @@ export class WebhookService {
   }
 
   private checkEvents(events: string[]): string[] {
-    if (events.length > MAX_EVENTS) throw badInput(`at most ${MAX_EVENTS} events; "*" subscribes to all`, { argument: 'events' });
+    if (events.length > MAX_EVENTS)
+      throw badInput(`at most ${MAX_EVENTS} events; "*" subscribes to all`, { argument: 'events' });
     const names = [...new Set(events.map((e) => e.trim()))];
     // A name that is no audit action would make a webhook that never fires.
     const bad = names.filter((e) => e !== '*' && !isAuditAction(e));
     if (names.length === 0 || bad.length > 0) {
-      const shown = bad.slice(0, 5).map((b) => JSON.stringify(b.slice(0, 64))).join(', ');
-      throw badInput(`events must be audit actions such as TOKEN_EXPIRING, or "*"${bad.length ? `; unknown: ${shown}${bad.length > 5 ? ', …' : ''}` : ''}`, { argument: 'events' });
+      const shown = bad
+        .slice(0, 5)
+        .map((b) => JSON.stringify(b.slice(0, 64)))
+        .join(', ');
+      throw badInput(
+        `events must be audit actions such as TOKEN_EXPIRING, or "*"${bad.length ? `; unknown: ${shown}${bad.length > 5 ? ', …' : ''}` : ''}`,
+        { argument: 'events' },
+      );
     }
     return names.sort();
   }
 }
 
 function checkDescription(description: string | null | undefined): void {
-  if (description && description.length > MAX_DESCRIPTION) throw badInput(`description must be at most ${MAX_DESCRIPTION} characters`, { argument: 'description' });
+  if (description && description.length > MAX_DESCRIPTION)
+    throw badInput(`description must be at most ${MAX_DESCRIPTION} characters`, { argument: 'description' });
 }

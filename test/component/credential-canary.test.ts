@@ -26,7 +26,6 @@ let t: TenantFixture;
 let receiver: Server;
 const bodies: string[] = [];
 
-
 async function redisContents(): Promise<string> {
   const redis = new Redis(testEnv().REDIS_URL!);
   const parts: string[] = [];
@@ -71,26 +70,64 @@ afterAll(async () => {
 
 describe('a credential value', () => {
   it('appears nowhere but in the answers that hand it out', async () => {
-    await served.ok(t.adminToken, `mutation($u: String!) { createWebhook(url: $u, events: ["*"]) { webhook { id } } }`, { u: `http://127.0.0.1:${(receiver.address() as AddressInfo).port}/hook` });
+    await served.ok(
+      t.adminToken,
+      `mutation($u: String!) { createWebhook(url: $u, events: ["*"]) { webhook { id } } }`,
+      { u: `http://127.0.0.1:${(receiver.address() as AddressInfo).port}/hook` },
+    );
     await served.ok(t.adminToken, CreateCredentialDocument, { input: { name: 'crm-canary', value: CANARY } });
     await served.ok(t.adminToken, GrantCredentialDocument, { name: 'crm-canary', ownerId: t.adminId });
-    expect((await served.ok(t.adminToken, RevealCredentialDocument, { name: 'crm-canary' })).revealCredential.value).toBe(CANARY);
-    const rest = await fetch(`${server.url}/v1/credentials/crm-canary`, { headers: { authorization: `Bearer ${t.adminToken}` } });
+    expect(
+      (await served.ok(t.adminToken, RevealCredentialDocument, { name: 'crm-canary' })).revealCredential.value,
+    ).toBe(CANARY);
+    const rest = await fetch(`${server.url}/v1/credentials/crm-canary`, {
+      headers: { authorization: `Bearer ${t.adminToken}` },
+    });
     expect(((await rest.json()) as { value: string }).value).toBe(CANARY);
     const etag = rest.headers.get('etag')!;
-    expect((await fetch(`${server.url}/v1/credentials/crm-canary`, { headers: { authorization: `Bearer ${t.adminToken}`, 'if-none-match': etag } })).status).toBe(304);
+    expect(
+      (
+        await fetch(`${server.url}/v1/credentials/crm-canary`, {
+          headers: { authorization: `Bearer ${t.adminToken}`, 'if-none-match': etag },
+        })
+      ).status,
+    ).toBe(304);
     // Refusals with the value in the input: an oversized one, and one under a bad name.
-    await expect(served.ok(t.adminToken, CreateCredentialDocument, { input: { name: 'Bad Name', value: CANARY } })).rejects.toThrow(/BAD_USER_INPUT/);
-    await served.ok(t.adminToken, `mutation($v: String!) { addCredentialVersion(input: { name: "crm-canary", value: $v, gracePeriod: "PT1S" }) { version } }`, { v: `${CANARY}-2` });
-    await served.ok(t.adminToken, `mutation($v: String!) { addCredentialVersion(input: { name: "crm-canary", value: $v, gracePeriod: "PT1S" }) { version } }`, { v: 'unrelated-third-value' });
+    await expect(
+      served.ok(t.adminToken, CreateCredentialDocument, { input: { name: 'Bad Name', value: CANARY } }),
+    ).rejects.toThrow(/BAD_USER_INPUT/);
+    await served.ok(
+      t.adminToken,
+      `mutation($v: String!) { addCredentialVersion(input: { name: "crm-canary", value: $v, gracePeriod: "PT1S" }) { version } }`,
+      { v: `${CANARY}-2` },
+    );
+    await served.ok(
+      t.adminToken,
+      `mutation($v: String!) { addCredentialVersion(input: { name: "crm-canary", value: $v, gracePeriod: "PT1S" }) { version } }`,
+      { v: 'unrelated-third-value' },
+    );
     // The workers retire version 2 when its second of grace is over, and deliver every event.
     await expect
-      .poll(async () => (await api.sql(`SELECT count(*)::int AS n FROM credential_versions v JOIN credentials c ON c.id = v.credential_id WHERE c.tenant_id = $1 AND v.state = 'RETIRED'`, [t.tenantId]))[0].n, { timeout: 15_000 })
+      .poll(
+        async () =>
+          (
+            await api.sql(
+              `SELECT count(*)::int AS n FROM credential_versions v JOIN credentials c ON c.id = v.credential_id WHERE c.tenant_id = $1 AND v.state = 'RETIRED'`,
+              [t.tenantId],
+            )
+          )[0].n,
+        { timeout: 15_000 },
+      )
       .toBe(2);
-    await expect.poll(() => bodies.filter((b) => b.includes('CREDENTIAL_VERSION_RETIRED')).length, { timeout: 15_000 }).toBe(2);
+    await expect
+      .poll(() => bodies.filter((b) => b.includes('CREDENTIAL_VERSION_RETIRED')).length, { timeout: 15_000 })
+      .toBe(2);
     expect(bodies.some((b) => b.includes('CREDENTIAL_REVEALED'))).toBe(true);
 
-    const dump = execFileSync('pg_dump', ['--data-only', db.env.DATABASE_URL!], { encoding: 'utf8', maxBuffer: 512 * 1024 * 1024 });
+    const dump = execFileSync('pg_dump', ['--data-only', db.env.DATABASE_URL!], {
+      encoding: 'utf8',
+      maxBuffer: 512 * 1024 * 1024,
+    });
     expect(dump).toContain('crm-canary'); // the dump holds the credential's rows...
     expect(dump).not.toContain(CANARY); // ...never its values
     const redis = await redisContents();

@@ -17,7 +17,13 @@ import { newPrincipal, newTenant, type TenantFixture, unique } from '../helpers/
 import { ownRedisPrefix } from '../helpers/own-database';
 import { type PgProcess, startPgProcess } from '../helpers/pg-process';
 import { type RedisProcess, startRedisProcess } from '../helpers/redis-process';
-import { CreateCredentialDocument, CreateRoleDocument, GrantCredentialDocument, RevealCredentialDocument, RotateCredentialDocument } from '../generated/graphql';
+import {
+  CreateCredentialDocument,
+  CreateRoleDocument,
+  GrantCredentialDocument,
+  RevealCredentialDocument,
+  RotateCredentialDocument,
+} from '../generated/graphql';
 
 let api: TestApi;
 let workers: Workers;
@@ -46,10 +52,13 @@ const latest = async (name: string) => {
   return { ...credential, versions: credential.versions.edges.map((e: { node: unknown }) => e.node) };
 };
 const until = async (name: string, state: string) => {
-  await expect.poll(async () => (await latest(name)).rotations[0]?.state, { timeout: 20_000, interval: 100 }).toBe(state);
+  await expect
+    .poll(async () => (await latest(name)).rotations[0]?.state, { timeout: 20_000, interval: 100 })
+    .toBe(state);
   return latest(name);
 };
-const reveal = async (name: string) => (await api.ok(t.adminToken, RevealCredentialDocument, { name })).revealCredential;
+const reveal = async (name: string) =>
+  (await api.ok(t.adminToken, RevealCredentialDocument, { name })).revealCredential;
 
 async function credential(value: string): Promise<string> {
   const name = unique('cred').toLowerCase();
@@ -69,7 +78,10 @@ beforeAll(async () => {
       calls.push({ step: msg.step, rotationId: msg.rotationId, headers: req.headers, body });
       if (msg.step === 'set' && setDelayMs) await new Promise((r) => setTimeout(r, setDelayMs));
       if (msg.step === failAt) return res.writeHead(500).end('rotator says no');
-      if (msg.step === 'create') return res.writeHead(200, { 'content-type': 'application/json' }).end(createAnswer?.() ?? JSON.stringify({ value: `vendor-value-${++n}` }));
+      if (msg.step === 'create')
+        return res
+          .writeHead(200, { 'content-type': 'application/json' })
+          .end(createAnswer?.() ?? JSON.stringify({ value: `vendor-value-${++n}` }));
       res.writeHead(204).end();
     };
   }).listen(0, '127.0.0.1');
@@ -84,7 +96,13 @@ beforeAll(async () => {
   await new Promise((r) => elsewhere.once('listening', r));
   elsewherePort = (elsewhere.address() as AddressInfo).port;
   const allow = `127.0.0.1:${pg.port},127.0.0.1:${new URL(redisServer.url).port},127.0.0.1:${elsewherePort}`;
-  api = await startTestApi({ REDIS_PREFIX: ownRedisPrefix('rotators'), ROTATOR_ATTEMPTS: '2', ROTATOR_BACKOFF_MS: '50', PLANNER_TICK_MS: '200', ROTATOR_ALLOW: allow });
+  api = await startTestApi({
+    REDIS_PREFIX: ownRedisPrefix('rotators'),
+    ROTATOR_ATTEMPTS: '2',
+    ROTATOR_BACKOFF_MS: '50',
+    PLANNER_TICK_MS: '200',
+    ROTATOR_ALLOW: allow,
+  });
   workers = await startWorkers(api.container);
   t = await newTenant(api);
 });
@@ -101,7 +119,10 @@ afterAll(async () => {
 describe('the webhook rotator', () => {
   it('walks create, set, test and finish, signed, and makes the value it created CURRENT', async () => {
     const name = await credential('hand-made');
-    const { setCredentialRotator } = await api.ok(t.adminToken, SET, { n: name, i: { kind: 'WEBHOOK', url: `${base}/rotate`, gracePeriod: 'PT1H' } });
+    const { setCredentialRotator } = await api.ok(t.adminToken, SET, {
+      n: name,
+      i: { kind: 'WEBHOOK', url: `${base}/rotate`, gracePeriod: 'PT1H' },
+    });
     const secret = setCredentialRotator.signingSecret as string;
     expect(secret).toMatch(/^whsec_/);
     const { rotateCredential } = await api.ok(t.adminToken, RotateCredentialDocument, { name });
@@ -113,14 +134,26 @@ describe('the webhook rotator', () => {
     const mine = calls.filter((c) => c.rotationId === rotateCredential.id);
     expect(mine.map((c) => c.step)).toEqual(['create', 'set', 'test', 'finish']);
     for (const c of mine) {
-      const expected = createHmac('sha256', Buffer.from(secret.slice(6), 'base64')).update(`${c.headers['webhook-id']}.${c.headers['webhook-timestamp']}.${c.body}`).digest('base64');
+      const expected = createHmac('sha256', Buffer.from(secret.slice(6), 'base64'))
+        .update(`${c.headers['webhook-id']}.${c.headers['webhook-timestamp']}.${c.body}`)
+        .digest('base64');
       expect(c.headers['webhook-signature']).toBe(`v1,${expected}`);
     }
     expect(JSON.parse(mine[1]!.body).value).toMatch(/^vendor-value-/);
     const value = (await reveal(name)).value;
     expect(value).toBe(JSON.parse(mine[1]!.body).value);
-    const events = await api.sql(`SELECT action, data FROM audit_events WHERE target_id = (SELECT id FROM credentials WHERE tenant_id = $1 AND name = $2) ORDER BY seq`, [t.tenantId, name]);
-    expect(events.map((e) => e.action)).toEqual(expect.arrayContaining(['CREDENTIAL_ROTATOR_SET', 'CREDENTIAL_ROTATION_STARTED', 'CREDENTIAL_VERSION_ADDED', 'CREDENTIAL_ROTATED']));
+    const events = await api.sql(
+      `SELECT action, data FROM audit_events WHERE target_id = (SELECT id FROM credentials WHERE tenant_id = $1 AND name = $2) ORDER BY seq`,
+      [t.tenantId, name],
+    );
+    expect(events.map((e) => e.action)).toEqual(
+      expect.arrayContaining([
+        'CREDENTIAL_ROTATOR_SET',
+        'CREDENTIAL_ROTATION_STARTED',
+        'CREDENTIAL_VERSION_ADDED',
+        'CREDENTIAL_ROTATED',
+      ]),
+    );
     expect(JSON.stringify(events)).not.toContain(value);
   });
 
@@ -133,9 +166,15 @@ describe('the webhook rotator', () => {
         await api.ok(t.adminToken, RotateCredentialDocument, { name });
         const failed = await until(name, 'FAILED');
         expect(failed.rotations[0]).toMatchObject({ step, failure: `${step}: the rotator answered 500` });
-        expect(failed.versions).toEqual([...(step === 'create' ? [] : [{ version: 2, state: 'PENDING' }]), { version: 1, state: 'CURRENT' }]);
+        expect(failed.versions).toEqual([
+          ...(step === 'create' ? [] : [{ version: 2, state: 'PENDING' }]),
+          { version: 1, state: 'CURRENT' },
+        ]);
         expect(await reveal(name)).toEqual({ version: 1, value: `before-${step}` });
-        const [event] = await api.sql(`SELECT data FROM audit_events WHERE action = 'CREDENTIAL_ROTATION_FAILED' AND data->>'name' = $1`, [name]);
+        const [event] = await api.sql(
+          `SELECT data FROM audit_events WHERE action = 'CREDENTIAL_ROTATION_FAILED' AND data->>'name' = $1`,
+          [name],
+        );
         expect(event.data).toMatchObject({ step, reason: `${step}: the rotator answered 500` });
       } finally {
         failAt = null;
@@ -153,7 +192,9 @@ describe('the webhook rotator', () => {
     await api.ok(t.adminToken, SET, { n: name, i: { kind: 'WEBHOOK', url: `${base}/rotate`, gracePeriod: 'PT1H' } });
     setDelayMs = 500;
     try {
-      const results = await Promise.all(Array.from({ length: 5 }, () => api.gql(t.adminToken, RotateCredentialDocument, { name })));
+      const results = await Promise.all(
+        Array.from({ length: 5 }, () => api.gql(t.adminToken, RotateCredentialDocument, { name })),
+      );
       expect(results.filter((r) => !r.errors)).toHaveLength(1);
       expect(results.filter((r) => r.errors?.[0]?.extensions?.code === 'CONFLICT')).toHaveLength(4);
       const done = await until(name, 'DONE');
@@ -177,7 +218,9 @@ describe('the webhook rotator', () => {
       expect(revealed.value).toBe(value);
       createAnswer = () => JSON.stringify({ value: `${value}x` });
       await api.ok(t.adminToken, RotateCredentialDocument, { name });
-      expect((await until(name, 'FAILED')).rotations[0].failure).toBe('create: the answer holds no "value" of 1 byte to 64 KiB');
+      expect((await until(name, 'FAILED')).rotations[0].failure).toBe(
+        'create: the answer holds no "value" of 1 byte to 64 KiB',
+      );
     } finally {
       createAnswer = null;
     }
@@ -190,16 +233,25 @@ describe('the webhook rotator', () => {
     try {
       const { rotateCredential } = await api.ok(t.adminToken, RotateCredentialDocument, { name });
       await expect.poll(async () => (await latest(name)).rotations[0].step, { timeout: 10_000 }).toBe('set');
-      await api.sql(`UPDATE credential_rotations SET deadline = now() - interval '1 second' WHERE id = $1`, [rotateCredential.id]);
+      await api.sql(`UPDATE credential_rotations SET deadline = now() - interval '1 second' WHERE id = $1`, [
+        rotateCredential.id,
+      ]);
       const abandoned = await until(name, 'ABANDONED');
       expect(abandoned.versions).toEqual([
         { version: 2, state: 'RETIRED' },
         { version: 1, state: 'CURRENT' },
       ]);
       expect(await reveal(name)).toEqual({ version: 1, value: 'stuck' });
-      expect(await api.sql(`SELECT 1 FROM audit_events WHERE action = 'CREDENTIAL_ROTATION_ABANDONED' AND data->>'rotationId' = $1`, [rotateCredential.id])).toHaveLength(1);
+      expect(
+        await api.sql(
+          `SELECT 1 FROM audit_events WHERE action = 'CREDENTIAL_ROTATION_ABANDONED' AND data->>'rotationId' = $1`,
+          [rotateCredential.id],
+        ),
+      ).toHaveLength(1);
       await new Promise((r) => setTimeout(r, 3_500)); // the slow set answers; its rotation has ended
-      expect((await latest(name)).versions.filter((v: { state: string }) => v.state === 'CURRENT')).toEqual([{ version: 1, state: 'CURRENT' }]);
+      expect((await latest(name)).versions.filter((v: { state: string }) => v.state === 'CURRENT')).toEqual([
+        { version: 1, state: 'CURRENT' },
+      ]);
     } finally {
       setDelayMs = 0;
     }
@@ -215,26 +267,45 @@ describe('the webhook rotator', () => {
       { kind: 'REDIS', connection: name, gracePeriod: 'PT1H' },
       { kind: 'REDIS', connection: 'x', gracePeriod: 'PT0S' },
     ];
-    const before = await api.sql(`SELECT rotator, updated_at FROM credentials WHERE tenant_id = $1 AND name = $2`, [t.tenantId, name]);
+    const before = await api.sql(`SELECT rotator, updated_at FROM credentials WHERE tenant_id = $1 AND name = $2`, [
+      t.tenantId,
+      name,
+    ]);
     for (const i of cases) {
       const r = await api.gql(t.adminToken, SET, { n: name, i });
       expect(r.errors?.[0]?.extensions?.code, JSON.stringify(i)).toBe('BAD_USER_INPUT');
     }
-    expect((await api.gql(t.adminToken, SET, { n: name, i: { kind: 'LAMBDA', gracePeriod: 'PT1H' } })).errors?.[0]?.extensions?.code).toBe('BAD_USER_INPUT');
+    expect(
+      (await api.gql(t.adminToken, SET, { n: name, i: { kind: 'LAMBDA', gracePeriod: 'PT1H' } })).errors?.[0]
+        ?.extensions?.code,
+    ).toBe('BAD_USER_INPUT');
     // A connection that does not exist is refused as one the caller is not granted on.
-    const missing = await api.gql(t.adminToken, SET, { n: name, i: { kind: 'POSTGRES', connection: 'no-such-connection', roles: ['app_a', 'app_b'], gracePeriod: 'PT1H' } });
+    const missing = await api.gql(t.adminToken, SET, {
+      n: name,
+      i: { kind: 'POSTGRES', connection: 'no-such-connection', roles: ['app_a', 'app_b'], gracePeriod: 'PT1H' },
+    });
     expect(missing.errors?.[0]?.extensions).toMatchObject({ code: 'FORBIDDEN', argument: 'connection' });
-    expect((await api.gql(t.adminToken, RotateCredentialDocument, { name })).errors?.[0]?.extensions?.code).toBe('CONFLICT');
-    expect(await api.sql(`SELECT rotator, updated_at FROM credentials WHERE tenant_id = $1 AND name = $2`, [t.tenantId, name])).toEqual(before);
+    expect((await api.gql(t.adminToken, RotateCredentialDocument, { name })).errors?.[0]?.extensions?.code).toBe(
+      'CONFLICT',
+    );
+    expect(
+      await api.sql(`SELECT rotator, updated_at FROM credentials WHERE tenant_id = $1 AND name = $2`, [
+        t.tenantId,
+        name,
+      ]),
+    ).toEqual(before);
   });
 });
 
 describe('the built-in rotators', () => {
   /** The CREDENTIAL_USED events in a connection's history, oldest first. */
   const used = async (connection: string) =>
-    (await api.sql(`SELECT data FROM audit_events WHERE action = 'CREDENTIAL_USED' AND target_id = (SELECT id FROM credentials WHERE tenant_id = $1 AND name = $2) ORDER BY seq`, [t.tenantId, connection])).map(
-      (e) => e.data as { name: string; credential: string; step: string; rotationId: string | null },
-    );
+    (
+      await api.sql(
+        `SELECT data FROM audit_events WHERE action = 'CREDENTIAL_USED' AND target_id = (SELECT id FROM credentials WHERE tenant_id = $1 AND name = $2) ORDER BY seq`,
+        [t.tenantId, connection],
+      )
+    ).map((e) => e.data as { name: string; credential: string; step: string; rotationId: string | null });
   const pgAs = async (url: string) => {
     const c = new Client({ connectionString: url, connectionTimeoutMillis: 3_000 });
     try {
@@ -250,7 +321,11 @@ describe('the built-in rotators', () => {
   /** Authenticates as the URL's user on a fresh connection, and pings: the server's own answer. */
   const redisAs = async (url: string) => {
     const u = new URL(url);
-    const r = new Redis(`redis://127.0.0.1:${u.port}`, { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
+    const r = new Redis(`redis://127.0.0.1:${u.port}`, {
+      lazyConnect: true,
+      maxRetriesPerRequest: 0,
+      retryStrategy: () => null,
+    });
     r.on('error', () => undefined);
     try {
       await r.connect();
@@ -264,24 +339,38 @@ describe('the built-in rotators', () => {
   };
 
   it('Postgres: the other role gets a new password; the old value works through the grace and is refused after it', async () => {
-    await withPg(pg.adminUrl, (admin) => admin.query(`CREATE ROLE app_a LOGIN PASSWORD 'first-password'; CREATE ROLE app_b LOGIN PASSWORD 'unknown-to-anyone'`));
+    await withPg(pg.adminUrl, (admin) =>
+      admin.query(
+        `CREATE ROLE app_a LOGIN PASSWORD 'first-password'; CREATE ROLE app_b LOGIN PASSWORD 'unknown-to-anyone'`,
+      ),
+    );
     const connection = await credential(pg.adminUrl);
     const first = `postgres://app_a:first-password@127.0.0.1:${pg.port}/postgres`;
     const name = await credential(first);
-    await api.ok(t.adminToken, SET, { n: name, i: { kind: 'POSTGRES', connection, roles: ['app_a', 'app_b'], gracePeriod: 'PT2S' } });
+    await api.ok(t.adminToken, SET, {
+      n: name,
+      i: { kind: 'POSTGRES', connection, roles: ['app_a', 'app_b'], gracePeriod: 'PT2S' },
+    });
     await api.ok(t.adminToken, RotateCredentialDocument, { name });
     await until(name, 'DONE');
     const next = (await reveal(name)).value as string;
     expect(new URL(next).username).toBe('app_b');
     expect(await pgAs(next)).toBe('ok');
     expect(await pgAs(first)).toBe('ok'); // in its grace
-    await expect.poll(async () => (await latest(name)).versions.find((v: { version: number }) => v.version === 1).state, { timeout: 15_000 }).toBe('RETIRED');
+    await expect
+      .poll(async () => (await latest(name)).versions.find((v: { version: number }) => v.version === 1).state, {
+        timeout: 15_000,
+      })
+      .toBe('RETIRED');
     expect(await pgAs(first)).toMatch(/password authentication failed for user "app_a"/);
     expect(await pgAs(next)).toBe('ok');
     // Each step that opened the privileged connection is in its history: set, and retire at the grace's
     // end (more than once if a worker of another test file, whose rules refuse this Postgres, tried first).
-    await expect.poll(async () => [...new Set((await used(connection)).map((e) => e.step))], { timeout: 5_000 }).toEqual(['set', 'retire']);
-    for (const e of await used(connection)) expect(e).toMatchObject({ name: connection, credential: name, rotationId: expect.any(String) });
+    await expect
+      .poll(async () => [...new Set((await used(connection)).map((e) => e.step))], { timeout: 5_000 })
+      .toEqual(['set', 'retire']);
+    for (const e of await used(connection))
+      expect(e).toMatchObject({ name: connection, credential: name, rotationId: expect.any(String) });
     // The next rotation goes back to app_a, with a password nobody had.
     await api.ok(t.adminToken, RotateCredentialDocument, { name });
     await until(name, 'DONE');
@@ -305,58 +394,106 @@ describe('the built-in rotators', () => {
     expect(new URL(next).password).not.toBe('first-password');
     expect(await redisAs(next)).toBe('PONG');
     expect(await redisAs(first)).toBe('PONG'); // in its grace
-    await expect.poll(async () => (await latest(name)).versions.find((v: { version: number }) => v.version === 1).state, { timeout: 15_000 }).toBe('RETIRED');
+    await expect
+      .poll(async () => (await latest(name)).versions.find((v: { version: number }) => v.version === 1).state, {
+        timeout: 15_000,
+      })
+      .toBe('RETIRED');
     expect(await redisAs(first)).toMatch(/WRONGPASS/);
     expect(await redisAs(next)).toBe('PONG');
-    await expect.poll(async () => [...new Set((await used(connection)).map((e) => e.step))], { timeout: 5_000 }).toEqual(['set', 'retire']);
+    await expect
+      .poll(async () => [...new Set((await used(connection)).map((e) => e.step))], { timeout: 5_000 })
+      .toEqual(['set', 'retire']);
   });
 
   it('a writer who cannot read them rewrites the rotated value, or the connection, to another server: the rotation fails at set and nothing reaches that server', async () => {
-    await withPg(pg.adminUrl, (admin) => admin.query(`CREATE ROLE pin_a LOGIN PASSWORD 'pin-first'; CREATE ROLE pin_b LOGIN PASSWORD 'pin-unknown'`));
-    await api.ok(t.adminToken, CreateRoleDocument, { input: { name: 'value-writer', permissions: ['CREDENTIAL_WRITE'] } });
+    await withPg(pg.adminUrl, (admin) =>
+      admin.query(`CREATE ROLE pin_a LOGIN PASSWORD 'pin-first'; CREATE ROLE pin_b LOGIN PASSWORD 'pin-unknown'`),
+    );
+    await api.ok(t.adminToken, CreateRoleDocument, {
+      input: { name: 'value-writer', permissions: ['CREDENTIAL_WRITE'] },
+    });
     const writer = await newPrincipal(api, t.adminToken, ['value-writer']);
     const ADD = `mutation($n: String!, $v: String!) { addCredentialVersion(input: { name: $n, value: $v, gracePeriod: "PT0S" }) { version } }`;
     for (const rewrite of ['value', 'connection'] as const) {
       const connection = await credential(pg.adminUrl);
       const name = await credential(`postgres://pin_a:pin-first@127.0.0.1:${pg.port}/postgres`);
-      await api.ok(t.adminToken, SET, { n: name, i: { kind: 'POSTGRES', connection, roles: ['pin_a', 'pin_b'], gracePeriod: 'PT1M' } });
+      await api.ok(t.adminToken, SET, {
+        n: name,
+        i: { kind: 'POSTGRES', connection, roles: ['pin_a', 'pin_b'], gracePeriod: 'PT1M' },
+      });
       const before = elsewhereConnections;
       const target = rewrite === 'value' ? name : connection;
       const user = rewrite === 'value' ? 'pin_a' : 'postgres';
       await api.ok(writer.token, ADD, { n: target, v: `postgres://${user}:x@127.0.0.1:${elsewherePort}/postgres` });
       await api.ok(writer.token, RotateCredentialDocument, { name });
       const failed = await until(name, 'FAILED');
-      expect(failed.rotations[0].failure, rewrite).toBe('set: refused: the value points at another server than its privileged connection');
+      expect(failed.rotations[0].failure, rewrite).toBe(
+        'set: refused: the value points at another server than its privileged connection',
+      );
       expect(elsewhereConnections, rewrite).toBe(before);
       // The role in the real database kept its password.
       expect(await pgAs(`postgres://pin_a:pin-first@127.0.0.1:${pg.port}/postgres`)).toBe('ok');
     }
     // And set up that way from the start, the rotator is refused when it is set.
     const name = await credential(`postgres://pin_a:pin-first@127.0.0.1:${elsewherePort}/postgres`);
-    const r = await api.gql(t.adminToken, SET, { n: name, i: { kind: 'POSTGRES', connection: await credential(pg.adminUrl), roles: ['pin_a', 'pin_b'], gracePeriod: 'PT1M' } });
+    const r = await api.gql(t.adminToken, SET, {
+      n: name,
+      i: {
+        kind: 'POSTGRES',
+        connection: await credential(pg.adminUrl),
+        roles: ['pin_a', 'pin_b'],
+        gracePeriod: 'PT1M',
+      },
+    });
     expect(r.errors?.[0]?.extensions).toMatchObject({ code: 'BAD_USER_INPUT', argument: 'connection' });
     expect(r.errors?.[0]?.message).toMatch(/points at another server than its privileged connection/);
   });
 
   it('takes a grant on the privileged connection: a writer who cannot read it cannot use it, and nothing changes', async () => {
     const connection = await credential(pg.adminUrl);
-    await api.ok(t.adminToken, CreateRoleDocument, { input: { name: 'credential-writer', permissions: ['CREDENTIAL_WRITE'] } });
+    await api.ok(t.adminToken, CreateRoleDocument, {
+      input: { name: 'credential-writer', permissions: ['CREDENTIAL_WRITE'] },
+    });
     const writer = await newPrincipal(api, t.adminToken, ['credential-writer']);
-    expect((await api.gql(writer.token, RevealCredentialDocument, { name: connection })).errors?.[0]?.extensions?.code).toBe('FORBIDDEN');
+    expect(
+      (await api.gql(writer.token, RevealCredentialDocument, { name: connection })).errors?.[0]?.extensions?.code,
+    ).toBe('FORBIDDEN');
     // The writer's own credential, naming a role it wants a password for.
     const name = unique('mine').toLowerCase();
-    await api.ok(writer.token, CreateCredentialDocument, { input: { name, value: `postgres://victim_a:x@127.0.0.1:${pg.port}/postgres` } });
-    const before = await api.sql(`SELECT rotator, updated_at FROM credentials WHERE tenant_id = $1 AND name = $2`, [t.tenantId, name]);
+    await api.ok(writer.token, CreateCredentialDocument, {
+      input: { name, value: `postgres://victim_a:x@127.0.0.1:${pg.port}/postgres` },
+    });
+    const before = await api.sql(`SELECT rotator, updated_at FROM credentials WHERE tenant_id = $1 AND name = $2`, [
+      t.tenantId,
+      name,
+    ]);
     for (const conn of [connection, 'no-such-connection']) {
-      const r = await api.gql(writer.token, SET, { n: name, i: { kind: 'POSTGRES', connection: conn, roles: ['victim_a', 'victim_b'], gracePeriod: 'PT1M' } });
+      const r = await api.gql(writer.token, SET, {
+        n: name,
+        i: { kind: 'POSTGRES', connection: conn, roles: ['victim_a', 'victim_b'], gracePeriod: 'PT1M' },
+      });
       expect(r.errors?.[0]?.extensions, conn).toMatchObject({ code: 'FORBIDDEN', argument: 'connection' });
       expect(r.errors?.[0]?.message).not.toContain('postgres://');
     }
-    expect(await api.sql(`SELECT rotator, updated_at FROM credentials WHERE tenant_id = $1 AND name = $2`, [t.tenantId, name])).toEqual(before);
-    expect(await api.sql(`SELECT 1 FROM audit_events WHERE action = 'CREDENTIAL_ROTATOR_SET' AND data->>'name' = $1`, [name])).toEqual([]);
+    expect(
+      await api.sql(`SELECT rotator, updated_at FROM credentials WHERE tenant_id = $1 AND name = $2`, [
+        t.tenantId,
+        name,
+      ]),
+    ).toEqual(before);
+    expect(
+      await api.sql(`SELECT 1 FROM audit_events WHERE action = 'CREDENTIAL_ROTATOR_SET' AND data->>'name' = $1`, [
+        name,
+      ]),
+    ).toEqual([]);
     // Granted on it (and on its own credential, which a rotator change also takes), the same writer may.
-    for (const n of [connection, name]) await api.ok(t.adminToken, GrantCredentialDocument, { name: n, ownerId: writer.ownerId });
-    const granted = await api.gql(writer.token, SET, { n: name, i: { kind: 'POSTGRES', connection, roles: ['victim_a', 'victim_b'], gracePeriod: 'PT1M' } });
+    for (const n of [connection, name])
+      await api.ok(t.adminToken, GrantCredentialDocument, { name: n, ownerId: writer.ownerId });
+    const granted = await api.gql(writer.token, SET, {
+      n: name,
+      i: { kind: 'POSTGRES', connection, roles: ['victim_a', 'victim_b'], gracePeriod: 'PT1M' },
+    });
     expect(granted.errors).toBeUndefined();
   });
 });

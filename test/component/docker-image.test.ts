@@ -53,7 +53,9 @@ function placeOf(stage: Stage, file: string): string | null {
 }
 
 const filesUnder = (dir: string): string[] =>
-  readdirSync(dir, { withFileTypes: true }).flatMap((e) => (e.isDirectory() ? filesUnder(join(dir, e.name)) : [join(dir, e.name)]));
+  readdirSync(dir, { withFileTypes: true }).flatMap((e) =>
+    e.isDirectory() ? filesUnder(join(dir, e.name)) : [join(dir, e.name)],
+  );
 
 /**
  * What the build compiled into dist/, as pairs of source and output (relative to the checkout): a
@@ -64,8 +66,14 @@ function compiled(): Array<{ source: string; output: string }> {
   const pairs: Array<{ source: string; output: string }> = [];
   for (const path of filesUnder(join(root, 'dist'))) {
     if (path.endsWith('.map')) continue;
-    const sources = path.endsWith('.js') && existsSync(`${path}.map`) ? (JSON.parse(readFileSync(`${path}.map`, 'utf8')) as { sources: string[] }).sources.map((s) => resolve(dirname(path), s)) : [join(root, relative(join(root, 'dist'), path))];
-    for (const source of sources) if (existsSync(source)) pairs.push({ source: relative(root, source), output: relative(root, path) });
+    const sources =
+      path.endsWith('.js') && existsSync(`${path}.map`)
+        ? (JSON.parse(readFileSync(`${path}.map`, 'utf8')) as { sources: string[] }).sources.map((s) =>
+            resolve(dirname(path), s),
+          )
+        : [join(root, relative(join(root, 'dist'), path))];
+    for (const source of sources)
+      if (existsSync(source)) pairs.push({ source: relative(root, source), output: relative(root, path) });
   }
   return pairs;
 }
@@ -76,7 +84,10 @@ function assemble(stage: Stage, into: string, built: Map<string, string>): void 
     const base = c.from ? built.get(c.from)! : root;
     for (const source of c.sources) {
       const from = c.from ? join(base, source.replace(/^\/app\/?/, '')) : join(base, source);
-      const to = c.dest.endsWith('/') || c.sources.length > 1 ? join(into, c.dest.replace(/^\.\/?/, ''), source.split('/').at(-1)!) : join(into, c.dest.replace(/^\.\/?/, ''));
+      const to =
+        c.dest.endsWith('/') || c.sources.length > 1
+          ? join(into, c.dest.replace(/^\.\/?/, ''), source.split('/').at(-1)!)
+          : join(into, c.dest.replace(/^\.\/?/, ''));
       cpSync(from, to, { recursive: true });
     }
   }
@@ -97,23 +108,37 @@ describe('the Docker image', () => {
     const pairs = compiled();
     const sources = [...new Set(pairs.map((p) => p.source))];
     expect(sources, 'dist/ holds no build: run `npm run build` (npm test does)').toContain('src/main.ts');
-    const stale = pairs.filter((p) => statSync(join(root, p.source)).mtimeMs > statSync(join(root, p.output)).mtimeMs).map((p) => p.source);
+    const stale = pairs
+      .filter((p) => statSync(join(root, p.source)).mtimeMs > statSync(join(root, p.output)).mtimeMs)
+      .map((p) => p.source);
     expect(stale, 'dist/ is older than these: run `npm run build` (npm test does)').toEqual([]);
     // Everything the build read is copied into the build stage, at the place it has here: tsc's
     // configuration and package.json, and the source of every file it wrote.
-    const missing = ['package.json', 'tsconfig.json', 'tsconfig.build.json', ...sources].filter((f) => placeOf(build!, f) !== f);
+    const missing = ['package.json', 'tsconfig.json', 'tsconfig.build.json', ...sources].filter(
+      (f) => placeOf(build!, f) !== f,
+    );
     expect(missing).toEqual([]);
 
     // The build stage's /app is this checkout, as far as the final stage copies from it (dist/).
     assemble(run!, runDir, new Map([['build', root]]));
     symlinkSync(join(root, 'node_modules'), join(runDir, 'node_modules'));
-    for (const f of ['package.json', 'dist/src/main.js', 'dist/schema/latchkey.schema.json', 'bin/latchkey.js']) expect(existsSync(join(runDir, f)), f).toBe(true);
+    for (const f of ['package.json', 'dist/src/main.js', 'dist/schema/latchkey.schema.json', 'bin/latchkey.js'])
+      expect(existsSync(join(runDir, f)), f).toBe(true);
     // The server's modules load (start-up itself is tested elsewhere), and the CLI answers.
-    execFileSync(process.execPath, ['-e', "require('reflect-metadata'); require('./dist/src/app/container'); require('./dist/src/app/api')"], { cwd: runDir, stdio: 'pipe' });
-    const help = execFileSync(process.execPath, [join(runDir, 'bin', 'latchkey.js'), '--help'], { cwd: runDir, encoding: 'utf8' });
+    execFileSync(
+      process.execPath,
+      ['-e', "require('reflect-metadata'); require('./dist/src/app/container'); require('./dist/src/app/api')"],
+      { cwd: runDir, stdio: 'pipe' },
+    );
+    const help = execFileSync(process.execPath, [join(runDir, 'bin', 'latchkey.js'), '--help'], {
+      cwd: runDir,
+      encoding: 'utf8',
+    });
     expect(help).toMatch(/Usage: latchkey/);
     // The command the image runs reads its flags from package.json.
-    expect(JSON.parse(readFileSync(join(runDir, 'package.json'), 'utf8')).config.nodeFlags).toMatch(/--no-memory-reducer/);
+    expect(JSON.parse(readFileSync(join(runDir, 'package.json'), 'utf8')).config.nodeFlags).toMatch(
+      /--no-memory-reducer/,
+    );
   }, 120_000);
 
   it('docker-compose runs it as the host user, with the data directory bind-mounted', () => {

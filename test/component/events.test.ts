@@ -6,7 +6,14 @@ import { graphqlAt, metricsOf, startTestApi, type TestApi } from '../helpers/api
 import { createScopes, issue, newPrincipal, newTenant, type TenantFixture } from '../helpers/fixtures';
 import { type LatchkeyProcess, spawnLatchkey } from '../helpers/process';
 import { wsClient, type WsClient } from '../helpers/ws';
-import { AuditEventCountDocument, CreateCredentialDocument, CreateScopeDocument, IssueTokenDocument, RevokeTokenDocument, TokensOfOwnerDocument } from '../generated/graphql';
+import {
+  AuditEventCountDocument,
+  CreateCredentialDocument,
+  CreateScopeDocument,
+  IssueTokenDocument,
+  RevokeTokenDocument,
+  TokensOfOwnerDocument,
+} from '../generated/graphql';
 
 let api: TestApi;
 let a: LatchkeyProcess;
@@ -51,18 +58,27 @@ describe('token lifecycle subscriptions across replicas', () => {
   it('a mutation through A reaches a subscriber on B, with the token', async () => {
     const after = await headSeq(t1.adminToken);
     const sub = client(b, t1.adminToken).subscribe(LIFECYCLE, { after });
-    const { issueToken } = await on(a).ok(t1.adminToken, IssueTokenDocument, { input: { ownerId: t1.adminId, name: 'from A', scopes: [] } });
+    const { issueToken } = await on(a).ok(t1.adminToken, IssueTokenDocument, {
+      input: { ownerId: t1.adminId, name: 'from A', scopes: [] },
+    });
     const [event] = await sub.until((r) => r.length >= 1);
-    expect(event.tokenLifecycle).toMatchObject({ kind: 'ISSUED', token: { id: issueToken.token.id, name: 'from A', status: 'ACTIVE', owner: { id: t1.adminId } } });
+    expect(event.tokenLifecycle).toMatchObject({
+      kind: 'ISSUED',
+      token: { id: issueToken.token.id, name: 'from A', status: 'ACTIVE', owner: { id: t1.adminId } },
+    });
     expect(event.tokenLifecycle.seq).toBeGreaterThan(after);
     await on(a).ok(t1.adminToken, RevokeTokenDocument, { id: issueToken.token.id, reason: 'done' });
     const events = await sub.until((r) => r.length >= 2);
-    expect(events[1].tokenLifecycle).toMatchObject({ kind: 'REVOKED', token: { id: issueToken.token.id, status: 'REVOKED' } });
+    expect(events[1].tokenLifecycle).toMatchObject({
+      kind: 'REVOKED',
+      token: { id: issueToken.token.id, status: 'REVOKED' },
+    });
   });
 
   it("never shows one tenant's events to another", async () => {
     const sub2 = client(b, t2.adminToken).subscribe(LIFECYCLE, { after: await headSeq(t2.adminToken) });
-    for (let i = 0; i < 5; i++) await on(a).ok(t1.adminToken, IssueTokenDocument, { input: { ownerId: t1.adminId, name: 't1', scopes: [] } });
+    for (let i = 0; i < 5; i++)
+      await on(a).ok(t1.adminToken, IssueTokenDocument, { input: { ownerId: t1.adminId, name: 't1', scopes: [] } });
     const mine = await issue(api, t2.adminToken, t2.adminId, []);
     const received = await sub2.until((r) => r.some((e) => e.tokenLifecycle.token.id === mine.id));
     expect(received.every((e) => e.tokenLifecycle.token.owner.id === t2.adminId)).toBe(true);
@@ -74,7 +90,12 @@ describe('token lifecycle subscriptions across replicas', () => {
     const other = await newPrincipal(api, t1.adminToken, ['developer'], ['crm:deals:read']);
     const after = await headSeq(t1.adminToken);
     const devSub = client(b, dev.token).subscribe(LIFECYCLE, { after });
-    const labelled = client(b, t1.adminToken).subscribe(LIFECYCLE, { after, kinds: ['ISSUED'], labels: { team: 'crm' }, scope: 'crm:deals:read' });
+    const labelled = client(b, t1.adminToken).subscribe(LIFECYCLE, {
+      after,
+      kinds: ['ISSUED'],
+      labels: { team: 'crm' },
+      scope: 'crm:deals:read',
+    });
     await issue(api, t1.adminToken, other.ownerId, ['crm:deals:read'], { labels: { team: 'crm' } });
     const own = await issue(api, t1.adminToken, dev.ownerId, ['crm:deals:read'], { labels: { team: 'crm' } });
     await issue(api, t1.adminToken, dev.ownerId, [], { labels: { team: 'crm' } });
@@ -90,7 +111,9 @@ describe('token lifecycle subscriptions across replicas', () => {
 
   it('takes labels written inline in the document as well as in variables', async () => {
     const after = await headSeq(t1.adminToken);
-    const sub = client(b, t1.adminToken).subscribe(`subscription { tokenLifecycle(afterSeq: ${after}, labels: { widget: "inline" }) { kind token { id } } }`);
+    const sub = client(b, t1.adminToken).subscribe(
+      `subscription { tokenLifecycle(afterSeq: ${after}, labels: { widget: "inline" }) { kind token { id } } }`,
+    );
     await issue(api, t1.adminToken, t1.adminId, [], { labels: { widget: 'other' } });
     const wanted = await issue(api, t1.adminToken, t1.adminId, [], { labels: { widget: 'inline' } });
     const received = await sub.until((r) => r.length >= 1);
@@ -111,7 +134,10 @@ describe('token lifecycle subscriptions across replicas', () => {
     const counters = async () => {
       const read = await metricsOf(b.url!);
       const of = (name: string) => read(`${name}{subscription="tokenLifecycle"}`);
-      return { executions: of('latchkey_subscription_executions_total'), deliveries: of('latchkey_subscription_deliveries_total') };
+      return {
+        executions: of('latchkey_subscription_executions_total'),
+        deliveries: of('latchkey_subscription_deliveries_total'),
+      };
     };
     const before = await counters();
     const second = await issue(api, t3.adminToken, dev.ownerId, []);
@@ -131,10 +157,15 @@ describe('audit event subscriptions', () => {
     for (let i = 0; i < 20; i++) await api.ok(t.adminToken, CreateScopeDocument, { input: { name: `pre${i}:x:read` } });
     const from = 10;
     const writes = Array.from({ length: 500 }, (_, i) =>
-      (i % 2 ? on(a).ok(t.adminToken, CreateScopeDocument, { input: { name: `w${i}:x:read` } }) : api.ok(t.adminToken, CreateScopeDocument, { input: { name: `w${i}:x:read` } })),
+      i % 2
+        ? on(a).ok(t.adminToken, CreateScopeDocument, { input: { name: `w${i}:x:read` } })
+        : api.ok(t.adminToken, CreateScopeDocument, { input: { name: `w${i}:x:read` } }),
     );
     await new Promise((r) => setTimeout(r, 50)); // some of the writes are committed, many are not
-    const sub = client(b, t.adminToken).subscribe<{ auditEvents: { seq: number; action: string } }>(`subscription($after: Int) { auditEvents(afterSeq: $after) { seq action } }`, { after: from });
+    const sub = client(b, t.adminToken).subscribe<{ auditEvents: { seq: number; action: string } }>(
+      `subscription($after: Int) { auditEvents(afterSeq: $after) { seq action } }`,
+      { after: from },
+    );
     await Promise.all(writes);
     const head = await headSeq(t.adminToken);
     const received = await sub.until((r) => r.length >= head - from, 20_000);
@@ -149,7 +180,10 @@ describe('audit event subscriptions', () => {
     await denied.until(() => denied.errors.length > 0 || denied.completed, 5_000).catch(() => undefined);
     expect(JSON.stringify(denied.errors)).toContain('FORBIDDEN');
     const after = await headSeq(t1.adminToken);
-    const sub = client(b, t1.adminToken).subscribe(`subscription($after: Int) { auditEvents(afterSeq: $after, actions: ["SCOPE_CREATED"]) { seq action } }`, { after });
+    const sub = client(b, t1.adminToken).subscribe(
+      `subscription($after: Int) { auditEvents(afterSeq: $after, actions: ["SCOPE_CREATED"]) { seq action } }`,
+      { after },
+    );
     await issue(api, t1.adminToken, t1.adminId, []);
     await api.ok(t1.adminToken, CreateScopeDocument, { input: { name: 'filtered:x:read' } });
     const [e] = await sub.until((r) => r.length >= 1);
@@ -173,7 +207,9 @@ describe('live connections', () => {
 
   it('closes the socket when its token expires', async () => {
     const auditor = await newPrincipal(api, t1.adminToken, ['auditor']);
-    const short = await issue(api, t1.adminToken, auditor.ownerId, [], { expiresAt: new Date(Date.now() + 1_500).toISOString() });
+    const short = await issue(api, t1.adminToken, auditor.ownerId, [], {
+      expiresAt: new Date(Date.now() + 1_500).toISOString(),
+    });
     const c = client(b, short.secret);
     c.subscribe(`subscription { auditEvents { seq } }`);
     const closed = await Promise.race([c.closed, new Promise<null>((r) => setTimeout(() => r(null), 4_000))]);
@@ -191,12 +227,23 @@ describe('live connections', () => {
 describe('expiringTokens', () => {
   it('sends the current list first, then the changes', async () => {
     const t = await newTenant(api);
-    const soon = await issue(api, t.adminToken, t.adminId, [], { expiresAt: new Date(Date.now() + 3_600_000).toISOString() });
+    const soon = await issue(api, t.adminToken, t.adminId, [], {
+      expiresAt: new Date(Date.now() + 3_600_000).toISOString(),
+    });
     await issue(api, t.adminToken, t.adminId, [], { expiresAt: new Date(Date.now() + 30 * 86_400_000).toISOString() });
-    const sub = client(b, t.adminToken).subscribe(`subscription { expiringTokens(within: "P1D") { initial tokens { id expiresAt } added removed } }`);
+    const sub = client(b, t.adminToken).subscribe(
+      `subscription { expiringTokens(within: "P1D") { initial tokens { id expiresAt } added removed } }`,
+    );
     const [first] = await sub.until((r) => r.length >= 1);
-    expect(first.expiringTokens).toMatchObject({ initial: true, tokens: [{ id: soon.id }], added: [soon.id], removed: [] });
-    const next = await issue(api, t.adminToken, t.adminId, [], { expiresAt: new Date(Date.now() + 7_200_000).toISOString() });
+    expect(first.expiringTokens).toMatchObject({
+      initial: true,
+      tokens: [{ id: soon.id }],
+      added: [soon.id],
+      removed: [],
+    });
+    const next = await issue(api, t.adminToken, t.adminId, [], {
+      expiresAt: new Date(Date.now() + 7_200_000).toISOString(),
+    });
     const [, second] = await sub.until((r) => r.length >= 2);
     expect(second.expiringTokens).toMatchObject({ initial: false, added: [next.id], removed: [] });
     expect(second.expiringTokens.tokens.map((x: { id: string }) => x.id)).toEqual([soon.id, next.id]);
@@ -209,17 +256,32 @@ describe('expiringTokens', () => {
     const t = await newTenant(api);
     const soon = new Date(Date.now() + 3_600_000).toISOString();
     await api.ok(t.adminToken, CreateCredentialDocument, { input: { name: 'crm-key', value: 'v1', expiresAt: soon } });
-    await api.ok(t.adminToken, CreateCredentialDocument, { input: { name: 'far-key', value: 'v1', expiresAt: new Date(Date.now() + 30 * 86_400_000).toISOString() } });
-    const sub = client(b, t.adminToken).subscribe(`subscription { expiringTokens(within: "P1D") { initial tokens { id } credentials { name version state expiresAt } } }`);
+    await api.ok(t.adminToken, CreateCredentialDocument, {
+      input: { name: 'far-key', value: 'v1', expiresAt: new Date(Date.now() + 30 * 86_400_000).toISOString() },
+    });
+    const sub = client(b, t.adminToken).subscribe(
+      `subscription { expiringTokens(within: "P1D") { initial tokens { id } credentials { name version state expiresAt } } }`,
+    );
     const [first] = await sub.until((r) => r.length >= 1);
-    expect(first.expiringTokens).toMatchObject({ initial: true, tokens: [], credentials: [{ name: 'crm-key', version: 1, state: 'CURRENT', expiresAt: soon }] });
+    expect(first.expiringTokens).toMatchObject({
+      initial: true,
+      tokens: [],
+      credentials: [{ name: 'crm-key', version: 1, state: 'CURRENT', expiresAt: soon }],
+    });
     // A new version that does not expire soon: the list changes, the old one is there in its grace.
-    await api.ok(t.adminToken, `mutation { addCredentialVersion(input: { name: "crm-key", value: "v2", gracePeriod: "PT1H" }) { version } }`);
+    await api.ok(
+      t.adminToken,
+      `mutation { addCredentialVersion(input: { name: "crm-key", value: "v2", gracePeriod: "PT1H" }) { version } }`,
+    );
     const [, second] = await sub.until((r) => r.length >= 2);
-    expect(second.expiringTokens.credentials).toEqual([{ name: 'crm-key', version: 1, state: 'PREVIOUS', expiresAt: soon }]);
+    expect(second.expiringTokens.credentials).toEqual([
+      { name: 'crm-key', version: 1, state: 'PREVIOUS', expiresAt: soon },
+    ]);
     // Without CREDENTIAL_READ the list is empty.
     const dev = await newPrincipal(api, t.adminToken, ['developer']);
-    const devSub = client(b, dev.token).subscribe(`subscription { expiringTokens(within: "P1D") { credentials { name } } }`);
+    const devSub = client(b, dev.token).subscribe(
+      `subscription { expiringTokens(within: "P1D") { credentials { name } } }`,
+    );
     const [devFirst] = await devSub.until((r) => r.length >= 1);
     expect(devFirst.expiringTokens.credentials).toEqual([]);
   });

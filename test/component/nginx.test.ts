@@ -44,7 +44,13 @@ async function startNginx(template: string, gatewayToken: string): Promise<strin
   running.push(spawn(bin, ['-p', prefix, '-c', join(prefix, 'nginx.conf')], { stdio: 'inherit' }));
   const base = `http://127.0.0.1:${port}`;
   for (let i = 0; ; i++) {
-    if ((await fetch(`${base}/nginx-health`).then((r) => r.status, () => 0)) === 200) return base;
+    if (
+      (await fetch(`${base}/nginx-health`).then(
+        (r) => r.status,
+        () => 0,
+      )) === 200
+    )
+      return base;
     if (i > 100) throw new Error(`nginx did not start; see ${prefix}/error.log`);
     await new Promise((r) => setTimeout(r, 100));
   }
@@ -61,7 +67,11 @@ beforeAll(async () => {
   api = await startTestApi();
   t = await newTenant(api);
   await createScopes(api, t.adminToken, ['crm:sales.summary:read', 'analytics:events:read']);
-  ownerId = (await api.ok(t.adminToken, CreateOwnerDocument, { input: { kind: 'SERVICE', name: 'widget', allowedScopes: ['crm:sales.summary:read', 'analytics:events:read'] } })).createOwner.id;
+  ownerId = (
+    await api.ok(t.adminToken, CreateOwnerDocument, {
+      input: { kind: 'SERVICE', name: 'widget', allowedScopes: ['crm:sales.summary:read', 'analytics:events:read'] },
+    })
+  ).createOwner.id;
   const gateway = await newPrincipal(api, t.adminToken, ['gateway']);
 
   upstream = createServer((req, res) => {
@@ -80,7 +90,8 @@ afterAll(async () => {
 });
 
 describe.each(GATEWAYS)('nginx in front of an upstream: $name', ({ template }) => {
-  const get = (path: string, headers: Record<string, string> = {}) => fetch(`${bases.get(template)}${path}`, { headers });
+  const get = (path: string, headers: Record<string, string> = {}) =>
+    fetch(`${bases.get(template)}${path}`, { headers });
 
   it('lets a good token through, and the upstream sees the identity headers but not the token', async () => {
     const tok = await issue(api, t.adminToken, ownerId, ['crm:sales.summary:read']);
@@ -114,14 +125,18 @@ describe.each(GATEWAYS)('nginx in front of an upstream: $name', ({ template }) =
     expect(r1.status).toBe(401);
     expect(challenge(r1)).toMatch(/^Bearer realm="latchkey", error="invalid_token"/);
 
-    const expired = await issue(api, t.adminToken, ownerId, ['crm:sales.summary:read'], { expiresAt: new Date(Date.now() + 1_000).toISOString() });
+    const expired = await issue(api, t.adminToken, ownerId, ['crm:sales.summary:read'], {
+      expiresAt: new Date(Date.now() + 1_000).toISOString(),
+    });
     await new Promise((r) => setTimeout(r, 1_100));
     expect((await get('/crm/summary', { authorization: `Bearer ${expired.secret}` })).status).toBe(401);
 
     const narrow = await issue(api, t.adminToken, ownerId, ['analytics:events:read']);
     const r2 = await get('/crm/summary', { authorization: `Bearer ${narrow.secret}` });
     expect(r2.status).toBe(403);
-    expect(challenge(r2)).toMatch(/^Bearer realm="latchkey", error="insufficient_scope", scope="crm:sales.summary:read"$/);
+    expect(challenge(r2)).toMatch(
+      /^Bearer realm="latchkey", error="insufficient_scope", scope="crm:sales.summary:read"$/,
+    );
 
     expect((await get('/crm/summary', { authorization: 'Bearer lk_garbage' })).status).toBe(401);
     expect(seen.length).toBe(afterRevoke);
@@ -132,12 +147,17 @@ describe.each(GATEWAYS)('nginx in front of an upstream: $name', ({ template }) =
 describe.each(GATEWAYS)('nginx tells of a pending rotation: $name', ({ template }) => {
   it('a secret in its grace after a rotation goes through, and the client and the upstream both learn it should switch', async () => {
     const tok = await issue(api, t.adminToken, ownerId, ['crm:sales.summary:read']);
-    const fresh = (await api.ok(t.adminToken, RotateTokenDocument, { id: tok.id, gracePeriod: 'PT1H' })).rotateToken.secret;
-    const old = await fetch(`${bases.get(template)}/crm/summary`, { headers: { authorization: `Bearer ${tok.secret}` } });
+    const fresh = (await api.ok(t.adminToken, RotateTokenDocument, { id: tok.id, gracePeriod: 'PT1H' })).rotateToken
+      .secret;
+    const old = await fetch(`${bases.get(template)}/crm/summary`, {
+      headers: { authorization: `Bearer ${tok.secret}` },
+    });
     expect(old.status).toBe(200);
     expect(old.headers.get('x-latchkey-rotation-pending')).toBe('true');
     expect(seen.at(-1)!.headers['x-latchkey-rotation-pending']).toBe('true');
-    const current = await fetch(`${bases.get(template)}/crm/summary`, { headers: { authorization: `Bearer ${fresh}` } });
+    const current = await fetch(`${bases.get(template)}/crm/summary`, {
+      headers: { authorization: `Bearer ${fresh}` },
+    });
     expect(current.status).toBe(200);
     expect(current.headers.get('x-latchkey-rotation-pending')).toBeNull();
     expect(seen.at(-1)!.headers['x-latchkey-rotation-pending']).toBeUndefined();
@@ -146,9 +166,13 @@ describe.each(GATEWAYS)('nginx tells of a pending rotation: $name', ({ template 
 
 describe('nginx forward-auth and rate limits', () => {
   it('answers a rate-limited token 429 with Retry-After, as the README says, and the upstream is not called', async () => {
-    const tok = await issue(api, t.adminToken, ownerId, ['crm:sales.summary:read'], { rateLimit: { requests: 1, per: 'PT1M' } });
+    const tok = await issue(api, t.adminToken, ownerId, ['crm:sales.summary:read'], {
+      rateLimit: { requests: 1, per: 'PT1M' },
+    });
     const base = bases.get('latchkey.conf.template')!;
-    expect((await fetch(`${base}/crm/summary`, { headers: { authorization: `Bearer ${tok.secret}` } })).status).toBe(200);
+    expect((await fetch(`${base}/crm/summary`, { headers: { authorization: `Bearer ${tok.secret}` } })).status).toBe(
+      200,
+    );
     const before = seen.length;
     const limited = await fetch(`${base}/crm/summary`, { headers: { authorization: `Bearer ${tok.secret}` } });
     expect(limited.status).toBe(429);

@@ -16,7 +16,13 @@ const tokenFile = join(db.env.LATCHKEY_DATA_DIR!, 'secrets', 'bootstrap-token');
 afterAll(() => db.drop());
 
 const graphql = async (url: string, token: string, query: string): Promise<any> =>
-  (await fetch(`${url}/graphql`, { method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` }, body: JSON.stringify({ query }) })).json();
+  (
+    await fetch(`${url}/graphql`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
+      body: JSON.stringify({ query }),
+    })
+  ).json();
 
 describe('first and second start', () => {
   it('creates the database, migrates, bootstraps once, and prints only the hint', async () => {
@@ -45,7 +51,9 @@ describe('first and second start', () => {
     expect(readFileSync(tokenFile, 'utf8').trim()).toBe(secret);
     const again = await graphql(second.url!, secret, '{ viewer { name } }');
     expect(again.data.viewer.name).toBe('admin');
-    expect(await withPg(databaseUrl, async (pg) => (await pg.query('SELECT count(*)::int AS n FROM tenants')).rows[0].n)).toBe(1);
+    expect(
+      await withPg(databaseUrl, async (pg) => (await pg.query('SELECT count(*)::int AS n FROM tenants')).rows[0].n),
+    ).toBe(1);
     expect((await second.stop()).code).toBe(0);
   });
 
@@ -65,7 +73,10 @@ describe('configuration errors stop the process with the variable named', () => 
   it.each([
     [{ PORT: 'abc' }, /PORT/],
     [{ LATCHKEY_ROLE: 'everything' }, /LATCHKEY_ROLE/],
-    [{ NODE_ENV: 'production', TOKEN_PEPPER: '', ENCRYPTION_KEY: '' }, /TOKEN_PEPPER is required[\s\S]*ENCRYPTION_KEYS \(or ENCRYPTION_KEY\) is required/],
+    [
+      { NODE_ENV: 'production', TOKEN_PEPPER: '', ENCRYPTION_KEY: '' },
+      /TOKEN_PEPPER is required[\s\S]*ENCRYPTION_KEYS \(or ENCRYPTION_KEY\) is required/,
+    ],
   ])('%j', async (env, message) => {
     const p = await spawnLatchkey({ ...own, ...env });
     const { code } = await p.exited;
@@ -85,7 +96,13 @@ describe('configuration errors stop the process with the variable named', () => 
       expect(Date.now() - started).toBeLessThan(15_000);
       expect(p.output()).toMatch(new RegExp(`failed to start: (Redis|Postgres) is not answering at ${setting}`));
       expect(p.output()).not.toMatch(/Unhandled error event|\n\s+at /);
-      const retries = p.logs().filter((l) => l.setting === setting && l.msg === `${setting === 'REDIS_URL' ? 'Redis' : 'Postgres'} is not answering yet; retrying`);
+      const retries = p
+        .logs()
+        .filter(
+          (l) =>
+            l.setting === setting &&
+            l.msg === `${setting === 'REDIS_URL' ? 'Redis' : 'Postgres'} is not answering yet; retrying`,
+        );
       expect(retries.length).toBeGreaterThanOrEqual(1);
       expect(p.logs().some((l) => l.setting === setting && l.level === 50)).toBe(true);
     }

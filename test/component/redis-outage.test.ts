@@ -28,7 +28,11 @@ beforeAll(async () => {
   t = await newTenant(api);
   await createScopes(api, t.adminToken, ['crm:deals:read']);
   gateway = (await newPrincipal(api, t.adminToken, ['gateway'])).token;
-  ownerId = (await api.ok(t.adminToken, CreateOwnerDocument, { input: { kind: 'SERVICE', name: 'svc', allowedScopes: ['crm:deals:read'] } })).createOwner.id;
+  ownerId = (
+    await api.ok(t.adminToken, CreateOwnerDocument, {
+      input: { kind: 'SERVICE', name: 'svc', allowedScopes: ['crm:deals:read'] },
+    })
+  ).createOwner.id;
 });
 afterAll(async () => {
   await redis.start().catch(() => undefined);
@@ -56,12 +60,18 @@ it('keeps verifying from memory while Redis is down, and still applies a revocat
   for (let i = 0; i < 20; i++) expect((await verify(kept.secret)).valid).toBe(true);
   expect(Date.now() - t0).toBeLessThan(2_000);
   const after = await metricsOf(api.url);
-  expect(after('latchkey_verify_lookups_total{layer="local"}') - before('latchkey_verify_lookups_total{layer="local"}')).toBeGreaterThanOrEqual(20);
-  expect(after('latchkey_verify_lookups_total{layer="redis"}')).toBe(before('latchkey_verify_lookups_total{layer="redis"}'));
+  expect(
+    after('latchkey_verify_lookups_total{layer="local"}') - before('latchkey_verify_lookups_total{layer="local"}'),
+  ).toBeGreaterThanOrEqual(20);
+  expect(after('latchkey_verify_lookups_total{layer="redis"}')).toBe(
+    before('latchkey_verify_lookups_total{layer="redis"}'),
+  );
   expect(after('latchkey_verify_cache_trusted')).toBe(1);
 
   // The poller applies the revocation locally although it cannot clear Redis.
-  await expect.poll(async () => (await verify(revoked.secret)).failure, { timeout: 3_000, interval: 100 }).toBe('REVOKED');
+  await expect
+    .poll(async () => (await verify(revoked.secret)).failure, { timeout: 3_000, interval: 100 })
+    .toBe('REVOKED');
 
   // A token never seen before is read from Postgres, without waiting on Redis.
   const fresh = await issue(api, t.adminToken, ownerId, ['crm:deals:read']);
@@ -72,6 +82,8 @@ it('keeps verifying from memory while Redis is down, and still applies a revocat
   // Redis comes back: the stale shared entry of the revoked token was cleared by the poller's retry.
   await redis.start();
   await expect.poll(() => api.container.redis.status, { timeout: 10_000 }).toBe('ready');
-  await expect.poll(async () => (await verify(revoked.secret)).failure, { timeout: 3_000, interval: 100 }).toBe('REVOKED');
+  await expect
+    .poll(async () => (await verify(revoked.secret)).failure, { timeout: 3_000, interval: 100 })
+    .toBe('REVOKED');
   expect((await verify(kept.secret)).valid).toBe(true);
 });

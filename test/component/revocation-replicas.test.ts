@@ -15,7 +15,10 @@ beforeAll(async () => {
   api = await startTestApi();
   t = await newTenant(api);
   gateway = (await newPrincipal(api, t.adminToken, ['gateway'])).token;
-  [a, b] = await Promise.all([spawnLatchkey({ LATCHKEY_ROLE: 'api', LOG_LEVEL: 'info' }), spawnLatchkey({ LATCHKEY_ROLE: 'api', LOG_LEVEL: 'info' })]);
+  [a, b] = await Promise.all([
+    spawnLatchkey({ LATCHKEY_ROLE: 'api', LOG_LEVEL: 'info' }),
+    spawnLatchkey({ LATCHKEY_ROLE: 'api', LOG_LEVEL: 'info' }),
+  ]);
 });
 afterAll(async () => {
   await Promise.all([a?.stop(), b?.stop()]);
@@ -24,7 +27,10 @@ afterAll(async () => {
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-async function verifyOn(p: LatchkeyProcess, token: string): Promise<{ sent: number; received: number; valid: boolean; failure: string | null }> {
+async function verifyOn(
+  p: LatchkeyProcess,
+  token: string,
+): Promise<{ sent: number; received: number; valid: boolean; failure: string | null }> {
   const sent = performance.now();
   const r = await jsonOf(
     await fetch(`${p.url}/v1/verify`, {
@@ -65,7 +71,10 @@ describe('revocation across replicas', () => {
       const res = await fetch(`${a.url}/graphql`, {
         method: 'POST',
         headers: { authorization: `Bearer ${t.adminToken}`, 'content-type': 'application/json' },
-        body: JSON.stringify({ query: `mutation($id: ID!) { revokeToken(id: $id, reason: "trial") { status } }`, variables: { id: tok.id } }),
+        body: JSON.stringify({
+          query: `mutation($id: ID!) { revokeToken(id: $id, reason: "trial") { status } }`,
+          variables: { id: tok.id },
+        }),
       });
       expect((await jsonOf(res)).data.revokeToken.status).toBe('REVOKED');
       const deadline = revokeStarted + 1_000;
@@ -82,6 +91,8 @@ describe('revocation across replicas', () => {
       expect(revived, `trial ${trial}`).toEqual([]);
     }
     latencies.sort((x, y) => x - y);
-    console.log(`revocation seen on B after: p50 ${latencies[25]!.toFixed(1)} ms, max ${latencies.at(-1)!.toFixed(1)} ms`);
+    console.log(
+      `revocation seen on B after: p50 ${latencies[25]!.toFixed(1)} ms, max ${latencies.at(-1)!.toFixed(1)} ms`,
+    );
   }, 120_000);
 });

@@ -21,7 +21,10 @@ const calls: Array<{ step: string; rotationId: string }> = [];
 const workers: LatchkeyProcess[] = [];
 
 const worker = async () => {
-  const w = await spawnLatchkey({ REDIS_PREFIX: PREFIX, LATCHKEY_ROLE: 'worker', PLANNER_TICK_MS: '200', ROTATOR_BACKOFF_MS: '100' }, { waitFor: /"msg":"workers started"/ });
+  const w = await spawnLatchkey(
+    { REDIS_PREFIX: PREFIX, LATCHKEY_ROLE: 'worker', PLANNER_TICK_MS: '200', ROTATOR_BACKOFF_MS: '100' },
+    { waitFor: /"msg":"workers started"/ },
+  );
   workers.push(w);
   return w;
 };
@@ -39,7 +42,10 @@ beforeAll(async () => {
         hanging.push(res);
         return;
       }
-      if (msg.step === 'create') return res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ value: `after-kill-${++n}` }));
+      if (msg.step === 'create')
+        return res
+          .writeHead(200, { 'content-type': 'application/json' })
+          .end(JSON.stringify({ value: `after-kill-${++n}` }));
       res.writeHead(204).end();
     });
   }).listen(0, '127.0.0.1');
@@ -61,26 +67,48 @@ describe('a worker killed in the middle of a rotation step', () => {
     it(`at ${step}: the rotation completes exactly once on another worker`, async () => {
       const name = unique(`kill-${step}`).toLowerCase();
       await api.ok(t.adminToken, CreateCredentialDocument, { input: { name, value: 'before' } });
-      await api.ok(t.adminToken, `mutation($n: String!, $u: String!) { setCredentialRotator(name: $n, input: { kind: WEBHOOK, url: $u, gracePeriod: "PT1H" }) { signingSecret } }`, { n: name, u: `${base}/rotate` });
+      await api.ok(
+        t.adminToken,
+        `mutation($n: String!, $u: String!) { setCredentialRotator(name: $n, input: { kind: WEBHOOK, url: $u, gracePeriod: "PT1H" }) { signingSecret } }`,
+        { n: name, u: `${base}/rotate` },
+      );
       const first = await worker();
       hangAt = step;
       const { rotateCredential } = await api.ok(t.adminToken, RotateCredentialDocument, { name });
-      await expect.poll(() => calls.filter((c) => c.rotationId === rotateCredential.id && c.step === step).length, { timeout: 15_000 }).toBe(1);
+      await expect
+        .poll(() => calls.filter((c) => c.rotationId === rotateCredential.id && c.step === step).length, {
+          timeout: 15_000,
+        })
+        .toBe(1);
       await first.stop('SIGKILL');
-      const versions = () => api.sql(`SELECT version, state FROM credential_versions v JOIN credentials c ON c.id = v.credential_id WHERE c.tenant_id = $1 AND c.name = $2 ORDER BY version`, [t.tenantId, name]);
+      const versions = () =>
+        api.sql(
+          `SELECT version, state FROM credential_versions v JOIN credentials c ON c.id = v.credential_id WHERE c.tenant_id = $1 AND c.name = $2 ORDER BY version`,
+          [t.tenantId, name],
+        );
       expect((await versions()).find((v) => v.state === 'CURRENT')).toEqual({ version: 1, state: 'CURRENT' });
 
       const second = await worker();
       await expect
-        .poll(async () => (await api.sql(`SELECT state FROM credential_rotations WHERE id = $1`, [rotateCredential.id]))[0].state, { timeout: 40_000, interval: 250 })
+        .poll(
+          async () =>
+            (await api.sql(`SELECT state FROM credential_rotations WHERE id = $1`, [rotateCredential.id]))[0].state,
+          { timeout: 40_000, interval: 250 },
+        )
         .toBe('DONE');
       expect(await versions()).toEqual([
         { version: 1, state: 'PREVIOUS' },
         { version: 2, state: 'CURRENT' },
       ]);
-      expect(await api.sql(`SELECT 1 FROM audit_events WHERE action = 'CREDENTIAL_ROTATED' AND data->>'rotationId' = $1`, [rotateCredential.id])).toHaveLength(1);
+      expect(
+        await api.sql(`SELECT 1 FROM audit_events WHERE action = 'CREDENTIAL_ROTATED' AND data->>'rotationId' = $1`, [
+          rotateCredential.id,
+        ]),
+      ).toHaveLength(1);
       // create is called again only when its answer never arrived (the kill came first).
-      expect(calls.filter((c) => c.rotationId === rotateCredential.id && c.step === 'create')).toHaveLength(step === 'create' ? 2 : 1);
+      expect(calls.filter((c) => c.rotationId === rotateCredential.id && c.step === 'create')).toHaveLength(
+        step === 'create' ? 2 : 1,
+      );
       await second.stop('SIGKILL');
     }, 60_000);
   }

@@ -42,7 +42,11 @@ beforeAll(async () => {
   const admin = databaseUrl(env.DATABASE_URL!, 'postgres');
   platformPg = { admin, port: Number(new URL(admin).port || 5432) };
   [pg, redisServer] = await Promise.all([startPgProcess(), startRedisProcess()]);
-  await withPg(pg.adminUrl, (admin) => admin.query(`CREATE ROLE lk_admin LOGIN SUPERUSER PASSWORD 'right-password'; CREATE ROLE app_a LOGIN PASSWORD 'first'; CREATE ROLE app_b LOGIN PASSWORD 'unknown'`));
+  await withPg(pg.adminUrl, (admin) =>
+    admin.query(
+      `CREATE ROLE lk_admin LOGIN SUPERUSER PASSWORD 'right-password'; CREATE ROLE app_a LOGIN PASSWORD 'first'; CREATE ROLE app_b LOGIN PASSWORD 'unknown'`,
+    ),
+  );
   const redisAdmin = new Redis(redisServer.url);
   await redisAdmin.call('ACL', 'SETUSER', 'lk_admin', 'on', '>right-password', '~*', '+@all');
   await redisAdmin.call('ACL', 'SETUSER', 'dashboard', 'on', '>first', '~*', '+@all');
@@ -50,7 +54,12 @@ beforeAll(async () => {
   silent = await listener();
   probe = await listener('127.0.0.2');
   closed = await freePort();
-  const settings = { ROTATOR_ATTEMPTS: '1', ROTATOR_BACKOFF_MS: '50', PLANNER_TICK_MS: '200', OUTBOUND_DEADLINE_MS: '1500' };
+  const settings = {
+    ROTATOR_ATTEMPTS: '1',
+    ROTATOR_BACKOFF_MS: '50',
+    PLANNER_TICK_MS: '200',
+    OUTBOUND_DEADLINE_MS: '1500',
+  };
   api = await startTestApi({ ...db.env, ...settings, ROTATOR_ALLOW: ALLOW });
   strict = await startTestApi({ ...db.env, ...settings, ROTATOR_ALLOW: '' });
   workers = await startWorkers(api.container);
@@ -71,14 +80,24 @@ afterAll(async () => {
 
 const redisPort = () => new URL(redisServer.url).port;
 const expectRefused = async (name: string, input: Record<string, unknown>, argument: string, on: TestApi = api) => {
-  const res = await on.gql(t.adminToken, `mutation($n: String!, $i: SetCredentialRotatorInput!) { setCredentialRotator(name: $n, input: $i) { signingSecret } }`, { n: name, i: input });
+  const res = await on.gql(
+    t.adminToken,
+    `mutation($n: String!, $i: SetCredentialRotatorInput!) { setCredentialRotator(name: $n, input: $i) { signingSecret } }`,
+    { n: name, i: input },
+  );
   expect(res.errors?.[0]?.extensions, JSON.stringify(input)).toMatchObject({ code: 'BAD_USER_INPUT', argument });
 };
 /** Nothing was set: no rotator on these credentials, no CREDENTIAL_ROTATOR_SET in their history. */
 const expectUnchanged = async (names: string[]) => {
-  const rows = await api.sql(`SELECT name, rotator FROM credentials WHERE tenant_id = $1 AND name = ANY($2)`, [t.tenantId, names]);
+  const rows = await api.sql(`SELECT name, rotator FROM credentials WHERE tenant_id = $1 AND name = ANY($2)`, [
+    t.tenantId,
+    names,
+  ]);
   expect(rows.filter((c) => c.rotator !== null)).toEqual([]);
-  const set = await api.sql(`SELECT 1 FROM audit_events WHERE tenant_id = $1 AND action = 'CREDENTIAL_ROTATOR_SET' AND data->>'name' = ANY($2)`, [t.tenantId, names]);
+  const set = await api.sql(
+    `SELECT 1 FROM audit_events WHERE tenant_id = $1 AND action = 'CREDENTIAL_ROTATOR_SET' AND data->>'name' = ANY($2)`,
+    [t.tenantId, names],
+  );
   expect(set).toEqual([]);
 };
 
@@ -86,7 +105,11 @@ const expectUnchanged = async (names: string[]) => {
 async function platformRedisState(probeUser: string) {
   const redis = new Redis(platformRedis.url);
   try {
-    return { defaultUser: await redis.call('ACL', 'GETUSER', 'default'), probe: await redis.call('ACL', 'GETUSER', probeUser), ping: await redis.ping() };
+    return {
+      defaultUser: await redis.call('ACL', 'GETUSER', 'default'),
+      probe: await redis.call('ACL', 'GETUSER', probeUser),
+      ping: await redis.ping(),
+    };
   } finally {
     redis.disconnect();
   }
@@ -100,7 +123,14 @@ describe("Latchkey's own Redis and Postgres", () => {
     const p = platformRedis.port;
     const rotated = await r.credential(`redis://dashboard:first@127.0.0.1:${redisPort()}`);
     const connections: string[] = [];
-    for (const form of [`redis://127.0.0.1:${p}`, `redis://localhost:${p}`, `redis://[::1]:${p}`, `redis://0.0.0.0:${p}`, `redis://[::ffff:127.0.0.1]:${p}`, `redis://default@127.0.0.1:${p}/0`]) {
+    for (const form of [
+      `redis://127.0.0.1:${p}`,
+      `redis://localhost:${p}`,
+      `redis://[::1]:${p}`,
+      `redis://0.0.0.0:${p}`,
+      `redis://[::ffff:127.0.0.1]:${p}`,
+      `redis://default@127.0.0.1:${p}/0`,
+    ]) {
       const connection = await r.credential(form);
       connections.push(connection);
       await expectRefused(rotated, { kind: 'REDIS', connection, gracePeriod: 'PT1M' }, 'connection');
@@ -142,24 +172,41 @@ describe("Latchkey's own Redis and Postgres", () => {
     for (const host of ['127.0.0.1', 'localhost', '[::1]', '0.0.0.0', '[::ffff:127.0.0.1]', '[::ffff:7f00:1]']) {
       const connection = await r.credential(`postgres://postgres@${host}:${p}/postgres`);
       connections.push(connection);
-      await expectRefused(rotated, { kind: 'POSTGRES', connection, roles: ['app_a', 'app_b'], gracePeriod: 'PT1M' }, 'connection');
+      await expectRefused(
+        rotated,
+        { kind: 'POSTGRES', connection, roles: ['app_a', 'app_b'], gracePeriod: 'PT1M' },
+        'connection',
+      );
     }
     const good = await r.credential(`postgres://${PG_ADMIN}@127.0.0.1:${pg.port}/postgres`);
     const aimed = await r.credential(`postgresql://app_a:first@localhost:${p}/postgres?sslmode=disable`);
-    await expectRefused(aimed, { kind: 'POSTGRES', connection: good, roles: ['app_a', 'app_b'], gracePeriod: 'PT1M' }, 'name');
+    await expectRefused(
+      aimed,
+      { kind: 'POSTGRES', connection: good, roles: ['app_a', 'app_b'], gracePeriod: 'PT1M' },
+      'name',
+    );
     await expectUnchanged([rotated, aimed, ...connections]);
   });
 
   it('a POSTGRES rotator whose connection is changed to Latchkey’s own Postgres fails at set, refused by the address rules, and no role there changes', async () => {
     const [a, b] = [`lk_probe_a_${hex()}`, `lk_probe_b_${hex()}`];
-    const password = async () => onPlatformPg(async (c) => (await c.query(`SELECT rolname, rolpassword FROM pg_authid WHERE rolname = ANY($1) ORDER BY 1`, [[a, b]])).rows);
-    await onPlatformPg((c) => c.query(`CREATE ROLE ${a} LOGIN PASSWORD 'probe-a'; CREATE ROLE ${b} LOGIN PASSWORD 'probe-b'`));
+    const password = async () =>
+      onPlatformPg(
+        async (c) =>
+          (await c.query(`SELECT rolname, rolpassword FROM pg_authid WHERE rolname = ANY($1) ORDER BY 1`, [[a, b]]))
+            .rows,
+      );
+    await onPlatformPg((c) =>
+      c.query(`CREATE ROLE ${a} LOGIN PASSWORD 'probe-a'; CREATE ROLE ${b} LOGIN PASSWORD 'probe-b'`),
+    );
     try {
       const before = await password();
       expect(before).toHaveLength(2);
       const connection = await r.credential(`postgres://${PG_ADMIN}@127.0.0.1:${pg.port}/postgres`);
       const name = await r.credential(`postgres://${a}:first@127.0.0.1:${pg.port}/postgres`);
-      expect((await r.setRotator(name, { kind: 'POSTGRES', connection, roles: [a, b], gracePeriod: 'PT1M' })).errors).toBeUndefined();
+      expect(
+        (await r.setRotator(name, { kind: 'POSTGRES', connection, roles: [a, b], gracePeriod: 'PT1M' })).errors,
+      ).toBeUndefined();
       // Both moved there (a rotator sets passwords only where its connection is, so moving one alone is refused before that).
       await r.addVersion(connection, `postgres://postgres@127.0.0.1:${platformPg.port}/postgres`);
       await r.addVersion(name, `postgres://${a}:first@127.0.0.1:${platformPg.port}/postgres`);
@@ -174,10 +221,18 @@ describe("Latchkey's own Redis and Postgres", () => {
 
   it('a webhook rotator or a webhook aimed at Latchkey’s own Postgres or Redis is refused, although WEBHOOK_ALLOW lists 127.0.0.1', async () => {
     const name = await r.credential('webhook-rotated');
-    const urls = [`http://127.0.0.1:${platformRedis.port}/`, `http://localhost:${platformPg.port}/rotate`, `http://[::ffff:127.0.0.1]:${platformRedis.port}/`];
+    const urls = [
+      `http://127.0.0.1:${platformRedis.port}/`,
+      `http://localhost:${platformPg.port}/rotate`,
+      `http://[::ffff:127.0.0.1]:${platformRedis.port}/`,
+    ];
     for (const url of urls) {
       await expectRefused(name, { kind: 'WEBHOOK', url, gracePeriod: 'PT1H' }, 'url');
-      const hook = await api.gql(t.adminToken, `mutation($u: String!) { createWebhook(url: $u, events: ["WEBHOOK_TESTED"]) { signingSecret } }`, { u: url });
+      const hook = await api.gql(
+        t.adminToken,
+        `mutation($u: String!) { createWebhook(url: $u, events: ["WEBHOOK_TESTED"]) { signingSecret } }`,
+        { u: url },
+      );
       expect(hook.errors?.[0]?.extensions, url).toMatchObject({ code: 'BAD_USER_INPUT', argument: 'url' });
     }
     await expectUnchanged([name]);
@@ -189,9 +244,19 @@ describe('the address rules of built-in rotators', () => {
   it('refuse loopback, private, link-local, unique-local and metadata addresses unless ROTATOR_ALLOW lists them, with a typed error, changing nothing', async () => {
     const p = redisPort();
     const forms = [
-      `redis://localhost:${p}`, `redis://127.0.0.1:${p}`, `redis://[::1]:${p}`, `redis://0.0.0.0:${p}`, `redis://[::ffff:127.0.0.1]:${p}`,
-      'redis://10.1.2.3:6379', 'redis://172.16.0.1:6379', 'redis://192.168.1.1:6379', 'redis://100.64.0.1:6379',
-      'redis://169.254.169.254:6379', 'redis://[fd00:ec2::254]:6379', 'redis://[fe80::1]:6379', 'redis://[fc00::1]:6379',
+      `redis://localhost:${p}`,
+      `redis://127.0.0.1:${p}`,
+      `redis://[::1]:${p}`,
+      `redis://0.0.0.0:${p}`,
+      `redis://[::ffff:127.0.0.1]:${p}`,
+      'redis://10.1.2.3:6379',
+      'redis://172.16.0.1:6379',
+      'redis://192.168.1.1:6379',
+      'redis://100.64.0.1:6379',
+      'redis://169.254.169.254:6379',
+      'redis://[fd00:ec2::254]:6379',
+      'redis://[fe80::1]:6379',
+      'redis://[fc00::1]:6379',
     ];
     const strictR = rotationsOf(strict, t.adminToken, t.adminId);
     const rotated = await strictR.credential(`redis://dashboard:first@127.0.0.1:${p}`);
@@ -202,10 +267,23 @@ describe('the address rules of built-in rotators', () => {
       await expectRefused(rotated, { kind: 'REDIS', connection, gracePeriod: 'PT1M' }, 'connection', strict);
     }
     // Metadata endpoints are refused even where ROTATOR_ALLOW lists them.
-    for (const form of ['redis://169.254.169.254:6379', 'redis://[fd00:ec2::254]:6379', 'postgres://u:p@169.254.169.254/db']) {
+    for (const form of [
+      'redis://169.254.169.254:6379',
+      'redis://[fd00:ec2::254]:6379',
+      'postgres://u:p@169.254.169.254/db',
+    ]) {
       const connection = await r.credential(form);
       names.push(connection);
-      await expectRefused(rotated, { kind: form.startsWith('redis') ? 'REDIS' : 'POSTGRES', connection, roles: ['app_a', 'app_b'], gracePeriod: 'PT1M' }, 'connection');
+      await expectRefused(
+        rotated,
+        {
+          kind: form.startsWith('redis') ? 'REDIS' : 'POSTGRES',
+          connection,
+          roles: ['app_a', 'app_b'],
+          gracePeriod: 'PT1M',
+        },
+        'connection',
+      );
     }
     await expectUnchanged(names);
   });
@@ -214,18 +292,31 @@ describe('the address rules of built-in rotators', () => {
     const pp = pg.port;
     const base = `postgres://${PG_ADMIN}@127.0.0.1:${pp}/postgres`;
     const postgres = [
-      `${base}?host=/var/run/postgresql`, `${base}?hostaddr=127.0.0.1`, `${base}?sslrootcert=/etc/passwd&sslmode=verify-full`,
-      `${base}?sslcert=/etc/passwd&sslkey=/etc/shadow`, `${base}?passfile=/root/.pgpass`, `${base}?service=prod`, `${base}?options=-c%20log_statement%3Dall`,
-      `postgres://lk_admin@%2Fvar%2Frun%2Fpostgresql/postgres`, `postgres:///postgres?host=/var/run/postgresql`, 'socket:/var/run/postgresql?db=postgres',
+      `${base}?host=/var/run/postgresql`,
+      `${base}?hostaddr=127.0.0.1`,
+      `${base}?sslrootcert=/etc/passwd&sslmode=verify-full`,
+      `${base}?sslcert=/etc/passwd&sslkey=/etc/shadow`,
+      `${base}?passfile=/root/.pgpass`,
+      `${base}?service=prod`,
+      `${base}?options=-c%20log_statement%3Dall`,
+      `postgres://lk_admin@%2Fvar%2Frun%2Fpostgresql/postgres`,
+      `postgres:///postgres?host=/var/run/postgresql`,
+      'socket:/var/run/postgresql?db=postgres',
     ];
     const redis = [
-      'redis:///tmp/redis.sock', 'unix:///tmp/redis.sock', `redis://${PG_ADMIN}@127.0.0.1:${redisPort()}/0?path=/tmp/redis.sock`,
-      `rediss://${PG_ADMIN}@127.0.0.1:${redisPort()}?tls=true&ca=/etc/ssl/private/key.pem`, `redis://${PG_ADMIN}@127.0.0.1:${redisPort()}?family=6`,
+      'redis:///tmp/redis.sock',
+      'unix:///tmp/redis.sock',
+      `redis://${PG_ADMIN}@127.0.0.1:${redisPort()}/0?path=/tmp/redis.sock`,
+      `rediss://${PG_ADMIN}@127.0.0.1:${redisPort()}?tls=true&ca=/etc/ssl/private/key.pem`,
+      `redis://${PG_ADMIN}@127.0.0.1:${redisPort()}?family=6`,
     ];
     const goodPg = await r.credential(base);
     const goodRedis = await r.credential(`redis://${PG_ADMIN}@127.0.0.1:${redisPort()}`);
     const names = [goodPg, goodRedis];
-    for (const [kind, forms, good] of [['POSTGRES', postgres, goodPg], ['REDIS', redis, goodRedis]] as const) {
+    for (const [kind, forms, good] of [
+      ['POSTGRES', postgres, goodPg],
+      ['REDIS', redis, goodRedis],
+    ] as const) {
       for (const form of forms) {
         const other = await r.credential(form);
         names.push(other);
@@ -240,17 +331,41 @@ describe('the address rules of built-in rotators', () => {
   it('refuse at connect time, before any connection, an address a changed value points at', async () => {
     // 127.0.0.2 is loopback, but ROTATOR_ALLOW lists 127.0.0.1 only: a listener there counts connections.
     const cases = [
-      { kind: 'REDIS', rotated: `redis://dashboard:first@127.0.0.1:${redisPort()}`, good: `redis://${PG_ADMIN}@127.0.0.1:${redisPort()}`, bad: `redis://${PG_ADMIN}@127.0.0.2:${probe.port}`, badRotated: `redis://dashboard:first@127.0.0.2:${probe.port}` },
-      { kind: 'POSTGRES', rotated: `postgres://app_a:first@127.0.0.1:${pg.port}/postgres`, good: `postgres://${PG_ADMIN}@127.0.0.1:${pg.port}/postgres`, bad: `postgres://${PG_ADMIN}@127.0.0.2:${probe.port}/postgres`, badRotated: `postgres://app_a:first@127.0.0.2:${probe.port}/postgres` },
+      {
+        kind: 'REDIS',
+        rotated: `redis://dashboard:first@127.0.0.1:${redisPort()}`,
+        good: `redis://${PG_ADMIN}@127.0.0.1:${redisPort()}`,
+        bad: `redis://${PG_ADMIN}@127.0.0.2:${probe.port}`,
+        badRotated: `redis://dashboard:first@127.0.0.2:${probe.port}`,
+      },
+      {
+        kind: 'POSTGRES',
+        rotated: `postgres://app_a:first@127.0.0.1:${pg.port}/postgres`,
+        good: `postgres://${PG_ADMIN}@127.0.0.1:${pg.port}/postgres`,
+        bad: `postgres://${PG_ADMIN}@127.0.0.2:${probe.port}/postgres`,
+        badRotated: `postgres://app_a:first@127.0.0.2:${probe.port}/postgres`,
+      },
     ];
     for (const c of cases) {
       const connection = await r.credential(c.good);
       const name = await r.credential(c.rotated);
-      expect((await r.setRotator(name, { kind: c.kind, connection, roles: c.kind === 'POSTGRES' ? ['app_a', 'app_b'] : undefined, gracePeriod: 'PT1M' })).errors).toBeUndefined();
+      expect(
+        (
+          await r.setRotator(name, {
+            kind: c.kind,
+            connection,
+            roles: c.kind === 'POSTGRES' ? ['app_a', 'app_b'] : undefined,
+            gracePeriod: 'PT1M',
+          })
+        ).errors,
+      ).toBeUndefined();
       await r.addVersion(connection, c.bad);
       await r.addVersion(name, c.badRotated);
       await api.ok(t.adminToken, RotateCredentialDocument, { name });
-      expect((await r.until(name, 'FAILED')).rotations[0]).toMatchObject({ step: 'set', failure: 'set: refused by address rules' });
+      expect((await r.until(name, 'FAILED')).rotations[0]).toMatchObject({
+        step: 'set',
+        failure: 'set: refused by address rules',
+      });
     }
     expect(probe.accepted).toBe(0);
   });
@@ -258,15 +373,33 @@ describe('the address rules of built-in rotators', () => {
 
 describe('a built-in rotator’s failure', () => {
   /** Rotates a fresh credential with `connection` as its privileged connection; the failure as the API and the audit log say it. */
-  async function failureWith(kind: 'POSTGRES' | 'REDIS', connectionValue: string, roles = ['app_a', 'app_b']): Promise<{ failure: string; reason: string }> {
+  async function failureWith(
+    kind: 'POSTGRES' | 'REDIS',
+    connectionValue: string,
+    roles = ['app_a', 'app_b'],
+  ): Promise<{ failure: string; reason: string }> {
     const connection = await r.credential(connectionValue);
     // On the connection's server: a rotator sets passwords only there.
     const server = new URL(connectionValue).host;
-    const name = await r.credential(kind === 'POSTGRES' ? `postgres://app_a:first@${server}/postgres` : `redis://dashboard:first@${server}`);
-    expect((await r.setRotator(name, { kind, connection, roles: kind === 'POSTGRES' ? roles : undefined, gracePeriod: 'PT1M' })).errors).toBeUndefined();
+    const name = await r.credential(
+      kind === 'POSTGRES' ? `postgres://app_a:first@${server}/postgres` : `redis://dashboard:first@${server}`,
+    );
+    expect(
+      (
+        await r.setRotator(name, {
+          kind,
+          connection,
+          roles: kind === 'POSTGRES' ? roles : undefined,
+          gracePeriod: 'PT1M',
+        })
+      ).errors,
+    ).toBeUndefined();
     const { rotateCredential } = await api.ok(t.adminToken, RotateCredentialDocument, { name });
     const failed = await r.until(name, 'FAILED');
-    const [event] = await api.sql(`SELECT data FROM audit_events WHERE action = 'CREDENTIAL_ROTATION_FAILED' AND data->>'rotationId' = $1`, [rotateCredential.id]);
+    const [event] = await api.sql(
+      `SELECT data FROM audit_events WHERE action = 'CREDENTIAL_ROTATION_FAILED' AND data->>'rotationId' = $1`,
+      [rotateCredential.id],
+    );
     return { failure: failed.rotations[0].failure, reason: event.data.reason };
   }
 

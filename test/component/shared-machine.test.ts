@@ -24,11 +24,20 @@ afterAll(async () => {
 });
 
 it('uses the Postgres and Redis it is given, and leaves no database and no key behind', async () => {
-  const env = { PATH: process.env.PATH, HOME: process.env.HOME, DATABASE_URL: databaseUrl(pg.adminUrl, 'latchkey'), REDIS_URL: redis.url };
+  const env = {
+    PATH: process.env.PATH,
+    HOME: process.env.HOME,
+    DATABASE_URL: databaseUrl(pg.adminUrl, 'latchkey'),
+    REDIS_URL: redis.url,
+  };
   const files = ['test/component/process.test.ts', 'test/integration/webhook-jobs.test.ts'];
   const run = await new Promise<{ code: number; output: string }>((done) =>
-    execFile(process.execPath, ['node_modules/vitest/vitest.mjs', 'run', ...files], { cwd: root, env, timeout: 170_000, maxBuffer: 16 << 20 }, (err, stdout, stderr) =>
-      done({ code: err ? Number((err as { code?: number }).code ?? 1) : 0, output: stdout + stderr }),
+    execFile(
+      process.execPath,
+      ['node_modules/vitest/vitest.mjs', 'run', ...files],
+      { cwd: root, env, timeout: 170_000, maxBuffer: 16 << 20 },
+      (err, stdout, stderr) =>
+        done({ code: err ? Number((err as { code?: number }).code ?? 1) : 0, output: stdout + stderr }),
     ),
   );
   expect(run.code, run.output.slice(-3000)).toBe(0);
@@ -40,7 +49,12 @@ it('uses the Postgres and Redis it is given, and leaves no database and no key b
   expect(prefix).toMatch(/^lktest_[0-9a-z]+$/);
   for (const name of created) expect(name.startsWith(prefix)).toBe(true);
   // ...and dropped every one of them.
-  const left = await withPg(pg.adminUrl, async (admin) => (await admin.query(`SELECT datname FROM pg_database WHERE datname NOT IN ('postgres', 'template0', 'template1')`)).rows);
+  const left = await withPg(
+    pg.adminUrl,
+    async (admin) =>
+      (await admin.query(`SELECT datname FROM pg_database WHERE datname NOT IN ('postgres', 'template0', 'template1')`))
+        .rows,
+  );
   expect(left).toEqual([]);
 
   // It used the Redis it was given, and took every key back.

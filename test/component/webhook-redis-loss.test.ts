@@ -32,7 +32,12 @@ beforeAll(async () => {
   url = `http://127.0.0.1:${(receiver.address() as AddressInfo).port}/hook`;
   redis = await startRedisProcess();
   // Backoff long enough that the jobs sit delayed in Redis when it is flushed; a short sweep lateness.
-  api = await startTestApi({ REDIS_URL: redis.url, WEBHOOK_BACKOFF_MS: '2000', WEBHOOK_ATTEMPTS: '10', WEBHOOK_SWEEP_AFTER_MS: '1000' });
+  api = await startTestApi({
+    REDIS_URL: redis.url,
+    WEBHOOK_BACKOFF_MS: '2000',
+    WEBHOOK_ATTEMPTS: '10',
+    WEBHOOK_SWEEP_AFTER_MS: '1000',
+  });
   workers = await startWorkers(api.container);
   t = await newTenant(api);
 });
@@ -44,21 +49,33 @@ afterAll(async () => {
 });
 
 it('delivers events whose retries were waiting in Redis when it was flushed', async () => {
-  const { createWebhook } = await api.ok(t.adminToken, `mutation($url: String!) { createWebhook(url: $url, events: ["TOKEN_ISSUED"]) { webhook { id } } }`, { url });
+  const { createWebhook } = await api.ok(
+    t.adminToken,
+    `mutation($url: String!) { createWebhook(url: $url, events: ["TOKEN_ISSUED"]) { webhook { id } } }`,
+    { url },
+  );
   const issued: string[] = [];
   for (let i = 0; i < 3; i++) {
-    const { issueToken } = await api.ok(t.adminToken, IssueTokenDocument, { input: { ownerId: t.adminId, name: 'w', scopes: [] } });
+    const { issueToken } = await api.ok(t.adminToken, IssueTokenDocument, {
+      input: { ownerId: t.adminId, name: 'w', scopes: [] },
+    });
     issued.push(issueToken.token.id);
   }
   const pending = () =>
-    api.sql(`SELECT attempts, next_attempt_at FROM webhook_deliveries WHERE webhook_id = $1 AND status = 'PENDING'`, [createWebhook.webhook.id]);
+    api.sql(`SELECT attempts, next_attempt_at FROM webhook_deliveries WHERE webhook_id = $1 AND status = 'PENDING'`, [
+      createWebhook.webhook.id,
+    ]);
   // Every delivery has failed once and waits in backoff (a relay running late may also deliver the
   // tenant's first token, issued just before the webhook: hence at least three).
-  await expect.poll(async () => (await pending()).filter((d) => d.attempts >= 1).length, { timeout: 10_000, interval: 100 }).toBeGreaterThanOrEqual(3);
+  await expect
+    .poll(async () => (await pending()).filter((d) => d.attempts >= 1).length, { timeout: 10_000, interval: 100 })
+    .toBeGreaterThanOrEqual(3);
   await redis.flushAll();
   failing = false;
   await expect.poll(() => issued.every((id) => delivered.includes(id)), { timeout: 20_000, interval: 200 }).toBe(true);
-  const rows = await api.sql(`SELECT status, attempts, next_attempt_at FROM webhook_deliveries WHERE webhook_id = $1`, [createWebhook.webhook.id]);
+  const rows = await api.sql(`SELECT status, attempts, next_attempt_at FROM webhook_deliveries WHERE webhook_id = $1`, [
+    createWebhook.webhook.id,
+  ]);
   expect(rows.length).toBeGreaterThanOrEqual(3);
   expect(rows.every((r) => r.status === 'DELIVERED')).toBe(true);
   expect(rows.every((r) => r.attempts >= 2 && r.next_attempt_at === null)).toBe(true);

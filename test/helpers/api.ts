@@ -29,9 +29,17 @@ const textOf = (query: string | TypedDocumentNode<unknown, unknown>): string => 
 export class GraphqlClient {
   constructor(private readonly at: () => string) {}
 
-  gql<T, V>(token: string | null, query: TypedDocumentNode<T, V>, ...variables: VariablesOf<V>): Promise<GqlResponse<T>>;
+  gql<T, V>(
+    token: string | null,
+    query: TypedDocumentNode<T, V>,
+    ...variables: VariablesOf<V>
+  ): Promise<GqlResponse<T>>;
   gql<T = any>(token: string | null, query: string, variables?: Record<string, unknown>): Promise<GqlResponse<T>>;
-  async gql<T = any>(token: string | null, query: string | TypedDocumentNode<T, unknown>, variables?: unknown): Promise<GqlResponse<T>> {
+  async gql<T = any>(
+    token: string | null,
+    query: string | TypedDocumentNode<T, unknown>,
+    variables?: unknown,
+  ): Promise<GqlResponse<T>> {
     const res = await fetch(`${this.at()}/graphql`, {
       method: 'POST',
       headers: { 'content-type': 'application/json', ...(token ? { authorization: `Bearer ${token}` } : {}) },

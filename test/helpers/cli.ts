@@ -35,7 +35,16 @@ export function cliRunner(url: () => string, token: () => string) {
       const child = execFile(
         file,
         argv,
-        { env: { PATH: process.env.PATH, LATCHKEY_URL: url(), LATCHKEY_TOKEN: opts.token ?? token(), ...(opts.terminal ? { TERM: 'dumb' } : {}), ...opts.env }, timeout: 30_000 },
+        {
+          env: {
+            PATH: process.env.PATH,
+            LATCHKEY_URL: url(),
+            LATCHKEY_TOKEN: opts.token ?? token(),
+            ...(opts.terminal ? { TERM: 'dumb' } : {}),
+            ...opts.env,
+          },
+          timeout: 30_000,
+        },
         (err, stdout, stderr) => done({ code: err ? ((err as { code?: number }).code ?? 1) : 0, stdout, stderr }),
       );
       child.stdin!.end(opts.input ?? '');

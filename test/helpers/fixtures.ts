@@ -1,6 +1,14 @@
 // Fresh tenants and principals for tests, created through the API as a user would.
 import { randomBytes } from 'node:crypto';
-import { AssignRoleDocument, CreateOwnerDocument, CreateScopeDocument, CreateTenantDocument, IssueTokenDocument, type IssueTokenInput, RolesDocument } from '../generated/graphql';
+import {
+  AssignRoleDocument,
+  CreateOwnerDocument,
+  CreateScopeDocument,
+  CreateTenantDocument,
+  IssueTokenDocument,
+  type IssueTokenInput,
+  RolesDocument,
+} from '../generated/graphql';
 import { bootstrapToken, type TestApi } from './api';
 
 export interface TenantFixture {
@@ -13,8 +21,14 @@ export const unique = (prefix: string) => `${prefix}-${randomBytes(4).toString('
 
 /** A tenant made by the platform admin (the run's bootstrap token unless another is given). */
 export async function newTenant(api: TestApi, platformAdmin: string = bootstrapToken()): Promise<TenantFixture> {
-  const data = await api.ok(platformAdmin, CreateTenantDocument, { input: { name: unique('tenant'), adminName: 'admin' } });
-  return { tenantId: data.createTenant.tenant.id, adminId: data.createTenant.admin.id, adminToken: data.createTenant.adminToken.secret };
+  const data = await api.ok(platformAdmin, CreateTenantDocument, {
+    input: { name: unique('tenant'), adminName: 'admin' },
+  });
+  return {
+    tenantId: data.createTenant.tenant.id,
+    adminId: data.createTenant.admin.id,
+    adminToken: data.createTenant.adminToken.secret,
+  };
 }
 
 export async function createScopes(api: TestApi, token: string, names: string[]): Promise<void> {
@@ -41,9 +55,14 @@ export async function newPrincipal(
   roles: string[],
   allowedScopes: string[] = [],
 ): Promise<PrincipalFixture> {
-  const { createOwner } = await api.ok(adminToken, CreateOwnerDocument, { input: { kind: 'USER', name: unique(roles.join('+') || 'nobody'), allowedScopes } });
+  const { createOwner } = await api.ok(adminToken, CreateOwnerDocument, {
+    input: { kind: 'USER', name: unique(roles.join('+') || 'nobody'), allowedScopes },
+  });
   for (const role of roles) {
-    await api.ok(adminToken, AssignRoleDocument, { ownerId: createOwner.id, roleId: await roleId(api, adminToken, role) });
+    await api.ok(adminToken, AssignRoleDocument, {
+      ownerId: createOwner.id,
+      roleId: await roleId(api, adminToken, role),
+    });
   }
   const token = await issue(api, adminToken, createOwner.id, []);
   return { ownerId: createOwner.id, token: token.secret };
@@ -56,6 +75,8 @@ export async function issue(
   scopes: string[],
   extra: Partial<IssueTokenInput> = {},
 ): Promise<{ id: string; secret: string }> {
-  const { issueToken } = await api.ok(token, IssueTokenDocument, { input: { ownerId, name: unique('token'), scopes, ...extra } });
+  const { issueToken } = await api.ok(token, IssueTokenDocument, {
+    input: { ownerId, name: unique('token'), scopes, ...extra },
+  });
   return { id: issueToken.token.id, secret: issueToken.secret };
 }

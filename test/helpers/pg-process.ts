@@ -34,16 +34,31 @@ export async function startPgProcess(opts: { logStatements?: 'none' | 'ddl' } = 
   chownSync(dir, uid, gid);
   const data = join(dir, 'data');
   asPostgres([bin('initdb'), '-D', data, '-U', 'postgres', '--auth=scram-sha-256', '--no-sync', '-A', 'trust']);
-  writeFileSync(join(data, 'pg_hba.conf'), ['host all postgres 127.0.0.1/32 trust', 'host all all 127.0.0.1/32 scram-sha-256', ''].join('\n'));
+  writeFileSync(
+    join(data, 'pg_hba.conf'),
+    ['host all postgres 127.0.0.1/32 trust', 'host all all 127.0.0.1/32 scram-sha-256', ''].join('\n'),
+  );
   const port = await freePort();
   const log = join(dir, 'log');
-  asPostgres([bin('pg_ctl'), '-D', data, '-w', '-l', log, '-o', `-p ${port} -k ${dir} -c listen_addresses=127.0.0.1 -c fsync=off -c log_statement=${opts.logStatements ?? 'none'}`, 'start']);
+  asPostgres([
+    bin('pg_ctl'),
+    '-D',
+    data,
+    '-w',
+    '-l',
+    log,
+    '-o',
+    `-p ${port} -k ${dir} -c listen_addresses=127.0.0.1 -c fsync=off -c log_statement=${opts.logStatements ?? 'none'}`,
+    'start',
+  ]);
   return {
     adminUrl: `postgres://postgres@127.0.0.1:${port}/postgres`,
     port,
     log: () => readFileSync(log, 'utf8'),
     stop() {
-      spawnSync('runuser', ['-u', 'postgres', '--', bin('pg_ctl'), '-D', data, '-m', 'immediate', 'stop'], { stdio: 'ignore' });
+      spawnSync('runuser', ['-u', 'postgres', '--', bin('pg_ctl'), '-D', data, '-m', 'immediate', 'stop'], {
+        stdio: 'ignore',
+      });
       rmSync(dir, { recursive: true, force: true });
     },
   };

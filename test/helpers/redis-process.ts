@@ -14,7 +14,6 @@ export interface RedisProcess {
   flushAll(): Promise<void>;
 }
 
-
 export async function startRedisProcess(): Promise<RedisProcess> {
   const port = await freePort();
   const url = `redis://127.0.0.1:${port}`;
@@ -36,7 +35,11 @@ export async function startRedisProcess(): Promise<RedisProcess> {
     async start() {
       // Already running: a second server on the same port would fail, and leave this one orphaned.
       if (child && child.exitCode === null && child.signalCode === null) return;
-      child = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: 'ignore' });
+      child = spawn(
+        'redis-server',
+        ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'],
+        { stdio: 'ignore' },
+      );
       for (let i = 0; i < 100 && !(await ping()); i++) await new Promise((r) => setTimeout(r, 50));
     },
     async kill() {

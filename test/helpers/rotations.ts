@@ -36,7 +36,11 @@ export function rotationsOf(api: TestApi, token: string, adminId: string): Rotat
     },
     setRotator: (name, input) => api.gql(token, SET_ROTATOR, { n: name, i: input }),
     async addVersion(name, value) {
-      await api.ok(token, `mutation($n: String!, $v: String!) { addCredentialVersion(input: { name: $n, value: $v, gracePeriod: "PT0S" }) { version } }`, { n: name, v: value });
+      await api.ok(
+        token,
+        `mutation($n: String!, $v: String!) { addCredentialVersion(input: { name: $n, value: $v, gracePeriod: "PT0S" }) { version } }`,
+        { n: name, v: value },
+      );
     },
     latest,
     async until(name, state, timeout = 20_000) {

@@ -9,7 +9,10 @@ const GUARDS: Array<[string, string]> = [
   ['audit_relay', 'audit_relay_forward'],
 ];
 
-export async function asSuperuserWithoutGuards(api: TestApi, change: (q: (sql: string, params?: unknown[]) => Promise<any>) => Promise<void>): Promise<void> {
+export async function asSuperuserWithoutGuards(
+  api: TestApi,
+  change: (q: (sql: string, params?: unknown[]) => Promise<any>) => Promise<void>,
+): Promise<void> {
   await api.container.ds.transaction(async (tx) => {
     // All at once, the chain head first, as every append locks it: other test files append to these
     // tables meanwhile, and taking them in another order could deadlock with them.

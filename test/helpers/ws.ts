@@ -29,7 +29,10 @@ export function wsClient(httpUrl: string, token: string): WsClient {
     retryAttempts: 0,
     lazy: false,
     onNonLazyError: () => undefined, // the close is what the tests look at
-    on: { closed: (e) => closedResolve({ code: (e as { code: number }).code, reason: String((e as { reason: string }).reason) }) },
+    on: {
+      closed: (e) =>
+        closedResolve({ code: (e as { code: number }).code, reason: String((e as { reason: string }).reason) }),
+    },
   });
   return {
     client,

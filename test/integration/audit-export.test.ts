@@ -21,7 +21,10 @@ function verifyFile(text: string, key?: string): { code: number; out: string } {
   const file = join(dir, `export-${Math.random().toString(36).slice(2)}.ndjson`);
   writeFileSync(file, text);
   try {
-    const out = execFileSync(process.execPath, [VERIFY, file, ...(key ? ['--key', key] : [])], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+    const out = execFileSync(process.execPath, [VERIFY, file, ...(key ? ['--key', key] : [])], {
+      encoding: 'utf8',
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     return { code: 0, out };
   } catch (e) {
     const err = e as { status: number; stdout: string; stderr: string };
@@ -34,7 +37,11 @@ beforeAll(async () => {
   t = await newTenant(api);
   for (let i = 0; i < 30; i++) await api.ok(t.adminToken, CreateScopeDocument, { input: { name: `exp${i}:x:read` } });
   // The relay signs checkpoints as it publishes: wait for the ones at seq 10, 20 and 30.
-  await waitFor(async () => (await api.sql(`SELECT count(*)::int AS n FROM audit_checkpoints WHERE tenant_id = $1`, [t.tenantId]))[0].n, (n) => n >= 3);
+  await waitFor(
+    async () =>
+      (await api.sql(`SELECT count(*)::int AS n FROM audit_checkpoints WHERE tenant_id = $1`, [t.tenantId]))[0].n,
+    (n) => n >= 3,
+  );
   const res = await fetch(`${api.url}/v1/audit/export`, { headers: { authorization: `Bearer ${t.adminToken}` } });
   expect(res.status).toBe(200);
   expect(res.headers.get('content-type')).toContain('application/x-ndjson');
@@ -45,13 +52,32 @@ afterAll(() => api.close());
 
 describe('audit export', () => {
   it('streams every event with its chain fields, the checkpoints and a signed head', () => {
-    const lines = exported.trim().split('\n').map((l) => JSON.parse(l));
+    const lines = exported
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l));
     expect(lines[0]).toMatchObject({ type: 'export', tenantId: t.tenantId, algorithm: 'Ed25519' });
     const events = lines.filter((l) => l.type === 'event');
     expect(events.length).toBeGreaterThanOrEqual(30);
     expect(events[0]).toMatchObject({ seq: 1, prevHash: '0'.repeat(64) });
-    for (const e of events) expect(Object.keys(e)).toEqual(expect.arrayContaining(['id', 'seq', 'at', 'action', 'actorId', 'targetType', 'targetId', 'data', 'prevHash', 'hash']));
-    expect(lines.filter((l) => l.type === 'checkpoint').map((l) => l.seq)).toEqual(expect.arrayContaining([10, 20, 30]));
+    for (const e of events)
+      expect(Object.keys(e)).toEqual(
+        expect.arrayContaining([
+          'id',
+          'seq',
+          'at',
+          'action',
+          'actorId',
+          'targetType',
+          'targetId',
+          'data',
+          'prevHash',
+          'hash',
+        ]),
+      );
+    expect(lines.filter((l) => l.type === 'checkpoint').map((l) => l.seq)).toEqual(
+      expect.arrayContaining([10, 20, 30]),
+    );
     expect(lines.at(-1)).toMatchObject({ type: 'head', seq: events.at(-1).seq, hash: events.at(-1).hash });
   });
 
@@ -79,7 +105,10 @@ describe('audit export', () => {
     }
     let missing: { status: number; stderr: string } | null = null;
     try {
-      execFileSync(process.execPath, [VERIFY, join(dir, 'no-such-export.ndjson')], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+      execFileSync(process.execPath, [VERIFY, join(dir, 'no-such-export.ndjson')], {
+        encoding: 'utf8',
+        stdio: ['ignore', 'pipe', 'pipe'],
+      });
     } catch (e) {
       missing = e as { status: number; stderr: string };
     }
@@ -104,7 +133,9 @@ describe('audit export', () => {
     expect(run.out).toMatch(/cut short/);
     // Dropping events but keeping the head line does not pass either.
     const withoutEvents = [...lines.slice(0, -4), lines.at(-1)].join('\n');
-    expect(checkExport(withoutEvents, keyRing([Buffer.from(publicKey, 'base64')])).problem).toMatch(/events were removed/);
+    expect(checkExport(withoutEvents, keyRing([Buffer.from(publicKey, 'base64')])).problem).toMatch(
+      /events were removed/,
+    );
   });
 
   it('refuses a forged signature and a foreign key', () => {
@@ -118,13 +149,25 @@ describe('audit export', () => {
   });
 
   it('exports from a seq on, with a limit, needs AUDIT_READ, and is itself audited', async () => {
-    const part = await (await fetch(`${api.url}/v1/audit/export?afterSeq=12&limit=5`, { headers: { authorization: `Bearer ${t.adminToken}` } })).text();
+    const part = await (
+      await fetch(`${api.url}/v1/audit/export?afterSeq=12&limit=5`, {
+        headers: { authorization: `Bearer ${t.adminToken}` },
+      })
+    ).text();
     const report = checkExport(part, keyRing([Buffer.from(publicKey, 'base64')]));
     expect(report).toMatchObject({ ok: true, firstSeq: 13, lastSeq: 17, events: 5 });
     const dev = await newPrincipal(api, t.adminToken, ['developer']);
-    expect((await fetch(`${api.url}/v1/audit/export`, { headers: { authorization: `Bearer ${dev.token}` } })).status).toBe(403);
-    expect((await fetch(`${api.url}/v1/audit/export?limit=abc`, { headers: { authorization: `Bearer ${t.adminToken}` } })).status).toBe(400);
-    const [row] = await api.sql(`SELECT count(*)::int AS n FROM audit_events WHERE tenant_id = $1 AND action = 'AUDIT_EXPORTED'`, [t.tenantId]);
+    expect(
+      (await fetch(`${api.url}/v1/audit/export`, { headers: { authorization: `Bearer ${dev.token}` } })).status,
+    ).toBe(403);
+    expect(
+      (await fetch(`${api.url}/v1/audit/export?limit=abc`, { headers: { authorization: `Bearer ${t.adminToken}` } }))
+        .status,
+    ).toBe(400);
+    const [row] = await api.sql(
+      `SELECT count(*)::int AS n FROM audit_events WHERE tenant_id = $1 AND action = 'AUDIT_EXPORTED'`,
+      [t.tenantId],
+    );
     expect(row.n).toBeGreaterThanOrEqual(2);
   });
 });

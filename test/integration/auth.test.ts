@@ -3,7 +3,12 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { generateToken } from '../../src/tokens/token-format';
 import { startTestApi, type TestApi, jsonOf } from '../helpers/api';
 import { createScopes, issue, newPrincipal, newTenant, type TenantFixture } from '../helpers/fixtures';
-import { CreateOwnerDocument, RevokeTokenDocument, SuspendTokenDocument, TokensOfOwnerDocument } from '../generated/graphql';
+import {
+  CreateOwnerDocument,
+  RevokeTokenDocument,
+  SuspendTokenDocument,
+  TokensOfOwnerDocument,
+} from '../generated/graphql';
 
 let api: TestApi;
 let t: TenantFixture;
@@ -44,21 +49,29 @@ describe('authentication', () => {
     await expectUnauthenticated(`Bearer ${p.token}`, /SUSPENDED/);
     await api.ok(t.adminToken, RevokeTokenDocument, { id, reason: 'x' });
     await expectUnauthenticated(`Bearer ${p.token}`, /REVOKED/);
-    const short = await issue(api, t.adminToken, p.ownerId, [], { expiresAt: new Date(Date.now() + 1_200).toISOString() });
+    const short = await issue(api, t.adminToken, p.ownerId, [], {
+      expiresAt: new Date(Date.now() + 1_200).toISOString(),
+    });
     expect((await api.gql(short.secret, '{ viewer { id } }')).errors).toBeUndefined();
     await new Promise((r) => setTimeout(r, 1_300));
     await expectUnauthenticated(`Bearer ${short.secret}`, /EXPIRED/);
   });
 
   it('refuses a token carrying API scopes: it is for the APIs, not for Latchkey', async () => {
-    const { createOwner } = await api.ok(t.adminToken, CreateOwnerDocument, { input: { kind: 'USER', name: 'scoped', allowedScopes: ['crm:deals:read'] } });
+    const { createOwner } = await api.ok(t.adminToken, CreateOwnerDocument, {
+      input: { kind: 'USER', name: 'scoped', allowedScopes: ['crm:deals:read'] },
+    });
     const scoped = await issue(api, t.adminToken, createOwner.id, ['crm:deals:read']);
     await expectUnauthenticated(`Bearer ${scoped.secret}`, /scopes/);
   });
 
   it('guards the REST verify endpoint: 401, 403 without TOKEN_VERIFY, 400 on a bad body', async () => {
     const post = (authorization: string | null, body: string) =>
-      fetch(`${api.url}/v1/verify`, { method: 'POST', headers: { 'content-type': 'application/json', ...(authorization ? { authorization } : {}) }, body });
+      fetch(`${api.url}/v1/verify`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', ...(authorization ? { authorization } : {}) },
+        body,
+      });
     expect((await post(null, '{"token":"x"}')).status).toBe(401);
     const auditor = await newPrincipal(api, t.adminToken, ['auditor']);
     const forbidden = await post(`Bearer ${auditor.token}`, '{"token":"x"}');

@@ -23,7 +23,10 @@ afterAll(() => api.close());
 
 describe('the bootstrap admin token', () => {
   it('expires after BOOTSTRAP_TOKEN_TTL (a day by default)', async () => {
-    const [t] = await api.sql(`SELECT extract(epoch FROM expires_at - created_at)::int AS ttl FROM tokens WHERE id = $1`, [bootstrapTokenId]);
+    const [t] = await api.sql(
+      `SELECT extract(epoch FROM expires_at - created_at)::int AS ttl FROM tokens WHERE id = $1`,
+      [bootstrapTokenId],
+    );
     expect(t.ttl).toBeGreaterThanOrEqual(86_399);
     expect(t.ttl).toBeLessThanOrEqual(86_401);
   });
@@ -44,50 +47,83 @@ describe('the bootstrap admin token', () => {
 
 describe('npm run admin:token (break glass)', () => {
   it('prints a platform admin token that expires within the hour, and audits it', async () => {
-    const { stdout } = await run(process.execPath, [ADMIN_TOKEN, '--ttl', 'PT30M', '--reason', 'tenant for the sales team'], { env: { ...process.env, ...testEnv() } });
+    const { stdout } = await run(
+      process.execPath,
+      [ADMIN_TOKEN, '--ttl', 'PT30M', '--reason', 'tenant for the sales team'],
+      { env: { ...process.env, ...testEnv() } },
+    );
     const secret = stdout.trim();
     expect(secret).toMatch(/^lk_[0-9A-Za-z]{49}$/);
-    const created = await api.ok(secret, `mutation($input: CreateTenantInput!) { createTenant(input: $input) { tenant { id } } }`, { input: { name: unique('glass'), adminName: 'admin' } });
+    const created = await api.ok(
+      secret,
+      `mutation($input: CreateTenantInput!) { createTenant(input: $input) { tenant { id } } }`,
+      { input: { name: unique('glass'), adminName: 'admin' } },
+    );
     expect(created.createTenant.tenant.id).toBeTruthy();
     const [tok] = await api.sql(
       `SELECT t.id, extract(epoch FROM t.expires_at - t.created_at)::int AS ttl, t.description FROM tokens t WHERE t.name = 'platform admin (break glass)' ORDER BY t.id DESC LIMIT 1`,
     );
     expect(tok.ttl).toBe(1800);
     expect(tok.description).toBe('tenant for the sales team');
-    const audited = await api.sql(`SELECT actor_id FROM audit_events WHERE target_id = $1 AND action = 'TOKEN_ISSUED'`, [tok.id]);
+    const audited = await api.sql(
+      `SELECT actor_id FROM audit_events WHERE target_id = $1 AND action = 'TOKEN_ISSUED'`,
+      [tok.id],
+    );
     expect(audited).toEqual([{ actor_id: null }]);
     // The bootstrap token is untouched.
     expect((await api.gql(bootstrapToken(), `{ viewer { id } }`)).errors).toBeUndefined();
   });
 
   it('refuses a lifetime past a day with a usage error, issuing nothing', async () => {
-    const before = (await api.sql(`SELECT count(*)::int AS n FROM tokens WHERE name = 'platform admin (break glass)'`))[0].n;
-    const failed = await run(process.execPath, [ADMIN_TOKEN, '--ttl', 'P2D'], { env: { ...process.env, ...testEnv() } }).catch((e: { code: number; stderr: string }) => e);
+    const before = (
+      await api.sql(`SELECT count(*)::int AS n FROM tokens WHERE name = 'platform admin (break glass)'`)
+    )[0].n;
+    const failed = await run(process.execPath, [ADMIN_TOKEN, '--ttl', 'P2D'], {
+      env: { ...process.env, ...testEnv() },
+    }).catch((e: { code: number; stderr: string }) => e);
     expect((failed as { code: number }).code).toBe(64);
     expect((failed as { stderr: string }).stderr).toMatch(/--ttl must be from PT1M to P1D/);
-    expect((await api.sql(`SELECT count(*)::int AS n FROM tokens WHERE name = 'platform admin (break glass)'`))[0].n).toBe(before);
+    expect(
+      (await api.sql(`SELECT count(*)::int AS n FROM tokens WHERE name = 'platform admin (break glass)'`))[0].n,
+    ).toBe(before);
   });
 
   it('with --tenant, gives a tenant that lost every admin token a short-lived token of its administrator, audited in its chain', async () => {
     const name = unique('locked-out');
-    const made = await api.ok(bootstrapToken(), `mutation($input: CreateTenantInput!) { createTenant(input: $input) { tenant { id } admin { id } adminToken { secret token { id } } } }`, {
-      input: { name, adminName: 'admin' },
-    });
+    const made = await api.ok(
+      bootstrapToken(),
+      `mutation($input: CreateTenantInput!) { createTenant(input: $input) { tenant { id } admin { id } adminToken { secret token { id } } } }`,
+      {
+        input: { name, adminName: 'admin' },
+      },
+    );
     const { tenant, admin, adminToken } = made.createTenant;
     await api.ok(adminToken.secret, RevokeTokenDocument, { id: adminToken.token.id, reason: 'lost' });
-    const { stdout } = await run(process.execPath, [ADMIN_TOKEN, '--tenant', name, '--ttl', 'PT15M', '--reason', 'admins locked out'], { env: { ...process.env, ...testEnv() } });
+    const { stdout } = await run(
+      process.execPath,
+      [ADMIN_TOKEN, '--tenant', name, '--ttl', 'PT15M', '--reason', 'admins locked out'],
+      { env: { ...process.env, ...testEnv() } },
+    );
     const secret = stdout.trim();
     expect((await api.ok(secret, `{ viewer { id } }`)).viewer.id).toBe(admin.id);
-    const [tok] = await api.sql(`SELECT id, tenant_id, name, extract(epoch FROM expires_at - created_at)::int AS ttl FROM tokens WHERE tenant_id = $1 AND status = 'ACTIVE'`, [tenant.id]);
+    const [tok] = await api.sql(
+      `SELECT id, tenant_id, name, extract(epoch FROM expires_at - created_at)::int AS ttl FROM tokens WHERE tenant_id = $1 AND status = 'ACTIVE'`,
+      [tenant.id],
+    );
     expect(tok).toMatchObject({ tenant_id: tenant.id, name: 'tenant admin (break glass)', ttl: 900 });
-    expect(await api.sql(`SELECT actor_id, data->>'name' AS name FROM audit_events WHERE tenant_id = $1 AND target_id = $2 AND action = 'TOKEN_ISSUED'`, [tenant.id, tok.id])).toEqual([
-      { actor_id: null, name: 'tenant admin (break glass)' },
-    ]);
+    expect(
+      await api.sql(
+        `SELECT actor_id, data->>'name' AS name FROM audit_events WHERE tenant_id = $1 AND target_id = $2 AND action = 'TOKEN_ISSUED'`,
+        [tenant.id, tok.id],
+      ),
+    ).toEqual([{ actor_id: null, name: 'tenant admin (break glass)' }]);
   });
 
   it('with an unknown --tenant, says so and issues nothing', async () => {
     const before = (await api.sql(`SELECT count(*)::int AS n FROM tokens`))[0].n;
-    const failed = await run(process.execPath, [ADMIN_TOKEN, '--tenant', 'no-such-tenant'], { env: { ...process.env, ...testEnv() } }).catch((e: { code: number; stderr: string }) => e);
+    const failed = await run(process.execPath, [ADMIN_TOKEN, '--tenant', 'no-such-tenant'], {
+      env: { ...process.env, ...testEnv() },
+    }).catch((e: { code: number; stderr: string }) => e);
     expect((failed as { code: number }).code).toBe(66);
     expect((failed as { stderr: string }).stderr).toMatch(/no-such-tenant/);
     expect((await api.sql(`SELECT count(*)::int AS n FROM tokens`))[0].n).toBe(before);

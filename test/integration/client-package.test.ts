@@ -26,9 +26,17 @@ let env: Record<string, string>;
 beforeAll(async () => {
   api = await startTestApi();
   const t = await newTenant(api);
-  const { createOwner } = await api.ok(t.adminToken, `mutation { createOwner(input: { kind: SERVICE, name: "homepage-dashboard-backend" }) { id } }`);
-  await api.ok(t.adminToken, `mutation($i: CreateCredentialInput!) { createCredential(input: $i) { id } }`, { i: { name: NAME, value: 'crm-key-one' } });
-  await api.ok(t.adminToken, `mutation($n: String!, $o: ID!) { grantCredential(name: $n, ownerId: $o) { ownerId } }`, { n: NAME, o: createOwner.id });
+  const { createOwner } = await api.ok(
+    t.adminToken,
+    `mutation { createOwner(input: { kind: SERVICE, name: "homepage-dashboard-backend" }) { id } }`,
+  );
+  await api.ok(t.adminToken, `mutation($i: CreateCredentialInput!) { createCredential(input: $i) { id } }`, {
+    i: { name: NAME, value: 'crm-key-one' },
+  });
+  await api.ok(t.adminToken, `mutation($n: String!, $o: ID!) { grantCredential(name: $n, ownerId: $o) { ownerId } }`, {
+    n: NAME,
+    o: createOwner.id,
+  });
   // A CONTROL token of the granted owner: DATA tokens cannot read credentials.
   const backend = await issue(api, t.adminToken, createOwner.id, [], { kind: 'CONTROL' });
   env = { PATH: process.env.PATH!, LATCHKEY_URL: api.url, BACKEND_TOKEN: backend.secret };
@@ -42,7 +50,20 @@ beforeAll(async () => {
   mkdirSync(app);
   writeFileSync(join(app, 'package.json'), JSON.stringify({ name: 'consumer', version: '1.0.0', private: true }));
   // Its dependencies come from npm's cache when they can (the checkout installed the same versions).
-  await run('npm', ['install', join(dir, pack!.filename), '--omit=dev', '--ignore-scripts', '--no-audit', '--no-fund', '--prefer-offline', '--loglevel=error'], { cwd: app });
+  await run(
+    'npm',
+    [
+      'install',
+      join(dir, pack!.filename),
+      '--omit=dev',
+      '--ignore-scripts',
+      '--no-audit',
+      '--no-fund',
+      '--prefer-offline',
+      '--loglevel=error',
+    ],
+    { cwd: app },
+  );
 }, 240_000);
 
 afterAll(async () => {
@@ -54,8 +75,18 @@ const node = async (file: string) => (await run(process.execPath, [file], { cwd:
 
 describe('latchkey/client from an installed tarball', () => {
   it('holds the build, the command line and the client’s types; no tests, TypeScript sources or data', () => {
-    expect(packed).toEqual(expect.arrayContaining(['package.json', 'bin/latchkey.js', 'dist/src/main.js', 'dist/src/client/credentials.js', 'dist/src/client/credentials.d.ts']));
-    expect(packed.filter((p) => /(^|\/)(test|\.data|\.tmp)\//.test(p) || /\.test\.|(^|\/)src\/.*(?<!\.d)\.ts$/.test(p))).toEqual([]);
+    expect(packed).toEqual(
+      expect.arrayContaining([
+        'package.json',
+        'bin/latchkey.js',
+        'dist/src/main.js',
+        'dist/src/client/credentials.js',
+        'dist/src/client/credentials.d.ts',
+      ]),
+    );
+    expect(
+      packed.filter((p) => /(^|\/)(test|\.data|\.tmp)\//.test(p) || /\.test\.|(^|\/)src\/.*(?<!\.d)\.ts$/.test(p)),
+    ).toEqual([]);
   });
 
   it('reads a credential with require()', async () => {
@@ -70,7 +101,10 @@ new CredentialsClient({ url: process.env.LATCHKEY_URL, token: process.env.BACKEN
   it('reads a credential with import { CredentialsClient }: the README’s two lines as written', async () => {
     const lines = /```js\n(import \{ CredentialsClient \} from 'latchkey\/client';[\s\S]*?)```/.exec(readme)?.[1];
     expect(lines?.trim().split('\n')).toHaveLength(2);
-    writeFileSync(join(app, 'read.mjs'), `${lines}console.log((await credentials.get(${JSON.stringify(NAME)})).value);\n`);
+    writeFileSync(
+      join(app, 'read.mjs'),
+      `${lines}console.log((await credentials.get(${JSON.stringify(NAME)})).value);\n`,
+    );
     expect(await node('read.mjs')).toBe('crm-key-one\n');
   });
 
@@ -86,7 +120,14 @@ export async function read(): Promise<string> {
 `;
     writeFileSync(join(app, 'check.ts'), source);
     writeFileSync(join(app, 'check.mts'), source);
-    const compilerOptions = { module: 'node16', moduleResolution: 'node16', target: 'ES2022', strict: true, noEmit: true, types: [] };
+    const compilerOptions = {
+      module: 'node16',
+      moduleResolution: 'node16',
+      target: 'ES2022',
+      strict: true,
+      noEmit: true,
+      types: [],
+    };
     writeFileSync(join(app, 'tsconfig.json'), JSON.stringify({ compilerOptions, files: ['check.ts', 'check.mts'] }));
     const tsc = join(root, 'node_modules', 'typescript', 'bin', 'tsc');
     const result = await run(process.execPath, [tsc, '-p', app]).catch((err: { stdout: string }) => err);
@@ -94,7 +135,11 @@ export async function read(): Promise<string> {
   });
 
   it('keeps the package’s own entry points: the latchkey command and the main module', async () => {
-    expect((await run(join(app, 'node_modules', '.bin', 'latchkey'), ['--version'], { env })).stdout).toMatch(/^\d+\.\d+\.\d+\n$/);
-    expect((await run(process.execPath, ['-p', `require.resolve('latchkey')`], { cwd: app })).stdout.trim()).toBe(join(app, 'node_modules', 'latchkey', 'dist', 'src', 'main.js'));
+    expect((await run(join(app, 'node_modules', '.bin', 'latchkey'), ['--version'], { env })).stdout).toMatch(
+      /^\d+\.\d+\.\d+\n$/,
+    );
+    expect((await run(process.execPath, ['-p', `require.resolve('latchkey')`], { cwd: app })).stdout.trim()).toBe(
+      join(app, 'node_modules', 'latchkey', 'dist', 'src', 'main.js'),
+    );
   });
 });

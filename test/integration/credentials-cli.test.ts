@@ -26,14 +26,19 @@ let workers: Workers;
 /** Of its own: the events credentialChanged follows are published by this file's relay only. */
 const db = ownDatabase('credentials_cli');
 
-const latchkey = cliRunner(() => api.url, () => t.adminToken);
+const latchkey = cliRunner(
+  () => api.url,
+  () => t.adminToken,
+);
 
 beforeAll(async () => {
   api = await startTestApi({ ...db.env, ROTATOR_BACKOFF_MS: '50' });
   workers = await startWorkers(api.container);
   t = await newTenant(api, db.bootstrapToken());
   dir = mkdtempSync(join(tmpdir(), 'latchkey-credentials-'));
-  const { createOwner } = await api.ok(t.adminToken, CreateOwnerDocument, { input: { kind: 'SERVICE', name: 'homepage-dashboard-backend' } });
+  const { createOwner } = await api.ok(t.adminToken, CreateOwnerDocument, {
+    input: { kind: 'SERVICE', name: 'homepage-dashboard-backend' },
+  });
   backend = { id: createOwner.id, token: (await issue(api, t.adminToken, createOwner.id, [])).secret };
 });
 
@@ -46,7 +51,9 @@ afterAll(async () => {
 
 describe('latchkey credentials', () => {
   it('creates from stdin, grants by owner name, and prints the value alone for the granted consumer', async () => {
-    const created = await latchkey(['credentials', 'create', 'crm-sales-readonly', '--service', 'salesforce'], { input: 'crm-key-one\n' });
+    const created = await latchkey(['credentials', 'create', 'crm-sales-readonly', '--service', 'salesforce'], {
+      input: 'crm-key-one\n',
+    });
     expect(created.code, created.stderr).toBe(0);
     expect(created.stdout).toMatch(/name:\s+crm-sales-readonly/);
 
@@ -54,7 +61,13 @@ describe('latchkey credentials', () => {
     expect(denied.code).toBe(5);
     expect(denied.stdout).toBe('');
 
-    const granted = await latchkey(['credentials', 'grant', 'crm-sales-readonly', '--owner', 'homepage-dashboard-backend']);
+    const granted = await latchkey([
+      'credentials',
+      'grant',
+      'crm-sales-readonly',
+      '--owner',
+      'homepage-dashboard-backend',
+    ]);
     expect(granted.code, granted.stderr).toBe(0);
     const got = await latchkey(['credentials', 'get', 'crm-sales-readonly'], { token: backend.token });
     expect(got.code, got.stderr).toBe(0);
@@ -62,7 +75,12 @@ describe('latchkey credentials', () => {
 
     const history = await latchkey(['credentials', 'history', 'crm-sales-readonly', '-o', 'json']);
     const actions = JSON.parse(history.stdout).map((e: { action: string }) => e.action);
-    expect(actions).toEqual(['CREDENTIAL_CREATED', 'CREDENTIAL_REVEAL_REFUSED', 'CREDENTIAL_GRANTED', 'CREDENTIAL_REVEALED']);
+    expect(actions).toEqual([
+      'CREDENTIAL_CREATED',
+      'CREDENTIAL_REVEAL_REFUSED',
+      'CREDENTIAL_GRANTED',
+      'CREDENTIAL_REVEALED',
+    ]);
     const list = JSON.parse((await latchkey(['credentials', 'list', '-o', 'json'])).stdout);
     expect(list.map((c: { name: string }) => c.name)).toEqual(['crm-sales-readonly']);
     expect(JSON.stringify(list)).not.toContain('crm-key-one');
@@ -72,7 +90,9 @@ describe('latchkey credentials', () => {
     const empty = await latchkey(['credentials', 'create', 'empty-one'], { input: '' });
     expect(empty.code).toBe(3);
     expect(empty.stderr).toMatch(/stdin was empty/);
-    expect(await api.sql(`SELECT 1 FROM credentials WHERE tenant_id = $1 AND name = 'empty-one'`, [t.tenantId])).toEqual([]);
+    expect(
+      await api.sql(`SELECT 1 FROM credentials WHERE tenant_id = $1 AND name = 'empty-one'`, [t.tenantId]),
+    ).toEqual([]);
     const unknown = await latchkey(['credentials', 'put', 'no-such-credential'], { input: 'x' });
     expect(unknown.code).toBe(6);
   });
@@ -82,10 +102,25 @@ describe('latchkey credentials', () => {
     await latchkey(['credentials', 'grant', 'analytics-token', '--owner', 'homepage-dashboard-backend']);
     const seen = join(dir, 'seen');
     const script = `require('fs').appendFileSync(${JSON.stringify(seen)}, process.env.ANALYTICS_TOKEN + '\\n'); setInterval(() => {}, 1000);`;
-    const run = spawn(process.execPath, [BIN, 'run', '--env', 'ANALYTICS_TOKEN=analytics-token', '--interval', '1s', '--', process.execPath, '-e', script], {
-      env: { PATH: process.env.PATH, LATCHKEY_URL: api.url, LATCHKEY_TOKEN: backend.token },
-      stdio: ['ignore', 'ignore', 'pipe'],
-    });
+    const run = spawn(
+      process.execPath,
+      [
+        BIN,
+        'run',
+        '--env',
+        'ANALYTICS_TOKEN=analytics-token',
+        '--interval',
+        '1s',
+        '--',
+        process.execPath,
+        '-e',
+        script,
+      ],
+      {
+        env: { PATH: process.env.PATH, LATCHKEY_URL: api.url, LATCHKEY_TOKEN: backend.token },
+        stdio: ['ignore', 'ignore', 'pipe'],
+      },
+    );
     const lines = () => {
       try {
         return readFileSync(seen, 'utf8').trim().split('\n');
@@ -110,12 +145,17 @@ describe('latchkey run and the command it runs', () => {
 
   it('gives the command the variables it asked for and not LATCHKEY_TOKEN; a missing command is exit 127, said plainly', async () => {
     await granted('run-env', 'env-v1');
-    const script = 'console.log(JSON.stringify({ token: process.env.LATCHKEY_TOKEN ?? null, value: process.env.RUN_VALUE }))';
-    const r = await latchkey(['run', '--env', 'RUN_VALUE=run-env', '--', process.execPath, '-e', script], { token: backend.token });
+    const script =
+      'console.log(JSON.stringify({ token: process.env.LATCHKEY_TOKEN ?? null, value: process.env.RUN_VALUE }))';
+    const r = await latchkey(['run', '--env', 'RUN_VALUE=run-env', '--', process.execPath, '-e', script], {
+      token: backend.token,
+    });
     expect(r.code, r.stderr).toBe(0);
     expect(JSON.parse(r.stdout)).toEqual({ token: null, value: 'env-v1' });
 
-    const missing = await latchkey(['run', '--env', 'RUN_VALUE=run-env', '--', 'no-such-command-anywhere'], { token: backend.token });
+    const missing = await latchkey(['run', '--env', 'RUN_VALUE=run-env', '--', 'no-such-command-anywhere'], {
+      token: backend.token,
+    });
     expect(missing.code).toBe(127);
     expect(missing.stderr).toBe('latchkey: cannot run "no-such-command-anywhere": no such command\n');
   });
@@ -124,10 +164,14 @@ describe('latchkey run and the command it runs', () => {
     await granted('run-withdrawn', 'withdrawn-v1');
     const beats = join(dir, 'beats');
     const script = `setInterval(() => require('fs').appendFileSync(${JSON.stringify(beats)}, '.'), 100);`;
-    const run = spawn(process.execPath, [BIN, 'run', '--env', 'V=run-withdrawn', '--interval', '1s', '--', process.execPath, '-e', script], {
-      env: { PATH: process.env.PATH, LATCHKEY_URL: api.url, LATCHKEY_TOKEN: backend.token },
-      stdio: ['ignore', 'ignore', 'pipe'],
-    });
+    const run = spawn(
+      process.execPath,
+      [BIN, 'run', '--env', 'V=run-withdrawn', '--interval', '1s', '--', process.execPath, '-e', script],
+      {
+        env: { PATH: process.env.PATH, LATCHKEY_URL: api.url, LATCHKEY_TOKEN: backend.token },
+        stdio: ['ignore', 'ignore', 'pipe'],
+      },
+    );
     let stderr = '';
     run.stderr!.on('data', (d) => (stderr += d));
     const exited = new Promise<number | null>((r) => run.once('exit', (code) => r(code)));
@@ -143,7 +187,9 @@ describe('latchkey run and the command it runs', () => {
       await latchkey(['credentials', 'revoke-access', 'run-withdrawn', '--owner', 'homepage-dashboard-backend']);
       const code = await Promise.race([exited, new Promise((r) => setTimeout(() => r('still running'), 8_000))]);
       expect(code, stderr).toBe(5);
-      expect(stderr).toMatch(/credential run-withdrawn: .*: the command was stopped, as it must no longer hold the value/);
+      expect(stderr).toMatch(
+        /credential run-withdrawn: .*: the command was stopped, as it must no longer hold the value/,
+      );
       const after = size();
       await new Promise((r) => setTimeout(r, 500));
       expect(size()).toBe(after); // the command is gone too
@@ -159,7 +205,8 @@ describe('latchkey credentials rotator and rotate', () => {
       let body = '';
       req.on('data', (c) => (body += c));
       req.on('end', () => {
-        if (JSON.parse(body).step === 'create') res.writeHead(200, { 'content-type': 'application/json' }).end('{"value":"messaging-v2"}');
+        if (JSON.parse(body).step === 'create')
+          res.writeHead(200, { 'content-type': 'application/json' }).end('{"value":"messaging-v2"}');
         else res.writeHead(204).end();
       });
     }).listen(0, '127.0.0.1');
@@ -167,15 +214,35 @@ describe('latchkey credentials rotator and rotate', () => {
     try {
       await latchkey(['credentials', 'create', 'messaging-token'], { input: 'messaging-v1' });
       await latchkey(['credentials', 'grant', 'messaging-token', '--owner', 'homepage-dashboard-backend']);
-      const both = await latchkey(['credentials', 'rotator', 'messaging-token', '--webhook', 'http://127.0.0.1:1/x', '--redis', 'other']);
+      const both = await latchkey([
+        'credentials',
+        'rotator',
+        'messaging-token',
+        '--webhook',
+        'http://127.0.0.1:1/x',
+        '--redis',
+        'other',
+      ]);
       expect(both.code).toBe(3);
-      const set = await latchkey(['credentials', 'rotator', 'messaging-token', '--webhook', `http://127.0.0.1:${(rotator.address() as AddressInfo).port}/rotate`, '--every', '30d', '--grace', '1d']);
+      const set = await latchkey([
+        'credentials',
+        'rotator',
+        'messaging-token',
+        '--webhook',
+        `http://127.0.0.1:${(rotator.address() as AddressInfo).port}/rotate`,
+        '--every',
+        '30d',
+        '--grace',
+        '1d',
+      ]);
       expect(set.code, set.stderr).toBe(0);
       expect(set.stdout).toMatch(/signing secret: whsec_/);
       const rotated = await latchkey(['credentials', 'rotate', 'messaging-token', '--wait']);
       expect(rotated.code, rotated.stderr).toBe(0);
       expect(rotated.stdout).toMatch(/rotation .* done at finish/);
-      expect((await latchkey(['credentials', 'get', 'messaging-token'], { token: backend.token })).stdout).toBe('messaging-v2');
+      expect((await latchkey(['credentials', 'get', 'messaging-token'], { token: backend.token })).stdout).toBe(
+        'messaging-v2',
+      );
     } finally {
       rotator.close();
     }
@@ -190,10 +257,20 @@ describe('credentials in latchkey.yaml', () => {
   };
 
   it('manages metadata, readers and the rotator, never values; a credential not created yet is refused at its line', async () => {
-    const missing = await latchkey(['plan', '-f', file('missing.yaml', 'version: 1\ncredentials:\n  - name: not-created-yet\n')]);
+    const missing = await latchkey([
+      'plan',
+      '-f',
+      file('missing.yaml', 'version: 1\ncredentials:\n  - name: not-created-yet\n'),
+    ]);
     expect(missing.code).toBe(1); // plan and apply exit 1 on every error
-    expect(missing.stderr).toMatch(/missing\.yaml:3:\d+: credential "not-created-yet" does not exist; values never go in the file/);
-    const withValue = await latchkey(['plan', '-f', file('value.yaml', 'version: 1\ncredentials:\n  - name: crm-sales-readonly\n    value: hunter2\n')]);
+    expect(missing.stderr).toMatch(
+      /missing\.yaml:3:\d+: credential "not-created-yet" does not exist; values never go in the file/,
+    );
+    const withValue = await latchkey([
+      'plan',
+      '-f',
+      file('value.yaml', 'version: 1\ncredentials:\n  - name: crm-sales-readonly\n    value: hunter2\n'),
+    ]);
     expect(withValue.code).toBe(1);
     expect(withValue.stderr).toMatch(/"value"/);
 
@@ -220,14 +297,25 @@ describe('credentials in latchkey.yaml', () => {
     const secrets = join(dir, 'rotator-secrets.jsonl');
     const apply = await latchkey(['apply', '--yes', '-f', desired, '--secrets-file', secrets]);
     expect(apply.code, apply.stderr).toBe(0);
-    expect(JSON.parse(readFileSync(secrets, 'utf8').trim())).toMatchObject({ credentialRotator: 'analytics-readonly', signingSecret: expect.stringMatching(/^whsec_/) });
+    expect(JSON.parse(readFileSync(secrets, 'utf8').trim())).toMatchObject({
+      credentialRotator: 'analytics-readonly',
+      signingSecret: expect.stringMatching(/^whsec_/),
+    });
     const show = JSON.parse((await latchkey(['credentials', 'show', 'analytics-readonly', '-o', 'json'])).stdout);
-    expect(show).toMatchObject({ service: 'mixpanel', rotator: { kind: 'WEBHOOK', url: 'http://127.0.0.1:9/rotate' }, rotateEvery: 'P30D', gracePeriod: 'P1D' });
+    expect(show).toMatchObject({
+      service: 'mixpanel',
+      rotator: { kind: 'WEBHOOK', url: 'http://127.0.0.1:9/rotate' },
+      rotateEvery: 'P30D',
+      gracePeriod: 'P1D',
+    });
     expect(show.readers.map((r: { ownerId: string }) => r.ownerId)).toEqual([backend.id]);
     expect((await latchkey(['plan', '-f', desired])).code).toBe(0);
 
     // Readers not listed are withdrawn.
-    const fewer = file('fewer.yaml', 'version: 1\ncredentials:\n  - name: analytics-readonly\n    service: mixpanel\n    readers: []\n');
+    const fewer = file(
+      'fewer.yaml',
+      'version: 1\ncredentials:\n  - name: analytics-readonly\n    service: mixpanel\n    readers: []\n',
+    );
     expect((await latchkey(['apply', '--yes', '-f', fewer])).code).toBe(0);
     expect((await latchkey(['credentials', 'get', 'analytics-readonly'], { token: backend.token })).code).toBe(5);
   });
@@ -239,7 +327,15 @@ describe('the Node client', () => {
     await latchkey(['credentials', 'grant', 'helpdesk-token', '--owner', 'homepage-dashboard-backend']);
     const client = new CredentialsClient({ url: api.url, token: backend.token, maxAgeMs: 60_000 });
     expect((await client.get('helpdesk-token')).value).toBe('helpdesk-v1');
-    const reveals = async () => Number((await api.sql(`SELECT count(*) AS n FROM audit_events WHERE tenant_id = $1 AND action = 'CREDENTIAL_REVEALED' AND data->>'name' = 'helpdesk-token'`, [t.tenantId]))[0].n);
+    const reveals = async () =>
+      Number(
+        (
+          await api.sql(
+            `SELECT count(*) AS n FROM audit_events WHERE tenant_id = $1 AND action = 'CREDENTIAL_REVEALED' AND data->>'name' = 'helpdesk-token'`,
+            [t.tenantId],
+          )
+        )[0].n,
+      );
     expect(await reveals()).toBe(1);
     expect((await client.get('helpdesk-token')).value).toBe('helpdesk-v1'); // from memory
     expect(await reveals()).toBe(1);
@@ -263,7 +359,9 @@ describe('the Node client', () => {
       if (value !== 'helpdesk-v3') throw Object.assign(new Error('401 from the helpdesk'), { status: 401 });
       return 'ok';
     };
-    expect(await client.withCredential('helpdesk-token', vendor, (err) => (err as { status?: number }).status === 401)).toBe('ok');
+    expect(
+      await client.withCredential('helpdesk-token', vendor, (err) => (err as { status?: number }).status === 401),
+    ).toBe('ok');
     expect(tried).toEqual(['helpdesk-v2', 'helpdesk-v3']);
   });
 });

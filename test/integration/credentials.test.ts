@@ -20,13 +20,26 @@ const REVEAL = `mutation($n: String!, $v: Int) { revealCredential(name: $n, vers
 const get = (name: string, token: string, headers: Record<string, string> = {}, query = '') =>
   fetch(`${api.url}/v1/credentials/${name}${query}`, { headers: { authorization: `Bearer ${token}`, ...headers } });
 const events = async (action: string, targetId: string) =>
-  (await api.sql(`SELECT seq, actor_id, data FROM audit_events WHERE tenant_id = $1 AND action = $2 AND target_id = $3 ORDER BY seq`, [t.tenantId, action, targetId]));
+  await api.sql(
+    `SELECT seq, actor_id, data FROM audit_events WHERE tenant_id = $1 AND action = $2 AND target_id = $3 ORDER BY seq`,
+    [t.tenantId, action, targetId],
+  );
 const counts = async () =>
-  (await api.sql(`SELECT (SELECT count(*) FROM credentials WHERE tenant_id = $1)::int AS credentials, (SELECT count(*) FROM credential_versions WHERE tenant_id = $1)::int AS versions, (SELECT count(*) FROM audit_events WHERE tenant_id = $1)::int AS events`, [t.tenantId]))[0];
+  (
+    await api.sql(
+      `SELECT (SELECT count(*) FROM credentials WHERE tenant_id = $1)::int AS credentials, (SELECT count(*) FROM credential_versions WHERE tenant_id = $1)::int AS versions, (SELECT count(*) FROM audit_events WHERE tenant_id = $1)::int AS events`,
+      [t.tenantId],
+    )
+  )[0];
 
-async function newCredential(value = 'crm-key-v1', extra: Record<string, unknown> = {}): Promise<{ id: string; name: string }> {
+async function newCredential(
+  value = 'crm-key-v1',
+  extra: Record<string, unknown> = {},
+): Promise<{ id: string; name: string }> {
   const name = unique('crm').toLowerCase();
-  const { createCredential } = await api.ok(t.adminToken, CREATE, { i: { name, service: 'salesforce', value, ...extra } });
+  const { createCredential } = await api.ok(t.adminToken, CREATE, {
+    i: { name, service: 'salesforce', value, ...extra },
+  });
   await api.ok(t.adminToken, GRANT, { n: name, o: backend.ownerId });
   return { id: createCredential.id, name };
 }
@@ -35,7 +48,9 @@ beforeAll(async () => {
   api = await startTestApi();
   t = await newTenant(api);
   await createScopes(api, t.adminToken, ['crm:accounts:read']);
-  const { createOwner } = await api.ok(t.adminToken, CreateOwnerDocument, { input: { kind: 'SERVICE', name: 'homepage-dashboard-backend', allowedScopes: ['crm:accounts:read'] } });
+  const { createOwner } = await api.ok(t.adminToken, CreateOwnerDocument, {
+    input: { kind: 'SERVICE', name: 'homepage-dashboard-backend', allowedScopes: ['crm:accounts:read'] },
+  });
   backend = {
     ownerId: createOwner.id,
     token: (await issue(api, t.adminToken, createOwner.id, [])).secret,
@@ -55,7 +70,14 @@ describe('managed credentials', () => {
     expect(res.headers.get('cache-control')).toBe('no-store');
     const etag = res.headers.get('etag');
     expect(etag).toMatch(/^"[0-9a-f-]{36}"$/);
-    expect(await res.json()).toEqual({ name: c.name, version: 1, value: 'crm-key-v1', expiresAt: null, graceEndsAt: null, nextRotationAt: null });
+    expect(await res.json()).toEqual({
+      name: c.name,
+      version: 1,
+      value: 'crm-key-v1',
+      expiresAt: null,
+      graceEndsAt: null,
+      nextRotationAt: null,
+    });
     // The event was committed before the answer was sent: it is there the moment the answer is.
     const [revealed] = await events('CREDENTIAL_REVEALED', c.id);
     expect(revealed.actor_id).toBe(backend.ownerId);
@@ -76,7 +98,11 @@ describe('managed credentials', () => {
     expect(res.status).toBe(401);
     expect(res.headers.get('www-authenticate')).toContain('invalid_token');
     const body = await jsonOf(res);
-    expect(body.error).toEqual({ code: 'UNAUTHENTICATED', message: 'this is a DATA token; credentials are read with a CONTROL token of the granted owner', requestId: res.headers.get('x-request-id') });
+    expect(body.error).toEqual({
+      code: 'UNAUTHENTICATED',
+      message: 'this is a DATA token; credentials are read with a CONTROL token of the granted owner',
+      requestId: res.headers.get('x-request-id'),
+    });
     expect(JSON.stringify(body)).not.toContain('crm-key-v1');
     expect((await api.gql(backend.data, REVEAL, { n: c.name })).errors?.[0]?.extensions?.code).toBe('UNAUTHENTICATED');
     expect(await counts()).toEqual(before);
@@ -84,10 +110,23 @@ describe('managed credentials', () => {
 
   it('never shows a value in metadata: versions have no value field', async () => {
     const c = await newCredential();
-    const r = await api.gql(t.adminToken, `query($n: String!) { credential(name: $n) { versions { edges { node { value } } } } }`, { n: c.name });
+    const r = await api.gql(
+      t.adminToken,
+      `query($n: String!) { credential(name: $n) { versions { edges { node { value } } } } }`,
+      { n: c.name },
+    );
     expect(r.errors?.[0]?.message).toMatch(/Cannot query field "value"/);
-    const { credential } = await api.ok(t.adminToken, `query($n: String!) { credential(name: $n) { name service versions { totalCount edges { node { version state } } } readers { ownerId } } }`, { n: c.name });
-    expect(credential).toEqual({ name: c.name, service: 'salesforce', versions: { totalCount: 1, edges: [{ node: { version: 1, state: 'CURRENT' } }] }, readers: [{ ownerId: backend.ownerId }] });
+    const { credential } = await api.ok(
+      t.adminToken,
+      `query($n: String!) { credential(name: $n) { name service versions { totalCount edges { node { version state } } } readers { ownerId } } }`,
+      { n: c.name },
+    );
+    expect(credential).toEqual({
+      name: c.name,
+      service: 'salesforce',
+      versions: { totalCount: 1, edges: [{ node: { version: 1, state: 'CURRENT' } }] },
+      readers: [{ ownerId: backend.ownerId }],
+    });
   });
 
   it('refuses a reader without a grant alike for a missing credential, auditing the refusal; an admin must grant itself first', async () => {
@@ -96,24 +135,37 @@ describe('managed credentials', () => {
     expect(refused.errors?.[0]?.extensions?.code).toBe('FORBIDDEN');
     const missing = await api.gql(t.adminToken, REVEAL, { n: 'no-such-credential' });
     expect(missing.errors?.[0]?.extensions?.code).toBe('FORBIDDEN');
-    expect(missing.errors?.[0]?.message).toBe('no grant to read credential no-such-credential (or no such credential in this tenant)');
+    expect(missing.errors?.[0]?.message).toBe(
+      'no grant to read credential no-such-credential (or no such credential in this tenant)',
+    );
     expect(await events('CREDENTIAL_REVEAL_REFUSED', c.id)).toHaveLength(1);
     expect(await events('CREDENTIAL_REVEALED', c.id)).toHaveLength(0);
 
     await api.ok(t.adminToken, GRANT, { n: c.name, o: t.adminId });
-    const [granted] = (await events('CREDENTIAL_GRANTED', c.id)).filter((e: { data: { ownerId: string } }) => e.data.ownerId === t.adminId);
+    const [granted] = (await events('CREDENTIAL_GRANTED', c.id)).filter(
+      (e: { data: { ownerId: string } }) => e.data.ownerId === t.adminId,
+    );
     expect(granted.data).toMatchObject({ self: true });
     const { revealCredential } = await api.ok(t.adminToken, REVEAL, { n: c.name });
     expect(revealCredential).toEqual({ name: c.name, version: 1, value: 'crm-key-v1', expiresAt: null });
     expect((await events('CREDENTIAL_REVEALED', c.id))[0].data).toMatchObject({ door: 'graphql' });
 
-    expect((await api.ok(t.adminToken, `mutation($n: String!, $o: ID!) { revokeCredentialAccess(name: $n, ownerId: $o) }`, { n: c.name, o: t.adminId })).revokeCredentialAccess).toBe(true);
+    expect(
+      (
+        await api.ok(t.adminToken, `mutation($n: String!, $o: ID!) { revokeCredentialAccess(name: $n, ownerId: $o) }`, {
+          n: c.name,
+          o: t.adminId,
+        })
+      ).revokeCredentialAccess,
+    ).toBe(true);
     expect((await api.gql(t.adminToken, REVEAL, { n: c.name })).errors?.[0]?.extensions?.code).toBe('FORBIDDEN');
   });
 
   it('needs CREDENTIAL_READ to list and CREDENTIAL_WRITE to change; a developer has neither', async () => {
     const dev = await newPrincipal(api, t.adminToken, ['developer']);
-    expect((await api.gql(dev.token, `{ credentials { totalCount } }`)).errors?.[0]?.extensions?.code).toBe('FORBIDDEN');
+    expect((await api.gql(dev.token, `{ credentials { totalCount } }`)).errors?.[0]?.extensions?.code).toBe(
+      'FORBIDDEN',
+    );
     const before = await counts();
     const r = await api.gql(dev.token, CREATE, { i: { name: 'dev-made', value: 'x' } });
     expect(r.errors?.[0]?.extensions?.code).toBe('FORBIDDEN');
@@ -126,7 +178,10 @@ describe('managed credentials', () => {
     const c = await newCredential('v1-value');
     const first = await get(c.name, backend.token);
     const oldTag = first.headers.get('etag')!;
-    expect((await api.ok(t.adminToken, ADD, { i: { name: c.name, value: 'v2-value', gracePeriod: 'PT1H' } })).addCredentialVersion).toEqual({ version: 2, state: 'CURRENT' });
+    expect(
+      (await api.ok(t.adminToken, ADD, { i: { name: c.name, value: 'v2-value', gracePeriod: 'PT1H' } }))
+        .addCredentialVersion,
+    ).toEqual({ version: 2, state: 'CURRENT' });
 
     const changed = await get(c.name, backend.token, { 'if-none-match': oldTag });
     expect(changed.status).toBe(200);
@@ -139,7 +194,10 @@ describe('managed credentials', () => {
     expect(Date.parse(body.graceEndsAt)).toBeGreaterThan(Date.now() + 3_500_000);
 
     await api.ok(t.adminToken, ADD, { i: { name: c.name, value: 'v3-value', gracePeriod: 'PT0S' } });
-    const rows = await api.sql(`SELECT version, state, ciphertext IS NULL AS destroyed FROM credential_versions WHERE credential_id = $1 ORDER BY version`, [c.id]);
+    const rows = await api.sql(
+      `SELECT version, state, ciphertext IS NULL AS destroyed FROM credential_versions WHERE credential_id = $1 ORDER BY version`,
+      [c.id],
+    );
     expect(rows).toEqual([
       { version: 1, state: 'RETIRED', destroyed: true },
       { version: 2, state: 'RETIRED', destroyed: true },
@@ -151,9 +209,16 @@ describe('managed credentials', () => {
 
   it('keeps exactly one CURRENT version under concurrent additions', async () => {
     const c = await newCredential();
-    const results = await Promise.all(Array.from({ length: 10 }, (_, i) => api.gql(t.adminToken, ADD, { i: { name: c.name, value: `concurrent-${i}`, gracePeriod: 'PT1H' } })));
+    const results = await Promise.all(
+      Array.from({ length: 10 }, (_, i) =>
+        api.gql(t.adminToken, ADD, { i: { name: c.name, value: `concurrent-${i}`, gracePeriod: 'PT1H' } }),
+      ),
+    );
     expect(results.filter((r) => r.errors)).toEqual([]);
-    const rows = await api.sql(`SELECT state, count(*)::int AS n FROM credential_versions WHERE credential_id = $1 GROUP BY state ORDER BY state`, [c.id]);
+    const rows = await api.sql(
+      `SELECT state, count(*)::int AS n FROM credential_versions WHERE credential_id = $1 GROUP BY state ORDER BY state`,
+      [c.id],
+    );
     expect(rows).toEqual([
       { state: 'CURRENT', n: 1 },
       { state: 'PREVIOUS', n: 1 },
@@ -182,7 +247,10 @@ describe('managed credentials', () => {
       expect(r.errors?.[0]?.extensions?.code, JSON.stringify(variables).slice(0, 80)).toBe(code);
     }
     // Another tenant's admin: the name means nothing there.
-    expect((await api.gql(other.adminToken, ADD, { i: { name: c.name, value: 'x', gracePeriod: 'PT1H' } })).errors?.[0]?.extensions?.code).toBe('NOT_FOUND');
+    expect(
+      (await api.gql(other.adminToken, ADD, { i: { name: c.name, value: 'x', gracePeriod: 'PT1H' } })).errors?.[0]
+        ?.extensions?.code,
+    ).toBe('NOT_FOUND');
     const cross = await get(c.name, other.adminToken);
     expect(cross.status).toBe(403);
     expect(await counts()).toEqual(before);
@@ -193,7 +261,10 @@ describe('managed credentials', () => {
   it('does not open a ciphertext copied onto another row, and hands nothing out then', async () => {
     const a = await newCredential('value-of-a');
     const b = await newCredential('value-of-b');
-    await api.sql(`UPDATE credential_versions SET ciphertext = (SELECT ciphertext FROM credential_versions WHERE credential_id = $1 AND state = 'CURRENT') WHERE credential_id = $2 AND state = 'CURRENT'`, [a.id, b.id]);
+    await api.sql(
+      `UPDATE credential_versions SET ciphertext = (SELECT ciphertext FROM credential_versions WHERE credential_id = $1 AND state = 'CURRENT') WHERE credential_id = $2 AND state = 'CURRENT'`,
+      [a.id, b.id],
+    );
     const res = await get(b.name, backend.token);
     expect(res.status).toBe(503);
     const text = await res.text();
@@ -203,43 +274,81 @@ describe('managed credentials', () => {
 
   it('retires a PREVIOUS version when its grace ends, and warns about then reports a vendor expiry, once each', async () => {
     const c = await newCredential('expiring', { expiresAt: new Date(Date.now() + 3_600_000).toISOString() });
-    await api.ok(t.adminToken, ADD, { i: { name: c.name, value: 'next', gracePeriod: 'PT1H', expiresAt: new Date(Date.now() + 30 * 86_400_000).toISOString() } });
+    await api.ok(t.adminToken, ADD, {
+      i: {
+        name: c.name,
+        value: 'next',
+        gracePeriod: 'PT1H',
+        expiresAt: new Date(Date.now() + 30 * 86_400_000).toISOString(),
+      },
+    });
     const jobs = api.container.services.credentialJobs;
     // The first version expires within a day: a warning is due now.
     await jobs.sweep();
-    expect((await events('CREDENTIAL_EXPIRING', c.id)).map((e: { data: { version: number } }) => e.data.version)).toEqual([1]);
+    expect(
+      (await events('CREDENTIAL_EXPIRING', c.id)).map((e: { data: { version: number } }) => e.data.version),
+    ).toEqual([1]);
     await jobs.sweep();
     expect(await events('CREDENTIAL_EXPIRING', c.id)).toHaveLength(1);
 
-    await api.sql(`UPDATE credential_versions SET grace_ends_at = now() - interval '1 second', expires_at = now() - interval '1 second', next_notify_at = now() - interval '1 second' WHERE credential_id = $1 AND version = 1`, [c.id]);
+    await api.sql(
+      `UPDATE credential_versions SET grace_ends_at = now() - interval '1 second', expires_at = now() - interval '1 second', next_notify_at = now() - interval '1 second' WHERE credential_id = $1 AND version = 1`,
+      [c.id],
+    );
     // Both are due; the retirement goes first and takes the version out of the expiry's view.
     await jobs.sweep();
-    const [v1] = await api.sql(`SELECT state, ciphertext FROM credential_versions WHERE credential_id = $1 AND version = 1`, [c.id]);
+    const [v1] = await api.sql(
+      `SELECT state, ciphertext FROM credential_versions WHERE credential_id = $1 AND version = 1`,
+      [c.id],
+    );
     expect(v1).toEqual({ state: 'RETIRED', ciphertext: null });
-    expect((await events('CREDENTIAL_VERSION_RETIRED', c.id)).map((e: { actor_id: string | null }) => e.actor_id)).toEqual([null]);
-    const v2 = await api.sql(`SELECT next_notify_at FROM credential_versions WHERE credential_id = $1 AND version = 2`, [c.id]);
+    expect(
+      (await events('CREDENTIAL_VERSION_RETIRED', c.id)).map((e: { actor_id: string | null }) => e.actor_id),
+    ).toEqual([null]);
+    const v2 = await api.sql(
+      `SELECT next_notify_at FROM credential_versions WHERE credential_id = $1 AND version = 2`,
+      [c.id],
+    );
     expect(v2[0].next_notify_at.getTime()).toBeGreaterThan(Date.now() + 22 * 86_400_000);
 
     // A CURRENT version past its vendor expiry is reported once.
-    await api.sql(`UPDATE credential_versions SET expires_at = now() - interval '1 second', next_notify_at = now() - interval '1 second' WHERE credential_id = $1 AND version = 2`, [c.id]);
+    await api.sql(
+      `UPDATE credential_versions SET expires_at = now() - interval '1 second', next_notify_at = now() - interval '1 second' WHERE credential_id = $1 AND version = 2`,
+      [c.id],
+    );
     await jobs.sweep();
     await jobs.sweep();
-    expect((await events('CREDENTIAL_EXPIRED', c.id)).map((e: { data: { version: number } }) => e.data.version)).toEqual([2]);
+    expect(
+      (await events('CREDENTIAL_EXPIRED', c.id)).map((e: { data: { version: number } }) => e.data.version),
+    ).toEqual([2]);
   });
 
   it("times expiry warnings by a rotation policy's notifyBefore when the credential has one", async () => {
-    const { createRotationPolicy } = await api.ok(t.adminToken, CreateRotationPolicyDocument, { input: { name: unique('warn'), gracePeriod: 'PT1H', notifyBefore: ['PT2H'] } });
+    const { createRotationPolicy } = await api.ok(t.adminToken, CreateRotationPolicyDocument, {
+      input: { name: unique('warn'), gracePeriod: 'PT1H', notifyBefore: ['PT2H'] },
+    });
     // The policy is set before a version with an expiry exists: no worker's sweep can warn early.
     const c = await newCredential('policy-timed');
-    await api.ok(t.adminToken, `mutation($n: String!, $p: String) { updateCredential(name: $n, input: { rotationPolicyId: $p }) { rotationPolicyId } }`, { n: c.name, p: createRotationPolicy.id });
+    await api.ok(
+      t.adminToken,
+      `mutation($n: String!, $p: String) { updateCredential(name: $n, input: { rotationPolicyId: $p }) { rotationPolicyId } }`,
+      { n: c.name, p: createRotationPolicy.id },
+    );
     const expiresAt = Date.now() + 3 * 3_600_000;
-    await api.ok(t.adminToken, ADD, { i: { name: c.name, value: 'with-expiry', gracePeriod: 'PT0S', expiresAt: new Date(expiresAt).toISOString() } });
-    const [v2] = await api.sql(`SELECT next_notify_at FROM credential_versions WHERE credential_id = $1 AND version = 2`, [c.id]);
+    await api.ok(t.adminToken, ADD, {
+      i: { name: c.name, value: 'with-expiry', gracePeriod: 'PT0S', expiresAt: new Date(expiresAt).toISOString() },
+    });
+    const [v2] = await api.sql(
+      `SELECT next_notify_at FROM credential_versions WHERE credential_id = $1 AND version = 2`,
+      [c.id],
+    );
     // Two hours before (without a policy: at once, a day before having passed).
     expect(Math.abs(v2.next_notify_at.getTime() - (expiresAt - 2 * 3_600_000))).toBeLessThan(2_000);
     await api.container.services.credentialJobs.sweep();
     expect(await events('CREDENTIAL_EXPIRING', c.id)).toHaveLength(0);
-    expect((await events('CREDENTIAL_UPDATED', c.id))[0].data).toMatchObject({ rotationPolicyId: createRotationPolicy.id });
+    expect((await events('CREDENTIAL_UPDATED', c.id))[0].data).toMatchObject({
+      rotationPolicyId: createRotationPolicy.id,
+    });
   });
 });
 
@@ -248,11 +357,18 @@ describe('refused reads cost the prober, not the audit log', () => {
     const own = await startTestApi({ REVEAL_REFUSALS_BURST: '5', REVEAL_REFUSALS_PER_MINUTE: '5' });
     const c = await newCredential();
     const prober = await newPrincipal(own, t.adminToken, ['gateway']);
-    const before = (await own.sql(`SELECT count(*)::int AS n FROM audit_events WHERE tenant_id = $1 AND action = 'CREDENTIAL_REVEAL_REFUSED'`, [t.tenantId]))[0].n;
+    const before = (
+      await own.sql(
+        `SELECT count(*)::int AS n FROM audit_events WHERE tenant_id = $1 AND action = 'CREDENTIAL_REVEAL_REFUSED'`,
+        [t.tenantId],
+      )
+    )[0].n;
     const statuses: number[] = [];
     let retryAfter: string | null = null;
     for (let i = 0; i < 40; i++) {
-      const res = await fetch(`${own.url}/v1/credentials/${i % 2 ? c.name : `missing-${i}`}`, { headers: { authorization: `Bearer ${prober.token}` } });
+      const res = await fetch(`${own.url}/v1/credentials/${i % 2 ? c.name : `missing-${i}`}`, {
+        headers: { authorization: `Bearer ${prober.token}` },
+      });
       statuses.push(res.status);
       if (res.status === 429) retryAfter = res.headers.get('retry-after');
       await res.arrayBuffer();
@@ -261,15 +377,35 @@ describe('refused reads cost the prober, not the audit log', () => {
     expect(statuses.slice(5)).toEqual(Array(35).fill(429));
     expect(Number(retryAfter)).toBeGreaterThanOrEqual(1);
     const refused = async () =>
-      own.sql(`SELECT target_type, data FROM audit_events WHERE tenant_id = $1 AND action = 'CREDENTIAL_REVEAL_REFUSED' AND actor_id = $2 ORDER BY seq`, [t.tenantId, prober.ownerId]);
+      own.sql(
+        `SELECT target_type, data FROM audit_events WHERE tenant_id = $1 AND action = 'CREDENTIAL_REVEAL_REFUSED' AND actor_id = $2 ORDER BY seq`,
+        [t.tenantId, prober.ownerId],
+      );
     // The first refusal was written before it was answered; the repeats wait for their minute (or shutdown).
-    expect(await refused()).toEqual([{ target_type: 'TOKEN', data: expect.objectContaining({ name: 'missing-0', reason: 'NO_SUCH_CREDENTIAL', door: 'rest' }) }]);
+    expect(await refused()).toEqual([
+      {
+        target_type: 'TOKEN',
+        data: expect.objectContaining({ name: 'missing-0', reason: 'NO_SUCH_CREDENTIAL', door: 'rest' }),
+      },
+    ]);
     await own.close();
-    const events = await api.sql(`SELECT target_type, data FROM audit_events WHERE tenant_id = $1 AND action = 'CREDENTIAL_REVEAL_REFUSED' AND actor_id = $2 ORDER BY seq`, [t.tenantId, prober.ownerId]);
+    const events = await api.sql(
+      `SELECT target_type, data FROM audit_events WHERE tenant_id = $1 AND action = 'CREDENTIAL_REVEAL_REFUSED' AND actor_id = $2 ORDER BY seq`,
+      [t.tenantId, prober.ownerId],
+    );
     expect(events).toHaveLength(2);
-    expect(events[1].data).toMatchObject({ repeats: 39, reasons: { NOT_GRANTED: 20, NO_SUCH_CREDENTIAL: 19 }, doors: ['rest'] });
+    expect(events[1].data).toMatchObject({
+      repeats: 39,
+      reasons: { NOT_GRANTED: 20, NO_SUCH_CREDENTIAL: 19 },
+      doors: ['rest'],
+    });
     expect(events[1].data.names).toContain(c.name);
-    const after = (await api.sql(`SELECT count(*)::int AS n FROM audit_events WHERE tenant_id = $1 AND action = 'CREDENTIAL_REVEAL_REFUSED'`, [t.tenantId]))[0].n;
+    const after = (
+      await api.sql(
+        `SELECT count(*)::int AS n FROM audit_events WHERE tenant_id = $1 AND action = 'CREDENTIAL_REVEAL_REFUSED'`,
+        [t.tenantId],
+      )
+    )[0].n;
     expect(after - before).toBe(2);
   });
 
@@ -280,30 +416,51 @@ describe('refused reads cost the prober, not the audit log', () => {
     const notGranted = await get(c.name, a.token);
     const missing = await get('no-such-credential-here', b.token);
     expect([notGranted.status, missing.status]).toEqual([403, 403]);
-    expect((await jsonOf(notGranted)).error.message).toBe(`no grant to read credential ${c.name} (or no such credential in this tenant)`);
-    expect((await jsonOf(missing)).error.message).toBe('no grant to read credential no-such-credential-here (or no such credential in this tenant)');
+    expect((await jsonOf(notGranted)).error.message).toBe(
+      `no grant to read credential ${c.name} (or no such credential in this tenant)`,
+    );
+    expect((await jsonOf(missing)).error.message).toBe(
+      'no grant to read credential no-such-credential-here (or no such credential in this tenant)',
+    );
     const first = async (ownerId: string) =>
-      (await api.sql(`SELECT data->>'reason' AS reason FROM audit_events WHERE tenant_id = $1 AND action = 'CREDENTIAL_REVEAL_REFUSED' AND actor_id = $2`, [t.tenantId, ownerId])).map((r) => r.reason);
+      (
+        await api.sql(
+          `SELECT data->>'reason' AS reason FROM audit_events WHERE tenant_id = $1 AND action = 'CREDENTIAL_REVEAL_REFUSED' AND actor_id = $2`,
+          [t.tenantId, ownerId],
+        )
+      ).map((r) => r.reason);
     expect(await first(a.ownerId)).toEqual(['NOT_GRANTED']);
     expect(await first(b.ownerId)).toEqual(['NO_SUCH_CREDENTIAL']);
   });
 
   it('a token over its own rate limit gets 429 with Retry-After at the credential door and over GraphQL, not 401', async () => {
     const c = await newCredential();
-    const limited = (await issue(api, t.adminToken, backend.ownerId, [], { rateLimit: { requests: 1, per: 'PT1M' } })).secret;
+    const limited = (await issue(api, t.adminToken, backend.ownerId, [], { rateLimit: { requests: 1, per: 'PT1M' } }))
+      .secret;
     expect((await get(c.name, limited)).status).toBe(200);
     const res = await get(c.name, limited);
     expect(res.status).toBe(429);
     expect(Number(res.headers.get('retry-after'))).toBeGreaterThanOrEqual(1);
-    const r = await fetch(`${api.url}/graphql`, { method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${limited}` }, body: JSON.stringify({ query: '{ viewer { id } }' }) });
+    const r = await fetch(`${api.url}/graphql`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${limited}` },
+      body: JSON.stringify({ query: '{ viewer { id } }' }),
+    });
     expect(r.status).toBe(429);
     expect(Number(r.headers.get('retry-after'))).toBeGreaterThanOrEqual(1);
-    expect(((await r.json()) as any).errors?.[0]?.extensions).toMatchObject({ code: 'RATE_LIMITED', retryAfter: expect.any(Number) });
+    expect(((await r.json()) as any).errors?.[0]?.extensions).toMatchObject({
+      code: 'RATE_LIMITED',
+      retryAfter: expect.any(Number),
+    });
     // A field refused for the same reason (refused reads past their budget) says it in the header too.
     const prober = await newPrincipal(api, t.adminToken, ['gateway']);
     let last: Response | null = null;
     for (let i = 0; i < 12; i++) {
-      last = await fetch(`${api.url}/graphql`, { method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${prober.token}` }, body: JSON.stringify({ query: `mutation { revealCredential(name: "${c.name}") { value } }` }) });
+      last = await fetch(`${api.url}/graphql`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', authorization: `Bearer ${prober.token}` },
+        body: JSON.stringify({ query: `mutation { revealCredential(name: "${c.name}") { value } }` }),
+      });
     }
     expect(Number(last!.headers.get('retry-after'))).toBeGreaterThanOrEqual(1);
   });
@@ -311,7 +468,9 @@ describe('refused reads cost the prober, not the audit log', () => {
 
 describe('the credential doors, odd requests', () => {
   it('answers 400, not 503, to a path that is not percent-encoded UTF-8', async () => {
-    const res = await fetch(`${api.url}/v1/credentials/%C0%AF`, { headers: { authorization: `Bearer ${backend.token}` } });
+    const res = await fetch(`${api.url}/v1/credentials/%C0%AF`, {
+      headers: { authorization: `Bearer ${backend.token}` },
+    });
     expect(res.status).toBe(400);
     expect((await jsonOf(res)).error.code).toBe('BAD_USER_INPUT');
   });

@@ -20,7 +20,11 @@ beforeAll(async () => {
   t = await newTenant(api);
   await createScopes(api, t.adminToken, ['crm:sales.summary:read', 'crm:sales.summary:write']);
   gateway = (await newPrincipal(api, t.adminToken, ['gateway'])).token;
-  ownerId = (await api.ok(t.adminToken, CreateOwnerDocument, { input: { kind: 'SERVICE', name: 'dash', allowedScopes: ['crm:sales.summary:read', 'crm:sales.summary:write'] } })).createOwner.id;
+  ownerId = (
+    await api.ok(t.adminToken, CreateOwnerDocument, {
+      input: { kind: 'SERVICE', name: 'dash', allowedScopes: ['crm:sales.summary:read', 'crm:sales.summary:write'] },
+    })
+  ).createOwner.id;
 });
 afterAll(() => api.close());
 
@@ -33,7 +37,9 @@ const verifyRest = (token: string, requiredScopes: string[] = [], extra: Record<
 
 /** Forward-auth as a route that admits any valid token, unless the headers or query declare scopes. */
 const authz = (headers: Record<string, string>, query = '') =>
-  fetch(`${api.url}/v1/authz${query}`, { headers: { 'x-latchkey-gateway-token': gateway, ...(query ? {} : { 'x-latchkey-scopes': 'any' }), ...headers } });
+  fetch(`${api.url}/v1/authz${query}`, {
+    headers: { 'x-latchkey-gateway-token': gateway, ...(query ? {} : { 'x-latchkey-scopes': 'any' }), ...headers },
+  });
 
 describe('POST /v1/verify', () => {
   it('answers 200 with the verdict, valid or not', async () => {
@@ -96,7 +102,9 @@ describe('POST /v1/verify', () => {
 describe('GET /v1/authz (forward-auth)', () => {
   it('answers 204 with identity headers for a good token, from Authorization or X-Api-Key', async () => {
     const tok = await issue(api, t.adminToken, ownerId, ['crm:sales.summary:read']);
-    for (const headers of [{ authorization: `Bearer ${tok.secret}` }, { 'x-api-key': tok.secret }] as Array<Record<string, string>>) {
+    for (const headers of [{ authorization: `Bearer ${tok.secret}` }, { 'x-api-key': tok.secret }] as Array<
+      Record<string, string>
+    >) {
       const r = await authz({ ...headers, 'x-latchkey-scopes': 'crm:sales.summary:read' });
       expect(r.status).toBe(204);
       expect(r.headers.get('x-latchkey-token-id')).toBe(tok.id);
@@ -114,7 +122,9 @@ describe('GET /v1/authz (forward-auth)', () => {
     expect(missing.headers.get('www-authenticate')).toBe('Bearer realm="latchkey"');
     const unknown = await authz({ authorization: `Bearer ${generateToken()}` });
     expect(unknown.status).toBe(401);
-    expect(unknown.headers.get('www-authenticate')).toMatch(/^Bearer realm="latchkey", error="invalid_token", error_description="the token is not found"$/);
+    expect(unknown.headers.get('www-authenticate')).toMatch(
+      /^Bearer realm="latchkey", error="invalid_token", error_description="the token is not found"$/,
+    );
     const tok = await issue(api, t.adminToken, ownerId, []);
     await api.ok(t.adminToken, RevokeTokenDocument, { id: tok.id, reason: 'x' });
     const revoked = await authz({ authorization: `Bearer ${tok.secret}` });
@@ -126,20 +136,32 @@ describe('GET /v1/authz (forward-auth)', () => {
     const tok = await issue(api, t.adminToken, ownerId, ['crm:sales.summary:read']);
     const r = await authz({ authorization: `Bearer ${tok.secret}`, 'x-latchkey-scopes': 'crm:sales.summary:write' });
     expect(r.status).toBe(403);
-    expect(r.headers.get('www-authenticate')).toBe('Bearer realm="latchkey", error="insufficient_scope", scope="crm:sales.summary:write"');
+    expect(r.headers.get('www-authenticate')).toBe(
+      'Bearer realm="latchkey", error="insufficient_scope", scope="crm:sales.summary:write"',
+    );
   });
 
   it('refuses a route that declares no scopes instead of admitting any token, and counts it', async () => {
     const tok = await issue(api, t.adminToken, ownerId, ['crm:sales.summary:read']);
     const before = (await metricsOf(api.url))('latchkey_gateway_misconfigured_total{reason="no_scopes_declared"}');
     for (const scopes of ['', ' , ', 'any crm:sales.summary:read']) {
-      const r = await fetch(`${api.url}/v1/authz`, { headers: { 'x-latchkey-gateway-token': gateway, authorization: `Bearer ${tok.secret}`, 'x-latchkey-scopes': scopes } });
+      const r = await fetch(`${api.url}/v1/authz`, {
+        headers: {
+          'x-latchkey-gateway-token': gateway,
+          authorization: `Bearer ${tok.secret}`,
+          'x-latchkey-scopes': scopes,
+        },
+      });
       expect(r.status, JSON.stringify(scopes)).toBe(500);
       expect((await jsonOf(r)).error.code).toBe('GATEWAY_MISCONFIGURED');
     }
-    const none = await fetch(`${api.url}/v1/authz`, { headers: { 'x-latchkey-gateway-token': gateway, authorization: `Bearer ${tok.secret}` } });
+    const none = await fetch(`${api.url}/v1/authz`, {
+      headers: { 'x-latchkey-gateway-token': gateway, authorization: `Bearer ${tok.secret}` },
+    });
     expect(none.status).toBe(500);
-    expect((await metricsOf(api.url))('latchkey_gateway_misconfigured_total{reason="no_scopes_declared"}')).toBe(before + 4);
+    expect((await metricsOf(api.url))('latchkey_gateway_misconfigured_total{reason="no_scopes_declared"}')).toBe(
+      before + 4,
+    );
     // Said explicitly, any valid token of the tenant passes.
     expect((await authz({ authorization: `Bearer ${tok.secret}`, 'x-latchkey-scopes': 'any' })).status).toBe(204);
     expect((await authz({ authorization: `Bearer ${tok.secret}` }, '?scope=any')).status).toBe(204);
@@ -150,24 +172,38 @@ describe('GET /v1/authz (forward-auth)', () => {
     const none = await fetch(`${api.url}/v1/authz`, { headers: { authorization: `Bearer ${tok.secret}` } });
     expect(none.status).toBe(500);
     const auditor = (await newPrincipal(api, t.adminToken, ['auditor'])).token;
-    const weak = await fetch(`${api.url}/v1/authz`, { headers: { authorization: `Bearer ${tok.secret}`, 'x-latchkey-gateway-token': auditor } });
+    const weak = await fetch(`${api.url}/v1/authz`, {
+      headers: { authorization: `Bearer ${tok.secret}`, 'x-latchkey-gateway-token': auditor },
+    });
     expect(weak.status).toBe(500);
   });
 });
 
 describe('POST /oauth2/introspect (RFC 7662)', () => {
   const introspect = (body: string, auth = `Bearer ${gateway}`) =>
-    fetch(`${api.url}/oauth2/introspect`, { method: 'POST', headers: { authorization: auth, 'content-type': 'application/x-www-form-urlencoded' }, body });
+    fetch(`${api.url}/oauth2/introspect`, {
+      method: 'POST',
+      headers: { authorization: auth, 'content-type': 'application/x-www-form-urlencoded' },
+      body,
+    });
 
   it('describes an active token as the RFC says', async () => {
     const expiresAt = new Date(Date.now() + 3_600_000);
-    const tok = await issue(api, t.adminToken, ownerId, ['crm:sales.summary:read', 'crm:sales.summary:write'], { expiresAt: expiresAt.toISOString() });
+    const tok = await issue(api, t.adminToken, ownerId, ['crm:sales.summary:read', 'crm:sales.summary:write'], {
+      expiresAt: expiresAt.toISOString(),
+    });
     const r = await introspect(new URLSearchParams({ token: tok.secret, token_type_hint: 'access_token' }).toString());
     expect(r.status).toBe(200);
     expect(r.headers.get('content-type')).toMatch(/^application\/json/);
     expect(r.headers.get('cache-control')).toBe('no-store');
     const body = await jsonOf(r);
-    expect(body).toMatchObject({ active: true, scope: 'crm:sales.summary:read crm:sales.summary:write', client_id: tok.id, sub: ownerId, token_type: 'Bearer' });
+    expect(body).toMatchObject({
+      active: true,
+      scope: 'crm:sales.summary:read crm:sales.summary:write',
+      client_id: tok.id,
+      sub: ownerId,
+      token_type: 'Bearer',
+    });
     expect(body.exp).toBe(Math.floor(expiresAt.getTime() / 1000));
     expect(Math.abs(body.iat - Date.now() / 1000)).toBeLessThan(60);
     expect(Number.isInteger(body.iat)).toBe(true);
@@ -189,7 +225,11 @@ describe('POST /oauth2/introspect (RFC 7662)', () => {
     const tok = await issue(api, t.adminToken, ownerId, []);
     const basic = `Basic ${Buffer.from(`gateway:${gateway}`).toString('base64')}`;
     expect((await jsonOf(await introspect(`token=${tok.secret}`, basic))).active).toBe(true);
-    const anonymous = await fetch(`${api.url}/oauth2/introspect`, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: `token=${tok.secret}` });
+    const anonymous = await fetch(`${api.url}/oauth2/introspect`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      body: `token=${tok.secret}`,
+    });
     expect(anonymous.status).toBe(401);
     expect((await introspect('')).status).toBe(400);
   });
@@ -218,7 +258,10 @@ describe('rate limits', () => {
   });
 
   it('takes the policy limit when the token has none', async () => {
-    const { createRotationPolicy } = await api.ok(t.adminToken, `mutation { createRotationPolicy(input: { name: "limited", gracePeriod: "PT1H", rateLimit: { requests: 2, per: "PT1M" } }) { id rateLimit { requests per } } }`);
+    const { createRotationPolicy } = await api.ok(
+      t.adminToken,
+      `mutation { createRotationPolicy(input: { name: "limited", gracePeriod: "PT1H", rateLimit: { requests: 2, per: "PT1M" } }) { id rateLimit { requests per } } }`,
+    );
     expect(createRotationPolicy.rateLimit).toEqual({ requests: 2, per: 'PT1M' });
     const tok = await issue(api, t.adminToken, ownerId, [], { rotationPolicyId: createRotationPolicy.id });
     const results = [];
@@ -232,7 +275,9 @@ describe('IP binding', () => {
     const tok = await issue(api, t.adminToken, ownerId, [], { allowedCidrs: ['10.0.0.0/8', '2001:db8::/32'] });
     expect((await jsonOf(await verifyRest(tok.secret, [], { clientIp: '10.1.2.3' }))).valid).toBe(true);
     expect((await jsonOf(await verifyRest(tok.secret, [], { clientIp: '2001:db8::1' }))).valid).toBe(true);
-    expect((await jsonOf(await verifyRest(tok.secret, [], { clientIp: '192.168.1.1' }))).failure).toBe('IP_NOT_ALLOWED');
+    expect((await jsonOf(await verifyRest(tok.secret, [], { clientIp: '192.168.1.1' }))).failure).toBe(
+      'IP_NOT_ALLOWED',
+    );
     expect((await jsonOf(await verifyRest(tok.secret))).failure).toBe('IP_NOT_ALLOWED');
     const fwd = await authz({ authorization: `Bearer ${tok.secret}`, 'x-forwarded-for': '10.9.9.9, 203.0.113.7' });
     expect(fwd.status).toBe(403);
@@ -242,7 +287,12 @@ describe('IP binding', () => {
     // first refused address: the address is the gateway's word, so a key per address would let a
     // gateway write an event per address it makes up.
     const rejected = async () =>
-      (await api.sql(`SELECT coalesce(data->>'clientIp', 'none') AS ip FROM audit_events WHERE target_id = $1 AND action = 'TOKEN_ADDRESS_REJECTED'`, [tok.id])).map((r) => r.ip);
+      (
+        await api.sql(
+          `SELECT coalesce(data->>'clientIp', 'none') AS ip FROM audit_events WHERE target_id = $1 AND action = 'TOKEN_ADDRESS_REJECTED'`,
+          [tok.id],
+        )
+      ).map((r) => r.ip);
     await expect.poll(rejected).toEqual(['192.168.1.1']);
     for (let i = 0; i < 50; i++) await verifyRest(tok.secret, [], { clientIp: `192.0.2.${i + 1}` });
     await new Promise((r) => setTimeout(r, 300));
@@ -250,7 +300,11 @@ describe('IP binding', () => {
   });
 
   it('refuses malformed networks', async () => {
-    const r = await api.gql(t.adminToken, `mutation($o: ID!) { issueToken(input: { ownerId: $o, name: "x", scopes: [], allowedCidrs: ["10.0.0.0/33"] }) { secret } }`, { o: ownerId });
+    const r = await api.gql(
+      t.adminToken,
+      `mutation($o: ID!) { issueToken(input: { ownerId: $o, name: "x", scopes: [], allowedCidrs: ["10.0.0.0/33"] }) { secret } }`,
+      { o: ownerId },
+    );
     expect(r.errors?.[0]?.extensions?.code).toBe('BAD_USER_INPUT');
   });
 });
@@ -259,11 +313,15 @@ describe('usage', () => {
   /** A token's total and its per-day counts from `from` until now. */
   const usageOf = async (id: string, from: number) =>
     (
-      await api.ok(t.adminToken, `query($id: ID!, $from: DateTime!, $to: DateTime!) { token(id: $id) { usageCount usage(from: $from, to: $to) { day count } } }`, {
-        id,
-        from: new Date(from).toISOString(),
-        to: new Date().toISOString(),
-      })
+      await api.ok(
+        t.adminToken,
+        `query($id: ID!, $from: DateTime!, $to: DateTime!) { token(id: $id) { usageCount usage(from: $from, to: $to) { day count } } }`,
+        {
+          id,
+          from: new Date(from).toISOString(),
+          to: new Date().toISOString(),
+        },
+      )
     ).token;
 
   it('aggregates in memory and flushes counts, last use, addresses and days in batches', async () => {
@@ -282,7 +340,9 @@ describe('usage', () => {
     expect(token.usage).toEqual([{ day: today, count: 7 }]);
 
     // Later flushes add to the row: without addresses they keep the list, with one they put it first.
-    const again = async () => (await api.ok(t.adminToken, `query($id: ID!) { token(id: $id) { usageCount lastClientIps } }`, { id: tok.id })).token;
+    const again = async () =>
+      (await api.ok(t.adminToken, `query($id: ID!) { token(id: $id) { usageCount lastClientIps } }`, { id: tok.id }))
+        .token;
     await verifyRest(tok.secret);
     await verifyRest(tok.secret);
     await api.container.services.usage.flush();
@@ -297,7 +357,10 @@ describe('usage', () => {
     await api.sql(`UPDATE token_usage SET last_client_ips = '{10.7.7.7,10.0.0.2}' WHERE token_id = $1`, [tok.id]);
     await verifyRest(tok.secret, [], { clientIp: '10.0.0.9' });
     await api.container.services.usage.flush();
-    expect(await again()).toEqual({ usageCount: 12, lastClientIps: ['10.0.0.9', '10.0.0.0', '10.0.0.2', '10.0.0.1', '10.7.7.7'] });
+    expect(await again()).toEqual({
+      usageCount: 12,
+      lastClientIps: ['10.0.0.9', '10.0.0.0', '10.0.0.2', '10.0.0.1', '10.7.7.7'],
+    });
   });
 
   it('counts uses on either side of midnight on their own days, in one flush', async () => {
@@ -313,7 +376,13 @@ describe('usage', () => {
     usage.record(other.id, t.tenantId, null, midnight + 2_000);
     await usage.flush();
     const read = (id: string) => usageOf(id, midnight - 2 * 86_400_000);
-    expect(await read(tok.id)).toEqual({ usageCount: 3, usage: [{ day: yesterday, count: 2 }, { day: today, count: 1 }] });
+    expect(await read(tok.id)).toEqual({
+      usageCount: 3,
+      usage: [
+        { day: yesterday, count: 2 },
+        { day: today, count: 1 },
+      ],
+    });
     expect(await read(other.id)).toEqual({ usageCount: 1, usage: [{ day: today, count: 1 }] });
   });
 
@@ -342,10 +411,15 @@ describe('usage', () => {
   it('lists dormant tokens', async () => {
     const used = await issue(api, t.adminToken, ownerId, [], { labels: { dormancy: 'test' } });
     const idle = await issue(api, t.adminToken, ownerId, [], { labels: { dormancy: 'test' } });
-    await api.sql(`UPDATE tokens SET created_at = now() - interval '100 days' WHERE id = ANY($1)`, [[used.id, idle.id]]);
+    await api.sql(`UPDATE tokens SET created_at = now() - interval '100 days' WHERE id = ANY($1)`, [
+      [used.id, idle.id],
+    ]);
     await verifyRest(used.secret);
     await api.container.services.usage.flush();
-    const { dormantTokens } = await api.ok(t.adminToken, `{ dormantTokens(unusedFor: "P90D", first: 100) { edges { node { id } } } }`);
+    const { dormantTokens } = await api.ok(
+      t.adminToken,
+      `{ dormantTokens(unusedFor: "P90D", first: 100) { edges { node { id } } } }`,
+    );
     const ids = dormantTokens.edges.map((e: { node: { id: string } }) => e.node.id);
     expect(ids).toContain(idle.id);
     expect(ids).not.toContain(used.id);
@@ -374,10 +448,17 @@ describe('caches and invalidation', () => {
     try {
       const st = await newTenant(short);
       const gw = (await newPrincipal(short, st.adminToken, ['gateway'])).token;
-      const owner = (await short.ok(st.adminToken, CreateOwnerDocument, { input: { kind: 'SERVICE', name: 'busy' } })).createOwner.id;
+      const owner = (await short.ok(st.adminToken, CreateOwnerDocument, { input: { kind: 'SERVICE', name: 'busy' } }))
+        .createOwner.id;
       const tok = await issue(short, st.adminToken, owner, []);
       const call = async () =>
-        jsonOf(await fetch(`${short.url}/v1/verify`, { method: 'POST', headers: { authorization: `Bearer ${gw}` }, body: JSON.stringify({ token: tok.secret }) }));
+        jsonOf(
+          await fetch(`${short.url}/v1/verify`, {
+            method: 'POST',
+            headers: { authorization: `Bearer ${gw}` },
+            body: JSON.stringify({ token: tok.secret }),
+          }),
+        );
       expect((await call()).valid).toBe(true); // fills the entries of the gateway's credential and of the token
       const before = await metricsOf(short.url);
       let n = 0;
@@ -410,8 +491,12 @@ describe('caches and invalidation', () => {
     const started = Date.now();
     // A revocation written behind the API's back: no pub/sub message, no Redis delete.
     await api.sql(`UPDATE token_secrets SET state = 'REVOKED', ended_at = now() WHERE token_id = $1`, [tok.id]);
-    await api.sql(`UPDATE tokens SET status = 'REVOKED', revoked_at = now(), updated_at = now() WHERE id = $1`, [tok.id]);
-    await expect.poll(async () => (await jsonOf(await verifyRest(tok.secret))).failure, { timeout: 5_000, interval: 50 }).toBe('REVOKED');
+    await api.sql(`UPDATE tokens SET status = 'REVOKED', revoked_at = now(), updated_at = now() WHERE id = $1`, [
+      tok.id,
+    ]);
+    await expect
+      .poll(async () => (await jsonOf(await verifyRest(tok.secret))).failure, { timeout: 5_000, interval: 50 })
+      .toBe('REVOKED');
     expect(Date.now() - started).toBeLessThan(3_000);
   });
 
@@ -419,7 +504,9 @@ describe('caches and invalidation', () => {
     const tok = await issue(api, t.adminToken, ownerId, []);
     const fills = async () => {
       const read = await metricsOf(api.url);
-      return read('latchkey_verify_lookups_total{layer="redis"}') + read('latchkey_verify_lookups_total{layer="postgres"}');
+      return (
+        read('latchkey_verify_lookups_total{layer="redis"}') + read('latchkey_verify_lookups_total{layer="postgres"}')
+      );
     };
     const before = await fills();
     const answers = await Promise.all(Array.from({ length: 30 }, () => verifyRest(tok.secret).then(jsonOf)));
@@ -452,7 +539,8 @@ describe('caches and invalidation', () => {
 
   /** Holds the first verification lookup from now (a prepared statement on the pool) after it has read, until released. */
   function holdFirstLookup() {
-    const pool = (api.container.ds.driver as unknown as { master: { query: (...args: unknown[]) => Promise<unknown> } }).master;
+    const pool = (api.container.ds.driver as unknown as { master: { query: (...args: unknown[]) => Promise<unknown> } })
+      .master;
     const original = pool.query;
     let release!: () => void;
     const gate = new Promise<void>((r) => (release = r));
@@ -560,7 +648,10 @@ describe("the gateway's own permissions", () => {
           resolve();
         });
       });
-      await fast.ok(ft.adminToken, UnassignRoleDocument, { ownerId: gw.ownerId, roleId: await roleId(fast, ft.adminToken, 'gateway') });
+      await fast.ok(ft.adminToken, UnassignRoleDocument, {
+        ownerId: gw.ownerId,
+        roleId: await roleId(fast, ft.adminToken, 'gateway'),
+      });
       await changed;
       const after = await Promise.race([verifyAs(gw.token), sleep(3_000, 'waited for the old read' as const)]);
       expect(after === 'waited for the old read' ? after : after.status).toBe(403);

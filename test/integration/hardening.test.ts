@@ -25,7 +25,10 @@ describe('operation limits', () => {
   // The schema has no cycles deeper than six levels today; the limit guards what comes next,
   // so the depth test lowers it.
   it('accepts the deepest query the schema allows under the default limits', async () => {
-    const r = await api.gql(t.adminToken, `{ tokens { edges { node { owner { allowedScopes { name } roles { name } } scopes { name } secrets { hint } rotationPolicy { name } } } } }`);
+    const r = await api.gql(
+      t.adminToken,
+      `{ tokens { edges { node { owner { allowedScopes { name } roles { name } } scopes { name } secrets { hint } rotationPolicy { name } } } } }`,
+    );
     expect(r.errors).toBeUndefined();
   });
 
@@ -43,7 +46,8 @@ describe('operation limits', () => {
   });
 
   it('refuses too many aliases: batched verifyToken calls count one by one', async () => {
-    const calls = (n: number) => `{ ${Array.from({ length: n }, (_, i) => `v${i}: verifyToken(secret: "lk_x") { valid }`).join(' ')} }`;
+    const calls = (n: number) =>
+      `{ ${Array.from({ length: n }, (_, i) => `v${i}: verifyToken(secret: "lk_x") { valid }`).join(' ')} }`;
     expect((await api.gql(t.adminToken, calls(30))).errors).toBeUndefined();
     const r = await api.gql(t.adminToken, calls(31));
     expect(codeOf(r)).toBe('BAD_USER_INPUT');
@@ -62,7 +66,8 @@ describe('operation limits', () => {
     // every spread would take days. With an alias on every level it is refused for its aliases too.
     const levels = 40;
     const fragments = [`fragment F0 on Query { viewer { id } }`];
-    for (let i = 1; i <= levels; i++) fragments.push(`fragment F${i} on Query { ...F${i - 1} a${i}: viewer { id } ...F${i - 1} }`);
+    for (let i = 1; i <= levels; i++)
+      fragments.push(`fragment F${i} on Query { ...F${i - 1} a${i}: viewer { id } ...F${i - 1} }`);
     const r = await api.gql(t.adminToken, `query { ...F${levels} } ${fragments.join(' ')}`);
     expect(codeOf(r)).toBe('BAD_USER_INPUT');
     // viewer { id } is 2; level i adds itself (2) to twice level i-1: cost(i) = 2 * cost(i-1) + 2.
@@ -72,8 +77,15 @@ describe('operation limits', () => {
   });
 
   it('refuses a negative page before execution, so that it cannot lower the estimate', async () => {
-    const expensive = Array.from({ length: 5 }, (_, i) => `t${i}: tokens(first: 100) { edges { node { id name owner { name } scopes { name } secrets { hint } } } }`).join(' ');
-    const r = await api.gql(t.adminToken, `{ decoy: tokens(first: -2000000000) { edges { node { id } } } ${expensive} }`);
+    const expensive = Array.from(
+      { length: 5 },
+      (_, i) =>
+        `t${i}: tokens(first: 100) { edges { node { id name owner { name } scopes { name } secrets { hint } } } }`,
+    ).join(' ');
+    const r = await api.gql(
+      t.adminToken,
+      `{ decoy: tokens(first: -2000000000) { edges { node { id } } } ${expensive} }`,
+    );
     expect(codeOf(r)).toBe('BAD_USER_INPUT');
     expect(r.data).toBeUndefined();
     expect(r.errors?.map((e) => e.message)).toContain('"first" on tokens must be from 0 to 100');
@@ -86,7 +98,9 @@ describe('/metrics', () => {
     const guarded = await startTestApi({ METRICS_TOKEN: 'scrape-me-please-0123' });
     try {
       expect((await fetch(`${guarded.url}/metrics`)).status).toBe(401);
-      expect((await fetch(`${guarded.url}/metrics`, { headers: { authorization: 'Bearer wrong-token-0123456789' } })).status).toBe(401);
+      expect(
+        (await fetch(`${guarded.url}/metrics`, { headers: { authorization: 'Bearer wrong-token-0123456789' } })).status,
+      ).toBe(401);
       const ok = await fetch(`${guarded.url}/metrics`, { headers: { authorization: 'Bearer scrape-me-please-0123' } });
       expect(ok.status).toBe(200);
       expect(await ok.text()).toContain('latchkey_verifications_total');
@@ -113,20 +127,26 @@ describe('/metrics', () => {
 describe('transport', () => {
   it('refuses mutations over GET', async () => {
     const url = `${api.url}/graphql?query=${encodeURIComponent('mutation { createScope(input: { name: "get:x:read" }) { id } }')}`;
-    const res = await fetch(url, { headers: { authorization: `Bearer ${t.adminToken}`, 'apollo-require-preflight': 'true' } });
+    const res = await fetch(url, {
+      headers: { authorization: `Bearer ${t.adminToken}`, 'apollo-require-preflight': 'true' },
+    });
     expect(res.status).toBe(405);
     expect((await api.sql(`SELECT count(*)::int AS n FROM scopes WHERE name = 'get:x:read'`))[0].n).toBe(0);
   });
 
   it('answers queries over GET', async () => {
     const url = `${api.url}/graphql?query=${encodeURIComponent('{ viewer { name } }')}`;
-    const res = await fetch(url, { headers: { authorization: `Bearer ${t.adminToken}`, 'apollo-require-preflight': 'true' } });
+    const res = await fetch(url, {
+      headers: { authorization: `Bearer ${t.adminToken}`, 'apollo-require-preflight': 'true' },
+    });
     expect(res.status).toBe(200);
     expect((await jsonOf(res)).data.viewer.name).toBe('admin');
   });
 
   it('blocks simple (CSRF-able) requests', async () => {
-    const res = await fetch(`${api.url}/graphql?query=${encodeURIComponent('{ viewer { name } }')}`, { headers: { authorization: `Bearer ${t.adminToken}` } });
+    const res = await fetch(`${api.url}/graphql?query=${encodeURIComponent('{ viewer { name } }')}`, {
+      headers: { authorization: `Bearer ${t.adminToken}` },
+    });
     expect(res.status).toBe(400);
     const form = await fetch(`${api.url}/graphql`, {
       method: 'POST',
@@ -169,7 +189,14 @@ describe('errors', () => {
     ];
     for (const q of cases) {
       const r = await api.gql(t.adminToken, q);
-      expect(['BAD_USER_INPUT', 'UNAUTHENTICATED', 'FORBIDDEN', 'NOT_FOUND', 'CONFLICT', 'INTERNAL_SERVER_ERROR']).toContain(codeOf(r));
+      expect([
+        'BAD_USER_INPUT',
+        'UNAUTHENTICATED',
+        'FORBIDDEN',
+        'NOT_FOUND',
+        'CONFLICT',
+        'INTERNAL_SERVER_ERROR',
+      ]).toContain(codeOf(r));
       expect(JSON.stringify(r)).not.toMatch(/stacktrace|\.ts:|\.js:|QueryFailedError|SELECT /);
     }
   });
@@ -179,8 +206,17 @@ describe('lists are bounded and priced by their bound', () => {
   it('a credential with many versions answers a page of them; asking for all of them across aliases is refused before execution', async () => {
     const name = `many-versions-${Date.now()}`;
     await api.ok(t.adminToken, CreateCredentialDocument, { input: { name, value: 'v1' } });
-    for (let v = 2; v <= 130; v++) await api.ok(t.adminToken, `mutation($n: String!, $v: String!) { addCredentialVersion(input: { name: $n, value: $v, gracePeriod: "PT0S" }) { version } }`, { n: name, v: `v${v}` });
-    const { credential } = await api.ok(t.adminToken, `query($n: String!) { credential(name: $n) { currentVersion { version } versions { totalCount pageInfo { hasNextPage } edges { node { version } } } } }`, { n: name });
+    for (let v = 2; v <= 130; v++)
+      await api.ok(
+        t.adminToken,
+        `mutation($n: String!, $v: String!) { addCredentialVersion(input: { name: $n, value: $v, gracePeriod: "PT0S" }) { version } }`,
+        { n: name, v: `v${v}` },
+      );
+    const { credential } = await api.ok(
+      t.adminToken,
+      `query($n: String!) { credential(name: $n) { currentVersion { version } versions { totalCount pageInfo { hasNextPage } edges { node { version } } } } }`,
+      { n: name },
+    );
     expect(credential.currentVersion).toEqual({ version: 130 });
     expect(credential.versions.totalCount).toBe(130);
     expect(credential.versions.edges).toHaveLength(20);
@@ -195,10 +231,17 @@ describe('lists are bounded and priced by their bound', () => {
   it('a tenant holds at most 100 roles: the next one is refused with CONFLICT and nothing is written', async () => {
     const tenant = await newTenant(api);
     const [{ n }] = await api.sql(`SELECT count(*)::int AS n FROM roles WHERE tenant_id = $1`, [tenant.tenantId]);
-    for (let i = n; i < 100; i++) await api.ok(tenant.adminToken, CreateRoleDocument, { input: { name: `role-${i}`, permissions: ['TOKEN_READ'] } });
-    const r = await api.gql(tenant.adminToken, CreateRoleDocument, { input: { name: 'one-too-many', permissions: ['TOKEN_READ'] } });
+    for (let i = n; i < 100; i++)
+      await api.ok(tenant.adminToken, CreateRoleDocument, {
+        input: { name: `role-${i}`, permissions: ['TOKEN_READ'] },
+      });
+    const r = await api.gql(tenant.adminToken, CreateRoleDocument, {
+      input: { name: 'one-too-many', permissions: ['TOKEN_READ'] },
+    });
     expect(codeOf(r)).toBe('CONFLICT');
     expect(r.errors?.[0]?.message).toMatch(/at most 100/);
-    expect((await api.sql(`SELECT count(*)::int AS n FROM roles WHERE tenant_id = $1`, [tenant.tenantId]))[0].n).toBe(100);
+    expect((await api.sql(`SELECT count(*)::int AS n FROM roles WHERE tenant_id = $1`, [tenant.tenantId]))[0].n).toBe(
+      100,
+    );
   });
 });

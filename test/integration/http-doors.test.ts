@@ -17,12 +17,47 @@ beforeAll(async () => {
 afterAll(() => api.close());
 
 const doors = () => [
-  { door: 'POST /v1/verify', call: () => fetch(`${api.url}/v1/verify`, { method: 'POST', headers: { authorization: `Bearer ${gateway}`, 'content-type': 'application/json' }, body: '{' }), status: 400 },
-  { door: 'GET /v1/authz', call: () => fetch(`${api.url}/v1/authz`, { headers: { 'x-latchkey-gateway-token': gateway, 'x-latchkey-scopes': 'any' } }), status: 401 },
-  { door: 'POST /oauth2/introspect', call: () => fetch(`${api.url}/oauth2/introspect`, { method: 'POST', headers: { authorization: `Bearer ${gateway}`, 'content-type': 'text/plain' }, body: 'x' }), status: 400 },
-  { door: 'GET /v1/credentials/{name}', call: () => fetch(`${api.url}/v1/credentials/x`, { headers: { authorization: `Bearer ${generateToken()}` } }), status: 401 },
-  { door: 'POST /v1/tokens/successor', call: () => fetch(`${api.url}/v1/tokens/successor`, { method: 'POST' }), status: 401 },
-  { door: 'GET /v1/audit/export', call: () => fetch(`${api.url}/v1/audit/export`, { headers: { authorization: `Bearer ${gateway}` } }), status: 403 },
+  {
+    door: 'POST /v1/verify',
+    call: () =>
+      fetch(`${api.url}/v1/verify`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${gateway}`, 'content-type': 'application/json' },
+        body: '{',
+      }),
+    status: 400,
+  },
+  {
+    door: 'GET /v1/authz',
+    call: () =>
+      fetch(`${api.url}/v1/authz`, { headers: { 'x-latchkey-gateway-token': gateway, 'x-latchkey-scopes': 'any' } }),
+    status: 401,
+  },
+  {
+    door: 'POST /oauth2/introspect',
+    call: () =>
+      fetch(`${api.url}/oauth2/introspect`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${gateway}`, 'content-type': 'text/plain' },
+        body: 'x',
+      }),
+    status: 400,
+  },
+  {
+    door: 'GET /v1/credentials/{name}',
+    call: () => fetch(`${api.url}/v1/credentials/x`, { headers: { authorization: `Bearer ${generateToken()}` } }),
+    status: 401,
+  },
+  {
+    door: 'POST /v1/tokens/successor',
+    call: () => fetch(`${api.url}/v1/tokens/successor`, { method: 'POST' }),
+    status: 401,
+  },
+  {
+    door: 'GET /v1/audit/export',
+    call: () => fetch(`${api.url}/v1/audit/export`, { headers: { authorization: `Bearer ${gateway}` } }),
+    status: 403,
+  },
 ];
 
 it('every door puts a request id on its answer, and the same one in an error body', async () => {
@@ -39,11 +74,16 @@ it('every door puts a request id on its answer, and the same one in an error bod
 });
 
 it('takes the caller’s request id when it is sane, and a challenge comes with every 401', async () => {
-  const res = await fetch(`${api.url}/v1/credentials/x`, { headers: { authorization: `Bearer ${generateToken()}`, 'x-request-id': 'trace-42.a_b' } });
+  const res = await fetch(`${api.url}/v1/credentials/x`, {
+    headers: { authorization: `Bearer ${generateToken()}`, 'x-request-id': 'trace-42.a_b' },
+  });
   expect(res.headers.get('x-request-id')).toBe('trace-42.a_b');
   expect(res.headers.get('www-authenticate')).toMatch(/^Bearer realm="latchkey"/);
   expect(((await res.json()) as { error: { requestId: string } }).error.requestId).toBe('trace-42.a_b');
-  const insane = await fetch(`${api.url}/v1/tokens/successor`, { method: 'POST', headers: { 'x-request-id': 'no spaces allowed' } });
+  const insane = await fetch(`${api.url}/v1/tokens/successor`, {
+    method: 'POST',
+    headers: { 'x-request-id': 'no spaces allowed' },
+  });
   expect(insane.headers.get('x-request-id')).not.toBe('no spaces allowed');
   expect(insane.headers.get('www-authenticate')).toBe('Bearer realm="latchkey"');
 });

@@ -17,10 +17,17 @@ beforeAll(async () => {
   api = await startTestApi();
   t = await newTenant(api);
   await createScopes(api, t.adminToken, ['crm:deals:read', 'helpdesk:tickets:read']);
-  ownerId = (await api.ok(t.adminToken, CreateOwnerDocument, { input: { kind: 'SERVICE', name: 'svc', allowedScopes: ['crm:deals:read', 'helpdesk:tickets:read'] } })).createOwner.id;
+  ownerId = (
+    await api.ok(t.adminToken, CreateOwnerDocument, {
+      input: { kind: 'SERVICE', name: 'svc', allowedScopes: ['crm:deals:read', 'helpdesk:tickets:read'] },
+    })
+  ).createOwner.id;
   for (let i = 0; i < 25; i++) {
     const scopes = i % 2 ? ['crm:deals:read'] : ['helpdesk:tickets:read'];
-    const extra = { labels: { parity: i % 2 ? 'odd' : 'even', n: String(i) }, ...(i < 5 ? { expiresAt: new Date(Date.now() + 86_400_000 * (i + 1)).toISOString() } : {}) };
+    const extra = {
+      labels: { parity: i % 2 ? 'odd' : 'even', n: String(i) },
+      ...(i < 5 ? { expiresAt: new Date(Date.now() + 86_400_000 * (i + 1)).toISOString() } : {}),
+    };
     ids.push((await issue(api, t.adminToken, ownerId, scopes, extra)).id);
   }
 });
@@ -63,13 +70,18 @@ describe('pagination', () => {
   it('stays stable while rows are added during the walk', async () => {
     const first = await api.ok(t.adminToken, PAGE, { f: { ownerId }, first: 10 });
     await issue(api, t.adminToken, ownerId, [], { labels: { late: 'yes' } });
-    const second = await api.ok(t.adminToken, PAGE, { f: { ownerId }, first: 10, after: first.tokens.pageInfo.endCursor });
+    const second = await api.ok(t.adminToken, PAGE, {
+      f: { ownerId },
+      first: 10,
+      after: first.tokens.pageInfo.endCursor,
+    });
     expect(second.tokens.edges.map((e: { node: { id: string } }) => e.node.id)).toEqual(ids.slice(10, 20));
   });
 });
 
 describe('filters', () => {
-  const count = async (f: Record<string, unknown>) => (await api.ok(t.adminToken, PAGE, { f: { ownerId, ...f }, first: 100 })).tokens.totalCount;
+  const count = async (f: Record<string, unknown>) =>
+    (await api.ok(t.adminToken, PAGE, { f: { ownerId, ...f }, first: 100 })).tokens.totalCount;
 
   it('by scope, labels, expiry, status and name', async () => {
     expect(await count({ scope: 'crm:deals:read' })).toBe(12);

@@ -18,7 +18,11 @@ beforeAll(async () => {
 afterAll(() => api.close());
 
 it('counts a gateway’s verification apart from its own authentication, and times each door', async () => {
-  const owner = (await api.ok(t.adminToken, CreateOwnerDocument, { input: { kind: 'SERVICE', name: 'm', allowedScopes: ['crm:deals:read'] } })).createOwner.id;
+  const owner = (
+    await api.ok(t.adminToken, CreateOwnerDocument, {
+      input: { kind: 'SERVICE', name: 'm', allowedScopes: ['crm:deals:read'] },
+    })
+  ).createOwner.id;
   const tok = await issue(api, t.adminToken, owner, ['crm:deals:read']);
   await api.ok(t.adminToken, `{ viewer { id } }`);
   const before = await metricsOf(api.url);
@@ -39,6 +43,8 @@ it('counts a gateway’s verification apart from its own authentication, and tim
   expect(delta('latchkey_request_duration_seconds_count{door="verify"}')).toBe(1);
   expect(delta('latchkey_request_duration_seconds_count{door="graphql_query"}')).toBe(1);
   expect(delta('latchkey_request_duration_seconds_count{door="graphql_mutation"}')).toBe(1);
-  expect(after('latchkey_request_duration_seconds_bucket{door="verify",le="+Inf"}')).toBe(after('latchkey_request_duration_seconds_count{door="verify"}'));
+  expect(after('latchkey_request_duration_seconds_bucket{door="verify",le="+Inf"}')).toBe(
+    after('latchkey_request_duration_seconds_count{door="verify"}'),
+  );
   expect(after('latchkey_request_duration_seconds_sum{door="verify"}')).toBeGreaterThan(0);
 });

@@ -18,7 +18,13 @@ const db = ownDatabase('planner');
 
 const HORIZON_MS = 60_000;
 const planner = (opts: Partial<PlannerOptions> = {}) =>
-  new Planner(api.container.ds, api.container.redis, api.container.services.queues, { horizonMs: HORIZON_MS, maxPerTick: 1_000, batch: 100, lockTtlMs: 5_000, ...opts }, pino({ level: 'silent' }));
+  new Planner(
+    api.container.ds,
+    api.container.redis,
+    api.container.services.queues,
+    { horizonMs: HORIZON_MS, maxPerTick: 1_000, batch: 100, lockTtlMs: 5_000, ...opts },
+    pino({ level: 'silent' }),
+  );
 
 /** The expiry an UPDATE … RETURNING wrote (TypeORM answers an UPDATE with [rows, count]). */
 async function expiryAfter(sql: string, params: unknown[]): Promise<number> {
@@ -29,10 +35,17 @@ async function expiryAfter(sql: string, params: unknown[]): Promise<number> {
 /** A token of this tenant that expires in `ms` (the schedule column written as the API would). */
 async function expiringIn(ms: number): Promise<{ id: string; due: number }> {
   const { id } = await issue(api, admin, adminId, []);
-  return { id, due: await expiryAfter(`UPDATE tokens SET expires_at = now() + $2 * interval '1 millisecond' WHERE id = $1 RETURNING expires_at`, [id, ms]) };
+  return {
+    id,
+    due: await expiryAfter(
+      `UPDATE tokens SET expires_at = now() + $2 * interval '1 millisecond' WHERE id = $1 RETURNING expires_at`,
+      [id, ms],
+    ),
+  };
 }
 
-const expireJob = (id: string, due: number) => api.container.services.queues.get(QueueName.EXPIRE).getJob(jobIdOf('expire', { tokenId: id, tenantId, due }));
+const expireJob = (id: string, due: number) =>
+  api.container.services.queues.get(QueueName.EXPIRE).getJob(jobIdOf('expire', { tokenId: id, tenantId, due }));
 
 beforeAll(async () => {
   api = await startTestApi(db.env);
@@ -76,7 +89,10 @@ describe('the lifecycle planner', () => {
     const t = await expiringIn(30_000);
     const p = planner();
     await p.tick();
-    const moved = await expiryAfter(`UPDATE tokens SET expires_at = expires_at + interval '5 seconds' WHERE id = $1 RETURNING expires_at`, [t.id]);
+    const moved = await expiryAfter(
+      `UPDATE tokens SET expires_at = expires_at + interval '5 seconds' WHERE id = $1 RETURNING expires_at`,
+      [t.id],
+    );
     expect((await p.tick()).enqueued.expire).toBe(1);
     expect(await expireJob(t.id, t.due)).toBeDefined();
     expect(await expireJob(t.id, moved)).toBeDefined();

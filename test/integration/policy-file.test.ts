@@ -7,14 +7,25 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestApi, type TestApi } from '../helpers/api';
 import { cliRunner } from '../helpers/cli';
 import { issue, newPrincipal, newTenant, roleId, type TenantFixture } from '../helpers/fixtures';
-import { AssignRoleDocument, AuditEventCountDocument, CreateCredentialDocument, CreateOwnerDocument, CreateRotationPolicyDocument, RevokeTokenDocument, UnassignRoleDocument } from '../generated/graphql';
+import {
+  AssignRoleDocument,
+  AuditEventCountDocument,
+  CreateCredentialDocument,
+  CreateOwnerDocument,
+  CreateRotationPolicyDocument,
+  RevokeTokenDocument,
+  UnassignRoleDocument,
+} from '../generated/graphql';
 
 let api: TestApi;
 let dir: string;
 /** Each test has a tenant of its own: --prune sees everything in it. */
 let tenant: TenantFixture;
 
-const run = cliRunner(() => api.url, () => tenant.adminToken);
+const run = cliRunner(
+  () => api.url,
+  () => tenant.adminToken,
+);
 const latchkey = (args: string[], token?: string) => run(args, { token });
 
 const write = (name: string, text: string) => {
@@ -40,8 +51,13 @@ afterAll(async () => {
 
 describe('token expiry in the file', () => {
   const tokens = async () => {
-    const { tokens: page } = await api.ok(tenant.adminToken, `{ tokens(filter: { status: [ACTIVE] }) { edges { node { id name expiresAt requestedExpiresAt createdAt } } } }`);
-    return new Map<string, { id: string; expiresAt: string; requestedExpiresAt: string; createdAt: string }>(page.edges.map((e: { node: { name: string } }) => [e.node.name, e.node]));
+    const { tokens: page } = await api.ok(
+      tenant.adminToken,
+      `{ tokens(filter: { status: [ACTIVE] }) { edges { node { id name expiresAt requestedExpiresAt createdAt } } } }`,
+    );
+    return new Map<string, { id: string; expiresAt: string; requestedExpiresAt: string; createdAt: string }>(
+      page.edges.map((e: { node: { name: string } }) => [e.node.name, e.node]),
+    );
   };
   const file = (free: string, capped: string) =>
     write(
@@ -72,7 +88,10 @@ tokens:
 
   it('issues with the expiry, moves it earlier in place, replaces the token to move it later, and refuses a past one', async () => {
     tenant = await newTenant(api);
-    expect((await latchkey(['apply', '--yes', '-f', file(day(60), day(60)), '--secrets-file', join(dir, 'expiry.jsonl')])).code).toBe(0);
+    expect(
+      (await latchkey(['apply', '--yes', '-f', file(day(60), day(60)), '--secrets-file', join(dir, 'expiry.jsonl')]))
+        .code,
+    ).toBe(0);
     const issued = await tokens();
     expect(issued.get('free')).toMatchObject({ expiresAt: midnight(day(60)), requestedExpiresAt: midnight(day(60)) });
     // The policy's lifetime cuts the capped one short; what was asked for is kept beside it.
@@ -86,7 +105,12 @@ tokens:
     const earlier = await latchkey(['plan', '-f', file(day(40), day(60)), '--output', 'json']);
     expect(earlier.code).toBe(2);
     expect(JSON.parse(earlier.stdout).changes).toEqual([
-      expect.objectContaining({ op: 'update', kind: 'token', name: 'exp-svc/free', fields: [expect.objectContaining({ field: 'expiresAt', before: midnight(day(60)), after: midnight(day(40)) })] }),
+      expect.objectContaining({
+        op: 'update',
+        kind: 'token',
+        name: 'exp-svc/free',
+        fields: [expect.objectContaining({ field: 'expiresAt', before: midnight(day(60)), after: midnight(day(40)) })],
+      }),
     ]);
     expect((await latchkey(['apply', '--yes', '-f', file(day(40), day(60))])).code).toBe(0);
     expect((await tokens()).get('free')).toMatchObject({ id: issued.get('free')!.id, expiresAt: midnight(day(40)) });
@@ -95,19 +119,42 @@ tokens:
     const later = await latchkey(['plan', '-f', file(day(50), day(60))]);
     expect(later.code).toBe(2);
     expect(later.stdout).toContain('-/+ token exp-svc/free (forces replacement)');
-    expect(later.stdout).toContain(`# forces replacement: an expiry never moves later (the token expires at ${midnight(day(40))})`);
+    expect(later.stdout).toContain(
+      `# forces replacement: an expiry never moves later (the token expires at ${midnight(day(40))})`,
+    );
     expect(later.stdout).toContain('the old one keeps working for PT1H (--overlap), then expires');
-    expect((await latchkey(['apply', '--yes', '-f', file(day(50), day(60)), '--overlap', '0s', '--secrets-file', join(dir, 'expiry-later.jsonl')])).code).toBe(0);
+    expect(
+      (
+        await latchkey([
+          'apply',
+          '--yes',
+          '-f',
+          file(day(50), day(60)),
+          '--overlap',
+          '0s',
+          '--secrets-file',
+          join(dir, 'expiry-later.jsonl'),
+        ])
+      ).code,
+    ).toBe(0);
     const replaced = (await tokens()).get('free')!;
     expect(replaced.id).not.toBe(issued.get('free')!.id);
     expect(replaced.expiresAt).toBe(midnight(day(50)));
-    expect((await api.sql(`SELECT status FROM tokens WHERE id = $1`, [issued.get('free')!.id]))[0].status).toBe('REVOKED');
+    expect((await api.sql(`SELECT status FROM tokens WHERE id = $1`, [issued.get('free')!.id]))[0].status).toBe(
+      'REVOKED',
+    );
 
     // Later but still past the policy's lifetime: the token stops working when it did, so in place.
     const capLater = await latchkey(['plan', '-f', file(day(50), day(70)), '--output', 'json']);
-    expect(JSON.parse(capLater.stdout).changes).toEqual([expect.objectContaining({ op: 'update', name: 'exp-svc/capped' })]);
+    expect(JSON.parse(capLater.stdout).changes).toEqual([
+      expect.objectContaining({ op: 'update', name: 'exp-svc/capped' }),
+    ]);
     expect((await latchkey(['apply', '--yes', '-f', file(day(50), day(70))])).code).toBe(0);
-    expect((await tokens()).get('capped')).toMatchObject({ id: capped.id, expiresAt: capped.expiresAt, requestedExpiresAt: midnight(day(70)) });
+    expect((await tokens()).get('capped')).toMatchObject({
+      id: capped.id,
+      expiresAt: capped.expiresAt,
+      requestedExpiresAt: midnight(day(70)),
+    });
     expect((await latchkey(['plan', '-f', file(day(50), day(70))])).code).toBe(0);
 
     // A date that has passed, or one that does not exist: an error at its line, nothing changed.
@@ -136,11 +183,16 @@ describe('webhooks in the file', () => {
 `,
     );
   const listed = async () =>
-    (await api.ok(tenant.adminToken, `{ webhooks { url events status description } }`)).webhooks.sort((a: { url: string }, b: { url: string }) => a.url.localeCompare(b.url));
+    (await api.ok(tenant.adminToken, `{ webhooks { url events status description } }`)).webhooks.sort(
+      (a: { url: string }, b: { url: string }) => a.url.localeCompare(b.url),
+    );
 
   it('creates an endpoint with its secret in the secrets file, edits it in place, and prunes only with a webhooks section', async () => {
     tenant = await newTenant(api);
-    await api.ok(tenant.adminToken, `mutation { createWebhook(url: "http://127.0.0.1:9/other", events: ["TOKEN_REVOKED"]) { webhook { id } } }`);
+    await api.ok(
+      tenant.adminToken,
+      `mutation { createWebhook(url: "http://127.0.0.1:9/other", events: ["TOKEN_REVOKED"]) { webhook { id } } }`,
+    );
 
     const plan = await latchkey(['plan', '-f', hooks('[TOKEN_EXPIRING]')]);
     expect(plan.code, plan.stderr).toBe(2);
@@ -153,11 +205,23 @@ describe('webhooks in the file', () => {
     const secrets = join(dir, 'hooks.jsonl');
     const applied = await latchkey(['apply', '--yes', '-f', hooks('[TOKEN_EXPIRING]'), '--secrets-file', secrets]);
     expect(applied.code, applied.stderr).toBe(0);
-    const [record] = readFileSync(secrets, 'utf8').trim().split('\n').map((l) => JSON.parse(l));
-    expect(record).toEqual({ webhook: 'http://127.0.0.1:9/expiring', webhookId: expect.any(String), signingSecret: expect.stringMatching(/\S{20,}/) });
+    const [record] = readFileSync(secrets, 'utf8')
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l));
+    expect(record).toEqual({
+      webhook: 'http://127.0.0.1:9/expiring',
+      webhookId: expect.any(String),
+      signingSecret: expect.stringMatching(/\S{20,}/),
+    });
     expect(applied.stdout).not.toContain(record.signingSecret);
     expect(await listed()).toEqual([
-      { url: 'http://127.0.0.1:9/expiring', events: ['TOKEN_EXPIRING'], status: 'ACTIVE', description: 'Expiry alerts' },
+      {
+        url: 'http://127.0.0.1:9/expiring',
+        events: ['TOKEN_EXPIRING'],
+        status: 'ACTIVE',
+        description: 'Expiry alerts',
+      },
       { url: 'http://127.0.0.1:9/other', events: ['TOKEN_REVOKED'], status: 'ACTIVE', description: null },
     ]);
     expect((await latchkey(['plan', '-f', hooks('[TOKEN_EXPIRING]')])).code).toBe(0);
@@ -165,7 +229,9 @@ describe('webhooks in the file', () => {
     // Edited: one update, in place.
     const edited = hooks('[TOKEN_EXPIRING, TOKEN_EXPIRED]', '\n    enabled: false');
     const update = JSON.parse((await latchkey(['plan', '-f', edited, '--output', 'json'])).stdout);
-    expect(update.changes).toEqual([expect.objectContaining({ op: 'update', kind: 'webhook', name: 'http://127.0.0.1:9/expiring' })]);
+    expect(update.changes).toEqual([
+      expect.objectContaining({ op: 'update', kind: 'webhook', name: 'http://127.0.0.1:9/expiring' }),
+    ]);
     expect(update.changes[0].fields.map((f: { field: string }) => f.field).sort()).toEqual(['enabled', 'events']);
     expect((await latchkey(['apply', '--yes', '-f', edited])).code).toBe(0);
     expect((await listed())[0]).toMatchObject({ events: ['TOKEN_EXPIRED', 'TOKEN_EXPIRING'], status: 'DISABLED' });
@@ -229,15 +295,35 @@ tokens:
     scopes: [pr:a:read]
 `;
   const state = async () => {
-    const d = await api.ok(tenant.adminToken, `{ scopes { name usage { ownerCeilings liveTokens } } rotationPolicies { name usage { liveTokens credentials } } roles { name builtIn } }`);
-    return { scopes: d.scopes, policies: d.rotationPolicies, roles: d.roles.filter((r: { builtIn: boolean }) => !r.builtIn).map((r: { name: string }) => r.name) };
+    const d = await api.ok(
+      tenant.adminToken,
+      `{ scopes { name usage { ownerCeilings liveTokens } } rotationPolicies { name usage { liveTokens credentials } } roles { name builtIn } }`,
+    );
+    return {
+      scopes: d.scopes,
+      policies: d.rotationPolicies,
+      roles: d.roles.filter((r: { builtIn: boolean }) => !r.builtIn).map((r: { name: string }) => r.name),
+    };
   };
 
   it('lists every blocker, changes nothing, and applies once they are gone', async () => {
     tenant = await newTenant(api);
-    expect((await latchkey(['apply', '--yes', '-f', write('declared.yaml', declared), '--secrets-file', join(dir, 'prune.jsonl')])).code).toBe(0);
+    expect(
+      (
+        await latchkey([
+          'apply',
+          '--yes',
+          '-f',
+          write('declared.yaml', declared),
+          '--secrets-file',
+          join(dir, 'prune.jsonl'),
+        ])
+      ).code,
+    ).toBe(0);
     // Someone the file does not know: an owner with the scope in its ceiling, the role, and a token under the policy.
-    const { createOwner: outsider } = await api.ok(tenant.adminToken, CreateOwnerDocument, { input: { kind: 'USER', name: 'outsider', allowedScopes: ['pr:b:read'] } });
+    const { createOwner: outsider } = await api.ok(tenant.adminToken, CreateOwnerDocument, {
+      input: { kind: 'USER', name: 'outsider', allowedScopes: ['pr:b:read'] },
+    });
     const role = await roleId(api, tenant.adminToken, 'pr-role');
     await api.ok(tenant.adminToken, AssignRoleDocument, { ownerId: outsider.id, roleId: role });
     const policyId = (await api.ok(tenant.adminToken, `{ rotationPolicies { id } }`)).rotationPolicies[0].id;
@@ -271,7 +357,9 @@ tokens:
     // The outsider lets go; the replaced token still holds both through the default overlap.
     await api.ok(tenant.adminToken, RevokeTokenDocument, { id: outsiders.id, reason: 'test' });
     await api.ok(tenant.adminToken, UnassignRoleDocument, { ownerId: outsider.id, roleId: role });
-    await api.ok(tenant.adminToken, `mutation($o: ID!) { updateOwner(id: $o, input: { allowedScopes: [] }) { id } }`, { o: outsider.id });
+    await api.ok(tenant.adminToken, `mutation($o: ID!) { updateOwner(id: $o, input: { allowedScopes: [] }) { id } }`, {
+      o: outsider.id,
+    });
     const overlap = await latchkey(['plan', '--prune', '-f', file]);
     expect(overlap.code).toBe(1);
     expect(overlap.stderr).toContain(`rotation policy "pr-policy": still governs ${replacedNote}\n`);
@@ -280,18 +368,47 @@ tokens:
     // Without an overlap nothing holds them: the plan lists the deletions and apply makes them.
     const plan = await latchkey(['plan', '--prune', '--overlap', '0s', '-f', file]);
     expect(plan.code, plan.stderr).toBe(2);
-    for (const line of ['-/+ token pr-svc/widget (forces replacement)', 'the old one is revoked at once (--overlap 0s)', '-   role pr-role', '-   policy pr-policy', '-   scope pr:b:read']) expect(plan.stdout).toContain(line);
-    const applied = await latchkey(['apply', '--yes', '--prune', '--overlap', '0s', '-f', file, '--secrets-file', join(dir, 'prune-applied.jsonl')]);
+    for (const line of [
+      '-/+ token pr-svc/widget (forces replacement)',
+      'the old one is revoked at once (--overlap 0s)',
+      '-   role pr-role',
+      '-   policy pr-policy',
+      '-   scope pr:b:read',
+    ])
+      expect(plan.stdout).toContain(line);
+    const applied = await latchkey([
+      'apply',
+      '--yes',
+      '--prune',
+      '--overlap',
+      '0s',
+      '-f',
+      file,
+      '--secrets-file',
+      join(dir, 'prune-applied.jsonl'),
+    ]);
     expect(applied.code, applied.stderr).toBe(0);
-    expect(await state()).toEqual({ scopes: [{ name: 'pr:a:read', usage: { ownerCeilings: 1, liveTokens: 1 } }], policies: [], roles: [] });
+    expect(await state()).toEqual({
+      scopes: [{ name: 'pr:a:read', usage: { ownerCeilings: 1, liveTokens: 1 } }],
+      policies: [],
+      roles: [],
+    });
     expect((await latchkey(['plan', '--prune', '-f', file])).code).toBe(0);
   });
 
   it('a credential timed by a policy holds it: the server refuses the delete and the plan says so first', async () => {
     tenant = await newTenant(api);
-    const { createRotationPolicy: policy } = await api.ok(tenant.adminToken, CreateRotationPolicyDocument, { input: { name: 'vendor-warnings', rotateEvery: 'P30D', gracePeriod: 'PT1H', notifyBefore: ['P7D'] } });
-    await api.ok(tenant.adminToken, CreateCredentialDocument, { input: { name: 'crm-key', service: 'crm', value: 'not-a-real-key' } });
-    await api.ok(tenant.adminToken, `mutation($p: String) { updateCredential(name: "crm-key", input: { rotationPolicyId: $p }) { id } }`, { p: policy.id });
+    const { createRotationPolicy: policy } = await api.ok(tenant.adminToken, CreateRotationPolicyDocument, {
+      input: { name: 'vendor-warnings', rotateEvery: 'P30D', gracePeriod: 'PT1H', notifyBefore: ['P7D'] },
+    });
+    await api.ok(tenant.adminToken, CreateCredentialDocument, {
+      input: { name: 'crm-key', service: 'crm', value: 'not-a-real-key' },
+    });
+    await api.ok(
+      tenant.adminToken,
+      `mutation($p: String) { updateCredential(name: "crm-key", input: { rotationPolicyId: $p }) { id } }`,
+      { p: policy.id },
+    );
     expect((await state()).policies).toEqual([{ name: 'vendor-warnings', usage: { liveTokens: 0, credentials: 1 } }]);
 
     const file = write('no-policies.yaml', 'policies: []\n');
@@ -300,7 +417,9 @@ tokens:
     expect(plan.stderr).toContain('rotation policy "vendor-warnings": still times the warnings of 1 credential(s)');
 
     const audited = await auditCount();
-    const refused = await api.gql(tenant.adminToken, `mutation($id: ID!) { deleteRotationPolicy(id: $id) }`, { id: policy.id });
+    const refused = await api.gql(tenant.adminToken, `mutation($id: ID!) { deleteRotationPolicy(id: $id) }`, {
+      id: policy.id,
+    });
     expect(refused.errors?.[0]).toMatchObject({ extensions: { code: 'CONFLICT' } });
     expect(refused.errors?.[0].message).toContain('times the warnings of 1 credential(s)');
     expect((await state()).policies).toHaveLength(1);
@@ -312,7 +431,10 @@ describe('errors in the file: all of them at once, in words', () => {
   it('lists every schema error at its line, describing patterns instead of quoting them, and changes nothing', async () => {
     tenant = await newTenant(api);
     const before = await auditCount();
-    const file = write('many.yaml', 'scopes:\n  - name: CRM Sales\npolicies:\n  - name: p\n    gracePeriod: 1 hour\nowners:\n  - name: robot\n    kind: ROBOT\n    colour: blue\n');
+    const file = write(
+      'many.yaml',
+      'scopes:\n  - name: CRM Sales\npolicies:\n  - name: p\n    gracePeriod: 1 hour\nowners:\n  - name: robot\n    kind: ROBOT\n    colour: blue\n',
+    );
     const r = await latchkey(['apply', '--yes', '-f', file]);
     expect(r.code).toBe(1);
     expect(r.stderr.trim().split('\n')).toEqual([
@@ -334,7 +456,13 @@ describe('errors in the file: all of them at once, in words', () => {
     expect(r.code).toBe(1);
     const lines = r.stderr.trim().split('\n');
     expect(lines.map((l) => /:(\d+):\d+: /.exec(l)?.[1])).toEqual(['6', '11', '12', '13', '15']);
-    for (const what of ['owners has "svc" twice', 'scope "a:c:read" is outside the ceiling of owner "svc"', '"10.0.0.0/33" is not an IP network', '"2027-02-30" is not a date', 'owner "nobody" is not declared under owners']) {
+    for (const what of [
+      'owners has "svc" twice',
+      'scope "a:c:read" is outside the ceiling of owner "svc"',
+      '"10.0.0.0/33" is not an IP network',
+      '"2027-02-30" is not a date',
+      'owner "nobody" is not declared under owners',
+    ]) {
       expect(r.stderr).toContain(what);
     }
   });
@@ -346,7 +474,8 @@ describe('apply on a terminal', () => {
     const r = await run(['apply', '-f', file], { terminal: true, input: `${answer}\n` });
     return { code: r.code, out: r.stdout };
   };
-  const scopes = async () => (await api.ok(tenant.adminToken, `{ scopes { name } }`)).scopes.map((s: { name: string }) => s.name);
+  const scopes = async () =>
+    (await api.ok(tenant.adminToken, `{ scopes { name } }`)).scopes.map((s: { name: string }) => s.name);
 
   it('shows the plan and asks; anything but yes changes nothing', async () => {
     tenant = await newTenant(api);

@@ -18,8 +18,13 @@ beforeAll(async () => {
   api = await startTestApi();
   db = await connectPg(testEnv().DATABASE_URL!);
   t = await newTenant(api);
-  const policyId = (await api.ok(t.adminToken, CreateRotationPolicyDocument, { input: { name: 'daily', rotateEvery: 'P1D', gracePeriod: 'PT1H' } })).createRotationPolicy.id;
-  const ownerId = (await api.ok(t.adminToken, CreateOwnerDocument, { input: { kind: 'SERVICE', name: 'fleet' } })).createOwner.id;
+  const policyId = (
+    await api.ok(t.adminToken, CreateRotationPolicyDocument, {
+      input: { name: 'daily', rotateEvery: 'P1D', gracePeriod: 'PT1H' },
+    })
+  ).createRotationPolicy.id;
+  const ownerId = (await api.ok(t.adminToken, CreateOwnerDocument, { input: { kind: 'SERVICE', name: 'fleet' } }))
+    .createOwner.id;
   start = Date.now() + 600_000;
   ({ ids } = await seedTokens(db, {
     tenantId: t.tenantId,
@@ -37,7 +42,11 @@ afterAll(async () => {
 });
 
 const plan = (first: number) =>
-  api.ok(t.adminToken, `query($first: Int) { rotationPlan(within: "P366D", first: $first) { truncated actions { at kind tokenId generation } } }`, { first });
+  api.ok(
+    t.adminToken,
+    `query($first: Int) { rotationPlan(within: "P366D", first: $first) { truncated actions { at kind tokenId generation } } }`,
+    { first },
+  );
 
 it('lists the first action of a year of daily rotations over 2,010 tokens without expanding the year', async () => {
   const before = process.memoryUsage().heapUsed;
@@ -45,7 +54,9 @@ it('lists the first action of a year of daily rotations over 2,010 tokens withou
   const { rotationPlan } = await plan(1);
   const took = Date.now() - started;
   expect(rotationPlan.truncated).toBe(true);
-  expect(rotationPlan.actions).toEqual([{ at: new Date(start).toISOString(), kind: 'ROTATE', tokenId: ids[0], generation: 2 }]);
+  expect(rotationPlan.actions).toEqual([
+    { at: new Date(start).toISOString(), kind: 'ROTATE', tokenId: ids[0], generation: 2 },
+  ]);
   // Generous bounds that a full expansion (1.5 million steps) does not meet.
   expect(took).toBeLessThan(2_000);
   expect(process.memoryUsage().heapUsed - before).toBeLessThan(100 * 1024 * 1024);
@@ -64,8 +75,12 @@ it('pages in time order across tokens, retirements included', async () => {
 });
 
 it('eight dry runs of a policy change over those tokens at once leave the event loop free: /healthz keeps answering', async () => {
-  const policyId = (await api.ok(t.adminToken, `{ rotationPolicies { id name } }`)).rotationPolicies.find((x: { name: string }) => x.name === 'daily').id;
-  const auditor = (await api.ok(t.adminToken, IssueTokenDocument, { input: { ownerId: t.adminId, name: 'dry runs', scopes: [] } })).issueToken.secret;
+  const policyId = (await api.ok(t.adminToken, `{ rotationPolicies { id name } }`)).rotationPolicies.find(
+    (x: { name: string }) => x.name === 'daily',
+  ).id;
+  const auditor = (
+    await api.ok(t.adminToken, IssueTokenDocument, { input: { ownerId: t.adminId, name: 'dry runs', scopes: [] } })
+  ).issueToken.secret;
   let running = true;
   const health: number[] = [];
   const probe = (async () => {
@@ -80,7 +95,13 @@ it('eight dry runs of a policy change over those tokens at once leave the event 
   const runs = await Promise.all(Array.from({ length: 8 }, () => api.ok(auditor, dryRun, { id: policyId })));
   running = false;
   await probe;
-  expect(runs.every((r) => r.updateRotationPolicy.planImpact.tokens === 2_010 && r.updateRotationPolicy.planImpact.affectedTokens === 2_010)).toBe(true);
+  expect(
+    runs.every(
+      (r) =>
+        r.updateRotationPolicy.planImpact.tokens === 2_010 &&
+        r.updateRotationPolicy.planImpact.affectedTokens === 2_010,
+    ),
+  ).toBe(true);
   expect(health.length).toBeGreaterThan(5);
   // Held for seconds before; the target (p99 under 100 ms) is measured by the benchmark, this bound only catches a held loop.
   expect(Math.max(...health)).toBeLessThan(500);

@@ -36,7 +36,10 @@ function snippetAfter(marker: string, lang: string): string {
 }
 
 const exited = (child: ChildProcess, ms: number) =>
-  Promise.race([new Promise<number | null>((r) => child.once('exit', (code) => r(code))), new Promise<string>((r) => setTimeout(() => r('still running'), ms))]);
+  Promise.race([
+    new Promise<number | null>((r) => child.once('exit', (code) => r(code))),
+    new Promise<string>((r) => setTimeout(() => r('still running'), ms)),
+  ]);
 
 it('is a user’s guide: at most 450 lines', () => {
   expect(readme.split('\n').length - 1).toBeLessThanOrEqual(450);
@@ -48,7 +51,9 @@ it('the subscription program prints the expiring tokens, then ends saying why wh
   expect(name, 'the program says what to call its file').toBeDefined();
   writeFileSync(join(dir, name!), program);
   const own = await issue(api, t.adminToken, t.adminId, []);
-  const child = spawn(process.execPath, [join(dir, name!)], { env: { PATH: process.env.PATH, LATCHKEY_URL: api.url, LATCHKEY_TOKEN: own.secret } });
+  const child = spawn(process.execPath, [join(dir, name!)], {
+    env: { PATH: process.env.PATH, LATCHKEY_URL: api.url, LATCHKEY_TOKEN: own.secret },
+  });
   let stdout = '';
   let stderr = '';
   child.stdout!.on('data', (d) => (stdout += d));
@@ -77,7 +82,12 @@ it('the credentials walkthrough runs in bash with the latchkey binary: the backe
     NEW_KEY: 'crm-key-issued-later',
   };
   const r = await new Promise<{ code: number; stdout: string; stderr: string }>((done) =>
-    execFile('bash', ['--norc', '--noprofile', '-euo', 'pipefail', '-c', script], { env, timeout: 60_000 }, (err, stdout, stderr) => done({ code: err ? Number((err as { code?: number }).code ?? 1) : 0, stdout, stderr })),
+    execFile(
+      'bash',
+      ['--norc', '--noprofile', '-euo', 'pipefail', '-c', script],
+      { env, timeout: 60_000 },
+      (err, stdout, stderr) => done({ code: err ? Number((err as { code?: number }).code ?? 1) : 0, stdout, stderr }),
+    ),
   );
   expect(r.code, r.stderr).toBe(0);
   const read = JSON.parse(/\{"name":"crm-sales-readonly".*?\}/.exec(r.stdout)![0]);
@@ -85,8 +95,14 @@ it('the credentials walkthrough runs in bash with the latchkey binary: the backe
   expect(r.stdout).toMatch(/CREDENTIAL_REVEALED/);
   expect(r.stdout).toMatch(/CREDENTIAL_VERSION_ADDED/);
   // The backend's token is a CONTROL token of the granted owner.
-  const [token] = await api.sql(`SELECT t.kind FROM tokens t JOIN owners o ON o.id = t.owner_id WHERE o.tenant_id = $1 AND o.name = 'homepage-dashboard-backend'`, [t.tenantId]);
+  const [token] = await api.sql(
+    `SELECT t.kind FROM tokens t JOIN owners o ON o.id = t.owner_id WHERE o.tenant_id = $1 AND o.name = 'homepage-dashboard-backend'`,
+    [t.tenantId],
+  );
   expect(token.kind).toBe('CONTROL');
-  const [current] = await api.sql(`SELECT v.version FROM credential_versions v JOIN credentials c ON c.id = v.credential_id WHERE c.tenant_id = $1 AND v.state = 'CURRENT'`, [t.tenantId]);
+  const [current] = await api.sql(
+    `SELECT v.version FROM credential_versions v JOIN credentials c ON c.id = v.credential_id WHERE c.tenant_id = $1 AND v.state = 'CURRENT'`,
+    [t.tenantId],
+  );
   expect(current.version).toBe(2);
 });

@@ -13,7 +13,10 @@ import { AuditEventCountDocument } from '../generated/graphql';
 let api: TestApi;
 let t: TenantFixture;
 let dir: string;
-const latchkey = cliRunner(() => api.url, () => t.adminToken);
+const latchkey = cliRunner(
+  () => api.url,
+  () => t.adminToken,
+);
 
 const path = (name: string) => join(dir, name);
 const write = (name: string, text: string) => {
@@ -33,7 +36,15 @@ const doc = (o: { description?: string; extras?: boolean; keepScopes?: string; m
     'policies:',
     '  - name: sp-keep',
     '    gracePeriod: PT1H',
-    ...(o.extras ? ['  - name: sp-extra', '    gracePeriod: PT1H', 'roles:', '  - name: sp-extra-role', '    permissions: [TOKEN_READ]'] : []),
+    ...(o.extras
+      ? [
+          '  - name: sp-extra',
+          '    gracePeriod: PT1H',
+          'roles:',
+          '  - name: sp-extra-role',
+          '    permissions: [TOKEN_READ]',
+        ]
+      : []),
     'owners:',
     '  - name: sp-svc',
     '    kind: SERVICE',
@@ -42,22 +53,38 @@ const doc = (o: { description?: string; extras?: boolean; keepScopes?: string; m
     '  - name: keep',
     '    owner: sp-svc',
     `    scopes: ${o.keepScopes ?? '[sp:reports:read]'}`,
-    ...(o.extras ? ['  - name: extra', '    owner: sp-svc', '    scopes: [sp:reports:read]', '    policy: sp-extra'] : []),
+    ...(o.extras
+      ? ['  - name: extra', '    owner: sp-svc', '    scopes: [sp:reports:read]', '    policy: sp-extra']
+      : []),
     ...(o.more ? ['  - name: more', '    owner: sp-svc', '    scopes: [sp:reports:read]'] : []),
     '',
   ].join('\n');
 
 /** Everything --prune would remove, as the server holds it. */
 const extras = async () => {
-  const d = await api.ok(t.adminToken, `{ tokens(filter: { search: "extra", status: [ACTIVE] }) { totalCount } rotationPolicies { name } roles { name } }`);
-  return { tokens: d.tokens.totalCount, policies: d.rotationPolicies.map((p: { name: string }) => p.name).sort(), roles: d.roles.map((r: { name: string }) => r.name).filter((n: string) => n.startsWith('sp-')) };
+  const d = await api.ok(
+    t.adminToken,
+    `{ tokens(filter: { search: "extra", status: [ACTIVE] }) { totalCount } rotationPolicies { name } roles { name } }`,
+  );
+  return {
+    tokens: d.tokens.totalCount,
+    policies: d.rotationPolicies.map((p: { name: string }) => p.name).sort(),
+    roles: d.roles.map((r: { name: string }) => r.name).filter((n: string) => n.startsWith('sp-')),
+  };
 };
 
 beforeAll(async () => {
   api = await startTestApi();
   t = await newTenant(api);
   dir = mkdtempSync(join(tmpdir(), 'latchkey-saved-plans-'));
-  const applied = await latchkey(['apply', '--yes', '-f', write('extra.yaml', doc({ extras: true })), '--secrets-file', path('setup.jsonl')]);
+  const applied = await latchkey([
+    'apply',
+    '--yes',
+    '-f',
+    write('extra.yaml', doc({ extras: true })),
+    '--secrets-file',
+    path('setup.jsonl'),
+  ]);
   expect(applied.code, applied.stderr).toBe(0);
 });
 
@@ -73,7 +100,9 @@ describe('a saved plan applies exactly what was reviewed', () => {
     const planFile = path('reviewed.plan');
     const plan = await latchkey(['plan', '-f', reviewed, '--out', planFile, '--output', 'json']);
     expect(plan.code, plan.stderr).toBe(2);
-    expect(JSON.parse(plan.stdout).changes).toEqual([expect.objectContaining({ op: 'update', kind: 'scope', name: 'sp:reports:read' })]);
+    expect(JSON.parse(plan.stdout).changes).toEqual([
+      expect.objectContaining({ op: 'update', kind: 'scope', name: 'sp:reports:read' }),
+    ]);
 
     // What the review did not see: --prune on, and a file that no longer declares the extras.
     const saved = JSON.parse(readFileSync(planFile, 'utf8'));
@@ -81,13 +110,24 @@ describe('a saved plan applies exactly what was reviewed', () => {
     expect(before.extras).toEqual({ tokens: 1, policies: ['sp-extra', 'sp-keep'], roles: ['sp-extra-role'] });
     for (const [how, tampered] of [
       ['prune flipped', { ...saved, prune: true }],
-      ['another file carried', { ...saved, file: { ...saved.file, content: `version: 1\n${doc({ description: 'Reports, monthly', keepScopes: '[sp:other:read]' })}` } }],
+      [
+        'another file carried',
+        {
+          ...saved,
+          file: {
+            ...saved.file,
+            content: `version: 1\n${doc({ description: 'Reports, monthly', keepScopes: '[sp:other:read]' })}`,
+          },
+        },
+      ],
       ['the changes emptied', { ...saved, changes: [] }],
     ] as const) {
       writeFileSync(planFile, JSON.stringify(tampered));
       const r = await latchkey(['apply', planFile, '--secrets-file', path('never.jsonl')]);
       expect(r.code, how).toBe(1);
-      expect(r.stderr, how).toMatch(/does not hold the changes its own inputs give .*: it was edited after plan wrote it/);
+      expect(r.stderr, how).toMatch(
+        /does not hold the changes its own inputs give .*: it was edited after plan wrote it/,
+      );
       expect(await extras(), how).toEqual(before.extras);
       expect(await auditCount(), how).toBe(before.audit);
     }
@@ -99,7 +139,10 @@ describe('a saved plan applies exactly what was reviewed', () => {
     const planFile = path('replace.plan');
     expect((await latchkey(['plan', '-f', widened, '--out', planFile])).code).toBe(2);
     const saved = JSON.parse(readFileSync(planFile, 'utf8'));
-    expect(saved.changes.find((c: { op: string }) => c.op === 'replace')).toMatchObject({ name: 'sp-svc/keep', overlap: 'PT1H' });
+    expect(saved.changes.find((c: { op: string }) => c.op === 'replace')).toMatchObject({
+      name: 'sp-svc/keep',
+      overlap: 'PT1H',
+    });
     writeFileSync(planFile, JSON.stringify({ ...saved, overlap: 'PT0S' }));
     const before = await auditCount();
     const r = await latchkey(['apply', planFile, '--secrets-file', path('never.jsonl')]);
@@ -121,7 +164,8 @@ describe('a saved plan applies exactly what was reviewed', () => {
     expect(wrong.code).toBe(1);
     expect(wrong.stderr).toContain(`is ${digest}, not the sha256:${'0'.repeat(64)} that was reviewed`);
     expect(await auditCount()).toBe(before);
-    for (const flag of [['--prune'], ['--overlap', '0s']]) expect((await latchkey(['apply', planFile, ...flag])).code).toBe(1);
+    for (const flag of [['--prune'], ['--overlap', '0s']])
+      expect((await latchkey(['apply', planFile, ...flag])).code).toBe(1);
 
     const applied = await latchkey(['apply', planFile, '--digest', digest!]);
     expect(applied.code, applied.stderr).toBe(0);
@@ -137,7 +181,9 @@ describe('files the command line writes are its owner’s alone', () => {
     const planFile = path('shared.plan');
     writeFileSync(planFile, 'old');
     chmodSync(planFile, 0o644);
-    expect((await latchkey(['plan', '-f', write('same.yaml', doc({ extras: true })), '--out', planFile])).code).not.toBe(1);
+    expect(
+      (await latchkey(['plan', '-f', write('same.yaml', doc({ extras: true })), '--out', planFile])).code,
+    ).not.toBe(1);
     expect(mode(planFile)).toBe(0o600);
     expect(JSON.parse(readFileSync(planFile, 'utf8')).kind).toBe('latchkey-plan');
   });
@@ -159,14 +205,20 @@ describe('files the command line writes are its owner’s alone', () => {
     expect(applied.code, applied.stderr).toBe(0);
     expect(applied.stderr).toContain(`${secrets} was mode 0644; it is 0600 now`);
     expect(mode(secrets)).toBe(0o600);
-    expect(JSON.parse(readFileSync(secrets, 'utf8').trim())).toMatchObject({ token: 'sp-svc/more', secret: expect.stringMatching(/^lk_/) });
+    expect(JSON.parse(readFileSync(secrets, 'utf8').trim())).toMatchObject({
+      token: 'sp-svc/more',
+      secret: expect.stringMatching(/^lk_/),
+    });
   });
 });
 
 describe('a policy file is read up to a limit', () => {
   it('refuses a file over 5 MB at once, without parsing it, changing nothing', async () => {
     const big = path('big.yaml');
-    writeFileSync(big, `version: 1\nscopes:\n${'  - name: big:x:read\n    description: padding padding padding padding padding padding\n'.repeat(80_000)}`);
+    writeFileSync(
+      big,
+      `version: 1\nscopes:\n${'  - name: big:x:read\n    description: padding padding padding padding padding padding\n'.repeat(80_000)}`,
+    );
     expect(statSync(big).size).toBeGreaterThan(5 * 1024 * 1024);
     const before = await auditCount();
     const started = Date.now();

@@ -10,7 +10,13 @@ import { startTestApi, type TestApi } from '../helpers/api';
 import { BIN, cliRunner } from '../helpers/cli';
 import { issue, newPrincipal, newTenant, type TenantFixture } from '../helpers/fixtures';
 import { asSuperuserWithoutGuards } from '../helpers/tamper';
-import { AuditEventCountDocument, CreateCredentialDocument, CreateOwnerDocument, CreateScopeDocument, GrantCredentialDocument } from '../generated/graphql';
+import {
+  AuditEventCountDocument,
+  CreateCredentialDocument,
+  CreateOwnerDocument,
+  CreateScopeDocument,
+  GrantCredentialDocument,
+} from '../generated/graphql';
 
 /** The name from the report: moves up a line, erases it, and prints a green "all good". */
 const HOSTILE = 'innocent\u001b[1A\u001b[2K\r\u001b[32mall good\u001b[0m';
@@ -24,14 +30,18 @@ let t: TenantFixture;
 let dir: string;
 let ownerId: string;
 let tokenId: string;
-const latchkey = cliRunner(() => api.url, () => t.adminToken);
+const latchkey = cliRunner(
+  () => api.url,
+  () => t.adminToken,
+);
 const auditCount = async () => (await api.ok(t.adminToken, AuditEventCountDocument)).auditEvents.totalCount;
 
 beforeAll(async () => {
   api = await startTestApi();
   t = await newTenant(api);
   dir = mkdtempSync(join(tmpdir(), 'latchkey-terminal-'));
-  ownerId = (await api.ok(t.adminToken, CreateOwnerDocument, { input: { kind: 'SERVICE', name: 'term-svc' } })).createOwner.id;
+  ownerId = (await api.ok(t.adminToken, CreateOwnerDocument, { input: { kind: 'SERVICE', name: 'term-svc' } }))
+    .createOwner.id;
   tokenId = (await issue(api, t.adminToken, ownerId, [])).id;
 });
 
@@ -42,22 +52,62 @@ afterAll(async () => {
 
 describe('the API refuses terminal controls', () => {
   const CASES: Array<[string, string, () => Record<string, unknown>, string, string]> = [
-    ['a token name', `mutation($o: ID!, $n: String!) { issueToken(input: { ownerId: $o, name: $n, scopes: [] }) { secret } }`, () => ({ o: ownerId, n: HOSTILE }), 'input.name', 'U+001B'],
-    ['a description (right-to-left override)', `mutation($d: String) { createScope(input: { name: "term:x:read", description: $d }) { id } }`, () => ({ d: 'harmless\u202eexe.txt' }), 'input.description', 'U+202E'],
-    ['a label value (C1 control)', `mutation($id: ID!, $l: JSONObject) { updateToken(id: $id, input: { labels: $l }) { id } }`, () => ({ id: tokenId, l: { team: 'a\u009b2J' } }), 'input.labels.team', 'U+009B'],
-    ['a label key (newline)', `mutation($id: ID!, $l: JSONObject) { updateToken(id: $id, input: { labels: $l }) { id } }`, () => ({ id: tokenId, l: { ['team\nfake']: 'x' } }), 'input.labels (a key)', 'U+000A'],
-    ['a reason (line separator)', `mutation($id: ID!, $r: String!) { revokeToken(id: $id, reason: $r) { id } }`, () => ({ id: tokenId, r: 'rotated\u2028all good' }), 'reason', 'U+2028'],
-    ['an owner name (isolate)', `mutation($n: String!) { createOwner(input: { kind: USER, name: $n }) { id } }`, () => ({ n: 'bob\u2066' }), 'input.name', 'U+2066'],
+    [
+      'a token name',
+      `mutation($o: ID!, $n: String!) { issueToken(input: { ownerId: $o, name: $n, scopes: [] }) { secret } }`,
+      () => ({ o: ownerId, n: HOSTILE }),
+      'input.name',
+      'U+001B',
+    ],
+    [
+      'a description (right-to-left override)',
+      `mutation($d: String) { createScope(input: { name: "term:x:read", description: $d }) { id } }`,
+      () => ({ d: 'harmless\u202eexe.txt' }),
+      'input.description',
+      'U+202E',
+    ],
+    [
+      'a label value (C1 control)',
+      `mutation($id: ID!, $l: JSONObject) { updateToken(id: $id, input: { labels: $l }) { id } }`,
+      () => ({ id: tokenId, l: { team: 'a\u009b2J' } }),
+      'input.labels.team',
+      'U+009B',
+    ],
+    [
+      'a label key (newline)',
+      `mutation($id: ID!, $l: JSONObject) { updateToken(id: $id, input: { labels: $l }) { id } }`,
+      () => ({ id: tokenId, l: { ['team\nfake']: 'x' } }),
+      'input.labels (a key)',
+      'U+000A',
+    ],
+    [
+      'a reason (line separator)',
+      `mutation($id: ID!, $r: String!) { revokeToken(id: $id, reason: $r) { id } }`,
+      () => ({ id: tokenId, r: 'rotated\u2028all good' }),
+      'reason',
+      'U+2028',
+    ],
+    [
+      'an owner name (isolate)',
+      `mutation($n: String!) { createOwner(input: { kind: USER, name: $n }) { id } }`,
+      () => ({ n: 'bob\u2066' }),
+      'input.name',
+      'U+2066',
+    ],
   ];
   for (const [what, query, vars, argument, character] of CASES) {
     it(`in ${what}: BAD_USER_INPUT naming ${argument}, nothing written`, async () => {
       const before = await auditCount();
-      const tokens = await api.sql(`SELECT id, name, labels, status FROM tokens WHERE tenant_id = $1 ORDER BY id`, [t.tenantId]);
+      const tokens = await api.sql(`SELECT id, name, labels, status FROM tokens WHERE tenant_id = $1 ORDER BY id`, [
+        t.tenantId,
+      ]);
       const r = await api.gql(t.adminToken, query, vars());
       expect(r.errors?.[0]?.extensions).toMatchObject({ code: 'BAD_USER_INPUT', argument });
       expect(r.errors?.[0]?.message).toContain(`${argument} contains the control character ${character}`);
       expect(await auditCount()).toBe(before);
-      expect(await api.sql(`SELECT id, name, labels, status FROM tokens WHERE tenant_id = $1 ORDER BY id`, [t.tenantId])).toEqual(tokens);
+      expect(
+        await api.sql(`SELECT id, name, labels, status FROM tokens WHERE tenant_id = $1 ORDER BY id`, [t.tenantId]),
+      ).toEqual(tokens);
     });
   }
 
@@ -72,7 +122,10 @@ describe('the command line shows them escaped, wherever they come from', () => {
     // Written before the API refused them: straight into the rows.
     await api.sql(`UPDATE tokens SET name = $1 WHERE id = $2`, [HOSTILE, tokenId]);
     await api.ok(t.adminToken, CreateScopeDocument, { input: { name: 'term:shown:read', description: 'plain' } });
-    await api.sql(`UPDATE scopes SET description = $1 WHERE tenant_id = $2 AND name = 'term:shown:read'`, [HOSTILE, t.tenantId]);
+    await api.sql(`UPDATE scopes SET description = $1 WHERE tenant_id = $2 AND name = 'term:shown:read'`, [
+      HOSTILE,
+      t.tenantId,
+    ]);
   });
 
   const clean = (r: { stdout: string; stderr: string }) => {
@@ -106,7 +159,9 @@ describe('the command line shows them escaped, wherever they come from', () => {
     await api.ok(actor.token, CreateScopeDocument, { input: { name: 'term:tail:read' } });
     await api.sql(`UPDATE owners SET name = $1 WHERE id = $2`, [`eve${HOSTILE}`, actor.ownerId]);
     // tail follows until it is stopped: read what it printed first, then stop it.
-    const child = execFile(process.execPath, [BIN, 'audit', 'tail', '--last', '1'], { env: { PATH: process.env.PATH, LATCHKEY_URL: api.url, LATCHKEY_TOKEN: t.adminToken } });
+    const child = execFile(process.execPath, [BIN, 'audit', 'tail', '--last', '1'], {
+      env: { PATH: process.env.PATH, LATCHKEY_URL: api.url, LATCHKEY_TOKEN: t.adminToken },
+    });
     let out = '';
     child.stdout!.on('data', (d) => (out += d));
     child.stderr!.on('data', (d) => (out += d));
@@ -121,7 +176,10 @@ describe('the command line shows them escaped, wherever they come from', () => {
 
   it('credentials history shows what an event holds escaped', async () => {
     await asSuperuserWithoutGuards(api, (q) =>
-      q(`UPDATE audit_events SET data = data || jsonb_build_object('clientIp', $1::text) WHERE tenant_id = $2 AND action = 'CREDENTIAL_CREATED'`, [HOSTILE, t.tenantId]),
+      q(
+        `UPDATE audit_events SET data = data || jsonb_build_object('clientIp', $1::text) WHERE tenant_id = $2 AND action = 'CREDENTIAL_CREATED'`,
+        [HOSTILE, t.tenantId],
+      ),
     );
     const history = await latchkey(['credentials', 'history', 'term-pem']);
     expect(history.code, history.stderr).toBe(0);

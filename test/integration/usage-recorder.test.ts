@@ -18,11 +18,25 @@ let tenantId: string;
 
 const silent = pino({ level: 'silent' });
 /** A recorder whose timer never fires: each test flushes by hand. */
-const recorder = (ds: DataSource = api.container.ds) => new UsageRecorder(ds, api.container.metrics, silent, 3_600_000, 3_600_000);
+const recorder = (ds: DataSource = api.container.ds) =>
+  new UsageRecorder(ds, api.container.metrics, silent, 3_600_000, 3_600_000);
 const newToken = async () => (await issue(api, admin, adminId, [])).id;
-const totals = async (id: string) => (await api.sql(`SELECT usage_count::int AS n, last_used_at, last_client_ips AS ips FROM token_usage WHERE token_id = $1`, [id]))[0];
+const totals = async (id: string) =>
+  (
+    await api.sql(
+      `SELECT usage_count::int AS n, last_used_at, last_client_ips AS ips FROM token_usage WHERE token_id = $1`,
+      [id],
+    )
+  )[0];
 const days = async (id: string) =>
-  Object.fromEntries((await api.sql(`SELECT to_char(day, 'YYYY-MM-DD') AS day, count::int AS n FROM token_usage_daily WHERE token_id = $1`, [id])).map((r) => [r.day, r.n]));
+  Object.fromEntries(
+    (
+      await api.sql(
+        `SELECT to_char(day, 'YYYY-MM-DD') AS day, count::int AS n FROM token_usage_daily WHERE token_id = $1`,
+        [id],
+      )
+    ).map((r) => [r.day, r.n]),
+  );
 
 beforeAll(async () => {
   api = await startTestApi();
@@ -40,7 +54,8 @@ describe('the usage recorder', () => {
     const day1 = Date.parse('2026-12-01T23:59:58Z');
     const day2 = Date.parse('2026-12-02T00:00:01Z');
     r.record(a, tenantId, '10.0.0.1', day1);
-    for (const ip of ['10.0.0.2', '10.0.0.3', '10.0.0.1', '10.0.0.4', '10.0.0.5', '10.0.0.6']) r.record(a, tenantId, ip, day2);
+    for (const ip of ['10.0.0.2', '10.0.0.3', '10.0.0.1', '10.0.0.4', '10.0.0.5', '10.0.0.6'])
+      r.record(a, tenantId, ip, day2);
     r.record(b, tenantId, null, day2);
     await r.flush();
 

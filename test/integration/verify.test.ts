@@ -18,7 +18,11 @@ beforeAll(async () => {
   t = await newTenant(api);
   await createScopes(api, t.adminToken, ['crm:deals:read', 'crm:deals:write']);
   gateway = (await newPrincipal(api, t.adminToken, ['gateway'])).token;
-  ownerId = (await api.ok(t.adminToken, CreateOwnerDocument, { input: { kind: 'SERVICE', name: 'svc', allowedScopes: ['crm:deals:read', 'crm:deals:write'] } })).createOwner.id;
+  ownerId = (
+    await api.ok(t.adminToken, CreateOwnerDocument, {
+      input: { kind: 'SERVICE', name: 'svc', allowedScopes: ['crm:deals:read', 'crm:deals:write'] },
+    })
+  ).createOwner.id;
 });
 afterAll(() => api.close());
 
@@ -35,7 +39,8 @@ describe('verifyToken', () => {
     // The counter does count: a well-formed secret goes to the store.
     await api.container.services.verifier.verify(generateToken(), [], t.tenantId);
     expect(queries).toBeGreaterThan(before);
-    for (const s of ['', 'lk_', 'hello', bad, `${generateToken()}x`]) expect((await verify(s)).failure).toBe('MALFORMED');
+    for (const s of ['', 'lk_', 'hello', bad, `${generateToken()}x`])
+      expect((await verify(s)).failure).toBe('MALFORMED');
   });
 
   it('NOT_FOUND for a well-formed unknown secret', async () => {
@@ -46,7 +51,10 @@ describe('verifyToken', () => {
     const soon = () => new Date(Date.now() + 1_500).toISOString();
     const expiring = await issue(api, t.adminToken, ownerId, ['crm:deals:read'], { expiresAt: soon() });
     const suspended = await issue(api, t.adminToken, ownerId, ['crm:deals:read'], { expiresAt: soon() });
-    expect(await verify(expiring.secret, ['crm:deals:write'])).toMatchObject({ failure: 'INSUFFICIENT_SCOPE', tokenId: expiring.id });
+    expect(await verify(expiring.secret, ['crm:deals:write'])).toMatchObject({
+      failure: 'INSUFFICIENT_SCOPE',
+      tokenId: expiring.id,
+    });
     await api.ok(t.adminToken, SuspendTokenDocument, { id: suspended.id, reason: 'x' });
     expect(await verify(suspended.secret, ['crm:deals:write'])).toMatchObject({ failure: 'SUSPENDED' });
     await sleep(1_600);
@@ -58,9 +66,17 @@ describe('verifyToken', () => {
 
   it('ends the grace of a PREVIOUS secret by the clock, to the second, with no job involved', async () => {
     const tok = await issue(api, t.adminToken, ownerId, ['crm:deals:read']);
-    const { rotateToken } = await api.ok(t.adminToken, `mutation($id: ID!) { rotateToken(id: $id, gracePeriod: "PT2S") { secret token { secrets { state graceEndsAt } } } }`, { id: tok.id });
+    const { rotateToken } = await api.ok(
+      t.adminToken,
+      `mutation($id: ID!) { rotateToken(id: $id, gracePeriod: "PT2S") { secret token { secrets { state graceEndsAt } } } }`,
+      { id: tok.id },
+    );
     const graceEndsAt = Date.parse(rotateToken.token.secrets[1].graceEndsAt);
-    expect(await verify(tok.secret, ['crm:deals:read'])).toMatchObject({ valid: true, rotationPending: true, scopes: ['crm:deals:read'] });
+    expect(await verify(tok.secret, ['crm:deals:read'])).toMatchObject({
+      valid: true,
+      rotationPending: true,
+      scopes: ['crm:deals:read'],
+    });
     await sleep(Math.max(0, graceEndsAt - Date.now() - 300));
     expect((await verify(tok.secret)).valid).toBe(true);
     await sleep(Math.max(0, graceEndsAt - Date.now() + 50));

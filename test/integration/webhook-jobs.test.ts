@@ -43,7 +43,12 @@ afterAll(async () => {
 
 function deliveries(opts: { attempts?: number; allow?: string[]; platformUrls?: string[] } = {}): WebhookDeliveries {
   const { config, ds, services } = api.container;
-  const outbound = createOutbound({ webhookAllow: opts.allow ?? ['127.0.0.1'], rotatorAllow: [], deadlineMs: 2_000, platformUrls: opts.platformUrls ?? [config.databaseUrl, config.redisUrl] });
+  const outbound = createOutbound({
+    webhookAllow: opts.allow ?? ['127.0.0.1'],
+    rotatorAllow: [],
+    deadlineMs: 2_000,
+    platformUrls: opts.platformUrls ?? [config.databaseUrl, config.redisUrl],
+  });
   return new WebhookDeliveries(
     ds,
     services.audit,
@@ -56,7 +61,11 @@ function deliveries(opts: { attempts?: number; allow?: string[]; platformUrls?: 
 
 /** A webhook on `path` and the pending delivery of one test event to it. */
 async function pendingDelivery(path: string): Promise<{ webhookId: string; deliveryId: string }> {
-  const { createWebhook } = await api.ok(t.adminToken, `mutation($u: String!) { createWebhook(url: $u, events: ["SCOPE_CREATED"]) { webhook { id } } }`, { u: `${base}${path}` });
+  const { createWebhook } = await api.ok(
+    t.adminToken,
+    `mutation($u: String!) { createWebhook(url: $u, events: ["SCOPE_CREATED"]) { webhook { id } } }`,
+    { u: `${base}${path}` },
+  );
   const webhookId = createWebhook.webhook.id;
   await api.ok(t.adminToken, `mutation($id: ID!) { testWebhook(id: $id) { id } }`, { id: webhookId });
   const [row] = await waitFor(
@@ -67,8 +76,14 @@ async function pendingDelivery(path: string): Promise<{ webhookId: string; deliv
 }
 
 const delivery = async (id: string) =>
-  (await api.sql(`SELECT status, attempts, last_status, last_error, last_response, next_attempt_at, delivered_at FROM webhook_deliveries WHERE id = $1`, [id]))[0];
-const webhook = async (id: string) => (await api.sql(`SELECT status, disabled_reason, last_success_at FROM webhooks WHERE id = $1`, [id]))[0];
+  (
+    await api.sql(
+      `SELECT status, attempts, last_status, last_error, last_response, next_attempt_at, delivered_at FROM webhook_deliveries WHERE id = $1`,
+      [id],
+    )
+  )[0];
+const webhook = async (id: string) =>
+  (await api.sql(`SELECT status, disabled_reason, last_success_at FROM webhooks WHERE id = $1`, [id]))[0];
 
 describe('webhook delivery attempts', () => {
   it('delivers once, records the answer, and skips the delivery when its job runs again', async () => {
@@ -76,7 +91,13 @@ describe('webhook delivery attempts', () => {
     const jobs = deliveries();
     expect(await jobs.attempt(deliveryId, t.tenantId)).toEqual({ status: 'delivered' });
     const d = await delivery(deliveryId);
-    expect(d).toMatchObject({ status: 'DELIVERED', attempts: 1, last_status: 204, last_error: null, next_attempt_at: null });
+    expect(d).toMatchObject({
+      status: 'DELIVERED',
+      attempts: 1,
+      last_status: 204,
+      last_error: null,
+      next_attempt_at: null,
+    });
     expect(d.delivered_at).toBeInstanceOf(Date);
     expect((await webhook(webhookId)).last_success_at).toBeInstanceOf(Date);
     const hit = hits.filter((h) => h.path === '/ok').at(-1)!;
@@ -94,14 +115,26 @@ describe('webhook delivery attempts', () => {
     const before = Date.now();
     await expect(jobs.attempt(deliveryId, t.tenantId)).rejects.toThrow(/answered 503/);
     const retrying = await delivery(deliveryId);
-    expect(retrying).toMatchObject({ status: 'PENDING', attempts: 1, last_status: 503, last_error: 'answered 503', last_response: 'down for maintenance' });
+    expect(retrying).toMatchObject({
+      status: 'PENDING',
+      attempts: 1,
+      last_status: 503,
+      last_error: 'answered 503',
+      last_response: 'down for maintenance',
+    });
     expect(retrying.next_attempt_at.getTime()).toBeGreaterThanOrEqual(before + 60_000);
     expect(retrying.next_attempt_at.getTime()).toBeLessThan(Date.now() + 61_000);
 
     expect(await jobs.attempt(deliveryId, t.tenantId)).toEqual({ status: 'dead', reason: 'answered 503' });
     expect(await delivery(deliveryId)).toMatchObject({ status: 'DEAD', attempts: 2, next_attempt_at: null });
-    expect(await webhook(webhookId)).toMatchObject({ status: 'DISABLED', disabled_reason: 'deliveries kept failing (last: answered 503)' });
-    const audited = await api.sql(`SELECT data FROM audit_events WHERE action = 'WEBHOOK_DISABLED' AND target_id = $1`, [webhookId]);
+    expect(await webhook(webhookId)).toMatchObject({
+      status: 'DISABLED',
+      disabled_reason: 'deliveries kept failing (last: answered 503)',
+    });
+    const audited = await api.sql(
+      `SELECT data FROM audit_events WHERE action = 'WEBHOOK_DISABLED' AND target_id = $1`,
+      [webhookId],
+    );
     expect(audited).toEqual([{ data: { reason: 'deliveries kept failing (last: answered 503)', deliveryId } }]);
   });
 
@@ -125,7 +158,10 @@ describe('webhook delivery attempts', () => {
     // The receiver stands in for the platform's Redis: its port is what REDIS_URL names here.
     const { deliveryId } = await pendingDelivery('/ok');
     const before = hits.length;
-    const outcome = await deliveries({ platformUrls: [`redis://localhost:${new URL(base).port}`] }).attempt(deliveryId, t.tenantId);
+    const outcome = await deliveries({ platformUrls: [`redis://localhost:${new URL(base).port}`] }).attempt(
+      deliveryId,
+      t.tenantId,
+    );
     expect(outcome).toMatchObject({ status: 'dead', reason: expect.stringMatching(/^refused: /) });
     expect(hits.length).toBe(before);
   });
@@ -141,12 +177,18 @@ describe('webhook delivery attempts', () => {
   it('dead-letters the deliveries of a disabled endpoint, and skips a delivery of another tenant', async () => {
     const { webhookId, deliveryId } = await pendingDelivery('/ok');
     const other = await newTenant(api);
-    expect(await deliveries().attempt(deliveryId, other.tenantId)).toEqual({ status: 'skipped', reason: 'no such delivery' });
+    expect(await deliveries().attempt(deliveryId, other.tenantId)).toEqual({
+      status: 'skipped',
+      reason: 'no such delivery',
+    });
     expect((await delivery(deliveryId)).status).toBe('PENDING');
 
     await api.sql(`UPDATE webhooks SET status = 'DISABLED' WHERE id = $1`, [webhookId]);
     const before = hits.length;
-    expect(await deliveries().attempt(deliveryId, t.tenantId)).toEqual({ status: 'dead', reason: 'the endpoint is disabled' });
+    expect(await deliveries().attempt(deliveryId, t.tenantId)).toEqual({
+      status: 'dead',
+      reason: 'the endpoint is disabled',
+    });
     expect(hits.length).toBe(before);
   });
 });

@@ -33,7 +33,9 @@ function check(r) {
       // Introspection says what the token may do; which scopes this route needs is the gateway's
       // to decide. Latchkey's scopes match exactly, as they do on /v1/verify.
       const granted = String(claims.scope || '').split(' ');
-      const required = String(r.variables.latchkey_scopes || '').split(' ').filter((s) => s !== '');
+      const required = String(r.variables.latchkey_scopes || '')
+        .split(' ')
+        .filter((s) => s !== '');
       if (!required.every((s) => granted.includes(s))) return deny(r, 403, 'insufficient_scope', required.join(' '));
       r.headersOut['X-Latchkey-Token-Id'] = claims.client_id;
       r.headersOut['X-Latchkey-Owner-Id'] = claims.sub;

@@ -24,14 +24,37 @@ function chain(n: number): ChainLink[] {
 
 describe('audit chain', () => {
   it('canonical JSON sorts keys at every depth and drops undefined', () => {
-    expect(canonicalJson({ b: 1, a: { d: [3, { y: 1, x: 2 }], c: undefined } })).toBe('{"a":{"d":[3,{"x":2,"y":1}]},"b":1}');
+    expect(canonicalJson({ b: 1, a: { d: [3, { y: 1, x: 2 }], c: undefined } })).toBe(
+      '{"a":{"d":[3,{"x":2,"y":1}]},"b":1}',
+    );
   });
 
   it('hash is SHA-256 over prevHash then the canonical event', async () => {
     const { createHash } = await import('node:crypto');
-    const e = { tenantId: 't', seq: 1, at: '2026-01-01T00:00:00.000Z', action: 'A_B', actorId: null, targetType: 'X', targetId: 'y', data: {} };
+    const e = {
+      tenantId: 't',
+      seq: 1,
+      at: '2026-01-01T00:00:00.000Z',
+      action: 'A_B',
+      actorId: null,
+      targetType: 'X',
+      targetId: 'y',
+      data: {},
+    };
     const expected = createHash('sha256')
-      .update(GENESIS_HASH + canonicalJson({ tenantId: 't', seq: 1, at: e.at, action: 'A_B', actorId: null, targetType: 'X', targetId: 'y', data: {} }))
+      .update(
+        GENESIS_HASH +
+          canonicalJson({
+            tenantId: 't',
+            seq: 1,
+            at: e.at,
+            action: 'A_B',
+            actorId: null,
+            targetType: 'X',
+            targetId: 'y',
+            data: {},
+          }),
+      )
       .digest('hex');
     expect(eventHash(GENESIS_HASH, e)).toBe(expected);
   });

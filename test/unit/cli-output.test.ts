@@ -15,7 +15,10 @@ describe('tables for people', () => {
     expect(header('nextRotationAt')).toBe('NEXT ROTATION AT');
     expect(header('id')).toBe('ID');
     const out = new Capture();
-    new Output('table', out as unknown as NodeJS.WriteStream, out as unknown as NodeJS.WriteStream).table([{ name: 'crm', expiresAt: null }], ['name', 'expiresAt']);
+    new Output('table', out as unknown as NodeJS.WriteStream, out as unknown as NodeJS.WriteStream).table(
+      [{ name: 'crm', expiresAt: null }],
+      ['name', 'expiresAt'],
+    );
     expect(out.text).toBe('NAME  EXPIRES AT\ncrm   -\n');
   });
 });
@@ -34,7 +37,9 @@ describe('text that would command a terminal', () => {
     o.line('plain ', o.paint('1', 'bold\u001b[0m'), ' x\ny');
     o.note('note\r');
     const painted = out.text.match(/\u001b\[[0-9;]*m/g) ?? [];
-    expect(out.text.replace(/\u001b\[[0-9;]*m/g, '')).not.toMatch(/[\u0000-\u0009\u000b-\u001f\u007f-\u009f\u202a-\u202e]/);
+    expect(out.text.replace(/\u001b\[[0-9;]*m/g, '')).not.toMatch(
+      /[\u0000-\u0009\u000b-\u001f\u007f-\u009f\u202a-\u202e]/,
+    );
     expect(painted.length).toBeGreaterThan(0);
     expect(out.text).toContain('x\\u001b[1Ay');
     expect(out.text).toContain('k\\u202e=v\\u000a');

@@ -14,21 +14,32 @@ function start(args: string[]): Promise<{ code: number; stdout: string; packages
   const script = `process.on('exit', () => process.stderr.write('\\n' + JSON.stringify(Object.keys(require.cache))));
 process.argv.splice(1, 0, ${JSON.stringify(BIN)}); require(${JSON.stringify(BIN)});`;
   return new Promise((done, fail) =>
-    execFile(process.execPath, ['-e', script, '--', ...args], { cwd: root, env: { PATH: process.env.PATH } }, (err, stdout, stderr) => {
-      let loaded: string[];
-      try {
-        loaded = JSON.parse(stderr.slice(stderr.lastIndexOf('\n') + 1)) as string[];
-      } catch {
-        return fail(new Error(`no module list from latchkey ${args.join(' ')}: ${stderr}`));
-      }
-      const packages = new Set(loaded.flatMap((f) => /node_modules\/((?:@[^/]+\/)?[^/]+)\//.exec(f)?.[1] ?? []));
-      done({ code: err ? ((err as { code?: number }).code ?? 1) : 0, stdout, packages: [...packages].sort() });
-    }),
+    execFile(
+      process.execPath,
+      ['-e', script, '--', ...args],
+      { cwd: root, env: { PATH: process.env.PATH } },
+      (err, stdout, stderr) => {
+        let loaded: string[];
+        try {
+          loaded = JSON.parse(stderr.slice(stderr.lastIndexOf('\n') + 1)) as string[];
+        } catch {
+          return fail(new Error(`no module list from latchkey ${args.join(' ')}: ${stderr}`));
+        }
+        const packages = new Set(loaded.flatMap((f) => /node_modules\/((?:@[^/]+\/)?[^/]+)\//.exec(f)?.[1] ?? []));
+        done({ code: err ? ((err as { code?: number }).code ?? 1) : 0, stdout, packages: [...packages].sort() });
+      },
+    ),
   );
 }
 
 describe('latchkey at start', () => {
-  it.each([[['--version']], [['--help']], [['tokens', '--help']], [['plan', '--help']], [['credentials', 'get', '--help']]])('%j loads no package but commander', async (args) => {
+  it.each([
+    [['--version']],
+    [['--help']],
+    [['tokens', '--help']],
+    [['plan', '--help']],
+    [['credentials', 'get', '--help']],
+  ])('%j loads no package but commander', async (args) => {
     const r = await start(args);
     expect(r.code).toBe(0);
     expect(r.stdout).toMatch(args[0] === '--version' ? /^\d+\.\d+\.\d+\n$/ : /^Usage: latchkey/);
@@ -36,7 +47,13 @@ describe('latchkey at start', () => {
   });
 
   it('loads what a command needs when it runs (plan: YAML and JSON Schema)', async () => {
-    const r = await start(['plan', '-f', resolve(root, 'test', 'fixtures', 'duplicate-owner.yaml'), '--url', 'http://127.0.0.1:9']);
+    const r = await start([
+      'plan',
+      '-f',
+      resolve(root, 'test', 'fixtures', 'duplicate-owner.yaml'),
+      '--url',
+      'http://127.0.0.1:9',
+    ]);
     expect(r.code).not.toBe(0);
     expect(r.packages).toEqual(expect.arrayContaining(['ajv', 'yaml']));
   });

@@ -4,7 +4,8 @@ import { describe, expect, it } from 'vitest';
 import { ClientAddresses } from '../../src/platform/http';
 
 describe('ClientAddresses', () => {
-  const req = (peer: string, headers: Record<string, string> = {}) => ({ socket: { remoteAddress: peer }, headers }) as unknown as IncomingMessage;
+  const req = (peer: string, headers: Record<string, string> = {}) =>
+    ({ socket: { remoteAddress: peer }, headers }) as unknown as IncomingMessage;
   it('believes forwarding headers from trusted proxies only, taking the rightmost untrusted hop', () => {
     const none = new ClientAddresses([]);
     expect(none.of(req('198.51.100.1', { 'x-forwarded-for': '10.0.0.1' }))).toBe('198.51.100.1');

@@ -11,7 +11,10 @@ const read = (p: string) => readFileSync(resolve(root, p), 'utf8');
 
 describe('generated documents', () => {
   it('src/cli/generated/graphql.ts and test/generated/graphql.ts are what codegen makes of the schema and the documents (run `npm run codegen`)', async () => {
-    const outputs = (await generate({ ...codegenConfig, cwd: root, silent: true }, false)) as Array<{ filename: string; content: string }>;
+    const outputs = (await generate({ ...codegenConfig, cwd: root, silent: true }, false)) as Array<{
+      filename: string;
+      content: string;
+    }>;
     const files = Object.keys(codegenConfig.generates);
     expect(files).toEqual(['src/cli/generated/graphql.ts', 'test/generated/graphql.ts']);
     expect(outputs.map((o) => relative(root, resolve(root, o.filename))).sort()).toEqual(files);

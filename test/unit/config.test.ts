@@ -23,22 +23,35 @@ describe('configuration', () => {
 
   it('names every wrong variable', () => {
     try {
-      loadConfig({ LATCHKEY_DATA_DIR: dataDir(), PORT: 'eighty', LATCHKEY_ROLE: 'boss', DATABASE_URL: 'mysql://x', LOG_LEVEL: 'loud', METRICS_LISTEN: '9464', METRICS_TOKEN: 'short' });
+      loadConfig({
+        LATCHKEY_DATA_DIR: dataDir(),
+        PORT: 'eighty',
+        LATCHKEY_ROLE: 'boss',
+        DATABASE_URL: 'mysql://x',
+        LOG_LEVEL: 'loud',
+        METRICS_LISTEN: '9464',
+        METRICS_TOKEN: 'short',
+      });
       expect.unreachable();
     } catch (e) {
       expect(e).toBeInstanceOf(ConfigError);
       const text = (e as Error).message;
-      for (const name of ['PORT', 'LATCHKEY_ROLE', 'DATABASE_URL', 'LOG_LEVEL', 'METRICS_LISTEN', 'METRICS_TOKEN']) expect(text).toContain(name);
+      for (const name of ['PORT', 'LATCHKEY_ROLE', 'DATABASE_URL', 'LOG_LEVEL', 'METRICS_LISTEN', 'METRICS_TOKEN'])
+        expect(text).toContain(name);
     }
   });
 
   it('refuses production without TOKEN_PEPPER and ENCRYPTION_KEY', () => {
-    expect(() => loadConfig({ NODE_ENV: 'production', LATCHKEY_DATA_DIR: dataDir() })).toThrow(/TOKEN_PEPPER is required[\s\S]*ENCRYPTION_KEYS \(or ENCRYPTION_KEY\) is required/);
+    expect(() => loadConfig({ NODE_ENV: 'production', LATCHKEY_DATA_DIR: dataDir() })).toThrow(
+      /TOKEN_PEPPER is required[\s\S]*ENCRYPTION_KEYS \(or ENCRYPTION_KEY\) is required/,
+    );
   });
 
   it('refuses a short pepper and a key that is not 32 bytes', () => {
     expect(() => loadConfig({ TOKEN_PEPPER: 'short', LATCHKEY_DATA_DIR: dataDir() })).toThrow(/TOKEN_PEPPER/);
-    expect(() => loadConfig({ ENCRYPTION_KEY: Buffer.alloc(16).toString('base64'), LATCHKEY_DATA_DIR: dataDir() })).toThrow(/ENCRYPTION_KEY/);
+    expect(() =>
+      loadConfig({ ENCRYPTION_KEY: Buffer.alloc(16).toString('base64'), LATCHKEY_DATA_DIR: dataDir() }),
+    ).toThrow(/ENCRYPTION_KEY/);
   });
 
   it('keeps a generated development pepper across starts, readable only by its owner', () => {
@@ -58,7 +71,11 @@ describe('configuration', () => {
       const a = loadConfig({ ENCRYPTION_KEYS: `k2:${key(2)}, k1:${key(1)}`, LATCHKEY_DATA_DIR: dataDir() });
       expect([...a.keyring.keys.keys()]).toEqual(['k2', 'k1']);
       expect(a.keyring.activeKeyId).toBe('k2');
-      const b = loadConfig({ ENCRYPTION_KEYS: `k2:${key(2)},k1:${key(1)}`, ENCRYPTION_ACTIVE_KEY: 'k1', LATCHKEY_DATA_DIR: dataDir() });
+      const b = loadConfig({
+        ENCRYPTION_KEYS: `k2:${key(2)},k1:${key(1)}`,
+        ENCRYPTION_ACTIVE_KEY: 'k1',
+        LATCHKEY_DATA_DIR: dataDir(),
+      });
       expect(b.keyring.activeKeyId).toBe('k1');
       expect(b.keyring.keys.get('k1')!.equals(Buffer.alloc(32, 1))).toBe(true);
     });
@@ -67,17 +84,29 @@ describe('configuration', () => {
       const single = loadConfig({ ENCRYPTION_KEY: key(7), LATCHKEY_DATA_DIR: dataDir() });
       const legacyId = single.keyring.activeKeyId;
       expect(legacyId).toMatch(/^[0-9a-f]{8}$/);
-      const both = loadConfig({ ENCRYPTION_KEY: key(7), ENCRYPTION_KEYS: `new:${key(8)}`, LATCHKEY_DATA_DIR: dataDir() });
+      const both = loadConfig({
+        ENCRYPTION_KEY: key(7),
+        ENCRYPTION_KEYS: `new:${key(8)}`,
+        LATCHKEY_DATA_DIR: dataDir(),
+      });
       expect(both.keyring.activeKeyId).toBe('new');
       expect(both.keyring.keys.get(legacyId)!.equals(Buffer.alloc(32, 7))).toBe(true);
     });
 
     it('names what is wrong with a ring entry, and an active key the ring does not hold', () => {
       const dir = dataDir();
-      expect(() => loadConfig({ ENCRYPTION_KEYS: `k1:${Buffer.alloc(16).toString('base64')}`, LATCHKEY_DATA_DIR: dir })).toThrow(/key k1 must be 32 bytes/);
-      expect(() => loadConfig({ ENCRYPTION_KEYS: key(1), LATCHKEY_DATA_DIR: dir })).toThrow(/each entry is id:base64-key/);
-      expect(() => loadConfig({ ENCRYPTION_KEYS: `k1:${key(1)},k1:${key(2)}`, LATCHKEY_DATA_DIR: dir })).toThrow(/k1 appears twice/);
-      expect(() => loadConfig({ ENCRYPTION_KEYS: `k1:${key(1)}`, ENCRYPTION_ACTIVE_KEY: 'k9', LATCHKEY_DATA_DIR: dir })).toThrow(/names key k9, which ENCRYPTION_KEYS does not hold/);
+      expect(() =>
+        loadConfig({ ENCRYPTION_KEYS: `k1:${Buffer.alloc(16).toString('base64')}`, LATCHKEY_DATA_DIR: dir }),
+      ).toThrow(/key k1 must be 32 bytes/);
+      expect(() => loadConfig({ ENCRYPTION_KEYS: key(1), LATCHKEY_DATA_DIR: dir })).toThrow(
+        /each entry is id:base64-key/,
+      );
+      expect(() => loadConfig({ ENCRYPTION_KEYS: `k1:${key(1)},k1:${key(2)}`, LATCHKEY_DATA_DIR: dir })).toThrow(
+        /k1 appears twice/,
+      );
+      expect(() =>
+        loadConfig({ ENCRYPTION_KEYS: `k1:${key(1)}`, ENCRYPTION_ACTIVE_KEY: 'k9', LATCHKEY_DATA_DIR: dir }),
+      ).toThrow(/names key k9, which ENCRYPTION_KEYS does not hold/);
     });
 
     it('never prints a key in its errors', () => {
@@ -95,10 +124,17 @@ describe('configuration', () => {
 
 describe('outbound configuration', () => {
   it('reads ROTATOR_ALLOW entries, the deadline (WEBHOOK_TIMEOUT_MS being its former name) and the share, naming a bad entry', () => {
-    const c = loadConfig({ LATCHKEY_DATA_DIR: '/tmp/lk-outbound-config', ROTATOR_ALLOW: 'db.internal:5432, 10.0.0.0/8,[::1]:6380,127.0.0.1' });
+    const c = loadConfig({
+      LATCHKEY_DATA_DIR: '/tmp/lk-outbound-config',
+      ROTATOR_ALLOW: 'db.internal:5432, 10.0.0.0/8,[::1]:6380,127.0.0.1',
+    });
     expect(c.rotators.allow).toEqual(['db.internal:5432', '10.0.0.0/8', '[::1]:6380', '127.0.0.1']);
     expect(c.outbound).toEqual({ deadlineMs: 10_000, tenantSlots: 4 });
-    expect(loadConfig({ LATCHKEY_DATA_DIR: '/tmp/lk-outbound-config', WEBHOOK_TIMEOUT_MS: '2500' }).outbound.deadlineMs).toBe(2_500);
-    expect(() => loadConfig({ LATCHKEY_DATA_DIR: '/tmp/lk-outbound-config', ROTATOR_ALLOW: '10.0.0.0/33,db:99999' })).toThrow(/ROTATOR_ALLOW: "10.0.0.0\/33"[\s\S]*ROTATOR_ALLOW: "db:99999"/);
+    expect(
+      loadConfig({ LATCHKEY_DATA_DIR: '/tmp/lk-outbound-config', WEBHOOK_TIMEOUT_MS: '2500' }).outbound.deadlineMs,
+    ).toBe(2_500);
+    expect(() =>
+      loadConfig({ LATCHKEY_DATA_DIR: '/tmp/lk-outbound-config', ROTATOR_ALLOW: '10.0.0.0/33,db:99999' }),
+    ).toThrow(/ROTATOR_ALLOW: "10.0.0.0\/33"[\s\S]*ROTATOR_ALLOW: "db:99999"/);
   });
 });

@@ -9,7 +9,15 @@ describe('rotation policy rules', () => {
 
   it('expands a plan in order and diffs two of them', () => {
     const policy = { rotateEvery: 3_600, gracePeriod: 600, expireAfter: null, notifyBefore: [7_200] };
-    const token = { id: 't1', status: 'ACTIVE', generation: 3, expiresAt: h(3), nextRotationAt: h(1), nextNotifyAt: h(1), previous: [{ generation: 2, graceEndsAt: h(0.5) }] };
+    const token = {
+      id: 't1',
+      status: 'ACTIVE',
+      generation: 3,
+      expiresAt: h(3),
+      nextRotationAt: h(1),
+      nextNotifyAt: h(1),
+      previous: [{ generation: 2, graceEndsAt: h(0.5) }],
+    };
     const steps = expandPlan(token, policy, h(10));
     expect(steps.map((s) => [s.kind, (s.at.getTime() - at.getTime()) / 60_000, s.generation])).toEqual([
       ['RETIRE', 30, 2],

@@ -45,8 +45,12 @@ function files(dir: string): string[] {
 /** Every import of a file of src/ that names another file of src/ (relative paths: static, type-only, dynamic or require). */
 function importsOf(file: string): string[] {
   const text = readFileSync(file, 'utf8');
-  const found = [...text.matchAll(/(?:from|import|require)\s*\(?\s*'(\.\.?\/[^']+)'/g)].map((m) => resolve(dirname(file), m[1]!));
-  return found.map((p) => (p.endsWith('.ts') ? p : `${p}.ts`)).filter((p) => p.startsWith(SRC) && statSync(p, { throwIfNoEntry: false })?.isFile());
+  const found = [...text.matchAll(/(?:from|import|require)\s*\(?\s*'(\.\.?\/[^']+)'/g)].map((m) =>
+    resolve(dirname(file), m[1]!),
+  );
+  return found
+    .map((p) => (p.endsWith('.ts') ? p : `${p}.ts`))
+    .filter((p) => p.startsWith(SRC) && statSync(p, { throwIfNoEntry: false })?.isFile());
 }
 
 const folderOf = (file: string) => relative(SRC, file).split('/')[0]!;
@@ -81,7 +85,9 @@ describe('the floors of src/', () => {
     const reached = new Set<string>();
     for (const [file, imports] of graph) {
       if (!['cli', 'client'].includes(folderOf(file))) continue;
-      for (const target of imports) if (!['cli', 'client', 'platform'].includes(folderOf(target))) reached.add(`${relative(SRC, file)} -> ${relative(SRC, target)}`);
+      for (const target of imports)
+        if (!['cli', 'client', 'platform'].includes(folderOf(target)))
+          reached.add(`${relative(SRC, file)} -> ${relative(SRC, target)}`);
     }
     expect([...reached].sort()).toEqual([]);
   });

@@ -17,7 +17,7 @@ describe('Gate', () => {
     const runs = Promise.all([work(), work(), work()]);
     await expect(work()).rejects.toMatchObject({ code: 'RATE_LIMITED', details: { retryAfter: 5 } });
     // Let each started piece of work finish; the one waiting starts when a place is free.
-    for (let finished = 0; finished < 3; ) {
+    for (let finished = 0; finished < 3;) {
       await new Promise((r) => setTimeout(r, 1));
       const ready = waiting.splice(0);
       ready.forEach((release) => release());

@@ -12,12 +12,20 @@ describe('formatError', () => {
   it('answers BAD_USER_INPUT, not an internal error, when class-validator threw instead of listing problems', () => {
     const thrown = new ArgumentValidationError(new TypeError('cannot read constructor') as never);
     const error = new GraphQLError('Argument Validation Error', { originalError: thrown });
-    expect(formatError(error.toJSON(), error, log)).toMatchObject({ message: 'invalid input', extensions: { code: 'BAD_USER_INPUT', fields: [] } });
+    expect(formatError(error.toJSON(), error, log)).toMatchObject({
+      message: 'invalid input',
+      extensions: { code: 'BAD_USER_INPUT', fields: [] },
+    });
   });
 
   it('names the fields and problems class-validator listed', () => {
-    const thrown = new ArgumentValidationError([{ property: 'name', constraints: { maxLength: 'name is too long' }, children: [] }]);
+    const thrown = new ArgumentValidationError([
+      { property: 'name', constraints: { maxLength: 'name is too long' }, children: [] },
+    ]);
     const error = new GraphQLError('Argument Validation Error', { originalError: thrown });
-    expect(formatError(error.toJSON(), error, log)).toMatchObject({ message: 'invalid input: name is too long', extensions: { code: 'BAD_USER_INPUT', fields: [{ field: 'name', problems: ['name is too long'] }] } });
+    expect(formatError(error.toJSON(), error, log)).toMatchObject({
+      message: 'invalid input: name is too long',
+      extensions: { code: 'BAD_USER_INPUT', fields: [{ field: 'name', problems: ['name is too long'] }] },
+    });
   });
 });

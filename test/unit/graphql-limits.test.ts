@@ -3,7 +3,16 @@
 // document Latchkey's own CLI sends fits the default limits.
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { getNamedType, getNullableType, isInterfaceType, isListType, isObjectType, parse, specifiedRules, validate } from 'graphql';
+import {
+  getNamedType,
+  getNullableType,
+  isInterfaceType,
+  isListType,
+  isObjectType,
+  parse,
+  specifiedRules,
+  validate,
+} from 'graphql';
 import { describe, expect, it } from 'vitest';
 import type { Services } from '../../src/app/container';
 import { buildLatchkeySchema, createResolvers } from '../../src/app/schema';
@@ -23,14 +32,20 @@ describe('list bounds', () => {
         if (!isListType(getNullableType(field.type)) || !(isObjectType(named) || isInterfaceType(named))) continue;
         if (type.name.endsWith('Connection') && field.name === 'edges') continue; // paged by the connection
         const max = maxItemsOf(field);
-        if (max === undefined && !field.args.some((a) => a.name === 'first')) unbounded.push(`${type.name}.${field.name}`);
+        if (max === undefined && !field.args.some((a) => a.name === 'first'))
+          unbounded.push(`${type.name}.${field.name}`);
       }
     }
     expect(unbounded).toEqual([]);
   });
 
   it('every document the CLI sends fits the default depth, alias and cost limits, with its pages at their largest', () => {
-    const limits = loadConfig({ NODE_ENV: 'test', TOKEN_PEPPER: 'x'.repeat(32), ENCRYPTION_KEY: Buffer.alloc(32).toString('base64'), AUDIT_SIGNING_KEY: Buffer.alloc(32).toString('base64') }).graphql;
+    const limits = loadConfig({
+      NODE_ENV: 'test',
+      TOKEN_PEPPER: 'x'.repeat(32),
+      ENCRYPTION_KEY: Buffer.alloc(32).toString('base64'),
+      AUDIT_SIGNING_KEY: Buffer.alloc(32).toString('base64'),
+    }).graphql;
     const documents = parse(readFileSync(resolve(__dirname, '..', '..', 'src', 'cli', 'documents.graphql'), 'utf8'));
     const errors = validate(schema, documents, [...specifiedRules, operationLimits(limits)]);
     expect(errors.map((e) => e.message)).toEqual([]);

@@ -16,13 +16,18 @@ const read = (p: string) => readFileSync(resolve(root, p), 'utf8');
 describe('command line files', () => {
   it('the policy file schema offers exactly the grantable permissions of the API', () => {
     const schema = buildSchema(read('schema/schema.graphql'));
-    const api = (schema.getType('Permission') as GraphQLEnumType).getValues().map((v) => v.name).filter((p) => p !== 'PLATFORM_ADMIN');
+    const api = (schema.getType('Permission') as GraphQLEnumType)
+      .getValues()
+      .map((v) => v.name)
+      .filter((p) => p !== 'PLATFORM_ADMIN');
     const json = JSON.parse(read('schema/latchkey.schema.json')) as { definitions: { permission: { enum: string[] } } };
     expect([...json.definitions.permission.enum].sort()).toEqual(api.sort());
   });
 
   it('the policy file schema offers exactly the audit actions a webhook can subscribe to, and "*"', () => {
-    const json = JSON.parse(read('schema/latchkey.schema.json')) as { definitions: { webhookEvent: { enum: string[] } } };
+    const json = JSON.parse(read('schema/latchkey.schema.json')) as {
+      definitions: { webhookEvent: { enum: string[] } };
+    };
     expect(json.definitions.webhookEvent.enum).toEqual(['*', ...AUDIT_ACTIONS]);
   });
 
@@ -69,7 +74,10 @@ describe('command line files', () => {
   it('reads a token’s networks and rate limit, normalised as the server keeps them', () => {
     const path = resolve(root, 'test', 'fixtures', 'token-restrictions.yaml');
     const file = loadPolicyFile(path);
-    expect(file.tokens[0]).toMatchObject({ allowedCidrs: ['10.0.0.0/8', '192.0.2.7/32'], rateLimit: { requests: 60, per: 'PT1M' } });
+    expect(file.tokens[0]).toMatchObject({
+      allowedCidrs: ['10.0.0.0/8', '192.0.2.7/32'],
+      rateLimit: { requests: 60, per: 'PT1M' },
+    });
     const bad = resolve(root, 'test', 'fixtures', 'token-bad-cidr.yaml');
     expect(() => loadPolicyFile(bad)).toThrow(/token-bad-cidr.yaml:\d+:\d+: "10.0.0.0\/33" is not an IP network/);
   });
@@ -89,6 +97,8 @@ describe('command line files', () => {
 
   it('refuses, at its line, text the server would refuse because it commands a terminal', () => {
     const text = 'version: 1\nscopes:\n  - name: a:b:read\n    description: "x\\e[2J"\n';
-    expect(() => parsePolicyFile(text, 'f.yaml')).toThrow('f.yaml:4:18: /scopes/0/description contains the control character U+001B, which the server refuses');
+    expect(() => parsePolicyFile(text, 'f.yaml')).toThrow(
+      'f.yaml:4:18: /scopes/0/description contains the control character U+001B, which the server refuses',
+    );
   });
 });

@@ -5,7 +5,15 @@ import { normalisePolicy } from '../../src/policies/policy.service';
 
 describe('rotation policy rules', () => {
   it('normalises: trims the name, sorts and de-duplicates warnings', () => {
-    expect(normalisePolicy({ name: ' weekly ', rotateEvery: 604_800, gracePeriod: 3600, expireAfter: 7_776_000, notifyBefore: [86_400, 604_800, 86_400] })).toEqual({
+    expect(
+      normalisePolicy({
+        name: ' weekly ',
+        rotateEvery: 604_800,
+        gracePeriod: 3600,
+        expireAfter: 7_776_000,
+        notifyBefore: [86_400, 604_800, 86_400],
+      }),
+    ).toEqual({
       name: 'weekly',
       rotateEvery: 604_800,
       gracePeriod: 3600,

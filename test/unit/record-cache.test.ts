@@ -131,7 +131,12 @@ describe('in-process record cache', () => {
     expect(sameRecord(record('a'), record('b'))).toBe(false);
     expect(sameRecord({ ...record('a'), scopes: ['x', 'y'] }, { ...record('a'), scopes: ['x', 'y'] })).toBe(true);
     expect(sameRecord({ ...record('a'), scopes: ['x', 'y'] }, { ...record('a'), scopes: ['x'] })).toBe(false);
-    expect(sameRecord({ ...record('a'), rateLimit: { requests: 5, per: 60 } }, { ...record('a'), rateLimit: { requests: 5, per: 1 } })).toBe(false);
+    expect(
+      sameRecord(
+        { ...record('a'), rateLimit: { requests: 5, per: 60 } },
+        { ...record('a'), rateLimit: { requests: 5, per: 1 } },
+      ),
+    ).toBe(false);
     expect(sameRecord({ ...record('a'), rateLimit: { requests: 5, per: 60 } }, record('a'))).toBe(false);
     expect(sameRecord({ ...record('a'), kind: 'DATA' }, record('a'))).toBe(false);
   });

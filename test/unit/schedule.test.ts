@@ -1,6 +1,13 @@
 // A token's schedule under a policy: expiry, next rotation, grace, expiry warnings, re-planning.
 import { describe, expect, it } from 'vitest';
-import { expiryFor, graceFor, nextNotifyFor, nextRotationFor, scheduleFor, warningAt } from '../../src/policies/schedule';
+import {
+  expiryFor,
+  graceFor,
+  nextNotifyFor,
+  nextRotationFor,
+  scheduleFor,
+  warningAt,
+} from '../../src/policies/schedule';
 
 const at = new Date('2026-01-01T00:00:00Z');
 
@@ -46,8 +53,16 @@ describe('rotation policy rules', () => {
     // The 12 h warning was sent (nextNotifyAt moved on to the 1 h one): same expiry, no resend.
     expect(scheduleFor(basis, policy, h(13))).toEqual({ expiresAt: h(24), nextRotationAt: h(3), nextNotifyAt: h(23) });
     // A longer lifetime moves the expiry: warnings start again from now.
-    expect(scheduleFor(basis, { ...policy, expireAfter: 172_800 }, h(13))).toEqual({ expiresAt: h(48), nextRotationAt: h(3), nextNotifyAt: h(36) });
+    expect(scheduleFor(basis, { ...policy, expireAfter: 172_800 }, h(13))).toEqual({
+      expiresAt: h(48),
+      nextRotationAt: h(3),
+      nextNotifyAt: h(36),
+    });
     // An explicit expiry asked for at issue still caps it; no policy: no rotation, no warnings.
-    expect(scheduleFor({ ...basis, requestedExpiresAt: h(10) }, null, h(2))).toEqual({ expiresAt: h(10), nextRotationAt: null, nextNotifyAt: null });
+    expect(scheduleFor({ ...basis, requestedExpiresAt: h(10) }, null, h(2))).toEqual({
+      expiresAt: h(10),
+      nextRotationAt: null,
+      nextNotifyAt: null,
+    });
   });
 });

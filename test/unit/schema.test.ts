@@ -24,7 +24,10 @@ describe('schema files', () => {
   });
 
   it('the emitted schema breaks nothing in the contract', () => {
-    const breaking = findBreakingChanges(buildSchema(read('schema/contract.graphql')), buildSchema(read('schema/schema.graphql')));
+    const breaking = findBreakingChanges(
+      buildSchema(read('schema/contract.graphql')),
+      buildSchema(read('schema/schema.graphql')),
+    );
     expect(breaking.map((b) => `${b.type}: ${b.description}`)).toEqual([]);
   });
 

@@ -12,7 +12,12 @@ describe('loosenedRestrictions', () => {
     expect(loosenedRestrictions(was, { ...was, rateRequests: 100, rateWindow: 120 })).toEqual([]);
     // The same average over a longer window allows a larger burst: that is raising it too.
     expect(loosenedRestrictions(was, { ...was, rateRequests: 200, rateWindow: 120 })).toEqual(['rateLimit raised']);
-    expect(loosenedRestrictions({ ...was, rateRequests: 1000, rateWindow: 60 }, { ...was, rateRequests: 1_440_000, rateWindow: 86_400 })).toEqual(['rateLimit raised']);
+    expect(
+      loosenedRestrictions(
+        { ...was, rateRequests: 1000, rateWindow: 60 },
+        { ...was, rateRequests: 1_440_000, rateWindow: 86_400 },
+      ),
+    ).toEqual(['rateLimit raised']);
     expect(loosenedRestrictions({ allowedCidrs: null, rateRequests: null, rateWindow: null }, { ...was })).toEqual([]);
   });
 });

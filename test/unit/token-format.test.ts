@@ -1,7 +1,14 @@
 import { describe, expect, it } from 'vitest';
 import { createHmac, randomBytes } from 'node:crypto';
 import { crc32 } from 'node:zlib';
-import { generateToken, hashToken, isWellFormed, keyedHasher, TOKEN_LENGTH, tokenHint } from '../../src/tokens/token-format';
+import {
+  generateToken,
+  hashToken,
+  isWellFormed,
+  keyedHasher,
+  TOKEN_LENGTH,
+  tokenHint,
+} from '../../src/tokens/token-format';
 
 describe('token format', () => {
   it('generates lk_ + 49 base62 characters with a valid checksum', () => {
@@ -21,7 +28,8 @@ describe('token format', () => {
 
   it('checksums every generated token with the CRC32 zlib computes', () => {
     const alphabet = '0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz';
-    const base62 = (v: number) => Array.from({ length: 6 }, (_, i) => alphabet[Math.floor(v / 62 ** (5 - i)) % 62]).join('');
+    const base62 = (v: number) =>
+      Array.from({ length: 6 }, (_, i) => alphabet[Math.floor(v / 62 ** (5 - i)) % 62]).join('');
     for (let i = 0; i < 2_000; i++) {
       const t = generateToken();
       expect(t.slice(-6)).toBe(base62(crc32(t.slice(3, -6))));
@@ -63,8 +71,18 @@ describe('token format', () => {
     expect(hashToken(Buffer.from('pepper-b'), t)).not.toBe(a);
   });
 
-  it('the verification path\'s keyed hasher is HMAC-SHA256, for any pepper length and input', () => {
-    const inputs = ['', generateToken(), generateToken(), 'lk_not-a-token', 'ü€😀 non-ASCII', 'x'.repeat(341), 'x'.repeat(342), 'é'.repeat(400), randomBytes(700).toString('latin1')];
+  it("the verification path's keyed hasher is HMAC-SHA256, for any pepper length and input", () => {
+    const inputs = [
+      '',
+      generateToken(),
+      generateToken(),
+      'lk_not-a-token',
+      'ü€😀 non-ASCII',
+      'x'.repeat(341),
+      'x'.repeat(342),
+      'é'.repeat(400),
+      randomBytes(700).toString('latin1'),
+    ];
     for (const length of [0, 1, 32, 63, 64, 65, 100]) {
       const pepper = randomBytes(length);
       const keyed = keyedHasher(pepper);

@@ -21,12 +21,23 @@ const base: SecretRecord = {
 describe('verification decision', () => {
   it('accepts a current secret with the scopes asked for', () => {
     const r = decide(base, 'ten', ['crm:sales:read'], now);
-    expect(r).toMatchObject({ valid: true, failure: null, tokenId: 'tok', scopes: ['crm:sales:read'], rotationPending: false });
+    expect(r).toMatchObject({
+      valid: true,
+      failure: null,
+      tokenId: 'tok',
+      scopes: ['crm:sales:read'],
+      rotationPending: false,
+    });
   });
 
   it('answers NOT_FOUND for unknown and for another tenant, revealing nothing', () => {
     expect(decide(null, 'ten', [], now)).toMatchObject({ valid: false, failure: 'NOT_FOUND', tokenId: null });
-    expect(decide(base, 'other', [], now)).toMatchObject({ valid: false, failure: 'NOT_FOUND', tokenId: null, ownerId: null });
+    expect(decide(base, 'other', [], now)).toMatchObject({
+      valid: false,
+      failure: 'NOT_FOUND',
+      tokenId: null,
+      ownerId: null,
+    });
   });
 
   it('checks failures in the contract order', () => {

@@ -48,9 +48,13 @@ export function completionCommand(program: Command): void {
   program
     .command('completion <shell>')
     .description('print a shell completion script (bash; zsh with bashcompinit)')
-    .addHelpText('after', '\nExamples:\n  $ source <(latchkey completion bash)\n  $ latchkey completion bash > /etc/bash_completion.d/latchkey')
+    .addHelpText(
+      'after',
+      '\nExamples:\n  $ source <(latchkey completion bash)\n  $ latchkey completion bash > /etc/bash_completion.d/latchkey',
+    )
     .action((shell: string) => {
-      if (shell !== 'bash' && shell !== 'zsh') throw usage(`completion for ${JSON.stringify(shell)} is not available: bash or zsh`);
+      if (shell !== 'bash' && shell !== 'zsh')
+        throw usage(`completion for ${JSON.stringify(shell)} is not available: bash or zsh`);
       const prefix = shell === 'zsh' ? 'autoload -U +X bashcompinit && bashcompinit\n' : '';
       process.stdout.write(prefix + bashScript(completionTable(program)));
     });

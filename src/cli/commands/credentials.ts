@@ -23,14 +23,24 @@ import {
 import { visible } from '../terminal-text';
 import { ownerIdOf } from './tokens';
 
-const row = (c: CredentialFieldsFragment) => ({ name: c.name, service: c.service, version: c.currentVersion?.version, expiresAt: c.currentVersion?.expiresAt, readers: c.readers.length, updatedAt: c.updatedAt });
+const row = (c: CredentialFieldsFragment) => ({
+  name: c.name,
+  service: c.service,
+  version: c.currentVersion?.version,
+  expiresAt: c.currentVersion?.expiresAt,
+  readers: c.readers.length,
+  updatedAt: c.updatedAt,
+});
 
 /** The value piped on stdin (one trailing newline dropped, as `echo` adds one). */
 async function valueFromStdin(): Promise<string> {
-  if (process.stdin.isTTY) throw usage('pipe the value on stdin, e.g.  printf %s "$CRM_KEY" | latchkey credentials create crm-sales-readonly');
+  if (process.stdin.isTTY)
+    throw usage('pipe the value on stdin, e.g.  printf %s "$CRM_KEY" | latchkey credentials create crm-sales-readonly');
   const chunks: Buffer[] = [];
   for await (const chunk of process.stdin) chunks.push(chunk as Buffer);
-  const value = Buffer.concat(chunks).toString('utf8').replace(/\r?\n$/, '');
+  const value = Buffer.concat(chunks)
+    .toString('utf8')
+    .replace(/\r?\n$/, '');
   if (!value) throw usage('stdin was empty: pipe the value in');
   return value;
 }
@@ -48,14 +58,19 @@ export async function read(credentials: CredentialsClient, name: string) {
   try {
     return await credentials.get(name);
   } catch (err) {
-    if (!(err instanceof CredentialError)) throw new CliError(`cannot reach Latchkey: ${(err as Error).message}`, ExitCode.UNAVAILABLE);
-    const code = { 401: ExitCode.AUTH, 403: ExitCode.FORBIDDEN, 404: ExitCode.NOT_FOUND, 400: ExitCode.INVALID }[err.status] ?? ExitCode.SERVER;
+    if (!(err instanceof CredentialError))
+      throw new CliError(`cannot reach Latchkey: ${(err as Error).message}`, ExitCode.UNAVAILABLE);
+    const code =
+      { 401: ExitCode.AUTH, 403: ExitCode.FORBIDDEN, 404: ExitCode.NOT_FOUND, 400: ExitCode.INVALID }[err.status] ??
+      ExitCode.SERVER;
     throw new CliError(err.message, code, err.code);
   }
 }
 
 export function credentialCommands(program: Command): void {
-  const credentials = program.command('credentials').description("managed credentials: other systems' tokens, kept sealed and handed out audited");
+  const credentials = program
+    .command('credentials')
+    .description("managed credentials: other systems' tokens, kept sealed and handed out audited");
 
   credentials
     .command('list')
@@ -63,8 +78,13 @@ export function credentialCommands(program: Command): void {
     .action(async (_o: unknown, cmd: Command) => {
       const ctx = contextOf(cmd);
       const list: CredentialFieldsFragment[] = [];
-      for await (const c of ctx.client.pages(async (after) => (await ctx.client.request(CredentialsDocument, { first: 100, after })).credentials)) list.push(c);
-      ctx.out.result(list, () => ctx.out.table(list.map(row), ['name', 'service', 'version', 'expiresAt', 'readers', 'updatedAt']));
+      for await (const c of ctx.client.pages(
+        async (after) => (await ctx.client.request(CredentialsDocument, { first: 100, after })).credentials,
+      ))
+        list.push(c);
+      ctx.out.result(list, () =>
+        ctx.out.table(list.map(row), ['name', 'service', 'version', 'expiresAt', 'readers', 'updatedAt']),
+      );
     });
 
   credentials
@@ -90,27 +110,62 @@ export function credentialCommands(program: Command): void {
     .option('--description <text>', 'what it is for')
     .option('--owner <id|name>', 'the answerable owner (default: you)')
     .option('--label <key=value>', 'a label (repeatable)', collect)
-    .option('--expires-at <date>', "the vendor's expiry of this value: 2027-03-31 (midnight UTC) or 2027-03-31T18:00:00+02:00", instantArg)
-    .addHelpText('after', '\nExample:\n  $ printf %s "$CRM_KEY" | latchkey credentials create crm-sales-readonly --service salesforce')
-    .action(async (name: string, o: { service?: string; description?: string; owner?: string; label?: string[]; expiresAt?: string }, cmd: Command) => {
-      const ctx = contextOf(cmd);
-      const value = await valueFromStdin();
-      const { createCredential } = await ctx.client.request(CreateCredentialDocument, {
-        input: { name, value, service: o.service, description: o.description, ownerId: o.owner ? await ownerIdOf(ctx, o.owner) : undefined, labels: labelsOf(o.label), expiresAt: o.expiresAt },
-      });
-      ctx.out.result(createCredential, () => ctx.out.record(row(createCredential)));
-    });
+    .option(
+      '--expires-at <date>',
+      "the vendor's expiry of this value: 2027-03-31 (midnight UTC) or 2027-03-31T18:00:00+02:00",
+      instantArg,
+    )
+    .addHelpText(
+      'after',
+      '\nExample:\n  $ printf %s "$CRM_KEY" | latchkey credentials create crm-sales-readonly --service salesforce',
+    )
+    .action(
+      async (
+        name: string,
+        o: { service?: string; description?: string; owner?: string; label?: string[]; expiresAt?: string },
+        cmd: Command,
+      ) => {
+        const ctx = contextOf(cmd);
+        const value = await valueFromStdin();
+        const { createCredential } = await ctx.client.request(CreateCredentialDocument, {
+          input: {
+            name,
+            value,
+            service: o.service,
+            description: o.description,
+            ownerId: o.owner ? await ownerIdOf(ctx, o.owner) : undefined,
+            labels: labelsOf(o.label),
+            expiresAt: o.expiresAt,
+          },
+        });
+        ctx.out.result(createCredential, () => ctx.out.record(row(createCredential)));
+      },
+    );
 
   credentials
     .command('put <name>')
     .description('add a version by hand (the vendor issued a new value); the value is read from stdin')
-    .option('--grace <duration>', 'how long the replaced value stays readable (e.g. 1h, P1D; 0s retires it at once)', durationArg, 'PT1H')
-    .option('--expires-at <date>', "the vendor's expiry of the new value: 2027-03-31 or 2027-03-31T18:00:00+02:00", instantArg)
-    .addHelpText('after', '\nExample:\n  $ printf %s "$NEW_KEY" | latchkey credentials put crm-sales-readonly --grace 1d')
+    .option(
+      '--grace <duration>',
+      'how long the replaced value stays readable (e.g. 1h, P1D; 0s retires it at once)',
+      durationArg,
+      'PT1H',
+    )
+    .option(
+      '--expires-at <date>',
+      "the vendor's expiry of the new value: 2027-03-31 or 2027-03-31T18:00:00+02:00",
+      instantArg,
+    )
+    .addHelpText(
+      'after',
+      '\nExample:\n  $ printf %s "$NEW_KEY" | latchkey credentials put crm-sales-readonly --grace 1d',
+    )
     .action(async (name: string, o: { grace: string; expiresAt?: string }, cmd: Command) => {
       const ctx = contextOf(cmd);
       const value = await valueFromStdin();
-      const { addCredentialVersion: v } = await ctx.client.request(AddCredentialVersionDocument, { input: { name, value, gracePeriod: o.grace, expiresAt: o.expiresAt } });
+      const { addCredentialVersion: v } = await ctx.client.request(AddCredentialVersionDocument, {
+        input: { name, value, gracePeriod: o.grace, expiresAt: o.expiresAt },
+      });
       ctx.out.result(v, () => ctx.out.line(`${name}: version ${v.version} is CURRENT`));
     });
 
@@ -120,7 +175,13 @@ export function credentialCommands(program: Command): void {
     .option('--limit <n>', 'at most this many events', countArg, 100)
     .action(async (name: string, o: { limit: number }, cmd: Command) => {
       const ctx = contextOf(cmd);
-      const events: Array<{ seq: number; at: string; action: string; actorId?: string | null; data: Record<string, unknown> }> = [];
+      const events: Array<{
+        seq: number;
+        at: string;
+        action: string;
+        actorId?: string | null;
+        data: Record<string, unknown>;
+      }> = [];
       for await (const e of ctx.client.pages(async (after) => {
         const { credential } = await ctx.client.request(CredentialHistoryDocument, { name, first: 100, after });
         if (!credential) throw new CliError(`no credential named ${JSON.stringify(name)}`, ExitCode.NOT_FOUND);
@@ -131,13 +192,25 @@ export function credentialCommands(program: Command): void {
       }
       ctx.out.result(events, () =>
         ctx.out.table(
-          events.map((e) => ({ seq: e.seq, at: e.at, action: e.action, by: e.actorId, version: e.data.version, from: e.data.clientIp })),
+          events.map((e) => ({
+            seq: e.seq,
+            at: e.at,
+            action: e.action,
+            by: e.actorId,
+            version: e.data.version,
+            from: e.data.clientIp,
+          })),
           ['seq', 'at', 'action', 'by', 'version', 'from'],
         ),
       );
     });
 
-  const access = (command: string, description: string, change: (ctx: Ctx, name: string, ownerId: string) => Promise<unknown>, done: string) =>
+  const access = (
+    command: string,
+    description: string,
+    change: (ctx: Ctx, name: string, ownerId: string) => Promise<unknown>,
+    done: string,
+  ) =>
     credentials
       .command(`${command} <name>`)
       .description(description)
@@ -147,8 +220,18 @@ export function credentialCommands(program: Command): void {
         const result = await change(ctx, name, await ownerIdOf(ctx, o.owner));
         ctx.out.result(result, () => ctx.out.line(`${name}: ${done} ${o.owner}`));
       });
-  access('grant', 'let an owner read the values (audited)', (ctx, name, ownerId) => ctx.client.request(GrantCredentialDocument, { name, ownerId }), 'readable by');
-  access('revoke-access', "withdraw an owner's right to read the values", (ctx, name, ownerId) => ctx.client.request(RevokeCredentialAccessDocument, { name, ownerId }), 'no longer readable by');
+  access(
+    'grant',
+    'let an owner read the values (audited)',
+    (ctx, name, ownerId) => ctx.client.request(GrantCredentialDocument, { name, ownerId }),
+    'readable by',
+  );
+  access(
+    'revoke-access',
+    "withdraw an owner's right to read the values",
+    (ctx, name, ownerId) => ctx.client.request(RevokeCredentialAccessDocument, { name, ownerId }),
+    'no longer readable by',
+  );
 
   credentials
     .command('rotator <name>')
@@ -157,27 +240,53 @@ export function credentialCommands(program: Command): void {
     .option('--postgres <connection>', 'the credential holding a privileged postgres:// URL (with --roles)')
     .option('--roles <a,b>', 'Postgres: the two login roles used in turn')
     .option('--redis <connection>', 'the credential holding a privileged redis:// URL')
-    .option('--every <duration>', 'rotate on this schedule (e.g. 30d); left out: only with `credentials rotate`', durationArg)
+    .option(
+      '--every <duration>',
+      'rotate on this schedule (e.g. 30d); left out: only with `credentials rotate`',
+      durationArg,
+    )
     .option('--grace <duration>', 'how long the replaced value stays readable and accepted', durationArg, 'PT1H')
-    .addHelpText('after', '\nExamples:\n  $ latchkey credentials rotator crm-sales-readonly --webhook https://rotators.internal/crm --every 30d --grace 1d\n  $ latchkey credentials rotator reports-db --postgres reports-db-admin --roles reports_a,reports_b --every 7d --grace 1h')
-    .action(async (name: string, o: { webhook?: string; postgres?: string; roles?: string; redis?: string; every?: string; grace: string }, cmd: Command) => {
-      const ctx = contextOf(cmd);
-      const kinds = [o.webhook, o.postgres, o.redis].filter(Boolean).length;
-      if (kinds !== 1) throw usage('name one rotator: --webhook URL, --postgres CONNECTION --roles A,B or --redis CONNECTION');
-      const input = o.webhook
-        ? { kind: 'WEBHOOK' as RotatorKind, url: o.webhook }
-        : o.postgres
-          ? { kind: 'POSTGRES' as RotatorKind, connection: o.postgres, roles: (o.roles ?? '').split(',').map((r) => r.trim()).filter(Boolean) }
-          : { kind: 'REDIS' as RotatorKind, connection: o.redis };
-      const { setCredentialRotator: r } = await ctx.client.request(SetCredentialRotatorDocument, { name, input: { ...input, rotateEvery: o.every, gracePeriod: o.grace } });
-      ctx.out.result(r, () => {
-        ctx.out.line(`${name}: rotator set${r.credential.nextRotationAt ? `; next rotation ${r.credential.nextRotationAt}` : ''}`);
-        if (r.signingSecret) {
-          ctx.out.line(`signing secret: ${r.signingSecret}`);
-          ctx.out.note("Give it to the rotator to verify Latchkey's calls (Standard Webhooks); it is shown once.");
-        }
-      });
-    });
+    .addHelpText(
+      'after',
+      '\nExamples:\n  $ latchkey credentials rotator crm-sales-readonly --webhook https://rotators.internal/crm --every 30d --grace 1d\n  $ latchkey credentials rotator reports-db --postgres reports-db-admin --roles reports_a,reports_b --every 7d --grace 1h',
+    )
+    .action(
+      async (
+        name: string,
+        o: { webhook?: string; postgres?: string; roles?: string; redis?: string; every?: string; grace: string },
+        cmd: Command,
+      ) => {
+        const ctx = contextOf(cmd);
+        const kinds = [o.webhook, o.postgres, o.redis].filter(Boolean).length;
+        if (kinds !== 1)
+          throw usage('name one rotator: --webhook URL, --postgres CONNECTION --roles A,B or --redis CONNECTION');
+        const input = o.webhook
+          ? { kind: 'WEBHOOK' as RotatorKind, url: o.webhook }
+          : o.postgres
+            ? {
+                kind: 'POSTGRES' as RotatorKind,
+                connection: o.postgres,
+                roles: (o.roles ?? '')
+                  .split(',')
+                  .map((r) => r.trim())
+                  .filter(Boolean),
+              }
+            : { kind: 'REDIS' as RotatorKind, connection: o.redis };
+        const { setCredentialRotator: r } = await ctx.client.request(SetCredentialRotatorDocument, {
+          name,
+          input: { ...input, rotateEvery: o.every, gracePeriod: o.grace },
+        });
+        ctx.out.result(r, () => {
+          ctx.out.line(
+            `${name}: rotator set${r.credential.nextRotationAt ? `; next rotation ${r.credential.nextRotationAt}` : ''}`,
+          );
+          if (r.signingSecret) {
+            ctx.out.line(`signing secret: ${r.signingSecret}`);
+            ctx.out.note("Give it to the rotator to verify Latchkey's calls (Standard Webhooks); it is shown once.");
+          }
+        });
+      },
+    );
 
   credentials
     .command('rotate <name>')
@@ -192,7 +301,11 @@ export function credentialCommands(program: Command): void {
         const { credential } = await ctx.client.request(CredentialRotationsDocument, { name });
         r = credential?.rotations.find((x) => x.id === started.id) ?? r;
       }
-      ctx.out.result(r, () => ctx.out.line(`${name}: rotation ${r.id} ${r.state.toLowerCase()} at ${r.step}${r.failure ? ` (${r.failure})` : ''}`));
+      ctx.out.result(r, () =>
+        ctx.out.line(
+          `${name}: rotation ${r.id} ${r.state.toLowerCase()} at ${r.step}${r.failure ? ` (${r.failure})` : ''}`,
+        ),
+      );
       if (o.wait && r.state !== 'DONE') process.exitCode = ExitCode.SERVER;
     });
 
@@ -204,6 +317,8 @@ export function credentialCommands(program: Command): void {
       const ctx = contextOf(cmd);
       const c = await read(ctx.credentials, name);
       // Alone and as it is for a script; on a terminal, shown without obeying what it may contain.
-      ctx.out.result(c, () => process.stdout.write(process.stdout.isTTY ? visible(c.value, { keepNewlines: true }) : c.value));
+      ctx.out.result(c, () =>
+        process.stdout.write(process.stdout.isTTY ? visible(c.value, { keepNewlines: true }) : c.value),
+      );
     });
 }

@@ -20,7 +20,8 @@ const STOP_GRACE_MS = 10_000;
 
 const signalArg = (value: string): NodeJS.Signals => {
   const s = value.toUpperCase().replace(/^(SIG)?/, 'SIG');
-  if (!(s in osConstants.signals)) throw new InvalidArgumentError(`${JSON.stringify(value)} is not a signal: e.g. SIGHUP or SIGUSR1`);
+  if (!(s in osConstants.signals))
+    throw new InvalidArgumentError(`${JSON.stringify(value)} is not a signal: e.g. SIGHUP or SIGUSR1`);
   return s as NodeJS.Signals;
 };
 
@@ -33,8 +34,14 @@ const intervalArg = (value: string): number => {
 export function runCommand(program: Command): void {
   program
     .command('run')
-    .description('run a command with credentials in its environment, restarting it (or signalling it) when one rotates, and stopping it when its access is withdrawn')
-    .requiredOption('--env <VAR=credential>', 'an environment variable and the credential it holds (repeatable)', collect)
+    .description(
+      'run a command with credentials in its environment, restarting it (or signalling it) when one rotates, and stopping it when its access is withdrawn',
+    )
+    .requiredOption(
+      '--env <VAR=credential>',
+      'an environment variable and the credential it holds (repeatable)',
+      collect,
+    )
     .option('--signal <signal>', 'send this signal on a rotation instead of restarting (e.g. SIGHUP)', signalArg)
     .option('--interval <duration>', 'how often to revalidate the values (ETag; not a reveal)', intervalArg, 30_000)
     .argument('<command...>', 'the command, after --')
@@ -42,15 +49,18 @@ export function runCommand(program: Command): void {
       'after',
       '\nThe command gets the --env variables and the rest of this environment, without LATCHKEY_TOKEN. It exits 127 when it cannot be found, 126 when it cannot be run.\n\nExample:\n  $ latchkey run --env CRM_TOKEN=crm-sales-readonly -- node server.js',
     )
-    .action(async (command: string[], o: { env: string[]; signal?: NodeJS.Signals; interval: number }, cmd: Command) => {
-      const ctx = contextOf(cmd);
-      const pairs = o.env.map((e) => {
-        const i = e.indexOf('=');
-        if (i <= 0 || !/^[A-Za-z_][A-Za-z0-9_]*$/.test(e.slice(0, i))) throw usage(`--env ${JSON.stringify(e)} must look like VAR=credential-name`);
-        return [e.slice(0, i), e.slice(i + 1)] as const;
-      });
-      await runWithCredentials(ctx, pairs, command, o.signal, o.interval);
-    });
+    .action(
+      async (command: string[], o: { env: string[]; signal?: NodeJS.Signals; interval: number }, cmd: Command) => {
+        const ctx = contextOf(cmd);
+        const pairs = o.env.map((e) => {
+          const i = e.indexOf('=');
+          if (i <= 0 || !/^[A-Za-z_][A-Za-z0-9_]*$/.test(e.slice(0, i)))
+            throw usage(`--env ${JSON.stringify(e)} must look like VAR=credential-name`);
+          return [e.slice(0, i), e.slice(i + 1)] as const;
+        });
+        await runWithCredentials(ctx, pairs, command, o.signal, o.interval);
+      },
+    );
 }
 
 type Ended = { code: number | null; signal: NodeJS.Signals | null } | { error: NodeJS.ErrnoException };
@@ -60,7 +70,13 @@ type Ended = { code: number | null; signal: NodeJS.Signals | null } | { error: N
  * then start again with the new values) or, with --signal, signals it (a process that re-reads its
  * credentials itself, e.g. with `latchkey credentials get`). Exits as the command exits.
  */
-async function runWithCredentials(ctx: Ctx, pairs: ReadonlyArray<readonly [string, string]>, command: string[], signal: NodeJS.Signals | undefined, intervalMs: number): Promise<void> {
+async function runWithCredentials(
+  ctx: Ctx,
+  pairs: ReadonlyArray<readonly [string, string]>,
+  command: string[],
+  signal: NodeJS.Signals | undefined,
+  intervalMs: number,
+): Promise<void> {
   // The token reads the values; the command gets the values only.
   const { LATCHKEY_TOKEN: _token, ...inherited } = process.env;
   const versions = new Map<string, number>();
@@ -86,7 +102,11 @@ async function runWithCredentials(ctx: Ctx, pairs: ReadonlyArray<readonly [strin
   let restart = null as Promise<void> | null;
   let withdrawn: CliError | null = null;
   const stop = (why: CliError) => {
-    withdrawn = new CliError(`${why.message}: the command was stopped, as it must no longer hold the value`, why.exitCode, why.code);
+    withdrawn = new CliError(
+      `${why.message}: the command was stopped, as it must no longer hold the value`,
+      why.exitCode,
+      why.code,
+    );
     child.kill('SIGTERM');
     setTimeout(() => child.kill('SIGKILL'), STOP_GRACE_MS).unref();
   };
@@ -100,7 +120,9 @@ async function runWithCredentials(ctx: Ctx, pairs: ReadonlyArray<readonly [strin
       throw err;
     }
     if (latest.every((c) => versions.get(c.name) === c.version)) return;
-    ctx.out.note(`latchkey run: a credential has a new version; ${signal ? `sending ${signal}` : 'restarting the command'}`);
+    ctx.out.note(
+      `latchkey run: a credential has a new version; ${signal ? `sending ${signal}` : 'restarting the command'}`,
+    );
     if (signal) {
       latest.forEach((c) => versions.set(c.name, c.version));
       child.kill(signal);
@@ -115,7 +137,13 @@ async function runWithCredentials(ctx: Ctx, pairs: ReadonlyArray<readonly [strin
     restart = null;
   };
   await start();
-  const timer = setInterval(() => void check().catch((err) => ctx.out.note(`latchkey run: could not revalidate (the command keeps running): ${(err as Error).message}`)), intervalMs);
+  const timer = setInterval(
+    () =>
+      void check().catch((err) =>
+        ctx.out.note(`latchkey run: could not revalidate (the command keeps running): ${(err as Error).message}`),
+      ),
+    intervalMs,
+  );
   const forward = (s: NodeJS.Signals) => child.kill(s);
   process.on('SIGINT', forward).on('SIGTERM', forward);
   try {
@@ -127,7 +155,10 @@ async function runWithCredentials(ctx: Ctx, pairs: ReadonlyArray<readonly [strin
       }
       if ('error' in ended) {
         const missing = ended.error.code === 'ENOENT';
-        throw new CliError(`cannot run ${JSON.stringify(command[0])}: ${missing ? 'no such command' : ended.error.code === 'EACCES' ? 'permission denied' : ended.error.message}`, missing ? NOT_FOUND : NOT_EXECUTABLE);
+        throw new CliError(
+          `cannot run ${JSON.stringify(command[0])}: ${missing ? 'no such command' : ended.error.code === 'EACCES' ? 'permission denied' : ended.error.message}`,
+          missing ? NOT_FOUND : NOT_EXECUTABLE,
+        );
       }
       if (withdrawn) throw withdrawn;
       process.exitCode = ended.code ?? (ended.signal ? 128 + (osConstants.signals[ended.signal] ?? 0) : 1);

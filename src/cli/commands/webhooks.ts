@@ -16,7 +16,9 @@ import { usage } from '../errors';
 const COLUMNS = ['id', 'url', 'events', 'status', 'description'];
 
 export function webhookCommands(program: Command): void {
-  const webhooks = program.command('webhooks').description('endpoints that receive audit events, signed as Standard Webhooks');
+  const webhooks = program
+    .command('webhooks')
+    .description('endpoints that receive audit events, signed as Standard Webhooks');
 
   webhooks
     .command('list')
@@ -32,11 +34,18 @@ export function webhookCommands(program: Command): void {
     .description('an endpoint for these audit actions ("*" for all); its signing secret is printed once')
     .option('--event <action>', 'an audit action, e.g. TOKEN_EXPIRING (repeatable)', collect)
     .option('--description <text>', 'what it is for')
-    .addHelpText('after', '\nExample:\n  $ latchkey webhooks create https://hooks.example.com/latchkey --event TOKEN_EXPIRING --event CREDENTIAL_ROTATION_FAILED')
+    .addHelpText(
+      'after',
+      '\nExample:\n  $ latchkey webhooks create https://hooks.example.com/latchkey --event TOKEN_EXPIRING --event CREDENTIAL_ROTATION_FAILED',
+    )
     .action(async (url: string, o: { event?: string[]; description?: string }, cmd: Command) => {
       if (!o.event?.length) throw usage('name at least one --event (an audit action, or "*" for all)');
       const ctx = contextOf(cmd);
-      const { createWebhook } = await ctx.client.request(CreateWebhookDocument, { url, events: o.event, description: o.description });
+      const { createWebhook } = await ctx.client.request(CreateWebhookDocument, {
+        url,
+        events: o.event,
+        description: o.description,
+      });
       ctx.out.result(createWebhook, () => {
         ctx.out.record(createWebhook.webhook);
         ctx.out.line(`signing secret: ${createWebhook.signingSecret}`);
@@ -75,7 +84,9 @@ export function webhookCommands(program: Command): void {
     .action(async (id: string, _o: unknown, cmd: Command) => {
       const ctx = contextOf(cmd);
       const { testWebhook } = await ctx.client.request(TestWebhookDocument, { id });
-      ctx.out.result(testWebhook, () => ctx.out.line(`${id}: test event ${testWebhook.seq} sent; see \`latchkey webhooks deliveries ${id}\``));
+      ctx.out.result(testWebhook, () =>
+        ctx.out.line(`${id}: test event ${testWebhook.seq} sent; see \`latchkey webhooks deliveries ${id}\``),
+      );
     });
 
   webhooks
@@ -96,10 +107,25 @@ export function webhookCommands(program: Command): void {
       const ctx = contextOf(cmd);
       const status = o.status?.toUpperCase() as WebhookDeliveryStatus | undefined;
       const rows: Array<Record<string, unknown>> = [];
-      for await (const d of ctx.client.pages(async (after) => (await ctx.client.request(WebhookDeliveriesDocument, { webhookId: id, status, first: 100, after })).webhookDeliveries)) {
+      for await (const d of ctx.client.pages(
+        async (after) =>
+          (await ctx.client.request(WebhookDeliveriesDocument, { webhookId: id, status, first: 100, after }))
+            .webhookDeliveries,
+      )) {
         rows.push(d);
         if (rows.length >= o.limit) break;
       }
-      ctx.out.result(rows, () => ctx.out.table(rows, ['id', 'eventSeq', 'eventAction', 'status', 'attempts', 'lastStatus', 'lastError', 'deliveredAt']));
+      ctx.out.result(rows, () =>
+        ctx.out.table(rows, [
+          'id',
+          'eventSeq',
+          'eventAction',
+          'status',
+          'attempts',
+          'lastStatus',
+          'lastError',
+          'deliveredAt',
+        ]),
+      );
     });
 }
